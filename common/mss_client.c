@@ -1,0 +1,116 @@
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mss_client.h"
+#include "mss_err.h"
+#include "mss_io.h"
+
+/* The socket must be a socket; its directory root's and closed to others. */
+static int
+mss_client_check_path(const char *path, uid_t *owner)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+
+	if (strlen(path) >= sizeof(dir) || path[0] != '/')
+		return MSS_ERR_INVAL;
+	if (lstat(path, &st) != 0)
+		return MSS_ERR_UNAVAIL;
+	if (!S_ISSOCK(st.st_mode))
+		return MSS_ERR_PEER;
+	*owner = st.st_uid;
+	memcpy(dir, path, strlen(path) + 1);
+	if (stat(dirname(dir), &st) != 0)
+		return MSS_ERR_UNAVAIL;
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return MSS_ERR_PEER;
+	return 0;
+}
+
+int
+mss_client_connect(const char *path, int timeout_ms, int *fdp)
+{
+	struct sockaddr_un sun;
+	struct pollfd pfd;
+	struct ucred cred;
+	socklen_t len;
+	uid_t owner;
+	int fd, nfd, r, err;
+
+	*fdp = -1;
+	if ((r = mss_client_check_path(path, &owner)) != 0)
+		return r;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return MSS_ERR_SYSTEM;
+	/* Keep clear of 0-2: a caller with closed stdio must not see us. */
+	if (fd <= 2) {
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		if ((fd = nfd) < 0)
+			return MSS_ERR_SYSTEM;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN) {
+			r = MSS_ERR_UNAVAIL;
+			goto fail;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, timeout_ms) <= 0) {
+			r = MSS_ERR_TIMEOUT;
+			goto fail;
+		}
+		len = sizeof(err);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+		    err != 0) {
+			r = MSS_ERR_UNAVAIL;
+			goto fail;
+		}
+	}
+	len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    len != sizeof(cred)) {
+		r = MSS_ERR_SYSTEM;
+		goto fail;
+	}
+	if (cred.uid != 0 && cred.uid != owner) {
+		r = MSS_ERR_PEER;
+		goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+int
+mss_client_call(const char *path, uint8_t type, const struct mss_buf *req,
+    uint8_t *rtype, struct mss_buf *rep, int timeout_ms)
+{
+	int fd, r;
+
+	if ((r = mss_client_connect(path, timeout_ms, &fd)) != 0)
+		return r;
+	if ((r = mss_msg_send(fd, type, req, timeout_ms)) == 0)
+		r = mss_msg_recv(fd, rtype, rep, timeout_ms);
+	close(fd);
+	/* A daemon that hangs up without answering is as good as down. */
+	if (r == MSS_ERR_EOF)
+		r = MSS_ERR_UNAVAIL;
+	return r;
+}

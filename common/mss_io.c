@@ -1,0 +1,162 @@
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mss_err.h"
+#include "mss_io.h"
+#include "mss_proto.h"
+
+static long long
+mss_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events, or the deadline passes. */
+static int
+mss_wait(int fd, short events, long long deadline)
+{
+	struct pollfd pfd;
+	long long left;
+	int n;
+
+	for (;;) {
+		left = deadline - mss_now_ms();
+		if (left <= 0)
+			return MSS_ERR_TIMEOUT;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return MSS_ERR_SYSTEM;
+		if (n > 0)
+			return 0;
+	}
+}
+
+static int
+mss_write_all(int fd, const unsigned char *p, size_t n, long long deadline)
+{
+	ssize_t w;
+	int r;
+
+	while (n > 0) {
+		if ((r = mss_wait(fd, POLLOUT, deadline)) != 0)
+			return r;
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w < 0)
+			return errno == EPIPE ? MSS_ERR_EOF : MSS_ERR_SYSTEM;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+mss_read_all(int fd, unsigned char *p, size_t n, long long deadline)
+{
+	ssize_t got;
+	int r;
+
+	while (n > 0) {
+		if ((r = mss_wait(fd, POLLIN, deadline)) != 0)
+			return r;
+		got = recv(fd, p, n, MSG_DONTWAIT);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0)
+			return MSS_ERR_SYSTEM;
+		if (got == 0)
+			return MSS_ERR_EOF;
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+void
+mss_frame_put_header(unsigned char *hdr, uint8_t type, uint32_t len)
+{
+	uint32_t n = len + 2;
+
+	hdr[0] = n >> 24;
+	hdr[1] = n >> 16;
+	hdr[2] = n >> 8;
+	hdr[3] = n;
+	hdr[4] = MSS_PROTO_VERSION;
+	hdr[5] = type;
+}
+
+int
+mss_frame_header(const unsigned char *hdr, uint8_t *type, uint32_t *len)
+{
+	uint32_t n;
+
+	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+	if (n < 2)
+		return MSS_ERR_PROTO;
+	if (n - 2 > MSS_MSG_MAX)
+		return MSS_ERR_TOOBIG;
+	if (hdr[4] != MSS_PROTO_VERSION)
+		return MSS_ERR_PROTO;
+	*type = hdr[5];
+	*len = n - 2;
+	return 0;
+}
+
+int
+mss_msg_send(int fd, uint8_t type, const struct mss_buf *payload,
+    int timeout_ms)
+{
+	long long deadline = mss_now_ms() + timeout_ms;
+	unsigned char hdr[MSS_FRAME_HDR];
+	size_t n = payload == NULL ? 0 : mss_buf_avail(payload);
+	int r;
+
+	if (n > MSS_MSG_MAX)
+		return MSS_ERR_TOOBIG;
+	mss_frame_put_header(hdr, type, (uint32_t)n);
+	if ((r = mss_write_all(fd, hdr, sizeof(hdr), deadline)) != 0)
+		return r;
+	if (n == 0)
+		return 0;
+	return mss_write_all(fd, mss_buf_ptr(payload), n, deadline);
+}
+
+int
+mss_msg_recv(int fd, uint8_t *type, struct mss_buf *payload, int timeout_ms)
+{
+	long long deadline = mss_now_ms() + timeout_ms;
+	unsigned char hdr[MSS_FRAME_HDR], *p;
+	uint32_t n;
+	int r;
+
+	mss_buf_reset(payload);
+	if ((r = mss_read_all(fd, hdr, sizeof(hdr), deadline)) != 0)
+		return r;
+	if ((r = mss_frame_header(hdr, type, &n)) != 0)
+		return r;
+	if (n == 0)
+		return 0;
+	if ((p = mss_buf_reserve(payload, n)) == NULL)
+		return MSS_ERR_TOOBIG;
+	if ((r = mss_read_all(fd, p, n, deadline)) != 0)
+		return r;
+	mss_buf_commit(payload, n);
+	return 0;
+}

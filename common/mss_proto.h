@@ -1,0 +1,135 @@
+/*
+ * The protocol between pam_mss / mfadctl and mfad; doc/PROTOCOL.md is the
+ * prose version. Each request is one frame on a new connection, answered
+ * by one frame, then the connection closes.
+ *
+ * Frame: u32 length (big-endian, of what follows), u8 version, u8 type,
+ * then the payload. The payload is the fields listed below, in order,
+ * encoded by mss_buf (u8, u32, u64, str = u32 length + bytes, no NUL).
+ * A frame with trailing bytes, a short field, an unknown type or a field
+ * over its bound is malformed: the receiver drops the connection.
+ */
+#ifndef MSS_PROTO_H
+#define MSS_PROTO_H
+
+#define MSS_PROTO_VERSION	1
+#define MSS_FRAME_HDR		6		/* u32 length + version + type */
+#define MSS_MSG_MAX		(64 * 1024)	/* payload bound, both ways */
+#define MSS_STR_MAX		1024		/* any one string field */
+#define MSS_PASS_MAX		1024		/* password field */
+#define MSS_TOKEN_LEN		64		/* login id: 32 bytes as hex */
+
+#define MSS_DEFAULT_SOCKET	"/run/mfad/mfad.sock"
+#define MSS_IO_TIMEOUT_MS	10000		/* one request, client side */
+
+/*
+ * Requests (client to mfad). Fields:
+ *
+ * MSS_REQ_STATUS      -
+ * MSS_REQ_AUTH_START  str service, str user, str email, str password,
+ *                     str device, str rhost, str tty, str lang, u32 flags
+ * MSS_REQ_CODE        str login, str code
+ * MSS_REQ_RESEND      str login
+ * MSS_REQ_REMEMBER    str login
+ * MSS_REQ_ACCT        str service, str user
+ * MSS_REQ_USER_ADD    str user, str email, str lang, str password
+ *                     (empty password: an invitation)
+ * MSS_REQ_USER_DEL, MSS_REQ_USER_SHOW, MSS_REQ_USER_LOCK,
+ * MSS_REQ_USER_UNLOCK, MSS_REQ_USER_REENROLL, MSS_REQ_DEVICE_LIST
+ *                     str user
+ * MSS_REQ_USER_LIST   str after (last user of the previous page, or "")
+ * MSS_REQ_DEVICE_REVOKE  str user, str id ("" revokes all)
+ * MSS_REQ_MAIL_TEST   str address
+ */
+enum mss_req_type {
+	MSS_REQ_STATUS = 1,
+	MSS_REQ_AUTH_START = 2,
+	MSS_REQ_CODE = 3,
+	MSS_REQ_RESEND = 4,
+	MSS_REQ_REMEMBER = 5,
+	MSS_REQ_ACCT = 6,
+	MSS_REQ_USER_ADD = 20,
+	MSS_REQ_USER_DEL = 21,
+	MSS_REQ_USER_SHOW = 22,
+	MSS_REQ_USER_LIST = 23,
+	MSS_REQ_USER_LOCK = 24,
+	MSS_REQ_USER_UNLOCK = 25,
+	MSS_REQ_USER_REENROLL = 26,
+	MSS_REQ_DEVICE_LIST = 27,
+	MSS_REQ_DEVICE_REVOKE = 28,
+	MSS_REQ_MAIL_TEST = 29,
+};
+
+/* MSS_REQ_AUTH_START flags, from the module's arguments. */
+#define MSS_AUTH_F_NOENROLL	0x01
+#define MSS_AUTH_F_NORESET	0x02
+#define MSS_AUTH_F_EMAIL_SKIP	0x04
+
+/*
+ * Replies (mfad to client). Fields:
+ *
+ * MSS_REP_RESULT  u32 code (0 or -MSS_ERR_*, sent as its absolute value),
+ *                 str message (for the admin; never a secret)
+ * MSS_REP_AUTH    u8 result (mss_auth_result), str login, str masked,
+ *                 u32 minutes, u8 mail (mss_mail_state), u32 wait
+ *                 (seconds before a resend is allowed)
+ * MSS_REP_CODE    u8 result (mss_code_result), u32 tries_left,
+ *                 u8 may_remember, u32 remember_days, u8 mail
+ * MSS_REP_ACCT    u8 state (mss_acct_state)
+ * MSS_REP_STATUS  str version, u64 uptime, u64 accounts, u64 outbox,
+ *                 u64 oldest (seconds), str last_mail_error
+ * MSS_REP_USER    user record (below)
+ * MSS_REP_USER_LIST  u32 n, n user records, u8 more
+ * MSS_REP_DEVICE_LIST  u32 n, n times: str id, str kind, str service,
+ *                 u64 created, u64 expires, u64 last_used
+ *
+ * User record: str user, str email, str masked, str lang, u8 state,
+ * u64 created, u64 enrolled, u32 failures, u64 locked_until,
+ * u64 last_login, u32 devices.
+ */
+enum mss_rep_type {
+	MSS_REP_RESULT = 100,
+	MSS_REP_AUTH = 101,
+	MSS_REP_CODE = 102,
+	MSS_REP_ACCT = 103,
+	MSS_REP_STATUS = 104,
+	MSS_REP_USER = 105,
+	MSS_REP_USER_LIST = 106,
+	MSS_REP_DEVICE_LIST = 107,
+};
+
+enum mss_auth_result {
+	MSS_AUTH_DENIED = 0,	/* the one generic failure */
+	MSS_AUTH_OK = 1,	/* remembered device: done */
+	MSS_AUTH_CODE_SENT = 2,	/* a code is queued for mail */
+	MSS_AUTH_THROTTLED = 3,	/* too many mails; try later */
+	MSS_AUTH_ENROLL = 4,	/* enrollment needed (later flows) */
+	MSS_AUTH_RESET = 5,	/* reset started (later flows) */
+	MSS_AUTH_EXPIRED = 6,	/* the login is gone: start again */
+};
+
+enum mss_code_result {
+	MSS_CODE_OK = 0,
+	MSS_CODE_WRONG = 1,	/* another try allowed */
+	MSS_CODE_EXPIRED = 2,	/* ttl passed or resent: ask for a new one */
+	MSS_CODE_DEAD = 3,	/* max_attempts reached or account locked */
+	MSS_CODE_BADLOGIN = 4,	/* no such login */
+};
+
+enum mss_mail_state {
+	MSS_MAIL_QUEUED = 0,	/* not tried yet */
+	MSS_MAIL_SENT = 1,	/* the relay accepted it */
+	MSS_MAIL_RETRYING = 2,	/* the relay failed; retrying */
+	MSS_MAIL_FAILED = 3,	/* given up */
+};
+
+enum mss_acct_state {
+	MSS_ACCT_ACTIVE = 0,
+	MSS_ACCT_INVITED = 1,
+	MSS_ACCT_LOCKED = 2,
+	MSS_ACCT_DISABLED = 3,
+	MSS_ACCT_UNKNOWN = 4,
+	MSS_ACCT_REENROLL = 5,
+};
+
+#endif /* MSS_PROTO_H */
