@@ -1,0 +1,91 @@
+/*
+ * mfad.conf: an INI file (see mfad.conf(5)). Every key of every section is
+ * validated; an unknown section or key, a bad value or a duplicate is an
+ * error reported as "file:line: reason".
+ */
+#ifndef MFAD_CONF_H
+#define MFAD_CONF_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MFAD_DEFAULT_CONF	SYSCONFDIR "/mfad/mfad.conf"
+
+enum mfad_tls {
+	MFAD_TLS_STARTTLS = 0,
+	MFAD_TLS_NONE = 1,
+};
+
+enum mfad_strength {
+	MFAD_STRENGTH_INTERACTIVE = 0,
+	MFAD_STRENGTH_MODERATE = 1,
+	MFAD_STRENGTH_SENSITIVE = 2,
+};
+
+struct mfad_conf {
+	char		*path;		/* the file read, for messages */
+
+	/* [mfad] */
+	char		*socket;	/* MSS_DEFAULT_SOCKET */
+	char		*database;	/* LOCALSTATEDIR "/lib/mfad" */
+	uint64_t	 map_size;	/* bytes; 1 GiB; accepts K, M, G, T */
+	char		*user;		/* run as; NULL stays root */
+	char		*admin_group;	/* NULL: root only */
+	uid_t		*pam_uids;	/* trusted PAM callers besides root */
+	size_t		 n_pam_uids;
+	unsigned	 audit_days;	/* audit retention; 90 */
+
+	/* [code] */
+	unsigned	 code_length;		/* 6..10, 6 */
+	unsigned	 code_ttl;		/* 1..3600 s, 300 */
+	unsigned	 code_max_attempts;	/* 1..100, 5 */
+	unsigned	 code_resend_interval;	/* 0..3600 s, 30 */
+	unsigned	 code_max_sends;	/* 1..1000 per hour, 5 */
+
+	/* [device] */
+	unsigned	 remember_days;		/* 0..365, 30; 0 = off */
+
+	/* [password] */
+	unsigned	 pw_min_length;		/* 8..1024, 12 */
+	unsigned	 pw_max_length;		/* min_length..1024, 256 */
+	enum mfad_strength pw_strength;		/* interactive */
+	unsigned long long pw_opslimit;		/* from strength, or set */
+	size_t		 pw_memlimit;		/* bytes; from strength, or set */
+	int		 pw_weak;		/* explicit limits under 19 MiB/t=2 */
+	char		*pw_blocklist;		/* file, or NULL */
+
+	/* [lockout] */
+	unsigned	 lock_threshold;	/* 1..100, 10 */
+	unsigned	 lock_duration;		/* seconds, 1..604800, 900 */
+
+	/* [policy] */
+	time_t		 reenroll_before;	/* UTC midnight of the date, or 0 */
+
+	/* [mail] */
+	char		*smtp;			/* "host:port", "localhost:25" */
+	char		*smtp_host;		/* split from smtp */
+	char		*smtp_port;
+	enum mfad_tls	 tls;			/* starttls */
+	char		*ca_file;		/* NULL: system CAs */
+	char		*auth_file;		/* NULL: no SMTP AUTH */
+	char		*from;			/* "mfad@<hostname>" */
+	char		*language;		/* "fr" or "en"; "en" */
+	char		*templates;		/* PKGDATADIR "/templates" */
+	unsigned	 mail_max_per_minute;	/* global ceiling; 600 */
+};
+
+/*
+ * Loads path into a new config (defaults, then the file's keys). On error
+ * returns MSS_ERR_CONFIG (or MSS_ERR_NOMEM) and writes "file:line: reason"
+ * (or "file: reason" when not tied to a line) into err.
+ */
+int mfad_conf_load(const char *path, struct mfad_conf **out, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
+/* A config holding only defaults; NULL on memory failure. */
+struct mfad_conf *mfad_conf_new(void);
+void mfad_conf_free(struct mfad_conf *conf);
+
+#endif /* MFAD_CONF_H */
