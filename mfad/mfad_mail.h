@@ -1,0 +1,73 @@
+/*
+ * Mail: rendering a message from a template, and sending one message over
+ * SMTP with libESMTP. Rendering happens when a message is queued (the
+ * outbox keeps the finished message); sending happens on the outbox's own
+ * thread, never on a request's path.
+ */
+#ifndef MFAD_MAIL_H
+#define MFAD_MAIL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "mfad_conf.h"
+
+enum mfad_mail_kind {
+	MFAD_MAIL_LOGIN_CODE = 0,
+	MFAD_MAIL_ENROLL_CODE,
+	MFAD_MAIL_RESET_CODE,
+	MFAD_MAIL_DEVICE,		/* a device was remembered */
+	MFAD_MAIL_PASSWORD_CHANGED,
+	MFAD_MAIL_LOCKED,
+	MFAD_MAIL_TEST,
+	MFAD_MAIL_NKINDS
+};
+
+/* Values for the template placeholders; NULL fields render as "". */
+struct mfad_mail_vars {
+	const char	*code;		/* {code} */
+	const char	*masked;	/* {masked} */
+	const char	*host;		/* {host} */
+	const char	*service;	/* {service} */
+	const char	*rhost;		/* {rhost} */
+	const char	*user;		/* {user} */
+	unsigned	 minutes;	/* {minutes} */
+	time_t		 time;		/* {time}, shown in UTC */
+};
+
+/* The template file stem of a kind: "login_code", ... */
+const char *mfad_mail_kind_name(enum mfad_mail_kind kind);
+
+/*
+ * Builds a complete message (RFC 5322 headers and a MIME body, CRLF line
+ * ends) for kind in lang ("fr" or "en"; anything else falls back to
+ * conf->language) addressed to `to`. *msg is malloc'd; the caller wipes
+ * and frees it (it may hold a code). Returns 0, MSS_ERR_INVAL for a bad
+ * address or a header value with CR, LF or NUL, MSS_ERR_MAIL when the
+ * template cannot be read or is malformed (err says which file:line).
+ */
+int mfad_mail_render(const struct mfad_conf *conf, enum mfad_mail_kind kind,
+    const char *lang, const char *to, const struct mfad_mail_vars *vars,
+    char **msg, size_t *len, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Sends one rendered message to `to` through conf's relay, with STARTTLS
+ * required unless tls=none. Returns 0 when the relay accepted it, or
+ * MSS_ERR_MAIL with the relay's answer (or the local reason) in err.
+ * Blocking: call it from the outbox thread only.
+ */
+int mfad_mail_send(const struct mfad_conf *conf, const char *to,
+    const char *msg, size_t len, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Checks that every template of every kind and language loads and parses;
+ * MSS_ERR_MAIL with "file:line: reason" in err otherwise. */
+int mfad_mail_check_templates(const struct mfad_conf *conf, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
+
+/* 1 when addr is a plausible mailbox (local@domain, at most 254 bytes,
+ * no CR, LF, NUL, spaces or angle brackets), else 0. */
+int mfad_mail_address_ok(const char *addr);
+
+#endif /* MFAD_MAIL_H */
