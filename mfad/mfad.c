@@ -1,0 +1,216 @@
+/*
+ * mfad: accounts, codes, remembered devices and mail for pam_mss.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "mfad_code.h"
+#include "mfad_conf.h"
+#include "mfad_log.h"
+#include "mfad_mail.h"
+#include "mfad_outbox.h"
+#include "mfad_pw.h"
+#include "mfad_server.h"
+#include "mfad_store.h"
+#include "mss_err.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mfad [-c FILE] [-f] [-d] [-t] [--version]\n");
+	exit(2);
+}
+
+/* The socket's directory: created root-owned if missing, never trusted
+ * when others can write to it. */
+static int
+mfad_socket_dir(const char *sock)
+{
+	char copy[4096], *dir;
+	struct stat st;
+
+	snprintf(copy, sizeof(copy), "%s", sock);
+	dir = dirname(copy);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "mfad: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) != 0 || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		fprintf(stderr, "mfad: %s: the socket directory must be owned "
+		    "by root and writable by nobody else\n", dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mfad_drop_privileges(const struct mfad_conf *conf, const struct passwd *pw)
+{
+	if (chown(conf->database, pw->pw_uid, pw->pw_gid) != 0 &&
+	    errno != ENOENT) {
+		fprintf(stderr, "mfad: %s: %s\n", conf->database,
+		    strerror(errno));
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "mfad: cannot become %s: %s\n", pw->pw_name,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = MFAD_DEFAULT_CONF;
+	struct mfad_ctx ctx;
+	struct mfad_conf *conf = NULL;
+	struct passwd *pw = NULL;
+	char err[1024];
+	sigset_t mask;
+	int ch, fg = 0, debug = 0, test = 0, lfd = -1, sigfd = -1, r;
+
+	while ((ch = getopt_long(argc, argv, "c:fdth", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("mfad %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* libESMTP looks for client certificates under $HOME: never let the
+	 * environment choose where a root process reads from. */
+	if (setenv("HOME", "/", 1) != 0)
+		return 1;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "mfad: libsodium failed to start\n");
+		return 1;
+	}
+	if (mfad_conf_load(path, &conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mfad: %s\n", err);
+		return 1;
+	}
+	if (test) {
+		r = mfad_mail_check_templates(conf, err, sizeof(err));
+		if (r != 0)
+			fprintf(stderr, "mfad: %s\n", err);
+		else
+			printf("%s: configuration OK\n", path);
+		mfad_conf_free(conf);
+		return r == 0 ? 0 : 1;
+	}
+	mfad_log_init(fg, debug);
+	/* Keys and codes must not end up in a core file. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (conf->pw_weak)
+		mfad_log(LOG_WARNING, "[password] opslimit/memlimit are below "
+		    "19 MiB at t=2: acceptable for tests only");
+	if ((r = mfad_mail_check_templates(conf, err, sizeof(err))) != 0) {
+		mfad_log(LOG_ERR, "%s", err);
+		return 1;
+	}
+	if (conf->user != NULL && (pw = getpwnam(conf->user)) == NULL) {
+		mfad_log(LOG_ERR, "[mfad] user %s does not exist", conf->user);
+		return 1;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 ||
+	    (sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		mfad_log(LOG_ERR, "signals: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mfad_socket_dir(conf->socket) != 0)
+		return 1;
+	if (mfad_server_listen(conf->socket, pw ? pw->pw_uid : (uid_t)-1,
+	    &lfd) != 0)
+		return 1;
+	if (pw != NULL && getuid() == 0) {
+		if (mkdir(conf->database, 0700) != 0 && errno != EEXIST) {
+			mfad_log(LOG_ERR, "%s: %s", conf->database,
+			    strerror(errno));
+			return 1;
+		}
+		if (mfad_drop_privileges(conf, pw) != 0)
+			return 1;
+	}
+	/* Fork before any thread exists. */
+	if (!fg && daemon(0, 0) != 0) {
+		mfad_log(LOG_ERR, "daemon: %s", strerror(errno));
+		return 1;
+	}
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.conf = conf;
+	ctx.started = time(NULL);
+	pthread_rwlock_init(&ctx.conf_lock, NULL);
+	if (gethostname(ctx.hostname, sizeof(ctx.hostname) - 1) != 0)
+		snprintf(ctx.hostname, sizeof(ctx.hostname), "localhost");
+	if ((r = mfad_store_open(conf, &ctx.store)) != 0 ||
+	    (r = mfad_keys_load(conf->database, &ctx.keys)) != 0 ||
+	    (r = mfad_pw_init(conf)) != 0) {
+		mfad_log(LOG_ERR, "cannot start: %s", mss_strerror(r));
+		mfad_store_close(ctx.store);
+		unlink(conf->socket);
+		return 1;
+	}
+	if ((r = mfad_outbox_start(&ctx, &ctx.outbox)) != 0) {
+		mfad_log(LOG_ERR, "cannot start the mail sender: %s",
+		    mss_strerror(r));
+		return 1;
+	}
+	r = mfad_server_run(&ctx, lfd, sigfd);
+	mfad_outbox_stop(ctx.outbox);
+	close(lfd);
+	unlink(ctx.conf->socket);
+	mfad_store_close(ctx.store);
+	mfad_keys_free(ctx.keys);
+	mfad_conf_free(ctx.conf);
+	pthread_rwlock_destroy(&ctx.conf_lock);
+	mfad_log(LOG_NOTICE, "stopped");
+	return r == 0 ? 0 : 1;
+}

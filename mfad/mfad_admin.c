@@ -1,0 +1,587 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mfad_admin.h"
+#include "mfad_audit.h"
+#include "mfad_auth.h"
+#include "mfad_log.h"
+#include "mfad_mail.h"
+#include "mfad_outbox.h"
+#include "mfad_pw.h"
+#include "mss_err.h"
+#include "mss_mask.h"
+#include "mss_proto.h"
+
+#define MFAD_LIST_PAGE	200
+
+int
+mfad_user_name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	/* What useradd accepts by default, bounded. */
+	if (n == 0 || n > 32)
+		return 0;
+	if (!(islower((unsigned char)name[0]) || name[0] == '_' ||
+	    isdigit((unsigned char)name[0])))
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!(islower(c) || isdigit(c) || c == '_' || c == '-' ||
+		    c == '.' || (c == '$' && i == n - 1)))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+mfad_admin_audit(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_peer *peer, const char *event, const char *user,
+    const char *what)
+{
+	char detail[256];
+	struct mfad_audit_ev ev = { event, user, "mfadctl", "", "success",
+	    detail };
+
+	snprintf(detail, sizeof(detail), "by=%s%s%s",
+	    peer->name[0] ? peer->name : "?", what ? " " : "",
+	    what ? what : "");
+	return mfad_audit(ctx, txn, &ev);
+}
+
+int
+mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	char err[256];
+	MDB_txn *txn;
+	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, age;
+	size_t n;
+	uint64_t id;
+	int r;
+
+	if ((r = mss_buf_end(req)) != 0)
+		return r;
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		return r;
+	if ((r = mfad_acct_count(txn, ctx->store, &accounts)) == 0)
+		r = mfad_outbox_due(txn, ctx->store, 0, &id, 0, &n, &depth,
+		    &oldest, &next);
+	mfad_txn_abort(txn);
+	if (r != 0)
+		return r;
+	mfad_outbox_status(ctx->outbox, err, sizeof(err));
+	now_us = mfad_now();
+	age = oldest == 0 || oldest > now_us ? 0 : now_us - oldest;
+	*rtype = MSS_REP_STATUS;
+	if ((r = mss_buf_put_str(rep, PACKAGE_VERSION)) != 0 ||
+	    (r = mss_buf_put_u64(rep, mfad_now() - (uint64_t)ctx->started))
+	    != 0 ||
+	    (r = mss_buf_put_u64(rep, accounts)) != 0 ||
+	    (r = mss_buf_put_u64(rep, depth)) != 0 ||
+	    (r = mss_buf_put_u64(rep, age)) != 0 ||
+	    (r = mss_buf_put_str(rep, err)) != 0)
+		return r;
+	return 0;
+}
+
+int
+mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	char *user = NULL, *email = NULL, *lang = NULL, *pw = NULL;
+	char hash[MFAD_HASH_MAX], owner[MFAD_USER_MAX + 1], msg[300];
+	const char *why;
+	struct mfad_acct a, old;
+	MDB_txn *txn = NULL;
+	int r;
+
+	hash[0] = '\0';
+	memset(&a, 0, sizeof(a));
+	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &email, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &lang, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &pw, MSS_PASS_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if (!mfad_user_name_ok(user)) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "invalid user name");
+		goto out;
+	}
+	if (!mfad_mail_address_ok(email)) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "invalid email address");
+		goto out;
+	}
+	if (lang[0] != '\0' && strcmp(lang, "fr") != 0 &&
+	    strcmp(lang, "en") != 0) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "language must be fr or en");
+		goto out;
+	}
+	if (pw[0] != '\0') {
+		if (mfad_pw_policy(conf, user, email, pw, &why) != 0) {
+			snprintf(msg, sizeof(msg), "password refused: %s", why);
+			r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED, msg);
+			goto out;
+		}
+		/* Slow: done before the transaction opens. */
+		if ((r = mfad_pw_hash(conf, pw, hash)) != 0)
+			goto out;
+	}
+	snprintf(a.user, sizeof(a.user), "%s", user);
+	snprintf(a.email, sizeof(a.email), "%s", email);
+	snprintf(a.lang, sizeof(a.lang), "%s", lang[0] ? lang :
+	    conf->language);
+	a.created = mfad_now();
+	if (hash[0] != '\0') {
+		memcpy(a.pwhash, hash, sizeof(hash));
+		a.state = MFAD_ACCT_ACTIVE;
+		a.enrolled = a.created;
+	} else
+		a.state = MFAD_ACCT_INVITED;
+
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	r = mfad_acct_get(txn, ctx->store, user, &old);
+	if (r == 0) {
+		mfad_acct_wipe(&old);
+		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
+		    "user already exists");
+		goto out;
+	}
+	if (r != MSS_ERR_NOTFOUND)
+		goto out;
+	r = mfad_acct_by_email(txn, ctx->store, email, owner, sizeof(owner));
+	if (r == 0) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
+		    "email address already used by another user");
+		goto out;
+	}
+	if (r != MSS_ERR_NOTFOUND)
+		goto out;
+	if ((r = mfad_acct_put(txn, ctx->store, &a, NULL)) != 0 ||
+	    (r = mfad_admin_audit(ctx, txn, peer, "user_added", user,
+	    hash[0] ? "state=active" : "state=invited")) != 0)
+		goto out;
+	if (hash[0] != '\0' && (r = mfad_admin_audit(ctx, txn, peer,
+	    "password_set", user, "via --password-stdin")) != 0)
+		goto out;
+	r = mfad_txn_commit(txn);
+	txn = NULL;
+	if (r != 0)
+		goto out;
+	r = mfad_reply_result(rep, rtype, 0, hash[0] ? "added (active)" :
+	    "added (invited)");
+out:
+	mfad_txn_abort(txn);
+	mfad_acct_wipe(&a);
+	sodium_memzero(hash, sizeof(hash));
+	mss_str_free(user);
+	mss_str_free(email);
+	mss_str_free(lang);
+	mss_str_free(pw);
+	return r;
+}
+
+static uint8_t
+mfad_acct_wire_state(const struct mfad_acct *a)
+{
+	if (a->state == MFAD_ACCT_DISABLED)
+		return MSS_ACCT_DISABLED;
+	if (mfad_acct_is_locked(a, mfad_now()))
+		return MSS_ACCT_LOCKED;
+	if (a->state == MFAD_ACCT_INVITED)
+		return MSS_ACCT_INVITED;
+	if (a->reenroll)
+		return MSS_ACCT_REENROLL;
+	return MSS_ACCT_ACTIVE;
+}
+
+struct mfad_count_arg {
+	uint32_t	n;
+};
+
+static int
+mfad_count_dev(const uint8_t *key, const struct mfad_device *d, void *arg)
+{
+	struct mfad_count_arg *c = arg;
+
+	(void)key;
+	if (d->expires > mfad_now())
+		c->n++;
+	return 0;
+}
+
+static int
+mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
+    const struct mfad_acct *a)
+{
+	struct mfad_count_arg c = { 0 };
+	char masked[2 * MFAD_EMAIL_MAX];
+	int r;
+
+	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
+		masked[0] = '\0';
+	if ((r = mfad_device_list(txn, ctx->store, a->user, mfad_count_dev,
+	    &c)) != 0)
+		return r;
+	if ((r = mss_buf_put_str(rep, a->user)) != 0 ||
+	    (r = mss_buf_put_str(rep, a->email)) != 0 ||
+	    (r = mss_buf_put_str(rep, masked)) != 0 ||
+	    (r = mss_buf_put_str(rep, a->lang)) != 0 ||
+	    (r = mss_buf_put_u8(rep, mfad_acct_wire_state(a))) != 0 ||
+	    (r = mss_buf_put_u64(rep, a->created)) != 0 ||
+	    (r = mss_buf_put_u64(rep, a->enrolled)) != 0 ||
+	    (r = mss_buf_put_u32(rep, a->failures)) != 0 ||
+	    (r = mss_buf_put_u64(rep, a->locked_until)) != 0 ||
+	    (r = mss_buf_put_u64(rep, a->last_login)) != 0 ||
+	    (r = mss_buf_put_u32(rep, c.n)) != 0)
+		return r;
+	return 0;
+}
+
+int
+mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep, uint8_t type)
+{
+	struct mfad_acct a;
+	char *user = NULL, detail[64];
+	const char *event = NULL, *msg = NULL;
+	MDB_txn *txn = NULL;
+	unsigned n = 0;
+	int r, have = 0;
+
+	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((r = mfad_txn_begin(ctx->store, type == MSS_REQ_USER_SHOW,
+	    &txn)) != 0)
+		goto out;
+	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
+	    mfad_acct_get(txn, ctx->store, user, &a);
+	if (r == MSS_ERR_NOTFOUND) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
+		    "no such user");
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	have = 1;
+	detail[0] = '\0';
+	switch (type) {
+	case MSS_REQ_USER_SHOW:
+		*rtype = MSS_REP_USER;
+		r = mfad_put_user(txn, ctx, rep, &a);
+		goto out;
+	case MSS_REQ_USER_DEL:
+		r = mfad_acct_del(txn, ctx->store, &a);
+		event = "user_deleted";
+		msg = "deleted";
+		break;
+	case MSS_REQ_USER_LOCK:
+		a.state = MFAD_ACCT_LOCKED;
+		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		event = "user_locked";
+		msg = "locked";
+		break;
+	case MSS_REQ_USER_UNLOCK:
+		/* Unlock ends an admin lock and a lockout alike. */
+		if (a.state == MFAD_ACCT_LOCKED)
+			a.state = a.pwhash[0] ? MFAD_ACCT_ACTIVE :
+			    MFAD_ACCT_INVITED;
+		a.failures = 0;
+		a.locked_until = 0;
+		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		event = "user_unlocked";
+		msg = "unlocked";
+		break;
+	case MSS_REQ_USER_REENROLL:
+		a.reenroll = 1;
+		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) == 0)
+			r = mfad_device_revoke_all(txn, ctx->store, a.user, &n);
+		snprintf(detail, sizeof(detail), "devices_revoked=%u", n);
+		event = "user_reenroll";
+		msg = "must enroll again at next login";
+		break;
+	default:
+		r = MSS_ERR_PROTO;
+		goto out;
+	}
+	if (r != 0 || (r = mfad_admin_audit(ctx, txn, peer, event, a.user,
+	    detail[0] ? detail : NULL)) != 0)
+		goto out;
+	r = mfad_txn_commit(txn);
+	txn = NULL;
+	if (r == 0)
+		r = mfad_reply_result(rep, rtype, 0, msg);
+out:
+	mfad_txn_abort(txn);
+	if (have)
+		mfad_acct_wipe(&a);
+	mss_str_free(user);
+	return r;
+}
+
+struct mfad_list_arg {
+	MDB_txn		*txn;
+	struct mfad_ctx	*ctx;
+	struct mss_buf	*rep;
+	uint32_t	 n;
+};
+
+static int
+mfad_list_one(const struct mfad_acct *a, void *arg)
+{
+	struct mfad_list_arg *la = arg;
+
+	la->n++;
+	return mfad_put_user(la->txn, la->ctx, la->rep, a);
+}
+
+int
+mfad_admin_user_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_list_arg la;
+	struct mss_buf *body = NULL;
+	char *after = NULL;
+	MDB_txn *txn = NULL;
+	int r, more = 0;
+
+	if ((r = mss_buf_get_str(req, &after, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((body = mss_buf_new(MSS_MSG_MAX)) == NULL) {
+		r = MSS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		goto out;
+	la.txn = txn;
+	la.ctx = ctx;
+	la.rep = body;
+	la.n = 0;
+	/* A page of users; each record is far below MSS_MSG_MAX / PAGE. */
+	if ((r = mfad_acct_list(txn, ctx->store, after, MFAD_LIST_PAGE / 2,
+	    mfad_list_one, &la, &more)) != 0)
+		goto out;
+	*rtype = MSS_REP_USER_LIST;
+	if ((r = mss_buf_put_u32(rep, la.n)) != 0 ||
+	    (r = mss_buf_put(rep, mss_buf_ptr(body), mss_buf_avail(body)))
+	    != 0 ||
+	    (r = mss_buf_put_u8(rep, (uint8_t)more)) != 0)
+		goto out;
+out:
+	mfad_txn_abort(txn);
+	mss_buf_free(body);
+	mss_str_free(after);
+	return r;
+}
+
+struct mfad_devlist_arg {
+	struct mss_buf	*rep;
+	uint32_t	 n;
+};
+
+static int
+mfad_devlist_one(const uint8_t *key, const struct mfad_device *d, void *arg)
+{
+	struct mfad_devlist_arg *da = arg;
+	char id[17];
+	int r;
+
+	sodium_bin2hex(id, sizeof(id), key, 8);
+	if ((r = mss_buf_put_str(da->rep, id)) != 0 ||
+	    (r = mss_buf_put_str(da->rep, d->kind)) != 0 ||
+	    (r = mss_buf_put_str(da->rep, d->service)) != 0 ||
+	    (r = mss_buf_put_u64(da->rep, d->created)) != 0 ||
+	    (r = mss_buf_put_u64(da->rep, d->expires)) != 0 ||
+	    (r = mss_buf_put_u64(da->rep, d->last_used)) != 0)
+		return r;
+	da->n++;
+	return 0;
+}
+
+int
+mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_devlist_arg da;
+	struct mfad_acct a;
+	char *user = NULL;
+	MDB_txn *txn = NULL;
+	int r;
+
+	da.rep = NULL;
+	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		goto out;
+	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
+	    mfad_acct_get(txn, ctx->store, user, &a);
+	if (r == MSS_ERR_NOTFOUND) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
+		    "no such user");
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	mfad_acct_wipe(&a);
+	if ((da.rep = mss_buf_new(MSS_MSG_MAX)) == NULL) {
+		r = MSS_ERR_NOMEM;
+		goto out;
+	}
+	da.n = 0;
+	if ((r = mfad_device_list(txn, ctx->store, user, mfad_devlist_one,
+	    &da)) != 0)
+		goto out;
+	*rtype = MSS_REP_DEVICE_LIST;
+	if ((r = mss_buf_put_u32(rep, da.n)) != 0 ||
+	    (r = mss_buf_put(rep, mss_buf_ptr(da.rep),
+	    mss_buf_avail(da.rep))) != 0)
+		goto out;
+out:
+	mfad_txn_abort(txn);
+	mss_buf_free(da.rep);
+	mss_str_free(user);
+	return r;
+}
+
+struct mfad_revoke_arg {
+	const char	*id;
+	uint8_t		 key[MFAD_KEY_LEN];
+	int		 found;
+};
+
+static int
+mfad_revoke_find(const uint8_t *key, const struct mfad_device *d, void *arg)
+{
+	struct mfad_revoke_arg *ra = arg;
+	char id[17];
+
+	(void)d;
+	sodium_bin2hex(id, sizeof(id), key, 8);
+	if (strcasecmp(id, ra->id) == 0) {
+		memcpy(ra->key, key, MFAD_KEY_LEN);
+		ra->found = 1;
+	}
+	return 0;
+}
+
+int
+mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_revoke_arg ra;
+	struct mfad_acct a;
+	char *user = NULL, *id = NULL, detail[64], msg[64];
+	MDB_txn *txn = NULL;
+	unsigned n = 0;
+	int r;
+
+	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &id, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
+	    mfad_acct_get(txn, ctx->store, user, &a);
+	if (r == MSS_ERR_NOTFOUND) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
+		    "no such user");
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	mfad_acct_wipe(&a);
+	if (id[0] == '\0') {
+		if ((r = mfad_device_revoke_all(txn, ctx->store, user, &n))
+		    != 0)
+			goto out;
+	} else {
+		memset(&ra, 0, sizeof(ra));
+		ra.id = id;
+		if ((r = mfad_device_list(txn, ctx->store, user,
+		    mfad_revoke_find, &ra)) != 0)
+			goto out;
+		if (!ra.found) {
+			r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
+			    "no such device");
+			goto out;
+		}
+		if ((r = mfad_device_del(txn, ctx->store, ra.key)) != 0)
+			goto out;
+		n = 1;
+	}
+	snprintf(detail, sizeof(detail), "count=%u", n);
+	if ((r = mfad_admin_audit(ctx, txn, peer, "device_revoked", user,
+	    detail)) != 0)
+		goto out;
+	r = mfad_txn_commit(txn);
+	txn = NULL;
+	snprintf(msg, sizeof(msg), "%u device%s revoked", n, n == 1 ? "" : "s");
+	if (r == 0)
+		r = mfad_reply_result(rep, rtype, 0, msg);
+out:
+	mfad_txn_abort(txn);
+	mss_str_free(user);
+	mss_str_free(id);
+	return r;
+}
+
+int
+mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_mail_vars vars;
+	char *to = NULL, *msg = NULL, err[512];
+	size_t len = 0;
+	int r;
+
+	if ((r = mss_buf_get_str(req, &to, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if (!mfad_mail_address_ok(to)) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "invalid email address");
+		goto out;
+	}
+	memset(&vars, 0, sizeof(vars));
+	vars.host = ctx->hostname;
+	vars.service = "mfadctl";
+	vars.time = (time_t)mfad_now();
+	err[0] = '\0';
+	/* An admin's explicit check: sent now, and the relay's answer shown. */
+	r = mfad_mail_render(ctx->conf, MFAD_MAIL_TEST, ctx->conf->language,
+	    to, &vars, &msg, &len, err, sizeof(err));
+	if (r == 0)
+		r = mfad_mail_send(ctx->conf, to, msg, len, err, sizeof(err));
+	{
+		struct mfad_audit_ev ev = { "mail_test", "", "mfadctl", "",
+		    r == 0 ? "success" : "failure", err };
+
+		if (mfad_audit(ctx, NULL, &ev) != 0)
+			mfad_log(LOG_ERR, "audit of mail test failed");
+	}
+	r = mfad_reply_result(rep, rtype, r == 0 ? 0 : MSS_ERR_MAIL,
+	    r == 0 ? "accepted by the relay" : err);
+out:
+	if (msg != NULL) {
+		sodium_memzero(msg, len);
+		free(msg);
+	}
+	mss_str_free(to);
+	return r;
+}

@@ -1,0 +1,29 @@
+/*
+ * The admin handlers behind mfadctl: status, users, devices, mail test.
+ * The server lets only root and admin_group members reach them.
+ */
+#ifndef MFAD_ADMIN_H
+#define MFAD_ADMIN_H
+
+#include "mfad_server.h"
+
+int mfad_admin_status(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+int mfad_admin_user_add(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+/* del, show, lock, unlock, reenroll: one user argument each. */
+int mfad_admin_user_op(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *, uint8_t type);
+int mfad_admin_user_list(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+int mfad_admin_device_list(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+int mfad_admin_device_revoke(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+int mfad_admin_mail_test(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+
+/* 1 when name is an acceptable user name. */
+int mfad_user_name_ok(const char *name);
+
+#endif /* MFAD_ADMIN_H */

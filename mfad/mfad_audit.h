@@ -1,0 +1,31 @@
+/*
+ * Audit: every decision becomes a syslog line (authpriv) with a stable
+ * event name and key=value fields, and a record in the store for
+ * `mfadctl audit`. Never pass a password, code or token.
+ */
+#ifndef MFAD_AUDIT_H
+#define MFAD_AUDIT_H
+
+#include <lmdb.h>
+
+#include "mfad_server.h"
+
+struct mfad_audit_ev {
+	const char	*event;		/* e.g. "login_ok" */
+	const char	*user;
+	const char	*service;
+	const char	*rhost;
+	const char	*result;	/* "success", "failure", "info" */
+	const char	*detail;	/* free text, escaped */
+};
+
+/* Logs ev and stores it in txn (or in a transaction of its own when txn
+ * is NULL). Returns the store's error, so a caller inside a transaction
+ * can fail closed. */
+int mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_audit_ev *ev) __attribute__((warn_unused_result));
+
+/* Escapes s for a key=value log field into out. */
+void mfad_audit_escape(const char *s, char *out, size_t outlen);
+
+#endif /* MFAD_AUDIT_H */

@@ -1,0 +1,815 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "mfad_audit.h"
+#include "mfad_auth.h"
+#include "mfad_code.h"
+#include "mfad_log.h"
+#include "mfad_outbox.h"
+#include "mfad_pw.h"
+#include "mss_err.h"
+#include "mss_mask.h"
+#include "mss_proto.h"
+
+#define MFAD_REMEMBER_WINDOW	600	/* seconds after the code to answer */
+#define MFAD_LOGIN_GRACE	600	/* a login outlives its code by this */
+
+struct mfad_auth_req {
+	char	*service, *user, *email, *password, *device, *rhost, *tty,
+		*lang;
+	uint32_t flags;
+};
+
+static void
+mfad_auth_req_free(struct mfad_auth_req *q)
+{
+	mss_str_free(q->service);
+	mss_str_free(q->user);
+	mss_str_free(q->email);
+	mss_str_free(q->password);
+	mss_str_free(q->device);
+	mss_str_free(q->rhost);
+	mss_str_free(q->tty);
+	mss_str_free(q->lang);
+}
+
+int
+mfad_acct_is_locked(const struct mfad_acct *a, uint64_t now)
+{
+	return a->state == MFAD_ACCT_LOCKED || a->state == MFAD_ACCT_DISABLED ||
+	    a->locked_until > now;
+}
+
+int
+mfad_acct_fail(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now)
+{
+	if (a->failures < UINT32_MAX)
+		a->failures++;
+	if (a->failures >= conf->lock_threshold && a->locked_until <= now) {
+		a->locked_until = now + conf->lock_duration;
+		return 1;
+	}
+	return 0;
+}
+
+/* A lockout that ran out starts the count again. */
+static void
+mfad_acct_expire_lock(struct mfad_acct *a, uint64_t now)
+{
+	if (a->locked_until != 0 && a->locked_until <= now) {
+		a->locked_until = 0;
+		a->failures = 0;
+	}
+}
+
+/*
+ * Per-account mail throttle: resend_interval between two mails and
+ * max_sends in any hour. 0, or MSS_ERR_THROTTLED with *wait seconds.
+ */
+static int
+mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
+    uint32_t *wait)
+{
+	uint32_t i, j, max;
+
+	for (i = j = 0; i < a->nsends; i++)
+		if (a->sends[i] + 3600 > now)
+			a->sends[j++] = a->sends[i];
+	a->nsends = j;
+	*wait = 0;
+	if (a->nsends > 0 &&
+	    a->sends[a->nsends - 1] + conf->code_resend_interval > now) {
+		*wait = (uint32_t)(a->sends[a->nsends - 1] +
+		    conf->code_resend_interval - now);
+		return MSS_ERR_THROTTLED;
+	}
+	max = conf->code_max_sends < MFAD_SENDS_MAX ? conf->code_max_sends :
+	    MFAD_SENDS_MAX;
+	if (a->nsends >= max) {
+		*wait = (uint32_t)(a->sends[0] + 3600 - now);
+		return MSS_ERR_THROTTLED;
+	}
+	return 0;
+}
+
+static void
+mfad_record_send(struct mfad_acct *a, uint64_t now)
+{
+	if (a->nsends == MFAD_SENDS_MAX) {
+		memmove(a->sends, a->sends + 1,
+		    (MFAD_SENDS_MAX - 1) * sizeof(a->sends[0]));
+		a->nsends--;
+	}
+	a->sends[a->nsends++] = now;
+}
+
+static int
+mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+    const char *login, const char *masked, uint32_t minutes, uint8_t mail,
+    uint32_t wait)
+{
+	int r;
+
+	*rtype = MSS_REP_AUTH;
+	if ((r = mss_buf_put_u8(rep, result)) != 0 ||
+	    (r = mss_buf_put_str(rep, login)) != 0 ||
+	    (r = mss_buf_put_str(rep, masked)) != 0 ||
+	    (r = mss_buf_put_u32(rep, minutes)) != 0 ||
+	    (r = mss_buf_put_u8(rep, mail)) != 0 ||
+	    (r = mss_buf_put_u32(rep, wait)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+    uint32_t left, uint8_t may_remember, uint32_t days, uint8_t mail)
+{
+	int r;
+
+	*rtype = MSS_REP_CODE;
+	if ((r = mss_buf_put_u8(rep, result)) != 0 ||
+	    (r = mss_buf_put_u32(rep, left)) != 0 ||
+	    (r = mss_buf_put_u8(rep, may_remember)) != 0 ||
+	    (r = mss_buf_put_u32(rep, days)) != 0 ||
+	    (r = mss_buf_put_u8(rep, mail)) != 0)
+		return r;
+	return 0;
+}
+
+static unsigned
+mfad_minutes(const struct mfad_conf *conf)
+{
+	return (conf->code_ttl + 59) / 60;
+}
+
+/*
+ * Makes a new code for login l (token, key), stores its hash and queues
+ * its mail in txn. The code itself is wiped before returning.
+ */
+static int
+mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
+    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
+    const uint8_t key[32], uint64_t now, char *masked, size_t maskedlen)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	struct mfad_mail_vars vars;
+	char code[MFAD_CODE_MAX + 1];
+	int r;
+
+	if ((r = mss_mask_email(a->email, masked, maskedlen)) != 0)
+		return MSS_ERR_INVAL;
+	mfad_code_new(conf->code_length, code);
+	mfad_code_hash(ctx->keys, token, a->user, code, l->codehash);
+	l->code_expires = now + conf->code_ttl;
+	l->expires = l->code_expires + MFAD_LOGIN_GRACE;
+	l->mail = MSS_MAIL_QUEUED;
+	l->sends++;
+	memset(&vars, 0, sizeof(vars));
+	vars.code = code;
+	vars.masked = masked;
+	vars.host = ctx->hostname;
+	vars.service = l->service;
+	vars.rhost = l->rhost;
+	vars.user = a->user;
+	vars.minutes = mfad_minutes(conf);
+	vars.time = (time_t)now;
+	r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_LOGIN_CODE, a->user,
+	    a->email, a->lang, &vars, l->code_expires, key);
+	sodium_memzero(code, sizeof(code));
+	if (r != 0)
+		return r;
+	mfad_record_send(a, now);
+	return 0;
+}
+
+static int
+mfad_auth_parse(struct mss_buf *req, struct mfad_auth_req *q)
+{
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	if ((r = mss_buf_get_str(req, &q->service, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &q->user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &q->email, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &q->password, MSS_PASS_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &q->device, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &q->rhost, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &q->tty, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &q->lang, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_u32(req, &q->flags)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		return r;
+	return 0;
+}
+
+static void
+mfad_copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src == NULL ? "" : src);
+}
+
+static int
+mfad_deny(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_auth_req *q,
+    const char *why)
+{
+	struct mfad_audit_ev ev = { "login_denied", q->user, q->service,
+	    q->rhost, "failure", why };
+
+	return mfad_audit(ctx, txn, &ev);
+}
+
+int
+mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	struct mfad_auth_req q;
+	struct mfad_acct a;
+	struct mfad_login l;
+	struct mfad_device d;
+	uint8_t token[MFAD_TOKEN_BYTES], key[32], devhash[32];
+	char hash[MFAD_HASH_MAX], hex[2 * MFAD_TOKEN_BYTES + 1];
+	char masked[2 * MFAD_EMAIL_MAX];
+	MDB_txn *txn = NULL;
+	const char *why = NULL, *colon;
+	uint32_t wait = 0;
+	uint64_t now;
+	int r, found = 0, ok, has_dev = 0, locked_now = 0;
+
+	if ((r = mfad_auth_parse(req, &q)) != 0)
+		goto out;
+	if (!mfad_peer_may_act_for(peer, q.user)) {
+		struct mfad_audit_ev ev = { "peer_denied", q.user, q.service,
+		    q.rhost, "failure", "caller may not act for this user" };
+
+		r = mfad_audit(ctx, NULL, &ev);
+		r = MSS_ERR_PERM;
+		goto out;
+	}
+
+	/* Read the hash, then verify with no transaction open. */
+	hash[0] = '\0';
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		goto out;
+	r = strlen(q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
+	    mfad_acct_get(txn, ctx->store, q.user, &a);
+	mfad_txn_abort(txn);
+	txn = NULL;
+	if (r != 0 && r != MSS_ERR_NOTFOUND)
+		goto out;
+	found = r == 0;
+	if (found && a.state != MFAD_ACCT_INVITED)
+		memcpy(hash, a.pwhash, sizeof(hash));
+	if (found)
+		mfad_acct_wipe(&a);
+	ok = mfad_pw_verify(conf, hash, q.password);
+
+	now = mfad_now();
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	r = found ? mfad_acct_get(txn, ctx->store, q.user, &a) :
+	    MSS_ERR_NOTFOUND;
+	if (r == MSS_ERR_NOTFOUND) {
+		if ((r = mfad_deny(ctx, txn, &q, "unknown user")) != 0 ||
+		    (r = mfad_txn_commit(txn)) != 0)
+			goto out_txn;
+		txn = NULL;
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
+		    0);
+		goto out;
+	}
+	if (r != 0)
+		goto out_txn;
+	/* The hash changed in between (a reset): decide on the new one. */
+	if (sodium_memcmp(hash, a.pwhash, sizeof(hash)) != 0)
+		ok = 0;
+	mfad_acct_expire_lock(&a, now);
+	if (!(q.flags & MSS_AUTH_F_EMAIL_SKIP) &&
+	    strcasecmp(q.email, a.email) != 0)
+		why = "email mismatch";
+	else if (!ok)
+		why = a.state == MFAD_ACCT_INVITED ? "not enrolled" :
+		    "wrong password";
+	if (why == NULL && mfad_acct_is_locked(&a, now))
+		why = "account locked";
+	else if (why != NULL && !mfad_acct_is_locked(&a, now))
+		locked_now = mfad_acct_fail(conf, &a, now);
+	if (why == NULL && a.reenroll)
+		why = "re-enrollment required";
+	if (why != NULL) {
+		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_deny(ctx, txn, &q, why)) != 0)
+			goto out_txn;
+		if (locked_now) {
+			struct mfad_audit_ev ev = { "account_locked", q.user,
+			    q.service, q.rhost, "failure",
+			    "failure threshold reached" };
+
+			if ((r = mfad_audit(ctx, txn, &ev)) != 0)
+				goto out_txn;
+		}
+		if ((r = mfad_txn_commit(txn)) != 0)
+			goto out_txn;
+		txn = NULL;
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
+		    0);
+		goto out;
+	}
+
+	/* Password right. A remembered device skips the code. */
+	memset(&l, 0, sizeof(l));
+	if (q.device[0] != '\0' && conf->remember_days > 0) {
+		mfad_device_hash(ctx->keys, q.user, ctx->hostname, q.device,
+		    devhash);
+		has_dev = 1;
+		r = mfad_device_get(txn, ctx->store, devhash, &d);
+		if (r == 0 && d.expires > now && strcmp(d.user, q.user) == 0) {
+			struct mfad_audit_ev ev = { "login_ok", q.user,
+			    q.service, q.rhost, "success",
+			    "method=device" };
+
+			a.failures = 0;
+			a.last_login = now;
+			d.last_used = now;
+			if ((r = mfad_acct_put(txn, ctx->store, &a,
+			    a.email)) != 0 ||
+			    (r = mfad_device_put(txn, ctx->store, devhash,
+			    &d)) != 0 ||
+			    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
+			    (r = mfad_txn_commit(txn)) != 0)
+				goto out_txn;
+			txn = NULL;
+			r = mfad_reply_auth(rep, rtype, MSS_AUTH_OK, "", "", 0,
+			    0, 0);
+			goto rehash;
+		}
+		if (r != 0 && r != MSS_ERR_NOTFOUND)
+			goto out_txn;
+	}
+
+	if (mfad_throttle(conf, &a, now, &wait) != 0) {
+		struct mfad_audit_ev ev = { "throttled", q.user, q.service,
+		    q.rhost, "failure", "per-account mail limit" };
+
+		if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
+		    (r = mfad_txn_commit(txn)) != 0)
+			goto out_txn;
+		txn = NULL;
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
+		    0, wait);
+		goto out;
+	}
+
+	mfad_copy(l.user, sizeof(l.user), q.user);
+	mfad_copy(l.service, sizeof(l.service), q.service);
+	mfad_copy(l.rhost, sizeof(l.rhost), q.rhost);
+	l.caller_uid = peer->uid;
+	l.state = MFAD_LOGIN_PENDING;
+	l.created = now;
+	if (has_dev) {
+		l.has_device = 1;
+		memcpy(l.devhash, devhash, sizeof(devhash));
+		colon = strchr(q.device, ':');
+		snprintf(l.device_kind, sizeof(l.device_kind), "%.*s",
+		    colon == NULL ? 0 : (int)(colon - q.device), q.device);
+	}
+	mfad_token_new(token, hex);
+	mfad_token_key(token, key);
+	r = mfad_send_code(ctx, txn, &a, &l, token, key, now, masked,
+	    sizeof(masked));
+	if (r == MSS_ERR_THROTTLED) {
+		struct mfad_audit_ev ev = { "throttled", q.user, q.service,
+		    q.rhost, "failure", "global mail ceiling" };
+
+		mfad_txn_abort(txn);
+		txn = NULL;
+		r = mfad_audit(ctx, NULL, &ev);
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
+		    0, 60);
+		goto out;
+	}
+	if (r != 0)
+		goto out_txn;
+	{
+		struct mfad_audit_ev ev = { "code_sent", q.user, q.service,
+		    q.rhost, "info", NULL };
+
+		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
+		    (r = mfad_txn_commit(txn)) != 0)
+			goto out_txn;
+	}
+	txn = NULL;
+	mfad_outbox_kick(ctx->outbox);
+	r = mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
+	    mfad_minutes(conf), MSS_MAIL_QUEUED, 0);
+
+rehash:
+	/* Limits changed since this hash was made: store a new one. */
+	if (r == 0 && mfad_pw_needs_rehash(conf, hash)) {
+		char nh[MFAD_HASH_MAX];
+
+		if (mfad_pw_hash(conf, q.password, nh) == 0 &&
+		    mfad_txn_begin(ctx->store, 0, &txn) == 0) {
+			if (mfad_acct_get(txn, ctx->store, q.user, &a) == 0 &&
+			    sodium_memcmp(a.pwhash, hash, sizeof(hash)) == 0) {
+				memcpy(a.pwhash, nh, sizeof(nh));
+				if (mfad_acct_put(txn, ctx->store, &a,
+				    a.email) == 0 && mfad_txn_commit(txn) == 0)
+					mfad_log(LOG_INFO, "rehashed the "
+					    "password of %s", q.user);
+				else
+					mfad_log(LOG_ERR, "could not store "
+					    "a new password hash");
+				txn = NULL;
+			}
+			mfad_txn_abort(txn);
+			txn = NULL;
+		}
+		sodium_memzero(nh, sizeof(nh));
+	}
+	goto out;
+out_txn:
+	mfad_txn_abort(txn);
+	txn = NULL;
+out:
+	if (found)
+		mfad_acct_wipe(&a);
+	sodium_memzero(hash, sizeof(hash));
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(hex, sizeof(hex));
+	mfad_auth_req_free(&q);
+	return r;
+}
+
+/* Parses a login token field; MSS_ERR_NOTFOUND when malformed. */
+static int
+mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
+    uint8_t key[32], struct mfad_login *l, struct mfad_acct *a)
+{
+	int r;
+
+	if (mfad_token_parse(hex, token) != 0)
+		return MSS_ERR_NOTFOUND;
+	mfad_token_key(token, key);
+	if ((r = mfad_login_get(txn, ctx->store, key, l)) != 0)
+		return r;
+	/* A login continues only from the caller that started it, or a
+	 * trusted PAM caller. */
+	if (!(peer->roles & MFAD_ROLE_PAM) && l->caller_uid != peer->uid)
+		return MSS_ERR_PERM;
+	return mfad_acct_get(txn, ctx->store, l->user, a);
+}
+
+static int
+mfad_code_digits(const char *code, unsigned len)
+{
+	size_t i;
+
+	if (strlen(code) != len)
+		return 0;
+	for (i = 0; code[i] != '\0'; i++)
+		if (code[i] < '0' || code[i] > '9')
+			return 0;
+	return 1;
+}
+
+int
+mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	struct mfad_login l;
+	struct mfad_acct a;
+	uint8_t token[MFAD_TOKEN_BYTES], key[32], h[32];
+	char *hex = NULL, *code = NULL;
+	const char *event, *result = "failure", *detail = NULL;
+	MDB_txn *txn = NULL;
+	uint8_t res, may = 0;
+	uint32_t left = 0;
+	uint64_t now = mfad_now();
+	int r, match, have_acct = 0, locked_now = 0;
+
+	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &code, 64)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
+	if (r == MSS_ERR_NOTFOUND) {
+		mfad_txn_abort(txn);
+		txn = NULL;
+		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0);
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	have_acct = 1;
+	mfad_acct_expire_lock(&a, now);
+	if (l.state != MFAD_LOGIN_PENDING) {
+		event = "code_replay";
+		res = l.state == MFAD_LOGIN_DEAD ? MSS_CODE_DEAD :
+		    MSS_CODE_BADLOGIN;
+	} else if (mfad_acct_is_locked(&a, now)) {
+		event = "code_refused";
+		detail = "account locked";
+		res = MSS_CODE_DEAD;
+	} else if (now >= l.code_expires) {
+		event = "code_expired";
+		res = MSS_CODE_EXPIRED;
+	} else {
+		mfad_code_hash(ctx->keys, token, l.user, code, h);
+		match = sodium_memcmp(h, l.codehash, sizeof(h)) == 0 &&
+		    mfad_code_digits(code, conf->code_length);
+		if (match) {
+			l.state = MFAD_LOGIN_VERIFIED;
+			l.verified = now;
+			a.failures = 0;
+			a.last_login = now;
+			event = "login_ok";
+			result = "success";
+			detail = "method=code";
+			res = MSS_CODE_OK;
+			may = l.has_device && conf->remember_days > 0;
+		} else {
+			l.attempts++;
+			locked_now = mfad_acct_fail(conf, &a, now);
+			event = "code_wrong";
+			if (l.attempts >= conf->code_max_attempts ||
+			    locked_now) {
+				l.state = MFAD_LOGIN_DEAD;
+				res = MSS_CODE_DEAD;
+				detail = locked_now ? "account locked" :
+				    "max_attempts reached";
+			} else {
+				res = MSS_CODE_WRONG;
+				left = conf->code_max_attempts - l.attempts;
+			}
+		}
+		sodium_memzero(h, sizeof(h));
+	}
+	{
+		struct mfad_audit_ev ev = { event, l.user, l.service, l.rhost,
+		    result, detail };
+
+		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+			goto out;
+	}
+	if (locked_now) {
+		struct mfad_audit_ev ev = { "account_locked", l.user,
+		    l.service, l.rhost, "failure",
+		    "failure threshold reached" };
+
+		if ((r = mfad_audit(ctx, txn, &ev)) != 0)
+			goto out;
+	}
+	if ((r = mfad_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto out;
+	}
+	txn = NULL;
+	r = mfad_reply_code(rep, rtype, res, left, may,
+	    may ? conf->remember_days : 0, l.mail);
+out:
+	mfad_txn_abort(txn);
+	if (have_acct)
+		mfad_acct_wipe(&a);
+	sodium_memzero(token, sizeof(token));
+	mss_str_free(hex);
+	mss_str_free(code);
+	return r;
+}
+
+int
+mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	struct mfad_login l;
+	struct mfad_acct a;
+	uint8_t token[MFAD_TOKEN_BYTES], key[32];
+	char *hex = NULL, masked[2 * MFAD_EMAIL_MAX];
+	MDB_txn *txn = NULL;
+	uint32_t wait;
+	uint64_t now = mfad_now();
+	int r, have_acct = 0;
+
+	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
+	if (r == MSS_ERR_NOTFOUND) {
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
+		    0, 0);
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	have_acct = 1;
+	mfad_acct_expire_lock(&a, now);
+	if (l.state != MFAD_LOGIN_PENDING) {
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
+		    0, 0);
+		goto out;
+	}
+	if (mfad_acct_is_locked(&a, now)) {
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
+		    0);
+		goto out;
+	}
+	if (mfad_throttle(conf, &a, now, &wait) != 0) {
+		struct mfad_audit_ev ev = { "throttled", l.user, l.service,
+		    l.rhost, "failure", "per-account mail limit" };
+
+		if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
+		    (r = mfad_txn_commit(txn)) != 0) {
+			txn = NULL;
+			goto out;
+		}
+		txn = NULL;
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
+		    0, wait);
+		goto out;
+	}
+	/* The new code replaces the old one: its hash is overwritten. */
+	r = mfad_send_code(ctx, txn, &a, &l, token, key, now, masked,
+	    sizeof(masked));
+	if (r == MSS_ERR_THROTTLED) {
+		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
+		    0, 60);
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	{
+		struct mfad_audit_ev ev = { "code_resent", l.user, l.service,
+		    l.rhost, "info", NULL };
+
+		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+			goto out;
+	}
+	r = mfad_txn_commit(txn);
+	txn = NULL;
+	if (r != 0)
+		goto out;
+	mfad_outbox_kick(ctx->outbox);
+	r = mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
+	    mfad_minutes(conf), MSS_MAIL_QUEUED, 0);
+out:
+	mfad_txn_abort(txn);
+	if (have_acct)
+		mfad_acct_wipe(&a);
+	sodium_memzero(token, sizeof(token));
+	mss_str_free(hex);
+	return r;
+}
+
+int
+mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	struct mfad_login l;
+	struct mfad_acct a;
+	struct mfad_device d;
+	struct mfad_mail_vars vars;
+	uint8_t token[MFAD_TOKEN_BYTES], key[32];
+	char *hex = NULL, masked[2 * MFAD_EMAIL_MAX];
+	MDB_txn *txn = NULL;
+	uint64_t now = mfad_now();
+	int r, have_acct = 0;
+
+	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	if ((r = mfad_login_open(ctx, peer, txn, hex, token, key, &l,
+	    &a)) != 0)
+		goto out;
+	have_acct = 1;
+	if (l.state != MFAD_LOGIN_VERIFIED || !l.has_device ||
+	    conf->remember_days == 0 ||
+	    now > l.verified + MFAD_REMEMBER_WINDOW) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED,
+		    "this login cannot remember a device");
+		goto out;
+	}
+	memset(&d, 0, sizeof(d));
+	mfad_copy(d.user, sizeof(d.user), l.user);
+	mfad_copy(d.kind, sizeof(d.kind), l.device_kind);
+	mfad_copy(d.service, sizeof(d.service), l.service);
+	d.created = d.last_used = now;
+	d.expires = now + (uint64_t)conf->remember_days * 86400;
+	l.state = MFAD_LOGIN_DONE;
+	/* The owner hears of every remembered device. */
+	memset(&vars, 0, sizeof(vars));
+	if (mss_mask_email(a.email, masked, sizeof(masked)) != 0)
+		masked[0] = '\0';
+	vars.masked = masked;
+	vars.host = ctx->hostname;
+	vars.service = l.service;
+	vars.rhost = l.rhost;
+	vars.user = l.user;
+	vars.minutes = 0;
+	vars.time = (time_t)now;
+	{
+		struct mfad_audit_ev ev = { "device_remembered", l.user,
+		    l.service, l.rhost, "success", l.device_kind };
+
+		if ((r = mfad_device_put(txn, ctx->store, l.devhash, &d)) != 0 ||
+		    (r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+			goto out;
+	}
+	r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_DEVICE, a.user, a.email,
+	    a.lang, &vars, now + 86400, NULL);
+	if (r != 0 && r != MSS_ERR_THROTTLED)
+		goto out;
+	if ((r = mfad_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto out;
+	}
+	txn = NULL;
+	mfad_outbox_kick(ctx->outbox);
+	r = mfad_reply_result(rep, rtype, 0, "device remembered");
+out:
+	mfad_txn_abort(txn);
+	if (have_acct)
+		mfad_acct_wipe(&a);
+	sodium_memzero(token, sizeof(token));
+	mss_str_free(hex);
+	return r;
+}
+
+int
+mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_acct a;
+	char *service = NULL, *user = NULL;
+	MDB_txn *txn = NULL;
+	uint8_t state;
+	int r;
+
+	if ((r = mss_buf_get_str(req, &service, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if (!mfad_peer_may_act_for(peer, user)) {
+		r = MSS_ERR_PERM;
+		goto out;
+	}
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		goto out;
+	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
+	    mfad_acct_get(txn, ctx->store, user, &a);
+	mfad_txn_abort(txn);
+	if (r == MSS_ERR_NOTFOUND)
+		state = MSS_ACCT_UNKNOWN;
+	else if (r != 0)
+		goto out;
+	else {
+		if (a.state == MFAD_ACCT_DISABLED)
+			state = MSS_ACCT_DISABLED;
+		else if (mfad_acct_is_locked(&a, mfad_now()))
+			state = MSS_ACCT_LOCKED;
+		else if (a.state == MFAD_ACCT_INVITED)
+			state = MSS_ACCT_INVITED;
+		else if (a.reenroll)
+			state = MSS_ACCT_REENROLL;
+		else
+			state = MSS_ACCT_ACTIVE;
+		mfad_acct_wipe(&a);
+	}
+	if (state != MSS_ACCT_ACTIVE) {
+		struct mfad_audit_ev ev = { "account_refused", user, service,
+		    "", "failure", state == MSS_ACCT_UNKNOWN ? "unknown" :
+		    state == MSS_ACCT_LOCKED ? "locked" : "not active" };
+
+		if ((r = mfad_audit(ctx, NULL, &ev)) != 0)
+			goto out;
+	}
+	*rtype = MSS_REP_ACCT;
+	r = mss_buf_put_u8(rep, state);
+out:
+	mss_str_free(service);
+	mss_str_free(user);
+	return r;
+}

@@ -1,0 +1,241 @@
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "mfad_code.h"
+#include "mfad_log.h"
+#include "mss_err.h"
+
+static int
+mfad_read_key(int fd, uint8_t *key, size_t n)
+{
+	ssize_t got;
+	size_t off = 0;
+
+	while (off < n) {
+		got = read(fd, key + off, n - off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return MSS_ERR_CRYPTO;
+		off += (size_t)got;
+	}
+	return 0;
+}
+
+/* The new key's directory entry must be durable before anything in the
+ * store depends on the key. */
+static void
+mfad_sync_dir(const char *dir)
+{
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	if (fsync(fd) != 0)
+		mfad_log(LOG_WARNING, "%s: fsync: %s", dir, strerror(errno));
+	close(fd);
+}
+
+int
+mfad_keys_load(const char *dir, struct mfad_keys **out)
+{
+	uint8_t master[crypto_kdf_KEYBYTES];
+	struct mfad_keys *k;
+	struct stat sb;
+	char path[4096];
+	int fd, r = MSS_ERR_CRYPTO;
+
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/mfad.key", dir) >=
+	    sizeof(path))
+		return MSS_ERR_INVAL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* First start: a new master key, written once. */
+		crypto_kdf_keygen(master);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, master, sizeof(master)) !=
+		    (ssize_t)sizeof(master) || fsync(fd) != 0) {
+			mfad_log(LOG_ERR, "%s: cannot create: %s", path,
+			    strerror(errno));
+			/* No half-written key to refuse at every start. */
+			if (fd >= 0)
+				unlink(path);
+			goto out;
+		}
+		close(fd);
+		mfad_sync_dir(dir);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		mfad_log(LOG_ERR, "%s: cannot open: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    (sb.st_mode & 077) != 0 || sb.st_uid != geteuid() ||
+	    sb.st_size != (off_t)sizeof(master)) {
+		mfad_log(LOG_ERR, "%s: must be a %zu-byte file of mfad's "
+		    "user, mode 0600", path, sizeof(master));
+		goto out;
+	}
+	if ((r = mfad_read_key(fd, master, sizeof(master))) != 0) {
+		mfad_log(LOG_ERR, "%s: cannot read", path);
+		goto out;
+	}
+	if ((k = sodium_malloc(sizeof(*k))) == NULL) {
+		r = MSS_ERR_NOMEM;
+		goto out;
+	}
+	crypto_kdf_derive_from_key(k->code, sizeof(k->code), 1, "mfadcode",
+	    master);
+	crypto_kdf_derive_from_key(k->device, sizeof(k->device), 2,
+	    "mfaddevi", master);
+	crypto_kdf_derive_from_key(k->box, sizeof(k->box), 3, "mfadobox",
+	    master);
+	sodium_mprotect_readonly(k);
+	*out = k;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	sodium_memzero(master, sizeof(master));
+	return r;
+}
+
+void
+mfad_keys_free(struct mfad_keys *k)
+{
+	if (k != NULL)
+		sodium_free(k);
+}
+
+void
+mfad_code_new(unsigned len, char out[MFAD_CODE_MAX + 1])
+{
+	unsigned i;
+
+	/* Never shorter than 6 digits, whatever the caller asks. */
+	if (len > MFAD_CODE_MAX)
+		len = MFAD_CODE_MAX;
+	if (len < 6)
+		len = 6;
+	for (i = 0; i < len; i++)
+		out[i] = (char)('0' + randombytes_uniform(10));
+	out[len] = '\0';
+}
+
+void
+mfad_code_hash(const struct mfad_keys *k,
+    const uint8_t token[MFAD_TOKEN_BYTES], const char *user,
+    const char *code, uint8_t out[32])
+{
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, k->code, sizeof(k->code), 32);
+	crypto_generichash_update(&h, token, MFAD_TOKEN_BYTES);
+	/* Each field ends with its NUL, which no user name or code holds, so
+	 * (user, code) pairs cannot run together. */
+	crypto_generichash_update(&h, (const uint8_t *)user,
+	    strlen(user) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)code,
+	    strlen(code) + 1);
+	crypto_generichash_final(&h, out, 32);
+	sodium_memzero(&h, sizeof(h));
+}
+
+void
+mfad_device_hash(const struct mfad_keys *k, const char *user,
+    const char *host, const char *identity, uint8_t out[32])
+{
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, k->device, sizeof(k->device), 32);
+	crypto_generichash_update(&h, (const uint8_t *)user, strlen(user) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)host, strlen(host) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)identity,
+	    strlen(identity) + 1);
+	crypto_generichash_final(&h, out, 32);
+	sodium_memzero(&h, sizeof(h));
+}
+
+void
+mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES],
+    char hex[2 * MFAD_TOKEN_BYTES + 1])
+{
+	randombytes_buf(token, MFAD_TOKEN_BYTES);
+	sodium_bin2hex(hex, 2 * MFAD_TOKEN_BYTES + 1, token,
+	    MFAD_TOKEN_BYTES);
+}
+
+int
+mfad_token_parse(const char *hex, uint8_t token[MFAD_TOKEN_BYTES])
+{
+	size_t n = 0;
+
+	if (strlen(hex) != 2 * MFAD_TOKEN_BYTES ||
+	    sodium_hex2bin(token, MFAD_TOKEN_BYTES, hex, strlen(hex), NULL,
+	    &n, NULL) != 0 || n != MFAD_TOKEN_BYTES)
+		return MSS_ERR_INVAL;
+	return 0;
+}
+
+void
+mfad_token_key(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32])
+{
+	crypto_generichash(key, 32, token, MFAD_TOKEN_BYTES, NULL, 0);
+}
+
+int
+mfad_seal(const struct mfad_keys *k, const void *msg, size_t len,
+    unsigned char **out, size_t *outlen)
+{
+	unsigned char *p;
+	size_t n = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
+	    len;
+
+	if ((p = malloc(n)) == NULL)
+		return MSS_ERR_NOMEM;
+	randombytes_buf(p, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(p + crypto_secretbox_NONCEBYTES, msg, len, p,
+	    k->box);
+	*out = p;
+	*outlen = n;
+	return 0;
+}
+
+int
+mfad_unseal(const struct mfad_keys *k, const unsigned char *in, size_t inlen,
+    char **out, size_t *outlen)
+{
+	size_t n;
+	char *p;
+
+	*out = NULL;
+	if (inlen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+		return MSS_ERR_CRYPTO;
+	n = inlen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+	if ((p = malloc(n + 1)) == NULL)
+		return MSS_ERR_NOMEM;
+	if (crypto_secretbox_open_easy((unsigned char *)p,
+	    in + crypto_secretbox_NONCEBYTES,
+	    inlen - crypto_secretbox_NONCEBYTES, in, k->box) != 0) {
+		free(p);
+		return MSS_ERR_CRYPTO;
+	}
+	p[n] = '\0';
+	*out = p;
+	*outlen = n;
+	return 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * Secrets of mfad: the master key file, one-time codes, login tokens,
+ * device hashes and the sealing of queued mail.
+ *
+ * The master key (<database>/mfad.key, 32 random bytes, mode 0600) lives
+ * in locked memory; subkeys are derived from it per purpose, so a code
+ * hash can never be mistaken for a device hash.
+ */
+#ifndef MFAD_CODE_H
+#define MFAD_CODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MFAD_TOKEN_BYTES	32
+#define MFAD_CODE_MAX		10
+
+struct mfad_keys {
+	uint8_t	code[32];	/* keyed hash of codes */
+	uint8_t	device[32];	/* keyed hash of device identities */
+	uint8_t	box[32];	/* sealing of the outbox */
+};
+
+/* Loads (or on first start creates) dir/mfad.key and derives the subkeys
+ * into a new sodium_malloc'd, locked struct. Free with mfad_keys_free. */
+int mfad_keys_load(const char *dir, struct mfad_keys **out)
+    __attribute__((warn_unused_result));
+void mfad_keys_free(struct mfad_keys *k);
+
+/* A code of len digits (6..10) from randombytes_uniform, NUL-terminated. */
+void mfad_code_new(unsigned len, char out[MFAD_CODE_MAX + 1]);
+/* The stored form of a code: keyed by the code key, bound to the login
+ * token and the user. */
+void mfad_code_hash(const struct mfad_keys *k,
+    const uint8_t token[MFAD_TOKEN_BYTES], const char *user,
+    const char *code, uint8_t out[32]);
+/* Device hash: bound to the user and this host. */
+void mfad_device_hash(const struct mfad_keys *k, const char *user,
+    const char *host, const char *identity, uint8_t out[32]);
+
+/* A new random login token and its hex form for the client. */
+void mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES], char hex[2 * MFAD_TOKEN_BYTES + 1]);
+/* Parses the hex form; MSS_ERR_INVAL when it is not exactly 64 hex. */
+int mfad_token_parse(const char *hex, uint8_t token[MFAD_TOKEN_BYTES])
+    __attribute__((warn_unused_result));
+/* The store key of a login: a hash of its token, so a read of the
+ * store does not hand out live tokens. */
+void mfad_token_key(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32]);
+
+/* Seals msg into a new malloc'd nonce+box; unseal reverses it (the
+ * result is NUL-terminated, the caller wipes and frees it). */
+int mfad_seal(const struct mfad_keys *k, const void *msg, size_t len,
+    unsigned char **out, size_t *outlen) __attribute__((warn_unused_result));
+int mfad_unseal(const struct mfad_keys *k, const unsigned char *in,
+    size_t inlen, char **out, size_t *outlen)
+    __attribute__((warn_unused_result));
+
+#endif /* MFAD_CODE_H */

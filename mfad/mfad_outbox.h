@@ -1,0 +1,44 @@
+/*
+ * The durable outbox. A request that causes mail renders and seals the
+ * message and puts it in the store inside its own transaction, so it is
+ * committed before the reply goes out; a thread of its own then delivers
+ * it, retrying with backoff until the message expires (a code's mail
+ * expires with the code). A slow or dead relay never stalls a request.
+ */
+#ifndef MFAD_OUTBOX_H
+#define MFAD_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "mfad_mail.h"
+#include "mfad_server.h"
+
+/* Starts the sender thread (which first resumes what a previous run left). */
+int mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
+    __attribute__((warn_unused_result));
+/* Stops the thread; queued mail stays in the store for the next start. */
+void mfad_outbox_stop(struct mfad_outbox *ob);
+/* Wakes the sender: call after committing a transaction that queued. */
+void mfad_outbox_kick(struct mfad_outbox *ob);
+
+/*
+ * Renders kind for `to` and queues it in txn, to expire at `expires`.
+ * login, when not NULL, is the login whose mail state the sender keeps
+ * up to date. MSS_ERR_THROTTLED when the global [mail] max_per_minute
+ * ceiling is reached (nothing queued), MSS_ERR_INVAL for a header value
+ * that is refused, MSS_ERR_MAIL for a template failure.
+ */
+int mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn,
+    enum mfad_mail_kind kind, const char *user, const char *to,
+    const char *lang, const struct mfad_mail_vars *vars, uint64_t expires,
+    const uint8_t *login) __attribute__((warn_unused_result));
+
+/* Queue depth, creation time of the oldest message and the last relay
+ * error (empty when the last attempt succeeded). */
+void mfad_outbox_status(struct mfad_outbox *ob, char *last_error,
+    size_t errlen);
+
+#endif /* MFAD_OUTBOX_H */

@@ -1,0 +1,34 @@
+/*
+ * Passwords: argon2id through crypto_pwhash_str. These calls are slow on
+ * purpose and run only on worker threads, never on the event loop.
+ */
+#ifndef MFAD_PW_H
+#define MFAD_PW_H
+
+#include <stddef.h>
+
+#include "mfad_conf.h"
+#include "mfad_store.h"
+
+/* Hashes pw with conf's limits into out (MFAD_HASH_MAX bytes). */
+int mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
+    char out[MFAD_HASH_MAX]) __attribute__((warn_unused_result));
+/*
+ * Verifies pw against hash in constant time. An empty hash (no account,
+ * or an invitation) is checked against a dummy hash of the same cost, so
+ * that the answer takes as long and is always "no". Returns 1 for a
+ * match, 0 otherwise.
+ */
+int mfad_pw_verify(const struct mfad_conf *conf, const char *hash,
+    const char *pw);
+/* 1 when hash was made with other limits than conf's. */
+int mfad_pw_needs_rehash(const struct mfad_conf *conf, const char *hash);
+/* Checks length rules; MSS_ERR_REFUSED with a reason in why. */
+int mfad_pw_policy(const struct mfad_conf *conf, const char *user,
+    const char *email, const char *pw, const char **why);
+/* Builds the dummy hash for the current limits; call at start and after
+ * a reload. */
+int mfad_pw_init(const struct mfad_conf *conf)
+    __attribute__((warn_unused_result));
+
+#endif /* MFAD_PW_H */

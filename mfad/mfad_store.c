@@ -1,0 +1,1025 @@
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "mfad_log.h"
+#include "mfad_store.h"
+#include "mss_buf.h"
+#include "mss_err.h"
+
+#define MFAD_REC_VERSION	1
+#define MFAD_REC_MAX		8192
+
+int
+mfad_store_err(int rc, const char *what)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return MSS_ERR_NOTFOUND;
+	case MDB_KEYEXIST:
+		return MSS_ERR_EXISTS;
+	case MDB_MAP_FULL:
+		mfad_log(LOG_CRIT, "store full during %s: raise [mfad] "
+		    "map_size; refusing changes until then", what);
+		return MSS_ERR_MAPFULL;
+	default:
+		mfad_log(LOG_ERR, "store: %s: %s", what, mdb_strerror(rc));
+		return MSS_ERR_STORE;
+	}
+}
+
+int
+mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
+{
+	static const struct {
+		const char	*name;
+		unsigned	 flags;
+		size_t		 off;
+	} dbs[] = {
+		{ "accounts", 0, offsetof(struct mfad_store, accounts) },
+		{ "emails", 0, offsetof(struct mfad_store, emails) },
+		{ "logins", 0, offsetof(struct mfad_store, logins) },
+		{ "devices", 0, offsetof(struct mfad_store, devices) },
+		{ "userdevs", MDB_DUPSORT, offsetof(struct mfad_store, userdevs) },
+		{ "outbox", 0, offsetof(struct mfad_store, outbox) },
+		{ "audit", 0, offsetof(struct mfad_store, audit) },
+		{ "meta", 0, offsetof(struct mfad_store, meta) },
+	};
+	struct mfad_store *st;
+	MDB_txn *txn = NULL;
+	size_t i;
+	int rc, r = MSS_ERR_STORE, dead = 0;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((st->path = strdup(conf->database)) == NULL) {
+		free(st);
+		return MSS_ERR_NOMEM;
+	}
+	if (mkdir(conf->database, 0700) != 0 && errno != EEXIST) {
+		mfad_log(LOG_ERR, "%s: cannot create: %s", conf->database,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, conf->map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env, 256)) != 0) {
+		r = mfad_store_err(rc, "environment setup");
+		goto fail;
+	}
+	/*
+	 * Full sync: no MDB_NOSYNC, MDB_NOMETASYNC or MDB_WRITEMAP, so a
+	 * committed change (a used code above all) survives a crash.
+	 * MDB_NOTLS because transactions run on a pool of worker threads.
+	 */
+	if ((rc = mdb_env_open(st->env, conf->database, MDB_NOTLS, 0600))
+	    != 0) {
+		mfad_log(LOG_ERR, "%s: cannot open the store: %s",
+		    conf->database, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_reader_check(st->env, &dead)) != 0) {
+		r = mfad_store_err(rc, "reader check");
+		goto fail;
+	}
+	if (dead > 0)
+		mfad_log(LOG_NOTICE, "cleared %d stale store readers", dead);
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
+		r = mfad_store_err(rc, "open");
+		goto fail;
+	}
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		if ((rc = mdb_dbi_open(txn, dbs[i].name,
+		    MDB_CREATE | dbs[i].flags,
+		    (MDB_dbi *)((char *)st + dbs[i].off))) != 0) {
+			r = mfad_store_err(rc, dbs[i].name);
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		r = mfad_store_err(rc, "open");
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	free(st->path);
+	free(st);
+	return r;
+}
+
+void
+mfad_store_close(struct mfad_store *st)
+{
+	if (st == NULL)
+		return;
+	mdb_env_close(st->env);
+	free(st->path);
+	free(st);
+}
+
+int
+mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
+{
+	int rc;
+
+	rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0, txn);
+	if (rc == MDB_READERS_FULL) {
+		/* A crashed reader may hold a slot: clear and retry once. */
+		mdb_reader_check(st->env, NULL);
+		rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0,
+		    txn);
+	}
+	return mfad_store_err(rc, "begin");
+}
+
+int
+mfad_txn_commit(MDB_txn *txn)
+{
+	return mfad_store_err(mdb_txn_commit(txn), "commit");
+}
+
+void
+mfad_txn_abort(MDB_txn *txn)
+{
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+}
+
+/* Record codec helpers: fixed-size text fields copied with bounds. */
+
+static int
+mfad_get_text(struct mss_buf *b, char *dst, size_t dstlen)
+{
+	char *s;
+	int r;
+
+	if ((r = mss_buf_get_str(b, &s, dstlen - 1)) != 0)
+		return r;
+	memcpy(dst, s, strlen(s) + 1);
+	mss_str_free(s);
+	return 0;
+}
+
+static int
+mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
+{
+	if (mss_buf_avail(b) < n)
+		return MSS_ERR_PROTO;
+	memcpy(dst, mss_buf_ptr(b), n);
+	b->off += n;
+	return 0;
+}
+
+static int
+mfad_rec_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    struct mss_buf **out)
+{
+	MDB_val key = { klen, (void *)k }, val;
+	struct mss_buf *b;
+	uint8_t ver;
+	int rc, r;
+
+	*out = NULL;
+	if ((rc = mdb_get(txn, dbi, &key, &val)) != 0)
+		return mfad_store_err(rc, "get");
+	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put(b, val.mv_data, val.mv_size)) != 0 ||
+	    (r = mss_buf_get_u8(b, &ver)) != 0) {
+		mss_buf_free(b);
+		if (r == MSS_ERR_TOOBIG || r == MSS_ERR_PROTO) {
+			mfad_log(LOG_ERR, "store: malformed record");
+			r = MSS_ERR_STORE;
+		}
+		return r;
+	}
+	if (ver != MFAD_REC_VERSION) {
+		mss_buf_free(b);
+		mfad_log(LOG_ERR, "store: record of unknown version %u", ver);
+		return MSS_ERR_STORE;
+	}
+	*out = b;
+	return 0;
+}
+
+static int
+mfad_rec_put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    struct mss_buf *b, const char *what)
+{
+	MDB_val key = { klen, (void *)k };
+	MDB_val val = { mss_buf_avail(b), (void *)mss_buf_ptr(b) };
+
+	return mfad_store_err(mdb_put(txn, dbi, &key, &val, 0), what);
+}
+
+static int
+mfad_rec_del(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    const char *what)
+{
+	MDB_val key = { klen, (void *)k };
+
+	return mfad_store_err(mdb_del(txn, dbi, &key, NULL), what);
+}
+
+/* A corrupt record reads as a store error, never as a parse of junk. */
+static int
+mfad_rec_done(struct mss_buf *b, int r)
+{
+	if (r == 0)
+		r = mss_buf_end(b);
+	mss_buf_free(b);
+	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {
+		mfad_log(LOG_ERR, "store: malformed record");
+		r = MSS_ERR_STORE;
+	}
+	return r;
+}
+
+/* Accounts */
+
+static void
+mfad_lower(char *dst, const char *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n && src[i] != '\0'; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+void
+mfad_acct_wipe(struct mfad_acct *a)
+{
+	sodium_memzero(a->pwhash, sizeof(a->pwhash));
+}
+
+static int
+mfad_acct_decode(struct mss_buf *b, struct mfad_acct *a)
+{
+	uint32_t i;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = mfad_get_text(b, a->user, sizeof(a->user))) != 0 ||
+	    (r = mfad_get_text(b, a->email, sizeof(a->email))) != 0 ||
+	    (r = mfad_get_text(b, a->lang, sizeof(a->lang))) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->state)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->reenroll)) != 0 ||
+	    (r = mfad_get_text(b, a->pwhash, sizeof(a->pwhash))) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->enrolled)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->last_login)) != 0 ||
+	    (r = mss_buf_get_u32(b, &a->failures)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->locked_until)) != 0 ||
+	    (r = mss_buf_get_u32(b, &a->nsends)) != 0)
+		return r;
+	if (a->nsends > MFAD_SENDS_MAX)
+		return MSS_ERR_PROTO;
+	for (i = 0; i < a->nsends; i++)
+		if ((r = mss_buf_get_u64(b, &a->sends[i])) != 0)
+			return r;
+	return 0;
+}
+
+int
+mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
+    struct mfad_acct *a)
+{
+	struct mss_buf *b;
+	int r;
+
+	if ((r = mfad_rec_get(txn, st->accounts, user, strlen(user), &b))
+	    != 0)
+		return r;
+	return mfad_rec_done(b, mfad_acct_decode(b, a));
+}
+
+static int
+mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
+{
+	uint32_t i;
+	int r;
+
+	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	    (r = mss_buf_put_str(b, a->user)) != 0 ||
+	    (r = mss_buf_put_str(b, a->email)) != 0 ||
+	    (r = mss_buf_put_str(b, a->lang)) != 0 ||
+	    (r = mss_buf_put_u8(b, a->state)) != 0 ||
+	    (r = mss_buf_put_u8(b, a->reenroll)) != 0 ||
+	    (r = mss_buf_put_str(b, a->pwhash)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->enrolled)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->last_login)) != 0 ||
+	    (r = mss_buf_put_u32(b, a->failures)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->locked_until)) != 0 ||
+	    (r = mss_buf_put_u32(b, a->nsends)) != 0)
+		return r;
+	for (i = 0; i < a->nsends && i < MFAD_SENDS_MAX; i++)
+		if ((r = mss_buf_put_u64(b, a->sends[i])) != 0)
+			return r;
+	return 0;
+}
+
+int
+mfad_acct_put(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a,
+    const char *old_email)
+{
+	char lower[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1];
+	struct mss_buf *b;
+	int r;
+
+	mfad_lower(lower, a->email, sizeof(lower));
+	if (old_email == NULL || strcasecmp(old_email, a->email) != 0) {
+		/* One account per address. */
+		r = mfad_acct_by_email(txn, st, a->email, owner,
+		    sizeof(owner));
+		if (r == 0 && strcmp(owner, a->user) != 0)
+			return MSS_ERR_EXISTS;
+		if (r != 0 && r != MSS_ERR_NOTFOUND)
+			return r;
+		if (old_email != NULL && old_email[0] != '\0') {
+			char oldl[MFAD_EMAIL_MAX + 1];
+
+			mfad_lower(oldl, old_email, sizeof(oldl));
+			r = mfad_rec_del(txn, st->emails, oldl, strlen(oldl),
+			    "email index");
+			if (r != 0 && r != MSS_ERR_NOTFOUND)
+				return r;
+		}
+		if ((r = mfad_store_err(mdb_put(txn, st->emails,
+		    &(MDB_val){ strlen(lower), lower },
+		    &(MDB_val){ strlen(a->user), (void *)a->user }, 0),
+		    "email index")) != 0)
+			return r;
+	}
+	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mfad_acct_encode(b, a)) == 0)
+		r = mfad_rec_put(txn, st->accounts, a->user, strlen(a->user),
+		    b, "account");
+	mss_buf_free(b);
+	return r;
+}
+
+int
+mfad_acct_del(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a)
+{
+	char lower[MFAD_EMAIL_MAX + 1];
+	unsigned n;
+	int r;
+
+	mfad_lower(lower, a->email, sizeof(lower));
+	r = mfad_rec_del(txn, st->emails, lower, strlen(lower), "email index");
+	if (r != 0 && r != MSS_ERR_NOTFOUND)
+		return r;
+	if ((r = mfad_device_revoke_all(txn, st, a->user, &n)) != 0)
+		return r;
+	return mfad_rec_del(txn, st->accounts, a->user, strlen(a->user),
+	    "account");
+}
+
+int
+mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st, const char *email,
+    char *user, size_t userlen)
+{
+	char lower[MFAD_EMAIL_MAX + 1];
+	MDB_val key, val;
+	int rc;
+
+	if (strlen(email) > MFAD_EMAIL_MAX)
+		return MSS_ERR_NOTFOUND;
+	mfad_lower(lower, email, sizeof(lower));
+	key.mv_size = strlen(lower);
+	key.mv_data = lower;
+	if ((rc = mdb_get(txn, st->emails, &key, &val)) != 0)
+		return mfad_store_err(rc, "email index");
+	if (val.mv_size >= userlen)
+		return MSS_ERR_STORE;
+	memcpy(user, val.mv_data, val.mv_size);
+	user[val.mv_size] = '\0';
+	return 0;
+}
+
+int
+mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
+    size_t max, int (*fn)(const struct mfad_acct *, void *), void *arg,
+    int *more)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	struct mfad_acct a;
+	struct mss_buf *b;
+	size_t n = 0;
+	int rc, r = 0;
+
+	*more = 0;
+	if ((rc = mdb_cursor_open(txn, st->accounts, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	key.mv_size = strlen(after);
+	key.mv_data = (void *)after;
+	if (after[0] == '\0')
+		rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	else {
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		if (rc == 0 && key.mv_size == strlen(after) &&
+		    memcmp(key.mv_data, after, key.mv_size) == 0)
+			rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (n == max) {
+			*more = 1;
+			break;
+		}
+		if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL) {
+			r = MSS_ERR_NOMEM;
+			break;
+		}
+		if ((r = mss_buf_put(b, val.mv_data, val.mv_size)) == 0) {
+			uint8_t ver;
+
+			if ((r = mss_buf_get_u8(b, &ver)) == 0 &&
+			    ver != MFAD_REC_VERSION)
+				r = MSS_ERR_PROTO;
+			if (r == 0)
+				r = mfad_acct_decode(b, &a);
+		}
+		if ((r = mfad_rec_done(b, r)) != 0)
+			break;
+		r = fn(&a, arg);
+		mfad_acct_wipe(&a);
+		if (r != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mfad_store_err(rc, "account list");
+	return r;
+}
+
+int
+mfad_acct_count(MDB_txn *txn, struct mfad_store *st, uint64_t *n)
+{
+	MDB_stat ms;
+	int rc;
+
+	if ((rc = mdb_stat(txn, st->accounts, &ms)) != 0)
+		return mfad_store_err(rc, "stat");
+	*n = ms.ms_entries;
+	return 0;
+}
+
+/* Logins */
+
+int
+mfad_login_get(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_login *l)
+{
+	struct mss_buf *b;
+	uint32_t uid;
+	int r;
+
+	if ((r = mfad_rec_get(txn, st->logins, key, MFAD_KEY_LEN, &b)) != 0)
+		return r;
+	memset(l, 0, sizeof(*l));
+	if ((r = mfad_get_text(b, l->user, sizeof(l->user))) != 0 ||
+	    (r = mfad_get_text(b, l->service, sizeof(l->service))) != 0 ||
+	    (r = mfad_get_text(b, l->rhost, sizeof(l->rhost))) != 0 ||
+	    (r = mss_buf_get_u32(b, &uid)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->state)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->mail)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->has_device)) != 0 ||
+	    (r = mfad_get_text(b, l->device_kind,
+	    sizeof(l->device_kind))) != 0 ||
+	    (r = mfad_get_fixed(b, l->devhash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mfad_get_fixed(b, l->codehash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->code_expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->verified)) != 0 ||
+	    (r = mss_buf_get_u32(b, &l->attempts)) != 0 ||
+	    (r = mss_buf_get_u32(b, &l->sends)) != 0)
+		return mfad_rec_done(b, r);
+	l->caller_uid = uid;
+	return mfad_rec_done(b, 0);
+}
+
+int
+mfad_login_put(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], const struct mfad_login *l)
+{
+	struct mss_buf *b;
+	int r;
+
+	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	    (r = mss_buf_put_str(b, l->user)) != 0 ||
+	    (r = mss_buf_put_str(b, l->service)) != 0 ||
+	    (r = mss_buf_put_str(b, l->rhost)) != 0 ||
+	    (r = mss_buf_put_u32(b, l->caller_uid)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->state)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->mail)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->has_device)) != 0 ||
+	    (r = mss_buf_put_str(b, l->device_kind)) != 0 ||
+	    (r = mss_buf_put(b, l->devhash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_put(b, l->codehash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->code_expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->verified)) != 0 ||
+	    (r = mss_buf_put_u32(b, l->attempts)) != 0 ||
+	    (r = mss_buf_put_u32(b, l->sends)) != 0)
+		goto out;
+	r = mfad_rec_put(txn, st->logins, key, MFAD_KEY_LEN, b, "login");
+out:
+	mss_buf_free(b);
+	return r;
+}
+
+int
+mfad_login_del(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN])
+{
+	return mfad_rec_del(txn, st->logins, key, MFAD_KEY_LEN, "login");
+}
+
+/* Devices */
+
+static int
+mfad_device_decode(struct mss_buf *b, struct mfad_device *d)
+{
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if ((r = mfad_get_text(b, d->user, sizeof(d->user))) != 0 ||
+	    (r = mfad_get_text(b, d->kind, sizeof(d->kind))) != 0 ||
+	    (r = mfad_get_text(b, d->service, sizeof(d->service))) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->last_used)) != 0)
+		return r;
+	return 0;
+}
+
+int
+mfad_device_get(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
+{
+	struct mss_buf *b;
+	int r;
+
+	if ((r = mfad_rec_get(txn, st->devices, key, MFAD_KEY_LEN, &b)) != 0)
+		return r;
+	return mfad_rec_done(b, mfad_device_decode(b, d));
+}
+
+int
+mfad_device_put(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d)
+{
+	MDB_val k = { strlen(d->user), (void *)d->user };
+	MDB_val v = { MFAD_KEY_LEN, (void *)key };
+	struct mss_buf *b;
+	int rc, r;
+
+	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	    (r = mss_buf_put_str(b, d->user)) != 0 ||
+	    (r = mss_buf_put_str(b, d->kind)) != 0 ||
+	    (r = mss_buf_put_str(b, d->service)) != 0 ||
+	    (r = mss_buf_put_u64(b, d->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, d->expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, d->last_used)) != 0)
+		goto out;
+	if ((r = mfad_rec_put(txn, st->devices, key, MFAD_KEY_LEN, b,
+	    "device")) != 0)
+		goto out;
+	rc = mdb_put(txn, st->userdevs, &k, &v, MDB_NODUPDATA);
+	if (rc != MDB_KEYEXIST)
+		r = mfad_store_err(rc, "device index");
+out:
+	mss_buf_free(b);
+	return r;
+}
+
+int
+mfad_device_del(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN])
+{
+	struct mfad_device d;
+	MDB_val k, v = { MFAD_KEY_LEN, (void *)key };
+	int r, rc;
+
+	if ((r = mfad_device_get(txn, st, key, &d)) != 0)
+		return r;
+	k.mv_size = strlen(d.user);
+	k.mv_data = d.user;
+	rc = mdb_del(txn, st->userdevs, &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mfad_store_err(rc, "device index");
+	return mfad_rec_del(txn, st->devices, key, MFAD_KEY_LEN, "device");
+}
+
+int
+mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+    int (*fn)(const uint8_t *, const struct mfad_device *, void *), void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k = { strlen(user), (void *)user }, v;
+	struct mfad_device d;
+	uint8_t key[MFAD_KEY_LEN];
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(txn, st->userdevs, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		if (v.mv_size != MFAD_KEY_LEN)
+			continue;
+		memcpy(key, v.mv_data, MFAD_KEY_LEN);
+		r = mfad_device_get(txn, st, key, &d);
+		if (r == MSS_ERR_NOTFOUND) {
+			r = 0;
+			continue;
+		}
+		if (r != 0 || (r = fn(key, &d, arg)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mfad_store_err(rc, "device list");
+	return r;
+}
+
+int
+mfad_device_revoke_all(MDB_txn *txn, struct mfad_store *st, const char *user,
+    unsigned *n)
+{
+	MDB_cursor *cur;
+	MDB_val k = { strlen(user), (void *)user }, v, dk;
+	int rc, r = 0;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, st->userdevs, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		dk = v;
+		rc = mdb_del(txn, st->devices, &dk, NULL);
+		if (rc == 0)
+			(*n)++;
+		else if (rc != MDB_NOTFOUND) {
+			r = mfad_store_err(rc, "device revoke");
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (r != 0)
+		return r;
+	rc = mdb_del(txn, st->userdevs, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mfad_store_err(rc, "device index");
+	return 0;
+}
+
+/* Outbox: keys are big-endian u64 so that LMDB order is queue order. */
+
+static void
+mfad_u64_key(uint64_t v, unsigned char k[8])
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		k[i] = v & 0xff;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+mfad_key_u64(const unsigned char *k)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | k[i];
+	return v;
+}
+
+void
+mfad_outmsg_clear(struct mfad_outmsg *m)
+{
+	if (m->sealed != NULL) {
+		sodium_memzero(m->sealed, m->sealed_len);
+		free(m->sealed);
+	}
+	m->sealed = NULL;
+	m->sealed_len = 0;
+}
+
+static int
+mfad_outmsg_encode(struct mss_buf *b, const struct mfad_outmsg *m)
+{
+	int r;
+
+	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	    (r = mss_buf_put_u64(b, m->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, m->expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, m->next_try)) != 0 ||
+	    (r = mss_buf_put_u32(b, m->tries)) != 0 ||
+	    (r = mss_buf_put_u8(b, m->kind)) != 0 ||
+	    (r = mss_buf_put_str(b, m->user)) != 0 ||
+	    (r = mss_buf_put_str(b, m->to)) != 0 ||
+	    (r = mss_buf_put_str(b, m->last_error)) != 0 ||
+	    (r = mss_buf_put_u8(b, m->has_login)) != 0 ||
+	    (r = mss_buf_put(b, m->login, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_put_u32(b, (uint32_t)m->sealed_len)) != 0 ||
+	    (r = mss_buf_put(b, m->sealed, m->sealed_len)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+mfad_outbox_write(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+    const struct mfad_outmsg *m, unsigned flags)
+{
+	unsigned char k[8];
+	struct mss_buf *b;
+	MDB_val key = { 8, k }, val;
+	int r;
+
+	mfad_u64_key(id, k);
+	if ((b = mss_buf_new(MFAD_REC_MAX * 8)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mfad_outmsg_encode(b, m)) == 0) {
+		val.mv_size = mss_buf_avail(b);
+		val.mv_data = (void *)mss_buf_ptr(b);
+		r = mfad_store_err(mdb_put(txn, st->outbox, &key, &val,
+		    flags), "outbox");
+	}
+	mss_buf_free(b);
+	return r;
+}
+
+int
+mfad_outbox_put(MDB_txn *txn, struct mfad_store *st,
+    const struct mfad_outmsg *m, uint64_t *id)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct timespec ts;
+	uint64_t next;
+	int rc;
+
+	/* Time-ordered ids, strictly after the last one queued. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	next = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	if ((rc = mdb_cursor_open(txn, st->outbox, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8 &&
+	    mfad_key_u64(k.mv_data) >= next)
+		next = mfad_key_u64(k.mv_data) + 1;
+	mdb_cursor_close(cur);
+	*id = next;
+	return mfad_outbox_write(txn, st, next, m, MDB_NOOVERWRITE);
+}
+
+int
+mfad_outbox_update(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+    const struct mfad_outmsg *m)
+{
+	return mfad_outbox_write(txn, st, id, m, 0);
+}
+
+int
+mfad_outbox_get(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+    struct mfad_outmsg *m)
+{
+	unsigned char k[8];
+	MDB_val key = { 8, k }, val;
+	struct mss_buf *b;
+	uint32_t slen;
+	uint8_t ver;
+	int rc, r;
+
+	memset(m, 0, sizeof(*m));
+	mfad_u64_key(id, k);
+	if ((rc = mdb_get(txn, st->outbox, &key, &val)) != 0)
+		return mfad_store_err(rc, "outbox");
+	if ((b = mss_buf_new(val.mv_size)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put(b, val.mv_data, val.mv_size)) != 0 ||
+	    (r = mss_buf_get_u8(b, &ver)) != 0 ||
+	    (r = mss_buf_get_u64(b, &m->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &m->expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &m->next_try)) != 0 ||
+	    (r = mss_buf_get_u32(b, &m->tries)) != 0 ||
+	    (r = mss_buf_get_u8(b, &m->kind)) != 0 ||
+	    (r = mfad_get_text(b, m->user, sizeof(m->user))) != 0 ||
+	    (r = mfad_get_text(b, m->to, sizeof(m->to))) != 0 ||
+	    (r = mfad_get_text(b, m->last_error, sizeof(m->last_error))) != 0 ||
+	    (r = mss_buf_get_u8(b, &m->has_login)) != 0 ||
+	    (r = mfad_get_fixed(b, m->login, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_get_u32(b, &slen)) != 0)
+		return mfad_rec_done(b, r);
+	if (ver != MFAD_REC_VERSION || slen != mss_buf_avail(b))
+		return mfad_rec_done(b, MSS_ERR_PROTO);
+	if ((m->sealed = malloc(slen ? slen : 1)) == NULL)
+		return mfad_rec_done(b, MSS_ERR_NOMEM);
+	memcpy(m->sealed, mss_buf_ptr(b), slen);
+	m->sealed_len = slen;
+	b->off += slen;
+	if ((r = mfad_rec_done(b, 0)) != 0)
+		mfad_outmsg_clear(m);
+	return r;
+}
+
+int
+mfad_outbox_del(MDB_txn *txn, struct mfad_store *st, uint64_t id)
+{
+	unsigned char k[8];
+
+	mfad_u64_key(id, k);
+	return mfad_rec_del(txn, st->outbox, k, 8, "outbox");
+}
+
+int
+mfad_outbox_due(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+    uint64_t *ids, size_t max, size_t *n, uint64_t *depth, uint64_t *oldest,
+    uint64_t *next)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_stat ms;
+	uint64_t created, next_try;
+	const unsigned char *p;
+	int rc;
+
+	*n = 0;
+	*oldest = 0;
+	*next = 0;
+	if ((rc = mdb_stat(txn, st->outbox, &ms)) != 0)
+		return mfad_store_err(rc, "stat");
+	*depth = ms.ms_entries;
+	if ((rc = mdb_cursor_open(txn, st->outbox, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		/* version, created, expires, next_try lead every record. */
+		if (k.mv_size != 8 || v.mv_size < 25)
+			continue;
+		p = v.mv_data;
+		created = mfad_key_u64(p + 1);
+		next_try = mfad_key_u64(p + 17);
+		if (*oldest == 0 || created < *oldest)
+			*oldest = created;
+		if (next_try <= now) {
+			if (*n < max)
+				ids[(*n)++] = mfad_key_u64(k.mv_data);
+		} else if (*next == 0 || next_try < *next)
+			*next = next_try;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return mfad_store_err(rc, "outbox scan");
+	return 0;
+}
+
+/* Audit */
+
+int
+mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
+    const struct mfad_audit_rec *a)
+{
+	unsigned char k[12];
+	struct mss_buf *b;
+	MDB_val key = { sizeof(k), k }, val;
+	uint32_t seq;
+	int r;
+
+	/* time + random tail: two events in one microsecond both stay. */
+	mfad_u64_key(a->time_us, k);
+	seq = randombytes_random();
+	memcpy(k + 8, &seq, 4);
+	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->time_us)) != 0 ||
+	    (r = mss_buf_put_str(b, a->event)) != 0 ||
+	    (r = mss_buf_put_str(b, a->user)) != 0 ||
+	    (r = mss_buf_put_str(b, a->service)) != 0 ||
+	    (r = mss_buf_put_str(b, a->rhost)) != 0 ||
+	    (r = mss_buf_put_str(b, a->result)) != 0 ||
+	    (r = mss_buf_put_str(b, a->detail)) != 0)
+		goto out;
+	val.mv_size = mss_buf_avail(b);
+	val.mv_data = (void *)mss_buf_ptr(b);
+	r = mfad_store_err(mdb_put(txn, st->audit, &key, &val, 0), "audit");
+out:
+	mss_buf_free(b);
+	return r;
+}
+
+/* Sweep */
+
+int
+mfad_store_sweep(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+    uint64_t audit_before, unsigned *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[MFAD_KEY_LEN];
+	struct mfad_login l;
+	struct mfad_device d;
+	int rc, r = 0;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, st->logins, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != MFAD_KEY_LEN)
+			continue;
+		memcpy(key, k.mv_data, MFAD_KEY_LEN);
+		r = mfad_login_get(txn, st, key, &l);
+		/* Expired, or corrupt: either way no login can use it. */
+		if (r != 0 && r != MSS_ERR_STORE) {
+			r = 0;
+			continue;
+		}
+		if (r == 0 && l.expires > now)
+			continue;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*n)++;
+		r = 0;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mfad_store_err(rc, "sweep logins");
+
+	if ((rc = mdb_cursor_open(txn, st->devices, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != MFAD_KEY_LEN)
+			continue;
+		memcpy(key, k.mv_data, MFAD_KEY_LEN);
+		r = mfad_device_get(txn, st, key, &d);
+		if ((r != 0 && r != MSS_ERR_STORE) || (r == 0 &&
+		    d.expires > now)) {
+			r = 0;
+			continue;
+		}
+		/* A corrupt record has no readable user: its index entry
+		 * stays, and mfad_device_list skips what it cannot read. */
+		if (r == 0) {
+			rc = mdb_del(txn, st->userdevs,
+			    &(MDB_val){ strlen(d.user), d.user },
+			    &(MDB_val){ MFAD_KEY_LEN, key });
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				break;
+		}
+		r = 0;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mfad_store_err(rc, "sweep devices");
+
+	if ((rc = mdb_cursor_open(txn, st->audit, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size >= 8 &&
+		    mfad_key_u64(k.mv_data) / 1000000 >= audit_before)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mfad_store_err(rc, "sweep audit");
+	return r;
+}

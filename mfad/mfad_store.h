@@ -1,0 +1,200 @@
+/*
+ * mfad's store: LMDB under [mfad] database, opened with full sync.
+ *
+ * Sub-databases: accounts (user -> account), emails (address -> user),
+ * logins (hash of login token -> pending login), devices (keyed device
+ * hash -> remembered device), userdevs (user -> device hashes, dupsort),
+ * outbox (id -> queued mail), audit (time -> event), meta.
+ *
+ * Account access goes only through mfad_acct_*, so that another backend
+ * (a directory) can replace it without touching the callers. Transactions
+ * are short: nothing slow (hashing, mail) runs while one is open.
+ * Records are encoded with mss_buf; decoding is strict.
+ */
+#ifndef MFAD_STORE_H
+#define MFAD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "mfad_conf.h"
+
+#define MFAD_USER_MAX	64
+#define MFAD_EMAIL_MAX	254
+#define MFAD_HASH_MAX	256
+#define MFAD_KEY_LEN	32
+
+struct mfad_store {
+	MDB_env	*env;
+	MDB_dbi	 accounts, emails, logins, devices, userdevs, outbox, audit,
+		 meta;
+	char	*path;
+};
+
+enum mfad_acct_state {
+	MFAD_ACCT_ACTIVE = 0,
+	MFAD_ACCT_INVITED = 1,
+	MFAD_ACCT_LOCKED = 2,		/* locked by an admin */
+	MFAD_ACCT_DISABLED = 3,
+};
+
+#define MFAD_SENDS_MAX	64	/* send times kept per account */
+
+struct mfad_acct {
+	char		user[MFAD_USER_MAX + 1];
+	char		email[MFAD_EMAIL_MAX + 1];
+	char		lang[4];
+	uint8_t		state;
+	uint8_t		reenroll;		/* must enroll again */
+	char		pwhash[MFAD_HASH_MAX];	/* crypto_pwhash_str or "" */
+	uint64_t	created, enrolled, last_login;
+	uint32_t	failures;		/* consecutive */
+	uint64_t	locked_until;		/* lockout after failures */
+	uint32_t	nsends;
+	uint64_t	sends[MFAD_SENDS_MAX];	/* recent mail times, newest last */
+};
+
+enum mfad_login_state {
+	MFAD_LOGIN_PENDING = 0,		/* code sent, not yet entered */
+	MFAD_LOGIN_VERIFIED = 1,	/* code accepted */
+	MFAD_LOGIN_DEAD = 2,		/* max_attempts reached */
+	MFAD_LOGIN_DONE = 3,		/* device remembered, nothing left */
+};
+
+struct mfad_login {
+	char		user[MFAD_USER_MAX + 1];
+	char		service[64];
+	char		rhost[256];
+	uint32_t	caller_uid;
+	uint8_t		state;
+	uint8_t		mail;			/* enum mss_mail_state */
+	uint8_t		has_device;
+	char		device_kind[16];
+	uint8_t		devhash[MFAD_KEY_LEN];
+	uint8_t		codehash[MFAD_KEY_LEN];
+	uint64_t	created, code_expires, expires, verified;
+	uint32_t	attempts;		/* wrong codes, never reset */
+	uint32_t	sends;			/* codes mailed for this login */
+};
+
+struct mfad_device {
+	char		user[MFAD_USER_MAX + 1];
+	char		kind[16];
+	char		service[64];
+	uint64_t	created, expires, last_used;
+};
+
+struct mfad_outmsg {
+	uint64_t	created, expires, next_try;
+	uint32_t	tries;
+	uint8_t		kind;			/* enum mfad_mail_kind */
+	char		user[MFAD_USER_MAX + 1];
+	char		to[MFAD_EMAIL_MAX + 1];
+	char		last_error[256];
+	uint8_t		has_login;
+	uint8_t		login[MFAD_KEY_LEN];	/* login whose state to update */
+	unsigned char	*sealed;		/* nonce + secretbox; malloc'd */
+	size_t		 sealed_len;
+};
+
+struct mfad_audit_rec {
+	uint64_t	time_us;
+	char		event[32];
+	char		user[MFAD_USER_MAX + 1];
+	char		service[64];
+	char		rhost[256];
+	char		result[16];
+	char		detail[256];
+};
+
+/* Opens (creating) the environment; clears stale readers. */
+int mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
+    __attribute__((warn_unused_result));
+void mfad_store_close(struct mfad_store *st);
+
+/* A transaction; commit maps MDB_MAP_FULL to MSS_ERR_MAPFULL and logs it. */
+int mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
+    __attribute__((warn_unused_result));
+int mfad_txn_commit(MDB_txn *txn) __attribute__((warn_unused_result));
+void mfad_txn_abort(MDB_txn *txn);
+/* Maps an LMDB return code to an MSS_ERR_* (logging unexpected ones). */
+int mfad_store_err(int rc, const char *what);
+
+/* Accounts: MSS_ERR_NOTFOUND when absent. put also keeps the email index
+ * (old_email: the address the account had, or NULL for a new one). */
+int mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
+    struct mfad_acct *a) __attribute__((warn_unused_result));
+int mfad_acct_put(MDB_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *a, const char *old_email)
+    __attribute__((warn_unused_result));
+int mfad_acct_del(MDB_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *a) __attribute__((warn_unused_result));
+/* The user owning an address (compared case-insensitively). */
+int mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st,
+    const char *email, char *user, size_t userlen)
+    __attribute__((warn_unused_result));
+/* Calls fn for each account whose name sorts after `after` ("" = all),
+ * at most `max` of them; *more says whether others follow. */
+int mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
+    size_t max, int (*fn)(const struct mfad_acct *, void *), void *arg,
+    int *more) __attribute__((warn_unused_result));
+int mfad_acct_count(MDB_txn *txn, struct mfad_store *st, uint64_t *n)
+    __attribute__((warn_unused_result));
+/* Wipes the password hash. */
+void mfad_acct_wipe(struct mfad_acct *a);
+
+int mfad_login_get(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_login *l)
+    __attribute__((warn_unused_result));
+int mfad_login_put(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], const struct mfad_login *l)
+    __attribute__((warn_unused_result));
+int mfad_login_del(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN]) __attribute__((warn_unused_result));
+
+int mfad_device_get(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
+    __attribute__((warn_unused_result));
+int mfad_device_put(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d)
+    __attribute__((warn_unused_result));
+int mfad_device_del(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN]) __attribute__((warn_unused_result));
+/* Calls fn for each device of user (key, record). */
+int mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+    int (*fn)(const uint8_t *, const struct mfad_device *, void *),
+    void *arg) __attribute__((warn_unused_result));
+/* Deletes every device of user; *n gets how many. */
+int mfad_device_revoke_all(MDB_txn *txn, struct mfad_store *st,
+    const char *user, unsigned *n) __attribute__((warn_unused_result));
+
+/* Queues a message under a new id (time-ordered); *id gets it. */
+int mfad_outbox_put(MDB_txn *txn, struct mfad_store *st,
+    const struct mfad_outmsg *m, uint64_t *id)
+    __attribute__((warn_unused_result));
+int mfad_outbox_update(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+    const struct mfad_outmsg *m) __attribute__((warn_unused_result));
+int mfad_outbox_get(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+    struct mfad_outmsg *m) __attribute__((warn_unused_result));
+int mfad_outbox_del(MDB_txn *txn, struct mfad_store *st, uint64_t id)
+    __attribute__((warn_unused_result));
+/* Ids of up to max messages due at `now`; *n gets the count, *depth the
+ * queue length, *oldest the creation time of the oldest (0 if empty),
+ * *next the earliest next_try of those not due (0 if none). */
+int mfad_outbox_due(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+    uint64_t *ids, size_t max, size_t *n, uint64_t *depth, uint64_t *oldest,
+    uint64_t *next) __attribute__((warn_unused_result));
+/* Frees (wiping) the sealed part. */
+void mfad_outmsg_clear(struct mfad_outmsg *m);
+
+int mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
+    const struct mfad_audit_rec *r) __attribute__((warn_unused_result));
+
+/* Deletes logins and devices past their expiry and audit records older
+ * than audit_before (seconds); *n gets how many went. */
+int mfad_store_sweep(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+    uint64_t audit_before, unsigned *n) __attribute__((warn_unused_result));
+
+#endif /* MFAD_STORE_H */

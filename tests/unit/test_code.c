@@ -1,0 +1,760 @@
+/*
+ * Unit tests for mfad/mfad_code.c: the master key file, one-time codes,
+ * code and device hashes, login tokens and the sealing of queued mail
+ * (SECURITY.md rules 1, 3, 4 and 16). Every test runs the real code in a
+ * fresh mkdtemp directory.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "mfad_code.h"
+#include "mss_err.h"
+
+#define KEY_LEN		32
+#define DRAWS		10000
+#define MIN_PER_DIGIT	700	/* expected 1000, sd ~30: 10 sd below */
+
+#define MAX_DIRS	64
+
+struct tdir {
+	char	dir[64];
+	char	key[128];
+};
+
+/* Every directory made, so that a failed test leaves none behind. */
+static char made[MAX_DIRS][64];
+static size_t nmade;
+
+static void
+tdir_make(struct tdir *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test_code.XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->key, sizeof(t->key), "%s/mfad.key", t->dir);
+	assert_true(nmade < MAX_DIRS);
+	snprintf(made[nmade++], sizeof(made[0]), "%s", t->dir);
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+remove_all_dirs(void **state)
+{
+	struct stat sb;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nmade; i++)
+		if (lstat(made[i], &sb) == 0)
+			(void)nftw(made[i], rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	nmade = 0;
+	return 0;
+}
+
+/* Removes the key (file, link or directory) and the directory. */
+static void
+tdir_remove(struct tdir *t)
+{
+	char other[160];
+
+	(void)unlink(t->key);
+	(void)rmdir(t->key);
+	snprintf(other, sizeof(other), "%s/target", t->dir);
+	(void)unlink(other);
+	assert_int_equal(rmdir(t->dir), 0);
+}
+
+static void
+write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	/* The umask must not soften the mode under test. */
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static size_t
+read_file(const char *path, unsigned char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, buf, len);
+	assert_true(n >= 0);
+	assert_int_equal(close(fd), 0);
+	return (size_t)n;
+}
+
+static struct mfad_keys *
+keys_in(struct tdir *t)
+{
+	struct mfad_keys *k;
+
+	tdir_make(t);
+	assert_int_equal(mfad_keys_load(t->dir, &k), 0);
+	assert_non_null(k);
+	return k;
+}
+
+/* Keys */
+
+static void
+test_keys_load_creates_then_reloads(void **state)
+{
+	struct mfad_keys *k1, *k2;
+	struct tdir t;
+	struct stat sb;
+	unsigned char before[KEY_LEN + 8], after[KEY_LEN + 8];
+	uint8_t token[MFAD_TOKEN_BYTES], h1[32], h2[32];
+
+	(void)state;
+	tdir_make(&t);
+	assert_int_equal(mfad_keys_load(t.dir, &k1), 0);
+	assert_non_null(k1);
+
+	assert_int_equal(lstat(t.key, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_size, KEY_LEN);
+	assert_int_equal(read_file(t.key, before, sizeof(before)), KEY_LEN);
+
+	/* Purpose subkeys are distinct from each other. */
+	assert_memory_not_equal(k1->code, k1->device, 32);
+	assert_memory_not_equal(k1->code, k1->box, 32);
+	assert_memory_not_equal(k1->device, k1->box, 32);
+
+	memset(token, 0x5a, sizeof(token));
+	mfad_code_hash(k1, token, "alice", "123456", h1);
+
+	/* Second start: the same file, the same subkeys, the same hashes. */
+	assert_int_equal(mfad_keys_load(t.dir, &k2), 0);
+	assert_non_null(k2);
+	assert_int_equal(read_file(t.key, after, sizeof(after)), KEY_LEN);
+	assert_memory_equal(before, after, KEY_LEN);
+	assert_memory_equal(k1->code, k2->code, 32);
+	assert_memory_equal(k1->device, k2->device, 32);
+	assert_memory_equal(k1->box, k2->box, 32);
+	mfad_code_hash(k2, token, "alice", "123456", h2);
+	assert_memory_equal(h1, h2, sizeof(h1));
+
+	mfad_keys_free(k1);
+	mfad_keys_free(k2);
+	tdir_remove(&t);
+}
+
+static void
+test_keys_two_directories_have_different_keys(void **state)
+{
+	struct mfad_keys *k1, *k2;
+	struct tdir t1, t2;
+	uint8_t token[MFAD_TOKEN_BYTES], h1[32], h2[32];
+
+	(void)state;
+	k1 = keys_in(&t1);
+	k2 = keys_in(&t2);
+	assert_memory_not_equal(k1->code, k2->code, 32);
+	memset(token, 1, sizeof(token));
+	mfad_code_hash(k1, token, "alice", "123456", h1);
+	mfad_code_hash(k2, token, "alice", "123456", h2);
+	assert_memory_not_equal(h1, h2, sizeof(h1));
+	mfad_keys_free(k1);
+	mfad_keys_free(k2);
+	tdir_remove(&t1);
+	tdir_remove(&t2);
+}
+
+static void
+assert_key_refused(struct tdir *t)
+{
+	/* Not NULL beforehand, so the test sees it cleared. */
+	struct mfad_keys *k = (struct mfad_keys *)&k;
+
+	assert_int_not_equal(mfad_keys_load(t->dir, &k), 0);
+	assert_null(k);
+}
+
+static void
+test_keys_refuses_group_or_other_access(void **state)
+{
+	static const mode_t modes[] = { 0644, 0640, 0604, 0660, 0606 };
+	unsigned char key[KEY_LEN];
+	struct tdir t;
+	size_t i;
+
+	(void)state;
+	memset(key, 0x42, sizeof(key));
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		tdir_make(&t);
+		write_file(t.key, key, sizeof(key), modes[i]);
+		assert_key_refused(&t);
+		tdir_remove(&t);
+	}
+	/* The same bytes at 0600 are accepted: the mode was the reason. */
+	tdir_make(&t);
+	write_file(t.key, key, sizeof(key), 0600);
+	{
+		struct mfad_keys *k;
+
+		assert_int_equal(mfad_keys_load(t.dir, &k), 0);
+		mfad_keys_free(k);
+	}
+	tdir_remove(&t);
+}
+
+static void
+test_keys_refuses_wrong_size(void **state)
+{
+	static const size_t sizes[] = { 0, 1, KEY_LEN - 1, KEY_LEN + 1, 64 };
+	unsigned char key[64];
+	unsigned char back[80];
+	struct tdir t;
+	size_t i;
+
+	(void)state;
+	memset(key, 0x17, sizeof(key));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		tdir_make(&t);
+		write_file(t.key, key, sizes[i], 0600);
+		assert_key_refused(&t);
+		/* Refused, and left alone: never replaced by a new key. */
+		assert_int_equal(read_file(t.key, back, sizeof(back)),
+		    sizes[i]);
+		tdir_remove(&t);
+	}
+}
+
+static void
+test_keys_refuses_symlink(void **state)
+{
+	unsigned char key[KEY_LEN];
+	char target[160];
+	struct tdir t;
+	struct stat sb;
+
+	(void)state;
+	memset(key, 0x33, sizeof(key));
+
+	/* A link to a good key file is still refused. */
+	tdir_make(&t);
+	snprintf(target, sizeof(target), "%s/target", t.dir);
+	write_file(target, key, sizeof(key), 0600);
+	assert_int_equal(symlink(target, t.key), 0);
+	assert_key_refused(&t);
+	tdir_remove(&t);
+
+	/* A dangling link: refused, and no key is written through it. */
+	tdir_make(&t);
+	snprintf(target, sizeof(target), "%s/target", t.dir);
+	assert_int_equal(symlink(target, t.key), 0);
+	assert_key_refused(&t);
+	assert_int_equal(lstat(target, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+	tdir_remove(&t);
+}
+
+static void
+test_keys_refuses_directory_and_missing_dir(void **state)
+{
+	struct mfad_keys *k;
+	struct tdir t;
+	char missing[160];
+
+	(void)state;
+	tdir_make(&t);
+	assert_int_equal(mkdir(t.key, 0700), 0);
+	assert_key_refused(&t);
+	tdir_remove(&t);
+
+	tdir_make(&t);
+	snprintf(missing, sizeof(missing), "%s/nope", t.dir);
+	assert_int_not_equal(mfad_keys_load(missing, &k), 0);
+	assert_null(k);
+	tdir_remove(&t);
+}
+
+/* Codes (rule 1) */
+
+static void
+test_code_new_has_exactly_len_digits(void **state)
+{
+	char code[MFAD_CODE_MAX + 1 + 8];
+	unsigned len;
+	size_t i;
+
+	(void)state;
+	for (len = 6; len <= MFAD_CODE_MAX; len++) {
+		memset(code, 'x', sizeof(code));
+		mfad_code_new(len, code);
+		assert_int_equal(strlen(code), len);
+		for (i = 0; i < len; i++)
+			assert_true(code[i] >= '0' && code[i] <= '9');
+		/* Nothing written past the terminator. */
+		assert_int_equal(code[len + 1], 'x');
+	}
+}
+
+static void
+test_code_new_never_writes_past_max(void **state)
+{
+	char code[MFAD_CODE_MAX + 1 + 8];
+	static const unsigned lens[] = { MFAD_CODE_MAX + 1, 100, 4096 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		memset(code, 'x', sizeof(code));
+		mfad_code_new(lens[i], code);
+		assert_int_equal(strlen(code), MFAD_CODE_MAX);
+		assert_int_equal(code[MFAD_CODE_MAX + 1], 'x');
+	}
+}
+
+/* SECURITY 1: whatever the caller asks, a code has at least 6 digits. */
+static void
+test_code_new_never_shorter_than_six(void **state)
+{
+	char code[MFAD_CODE_MAX + 1];
+	unsigned len;
+
+	(void)state;
+	for (len = 0; len < 6; len++) {
+		mfad_code_new(len, code);
+		assert_int_equal(strlen(code), 6);
+	}
+}
+
+/*
+ * Every digit at every position: a weak check that cannot be flaky
+ * (expected 1000 per cell, the bound is ten standard deviations below).
+ */
+static void
+test_code_new_every_digit_at_every_position(void **state)
+{
+	static unsigned counts[MFAD_CODE_MAX][10];
+	char code[MFAD_CODE_MAX + 1];
+	unsigned i, pos, d;
+
+	(void)state;
+	memset(counts, 0, sizeof(counts));
+	for (i = 0; i < DRAWS; i++) {
+		mfad_code_new(MFAD_CODE_MAX, code);
+		for (pos = 0; pos < MFAD_CODE_MAX; pos++) {
+			assert_true(code[pos] >= '0' && code[pos] <= '9');
+			counts[pos][code[pos] - '0']++;
+		}
+	}
+	for (pos = 0; pos < MFAD_CODE_MAX; pos++)
+		for (d = 0; d < 10; d++)
+			assert_in_range(counts[pos][d], MIN_PER_DIGIT, DRAWS);
+}
+
+/* Code hashes (rules 3, 4) */
+
+static void
+test_code_hash_deterministic_and_bound(void **state)
+{
+	struct mfad_keys *k;
+	struct tdir t;
+	uint8_t token[MFAD_TOKEN_BYTES], other[MFAD_TOKEN_BYTES];
+	uint8_t h[32], h2[32];
+
+	(void)state;
+	k = keys_in(&t);
+	memset(token, 0xa5, sizeof(token));
+	mfad_code_hash(k, token, "alice", "123456", h);
+	mfad_code_hash(k, token, "alice", "123456", h2);
+	assert_memory_equal(h, h2, sizeof(h));
+
+	/* Another login (one bit of the token). */
+	memcpy(other, token, sizeof(other));
+	other[MFAD_TOKEN_BYTES - 1] ^= 1;
+	mfad_code_hash(k, other, "alice", "123456", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	/* Another user. */
+	mfad_code_hash(k, token, "alicf", "123456", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	/* Another code, one digit off, and a prefix of it. */
+	mfad_code_hash(k, token, "alice", "123457", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_code_hash(k, token, "alice", "12345", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	/* Not an unkeyed hash and not the device hash of the same words. */
+	mfad_device_hash(k, "alice", "123456", "", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+static void
+test_code_hash_boundary_no_collision(void **state)
+{
+	struct mfad_keys *k;
+	struct tdir t;
+	uint8_t token[MFAD_TOKEN_BYTES], h1[32], h2[32];
+
+	(void)state;
+	k = keys_in(&t);
+	memset(token, 0, sizeof(token));
+	mfad_code_hash(k, token, "ab", "c", h1);
+	mfad_code_hash(k, token, "a", "bc", h2);
+	assert_memory_not_equal(h1, h2, sizeof(h1));
+	mfad_code_hash(k, token, "bob1", "234567", h1);
+	mfad_code_hash(k, token, "bob", "1234567", h2);
+	assert_memory_not_equal(h1, h2, sizeof(h1));
+	mfad_code_hash(k, token, "", "bob123456", h1);
+	mfad_code_hash(k, token, "bob123456", "", h2);
+	assert_memory_not_equal(h1, h2, sizeof(h1));
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+/* Device hashes (rule 16) */
+
+static void
+test_device_hash_bound_to_user_host_identity(void **state)
+{
+	struct mfad_keys *k, *k2;
+	struct tdir t, t2;
+	uint8_t h[32], h2[32];
+
+	(void)state;
+	k = keys_in(&t);
+	mfad_device_hash(k, "alice", "host1", "ssh:SHA256:abc", h);
+	mfad_device_hash(k, "alice", "host1", "ssh:SHA256:abc", h2);
+	assert_memory_equal(h, h2, sizeof(h));
+
+	mfad_device_hash(k, "bob", "host1", "ssh:SHA256:abc", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_device_hash(k, "alice", "host2", "ssh:SHA256:abc", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_device_hash(k, "alice", "host1", "ssh:SHA256:abd", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+
+	/* Field boundaries do not run together. */
+	mfad_device_hash(k, "ab", "c", "d", h);
+	mfad_device_hash(k, "a", "bc", "d", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_device_hash(k, "a", "b", "cd", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_device_hash(k, "a", "bcd", "", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+
+	/* Keyed: another master key, another hash. */
+	k2 = keys_in(&t2);
+	mfad_device_hash(k, "alice", "host1", "id", h);
+	mfad_device_hash(k2, "alice", "host1", "id", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+
+	mfad_keys_free(k);
+	mfad_keys_free(k2);
+	tdir_remove(&t);
+	tdir_remove(&t2);
+}
+
+/* Tokens */
+
+static void
+test_token_new_hex_round_trip(void **state)
+{
+	uint8_t tok[MFAD_TOKEN_BYTES], tok2[MFAD_TOKEN_BYTES];
+	uint8_t back[MFAD_TOKEN_BYTES];
+	char hex[2 * MFAD_TOKEN_BYTES + 1], hex2[2 * MFAD_TOKEN_BYTES + 1];
+	size_t i;
+
+	(void)state;
+	mfad_token_new(tok, hex);
+	assert_int_equal(strlen(hex), 2 * MFAD_TOKEN_BYTES);
+	for (i = 0; i < 2 * MFAD_TOKEN_BYTES; i++)
+		assert_non_null(strchr("0123456789abcdef", hex[i]));
+	memset(back, 0, sizeof(back));
+	assert_int_equal(mfad_token_parse(hex, back), 0);
+	assert_memory_equal(tok, back, sizeof(tok));
+
+	/* Two tokens are not the same. */
+	mfad_token_new(tok2, hex2);
+	assert_memory_not_equal(tok, tok2, sizeof(tok));
+	assert_string_not_equal(hex, hex2);
+}
+
+static void
+test_token_parse_exactly_64_hex(void **state)
+{
+	uint8_t tok[MFAD_TOKEN_BYTES], back[MFAD_TOKEN_BYTES];
+	static const char bad[] = { 'g', 'G', 'x', ' ', ':', '-', '\t' };
+	static const size_t where[] = { 0, 1, 31, 62, 63 };
+	char hex[2 * MFAD_TOKEN_BYTES + 1], buf[2 * MFAD_TOKEN_BYTES + 8];
+	size_t i, j;
+
+	(void)state;
+	mfad_token_new(tok, hex);
+
+	assert_int_equal(mfad_token_parse("", back), MSS_ERR_INVAL);
+	/* 63 and 65 characters. */
+	snprintf(buf, sizeof(buf), "%.63s", hex);
+	assert_int_equal(mfad_token_parse(buf, back), MSS_ERR_INVAL);
+	snprintf(buf, sizeof(buf), "%s0", hex);
+	assert_int_equal(mfad_token_parse(buf, back), MSS_ERR_INVAL);
+	/* 62 and 66: whole bytes, still not a token. */
+	snprintf(buf, sizeof(buf), "%.62s", hex);
+	assert_int_equal(mfad_token_parse(buf, back), MSS_ERR_INVAL);
+	snprintf(buf, sizeof(buf), "%s00", hex);
+	assert_int_equal(mfad_token_parse(buf, back), MSS_ERR_INVAL);
+
+	/* A non-hex character anywhere, 64 characters long. */
+	for (i = 0; i < sizeof(bad); i++) {
+		for (j = 0; j < sizeof(where) / sizeof(where[0]); j++) {
+			memcpy(buf, hex, sizeof(hex));
+			buf[where[j]] = bad[i];
+			assert_int_equal(mfad_token_parse(buf, back),
+			    MSS_ERR_INVAL);
+		}
+	}
+	/* A "0x" prefix makes it 64 characters but not 64 hex. */
+	snprintf(buf, sizeof(buf), "0x%.62s", hex);
+	assert_int_equal(mfad_token_parse(buf, back), MSS_ERR_INVAL);
+
+	/*
+	 * Upper-case hex is hex (sodium_hex2bin accepts both cases): it
+	 * names the same token.
+	 */
+	memcpy(buf, hex, sizeof(hex));
+	for (i = 0; buf[i] != '\0'; i++)
+		if (buf[i] >= 'a' && buf[i] <= 'f')
+			buf[i] = (char)(buf[i] - 'a' + 'A');
+	memset(back, 0, sizeof(back));
+	assert_int_equal(mfad_token_parse(buf, back), 0);
+	assert_memory_equal(tok, back, sizeof(tok));
+
+	/* All zeros and all ones are fine. */
+	memset(buf, '0', 64);
+	buf[64] = '\0';
+	assert_int_equal(mfad_token_parse(buf, back), 0);
+	memset(tok, 0, sizeof(tok));
+	assert_memory_equal(tok, back, sizeof(tok));
+	memset(buf, 'f', 64);
+	assert_int_equal(mfad_token_parse(buf, back), 0);
+	memset(tok, 0xff, sizeof(tok));
+	assert_memory_equal(tok, back, sizeof(tok));
+}
+
+static void
+test_token_key_is_a_hash_of_the_token(void **state)
+{
+	uint8_t tok[MFAD_TOKEN_BYTES], tok2[MFAD_TOKEN_BYTES];
+	uint8_t k1[32], k2[32];
+	char hex[2 * MFAD_TOKEN_BYTES + 1];
+
+	(void)state;
+	mfad_token_new(tok, hex);
+	mfad_token_key(tok, k1);
+	mfad_token_key(tok, k2);
+	assert_memory_equal(k1, k2, sizeof(k1));
+	/* The store key does not hand out the token. */
+	assert_memory_not_equal(k1, tok, sizeof(k1));
+	memcpy(tok2, tok, sizeof(tok2));
+	tok2[0] ^= 0x80;
+	mfad_token_key(tok2, k2);
+	assert_memory_not_equal(k1, k2, sizeof(k1));
+}
+
+/* Sealing */
+
+static void
+test_seal_round_trip(void **state)
+{
+	static const char msg[] = "Subject: x\r\n\r\nYour code: 123456\r\n";
+	struct mfad_keys *k;
+	struct tdir t;
+	unsigned char *s1, *s2;
+	size_t l1, l2, outlen;
+	char *out;
+
+	(void)state;
+	k = keys_in(&t);
+	assert_int_equal(mfad_seal(k, msg, strlen(msg), &s1, &l1), 0);
+	assert_int_equal(l1, crypto_secretbox_NONCEBYTES +
+	    crypto_secretbox_MACBYTES + strlen(msg));
+	/* The plaintext is not in the sealed form. */
+	assert_null(memmem(s1, l1, "123456", 6));
+
+	assert_int_equal(mfad_unseal(k, s1, l1, &out, &outlen), 0);
+	assert_int_equal(outlen, strlen(msg));
+	assert_memory_equal(out, msg, outlen);
+	assert_int_equal(out[outlen], '\0');
+	free(out);
+
+	/* A fresh nonce each time. */
+	assert_int_equal(mfad_seal(k, msg, strlen(msg), &s2, &l2), 0);
+	assert_int_equal(l1, l2);
+	assert_memory_not_equal(s1, s2, l1);
+	free(s2);
+
+	/* An empty message. */
+	assert_int_equal(mfad_seal(k, "", 0, &s2, &l2), 0);
+	assert_int_equal(l2, crypto_secretbox_NONCEBYTES +
+	    crypto_secretbox_MACBYTES);
+	assert_int_equal(mfad_unseal(k, s2, l2, &out, &outlen), 0);
+	assert_int_equal(outlen, 0);
+	assert_string_equal(out, "");
+	free(out);
+	free(s2);
+	free(s1);
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+static void
+test_unseal_flipped_byte_fails(void **state)
+{
+	static const char msg[] = "hello, world";
+	struct mfad_keys *k;
+	struct tdir t;
+	unsigned char *s, *longer;
+	size_t len, i, outlen;
+	char *out;
+
+	(void)state;
+	k = keys_in(&t);
+	assert_int_equal(mfad_seal(k, msg, strlen(msg), &s, &len), 0);
+	/* Every byte: nonce, MAC and ciphertext. */
+	for (i = 0; i < len; i++) {
+		s[i] ^= 0x01;
+		out = (char *)&out;	/* must come back NULL */
+		assert_int_equal(mfad_unseal(k, s, len, &out, &outlen),
+		    MSS_ERR_CRYPTO);
+		assert_null(out);
+		s[i] ^= 0x01;
+	}
+	/* Truncated by one byte, or one byte appended. */
+	assert_int_equal(mfad_unseal(k, s, len - 1, &out, &outlen),
+	    MSS_ERR_CRYPTO);
+	assert_null(out);
+	assert_non_null(longer = malloc(len + 1));
+	memcpy(longer, s, len);
+	longer[len] = 0;
+	assert_int_equal(mfad_unseal(k, longer, len + 1, &out, &outlen),
+	    MSS_ERR_CRYPTO);
+	assert_null(out);
+	free(longer);
+	/* Unflipped again, it opens. */
+	assert_int_equal(mfad_unseal(k, s, len, &out, &outlen), 0);
+	assert_string_equal(out, msg);
+	free(out);
+	free(s);
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+static void
+test_unseal_other_key_fails(void **state)
+{
+	struct mfad_keys *k1, *k2;
+	struct tdir t1, t2;
+	unsigned char *s;
+	size_t len, outlen;
+	char *out;
+
+	(void)state;
+	k1 = keys_in(&t1);
+	k2 = keys_in(&t2);
+	assert_int_equal(mfad_seal(k1, "secret", 6, &s, &len), 0);
+	assert_int_equal(mfad_unseal(k2, s, len, &out, &outlen),
+	    MSS_ERR_CRYPTO);
+	assert_null(out);
+	free(s);
+	mfad_keys_free(k1);
+	mfad_keys_free(k2);
+	tdir_remove(&t1);
+	tdir_remove(&t2);
+}
+
+static void
+test_unseal_too_short_fails(void **state)
+{
+	unsigned char junk[crypto_secretbox_NONCEBYTES +
+	    crypto_secretbox_MACBYTES];
+	struct mfad_keys *k;
+	struct tdir t;
+	size_t n, outlen;
+	char *out;
+
+	(void)state;
+	k = keys_in(&t);
+	memset(junk, 0, sizeof(junk));
+	for (n = 0; n < sizeof(junk); n++) {
+		out = (char *)&out;	/* must come back NULL */
+		assert_int_equal(mfad_unseal(k, junk, n, &out, &outlen),
+		    MSS_ERR_CRYPTO);
+		assert_null(out);
+	}
+	/* Exactly nonce + MAC of zeros: the right size, a wrong MAC. */
+	assert_int_equal(mfad_unseal(k, junk, sizeof(junk), &out, &outlen),
+	    MSS_ERR_CRYPTO);
+	assert_null(out);
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keys_load_creates_then_reloads),
+		cmocka_unit_test(test_keys_two_directories_have_different_keys),
+		cmocka_unit_test(test_keys_refuses_group_or_other_access),
+		cmocka_unit_test(test_keys_refuses_wrong_size),
+		cmocka_unit_test(test_keys_refuses_symlink),
+		cmocka_unit_test(test_keys_refuses_directory_and_missing_dir),
+		cmocka_unit_test(test_code_new_has_exactly_len_digits),
+		cmocka_unit_test(test_code_new_never_writes_past_max),
+		cmocka_unit_test(test_code_new_never_shorter_than_six),
+		cmocka_unit_test(test_code_new_every_digit_at_every_position),
+		cmocka_unit_test(test_code_hash_deterministic_and_bound),
+		cmocka_unit_test(test_code_hash_boundary_no_collision),
+		cmocka_unit_test(test_device_hash_bound_to_user_host_identity),
+		cmocka_unit_test(test_token_new_hex_round_trip),
+		cmocka_unit_test(test_token_parse_exactly_64_hex),
+		cmocka_unit_test(test_token_key_is_a_hash_of_the_token),
+		cmocka_unit_test(test_seal_round_trip),
+		cmocka_unit_test(test_unseal_flipped_byte_fails),
+		cmocka_unit_test(test_unseal_other_key_fails),
+		cmocka_unit_test(test_unseal_too_short_fails),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	/* Created 0600 whatever the umask. */
+	umask(0);
+	return cmocka_run_group_tests(tests, NULL, remove_all_dirs);
+}

@@ -1,0 +1,1519 @@
+/*
+ * Unit tests for mfad/mfad_store.c: every record type against a real LMDB
+ * environment in a fresh mkdtemp directory (SECURITY.md rules 16, 29, 30).
+ * Corrupt records are written with mdb_put directly, past the codec.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "mfad_conf.h"
+#include "mfad_store.h"
+#include "mss_err.h"
+
+#define TEST_MAP_SIZE	(64ULL << 20)
+#define TINY_MAP_SIZE	(1ULL << 20)	/* the config's lower bound, 1M */
+
+struct fix {
+	char			 dir[64];
+	struct mfad_conf	*conf;
+	struct mfad_store	*st;
+};
+
+/* Fixture */
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+fix_reopen(struct fix *f)
+{
+	mfad_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(mfad_store_open(f->conf, &f->st), 0);
+	assert_non_null(f->st);
+}
+
+static int
+fix_setup_size(void **state, uint64_t map_size)
+{
+	struct fix *f;
+	char db[128];
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL || (f->conf = mfad_conf_new()) == NULL)
+		return -1;
+	/* A directory the store creates itself. */
+	snprintf(db, sizeof(db), "%s/db", f->dir);
+	free(f->conf->database);
+	if ((f->conf->database = strdup(db)) == NULL)
+		return -1;
+	f->conf->map_size = map_size;
+	if (mfad_store_open(f->conf, &f->st) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+fix_setup(void **state)
+{
+	return fix_setup_size(state, TEST_MAP_SIZE);
+}
+
+static int
+fix_setup_tiny(void **state)
+{
+	return fix_setup_size(state, TINY_MAP_SIZE);
+}
+
+static int
+fix_teardown(void **state)
+{
+	struct fix *f = *state;
+	int r;
+
+	mfad_store_close(f->st);
+	mfad_conf_free(f->conf);
+	r = nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return r;
+}
+
+static MDB_txn *
+wtxn(struct fix *f)
+{
+	MDB_txn *txn = NULL;
+
+	assert_int_equal(mfad_txn_begin(f->st, 0, &txn), 0);
+	assert_non_null(txn);
+	return txn;
+}
+
+static MDB_txn *
+rtxn(struct fix *f)
+{
+	MDB_txn *txn = NULL;
+
+	assert_int_equal(mfad_txn_begin(f->st, 1, &txn), 0);
+	assert_non_null(txn);
+	return txn;
+}
+
+/* Records */
+
+static void
+make_acct(struct mfad_acct *a, const char *user, const char *email)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->user, sizeof(a->user), "%s", user);
+	snprintf(a->email, sizeof(a->email), "%s", email);
+	snprintf(a->lang, sizeof(a->lang), "en");
+	snprintf(a->pwhash, sizeof(a->pwhash), "$argon2id$v=19$m=19456,"
+	    "t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g");
+	a->created = 1700000000;
+}
+
+static void
+put_acct(struct fix *f, const char *user, const char *email)
+{
+	struct mfad_acct a;
+	MDB_txn *txn = wtxn(f);
+
+	make_acct(&a, user, email);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+}
+
+static void
+make_key(uint8_t key[MFAD_KEY_LEN], unsigned char tag)
+{
+	memset(key, tag, MFAD_KEY_LEN);
+	key[0] = 0xd0;
+}
+
+static void
+make_device(struct mfad_device *d, const char *user, uint64_t expires)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->user, sizeof(d->user), "%s", user);
+	snprintf(d->kind, sizeof(d->kind), "ssh-key");
+	snprintf(d->service, sizeof(d->service), "sshd");
+	d->created = 1000;
+	d->expires = expires;
+	d->last_used = 1500;
+}
+
+static void
+make_login(struct mfad_login *l, const char *user, uint64_t expires)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->user, sizeof(l->user), "%s", user);
+	snprintf(l->service, sizeof(l->service), "sshd");
+	snprintf(l->rhost, sizeof(l->rhost), "192.0.2.7");
+	l->expires = expires;
+}
+
+static uint64_t
+db_entries(struct fix *f, MDB_dbi dbi)
+{
+	MDB_txn *txn = rtxn(f);
+	MDB_stat ms;
+
+	assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
+	mfad_txn_abort(txn);
+	return ms.ms_entries;
+}
+
+/* Accounts */
+
+static void
+test_acct_round_trip_every_field(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a, b;
+	MDB_txn *txn;
+	uint32_t i;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.user, sizeof(a.user), "alice.smith-01");
+	snprintf(a.email, sizeof(a.email), "Alice.Smith@Example.ORG");
+	snprintf(a.lang, sizeof(a.lang), "fr");
+	a.state = MFAD_ACCT_LOCKED;
+	a.reenroll = 1;
+	memset(a.pwhash, 'h', sizeof(a.pwhash) - 1);	/* the longest */
+	a.created = 0x0102030405060708ULL;
+	a.enrolled = UINT64_MAX;
+	a.last_login = 1700000123;
+	a.failures = 0xfedcba98;
+	a.locked_until = 1700000999;
+	a.nsends = MFAD_SENDS_MAX;
+	for (i = 0; i < MFAD_SENDS_MAX; i++)
+		a.sends[i] = 1700000000ULL + i * 7919;
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice.smith-01", &b), 0);
+	mfad_txn_abort(txn);
+	assert_string_equal(b.user, a.user);
+	assert_string_equal(b.email, a.email);	/* case kept */
+	assert_string_equal(b.lang, "fr");
+	assert_int_equal(b.state, MFAD_ACCT_LOCKED);
+	assert_int_equal(b.reenroll, 1);
+	assert_string_equal(b.pwhash, a.pwhash);
+	assert_true(b.created == a.created);
+	assert_true(b.enrolled == UINT64_MAX);
+	assert_true(b.last_login == a.last_login);
+	assert_int_equal(b.failures, 0xfedcba98);
+	assert_true(b.locked_until == a.locked_until);
+	assert_int_equal(b.nsends, MFAD_SENDS_MAX);
+	for (i = 0; i < MFAD_SENDS_MAX; i++)
+		assert_true(b.sends[i] == a.sends[i]);
+	/* No field forgotten: the whole struct matches. */
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* Fewer sends: the rest reads as zero. */
+	a.nsends = 3;
+	memset(&a.sends[3], 0, sizeof(a.sends) - 3 * sizeof(a.sends[0]));
+	memset(a.pwhash, 0, sizeof(a.pwhash));
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
+	mfad_txn_abort(txn);
+	assert_int_equal(b.nsends, 3);
+	assert_string_equal(b.pwhash, "");
+	assert_memory_equal(&a, &b, sizeof(a));
+}
+
+static void
+test_acct_get_missing_is_notfound(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a;
+	MDB_txn *txn;
+	char user[MFAD_USER_MAX + 1];
+
+	put_acct(f, "alice", "alice@example.com");
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alic", &a),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alicee", &a),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_get(txn, f->st, "ALICE", &a),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_by_email(txn, f->st, "bob@example.com",
+	    user, sizeof(user)), MSS_ERR_NOTFOUND);
+	mfad_txn_abort(txn);
+}
+
+static void
+assert_owner(struct fix *f, const char *email, const char *user)
+{
+	char owner[MFAD_USER_MAX + 1];
+	MDB_txn *txn = rtxn(f);
+
+	memset(owner, 0, sizeof(owner));
+	assert_int_equal(mfad_acct_by_email(txn, f->st, email, owner,
+	    sizeof(owner)), 0);
+	assert_string_equal(owner, user);
+	mfad_txn_abort(txn);
+}
+
+static void
+assert_no_owner(struct fix *f, const char *email)
+{
+	char owner[MFAD_USER_MAX + 1];
+	MDB_txn *txn = rtxn(f);
+
+	assert_int_equal(mfad_acct_by_email(txn, f->st, email, owner,
+	    sizeof(owner)), MSS_ERR_NOTFOUND);
+	mfad_txn_abort(txn);
+}
+
+static void
+test_acct_email_index(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a, b, got;
+	MDB_txn *txn;
+
+	put_acct(f, "alice", "Alice@Example.COM");
+	/* Case-insensitive lookup. */
+	assert_owner(f, "alice@example.com", "alice");
+	assert_owner(f, "ALICE@EXAMPLE.COM", "alice");
+	assert_owner(f, "Alice@Example.COM", "alice");
+	assert_no_owner(f, "alice@example.co");
+
+	/* A second account with the same address, in any case. */
+	txn = wtxn(f);
+	make_acct(&b, "bob", "aLiCe@example.com");
+	assert_int_equal(mfad_acct_put(txn, f->st, &b, NULL),
+	    MSS_ERR_EXISTS);
+	assert_int_equal(mfad_acct_get(txn, f->st, "bob", &got),
+	    MSS_ERR_NOTFOUND);
+	mfad_txn_abort(txn);
+	assert_owner(f, "alice@example.com", "alice");
+
+	/* Putting alice again with her own address is fine. */
+	make_acct(&a, "alice", "Alice@Example.COM");
+	a.failures = 3;
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, "Alice@Example.COM"),
+	    0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	/* And with a change of case only. */
+	make_acct(&a, "alice", "alice@example.com");
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, "Alice@Example.COM"),
+	    0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_owner(f, "ALICE@example.com", "alice");
+
+	/* A new address moves the index. */
+	make_acct(&a, "alice", "alice@new.example.org");
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, "alice@example.com"),
+	    0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_owner(f, "Alice@New.Example.Org", "alice");
+	assert_no_owner(f, "alice@example.com");
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &got), 0);
+	assert_string_equal(got.email, "alice@new.example.org");
+	mfad_txn_abort(txn);
+
+	/* The old address is free for another account... */
+	txn = wtxn(f);
+	make_acct(&b, "bob", "ALICE@example.com");
+	assert_int_equal(mfad_acct_put(txn, f->st, &b, NULL), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_owner(f, "alice@example.com", "bob");
+	/* ...and alice cannot move onto bob's. */
+	make_acct(&a, "alice", "alice@example.com");
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a,
+	    "alice@new.example.org"), MSS_ERR_EXISTS);
+	mfad_txn_abort(txn);
+	assert_owner(f, "alice@new.example.org", "alice");
+	assert_owner(f, "alice@example.com", "bob");
+}
+
+static void
+test_acct_del_removes_index_and_devices(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_device d;
+	struct mfad_acct a;
+	uint8_t ka1[MFAD_KEY_LEN], ka2[MFAD_KEY_LEN], kb[MFAD_KEY_LEN];
+	uint64_t n;
+	MDB_txn *txn;
+
+	put_acct(f, "alice", "Alice@Example.com");
+	put_acct(f, "bob", "bob@example.com");
+	make_key(ka1, 1);
+	make_key(ka2, 2);
+	make_key(kb, 3);
+	txn = wtxn(f);
+	make_device(&d, "alice", 99999);
+	assert_int_equal(mfad_device_put(txn, f->st, ka1, &d), 0);
+	assert_int_equal(mfad_device_put(txn, f->st, ka2, &d), 0);
+	make_device(&d, "bob", 99999);
+	assert_int_equal(mfad_device_put(txn, f->st, kb, &d), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_int_equal(mfad_acct_del(txn, f->st, &a), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, ka1, &d),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, ka2, &d),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, kb, &d), 0);
+	assert_string_equal(d.user, "bob");
+	assert_int_equal(mfad_acct_get(txn, f->st, "bob", &a), 0);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_int_equal(n, 1);
+	mfad_txn_abort(txn);
+	assert_no_owner(f, "alice@example.com");
+	assert_owner(f, "bob@example.com", "bob");
+	/* Only bob's device is left, in the devices and in the index. */
+	assert_int_equal(db_entries(f, f->st->devices), 1);
+	assert_int_equal(db_entries(f, f->st->userdevs), 1);
+
+	/* A deleted account's address can be taken again. */
+	put_acct(f, "carol", "alice@example.com");
+	assert_owner(f, "alice@example.com", "carol");
+}
+
+struct names {
+	char	 v[32][MFAD_USER_MAX + 1];
+	size_t	 n;
+	size_t	 stop_at;	/* fail the callback at this call, 0 = never */
+};
+
+static int
+collect(const struct mfad_acct *a, void *arg)
+{
+	struct names *nm = arg;
+
+	if (nm->stop_at != 0 && nm->n + 1 == nm->stop_at)
+		return MSS_ERR_INVAL;
+	assert_true(nm->n < 32);
+	snprintf(nm->v[nm->n++], sizeof(nm->v[0]), "%s", a->user);
+	return 0;
+}
+
+static void
+list_page(struct fix *f, const char *after, size_t max, struct names *nm,
+    int *more)
+{
+	MDB_txn *txn = rtxn(f);
+
+	memset(nm, 0, sizeof(*nm));
+	*more = -1;
+	assert_int_equal(mfad_acct_list(txn, f->st, after, max, collect, nm,
+	    more), 0);
+	mfad_txn_abort(txn);
+}
+
+static void
+test_acct_list_paging(void **state)
+{
+	/* Put out of order: the list comes back sorted. */
+	static const unsigned order[10] = { 7, 2, 9, 0, 4, 1, 8, 3, 6, 5 };
+	struct fix *f = *state;
+	struct names nm;
+	char user[16], email[64];
+	MDB_txn *txn;
+	size_t i;
+	int more;
+
+	list_page(f, "", 5, &nm, &more);
+	assert_int_equal(nm.n, 0);
+	assert_int_equal(more, 0);
+
+	for (i = 0; i < 10; i++) {
+		snprintf(user, sizeof(user), "u%02u", order[i]);
+		snprintf(email, sizeof(email), "%s@example.com", user);
+		put_acct(f, user, email);
+	}
+
+	list_page(f, "", 4, &nm, &more);
+	assert_int_equal(nm.n, 4);
+	assert_int_equal(more, 1);
+	assert_string_equal(nm.v[0], "u00");
+	assert_string_equal(nm.v[3], "u03");
+
+	list_page(f, "u03", 4, &nm, &more);
+	assert_int_equal(nm.n, 4);
+	assert_int_equal(more, 1);
+	assert_string_equal(nm.v[0], "u04");
+	assert_string_equal(nm.v[3], "u07");
+
+	list_page(f, "u07", 4, &nm, &more);
+	assert_int_equal(nm.n, 2);
+	assert_int_equal(more, 0);
+	assert_string_equal(nm.v[0], "u08");
+	assert_string_equal(nm.v[1], "u09");
+
+	/* `after` need not exist. */
+	list_page(f, "u05x", 2, &nm, &more);
+	assert_int_equal(nm.n, 2);
+	assert_int_equal(more, 1);
+	assert_string_equal(nm.v[0], "u06");
+	assert_string_equal(nm.v[1], "u07");
+	list_page(f, "a", 1, &nm, &more);
+	assert_int_equal(nm.n, 1);
+	assert_string_equal(nm.v[0], "u00");
+
+	/* Past the end, and exactly all of them. */
+	list_page(f, "u09", 4, &nm, &more);
+	assert_int_equal(nm.n, 0);
+	assert_int_equal(more, 0);
+	list_page(f, "", 10, &nm, &more);
+	assert_int_equal(nm.n, 10);
+	assert_int_equal(more, 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(user, sizeof(user), "u%02zu", i);
+		assert_string_equal(nm.v[i], user);
+	}
+	list_page(f, "", 9, &nm, &more);
+	assert_int_equal(nm.n, 9);
+	assert_int_equal(more, 1);
+
+	/* A failing callback stops the walk and its error comes back. */
+	memset(&nm, 0, sizeof(nm));
+	nm.stop_at = 3;
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_list(txn, f->st, "", 10, collect, &nm,
+	    &more), MSS_ERR_INVAL);
+	mfad_txn_abort(txn);
+	assert_int_equal(nm.n, 2);
+}
+
+static void
+test_acct_count(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a;
+	uint64_t n = 99;
+	MDB_txn *txn;
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_int_equal(n, 0);
+	mfad_txn_abort(txn);
+
+	put_acct(f, "a", "a@example.com");
+	put_acct(f, "b", "b@example.com");
+	put_acct(f, "c", "c@example.com");
+	/* Putting an existing account again does not count twice. */
+	txn = wtxn(f);
+	make_acct(&a, "b", "b@example.com");
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, "b@example.com"), 0);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(mfad_acct_del(txn, f->st, &a), 0);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_int_equal(n, 2);
+	mfad_txn_abort(txn);
+}
+
+/* Logins */
+
+static void
+test_login_put_get_del(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_login l, g;
+	uint8_t key[MFAD_KEY_LEN], other[MFAD_KEY_LEN];
+	MDB_txn *txn;
+
+	memset(&l, 0, sizeof(l));
+	snprintf(l.user, sizeof(l.user), "alice");
+	snprintf(l.service, sizeof(l.service), "sshd");
+	memset(l.rhost, 'r', sizeof(l.rhost) - 1);	/* the longest */
+	l.caller_uid = 4294967294u;
+	l.state = MFAD_LOGIN_VERIFIED;
+	l.mail = 2;
+	l.has_device = 1;
+	snprintf(l.device_kind, sizeof(l.device_kind), "ssh-key");
+	memset(l.devhash, 0xd1, sizeof(l.devhash));
+	memset(l.codehash, 0xc1, sizeof(l.codehash));
+	l.codehash[31] = 0;
+	l.created = 1;
+	l.code_expires = 2;
+	l.expires = 3;
+	l.verified = UINT64_MAX;
+	l.attempts = 4;
+	l.sends = 5;
+	make_key(key, 0x11);
+	make_key(other, 0x12);
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_login_put(txn, f->st, key, &l), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = rtxn(f);
+	memset(&g, 0xee, sizeof(g));
+	assert_int_equal(mfad_login_get(txn, f->st, key, &g), 0);
+	assert_int_equal(mfad_login_get(txn, f->st, other, &g),
+	    MSS_ERR_NOTFOUND);
+	mfad_txn_abort(txn);
+	/* other's failed get may have cleared g: read again. */
+	txn = rtxn(f);
+	assert_int_equal(mfad_login_get(txn, f->st, key, &g), 0);
+	mfad_txn_abort(txn);
+	assert_string_equal(g.user, "alice");
+	assert_string_equal(g.rhost, l.rhost);
+	assert_int_equal(g.caller_uid, 4294967294u);
+	assert_int_equal(g.state, MFAD_LOGIN_VERIFIED);
+	assert_memory_equal(g.devhash, l.devhash, MFAD_KEY_LEN);
+	assert_memory_equal(g.codehash, l.codehash, MFAD_KEY_LEN);
+	assert_true(g.verified == UINT64_MAX);
+	assert_memory_equal(&g, &l, sizeof(l));
+
+	/* An update replaces it. */
+	l.attempts = 5;
+	l.state = MFAD_LOGIN_DEAD;
+	txn = wtxn(f);
+	assert_int_equal(mfad_login_put(txn, f->st, key, &l), 0);
+	assert_int_equal(mfad_login_get(txn, f->st, key, &g), 0);
+	assert_int_equal(g.attempts, 5);
+	assert_int_equal(g.state, MFAD_LOGIN_DEAD);
+	assert_int_equal(mfad_login_del(txn, f->st, key), 0);
+	assert_int_equal(mfad_login_get(txn, f->st, key, &g),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_login_del(txn, f->st, key), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(db_entries(f, f->st->logins), 0);
+}
+
+/* Devices (rule 16) */
+
+struct devs {
+	uint8_t			keys[8][MFAD_KEY_LEN];
+	struct mfad_device	d[8];
+	size_t			n;
+};
+
+static int
+collect_dev(const uint8_t *key, const struct mfad_device *d, void *arg)
+{
+	struct devs *ds = arg;
+
+	assert_true(ds->n < 8);
+	memcpy(ds->keys[ds->n], key, MFAD_KEY_LEN);
+	ds->d[ds->n++] = *d;
+	return 0;
+}
+
+static size_t
+list_devs(struct fix *f, const char *user, struct devs *ds)
+{
+	MDB_txn *txn = rtxn(f);
+
+	memset(ds, 0, sizeof(*ds));
+	assert_int_equal(mfad_device_list(txn, f->st, user, collect_dev, ds),
+	    0);
+	mfad_txn_abort(txn);
+	return ds->n;
+}
+
+static int
+has_key(const struct devs *ds, const uint8_t key[MFAD_KEY_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < ds->n; i++)
+		if (memcmp(ds->keys[i], key, MFAD_KEY_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+test_device_put_get_list_del(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_device d, g;
+	struct devs ds;
+	uint8_t k1[MFAD_KEY_LEN], k2[MFAD_KEY_LEN], kb[MFAD_KEY_LEN];
+	MDB_txn *txn;
+
+	make_key(k1, 1);
+	make_key(k2, 2);
+	make_key(kb, 3);
+	assert_int_equal(list_devs(f, "alice", &ds), 0);
+
+	txn = wtxn(f);
+	make_device(&d, "alice", 5000);
+	snprintf(d.service, sizeof(d.service), "login");
+	assert_int_equal(mfad_device_put(txn, f->st, k1, &d), 0);
+	make_device(&d, "alice", 6000);
+	assert_int_equal(mfad_device_put(txn, f->st, k2, &d), 0);
+	make_device(&d, "bob", 7000);
+	assert_int_equal(mfad_device_put(txn, f->st, kb, &d), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = rtxn(f);
+	memset(&g, 0xee, sizeof(g));
+	assert_int_equal(mfad_device_get(txn, f->st, k1, &g), 0);
+	mfad_txn_abort(txn);
+	make_device(&d, "alice", 5000);
+	snprintf(d.service, sizeof(d.service), "login");
+	assert_memory_equal(&g, &d, sizeof(d));
+
+	assert_int_equal(list_devs(f, "alice", &ds), 2);
+	assert_true(has_key(&ds, k1));
+	assert_true(has_key(&ds, k2));
+	assert_false(has_key(&ds, kb));
+	assert_int_equal(list_devs(f, "bob", &ds), 1);
+	assert_true(has_key(&ds, kb));
+	assert_int_equal(list_devs(f, "alic", &ds), 0);
+
+	/* Putting a device again updates it, listed once. */
+	txn = wtxn(f);
+	make_device(&d, "alice", 9000);
+	d.last_used = 8000;
+	assert_int_equal(mfad_device_put(txn, f->st, k1, &d), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(list_devs(f, "alice", &ds), 2);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, k1, &g), 0);
+	mfad_txn_abort(txn);
+	assert_true(g.expires == 9000);
+	assert_true(g.last_used == 8000);
+
+	/* Delete one. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, k1), 0);
+	assert_int_equal(mfad_device_del(txn, f->st, k1), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, k1, &g),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(list_devs(f, "alice", &ds), 1);
+	assert_true(has_key(&ds, k2));
+	assert_int_equal(list_devs(f, "bob", &ds), 1);
+	assert_int_equal(db_entries(f, f->st->userdevs), 2);
+}
+
+static void
+test_device_revoke_all(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_device d, g;
+	struct devs ds;
+	uint8_t key[MFAD_KEY_LEN], kb[MFAD_KEY_LEN];
+	unsigned i, n = 99;
+	MDB_txn *txn;
+
+	txn = wtxn(f);
+	for (i = 0; i < 5; i++) {
+		make_key(key, (unsigned char)(0x20 + i));
+		make_device(&d, "alice", 5000 + i);
+		assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
+	}
+	make_key(kb, 0x40);
+	make_device(&d, "bob", 5000);
+	assert_int_equal(mfad_device_put(txn, f->st, kb, &d), 0);
+	/* Another user whose name has alice as a prefix. */
+	make_key(key, 0x41);
+	make_device(&d, "alice2", 5000);
+	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_revoke_all(txn, f->st, "alice", &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	assert_int_equal(list_devs(f, "alice", &ds), 0);
+	txn = rtxn(f);
+	for (i = 0; i < 5; i++) {
+		make_key(key, (unsigned char)(0x20 + i));
+		assert_int_equal(mfad_device_get(txn, f->st, key, &g),
+		    MSS_ERR_NOTFOUND);
+	}
+	assert_int_equal(mfad_device_get(txn, f->st, kb, &g), 0);
+	assert_string_equal(g.user, "bob");
+	mfad_txn_abort(txn);
+	assert_int_equal(list_devs(f, "bob", &ds), 1);
+	assert_int_equal(list_devs(f, "alice2", &ds), 1);
+	assert_int_equal(db_entries(f, f->st->devices), 2);
+
+	/* Nothing left to revoke: zero, not an error. */
+	txn = wtxn(f);
+	n = 99;
+	assert_int_equal(mfad_device_revoke_all(txn, f->st, "alice", &n), 0);
+	assert_int_equal(n, 0);
+	n = 99;
+	assert_int_equal(mfad_device_revoke_all(txn, f->st, "nobody", &n), 0);
+	assert_int_equal(n, 0);
+	mfad_txn_abort(txn);
+}
+
+/* Outbox */
+
+static void
+make_msg(struct mfad_outmsg *m, uint64_t created, uint64_t next_try,
+    unsigned char *sealed, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->created = created;
+	m->expires = created + 3600;
+	m->next_try = next_try;
+	m->kind = 1;
+	snprintf(m->user, sizeof(m->user), "alice");
+	snprintf(m->to, sizeof(m->to), "alice@example.com");
+	m->sealed = sealed;
+	m->sealed_len = len;
+}
+
+static void
+test_outbox_put_get_update_del(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_outmsg m, g;
+	unsigned char sealed[300];
+	uint64_t id, id2;
+	MDB_txn *txn;
+
+	randombytes_buf(sealed, sizeof(sealed));
+	make_msg(&m, 1700000000, 1700000000, sealed, sizeof(sealed));
+	m.tries = 2;
+	m.has_login = 1;
+	memset(m.login, 0x7c, sizeof(m.login));
+	snprintf(m.last_error, sizeof(m.last_error), "451 try later");
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id + 1, &g),
+	    MSS_ERR_NOTFOUND);
+	assert_null(g.sealed);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id, &g), 0);
+	mfad_txn_abort(txn);
+	assert_true(g.created == m.created);
+	assert_true(g.expires == m.expires);
+	assert_true(g.next_try == m.next_try);
+	assert_int_equal(g.tries, 2);
+	assert_int_equal(g.kind, 1);
+	assert_string_equal(g.user, "alice");
+	assert_string_equal(g.to, "alice@example.com");
+	assert_string_equal(g.last_error, "451 try later");
+	assert_int_equal(g.has_login, 1);
+	assert_memory_equal(g.login, m.login, MFAD_KEY_LEN);
+	assert_int_equal(g.sealed_len, sizeof(sealed));
+	assert_non_null(g.sealed);
+	assert_true(g.sealed != sealed);
+	assert_memory_equal(g.sealed, sealed, sizeof(sealed));
+	mfad_outmsg_clear(&g);
+	assert_null(g.sealed);
+	assert_int_equal(g.sealed_len, 0);
+
+	/* Update: same id, new state. */
+	m.tries = 3;
+	m.next_try = 1700000600;
+	snprintf(m.last_error, sizeof(m.last_error), "connection refused");
+	txn = wtxn(f);
+	assert_int_equal(mfad_outbox_update(txn, f->st, id, &m), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(db_entries(f, f->st->outbox), 1);
+	txn = rtxn(f);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id, &g), 0);
+	mfad_txn_abort(txn);
+	assert_int_equal(g.tries, 3);
+	assert_true(g.next_try == 1700000600);
+	assert_string_equal(g.last_error, "connection refused");
+	assert_memory_equal(g.sealed, sealed, sizeof(sealed));
+	mfad_outmsg_clear(&g);
+
+	/* An empty sealed part survives too. */
+	make_msg(&m, 1, 1, NULL, 0);
+	txn = wtxn(f);
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id2), 0);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id2, &g), 0);
+	assert_int_equal(g.sealed_len, 0);
+	mfad_outmsg_clear(&g);
+
+	/* Delete. */
+	assert_int_equal(mfad_outbox_del(txn, f->st, id), 0);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id, &g),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_outbox_del(txn, f->st, id), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(db_entries(f, f->st->outbox), 1);
+}
+
+static void
+test_outbox_ids_strictly_increase(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_outmsg m;
+	unsigned char sealed[8] = { 0 };
+	uint64_t id, prev = 0, far;
+	MDB_txn *txn;
+	int i;
+
+	make_msg(&m, 1, 1, sealed, sizeof(sealed));
+	/* Back to back: many land in the same microsecond. */
+	txn = wtxn(f);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
+		assert_true(id > prev);
+		prev = id;
+	}
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(db_entries(f, f->st->outbox), 200);
+
+	/*
+	 * A queued id ahead of the clock (the same microsecond, or a clock
+	 * stepped back): the next id still comes after it, whatever the
+	 * time. Deterministic, unlike racing the clock.
+	 */
+	far = prev + 1000000ULL * 86400 * 365 * 100;
+	txn = wtxn(f);
+	assert_int_equal(mfad_outbox_update(txn, f->st, far, &m), 0);
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
+	assert_true(id == far + 1);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	txn = wtxn(f);
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
+	assert_true(id == far + 2);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(db_entries(f, f->st->outbox), 203);
+}
+
+static void
+test_outbox_due(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_outmsg m;
+	unsigned char sealed[4] = { 1, 2, 3, 4 };
+	uint64_t ids[8], put[4], depth, oldest, next;
+	size_t n;
+	MDB_txn *txn;
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_outbox_due(txn, f->st, 1000, ids, 8, &n, &depth,
+	    &oldest, &next), 0);
+	mfad_txn_abort(txn);
+	assert_int_equal(n, 0);
+	assert_int_equal(depth, 0);
+	assert_int_equal(oldest, 0);
+	assert_int_equal(next, 0);
+
+	txn = wtxn(f);
+	make_msg(&m, 70, 100, sealed, sizeof(sealed));		/* due */
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &put[0]), 0);
+	make_msg(&m, 50, 300, sealed, sizeof(sealed));		/* later */
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &put[1]), 0);
+	make_msg(&m, 60, 200, sealed, sizeof(sealed));		/* due, = now */
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &put[2]), 0);
+	make_msg(&m, 80, 250, sealed, sizeof(sealed));		/* later */
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &put[3]), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_outbox_due(txn, f->st, 200, ids, 8, &n, &depth,
+	    &oldest, &next), 0);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == put[0]);
+	assert_true(ids[1] == put[2]);
+	assert_int_equal(depth, 4);
+	assert_int_equal(oldest, 50);
+	assert_int_equal(next, 250);
+
+	/* max bounds the ids, not the depth. */
+	ids[1] = 0;
+	assert_int_equal(mfad_outbox_due(txn, f->st, 200, ids, 1, &n, &depth,
+	    &oldest, &next), 0);
+	assert_int_equal(n, 1);
+	assert_true(ids[0] == put[0]);
+	assert_true(ids[1] == 0);
+	assert_int_equal(depth, 4);
+
+	/* Before anything is due. */
+	assert_int_equal(mfad_outbox_due(txn, f->st, 99, ids, 8, &n, &depth,
+	    &oldest, &next), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(next, 100);
+	assert_int_equal(oldest, 50);
+
+	/* All due. */
+	assert_int_equal(mfad_outbox_due(txn, f->st, 300, ids, 8, &n, &depth,
+	    &oldest, &next), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(next, 0);
+	mfad_txn_abort(txn);
+}
+
+/* The big-endian u64 keys of the outbox and the audit. */
+static uint64_t
+key_u64(const void *p)
+{
+	const unsigned char *b = p;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static void
+u64_key(uint64_t v, unsigned char k[8])
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		k[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+/* Audit */
+
+static void
+make_audit(struct mfad_audit_rec *r, uint64_t time_us, const char *event)
+{
+	memset(r, 0, sizeof(*r));
+	r->time_us = time_us;
+	snprintf(r->event, sizeof(r->event), "%s", event);
+	snprintf(r->user, sizeof(r->user), "alice");
+	snprintf(r->service, sizeof(r->service), "sshd");
+	snprintf(r->rhost, sizeof(r->rhost), "192.0.2.1");
+	snprintf(r->result, sizeof(r->result), "ok");
+}
+
+static void
+test_audit_put(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_audit_rec r;
+	MDB_txn *txn;
+
+	txn = wtxn(f);
+	make_audit(&r, 5000000, "login");
+	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	/* Two events in the same microsecond both stay. */
+	make_audit(&r, 5000000, "code");
+	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	make_audit(&r, 4000000, "reset");
+	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(db_entries(f, f->st->audit), 3);
+}
+
+/* Sweep */
+
+static void
+test_sweep(void **state)
+{
+	const uint64_t now = 1700000000;
+	struct fix *f = *state;
+	struct mfad_login l;
+	struct mfad_device d;
+	struct mfad_audit_rec r;
+	struct devs ds;
+	uint8_t lo[MFAD_KEY_LEN], ll[MFAD_KEY_LEN], le[MFAD_KEY_LEN];
+	uint8_t dold[MFAD_KEY_LEN], dlive[MFAD_KEY_LEN], dedge[MFAD_KEY_LEN];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	unsigned n = 99;
+
+	make_key(lo, 0x51);
+	make_key(ll, 0x52);
+	make_key(le, 0x53);
+	make_key(dold, 0x61);
+	make_key(dlive, 0x62);
+	make_key(dedge, 0x63);
+	txn = wtxn(f);
+	make_login(&l, "alice", now - 1);
+	assert_int_equal(mfad_login_put(txn, f->st, lo, &l), 0);
+	make_login(&l, "alice", now + 1);
+	assert_int_equal(mfad_login_put(txn, f->st, ll, &l), 0);
+	make_login(&l, "alice", now);	/* expires now: gone */
+	assert_int_equal(mfad_login_put(txn, f->st, le, &l), 0);
+	make_device(&d, "alice", now - 86400);
+	assert_int_equal(mfad_device_put(txn, f->st, dold, &d), 0);
+	make_device(&d, "alice", now + 86400);
+	assert_int_equal(mfad_device_put(txn, f->st, dlive, &d), 0);
+	make_device(&d, "alice", now);
+	assert_int_equal(mfad_device_put(txn, f->st, dedge, &d), 0);
+	/* Audit: cutoff at 1000 s; 999.999999 s goes, 1000 s stays. */
+	make_audit(&r, 10ULL * 1000000, "old");
+	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	make_audit(&r, 1000ULL * 1000000 - 1, "old");
+	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	make_audit(&r, 1000ULL * 1000000, "new");
+	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	make_audit(&r, now * 1000000, "new");
+	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, now, 1000, &n), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(n, 2 + 2 + 2);
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_login_get(txn, f->st, lo, &l),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_login_get(txn, f->st, le, &l),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_login_get(txn, f->st, ll, &l), 0);
+	assert_true(l.expires == now + 1);
+	assert_int_equal(mfad_device_get(txn, f->st, dold, &d),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, dedge, &d),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, dlive, &d), 0);
+	/* The audit left is the two new records, in time order. */
+	assert_int_equal(mdb_cursor_open(txn, f->st->audit, &cur), 0);
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	assert_true(k.mv_size >= 8);
+	assert_true(key_u64(k.mv_data) == 1000ULL * 1000000);
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+	assert_true(key_u64(k.mv_data) == now * 1000000);
+	mdb_cursor_close(cur);
+	mfad_txn_abort(txn);
+	assert_int_equal(db_entries(f, f->st->audit), 2);
+	assert_int_equal(db_entries(f, f->st->logins), 1);
+	/* The user's device index lost the expired ones too. */
+	assert_int_equal(list_devs(f, "alice", &ds), 1);
+	assert_true(has_key(&ds, dlive));
+	assert_int_equal(db_entries(f, f->st->userdevs), 1);
+
+	/* A second sweep finds nothing. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, now, 1000, &n), 0);
+	assert_int_equal(n, 0);
+	mfad_txn_abort(txn);
+}
+
+/* Durability and atomicity (rule 29) */
+
+static void
+test_commit_survives_reopen(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a;
+	struct mfad_login l;
+	uint8_t key[MFAD_KEY_LEN];
+	MDB_txn *txn;
+
+	make_key(key, 0x71);
+	txn = wtxn(f);
+	make_acct(&a, "alice", "alice@example.com");
+	a.failures = 7;
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	make_login(&l, "alice", 12345);
+	l.state = MFAD_LOGIN_DONE;
+	assert_int_equal(mfad_login_put(txn, f->st, key, &l), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+
+	fix_reopen(f);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_int_equal(a.failures, 7);
+	assert_int_equal(mfad_login_get(txn, f->st, key, &l), 0);
+	assert_int_equal(l.state, MFAD_LOGIN_DONE);
+	mfad_txn_abort(txn);
+	assert_owner(f, "alice@example.com", "alice");
+}
+
+static void
+test_abort_leaves_nothing(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_outmsg m;
+	struct mfad_device d;
+	struct mfad_login l;
+	struct mfad_acct a;
+	uint8_t key[MFAD_KEY_LEN];
+	uint64_t id, n;
+	MDB_txn *txn;
+
+	make_key(key, 0x72);
+	txn = wtxn(f);
+	make_acct(&a, "alice", "alice@example.com");
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	make_login(&l, "alice", 12345);
+	assert_int_equal(mfad_login_put(txn, f->st, key, &l), 0);
+	make_device(&d, "alice", 12345);
+	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
+	make_msg(&m, 1, 1, NULL, 0);
+	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
+	/* Visible inside the transaction... */
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(txn);
+
+	/* ...and nowhere after the abort, not even after a reopen. */
+	fix_reopen(f);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_login_get(txn, f->st, key, &l),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &d),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_int_equal(n, 0);
+	mfad_txn_abort(txn);
+	assert_no_owner(f, "alice@example.com");
+	assert_int_equal(db_entries(f, f->st->emails), 0);
+	assert_int_equal(db_entries(f, f->st->userdevs), 0);
+	assert_int_equal(db_entries(f, f->st->outbox), 0);
+}
+
+/* Map full (rule 30): a clean error, and the store still opens. */
+
+#define FILL_BATCH	20
+#define FILL_MAX	200000
+
+static void
+test_map_full_fails_closed(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a;
+	char user[32], email[64];
+	uint64_t n, committed = 0;
+	unsigned batch, i;
+	MDB_txn *txn;
+	int r = 0;
+
+	for (batch = 0; batch * FILL_BATCH < FILL_MAX; batch++) {
+		txn = wtxn(f);
+		for (i = 0; i < FILL_BATCH; i++) {
+			snprintf(user, sizeof(user), "user%06u",
+			    batch * FILL_BATCH + i);
+			snprintf(email, sizeof(email), "%s@example.com",
+			    user);
+			make_acct(&a, user, email);
+			memset(a.pwhash, 'p', 200);
+			if ((r = mfad_acct_put(txn, f->st, &a, NULL)) != 0)
+				break;
+		}
+		if (r != 0) {
+			mfad_txn_abort(txn);
+			break;
+		}
+		/* A failed commit has freed the transaction. */
+		if ((r = mfad_txn_commit(txn)) != 0)
+			break;
+		committed += FILL_BATCH;
+	}
+	assert_int_equal(r, MSS_ERR_MAPFULL);
+	assert_true(committed > 0);
+	assert_true(committed < FILL_MAX);
+	print_message("map full after %llu accounts\n",
+	    (unsigned long long)committed);
+
+	/* Reads go on in the full store; the failed batch left nothing. */
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "user000000", &a), 0);
+	snprintf(user, sizeof(user), "user%06u", batch * FILL_BATCH);
+	assert_int_equal(mfad_acct_get(txn, f->st, user, &a),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_true(n == committed);
+	mfad_txn_abort(txn);
+
+	/* And after a restart with the same map size. */
+	fix_reopen(f);
+	txn = rtxn(f);
+	snprintf(user, sizeof(user), "user%06u", (unsigned)committed - 1);
+	assert_int_equal(mfad_acct_get(txn, f->st, user, &a), 0);
+	assert_string_equal(a.user, user);
+	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
+	assert_true(n == committed);
+	mfad_txn_abort(txn);
+	assert_owner(f, "user000000@example.com", "user000000");
+}
+
+/* Corrupt records read as MSS_ERR_STORE, never as data. */
+
+static void
+put_raw(struct fix *f, MDB_dbi dbi, const void *k, size_t klen,
+    const void *v, size_t vlen)
+{
+	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
+	MDB_txn *txn = wtxn(f);
+
+	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+}
+
+/* The stored bytes of a good record of alice, into buf. */
+static size_t
+good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
+{
+	MDB_val key = { 5, (void *)"alice" }, val;
+	MDB_txn *txn;
+
+	put_acct(f, "alice", "alice@example.com");
+	txn = rtxn(f);
+	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	assert_true(val.mv_size <= len);
+	memcpy(buf, val.mv_data, val.mv_size);
+	mfad_txn_abort(txn);
+	return val.mv_size;
+}
+
+static void
+assert_acct_corrupt(struct fix *f, const void *v, size_t vlen)
+{
+	struct mfad_acct a;
+	MDB_txn *txn;
+
+	put_raw(f, f->st->accounts, "alice", 5, v, vlen);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(txn);
+}
+
+static void
+test_corrupt_account_is_store_error(void **state)
+{
+	static const unsigned char junk[] = "\x01garbage garbage garbage";
+	struct fix *f = *state;
+	unsigned char good[1024], bad[1100], big[9000];
+	struct mfad_acct a;
+	size_t len;
+	MDB_txn *txn;
+
+	len = good_acct_bytes(f, good, sizeof(good));
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(txn);
+
+	/* Plain garbage, one byte, a wrong version (empty: see below). */
+	assert_acct_corrupt(f, "garbage", 7);
+	assert_acct_corrupt(f, junk, sizeof(junk) - 1);
+	assert_acct_corrupt(f, "\x01", 1);
+	memcpy(bad, good, len);
+	bad[0] = 0;
+	assert_acct_corrupt(f, bad, len);
+	bad[0] = 0xff;
+	assert_acct_corrupt(f, bad, len);
+	/* Truncated by one byte, or a byte of trailing junk. */
+	memcpy(bad, good, len);
+	assert_acct_corrupt(f, bad, len - 1);
+	bad[len] = 0;
+	assert_acct_corrupt(f, bad, len + 1);
+	/* nsends (the last u32 with none sent) past MFAD_SENDS_MAX. */
+	memcpy(bad, good, len);
+	bad[len - 1] = MFAD_SENDS_MAX + 1;
+	assert_acct_corrupt(f, bad, len);
+	/* A user name with a NUL in it. */
+	memcpy(bad, good, len);
+	bad[1 + 4 + 2] = '\0';
+	assert_acct_corrupt(f, bad, len);
+	/* A user name length over MFAD_USER_MAX. */
+	memcpy(bad, good, len);
+	bad[1 + 2] = 0x01;	/* length 0x0105 */
+	assert_acct_corrupt(f, bad, len);
+	/* A record larger than any record. */
+	memset(big, 0x01, sizeof(big));
+	assert_acct_corrupt(f, big, sizeof(big));
+
+	/* The good bytes read again: it was the corruption. */
+	put_raw(f, f->st->accounts, "alice", 5, good, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_string_equal(a.user, "alice");
+	mfad_txn_abort(txn);
+}
+
+/* A record too short to hold its version byte is a store error, not a
+ * "malformed message". */
+static void
+test_corrupt_account_empty_is_store_error(void **state)
+{
+	struct fix *f = *state;
+	unsigned char good[1024];
+
+	(void)good_acct_bytes(f, good, sizeof(good));
+	assert_acct_corrupt(f, "", 0);
+}
+
+static void
+test_corrupt_account_fails_list(void **state)
+{
+	struct fix *f = *state;
+	struct names nm;
+	MDB_txn *txn;
+	int more;
+
+	put_acct(f, "aaron", "aaron@example.com");
+	put_raw(f, f->st->accounts, "bob", 3, "\x01garbage", 8);
+	put_acct(f, "carol", "carol@example.com");
+	memset(&nm, 0, sizeof(nm));
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_list(txn, f->st, "", 10, collect, &nm,
+	    &more), MSS_ERR_STORE);
+	mfad_txn_abort(txn);
+	assert_int_equal(nm.n, 1);
+	assert_string_equal(nm.v[0], "aaron");
+}
+
+/* The list refuses a record of an unknown version, as mfad_acct_get
+ * does, instead of handing it to the callback as data. */
+static void
+test_corrupt_account_version_fails_list(void **state)
+{
+	struct fix *f = *state;
+	unsigned char good[1024];
+	struct mfad_acct a;
+	struct names nm;
+	size_t len;
+	MDB_txn *txn;
+	int more;
+
+	len = good_acct_bytes(f, good, sizeof(good));
+	good[0] = 2;	/* a version this build does not know */
+	put_raw(f, f->st->accounts, "alice", 5, good, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
+	    MSS_ERR_STORE);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(mfad_acct_list(txn, f->st, "", 10, collect, &nm,
+	    &more), MSS_ERR_STORE);
+	mfad_txn_abort(txn);
+	assert_int_equal(nm.n, 0);
+}
+
+static void
+test_corrupt_login_device_outbox_are_store_errors(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_outmsg m, good;
+	struct mfad_device d;
+	struct mfad_login l;
+	uint8_t key[MFAD_KEY_LEN];
+	unsigned char idk[8], sealed[16], raw[512];
+	uint64_t id = 0x0102030405060708ULL;
+	MDB_val k = { 8, idk }, v;
+	MDB_txn *txn;
+	size_t len;
+
+	make_key(key, 0x77);
+	u64_key(id, idk);
+	put_raw(f, f->st->logins, key, sizeof(key), "\x01junk", 5);
+	put_raw(f, f->st->devices, key, sizeof(key), "\x01junk", 5);
+	put_raw(f, f->st->outbox, idk, sizeof(idk), "\x01junk", 5);
+	txn = rtxn(f);
+	assert_int_equal(mfad_login_get(txn, f->st, key, &l), MSS_ERR_STORE);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &d), MSS_ERR_STORE);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m), MSS_ERR_STORE);
+	assert_null(m.sealed);
+	mfad_txn_abort(txn);
+
+	/* An outbox record whose sealed length runs past the data. */
+	memset(sealed, 0x5e, sizeof(sealed));
+	make_msg(&good, 1, 1, sealed, sizeof(sealed));
+	txn = wtxn(f);
+	assert_int_equal(mfad_outbox_put(txn, f->st, &good, &id), 0);
+	assert_int_equal(mfad_txn_commit(txn), 0);
+	u64_key(id, idk);
+	txn = rtxn(f);
+	assert_int_equal(mdb_get(txn, f->st->outbox, &k, &v), 0);
+	assert_true(v.mv_size <= sizeof(raw));
+	len = v.mv_size;
+	memcpy(raw, v.mv_data, len);
+	mfad_txn_abort(txn);
+	put_raw(f, f->st->outbox, idk, 8, raw, len - 1);
+	txn = rtxn(f);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m), MSS_ERR_STORE);
+	assert_null(m.sealed);
+	mfad_txn_abort(txn);
+	/* The same bytes whole read fine. */
+	put_raw(f, f->st->outbox, idk, 8, raw, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m), 0);
+	assert_memory_equal(m.sealed, sealed, sizeof(sealed));
+	mfad_outmsg_clear(&m);
+	mfad_txn_abort(txn);
+}
+
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_acct_round_trip_every_field),
+		T(test_acct_get_missing_is_notfound),
+		T(test_acct_email_index),
+		T(test_acct_del_removes_index_and_devices),
+		T(test_acct_list_paging),
+		T(test_acct_count),
+		T(test_login_put_get_del),
+		T(test_device_put_get_list_del),
+		T(test_device_revoke_all),
+		T(test_outbox_put_get_update_del),
+		T(test_outbox_ids_strictly_increase),
+		T(test_outbox_due),
+		T(test_audit_put),
+		T(test_sweep),
+		T(test_commit_survives_reopen),
+		T(test_abort_leaves_nothing),
+		cmocka_unit_test_setup_teardown(test_map_full_fails_closed,
+		    fix_setup_tiny, fix_teardown),
+		T(test_corrupt_account_is_store_error),
+		T(test_corrupt_account_empty_is_store_error),
+		T(test_corrupt_account_fails_list),
+		T(test_corrupt_account_version_fails_list),
+		T(test_corrupt_login_device_outbox_are_store_errors),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
