@@ -1,0 +1,964 @@
+/*
+ * pam_mss: logins with an email address, a password and a code mailed to
+ * that address, checked by mfad over its Unix socket.
+ *
+ * The module is a thin client: it parses its arguments, holds the PAM
+ * conversation and relays answers to mfad, which decides. It keeps no
+ * state between calls, never exits and wipes every secret it handled
+ * (password, codes, the login id, the request and reply buffers) before
+ * returning. pam_mss(8) lists every PAM code and when it is returned.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#define PAM_SM_AUTH
+#define PAM_SM_ACCOUNT
+#include <security/pam_modules.h>
+#include <security/pam_ext.h>
+
+#include <sodium.h>
+
+#include "mss_buf.h"
+#include "mss_client.h"
+#include "mss_err.h"
+#include "mss_proto.h"
+#include "pam_mss_msg.h"
+#include "pam_mss_opts.h"
+
+/* Longest masked address we show; mfad's are far shorter. */
+#define PAM_MSS_MASK_MAX	128
+/* Resends allowed in one login, beyond the wrong answers. */
+#define PAM_MSS_EXTRA_RESENDS	2
+
+/* Everything one entry point holds; torn down by pam_mss_ctx_clear. */
+struct pam_mss_ctx {
+	pam_handle_t		*pamh;
+	struct pam_mss_opts	 opts;
+	enum pam_mss_lang	 lang;
+	int			 silent;
+	const char		*service;	/* PAM items: "" when unset */
+	const char		*user;
+	const char		*rhost;
+	const char		*tty;
+	char			*email;		/* secrets and copies: wiped */
+	char			*password;
+	char			*device;
+	char			*login;		/* login id from mfad */
+	char			*masked;	/* masked address from mfad */
+	struct mss_buf		*req;
+	struct mss_buf		*rep;
+	const char		*why;		/* failure reason for syslog */
+};
+
+/* MSS_REP_AUTH, parsed. Strings are freed with mss_str_free. */
+struct pam_mss_rep_auth {
+	uint8_t		 result;
+	char		*login;
+	char		*masked;
+	uint32_t	 minutes;
+	uint8_t		 mail;
+	uint32_t	 wait;
+};
+
+/* MSS_REP_CODE, parsed. */
+struct pam_mss_rep_code {
+	uint8_t		 result;
+	uint32_t	 tries_left;
+	uint8_t		 may_remember;
+	uint32_t	 remember_days;
+	uint8_t		 mail;
+};
+
+/* A PAM item as a string, "" when unset. */
+static const char *
+pam_mss_item(pam_handle_t *pamh, int type)
+{
+	const void *v = NULL;
+
+	if (pam_get_item(pamh, type, &v) != PAM_SUCCESS || v == NULL)
+		return "";
+	return v;
+}
+
+/*
+ * Sets up ctx for one entry point: arguments, language, items, buffers.
+ * Returns a PAM code; ctx is safe to clear whatever the outcome.
+ */
+static int
+pam_mss_ctx_init(struct pam_mss_ctx *ctx, pam_handle_t *pamh, int flags,
+    int argc, const char **argv)
+{
+	int r;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->pamh = pamh;
+	ctx->silent = (flags & PAM_SILENT) != 0;
+	ctx->service = pam_mss_item(pamh, PAM_SERVICE);
+	ctx->rhost = pam_mss_item(pamh, PAM_RHOST);
+	ctx->tty = pam_mss_item(pamh, PAM_TTY);
+	if ((r = pam_mss_opts_parse(pamh, argc, argv, &ctx->opts)) !=
+	    PAM_SUCCESS) {
+		ctx->why = "bad module arguments";
+		return r;
+	}
+	ctx->lang = pam_mss_msg_lang(pamh, ctx->opts.lang);
+	if ((ctx->req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
+	    (ctx->rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return PAM_BUF_ERR;
+	return PAM_SUCCESS;
+}
+
+static void
+pam_mss_ctx_clear(struct pam_mss_ctx *ctx)
+{
+	mss_str_free(ctx->email);
+	mss_str_free(ctx->password);
+	mss_str_free(ctx->device);
+	mss_str_free(ctx->login);
+	mss_str_free(ctx->masked);
+	mss_buf_free(ctx->req);
+	mss_buf_free(ctx->rep);
+	sodium_memzero(ctx, sizeof(*ctx));
+}
+
+/*
+ * One message through the application's conversation function. For a
+ * prompt, *answer gets the reply (the caller frees it with mss_str_free);
+ * a missing reply is a conversation error. Returns PAM_SUCCESS or
+ * PAM_CONV_ERR; whatever the application returned is wiped and freed.
+ */
+static int
+pam_mss_converse(pam_handle_t *pamh, int style, const char *text,
+    char **answer)
+{
+	const struct pam_conv *conv;
+	const struct pam_message *msgp;
+	struct pam_message msg;
+	struct pam_response *resp = NULL;
+	const void *item = NULL;
+	int r;
+
+	if (answer != NULL)
+		*answer = NULL;
+	if (pam_get_item(pamh, PAM_CONV, &item) != PAM_SUCCESS ||
+	    (conv = item) == NULL || conv->conv == NULL)
+		return PAM_CONV_ERR;
+	msg.msg_style = style;
+	msg.msg = text;
+	msgp = &msg;
+	if (conv->conv(1, &msgp, &resp, conv->appdata_ptr) != PAM_SUCCESS) {
+		r = PAM_CONV_ERR;
+		goto out;
+	}
+	if (answer != NULL) {
+		if (resp == NULL || resp->resp == NULL) {
+			r = PAM_CONV_ERR;
+			goto out;
+		}
+		*answer = resp->resp;
+		resp->resp = NULL;
+	}
+	r = PAM_SUCCESS;
+out:
+	if (resp != NULL) {
+		mss_str_free(resp->resp);
+		free(resp);
+	}
+	return r;
+}
+
+/* Shows message id (an info or error line); returns PAM_SUCCESS or
+ * PAM_CONV_ERR. */
+static int
+pam_mss_say(struct pam_mss_ctx *ctx, int style, enum pam_mss_msg_id id,
+    const char *s, unsigned int n)
+{
+	char text[PAM_MSS_MSG_LEN];
+
+	pam_mss_msg_format(text, sizeof(text), ctx->lang, id, s, n);
+	return pam_mss_converse(ctx->pamh, style, text, NULL);
+}
+
+/* Asks prompt id; *answer as for pam_mss_converse. */
+static int
+pam_mss_ask(struct pam_mss_ctx *ctx, int style, enum pam_mss_msg_id id,
+    unsigned int n, char **answer)
+{
+	char text[PAM_MSS_MSG_LEN];
+
+	pam_mss_msg_format(text, sizeof(text), ctx->lang, id, NULL, n);
+	return pam_mss_converse(ctx->pamh, style, text, answer);
+}
+
+/* The one message for every refusal: no hint of what was wrong. */
+static int
+pam_mss_deny(struct pam_mss_ctx *ctx, const char *why)
+{
+	ctx->why = why;
+	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_DENIED, NULL, 0);
+	return PAM_AUTH_ERR;
+}
+
+/* Removes leading and trailing blanks in place. */
+static void
+pam_mss_trim(char *s)
+{
+	size_t b = 0, n = strlen(s), e = n;
+
+	while (s[b] == ' ' || s[b] == '\t')
+		b++;
+	while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' ||
+	    s[e - 1] == '\r' || s[e - 1] == '\n'))
+		e--;
+	memmove(s, s + b, e - b);
+	sodium_memzero(s + (e - b), n - (e - b));
+}
+
+/* Removes every blank in place ("123 456" is 123456). */
+static void
+pam_mss_strip(char *s)
+{
+	size_t i, j, n = strlen(s);
+
+	for (i = j = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
+		    s[i] != '\n')
+			s[j++] = s[i];
+	sodium_memzero(s + j, n - j);
+}
+
+/* Control characters from the wire never reach a terminal. */
+static void
+pam_mss_sanitize(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			*s = '?';
+}
+
+/*
+ * The device identity from SSH_AUTH_INFO_0 ("publickey TYPE BASE64 ...",
+ * one method a line): "sshkey:TYPE BASE64", or NULL when there is none
+ * that fits a protocol string.
+ */
+static char *
+pam_mss_device_sshkey(pam_handle_t *pamh)
+{
+	const char *info, *line, *type, *key, *p;
+	size_t tlen, klen;
+	char *out;
+
+	if ((info = pam_getenv(pamh, "SSH_AUTH_INFO_0")) == NULL)
+		return NULL;
+	for (line = info; *line != '\0'; line = p + (*p == '\n')) {
+		p = line + strcspn(line, "\n");
+		if (strncmp(line, "publickey ", 10) != 0)
+			continue;
+		type = line + 10;
+		tlen = strspn(type, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.-_");
+		if (tlen == 0 || type[tlen] != ' ')
+			continue;
+		key = type + tlen + 1;
+		klen = strspn(key, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=");
+		if (klen == 0 || (key[klen] != ' ' && key[klen] != '\n' &&
+		    key[klen] != '\0'))
+			continue;
+		if (7 + tlen + 1 + klen > MSS_STR_MAX)
+			continue;
+		if ((out = malloc(7 + tlen + 1 + klen + 1)) == NULL)
+			return NULL;
+		snprintf(out, 7 + tlen + 1 + klen + 1, "sshkey:%.*s %.*s",
+		    (int)tlen, type, (int)klen, key);
+		return out;
+	}
+	return NULL;
+}
+
+/* "tty:/dev/..." when PAM_TTY names a character device, else NULL. */
+static char *
+pam_mss_device_tty(const char *tty)
+{
+	char path[256], *out;
+	struct stat st;
+	int n;
+
+	if (*tty == '\0' || strcmp(tty, "ssh") == 0 ||
+	    strstr(tty, "..") != NULL)
+		return NULL;
+	n = snprintf(path, sizeof(path), "%s%s",
+	    strncmp(tty, "/dev/", 5) == 0 ? "" : "/dev/", tty);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return NULL;
+	if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode))
+		return NULL;
+	if ((out = malloc(4 + (size_t)n + 1)) == NULL)
+		return NULL;
+	snprintf(out, 4 + (size_t)n + 1, "tty:%s", path);
+	return out;
+}
+
+/*
+ * The device identity: the first kind available in device= order, or ""
+ * (device=none, or nothing available). Returns a PAM code; ctx->device is
+ * set on success.
+ */
+static int
+pam_mss_device(struct pam_mss_ctx *ctx)
+{
+	const char *kind = "none";
+	unsigned int i;
+	size_t n;
+
+	for (i = 0; i < ctx->opts.ndevice && ctx->device == NULL; i++) {
+		switch (ctx->opts.device[i]) {
+		case PAM_MSS_DEV_SSHKEY:
+			ctx->device = pam_mss_device_sshkey(ctx->pamh);
+			kind = "sshkey";
+			break;
+		case PAM_MSS_DEV_RHOST:
+			n = strlen(ctx->rhost);
+			if (n == 0 || 6 + n > MSS_STR_MAX)
+				break;
+			if ((ctx->device = malloc(6 + n + 1)) != NULL)
+				snprintf(ctx->device, 6 + n + 1, "rhost:%s",
+				    ctx->rhost);
+			kind = "rhost";
+			break;
+		case PAM_MSS_DEV_TTY:
+			ctx->device = pam_mss_device_tty(ctx->tty);
+			kind = "tty";
+			break;
+		}
+	}
+	if (ctx->device == NULL) {
+		kind = "none";
+		if ((ctx->device = strdup("")) == NULL)
+			return PAM_BUF_ERR;
+	}
+	if (ctx->opts.debug)
+		pam_syslog(ctx->pamh, LOG_DEBUG, "device identity: %s", kind);
+	return PAM_SUCCESS;
+}
+
+/*
+ * Sends ctx->req as a request of type type and reads the reply into
+ * ctx->rep; the request is wiped either way. Returns 0 when the reply is
+ * of type expect (its payload left for the caller to parse), MSS_ERR_PERM
+ * when mfad refused this caller, or another MSS_ERR_* for a transport
+ * failure or a malformed or unexpected reply.
+ */
+static int
+pam_mss_call(struct pam_mss_ctx *ctx, uint8_t type, uint8_t expect)
+{
+	char *text = NULL;
+	uint8_t rtype = 0;
+	uint32_t code;
+	int r;
+
+	r = mss_client_call(ctx->opts.socket, type, ctx->req, &rtype,
+	    ctx->rep, MSS_IO_TIMEOUT_MS);
+	mss_buf_reset(ctx->req);
+	if (r != 0)
+		goto out;
+	if (rtype == expect) {
+		r = 0;
+		goto out;
+	}
+	if (rtype != MSS_REP_RESULT) {
+		r = MSS_ERR_PROTO;
+		goto out;
+	}
+	/* An error where an answer was expected: say why in the log. */
+	if ((r = mss_buf_get_u32(ctx->rep, &code)) != 0 ||
+	    (r = mss_buf_get_str(ctx->rep, &text, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(ctx->rep)) != 0)
+		goto out;
+	if (code == 0 || code > MSS_ERR_MAX) {
+		r = MSS_ERR_PROTO;
+		goto out;
+	}
+	r = -(int)code;
+	pam_mss_sanitize(text);
+	pam_syslog(ctx->pamh, LOG_ERR, "mfad refused request %u: %s (%s)",
+	    (unsigned int)type, mss_strerror(r), text);
+out:
+	mss_str_free(text);
+	return r;
+}
+
+/*
+ * mfad could not be asked, or answered nonsense: failmode decides.
+ * MSS_ERR_PERM (mfad refused this caller) is a plain refusal.
+ */
+static int
+pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
+{
+	if (err == MSS_ERR_PERM) {
+		ctx->why = "caller refused by mfad";
+		return PAM_AUTH_ERR;
+	}
+	if (ctx->opts.failmode == PAM_MSS_FAIL_SAFE) {
+		pam_syslog(ctx->pamh, LOG_CRIT, "mfad unreachable, "
+		    "failmode=safe: login not checked by pam_mss "
+		    "(service=%s rhost=%s: %s: %s)", ctx->service, ctx->rhost,
+		    ctx->opts.socket, mss_strerror(err));
+		return PAM_IGNORE;
+	}
+	pam_syslog(ctx->pamh, LOG_ERR, "mfad unavailable at %s: %s",
+	    ctx->opts.socket, mss_strerror(err));
+	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_UNAVAIL, NULL, 0);
+	ctx->why = "mfad unavailable";
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
+/* Parses MSS_REP_AUTH from ctx->rep; 0 or MSS_ERR_*. */
+static int
+pam_mss_get_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
+{
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = mss_buf_get_u8(ctx->rep, &a->result)) != 0 ||
+	    (r = mss_buf_get_str(ctx->rep, &a->login, MSS_TOKEN_LEN)) != 0 ||
+	    (r = mss_buf_get_str(ctx->rep, &a->masked, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_u32(ctx->rep, &a->minutes)) != 0 ||
+	    (r = mss_buf_get_u8(ctx->rep, &a->mail)) != 0 ||
+	    (r = mss_buf_get_u32(ctx->rep, &a->wait)) != 0 ||
+	    (r = mss_buf_end(ctx->rep)) != 0)
+		goto fail;
+	if (a->result > MSS_AUTH_EXPIRED || a->mail > MSS_MAIL_FAILED) {
+		r = MSS_ERR_PROTO;
+		goto fail;
+	}
+	/* A code was sent: there must be a login to answer it on. */
+	if (a->result == MSS_AUTH_CODE_SENT && *a->login == '\0' &&
+	    ctx->login == NULL) {
+		r = MSS_ERR_PROTO;
+		goto fail;
+	}
+	pam_mss_sanitize(a->masked);
+	if (strlen(a->masked) > PAM_MSS_MASK_MAX)
+		a->masked[PAM_MSS_MASK_MAX] = '\0';
+	return 0;
+fail:
+	mss_str_free(a->login);
+	mss_str_free(a->masked);
+	memset(a, 0, sizeof(*a));
+	return r;
+}
+
+/* Keeps the login id and masked address of a CODE_SENT reply. */
+static void
+pam_mss_take_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
+{
+	if (*a->login != '\0') {
+		mss_str_free(ctx->login);
+		ctx->login = a->login;
+		a->login = NULL;
+	}
+	if (*a->masked != '\0' || ctx->masked == NULL) {
+		mss_str_free(ctx->masked);
+		ctx->masked = a->masked;
+		a->masked = NULL;
+	}
+}
+
+static void
+pam_mss_free_auth(struct pam_mss_rep_auth *a)
+{
+	mss_str_free(a->login);
+	mss_str_free(a->masked);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Parses MSS_REP_CODE from ctx->rep; 0 or MSS_ERR_*. */
+static int
+pam_mss_get_code(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = mss_buf_get_u8(ctx->rep, &c->result)) != 0 ||
+	    (r = mss_buf_get_u32(ctx->rep, &c->tries_left)) != 0 ||
+	    (r = mss_buf_get_u8(ctx->rep, &c->may_remember)) != 0 ||
+	    (r = mss_buf_get_u32(ctx->rep, &c->remember_days)) != 0 ||
+	    (r = mss_buf_get_u8(ctx->rep, &c->mail)) != 0 ||
+	    (r = mss_buf_end(ctx->rep)) != 0)
+		return r;
+	if (c->result > MSS_CODE_BADLOGIN || c->mail > MSS_MAIL_FAILED)
+		return MSS_ERR_PROTO;
+	return 0;
+}
+
+/* Tells the user where the code went; mail trouble gets its own line. */
+static void
+pam_mss_code_sent(struct pam_mss_ctx *ctx, enum pam_mss_msg_id id,
+    const struct pam_mss_rep_auth *a)
+{
+	(void)pam_mss_say(ctx, PAM_TEXT_INFO, id, ctx->masked, a->minutes);
+	if (a->mail == MSS_MAIL_RETRYING || a->mail == MSS_MAIL_FAILED)
+		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_MAIL_DELAYED,
+		    NULL, 0);
+}
+
+/* Email prompt (unless email=skip), trimmed. Returns a PAM code. */
+static int
+pam_mss_get_email(struct pam_mss_ctx *ctx)
+{
+	int r;
+
+	if (ctx->opts.email_skip) {
+		if ((ctx->email = strdup("")) == NULL)
+			return PAM_BUF_ERR;
+		return PAM_SUCCESS;
+	}
+	if ((r = pam_mss_ask(ctx, PAM_PROMPT_ECHO_ON, PAM_MSS_M_EMAIL_PROMPT,
+	    0, &ctx->email)) != PAM_SUCCESS) {
+		ctx->why = "conversation failed";
+		return r;
+	}
+	pam_mss_trim(ctx->email);
+	if (strlen(ctx->email) > MSS_STR_MAX)
+		return pam_mss_deny(ctx, "email address too long");
+	return PAM_SUCCESS;
+}
+
+/* Password from an earlier module or a prompt. Returns a PAM code. */
+static int
+pam_mss_get_password(struct pam_mss_ctx *ctx)
+{
+	const void *item = NULL;
+	int r;
+
+	if (ctx->opts.use_first_pass || ctx->opts.try_first_pass) {
+		if (pam_get_item(ctx->pamh, PAM_AUTHTOK, &item) ==
+		    PAM_SUCCESS && item != NULL) {
+			if ((ctx->password = strdup(item)) == NULL)
+				return PAM_BUF_ERR;
+			goto check;
+		}
+		if (ctx->opts.use_first_pass) {
+			ctx->why = "use_first_pass: no password stored";
+			return PAM_AUTH_ERR;
+		}
+	}
+	if ((r = pam_mss_ask(ctx, PAM_PROMPT_ECHO_OFF, PAM_MSS_M_PASS_PROMPT,
+	    0, &ctx->password)) != PAM_SUCCESS) {
+		ctx->why = "conversation failed";
+		return r;
+	}
+	/* For the modules stacked after this one (pam_unix, keyrings). */
+	if ((r = pam_set_item(ctx->pamh, PAM_AUTHTOK, ctx->password)) !=
+	    PAM_SUCCESS)
+		return r;
+check:
+	if (strlen(ctx->password) > MSS_PASS_MAX)
+		return pam_mss_deny(ctx, "password too long");
+	return PAM_SUCCESS;
+}
+
+/* MSS_REQ_AUTH_START; *a gets the reply. Returns a PAM code. */
+static int
+pam_mss_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
+{
+	uint32_t fl = 0;
+	int r;
+
+	if (ctx->opts.noenroll)
+		fl |= MSS_AUTH_F_NOENROLL;
+	if (ctx->opts.noreset)
+		fl |= MSS_AUTH_F_NORESET;
+	if (ctx->opts.email_skip)
+		fl |= MSS_AUTH_F_EMAIL_SKIP;
+	/* Over-long items go empty rather than breaking the frame. */
+	if ((r = mss_buf_put_str(ctx->req, ctx->service)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->user)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->email)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->password)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->device)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, strlen(ctx->rhost) <= MSS_STR_MAX ?
+	    ctx->rhost : "")) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, strlen(ctx->tty) <= MSS_STR_MAX ?
+	    ctx->tty : "")) != 0 ||
+	    (r = mss_buf_put_str(ctx->req,
+	    pam_mss_msg_lang_code(ctx->lang))) != 0 ||
+	    (r = mss_buf_put_u32(ctx->req, fl)) != 0) {
+		mss_buf_reset(ctx->req);
+		return PAM_BUF_ERR;
+	}
+	/* The password now only lives in the request, wiped by the call. */
+	mss_str_free(ctx->password);
+	ctx->password = NULL;
+	if ((r = pam_mss_call(ctx, MSS_REQ_AUTH_START, MSS_REP_AUTH)) != 0 ||
+	    (r = pam_mss_get_auth(ctx, a)) != 0)
+		return pam_mss_unavail(ctx, r);
+	if (ctx->opts.debug)
+		pam_syslog(ctx->pamh, LOG_DEBUG, "auth start: result %u",
+		    (unsigned int)a->result);
+	return PAM_SUCCESS;
+}
+
+/* An empty answer: MSS_REQ_RESEND. Returns a PAM code; PAM_SUCCESS
+ * means "prompt again". */
+static int
+pam_mss_resend(struct pam_mss_ctx *ctx)
+{
+	struct pam_mss_rep_auth a;
+	int r;
+
+	if ((r = mss_buf_put_str(ctx->req, ctx->login)) != 0)
+		return PAM_BUF_ERR;
+	if ((r = pam_mss_call(ctx, MSS_REQ_RESEND, MSS_REP_AUTH)) != 0 ||
+	    (r = pam_mss_get_auth(ctx, &a)) != 0)
+		return pam_mss_unavail(ctx, r);
+	if (ctx->opts.debug)
+		pam_syslog(ctx->pamh, LOG_DEBUG, "resend: result %u",
+		    (unsigned int)a.result);
+	switch (a.result) {
+	case MSS_AUTH_CODE_SENT:
+		pam_mss_take_auth(ctx, &a);
+		pam_mss_code_sent(ctx, PAM_MSS_M_CODE_RESENT, &a);
+		r = PAM_SUCCESS;
+		break;
+	case MSS_AUTH_THROTTLED:
+		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_RESEND_WAIT,
+		    NULL, a.wait);
+		r = PAM_SUCCESS;
+		break;
+	default:
+		r = pam_mss_deny(ctx, "resend refused");
+		break;
+	}
+	pam_mss_free_auth(&a);
+	return r;
+}
+
+/*
+ * Sends one code answer. Returns PAM_SUCCESS with *c filled, or a PAM
+ * code when mfad could not be asked.
+ */
+static int
+pam_mss_check_code(struct pam_mss_ctx *ctx, const char *code,
+    struct pam_mss_rep_code *c)
+{
+	int r;
+
+	if ((r = mss_buf_put_str(ctx->req, ctx->login)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, code)) != 0) {
+		mss_buf_reset(ctx->req);
+		return PAM_BUF_ERR;
+	}
+	if ((r = pam_mss_call(ctx, MSS_REQ_CODE, MSS_REP_CODE)) != 0 ||
+	    (r = pam_mss_get_code(ctx, c)) != 0)
+		return pam_mss_unavail(ctx, r);
+	if (ctx->opts.debug)
+		pam_syslog(ctx->pamh, LOG_DEBUG, "code: result %u, "
+		    "tries left %u", (unsigned int)c->result,
+		    (unsigned int)c->tries_left);
+	return PAM_SUCCESS;
+}
+
+/*
+ * The code prompt, until a right code, `tries` wrong answers, or too
+ * many resends. On PAM_SUCCESS *c holds the accepting reply.
+ */
+static int
+pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
+{
+	unsigned int wrong = 0, resends = 0;
+	char *answer = NULL;
+	int r;
+
+	for (;;) {
+		if ((r = pam_mss_ask(ctx, PAM_PROMPT_ECHO_ON,
+		    PAM_MSS_M_CODE_PROMPT, 0, &answer)) != PAM_SUCCESS) {
+			ctx->why = "conversation failed";
+			goto out;
+		}
+		pam_mss_strip(answer);
+		if (*answer == '\0') {
+			mss_str_free(answer);
+			answer = NULL;
+			if (++resends > ctx->opts.tries +
+			    PAM_MSS_EXTRA_RESENDS) {
+				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				    PAM_MSS_M_RESEND_LIMIT, NULL, 0);
+				ctx->why = "too many resends";
+				r = PAM_MAXTRIES;
+				goto out;
+			}
+			if ((r = pam_mss_resend(ctx)) != PAM_SUCCESS)
+				goto out;
+			continue;
+		}
+		if (strlen(answer) > MSS_STR_MAX) {
+			/* Cannot be a code; no need to ask mfad. */
+			c->result = MSS_CODE_WRONG;
+			c->mail = MSS_MAIL_SENT;
+		} else if ((r = pam_mss_check_code(ctx, answer, c)) !=
+		    PAM_SUCCESS)
+			goto out;
+		mss_str_free(answer);
+		answer = NULL;
+		switch (c->result) {
+		case MSS_CODE_OK:
+			r = PAM_SUCCESS;
+			goto out;
+		case MSS_CODE_WRONG:
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			    PAM_MSS_M_CODE_WRONG, NULL, 0);
+			if (c->mail == MSS_MAIL_RETRYING ||
+			    c->mail == MSS_MAIL_FAILED)
+				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				    PAM_MSS_M_MAIL_DELAYED, NULL, 0);
+			break;
+		case MSS_CODE_EXPIRED:
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			    PAM_MSS_M_CODE_EXPIRED, NULL, 0);
+			break;
+		case MSS_CODE_DEAD:
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			    PAM_MSS_M_CODE_DEAD, NULL, 0);
+			ctx->why = "code dead";
+			r = PAM_MAXTRIES;
+			goto out;
+		default:
+			r = pam_mss_deny(ctx, "login unknown to mfad");
+			goto out;
+		}
+		if (++wrong >= ctx->opts.tries) {
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			    PAM_MSS_M_CODE_DEAD, NULL, 0);
+			ctx->why = "too many wrong codes";
+			r = PAM_MAXTRIES;
+			goto out;
+		}
+	}
+out:
+	mss_str_free(answer);
+	return r;
+}
+
+/*
+ * Offers to remember this device. Only a conversation failure is an
+ * error: mfad failing to remember costs a code next time, not this login.
+ */
+static int
+pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
+{
+	char *answer = NULL, *text = NULL;
+	uint32_t code = 1;
+	int r, yes;
+
+	if (!c->may_remember || c->remember_days == 0 || *ctx->device == '\0')
+		return PAM_SUCCESS;
+	if ((r = pam_mss_ask(ctx, PAM_PROMPT_ECHO_ON,
+	    PAM_MSS_M_REMEMBER_PROMPT, c->remember_days, &answer)) !=
+	    PAM_SUCCESS) {
+		ctx->why = "conversation failed";
+		return r;
+	}
+	yes = pam_mss_msg_is_yes(answer);
+	mss_str_free(answer);
+	if (!yes)
+		return PAM_SUCCESS;
+	if (mss_buf_put_str(ctx->req, ctx->login) != 0)
+		r = MSS_ERR_NOMEM;
+	else if ((r = pam_mss_call(ctx, MSS_REQ_REMEMBER,
+	    MSS_REP_RESULT)) == 0 &&
+	    ((r = mss_buf_get_u32(ctx->rep, &code)) != 0 ||
+	    (r = mss_buf_get_str(ctx->rep, &text, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(ctx->rep)) != 0))
+		code = 1;
+	mss_buf_reset(ctx->req);
+	mss_str_free(text);
+	if (r == 0 && code == 0) {
+		if (ctx->opts.debug)
+			pam_syslog(ctx->pamh, LOG_DEBUG, "device remembered");
+		return PAM_SUCCESS;
+	}
+	pam_syslog(ctx->pamh, LOG_WARNING, "could not remember the device: "
+	    "%s", r != 0 ? mss_strerror(r) : mss_strerror(-(int)code));
+	(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_REMEMBER_FAILED,
+	    NULL, 0);
+	return PAM_SUCCESS;
+}
+
+/* The failure line: service and rhost always, the user with audit. */
+static void
+pam_mss_log_failure(struct pam_mss_ctx *ctx, int rv)
+{
+	if (rv == PAM_SUCCESS || rv == PAM_IGNORE)
+		return;
+	if (ctx->opts.audit && ctx->user != NULL)
+		pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure; "
+		    "service=%s rhost=%s tty=%s user=%s: %s", ctx->service,
+		    ctx->rhost, ctx->tty, ctx->user,
+		    ctx->why != NULL ? ctx->why : pam_strerror(ctx->pamh, rv));
+	else
+		pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure; "
+		    "service=%s rhost=%s tty=%s: %s", ctx->service,
+		    ctx->rhost, ctx->tty,
+		    ctx->why != NULL ? ctx->why : pam_strerror(ctx->pamh, rv));
+}
+
+int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	struct pam_mss_ctx ctx;
+	struct pam_mss_rep_auth a;
+	struct pam_mss_rep_code c;
+	int rv;
+
+	memset(&a, 0, sizeof(a));
+	memset(&c, 0, sizeof(c));
+	/* Every failure costs at least this, whatever its cause. */
+	(void)pam_fail_delay(pamh, 2000000);
+	if ((rv = pam_mss_ctx_init(&ctx, pamh, flags, argc, argv)) !=
+	    PAM_SUCCESS)
+		goto out;
+	if ((rv = pam_get_user(pamh, &ctx.user, NULL)) != PAM_SUCCESS) {
+		ctx.user = NULL;
+		ctx.why = "no user name";
+		goto out;
+	}
+	if (ctx.user == NULL || *ctx.user == '\0' ||
+	    strlen(ctx.user) > MSS_STR_MAX) {
+		ctx.user = NULL;
+		rv = PAM_USER_UNKNOWN;
+		ctx.why = "bad user name";
+		goto out;
+	}
+	if ((rv = pam_mss_get_email(&ctx)) != PAM_SUCCESS ||
+	    (rv = pam_mss_get_password(&ctx)) != PAM_SUCCESS ||
+	    (rv = pam_mss_device(&ctx)) != PAM_SUCCESS ||
+	    (rv = pam_mss_start(&ctx, &a)) != PAM_SUCCESS)
+		goto out;
+
+	switch (a.result) {
+	case MSS_AUTH_OK:
+		/* A remembered device: the password was enough. */
+		goto success;
+	case MSS_AUTH_CODE_SENT:
+		pam_mss_take_auth(&ctx, &a);
+		pam_mss_code_sent(&ctx, PAM_MSS_M_CODE_SENT, &a);
+		break;
+	case MSS_AUTH_THROTTLED:
+		(void)pam_mss_say(&ctx, PAM_ERROR_MSG, PAM_MSS_M_THROTTLED,
+		    NULL, a.wait);
+		ctx.why = "throttled";
+		rv = PAM_AUTH_ERR;
+		goto out;
+	case MSS_AUTH_ENROLL:
+	case MSS_AUTH_RESET:
+	case MSS_AUTH_EXPIRED:
+		/* Enrollment and reset flows are not offered by this build. */
+		rv = pam_mss_deny(&ctx, "flow not supported");
+		goto out;
+	case MSS_AUTH_DENIED:
+	default:
+		rv = pam_mss_deny(&ctx, "denied");
+		goto out;
+	}
+
+	if ((rv = pam_mss_code_loop(&ctx, &c)) != PAM_SUCCESS ||
+	    (rv = pam_mss_remember(&ctx, &c)) != PAM_SUCCESS)
+		goto out;
+success:
+	if (!ctx.silent)
+		(void)pam_mss_say(&ctx, PAM_TEXT_INFO, PAM_MSS_M_SUCCESS,
+		    NULL, 0);
+	if (ctx.opts.debug)
+		pam_syslog(pamh, LOG_DEBUG, "authentication succeeded");
+	rv = PAM_SUCCESS;
+out:
+	pam_mss_log_failure(&ctx, rv);
+	pam_mss_free_auth(&a);
+	sodium_memzero(&c, sizeof(c));
+	pam_mss_ctx_clear(&ctx);
+	return rv;
+}
+
+int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_SUCCESS;
+}
+
+int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct pam_mss_ctx ctx;
+	uint8_t state;
+	int r, rv;
+
+	if ((rv = pam_mss_ctx_init(&ctx, pamh, flags, argc, argv)) !=
+	    PAM_SUCCESS)
+		goto out;
+	if ((rv = pam_get_user(pamh, &ctx.user, NULL)) != PAM_SUCCESS ||
+	    ctx.user == NULL || *ctx.user == '\0' ||
+	    strlen(ctx.user) > MSS_STR_MAX) {
+		if (rv == PAM_SUCCESS)
+			rv = PAM_USER_UNKNOWN;
+		ctx.user = NULL;
+		goto out;
+	}
+	if ((r = mss_buf_put_str(ctx.req, ctx.service)) != 0 ||
+	    (r = mss_buf_put_str(ctx.req, ctx.user)) != 0) {
+		rv = PAM_BUF_ERR;
+		goto out;
+	}
+	if ((r = pam_mss_call(&ctx, MSS_REQ_ACCT, MSS_REP_ACCT)) != 0 ||
+	    (r = mss_buf_get_u8(ctx.rep, &state)) != 0 ||
+	    (r = mss_buf_end(ctx.rep)) != 0) {
+		rv = pam_mss_unavail(&ctx, r);
+		goto out;
+	}
+	if (ctx.opts.debug)
+		pam_syslog(pamh, LOG_DEBUG, "account state %u",
+		    (unsigned int)state);
+	switch (state) {
+	case MSS_ACCT_ACTIVE:
+		rv = PAM_SUCCESS;
+		break;
+	case MSS_ACCT_LOCKED:
+	case MSS_ACCT_DISABLED:
+		(void)pam_mss_say(&ctx, PAM_ERROR_MSG, PAM_MSS_M_LOCKED,
+		    NULL, 0);
+		rv = PAM_PERM_DENIED;
+		break;
+	case MSS_ACCT_UNKNOWN:
+		rv = PAM_USER_UNKNOWN;
+		break;
+	case MSS_ACCT_INVITED:
+	case MSS_ACCT_REENROLL:
+		rv = PAM_NEW_AUTHTOK_REQD;
+		break;
+	default:
+		rv = pam_mss_unavail(&ctx, MSS_ERR_PROTO);
+		break;
+	}
+	if (rv != PAM_SUCCESS && rv != PAM_IGNORE) {
+		if (ctx.opts.audit && ctx.user != NULL)
+			pam_syslog(pamh, LOG_NOTICE, "account refused; "
+			    "service=%s rhost=%s user=%s: %s", ctx.service,
+			    ctx.rhost, ctx.user, pam_strerror(pamh, rv));
+		else
+			pam_syslog(pamh, LOG_NOTICE, "account refused; "
+			    "service=%s rhost=%s: %s", ctx.service,
+			    ctx.rhost, pam_strerror(pamh, rv));
+	}
+out:
+	pam_mss_ctx_clear(&ctx);
+	return rv;
+}

@@ -1,0 +1,70 @@
+/*
+ * Every string pam_mss shows to a user, in English and French.
+ *
+ * The strings live in one table in pam_mss_msg.c so that they can move to
+ * gettext catalogues without touching the module. A template may hold
+ * "%s" (a string argument), "%u" (a number argument) and "%%"; nothing
+ * else is interpreted, so a translation can never become a format-string
+ * bug.
+ */
+#ifndef PAM_MSS_MSG_H
+#define PAM_MSS_MSG_H
+
+#include <stddef.h>
+
+#include <security/pam_modules.h>
+
+enum pam_mss_lang {
+	PAM_MSS_LANG_AUTO = 0,	/* from the environment */
+	PAM_MSS_LANG_EN,
+	PAM_MSS_LANG_FR,
+};
+
+enum pam_mss_msg_id {
+	PAM_MSS_M_EMAIL_PROMPT = 0,
+	PAM_MSS_M_PASS_PROMPT,
+	PAM_MSS_M_CODE_PROMPT,
+	PAM_MSS_M_REMEMBER_PROMPT,	/* %u days */
+	PAM_MSS_M_CODE_SENT,		/* %s masked address, %u minutes */
+	PAM_MSS_M_CODE_RESENT,		/* %s masked address, %u minutes */
+	PAM_MSS_M_MAIL_DELAYED,
+	PAM_MSS_M_DENIED,
+	PAM_MSS_M_THROTTLED,		/* %u seconds */
+	PAM_MSS_M_RESEND_WAIT,		/* %u seconds */
+	PAM_MSS_M_RESEND_LIMIT,
+	PAM_MSS_M_CODE_WRONG,
+	PAM_MSS_M_CODE_EXPIRED,
+	PAM_MSS_M_CODE_DEAD,
+	PAM_MSS_M_REMEMBER_FAILED,
+	PAM_MSS_M_SUCCESS,
+	PAM_MSS_M_UNAVAIL,
+	PAM_MSS_M_LOCKED,
+	PAM_MSS_M_COUNT
+};
+
+/* The room a formatted message may take, NUL included. */
+#define PAM_MSS_MSG_LEN	512
+
+/*
+ * Resolves PAM_MSS_LANG_AUTO: the first non-empty of LC_ALL, LC_MESSAGES
+ * and LANG in the PAM environment, else in the process environment;
+ * French when it starts with "fr", English otherwise. Any other value is
+ * returned unchanged.
+ */
+enum pam_mss_lang pam_mss_msg_lang(pam_handle_t *pamh, enum pam_mss_lang lang);
+
+/* The language's code for mfad ("en" or "fr"). */
+const char *pam_mss_msg_lang_code(enum pam_mss_lang lang);
+
+/*
+ * Writes message id in lang into out (outlen bytes, at least 1), putting
+ * s for "%s" (NULL counts as "") and n for "%u". Too long a result is cut
+ * at a character boundary; out is always NUL-terminated.
+ */
+void pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
+    enum pam_mss_msg_id id, const char *s, unsigned int n);
+
+/* 1 when answer (spaces around ignored) is o, oui, y or yes in any case. */
+int pam_mss_msg_is_yes(const char *answer);
+
+#endif /* PAM_MSS_MSG_H */
