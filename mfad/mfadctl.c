@@ -1,0 +1,1366 @@
+/*
+ * mfadctl: the administration client of mfad.
+ *
+ * Each command is one row of a table (name, argument counts, handler,
+ * request type, usage), as in smtpctl. Arguments are checked here before
+ * anything is sent, so that a typo never reaches the daemon; mfad checks
+ * them again and decides. Exit status is part of the interface (see
+ * mfadctl(8)): 0 done, 1 refused or not found, 2 usage, 3 mfad
+ * unreachable or answering nonsense, 4 permission denied.
+ *
+ * Output is either text for a person (aligned, control characters made
+ * harmless) or, with --json, exactly one JSON value on stdout.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "mss_buf.h"
+#include "mss_client.h"
+#include "mss_err.h"
+#include "mss_proto.h"
+#include "mfad_conf.h"
+
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_REFUSED = 1,	/* refused or not found */
+	CTL_EXIT_USAGE = 2,	/* bad arguments or configuration */
+	CTL_EXIT_UNAVAIL = 3,	/* mfad down, or its reply malformed */
+	CTL_EXIT_PERM = 4,	/* mfad says we may not */
+};
+
+#define CTL_USER_MAX	32	/* as useradd(8) */
+#define CTL_EMAIL_MAX	254	/* RFC 5321 path limit, less the brackets */
+#define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* Smallest encodings, to bound a count before allocating for it. */
+#define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4)
+#define CTL_DEVICE_REC_MIN	(3 * 4 + 3 * 8)
+
+struct ctl;
+
+struct ctl_cmd {
+	const char	*group;		/* first word */
+	const char	*verb;		/* second word, or NULL */
+	int		 minargs;	/* arguments after the words */
+	int		 maxargs;
+	int		(*handler)(struct ctl *, int, char **);
+	uint8_t		 type;		/* request sent, for shared handlers */
+	const char	*usage;		/* what follows the words */
+};
+
+struct ctl {
+	const struct ctl_cmd *cmd;
+	char		 name[32];	/* "user add", for messages */
+	const char	*conf_path;	/* -c, or NULL for the default */
+	const char	*socket;	/* -s, or resolved from the config */
+	char		*conf_socket;	/* owned copy from the config */
+	int		 json;
+};
+
+/* The account record of MSS_REP_USER and MSS_REP_USER_LIST. */
+struct ctl_user {
+	char		*user;
+	char		*email;
+	char		*masked;
+	char		*lang;
+	uint8_t		 state;
+	uint64_t	 created;
+	uint64_t	 enrolled;
+	uint32_t	 failures;
+	uint64_t	 locked_until;
+	uint64_t	 last_login;
+	uint32_t	 devices;
+};
+
+/* One entry of MSS_REP_DEVICE_LIST. */
+struct ctl_device {
+	char		*id;
+	char		*kind;
+	char		*service;
+	uint64_t	 created;
+	uint64_t	 expires;
+	uint64_t	 last_used;
+};
+
+static int ctl_status(struct ctl *, int, char **);
+static int ctl_user_add(struct ctl *, int, char **);
+static int ctl_user_simple(struct ctl *, int, char **);
+static int ctl_user_show(struct ctl *, int, char **);
+static int ctl_user_list(struct ctl *, int, char **);
+static int ctl_device_list(struct ctl *, int, char **);
+static int ctl_device_revoke(struct ctl *, int, char **);
+static int ctl_mail_test(struct ctl *, int, char **);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", NULL, 0, 0, ctl_status, MSS_REQ_STATUS, "" },
+	{ "user", "add", 1, 6, ctl_user_add, MSS_REQ_USER_ADD,
+	    "USER --email ADDR [--lang fr|en] [--password-stdin]" },
+	{ "user", "del", 1, 1, ctl_user_simple, MSS_REQ_USER_DEL, "USER" },
+	{ "user", "show", 1, 1, ctl_user_show, MSS_REQ_USER_SHOW, "USER" },
+	{ "user", "lock", 1, 1, ctl_user_simple, MSS_REQ_USER_LOCK, "USER" },
+	{ "user", "unlock", 1, 1, ctl_user_simple, MSS_REQ_USER_UNLOCK,
+	    "USER" },
+	{ "user", "reenroll", 1, 1, ctl_user_simple, MSS_REQ_USER_REENROLL,
+	    "USER" },
+	{ "user", "list", 0, 0, ctl_user_list, MSS_REQ_USER_LIST, "" },
+	{ "device", "list", 1, 1, ctl_device_list, MSS_REQ_DEVICE_LIST,
+	    "USER" },
+	{ "device", "revoke", 2, 2, ctl_device_revoke, MSS_REQ_DEVICE_REVOKE,
+	    "USER (ID | --all)" },
+	{ "mail", "test", 1, 1, ctl_mail_test, MSS_REQ_MAIL_TEST, "ADDR" },
+};
+#define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+/* Indexed by enum mss_acct_state. */
+static const char *const ctl_states[] = {
+	"active", "invited", "locked", "disabled", "unknown", "reenroll",
+};
+#define CTL_NSTATES	(sizeof(ctl_states) / sizeof(ctl_states[0]))
+
+/*
+ * Text from mfad.
+ *
+ * Whatever mfad sends is data, not terminal commands: control characters
+ * (C0, DEL, C1) and malformed UTF-8 never reach a terminal as such, and
+ * JSON strings are always valid UTF-8.
+ */
+
+/* Decodes one UTF-8 sequence at s (NUL-terminated): its length in bytes
+ * and the code point in *cpp, or 0 for an invalid or overlong sequence. */
+static size_t
+ctl_utf8_next(const unsigned char *s, uint32_t *cpp)
+{
+	uint32_t cp, min;
+	size_t i, n;
+
+	if (s[0] < 0x80) {
+		*cpp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+		min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+		min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	/* A NUL is not a continuation byte, so this stops at the end. */
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*cpp = cp;
+	return n;
+}
+
+/*
+ * Writes s to fp for a person (fp NULL: writes nothing), one column per
+ * character, '?' for a control character or an invalid byte. Returns
+ * the number of columns.
+ */
+static size_t
+ctl_text(FILE *fp, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t cols = 0, n;
+	uint32_t cp;
+
+	while (*p != '\0') {
+		n = ctl_utf8_next(p, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+			if (fp != NULL)
+				fputc('?', fp);
+			p += n == 0 ? 1 : n;
+		} else {
+			if (fp != NULL)
+				fwrite(p, 1, n, fp);
+			p += n;
+		}
+		cols++;
+	}
+	return cols;
+}
+
+/* Writes s padded with spaces to width columns. */
+static void
+ctl_cell(const char *s, size_t width)
+{
+	size_t cols;
+
+	for (cols = ctl_text(stdout, s); cols < width; cols++)
+		putchar(' ');
+}
+
+/* Writes s as a JSON string: quotes and backslashes escaped, control
+ * characters as \u00XX, UTF-8 as is, an invalid byte as U+FFFD. */
+static void
+ctl_json_str(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n;
+
+	putchar('"');
+	while (*p != '\0') {
+		if (*p == '"' || *p == '\\') {
+			putchar('\\');
+			putchar(*p++);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			printf("\\u%04x", *p++);
+		} else if ((n = ctl_utf8_next(p, &cp)) == 0) {
+			fputs("\\ufffd", stdout);
+			p++;
+		} else {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		}
+	}
+	putchar('"');
+}
+
+/* Starts member key of an object; *first tracks the comma. */
+static void
+ctl_json_key(int *first, const char *key)
+{
+	if (!*first)
+		putchar(',');
+	*first = 0;
+	ctl_json_str(key);
+	putchar(':');
+}
+
+static void
+ctl_json_kstr(int *first, const char *key, const char *val)
+{
+	ctl_json_key(first, key);
+	ctl_json_str(val);
+}
+
+/* An empty string becomes null: "nothing to say" rather than a value. */
+static void
+ctl_json_kstr_null(int *first, const char *key, const char *val)
+{
+	ctl_json_key(first, key);
+	if (val[0] == '\0')
+		fputs("null", stdout);
+	else
+		ctl_json_str(val);
+}
+
+static void
+ctl_json_knum(int *first, const char *key, uint64_t val)
+{
+	ctl_json_key(first, key);
+	printf("%" PRIu64, val);
+}
+
+/*
+ * Times travel as seconds since the epoch, 0 meaning never. They are
+ * shown as ISO 8601 UTC; a value gmtime cannot convert is shown as the
+ * bare number rather than hidden.
+ */
+static int
+ctl_iso_time(uint64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt;
+
+	if (t > (uint64_t)INT64_MAX)
+		return -1;
+	tt = (time_t)t;
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -1;
+	return 0;
+}
+
+static const char *
+ctl_time(uint64_t t, char *buf, size_t len)
+{
+	if (t == 0)
+		return "-";
+	if (ctl_iso_time(t, buf, len) != 0)
+		snprintf(buf, len, "%" PRIu64, t);
+	return buf;
+}
+
+static void
+ctl_json_ktime(int *first, const char *key, uint64_t t)
+{
+	char buf[64];
+
+	ctl_json_key(first, key);
+	if (t == 0)
+		fputs("null", stdout);
+	else if (ctl_iso_time(t, buf, sizeof(buf)) == 0)
+		ctl_json_str(buf);
+	else
+		printf("%" PRIu64, t);
+}
+
+/* Seconds as "[Nd ]HH:MM:SS". */
+static const char *
+ctl_duration(uint64_t s, char *buf, size_t len)
+{
+	uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+	if (d > 0)
+		snprintf(buf, len, "%" PRIu64 "d %02" PRIu64 ":%02" PRIu64
+		    ":%02" PRIu64, d, h, m, s % 60);
+	else
+		snprintf(buf, len, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64,
+		    h, m, s % 60);
+	return buf;
+}
+
+static const char *
+ctl_state_name(uint8_t state, char *buf, size_t len)
+{
+	if (state < CTL_NSTATES)
+		return ctl_states[state];
+	/* A newer mfad may know more states; show the number. */
+	snprintf(buf, len, "state-%u", (unsigned)state);
+	return buf;
+}
+
+/*
+ * Messages and usage.
+ */
+
+static void
+ctl_usage(FILE *fp)
+{
+	size_t i;
+
+	fputs("usage: mfadctl [-c FILE] [-s SOCKET] [--json] COMMAND ...\n"
+	    "commands:\n", fp);
+	for (i = 0; i < CTL_NCMDS; i++)
+		fprintf(fp, "\t%s%s%s%s%s\n", ctl_cmds[i].group,
+		    ctl_cmds[i].verb != NULL ? " " : "",
+		    ctl_cmds[i].verb != NULL ? ctl_cmds[i].verb : "",
+		    ctl_cmds[i].usage[0] != '\0' ? " " : "", ctl_cmds[i].usage);
+}
+
+/* "mfadctl: <command>: <message>" on stderr. */
+static void __attribute__((format(printf, 2, 3)))
+ctl_warnx(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mfadctl: ", stderr);
+	if (ctl != NULL && ctl->name[0] != '\0')
+		fprintf(stderr, "%s: ", ctl->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* A bad argument: the reason, then this command's usage line. */
+static int __attribute__((format(printf, 2, 3)))
+ctl_bad_usage(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mfadctl: %s: ", ctl->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: mfadctl %s%s%s\n", ctl->name,
+	    ctl->cmd->usage[0] != '\0' ? " " : "", ctl->cmd->usage);
+	return CTL_EXIT_USAGE;
+}
+
+static int
+ctl_malformed(const struct ctl *ctl)
+{
+	ctl_warnx(ctl, "malformed reply from mfad");
+	return CTL_EXIT_UNAVAIL;
+}
+
+/*
+ * Local checks of arguments. mfad has the last word; these catch typos
+ * before a round trip and keep odd bytes out of requests.
+ */
+
+/* What useradd(8) accepts, in lower case: [a-z0-9_][a-z0-9._-]*, at most
+ * 32 characters, not only digits (that would read as a uid). */
+static int
+ctl_valid_user(const char *s)
+{
+	size_t i, len = strlen(s);
+	int digits = 1;
+
+	if (len == 0 || len > CTL_USER_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if ((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')
+			digits = 0;
+		else if (s[i] >= '0' && s[i] <= '9')
+			;
+		else if (i > 0 && (s[i] == '.' || s[i] == '-'))
+			digits = 0;
+		else
+			return 0;
+	}
+	return !digits;
+}
+
+/* One '@' with something on each side; no space or control character
+ * (they would end up in mail headers). UTF-8 is allowed. */
+static int
+ctl_valid_email(const char *s)
+{
+	const unsigned char *p;
+	const char *at;
+	size_t len = strlen(s);
+
+	if (len == 0 || len > CTL_EMAIL_MAX)
+		return 0;
+	if ((at = strchr(s, '@')) == NULL || at == s || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL)
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Device ids come from "device list": printable, no spaces. */
+static int
+ctl_valid_id(const char *s)
+{
+	const unsigned char *p;
+	size_t len = strlen(s);
+
+	if (len == 0 || len > MSS_STR_MAX)
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Talking to mfad.
+ */
+
+static int
+ctl_valid_socket(const char *path)
+{
+	return path[0] == '/' &&
+	    strlen(path) < CTL_SUN_PATH_MAX;
+}
+
+/*
+ * Settles which socket to use: -s, else the config's, else (no -c and
+ * no file at the default place) the built-in default. Done on the first
+ * call, so that usage errors come before configuration errors.
+ */
+static int
+ctl_resolve_socket(struct ctl *ctl)
+{
+	struct mfad_conf *conf = NULL;
+	const char *path;
+	char err[512];
+	struct stat st;
+	int r;
+
+	if (ctl->socket != NULL)
+		return CTL_EXIT_OK;
+	path = ctl->conf_path != NULL ? ctl->conf_path : MFAD_DEFAULT_CONF;
+	if (ctl->conf_path == NULL && stat(path, &st) != 0 &&
+	    errno == ENOENT) {
+		ctl->socket = MSS_DEFAULT_SOCKET;
+		return CTL_EXIT_OK;
+	}
+	err[0] = '\0';
+	if ((r = mfad_conf_load(path, &conf, err, sizeof(err))) != 0) {
+		if (err[0] != '\0')
+			ctl_warnx(NULL, "%s", err);
+		else
+			ctl_warnx(NULL, "%s: %s", path, mss_strerror(r));
+		return CTL_EXIT_USAGE;
+	}
+	if (conf->socket == NULL)
+		ctl->conf_socket = strdup(MSS_DEFAULT_SOCKET);
+	else
+		ctl->conf_socket = strdup(conf->socket);
+	mfad_conf_free(conf);
+	if (ctl->conf_socket == NULL) {
+		ctl_warnx(NULL, "%s", mss_strerror(MSS_ERR_NOMEM));
+		return CTL_EXIT_REFUSED;
+	}
+	if (!ctl_valid_socket(ctl->conf_socket)) {
+		ctl_warnx(NULL, "%s: socket must be an absolute path shorter "
+		    "than %zu bytes", path,
+		    CTL_SUN_PATH_MAX);
+		return CTL_EXIT_USAGE;
+	}
+	ctl->socket = ctl->conf_socket;
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_exit_for(uint32_t code)
+{
+	if (code == 0)
+		return CTL_EXIT_OK;
+	if (code == (uint32_t)-MSS_ERR_PERM)
+		return CTL_EXIT_PERM;
+	return CTL_EXIT_REFUSED;
+}
+
+static const char *
+ctl_code_str(uint32_t code)
+{
+	if (code > MSS_ERR_MAX)
+		return "unknown error";
+	return mss_strerror(-(int)code);
+}
+
+/*
+ * Reads and reports an MSS_REP_RESULT held in rep: the JSON object on
+ * stdout with --json; the message on stdout (success) or stderr (failure)
+ * otherwise. ok_only: a success is itself a malformed answer (the
+ * command expected data). Returns the exit status.
+ */
+static int
+ctl_result(struct ctl *ctl, struct mss_buf *rep, int ok_only)
+{
+	char *msg = NULL;
+	uint32_t code;
+	int first = 1, ex;
+
+	if (mss_buf_get_u32(rep, &code) != 0 ||
+	    mss_buf_get_str(rep, &msg, MSS_STR_MAX) != 0 ||
+	    mss_buf_end(rep) != 0 || (ok_only && code == 0)) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	ex = ctl_exit_for(code);
+	if (ctl->json) {
+		putchar('{');
+		ctl_json_key(&first, "ok");
+		fputs(code == 0 ? "true" : "false", stdout);
+		ctl_json_knum(&first, "code", code);
+		if (code != 0)
+			ctl_json_kstr(&first, "error", ctl_code_str(code));
+		ctl_json_kstr(&first, "message", msg);
+		puts("}");
+	}
+	if (code == 0) {
+		if (!ctl->json && msg[0] != '\0') {
+			ctl_text(stdout, msg);
+			putchar('\n');
+		}
+	} else {
+		fprintf(stderr, "mfadctl: %s: ", ctl->name);
+		ctl_text(stderr, msg[0] != '\0' ? msg : ctl_code_str(code));
+		fputc('\n', stderr);
+	}
+out:
+	mss_str_free(msg);
+	return ex;
+}
+
+/*
+ * Sends one request and reads the reply into *repp (new; the caller
+ * frees it). Returns CTL_EXIT_OK when the reply has type want; otherwise
+ * reports (unreachable, refusal, unexpected reply) and returns the exit
+ * status, with *repp NULL.
+ */
+static int
+ctl_call(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
+    uint8_t want, struct mss_buf **repp)
+{
+	struct mss_buf *rep;
+	uint8_t rtype;
+	int ex, r;
+
+	*repp = NULL;
+	if ((ex = ctl_resolve_socket(ctl)) != CTL_EXIT_OK)
+		return ex;
+	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		return CTL_EXIT_REFUSED;
+	}
+	r = mss_client_call(ctl->socket, type, req, &rtype, rep,
+	    MSS_IO_TIMEOUT_MS);
+	if (r == MSS_ERR_SYSTEM)
+		ctl_warnx(ctl, "%s: %s", ctl->socket, strerror(errno));
+	else if (r != 0)
+		ctl_warnx(ctl, "%s: %s", ctl->socket, mss_strerror(r));
+	if (r != 0) {
+		ex = CTL_EXIT_UNAVAIL;
+		goto fail;
+	}
+	if (rtype == want) {
+		*repp = rep;
+		return CTL_EXIT_OK;
+	}
+	if (rtype == MSS_REP_RESULT) {
+		ex = ctl_result(ctl, rep, 1);
+		goto fail;
+	}
+	ctl_warnx(ctl, "unexpected reply type %u from mfad", (unsigned)rtype);
+	ex = CTL_EXIT_UNAVAIL;
+fail:
+	mss_buf_free(rep);
+	return ex;
+}
+
+/* Sends a request answered by MSS_REP_RESULT and reports the answer. */
+static int
+ctl_call_result(struct ctl *ctl, uint8_t type, const struct mss_buf *req)
+{
+	struct mss_buf *rep;
+	int ex;
+
+	if ((ex = ctl_call(ctl, type, req, MSS_REP_RESULT, &rep)) != 0)
+		return ex;
+	ex = ctl_result(ctl, rep, 0);
+	mss_buf_free(rep);
+	return ex;
+}
+
+/* A new request buffer holding the given strings. */
+static int
+ctl_req_strs(struct ctl *ctl, struct mss_buf **reqp, const char *a,
+    const char *b)
+{
+	struct mss_buf *req;
+
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
+	    mss_buf_put_str(req, a) != 0 ||
+	    (b != NULL && mss_buf_put_str(req, b) != 0)) {
+		mss_buf_free(req);
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		return CTL_EXIT_REFUSED;
+	}
+	*reqp = req;
+	return CTL_EXIT_OK;
+}
+
+/*
+ * Reply records.
+ */
+
+static void
+ctl_user_clear(struct ctl_user *u)
+{
+	mss_str_free(u->user);
+	mss_str_free(u->email);
+	mss_str_free(u->masked);
+	mss_str_free(u->lang);
+	memset(u, 0, sizeof(*u));
+}
+
+static int
+ctl_user_get(struct mss_buf *b, struct ctl_user *u)
+{
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	if ((r = mss_buf_get_str(b, &u->user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &u->email, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &u->masked, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &u->lang, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_u8(b, &u->state)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->enrolled)) != 0 ||
+	    (r = mss_buf_get_u32(b, &u->failures)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->locked_until)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->last_login)) != 0 ||
+	    (r = mss_buf_get_u32(b, &u->devices)) != 0) {
+		ctl_user_clear(u);
+		return r;
+	}
+	return 0;
+}
+
+static void
+ctl_user_json(const struct ctl_user *u)
+{
+	char sbuf[16];
+	int first = 1;
+
+	putchar('{');
+	ctl_json_kstr(&first, "user", u->user);
+	ctl_json_kstr(&first, "email", u->email);
+	ctl_json_kstr(&first, "masked", u->masked);
+	ctl_json_kstr(&first, "lang", u->lang);
+	ctl_json_kstr(&first, "state",
+	    ctl_state_name(u->state, sbuf, sizeof(sbuf)));
+	ctl_json_ktime(&first, "created", u->created);
+	ctl_json_ktime(&first, "enrolled", u->enrolled);
+	ctl_json_knum(&first, "failures", u->failures);
+	ctl_json_ktime(&first, "locked_until", u->locked_until);
+	ctl_json_ktime(&first, "last_login", u->last_login);
+	ctl_json_knum(&first, "devices", u->devices);
+	putchar('}');
+}
+
+static void
+ctl_device_clear(struct ctl_device *d)
+{
+	mss_str_free(d->id);
+	mss_str_free(d->kind);
+	mss_str_free(d->service);
+	memset(d, 0, sizeof(*d));
+}
+
+static int
+ctl_device_get(struct mss_buf *b, struct ctl_device *d)
+{
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if ((r = mss_buf_get_str(b, &d->id, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &d->kind, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &d->service, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->last_used)) != 0) {
+		ctl_device_clear(d);
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Commands.
+ */
+
+static int
+ctl_status(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req, *rep = NULL;
+	char *version = NULL, *mailerr = NULL, buf[64];
+	uint64_t uptime, accounts, outbox, oldest;
+	int first = 1, ex;
+
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		return CTL_EXIT_REFUSED;
+	}
+	if ((ex = ctl_call(ctl, MSS_REQ_STATUS, req, MSS_REP_STATUS,
+	    &rep)) != 0)
+		goto out;
+	if (mss_buf_get_str(rep, &version, MSS_STR_MAX) != 0 ||
+	    mss_buf_get_u64(rep, &uptime) != 0 ||
+	    mss_buf_get_u64(rep, &accounts) != 0 ||
+	    mss_buf_get_u64(rep, &outbox) != 0 ||
+	    mss_buf_get_u64(rep, &oldest) != 0 ||
+	    mss_buf_get_str(rep, &mailerr, MSS_STR_MAX) != 0 ||
+	    mss_buf_end(rep) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	if (ctl->json) {
+		putchar('{');
+		ctl_json_kstr(&first, "version", version);
+		ctl_json_knum(&first, "uptime", uptime);
+		ctl_json_knum(&first, "accounts", accounts);
+		ctl_json_knum(&first, "outbox", outbox);
+		ctl_json_knum(&first, "oldest", oldest);
+		ctl_json_kstr_null(&first, "last_mail_error", mailerr);
+		puts("}");
+		goto out;
+	}
+	fputs("version          ", stdout);
+	ctl_text(stdout, version);
+	printf("\nuptime           %s\n",
+	    ctl_duration(uptime, buf, sizeof(buf)));
+	printf("accounts         %" PRIu64 "\n", accounts);
+	printf("outbox           %" PRIu64 "\n", outbox);
+	printf("oldest           %s\n", outbox == 0 && oldest == 0 ? "-" :
+	    ctl_duration(oldest, buf, sizeof(buf)));
+	fputs("last mail error  ", stdout);
+	ctl_text(stdout, mailerr[0] != '\0' ? mailerr : "-");
+	putchar('\n');
+out:
+	mss_str_free(version);
+	mss_str_free(mailerr);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return ex;
+}
+
+/*
+ * Reads the first line of stdin into pass (size MSS_PASS_MAX + 1), one
+ * byte at a time so that no copy is left in a stdio buffer. The newline
+ * (and a CR before it) is not part of the password.
+ */
+static int
+ctl_read_password(struct ctl *ctl, char *pass)
+{
+	size_t len = 0;
+	ssize_t n;
+	char c;
+
+	for (;;) {
+		n = read(STDIN_FILENO, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ctl_warnx(ctl, "standard input: %s", strerror(errno));
+			return CTL_EXIT_USAGE;
+		}
+		if (n == 0 || c == '\n')
+			break;
+		if (len == MSS_PASS_MAX) {
+			ctl_warnx(ctl, "password longer than %d bytes",
+			    MSS_PASS_MAX);
+			return CTL_EXIT_USAGE;
+		}
+		pass[len++] = c;
+	}
+	c = '\0';
+	if (len > 0 && pass[len - 1] == '\r')
+		len--;
+	pass[len] = '\0';
+	if (len == 0) {
+		ctl_warnx(ctl, "empty password on standard input");
+		return CTL_EXIT_USAGE;
+	}
+	if (memchr(pass, '\0', len) != NULL) {
+		ctl_warnx(ctl, "password contains a NUL byte");
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_user_add(struct ctl *ctl, int argc, char **argv)
+{
+	const char *user = NULL, *email = NULL, *lang = NULL;
+	char pass[MSS_PASS_MAX + 1];
+	struct mss_buf *req = NULL;
+	int i, from_stdin = 0, ex;
+
+	pass[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--email") == 0 ||
+		    strcmp(argv[i], "--lang") == 0) {
+			if (i + 1 == argc)
+				return ctl_bad_usage(ctl, "%s needs a value",
+				    argv[i]);
+			if ((argv[i][2] == 'e' ? email : lang) != NULL)
+				return ctl_bad_usage(ctl, "%s given twice",
+				    argv[i]);
+			if (argv[i][2] == 'e')
+				email = argv[++i];
+			else
+				lang = argv[++i];
+		} else if (strcmp(argv[i], "--password-stdin") == 0) {
+			if (from_stdin)
+				return ctl_bad_usage(ctl, "%s given twice",
+				    argv[i]);
+			from_stdin = 1;
+		} else if (argv[i][0] == '-')
+			return ctl_bad_usage(ctl, "unknown option %s",
+			    argv[i]);
+		else if (user != NULL)
+			return ctl_bad_usage(ctl, "unexpected argument %s",
+			    argv[i]);
+		else
+			user = argv[i];
+	}
+	if (user == NULL)
+		return ctl_bad_usage(ctl, "missing USER");
+	if (!ctl_valid_user(user))
+		return ctl_bad_usage(ctl, "invalid user name (1 to %d of "
+		    "a-z 0-9 . _ -, not starting with . or -, not only "
+		    "digits)", CTL_USER_MAX);
+	if (email == NULL)
+		return ctl_bad_usage(ctl, "missing --email");
+	if (!ctl_valid_email(email))
+		return ctl_bad_usage(ctl, "invalid email address");
+	if (lang != NULL && strcmp(lang, "fr") != 0 && strcmp(lang, "en") != 0)
+		return ctl_bad_usage(ctl, "--lang must be fr or en");
+
+	if (from_stdin && (ex = ctl_read_password(ctl, pass)) != CTL_EXIT_OK)
+		goto out;
+	/* An empty password makes it an invitation. */
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
+	    mss_buf_put_str(req, user) != 0 ||
+	    mss_buf_put_str(req, email) != 0 ||
+	    mss_buf_put_str(req, lang != NULL ? lang : "") != 0 ||
+	    mss_buf_put_str(req, pass) != 0) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	sodium_memzero(pass, sizeof(pass));
+	ex = ctl_call_result(ctl, MSS_REQ_USER_ADD, req);
+out:
+	sodium_memzero(pass, sizeof(pass));
+	mss_buf_free(req);
+	return ex;
+}
+
+/* user del|lock|unlock|reenroll USER: the table gives the request. */
+static int
+ctl_user_simple(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req;
+	int ex;
+
+	if (!ctl_valid_user(argv[0]))
+		return ctl_bad_usage(ctl, "invalid user name");
+	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
+		return ex;
+	ex = ctl_call_result(ctl, ctl->cmd->type, req);
+	mss_buf_free(req);
+	return ex;
+}
+
+static int
+ctl_user_show(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req, *rep = NULL;
+	struct ctl_user u;
+	char buf[64], sbuf[16];
+	int ex;
+
+	memset(&u, 0, sizeof(u));
+	if (!ctl_valid_user(argv[0]))
+		return ctl_bad_usage(ctl, "invalid user name");
+	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
+		return ex;
+	if ((ex = ctl_call(ctl, MSS_REQ_USER_SHOW, req, MSS_REP_USER,
+	    &rep)) != 0)
+		goto out;
+	if (ctl_user_get(rep, &u) != 0 || mss_buf_end(rep) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	if (ctl->json) {
+		ctl_user_json(&u);
+		putchar('\n');
+		goto out;
+	}
+	fputs("user          ", stdout);
+	ctl_text(stdout, u.user);
+	fputs("\nemail         ", stdout);
+	ctl_text(stdout, u.email);
+	fputs("\nmasked        ", stdout);
+	ctl_text(stdout, u.masked);
+	fputs("\nlang          ", stdout);
+	ctl_text(stdout, u.lang[0] != '\0' ? u.lang : "-");
+	printf("\nstate         %s\n",
+	    ctl_state_name(u.state, sbuf, sizeof(sbuf)));
+	printf("created       %s\n", ctl_time(u.created, buf, sizeof(buf)));
+	printf("enrolled      %s\n", ctl_time(u.enrolled, buf, sizeof(buf)));
+	printf("failures      %" PRIu32 "\n", u.failures);
+	printf("locked until  %s\n",
+	    ctl_time(u.locked_until, buf, sizeof(buf)));
+	printf("last login    %s\n", ctl_time(u.last_login, buf, sizeof(buf)));
+	printf("devices       %" PRIu32 "\n", u.devices);
+out:
+	ctl_user_clear(&u);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return ex;
+}
+
+static void
+ctl_user_table(const struct ctl_user *users, size_t n)
+{
+	static const char *const head[] = {
+		"USER", "EMAIL", "STATE", "LANG", "DEVICES", "LAST-LOGIN",
+	};
+	size_t w[5], i, c;
+	char buf[64], sbuf[16];
+
+	for (c = 0; c < 5; c++)
+		w[c] = strlen(head[c]);
+	for (i = 0; i < n; i++) {
+		if ((c = ctl_text(NULL, users[i].user)) > w[0])
+			w[0] = c;
+		if ((c = ctl_text(NULL, users[i].email)) > w[1])
+			w[1] = c;
+		if ((c = strlen(ctl_state_name(users[i].state, sbuf,
+		    sizeof(sbuf)))) > w[2])
+			w[2] = c;
+		if ((c = ctl_text(NULL, users[i].lang)) > w[3])
+			w[3] = c;
+	}
+	for (c = 0; c < 5; c++)
+		printf("%-*s  ", (int)w[c], head[c]);
+	printf("%s\n", head[5]);
+	for (i = 0; i < n; i++) {
+		ctl_cell(users[i].user, w[0] + 2);
+		ctl_cell(users[i].email, w[1] + 2);
+		ctl_cell(ctl_state_name(users[i].state, sbuf, sizeof(sbuf)),
+		    w[2] + 2);
+		ctl_cell(users[i].lang[0] != '\0' ? users[i].lang : "-",
+		    w[3] + 2);
+		printf("%-*" PRIu32 "  %s\n", (int)w[4], users[i].devices,
+		    ctl_time(users[i].last_login, buf, sizeof(buf)));
+	}
+}
+
+/*
+ * user list: pages of MSS_REP_USER_LIST, each request naming the last
+ * user of the previous page, until mfad says there is no more. Pages
+ * must advance (names in increasing byte order, as LMDB keeps them), so
+ * a confused daemon cannot keep us looping.
+ */
+static int
+ctl_user_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_user *users = NULL, *nu;
+	struct mss_buf *req = NULL, *rep = NULL;
+	size_t nusers = 0, i, page;
+	const char *after = "";
+	uint32_t n;
+	uint8_t more;
+	int ex;
+
+	for (;;) {
+		mss_buf_free(req);
+		req = NULL;
+		mss_buf_free(rep);
+		rep = NULL;
+		if ((ex = ctl_req_strs(ctl, &req, after, NULL)) != 0)
+			goto out;
+		if ((ex = ctl_call(ctl, MSS_REQ_USER_LIST, req,
+		    MSS_REP_USER_LIST, &rep)) != 0)
+			goto out;
+		if (mss_buf_get_u32(rep, &n) != 0 ||
+		    n > mss_buf_avail(rep) / CTL_USER_REC_MIN) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if ((nu = reallocarray(users, nusers + n + 1,
+		    sizeof(*users))) == NULL) {
+			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+			ex = CTL_EXIT_REFUSED;
+			goto out;
+		}
+		users = nu;
+		for (page = 0; page < n; page++) {
+			if (ctl_user_get(rep, &users[nusers]) != 0) {
+				ex = ctl_malformed(ctl);
+				goto out;
+			}
+			nusers++;
+		}
+		if (mss_buf_get_u8(rep, &more) != 0 ||
+		    mss_buf_end(rep) != 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if (!more)
+			break;
+		if (n == 0 || strcmp(users[nusers - 1].user, after) <= 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		after = users[nusers - 1].user;
+	}
+	if (ctl->json) {
+		putchar('[');
+		for (i = 0; i < nusers; i++) {
+			if (i > 0)
+				putchar(',');
+			ctl_user_json(&users[i]);
+		}
+		puts("]");
+	} else
+		ctl_user_table(users, nusers);
+out:
+	for (i = 0; i < nusers; i++)
+		ctl_user_clear(&users[i]);
+	free(users);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return ex;
+}
+
+static void
+ctl_device_table(const struct ctl_device *devs, size_t n)
+{
+	static const char *const head[] = {
+		"ID", "KIND", "SERVICE", "CREATED", "EXPIRES", "LAST-USED",
+	};
+	char buf[64];
+	size_t w[5], i, c;
+
+	for (c = 0; c < 5; c++)
+		w[c] = strlen(head[c]);
+	for (i = 0; i < n; i++) {
+		if ((c = ctl_text(NULL, devs[i].id)) > w[0])
+			w[0] = c;
+		if ((c = ctl_text(NULL, devs[i].kind)) > w[1])
+			w[1] = c;
+		if ((c = ctl_text(NULL, devs[i].service)) > w[2])
+			w[2] = c;
+		if ((c = strlen(ctl_time(devs[i].created, buf,
+		    sizeof(buf)))) > w[3])
+			w[3] = c;
+		if ((c = strlen(ctl_time(devs[i].expires, buf,
+		    sizeof(buf)))) > w[4])
+			w[4] = c;
+	}
+	for (c = 0; c < 5; c++)
+		printf("%-*s  ", (int)w[c], head[c]);
+	printf("%s\n", head[5]);
+	for (i = 0; i < n; i++) {
+		ctl_cell(devs[i].id, w[0] + 2);
+		ctl_cell(devs[i].kind, w[1] + 2);
+		ctl_cell(devs[i].service[0] != '\0' ? devs[i].service : "-",
+		    w[2] + 2);
+		ctl_cell(ctl_time(devs[i].created, buf, sizeof(buf)),
+		    w[3] + 2);
+		ctl_cell(ctl_time(devs[i].expires, buf, sizeof(buf)),
+		    w[4] + 2);
+		printf("%s\n", ctl_time(devs[i].last_used, buf, sizeof(buf)));
+	}
+}
+
+static int
+ctl_device_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_device *devs = NULL;
+	struct mss_buf *req, *rep = NULL;
+	size_t ndevs = 0, i;
+	uint32_t n;
+	int first, ex;
+
+	if (!ctl_valid_user(argv[0]))
+		return ctl_bad_usage(ctl, "invalid user name");
+	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
+		return ex;
+	if ((ex = ctl_call(ctl, MSS_REQ_DEVICE_LIST, req,
+	    MSS_REP_DEVICE_LIST, &rep)) != 0)
+		goto out;
+	if (mss_buf_get_u32(rep, &n) != 0 ||
+	    n > mss_buf_avail(rep) / CTL_DEVICE_REC_MIN) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	if (n > 0 && (devs = calloc(n, sizeof(*devs))) == NULL) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	for (; ndevs < n; ndevs++)
+		if (ctl_device_get(rep, &devs[ndevs]) != 0)
+			break;
+	if (ndevs < n || mss_buf_end(rep) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	if (!ctl->json) {
+		ctl_device_table(devs, ndevs);
+		goto out;
+	}
+	putchar('[');
+	for (i = 0; i < ndevs; i++) {
+		first = 1;
+		fputs(i > 0 ? ",{" : "{", stdout);
+		ctl_json_kstr(&first, "id", devs[i].id);
+		ctl_json_kstr(&first, "kind", devs[i].kind);
+		ctl_json_kstr(&first, "service", devs[i].service);
+		ctl_json_ktime(&first, "created", devs[i].created);
+		ctl_json_ktime(&first, "expires", devs[i].expires);
+		ctl_json_ktime(&first, "last_used", devs[i].last_used);
+		putchar('}');
+	}
+	puts("]");
+out:
+	for (i = 0; i < ndevs; i++)
+		ctl_device_clear(&devs[i]);
+	free(devs);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return ex;
+}
+
+/* device revoke USER (ID | --all); --all travels as the empty id, so an
+ * empty ID argument is refused rather than taken for "all". */
+static int
+ctl_device_revoke(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req;
+	const char *id;
+	int ex;
+
+	if (!ctl_valid_user(argv[0]))
+		return ctl_bad_usage(ctl, "invalid user name");
+	if (strcmp(argv[1], "--all") == 0)
+		id = "";
+	else if (argv[1][0] == '-')
+		return ctl_bad_usage(ctl, "unknown option %s", argv[1]);
+	else if (!ctl_valid_id(argv[1]))
+		return ctl_bad_usage(ctl, "invalid device id");
+	else
+		id = argv[1];
+	if ((ex = ctl_req_strs(ctl, &req, argv[0], id)) != 0)
+		return ex;
+	ex = ctl_call_result(ctl, MSS_REQ_DEVICE_REVOKE, req);
+	mss_buf_free(req);
+	return ex;
+}
+
+static int
+ctl_mail_test(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req;
+	int ex;
+
+	if (!ctl_valid_email(argv[0]))
+		return ctl_bad_usage(ctl, "invalid email address");
+	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
+		return ex;
+	ex = ctl_call_result(ctl, MSS_REQ_MAIL_TEST, req);
+	mss_buf_free(req);
+	return ex;
+}
+
+/*
+ * Finds the command named by the first words of argv; sets *words to how
+ * many it used. NULL when none matches.
+ */
+static const struct ctl_cmd *
+ctl_find(int argc, char **argv, int *words)
+{
+	size_t i;
+
+	for (i = 0; i < CTL_NCMDS; i++) {
+		if (strcmp(argv[0], ctl_cmds[i].group) != 0)
+			continue;
+		if (ctl_cmds[i].verb == NULL) {
+			*words = 1;
+			return &ctl_cmds[i];
+		}
+		if (argc > 1 && strcmp(argv[1], ctl_cmds[i].verb) == 0) {
+			*words = 2;
+			return &ctl_cmds[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+ctl_known_group(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < CTL_NCMDS; i++)
+		if (strcmp(word, ctl_cmds[i].group) == 0)
+			return 1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl ctl;
+	int ch, words, nargs, ex;
+
+	memset(&ctl, 0, sizeof(ctl));
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:c:hs:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			ctl.conf_path = optarg;
+			break;
+		case 'h':
+			ctl_usage(stdout);
+			return CTL_EXIT_OK;
+		case 'j':
+			ctl.json = 1;
+			break;
+		case 's':
+			if (!ctl_valid_socket(optarg)) {
+				ctl_warnx(NULL, "-s: socket must be an "
+				    "absolute path shorter than %zu bytes",
+				    CTL_SUN_PATH_MAX);
+				return CTL_EXIT_USAGE;
+			}
+			ctl.socket = optarg;
+			break;
+		case ':':
+			ctl_warnx(NULL, "option -%c needs an argument", optopt);
+			ctl_usage(stderr);
+			return CTL_EXIT_USAGE;
+		default:
+			if (optopt != 0)
+				ctl_warnx(NULL, "unknown option -%c", optopt);
+			else
+				ctl_warnx(NULL, "unknown option %s",
+				    argv[optind - 1]);
+			ctl_usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		ctl_warnx(NULL, "missing command");
+		ctl_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if ((ctl.cmd = ctl_find(argc, argv, &words)) == NULL) {
+		if (argc == 1 && ctl_known_group(argv[0]))
+			ctl_warnx(NULL, "%s: missing command", argv[0]);
+		else if (argc > 1 && ctl_known_group(argv[0]))
+			ctl_warnx(NULL, "%s %s: unknown command", argv[0],
+			    argv[1]);
+		else
+			ctl_warnx(NULL, "%s: unknown command", argv[0]);
+		ctl_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	snprintf(ctl.name, sizeof(ctl.name), "%s%s%s", ctl.cmd->group,
+	    ctl.cmd->verb != NULL ? " " : "",
+	    ctl.cmd->verb != NULL ? ctl.cmd->verb : "");
+	nargs = argc - words;
+	if (nargs < ctl.cmd->minargs)
+		return ctl_bad_usage(&ctl, "missing argument");
+	if (nargs > ctl.cmd->maxargs)
+		return ctl_bad_usage(&ctl, "too many arguments");
+
+	ex = ctl.cmd->handler(&ctl, nargs, argv + words);
+	free(ctl.conf_socket);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		ctl_warnx(NULL, "standard output: %s", strerror(errno));
+		if (ex == CTL_EXIT_OK)
+			ex = CTL_EXIT_REFUSED;
+	}
+	return ex;
+}
