@@ -1,0 +1,685 @@
+"""Helpers for the PAM integration tests.
+
+Everything here drives real programs: a real SMTP server (aiosmtpd) that
+receives the mail mfad sends, a real mfad started from a scratch config,
+the real mfadctl, and the real pam_mss.so loaded by Linux-PAM through
+pam_driver (tests/pam/pam_driver.c). Nothing is mocked.
+
+Binaries are looked up under $MSS_BUILDDIR (default: the source tree).
+"""
+
+import email
+import email.policy
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+TESTS_DIR = Path(__file__).resolve().parent
+SRC_ROOT = TESTS_DIR.parent.parent
+TEMPLATES = SRC_ROOT / "conf" / "templates"
+BUILDDIR = Path(os.environ.get("MSS_BUILDDIR", str(SRC_ROOT))).resolve()
+
+MFAD = BUILDDIR / "mfad" / "mfad"
+MFADCTL = BUILDDIR / "mfad" / "mfadctl"
+PAM_MSS = BUILDDIR / "pam_mss" / ".libs" / "pam_mss.so"
+PAM_DRIVER = BUILDDIR / "tests" / "pam" / "pam_driver"
+
+# Linux-PAM return codes (security/_pam_types.h).
+PAM_SUCCESS = 0
+PAM_PERM_DENIED = 6
+PAM_AUTH_ERR = 7
+PAM_AUTHINFO_UNAVAIL = 9
+PAM_USER_UNKNOWN = 10
+PAM_MAXTRIES = 11
+PAM_CONV_ERR = 19
+PAM_IGNORE = 25
+
+# mfadctl exit statuses (DESIGN.md section 4).
+CTL_OK = 0
+CTL_REFUSED = 1
+CTL_USAGE = 2
+CTL_UNREACHABLE = 3
+CTL_PERM = 4
+
+# Frame layout (common/mss_proto.h), for tests that speak to sockets.
+PROTO_VERSION = 1
+REQ_STATUS = 1
+REP_RESULT = 100
+
+PASSWORD = "correct horse battery staple"
+WRONG_PASSWORD = "incorrect horse battery staple"
+TIMEOUT = 15.0
+
+GENERIC_FAILURE = "Invalid email address or password."
+PROMPT_EMAIL = "Email address: "
+PROMPT_PASSWORD = "Password: "
+PROMPT_CODE = "Authentication code: "
+PROMPT_REMEMBER = "Remember this device"
+
+CODE_RE = re.compile(r"\b\d{6}\b")
+
+
+def mask_email(addr):
+    """The masked form mfad shows (common/mss_mask.c): at most half of the
+    local part's characters, at most four, five stars, '@', the first
+    label of the domain, five stars."""
+    local, _, domain = addr.rpartition("@")
+    show = min(len(local) // 2, 4)
+    return local[:show] + "*****@" + domain.split(".")[0] + "*****"
+
+
+def wrong_code(code):
+    """A code of the same length that differs from code."""
+    return "%0*d" % (len(code), (int(code) + 1) % 10 ** len(code))
+
+
+def need_distinct(a, b):
+    """Two random codes collide once in a million logins; the tests that
+    tell them apart cannot run then."""
+    if a == b:
+        pytest.skip("two codes happen to be equal")
+
+
+def frame(type_, payload=b"", version=PROTO_VERSION, length=None):
+    """A protocol frame; length overrides the announced length."""
+    n = len(payload) + 2 if length is None else length
+    return n.to_bytes(4, "big") + bytes([version, type_]) + payload
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def missing_binaries(daemon=True):
+    need = [PAM_MSS, PAM_DRIVER] + ([MFAD, MFADCTL] if daemon else [])
+    return [str(p) for p in need if not p.exists()]
+
+
+# --------------------------------------------------------------------------
+# SMTP
+
+
+class _Handler:
+    def __init__(self, sink):
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sink._store(envelope)
+        return "250 OK"
+
+
+class SmtpServer:
+    """An aiosmtpd server on 127.0.0.1 that keeps every message.
+
+    stop() and start() keep the port, so a test can take the relay down
+    and bring it back while mfad keeps its configuration."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.messages = []      # (mail_from, rcpt_tos, parsed message)
+        self._taken = {}        # recipient -> indexes already returned
+        self._cond = threading.Condition()
+        self._controller = None
+
+    def start(self):
+        if self._controller is not None:
+            return
+        deadline = time.monotonic() + 10
+        while True:
+            c = Controller(_Handler(self), hostname="127.0.0.1",
+                           port=self.port)
+            try:
+                c.start()
+                break
+            except Exception:
+                # The port may linger briefly after a stop.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self._controller = c
+
+    def stop(self):
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def running(self):
+        return self._controller is not None
+
+    def _store(self, envelope):
+        msg = email.message_from_bytes(envelope.original_content or
+                                       envelope.content,
+                                       policy=email.policy.default)
+        with self._cond:
+            self.messages.append((envelope.mail_from,
+                                  [r.lower() for r in envelope.rcpt_tos],
+                                  msg))
+            self._cond.notify_all()
+
+    def count(self, to=None, match=None):
+        with self._cond:
+            return sum(1 for m in self.messages
+                       if (to is None or to.lower() in m[1]) and
+                       (match is None or match(m[2])))
+
+    def wait_for(self, to, timeout=10, match=None):
+        """Returns the next message for to (that match accepts) not
+        returned before; messages match skips stay for later calls."""
+        to = to.lower()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            taken = self._taken.setdefault(to, set())
+            while True:
+                for i, (_, rcpts, msg) in enumerate(self.messages):
+                    if (i not in taken and to in rcpts and
+                            (match is None or match(msg))):
+                        taken.add(i)
+                        return msg
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        "no mail for %s within %ss (%d messages in all)" %
+                        (to, timeout, len(self.messages)))
+                self._cond.wait(left)
+
+    def wait_for_code(self, to, timeout=10):
+        """The next code mail for to, skipping notices."""
+        return code_from(self.wait_for(to, timeout, match=has_code))
+
+    def assert_no_mail(self, to=None, wait=2.0, match=None):
+        """Waits a little, since mail leaves mfad asynchronously."""
+        time.sleep(wait)
+        n = self.count(to, match)
+        assert n == 0, "%d unexpected message(s) for %s" % (n, to)
+
+
+def body_text(msg):
+    """The decoded text/plain body (quoted-printable, UTF-8)."""
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None, "no text/plain part"
+    return part.get_content()
+
+
+def has_code(msg):
+    return CODE_RE.search(body_text(msg)) is not None
+
+
+def is_notice(msg):
+    return not has_code(msg)
+
+
+def code_from(msg):
+    """The one code in a code mail's body."""
+    codes = set(CODE_RE.findall(body_text(msg)))
+    assert len(codes) == 1, "expected one code in the body, got %r" % codes
+    return codes.pop()
+
+
+# --------------------------------------------------------------------------
+# mfad
+
+
+def write_ini(path, sections):
+    lines = []
+    for name, keys in sections.items():
+        lines.append("[%s]" % name)
+        for k, v in keys.items():
+            lines.append("%s = %s" % (k, v))
+        lines.append("")
+    Path(path).write_text("\n".join(lines))
+
+
+class Mfad:
+    """One mfad process: -f (foreground) -d (debug), stderr to a log."""
+
+    def __init__(self, conf, sock, log):
+        self.conf, self.sock, self.log = conf, sock, log
+        self.proc = None
+
+    def start(self, timeout=TIMEOUT):
+        assert self.proc is None or self.proc.poll() is not None
+        logf = open(self.log, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [str(MFAD), "-c", str(self.conf), "-f", "-d"],
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        finally:
+            logf.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("mfad exited with %s:\n%s" %
+                                     (self.proc.returncode, self.log_text()))
+            if os.path.exists(self.sock):
+                r = subprocess.run([str(MFADCTL), "-s", str(self.sock),
+                                    "status"], capture_output=True,
+                                   timeout=timeout)
+                if r.returncode == 0:
+                    return
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError("mfad did not answer status:\n%s" %
+                                     self.log_text())
+            time.sleep(0.05)
+
+    def stop(self, timeout=TIMEOUT):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("mfad ignored SIGTERM for %ss" % timeout)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            return Path(self.log).read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+
+
+def _merge(base, extra):
+    out = {k: dict(v) for k, v in base.items()}
+    for sec, keys in (extra or {}).items():
+        out.setdefault(sec, {}).update(keys)
+        # None removes a key, to test a daemon default.
+        out[sec] = {k: v for k, v in out[sec].items() if v is not None}
+    return out
+
+
+class MssEnv:
+    """A scratch world: directory, mfad.conf, mfad, PAM services.
+
+    The directory is made under /tmp rather than pytest's tmp_path because
+    the socket's directory and its parents must be searchable by other
+    users (the unprivileged-caller tests run as nobody) and the socket's
+    directory must be root-owned and not group/other writable, which
+    pam_mss checks before it trusts the socket."""
+
+    def __init__(self, smtp, config=None):
+        self.smtp = smtp
+        self.dir = Path(tempfile.mkdtemp(prefix="mss-pam-"))
+        os.chmod(self.dir, 0o755)
+        self.sock = self.dir / "mfad.sock"
+        self.db = self.dir / "db"
+        self.conf = self.dir / "mfad.conf"
+        self.log = self.dir / "mfad.log"
+        self.pamd = self.dir / "pam.d"
+        self.pamd.mkdir(mode=0o755)
+        self.config = _merge({
+            "mfad": {"socket": self.sock, "database": self.db},
+            "code": {"ttl": 300, "max_attempts": 5, "resend_interval": 0,
+                     "max_sends": 50},
+            "password": {"opslimit": 1, "memlimit": "8K",
+                         "min_length": 12},
+            "lockout": {"threshold": 10},
+            "mail": {"smtp": "127.0.0.1:%d" % smtp.port, "tls": "none",
+                     "from": "mfad@example.org", "language": "en",
+                     "templates": TEMPLATES},
+        }, config)
+        write_ini(self.conf, self.config)
+        self.mfad = Mfad(self.conf, self.sock, self.log)
+        self.logins = []
+
+    def start(self):
+        self.mfad.start()
+        return self
+
+    def close(self, keep=False):
+        for login in self.logins:
+            login.close()
+        self.mfad.stop()
+        if not keep and not os.environ.get("MSS_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # mfadctl ------------------------------------------------------------
+
+    def ctl(self, *args, input=None, as_nobody=False, timeout=TIMEOUT):
+        """Runs mfadctl -s SOCK ARGS; returns (status, stdout, stderr)."""
+        cmd = [str(MFADCTL), "-s", str(self.sock)] + [str(a) for a in args]
+        if as_nobody:
+            cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                   "--clear-groups"] + cmd
+        r = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                           timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def ctl_ok(self, *args, input=None):
+        rc, out, err = self.ctl(*args, input=input)
+        assert rc == CTL_OK, "mfadctl %s: %d\n%s%s" % (
+            " ".join(map(str, args)), rc, out, err)
+        return out
+
+    def ctl_json(self, *args):
+        return json.loads(self.ctl_ok("--json", *args))
+
+    def add_user(self, user="alice", addr=None, password=PASSWORD,
+                 lang="en"):
+        addr = addr or "%s@example.org" % user
+        self.ctl_ok("user", "add", user, "--email", addr, "--lang", lang,
+                    "--password-stdin", input=password + "\n")
+        return addr
+
+    # PAM ----------------------------------------------------------------
+
+    def service(self, name="mss-test", args=(), sock=None, module=None):
+        """Writes pam.d/NAME with pam_mss for auth and account."""
+        module = module or PAM_MSS
+        sock = sock or self.sock
+        auth = ["socket=%s" % sock, "lang=en", "tries=3"] + list(args)
+        (self.pamd / name).write_text(
+            "auth required %s %s\naccount required %s socket=%s\n" %
+            (module, " ".join(auth), module, sock))
+        return name
+
+    def login(self, user="alice", service=None, **kw):
+        if service is None:
+            service = "mss-test"
+            if not (self.pamd / service).exists():
+                self.service(service)
+        login = Login(self.pamd, service, user, **kw)
+        self.logins.append(login)
+        return login
+
+    def start_login(self, user="alice", addr=None, password=PASSWORD,
+                    **kw):
+        """Email, password, the code-sent notice and the code prompt.
+        Returns (login, code) with the code read from the mail."""
+        addr = addr or "%s@example.org" % user
+        login = self.login(user, **kw)
+        login.expect("ECHO_ON", PROMPT_EMAIL)
+        login.answer(addr)
+        login.expect("ECHO_OFF", PROMPT_PASSWORD)
+        login.answer(password)
+        info = login.expect("INFO", mask_email(addr))
+        assert addr not in info, "the full address reached the module"
+        login.expect("ECHO_ON", PROMPT_CODE)
+        code = self.smtp.wait_for_code(addr)
+        return login, code
+
+    def finish_login(self, login, code, remember=None):
+        """Answers the code (and the remember prompt when one is due);
+        asserts success."""
+        login.answer(code)
+        if remember is not None:
+            login.expect("ECHO_ON", PROMPT_REMEMBER)
+            login.answer(remember)
+        login.expect("INFO")
+        assert login.result() == PAM_SUCCESS, login.dump()
+
+    def full_login(self, user="alice", remember=None, **kw):
+        login, code = self.start_login(user, **kw)
+        self.finish_login(login, code, remember)
+        return code
+
+
+# --------------------------------------------------------------------------
+# The PAM conversation
+
+
+def _unescape(text):
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(
+        m.group(1), m.group(1)), text)
+
+
+class Login:
+    """pam_driver running one PAM transaction, spoken to line by line."""
+
+    PROMPTS = ("ECHO_ON", "ECHO_OFF")
+
+    def __init__(self, confdir, service, user, rhost=None, tty=None,
+                 pamenv=(), acct=False, extra_args=()):
+        cmd = [str(PAM_DRIVER), "-D", str(confdir), "-s", service,
+               "-u", user]
+        if rhost is not None:
+            cmd += ["-r", rhost]
+        if tty is not None:
+            cmd += ["-t", tty]
+        for e in pamenv:
+            cmd += ["-e", e]
+        if acct:
+            cmd.append("-a")
+        cmd += list(extra_args)
+        self.cmd = cmd
+        self.transcript = []    # every line seen, raw, in order
+        self.results = {}
+        self._lines = queue.Queue()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     bufsize=1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def next(self, timeout=TIMEOUT):
+        """The next (style, text), or AssertionError at EOF / timeout."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no output within %ss\n%s" %
+                                 (timeout, self.dump()))
+        if line is None:
+            self._lines.put(None)
+            raise AssertionError("pam_driver ended early\n%s" % self.dump())
+        self.transcript.append(line)
+        style, _, text = line.partition(" ")
+        if style == "RESULT":
+            step, _, rest = text.partition(" ")
+            self.results[step] = int(rest.split(" ", 1)[0])
+        return style, _unescape(text)
+
+    def expect(self, style, substring=None, timeout=TIMEOUT):
+        """The next line must have this style (and contain substring)."""
+        got, text = self.next(timeout)
+        assert got == style and (substring is None or substring in text), \
+            "expected %s %r, got %s %r\n%s" % (style, substring, got, text,
+                                               self.dump())
+        return text
+
+    def answer(self, text):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def result(self, step="authenticate", timeout=TIMEOUT):
+        """Reads up to RESULT <step>; a prompt on the way is an error."""
+        while step not in self.results:
+            style, text = self.next(timeout)
+            assert style not in self.PROMPTS, \
+                "unexpected prompt %s %r\n%s" % (style, text, self.dump())
+        return self.results[step]
+
+    def run(self, answers, default=None, max_prompts=20, timeout=TIMEOUT):
+        """Answers prompts by the first key of answers found in the prompt
+        text (a value may be a list, used in turn) until RESULT
+        authenticate; a prompt with no answer gets default, or ends the
+        input if default is None. Returns the result."""
+        answers = {k: (list(v) if isinstance(v, (list, tuple)) else v)
+                   for k, v in answers.items()}
+        n = 0
+        while "authenticate" not in self.results:
+            style, text = self.next(timeout)
+            if style not in self.PROMPTS:
+                continue
+            n += 1
+            assert n <= max_prompts, "too many prompts\n%s" % self.dump()
+            reply = default
+            for key, val in answers.items():
+                if key in text:
+                    if isinstance(val, list):
+                        reply = val.pop(0) if val else default
+                    else:
+                        reply = val
+                    break
+            if reply is None:
+                if not self.proc.stdin.closed:
+                    self.proc.stdin.close()
+            else:
+                self.answer(reply)
+        return self.results["authenticate"]
+
+    def lines(self, *styles):
+        out = []
+        for line in self.transcript:
+            style, _, text = line.partition(" ")
+            if not styles or style in styles:
+                out.append((style, _unescape(text)))
+        return out
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+
+    def dump(self):
+        return "transcript of %s:\n  %s" % (" ".join(self.cmd),
+                                            "\n  ".join(self.transcript))
+
+
+# --------------------------------------------------------------------------
+# Fake daemons, for what the module does when mfad misbehaves
+
+
+class FakeMfad:
+    """A Unix socket server that answers every connection with reply
+    (bytes; None means accept and never answer)."""
+
+    def __init__(self, path, reply):
+        self.path = str(path)
+        self.reply = reply
+        self.connections = 0
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self._sock.listen(16)
+        self._sock.settimeout(0.1)
+        self._held = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                c, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            if self.reply is None:
+                self._held.append(c)
+                continue
+            try:
+                c.settimeout(1)
+                try:
+                    c.recv(65536)
+                except socket.timeout:
+                    pass
+                c.sendall(self.reply)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(2)
+        self._sock.close()
+        for c in self._held:
+            c.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class TwinLogin(Login):
+    """pam_driver -T: two transactions at once in one process (two threads,
+    two PAM handles). Lines carry the transaction number, 1 or 2."""
+
+    def __init__(self, confdir, service, user, **kw):
+        kw["extra_args"] = list(kw.get("extra_args", ())) + ["-T"]
+        super().__init__(confdir, service, user, **kw)
+        self.pending = {1: [], 2: []}
+        self.twin_results = {}
+
+    def _pull(self, timeout):
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no output within %ss\n%s" %
+                                 (timeout, self.dump()))
+        if line is None:
+            self._lines.put(None)
+            raise AssertionError("pam_driver ended early\n%s" % self.dump())
+        self.transcript.append(line)
+        tid, _, rest = line.partition(" ")
+        style, _, text = rest.partition(" ")
+        if style == "RESULT":
+            step, _, code = text.partition(" ")
+            self.twin_results[(int(tid), step)] = int(code.split(" ")[0])
+        self.pending[int(tid)].append((style, _unescape(text)))
+
+    def expect_of(self, tid, style, substring=None, timeout=TIMEOUT):
+        """The next line of transaction tid, checked like expect()."""
+        deadline = time.monotonic() + timeout
+        while not self.pending[tid]:
+            self._pull(max(0.1, deadline - time.monotonic()))
+        got, text = self.pending[tid].pop(0)
+        assert got == style and (substring is None or substring in text), \
+            "[%d] expected %s %r, got %s %r\n%s" % (
+                tid, style, substring, got, text, self.dump())
+        return text
+
+    def answer_to(self, tid, text):
+        self.answer("%d %s" % (tid, text))
+
+    def result_of(self, tid, step="authenticate", timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while (tid, step) not in self.twin_results:
+            self._pull(max(0.1, deadline - time.monotonic()))
+        return self.twin_results[(tid, step)]

@@ -1,0 +1,398 @@
+/*
+ * pam_driver: runs a real PAM transaction through Linux-PAM's
+ * pam_start_confdir so the integration tests exercise pam_mss.so exactly
+ * as sshd or login would, with a stack taken from a scratch directory.
+ *
+ * The conversation is a line protocol, one message a line on stdout:
+ *
+ *	ECHO_ON <text>		then one answer line is read from stdin
+ *	ECHO_OFF <text>		then one answer line is read from stdin
+ *	INFO <text>
+ *	ERROR <text>
+ *	RESULT <step> <number> <pam_strerror text>
+ *
+ * In <text>, a backslash is written "\\", a newline "\n" and a carriage
+ * return "\r", so every message stays on one line. End of input while an
+ * answer is awaited makes the conversation fail (PAM_CONV_ERR), which is
+ * what a client that hangs up does.
+ *
+ * With -T two transactions run at once in two threads (same arguments):
+ * every output line is prefixed with "1 " or "2 ", and every answer line
+ * must start with the number of the transaction it is for.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+#define DRIVER_MAXENV	32
+#define DRIVER_THREADS	2
+
+struct driver_opts {
+	const char	*confdir;
+	const char	*service;
+	const char	*user;
+	const char	*rhost;
+	const char	*tty;
+	const char	*env[DRIVER_MAXENV];
+	int		 nenv;
+	int		 acct;
+	int		 count;
+	int		 threads;
+};
+
+/* One transaction's state; with -T, answers are handed over here. */
+struct driver_tx {
+	const struct driver_opts *opts;
+	int		 id;		/* 0 without -T, else 1 or 2 */
+	char		*answer;	/* next answer, owned until taken */
+	int		 have_answer;
+};
+
+static pthread_mutex_t driver_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t driver_cond = PTHREAD_COND_INITIALIZER;
+static int driver_eof;
+
+static void usage(void) __attribute__((noreturn));
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: pam_driver -D confdir -s service -u user "
+	    "[-r rhost] [-t tty] [-e NAME=VALUE]... [-a] [-n count] [-T]\n");
+	exit(2);
+}
+
+/* Prints one protocol line; the caller holds driver_lock. */
+static void
+driver_print(const struct driver_tx *tx, const char *tag, const char *text)
+{
+	const char *p;
+
+	if (tx->id != 0)
+		printf("%d ", tx->id);
+	fputs(tag, stdout);
+	putchar(' ');
+	for (p = text == NULL ? "" : text; *p != '\0'; p++) {
+		switch (*p) {
+		case '\\':
+			fputs("\\\\", stdout);
+			break;
+		case '\n':
+			fputs("\\n", stdout);
+			break;
+		case '\r':
+			fputs("\\r", stdout);
+			break;
+		default:
+			putchar(*p);
+		}
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void
+driver_wipe_free(char *s)
+{
+	volatile char *p;
+
+	if (s == NULL)
+		return;
+	for (p = s; *p != '\0'; p++)
+		*p = '\0';
+	free(s);
+}
+
+/* Reads one line from stdin without its newline; NULL at end of input. */
+static char *
+driver_readline(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if ((n = getline(&line, &cap, stdin)) < 0) {
+		free(line);
+		return NULL;
+	}
+	if (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (n > 0 && line[n - 1] == '\r')
+		line[--n] = '\0';
+	return line;
+}
+
+/*
+ * Gets the answer for tx. Without -T it is simply the next line. With -T
+ * a reader thread files lines by their prefix, and this waits for one.
+ */
+static char *
+driver_answer(struct driver_tx *tx)
+{
+	char *a;
+
+	if (tx->id == 0)
+		return driver_readline();
+	pthread_mutex_lock(&driver_lock);
+	while (!tx->have_answer && !driver_eof)
+		pthread_cond_wait(&driver_cond, &driver_lock);
+	a = NULL;
+	if (tx->have_answer) {
+		a = tx->answer;
+		tx->answer = NULL;
+		tx->have_answer = 0;
+	}
+	pthread_mutex_unlock(&driver_lock);
+	return a;
+}
+
+static int
+driver_conv(int num_msg, const struct pam_message **msg,
+    struct pam_response **resp, void *appdata)
+{
+	struct driver_tx *tx = appdata;
+	struct pam_response *r;
+	const char *tag;
+	char *a;
+	int i, prompt;
+
+	*resp = NULL;
+	if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	if ((r = calloc((size_t)num_msg, sizeof(*r))) == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < num_msg; i++) {
+		prompt = 0;
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_ON:
+			tag = "ECHO_ON";
+			prompt = 1;
+			break;
+		case PAM_PROMPT_ECHO_OFF:
+			tag = "ECHO_OFF";
+			prompt = 1;
+			break;
+		case PAM_TEXT_INFO:
+			tag = "INFO";
+			break;
+		case PAM_ERROR_MSG:
+			tag = "ERROR";
+			break;
+		default:
+			goto fail;
+		}
+		pthread_mutex_lock(&driver_lock);
+		driver_print(tx, tag, msg[i]->msg);
+		pthread_mutex_unlock(&driver_lock);
+		if (!prompt)
+			continue;
+		if ((a = driver_answer(tx)) == NULL)
+			goto fail;
+		r[i].resp = a;
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+
+ fail:
+	for (i = 0; i < num_msg; i++)
+		driver_wipe_free(r[i].resp);
+	free(r);
+	return PAM_CONV_ERR;
+}
+
+static void
+driver_result(struct driver_tx *tx, pam_handle_t *pamh, const char *step,
+    int rc)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "%s %d %s", step, rc,
+	    pamh != NULL ? pam_strerror(pamh, rc) : "pam_start failed");
+	pthread_mutex_lock(&driver_lock);
+	driver_print(tx, "RESULT", line);
+	pthread_mutex_unlock(&driver_lock);
+}
+
+/* One full transaction; returns 0, or 1 when PAM could not even start. */
+static int
+driver_run(struct driver_tx *tx)
+{
+	const struct driver_opts *o = tx->opts;
+	struct pam_conv conv = { driver_conv, tx };
+	pam_handle_t *pamh = NULL;
+	int i, rc;
+
+	rc = pam_start_confdir(o->service, o->user, &conv, o->confdir, &pamh);
+	if (rc != PAM_SUCCESS) {
+		driver_result(tx, pamh, "start", rc);
+		return 1;
+	}
+	if (o->rhost != NULL &&
+	    (rc = pam_set_item(pamh, PAM_RHOST, o->rhost)) != PAM_SUCCESS) {
+		driver_result(tx, pamh, "set_item", rc);
+		goto out;
+	}
+	if (o->tty != NULL &&
+	    (rc = pam_set_item(pamh, PAM_TTY, o->tty)) != PAM_SUCCESS) {
+		driver_result(tx, pamh, "set_item", rc);
+		goto out;
+	}
+	for (i = 0; i < o->nenv; i++) {
+		if ((rc = pam_putenv(pamh, o->env[i])) != PAM_SUCCESS) {
+			driver_result(tx, pamh, "putenv", rc);
+			goto out;
+		}
+	}
+	rc = pam_authenticate(pamh, 0);
+	driver_result(tx, pamh, "authenticate", rc);
+	if (o->acct) {
+		rc = pam_acct_mgmt(pamh, 0);
+		driver_result(tx, pamh, "acct_mgmt", rc);
+	}
+ out:
+	pam_end(pamh, rc);
+	return 0;
+}
+
+static void *
+driver_thread(void *arg)
+{
+	struct driver_tx *tx = arg;
+	int n;
+
+	for (n = 0; n < tx->opts->count; n++)
+		(void)driver_run(tx);
+	return NULL;
+}
+
+/*
+ * -T: files each input line "N answer" into transaction N until input
+ * ends; main does not wait for this thread, which may sit in a read. A line for a transaction that already holds an
+ * unread answer, or with a bad prefix, is a protocol error: it ends input.
+ */
+static void *
+driver_dispatch(void *arg)
+{
+	struct driver_tx *tx = arg;
+	char *line, *rest;
+	int id;
+
+	for (;;) {
+		line = driver_readline();
+		pthread_mutex_lock(&driver_lock);
+		id = line == NULL ? 0 : line[0] - '0';
+		if (id < 1 || id > DRIVER_THREADS || line[1] != ' ' ||
+		    tx[id - 1].have_answer) {
+			driver_wipe_free(line);
+			driver_eof = 1;
+			pthread_cond_broadcast(&driver_cond);
+			pthread_mutex_unlock(&driver_lock);
+			return NULL;
+		}
+		rest = strdup(line + 2);
+		driver_wipe_free(line);
+		tx[id - 1].answer = rest;
+		tx[id - 1].have_answer = rest != NULL;
+		if (rest == NULL)
+			driver_eof = 1;
+		pthread_cond_broadcast(&driver_cond);
+		pthread_mutex_unlock(&driver_lock);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct driver_opts o;
+	struct driver_tx tx[DRIVER_THREADS];
+	pthread_t th[DRIVER_THREADS], reader;
+	char *end;
+	long n;
+	int ch, i, rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.count = 1;
+	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:an:T")) != -1) {
+		switch (ch) {
+		case 'D':
+			o.confdir = optarg;
+			break;
+		case 's':
+			o.service = optarg;
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'r':
+			o.rhost = optarg;
+			break;
+		case 't':
+			o.tty = optarg;
+			break;
+		case 'e':
+			if (o.nenv == DRIVER_MAXENV || strchr(optarg, '=') ==
+			    NULL)
+				usage();
+			o.env[o.nenv++] = optarg;
+			break;
+		case 'a':
+			o.acct = 1;
+			break;
+		case 'n':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || n < 1 || n > 100000)
+				usage();
+			o.count = (int)n;
+			break;
+		case 'T':
+			o.threads = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || o.confdir == NULL || o.service == NULL ||
+	    o.user == NULL)
+		usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	memset(tx, 0, sizeof(tx));
+	if (!o.threads) {
+		tx[0].opts = &o;
+		for (i = 0; i < o.count; i++)
+			rc |= driver_run(&tx[0]);
+		return rc;
+	}
+	for (i = 0; i < DRIVER_THREADS; i++) {
+		tx[i].opts = &o;
+		tx[i].id = i + 1;
+		if (pthread_create(&th[i], NULL, driver_thread, &tx[i]) != 0) {
+			fprintf(stderr, "pam_driver: pthread_create failed\n");
+			return 1;
+		}
+	}
+	if (pthread_create(&reader, NULL, driver_dispatch, tx) != 0) {
+		fprintf(stderr, "pam_driver: pthread_create failed\n");
+		return 1;
+	}
+	pthread_detach(reader);
+	for (i = 0; i < DRIVER_THREADS; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_lock(&driver_lock);
+	for (i = 0; i < DRIVER_THREADS; i++) {
+		driver_wipe_free(tx[i].answer);
+		tx[i].answer = NULL;
+		tx[i].have_answer = 0;
+	}
+	/* _exit holding the lock: the reader can no longer file answers. */
+	fflush(stdout);
+	_exit(0);
+}

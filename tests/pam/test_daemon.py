@@ -1,0 +1,482 @@
+"""The module against a missing, restarted, hostile or misbehaving daemon,
+the socket's trust rules, the mail relay going away, throttling, audit and
+backup (SECURITY.md rules 10, 21-25, 29, 31-33)."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+
+import pytest
+
+import mss_harness as h
+from mss_harness import (PAM_AUTHINFO_UNAVAIL, PAM_IGNORE, PAM_SUCCESS,
+                         PROMPT_CODE, PROMPT_EMAIL, PROMPT_PASSWORD)
+
+ALICE = "alice@example.org"
+CREDS = {PROMPT_EMAIL: ALICE, PROMPT_PASSWORD: h.PASSWORD}
+
+
+def test_mfad_down_is_authinfo_unavail(env):
+    """SECURITY 23: mfad unreachable with failmode=secure (the default)
+    gives PAM_AUTHINFO_UNAVAIL, never success."""
+    env.mfad.stop()
+    login = env.login()
+    assert login.run(CREDS) == PAM_AUTHINFO_UNAVAIL, login.dump()
+
+
+# Linux-PAM turns a stack in which every module said PAM_IGNORE into
+# PAM_PERM_DENIED, so the module's own PAM_IGNORE is made visible by a
+# marker module after it: pam_debug answers PAM_MODULE_UNKNOWN (28), a
+# code pam_mss never returns. IGNORE moves on to the marker, SUCCESS ends
+# the stack with 0, anything else ends it with the module's code.
+PAM_MODULE_UNKNOWN = 28
+
+
+def _marker_service(env, name, failmode):
+    (env.pamd / name).write_text(
+        "auth [success=done ignore=ignore default=die] %s socket=%s "
+        "lang=en failmode=%s\n"
+        "auth required pam_debug.so auth=module_unknown\n" %
+        (h.PAM_MSS, env.sock, failmode))
+    return name
+
+
+def test_failmode_safe_mfad_down_is_ignore(env):
+    """SECURITY 23, DESIGN 4: failmode=safe turns mfad unreachable into
+    PAM_IGNORE: the stack goes on to the next module (the marker)."""
+    env.mfad.stop()
+    login = env.login(service=_marker_service(env, "mss-safe", "safe"))
+    assert login.run(CREDS) == PAM_MODULE_UNKNOWN, login.dump()
+
+
+def test_failmode_secure_mfad_down_is_unavail_in_a_stack(env):
+    """SECURITY 23: the same stack with failmode=secure stops at pam_mss
+    with PAM_AUTHINFO_UNAVAIL (the control for the test above)."""
+    env.mfad.stop()
+    login = env.login(service=_marker_service(env, "mss-sec", "secure"))
+    assert login.run(CREDS) == PAM_AUTHINFO_UNAVAIL, login.dump()
+
+
+def test_failmode_safe_alone_is_never_success(env):
+    """SECURITY 23: with pam_mss alone in the stack, failmode=safe and mfad
+    down, the login is refused (Linux-PAM: PAM_PERM_DENIED)."""
+    env.service("mss-safe", ["failmode=safe"])
+    env.mfad.stop()
+    login = env.login(service="mss-safe")
+    rc = login.run(CREDS)
+    assert rc in (PAM_IGNORE, h.PAM_PERM_DENIED), login.dump()
+
+
+def test_failmode_safe_does_not_weaken_wrong_password(env):
+    """failmode=safe only concerns an unreachable mfad: a wrong password
+    with mfad up is still PAM_AUTH_ERR."""
+    env.service("mss-safe", ["failmode=safe"])
+    login = env.login(service="mss-safe")
+    rc = login.run({PROMPT_EMAIL: ALICE, PROMPT_PASSWORD: h.WRONG_PASSWORD})
+    assert rc == h.PAM_AUTH_ERR, login.dump()
+
+
+def test_mfad_sigterm_exits_cleanly(env):
+    """mfad stops on SIGTERM with status 0 and removes nothing it needs."""
+    assert env.mfad.stop() == 0, env.mfad.log_text()
+    env.mfad.start()
+    env.full_login()
+
+
+def test_code_survives_mfad_restart_and_stays_used(env):
+    """SECURITY 29, DESIGN 5: login state lives in LMDB: a code mailed
+    before a restart works after it, once; after another restart it is
+    still used."""
+    login, code = env.start_login()
+    env.mfad.restart()
+    env.finish_login(login, code)
+    env.mfad.restart()
+    login_b, code_b = env.start_login()
+    h.need_distinct(code, code_b)
+    login_b.answer(code)
+    login_b.expect("ERROR")
+    login_b.expect("ECHO_ON", PROMPT_CODE)
+    env.finish_login(login_b, code_b)
+
+
+def test_code_survives_mfad_crash(env):
+    """SECURITY 29: after SIGKILL (no clean shutdown) the pending code is
+    still valid, so nothing committed was lost."""
+    login, code = env.start_login()
+    env.mfad.kill()
+    env.mfad.start()
+    env.finish_login(login, code)
+
+
+DELIVERY = re.compile(r"deliver|mail|send|sent", re.I)
+
+
+def test_smtp_down_login_fails_with_delivery_message(env):
+    """DESIGN 3, 5: with the relay down the login cannot succeed, and the
+    user is told the code could not be delivered."""
+    env.smtp.stop()
+    login = env.login()
+    login.expect("ECHO_ON", PROMPT_EMAIL)
+    login.answer(ALICE)
+    login.expect("ECHO_OFF", PROMPT_PASSWORD)
+    login.answer(h.PASSWORD)
+    time.sleep(2)   # let mfad's mail sender fail at least once
+    rc = login.run({PROMPT_CODE: ["", "000000", "", "000000", ""]},
+                   default="000000", timeout=30)
+    assert rc != PAM_SUCCESS, login.dump()
+    mask = h.mask_email(ALICE)
+    told = [t for s, t in login.lines("ERROR", "INFO")
+            if (s == "ERROR" or mask not in t) and DELIVERY.search(t)]
+    assert told, login.dump()
+
+
+def test_smtp_down_remembered_device_still_logs_in(env):
+    """DESIGN 1: a remembered device needs no mail, so it logs in while the
+    relay is down."""
+    env.full_login(rhost="192.0.2.7", remember="y")
+    env.smtp.stop()
+    login = env.login(rhost="192.0.2.7")
+    assert login.run(CREDS) == PAM_SUCCESS, login.dump()
+    assert not any(PROMPT_CODE in t for _, t in login.lines())
+
+
+def test_mail_retried_after_relay_returns(env):
+    """DESIGN 5: mail is retried within the code's lifetime: a code queued
+    while the relay was down arrives once it is back, and works."""
+    env.smtp.stop()
+    login = env.login()
+    login.expect("ECHO_ON", PROMPT_EMAIL)
+    login.answer(ALICE)
+    login.expect("ECHO_OFF", PROMPT_PASSWORD)
+    login.answer(h.PASSWORD)
+    login.expect("INFO")
+    login.expect("ECHO_ON", PROMPT_CODE)
+    time.sleep(2)
+    env.smtp.start()
+    code = env.smtp.wait_for_code(ALICE, timeout=120)
+    env.finish_login(login, code)
+
+
+ADMIN_COMMANDS = [
+    ["user", "add", "mallory", "--email", "mallory@example.org"],
+    ["user", "lock", "alice"],
+    ["user", "del", "alice"],
+    ["user", "show", "alice"],
+    ["user", "list"],
+    ["user", "reenroll", "alice"],
+    ["device", "list", "alice"],
+    ["device", "revoke", "alice", "--all"],
+    ["mail", "test", "mallory@example.org"],
+]
+
+
+def test_unprivileged_caller_cannot_run_admin_commands(env):
+    """SECURITY 22: mfad checks the peer's uid: nobody gets exit status 4
+    for every admin command, and nothing changes."""
+    for cmd in ADMIN_COMMANDS:
+        rc, out, err = env.ctl(*cmd, as_nobody=True)
+        assert rc == h.CTL_PERM, (cmd, rc, out, err)
+    rc, _, _ = env.ctl("user", "show", "mallory")
+    assert rc == h.CTL_REFUSED
+    env.smtp.assert_no_mail("mallory@example.org", wait=1)
+    env.full_login()
+
+
+def test_unprivileged_caller_cannot_read_password_hash(env):
+    """SECURITY 20, 22: even root's `user show` never prints a hash."""
+    out = env.ctl_ok("--json", "user", "show", "alice")
+    assert "$argon2" not in out and h.PASSWORD not in out
+
+
+def _connect(sock):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(sock))
+    return s
+
+
+def _closed_by_peer(s, timeout=15):
+    """True when mfad drops the connection (EOF or reset) in time."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            data = s.recv(65536)
+            if not data:
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_garbage_on_socket_does_not_stop_login(env):
+    """SECURITY 25, DESIGN 5: random bytes, an oversized length header, a
+    stalled half frame and a silent client, all at once, do not delay a
+    normal login; malformed frames make mfad drop the connection."""
+    junk = _connect(env.sock)
+    junk.sendall(os.urandom(4096))
+    huge = _connect(env.sock)
+    huge.sendall(h.frame(h.REQ_STATUS, length=0xFFFFFFFF))
+    badver = _connect(env.sock)
+    badver.sendall(h.frame(h.REQ_STATUS, version=99))
+    unknown = _connect(env.sock)
+    unknown.sendall(h.frame(250))
+    trailing = _connect(env.sock)
+    trailing.sendall(h.frame(h.REQ_STATUS, b"\0\0\0\0"))
+    half = _connect(env.sock)
+    half.sendall(h.frame(h.REQ_STATUS, length=100)[:6] + b"0123456789")
+    silent = _connect(env.sock)
+    started = time.monotonic()
+    env.full_login()
+    assert time.monotonic() - started < 8, "login delayed by junk clients"
+    for s in (junk, huge, badver, unknown, trailing):
+        assert _closed_by_peer(s), "mfad kept a malformed connection"
+    assert env.mfad.running
+    # The stalled clients are cut off by their deadline eventually.
+    assert _closed_by_peer(half, timeout=60)
+    assert _closed_by_peer(silent, timeout=60)
+    for s in (junk, huge, badver, unknown, trailing, half, silent):
+        s.close()
+    env.ctl_ok("status")
+
+
+def test_many_stalled_clients_do_not_block_login(env):
+    """SECURITY 25: a hundred idle connections leave room for a login."""
+    idle = [_connect(env.sock) for _ in range(100)]
+    try:
+        env.full_login()
+    finally:
+        for s in idle:
+            s.close()
+
+
+@pytest.mark.parametrize("reply", [
+    pytest.param(os.urandom(512), id="random-bytes"),
+    pytest.param(h.frame(h.REP_RESULT, length=0xFFFFFFFF), id="oversized"),
+    pytest.param(h.frame(h.REP_RESULT, version=9), id="bad-version"),
+    pytest.param(h.frame(h.REP_RESULT)[:4], id="truncated"),
+    pytest.param(h.frame(h.REP_RESULT, b"\0\0\0\0\0\0\0\0\0\0"),
+                 id="trailing-bytes"),
+    pytest.param(h.frame(220, b""), id="unknown-type"),
+    pytest.param(b"", id="closed"),
+])
+def test_module_denies_when_daemon_answers_garbage(make_env, reply):
+    """SECURITY 23: whatever a broken daemon answers, the module gives
+    PAM_AUTHINFO_UNAVAIL and never PAM_SUCCESS."""
+    env = make_env(start=False)
+    fake = h.FakeMfad(env.sock, reply)
+    try:
+        login = env.login()
+        rc = login.run(CREDS, default="123456")
+        assert rc == PAM_AUTHINFO_UNAVAIL, login.dump()
+        assert fake.connections >= 1
+    finally:
+        fake.close()
+
+
+def test_module_denies_well_formed_reply_of_wrong_type(make_env):
+    """SECURITY 23: a valid RESULT "0" frame is not an authentication
+    answer; it must not read as success."""
+    env = make_env(start=False)
+    payload = (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    fake = h.FakeMfad(env.sock, h.frame(h.REP_RESULT, payload))
+    try:
+        login = env.login()
+        rc = login.run(CREDS, default="123456")
+        assert rc in (h.PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL), login.dump()
+    finally:
+        fake.close()
+
+
+def test_module_denies_stalled_daemon(make_env):
+    """SECURITY 23: a daemon that accepts and never answers is given up on
+    at the I/O deadline: PAM_AUTHINFO_UNAVAIL."""
+    env = make_env(start=False)
+    fake = h.FakeMfad(env.sock, None)
+    try:
+        login = env.login()
+        started = time.monotonic()
+        rc = login.run(CREDS, default="123456", timeout=40)
+        assert rc == PAM_AUTHINFO_UNAVAIL, login.dump()
+        assert time.monotonic() - started < 35
+    finally:
+        fake.close()
+
+
+@pytest.mark.parametrize("mode,owner,ok", [
+    (0o755, 0, True),
+    (0o777, 0, False),
+    (0o1777, 0, False),
+    (0o775, 0, False),
+    (0o755, 65534, False),
+])
+def test_socket_directory_must_be_root_owned_and_private(env, mode, owner,
+                                                         ok):
+    """SECURITY 21, 24: the module trusts a socket only in a root-owned
+    directory that group and others cannot write. The same socket (a hard
+    link to mfad's) is reached from directories of each kind; only the
+    safe one works."""
+    d = env.dir / ("sockdir-%o-%d" % (mode, owner))
+    d.mkdir()
+    os.link(env.sock, d / "mfad.sock")
+    os.chown(d, owner, -1)
+    os.chmod(d, mode)
+    env.service("mss-link", sock=d / "mfad.sock")
+    login = env.login(service="mss-link")
+    if ok:
+        login.expect("ECHO_ON", PROMPT_EMAIL)
+        login.answer(ALICE)
+        login.expect("ECHO_OFF", PROMPT_PASSWORD)
+        login.answer(h.PASSWORD)
+        login.expect("INFO")
+        login.expect("ECHO_ON", PROMPT_CODE)
+        env.finish_login(login, env.smtp.wait_for_code(ALICE))
+    else:
+        assert login.run(CREDS, default="123456") == PAM_AUTHINFO_UNAVAIL, \
+            login.dump()
+        env.smtp.assert_no_mail(ALICE, wait=1)
+
+
+def _mentions(text, secret):
+    return re.search(r"(?<![0-9A-Za-z])%s(?![0-9A-Za-z])" %
+                     re.escape(secret), text) is not None
+
+
+def _secrets_of_a_login(env):
+    """A login with a wrong code then the right one, and a wrong password;
+    returns every secret typed."""
+    login, code = env.start_login(rhost="192.0.2.7")
+    bad = h.wrong_code(code)
+    login.answer(bad)
+    login.expect("ERROR")
+    login.expect("ECHO_ON", PROMPT_CODE)
+    env.finish_login(login, code, remember="n")
+    wrong = env.login()
+    wrong.run({PROMPT_EMAIL: ALICE, PROMPT_PASSWORD: h.WRONG_PASSWORD})
+    return (h.PASSWORD, h.WRONG_PASSWORD, code, bad)
+
+
+def test_no_password_or_code_in_debug_log(env):
+    """SECURITY 33: neither passwords nor codes, right or wrong, reach
+    mfad's log, even at debug level."""
+    secrets = _secrets_of_a_login(env)
+    text = env.mfad.log_text()
+    for secret in secrets:
+        assert not _mentions(text, secret), secret
+
+
+def test_no_password_or_code_in_audit(env):
+    """SECURITY 33: nor do they reach `mfadctl audit`, text or JSON."""
+    secrets = _secrets_of_a_login(env)
+    for text in (env.ctl_ok("audit"), env.ctl_ok("--json", "audit")):
+        for secret in secrets:
+            assert not _mentions(text, secret), secret
+
+
+def _records(value):
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        for v in value.values():
+            if isinstance(v, list):
+                return v
+    return []
+
+
+def test_audit_records_each_decision(env):
+    """SECURITY 32: a failed and a successful login both leave records for
+    the user in `mfadctl audit`, with the service and rhost."""
+    wrong = env.login(rhost="192.0.2.55")
+    wrong.run({PROMPT_EMAIL: ALICE, PROMPT_PASSWORD: h.WRONG_PASSWORD})
+    env.full_login(rhost="192.0.2.56", remember="n")
+    recs = _records(env.ctl_json("audit", "--user", "alice"))
+    assert len(recs) >= 2, recs
+    text = json.dumps(recs)
+    assert "alice" in text and "mss-test" in text
+    assert "192.0.2.55" in text and "192.0.2.56" in text
+
+
+@pytest.mark.mfad(code={"max_sends": 2})
+def test_mail_sends_limited_per_account(env):
+    """SECURITY 10: at most `max_sends` code mails per account per hour,
+    whether asked by resend or by a new login."""
+    env.service("mss-test", ["tries=5"])
+    login, _ = env.start_login()
+    login.answer("")
+    login.expect("INFO")
+    env.smtp.wait_for_code(ALICE)
+    rc = login.run({PROMPT_CODE: ""})
+    assert rc != PAM_SUCCESS
+    again = env.login()
+    assert again.run(CREDS, default="000000") != PAM_SUCCESS
+    time.sleep(2)
+    assert env.smtp.count(ALICE, h.has_code) == 2
+
+
+@pytest.mark.mfad(code={"resend_interval": 30})
+def test_resend_interval_enforced(env):
+    """SECURITY 10: a resend within `resend_interval` sends nothing and
+    leaves the first code valid."""
+    env.service("mss-test", ["tries=5"])
+    login, code = env.start_login()
+    login.answer("")
+    style, _ = login.next()
+    assert style in ("INFO", "ERROR")
+    login.expect("ECHO_ON", PROMPT_CODE)
+    time.sleep(2)
+    assert env.smtp.count(ALICE, h.has_code) == 1
+    env.finish_login(login, code)
+
+
+def test_backup_starts_a_working_mfad(env):
+    """SECURITY 31: `mfadctl backup DIR` makes a copy mfad can start from,
+    with the accounts in it."""
+    backup = env.dir / "backup"
+    backup.mkdir(mode=0o700)
+    env.ctl_ok("backup", backup)
+    env.mfad.stop()
+    env.config["mfad"]["database"] = backup
+    h.write_ini(env.conf, env.config)
+    env.mfad.start()
+    env.full_login()
+
+
+NOBODY_PY = r"""
+import socket, sys
+user = b"alice"
+payload = len(user).to_bytes(4, "big") + user
+frame = (len(payload) + 2).to_bytes(4, "big") + bytes([1, 24]) + payload
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(frame)
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except (socket.timeout, ConnectionResetError):
+    pass
+sys.stdout.write(data.hex())
+"""
+
+
+def test_unprivileged_raw_lock_request_refused_by_daemon(env):
+    """SECURITY 22: the daemon itself, not only mfadctl, refuses an admin
+    request (USER_LOCK) from an unprivileged peer: the answer is a
+    permission error or a dropped connection, and alice is not locked."""
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                        "--clear-groups", "/usr/bin/python3", "-c",
+                        NOBODY_PY, str(env.sock)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    reply = bytes.fromhex(r.stdout)
+    if reply:
+        assert reply[4:6] == bytes([h.PROTO_VERSION, h.REP_RESULT]), reply
+        code = int.from_bytes(reply[6:10], "big")
+        assert code == 9, "expected MSS_ERR_PERM (9), got %d" % code
+    env.full_login()

@@ -1,0 +1,151 @@
+"""Remembered devices (SECURITY.md rule 16; DESIGN.md sections 3 and 4:
+device=sshkey,rhost,tty)."""
+
+import json
+import time
+from datetime import datetime
+
+import pytest
+
+import mss_harness as h
+from mss_harness import (PAM_SUCCESS, PROMPT_CODE, PROMPT_EMAIL,
+                         PROMPT_PASSWORD)
+
+ALICE = "alice@example.org"
+KEY1 = "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1lmFHn7Yk1yLQ7" \
+       "0Zf3x6M0wzJq0G8vN2c4Xh2p9mYb"
+KEY2 = "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBz8Yq3kQm2nV7u1" \
+       "Jt5c0pWd4Lr9sE6aHf2gN0xKcVyT"
+
+
+def remembered_login(env, user="alice", **kw):
+    """Email and password, then straight to success: no code asked."""
+    addr = "%s@example.org" % user
+    login = env.login(user, **kw)
+    login.expect("ECHO_ON", PROMPT_EMAIL)
+    login.answer(addr)
+    login.expect("ECHO_OFF", PROMPT_PASSWORD)
+    login.answer(h.PASSWORD)
+    login.expect("INFO")
+    assert login.result() == PAM_SUCCESS, login.dump()
+    assert not any(PROMPT_CODE in t for _, t in login.lines()), login.dump()
+    return login
+
+
+def test_remembered_device_skips_code_only_for_that_device(env):
+    """SECURITY 16: after "y" the same rhost logs in with the password
+    alone and no mail; another rhost still gets a code."""
+    env.full_login(rhost="192.0.2.7", remember="y")
+    n = env.smtp.count(ALICE, h.has_code)
+    remembered_login(env, rhost="192.0.2.7")
+    env.full_login(rhost="192.0.2.8", remember="n")
+    time.sleep(1)
+    assert env.smtp.count(ALICE, h.has_code) == n + 1
+
+
+def test_remembered_device_still_needs_password(env):
+    """DESIGN 1: a remembered device skips the code, never the password."""
+    env.full_login(rhost="192.0.2.7", remember="y")
+    login = env.login(rhost="192.0.2.7")
+    rc = login.run({PROMPT_EMAIL: ALICE, PROMPT_PASSWORD: h.WRONG_PASSWORD})
+    assert rc == h.PAM_AUTH_ERR
+    assert login.lines("ERROR") == [("ERROR", h.GENERIC_FAILURE)]
+
+
+def test_declined_remember_asks_code_next_time(env):
+    """DESIGN 3: the default answer (N) remembers nothing."""
+    env.full_login(rhost="192.0.2.7", remember="")
+    env.full_login(rhost="192.0.2.7", remember="n")
+
+
+@pytest.mark.parametrize("yes", ["y", "YES", "o", "Oui"])
+def test_remember_accepts_yes_answers(env, yes):
+    """DESIGN 3: o, oui, y, yes in any case mean yes."""
+    env.full_login(rhost="192.0.2.7", remember=yes)
+    remembered_login(env, rhost="192.0.2.7")
+
+
+def test_remembered_device_is_per_user(env):
+    """SECURITY 16: the identity is combined with the user: alice's
+    remembered rhost does not spare bob the code."""
+    env.add_user("bob")
+    env.full_login(rhost="192.0.2.7", remember="y")
+    env.full_login("bob", rhost="192.0.2.7", remember="n")
+
+
+def _expiries(value):
+    """Every 'expires' field anywhere in a JSON value, as epoch seconds."""
+    out = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "expires":
+                if isinstance(v, str):
+                    v = datetime.fromisoformat(v.replace("Z", "+00:00"))
+                    v = v.timestamp()
+                out.append(float(v))
+            else:
+                out += _expiries(v)
+    elif isinstance(value, list):
+        for v in value:
+            out += _expiries(v)
+    return out
+
+
+@pytest.mark.mfad(device={"remember_days": 1})
+def test_remembered_device_expires_and_is_listed(env):
+    """SECURITY 16: a remembered device has an expiry `remember_days`
+    ahead, shown by `mfadctl device list`."""
+    before = time.time()
+    env.full_login(rhost="192.0.2.7", remember="y")
+    expiries = _expiries(env.ctl_json("device", "list", "alice"))
+    assert len(expiries) == 1, expiries
+    assert before + 86400 - 120 <= expiries[0] <= time.time() + 86400 + 120
+
+
+def test_device_revoke_all_brings_code_back(env):
+    """SECURITY 16: `mfadctl device revoke USER --all` forgets the device."""
+    env.full_login(rhost="192.0.2.7", remember="y")
+    remembered_login(env, rhost="192.0.2.7")
+    env.ctl_ok("device", "revoke", "alice", "--all")
+    out = json.loads(env.ctl_ok("--json", "device", "list", "alice"))
+    assert not _expiries(out), out
+    env.full_login(rhost="192.0.2.7", remember="n")
+
+
+@pytest.mark.mfad(device={"remember_days": 0})
+def test_remember_days_zero_never_asks(env):
+    """DESIGN 3: remember_days = 0 turns remembering off: no prompt."""
+    env.full_login(rhost="192.0.2.7", remember=None)
+
+
+def test_ssh_key_is_the_device_before_rhost(env):
+    """DESIGN 4: with device=sshkey,rhost,tty the key exposed by OpenSSH
+    identifies the device: another key from the same rhost gets a code."""
+    env.full_login(rhost="192.0.2.7", pamenv=["SSH_AUTH_INFO_0=" + KEY1],
+                   remember="y")
+    remembered_login(env, rhost="192.0.2.7",
+                     pamenv=["SSH_AUTH_INFO_0=" + KEY1])
+    env.full_login(rhost="192.0.2.7", pamenv=["SSH_AUTH_INFO_0=" + KEY2],
+                   remember="n")
+
+
+def test_pam_tty_ssh_is_not_a_device(env):
+    """DESIGN 4: sshd's PAM_TTY=ssh names no device, so without rhost or
+    key there is nothing to remember and no prompt."""
+    env.full_login(tty="ssh", remember=None)
+
+
+def test_device_none_never_remembers(env):
+    """DESIGN 4: device=none: no identity, no remember prompt."""
+    env.service("mss-none", ["device=none"])
+    env.full_login(service="mss-none", rhost="192.0.2.7", remember=None)
+
+
+def test_notice_mailed_when_device_remembered(env):
+    """SECURITY 17: remembering a device mails a notice (without a code);
+    declining mails none."""
+    env.full_login(rhost="192.0.2.7", remember="n")
+    env.smtp.assert_no_mail(ALICE, wait=2, match=h.is_notice)
+    env.full_login(rhost="192.0.2.7", remember="y")
+    notice = env.smtp.wait_for(ALICE, match=h.is_notice)
+    assert notice["Subject"]

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Installs what the build and the tests need (Debian 12, as root), then
+# configures and builds into $MSS_BUILDDIR (default: ./build).
+# Extra arguments go to configure.
+set -eu
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${MSS_BUILDDIR:-$SRC/build}
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+	libpam0g-dev libsodium-dev libesmtp-dev liblmdb-dev libssl-dev
+	libcmocka-dev libpam-wrapper libpamtest0-dev pamtester
+	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
+	openssh-server openssh-client mandoc lmdb-utils openssl util-linux"
+
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: missing packages:$missing (run as root)" >&2
+		exit 1
+	fi
+	echo "setup: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi
+
+cd "$SRC"
+if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+    [ Makefile.am -nt Makefile.in ]; then
+	autoreconf -fi
+fi
+mkdir -p "$BUILD"
+cd "$BUILD"
+if [ ! -f Makefile ] || [ "$#" -gt 0 ]; then
+	"$SRC/configure" --enable-werror "$@"
+fi
+make -j"$(nproc)"
+make -j"$(nproc)" tests/pam/pam_driver
