@@ -1,9 +1,15 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -19,6 +25,10 @@
 #include "mss_proto.h"
 
 #define MFAD_LIST_PAGE	200
+/* Room kept free in an audit page, below MSS_MSG_MAX. */
+#define MFAD_AUDIT_MARGIN	512
+/* The key file is crypto_kdf_KEYBYTES; anything far bigger is not it. */
+#define MFAD_KEYFILE_MAX	256
 
 int
 mfad_user_name_ok(const char *name)
@@ -42,7 +52,7 @@ mfad_user_name_ok(const char *name)
 }
 
 static int
-mfad_admin_audit(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_admin_event(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_peer *peer, const char *event, const char *user,
     const char *what)
 {
@@ -170,10 +180,10 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
 	if ((r = mfad_acct_put(txn, ctx->store, &a, NULL)) != 0 ||
-	    (r = mfad_admin_audit(ctx, txn, peer, "user_added", user,
+	    (r = mfad_admin_event(ctx, txn, peer, "user_added", user,
 	    hash[0] ? "state=active" : "state=invited")) != 0)
 		goto out;
-	if (hash[0] != '\0' && (r = mfad_admin_audit(ctx, txn, peer,
+	if (hash[0] != '\0' && (r = mfad_admin_event(ctx, txn, peer,
 	    "password_set", user, "via --password-stdin")) != 0)
 		goto out;
 	r = mfad_txn_commit(txn);
@@ -194,7 +204,7 @@ out:
 }
 
 static uint8_t
-mfad_acct_wire_state(const struct mfad_acct *a)
+mfad_acct_wire_state(const struct mfad_conf *conf, const struct mfad_acct *a)
 {
 	if (a->state == MFAD_ACCT_DISABLED)
 		return MSS_ACCT_DISABLED;
@@ -202,7 +212,7 @@ mfad_acct_wire_state(const struct mfad_acct *a)
 		return MSS_ACCT_LOCKED;
 	if (a->state == MFAD_ACCT_INVITED)
 		return MSS_ACCT_INVITED;
-	if (a->reenroll)
+	if (mfad_acct_must_enroll(conf, a, mfad_now()))
 		return MSS_ACCT_REENROLL;
 	return MSS_ACCT_ACTIVE;
 }
@@ -239,7 +249,7 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 	    (r = mss_buf_put_str(rep, a->email)) != 0 ||
 	    (r = mss_buf_put_str(rep, masked)) != 0 ||
 	    (r = mss_buf_put_str(rep, a->lang)) != 0 ||
-	    (r = mss_buf_put_u8(rep, mfad_acct_wire_state(a))) != 0 ||
+	    (r = mss_buf_put_u8(rep, mfad_acct_wire_state(ctx->conf, a))) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->created)) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->enrolled)) != 0 ||
 	    (r = mss_buf_put_u32(rep, a->failures)) != 0 ||
@@ -317,7 +327,7 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_PROTO;
 		goto out;
 	}
-	if (r != 0 || (r = mfad_admin_audit(ctx, txn, peer, event, a.user,
+	if (r != 0 || (r = mfad_admin_event(ctx, txn, peer, event, a.user,
 	    detail[0] ? detail : NULL)) != 0)
 		goto out;
 	r = mfad_txn_commit(txn);
@@ -526,7 +536,7 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		n = 1;
 	}
 	snprintf(detail, sizeof(detail), "count=%u", n);
-	if ((r = mfad_admin_audit(ctx, txn, peer, "device_revoked", user,
+	if ((r = mfad_admin_event(ctx, txn, peer, "device_revoked", user,
 	    detail)) != 0)
 		goto out;
 	r = mfad_txn_commit(txn);
@@ -583,5 +593,324 @@ out:
 		free(msg);
 	}
 	mss_str_free(to);
+	return r;
+}
+
+/*
+ * Audit pages. The client asks for the next page with before_us set to
+ * the oldest time it got, so a page never ends in the middle of the
+ * records of one microsecond: those would be skipped.
+ */
+struct mfad_audit_page {
+	struct mss_buf	*body;
+	size_t		 room;		/* bytes the records may take */
+	uint32_t	 limit;		/* 0: as many as fit */
+	uint32_t	 n;		/* records in body */
+	uint64_t	 last_us;	/* time of the last record put */
+	size_t		 run_len;	/* body length before that time's run */
+	uint32_t	 run_n;
+	size_t		 keep_len;	/* what is sent */
+	uint32_t	 keep_n;
+};
+
+static size_t
+mfad_audit_rec_size(const struct mfad_audit_rec *a)
+{
+	return 8 + 6 * 4 + strlen(a->event) + strlen(a->user) +
+	    strlen(a->service) + strlen(a->rhost) + strlen(a->result) +
+	    strlen(a->detail);
+}
+
+static int
+mfad_audit_page_one(const struct mfad_audit_rec *a, void *arg)
+{
+	struct mfad_audit_page *pg = arg;
+	size_t len = mss_buf_avail(pg->body);
+	int r;
+
+	if (pg->limit != 0 && pg->n >= pg->limit)
+		return 1;
+	if (len + mfad_audit_rec_size(a) > pg->room) {
+		/* Full: the run of the last time waits for the next page,
+		 * unless it is the whole page. */
+		if (pg->n > 0 && a->time_us == pg->last_us && pg->run_n > 0) {
+			pg->keep_len = pg->run_len;
+			pg->keep_n = pg->run_n;
+		}
+		return 1;
+	}
+	if (pg->n == 0 || a->time_us != pg->last_us) {
+		pg->last_us = a->time_us;
+		pg->run_len = len;
+		pg->run_n = pg->n;
+	}
+	if ((r = mss_buf_put_u64(pg->body, a->time_us)) != 0 ||
+	    (r = mss_buf_put_str(pg->body, a->event)) != 0 ||
+	    (r = mss_buf_put_str(pg->body, a->user)) != 0 ||
+	    (r = mss_buf_put_str(pg->body, a->service)) != 0 ||
+	    (r = mss_buf_put_str(pg->body, a->rhost)) != 0 ||
+	    (r = mss_buf_put_str(pg->body, a->result)) != 0 ||
+	    (r = mss_buf_put_str(pg->body, a->detail)) != 0)
+		return r;
+	pg->n++;
+	pg->keep_len = mss_buf_avail(pg->body);
+	pg->keep_n = pg->n;
+	return 0;
+}
+
+int
+mfad_admin_audit(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_audit_page pg;
+	char *user = NULL;
+	uint64_t since_us, before_us;
+	uint32_t limit;
+	MDB_txn *txn = NULL;
+	int r, more = 0;
+
+	memset(&pg, 0, sizeof(pg));
+	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_u64(req, &since_us)) != 0 ||
+	    (r = mss_buf_get_u64(req, &before_us)) != 0 ||
+	    (r = mss_buf_get_u32(req, &limit)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if ((pg.body = mss_buf_new(MSS_MSG_MAX)) == NULL) {
+		r = MSS_ERR_NOMEM;
+		goto out;
+	}
+	/* The count, the more flag and a margin stay free. */
+	pg.room = MSS_MSG_MAX - 4 - 1 - MFAD_AUDIT_MARGIN;
+	pg.limit = limit;
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		goto out;
+	if ((r = mfad_audit_list(txn, ctx->store, user, since_us, before_us,
+	    mfad_audit_page_one, &pg, &more)) != 0)
+		goto out;
+	*rtype = MSS_REP_AUDIT_LIST;
+	if ((r = mss_buf_put_u32(rep, pg.keep_n)) != 0 ||
+	    (r = mss_buf_put(rep, mss_buf_ptr(pg.body), pg.keep_len)) != 0 ||
+	    (r = mss_buf_put_u8(rep, (uint8_t)(more != 0))) != 0)
+		goto out;
+out:
+	mfad_txn_abort(txn);
+	mss_buf_free(pg.body);
+	mss_str_free(user);
+	return r;
+}
+
+/*
+ * Backup: a compact copy of the store and the key file, into a directory
+ * the admin made for it. Restoring is pointing `database` at the copy
+ * (or copying both files back) while mfad is stopped.
+ */
+
+/* Copies the key file of the database directory into dfd, 0600. */
+static int
+mfad_backup_key(const char *database, int dfd, char *why, size_t whylen)
+{
+	unsigned char key[MFAD_KEYFILE_MAX];
+	char path[PATH_MAX];
+	struct stat sb;
+	size_t len = 0;
+	ssize_t n;
+	int in = -1, out = -1, r = MSS_ERR_SYSTEM;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/mfad.key", database) >=
+	    sizeof(path)) {
+		snprintf(why, whylen, "key file path too long");
+		return MSS_ERR_INVAL;
+	}
+	if ((in = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fstat(in, &sb) != 0) {
+		snprintf(why, whylen, "the store's mfad.key: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+	    sb.st_size > (off_t)sizeof(key)) {
+		snprintf(why, whylen, "the store's mfad.key is not a key file");
+		goto out;
+	}
+	while (len < (size_t)sb.st_size) {
+		n = read(in, key + len, (size_t)sb.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, whylen, "the store's mfad.key: %s",
+			    n < 0 ? strerror(errno) : "short read");
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if ((out = openat(dfd, "mfad.key", O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		snprintf(why, whylen, "mfad.key: %s", strerror(errno));
+		goto out;
+	}
+	if (fchmod(out, 0600) != 0 || write(out, key, len) != (ssize_t)len ||
+	    fsync(out) != 0) {
+		snprintf(why, whylen, "mfad.key: %s", strerror(errno));
+		close(out);
+		out = -1;
+		unlinkat(dfd, "mfad.key", 0);
+		goto out;
+	}
+	r = 0;
+out:
+	sodium_memzero(key, sizeof(key));
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) != 0 && r == 0) {
+		snprintf(why, whylen, "mfad.key: %s", strerror(errno));
+		unlinkat(dfd, "mfad.key", 0);
+		r = MSS_ERR_SYSTEM;
+	}
+	return r;
+}
+
+/* Flushes the copied store and the directory entries to disk. */
+static int
+mfad_backup_sync(int dfd, char *why, size_t whylen)
+{
+	int fd;
+
+	if ((fd = openat(dfd, "data.mdb", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fsync(fd) != 0) {
+		snprintf(why, whylen, "data.mdb: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return MSS_ERR_SYSTEM;
+	}
+	close(fd);
+	if (fsync(dfd) != 0) {
+		snprintf(why, whylen, "fsync: %s", strerror(errno));
+		return MSS_ERR_SYSTEM;
+	}
+	return 0;
+}
+
+/* Checks that dfd (dir) is a safe, empty enough place for a backup;
+ * sets why and returns an MSS_ERR_* when not. */
+static int
+mfad_backup_check(const struct mfad_peer *peer, int dfd, char *why,
+    size_t whylen)
+{
+	static const char *const names[] = { "data.mdb", "mfad.key" };
+	struct stat sb;
+	size_t i;
+
+	if (fstat(dfd, &sb) != 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return MSS_ERR_SYSTEM;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != peer->uid &&
+	    sb.st_uid != geteuid()) {
+		snprintf(why, whylen, "must be owned by root, by you or by "
+		    "mfad's user");
+		return MSS_ERR_INVAL;
+	}
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen, "must not be writable by group or "
+		    "others");
+		return MSS_ERR_INVAL;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    errno != ENOENT) {
+			snprintf(why, whylen, "already holds %s", names[i]);
+			return MSS_ERR_EXISTS;
+		}
+	}
+	if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
+		snprintf(why, whylen, "mfad (uid %u) cannot write there: %s",
+		    (unsigned)geteuid(), strerror(errno));
+		return MSS_ERR_INVAL;
+	}
+	return 0;
+}
+
+int
+mfad_admin_backup(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	char *dir = NULL, why[512], msg[MSS_STR_MAX], detail[1200];
+	struct stat before, after;
+	int dfd = -1, r, code = 0;
+
+	why[0] = '\0';
+	if ((r = mss_buf_get_str(req, &dir, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if (dir[0] != '/') {
+		snprintf(why, sizeof(why), "not an absolute path");
+		code = MSS_ERR_INVAL;
+		goto done;
+	}
+	if (lstat(dir, &before) != 0) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		code = MSS_ERR_INVAL;
+		goto done;
+	}
+	if (S_ISLNK(before.st_mode) || !S_ISDIR(before.st_mode)) {
+		snprintf(why, sizeof(why), "%s", S_ISLNK(before.st_mode) ?
+		    "is a symbolic link" : "not a directory");
+		code = MSS_ERR_INVAL;
+		goto done;
+	}
+	/* The fd pins what the checks look at. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fstat(dfd, &after) != 0 ||
+	    before.st_dev != after.st_dev || before.st_ino != after.st_ino) {
+		snprintf(why, sizeof(why), "%s", dfd < 0 ? strerror(errno) :
+		    "changed while being checked");
+		code = MSS_ERR_INVAL;
+		goto done;
+	}
+	if ((code = mfad_backup_check(peer, dfd, why, sizeof(why))) != 0)
+		goto done;
+	if ((code = mfad_store_copy(ctx->store, dir)) != 0) {
+		snprintf(why, sizeof(why), "cannot write data.mdb (%s; mfad's "
+		    "log has the reason)", mss_strerror(code));
+		unlinkat(dfd, "data.mdb", 0);
+		goto done;
+	}
+	/* The copy went where the checks were made. */
+	if (fstat(dfd, &before) != 0 || lstat(dir, &after) != 0 ||
+	    before.st_dev != after.st_dev || before.st_ino != after.st_ino) {
+		snprintf(why, sizeof(why), "the directory changed during the "
+		    "backup");
+		code = MSS_ERR_INVAL;
+		goto done;
+	}
+	if ((code = mfad_backup_key(ctx->conf->database, dfd, why,
+	    sizeof(why))) != 0 ||
+	    (code = mfad_backup_sync(dfd, why, sizeof(why))) != 0) {
+		unlinkat(dfd, "mfad.key", 0);
+		unlinkat(dfd, "data.mdb", 0);
+		goto done;
+	}
+done:
+	snprintf(detail, sizeof(detail), "by=%s dir=%s%s%s%s",
+	    peer->name[0] ? peer->name : "?", dir, code != 0 ? " (" : "",
+	    code != 0 ? why : "", code != 0 ? ")" : "");
+	{
+		struct mfad_audit_ev ev = { "backup", "", "mfadctl", "",
+		    code == 0 ? "success" : "failure", detail };
+
+		if (mfad_audit(ctx, NULL, &ev) != 0)
+			mfad_log(LOG_ERR, "audit of backup failed");
+	}
+	if (code == 0)
+		snprintf(msg, sizeof(msg), "backup written to %s (data.mdb, "
+		    "mfad.key)", dir);
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", dir, why);
+	r = mfad_reply_result(rep, rtype, code, msg);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	mss_str_free(dir);
 	return r;
 }

@@ -1,5 +1,6 @@
 /*
- * The admin handlers behind mfadctl: status, users, devices, mail test.
+ * The admin handlers behind mfadctl: status, users, devices, mail test,
+ * audit, backup.
  * The server lets only root and admin_group members reach them.
  */
 #ifndef MFAD_ADMIN_H
@@ -21,6 +22,12 @@ int mfad_admin_device_list(struct mfad_ctx *, const struct mfad_peer *,
 int mfad_admin_device_revoke(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_admin_mail_test(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+/* A page of audit records, newest first (MSS_REP_AUDIT_LIST). */
+int mfad_admin_audit(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+/* A copy of the store and its key file into an absolute directory. */
+int mfad_admin_backup(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 
 /* 1 when name is an acceptable user name. */

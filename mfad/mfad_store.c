@@ -498,9 +498,11 @@ mfad_login_get(MDB_txn *txn, struct mfad_store *st,
 	if ((r = mfad_rec_get(txn, st->logins, key, MFAD_KEY_LEN, &b)) != 0)
 		return r;
 	memset(l, 0, sizeof(*l));
-	if ((r = mfad_get_text(b, l->user, sizeof(l->user))) != 0 ||
+	if ((r = mss_buf_get_u8(b, &l->kind)) != 0 ||
+	    (r = mfad_get_text(b, l->user, sizeof(l->user))) != 0 ||
 	    (r = mfad_get_text(b, l->service, sizeof(l->service))) != 0 ||
 	    (r = mfad_get_text(b, l->rhost, sizeof(l->rhost))) != 0 ||
+	    (r = mfad_get_text(b, l->masked, sizeof(l->masked))) != 0 ||
 	    (r = mss_buf_get_u32(b, &uid)) != 0 ||
 	    (r = mss_buf_get_u8(b, &l->state)) != 0 ||
 	    (r = mss_buf_get_u8(b, &l->mail)) != 0 ||
@@ -530,9 +532,11 @@ mfad_login_put(MDB_txn *txn, struct mfad_store *st,
 	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
 		return MSS_ERR_NOMEM;
 	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->kind)) != 0 ||
 	    (r = mss_buf_put_str(b, l->user)) != 0 ||
 	    (r = mss_buf_put_str(b, l->service)) != 0 ||
 	    (r = mss_buf_put_str(b, l->rhost)) != 0 ||
+	    (r = mss_buf_put_str(b, l->masked)) != 0 ||
 	    (r = mss_buf_put_u32(b, l->caller_uid)) != 0 ||
 	    (r = mss_buf_put_u8(b, l->state)) != 0 ||
 	    (r = mss_buf_put_u8(b, l->mail)) != 0 ||
@@ -936,6 +940,82 @@ mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
 out:
 	mss_buf_free(b);
 	return r;
+}
+
+int
+mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+    uint64_t since_us, uint64_t before_us,
+    int (*fn)(const struct mfad_audit_rec *, void *), void *arg, int *more)
+{
+	struct mfad_audit_rec a;
+	struct mss_buf *b = NULL;
+	unsigned char k[12];
+	MDB_cursor *cur;
+	MDB_val key, val;
+	uint8_t ver;
+	int rc, r = 0;
+
+	*more = 0;
+	if ((rc = mdb_cursor_open(txn, st->audit, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	if (before_us == 0)
+		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+	else {
+		/* The first record at or after before_us, then one back. */
+		mfad_u64_key(before_us, k);
+		memset(k + 8, 0, 4);
+		key.mv_size = sizeof(k);
+		key.mv_data = k;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		rc = rc == 0 ? mdb_cursor_get(cur, &key, &val, MDB_PREV) :
+		    mdb_cursor_get(cur, &key, &val, MDB_LAST);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_PREV)) {
+		if (key.mv_size < 8 || mfad_key_u64(key.mv_data) < since_us)
+			break;
+		if ((b = mss_buf_new(val.mv_size)) == NULL) {
+			r = MSS_ERR_NOMEM;
+			break;
+		}
+		memset(&a, 0, sizeof(a));
+		if ((r = mss_buf_put(b, val.mv_data, val.mv_size)) != 0 ||
+		    (r = mss_buf_get_u8(b, &ver)) != 0 ||
+		    (r = mss_buf_get_u64(b, &a.time_us)) != 0 ||
+		    (r = mfad_get_text(b, a.event, sizeof(a.event))) != 0 ||
+		    (r = mfad_get_text(b, a.user, sizeof(a.user))) != 0 ||
+		    (r = mfad_get_text(b, a.service, sizeof(a.service))) != 0 ||
+		    (r = mfad_get_text(b, a.rhost, sizeof(a.rhost))) != 0 ||
+		    (r = mfad_get_text(b, a.result, sizeof(a.result))) != 0 ||
+		    (r = mfad_get_text(b, a.detail, sizeof(a.detail))) != 0) {
+			/* An unreadable record is skipped, not fatal. */
+			mss_buf_free(b);
+			b = NULL;
+			r = 0;
+			continue;
+		}
+		mss_buf_free(b);
+		b = NULL;
+		if (user[0] != '\0' && strcmp(user, a.user) != 0)
+			continue;
+		if ((r = fn(&a, arg)) != 0) {
+			if (r == 1) {
+				*more = 1;
+				r = 0;
+			}
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mfad_store_err(rc, "audit list");
+	return r;
+}
+
+int
+mfad_store_copy(struct mfad_store *st, const char *dir)
+{
+	return mfad_store_err(mdb_env_copy2(st->env, dir, MDB_CP_COMPACT),
+	    "backup");
 }
 
 /* Sweep */

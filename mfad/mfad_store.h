@@ -61,12 +61,23 @@ enum mfad_login_state {
 	MFAD_LOGIN_VERIFIED = 1,	/* code accepted */
 	MFAD_LOGIN_DEAD = 2,		/* max_attempts reached */
 	MFAD_LOGIN_DONE = 3,		/* device remembered, nothing left */
+	MFAD_LOGIN_ENROLLED = 4,	/* enrollment finished: password set */
+};
+
+enum mfad_login_kind {
+	MFAD_LOGIN_SIGNIN = 0,		/* password, then code */
+	MFAD_LOGIN_ENROLL = 1,		/* code, then a first password */
+	MFAD_LOGIN_RESET = 2,		/* code, then a new password */
+	MFAD_LOGIN_DECOY = 3,		/* a reset for an unknown address:
+					   looks the same, can never succeed */
 };
 
 struct mfad_login {
+	uint8_t		kind;			/* enum mfad_login_kind */
 	char		user[MFAD_USER_MAX + 1];
 	char		service[64];
 	char		rhost[256];
+	char		masked[MFAD_EMAIL_MAX + 12];	/* shown in prompts */
 	uint32_t	caller_uid;
 	uint8_t		state;
 	uint8_t		mail;			/* enum mss_mail_state */
@@ -191,6 +202,22 @@ void mfad_outmsg_clear(struct mfad_outmsg *m);
 
 int mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
     const struct mfad_audit_rec *r) __attribute__((warn_unused_result));
+
+/*
+ * Walks audit records from the newest before before_us (0: now) back to
+ * since_us, calling fn for those of user ("" for all); fn returns 0 to go
+ * on, 1 to stop, or an error. *more is 1 when fn stopped the walk with
+ * records left.
+ */
+int mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+    uint64_t since_us, uint64_t before_us,
+    int (*fn)(const struct mfad_audit_rec *, void *), void *arg, int *more)
+    __attribute__((warn_unused_result));
+
+/* Writes a compact copy of the store into dir (data.mdb), with a
+ * consistent view taken by a read transaction. */
+int mfad_store_copy(struct mfad_store *st, const char *dir)
+    __attribute__((warn_unused_result));
 
 /* Deletes logins and devices past their expiry and audit records older
  * than audit_before (seconds); *n gets how many went. */
