@@ -32,6 +32,14 @@
  * MSS_REQ_RESEND      str login
  * MSS_REQ_REMEMBER    str login
  * MSS_REQ_ACCT        str service, str user
+ * MSS_REQ_ENROLL_START, MSS_REQ_RESET_START
+ *                     str service, str user, str email, str device,
+ *                     str rhost, str tty, str lang
+ * MSS_REQ_SET_PASSWORD  str login, str password (after an enrollment or
+ *                     reset code was accepted)
+ * MSS_REQ_CHANGE_PASSWORD  str service, str user, str old, str new
+ * MSS_REQ_USER_IMPORT u32 n, n times: u32 line, str user, str email,
+ *                     str lang
  * MSS_REQ_USER_ADD    str user, str email, str lang, str password
  *                     (empty password: an invitation)
  * MSS_REQ_USER_DEL, MSS_REQ_USER_SHOW, MSS_REQ_USER_LOCK,
@@ -40,6 +48,9 @@
  * MSS_REQ_USER_LIST   str after (last user of the previous page, or "")
  * MSS_REQ_DEVICE_REVOKE  str user, str id ("" revokes all)
  * MSS_REQ_MAIL_TEST   str address
+ * MSS_REQ_AUDIT       str user ("" for all), u64 since_us (0: no bound),
+ *                     u64 before_us (0: now), u32 limit (0: as many as fit)
+ * MSS_REQ_BACKUP      str dir (absolute)
  */
 enum mss_req_type {
 	MSS_REQ_STATUS = 1,
@@ -48,6 +59,10 @@ enum mss_req_type {
 	MSS_REQ_RESEND = 4,
 	MSS_REQ_REMEMBER = 5,
 	MSS_REQ_ACCT = 6,
+	MSS_REQ_ENROLL_START = 7,
+	MSS_REQ_RESET_START = 8,
+	MSS_REQ_SET_PASSWORD = 9,
+	MSS_REQ_CHANGE_PASSWORD = 10,
 	MSS_REQ_USER_ADD = 20,
 	MSS_REQ_USER_DEL = 21,
 	MSS_REQ_USER_SHOW = 22,
@@ -58,6 +73,9 @@ enum mss_req_type {
 	MSS_REQ_DEVICE_LIST = 27,
 	MSS_REQ_DEVICE_REVOKE = 28,
 	MSS_REQ_MAIL_TEST = 29,
+	MSS_REQ_AUDIT = 30,
+	MSS_REQ_BACKUP = 31,
+	MSS_REQ_USER_IMPORT = 32,
 };
 
 /* MSS_REQ_AUTH_START flags, from the module's arguments. */
@@ -75,13 +93,21 @@ enum mss_req_type {
  *                 (seconds before a resend is allowed)
  * MSS_REP_CODE    u8 result (mss_code_result), u32 tries_left,
  *                 u8 may_remember, u32 remember_days, u8 mail
- * MSS_REP_ACCT    u8 state (mss_acct_state)
+ * MSS_REP_ACCT    u8 state (mss_acct_state), u64 reenroll_before (the
+ *                 policy date that requires re-enrollment, or 0)
+ * MSS_REP_IMPORT  u32 n, n times: u32 line, u32 code (as in RESULT),
+ *                 str message ("added", "unchanged", "email changed" or
+ *                 the reason of an error)
  * MSS_REP_STATUS  str version, u64 uptime, u64 accounts, u64 outbox,
  *                 u64 oldest (seconds), str last_mail_error
  * MSS_REP_USER    user record (below)
  * MSS_REP_USER_LIST  u32 n, n user records, u8 more
  * MSS_REP_DEVICE_LIST  u32 n, n times: str id, str kind, str service,
  *                 u64 created, u64 expires, u64 last_used
+ * MSS_REP_AUDIT_LIST  u32 n, n records newest first: u64 time_us,
+ *                 str event, str user, str service, str rhost, str result,
+ *                 str detail; then u8 more (older records left: ask again
+ *                 with before_us = the oldest time_us received)
  *
  * User record: str user, str email, str masked, str lang, u8 state,
  * u64 created, u64 enrolled, u32 failures, u64 locked_until,
@@ -96,6 +122,8 @@ enum mss_rep_type {
 	MSS_REP_USER = 105,
 	MSS_REP_USER_LIST = 106,
 	MSS_REP_DEVICE_LIST = 107,
+	MSS_REP_AUDIT_LIST = 108,
+	MSS_REP_IMPORT = 109,
 };
 
 enum mss_auth_result {

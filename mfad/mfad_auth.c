@@ -39,6 +39,12 @@ mfad_auth_req_free(struct mfad_auth_req *q)
 	mss_str_free(q->lang);
 }
 
+static void
+mfad_copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src == NULL ? "" : src);
+}
+
 int
 mfad_acct_is_locked(const struct mfad_acct *a, uint64_t now)
 {
@@ -58,8 +64,7 @@ mfad_acct_fail(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now)
 	return 0;
 }
 
-/* A lockout that ran out starts the count again. */
-static void
+void
 mfad_acct_expire_lock(struct mfad_acct *a, uint64_t now)
 {
 	if (a->locked_until != 0 && a->locked_until <= now) {
@@ -68,11 +73,7 @@ mfad_acct_expire_lock(struct mfad_acct *a, uint64_t now)
 	}
 }
 
-/*
- * Per-account mail throttle: resend_interval between two mails and
- * max_sends in any hour. 0, or MSS_ERR_THROTTLED with *wait seconds.
- */
-static int
+int
 mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
     uint32_t *wait)
 {
@@ -109,7 +110,7 @@ mfad_record_send(struct mfad_acct *a, uint64_t now)
 	a->sends[a->nsends++] = now;
 }
 
-static int
+int
 mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     const char *login, const char *masked, uint32_t minutes, uint8_t mail,
     uint32_t wait)
@@ -143,50 +144,132 @@ mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 	return 0;
 }
 
-static unsigned
+unsigned
 mfad_minutes(const struct mfad_conf *conf)
 {
 	return (conf->code_ttl + 59) / 60;
 }
 
-/*
- * Makes a new code for login l (token, key), stores its hash and queues
- * its mail in txn. The code itself is wiped before returning.
- */
-static int
+int
 mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
-    const uint8_t key[32], uint64_t now, char *masked, size_t maskedlen)
+    const uint8_t key[32], uint64_t now)
 {
+	static const enum mfad_mail_kind kinds[] = {
+		[MFAD_LOGIN_SIGNIN] = MFAD_MAIL_LOGIN_CODE,
+		[MFAD_LOGIN_ENROLL] = MFAD_MAIL_ENROLL_CODE,
+		[MFAD_LOGIN_RESET] = MFAD_MAIL_RESET_CODE,
+	};
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_mail_vars vars;
 	char code[MFAD_CODE_MAX + 1];
 	int r;
 
-	if ((r = mss_mask_email(a->email, masked, maskedlen)) != 0)
-		return MSS_ERR_INVAL;
-	mfad_code_new(conf->code_length, code);
-	mfad_code_hash(ctx->keys, token, a->user, code, l->codehash);
 	l->code_expires = now + conf->code_ttl;
 	l->expires = l->code_expires + MFAD_LOGIN_GRACE;
 	l->mail = MSS_MAIL_QUEUED;
 	l->sends++;
+	if (l->kind == MFAD_LOGIN_DECOY) {
+		/* Nothing is mailed, and no code can match this hash. */
+		randombytes_buf(l->codehash, sizeof(l->codehash));
+		return 0;
+	}
+	mfad_code_new(conf->code_length, code);
+	mfad_code_hash(ctx->keys, token, a->user, code, l->codehash);
 	memset(&vars, 0, sizeof(vars));
 	vars.code = code;
-	vars.masked = masked;
+	vars.masked = l->masked;
 	vars.host = ctx->hostname;
 	vars.service = l->service;
 	vars.rhost = l->rhost;
 	vars.user = a->user;
 	vars.minutes = mfad_minutes(conf);
 	vars.time = (time_t)now;
-	r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_LOGIN_CODE, a->user,
-	    a->email, a->lang, &vars, l->code_expires, key);
+	r = mfad_outbox_queue(ctx, txn, kinds[l->kind], a->user, a->email,
+	    a->lang, &vars, l->code_expires, key);
 	sodium_memzero(code, sizeof(code));
 	if (r != 0)
 		return r;
 	mfad_record_send(a, now);
 	return 0;
+}
+
+int
+mfad_acct_must_enroll(const struct mfad_conf *conf, const struct mfad_acct *a,
+    uint64_t now)
+{
+	if (a->state == MFAD_ACCT_INVITED || a->reenroll)
+		return 1;
+	/* The policy takes effect on its date, for those enrolled before. */
+	return conf->reenroll_before > 0 &&
+	    now >= (uint64_t)conf->reenroll_before &&
+	    a->enrolled < (uint64_t)conf->reenroll_before;
+}
+
+void
+mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
+    const struct mfad_peer *peer, const char *user, const char *service,
+    const char *rhost, const char *email, const char *device, uint64_t now)
+{
+	const char *colon;
+
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	mfad_copy(l->user, sizeof(l->user), user);
+	mfad_copy(l->service, sizeof(l->service), service);
+	mfad_copy(l->rhost, sizeof(l->rhost), rhost);
+	if (mss_mask_email(email, l->masked, sizeof(l->masked)) != 0)
+		mfad_copy(l->masked, sizeof(l->masked), "*****@*****");
+	l->caller_uid = peer->uid;
+	l->state = MFAD_LOGIN_PENDING;
+	l->created = now;
+	if (device[0] != '\0' && ctx->conf->remember_days > 0) {
+		l->has_device = 1;
+		mfad_device_hash(ctx->keys, user, ctx->hostname, device,
+		    l->devhash);
+		colon = strchr(device, ':');
+		snprintf(l->device_kind, sizeof(l->device_kind), "%.*s",
+		    colon == NULL ? 0 : (int)(colon - device), device);
+	}
+}
+
+int
+mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    const char *user, const char *service)
+{
+	char detail[128];
+	struct mfad_audit_ev ev = { "peer_denied", user, service, "",
+	    "failure", detail };
+
+	if (mfad_peer_may_act_for(peer, user))
+		return 0;
+	snprintf(detail, sizeof(detail), "uid %u may not act for this user",
+	    (unsigned)peer->uid);
+	if (mfad_audit(ctx, NULL, &ev) != 0)
+		mfad_log(LOG_ERR, "audit of a refused caller failed");
+	return MSS_ERR_PERM;
+}
+
+int
+mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn *txn, struct mss_buf *rep,
+    uint8_t *rtype, const char *hex, const char *masked)
+{
+	int r;
+
+	if ((r = mfad_txn_commit(txn)) != 0)
+		return r;
+	mfad_outbox_kick(ctx->outbox);
+	return mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
+	    mfad_minutes(ctx->conf), MSS_MAIL_QUEUED, 0);
+}
+
+int
+mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx, const struct mfad_acct *a,
+    const struct mfad_login *l)
+{
+	if (l != NULL && l->kind == MFAD_LOGIN_DECOY)
+		return 0;
+	return mfad_acct_put(txn, ctx->store, a, a->email);
 }
 
 static int
@@ -209,11 +292,6 @@ mfad_auth_parse(struct mss_buf *req, struct mfad_auth_req *q)
 	return 0;
 }
 
-static void
-mfad_copy(char *dst, size_t n, const char *src)
-{
-	snprintf(dst, n, "%s", src == NULL ? "" : src);
-}
 
 static int
 mfad_deny(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_auth_req *q,
@@ -236,23 +314,16 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_device d;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], devhash[32];
 	char hash[MFAD_HASH_MAX], hex[2 * MFAD_TOKEN_BYTES + 1];
-	char masked[2 * MFAD_EMAIL_MAX];
 	MDB_txn *txn = NULL;
-	const char *why = NULL, *colon;
+	const char *why = NULL;
 	uint32_t wait = 0;
 	uint64_t now;
 	int r, found = 0, ok, has_dev = 0, locked_now = 0;
 
 	if ((r = mfad_auth_parse(req, &q)) != 0)
 		goto out;
-	if (!mfad_peer_may_act_for(peer, q.user)) {
-		struct mfad_audit_ev ev = { "peer_denied", q.user, q.service,
-		    q.rhost, "failure", "caller may not act for this user" };
-
-		r = mfad_audit(ctx, NULL, &ev);
-		r = MSS_ERR_PERM;
+	if ((r = mfad_peer_check(ctx, peer, q.user, q.service)) != 0)
 		goto out;
-	}
 
 	/* Read the hash, then verify with no transaction open. */
 	hash[0] = '\0';
@@ -301,8 +372,8 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		why = "account locked";
 	else if (why != NULL && !mfad_acct_is_locked(&a, now))
 		locked_now = mfad_acct_fail(conf, &a, now);
-	if (why == NULL && a.reenroll)
-		why = "re-enrollment required";
+	if (why == NULL && mfad_acct_must_enroll(conf, &a, now))
+		why = "enrollment required";
 	if (why != NULL) {
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
 		    (r = mfad_deny(ctx, txn, &q, why)) != 0)
@@ -367,23 +438,11 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 
-	mfad_copy(l.user, sizeof(l.user), q.user);
-	mfad_copy(l.service, sizeof(l.service), q.service);
-	mfad_copy(l.rhost, sizeof(l.rhost), q.rhost);
-	l.caller_uid = peer->uid;
-	l.state = MFAD_LOGIN_PENDING;
-	l.created = now;
-	if (has_dev) {
-		l.has_device = 1;
-		memcpy(l.devhash, devhash, sizeof(devhash));
-		colon = strchr(q.device, ':');
-		snprintf(l.device_kind, sizeof(l.device_kind), "%.*s",
-		    colon == NULL ? 0 : (int)(colon - q.device), q.device);
-	}
+	mfad_login_init(ctx, &l, MFAD_LOGIN_SIGNIN, peer, q.user, q.service,
+	    q.rhost, a.email, has_dev ? q.device : "", now);
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_send_code(ctx, txn, &a, &l, token, key, now, masked,
-	    sizeof(masked));
+	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
 		struct mfad_audit_ev ev = { "throttled", q.user, q.service,
 		    q.rhost, "failure", "global mail ceiling" };
@@ -403,14 +462,13 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 
 		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
 		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_txn_commit(txn)) != 0)
+		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out_txn;
 	}
+	r = mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l.masked);
 	txn = NULL;
-	mfad_outbox_kick(ctx->outbox);
-	r = mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
-	    mfad_minutes(conf), MSS_MAIL_QUEUED, 0);
+	if (r != 0)
+		goto out;
 
 rehash:
 	/* Limits changed since this hash was made: store a new one. */
@@ -450,8 +508,7 @@ out:
 	return r;
 }
 
-/* Parses a login token field; MSS_ERR_NOTFOUND when malformed. */
-static int
+int
 mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
     uint8_t key[32], struct mfad_login *l, struct mfad_acct *a)
@@ -467,6 +524,13 @@ mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	 * trusted PAM caller. */
 	if (!(peer->roles & MFAD_ROLE_PAM) && l->caller_uid != peer->uid)
 		return MSS_ERR_PERM;
+	if (l->kind == MFAD_LOGIN_DECOY) {
+		/* A stand-in account that is never stored. */
+		memset(a, 0, sizeof(*a));
+		mfad_copy(a->user, sizeof(a->user), l->user);
+		a->state = MFAD_ACCT_ACTIVE;
+		return 0;
+	}
 	return mfad_acct_get(txn, ctx->store, l->user, a);
 }
 
@@ -534,13 +598,21 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		if (match) {
 			l.state = MFAD_LOGIN_VERIFIED;
 			l.verified = now;
-			a.failures = 0;
-			a.last_login = now;
-			event = "login_ok";
-			result = "success";
-			detail = "method=code";
 			res = MSS_CODE_OK;
-			may = l.has_device && conf->remember_days > 0;
+			result = "success";
+			if (l.kind == MFAD_LOGIN_SIGNIN) {
+				a.failures = 0;
+				a.last_login = now;
+				event = "login_ok";
+				detail = "method=code";
+			} else {
+				/* The password step still has to follow. */
+				event = "code_ok";
+				detail = l.kind == MFAD_LOGIN_ENROLL ?
+				    "enrollment" : "reset";
+			}
+			may = l.has_device && conf->remember_days > 0 &&
+			    l.kind != MFAD_LOGIN_RESET;
 		} else {
 			l.attempts++;
 			locked_now = mfad_acct_fail(conf, &a, now);
@@ -563,7 +635,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    result, detail };
 
 		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_acct_save(txn, ctx, &a, &l)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
@@ -600,7 +672,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_login l;
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
-	char *hex = NULL, masked[2 * MFAD_EMAIL_MAX];
+	char *hex = NULL;
 	MDB_txn *txn = NULL;
 	uint32_t wait;
 	uint64_t now = mfad_now();
@@ -631,7 +703,8 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    0);
 		goto out;
 	}
-	if (mfad_throttle(conf, &a, now, &wait) != 0) {
+	if (l.kind != MFAD_LOGIN_DECOY &&
+	    mfad_throttle(conf, &a, now, &wait) != 0) {
 		struct mfad_audit_ev ev = { "throttled", l.user, l.service,
 		    l.rhost, "failure", "per-account mail limit" };
 
@@ -646,8 +719,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */
-	r = mfad_send_code(ctx, txn, &a, &l, token, key, now, masked,
-	    sizeof(masked));
+	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
 		    0, 60);
@@ -660,17 +732,12 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    l.rhost, "info", NULL };
 
 		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_acct_save(txn, ctx, &a, &l)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_txn_commit(txn);
+	r = mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l.masked);
 	txn = NULL;
-	if (r != 0)
-		goto out;
-	mfad_outbox_kick(ctx->outbox);
-	r = mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
-	    mfad_minutes(conf), MSS_MAIL_QUEUED, 0);
 out:
 	mfad_txn_abort(txn);
 	if (have_acct)
@@ -690,7 +757,7 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_device d;
 	struct mfad_mail_vars vars;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
-	char *hex = NULL, masked[2 * MFAD_EMAIL_MAX];
+	char *hex = NULL;
 	MDB_txn *txn = NULL;
 	uint64_t now = mfad_now();
 	int r, have_acct = 0;
@@ -704,7 +771,9 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    &a)) != 0)
 		goto out;
 	have_acct = 1;
-	if (l.state != MFAD_LOGIN_VERIFIED || !l.has_device ||
+	if (!((l.kind == MFAD_LOGIN_SIGNIN &&
+	    l.state == MFAD_LOGIN_VERIFIED) || (l.kind == MFAD_LOGIN_ENROLL &&
+	    l.state == MFAD_LOGIN_ENROLLED)) || !l.has_device ||
 	    conf->remember_days == 0 ||
 	    now > l.verified + MFAD_REMEMBER_WINDOW) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED,
@@ -720,9 +789,7 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	l.state = MFAD_LOGIN_DONE;
 	/* The owner hears of every remembered device. */
 	memset(&vars, 0, sizeof(vars));
-	if (mss_mask_email(a.email, masked, sizeof(masked)) != 0)
-		masked[0] = '\0';
-	vars.masked = masked;
+	vars.masked = l.masked;
 	vars.host = ctx->hostname;
 	vars.service = l.service;
 	vars.rhost = l.rhost;
@@ -772,10 +839,8 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (!mfad_peer_may_act_for(peer, user)) {
-		r = MSS_ERR_PERM;
+	if ((r = mfad_peer_check(ctx, peer, user, service)) != 0)
 		goto out;
-	}
 	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
 		goto out;
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
@@ -792,22 +857,26 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			state = MSS_ACCT_LOCKED;
 		else if (a.state == MFAD_ACCT_INVITED)
 			state = MSS_ACCT_INVITED;
-		else if (a.reenroll)
+		else if (mfad_acct_must_enroll(ctx->conf, &a, mfad_now()))
 			state = MSS_ACCT_REENROLL;
 		else
 			state = MSS_ACCT_ACTIVE;
 		mfad_acct_wipe(&a);
 	}
-	if (state != MSS_ACCT_ACTIVE) {
+	/* Invited and unknown accounts are asked about before every login;
+	 * only a refusal of an existing account is worth a record. */
+	if (state == MSS_ACCT_LOCKED || state == MSS_ACCT_DISABLED) {
 		struct mfad_audit_ev ev = { "account_refused", user, service,
-		    "", "failure", state == MSS_ACCT_UNKNOWN ? "unknown" :
-		    state == MSS_ACCT_LOCKED ? "locked" : "not active" };
+		    "", "failure", state == MSS_ACCT_LOCKED ? "locked" :
+		    "disabled" };
 
 		if ((r = mfad_audit(ctx, NULL, &ev)) != 0)
 			goto out;
 	}
 	*rtype = MSS_REP_ACCT;
-	r = mss_buf_put_u8(rep, state);
+	if ((r = mss_buf_put_u8(rep, state)) == 0)
+		r = mss_buf_put_u64(rep, state == MSS_ACCT_REENROLL ?
+		    (uint64_t)ctx->conf->reenroll_before : 0);
 out:
 	mss_str_free(service);
 	mss_str_free(user);

@@ -7,6 +7,7 @@
 #ifndef MFAD_AUTH_H
 #define MFAD_AUTH_H
 
+#include "mfad_code.h"
 #include "mfad_server.h"
 
 int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
@@ -27,5 +28,59 @@ int mfad_acct_is_locked(const struct mfad_acct *a, uint64_t now);
  * this failure locked it. */
 int mfad_acct_fail(const struct mfad_conf *conf, struct mfad_acct *a,
     uint64_t now);
+
+/* Shared by the login, enrollment and reset handlers. */
+
+/* A lockout that ran out starts the count again. */
+void mfad_acct_expire_lock(struct mfad_acct *a, uint64_t now);
+/* 1 when the account must (re-)enroll before it can log in: invited,
+ * marked by `mfadctl user reenroll`, or enrolled before the policy date
+ * once that date has come. */
+int mfad_acct_must_enroll(const struct mfad_conf *conf,
+    const struct mfad_acct *a, uint64_t now);
+/*
+ * Per-account mail throttle: resend_interval between two mails and
+ * max_sends in any hour. 0, or MSS_ERR_THROTTLED with *wait seconds.
+ */
+int mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a,
+    uint64_t now, uint32_t *wait);
+/* Code validity in whole minutes, for prompts and mail. */
+unsigned mfad_minutes(const struct mfad_conf *conf);
+/* Fills a new pending login; the masked address is computed from email,
+ * the device identity (may be "") is hashed with the user and host. */
+void mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l,
+    uint8_t kind, const struct mfad_peer *peer, const char *user,
+    const char *service, const char *rhost, const char *email,
+    const char *device, uint64_t now);
+/*
+ * Makes a new code for login l (token, key), stores its hash in l and
+ * queues the mail for l's kind in txn (a decoy gets an unmatchable hash
+ * and no mail). The code itself is wiped before returning.
+ */
+int mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
+    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
+    const uint8_t key[32], uint64_t now);
+/* Stores a unless l is a decoy, whose account is a stand-in. */
+int mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
+    const struct mfad_acct *a, const struct mfad_login *l);
+/*
+ * Opens the login named by hex for this peer: fills token, key, l and its
+ * account a (a stand-in for a decoy). MSS_ERR_NOTFOUND for a malformed or
+ * unknown login, MSS_ERR_PERM when the peer did not start it.
+ */
+int mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
+    uint8_t key[32], struct mfad_login *l, struct mfad_acct *a);
+/* 0 when peer may act for user; else audits the refusal and returns
+ * MSS_ERR_PERM. */
+int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    const char *user, const char *service);
+/* Commits txn, wakes the mail sender and answers "code sent". */
+int mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn *txn,
+    struct mss_buf *rep, uint8_t *rtype, const char *hex,
+    const char *masked);
+int mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+    const char *login, const char *masked, uint32_t minutes, uint8_t mail,
+    uint32_t wait);
 
 #endif /* MFAD_AUTH_H */

@@ -1,6 +1,10 @@
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,6 +16,107 @@
 
 static pthread_mutex_t mfad_pw_lock = PTHREAD_MUTEX_INITIALIZER;
 static char mfad_pw_dummy[crypto_pwhash_STRBYTES];
+
+/* The blocklist: lower-cased entries, sorted for bsearch. */
+struct mfad_blocklist {
+	char	**v;
+	size_t	  n;
+	char	 *path;
+};
+static struct mfad_blocklist mfad_pw_block;
+
+static void
+mfad_blocklist_free(struct mfad_blocklist *bl)
+{
+	size_t i;
+
+	for (i = 0; i < bl->n; i++)
+		free(bl->v[i]);
+	free(bl->v);
+	free(bl->path);
+	memset(bl, 0, sizeof(*bl));
+}
+
+static int
+mfad_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+mfad_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* One entry a line; blank lines and lines starting with '#' skipped. */
+static int
+mfad_blocklist_load(const char *path, struct mfad_blocklist *bl)
+{
+	char *line = NULL, **nv;
+	size_t cap = 0, alloc = 0, len;
+	ssize_t got;
+	FILE *fp;
+
+	memset(bl, 0, sizeof(*bl));
+	if ((fp = fopen(path, "re")) == NULL) {
+		mfad_log(LOG_ERR, "[password] blocklist %s: %s", path,
+		    strerror(errno));
+		return MSS_ERR_CONFIG;
+	}
+	while ((got = getline(&line, &cap, fp)) != -1) {
+		len = (size_t)got;
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if (bl->n == alloc) {
+			alloc = alloc ? alloc * 2 : 1024;
+			if ((nv = realloc(bl->v, alloc * sizeof(*nv))) == NULL)
+				goto nomem;
+			bl->v = nv;
+		}
+		if ((bl->v[bl->n] = strdup(line)) == NULL)
+			goto nomem;
+		mfad_lower(bl->v[bl->n++]);
+	}
+	free(line);
+	fclose(fp);
+	qsort(bl->v, bl->n, sizeof(*bl->v), mfad_cmp);
+	if ((bl->path = strdup(path)) == NULL) {
+		mfad_blocklist_free(bl);
+		return MSS_ERR_NOMEM;
+	}
+	mfad_log(LOG_INFO, "password blocklist %s: %zu entries", path, bl->n);
+	return 0;
+nomem:
+	free(line);
+	fclose(fp);
+	mfad_blocklist_free(bl);
+	return MSS_ERR_NOMEM;
+}
+
+static int
+mfad_blocked(const char *pw)
+{
+	char *low, *key;
+	int hit = 0;
+
+	if ((low = strdup(pw)) == NULL)
+		return 1;	/* fail closed */
+	mfad_lower(low);
+	key = low;
+	pthread_mutex_lock(&mfad_pw_lock);
+	if (mfad_pw_block.n > 0 && bsearch(&key, mfad_pw_block.v,
+	    mfad_pw_block.n, sizeof(char *), mfad_cmp) != NULL)
+		hit = 1;
+	pthread_mutex_unlock(&mfad_pw_lock);
+	sodium_memzero(low, strlen(low));
+	free(low);
+	return hit;
+}
 
 int
 mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
@@ -33,18 +138,27 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
 int
 mfad_pw_init(const struct mfad_conf *conf)
 {
+	struct mfad_blocklist bl, old;
 	char pw[33], h[MFAD_HASH_MAX];
 	unsigned char rnd[16];
 	int r;
+
+	memset(&bl, 0, sizeof(bl));
 
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
 	if ((r = mfad_pw_hash(conf, pw, h)) != 0)
 		return r;
+	if (conf->pw_blocklist != NULL &&
+	    (r = mfad_blocklist_load(conf->pw_blocklist, &bl)) != 0)
+		return r;
 	pthread_mutex_lock(&mfad_pw_lock);
 	memcpy(mfad_pw_dummy, h, sizeof(mfad_pw_dummy));
 	mfad_pw_dummy[sizeof(mfad_pw_dummy) - 1] = '\0';
+	old = mfad_pw_block;
+	mfad_pw_block = bl;
 	pthread_mutex_unlock(&mfad_pw_lock);
+	mfad_blocklist_free(&old);
 	sodium_memzero(pw, sizeof(pw));
 	return 0;
 }
@@ -94,6 +208,10 @@ mfad_pw_policy(const struct mfad_conf *conf, const char *user,
 	}
 	if (strcasecmp(pw, user) == 0 || strcasecmp(pw, email) == 0) {
 		*why = "same as the user name or address";
+		return MSS_ERR_REFUSED;
+	}
+	if (mfad_blocked(pw)) {
+		*why = "too common (on the blocklist)";
 		return MSS_ERR_REFUSED;
 	}
 	if ((at = strchr(email, '@')) != NULL) {

@@ -18,6 +18,8 @@
 #include "mfad_admin.h"
 #include "mfad_audit.h"
 #include "mfad_auth.h"
+#include "mfad_enroll.h"
+#include "mfad_import.h"
 #include "mfad_log.h"
 #include "mfad_pw.h"
 #include "mfad_server.h"
@@ -121,6 +123,15 @@ static const struct mfad_handler {
 	    mfad_auth_remember },
 	{ MSS_REQ_ACCT, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "acct",
 	    mfad_auth_acct },
+	{ MSS_REQ_ENROLL_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "enroll",
+	    mfad_enroll_start },
+	{ MSS_REQ_RESET_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "reset",
+	    mfad_reset_start },
+	{ MSS_REQ_SET_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
+	    "set password", mfad_set_password },
+	{ MSS_REQ_CHANGE_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
+	    "change password", mfad_change_password },
+	{ MSS_REQ_USER_IMPORT, MFAD_ROLE_ADMIN, "import", mfad_import },
 	{ MSS_REQ_USER_ADD, MFAD_ROLE_ADMIN, "user add",
 	    mfad_admin_user_add },
 	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del },
@@ -138,6 +149,8 @@ static const struct mfad_handler {
 	    mfad_admin_device_revoke },
 	{ MSS_REQ_MAIL_TEST, MFAD_ROLE_ADMIN, "mail test",
 	    mfad_admin_mail_test },
+	{ MSS_REQ_AUDIT, MFAD_ROLE_ADMIN, "audit", mfad_admin_audit },
+	{ MSS_REQ_BACKUP, MFAD_ROLE_ADMIN, "backup", mfad_admin_backup },
 };
 
 static const struct mfad_handler *

@@ -49,6 +49,11 @@ enum ctl_exit {
 /* Smallest encodings, to bound a count before allocating for it. */
 #define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4)
 #define CTL_DEVICE_REC_MIN	(3 * 4 + 3 * 8)
+#define CTL_AUDIT_REC_MIN	(8 + 6 * 4)
+
+#define CTL_AUDIT_USER_MAX	64	/* what an audit record keeps */
+#define CTL_AUDIT_LIMIT_DEF	100
+#define CTL_AUDIT_LIMIT_MAX	100000
 
 struct ctl;
 
@@ -86,6 +91,17 @@ struct ctl_user {
 	uint32_t	 devices;
 };
 
+/* One record of MSS_REP_AUDIT_LIST; time in microseconds. */
+struct ctl_audit {
+	uint64_t	 time_us;
+	char		*event;
+	char		*user;
+	char		*service;
+	char		*rhost;
+	char		*result;
+	char		*detail;
+};
+
 /* One entry of MSS_REP_DEVICE_LIST. */
 struct ctl_device {
 	char		*id;
@@ -104,6 +120,9 @@ static int ctl_user_list(struct ctl *, int, char **);
 static int ctl_device_list(struct ctl *, int, char **);
 static int ctl_device_revoke(struct ctl *, int, char **);
 static int ctl_mail_test(struct ctl *, int, char **);
+static int ctl_audit(struct ctl *, int, char **);
+static int ctl_backup(struct ctl *, int, char **);
+static int ctl_import(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, 0, 0, ctl_status, MSS_REQ_STATUS, "" },
@@ -121,7 +140,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "USER" },
 	{ "device", "revoke", 2, 2, ctl_device_revoke, MSS_REQ_DEVICE_REVOKE,
 	    "USER (ID | --all)" },
+	{ "audit", NULL, 0, 6, ctl_audit, MSS_REQ_AUDIT,
+	    "[--user USER] [--since TIME] [--limit N]" },
 	{ "mail", "test", 1, 1, ctl_mail_test, MSS_REQ_MAIL_TEST, "ADDR" },
+	{ "backup", NULL, 1, 1, ctl_backup, MSS_REQ_BACKUP, "DIR" },
+	{ "import", NULL, 0, 1, ctl_import, MSS_REQ_USER_IMPORT,
+	    "[FILE | -]" },
 };
 #define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
@@ -1242,6 +1266,652 @@ ctl_mail_test(struct ctl *ctl, int argc, char **argv)
 		return ex;
 	ex = ctl_call_result(ctl, MSS_REQ_MAIL_TEST, req);
 	mss_buf_free(req);
+	return ex;
+}
+
+/*
+ * audit [--user USER] [--since TIME] [--limit N]
+ */
+
+static void
+ctl_audit_clear(struct ctl_audit *a)
+{
+	mss_str_free(a->event);
+	mss_str_free(a->user);
+	mss_str_free(a->service);
+	mss_str_free(a->rhost);
+	mss_str_free(a->result);
+	mss_str_free(a->detail);
+	memset(a, 0, sizeof(*a));
+}
+
+static int
+ctl_audit_get(struct mss_buf *b, struct ctl_audit *a)
+{
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = mss_buf_get_u64(b, &a->time_us)) != 0 ||
+	    (r = mss_buf_get_str(b, &a->event, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &a->user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &a->service, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &a->rhost, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &a->result, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(b, &a->detail, MSS_STR_MAX)) != 0) {
+		ctl_audit_clear(a);
+		return r;
+	}
+	return 0;
+}
+
+/* A user name to look for: audit records also keep names that are not
+ * valid accounts (a mistyped login), so any printable word will do. */
+static int
+ctl_valid_audit_user(const char *s)
+{
+	return strlen(s) <= CTL_AUDIT_USER_MAX && ctl_valid_id(s);
+}
+
+/* Reads exactly n digits at *sp into *v and moves past them. */
+static int
+ctl_digits(const char **sp, int n, int *v)
+{
+	const char *s = *sp;
+	int i, x = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		x = x * 10 + (s[i] - '0');
+	}
+	*sp = s + n;
+	*v = x;
+	return 0;
+}
+
+/*
+ * TIME for --since, into seconds since the epoch: YYYY-MM-DD (midnight),
+ * YYYY-MM-DDTHH:MM[:SS][Z], both UTC, or Ns, Nm, Nh, Nd ago. A time
+ * before the epoch is 0, which is no bound at all.
+ */
+static int
+ctl_parse_time(const char *s, time_t now, uint64_t *secs)
+{
+	struct tm tm, chk;
+	const char *p = s;
+	uint64_t n = 0, unit;
+	time_t t;
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		if (n > UINT64_MAX / 10 - 1)
+			return -1;
+		n = n * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (p != s && p[0] != '\0' && p[1] == '\0' &&
+	    strchr("smhd", p[0]) != NULL) {
+		unit = p[0] == 's' ? 1 : p[0] == 'm' ? 60 : p[0] == 'h' ?
+		    3600 : 86400;
+		if (now <= 0 || n > (uint64_t)now / unit)
+			*secs = 0;
+		else
+			*secs = (uint64_t)now - n * unit;
+		return 0;
+	}
+	p = s;
+	if (ctl_digits(&p, 4, &y) != 0 || *p++ != '-' ||
+	    ctl_digits(&p, 2, &mo) != 0 || *p++ != '-' ||
+	    ctl_digits(&p, 2, &d) != 0)
+		return -1;
+	if (*p == 'T') {
+		p++;
+		if (ctl_digits(&p, 2, &h) != 0 || *p++ != ':' ||
+		    ctl_digits(&p, 2, &mi) != 0)
+			return -1;
+		if (*p == ':') {
+			p++;
+			if (ctl_digits(&p, 2, &sec) != 0)
+				return -1;
+		}
+		if (*p == 'Z')
+			p++;
+	}
+	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > 31 || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	/* timegm carries 31 February into March: refuse such dates. */
+	if ((t = timegm(&tm)) == (time_t)-1 || t < 0 ||
+	    gmtime_r(&t, &chk) == NULL || chk.tm_mday != d ||
+	    chk.tm_mon != mo - 1)
+		return -1;
+	*secs = (uint64_t)t;
+	return 0;
+}
+
+static const char *
+ctl_dash(const char *s)
+{
+	return s[0] != '\0' ? s : "-";
+}
+
+/* Records are newest first in recs; the table lists the oldest first. */
+static void
+ctl_audit_table(const struct ctl_audit *recs, size_t n)
+{
+	static const char *const head[] = {
+		"TIME", "EVENT", "USER", "SERVICE", "RHOST", "RESULT", "DETAIL",
+	};
+	const char *cols[6];
+	char buf[64];
+	size_t w[6], i, c, k;
+
+	for (c = 0; c < 6; c++)
+		w[c] = strlen(head[c]);
+	for (i = 0; i < n; i++) {
+		cols[0] = ctl_time(recs[i].time_us / 1000000, buf,
+		    sizeof(buf));
+		cols[1] = recs[i].event;
+		cols[2] = recs[i].user;
+		cols[3] = recs[i].service;
+		cols[4] = recs[i].rhost;
+		cols[5] = recs[i].result;
+		for (c = 0; c < 6; c++)
+			if ((k = ctl_text(NULL, ctl_dash(cols[c]))) > w[c])
+				w[c] = k;
+	}
+	for (c = 0; c < 6; c++)
+		printf("%-*s  ", (int)w[c], head[c]);
+	printf("%s\n", head[6]);
+	for (i = n; i-- > 0;) {
+		ctl_cell(ctl_time(recs[i].time_us / 1000000, buf,
+		    sizeof(buf)), w[0] + 2);
+		ctl_cell(ctl_dash(recs[i].event), w[1] + 2);
+		ctl_cell(ctl_dash(recs[i].user), w[2] + 2);
+		ctl_cell(ctl_dash(recs[i].service), w[3] + 2);
+		ctl_cell(ctl_dash(recs[i].rhost), w[4] + 2);
+		ctl_cell(ctl_dash(recs[i].result), w[5] + 2);
+		ctl_text(stdout, ctl_dash(recs[i].detail));
+		putchar('\n');
+	}
+}
+
+static void
+ctl_audit_json(const struct ctl_audit *recs, size_t n)
+{
+	size_t i;
+	int first;
+
+	putchar('[');
+	for (i = n; i-- > 0;) {
+		first = 1;
+		fputs(i + 1 < n ? ",{" : "{", stdout);
+		ctl_json_ktime(&first, "time", recs[i].time_us / 1000000);
+		ctl_json_kstr(&first, "event", recs[i].event);
+		ctl_json_kstr(&first, "user", recs[i].user);
+		ctl_json_kstr(&first, "service", recs[i].service);
+		ctl_json_kstr(&first, "rhost", recs[i].rhost);
+		ctl_json_kstr(&first, "result", recs[i].result);
+		ctl_json_kstr(&first, "detail", recs[i].detail);
+		putchar('}');
+	}
+	puts("]");
+}
+
+/*
+ * Pages of MSS_REP_AUDIT_LIST, newest first, each request asking for
+ * what is older than the oldest record so far, until mfad has no more
+ * or the limit is reached. Times must go down, so a confused daemon
+ * cannot keep us looping.
+ */
+static int
+ctl_audit(struct ctl *ctl, int argc, char **argv)
+{
+	const char *user = NULL, *since = NULL, *limit = NULL, **opt;
+	struct ctl_audit *recs = NULL, *nr;
+	struct mss_buf *req = NULL, *rep = NULL;
+	uint64_t since_us = 0, before_us = 0, secs, prev;
+	size_t nrecs = 0, i, want = CTL_AUDIT_LIMIT_DEF;
+	char *end;
+	unsigned long long v;
+	uint32_t n, k;
+	uint8_t more;
+	int ex;
+
+	for (i = 0; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "--user") == 0)
+			opt = &user;
+		else if (strcmp(argv[i], "--since") == 0)
+			opt = &since;
+		else if (strcmp(argv[i], "--limit") == 0)
+			opt = &limit;
+		else if (argv[i][0] == '-')
+			return ctl_bad_usage(ctl, "unknown option %s",
+			    argv[i]);
+		else
+			return ctl_bad_usage(ctl, "unexpected argument %s",
+			    argv[i]);
+		if (i + 1 == (size_t)argc)
+			return ctl_bad_usage(ctl, "%s needs a value",
+			    argv[i]);
+		if (*opt != NULL)
+			return ctl_bad_usage(ctl, "%s given twice", argv[i]);
+		*opt = argv[++i];
+	}
+	if (user != NULL && !ctl_valid_audit_user(user))
+		return ctl_bad_usage(ctl, "invalid user name");
+	if (since != NULL) {
+		if (ctl_parse_time(since, time(NULL), &secs) != 0)
+			return ctl_bad_usage(ctl, "invalid TIME %s "
+			    "(YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] in UTC, "
+			    "or Ns, Nm, Nh, Nd ago)", since);
+		if (secs > UINT64_MAX / 1000000)
+			return ctl_bad_usage(ctl, "TIME out of range");
+		since_us = secs * 1000000;
+	}
+	if (limit != NULL) {
+		errno = 0;
+		v = strtoull(limit, &end, 10);
+		if (limit[0] < '0' || limit[0] > '9' || *end != '\0' ||
+		    errno != 0 || v < 1 || v > CTL_AUDIT_LIMIT_MAX)
+			return ctl_bad_usage(ctl, "--limit must be a number "
+			    "from 1 to %d", CTL_AUDIT_LIMIT_MAX);
+		want = (size_t)v;
+	}
+
+	for (;;) {
+		mss_buf_free(req);
+		mss_buf_free(rep);
+		rep = NULL;
+		if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
+		    mss_buf_put_str(req, user != NULL ? user : "") != 0 ||
+		    mss_buf_put_u64(req, since_us) != 0 ||
+		    mss_buf_put_u64(req, before_us) != 0 ||
+		    mss_buf_put_u32(req, (uint32_t)(want - nrecs)) != 0) {
+			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+			ex = CTL_EXIT_REFUSED;
+			goto out;
+		}
+		if ((ex = ctl_call(ctl, MSS_REQ_AUDIT, req,
+		    MSS_REP_AUDIT_LIST, &rep)) != 0)
+			goto out;
+		if (mss_buf_get_u32(rep, &n) != 0 ||
+		    n > mss_buf_avail(rep) / CTL_AUDIT_REC_MIN ||
+		    n > want - nrecs) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if ((nr = reallocarray(recs, nrecs + n + 1,
+		    sizeof(*recs))) == NULL) {
+			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+			ex = CTL_EXIT_REFUSED;
+			goto out;
+		}
+		recs = nr;
+		for (k = 0; k < n; k++) {
+			if (ctl_audit_get(rep, &recs[nrecs]) != 0) {
+				ex = ctl_malformed(ctl);
+				goto out;
+			}
+			nrecs++;
+			/* Newest first, inside the bounds asked for. */
+			prev = nrecs > 1 ? recs[nrecs - 2].time_us : UINT64_MAX;
+			if (recs[nrecs - 1].time_us > prev ||
+			    recs[nrecs - 1].time_us < since_us ||
+			    (before_us != 0 &&
+			    recs[nrecs - 1].time_us >= before_us)) {
+				ex = ctl_malformed(ctl);
+				goto out;
+			}
+		}
+		if (mss_buf_get_u8(rep, &more) != 0 ||
+		    mss_buf_end(rep) != 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if (!more || nrecs >= want)
+			break;
+		if (n == 0 || recs[nrecs - 1].time_us == 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		before_us = recs[nrecs - 1].time_us;
+	}
+	if (ctl->json)
+		ctl_audit_json(recs, nrecs);
+	else
+		ctl_audit_table(recs, nrecs);
+out:
+	for (i = 0; i < nrecs; i++)
+		ctl_audit_clear(&recs[i]);
+	free(recs);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return ex;
+}
+
+/*
+ * backup DIR: mfad writes the copy itself, so DIR goes absolute and
+ * without symbolic links; mfad checks it again.
+ */
+static int
+ctl_backup(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req;
+	char *dir;
+	int ex;
+
+	if (argv[0][0] == '\0')
+		return ctl_bad_usage(ctl, "empty DIR");
+	if (argv[0][0] == '-')
+		return ctl_bad_usage(ctl, "unknown option %s", argv[0]);
+	if ((dir = realpath(argv[0], NULL)) == NULL) {
+		ctl_warnx(ctl, "%s: %s", argv[0], strerror(errno));
+		return CTL_EXIT_REFUSED;
+	}
+	if (strlen(dir) > MSS_STR_MAX) {
+		free(dir);
+		return ctl_bad_usage(ctl, "DIR longer than %d bytes",
+		    MSS_STR_MAX);
+	}
+	if ((ex = ctl_req_strs(ctl, &req, dir, NULL)) == 0) {
+		ex = ctl_call_result(ctl, MSS_REQ_BACKUP, req);
+		mss_buf_free(req);
+	}
+	free(dir);
+	return ex;
+}
+
+/*
+ * import: CSV rows USER,EMAIL[,LANG] sent in batches (one transaction
+ * each in mfad); one result per input line, in line order.
+ */
+
+#define CTL_IMPORT_BATCH	500		/* rows a request, as mfad */
+#define CTL_IMPORT_BYTES	(48 * 1024)	/* request payload, at most */
+
+struct ctl_import_res {
+	uint32_t	 line;
+	int		 ok;
+	char		*user;		/* NULL for a line that did not parse */
+	char		*text;		/* "added", ..., or the error */
+};
+
+struct ctl_import {
+	struct ctl_import_res	*res;
+	size_t			 n, cap;
+	struct mss_buf		*req;
+	uint32_t		 rows;		/* in req */
+	uint32_t		 first;		/* index in res of req's first */
+	int			 failed;
+};
+
+static int
+ctl_import_add(struct ctl_import *im, uint32_t line, const char *user,
+    int ok, const char *text)
+{
+	struct ctl_import_res *nr;
+
+	if (im->n == im->cap) {
+		im->cap = im->cap ? im->cap * 2 : 256;
+		if ((nr = realloc(im->res, im->cap * sizeof(*nr))) == NULL)
+			return MSS_ERR_NOMEM;
+		im->res = nr;
+	}
+	nr = &im->res[im->n];
+	nr->line = line;
+	nr->ok = ok;
+	nr->user = user != NULL ? strdup(user) : NULL;
+	nr->text = strdup(text);
+	if (nr->text == NULL || (user != NULL && nr->user == NULL))
+		return MSS_ERR_NOMEM;
+	im->n++;
+	if (!ok)
+		im->failed = 1;
+	return 0;
+}
+
+/* Sends the rows held in im->req; fills in their results. */
+static int
+ctl_import_flush(struct ctl *ctl, struct ctl_import *im)
+{
+	struct mss_buf *req = NULL, *rep = NULL;
+	uint32_t n, i, line, code;
+	char *msg = NULL;
+	size_t k;
+	int ex;
+
+	if (im->rows == 0)
+		return CTL_EXIT_OK;
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
+	    mss_buf_put_u32(req, im->rows) != 0 ||
+	    mss_buf_put(req, mss_buf_ptr(im->req), mss_buf_avail(im->req))
+	    != 0) {
+		mss_buf_free(req);
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		return CTL_EXIT_REFUSED;
+	}
+	ex = ctl_call(ctl, MSS_REQ_USER_IMPORT, req, MSS_REP_IMPORT, &rep);
+	mss_buf_free(req);
+	if (ex != CTL_EXIT_OK)
+		return ex;
+	if (mss_buf_get_u32(rep, &n) != 0 || n != im->rows) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	/* The answers come in the order of the rows sent, which were queued
+	 * in res as placeholders from im->first on. */
+	for (i = 0, k = im->first; i < n; i++, k++) {
+		while (k < im->n && im->res[k].text != NULL)
+			k++;
+		if (mss_buf_get_u32(rep, &line) != 0 ||
+		    mss_buf_get_u32(rep, &code) != 0 ||
+		    mss_buf_get_str(rep, &msg, MSS_STR_MAX) != 0 ||
+		    k >= im->n || im->res[k].line != line) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		im->res[k].ok = code == 0;
+		if (code != 0)
+			im->failed = 1;
+		im->res[k].text = msg;
+		msg = NULL;
+	}
+	if (mss_buf_end(rep) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	mss_buf_reset(im->req);
+	im->rows = 0;
+	im->first = (uint32_t)im->n;
+out:
+	mss_str_free(msg);
+	mss_buf_free(rep);
+	return ex;
+}
+
+/* Splits a CSV row into at most 3 trimmed fields; -1 when it has more. */
+static int
+ctl_import_split(char *s, char **f)
+{
+	int n = 0;
+	char *p;
+
+	for (;;) {
+		if (n == 3)
+			return -1;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		f[n++] = s;
+		if ((p = strchr(s, ',')) != NULL)
+			*p = '\0';
+		s = p != NULL ? p + 1 : NULL;
+		p = f[n - 1] + strlen(f[n - 1]);
+		while (p > f[n - 1] && (p[-1] == ' ' || p[-1] == '\t'))
+			*--p = '\0';
+		if (s == NULL)
+			return n;
+	}
+}
+
+static int
+ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
+    char *line)
+{
+	char *f[3], why[160];
+	const char *lang;
+	int n, ex;
+
+	n = ctl_import_split(line, f);
+	if (n < 2) {
+		snprintf(why, sizeof(why), "expected USER,EMAIL[,LANG]");
+		goto bad;
+	}
+	lang = n == 3 ? f[2] : "";
+	if (!ctl_valid_user(f[0])) {
+		snprintf(why, sizeof(why), "invalid user name");
+		goto bad;
+	}
+	if (!ctl_valid_email(f[1])) {
+		snprintf(why, sizeof(why), "invalid email address");
+		goto bad;
+	}
+	if (*lang != '\0' && strcmp(lang, "fr") != 0 && strcmp(lang, "en") != 0) {
+		snprintf(why, sizeof(why), "language must be fr or en");
+		goto bad;
+	}
+	if (im->rows == CTL_IMPORT_BATCH ||
+	    mss_buf_avail(im->req) + strlen(f[0]) + strlen(f[1]) +
+	    strlen(lang) + 16 > CTL_IMPORT_BYTES)
+		if ((ex = ctl_import_flush(ctl, im)) != CTL_EXIT_OK)
+			return ex;
+	if (mss_buf_put_u32(im->req, lineno) != 0 ||
+	    mss_buf_put_str(im->req, f[0]) != 0 ||
+	    mss_buf_put_str(im->req, f[1]) != 0 ||
+	    mss_buf_put_str(im->req, lang) != 0 ||
+	    ctl_import_add(im, lineno, f[0], 1, "") != 0)
+		goto nomem;
+	/* A placeholder until mfad answers. */
+	free(im->res[im->n - 1].text);
+	im->res[im->n - 1].text = NULL;
+	im->rows++;
+	return CTL_EXIT_OK;
+bad:
+	if (ctl_import_add(im, lineno, n >= 1 && ctl_valid_user(f[0]) ? f[0] :
+	    NULL, 0, why) != 0)
+		goto nomem;
+	return CTL_EXIT_OK;
+nomem:
+	ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+	return CTL_EXIT_REFUSED;
+}
+
+static void
+ctl_import_print(const struct ctl *ctl, const struct ctl_import *im)
+{
+	const struct ctl_import_res *r;
+	size_t i;
+	int first;
+
+	if (ctl->json)
+		putchar('[');
+	for (i = 0; i < im->n; i++) {
+		r = &im->res[i];
+		if (ctl->json) {
+			first = 1;
+			printf("%s{", i ? "," : "");
+			ctl_json_knum(&first, "line", r->line);
+			if (r->user != NULL)
+				ctl_json_kstr(&first, "user", r->user);
+			else
+				ctl_json_kstr_null(&first, "user", "");
+			ctl_json_kstr(&first, r->ok ? "result" : "error",
+			    r->text);
+			putchar('}');
+			continue;
+		}
+		printf("line %u: ", (unsigned)r->line);
+		if (r->user != NULL) {
+			ctl_text(stdout, r->user);
+			fputs(": ", stdout);
+		}
+		if (!r->ok)
+			fputs("error: ", stdout);
+		ctl_text(stdout, r->text);
+		putchar('\n');
+	}
+	if (ctl->json)
+		puts("]");
+}
+
+static int
+ctl_import(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_import im;
+	char *line = NULL, *p;
+	size_t cap = 0, i;
+	ssize_t got;
+	uint32_t lineno = 0;
+	FILE *fp = stdin;
+	int ex = CTL_EXIT_OK;
+
+	memset(&im, 0, sizeof(im));
+	if (argc == 1 && strcmp(argv[0], "-") != 0 &&
+	    (fp = fopen(argv[0], "re")) == NULL) {
+		ctl_warnx(ctl, "%s: %s", argv[0], strerror(errno));
+		return CTL_EXIT_REFUSED;
+	}
+	if ((im.req = mss_buf_new(MSS_MSG_MAX)) == NULL) {
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	while ((got = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		while (got > 0 && (line[got - 1] == '\n' ||
+		    line[got - 1] == '\r'))
+			line[--got] = '\0';
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '\0' || *p == '#')
+			continue;
+		/* A header row, as spreadsheets write them. */
+		if (lineno == 1 && (strcasecmp(p, "user,email") == 0 ||
+		    strcasecmp(p, "user,email,lang") == 0))
+			continue;
+		if (strlen(p) != (size_t)got - (size_t)(p - line)) {
+			ex = ctl_import_add(&im, lineno, NULL, 0,
+			    "NUL byte in line") == 0 ? CTL_EXIT_OK :
+			    CTL_EXIT_REFUSED;
+		} else
+			ex = ctl_import_line(ctl, &im, lineno, p);
+		if (ex != CTL_EXIT_OK)
+			goto out;
+	}
+	if (ferror(fp)) {
+		ctl_warnx(ctl, "read error: %s", strerror(errno));
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if ((ex = ctl_import_flush(ctl, &im)) != CTL_EXIT_OK)
+		goto out;
+	ctl_import_print(ctl, &im);
+	ex = im.failed ? CTL_EXIT_REFUSED : CTL_EXIT_OK;
+out:
+	for (i = 0; i < im.n; i++) {
+		free(im.res[i].user);
+		mss_str_free(im.res[i].text);
+	}
+	free(im.res);
+	free(line);
+	mss_buf_free(im.req);
+	if (fp != stdin)
+		fclose(fp);
 	return ex;
 }
 

@@ -12,6 +12,8 @@
 
 #include <sys/stat.h>
 
+#include <time.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 
 #define PAM_SM_AUTH
 #define PAM_SM_ACCOUNT
+#define PAM_SM_PASSWORD
 #include <security/pam_modules.h>
 #include <security/pam_ext.h>
 
@@ -793,6 +796,284 @@ pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 	return PAM_SUCCESS;
 }
 
+/* MSS_REQ_ACCT: the account's state and, for a re-enrollment required by
+ * policy, its date. Returns 0 or MSS_ERR_*. */
+static int
+pam_mss_acct_state(struct pam_mss_ctx *ctx, uint8_t *state, uint64_t *date)
+{
+	int r;
+
+	if ((r = mss_buf_put_str(ctx->req, ctx->service)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->user)) != 0) {
+		mss_buf_reset(ctx->req);
+		return r;
+	}
+	if ((r = pam_mss_call(ctx, MSS_REQ_ACCT, MSS_REP_ACCT)) != 0 ||
+	    (r = mss_buf_get_u8(ctx->rep, state)) != 0 ||
+	    (r = mss_buf_get_u64(ctx->rep, date)) != 0 ||
+	    (r = mss_buf_end(ctx->rep)) != 0)
+		return r;
+	if (*state > MSS_ACCT_REENROLL)
+		return MSS_ERR_PROTO;
+	return 0;
+}
+
+/* MSS_REQ_ENROLL_START or MSS_REQ_RESET_START; *a gets the reply. */
+static int
+pam_mss_code_start(struct pam_mss_ctx *ctx, uint8_t type,
+    struct pam_mss_rep_auth *a)
+{
+	int r;
+
+	if ((r = mss_buf_put_str(ctx->req, ctx->service)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->user)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->email)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, ctx->device)) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, strlen(ctx->rhost) <= MSS_STR_MAX ?
+	    ctx->rhost : "")) != 0 ||
+	    (r = mss_buf_put_str(ctx->req, strlen(ctx->tty) <= MSS_STR_MAX ?
+	    ctx->tty : "")) != 0 ||
+	    (r = mss_buf_put_str(ctx->req,
+	    pam_mss_msg_lang_code(ctx->lang))) != 0) {
+		mss_buf_reset(ctx->req);
+		return PAM_BUF_ERR;
+	}
+	if ((r = pam_mss_call(ctx, type, MSS_REP_AUTH)) != 0 ||
+	    (r = pam_mss_get_auth(ctx, a)) != 0)
+		return pam_mss_unavail(ctx, r);
+	return PAM_SUCCESS;
+}
+
+/* mfad's reasons for refusing a password, in the user's language. */
+static void
+pam_mss_pw_refused(struct pam_mss_ctx *ctx, const char *reason)
+{
+	static const struct {
+		const char		*prefix;
+		enum pam_mss_msg_id	 id;
+	} map[] = {
+		{ "too short", PAM_MSS_M_PW_TOO_SHORT },
+		{ "too long", PAM_MSS_M_PW_TOO_LONG },
+		{ "same as the user name", PAM_MSS_M_PW_LIKE_NAME },
+		{ "too common", PAM_MSS_M_PW_BLOCKLISTED },
+		{ "same as the current", PAM_MSS_M_PW_SAME_AS_OLD },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(reason, map[i].prefix,
+		    strlen(map[i].prefix)) == 0) {
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG, map[i].id, NULL,
+			    0);
+			return;
+		}
+	pam_mss_sanitize((char *)reason);
+	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_PW_REFUSED, reason, 0);
+}
+
+/* A MSS_REP_RESULT: *code and a copy of the message (mss_str_free). */
+static int
+pam_mss_get_result(struct pam_mss_ctx *ctx, uint32_t *code, char **msg)
+{
+	int r;
+
+	*msg = NULL;
+	if ((r = mss_buf_get_u32(ctx->rep, code)) != 0 ||
+	    (r = mss_buf_get_str(ctx->rep, msg, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(ctx->rep)) != 0) {
+		mss_str_free(*msg);
+		*msg = NULL;
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Asks for a new password twice until mfad takes it (MSS_REQ_SET_PASSWORD
+ * with the login id, or MSS_REQ_CHANGE_PASSWORD with old), at most
+ * `tries` times. Returns a PAM code; on success the new password is the
+ * PAM_AUTHTOK for the modules after this one.
+ */
+static int
+pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
+{
+	char *p1 = NULL, *p2 = NULL, *msg = NULL;
+	unsigned int n;
+	uint32_t code;
+	int r, rv = PAM_AUTHTOK_ERR;
+
+	for (n = 0; n < ctx->opts.tries; n++) {
+		if ((r = pam_mss_ask(ctx, PAM_PROMPT_ECHO_OFF,
+		    PAM_MSS_M_NEWPASS_PROMPT, 0, &p1)) != PAM_SUCCESS ||
+		    (r = pam_mss_ask(ctx, PAM_PROMPT_ECHO_OFF,
+		    PAM_MSS_M_NEWPASS_AGAIN, 0, &p2)) != PAM_SUCCESS) {
+			ctx->why = "conversation failed";
+			rv = r;
+			goto out;
+		}
+		if (strcmp(p1, p2) != 0) {
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			    PAM_MSS_M_NEWPASS_MISMATCH, NULL, 0);
+			goto next;
+		}
+		if (strlen(p1) > MSS_PASS_MAX) {
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			    PAM_MSS_M_PW_TOO_LONG, NULL, 0);
+			goto next;
+		}
+		if (old == NULL)
+			r = mss_buf_put_str(ctx->req, ctx->login) != 0 ||
+			    mss_buf_put_str(ctx->req, p1) != 0;
+		else
+			r = mss_buf_put_str(ctx->req, ctx->service) != 0 ||
+			    mss_buf_put_str(ctx->req, ctx->user) != 0 ||
+			    mss_buf_put_str(ctx->req, old) != 0 ||
+			    mss_buf_put_str(ctx->req, p1) != 0;
+		if (r != 0) {
+			mss_buf_reset(ctx->req);
+			rv = PAM_BUF_ERR;
+			goto out;
+		}
+		if ((r = pam_mss_call(ctx, old == NULL ? MSS_REQ_SET_PASSWORD :
+		    MSS_REQ_CHANGE_PASSWORD, MSS_REP_RESULT)) != 0 ||
+		    (r = pam_mss_get_result(ctx, &code, &msg)) != 0) {
+			rv = pam_mss_unavail(ctx, r);
+			goto out;
+		}
+		if (code == 0) {
+			rv = pam_set_item(ctx->pamh, PAM_AUTHTOK, p1);
+			goto out;
+		}
+		if (code != (uint32_t)-MSS_ERR_REFUSED) {
+			/* The login window closed, or the old password was
+			 * wrong: nothing to try again. */
+			ctx->why = old == NULL ? "password step refused" :
+			    "wrong current password";
+			if (old != NULL)
+				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				    PAM_MSS_M_PW_CHANGE_FAILED, NULL, 0);
+			else
+				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				    PAM_MSS_M_DENIED, NULL, 0);
+			rv = old == NULL ? PAM_AUTH_ERR : PAM_AUTHTOK_ERR;
+			goto out;
+		}
+		pam_mss_pw_refused(ctx, msg);
+next:
+		mss_str_free(p1);
+		mss_str_free(p2);
+		mss_str_free(msg);
+		p1 = p2 = msg = NULL;
+	}
+	ctx->why = "no acceptable new password";
+	rv = PAM_AUTHTOK_ERR;
+out:
+	mss_str_free(p1);
+	mss_str_free(p2);
+	mss_str_free(msg);
+	return rv;
+}
+
+/* Shows where the code went, or says why not; PAM_SUCCESS to go on to
+ * the code prompt. */
+static int
+pam_mss_after_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
+{
+	switch (a->result) {
+	case MSS_AUTH_CODE_SENT:
+		pam_mss_take_auth(ctx, a);
+		pam_mss_code_sent(ctx, PAM_MSS_M_CODE_SENT, a);
+		return PAM_SUCCESS;
+	case MSS_AUTH_THROTTLED:
+		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_THROTTLED,
+		    NULL, a->wait);
+		ctx->why = "throttled";
+		return PAM_AUTH_ERR;
+	default:
+		return pam_mss_deny(ctx, "denied");
+	}
+}
+
+/*
+ * Enrollment (invited, or re-enrollment): notice, email, mailed code, a
+ * new password twice; then the login completes.
+ */
+static int
+pam_mss_enroll(struct pam_mss_ctx *ctx, uint8_t state, uint64_t date)
+{
+	struct pam_mss_rep_auth a;
+	struct pam_mss_rep_code c;
+	char day[16];
+	time_t t = (time_t)date;
+	struct tm tm;
+	int rv;
+
+	memset(&a, 0, sizeof(a));
+	memset(&c, 0, sizeof(c));
+	if (state == MSS_ACCT_INVITED)
+		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_ENROLL_NOTICE,
+		    NULL, 0);
+	else if (date != 0 && gmtime_r(&t, &tm) != NULL &&
+	    strftime(day, sizeof(day), "%Y-%m-%d", &tm) > 0)
+		(void)pam_mss_say(ctx, PAM_TEXT_INFO,
+		    PAM_MSS_M_REENROLL_NOTICE, day, 0);
+	else
+		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_REENROLL_ADMIN,
+		    NULL, 0);
+	/* The address is what enrollment proves: asked even with
+	 * email=skip. */
+	ctx->opts.email_skip = 0;
+	if ((rv = pam_mss_get_email(ctx)) != PAM_SUCCESS ||
+	    (rv = pam_mss_code_start(ctx, MSS_REQ_ENROLL_START, &a)) !=
+	    PAM_SUCCESS ||
+	    (rv = pam_mss_after_start(ctx, &a)) != PAM_SUCCESS ||
+	    (rv = pam_mss_code_loop(ctx, &c)) != PAM_SUCCESS ||
+	    (rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
+		goto out;
+	(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_ENROLLED, NULL, 0);
+	rv = pam_mss_remember(ctx, &c);
+out:
+	pam_mss_free_auth(&a);
+	return rv;
+}
+
+/*
+ * Forgot password: the same words whether the address is enrolled or
+ * not, a mailed code, a new password twice; the login then fails so
+ * that the person logs in again with it.
+ */
+static int
+pam_mss_reset(struct pam_mss_ctx *ctx)
+{
+	struct pam_mss_rep_auth a;
+	struct pam_mss_rep_code c;
+	int rv;
+
+	memset(&a, 0, sizeof(a));
+	memset(&c, 0, sizeof(c));
+	if (ctx->opts.email_skip) {
+		ctx->opts.email_skip = 0;
+		mss_str_free(ctx->email);
+		ctx->email = NULL;
+		if ((rv = pam_mss_get_email(ctx)) != PAM_SUCCESS)
+			goto out;
+	}
+	(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_RESET_NOTICE, NULL, 0);
+	if ((rv = pam_mss_code_start(ctx, MSS_REQ_RESET_START, &a)) !=
+	    PAM_SUCCESS ||
+	    (rv = pam_mss_after_start(ctx, &a)) != PAM_SUCCESS ||
+	    (rv = pam_mss_code_loop(ctx, &c)) != PAM_SUCCESS ||
+	    (rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
+		goto out;
+	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_RESET_DONE, NULL, 0);
+	ctx->why = "password reset: must log in again";
+	rv = PAM_AUTH_ERR;
+out:
+	pam_mss_free_auth(&a);
+	return rv;
+}
+
+
 /* The failure line: service and rhost always, the user with audit. */
 static void
 pam_mss_log_failure(struct pam_mss_ctx *ctx, int rv)
@@ -811,6 +1092,26 @@ pam_mss_log_failure(struct pam_mss_ctx *ctx, int rv)
 		    ctx->why != NULL ? ctx->why : pam_strerror(ctx->pamh, rv));
 }
 
+/* ctx_init, then the user name, which must be a usable one. */
+static int
+pam_mss_begin(struct pam_mss_ctx *ctx, pam_handle_t *pamh, int flags,
+    int argc, const char **argv)
+{
+	int rv;
+
+	if ((rv = pam_mss_ctx_init(ctx, pamh, flags, argc, argv)) !=
+	    PAM_SUCCESS)
+		return rv;
+	if ((rv = pam_get_user(pamh, &ctx->user, NULL)) != PAM_SUCCESS ||
+	    ctx->user == NULL || *ctx->user == '\0' ||
+	    strlen(ctx->user) > MSS_STR_MAX) {
+		ctx->user = NULL;
+		ctx->why = "no usable user name";
+		return rv == PAM_SUCCESS ? PAM_USER_UNKNOWN : rv;
+	}
+	return PAM_SUCCESS;
+}
+
 int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
     const char **argv)
@@ -818,31 +1119,41 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct pam_mss_ctx ctx;
 	struct pam_mss_rep_auth a;
 	struct pam_mss_rep_code c;
-	int rv;
+	uint64_t date = 0;
+	uint8_t state = 0;
+	int r, rv;
 
 	memset(&a, 0, sizeof(a));
 	memset(&c, 0, sizeof(c));
 	/* Every failure costs at least this, whatever its cause. */
 	(void)pam_fail_delay(pamh, 2000000);
-	if ((rv = pam_mss_ctx_init(&ctx, pamh, flags, argc, argv)) !=
-	    PAM_SUCCESS)
+	if ((rv = pam_mss_begin(&ctx, pamh, flags, argc, argv)) !=
+	    PAM_SUCCESS ||
+	    (rv = pam_mss_device(&ctx)) != PAM_SUCCESS)
 		goto out;
-	if ((rv = pam_get_user(pamh, &ctx.user, NULL)) != PAM_SUCCESS) {
-		ctx.user = NULL;
-		ctx.why = "no user name";
-		goto out;
-	}
-	if (ctx.user == NULL || *ctx.user == '\0' ||
-	    strlen(ctx.user) > MSS_STR_MAX) {
-		ctx.user = NULL;
-		rv = PAM_USER_UNKNOWN;
-		ctx.why = "bad user name";
-		goto out;
+	/* An invited or re-enrolling account enrolls instead. */
+	if (!ctx.opts.noenroll) {
+		if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0) {
+			rv = pam_mss_unavail(&ctx, r);
+			goto out;
+		}
+		if (state == MSS_ACCT_INVITED || state == MSS_ACCT_REENROLL) {
+			if ((rv = pam_mss_enroll(&ctx, state, date)) !=
+			    PAM_SUCCESS)
+				goto out;
+			goto success;
+		}
 	}
 	if ((rv = pam_mss_get_email(&ctx)) != PAM_SUCCESS ||
-	    (rv = pam_mss_get_password(&ctx)) != PAM_SUCCESS ||
-	    (rv = pam_mss_device(&ctx)) != PAM_SUCCESS ||
-	    (rv = pam_mss_start(&ctx, &a)) != PAM_SUCCESS)
+	    (rv = pam_mss_get_password(&ctx)) != PAM_SUCCESS)
+		goto out;
+	/* An empty password asks for a reset. */
+	if (*ctx.password == '\0') {
+		rv = ctx.opts.noreset ? pam_mss_deny(&ctx, "empty password") :
+		    pam_mss_reset(&ctx);
+		goto out;
+	}
+	if ((rv = pam_mss_start(&ctx, &a)) != PAM_SUCCESS)
 		goto out;
 
 	switch (a.result) {
@@ -850,21 +1161,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		/* A remembered device: the password was enough. */
 		goto success;
 	case MSS_AUTH_CODE_SENT:
-		pam_mss_take_auth(&ctx, &a);
-		pam_mss_code_sent(&ctx, PAM_MSS_M_CODE_SENT, &a);
-		break;
 	case MSS_AUTH_THROTTLED:
-		(void)pam_mss_say(&ctx, PAM_ERROR_MSG, PAM_MSS_M_THROTTLED,
-		    NULL, a.wait);
-		ctx.why = "throttled";
-		rv = PAM_AUTH_ERR;
-		goto out;
-	case MSS_AUTH_ENROLL:
-	case MSS_AUTH_RESET:
-	case MSS_AUTH_EXPIRED:
-		/* Enrollment and reset flows are not offered by this build. */
-		rv = pam_mss_deny(&ctx, "flow not supported");
-		goto out;
+		if ((rv = pam_mss_after_start(&ctx, &a)) != PAM_SUCCESS)
+			goto out;
+		break;
 	case MSS_AUTH_DENIED:
 	default:
 		rv = pam_mss_deny(&ctx, "denied");
@@ -899,29 +1199,16 @@ int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct pam_mss_ctx ctx;
+	uint64_t date = 0;
 	uint8_t state;
 	int r, rv;
 
-	if ((rv = pam_mss_ctx_init(&ctx, pamh, flags, argc, argv)) !=
+	if ((rv = pam_mss_begin(&ctx, pamh, flags, argc, argv)) !=
 	    PAM_SUCCESS)
 		goto out;
-	if ((rv = pam_get_user(pamh, &ctx.user, NULL)) != PAM_SUCCESS ||
-	    ctx.user == NULL || *ctx.user == '\0' ||
-	    strlen(ctx.user) > MSS_STR_MAX) {
-		if (rv == PAM_SUCCESS)
-			rv = PAM_USER_UNKNOWN;
-		ctx.user = NULL;
-		goto out;
-	}
-	if ((r = mss_buf_put_str(ctx.req, ctx.service)) != 0 ||
-	    (r = mss_buf_put_str(ctx.req, ctx.user)) != 0) {
-		rv = PAM_BUF_ERR;
-		goto out;
-	}
-	if ((r = pam_mss_call(&ctx, MSS_REQ_ACCT, MSS_REP_ACCT)) != 0 ||
-	    (r = mss_buf_get_u8(ctx.rep, &state)) != 0 ||
-	    (r = mss_buf_end(ctx.rep)) != 0) {
-		rv = pam_mss_unavail(&ctx, r);
+	if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0) {
+		rv = r == MSS_ERR_NOMEM ? PAM_BUF_ERR :
+		    pam_mss_unavail(&ctx, r);
 		goto out;
 	}
 	if (ctx.opts.debug)
@@ -959,6 +1246,68 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			    ctx.rhost, pam_strerror(pamh, rv));
 	}
 out:
+	pam_mss_ctx_clear(&ctx);
+	return rv;
+}
+
+/*
+ * passwd: the current password, then a new one twice, under mfad's
+ * password policy. PAM_PRELIM_CHECK only checks that mfad answers.
+ */
+int
+pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct pam_mss_ctx ctx;
+	const void *item = NULL;
+	char *old = NULL;
+	uint64_t date;
+	uint8_t state;
+	int r, rv;
+
+	if ((rv = pam_mss_begin(&ctx, pamh, flags, argc, argv)) !=
+	    PAM_SUCCESS)
+		goto out;
+	if (flags & PAM_PRELIM_CHECK) {
+		if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0)
+			rv = r == MSS_ERR_PERM ? PAM_AUTHTOK_ERR :
+			    PAM_TRY_AGAIN;
+		else
+			rv = state == MSS_ACCT_ACTIVE ? PAM_SUCCESS :
+			    PAM_AUTHTOK_ERR;
+		goto out;
+	}
+	if (!(flags & PAM_UPDATE_AUTHTOK)) {
+		rv = PAM_SERVICE_ERR;
+		goto out;
+	}
+	if ((ctx.opts.use_first_pass || ctx.opts.try_first_pass) &&
+	    pam_get_item(pamh, PAM_OLDAUTHTOK, &item) == PAM_SUCCESS &&
+	    item != NULL) {
+		if ((old = strdup(item)) == NULL) {
+			rv = PAM_BUF_ERR;
+			goto out;
+		}
+	} else if (ctx.opts.use_first_pass) {
+		rv = PAM_AUTHTOK_ERR;
+		goto out;
+	} else if ((rv = pam_mss_ask(&ctx, PAM_PROMPT_ECHO_OFF,
+	    PAM_MSS_M_OLDPASS_PROMPT, 0, &old)) != PAM_SUCCESS)
+		goto out;
+	if (strlen(old) > MSS_PASS_MAX) {
+		(void)pam_mss_say(&ctx, PAM_ERROR_MSG,
+		    PAM_MSS_M_PW_CHANGE_FAILED, NULL, 0);
+		rv = PAM_AUTHTOK_ERR;
+		goto out;
+	}
+	if ((rv = pam_mss_new_password(&ctx, old)) == PAM_SUCCESS)
+		(void)pam_mss_say(&ctx, PAM_TEXT_INFO, PAM_MSS_M_PW_CHANGED,
+		    NULL, 0);
+out:
+	if (rv != PAM_SUCCESS)
+		pam_syslog(pamh, LOG_NOTICE, "password not changed; "
+		    "service=%s: %s", ctx.service != NULL ? ctx.service : "",
+		    ctx.why != NULL ? ctx.why : pam_strerror(pamh, rv));
+	mss_str_free(old);
 	pam_mss_ctx_clear(&ctx);
 	return rv;
 }

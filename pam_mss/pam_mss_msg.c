@@ -95,6 +95,95 @@ static const char *const pam_mss_msgs[PAM_MSS_M_COUNT][2] = {
 		"Your account is locked.",
 		"Votre compte est verrouillé.",
 	},
+	[PAM_MSS_M_ENROLL_NOTICE] = {
+		"Your account must be enrolled: confirm your email address "
+		"with a code mailed to it, then choose a password.",
+		"Votre compte doit être activé : confirmez votre adresse "
+		"e-mail avec le code qui y sera envoyé, puis choisissez un "
+		"mot de passe.",
+	},
+	[PAM_MSS_M_REENROLL_NOTICE] = {
+		"Since %s every account must enroll again: confirm your "
+		"email address with a code mailed to it, then choose a new "
+		"password. Remembered devices are forgotten.",
+		"Depuis le %s, chaque compte doit être réactivé : confirmez "
+		"votre adresse e-mail avec le code qui y sera envoyé, puis "
+		"choisissez un nouveau mot de passe. Les appareils mémorisés "
+		"sont oubliés.",
+	},
+	[PAM_MSS_M_REENROLL_ADMIN] = {
+		"Your administrator asks you to enroll again: confirm your "
+		"email address with a code mailed to it, then choose a new "
+		"password. Remembered devices are forgotten.",
+		"Votre administrateur vous demande de réactiver votre "
+		"compte : confirmez votre adresse e-mail avec le code qui y "
+		"sera envoyé, puis choisissez un nouveau mot de passe. Les "
+		"appareils mémorisés sont oubliés.",
+	},
+	[PAM_MSS_M_RESET_NOTICE] = {
+		"Password reset: if this address belongs to an enrolled "
+		"account, a reset code is mailed to it.",
+		"Réinitialisation du mot de passe : si cette adresse "
+		"appartient à un compte activé, un code de réinitialisation "
+		"y est envoyé.",
+	},
+	[PAM_MSS_M_NEWPASS_PROMPT] = {
+		"New password: ",
+		"Nouveau mot de passe : ",
+	},
+	[PAM_MSS_M_NEWPASS_AGAIN] = {
+		"Repeat the new password: ",
+		"Confirmez le nouveau mot de passe : ",
+	},
+	[PAM_MSS_M_NEWPASS_MISMATCH] = {
+		"The two passwords differ.",
+		"Les deux mots de passe diffèrent.",
+	},
+	[PAM_MSS_M_PW_TOO_SHORT] = {
+		"This password is too short.",
+		"Ce mot de passe est trop court.",
+	},
+	[PAM_MSS_M_PW_TOO_LONG] = {
+		"This password is too long.",
+		"Ce mot de passe est trop long.",
+	},
+	[PAM_MSS_M_PW_LIKE_NAME] = {
+		"The password must not be your user name or email address.",
+		"Le mot de passe ne doit pas être votre nom d'utilisateur "
+		"ni votre adresse e-mail.",
+	},
+	[PAM_MSS_M_PW_BLOCKLISTED] = {
+		"This password is too common.",
+		"Ce mot de passe est trop courant.",
+	},
+	[PAM_MSS_M_PW_SAME_AS_OLD] = {
+		"The new password must differ from the current one.",
+		"Le nouveau mot de passe doit être différent de l'actuel.",
+	},
+	[PAM_MSS_M_PW_REFUSED] = {
+		"Password refused: %s.",
+		"Mot de passe refusé : %s.",
+	},
+	[PAM_MSS_M_ENROLLED] = {
+		"Enrollment complete.",
+		"Activation terminée.",
+	},
+	[PAM_MSS_M_RESET_DONE] = {
+		"Password changed. Please log in again.",
+		"Mot de passe changé. Veuillez vous reconnecter.",
+	},
+	[PAM_MSS_M_OLDPASS_PROMPT] = {
+		"Current password: ",
+		"Mot de passe actuel : ",
+	},
+	[PAM_MSS_M_PW_CHANGED] = {
+		"Password changed.",
+		"Mot de passe changé.",
+	},
+	[PAM_MSS_M_PW_CHANGE_FAILED] = {
+		"Authentication failed: password not changed.",
+		"Échec de l'authentification : mot de passe inchangé.",
+	},
 };
 
 /* French when the locale name starts with "fr" (fr, fr_FR.UTF-8, ...). */

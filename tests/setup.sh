@@ -11,7 +11,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	libpam0g-dev libsodium-dev libesmtp-dev liblmdb-dev libssl-dev
 	libcmocka-dev libpam-wrapper libpamtest0-dev pamtester
 	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
-	openssh-server openssh-client mandoc lmdb-utils openssl util-linux"
+	openssh-server openssh-client mandoc lmdb-utils openssl util-linux
+	faketime"
 
 missing=
 for p in $PACKAGES; do

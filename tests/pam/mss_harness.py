@@ -234,6 +234,15 @@ def code_from(msg):
 # mfad
 
 
+def wait_until(pred, timeout=TIMEOUT, what="condition"):
+    """Polls pred until it is true; AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not met within %ss" % (what, timeout))
+        time.sleep(0.05)
+
+
 def write_ini(path, sections):
     lines = []
     for name, keys in sections.items():
@@ -250,13 +259,15 @@ class Mfad:
     def __init__(self, conf, sock, log):
         self.conf, self.sock, self.log = conf, sock, log
         self.proc = None
+        # A command to run mfad under, e.g. ["faketime", "-f", "-2d"].
+        self.wrapper = []
 
     def start(self, timeout=TIMEOUT):
         assert self.proc is None or self.proc.poll() is not None
         logf = open(self.log, "ab")
         try:
             self.proc = subprocess.Popen(
-                [str(MFAD), "-c", str(self.conf), "-f", "-d"],
+                self.wrapper + [str(MFAD), "-c", str(self.conf), "-f", "-d"],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
         finally:
             logf.close()
@@ -399,8 +410,9 @@ class MssEnv:
         sock = sock or self.sock
         auth = ["socket=%s" % sock, "lang=en", "tries=3"] + list(args)
         (self.pamd / name).write_text(
-            "auth required %s %s\naccount required %s socket=%s\n" %
-            (module, " ".join(auth), module, sock))
+            "auth required %s %s\naccount required %s socket=%s\n"
+            "password required %s %s\n" %
+            (module, " ".join(auth), module, sock, module, " ".join(auth)))
         return name
 
     def login(self, user="alice", service=None, **kw):
@@ -459,9 +471,14 @@ class Login:
     PROMPTS = ("ECHO_ON", "ECHO_OFF")
 
     def __init__(self, confdir, service, user, rhost=None, tty=None,
-                 pamenv=(), acct=False, extra_args=()):
-        cmd = [str(PAM_DRIVER), "-D", str(confdir), "-s", service,
+                 pamenv=(), acct=False, extra_args=(), as_uid=None,
+                 as_gid=None, driver=None):
+        cmd = [str(driver or PAM_DRIVER), "-D", str(confdir), "-s", service,
                "-u", user]
+        if as_uid is not None:
+            # An unprivileged PAM application, as a screen locker is.
+            cmd = ["setpriv", "--reuid=%d" % as_uid,
+                   "--regid=%d" % as_gid, "--clear-groups"] + cmd
         if rhost is not None:
             cmd += ["-r", rhost]
         if tty is not None:
@@ -683,3 +700,215 @@ class TwinLogin(Login):
         while (tid, step) not in self.twin_results:
             self._pull(max(0.1, deadline - time.monotonic()))
         return self.twin_results[(tid, step)]
+
+
+# --------------------------------------------------------------------------
+# Relays with STARTTLS, AUTH or a slow answer (tests/pam/test_mail.py)
+
+
+def make_tls(directory, hostname="localhost"):
+    """A CA and a server certificate for hostname, signed by that CA, made
+    with the `cryptography` package. Returns (ca.pem, cert.pem, key.pem)
+    paths inside directory; the CA's key is not kept."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory = Path(directory)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(hours=1), \
+        now + datetime.timedelta(days=2)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                            "mss test CA")])
+    ca = (x509.CertificateBuilder()
+          .subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(start).not_valid_after(end)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0),
+                         critical=True)
+          .add_extension(x509.KeyUsage(
+              digital_signature=False, content_commitment=False,
+              key_encipherment=False, data_encipherment=False,
+              key_agreement=False, key_cert_sign=True, crl_sign=True,
+              encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+              ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(
+                NameOID.COMMON_NAME, hostname)]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(hostname)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False,
+                                                 path_length=None),
+                           critical=True)
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier
+                           .from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+
+    paths = (directory / "ca.pem", directory / ("%s.pem" % hostname),
+             directory / ("%s.key" % hostname))
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    os.chmod(paths[2], 0o600)
+    return paths
+
+
+def server_tls_context(cert, key):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+class _SlowHandler(_Handler):
+    def __init__(self, sink, delay):
+        super().__init__(sink)
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class RelayServer(SmtpServer):
+    """SmtpServer with the options of a real relay: tls_context (offers
+    STARTTLS), require_starttls, credentials (user, password) for AUTH
+    (then required, and only inside TLS) and a delay before each DATA
+    answer. Also keeps each message's bytes as received (raw) and every
+    AUTH attempt (auth_attempts: (user, accepted))."""
+
+    def __init__(self, port=None, tls_context=None, require_starttls=False,
+                 credentials=None, delay=0):
+        super().__init__(port)
+        self.tls_context = tls_context
+        self.require_starttls = require_starttls
+        self.credentials = credentials
+        self.delay = delay
+        self.raw = []
+        self.auth_attempts = []
+
+    def _authenticate(self, server, session, envelope, mechanism, data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        ok = (isinstance(data, LoginPassword) and
+              self.credentials is not None and
+              (data.login, data.password) ==
+              tuple(c.encode() for c in self.credentials))
+        user = data.login.decode(errors="replace") \
+            if isinstance(data, LoginPassword) else None
+        with self._cond:
+            self.auth_attempts.append((user, ok))
+        return AuthResult(success=ok, handled=False)
+
+    def start(self):
+        if self._controller is not None:
+            return
+        kw = {}
+        if self.tls_context is not None:
+            kw["tls_context"] = self.tls_context
+            kw["require_starttls"] = self.require_starttls
+        if self.credentials is not None:
+            kw["authenticator"] = self._authenticate
+            kw["auth_required"] = True
+            kw["auth_require_tls"] = True
+        handler = _SlowHandler(self, self.delay) if self.delay else \
+            _Handler(self)
+        deadline = time.monotonic() + 10
+        while True:
+            c = Controller(handler, hostname="127.0.0.1", port=self.port,
+                           **kw)
+            try:
+                c.start()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self._controller = c
+
+    def _store(self, envelope):
+        with self._cond:
+            self.raw.append(envelope.original_content or envelope.content)
+        super()._store(envelope)
+
+
+def status_json(env):
+    """`mfadctl --json status` as a dict."""
+    return env.ctl_json("status")
+
+
+def wait_status(env, pred, timeout=30):
+    """Polls status until pred(status) holds; returns that status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = status_json(env)
+        if pred(st):
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError("status never matched: %r\n%s" %
+                                 (st, env.mfad.log_text()))
+        time.sleep(0.25)
+
+
+def audited(env, event):
+    """True when mfad recorded event: in `mfadctl --json audit` when that
+    command exists, else in mfad's log (audit records are logged too)."""
+    rc, out, _ = env.ctl("--json", "audit", "--limit", "1000")
+    if rc == CTL_OK and event in out:
+        return True
+    return re.search(r"\b%s\b" % re.escape(event),
+                     env.mfad.log_text()) is not None
+
+
+def wait_audited(env, event, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not audited(env, event):
+        if time.monotonic() > deadline:
+            raise AssertionError("%s never audited:\n%s" %
+                                 (event, env.mfad.log_text()))
+        time.sleep(0.25)
+
+
+def raw_request(sock, type_, payload=b"", timeout=10):
+    """Sends one frame to mfad's socket; returns (reply type, payload)
+    or None when mfad closed the connection."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(sock))
+        s.sendall(frame(type_, payload))
+        data = b""
+        while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4],
+                                                             "big"):
+            chunk = s.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+    finally:
+        s.close()
+    n = int.from_bytes(data[:4], "big")
+    return data[5], data[6:4 + n]
+
+
+def pstr(s):
+    """A protocol string: u32 length, bytes."""
+    b = s.encode() if isinstance(s, str) else s
+    return len(b).to_bytes(4, "big") + b

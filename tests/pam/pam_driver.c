@@ -16,6 +16,9 @@
  * answer is awaited makes the conversation fail (PAM_CONV_ERR), which is
  * what a client that hangs up does.
  *
+ * With -c it runs pam_chauthtok (as passwd does) instead of
+ * pam_authenticate; its result line is "RESULT chauthtok ...".
+ *
  * With -T two transactions run at once in two threads (same arguments):
  * every output line is prefixed with "1 " or "2 ", and every answer line
  * must start with the number of the transaction it is for.
@@ -43,6 +46,7 @@ struct driver_opts {
 	const char	*env[DRIVER_MAXENV];
 	int		 nenv;
 	int		 acct;
+	int		 passwd;	/* -c: pam_chauthtok instead */
 	int		 count;
 	int		 threads;
 };
@@ -65,7 +69,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: pam_driver -D confdir -s service -u user "
-	    "[-r rhost] [-t tty] [-e NAME=VALUE]... [-a] [-n count] [-T]\n");
+	    "[-r rhost] [-t tty] [-e NAME=VALUE]... [-a | -c] [-n count] [-T]\n");
 	exit(2);
 }
 
@@ -250,6 +254,13 @@ driver_run(struct driver_tx *tx)
 			goto out;
 		}
 	}
+	if (o->passwd) {
+		/* As passwd(1) does: Linux-PAM runs the preliminary check,
+		 * then the update, through every password module. */
+		rc = pam_chauthtok(pamh, 0);
+		driver_result(tx, pamh, "chauthtok", rc);
+		goto out;
+	}
 	rc = pam_authenticate(pamh, 0);
 	driver_result(tx, pamh, "authenticate", rc);
 	if (o->acct) {
@@ -319,7 +330,7 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 	o.count = 1;
-	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:an:T")) != -1) {
+	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:acn:T")) != -1) {
 		switch (ch) {
 		case 'D':
 			o.confdir = optarg;
@@ -344,6 +355,9 @@ main(int argc, char *argv[])
 			break;
 		case 'a':
 			o.acct = 1;
+			break;
+		case 'c':
+			o.passwd = 1;
 			break;
 		case 'n':
 			errno = 0;
