@@ -32,7 +32,10 @@ mss_client_check_path(const char *path, uid_t *owner)
 	memcpy(dir, path, strlen(path) + 1);
 	if (stat(dirname(dir), &st) != 0)
 		return MSS_ERR_UNAVAIL;
-	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+	/* Root's, or the daemon's own (systemd's RuntimeDirectory with
+	 * User=): either way nobody else can put a socket there. */
+	if ((st.st_uid != 0 && st.st_uid != *owner) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
 		return MSS_ERR_PEER;
 	return 0;
 }

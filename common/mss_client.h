@@ -2,8 +2,9 @@
  * Client side of the mfad socket, shared by pam_mss and mfadctl.
  *
  * Before trusting the socket it checks that it is a socket in a directory
- * owned by root and writable by nobody else, and after connecting that
- * the peer (SO_PEERCRED) is root or the socket's owner. The descriptor is
+ * owned by root (or by the socket's owner, mfad's own user under systemd)
+ * and writable by nobody else, and after connecting that the peer
+ * (SO_PEERCRED) is root or the socket's owner. The descriptor is
  * close-on-exec and never 0, 1 or 2.
  */
 #ifndef MSS_CLIENT_H

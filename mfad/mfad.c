@@ -37,8 +37,8 @@ usage(void)
 	exit(2);
 }
 
-/* The socket's directory: created root-owned if missing, never trusted
- * when others can write to it. */
+/* The socket's directory: created if missing, never used when anyone but
+ * root or mfad's own user could write to it. */
 static int
 mfad_socket_dir(const char *sock)
 {
@@ -51,10 +51,11 @@ mfad_socket_dir(const char *sock)
 		fprintf(stderr, "mfad: %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	if (stat(dir, &st) != 0 || st.st_uid != 0 ||
+	if (stat(dir, &st) != 0 || (st.st_uid != 0 && st.st_uid != geteuid()) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
 		fprintf(stderr, "mfad: %s: the socket directory must be owned "
-		    "by root and writable by nobody else\n", dir);
+		    "by root or by mfad's user and writable by nobody else\n",
+		    dir);
 		return -1;
 	}
 	return 0;

@@ -15,6 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "mfad_admin.h"
 #include "mfad_audit.h"
 #include "mfad_auth.h"
@@ -575,15 +579,28 @@ mfad_accept(int lfd, struct mfad_conn *conns, struct mfad_ctx *ctx)
 	}
 }
 
+/* Tells systemd (Type=notify) where mfad stands; nothing without it. */
+static void
+mfad_notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	(void)sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
 static void
 mfad_reload(struct mfad_ctx *ctx)
 {
 	struct mfad_conf *nc = NULL, *old;
 	char err[1024];
 
+	mfad_notify("RELOADING=1");
 	if (mfad_conf_load(ctx->conf->path, &nc, err, sizeof(err)) != 0) {
 		mfad_log(LOG_ERR, "reload refused, keeping the running "
 		    "configuration: %s", err);
+		mfad_notify("READY=1");
 		return;
 	}
 	if (strcmp(nc->socket, ctx->conf->socket) != 0 ||
@@ -591,8 +608,10 @@ mfad_reload(struct mfad_ctx *ctx)
 		mfad_log(LOG_WARNING, "socket and database changes take "
 		    "effect at the next start");
 	if (mfad_pw_init(nc) != 0) {
-		mfad_log(LOG_ERR, "reload refused: cannot hash");
+		mfad_log(LOG_ERR, "reload refused: cannot hash, or the "
+		    "blocklist cannot be read");
 		mfad_conf_free(nc);
+		mfad_notify("READY=1");
 		return;
 	}
 	if (nc->pw_weak)
@@ -604,6 +623,7 @@ mfad_reload(struct mfad_ctx *ctx)
 	pthread_rwlock_unlock(&ctx->conf_lock);
 	mfad_conf_free(old);
 	mfad_log(LOG_NOTICE, "configuration reloaded");
+	mfad_notify("READY=1");
 }
 
 int
@@ -632,6 +652,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 	next_sweep = mfad_mono_ms();
 	mfad_log(LOG_NOTICE, "mfad %s ready on %s", PACKAGE_VERSION,
 	    ctx->conf->socket);
+	mfad_notify("READY=1");
 	while (running) {
 		now = mfad_mono_ms();
 		if (now >= next_sweep) {
@@ -727,6 +748,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 			mfad_accept(lfd, conns, ctx);
 	}
 	/* Let workers finish what they hold: each is a short transaction. */
+	mfad_notify("STOPPING=1");
 	mfad_pool_stop(&pool);
 	for (i = 0; i < MFAD_MAX_CONNS; i++)
 		if (conns[i].state != MFAD_CONN_FREE)

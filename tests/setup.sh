@@ -12,6 +12,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	libcmocka-dev libpam-wrapper libpamtest0-dev pamtester
 	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
 	openssh-server openssh-client mandoc lmdb-utils openssl util-linux
+	libsystemd-dev systemd
 	faketime"
 
 missing=

@@ -1,0 +1,114 @@
+"""`make install` into a DESTDIR, the man pages and the systemd unit, as a
+sysadmin would check them (issue: operable by a sysadmin)."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import mss_harness as h
+
+EXPECTED = {
+    "etc/mfad/mfad.conf",
+    "lib/security/pam_mss.so",
+    "lib/systemd/system/mfad.service",
+    "lib/tmpfiles.d/mfad.conf",
+    "lib/sysusers.d/mfad.conf",
+    "sbin/mfad",
+    "sbin/mfadctl",
+    "share/man/man5/mfad.conf.5",
+    "share/man/man8/mfad.8",
+    "share/man/man8/mfadctl.8",
+    "share/man/man8/pam_mss.8",
+    "share/pam_mss/pam.d/login",
+    "share/pam_mss/pam.d/sshd",
+} | {"share/pam_mss/templates/%s/%s.txt" % (lang, kind)
+     for lang in ("en", "fr")
+     for kind in ("login_code", "enroll_code", "reset_code", "device",
+                  "password_changed", "locked", "test")}
+
+
+def _prefix():
+    out = subprocess.run(["make", "-s", "-C", str(h.BUILDDIR),
+                          "print-prefix"], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else "/usr/local"
+
+
+def _install(dest):
+    r = subprocess.run(["make", "-s", "-C", str(h.BUILDDIR), "install",
+                        "DESTDIR=%s" % dest], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _files(root):
+    found = set()
+    for d, _, names in os.walk(root):
+        for n in names:
+            found.add(os.path.relpath(os.path.join(d, n), root))
+    return found
+
+
+def test_install_file_list(tmp_path):
+    """make install honours DESTDIR and puts each file where Debian
+    expects it, with no libtool archive in the PAM directory."""
+    _install(tmp_path)
+    prefix = _prefix().lstrip("/")
+    found = _files(tmp_path / prefix)
+    assert found == EXPECTED, (sorted(found - EXPECTED),
+                               sorted(EXPECTED - found))
+    conf = tmp_path / prefix / "etc/mfad/mfad.conf"
+    assert oct(conf.stat().st_mode & 0o777) == "0o640"
+
+
+def test_install_keeps_an_existing_config(tmp_path):
+    """A second install never overwrites the configuration."""
+    _install(tmp_path)
+    conf = tmp_path / _prefix().lstrip("/") / "etc/mfad/mfad.conf"
+    conf.write_text("[mfad]\n# mine\n")
+    _install(tmp_path)
+    assert conf.read_text() == "[mfad]\n# mine\n"
+
+
+def test_installed_templates_pass_mfad_t(tmp_path):
+    """The installed sample config and templates pass `mfad -t`."""
+    _install(tmp_path)
+    root = tmp_path / _prefix().lstrip("/")
+    conf = tmp_path / "mfad.conf"
+    conf.write_text("[mail]\ntemplates = %s\n" %
+                    (root / "share/pam_mss/templates"))
+    r = subprocess.run([str(h.MFAD), "-t", "-c", str(conf)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("page", ["pam_mss.8", "mfad.8", "mfadctl.8",
+                                  "mfad.conf.5"])
+def test_man_page_lints_clean(page):
+    """mandoc -Tlint reports nothing at warning level or above."""
+    if shutil.which("mandoc") is None:
+        pytest.skip("mandoc is not installed")
+    r = subprocess.run(["mandoc", "-Tlint", "-Wwarning",
+                        str(h.SRC_ROOT / "man" / page)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_systemd_unit_verifies(tmp_path):
+    """systemd-analyze verify finds nothing wrong in the unit (with the
+    binary path pointed at the build, since nothing is installed)."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = (h.BUILDDIR / "conf/systemd/mfad.service").read_text()
+    sbindir = os.path.join(_prefix(), "sbin")
+    unit = unit.replace(sbindir + "/mfad", str(h.MFAD))
+    path = tmp_path / "mfad.service"
+    path.write_text(unit)
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+    for key in ("User=mfad", "RuntimeDirectory=mfad", "StateDirectory=mfad",
+                "ProtectSystem=strict", "PrivateTmp=yes",
+                "NoNewPrivileges=yes"):
+        assert key in unit
