@@ -90,3 +90,20 @@ def test_mfad_t_checks_config(env, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert "%s:3:" % bad in r.stderr
+
+
+def test_map_full_fails_closed_with_a_clear_log_line(make_env):
+    """SECURITY 30: when the store is full, changes are refused (the
+    import reports an error, nothing half-written), mfad says why in its
+    log, and logins of existing accounts still work."""
+    env = make_env({"mfad": {"map_size": "1M"}})
+    env.add_user("alice")
+    rows = "".join("user%05d,user%05d@example.org\n" % (i, i)
+                   for i in range(20000))
+    rc, out, err = env.ctl("import", "-", input=rows)
+    assert rc != h.CTL_OK
+    assert "store full" in env.mfad.log_text()
+    assert "map_size" in env.mfad.log_text()
+    assert env.mfad.running
+    login, code = env.start_login()
+    env.finish_login(login, code)

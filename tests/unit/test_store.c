@@ -1136,6 +1136,18 @@ test_sweep(void **state)
 
 /* Durability and atomicity (rule 29) */
 
+/* SECURITY 29: full sync; no flag that trades durability for speed. */
+static void
+test_env_is_fully_synced(void **state)
+{
+	struct fix *f = *state;
+	unsigned flags = 0;
+
+	assert_int_equal(mdb_env_get_flags(f->st->env, &flags), 0);
+	assert_int_equal(flags & (MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP |
+	    MDB_MAPASYNC), 0);
+}
+
 static void
 test_commit_survives_reopen(void **state)
 {
@@ -1502,6 +1514,7 @@ main(void)
 		T(test_outbox_due),
 		T(test_audit_put),
 		T(test_sweep),
+		T(test_env_is_fully_synced),
 		T(test_commit_survives_reopen),
 		T(test_abort_leaves_nothing),
 		cmocka_unit_test_setup_teardown(test_map_full_fails_closed,
