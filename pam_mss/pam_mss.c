@@ -1119,6 +1119,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct pam_mss_ctx ctx;
 	struct pam_mss_rep_auth a;
 	struct pam_mss_rep_code c;
+	const void *item = NULL;
 	uint64_t date = 0;
 	uint8_t state = 0;
 	int r, rv;
@@ -1131,6 +1132,14 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	    PAM_SUCCESS ||
 	    (rv = pam_mss_device(&ctx)) != PAM_SUCCESS)
 		goto out;
+	/* use_first_pass with nothing stored: fail before any prompt. */
+	if (ctx.opts.use_first_pass &&
+	    (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS ||
+	    item == NULL)) {
+		ctx.why = "use_first_pass: no password stored";
+		rv = PAM_AUTH_ERR;
+		goto out;
+	}
 	/* An invited or re-enrolling account enrolls instead. */
 	if (!ctx.opts.noenroll) {
 		if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0) {

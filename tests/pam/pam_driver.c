@@ -22,10 +22,27 @@
  * With -T two transactions run at once in two threads (same arguments):
  * every output line is prefixed with "1 " or "2 ", and every answer line
  * must start with the number of the transaction it is for.
+ *
+ * With -d the application sets PAM_FAIL_DELAY to a delay function that
+ * does not sleep but prints what Linux-PAM hands it when pam_authenticate
+ * returns (it is called on success too, with the status):
+ *
+ *	DELAY <retval> <usec>
+ *
+ * With -F the entries of /proc/self/fd are counted before pam_start and
+ * after pam_end of each transaction, then
+ *
+ *	FDS <before> <after>
+ *	FDNEW <fd> <target>	for each descriptor open after and not before
+ *
+ * -F cannot be combined with -T (the other thread's descriptors would
+ * count).
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +53,7 @@
 
 #define DRIVER_MAXENV	32
 #define DRIVER_THREADS	2
+#define DRIVER_MAXFD	4096
 
 struct driver_opts {
 	const char	*confdir;
@@ -49,6 +67,8 @@ struct driver_opts {
 	int		 passwd;	/* -c: pam_chauthtok instead */
 	int		 count;
 	int		 threads;
+	int		 delay;		/* -d: report the fail delay */
+	int		 fds;		/* -F: count descriptors */
 };
 
 /* One transaction's state; with -T, answers are handed over here. */
@@ -69,7 +89,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: pam_driver -D confdir -s service -u user "
-	    "[-r rhost] [-t tty] [-e NAME=VALUE]... [-a | -c] [-n count] [-T]\n");
+	    "[-r rhost] [-t tty] [-e NAME=VALUE]...\n"
+	    "\t[-a | -c] [-n count] [-d] [-F | -T]\n");
 	exit(2);
 }
 
@@ -224,6 +245,81 @@ driver_result(struct driver_tx *tx, pam_handle_t *pamh, const char *step,
 	pthread_mutex_unlock(&driver_lock);
 }
 
+/*
+ * -d: the PAM_FAIL_DELAY item. Linux-PAM calls it as pam_authenticate
+ * returns, with the status and the delay it would have slept.
+ */
+static void
+driver_delay(int retval, unsigned int usec, void *appdata)
+{
+	struct driver_tx *tx = appdata;
+	char line[64];
+
+	snprintf(line, sizeof(line), "%d %u", retval, usec);
+	pthread_mutex_lock(&driver_lock);
+	driver_print(tx, "DELAY", line);
+	pthread_mutex_unlock(&driver_lock);
+}
+
+/*
+ * -F: counts the open descriptors (the directory's own aside); when mark
+ * is not NULL, marks each one below DRIVER_MAXFD there. Returns -1 when
+ * /proc/self/fd cannot be read.
+ */
+static int
+driver_count_fds(unsigned char *mark)
+{
+	struct dirent *de;
+	DIR *d;
+	char *end;
+	long fd;
+	int n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		errno = 0;
+		fd = strtol(de->d_name, &end, 10);
+		if (errno != 0 || *end != '\0' || fd < 0 || fd == dirfd(d))
+			continue;
+		if (mark != NULL && fd < DRIVER_MAXFD)
+			mark[fd] = 1;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* -F: FDS, then FDNEW for each descriptor not open at the start. */
+static void
+driver_report_fds(struct driver_tx *tx, int before,
+    const unsigned char *was)
+{
+	unsigned char now[DRIVER_MAXFD];
+	char line[PATH_MAX + 32], path[64], target[PATH_MAX];
+	ssize_t len;
+	int after, fd;
+
+	memset(now, 0, sizeof(now));
+	after = driver_count_fds(now);
+	snprintf(line, sizeof(line), "%d %d", before, after);
+	pthread_mutex_lock(&driver_lock);
+	driver_print(tx, "FDS", line);
+	for (fd = 0; fd < DRIVER_MAXFD; fd++) {
+		if (!now[fd] || was[fd])
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((len = readlink(path, target, sizeof(target) - 1)) < 0)
+			len = 0;
+		target[len] = '\0';
+		snprintf(line, sizeof(line), "%d %s", fd, target);
+		driver_print(tx, "FDNEW", line);
+	}
+	pthread_mutex_unlock(&driver_lock);
+}
+
 /* One full transaction; returns 0, or 1 when PAM could not even start. */
 static int
 driver_run(struct driver_tx *tx)
@@ -231,12 +327,23 @@ driver_run(struct driver_tx *tx)
 	const struct driver_opts *o = tx->opts;
 	struct pam_conv conv = { driver_conv, tx };
 	pam_handle_t *pamh = NULL;
-	int i, rc;
+	unsigned char was[DRIVER_MAXFD];
+	int before = 0, i, rc;
 
+	if (o->fds) {
+		memset(was, 0, sizeof(was));
+		before = driver_count_fds(was);
+	}
 	rc = pam_start_confdir(o->service, o->user, &conv, o->confdir, &pamh);
 	if (rc != PAM_SUCCESS) {
 		driver_result(tx, pamh, "start", rc);
 		return 1;
+	}
+	if (o->delay &&
+	    (rc = pam_set_item(pamh, PAM_FAIL_DELAY,
+	    (const void *)driver_delay)) != PAM_SUCCESS) {
+		driver_result(tx, pamh, "set_item", rc);
+		goto out;
 	}
 	if (o->rhost != NULL &&
 	    (rc = pam_set_item(pamh, PAM_RHOST, o->rhost)) != PAM_SUCCESS) {
@@ -269,6 +376,8 @@ driver_run(struct driver_tx *tx)
 	}
  out:
 	pam_end(pamh, rc);
+	if (o->fds)
+		driver_report_fds(tx, before, was);
 	return 0;
 }
 
@@ -285,8 +394,9 @@ driver_thread(void *arg)
 
 /*
  * -T: files each input line "N answer" into transaction N until input
- * ends; main does not wait for this thread, which may sit in a read. A line for a transaction that already holds an
- * unread answer, or with a bad prefix, is a protocol error: it ends input.
+ * ends; main does not wait for this thread, which may sit in a read. A
+ * line for a transaction that already holds an unread answer, or with a
+ * bad prefix, is a protocol error: it ends input.
  */
 static void *
 driver_dispatch(void *arg)
@@ -330,7 +440,7 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 	o.count = 1;
-	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:acn:T")) != -1) {
+	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:acn:TdF")) != -1) {
 		switch (ch) {
 		case 'D':
 			o.confdir = optarg;
@@ -369,12 +479,18 @@ main(int argc, char *argv[])
 		case 'T':
 			o.threads = 1;
 			break;
+		case 'd':
+			o.delay = 1;
+			break;
+		case 'F':
+			o.fds = 1;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || o.confdir == NULL || o.service == NULL ||
-	    o.user == NULL)
+	    o.user == NULL || (o.fds && o.threads))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
