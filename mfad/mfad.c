@@ -61,6 +61,44 @@ mfad_socket_dir(const char *sock)
 	return 0;
 }
 
+/*
+ * The database directory and its files, when they exist: a directory of
+ * root or of mfad's user (uid), writable by nobody else; data.mdb and
+ * mfad.key readable by nobody else. 0, or -1 with the reason in err.
+ */
+static int
+mfad_check_database(const struct mfad_conf *conf, uid_t uid, char *err,
+    size_t errlen)
+{
+	static const char *const files[] = { "data.mdb", "mfad.key" };
+	char path[4096];
+	struct stat st;
+	size_t i;
+
+	if (lstat(conf->database, &st) != 0)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%.900s: %s",
+		    conf->database, strerror(errno)), -1);
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != uid) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errlen, "%.900s: the database must be a directory of "
+		    "root or of mfad's user, writable by nobody else",
+		    conf->database);
+		return -1;
+	}
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", conf->database, files[i]);
+		if (lstat(path, &st) != 0)
+			continue;
+		if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+			snprintf(err, errlen, "%.900s: must be a regular file that "
+			    "group and others cannot read or write (mode 0600)",
+			    path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 mfad_drop_privileges(const struct mfad_conf *conf, const struct passwd *pw)
 {
@@ -130,8 +168,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "mfad: %s\n", err);
 		return 1;
 	}
+	if (conf->user != NULL && (pw = getpwnam(conf->user)) == NULL) {
+		fprintf(stderr, "mfad: [mfad] user %s does not exist\n",
+		    conf->user);
+		return 1;
+	}
 	if (test) {
 		r = mfad_mail_check_templates(conf, err, sizeof(err));
+		if (r == 0)
+			r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
+			    geteuid(), err, sizeof(err));
 		if (r != 0)
 			fprintf(stderr, "mfad: %s\n", err);
 		else
@@ -145,12 +191,10 @@ main(int argc, char **argv)
 	if (conf->pw_weak)
 		mfad_log(LOG_WARNING, "[password] opslimit/memlimit are below "
 		    "19 MiB at t=2: acceptable for tests only");
-	if ((r = mfad_mail_check_templates(conf, err, sizeof(err))) != 0) {
+	if ((r = mfad_mail_check_templates(conf, err, sizeof(err))) != 0 ||
+	    (r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
+	    geteuid(), err, sizeof(err))) != 0) {
 		mfad_log(LOG_ERR, "%s", err);
-		return 1;
-	}
-	if (conf->user != NULL && (pw = getpwnam(conf->user)) == NULL) {
-		mfad_log(LOG_ERR, "[mfad] user %s does not exist", conf->user);
 		return 1;
 	}
 

@@ -92,6 +92,23 @@ def test_mfad_t_checks_config(env, tmp_path):
     assert "%s:3:" % bad in r.stderr
 
 
+def test_mfad_t_checks_database_permissions(env):
+    """`mfad -t` refuses a database directory others can write to, and
+    a key file others can read (issue: checks of mfad -t)."""
+    def check():
+        return subprocess.run([str(h.MFAD), "-t", "-c", str(env.conf)],
+                              capture_output=True, text=True)
+    os.chmod(env.db, 0o777)
+    r = check()
+    assert r.returncode == 1 and str(env.db) in r.stderr
+    os.chmod(env.db, 0o700)
+    os.chmod(env.db / "mfad.key", 0o644)
+    r = check()
+    assert r.returncode == 1 and "mfad.key" in r.stderr
+    os.chmod(env.db / "mfad.key", 0o600)
+    assert check().returncode == 0
+
+
 def test_map_full_fails_closed_with_a_clear_log_line(make_env):
     """SECURITY 30: when the store is full, changes are refused (the
     import reports an error, nothing half-written), mfad says why in its
