@@ -1,11 +1,18 @@
 /*
  * Every string pam_mss shows to a user, in English and French.
  *
- * The strings live in one table in pam_mss_msg.c so that they can move to
- * gettext catalogues without touching the module. A template may hold
- * "%s" (a string argument), "%u" (a number argument) and "%%"; nothing
- * else is interpreted, so a translation can never become a format-string
- * bug.
+ * The English texts are in pam_mss_msg.c; they are the msgids of the
+ * gettext catalogue po/pam_mss.pot. The translations live in po/fr.po,
+ * which po/po2c.awk compiles into the table pam_mss_fr.c at build time
+ * (pam_mss.mo is installed too, for other tools). The module does not call
+ * dgettext(): that would answer in the process's locale, and a module must
+ * not change it (setlocale), so it could honour neither lang= nor the PAM
+ * environment. The language is chosen per call instead.
+ *
+ * A template may hold "%s" (a string argument), "%u" (a number argument)
+ * and "%%"; nothing else is interpreted, so a translation can never become
+ * a format-string bug. po2c.awk refuses a translation whose placeholders
+ * differ from its msgid's.
  */
 #ifndef PAM_MSS_MSG_H
 #define PAM_MSS_MSG_H
@@ -60,6 +67,19 @@ enum pam_mss_msg_id {
 	PAM_MSS_M_COUNT
 };
 
+/*
+ * A compiled catalogue: msgid (the English text) and msgstr pairs, sorted
+ * by msgid in strcmp() order, every msgstr non-empty. pam_mss_fr.c is
+ * generated from po/fr.po; nothing else should need these.
+ */
+struct pam_mss_msg_tr {
+	const char	*msgid;
+	const char	*msgstr;
+};
+
+extern const struct pam_mss_msg_tr pam_mss_msg_fr[];
+extern const size_t pam_mss_msg_fr_count;
+
 /* The room a formatted message may take, NUL included. */
 #define PAM_MSS_MSG_LEN	512
 
@@ -75,9 +95,17 @@ enum pam_mss_lang pam_mss_msg_lang(pam_handle_t *pamh, enum pam_mss_lang lang);
 const char *pam_mss_msg_lang_code(enum pam_mss_lang lang);
 
 /*
+ * The template of message id in lang: the English text, or its translation
+ * from the catalogue (English when the catalogue lacks it). NULL for an
+ * unknown id. The string is static; do not free it.
+ */
+const char *pam_mss_msg_text(enum pam_mss_lang lang, enum pam_mss_msg_id id);
+
+/*
  * Writes message id in lang into out (outlen bytes, at least 1), putting
  * s for "%s" (NULL counts as "") and n for "%u". Too long a result is cut
- * at a character boundary; out is always NUL-terminated.
+ * at a character boundary and nothing follows the cut; out is always
+ * NUL-terminated.
  */
 void pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
     enum pam_mss_msg_id id, const char *s, unsigned int n);
