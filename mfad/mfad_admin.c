@@ -876,6 +876,15 @@ mfad_admin_backup(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		unlinkat(dfd, "data.mdb", 0);
 		goto done;
 	}
+	/* LMDB creates the copy with the process's umask: make it as
+	 * private as the store it copies. */
+	if (fchmodat(dfd, "data.mdb", 0600, 0) != 0) {
+		snprintf(why, sizeof(why), "cannot restrict data.mdb: %s",
+		    strerror(errno));
+		code = MSS_ERR_SYSTEM;
+		unlinkat(dfd, "data.mdb", 0);
+		goto done;
+	}
 	/* The copy went where the checks were made. */
 	if (fstat(dfd, &before) != 0 || lstat(dir, &after) != 0 ||
 	    before.st_dev != after.st_dev || before.st_ino != after.st_ino) {

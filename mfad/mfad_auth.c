@@ -45,6 +45,14 @@ mfad_copy(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src == NULL ? "" : src);
 }
 
+void
+mfad_clean_text(char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int
 mfad_acct_is_locked(const struct mfad_acct *a, uint64_t now)
 {
@@ -181,7 +189,7 @@ mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
 	vars.masked = l->masked;
 	vars.host = ctx->hostname;
 	vars.service = l->service;
-	vars.rhost = l->rhost;
+	vars.rhost = l->rhost[0] != '\0' ? l->rhost : "-";
 	vars.user = a->user;
 	vars.minutes = mfad_minutes(conf);
 	vars.time = (time_t)now;
@@ -289,6 +297,10 @@ mfad_auth_parse(struct mss_buf *req, struct mfad_auth_req *q)
 	    (r = mss_buf_get_u32(req, &q->flags)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		return r;
+	/* These reach logs and mail headers' neighbours: no controls. */
+	mfad_clean_text(q->service);
+	mfad_clean_text(q->rhost);
+	mfad_clean_text(q->tty);
 	return 0;
 }
 
@@ -792,7 +804,7 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	vars.masked = l.masked;
 	vars.host = ctx->hostname;
 	vars.service = l.service;
-	vars.rhost = l.rhost;
+	vars.rhost = l.rhost[0] != '\0' ? l.rhost : "-";
 	vars.user = l.user;
 	vars.minutes = 0;
 	vars.time = (time_t)now;

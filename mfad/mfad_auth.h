@@ -31,6 +31,9 @@ int mfad_acct_fail(const struct mfad_conf *conf, struct mfad_acct *a,
 
 /* Shared by the login, enrollment and reset handlers. */
 
+/* Replaces control characters in a request's text field with '?'. */
+void mfad_clean_text(char *s);
+
 /* A lockout that ran out starts the count again. */
 void mfad_acct_expire_lock(struct mfad_acct *a, uint64_t now);
 /* 1 when the account must (re-)enroll before it can log in: invited,

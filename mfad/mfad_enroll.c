@@ -50,6 +50,9 @@ mfad_start_parse(struct mss_buf *req, struct mfad_start_req *q)
 	    (r = mss_buf_get_str(req, &q->lang, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		return r;
+	mfad_clean_text(q->service);
+	mfad_clean_text(q->rhost);
+	mfad_clean_text(q->tty);
 	return 0;
 }
 
@@ -66,7 +69,7 @@ mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	vars.masked = l != NULL ? l->masked : "";
 	vars.host = ctx->hostname;
 	vars.service = l != NULL ? l->service : "passwd";
-	vars.rhost = l != NULL ? l->rhost : "";
+	vars.rhost = l != NULL && l->rhost[0] != '\0' ? l->rhost : "-";
 	vars.user = a->user;
 	vars.time = (time_t)now;
 	r = mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,

@@ -11,10 +11,15 @@
  * SMTP AUTH: [mail] auth_file holds two lines, the user name on the first
  * and the password on the second (a password may hold any character but a
  * line break; a CR before the line break is ignored). The file must be a
- * regular file owned by root or by mfad's user, with no permission at all
- * for group or others. Mechanisms that send the password in the clear
- * (PLAIN, LOGIN) are allowed only inside STARTTLS; with tls=none only
- * CRAM-MD5 can be used.
+ * regular file owned by the user mfad sends mail as ([mfad] user, else
+ * root), with no permission at all for group or others. Mechanisms that
+ * send the password in the clear (PLAIN, LOGIN) are allowed only inside
+ * STARTTLS; with tls=none only CRAM-MD5 can be used.
+ *
+ * mfad_mail_check_templates(), which `mfad -t` and the start both run,
+ * also checks the relay set-up that can be checked without the relay:
+ * the auth file (so a file readable by others stops mfad at once, named)
+ * and ca_file.
  *
  * What libESMTP 1.1.0 does, read from its sources:
  * - Date, From, Message-ID and To headers already in the message are
@@ -44,6 +49,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -617,6 +623,8 @@ mail_lang(const struct mfad_conf *conf, const char *lang)
 	return "en";
 }
 
+static int mail_check_relay(const struct mfad_conf *, char *, size_t);
+
 int
 mfad_mail_check_templates(const struct mfad_conf *conf, char *err,
     size_t errlen)
@@ -627,6 +635,8 @@ mfad_mail_check_templates(const struct mfad_conf *conf, char *err,
 
 	if (conf == NULL)
 		return MSS_ERR_INVAL;
+	if ((r = mail_check_relay(conf, err, errlen)) != 0)
+		return r;
 	for (l = 0; l < sizeof(mail_langs) / sizeof(mail_langs[0]); l++)
 		for (k = 0; k < MFAD_MAIL_NKINDS; k++) {
 			if ((r = mail_tmpl_load(conf, (enum mfad_mail_kind)k,
@@ -926,10 +936,13 @@ mail_clean(char *dst, size_t dstlen, const char *src)
 	dst[i] = '\0';
 }
 
-/* Reads the SMTP AUTH file (see the top of this file). */
+/*
+ * Reads the SMTP AUTH file (see the top of this file). owner is the uid
+ * that reads it when mail is sent; root may own it when owner is root.
+ */
 static int
-mail_read_auth(const char *path, struct mail_cred *cred, char *err,
-    size_t errlen)
+mail_read_auth(const char *path, uid_t owner, struct mail_cred *cred,
+    char *err, size_t errlen)
 {
 	char buf[MAIL_AUTH_MAX + 1];
 	struct stat st;
@@ -953,9 +966,10 @@ mail_read_auth(const char *path, struct mail_cred *cred, char *err,
 		    (unsigned)(st.st_mode & 0777));
 		goto out;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		mail_err(err, errlen, "%s: owned by uid %u, neither root nor "
-		    "mfad's user", path, (unsigned)st.st_uid);
+	if (st.st_uid != owner) {
+		mail_err(err, errlen, "%s: owned by uid %u; it must be owned "
+		    "by uid %u, the user mfad sends mail as", path,
+		    (unsigned)st.st_uid, (unsigned)owner);
 		goto out;
 	}
 	for (;;) {
@@ -1099,9 +1113,17 @@ mail_verify_cb(int ok, X509_STORE_CTX *xs)
 }
 
 /*
- * A client context for one session: TLS 1.2 or later, the relay's
- * certificate verified against ca_file (or the system's CAs) and matched
- * against the configured relay name.
+ * A client context for one session: TLS 1.2, the relay's certificate
+ * verified against ca_file (or the system's CAs) and matched against the
+ * configured relay name.
+ *
+ * Why not TLS 1.3: a TLS 1.3 server sends its session tickets after the
+ * handshake, unasked. libESMTP 1.1.0 writes the EHLO that follows
+ * STARTTLS into its buffer, then polls for "readable or writable" and
+ * serves a readable socket first: when the tickets are already there it
+ * waits for the EHLO's answer before it has sent the EHLO, until the
+ * reply timeout, and the mail is not sent. That is a race any relay
+ * (Postfix, Exim, ...) can trigger. TLS 1.2 has no such messages.
  */
 static SSL_CTX *
 mail_tls_ctx(const struct mfad_conf *conf, struct mail_events *ev,
@@ -1116,7 +1138,8 @@ mail_tls_ctx(const struct mfad_conf *conf, struct mail_events *ev,
 		mail_err(err, errlen, "mail: cannot create a TLS context");
 		return NULL;
 	}
-	ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1;
+	ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) == 1;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, mail_verify_cb);
 	if (ok && SSL_CTX_set_ex_data(ctx, 0, ev) != 1)
 		ok = 0;
@@ -1273,8 +1296,14 @@ mail_explain(const struct mfad_conf *conf, smtp_message_t message,
 	if ((st = smtp_reverse_path_status(message)) != NULL &&
 	    st->code >= 400) {
 		mail_clean(text, sizeof(text), st->text);
-		mail_err(err, errlen, "relay %s refused the sender: %d %s",
-		    conf->smtp_host, st->code, text);
+		/* libESMTP goes on after a refused AUTH; the relay then
+		 * refuses MAIL with 530 (RFC 4954). */
+		mail_err(err, errlen, "relay %s refused the sender: %d %s%s%s",
+		    conf->smtp_host, st->code, text,
+		    st->code == 530 && conf->auth_file != NULL ?
+		    "; check the credentials in " : "",
+		    st->code == 530 && conf->auth_file != NULL ?
+		    conf->auth_file : "");
 		return;
 	}
 	if ((st = smtp_recipient_status(rcpt)) != NULL && st->code >= 400) {
@@ -1349,7 +1378,8 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 		return r;
 	r = MSS_ERR_MAIL;
 	if (conf->auth_file != NULL &&
-	    mail_read_auth(conf->auth_file, &cred, err, errlen) != 0)
+	    mail_read_auth(conf->auth_file, geteuid(), &cred, err,
+	    errlen) != 0)
 		goto out;
 	if (conf->tls != MFAD_TLS_NONE &&
 	    (ctx = mail_tls_ctx(conf, &ev, err, errlen)) == NULL)
@@ -1422,4 +1452,48 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 	SSL_CTX_free(ctx);
 	sodium_memzero(&cred, sizeof(cred));
 	return r;
+}
+
+/*
+ * What can be checked of the relay set-up without the relay: the auth
+ * file, owned by the user that will read it (mfad's [mfad] user once
+ * root has dropped to it) and closed to group and others, and ca_file.
+ */
+static int
+mail_check_relay(const struct mfad_conf *conf, char *err, size_t errlen)
+{
+	struct mail_cred cred;
+	struct mail_events ev;
+	struct passwd pwd, *pw = NULL;
+	char pwbuf[4096];
+	SSL_CTX *ctx;
+	uid_t owner = geteuid();
+	int r;
+
+	if ((r = mail_ready(err, errlen)) != 0)
+		return r;
+	if (conf->auth_file != NULL) {
+		if (conf->user != NULL && owner == 0) {
+			if (getpwnam_r(conf->user, &pwd, pwbuf, sizeof(pwbuf),
+			    &pw) != 0 || pw == NULL) {
+				mail_err(err, errlen, "[mfad] user %s does not "
+				    "exist", conf->user);
+				return MSS_ERR_MAIL;
+			}
+			owner = pw->pw_uid;
+		}
+		memset(&cred, 0, sizeof(cred));
+		r = mail_read_auth(conf->auth_file, owner, &cred, err, errlen);
+		sodium_memzero(&cred, sizeof(cred));
+		sodium_memzero(pwbuf, sizeof(pwbuf));
+		if (r != 0)
+			return r;
+	}
+	if (conf->tls != MFAD_TLS_NONE && conf->smtp_host != NULL) {
+		memset(&ev, 0, sizeof(ev));
+		if ((ctx = mail_tls_ctx(conf, &ev, err, errlen)) == NULL)
+			return MSS_ERR_MAIL;
+		SSL_CTX_free(ctx);
+	}
+	return 0;
 }

@@ -61,8 +61,9 @@ int mfad_mail_send(const struct mfad_conf *conf, const char *to,
     const char *msg, size_t len, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Checks that every template of every kind and language loads and parses;
- * MSS_ERR_MAIL with "file:line: reason" in err otherwise. */
+/* Checks what can be checked without the relay: every template of every
+ * kind and language loads and parses ("file:line: reason" in err), the
+ * auth_file (owner and mode) and the ca_file. MSS_ERR_MAIL otherwise. */
 int mfad_mail_check_templates(const struct mfad_conf *conf, char *err,
     size_t errlen) __attribute__((warn_unused_result));
 

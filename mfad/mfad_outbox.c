@@ -27,9 +27,16 @@ struct mfad_outbox {
 	int		 stop;
 	int		 kicked;
 	char		 last_error[256];
-	/* Global ceiling: mails queued in the current minute. */
-	uint64_t	 minute;
-	unsigned	 in_minute;
+	/*
+	 * Global ceiling: when the mails of the last minute were queued,
+	 * oldest first, in a ring of ring_len (the ceiling) entries. A
+	 * sliding minute: never more than the ceiling in any 60 seconds,
+	 * whatever the clock's minute.
+	 */
+	uint64_t	*ring;
+	unsigned	 ring_len;
+	unsigned	 ring_head;
+	unsigned	 ring_n;
 };
 
 void
@@ -59,22 +66,48 @@ mfad_outbox_status(struct mfad_outbox *ob, char *last_error, size_t errlen)
 static int
 mfad_outbox_ceiling(struct mfad_outbox *ob, unsigned max)
 {
-	uint64_t minute = mfad_now() / 60;
+	uint64_t now = mfad_now(), *ring;
 	int r = 0;
 
-	if (ob == NULL)
+	if (ob == NULL || max == 0)
 		return 0;
 	pthread_mutex_lock(&ob->lock);
-	if (ob->minute != minute) {
-		ob->minute = minute;
-		ob->in_minute = 0;
+	if (ob->ring_len != max) {
+		/* First use, or the ceiling changed: start afresh. */
+		if ((ring = calloc(max, sizeof(*ring))) == NULL) {
+			pthread_mutex_unlock(&ob->lock);
+			return MSS_ERR_NOMEM;
+		}
+		free(ob->ring);
+		ob->ring = ring;
+		ob->ring_len = max;
+		ob->ring_head = 0;
+		ob->ring_n = 0;
 	}
-	if (ob->in_minute >= max)
+	while (ob->ring_n > 0 && ob->ring[ob->ring_head] + 60 <= now) {
+		ob->ring_head = (ob->ring_head + 1) % ob->ring_len;
+		ob->ring_n--;
+	}
+	if (ob->ring_n >= ob->ring_len)
 		r = MSS_ERR_THROTTLED;
-	else
-		ob->in_minute++;
+	else {
+		ob->ring[(ob->ring_head + ob->ring_n) % ob->ring_len] = now;
+		ob->ring_n++;
+	}
 	pthread_mutex_unlock(&ob->lock);
 	return r;
+}
+
+/* Gives back the unit taken for a mail that was not queued after all. */
+static void
+mfad_outbox_refund(struct mfad_outbox *ob)
+{
+	if (ob == NULL)
+		return;
+	pthread_mutex_lock(&ob->lock);
+	if (ob->ring_n > 0)
+		ob->ring_n--;
+	pthread_mutex_unlock(&ob->lock);
 }
 
 int
@@ -100,6 +133,7 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	    err, sizeof(err))) != 0) {
 		mfad_log(LOG_ERR, "cannot build mail %s for %s: %s",
 		    mfad_mail_kind_name(kind), user, err);
+		mfad_outbox_refund(ctx->outbox);
 		return r;
 	}
 	memset(&m, 0, sizeof(m));
@@ -119,6 +153,8 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	free(msg);
 	if (r == 0)
 		r = mfad_outbox_put(txn, ctx->store, &m, &id);
+	if (r != 0)
+		mfad_outbox_refund(ctx->outbox);
 	mfad_outmsg_clear(&m);
 	return r;
 }
@@ -189,7 +225,8 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 	}
 
 	pthread_mutex_lock(&ob->lock);
-	snprintf(ob->last_error, sizeof(ob->last_error), "%s",
+	/* The relay's answer, cut to what status shows. */
+	snprintf(ob->last_error, sizeof(ob->last_error), "%.255s",
 	    sent ? "" : err);
 	pthread_mutex_unlock(&ob->lock);
 
@@ -211,7 +248,7 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 		if (backoff > MFAD_BACKOFF_MAX)
 			backoff = MFAD_BACKOFF_MAX;
 		m.next_try = now + backoff;
-		snprintf(m.last_error, sizeof(m.last_error), "%s", err);
+		snprintf(m.last_error, sizeof(m.last_error), "%.255s", err);
 		mfad_log(LOG_WARNING, "mail %s for %s not sent (try %u, "
 		    "next in %llus): %s", mfad_mail_kind_name(m.kind), m.user,
 		    m.tries, (unsigned long long)backoff, err);
@@ -270,10 +307,19 @@ mfad_outbox_main(void *arg)
 		}
 		if (!ob->kicked && n < MFAD_OUTBOX_BATCH) {
 			clock_gettime(CLOCK_REALTIME, &until);
-			/* Wake for the next retry, or at least every 5 s. */
+			/*
+			 * Wake for the next retry, or at least every 5 s.
+			 * After tries, `next' was computed before them and
+			 * knows none of their retry times: scan again in a
+			 * second (not at once, so a store that keeps failing
+			 * cannot make this spin).
+			 */
 			now = mfad_now();
-			until.tv_sec += next > now && next - now < 5 ?
-			    (time_t)(next - now) : 5;
+			if (n > 0)
+				until.tv_sec += 1;
+			else
+				until.tv_sec += next > now && next - now < 5 ?
+				    (time_t)(next - now) : 5;
 			pthread_cond_timedwait(&ob->cond, &ob->lock, &until);
 		}
 		r = ob->stop;
@@ -317,5 +363,6 @@ mfad_outbox_stop(struct mfad_outbox *ob)
 	pthread_join(ob->thread, NULL);
 	pthread_cond_destroy(&ob->cond);
 	pthread_mutex_destroy(&ob->lock);
+	free(ob->ring);
 	free(ob);
 }

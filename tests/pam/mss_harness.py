@@ -288,8 +288,10 @@ class Mfad:
                                      self.log_text())
             time.sleep(0.05)
 
-    def stop(self, timeout=TIMEOUT):
-        """SIGTERM and wait; returns the exit status."""
+    def stop(self, timeout=40):
+        """SIGTERM and wait; returns the exit status. The wait covers a
+        mail in flight to a relay that stopped answering (libESMTP's
+        15 s reply timeout)."""
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
