@@ -99,6 +99,20 @@ mfad_check_database(const struct mfad_conf *conf, uid_t uid, char *err,
 	return 0;
 }
 
+/* tls = none is for a relay on this host; say so loudly otherwise. */
+static void
+mfad_warn_plain_mail(const struct mfad_conf *conf)
+{
+	const char *h = conf->smtp_host != NULL ? conf->smtp_host : "";
+
+	if (conf->tls != MFAD_TLS_NONE || strcmp(h, "localhost") == 0 ||
+	    strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
+	    strcmp(h, "[::1]") == 0)
+		return;
+	mfad_log(LOG_WARNING, "[mail] tls = none: codes go in clear text to "
+	    "%s, which is not on this host", h);
+}
+
 static int
 mfad_drop_privileges(const struct mfad_conf *conf, const struct passwd *pw)
 {
@@ -191,6 +205,7 @@ main(int argc, char **argv)
 	if (conf->pw_weak)
 		mfad_log(LOG_WARNING, "[password] opslimit/memlimit are below "
 		    "19 MiB at t=2: acceptable for tests only");
+	mfad_warn_plain_mail(conf);
 	if ((r = mfad_mail_check_templates(conf, err, sizeof(err))) != 0 ||
 	    (r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
 	    geteuid(), err, sizeof(err))) != 0) {

@@ -460,3 +460,16 @@ def test_global_ceiling_throttles_fourth_code(world):
     assert h.status_json(env)["outbox"] == 0
     time.sleep(2)
     assert env.smtp.count(ALICE) == 3
+
+
+def test_plain_smtp_to_a_remote_relay_is_warned(make_env):
+    """Issue 7: tls = none is logged as a warning unless the relay is on
+    loopback (the test relays are, so no warning there)."""
+    env = make_env()
+    assert "clear text" not in env.mfad.log_text()
+    env.mfad.stop()
+    env.config["mail"]["smtp"] = "relay.invalid:25"
+    h.write_ini(env.conf, env.config)
+    env.mfad.start()
+    assert "tls = none: codes go in clear text to relay.invalid" in \
+        env.mfad.log_text()
