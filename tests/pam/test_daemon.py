@@ -160,6 +160,25 @@ def test_mail_retried_after_relay_returns(env):
     env.finish_login(login, code)
 
 
+def test_outbox_resumes_after_restart(env):
+    """Issue 7: a message queued while the relay was down survives a
+    restart of mfad and goes out once the relay is back; the code works."""
+    env.smtp.stop()
+    login = env.login()
+    login.expect("ECHO_ON", PROMPT_EMAIL)
+    login.answer(ALICE)
+    login.expect("ECHO_OFF", PROMPT_PASSWORD)
+    login.answer(h.PASSWORD)
+    login.expect("INFO")
+    login.expect("ECHO_ON", PROMPT_CODE)
+    h.wait_until(lambda: json.loads(env.ctl_ok("--json", "status"))
+                 .get("outbox", 0) >= 1)
+    env.mfad.restart()
+    env.smtp.start()
+    code = env.smtp.wait_for_code(ALICE, timeout=120)
+    env.finish_login(login, code)
+
+
 ADMIN_COMMANDS = [
     ["user", "add", "mallory", "--email", "mallory@example.org"],
     ["user", "lock", "alice"],
