@@ -7,29 +7,34 @@
 #include "mfad_log.h"
 #include "mss_err.h"
 
-/* Free text goes in double quotes; only quotes, backslashes and
- * controls are escaped there. */
+/*
+ * Escapes s into out as \xNN: in a bare field (quoted = 0) spaces,
+ * quotes, '=' and controls, which could forge fields; in a quoted one
+ * only quotes, backslashes and controls.
+ */
 static void
-mfad_audit_quote(const char *s, char *out, size_t outlen)
+mfad_audit_field(const char *s, char *out, size_t outlen, int quoted)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 	unsigned char c;
+	int esc;
 
+	if (outlen == 0)
+		return;
 	for (; s != NULL && *s != '\0'; s++) {
 		c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-			if (o + 5 >= outlen)
-				break;
+		esc = c < 0x20 || c == 0x7f || c == '"' || c == '\\' ||
+		    (!quoted && (c == ' ' || c == '='));
+		if (o + (esc ? 4 : 1) >= outlen)
+			break;
+		if (esc) {
 			out[o++] = '\\';
 			out[o++] = 'x';
 			out[o++] = hex[c >> 4];
 			out[o++] = hex[c & 15];
-		} else {
-			if (o + 2 >= outlen)
-				break;
+		} else
 			out[o++] = (char)c;
-		}
 	}
 	out[o] = '\0';
 }
@@ -37,30 +42,7 @@ mfad_audit_quote(const char *s, char *out, size_t outlen)
 void
 mfad_audit_escape(const char *s, char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	unsigned char c;
-
-	if (outlen == 0)
-		return;
-	for (; s != NULL && *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		/* Spaces, quotes, '=' and controls could forge fields. */
-		if (c < 0x21 || c == 0x7f || c == '=' || c == '"' ||
-		    c == '\\') {
-			if (o + 4 >= outlen)
-				break;
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else {
-			if (o + 1 >= outlen)
-				break;
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
+	mfad_audit_field(s, out, outlen, 0);
 }
 
 static void
@@ -80,7 +62,7 @@ mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
 	mfad_audit_escape(ev->user, user, sizeof(user));
 	mfad_audit_escape(ev->service, service, sizeof(service));
 	mfad_audit_escape(ev->rhost, rhost, sizeof(rhost));
-	mfad_audit_quote(ev->detail, detail, sizeof(detail));
+	mfad_audit_field(ev->detail, detail, sizeof(detail), 1);
 	mfad_log_auth(strcmp(ev->result, "failure") == 0 ? LOG_NOTICE :
 	    LOG_INFO, "event=%s user=%s service=%s rhost=%s result=%s%s%s%s",
 	    ev->event, user[0] ? user : "-", service[0] ? service : "-",

@@ -20,13 +20,7 @@
 #define MFAD_REMEMBER_WINDOW	600	/* seconds after the code to answer */
 #define MFAD_LOGIN_GRACE	600	/* a login outlives its code by this */
 
-struct mfad_auth_req {
-	char	*service, *user, *email, *password, *device, *rhost, *tty,
-		*lang;
-	uint32_t flags;
-};
-
-static void
+void
 mfad_auth_req_free(struct mfad_auth_req *q)
 {
 	mss_str_free(q->service);
@@ -280,8 +274,8 @@ mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx, const struct mfad_acct *a,
 	return mfad_acct_put(txn, ctx->store, a, a->email);
 }
 
-static int
-mfad_auth_parse(struct mss_buf *req, struct mfad_auth_req *q)
+int
+mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q, int start)
 {
 	int r;
 
@@ -289,15 +283,16 @@ mfad_auth_parse(struct mss_buf *req, struct mfad_auth_req *q)
 	if ((r = mss_buf_get_str(req, &q->service, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &q->user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &q->email, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &q->password, MSS_PASS_MAX)) != 0 ||
+	    (start && (r = mss_buf_get_str(req, &q->password,
+	    MSS_PASS_MAX)) != 0) ||
 	    (r = mss_buf_get_str(req, &q->device, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &q->rhost, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &q->tty, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &q->lang, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_u32(req, &q->flags)) != 0 ||
+	    (start && (r = mss_buf_get_u32(req, &q->flags)) != 0) ||
 	    (r = mss_buf_end(req)) != 0)
 		return r;
-	/* These reach logs and mail headers' neighbours: no controls. */
+	/* These reach logs and mail: no control characters. */
 	mfad_clean_text(q->service);
 	mfad_clean_text(q->rhost);
 	mfad_clean_text(q->tty);
@@ -332,7 +327,7 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint64_t now;
 	int r, found = 0, ok, has_dev = 0, locked_now = 0;
 
-	if ((r = mfad_auth_parse(req, &q)) != 0)
+	if ((r = mfad_auth_req_parse(req, &q, 1)) != 0)
 		goto out;
 	if ((r = mfad_peer_check(ctx, peer, q.user, q.service)) != 0)
 		goto out;

@@ -31,6 +31,21 @@ int mfad_acct_fail(const struct mfad_conf *conf, struct mfad_acct *a,
 
 /* Shared by the login, enrollment and reset handlers. */
 
+/* The fields of AUTH_START, and of ENROLL_START and RESET_START, which
+ * have no password and no flags. */
+struct mfad_auth_req {
+	char	*service, *user, *email, *password, *device, *rhost, *tty,
+		*lang;
+	uint32_t flags;
+};
+
+/* Parses AUTH_START (start = 1) or ENROLL/RESET_START (start = 0)
+ * strictly; control characters in the text fields become '?'. */
+int mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q,
+    int start);
+/* Frees (wiping) what the parser allocated. */
+void mfad_auth_req_free(struct mfad_auth_req *q);
+
 /* Replaces control characters in a request's text field with '?'. */
 void mfad_clean_text(char *s);
 

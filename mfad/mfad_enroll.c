@@ -19,43 +19,6 @@
 
 #define MFAD_PASSWORD_WINDOW	600	/* seconds after the code to set it */
 
-struct mfad_start_req {
-	char	*service, *user, *email, *device, *rhost, *tty, *lang;
-};
-
-static void
-mfad_start_req_free(struct mfad_start_req *q)
-{
-	mss_str_free(q->service);
-	mss_str_free(q->user);
-	mss_str_free(q->email);
-	mss_str_free(q->device);
-	mss_str_free(q->rhost);
-	mss_str_free(q->tty);
-	mss_str_free(q->lang);
-}
-
-static int
-mfad_start_parse(struct mss_buf *req, struct mfad_start_req *q)
-{
-	int r;
-
-	memset(q, 0, sizeof(*q));
-	if ((r = mss_buf_get_str(req, &q->service, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &q->user, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &q->email, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &q->device, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &q->rhost, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &q->tty, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &q->lang, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_end(req)) != 0)
-		return r;
-	mfad_clean_text(q->service);
-	mfad_clean_text(q->rhost);
-	mfad_clean_text(q->tty);
-	return 0;
-}
-
 /* Queues a notice (no code) to the account's address. A notice lost to
  * the global ceiling is logged, never fatal to what it reports. */
 static int
@@ -88,7 +51,7 @@ mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep, uint8_t kind)
 {
 	const struct mfad_conf *conf = ctx->conf;
-	struct mfad_start_req q;
+	struct mfad_auth_req q;
 	struct mfad_acct a;
 	struct mfad_login l;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
@@ -101,7 +64,7 @@ mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	int r, found = 0, real;
 
 	memset(&a, 0, sizeof(a));
-	if ((r = mfad_start_parse(req, &q)) != 0)
+	if ((r = mfad_auth_req_parse(req, &q, 0)) != 0)
 		goto out;
 	if ((r = mfad_peer_check(ctx, peer, q.user, q.service)) != 0)
 		goto out;
@@ -190,7 +153,7 @@ out:
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	sodium_memzero(hex, sizeof(hex));
-	mfad_start_req_free(&q);
+	mfad_auth_req_free(&q);
 	return r;
 }
 
