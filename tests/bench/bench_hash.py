@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Benchmark: password verifications per second through mfad at
+[password] strength=interactive (AUTH_START with a wrong password on
+existing accounts, spread below the lockout threshold), against the limit
+of this machine: cores / the time of one crypto_pwhash_str_verify at the
+interactive limits (pwverify.c, same run).
+
+  tests/bench/bench_hash.py [--seconds S] [--runs R] [--quick]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+
+import benchlib as b
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.runs = 2, 1
+    cores = os.cpu_count()
+    verify = b.cc("pwverify", ["pwverify.c"], ["-lsodium", "-lpthread"])
+    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
+                common=True)
+    accounts = 64
+    smtp, env = b.bench_env({"password": {"strength": "interactive",
+                                          "opslimit": None,
+                                          "memlimit": None}})
+    one, par, rates, p50s, p99s = [], [], [], [], []
+    try:
+        env.start()
+        b.load(tool, env, smtp.port, "add", clients=cores,
+               accounts=accounts)
+        for _ in range(args.runs):
+            r = subprocess.run([verify, "-n", "5" if args.quick else "20",
+                                "-t", str(cores)], capture_output=True,
+                               text=True, check=True)
+            v = json.loads(r.stdout)
+            one.append(v["one_ms"])
+            par.append(v["parallel_per_s"])
+            r = b.load(tool, env, smtp.port, "badpw", clients=args.clients,
+                       accounts=accounts, seconds=args.seconds)
+            rates.append(r["rate"])
+            p50s.append(r["p50_ms"])
+            p99s.append(r["p99_ms"])
+    finally:
+        env.close()
+    b.row("argon2id verify at interactive, one thread (pwverify)", "ms",
+          one, key="hash_one")
+    limits = [cores * 1000.0 / x for x in one]
+    b.row("hashing limit = %d cores / one verify" % cores, "verifies/s",
+          limits, key="hash_limit")
+    b.row("argon2id verify at interactive, %d threads at once (pwverify)" %
+          cores, "verifies/s", par, key="hash_parallel")
+    b.row("mfad wrong-password logins at interactive, %d clients" %
+          args.clients, "verifies/s", rates, key="hash_mfad")
+    b.row("mfad wrong-password logins at interactive: latency p50 "
+          "(p99 column)", "ms", p50s, p99=max(p99s), key="hash_mfad_lat")
+    lim = sorted(limits)[len(limits) // 2]
+    b.row("mfad verifications as a share of the hashing limit", "%",
+          [x / lim * 100 for x in rates], key="hash_share")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""Benchmark: mfad under load from mfad_load.c at 1, 16 and 64 concurrent
+clients: remembered-device logins, wrong-code checks and full logins with
+the code read from the mail by the generator's own SMTP sink. The password
+hash is at the lowest cost mfad accepts (opslimit=1, memlimit=8K), so the
+figures measure mfad, its store and its mail path, not argon2.
+
+  tests/bench/bench_load.py [--accounts N] [--seconds S] [--runs R]
+                            [--quick]
+"""
+
+import argparse
+import threading
+
+import benchlib as b
+
+MODES = (("device", "remembered-device logins", "logins/s"),
+         ("wrong", "wrong-code checks", "checks/s"),
+         ("full", "full logins, code mailed to the sink", "logins/s"))
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.peak_out = pid, 0, 0
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.2):
+            try:
+                self.peak = max(self.peak, b.vmrss_kib(self.pid))
+                self.peak_out = max(self.peak_out,
+                                    b.rss_outside_map_kib(self.pid))
+            except OSError:
+                return
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accounts", type=int, default=2048)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.accounts, args.seconds, args.runs = 128, 1, 1
+    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
+                common=True)
+    smtp, env = b.bench_env()
+    try:
+        env.start()
+        pid = env.mfad.proc.pid
+        b.load(tool, env, smtp.port, "add", clients=8,
+               accounts=args.accounts)
+        b.load(tool, env, smtp.port, "remember", clients=16,
+               accounts=args.accounts)
+        idle, idle_out = b.vmrss_kib(pid), b.rss_outside_map_kib(pid)
+        sampler = RssSampler(pid)
+        sampler.start()
+        for mode, what, unit in MODES:
+            for c in (1, 16, 64):
+                rates, p50s, p99s, errs = [], [], [], 0
+                for _ in range(args.runs):
+                    r = b.load(tool, env, smtp.port, mode, clients=c,
+                               accounts=args.accounts,
+                               seconds=args.seconds)
+                    rates.append(r["rate"])
+                    p50s.append(r["p50_ms"])
+                    p99s.append(r["p99_ms"])
+                    errs += r["errors"]
+                note = "%d errors" % errs if errs else None
+                b.row("mfad %s, %d clients: throughput" % (what, c), unit,
+                      rates, key="%s%d_rate" % (mode, c), note=note)
+                b.row("mfad %s, %d clients: latency p50 (p99 column)" %
+                      (what, c), "ms", p50s, p99=max(p99s),
+                      key="%s%d_lat" % (mode, c))
+        sampler.stop.set()
+        sampler.join()
+        b.row("mfad resident memory, idle, %d accounts (VmRSS)" %
+              args.accounts, "KiB", [idle], key="rss_idle_small")
+        b.row("mfad resident memory outside the LMDB map, idle", "KiB",
+              [idle_out], key="rss_idle_out_small")
+        b.row("mfad resident memory, peak under load (VmRSS)", "KiB",
+              [sampler.peak], key="rss_load")
+        b.row("mfad resident memory outside the LMDB map, peak under load",
+              "KiB", [sampler.peak_out], key="rss_load_out")
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    main()

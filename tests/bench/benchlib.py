@@ -1,0 +1,152 @@
+"""Shared helpers of the tests/bench/bench_*.py scripts: building the small
+C programs of this directory, statistics, JSON rows, and a scratch mfad
+(tests/pam/mss_harness.py) configured for benchmarks."""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRC, "tests", "pam"))
+import mss_harness as h  # noqa: E402
+
+COMMON = os.path.join(SRC, "common")
+BIN = os.path.join(tempfile.gettempdir(), "mss-bench-bin")
+
+
+def builddir():
+    return os.environ.get("MSS_BUILDDIR", os.path.join(SRC, "build"))
+
+
+def pkg(*names):
+    out = subprocess.run(["pkg-config", "--cflags", "--libs"] + list(names),
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def cc(name, sources, libs=(), common=False):
+    """Compiles tests/bench sources into BIN/name; returns its path."""
+    os.makedirs(BIN, exist_ok=True)
+    out = os.path.join(BIN, name)
+    cmd = ["cc", "-O2", "-Wall", "-Wextra", "-o", out] + \
+        [os.path.join(HERE, s) for s in sources]
+    if common:
+        cmd += ["-I" + builddir(), "-I" + COMMON] + \
+            [os.path.join(COMMON, f) for f in
+             ("mss_buf.c", "mss_io.c", "mss_client.c", "mss_err.c")]
+    cmd += list(libs)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("cc failed: %s\n%s" % (" ".join(cmd), r.stderr))
+    return out
+
+
+def percentile(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return 0.0
+    k = int(round(p / 100.0 * (len(xs) - 1)))
+    return xs[min(k, len(xs) - 1)]
+
+
+def row(bench, unit, xs, p99=None, key=None, note=None):
+    """Prints one JSON row: xs are the repeated measures (median, min,
+    max, spread); p99 is a latency percentile given by the caller when
+    xs are medians of latency samples."""
+    xs = sorted(xs)
+    med = statistics.median(xs)
+    r = {"bench": bench, "unit": unit, "runs": len(xs), "median": med,
+         "min": xs[0], "max": xs[-1],
+         "spread": (xs[-1] - xs[0]) / med * 100 if med else 0.0}
+    if p99 is not None:
+        r["p99"] = p99
+    if key is not None:
+        r["key"] = key
+    if note is not None:
+        r["note"] = note
+    print(json.dumps(r), flush=True)
+    return r
+
+
+def vmrss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_anon_kib(pid):
+    """Resident memory outside file mappings (the LMDB map is a file
+    mapping): RssAnon from /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+def du_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.stat(os.path.join(root, f)).st_blocks * 512
+    return total
+
+
+def bench_env(config=None):
+    """A scratch mfad with the lowest password cost and limits wide
+    enough for load: (smtp stand-in, env). The SMTP relay is the port of
+    the load generator's own sink (mfad_load -P), so the aiosmtpd server
+    of the harness is only made to reserve a free port."""
+    smtp = h.SmtpServer()
+    base = {
+        "code": {"ttl": 300, "max_attempts": 100, "resend_interval": 0,
+                 "max_sends": 1000},
+        "password": {"opslimit": 1, "memlimit": "8K", "min_length": 12},
+        "lockout": {"threshold": 100},
+        "mail": {"max_per_minute": 100000},
+        "mfad": {"map_size": 8 * 1024 ** 3},
+    }
+    for sec, keys in (config or {}).items():
+        base.setdefault(sec, {}).update(keys)
+    env = h.MssEnv(smtp, base)
+    return smtp, env
+
+
+def load(tool, env, port, mode, clients=1, accounts=1, first=0, seconds=5,
+         wrong=90, password=None):
+    """Runs mfad_load once; returns its JSON result."""
+    cmd = [tool, "-s", str(env.sock), "-m", mode, "-c", str(clients),
+           "-n", str(accounts), "-f", str(first), "-d", str(seconds),
+           "-P", str(port), "-w", str(wrong)]
+    if password is not None:
+        cmd += ["-p", password]
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=seconds + 600)
+    if r.returncode != 0 or not r.stdout.startswith("{"):
+        sys.exit("mfad_load %s failed (%d): %s%s\n%s" % (
+            mode, r.returncode, r.stdout, r.stderr,
+            env.mfad.log_text()[-3000:]))
+    return json.loads(r.stdout)
+
+
+def rss_outside_map_kib(pid):
+    """VmRSS less the resident pages of the LMDB map (data.mdb), from
+    /proc/PID/smaps."""
+    total, inmap, cur = 0, 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                cur = line.rstrip().endswith("/data.mdb")
+            elif first == "Rss:":
+                kb = int(line.split()[1])
+                total += kb
+                if cur:
+                    inmap += kb
+    return total - inmap

@@ -1,0 +1,711 @@
+/*
+ * mfad_load: a load generator for mfad, speaking the socket protocol
+ * (common/mss_proto.h) from a pool of threads, with its own SMTP sink
+ * that reads the codes out of the mails mfad sends.
+ *
+ *	mfad_load -s SOCK -m MODE [-c CLIENTS] [-n ACCOUNTS] [-f FIRST]
+ *	    [-d SECONDS] [-P SMTPPORT] [-w WRONG] [-p PASSWORD]
+ *
+ * Accounts are u%07d with the address u%07d@example.org, FIRST to
+ * FIRST + ACCOUNTS - 1; client t uses the accounts whose offset is t
+ * modulo CLIENTS, in turn. Modes:
+ *
+ *	add		USER_ADD of every account with PASSWORD (setup)
+ *	remember	a full login of every account on device D1, then
+ *			REMEMBER (setup)
+ *	device		AUTH_START on the remembered device D1: AUTH OK
+ *	wrong		CODE with a wrong code on a login started on device
+ *			D2 (not remembered); WRONG codes per login, then a
+ *			login on D1 clears the account's failure count
+ *	full		AUTH_START on D2, the code read from the mail, CODE:
+ *			the measured time is the whole login, mail included
+ *	badpw		AUTH_START with a wrong password: DENIED
+ *
+ * Setup modes run once over the accounts; the others run for SECONDS.
+ * Only the measured requests count. Output: one JSON line with the
+ * operations, errors, throughput and latency percentiles (ms).
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "mss_buf.h"
+#include "mss_client.h"
+#include "mss_err.h"
+#include "mss_proto.h"
+
+#define LOAD_DEV1	"rhost:10.0.0.1"	/* remembered by "remember" */
+#define LOAD_DEV2	"rhost:10.0.0.2"	/* never remembered */
+#define LOAD_TIMEOUT	10000			/* ms, one request */
+#define LOAD_CODE_WAIT	15			/* s, for a mail */
+#define LOAD_MAXCLIENTS	1024
+
+enum load_mode { M_ADD, M_REMEMBER, M_DEVICE, M_WRONG, M_FULL, M_BADPW };
+
+struct load_slot {			/* where the sink hands codes over */
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	long		 want;		/* account index awaited, or -1 */
+	char		 code[16];
+	int		 have;
+};
+
+struct load_client {
+	pthread_t	 thread;
+	int		 id;
+	double		*lat;		/* ms */
+	size_t		 nlat, caplat;
+	unsigned long	 errors;
+	struct load_slot slot;
+};
+
+static const char	*sock_path;
+static const char	*password = "correct horse battery staple";
+static enum load_mode	 mode;
+static int		 nclients = 1, wrong_per_login = 90;
+static long		 naccounts = 1, first;
+static double		 duration = 5;
+static struct timespec	 t_end;
+static struct load_client *clients;
+static volatile int	 stop_all;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+time_up(void)
+{
+	struct timespec ts;
+
+	if (stop_all)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec > t_end.tv_sec || (ts.tv_sec == t_end.tv_sec &&
+	    ts.tv_nsec >= t_end.tv_nsec);
+}
+
+static void
+record(struct load_client *c, double ms)
+{
+	double *p;
+
+	if (c->nlat == c->caplat) {
+		c->caplat = c->caplat ? c->caplat * 2 : 4096;
+		if ((p = realloc(c->lat, c->caplat * sizeof(*p))) == NULL) {
+			perror("realloc");
+			exit(1);
+		}
+		c->lat = p;
+	}
+	c->lat[c->nlat++] = ms;
+}
+
+/* One request; returns the reply type or -1. */
+static int
+call(uint8_t type, struct mss_buf *req, struct mss_buf *rep)
+{
+	uint8_t rtype;
+
+	if (mss_client_call(sock_path, type, req, &rtype, rep,
+	    LOAD_TIMEOUT) != 0)
+		return -1;
+	return rtype;
+}
+
+static void
+acct_names(long i, char *user, size_t ulen, char *addr, size_t alen)
+{
+	snprintf(user, ulen, "u%07ld", i);
+	snprintf(addr, alen, "u%07ld@example.org", i);
+}
+
+/* AUTH_START; *result and login (65 bytes) from the reply, or -1. */
+static int
+auth_start(long i, const char *pw, const char *dev, uint8_t *result,
+    char *login)
+{
+	struct mss_buf *req, *rep;
+	char user[32], addr[64], *s = NULL;
+	int r = -1;
+
+	acct_names(i, user, sizeof(user), addr, sizeof(addr));
+	req = mss_buf_new(MSS_MSG_MAX);
+	rep = mss_buf_new(MSS_MSG_MAX);
+	if (req == NULL || rep == NULL)
+		goto out;
+	if (mss_buf_put_str(req, "bench") != 0 ||
+	    mss_buf_put_str(req, user) != 0 ||
+	    mss_buf_put_str(req, addr) != 0 ||
+	    mss_buf_put_str(req, pw) != 0 ||
+	    mss_buf_put_str(req, dev) != 0 ||
+	    mss_buf_put_str(req, "") != 0 ||
+	    mss_buf_put_str(req, "") != 0 ||
+	    mss_buf_put_str(req, "en") != 0 ||
+	    mss_buf_put_u32(req, 0) != 0)
+		goto out;
+	if (call(MSS_REQ_AUTH_START, req, rep) != MSS_REP_AUTH)
+		goto out;
+	if (mss_buf_get_u8(rep, result) != 0 ||
+	    mss_buf_get_str(rep, &s, MSS_STR_MAX) != 0)
+		goto out;
+	if (login != NULL)
+		snprintf(login, MSS_TOKEN_LEN + 1, "%s", s);
+	r = 0;
+out:
+	mss_str_free(s);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return r;
+}
+
+/* CODE; *result from the reply, or -1. */
+static int
+send_code(const char *login, const char *code, uint8_t *result)
+{
+	struct mss_buf *req, *rep;
+	int r = -1;
+
+	req = mss_buf_new(MSS_MSG_MAX);
+	rep = mss_buf_new(MSS_MSG_MAX);
+	if (req == NULL || rep == NULL)
+		goto out;
+	if (mss_buf_put_str(req, login) != 0 ||
+	    mss_buf_put_str(req, code) != 0)
+		goto out;
+	if (call(MSS_REQ_CODE, req, rep) != MSS_REP_CODE ||
+	    mss_buf_get_u8(rep, result) != 0)
+		goto out;
+	r = 0;
+out:
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return r;
+}
+
+/* A request answered by RESULT; returns its code, or -1. */
+static long
+result_call(uint8_t type, struct mss_buf *req)
+{
+	struct mss_buf *rep;
+	uint32_t code;
+	long r = -1;
+
+	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return -1;
+	if (call(type, req, rep) == MSS_REP_RESULT &&
+	    mss_buf_get_u32(rep, &code) == 0)
+		r = code;
+	mss_buf_free(rep);
+	return r;
+}
+
+static int
+user_add(long i)
+{
+	struct mss_buf *req;
+	char user[32], addr[64];
+	long r = -1;
+
+	acct_names(i, user, sizeof(user), addr, sizeof(addr));
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return -1;
+	if (mss_buf_put_str(req, user) == 0 &&
+	    mss_buf_put_str(req, addr) == 0 &&
+	    mss_buf_put_str(req, "en") == 0 &&
+	    mss_buf_put_str(req, password) == 0)
+		r = result_call(MSS_REQ_USER_ADD, req);
+	mss_buf_free(req);
+	/* 8: exists, from an earlier run on the same store. */
+	return r == 0 || r == 8 ? 0 : -1;
+}
+
+static int
+remember(const char *login)
+{
+	struct mss_buf *req;
+	long r = -1;
+
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return -1;
+	if (mss_buf_put_str(req, login) == 0)
+		r = result_call(MSS_REQ_REMEMBER, req);
+	mss_buf_free(req);
+	return r == 0 ? 0 : -1;
+}
+
+/* Waits for the code of account i from the sink; 0 or -1. */
+static int
+wait_code(struct load_client *c, long i, char *code, size_t len)
+{
+	struct load_slot *s = &c->slot;
+	struct timespec ts;
+	int r = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += LOAD_CODE_WAIT;
+	pthread_mutex_lock(&s->lock);
+	while (!s->have && r == 0)
+		r = pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	if (s->have) {
+		snprintf(code, len, "%s", s->code);
+		s->have = 0;
+		r = 0;
+	} else
+		r = -1;
+	pthread_mutex_unlock(&s->lock);
+	(void)i;
+	return r;
+}
+
+static void
+expect_code(struct load_client *c, long i)
+{
+	pthread_mutex_lock(&c->slot.lock);
+	c->slot.want = i;
+	c->slot.have = 0;
+	pthread_mutex_unlock(&c->slot.lock);
+}
+
+/*
+ * A full login of account i on dev: AUTH_START, the mailed code, CODE
+ * (another mail is awaited if a late one of an earlier login came
+ * first). With login != NULL the token is kept for a REMEMBER.
+ */
+static int
+full_login(struct load_client *c, long i, const char *dev, char *keep)
+{
+	char login[MSS_TOKEN_LEN + 1], code[16];
+	uint8_t res;
+	int tries;
+
+	expect_code(c, i);
+	if (auth_start(i, password, dev, &res, login) != 0 ||
+	    res != MSS_AUTH_CODE_SENT)
+		return -1;
+	for (tries = 0; tries < 3; tries++) {
+		if (wait_code(c, i, code, sizeof(code)) != 0)
+			return -1;
+		if (send_code(login, code, &res) != 0)
+			return -1;
+		if (res == MSS_CODE_OK) {
+			if (keep != NULL)
+				memcpy(keep, login, sizeof(login));
+			return 0;
+		}
+		if (res != MSS_CODE_WRONG)
+			return -1;
+	}
+	return -1;
+}
+
+static void *
+client_main(void *arg)
+{
+	struct load_client *c = arg;
+	char login[MSS_TOKEN_LEN + 1];
+	uint8_t res;
+	long i, k = 0, per;
+	int attempts = 0, have_login = 0;
+	double t0;
+
+	per = (naccounts - c->id + nclients - 1) / nclients;
+	if (per <= 0)
+		return NULL;
+	i = first + c->id;
+	for (;;) {
+		if (mode == M_ADD || mode == M_REMEMBER) {
+			if (k >= per || stop_all)
+				break;
+			i = first + c->id + k * nclients;
+			k++;
+			t0 = now_s();
+			if (mode == M_ADD ? user_add(i) != 0 :
+			    full_login(c, i, LOAD_DEV1, login) != 0 ||
+			    remember(login) != 0) {
+				c->errors++;
+				continue;
+			}
+			record(c, (now_s() - t0) * 1e3);
+			continue;
+		}
+		if (time_up())
+			break;
+		switch (mode) {
+		case M_DEVICE:
+		case M_BADPW:
+			i = first + c->id + (k++ % per) * nclients;
+			t0 = now_s();
+			if (auth_start(i, mode == M_DEVICE ? password :
+			    "wrong horse battery staple",
+			    LOAD_DEV1, &res, NULL) != 0 ||
+			    res != (mode == M_DEVICE ? MSS_AUTH_OK :
+			    MSS_AUTH_DENIED))
+				c->errors++;
+			else
+				record(c, (now_s() - t0) * 1e3);
+			break;
+		case M_WRONG:
+			if (!have_login || attempts >= wrong_per_login) {
+				if (have_login &&
+				    (auth_start(i, password, LOAD_DEV1, &res,
+				    NULL) != 0 || res != MSS_AUTH_OK))
+					c->errors++;
+				i = first + c->id + (k++ % per) * nclients;
+				if (auth_start(i, password, LOAD_DEV2, &res,
+				    login) != 0 || res != MSS_AUTH_CODE_SENT) {
+					c->errors++;
+					have_login = 0;
+					usleep(1000);
+					break;
+				}
+				have_login = 1;
+				attempts = 0;
+			}
+			attempts++;
+			t0 = now_s();
+			if (send_code(login, "000000", &res) != 0 ||
+			    res != MSS_CODE_WRONG) {
+				c->errors++;
+				have_login = 0;
+			} else
+				record(c, (now_s() - t0) * 1e3);
+			break;
+		case M_FULL:
+			i = first + c->id + (k++ % per) * nclients;
+			t0 = now_s();
+			if (full_login(c, i, LOAD_DEV2, NULL) != 0)
+				c->errors++;
+			else
+				record(c, (now_s() - t0) * 1e3);
+			break;
+		default:
+			break;
+		}
+	}
+	/* A last remembered login leaves no failures behind. */
+	if (mode == M_WRONG && have_login)
+		(void)auth_start(i, password, LOAD_DEV1, &res, NULL);
+	return NULL;
+}
+
+/* --- the SMTP sink ------------------------------------------------- */
+
+static void
+sink_deliver(const char *rcpt, const char *body)
+{
+	const char *p, *at;
+	char code[16];
+	long i;
+	size_t n;
+	struct load_slot *s;
+
+	if (rcpt[0] != 'u' || (at = strchr(rcpt, '@')) == NULL)
+		return;
+	i = strtol(rcpt + 1, NULL, 10);
+	if (i < first || i >= first + naccounts)
+		return;
+	/* The first run of exactly six digits in the body is the code. */
+	code[0] = '\0';
+	for (p = body; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p) ||
+		    (p > body && isdigit((unsigned char)p[-1])))
+			continue;
+		for (n = 0; isdigit((unsigned char)p[n]); n++)
+			;
+		if (n == 6) {
+			memcpy(code, p, 6);
+			code[6] = '\0';
+			break;
+		}
+	}
+	if (code[0] == '\0')
+		return;
+	s = &clients[(i - first) % nclients].slot;
+	pthread_mutex_lock(&s->lock);
+	if (s->want == i) {
+		snprintf(s->code, sizeof(s->code), "%s", code);
+		s->have = 1;
+		pthread_cond_signal(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void
+sink_reply(int fd, const char *s)
+{
+	size_t n = strlen(s), off = 0;
+	ssize_t w;
+
+	while (off < n) {
+		if ((w = write(fd, s + off, n - off)) <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		off += (size_t)w;
+	}
+}
+
+static void *
+sink_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	FILE *in;
+	char line[4096], rcpt[256], *body = NULL, *lt, *gt, *p, *q;
+	size_t blen = 0, bcap = 0, n;
+	int data = 0, inbody = 0;
+
+	if ((in = fdopen(dup(fd), "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	rcpt[0] = '\0';
+	sink_reply(fd, "220 sink ESMTP\r\n");
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (data) {
+			if (strcmp(line, ".\r\n") == 0 ||
+			    strcmp(line, ".\n") == 0) {
+				data = 0;
+				if (body != NULL) {
+					/* Undo quoted-printable soft breaks. */
+					for (p = q = body; *p != '\0'; p++) {
+						if (p[0] == '=' && p[1] == '\r' &&
+						    p[2] == '\n') {
+							p += 2;
+							continue;
+						}
+						*q++ = *p;
+					}
+					*q = '\0';
+					sink_deliver(rcpt, body);
+				}
+				blen = 0;
+				if (body != NULL)
+					body[0] = '\0';
+				sink_reply(fd, "250 OK\r\n");
+				continue;
+			}
+			if (!inbody) {
+				if (line[0] == '\r' || line[0] == '\n')
+					inbody = 1;
+				continue;
+			}
+			n = strlen(line);
+			if (blen + n + 1 > bcap) {
+				bcap = (blen + n + 1) * 2;
+				if ((p = realloc(body, bcap)) == NULL)
+					break;
+				body = p;
+			}
+			memcpy(body + blen, line, n + 1);
+			blen += n;
+			continue;
+		}
+		if (strncasecmp(line, "EHLO", 4) == 0 ||
+		    strncasecmp(line, "HELO", 4) == 0)
+			sink_reply(fd, "250 sink\r\n");
+		else if (strncasecmp(line, "RCPT", 4) == 0) {
+			if ((lt = strchr(line, '<')) != NULL &&
+			    (gt = strchr(lt, '>')) != NULL &&
+			    (size_t)(gt - lt) < sizeof(rcpt)) {
+				memcpy(rcpt, lt + 1, gt - lt - 1);
+				rcpt[gt - lt - 1] = '\0';
+				for (p = rcpt; *p != '\0'; p++)
+					*p = tolower((unsigned char)*p);
+			}
+			sink_reply(fd, "250 OK\r\n");
+		} else if (strncasecmp(line, "DATA", 4) == 0) {
+			data = 1;
+			inbody = 0;
+			sink_reply(fd, "354 go on\r\n");
+		} else if (strncasecmp(line, "QUIT", 4) == 0) {
+			sink_reply(fd, "221 bye\r\n");
+			break;
+		} else
+			sink_reply(fd, "250 OK\r\n");
+	}
+	free(body);
+	fclose(in);
+	close(fd);
+	return NULL;
+}
+
+static void *
+sink_main(void *arg)
+{
+	int lfd = (int)(intptr_t)arg, fd;
+	pthread_t t;
+
+	for (;;) {
+		if ((fd = accept(lfd, NULL, NULL)) < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;
+		}
+		if (pthread_create(&t, NULL, sink_conn,
+		    (void *)(intptr_t)fd) != 0) {
+			close(fd);
+			continue;
+		}
+		pthread_detach(t);
+	}
+}
+
+static int
+sink_start(int port)
+{
+	struct sockaddr_in sin;
+	pthread_t t;
+	int fd, one = 1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(fd, 128) != 0) {
+		perror("sink");
+		close(fd);
+		return -1;
+	}
+	if (pthread_create(&t, NULL, sink_main, (void *)(intptr_t)fd) != 0)
+		return -1;
+	pthread_detach(t);
+	return 0;
+}
+
+/* --- main ----------------------------------------------------------- */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(const double *v, size_t n, double p)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	k = (size_t)(p / 100 * (double)(n - 1) + 0.5);
+	return v[k < n ? k : n - 1];
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mfad_load -s SOCK -m MODE [-c CLIENTS] "
+	    "[-n ACCOUNTS] [-f FIRST] [-d SECONDS] [-P SMTPPORT] [-w WRONG] "
+	    "[-p PASSWORD]\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const char *const names[] = { "add", "remember", "device",
+	    "wrong", "full", "badpw" };
+	const char *mname = NULL;
+	double t0, elapsed, *all;
+	size_t n = 0, k, j;
+	unsigned long errors = 0;
+	int ch, i, port = 0;
+
+	while ((ch = getopt(argc, argv, "s:m:c:n:f:d:P:w:p:")) != -1) {
+		switch (ch) {
+		case 's': sock_path = optarg; break;
+		case 'm': mname = optarg; break;
+		case 'c': nclients = atoi(optarg); break;
+		case 'n': naccounts = atol(optarg); break;
+		case 'f': first = atol(optarg); break;
+		case 'd': duration = atof(optarg); break;
+		case 'P': port = atoi(optarg); break;
+		case 'w': wrong_per_login = atoi(optarg); break;
+		case 'p': password = optarg; break;
+		default: usage();
+		}
+	}
+	if (sock_path == NULL || mname == NULL || nclients < 1 ||
+	    nclients > LOAD_MAXCLIENTS || naccounts < 1)
+		usage();
+	for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (strcmp(mname, names[i]) == 0)
+			break;
+	if (i == (int)(sizeof(names) / sizeof(names[0])))
+		usage();
+	mode = (enum load_mode)i;
+	if (sodium_init() < 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if ((clients = calloc(nclients, sizeof(*clients))) == NULL)
+		return 1;
+	for (i = 0; i < nclients; i++) {
+		clients[i].id = i;
+		pthread_mutex_init(&clients[i].slot.lock, NULL);
+		pthread_cond_init(&clients[i].slot.cond, NULL);
+		clients[i].slot.want = -1;
+	}
+	if (port > 0 && sink_start(port) != 0)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t_end);
+	t_end.tv_sec += (time_t)duration;
+	t_end.tv_nsec += (long)((duration - (time_t)duration) * 1e9);
+	if (t_end.tv_nsec >= 1000000000L) {
+		t_end.tv_sec++;
+		t_end.tv_nsec -= 1000000000L;
+	}
+	t0 = now_s();
+	for (i = 0; i < nclients; i++)
+		if (pthread_create(&clients[i].thread, NULL, client_main,
+		    &clients[i]) != 0) {
+			perror("pthread_create");
+			return 1;
+		}
+	for (i = 0; i < nclients; i++)
+		pthread_join(clients[i].thread, NULL);
+	elapsed = now_s() - t0;
+	for (i = 0; i < nclients; i++) {
+		n += clients[i].nlat;
+		errors += clients[i].errors;
+	}
+	if ((all = calloc(n + 1, sizeof(*all))) == NULL)
+		return 1;
+	for (i = 0, k = 0; i < nclients; i++)
+		for (j = 0; j < clients[i].nlat; j++)
+			all[k++] = clients[i].lat[j];
+	qsort(all, n, sizeof(*all), cmp_double);
+	printf("{\"mode\": \"%s\", \"clients\": %d, \"ops\": %zu, "
+	    "\"errors\": %lu, \"seconds\": %.3f, \"rate\": %.1f, "
+	    "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f}\n",
+	    mname, nclients, n, errors, elapsed, n / elapsed,
+	    pct(all, n, 50), pct(all, n, 99), n ? all[n - 1] : 0.0);
+	return errors > 0 && n == 0 ? 1 : 0;
+}
