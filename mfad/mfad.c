@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -247,7 +248,18 @@ main(int argc, char **argv)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.conf = conf;
 	ctx.started = time(NULL);
-	pthread_rwlock_init(&ctx.conf_lock, NULL);
+	{
+		pthread_rwlockattr_t attr;
+
+		/* Readers first: a reload waits for the requests in flight,
+		 * and never makes a request wait behind it while another
+		 * holds the store. */
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(&attr,
+		    PTHREAD_RWLOCK_PREFER_READER_NP);
+		pthread_rwlock_init(&ctx.conf_lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	if (gethostname(ctx.hostname, sizeof(ctx.hostname) - 1) != 0)
 		snprintf(ctx.hostname, sizeof(ctx.hostname), "localhost");
 	if ((r = mfad_store_open(conf, &ctx.store)) != 0 ||

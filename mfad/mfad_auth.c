@@ -310,52 +310,108 @@ mfad_deny(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_auth_req *q,
 	return mfad_audit(ctx, txn, &ev);
 }
 
+struct mfad_auth_cont {
+	struct mfad_auth_req	q;
+	struct mfad_peer	peer;
+	int			found;
+	int			ok;
+	char			hash[MFAD_HASH_MAX];	/* the one verified */
+	char			nh[MFAD_HASH_MAX];	/* rehash, or "" */
+};
+
+void
+mfad_auth_cont_free(struct mfad_auth_cont *c)
+{
+	if (c == NULL)
+		return;
+	mfad_auth_req_free(&c->q);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+}
+
 int
-mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, struct mfad_auth_cont **out)
 {
 	const struct mfad_conf *conf = ctx->conf;
-	struct mfad_auth_req q;
+	struct mfad_auth_cont *c;
+	struct mfad_acct a;
+	MDB_txn *txn = NULL;
+	int r;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return MSS_ERR_NOMEM;
+	c->peer = *peer;
+	if ((r = mfad_auth_req_parse(req, &c->q, 1)) != 0 ||
+	    (r = mfad_peer_check(ctx, peer, c->q.user, c->q.service)) != 0)
+		goto fail;
+
+	/* Read the hash, then verify with no transaction open. */
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		goto fail;
+	r = strlen(c->q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
+	    mfad_acct_get(txn, ctx->store, c->q.user, &a);
+	mfad_txn_abort(txn);
+	if (r != 0 && r != MSS_ERR_NOTFOUND)
+		goto fail;
+	c->found = r == 0;
+	if (c->found && a.state != MFAD_ACCT_INVITED)
+		memcpy(c->hash, a.pwhash, sizeof(c->hash));
+	if (c->found)
+		mfad_acct_wipe(&a);
+	c->ok = mfad_pw_verify(conf, c->hash, c->q.password);
+	/* Limits changed since this hash was made: a new one, made here
+	 * where hashing belongs, stored with the login's other changes. */
+	if (c->ok && mfad_pw_needs_rehash(conf, c->hash) &&
+	    mfad_pw_hash(conf, c->q.password, c->nh) != 0)
+		c->nh[0] = '\0';
+	mss_str_free(c->q.password);
+	c->q.password = NULL;
+	*out = c;
+	return 0;
+fail:
+	mfad_auth_cont_free(c);
+	return r;
+}
+
+/* A remembered device or a code: the login goes on; a new hash of the
+ * right password, when one was made, replaces the old one. */
+static void
+mfad_auth_rehash(const struct mfad_auth_cont *c, struct mfad_acct *a)
+{
+	if (c->nh[0] == '\0' ||
+	    sodium_memcmp(a->pwhash, c->hash, sizeof(c->hash)) != 0)
+		return;
+	memcpy(a->pwhash, c->nh, sizeof(c->nh));
+	mfad_log(LOG_INFO, "rehashed the password of %s", a->user);
+}
+
+int
+mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
+    uint8_t *rtype, struct mss_buf *rep)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	const struct mfad_auth_req *qp = &c->q;
 	struct mfad_acct a;
 	struct mfad_login l;
 	struct mfad_device d;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], devhash[32];
-	char hash[MFAD_HASH_MAX], hex[2 * MFAD_TOKEN_BYTES + 1];
+	char hex[2 * MFAD_TOKEN_BYTES + 1];
 	MDB_txn *txn = NULL;
 	const char *why = NULL;
 	uint32_t wait = 0;
 	uint64_t now;
-	int r, found = 0, ok, has_dev = 0, locked_now = 0;
-
-	if ((r = mfad_auth_req_parse(req, &q, 1)) != 0)
-		goto out;
-	if ((r = mfad_peer_check(ctx, peer, q.user, q.service)) != 0)
-		goto out;
-
-	/* Read the hash, then verify with no transaction open. */
-	hash[0] = '\0';
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
-		goto out;
-	r = strlen(q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, q.user, &a);
-	mfad_txn_abort(txn);
-	txn = NULL;
-	if (r != 0 && r != MSS_ERR_NOTFOUND)
-		goto out;
-	found = r == 0;
-	if (found && a.state != MFAD_ACCT_INVITED)
-		memcpy(hash, a.pwhash, sizeof(hash));
-	if (found)
-		mfad_acct_wipe(&a);
-	ok = mfad_pw_verify(conf, hash, q.password);
+	int r, found = c->found, ok = c->ok, has_dev = 0, locked_now = 0;
 
 	now = mfad_now();
 	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
 		goto out;
-	r = found ? mfad_acct_get(txn, ctx->store, q.user, &a) :
+	r = found ? mfad_acct_get(txn, ctx->store, qp->user, &a) :
 	    MSS_ERR_NOTFOUND;
+	found = r == 0;
 	if (r == MSS_ERR_NOTFOUND) {
-		if ((r = mfad_deny(ctx, txn, &q, "unknown user")) != 0 ||
+		if ((r = mfad_deny(ctx, txn, qp, "unknown user")) != 0 ||
 		    (r = mfad_txn_commit(txn)) != 0)
 			goto out_txn;
 		txn = NULL;
@@ -366,11 +422,11 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		goto out_txn;
 	/* The hash changed in between (a reset): decide on the new one. */
-	if (sodium_memcmp(hash, a.pwhash, sizeof(hash)) != 0)
+	if (sodium_memcmp(c->hash, a.pwhash, sizeof(c->hash)) != 0)
 		ok = 0;
 	mfad_acct_expire_lock(&a, now);
-	if (!(q.flags & MSS_AUTH_F_EMAIL_SKIP) &&
-	    strcasecmp(q.email, a.email) != 0)
+	if (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
+	    strcasecmp(qp->email, a.email) != 0)
 		why = "email mismatch";
 	else if (!ok)
 		why = a.state == MFAD_ACCT_INVITED ? "not enrolled" :
@@ -383,11 +439,11 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		why = "enrollment required";
 	if (why != NULL) {
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_deny(ctx, txn, &q, why)) != 0)
+		    (r = mfad_deny(ctx, txn, qp, why)) != 0)
 			goto out_txn;
 		if (locked_now) {
-			struct mfad_audit_ev ev = { "account_locked", q.user,
-			    q.service, q.rhost, "failure",
+			struct mfad_audit_ev ev = { "account_locked", qp->user,
+			    qp->service, qp->rhost, "failure",
 			    "failure threshold reached" };
 
 			if ((r = mfad_audit(ctx, txn, &ev)) != 0)
@@ -402,15 +458,16 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 
 	/* Password right. A remembered device skips the code. */
+	mfad_auth_rehash(c, &a);
 	memset(&l, 0, sizeof(l));
-	if (q.device[0] != '\0' && conf->remember_days > 0) {
-		mfad_device_hash(ctx->keys, q.user, ctx->hostname, q.device,
+	if (qp->device[0] != '\0' && conf->remember_days > 0) {
+		mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
 		    devhash);
 		has_dev = 1;
 		r = mfad_device_get(txn, ctx->store, devhash, &d);
-		if (r == 0 && d.expires > now && strcmp(d.user, q.user) == 0) {
-			struct mfad_audit_ev ev = { "login_ok", q.user,
-			    q.service, q.rhost, "success",
+		if (r == 0 && d.expires > now && strcmp(d.user, qp->user) == 0) {
+			struct mfad_audit_ev ev = { "login_ok", qp->user,
+			    qp->service, qp->rhost, "success",
 			    "method=device" };
 
 			a.failures = 0;
@@ -426,17 +483,18 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			txn = NULL;
 			r = mfad_reply_auth(rep, rtype, MSS_AUTH_OK, "", "", 0,
 			    0, 0);
-			goto rehash;
+			goto out;
 		}
 		if (r != 0 && r != MSS_ERR_NOTFOUND)
 			goto out_txn;
 	}
 
 	if (mfad_throttle(conf, &a, now, &wait) != 0) {
-		struct mfad_audit_ev ev = { "throttled", q.user, q.service,
-		    q.rhost, "failure", "per-account mail limit" };
+		struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
+		    qp->rhost, "failure", "per-account mail limit" };
 
-		if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
+		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
 		    (r = mfad_txn_commit(txn)) != 0)
 			goto out_txn;
 		txn = NULL;
@@ -445,14 +503,14 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 
-	mfad_login_init(ctx, &l, MFAD_LOGIN_SIGNIN, peer, q.user, q.service,
-	    q.rhost, a.email, has_dev ? q.device : "", now);
+	mfad_login_init(ctx, &l, MFAD_LOGIN_SIGNIN, &c->peer, qp->user,
+	    qp->service, qp->rhost, a.email, has_dev ? qp->device : "", now);
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
 	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
-		struct mfad_audit_ev ev = { "throttled", q.user, q.service,
-		    q.rhost, "failure", "global mail ceiling" };
+		struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
+		    qp->rhost, "failure", "global mail ceiling" };
 
 		mfad_txn_abort(txn);
 		txn = NULL;
@@ -464,8 +522,8 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		goto out_txn;
 	{
-		struct mfad_audit_ev ev = { "code_sent", q.user, q.service,
-		    q.rhost, "info", NULL };
+		struct mfad_audit_ev ev = { "code_sent", qp->user, qp->service,
+		    qp->rhost, "info", NULL };
 
 		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
 		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
@@ -474,33 +532,6 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	r = mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l.masked);
 	txn = NULL;
-	if (r != 0)
-		goto out;
-
-rehash:
-	/* Limits changed since this hash was made: store a new one. */
-	if (r == 0 && mfad_pw_needs_rehash(conf, hash)) {
-		char nh[MFAD_HASH_MAX];
-
-		if (mfad_pw_hash(conf, q.password, nh) == 0 &&
-		    mfad_txn_begin(ctx->store, 0, &txn) == 0) {
-			if (mfad_acct_get(txn, ctx->store, q.user, &a) == 0 &&
-			    sodium_memcmp(a.pwhash, hash, sizeof(hash)) == 0) {
-				memcpy(a.pwhash, nh, sizeof(nh));
-				if (mfad_acct_put(txn, ctx->store, &a,
-				    a.email) == 0 && mfad_txn_commit(txn) == 0)
-					mfad_log(LOG_INFO, "rehashed the "
-					    "password of %s", q.user);
-				else
-					mfad_log(LOG_ERR, "could not store "
-					    "a new password hash");
-				txn = NULL;
-			}
-			mfad_txn_abort(txn);
-			txn = NULL;
-		}
-		sodium_memzero(nh, sizeof(nh));
-	}
 	goto out;
 out_txn:
 	mfad_txn_abort(txn);
@@ -508,10 +539,22 @@ out_txn:
 out:
 	if (found)
 		mfad_acct_wipe(&a);
-	sodium_memzero(hash, sizeof(hash));
 	sodium_memzero(token, sizeof(token));
 	sodium_memzero(hex, sizeof(hex));
-	mfad_auth_req_free(&q);
+	return r;
+}
+
+int
+mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_auth_cont *c;
+	int r;
+
+	if ((r = mfad_auth_start_prepare(ctx, peer, req, &c)) != 0)
+		return r;
+	r = mfad_auth_start_finish(ctx, c, rtype, rep);
+	mfad_auth_cont_free(c);
 	return r;
 }
 

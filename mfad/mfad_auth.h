@@ -12,6 +12,20 @@
 
 int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
+
+/*
+ * AUTH_START in two halves, so that the slow one (the password check,
+ * and a rehash) runs on a worker and the quick one (every change to the
+ * store) joins a group commit. prepare fills *c (free it with
+ * mfad_auth_cont_free); finish writes the reply. mfad_auth_start runs
+ * both in a row.
+ */
+struct mfad_auth_cont;
+int mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, struct mfad_auth_cont **c);
+int mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
+    uint8_t *rtype, struct mss_buf *rep);
+void mfad_auth_cont_free(struct mfad_auth_cont *c);
 int mfad_auth_code(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_auth_resend(struct mfad_ctx *, const struct mfad_peer *,

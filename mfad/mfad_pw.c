@@ -3,9 +3,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <sodium.h>
@@ -15,6 +17,36 @@
 #include "mss_err.h"
 
 static pthread_mutex_t mfad_pw_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * At most one argon2 computation per core at a time: more would only
+ * share the cores and make every login wait longer (each one takes its
+ * memlimit of memory, too).
+ */
+static pthread_once_t mfad_pw_once = PTHREAD_ONCE_INIT;
+static sem_t mfad_pw_sem;
+
+static void
+mfad_pw_sem_init(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	sem_init(&mfad_pw_sem, 0, n > 0 ? (unsigned)n : 1);
+}
+
+static void
+mfad_pw_enter(void)
+{
+	pthread_once(&mfad_pw_once, mfad_pw_sem_init);
+	while (sem_wait(&mfad_pw_sem) != 0 && errno == EINTR)
+		;
+}
+
+static void
+mfad_pw_leave(void)
+{
+	sem_post(&mfad_pw_sem);
+}
 static char mfad_pw_dummy[crypto_pwhash_STRBYTES];
 
 /* The blocklist: lower-cased entries, sorted for bsearch. */
@@ -123,9 +155,13 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
     char out[MFAD_HASH_MAX])
 {
 	char h[crypto_pwhash_STRBYTES];
+	int r;
 
-	if (crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
-	    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+	mfad_pw_enter();
+	r = crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
+	    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13);
+	mfad_pw_leave();
+	if (r != 0) {
 		mfad_log(LOG_ERR, "password hashing failed (out of memory?)");
 		return MSS_ERR_NOMEM;
 	}
@@ -175,11 +211,15 @@ mfad_pw_verify(const struct mfad_conf *conf, const char *hash, const char *pw)
 		memcpy(dummy, mfad_pw_dummy, sizeof(dummy));
 		pthread_mutex_unlock(&mfad_pw_lock);
 		/* Spend the same time as a real check, then say no. */
+		mfad_pw_enter();
 		if (crypto_pwhash_str_verify(dummy, pw, strlen(pw)) == 0)
 			mfad_log(LOG_DEBUG, "dummy hash matched");
+		mfad_pw_leave();
 		return 0;
 	}
+	mfad_pw_enter();
 	ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+	mfad_pw_leave();
 	return ok;
 }
 

@@ -25,6 +25,7 @@
 #include "mfad_enroll.h"
 #include "mfad_import.h"
 #include "mfad_log.h"
+#include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mfad_server.h"
 #include "mss_err.h"
@@ -110,51 +111,67 @@ mfad_h_user_reenroll(struct mfad_ctx *c, const struct mfad_peer *p,
 	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_REENROLL);
 }
 
+/*
+ * MFAD_H_COMMIT: quick requests that run on the committing thread inside
+ * a group commit. MFAD_H_SPLIT: AUTH_START, whose password check runs on
+ * a worker and whose changes join a group commit. The others (hashing,
+ * the relay, a backup) run on workers with transactions of their own.
+ */
+#define MFAD_H_COMMIT	0x01
+#define MFAD_H_SPLIT	0x02
+
 static const struct mfad_handler {
 	uint8_t		 type;
 	unsigned	 roles;		/* any of these */
 	const char	*name;
 	mfad_handler_fn	 fn;
+	unsigned	 flags;
 } mfad_handlers[] = {
-	{ MSS_REQ_STATUS, MFAD_ROLE_ADMIN, "status", mfad_admin_status },
+	{ MSS_REQ_STATUS, MFAD_ROLE_ADMIN, "status", mfad_admin_status,
+	    MFAD_H_COMMIT },
 	{ MSS_REQ_AUTH_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "auth",
-	    mfad_auth_start },
+	    mfad_auth_start, MFAD_H_SPLIT },
 	{ MSS_REQ_CODE, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "code",
-	    mfad_auth_code },
+	    mfad_auth_code, MFAD_H_COMMIT },
 	{ MSS_REQ_RESEND, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "resend",
-	    mfad_auth_resend },
+	    mfad_auth_resend, MFAD_H_COMMIT },
 	{ MSS_REQ_REMEMBER, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "remember",
-	    mfad_auth_remember },
+	    mfad_auth_remember, MFAD_H_COMMIT },
 	{ MSS_REQ_ACCT, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "acct",
-	    mfad_auth_acct },
+	    mfad_auth_acct, MFAD_H_COMMIT },
 	{ MSS_REQ_ENROLL_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "enroll",
-	    mfad_enroll_start },
+	    mfad_enroll_start, MFAD_H_COMMIT },
 	{ MSS_REQ_RESET_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "reset",
-	    mfad_reset_start },
+	    mfad_reset_start, MFAD_H_COMMIT },
 	{ MSS_REQ_SET_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
-	    "set password", mfad_set_password },
+	    "set password", mfad_set_password, 0 },
 	{ MSS_REQ_CHANGE_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
-	    "change password", mfad_change_password },
-	{ MSS_REQ_USER_IMPORT, MFAD_ROLE_ADMIN, "import", mfad_import },
+	    "change password", mfad_change_password, 0 },
+	{ MSS_REQ_USER_IMPORT, MFAD_ROLE_ADMIN, "import", mfad_import,
+	    MFAD_H_COMMIT },
 	{ MSS_REQ_USER_ADD, MFAD_ROLE_ADMIN, "user add",
-	    mfad_admin_user_add },
-	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del },
-	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN, "user show", mfad_h_user_show },
+	    mfad_admin_user_add, 0 },
+	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del,
+	    MFAD_H_COMMIT },
+	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN, "user show", mfad_h_user_show,
+	    MFAD_H_COMMIT },
 	{ MSS_REQ_USER_LIST, MFAD_ROLE_ADMIN, "user list",
-	    mfad_admin_user_list },
-	{ MSS_REQ_USER_LOCK, MFAD_ROLE_ADMIN, "user lock", mfad_h_user_lock },
+	    mfad_admin_user_list, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_LOCK, MFAD_ROLE_ADMIN, "user lock", mfad_h_user_lock,
+	    MFAD_H_COMMIT },
 	{ MSS_REQ_USER_UNLOCK, MFAD_ROLE_ADMIN, "user unlock",
-	    mfad_h_user_unlock },
+	    mfad_h_user_unlock, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_REENROLL, MFAD_ROLE_ADMIN, "user reenroll",
-	    mfad_h_user_reenroll },
+	    mfad_h_user_reenroll, MFAD_H_COMMIT },
 	{ MSS_REQ_DEVICE_LIST, MFAD_ROLE_ADMIN, "device list",
-	    mfad_admin_device_list },
+	    mfad_admin_device_list, MFAD_H_COMMIT },
 	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN, "device revoke",
-	    mfad_admin_device_revoke },
+	    mfad_admin_device_revoke, MFAD_H_COMMIT },
 	{ MSS_REQ_MAIL_TEST, MFAD_ROLE_ADMIN, "mail test",
-	    mfad_admin_mail_test },
-	{ MSS_REQ_AUDIT, MFAD_ROLE_ADMIN, "audit", mfad_admin_audit },
-	{ MSS_REQ_BACKUP, MFAD_ROLE_ADMIN, "backup", mfad_admin_backup },
+	    mfad_admin_mail_test, 0 },
+	{ MSS_REQ_AUDIT, MFAD_ROLE_ADMIN, "audit", mfad_admin_audit,
+	    MFAD_H_COMMIT },
+	{ MSS_REQ_BACKUP, MFAD_ROLE_ADMIN, "backup", mfad_admin_backup, 0 },
 };
 
 static const struct mfad_handler *
@@ -200,6 +217,7 @@ struct mfad_job {
 	struct mss_buf		*in;
 	struct mss_buf		*out;	/* framed reply, or NULL: drop */
 	struct mfad_peer	 peer;
+	struct mfad_auth_cont	*cont;	/* AUTH_START's second half */
 };
 
 struct mfad_pool {
@@ -212,6 +230,12 @@ struct mfad_pool {
 	int			 wake[2];	/* workers -> loop */
 	pthread_t		*threads;
 	size_t			 nthreads;
+	/* Group commit: jobs for the committing thread. */
+	pthread_t		 committer;
+	int			 has_committer;
+	pthread_cond_t		 ccond;
+	struct mfad_job		*ctodo, *ctodo_tail;
+	int			 cstop;
 };
 
 static void
@@ -219,6 +243,7 @@ mfad_job_free(struct mfad_job *j)
 {
 	mss_buf_free(j->in);
 	mss_buf_free(j->out);
+	mfad_auth_cont_free(j->cont);
 	free(j);
 }
 
@@ -241,46 +266,13 @@ mfad_sweep(struct mfad_ctx *ctx)
 		mfad_log(LOG_DEBUG, "swept %u expired records", n);
 }
 
-/* Runs one request; the result is a framed reply in j->out, or none. */
+/* Frames rep (of type rtype) into j->out, or leaves it NULL. */
 static void
-mfad_job_run(struct mfad_ctx *ctx, struct mfad_job *j)
+mfad_job_reply(struct mfad_job *j, uint8_t rtype, const struct mss_buf *rep)
 {
-	const struct mfad_handler *h;
-	struct mss_buf *rep;
 	unsigned char *hdr;
-	uint8_t rtype = 0;
-	int r;
 
-	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
-		return;
-	pthread_rwlock_rdlock(&ctx->conf_lock);
-	h = mfad_handler_find(j->type);
-	if (h == NULL)
-		r = MSS_ERR_PROTO;
-	else if ((h->roles & j->peer.roles) == 0 ||
-	    (h->roles == MFAD_ROLE_ADMIN &&
-	    !(j->peer.roles & MFAD_ROLE_ADMIN))) {
-		struct mfad_audit_ev ev = { "peer_denied", j->peer.name,
-		    h->name, "", "failure", "admin command from a non-admin" };
-
-		if (mfad_audit(ctx, NULL, &ev) != 0)
-			mfad_log(LOG_ERR, "audit failed");
-		r = MSS_ERR_PERM;
-	} else
-		r = h->fn(ctx, &j->peer, j->in, &rtype, rep);
-	pthread_rwlock_unlock(&ctx->conf_lock);
-
-	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {
-		mfad_log(LOG_NOTICE, "malformed request type %u from uid %u "
-		    "pid %d: dropped", j->type, (unsigned)j->peer.uid,
-		    (int)j->peer.pid);
-		mss_buf_free(rep);
-		return;
-	}
-	if (r != 0 && mfad_reply_result(rep, &rtype, r, mss_strerror(r)) != 0) {
-		mss_buf_free(rep);
-		return;
-	}
+	mss_buf_free(j->out);
 	if ((j->out = mss_buf_new(MSS_FRAME_HDR + MSS_MSG_MAX)) != NULL &&
 	    (hdr = mss_buf_reserve(j->out, MSS_FRAME_HDR)) != NULL) {
 		mss_frame_put_header(hdr, rtype, (uint32_t)mss_buf_avail(rep));
@@ -291,7 +283,182 @@ mfad_job_run(struct mfad_ctx *ctx, struct mfad_job *j)
 			j->out = NULL;
 		}
 	}
+}
+
+/* Turns a handler's outcome into j->out: its reply, a RESULT for an
+ * error, nothing (the connection drops) for a malformed request. */
+static void
+mfad_job_outcome(struct mfad_job *j, int r, uint8_t rtype,
+    struct mss_buf *rep)
+{
+	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {
+		mfad_log(LOG_NOTICE, "malformed request type %u from uid %u "
+		    "pid %d: dropped", j->type, (unsigned)j->peer.uid,
+		    (int)j->peer.pid);
+		mss_buf_free(j->out);
+		j->out = NULL;
+		return;
+	}
+	if (r != 0 && mfad_reply_result(rep, &rtype, r, mss_strerror(r)) != 0)
+		return;
+	mfad_job_reply(j, rtype, rep);
+}
+
+/* A batch that did not commit: every reply in it becomes that error, so
+ * no client is told of a change that is not on disk. */
+static void
+mfad_job_fail(struct mfad_job *j, int r)
+{
+	struct mss_buf *rep;
+	uint8_t rtype;
+
+	if (j->out == NULL || (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return;
+	if (mfad_reply_result(rep, &rtype, r, mss_strerror(r)) == 0)
+		mfad_job_reply(j, rtype, rep);
+	else {
+		mss_buf_free(j->out);
+		j->out = NULL;
+	}
 	mss_buf_free(rep);
+}
+
+/* The caller's roles allow h? Audits a refusal. */
+static int
+mfad_job_allowed(struct mfad_ctx *ctx, const struct mfad_job *j,
+    const struct mfad_handler *h)
+{
+	struct mfad_audit_ev ev = { "peer_denied", j->peer.name, h->name, "",
+	    "failure", "admin command from a non-admin" };
+
+	if ((h->roles & j->peer.roles) != 0 && (h->roles != MFAD_ROLE_ADMIN ||
+	    (j->peer.roles & MFAD_ROLE_ADMIN)))
+		return 1;
+	if (mfad_audit(ctx, NULL, &ev) != 0)
+		mfad_log(LOG_ERR, "audit failed");
+	return 0;
+}
+
+/*
+ * Runs one request (or AUTH_START's first half, which sets j->cont and
+ * leaves the reply to the committer); the result is in j->out.
+ */
+static void
+mfad_job_run(struct mfad_ctx *ctx, struct mfad_job *j)
+{
+	const struct mfad_handler *h;
+	struct mss_buf *rep;
+	uint8_t rtype = 0;
+	int r;
+
+	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return;
+	pthread_rwlock_rdlock(&ctx->conf_lock);
+	h = mfad_handler_find(j->type);
+	if (h == NULL)
+		r = MSS_ERR_PROTO;
+	else if (!mfad_job_allowed(ctx, j, h))
+		r = MSS_ERR_PERM;
+	else if (j->cont != NULL)
+		r = mfad_auth_start_finish(ctx, j->cont, &rtype, rep);
+	else if (h->flags & MFAD_H_SPLIT) {
+		r = mfad_auth_start_prepare(ctx, &j->peer, j->in, &j->cont);
+		if (r == 0) {
+			pthread_rwlock_unlock(&ctx->conf_lock);
+			mss_buf_free(rep);
+			return;
+		}
+	} else
+		r = h->fn(ctx, &j->peer, j->in, &rtype, rep);
+	pthread_rwlock_unlock(&ctx->conf_lock);
+	if (j->cont != NULL) {
+		mfad_auth_cont_free(j->cont);
+		j->cont = NULL;
+	}
+	mfad_job_outcome(j, r, rtype, rep);
+	mss_buf_free(rep);
+}
+
+/* Hands finished jobs (a list) back to the event loop. */
+static void
+mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
+{
+	struct mfad_job *j, *next;
+	char c = 1;
+
+	pthread_mutex_lock(&p->lock);
+	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		j->next = p->done;
+		p->done = j;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (write(p->wake[1], &c, 1) < 0 && errno != EAGAIN)
+		mfad_log(LOG_ERR, "wake-up pipe: %s", strerror(errno));
+}
+
+/* Queues a job for the committing thread. */
+static void
+mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
+{
+	pthread_mutex_lock(&p->lock);
+	j->next = NULL;
+	if (p->ctodo_tail != NULL)
+		p->ctodo_tail->next = j;
+	else
+		p->ctodo = j;
+	p->ctodo_tail = j;
+	pthread_cond_signal(&p->ccond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * The committing thread: takes every job queued, runs them all in one
+ * write transaction (each in a child of it), syncs once, and only then
+ * lets their replies go. Many requests, one disk sync: durable, and fast.
+ */
+static void *
+mfad_committer(void *arg)
+{
+	struct mfad_pool *p = arg;
+	struct mfad_job *batch, *j;
+	MDB_txn *txn = NULL;
+	int r;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (p->ctodo == NULL && !p->cstop)
+			pthread_cond_wait(&p->ccond, &p->lock);
+		batch = p->ctodo;
+		p->ctodo = p->ctodo_tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (batch == NULL)
+			break;
+
+		r = mfad_txn_begin(p->ctx->store, 0, &txn);
+		if (r == 0)
+			mfad_store_batch(txn);
+		for (j = batch; j != NULL; j = j->next) {
+			if (r == 0)
+				mfad_job_run(p->ctx, j);
+			else {
+				mfad_auth_cont_free(j->cont);
+				j->cont = NULL;
+				j->out = mss_buf_new(1);
+				mfad_job_fail(j, r);
+			}
+		}
+		if (r == 0) {
+			mfad_store_batch(NULL);
+			if ((r = mfad_txn_commit(txn)) != 0)
+				for (j = batch; j != NULL; j = j->next)
+					mfad_job_fail(j, r);
+			else
+				mfad_outbox_kick(p->ctx->outbox);
+		}
+		mfad_pool_deliver(p, batch);
+	}
+	return NULL;
 }
 
 static void *
@@ -299,7 +466,6 @@ mfad_worker(void *arg)
 {
 	struct mfad_pool *p = arg;
 	struct mfad_job *j;
-	char c = 1;
 
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
@@ -321,12 +487,12 @@ mfad_worker(void *arg)
 			continue;
 		}
 		mfad_job_run(p->ctx, j);
-		pthread_mutex_lock(&p->lock);
-		j->next = p->done;
-		p->done = j;
-		pthread_mutex_unlock(&p->lock);
-		if (write(p->wake[1], &c, 1) < 0 && errno != EAGAIN)
-			mfad_log(LOG_ERR, "wake-up pipe: %s", strerror(errno));
+		if (j->cont != NULL)
+			mfad_commit_push(p, j);
+		else {
+			j->next = NULL;
+			mfad_pool_deliver(p, j);
+		}
 	}
 	return NULL;
 }
@@ -355,13 +521,16 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 	p->ctx = ctx;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	pthread_cond_init(&p->ccond, NULL);
 	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		return MSS_ERR_SYSTEM;
-	/* Hashing is CPU-bound; extra threads keep cheap requests moving
-	 * while every core hashes. */
-	p->nthreads = n > 0 ? (size_t)n * 2 : 4;
-	if (p->nthreads < 4)
-		p->nthreads = 4;
+	if (pthread_create(&p->committer, NULL, mfad_committer, p) != 0)
+		return MSS_ERR_SYSTEM;
+	p->has_committer = 1;
+	/* Workers hash passwords (at most one per core at a time, see
+	 * mfad_pw.c) and wait on relays or backups: one per core, and two
+	 * more so that a slow relay does not hold up password checks. */
+	p->nthreads = (n > 0 ? (size_t)n : 2) + 2;
 	if ((p->threads = calloc(p->nthreads, sizeof(*p->threads))) == NULL)
 		return MSS_ERR_NOMEM;
 	for (i = 0; i < p->nthreads; i++)
@@ -385,6 +554,14 @@ mfad_pool_stop(struct mfad_pool *p)
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	free(p->threads);
+	/* The workers are gone: what they passed on is queued by now. */
+	if (p->has_committer) {
+		pthread_mutex_lock(&p->lock);
+		p->cstop = 1;
+		pthread_cond_signal(&p->ccond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->committer, NULL);
+	}
 	while ((j = p->done) != NULL) {
 		p->done = j->next;
 		mfad_job_free(j);
@@ -395,6 +572,7 @@ mfad_pool_stop(struct mfad_pool *p)
 	}
 	close(p->wake[0]);
 	close(p->wake[1]);
+	pthread_cond_destroy(&p->ccond);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 }
@@ -466,6 +644,7 @@ mfad_conn_close(struct mfad_conn *c)
 static void
 mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 {
+	const struct mfad_handler *h;
 	struct mfad_job *j;
 	unsigned char *dst;
 	ssize_t n;
@@ -526,7 +705,11 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 	j->peer = c->peer;
 	c->in = NULL;
 	c->state = MFAD_CONN_BUSY;
-	mfad_pool_push(p, j);
+	h = mfad_handler_find(j->type);
+	if (h != NULL && (h->flags & MFAD_H_COMMIT))
+		mfad_commit_push(p, j);
+	else
+		mfad_pool_push(p, j);
 }
 
 static void

@@ -133,10 +133,26 @@ mfad_store_close(struct mfad_store *st)
 	free(st);
 }
 
+/* The group commit's open transaction, on the committing thread only. */
+static __thread MDB_txn *mfad_batch_txn;
+
+void
+mfad_store_batch(MDB_txn *txn)
+{
+	mfad_batch_txn = txn;
+}
+
 int
 mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
 {
 	int rc;
+
+	/* Inside a group commit every transaction, even one that only
+	 * reads, is a child of the batch: it sees the batch's changes, and
+	 * its own become durable when the batch commits. */
+	if (mfad_batch_txn != NULL)
+		return mfad_store_err(mdb_txn_begin(st->env, mfad_batch_txn, 0,
+		    txn), "begin");
 
 	rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0, txn);
 	if (rc == MDB_READERS_FULL) {

@@ -125,6 +125,13 @@ int mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
     __attribute__((warn_unused_result));
 void mfad_store_close(struct mfad_store *st);
 
+/*
+ * Group commit: while a thread has set a batch transaction, its
+ * mfad_txn_begin opens children of it, whose commits become durable only
+ * when the batch commits (one sync for many requests). NULL ends it.
+ */
+void mfad_store_batch(MDB_txn *txn);
+
 /* A transaction; commit maps MDB_MAP_FULL to MSS_ERR_MAPFULL and logs it. */
 int mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
     __attribute__((warn_unused_result));
