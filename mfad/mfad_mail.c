@@ -1441,8 +1441,18 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 	    st->code / 100 == 2 &&
 	    (ctx == NULL || ev.tls_ok))
 		r = 0;
-	else
+	else {
 		mail_explain(conf, message, rcpt, &ev, err, errlen);
+		/* The relay took the sender but refused this recipient or
+		 * this message for good (5xx): trying again cannot help. */
+		if ((st = smtp_reverse_path_status(message)) != NULL &&
+		    st->code / 100 == 2 &&
+		    (((st = smtp_recipient_status(rcpt)) != NULL &&
+		    st->code / 100 == 5) ||
+		    ((st = smtp_message_transfer_status(message)) != NULL &&
+		    st->code / 100 == 5)))
+			r = MSS_ERR_REFUSED;
+	}
 	ERR_clear_error();
  out:
 	if (session != NULL)

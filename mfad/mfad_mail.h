@@ -53,8 +53,10 @@ int mfad_mail_render(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 
 /*
  * Sends one rendered message to `to` through conf's relay, with STARTTLS
- * required unless tls=none. Returns 0 when the relay accepted it, or
- * MSS_ERR_MAIL with the relay's answer (or the local reason) in err.
+ * required unless tls=none. Returns 0 when the relay accepted it,
+ * MSS_ERR_REFUSED when it refused the recipient or the message for good
+ * (5xx: do not retry), or MSS_ERR_MAIL with the relay's answer (or the
+ * local reason) in err.
  * Blocking: call it from the outbox thread only.
  */
 int mfad_mail_send(const struct mfad_conf *conf, const char *to,

@@ -221,7 +221,8 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 		if (sent) {
 			event = "mail_sent";
 			result = "success";
-		}
+		} else if (r == MSS_ERR_REFUSED)
+			event = "mail_failed";	/* for good: dropped */
 	}
 
 	pthread_mutex_lock(&ob->lock);

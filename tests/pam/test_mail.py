@@ -8,6 +8,7 @@ real ones.
 """
 
 import concurrent.futures
+import json
 import email
 import email.policy
 import email.utils
@@ -473,3 +474,56 @@ def test_plain_smtp_to_a_remote_relay_is_warned(make_env):
     env.mfad.start()
     assert "tls = none: codes go in clear text to relay.invalid" in \
         env.mfad.log_text()
+
+
+class _RefusingHandler:
+    """A relay that refuses one recipient for good (550)."""
+
+    def __init__(self, refused):
+        self.refused = refused
+        self.delivered = []
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        if address.lower() == self.refused:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.delivered.append(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def test_permanent_refusal_is_dropped_and_audited(make_env):
+    """Issue 7: a message the relay refuses for good (5xx on the
+    recipient) is not retried: it is dropped and audited as mail_failed,
+    and the person is told the code could not be delivered."""
+    from aiosmtpd.controller import Controller
+    port = h.free_port()
+    handler = _RefusingHandler("alice@example.org")
+    relay = Controller(handler, hostname="127.0.0.1", port=port)
+    relay.start()
+    try:
+        env = make_env({"mail": {"smtp": "127.0.0.1:%d" % port}})
+        env.add_user("alice")
+        env.service("mss-test", ["tries=2"])
+        login = env.login()
+        login.expect("ECHO_ON", h.PROMPT_EMAIL)
+        login.answer("alice@example.org")
+        login.expect("ECHO_OFF", h.PROMPT_PASSWORD)
+        login.answer(h.PASSWORD)
+        login.expect("INFO")
+        login.expect("ECHO_ON", h.PROMPT_CODE)
+        h.wait_until(lambda: "event=mail_failed user=alice" in
+                     env.mfad.log_text())
+        status = json.loads(env.ctl_ok("--json", "status"))
+        assert status["outbox"] == 0, status
+        assert "550" in env.mfad.log_text()
+        login.answer("000000")
+        assert login.expect("ERROR") == "Wrong code."
+        assert "could not be delivered" in login.expect("ERROR")
+        login.close()
+        assert handler.delivered == []
+    finally:
+        relay.stop()
