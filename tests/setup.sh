@@ -13,7 +13,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
 	openssh-server openssh-client mandoc lmdb-utils openssl util-linux
 	libsystemd-dev systemd
-	faketime gettext"
+	faketime gettext libpam-google-authenticator"
 
 missing=
 for p in $PACKAGES; do

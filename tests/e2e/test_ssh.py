@@ -341,3 +341,32 @@ def test_ssh_key_required_before_keyboard_interactive(env, make_sshd,
     assert err is not None
     assert hd.rounds == [] and not c.authenticated
     env.smtp.assert_no_mail(wait=1)
+
+
+def test_ssh_login_in_french(env, make_sshd, connect):
+    """Issue 4: the same SSH conversation in French (lang=fr): prompts,
+    the masked-address line and the remember question answered "oui";
+    the next connection from the same address skips the code."""
+    sshd = make_sshd(["device=rhost"], lang="fr")
+    c = connect(sshd)
+    hd, err = c.interactive(USER, {
+        "Adresse e-mail :": ADDR, "Mot de passe :": h.PASSWORD,
+        "Code d'authentification :": mailed_code(env),
+        "Se souvenir de cet appareil": "oui"})
+    assert err is None, hd.transcript()
+    assert [last_line(p) for p, _ in hd.prompts()] == [
+        "Adresse e-mail : ", "Mot de passe : ",
+        "Code d'authentification : ",
+        "Se souvenir de cet appareil pendant 30 jours ? [o/N] "], \
+        hd.transcript()
+    assert "Un code a été envoyé à %s" % MASKED in hd.text()
+    assert_logged_in(c)
+    print("\n" + hd.transcript())
+
+    again = connect(sshd)
+    hd2, err = again.interactive(USER, {
+        "Adresse e-mail :": ADDR, "Mot de passe :": h.PASSWORD})
+    assert err is None, hd2.transcript()
+    assert [last_line(p) for p, _ in hd2.prompts()] == [
+        "Adresse e-mail : ", "Mot de passe : "]
+    print(hd2.transcript())
