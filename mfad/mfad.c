@@ -132,74 +132,21 @@ mfad_drop_privileges(const struct mfad_conf *conf, const struct passwd *pw)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Everything after the configuration: the socket, the store, the threads,
+ * then the event loop until a signal stops it. Returns the exit status;
+ * *confp is the configuration in force at the end (a reload replaces it),
+ * for the caller to free.
+ */
+static int
+mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 {
-	static const struct option longopts[] = {
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *path = MFAD_DEFAULT_CONF;
+	struct mfad_conf *conf = *confp;
 	struct mfad_ctx ctx;
-	struct mfad_conf *conf = NULL;
-	struct passwd *pw = NULL;
 	char err[1024];
 	sigset_t mask;
-	int ch, fg = 0, debug = 0, test = 0, lfd = -1, sigfd = -1, r;
+	int lfd = -1, sigfd = -1, r;
 
-	while ((ch = getopt_long(argc, argv, "c:fdth", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'f':
-			fg = 1;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		case 't':
-			test = 1;
-			break;
-		case 'V':
-			printf("mfad %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	/* libESMTP looks for client certificates under $HOME: never let the
-	 * environment choose where a root process reads from. */
-	if (setenv("HOME", "/", 1) != 0)
-		return 1;
-	if (sodium_init() < 0) {
-		fprintf(stderr, "mfad: libsodium failed to start\n");
-		return 1;
-	}
-	if (mfad_conf_load(path, &conf, err, sizeof(err)) != 0) {
-		fprintf(stderr, "mfad: %s\n", err);
-		return 1;
-	}
-	if (conf->user != NULL && (pw = getpwnam(conf->user)) == NULL) {
-		fprintf(stderr, "mfad: [mfad] user %s does not exist\n",
-		    conf->user);
-		return 1;
-	}
-	if (test) {
-		r = mfad_mail_check_templates(conf, err, sizeof(err));
-		if (r == 0)
-			r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
-			    geteuid(), err, sizeof(err));
-		if (r != 0)
-			fprintf(stderr, "mfad: %s\n", err);
-		else
-			printf("%s: configuration OK\n", path);
-		mfad_conf_free(conf);
-		return r == 0 ? 0 : 1;
-	}
 	mfad_log_init(fg, debug);
 	/* Keys and codes must not end up in a core file. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -247,6 +194,7 @@ main(int argc, char **argv)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.conf = conf;
+	/* From here a reload may replace it: hand back the one in use. */
 	ctx.started = time(NULL);
 	{
 		pthread_rwlockattr_t attr;
@@ -267,12 +215,16 @@ main(int argc, char **argv)
 	    (r = mfad_pw_init(conf)) != 0) {
 		mfad_log(LOG_ERR, "cannot start: %s", mss_strerror(r));
 		mfad_store_close(ctx.store);
+		mfad_keys_free(ctx.keys);
 		unlink(conf->socket);
 		return 1;
 	}
 	if ((r = mfad_outbox_start(&ctx, &ctx.outbox)) != 0) {
 		mfad_log(LOG_ERR, "cannot start the mail sender: %s",
 		    mss_strerror(r));
+		mfad_store_close(ctx.store);
+		mfad_keys_free(ctx.keys);
+		unlink(conf->socket);
 		return 1;
 	}
 	r = mfad_server_run(&ctx, lfd, sigfd);
@@ -281,8 +233,80 @@ main(int argc, char **argv)
 	unlink(ctx.conf->socket);
 	mfad_store_close(ctx.store);
 	mfad_keys_free(ctx.keys);
-	mfad_conf_free(ctx.conf);
+	*confp = ctx.conf;
 	pthread_rwlock_destroy(&ctx.conf_lock);
 	mfad_log(LOG_NOTICE, "stopped");
 	return r == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = MFAD_DEFAULT_CONF;
+	struct mfad_conf *conf = NULL;
+	struct passwd *pw = NULL;
+	char err[1024];
+	int ch, fg = 0, debug = 0, test = 0, r;
+
+	while ((ch = getopt_long(argc, argv, "c:fdth", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("mfad %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* libESMTP looks for client certificates under $HOME: never let the
+	 * environment choose where a root process reads from. */
+	if (setenv("HOME", "/", 1) != 0)
+		return 1;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "mfad: libsodium failed to start\n");
+		return 1;
+	}
+	if (mfad_conf_load(path, &conf, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mfad: %s\n", err);
+		return 1;
+	}
+	if (conf->user != NULL && (pw = getpwnam(conf->user)) == NULL) {
+		fprintf(stderr, "mfad: [mfad] user %s does not exist\n",
+		    conf->user);
+		mfad_conf_free(conf);
+		return 1;
+	}
+	if (test) {
+		r = mfad_mail_check_templates(conf, err, sizeof(err));
+		if (r == 0)
+			r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
+			    geteuid(), err, sizeof(err));
+		if (r != 0)
+			fprintf(stderr, "mfad: %s\n", err);
+		else
+			printf("%s: configuration OK\n", path);
+		mfad_conf_free(conf);
+		return r == 0 ? 0 : 1;
+	}
+	r = mfad_start(&conf, pw, fg, debug);
+	mfad_conf_free(conf);
+	return r;
 }

@@ -36,6 +36,11 @@ MFADCTL = BUILDDIR / "mfad" / "mfadctl"
 PAM_MSS = BUILDDIR / "pam_mss" / ".libs" / "pam_mss.so"
 PAM_DRIVER = BUILDDIR / "tests" / "pam" / "pam_driver"
 
+# Set by .ci/run for its ASan+UBSan build: programs built without the
+# sanitizer (sshd, pamtester, pam_unix's helpers) cannot host pam_mss.so
+# built with it, and libfaketime cannot be preloaded before ASan.
+SANITIZED = os.environ.get("MSS_SANITIZED") == "1"
+
 # Linux-PAM return codes (security/_pam_types.h).
 PAM_SUCCESS = 0
 PAM_PERM_DENIED = 6

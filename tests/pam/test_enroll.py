@@ -149,8 +149,9 @@ def _backdated_user(make_env, config, user="alice", days=3):
     return env
 
 
-@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB),
-                    reason="libfaketime is not installed")
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB) or h.SANITIZED,
+                    reason="libfaketime is not installed, or cannot be "
+                    "preloaded in a sanitizer build")
 def test_reenroll_policy_on_both_sides_of_the_date(make_env):
     """[policy] reenroll_before: an account enrolled before the date must
     enroll again once the date has come, and the notice names the date;
