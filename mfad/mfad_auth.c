@@ -236,6 +236,52 @@ mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
 }
 
 int
+mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
+    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+{
+	struct mfad_mail_vars vars;
+	int r;
+
+	if (a->email[0] == '\0')
+		return 0;	/* a decoy's stand-in has nobody to tell */
+	memset(&vars, 0, sizeof(vars));
+	vars.masked = l != NULL ? l->masked : "";
+	vars.host = ctx->hostname;
+	vars.service = l != NULL ? l->service : "passwd";
+	vars.rhost = l != NULL && l->rhost[0] != '\0' ? l->rhost : "-";
+	vars.user = a->user;
+	vars.time = (time_t)now;
+	r = mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,
+	    &vars, now + 86400, NULL);
+	if (r == MSS_ERR_THROTTLED) {
+		mfad_log(LOG_WARNING, "notice %s for %s not queued: mail "
+		    "ceiling reached", mfad_mail_kind_name(kind), a->user);
+		r = 0;
+	}
+	return r;
+}
+
+int
+mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
+    const char *service, const char *rhost)
+{
+	struct mfad_audit_ev ev = { "account_locked", a->user, service, rhost,
+	    "failure", "failure threshold reached" };
+	struct mfad_login l;
+	int r;
+
+	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
+		return r;
+	/* The owner hears of it: someone may be guessing. */
+	memset(&l, 0, sizeof(l));
+	if (mss_mask_email(a->email, l.masked, sizeof(l.masked)) != 0)
+		l.masked[0] = '\0';
+	snprintf(l.service, sizeof(l.service), "%s", service);
+	snprintf(l.rhost, sizeof(l.rhost), "%s", rhost);
+	return mfad_notice(ctx, txn, MFAD_MAIL_LOCKED, a, &l, mfad_now());
+}
+
+int
 mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     const char *user, const char *service)
 {
@@ -441,14 +487,9 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
 		    (r = mfad_deny(ctx, txn, qp, why)) != 0)
 			goto out_txn;
-		if (locked_now) {
-			struct mfad_audit_ev ev = { "account_locked", qp->user,
-			    qp->service, qp->rhost, "failure",
-			    "failure threshold reached" };
-
-			if ((r = mfad_audit(ctx, txn, &ev)) != 0)
-				goto out_txn;
-		}
+		if (locked_now && (r = mfad_lock_event(ctx, txn, &a,
+		    qp->service, qp->rhost)) != 0)
+			goto out_txn;
 		if ((r = mfad_txn_commit(txn)) != 0)
 			goto out_txn;
 		txn = NULL;
@@ -689,14 +730,9 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
-	if (locked_now) {
-		struct mfad_audit_ev ev = { "account_locked", l.user,
-		    l.service, l.rhost, "failure",
-		    "failure threshold reached" };
-
-		if ((r = mfad_audit(ctx, txn, &ev)) != 0)
-			goto out;
-	}
+	if (locked_now && l.kind != MFAD_LOGIN_DECOY &&
+	    (r = mfad_lock_event(ctx, txn, &a, l.service, l.rhost)) != 0)
+		goto out;
 	if ((r = mfad_txn_commit(txn)) != 0) {
 		txn = NULL;
 		goto out;

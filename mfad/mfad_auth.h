@@ -8,6 +8,7 @@
 #define MFAD_AUTH_H
 
 #include "mfad_code.h"
+#include "mfad_mail.h"
 #include "mfad_server.h"
 
 int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
@@ -107,6 +108,14 @@ int mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
  * MSS_ERR_PERM. */
 int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     const char *user, const char *service);
+/* Queues a notice (no code) about a's account for kind, with l's
+ * service, address and mask when l is not NULL. A notice lost to the
+ * global ceiling is logged, never fatal to what it reports. */
+int mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
+    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now);
+/* A lockout began: audited, and the owner is told by mail. */
+int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_acct *a, const char *service, const char *rhost);
 /* Commits txn, wakes the mail sender and answers "code sent". */
 int mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn *txn,
     struct mss_buf *rep, uint8_t *rtype, const char *hex,

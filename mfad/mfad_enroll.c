@@ -19,32 +19,6 @@
 
 #define MFAD_PASSWORD_WINDOW	600	/* seconds after the code to set it */
 
-/* Queues a notice (no code) to the account's address. A notice lost to
- * the global ceiling is logged, never fatal to what it reports. */
-static int
-mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
-    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
-{
-	struct mfad_mail_vars vars;
-	int r;
-
-	memset(&vars, 0, sizeof(vars));
-	vars.masked = l != NULL ? l->masked : "";
-	vars.host = ctx->hostname;
-	vars.service = l != NULL ? l->service : "passwd";
-	vars.rhost = l != NULL && l->rhost[0] != '\0' ? l->rhost : "-";
-	vars.user = a->user;
-	vars.time = (time_t)now;
-	r = mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,
-	    &vars, now + 86400, NULL);
-	if (r == MSS_ERR_THROTTLED) {
-		mfad_log(LOG_WARNING, "notice %s for %s not queued: mail "
-		    "ceiling reached", mfad_mail_kind_name(kind), a->user);
-		r = 0;
-	}
-	return r;
-}
-
 /* ENROLL_START and RESET_START: the same shape, a different login kind. */
 static int
 mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
@@ -356,14 +330,9 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		if ((found && (r = mfad_acct_put(txn, ctx->store, &a,
 		    a.email)) != 0) || (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
-		if (locked_now) {
-			struct mfad_audit_ev lev = { "account_locked", user,
-			    service, "", "failure",
-			    "failure threshold reached" };
-
-			if ((r = mfad_audit(ctx, txn, &lev)) != 0)
-				goto out;
-		}
+		if (locked_now && (r = mfad_lock_event(ctx, txn, &a, service,
+		    "")) != 0)
+			goto out;
 		r = mfad_txn_commit(txn);
 		txn = NULL;
 		if (r == 0)

@@ -79,7 +79,11 @@ def test_lockout_after_threshold_wrong_passwords(env):
     for i in range(3):
         failed_login(env, ALICE, h.WRONG_PASSWORD, rhost="192.0.2.%d" % i)
     failed_login(env, ALICE, h.PASSWORD, rhost="192.0.2.99")
-    env.smtp.assert_no_mail()
+    env.smtp.assert_no_mail(match=h.has_code)
+    # The owner is told of the lockout (issue 7's "account locked" mail).
+    notice = env.smtp.wait_for(ALICE, match=h.is_notice)
+    assert "locked" in str(notice["Subject"])
+    assert env.smtp.count(ALICE) == 1
     env.ctl_ok("user", "unlock", "alice")
     env.full_login()
 
