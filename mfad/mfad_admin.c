@@ -51,6 +51,24 @@ mfad_user_name_ok(const char *name)
 	return 1;
 }
 
+/*
+ * Reads user's account into a: 0 when found; MSS_ERR_NOTFOUND once the
+ * "no such user" answer is in rep; another error otherwise.
+ */
+static int
+mfad_admin_find(MDB_txn *txn, struct mfad_ctx *ctx, const char *user,
+    struct mfad_acct *a, struct mss_buf *rep, uint8_t *rtype)
+{
+	int r;
+
+	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
+	    mfad_acct_get(txn, ctx->store, user, a);
+	if (r == MSS_ERR_NOTFOUND && (r = mfad_reply_result(rep, rtype,
+	    MSS_ERR_NOTFOUND, "no such user")) == 0)
+		return MSS_ERR_NOTFOUND;
+	return r;
+}
+
 static int
 mfad_admin_event(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_peer *peer, const char *event, const char *user,
@@ -277,15 +295,11 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mfad_txn_begin(ctx->store, type == MSS_REQ_USER_SHOW,
 	    &txn)) != 0)
 		goto out;
-	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, user, &a);
-	if (r == MSS_ERR_NOTFOUND) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
-		    "no such user");
+	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+		if (r == MSS_ERR_NOTFOUND)
+			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	if (r != 0)
-		goto out;
 	have = 1;
 	detail[0] = '\0';
 	switch (type) {
@@ -438,15 +452,11 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
 		goto out;
-	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, user, &a);
-	if (r == MSS_ERR_NOTFOUND) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
-		    "no such user");
+	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+		if (r == MSS_ERR_NOTFOUND)
+			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	if (r != 0)
-		goto out;
 	mfad_acct_wipe(&a);
 	if ((da.rep = mss_buf_new(MSS_MSG_MAX)) == NULL) {
 		r = MSS_ERR_NOMEM;
@@ -506,15 +516,11 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
 		goto out;
-	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, user, &a);
-	if (r == MSS_ERR_NOTFOUND) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
-		    "no such user");
+	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+		if (r == MSS_ERR_NOTFOUND)
+			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	if (r != 0)
-		goto out;
 	mfad_acct_wipe(&a);
 	if (id[0] == '\0') {
 		if ((r = mfad_device_revoke_all(txn, ctx->store, user, &n))

@@ -299,6 +299,25 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 }
 
 int
+mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn *txn, struct mss_buf *rep,
+    uint8_t *rtype, const char *user, const char *service, const char *rhost,
+    uint32_t wait)
+{
+	struct mfad_audit_ev ev = { "throttled", user, service, rhost,
+	    "failure", "per-account mail limit" };
+	int r;
+
+	if ((r = mfad_audit(ctx, txn, &ev)) != 0) {
+		mfad_txn_abort(txn);
+		return r;
+	}
+	if ((r = mfad_txn_commit(txn)) != 0)
+		return r;
+	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
+	    wait);
+}
+
+int
 mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn *txn, struct mss_buf *rep,
     uint8_t *rtype, const char *hex, const char *masked)
 {
@@ -531,16 +550,11 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	}
 
 	if (mfad_throttle(conf, &a, now, &wait) != 0) {
-		struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
-		    qp->rhost, "failure", "per-account mail limit" };
-
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_txn_commit(txn)) != 0)
+		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0)
 			goto out_txn;
+		r = mfad_commit_throttled(ctx, txn, rep, rtype, qp->user,
+		    qp->service, qp->rhost, wait);
 		txn = NULL;
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
-		    0, wait);
 		goto out;
 	}
 
@@ -791,17 +805,9 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	if (l.kind != MFAD_LOGIN_DECOY &&
 	    mfad_throttle(conf, &a, now, &wait) != 0) {
-		struct mfad_audit_ev ev = { "throttled", l.user, l.service,
-		    l.rhost, "failure", "per-account mail limit" };
-
-		if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_txn_commit(txn)) != 0) {
-			txn = NULL;
-			goto out;
-		}
+		r = mfad_commit_throttled(ctx, txn, rep, rtype, l.user,
+		    l.service, l.rhost, wait);
 		txn = NULL;
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
-		    0, wait);
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */

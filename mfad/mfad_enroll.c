@@ -76,17 +76,9 @@ mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 	if (real && mfad_throttle(conf, &a, now, &wait) != 0) {
-		struct mfad_audit_ev ev = { "throttled", q.user, q.service,
-		    q.rhost, "failure", "per-account mail limit" };
-
-		if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_txn_commit(txn)) != 0) {
-			txn = NULL;
-			goto out;
-		}
+		r = mfad_commit_throttled(ctx, txn, rep, rtype, q.user,
+		    q.service, q.rhost, wait);
 		txn = NULL;
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
-		    0, wait);
 		goto out;
 	}
 	/*
