@@ -39,7 +39,8 @@
  *                     reset code was accepted)
  * MSS_REQ_CHANGE_PASSWORD  str service, str user, str old, str new
  * MSS_REQ_USER_IMPORT u32 n, n times: u32 line, str user, str email,
- *                     str lang
+ *                     str lang, str hash ("" or argon2id), u32 ndev,
+ *                     ndev times str device
  * MSS_REQ_USER_ADD    str user, str email, str lang, str password
  *                     (empty password: an invitation)
  * MSS_REQ_USER_DEL, MSS_REQ_USER_SHOW, MSS_REQ_USER_LOCK,

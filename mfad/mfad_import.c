@@ -9,37 +9,84 @@
 #include "mfad_audit.h"
 #include "mfad_import.h"
 #include "mfad_mail.h"
+#include "mfad_pw.h"
 #include "mss_err.h"
 #include "mss_proto.h"
 
 struct mfad_import_row {
 	uint32_t	 line;
 	char		*user, *email, *lang;
+	char		*pwhash;		/* "" or an argon2id string */
+	uint32_t	 ndev;
+	char		*dev[MFAD_IMPORT_DEVICES];
+};
+
+/* What one row does, decided before anything is written. */
+struct mfad_import_plan {
+	struct mfad_acct	a;
+	int			found;
+	char			old[MFAD_EMAIL_MAX + 1];
+	int			email_changed, activated;
+	uint8_t			devkey[MFAD_IMPORT_DEVICES][MFAD_KEY_LEN];
+	char			devkind[MFAD_IMPORT_DEVICES][16];
 };
 
 static void
 mfad_rows_free(struct mfad_import_row *rows, uint32_t n)
 {
-	uint32_t i;
+	uint32_t i, j;
 
 	for (i = 0; i < n; i++) {
 		mss_str_free(rows[i].user);
 		mss_str_free(rows[i].email);
 		mss_str_free(rows[i].lang);
+		mss_str_free(rows[i].pwhash);
+		for (j = 0; j < rows[i].ndev; j++)
+			mss_str_free(rows[i].dev[j]);
 	}
 	free(rows);
 }
 
-/* Applies one row in txn; *msg gets the answer. 0 or a row error code;
- * a store failure is returned as is and ends the batch. */
+/*
+ * A device identity as pam_mss forms it: "sshkey:TYPE BASE64",
+ * "rhost:HOST" or "tty:/dev/NAME". kind gets the part before the colon.
+ */
 static int
-mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
-    const struct mfad_peer *peer, const struct mfad_import_row *row,
+mfad_import_device_ok(const char *id, char kind[16])
+{
+	const char *colon = strchr(id, ':');
+	const unsigned char *p;
+	size_t klen;
+
+	if (colon == NULL || colon[1] == '\0')
+		return 0;
+	klen = (size_t)(colon - id);
+	if (!((klen == 6 && strncmp(id, "sshkey", 6) == 0) ||
+	    (klen == 5 && strncmp(id, "rhost", 5) == 0) ||
+	    (klen == 3 && strncmp(id, "tty", 3) == 0)))
+		return 0;
+	for (p = (const unsigned char *)colon + 1; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	if (klen == 3 && strncmp(colon + 1, "/dev/", 5) != 0)
+		return 0;
+	if (klen == 6 && strchr(colon + 1, ' ') == NULL)
+		return 0;
+	memcpy(kind, id, klen);
+	kind[klen] = '\0';
+	return 1;
+}
+
+/* Checks a row and reads what it would change into *pl. 0, a row error
+ * (msg says why), or a store error with *fatal set. */
+static int
+mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_import_row *row, struct mfad_import_plan *pl,
     char *msg, size_t msglen, int *fatal)
 {
-	struct mfad_acct a;
-	char owner[MFAD_USER_MAX + 1], old[MFAD_EMAIL_MAX + 1], detail[300];
-	const char *lang = row->lang;
+	char owner[MFAD_USER_MAX + 1];
+	const char *why;
+	uint32_t i, j;
 	int r;
 
 	*fatal = 0;
@@ -51,10 +98,36 @@ mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
 		snprintf(msg, msglen, "invalid email address");
 		return MSS_ERR_INVAL;
 	}
-	if (lang[0] != '\0' && strcmp(lang, "fr") != 0 &&
-	    strcmp(lang, "en") != 0) {
+	if (row->lang[0] != '\0' && strcmp(row->lang, "fr") != 0 &&
+	    strcmp(row->lang, "en") != 0) {
 		snprintf(msg, msglen, "language must be fr or en");
 		return MSS_ERR_INVAL;
+	}
+	if (row->pwhash[0] != '\0' &&
+	    mfad_pw_hash_ok(row->pwhash, &why) != 0) {
+		snprintf(msg, msglen, "%s", why);
+		return MSS_ERR_INVAL;
+	}
+	for (i = 0; i < row->ndev; i++) {
+		if (!mfad_import_device_ok(row->dev[i], pl->devkind[i])) {
+			snprintf(msg, msglen, "device %u: expected "
+			    "sshkey:TYPE KEY, rhost:HOST or tty:/dev/NAME",
+			    i + 1);
+			return MSS_ERR_INVAL;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(row->dev[i], row->dev[j]) == 0) {
+				snprintf(msg, msglen, "device %u: listed twice",
+				    i + 1);
+				return MSS_ERR_INVAL;
+			}
+		mfad_device_hash(ctx->keys, row->user, ctx->hostname,
+		    row->dev[i], pl->devkey[i]);
+	}
+	if (row->ndev > 0 && ctx->conf->remember_days == 0) {
+		snprintf(msg, msglen, "remembered devices are off "
+		    "([device] remember_days = 0)");
+		return MSS_ERR_REFUSED;
 	}
 	r = mfad_acct_by_email(txn, ctx->store, row->email, owner,
 	    sizeof(owner));
@@ -65,56 +138,160 @@ mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
 	}
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto store;
-	r = mfad_acct_get(txn, ctx->store, row->user, &a);
-	if (r == MSS_ERR_NOTFOUND) {
-		memset(&a, 0, sizeof(a));
-		snprintf(a.user, sizeof(a.user), "%s", row->user);
-		snprintf(a.email, sizeof(a.email), "%s", row->email);
-		snprintf(a.lang, sizeof(a.lang), "%s", lang[0] ? lang :
-		    ctx->conf->language);
-		a.state = MFAD_ACCT_INVITED;
-		a.created = mfad_now();
-		snprintf(detail, sizeof(detail), "by=%s import line %u",
-		    peer->name[0] ? peer->name : "?", row->line);
-		{
-			struct mfad_audit_ev ev = { "user_added", a.user,
-			    "mfadctl", "", "success", detail };
-
-			if ((r = mfad_acct_put(txn, ctx->store, &a, NULL)) != 0 ||
-			    (r = mfad_audit(ctx, txn, &ev)) != 0)
-				goto store;
-		}
-		snprintf(msg, msglen, "added");
-		return 0;
-	}
-	if (r != 0)
+	r = mfad_acct_get(txn, ctx->store, row->user, &pl->a);
+	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto store;
-	if (strcasecmp(a.email, row->email) == 0) {
-		mfad_acct_wipe(&a);
-		snprintf(msg, msglen, "unchanged");
-		return 0;
+	pl->found = r == 0;
+	if (!pl->found) {
+		memset(&pl->a, 0, sizeof(pl->a));
+		snprintf(pl->a.user, sizeof(pl->a.user), "%s", row->user);
+		snprintf(pl->a.email, sizeof(pl->a.email), "%s", row->email);
+		snprintf(pl->a.lang, sizeof(pl->a.lang), "%s",
+		    row->lang[0] ? row->lang : ctx->conf->language);
+		pl->a.state = MFAD_ACCT_INVITED;
+		pl->a.created = mfad_now();
+	} else if (strcasecmp(pl->a.email, row->email) != 0) {
+		/* The language of an existing account is its own choice by
+		 * now: only the address follows the file. */
+		snprintf(pl->old, sizeof(pl->old), "%s", pl->a.email);
+		snprintf(pl->a.email, sizeof(pl->a.email), "%s", row->email);
+		pl->email_changed = 1;
 	}
-	/* The language of an existing account is its own choice by now:
-	 * only the address follows the file. */
-	snprintf(old, sizeof(old), "%s", a.email);
-	snprintf(a.email, sizeof(a.email), "%s", row->email);
-	snprintf(detail, sizeof(detail), "by=%s import line %u",
-	    peer->name[0] ? peer->name : "?", row->line);
-	{
-		struct mfad_audit_ev ev = { "user_email_changed", a.user,
-		    "mfadctl", "", "success", detail };
-
-		r = mfad_acct_put(txn, ctx->store, &a, old);
-		mfad_acct_wipe(&a);
-		if (r != 0 || (r = mfad_audit(ctx, txn, &ev)) != 0)
-			goto store;
+	/* A hash makes an invitation active; it never replaces a password
+	 * the account already has (its owner may have changed it since). */
+	if (row->pwhash[0] != '\0' && pl->a.state == MFAD_ACCT_INVITED &&
+	    pl->a.pwhash[0] == '\0') {
+		snprintf(pl->a.pwhash, sizeof(pl->a.pwhash), "%s",
+		    row->pwhash);
+		pl->a.state = MFAD_ACCT_ACTIVE;
+		pl->a.enrolled = mfad_now();
+		pl->activated = 1;
 	}
-	snprintf(msg, msglen, "email changed");
+	if (row->ndev > 0 && pl->a.pwhash[0] == '\0') {
+		snprintf(msg, msglen, "devices need an account with a password "
+		    "(give its argon2id hash)");
+		return MSS_ERR_REFUSED;
+	}
 	return 0;
 store:
 	*fatal = 1;
 	snprintf(msg, msglen, "%s", mss_strerror(r));
 	return r;
+}
+
+/* Applies one row in txn; *msg gets the answer. 0 or a row error code;
+ * a store failure is returned as is with *fatal set, and ends the batch. */
+static int
+mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_peer *peer, const struct mfad_import_row *row,
+    char *msg, size_t msglen, int *fatal)
+{
+	struct mfad_import_plan *pl;
+	struct mfad_audit_ev ev;
+	struct mfad_device d;
+	char detail[300];
+	const char *by = peer->name[0] ? peer->name : "?";
+	uint64_t now = mfad_now();
+	uint32_t i, added = 0;
+	size_t off;
+	int r;
+
+	if ((pl = calloc(1, sizeof(*pl))) == NULL) {
+		*fatal = 1;
+		snprintf(msg, msglen, "%s", mss_strerror(MSS_ERR_NOMEM));
+		return MSS_ERR_NOMEM;
+	}
+	r = mfad_import_check(ctx, txn, row, pl, msg, msglen, fatal);
+	if (r != 0)
+		goto out;
+	*fatal = 1;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.user, sizeof(d.user), "%s", row->user);
+	snprintf(d.service, sizeof(d.service), "mfadctl");
+	d.created = now;
+	d.expires = now + (uint64_t)ctx->conf->remember_days * 86400;
+	for (i = 0; i < row->ndev; i++) {
+		struct mfad_device old;
+
+		r = mfad_device_get(txn, ctx->store, pl->devkey[i], &old);
+		if (r == 0)
+			continue;	/* already remembered: left as it is */
+		if (r != MSS_ERR_NOTFOUND)
+			goto store;
+		snprintf(d.kind, sizeof(d.kind), "%s", pl->devkind[i]);
+		if ((r = mfad_device_put(txn, ctx->store, pl->devkey[i],
+		    &d)) != 0)
+			goto store;
+		added++;
+	}
+	if (pl->found && !pl->email_changed && !pl->activated && added == 0)
+		goto done;
+	/* One audit record a row (two when an address change also sets a
+	 * password), naming the line and what it did. */
+	off = (size_t)snprintf(detail, sizeof(detail), "by=%s import line %u",
+	    by, row->line);
+	if (pl->activated && off < sizeof(detail))
+		off += (size_t)snprintf(detail + off, sizeof(detail) - off,
+		    ", with a password hash");
+	if (added > 0 && off < sizeof(detail))
+		snprintf(detail + off, sizeof(detail) - off, ", %u device%s",
+		    added, added == 1 ? "" : "s");
+	ev = (struct mfad_audit_ev){ !pl->found ? "user_added" :
+	    pl->email_changed ? "user_email_changed" : pl->activated ?
+	    "password_set" : "device_remembered", pl->a.user, "mfadctl", "",
+	    "success", detail };
+	if ((pl->email_changed || pl->activated || !pl->found) &&
+	    (r = mfad_acct_put(txn, ctx->store, &pl->a,
+	    pl->found ? pl->old : NULL)) != 0)
+		goto store;
+	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
+		goto store;
+	ev.event = "password_set";
+	if (pl->found && pl->email_changed && pl->activated &&
+	    (r = mfad_audit(ctx, txn, &ev)) != 0)
+		goto store;
+done:
+	*fatal = 0;
+	off = (size_t)snprintf(msg, msglen, "%s", !pl->found ?
+	    (pl->activated ? "added with a password" : "added") :
+	    pl->email_changed ? "email changed" :
+	    pl->activated ? "password set" : added ? "" : "unchanged");
+	if (pl->found && pl->email_changed && pl->activated && off < msglen)
+		off += (size_t)snprintf(msg + off, msglen - off,
+		    ", password set");
+	if (added > 0 && off < msglen)
+		snprintf(msg + off, msglen - off, "%s%u device%s remembered",
+		    off ? ", " : "", added, added == 1 ? "" : "s");
+	goto out;
+store:
+	snprintf(msg, msglen, "%s", mss_strerror(r));
+out:
+	mfad_acct_wipe(&pl->a);
+	free(pl);
+	return r;
+}
+
+/* Reads one row of the request. */
+static int
+mfad_import_read(struct mss_buf *req, struct mfad_import_row *row)
+{
+	uint32_t i;
+	int r;
+
+	if ((r = mss_buf_get_u32(req, &row->line)) != 0 ||
+	    (r = mss_buf_get_str(req, &row->user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &row->email, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &row->lang, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &row->pwhash, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_u32(req, &i)) != 0)
+		return r;
+	if (i > MFAD_IMPORT_DEVICES)
+		return MSS_ERR_PROTO;
+	for (row->ndev = 0; row->ndev < i; row->ndev++)
+		if ((r = mss_buf_get_str(req, &row->dev[row->ndev],
+		    MSS_STR_MAX)) != 0)
+			return r;
+	return 0;
 }
 
 int
@@ -125,7 +302,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mss_buf *out = NULL;
 	MDB_txn *txn = NULL;
 	char msg[300];
-	uint32_t n, i;
+	uint32_t n, i, got = 0, ndev;
 	int r, code, fatal;
 
 	if ((r = mss_buf_get_u32(req, &n)) != 0)
@@ -134,12 +311,17 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		return MSS_ERR_PROTO;
 	if ((rows = calloc(n ? n : 1, sizeof(*rows))) == NULL)
 		return MSS_ERR_NOMEM;
-	for (i = 0; i < n; i++)
-		if ((r = mss_buf_get_u32(req, &rows[i].line)) != 0 ||
-		    (r = mss_buf_get_str(req, &rows[i].user, MSS_STR_MAX)) != 0 ||
-		    (r = mss_buf_get_str(req, &rows[i].email, MSS_STR_MAX)) != 0 ||
-		    (r = mss_buf_get_str(req, &rows[i].lang, MSS_STR_MAX)) != 0)
+	for (got = 0, ndev = 0; got < n; got++) {
+		if ((r = mfad_import_read(req, &rows[got])) != 0) {
+			got++;		/* free what it holds */
 			goto out;
+		}
+		if ((ndev += rows[got].ndev) > MFAD_IMPORT_BATCH_DEVICES) {
+			r = MSS_ERR_PROTO;
+			got++;
+			goto out;
+		}
+	}
 	if ((r = mss_buf_end(req)) != 0)
 		goto out;
 	if ((out = mss_buf_new(MSS_MSG_MAX)) == NULL) {
@@ -173,6 +355,6 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 out:
 	mfad_txn_abort(txn);
 	mss_buf_free(out);
-	mfad_rows_free(rows, n);
+	mfad_rows_free(rows, got);
 	return r;
 }

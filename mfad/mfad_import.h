@@ -1,16 +1,26 @@
 /*
- * `mfadctl import`: a batch of (line, user, email, lang) rows applied in
- * one transaction, so that thousands of rows cost a few disk syncs. Each
- * row gets its own answer: "added" (an invitation), "unchanged", "email
- * changed", or an error; a bad row never stops the others, and applying
- * the same rows twice changes nothing.
+ * `mfadctl import`: a batch of (line, user, email, lang, password hash,
+ * devices) rows applied in one transaction, so that thousands of rows
+ * cost a few disk syncs. Without a hash a new account is an invitation;
+ * with one (an argon2id string made elsewhere, e.g. by the portal the
+ * accounts come from) it is active, and the row's device identities are
+ * remembered for [device] remember_days. Each row gets its own answer
+ * ("added", "unchanged", "email changed", ...) or an error; a bad row
+ * never stops the others, and applying the same rows twice changes
+ * nothing.
  */
 #ifndef MFAD_IMPORT_H
 #define MFAD_IMPORT_H
 
 #include "mfad_server.h"
 
-#define MFAD_IMPORT_BATCH	500	/* rows in one request, at most */
+/*
+ * One request is one transaction: these bound the pages it dirties, which
+ * LMDB keeps as page buffers in mfad's memory for later transactions.
+ */
+#define MFAD_IMPORT_BATCH	64	/* rows in one request, at most */
+#define MFAD_IMPORT_BATCH_DEVICES 128	/* devices in one request */
+#define MFAD_IMPORT_DEVICES	16	/* device identities in one row */
 
 int mfad_import(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);

@@ -231,6 +231,35 @@ mfad_pw_needs_rehash(const struct mfad_conf *conf, const char *hash)
 }
 
 int
+mfad_pw_hash_ok(const char *hash, const char **why)
+{
+	unsigned long v, m, t, p;
+	size_t n = strlen(hash);
+	int used = 0;
+
+	*why = "not an argon2id hash ($argon2id$v=19$m=...,t=...,p=...$...)";
+	if (n >= MFAD_HASH_MAX || n >= crypto_pwhash_STRBYTES ||
+	    strncmp(hash, "$argon2id$", 10) != 0 ||
+	    sscanf(hash, "$argon2id$v=%lu$m=%lu,t=%lu,p=%lu$%n", &v, &m, &t,
+	    &p, &used) != 4 || used == 0)
+		return MSS_ERR_INVAL;
+	/* needs_rehash parses the whole string: -1 when it is malformed. */
+	if (v != 19 || crypto_pwhash_str_needs_rehash(hash,
+	    crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN) < 0)
+		return MSS_ERR_INVAL;
+	/* Each verification would cost this much: no more than the most
+	 * mfad.conf can ask for. */
+	if (m > crypto_pwhash_MEMLIMIT_SENSITIVE / 1024 || p < 1 || p > 16 ||
+	    t < 1 || m * t > (unsigned long)crypto_pwhash_OPSLIMIT_SENSITIVE *
+	    (crypto_pwhash_MEMLIMIT_SENSITIVE / 1024)) {
+		*why = "argon2id hash costs more than strength=sensitive";
+		return MSS_ERR_INVAL;
+	}
+	*why = NULL;
+	return 0;
+}
+
+int
 mfad_pw_policy(const struct mfad_conf *conf, const char *user,
     const char *email, const char *pw, const char **why)
 {

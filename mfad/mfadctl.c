@@ -1629,12 +1629,15 @@ ctl_backup(struct ctl *ctl, int argc, char **argv)
 }
 
 /*
- * import: CSV rows USER,EMAIL[,LANG] sent in batches (one transaction
- * each in mfad); one result per input line, in line order.
+ * import: CSV rows USER,EMAIL[,LANG[,PASSWORD_HASH[,DEVICE...]]] sent in
+ * batches (one transaction each in mfad); one result per input line, in
+ * line order. mfad checks the hash and the devices.
  */
 
-#define CTL_IMPORT_BATCH	500		/* rows a request, as mfad */
-#define CTL_IMPORT_BYTES	(48 * 1024)	/* request payload, at most */
+#define CTL_IMPORT_BATCH	64		/* rows a request, as mfad */
+#define CTL_IMPORT_BATCH_DEVICES 128		/* devices a request, as mfad */
+#define CTL_IMPORT_BYTES	(60 * 1024)	/* request payload, at most */
+#define CTL_IMPORT_FIELDS	(4 + 16)	/* and 16 devices, as mfad */
 
 struct ctl_import_res {
 	uint32_t	 line;
@@ -1648,6 +1651,7 @@ struct ctl_import {
 	size_t			 n, cap;
 	struct mss_buf		*req;
 	uint32_t		 rows;		/* in req */
+	uint32_t		 devices;	/* in req */
 	uint32_t		 first;		/* index in res of req's first */
 	int			 failed;
 };
@@ -1729,6 +1733,7 @@ ctl_import_flush(struct ctl *ctl, struct ctl_import *im)
 	}
 	mss_buf_reset(im->req);
 	im->rows = 0;
+	im->devices = 0;
 	im->first = (uint32_t)im->n;
 out:
 	mss_str_free(msg);
@@ -1736,21 +1741,48 @@ out:
 	return ex;
 }
 
-/* Splits a CSV row into at most 3 trimmed fields; -1 when it has more. */
+/*
+ * Splits a CSV row into at most max trimmed fields, in place. A field may
+ * be in double quotes (with "" for a quote), as spreadsheets write a field
+ * that holds commas, like an argon2id hash. Returns the number of fields,
+ * -1 when there are more than max, -2 for an unclosed or stray quote.
+ */
 static int
-ctl_import_split(char *s, char **f)
+ctl_import_split(char *s, char **f, int max)
 {
 	int n = 0;
-	char *p;
+	char *p, *w;
 
 	for (;;) {
-		if (n == 3)
+		if (n == max)
 			return -1;
 		while (*s == ' ' || *s == '\t')
 			s++;
 		f[n++] = s;
+		if (*s == '"') {
+			for (w = s, p = s + 1;; p++) {
+				if (*p == '\0')
+					return -2;
+				if (*p == '"' && p[1] == '"')
+					p++;
+				else if (*p == '"')
+					break;
+				*w++ = *p;
+			}
+			*w = '\0';
+			for (p++; *p == ' ' || *p == '\t'; p++)
+				;
+			if (*p != ',' && *p != '\0')
+				return -2;
+			s = *p == ',' ? p + 1 : NULL;
+			if (s == NULL)
+				return n;
+			continue;
+		}
 		if ((p = strchr(s, ',')) != NULL)
 			*p = '\0';
+		if (strchr(s, '"') != NULL)
+			return -2;
 		s = p != NULL ? p + 1 : NULL;
 		p = f[n - 1] + strlen(f[n - 1]);
 		while (p > f[n - 1] && (p[-1] == ' ' || p[-1] == '\t'))
@@ -1764,16 +1796,36 @@ static int
 ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
     char *line)
 {
-	char *f[3], why[160];
-	const char *lang;
-	int n, ex;
+	char *f[CTL_IMPORT_FIELDS], why[160];
+	const char *lang, *pwhash;
+	size_t need;
+	int n, i, ndev, ex;
 
-	n = ctl_import_split(line, f);
-	if (n < 2) {
-		snprintf(why, sizeof(why), "expected USER,EMAIL[,LANG]");
+	f[0] = NULL;
+	n = ctl_import_split(line, f, CTL_IMPORT_FIELDS);
+	if (n == -2) {
+		snprintf(why, sizeof(why), "unbalanced double quote");
 		goto bad;
 	}
-	lang = n == 3 ? f[2] : "";
+	if (n < 0) {
+		snprintf(why, sizeof(why), "too many devices (at most %d)",
+		    CTL_IMPORT_FIELDS - 4);
+		goto bad;
+	}
+	if (n < 2) {
+		snprintf(why, sizeof(why), "expected "
+		    "USER,EMAIL[,LANG[,PASSWORD_HASH[,DEVICE...]]]");
+		goto bad;
+	}
+	lang = n >= 3 ? f[2] : "";
+	pwhash = n >= 4 ? f[3] : "";
+	ndev = n > 4 ? n - 4 : 0;
+	if (strncmp(pwhash, "$argon2", 7) == 0 && ndev > 0 &&
+	    strncmp(f[4], "t=", 2) == 0) {
+		snprintf(why, sizeof(why), "put the password hash in double "
+		    "quotes: it holds commas");
+		goto bad;
+	}
 	if (!ctl_valid_user(f[0])) {
 		snprintf(why, sizeof(why), "invalid user name");
 		goto bad;
@@ -1786,25 +1838,45 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 		snprintf(why, sizeof(why), "language must be fr or en");
 		goto bad;
 	}
+	for (i = 0, need = 32; i < n; i++) {
+		if (strlen(f[i]) > MSS_STR_MAX) {
+			snprintf(why, sizeof(why), "field %d is longer than %d "
+			    "bytes", i + 1, MSS_STR_MAX);
+			goto bad;
+		}
+		if (i >= 4 && *f[i] == '\0') {
+			snprintf(why, sizeof(why), "device %d is empty",
+			    i - 3);
+			goto bad;
+		}
+		need += strlen(f[i]) + 4;
+	}
 	if (im->rows == CTL_IMPORT_BATCH ||
-	    mss_buf_avail(im->req) + strlen(f[0]) + strlen(f[1]) +
-	    strlen(lang) + 16 > CTL_IMPORT_BYTES)
+	    im->devices + (uint32_t)ndev > CTL_IMPORT_BATCH_DEVICES ||
+	    mss_buf_avail(im->req) + need > CTL_IMPORT_BYTES)
 		if ((ex = ctl_import_flush(ctl, im)) != CTL_EXIT_OK)
 			return ex;
 	if (mss_buf_put_u32(im->req, lineno) != 0 ||
 	    mss_buf_put_str(im->req, f[0]) != 0 ||
 	    mss_buf_put_str(im->req, f[1]) != 0 ||
 	    mss_buf_put_str(im->req, lang) != 0 ||
-	    ctl_import_add(im, lineno, f[0], 1, "") != 0)
+	    mss_buf_put_str(im->req, pwhash) != 0 ||
+	    mss_buf_put_u32(im->req, (uint32_t)ndev) != 0)
+		goto nomem;
+	for (i = 0; i < ndev; i++)
+		if (mss_buf_put_str(im->req, f[4 + i]) != 0)
+			goto nomem;
+	if (ctl_import_add(im, lineno, f[0], 1, "") != 0)
 		goto nomem;
 	/* A placeholder until mfad answers. */
 	free(im->res[im->n - 1].text);
 	im->res[im->n - 1].text = NULL;
 	im->rows++;
+	im->devices += (uint32_t)ndev;
 	return CTL_EXIT_OK;
 bad:
-	if (ctl_import_add(im, lineno, n >= 1 && ctl_valid_user(f[0]) ? f[0] :
-	    NULL, 0, why) != 0)
+	if (ctl_import_add(im, lineno, f[0] != NULL && ctl_valid_user(f[0]) ?
+	    f[0] : NULL, 0, why) != 0)
 		goto nomem;
 	return CTL_EXIT_OK;
 nomem:
@@ -1881,8 +1953,8 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 		if (*p == '\0' || *p == '#')
 			continue;
 		/* A header row, as spreadsheets write them. */
-		if (lineno == 1 && (strcasecmp(p, "user,email") == 0 ||
-		    strcasecmp(p, "user,email,lang") == 0))
+		if (lineno == 1 && strncasecmp(p, "user,email", 10) == 0 &&
+		    (p[10] == '\0' || p[10] == ','))
 			continue;
 		if (strlen(p) != (size_t)got - (size_t)(p - line)) {
 			ex = ctl_import_add(&im, lineno, NULL, 0,
@@ -1908,6 +1980,8 @@ out:
 		mss_str_free(im.res[i].text);
 	}
 	free(im.res);
+	if (line != NULL)
+		sodium_memzero(line, cap);	/* may hold password hashes */
 	free(line);
 	mss_buf_free(im.req);
 	if (fp != stdin)
