@@ -15,9 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "mfad_admin.h"
 #include "mfad_audit.h"
@@ -25,6 +22,7 @@
 #include "mfad_enroll.h"
 #include "mfad_import.h"
 #include "mfad_log.h"
+#include "mfad_notify.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mfad_server.h"
@@ -760,17 +758,6 @@ mfad_accept(int lfd, struct mfad_conn *conns, struct mfad_ctx *ctx)
 		conns[i].hdr_got = 0;
 		conns[i].deadline = mfad_mono_ms() + MFAD_IO_DEADLINE_MS;
 	}
-}
-
-/* Tells systemd (Type=notify) where mfad stands; nothing without it. */
-static void
-mfad_notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	(void)sd_notify(0, state);
-#else
-	(void)state;
-#endif
 }
 
 static void

@@ -266,6 +266,7 @@ class Mfad:
         self.proc = None
         # A command to run mfad under, e.g. ["faketime", "-f", "-2d"].
         self.wrapper = []
+        self.environ = {}       # added to mfad's environment
 
     def start(self, timeout=TIMEOUT):
         assert self.proc is None or self.proc.poll() is not None
@@ -273,7 +274,8 @@ class Mfad:
         try:
             self.proc = subprocess.Popen(
                 self.wrapper + [str(MFAD), "-c", str(self.conf), "-f", "-d"],
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                env=dict(os.environ, **self.environ))
         finally:
             logf.close()
         deadline = time.monotonic() + timeout
