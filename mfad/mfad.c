@@ -192,6 +192,8 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		return 1;
 	}
 
+	if (mfad_log_start() != 0)
+		mfad_log(LOG_WARNING, "no log thread: logging inline");
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.conf = conf;
 	/* From here a reload may replace it: hand back the one in use. */
@@ -217,6 +219,7 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		mfad_store_close(ctx.store);
 		mfad_keys_free(ctx.keys);
 		unlink(conf->socket);
+		mfad_log_stop();
 		return 1;
 	}
 	if ((r = mfad_outbox_start(&ctx, &ctx.outbox)) != 0) {
@@ -225,6 +228,7 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		mfad_store_close(ctx.store);
 		mfad_keys_free(ctx.keys);
 		unlink(conf->socket);
+		mfad_log_stop();
 		return 1;
 	}
 	r = mfad_server_run(&ctx, lfd, sigfd);
@@ -236,6 +240,7 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 	*confp = ctx.conf;
 	pthread_rwlock_destroy(&ctx.conf_lock);
 	mfad_log(LOG_NOTICE, "stopped");
+	mfad_log_stop();
 	return r == 0 ? 0 : 1;
 }
 

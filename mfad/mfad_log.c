@@ -1,40 +1,181 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mfad_log.h"
+
+/*
+ * Lines are written by a thread of their own once mfad_log_start has run:
+ * a syslog() call is a system call or several (a reconnect each time when
+ * no syslog daemon listens), and the thread that commits logins must not
+ * wait for it. The queue keeps the order; when it is full, the caller
+ * waits, so that no line is ever dropped.
+ */
+#define MFAD_LOG_QUEUE	4096		/* lines waiting, at most */
+
+struct mfad_log_line {
+	struct mfad_log_line	*next;
+	int			 prio;		/* facility | priority */
+	struct timespec		 ts;
+	char			 text[];
+};
 
 static int mfad_log_fg;
 static int mfad_log_debug;
 
+static pthread_mutex_t	 mfad_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 mfad_log_more = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 mfad_log_room = PTHREAD_COND_INITIALIZER;
+static struct mfad_log_line *mfad_log_head, *mfad_log_tail;
+static unsigned		 mfad_log_queued;
+static int		 mfad_log_running, mfad_log_stopping;
+static pthread_t	 mfad_log_thread;
+
+/* Whether stderr is systemd's journal (JOURNAL_STREAM names its device
+ * and inode), which already gets every syslog line. */
+static int
+mfad_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 void
 mfad_log_init(int foreground, int debug)
 {
-	mfad_log_fg = foreground;
+	mfad_log_fg = foreground && !mfad_stderr_is_journal();
 	mfad_log_debug = debug;
 	openlog("mfad", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 static void
+mfad_log_write(int prio, const struct timespec *ts, const char *line)
+{
+	struct tm tm;
+
+	syslog(prio, "%s", line);
+	if (mfad_log_fg) {
+		gmtime_r(&ts->tv_sec, &tm);
+		fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ mfad: %s\n",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000, line);
+	}
+}
+
+static void *
+mfad_log_main(void *arg)
+{
+	struct mfad_log_line *l;
+
+	(void)arg;
+	pthread_mutex_lock(&mfad_log_lock);
+	for (;;) {
+		while (mfad_log_head == NULL && !mfad_log_stopping)
+			pthread_cond_wait(&mfad_log_more, &mfad_log_lock);
+		if ((l = mfad_log_head) == NULL)
+			break;
+		if ((mfad_log_head = l->next) == NULL)
+			mfad_log_tail = NULL;
+		mfad_log_queued--;
+		pthread_cond_signal(&mfad_log_room);
+		pthread_mutex_unlock(&mfad_log_lock);
+		mfad_log_write(l->prio, &l->ts, l->text);
+		free(l);
+		pthread_mutex_lock(&mfad_log_lock);
+	}
+	pthread_mutex_unlock(&mfad_log_lock);
+	return NULL;
+}
+
+int
+mfad_log_start(void)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* The thread takes no signal: mfad reads them from a signalfd. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&mfad_log_thread, NULL, mfad_log_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return -1;
+	pthread_mutex_lock(&mfad_log_lock);
+	mfad_log_running = 1;
+	mfad_log_stopping = 0;
+	pthread_mutex_unlock(&mfad_log_lock);
+	return 0;
+}
+
+void
+mfad_log_stop(void)
+{
+	pthread_mutex_lock(&mfad_log_lock);
+	if (!mfad_log_running) {
+		pthread_mutex_unlock(&mfad_log_lock);
+		return;
+	}
+	mfad_log_stopping = 1;
+	pthread_cond_signal(&mfad_log_more);
+	pthread_mutex_unlock(&mfad_log_lock);
+	/* Every line queued is written before this returns. */
+	pthread_join(mfad_log_thread, NULL);
+	pthread_mutex_lock(&mfad_log_lock);
+	mfad_log_running = 0;
+	pthread_mutex_unlock(&mfad_log_lock);
+}
+
+static void
 mfad_vlog(int fac, int prio, const char *fmt, va_list ap)
 {
-	char line[2048];
+	struct mfad_log_line *l;
 	struct timespec ts;
-	struct tm tm;
+	char line[2048];
+	size_t n;
 
 	if (prio == LOG_DEBUG && !mfad_log_debug)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	syslog(fac | prio, "%s", line);
-	if (mfad_log_fg) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ mfad: %s\n",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, line);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = strlen(line) + 1;
+	pthread_mutex_lock(&mfad_log_lock);
+	if (!mfad_log_running || mfad_log_stopping ||
+	    (l = malloc(sizeof(*l) + n)) == NULL) {
+		/* No thread yet (or no memory): written here, in order
+		 * with nothing queued since none can be. */
+		pthread_mutex_unlock(&mfad_log_lock);
+		mfad_log_write(fac | prio, &ts, line);
+		return;
 	}
+	while (mfad_log_queued >= MFAD_LOG_QUEUE)
+		pthread_cond_wait(&mfad_log_room, &mfad_log_lock);
+	l->next = NULL;
+	l->prio = fac | prio;
+	l->ts = ts;
+	memcpy(l->text, line, n);
+	if (mfad_log_tail != NULL)
+		mfad_log_tail->next = l;
+	else
+		mfad_log_head = l;
+	mfad_log_tail = l;
+	mfad_log_queued++;
+	pthread_cond_signal(&mfad_log_more);
+	pthread_mutex_unlock(&mfad_log_lock);
 }
 
 void

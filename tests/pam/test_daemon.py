@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,6 +85,47 @@ def test_mfad_sigterm_exits_cleanly(env):
     assert env.mfad.stop() == 0, env.mfad.log_text()
     env.mfad.start()
     env.full_login()
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_mfad_tells_systemd_ready_reloading_stopping(make_env, tmp_path,
+                                                      abstract):
+    """Type=notify: READY=1 once the socket answers, RELOADING=1 then
+    READY=1 around a SIGHUP, STOPPING=1 on SIGTERM, to a NOTIFY_SOCKET
+    path or abstract address (the protocol spoken without libsystemd)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    name = "mss-notify-%d-%d" % (os.getpid(), time.monotonic_ns())
+    listener.bind("\0" + name if abstract else str(tmp_path / "notify"))
+    listener.settimeout(10)
+    env = make_env(start=False)
+    env.mfad.environ["NOTIFY_SOCKET"] = ("@" + name if abstract else
+                                         str(tmp_path / "notify"))
+    try:
+        env.start()
+        assert listener.recv(256) == b"READY=1"
+        env.mfad.proc.send_signal(1)
+        assert listener.recv(256) == b"RELOADING=1"
+        assert listener.recv(256) == b"READY=1"
+        env.add_user()
+        env.full_login()
+        assert env.mfad.stop() == 0
+        assert listener.recv(256) == b"STOPPING=1"
+    finally:
+        listener.close()
+
+
+def test_no_stderr_copy_when_stderr_is_the_journal(make_env):
+    """Under systemd, stderr may be the journal (JOURNAL_STREAM), which
+    gets the syslog lines already: mfad -f writes no second copy."""
+    env = make_env(start=False)
+    Path(env.mfad.log).touch()
+    st = os.stat(env.mfad.log)
+    env.mfad.environ["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+    env.start()
+    env.add_user()
+    env.full_login()
+    assert env.mfad.stop() == 0
+    assert env.mfad.log_text() == ""
 
 
 def test_code_survives_mfad_restart_and_stays_used(env):
