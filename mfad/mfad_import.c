@@ -104,7 +104,7 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 		return MSS_ERR_INVAL;
 	}
 	if (row->pwhash[0] != '\0' &&
-	    mfad_pw_hash_ok(row->pwhash, &why) != 0) {
+	    mfad_pw_hash_ok(ctx->conf, row->pwhash, &why) != 0) {
 		snprintf(msg, msglen, "%s", why);
 		return MSS_ERR_INVAL;
 	}

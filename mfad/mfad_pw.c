@@ -230,10 +230,19 @@ mfad_pw_needs_rehash(const struct mfad_conf *conf, const char *hash)
 	    conf->pw_memlimit) != 0;
 }
 
+/*
+ * The least work an imported hash may stand for, in KiB times passes: the
+ * weakest of the argon2id settings OWASP lists (7 MiB at t=5; 19 MiB at
+ * t=2 is 38 MiB-passes), so that no imported hash is cheaper to attack
+ * than mfad's own until it is made again at the first login.
+ */
+#define MFAD_PW_IMPORT_FLOOR	(7168UL * 5)
+
 int
-mfad_pw_hash_ok(const char *hash, const char **why)
+mfad_pw_hash_ok(const struct mfad_conf *conf, const char *hash,
+    const char **why)
 {
-	unsigned long v, m, t, p;
+	unsigned long v, m, t, p, floor, own;
 	size_t n = strlen(hash);
 	int used = 0;
 
@@ -253,6 +262,13 @@ mfad_pw_hash_ok(const char *hash, const char **why)
 	    t < 1 || m * t > (unsigned long)crypto_pwhash_OPSLIMIT_SENSITIVE *
 	    (crypto_pwhash_MEMLIMIT_SENSITIVE / 1024)) {
 		*why = "argon2id hash costs more than strength=sensitive";
+		return MSS_ERR_INVAL;
+	}
+	own = (unsigned long)(conf->pw_memlimit / 1024) *
+	    (unsigned long)conf->pw_opslimit;
+	floor = own < MFAD_PW_IMPORT_FLOOR ? own : MFAD_PW_IMPORT_FLOOR;
+	if (m * t < floor) {
+		*why = "argon2id hash too weak (memory x passes below 7 MiB x 5)";
 		return MSS_ERR_INVAL;
 	}
 	*why = NULL;

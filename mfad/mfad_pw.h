@@ -26,10 +26,12 @@ int mfad_pw_needs_rehash(const struct mfad_conf *conf, const char *hash);
 /*
  * Whether hash, made elsewhere (an import), is an argon2id string that
  * mfad can verify: "$argon2id$v=19$m=M,t=T,p=P$salt$hash", well formed,
- * costing at most what strength=sensitive costs. 0, or MSS_ERR_INVAL with
- * *why set.
+ * costing at most what strength=sensitive costs and at least the floor
+ * of SECURITY 11 (or what conf asks, when a test config asks less).
+ * 0, or MSS_ERR_INVAL with *why set.
  */
-int mfad_pw_hash_ok(const char *hash, const char **why);
+int mfad_pw_hash_ok(const struct mfad_conf *conf, const char *hash,
+    const char **why);
 /* Checks length rules; MSS_ERR_REFUSED with a reason in why. */
 int mfad_pw_policy(const struct mfad_conf *conf, const char *user,
     const char *email, const char *pw, const char **why);

@@ -291,3 +291,20 @@ def test_import_many_rows_with_devices_spans_batches(env):
     for u in ("b000", "b128", "b255", "b256", "b299"):
         assert len(env.ctl_json("device", "list", u)) == 1
     _device_login(env, "b299", rhost="10.9.1.43")
+
+
+@pytest.mark.mfad(password={"strength": "interactive", "opslimit": None,
+                            "memlimit": None})
+def test_import_refuses_hashes_weaker_than_the_floor(env):
+    """SECURITY 11: with a real strength, a hash that stands for less work
+    than 7 MiB x 5 passes (the weakest argon2id setting OWASP lists) is
+    refused; 19 MiB at t=2 (memory x passes 38 MiB) is taken, and made
+    again with mfad's parameters at the first login."""
+    rc, rows, _ = _import(env, "weak,weak@example.org,en,%s\n"
+                          "owasp,owasp@example.org,en,%s\n" % (
+                              q(argon2id(m=8192, t=2)),
+                              q(argon2id(m=19456, t=2))))
+    assert rc == h.CTL_REFUSED
+    assert rows == [(1, "weak", "error", "argon2id hash too weak (memory x "
+                     "passes below 7 MiB x 5)"),
+                    (2, "owasp", "result", "added with a password")]
