@@ -21,6 +21,10 @@
  * waits, so that no line is ever dropped.
  */
 #define MFAD_LOG_QUEUE	4096		/* lines waiting, at most */
+/* Under load, the thread lets lines gather before it wakes again: one
+ * wake-up and one write to stderr for many lines, not one for each. */
+#define MFAD_LOG_BURST	16		/* lines in a drain that mean load */
+#define MFAD_LOG_GATHER_NS 2000000L	/* then this long a pause */
 
 struct mfad_log_line {
 	struct mfad_log_line	*next;
@@ -63,39 +67,82 @@ mfad_log_init(int foreground, int debug)
 	openlog("mfad", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+/* A batch of stderr lines, written with one call (stderr has no buffer
+ * of its own). */
+struct mfad_log_out {
+	char	buf[1 << 15];
+	size_t	len;
+};
+
 static void
-mfad_log_write(int prio, const struct timespec *ts, const char *line)
+mfad_log_flush(struct mfad_log_out *o)
 {
+	if (o->len > 0)
+		fwrite(o->buf, 1, o->len, stderr);
+	o->len = 0;
+}
+
+/* Sends line to syslog and, in the foreground, to stderr: at once, or
+ * into o to be written with the rest of a batch. */
+static void
+mfad_log_write(int prio, const struct timespec *ts, const char *line,
+    struct mfad_log_out *o)
+{
+	char stamped[2200];
 	struct tm tm;
+	int n;
 
 	syslog(prio, "%s", line);
-	if (mfad_log_fg) {
-		gmtime_r(&ts->tv_sec, &tm);
-		fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ mfad: %s\n",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000, line);
+	if (!mfad_log_fg)
+		return;
+	gmtime_r(&ts->tv_sec, &tm);
+	n = snprintf(stamped, sizeof(stamped),
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ mfad: %s\n",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000, line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(stamped))
+		n = sizeof(stamped) - 1;
+	if (o == NULL) {
+		fwrite(stamped, 1, (size_t)n, stderr);
+		return;
 	}
+	if (o->len + (size_t)n > sizeof(o->buf))
+		mfad_log_flush(o);
+	memcpy(o->buf + o->len, stamped, (size_t)n);
+	o->len += (size_t)n;
 }
 
 static void *
 mfad_log_main(void *arg)
 {
-	struct mfad_log_line *l;
+	static struct mfad_log_out out;		/* this thread's only */
+	const struct timespec gather = { 0, MFAD_LOG_GATHER_NS };
+	struct mfad_log_line *l, *next;
+	unsigned n;
 
 	(void)arg;
+	/* Named for top -H and ps -L. */
+	pthread_setname_np(pthread_self(), "mfad-log");
 	pthread_mutex_lock(&mfad_log_lock);
 	for (;;) {
 		while (mfad_log_head == NULL && !mfad_log_stopping)
 			pthread_cond_wait(&mfad_log_more, &mfad_log_lock);
 		if ((l = mfad_log_head) == NULL)
 			break;
-		if ((mfad_log_head = l->next) == NULL)
-			mfad_log_tail = NULL;
-		mfad_log_queued--;
-		pthread_cond_signal(&mfad_log_room);
+		mfad_log_head = mfad_log_tail = NULL;
+		mfad_log_queued = 0;
+		pthread_cond_broadcast(&mfad_log_room);
 		pthread_mutex_unlock(&mfad_log_lock);
-		mfad_log_write(l->prio, &l->ts, l->text);
-		free(l);
+		for (n = 0; l != NULL; l = next, n++) {
+			next = l->next;
+			mfad_log_write(l->prio, &l->ts, l->text, &out);
+			free(l);
+		}
+		mfad_log_flush(&out);
+		if (n >= MFAD_LOG_BURST)
+			nanosleep(&gather, NULL);
 		pthread_mutex_lock(&mfad_log_lock);
 	}
 	pthread_mutex_unlock(&mfad_log_lock);
@@ -159,7 +206,7 @@ mfad_vlog(int fac, int prio, const char *fmt, va_list ap)
 		/* No thread yet (or no memory): written here, in order
 		 * with nothing queued since none can be. */
 		pthread_mutex_unlock(&mfad_log_lock);
-		mfad_log_write(fac | prio, &ts, line);
+		mfad_log_write(fac | prio, &ts, line, NULL);
 		return;
 	}
 	while (mfad_log_queued >= MFAD_LOG_QUEUE)

@@ -277,6 +277,7 @@ mfad_outbox_main(void *arg)
 	size_t n, i;
 	int r;
 
+	pthread_setname_np(pthread_self(), "mfad-mail");
 	for (;;) {
 		pthread_mutex_lock(&ob->lock);
 		ob->kicked = 0;

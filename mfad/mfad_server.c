@@ -423,6 +423,7 @@ mfad_committer(void *arg)
 	MDB_txn *txn = NULL;
 	int r;
 
+	pthread_setname_np(pthread_self(), "mfad-commit");
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		while (p->ctodo == NULL && !p->cstop)
@@ -465,6 +466,7 @@ mfad_worker(void *arg)
 	struct mfad_pool *p = arg;
 	struct mfad_job *j;
 
+	pthread_setname_np(pthread_self(), "mfad-worker");
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		while (p->todo == NULL && !p->stop)

@@ -322,6 +322,13 @@ class Mfad:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def wait_log(self, text, timeout=TIMEOUT):
+        """mfad writes its log from a thread of its own, a moment after
+        the event: waits until text is in it, and returns the log."""
+        wait_until(lambda: text in self.log_text(), timeout,
+                   what="%r in mfad's log" % text)
+        return self.log_text()
+
     def log_text(self):
         try:
             return Path(self.log).read_text(errors="replace")
