@@ -33,7 +33,7 @@ def main():
     smtp, env = b.bench_env({"password": {"strength": "interactive",
                                           "opslimit": None,
                                           "memlimit": None}})
-    one, par, rates, p50s, p99s = [], [], [], [], []
+    one, par, rates, p50s, p99s, ksh = [], [], [], [], [], []
     try:
         env.start()
         b.load(tool, env, smtp.port, "add", clients=cores,
@@ -44,6 +44,7 @@ def main():
                                text=True, check=True)
             v = json.loads(r.stdout)
             one.append(v["one_ms"])
+            ksh.append(v["kernel_share"])
             par.append(v["parallel_per_s"])
             r = b.load(tool, env, smtp.port, "badpw", clients=args.clients,
                        accounts=accounts, seconds=args.seconds)
@@ -54,6 +55,9 @@ def main():
         env.close()
     b.row("argon2id verify at interactive, one thread (pwverify)", "ms",
           one, key="hash_one")
+    b.row("argon2id verify at interactive, one thread: time in the kernel "
+          "(page faults and zeroing of its memory)", "%", ksh,
+          key="hash_kernel")
     limits = [cores * 1000.0 / x for x in one]
     b.row("hashing limit = %d cores / one verify" % cores, "verifies/s",
           limits, key="hash_limit")

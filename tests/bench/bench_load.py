@@ -19,6 +19,13 @@ MODES = (("device", "remembered-device logins", "logins/s"),
          ("full", "full logins, code mailed to the sink", "logins/s"))
 
 
+THREADS = {"mfad": "the event loop (mfad)",
+           "mfad-commit": "the committing thread (mfad-commit)",
+           "mfad-worker": "the workers (mfad-worker)",
+           "mfad-log": "the log thread (mfad-log)",
+           "mfad-mail": "the mail thread (mfad-mail)"}
+
+
 class RssSampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
@@ -54,16 +61,24 @@ def main():
                accounts=args.accounts)
         b.load(tool, env, smtp.port, "remember", clients=16,
                accounts=args.accounts)
+        b.drain_outbox(tool, env, smtp.port, args.accounts)
         idle, idle_out = b.vmrss_kib(pid), b.rss_outside_map_kib(pid)
         sampler = RssSampler(pid)
         sampler.start()
         for mode, what, unit in MODES:
             for c in (1, 16, 64):
                 rates, p50s, p99s, errs = [], [], [], 0
+                cpu = {}
                 for _ in range(args.runs):
+                    before = b.thread_cpu_s(pid)
                     r = b.load(tool, env, smtp.port, mode, clients=c,
                                accounts=args.accounts,
                                seconds=args.seconds)
+                    after = b.thread_cpu_s(pid)
+                    for name in after:
+                        cpu.setdefault(name, []).append(
+                            (after[name] - before.get(name, 0)) * 1e6 /
+                            max(r["ops"], 1))
                     rates.append(r["rate"])
                     p50s.append(r["p50_ms"])
                     p99s.append(r["p99_ms"])
@@ -74,6 +89,15 @@ def main():
                 b.row("mfad %s, %d clients: latency p50 (p99 column)" %
                       (what, c), "ms", p50s, p99=max(p99s),
                       key="%s%d_lat" % (mode, c))
+                if c == 64 and mode != "full":
+                    # Where mfad's CPU goes, per request, by thread.
+                    for name in sorted(cpu):
+                        if max(cpu[name]) >= 1:
+                            b.row("mfad %s, %d clients: CPU of %s per "
+                                  "request" % (what, c, THREADS.get(
+                                      name, name + " threads")), "us",
+                                  cpu[name], key="%s%d_cpu_%s" %
+                                  (mode, c, name))
         sampler.stop.set()
         sampler.join()
         b.row("mfad resident memory, idle, %d accounts (VmRSS)" %

@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -133,6 +134,38 @@ def load(tool, env, port, mode, clients=1, accounts=1, first=0, seconds=5,
             mode, r.returncode, r.stdout, r.stderr,
             env.mfad.log_text()[-3000:]))
     return json.loads(r.stdout)
+
+
+def drain_outbox(tool, env, port, accounts, timeout=120):
+    """Setup queues mail (the notice of each remembered device) that mfad
+    may not have delivered yet: its relay is the sink of mfad_load, which
+    runs only with it. Keeps a sink up (remembered-device logins, not
+    measured) until the outbox is empty, so that no setup mail is sent
+    during a measure."""
+    deadline = time.monotonic() + timeout
+    while env.ctl_json("status").get("outbox", 0) > 0:
+        if time.monotonic() > deadline:
+            sys.exit("the outbox did not drain: %s" % env.ctl_json("status"))
+        load(tool, env, port, "device", clients=1, accounts=accounts,
+             seconds=2)
+
+
+def thread_cpu_s(pid):
+    """CPU seconds (user + system) each of a process's threads has used,
+    summed by thread name (mfad names its threads: mfad-worker, ...)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0.0) + \
+            (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 def rss_outside_map_kib(pid):

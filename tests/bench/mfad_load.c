@@ -54,6 +54,7 @@
 #define LOAD_TIMEOUT	10000			/* ms, one request */
 #define LOAD_CODE_WAIT	15			/* s, for a mail */
 #define LOAD_MAXCLIENTS	1024
+#define LOAD_STRIDE	7919L			/* prime: visits every account */
 
 enum load_mode { M_ADD, M_REMEMBER, M_DEVICE, M_WRONG, M_FULL, M_BADPW };
 
@@ -354,7 +355,10 @@ client_main(void *arg)
 		switch (mode) {
 		case M_DEVICE:
 		case M_BADPW:
-			i = first + c->id + (k++ % per) * nclients;
+			/* A scattered order, so that a large store is read all
+			 * over rather than in key order. */
+			i = first + c->id + ((k++ * LOAD_STRIDE) % per) *
+			    nclients;
 			t0 = now_s();
 			if (auth_start(i, mode == M_DEVICE ? password :
 			    "wrong horse battery staple",
