@@ -23,9 +23,13 @@ struct mfad_peer {
 	char		name[64];	/* the peer's user name, or "" */
 };
 
-/* Reads the peer's credentials and works out its roles. */
+/* Reads the peer's credentials and works out its roles. The name and
+ * admin_group membership of a (uid, gid) are looked up at most once every
+ * 10 seconds. Called by the event loop only. */
 int mfad_peer_get(int fd, const struct mfad_conf *conf, struct mfad_peer *p)
     __attribute__((warn_unused_result));
+/* Drops what mfad_peer_get keeps (a reload may change admin_group). */
+void mfad_peer_forget(void);
 /* 1 when the peer may act for user. */
 int mfad_peer_may_act_for(const struct mfad_peer *p, const char *user);
 

@@ -793,6 +793,7 @@ mfad_reload(struct mfad_ctx *ctx)
 	old = ctx->conf;
 	ctx->conf = nc;
 	pthread_rwlock_unlock(&ctx->conf_lock);
+	mfad_peer_forget();
 	mfad_conf_free(old);
 	mfad_log(LOG_NOTICE, "configuration reloaded");
 	mfad_notify("READY=1");

@@ -392,12 +392,17 @@ class MssEnv:
 
     # mfadctl ------------------------------------------------------------
 
-    def ctl(self, *args, input=None, as_nobody=False, timeout=TIMEOUT):
-        """Runs mfadctl -s SOCK ARGS; returns (status, stdout, stderr)."""
+    def ctl(self, *args, input=None, as_nobody=False, as_user=None,
+            timeout=TIMEOUT):
+        """Runs mfadctl -s SOCK ARGS; returns (status, stdout, stderr).
+        as_user runs it as that user, with the groups /etc/group gives."""
         cmd = [str(MFADCTL), "-s", str(self.sock)] + [str(a) for a in args]
         if as_nobody:
             cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup",
                    "--clear-groups"] + cmd
+        elif as_user is not None:
+            cmd = ["setpriv", "--reuid=" + as_user, "--regid=nogroup",
+                   "--init-groups"] + cmd
         r = subprocess.run(cmd, input=input, capture_output=True, text=True,
                            timeout=timeout)
         return r.returncode, r.stdout, r.stderr

@@ -9,6 +9,7 @@ import subprocess
 
 import mss_harness as h
 from mss_harness import PAM_AUTH_ERR, PAM_SUCCESS, PROMPT_EMAIL
+from test_daemon import _records
 
 NOBODY = pwd.getpwnam("nobody")
 
@@ -124,3 +125,44 @@ def test_map_full_fails_closed_with_a_clear_log_line(make_env):
     assert env.mfad.running
     login, code = env.start_login()
     env.finish_login(login, code)
+
+
+ADMINS, ADMIN = "mss-test-admins", "mss-test-adm"
+
+
+def _admin_user():
+    """A user whose only tie to ADMINS is a supplementary membership."""
+    subprocess.run(["groupadd", "-f", ADMINS], check=True)
+    if subprocess.run(["id", ADMIN], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-M", "-N", "-g", "nogroup", "-G", ADMINS,
+                        "-s", "/usr/sbin/nologin", ADMIN], check=True)
+    else:
+        subprocess.run(["gpasswd", "-a", ADMIN, ADMINS], check=True,
+                       capture_output=True)
+
+
+def test_admin_group_members_run_admin_commands(make_env):
+    """DESIGN 4: admin commands are allowed to root and admin_group; a
+    member (by a supplementary group) may run them and is named in the
+    audit; a non-member gets exit 4; once the membership is removed and
+    mfad reloads, the former member gets exit 4 too."""
+    _admin_user()
+    try:
+        env = make_env({"mfad": {"admin_group": ADMINS}})
+        rc, _, err = env.ctl("user", "add", "gina", "--email",
+                             "gina@example.org", as_user=ADMIN)
+        assert rc == h.CTL_OK, err
+        events = env.ctl_json("audit", "--user", "gina")
+        assert any(e["event"] == "user_added" and
+                   ("by=%s" % ADMIN) in e["detail"] for e in
+                   _records(events)), events
+        assert env.ctl("status", as_nobody=True)[0] == h.CTL_PERM
+        subprocess.run(["gpasswd", "-d", ADMIN, ADMINS], check=True,
+                       capture_output=True)
+        env.mfad.proc.send_signal(1)
+        env.mfad.wait_log("configuration reloaded")
+        rc, _, err = env.ctl("status", as_user=ADMIN)
+        assert rc == h.CTL_PERM, err
+    finally:
+        subprocess.run(["userdel", ADMIN], capture_output=True)
+        subprocess.run(["groupdel", ADMINS], capture_output=True)
