@@ -16,6 +16,15 @@
 #define MSS_FRAME_HDR		6		/* u32 length + version + type */
 #define MSS_MSG_MAX		(64 * 1024)	/* payload bound, both ways */
 #define MSS_STR_MAX		1024		/* any one string field */
+
+/*
+ * USER_IMPORT bounds. mfad applies one request in one transaction: these
+ * bound the pages it dirties, which LMDB keeps as page buffers in mfad's
+ * memory for later transactions.
+ */
+#define MSS_IMPORT_ROWS		64		/* rows in one request */
+#define MSS_IMPORT_DEVICES	128		/* devices in one request */
+#define MSS_IMPORT_ROW_DEVICES	16		/* devices in one row */
 #define MSS_PASS_MAX		1024		/* password field */
 #define MSS_TOKEN_LEN		64		/* login id: 32 bytes as hex */
 

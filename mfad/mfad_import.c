@@ -18,7 +18,7 @@ struct mfad_import_row {
 	char		*user, *email, *lang;
 	char		*pwhash;		/* "" or an argon2id string */
 	uint32_t	 ndev;
-	char		*dev[MFAD_IMPORT_DEVICES];
+	char		*dev[MSS_IMPORT_ROW_DEVICES];
 };
 
 /* What one row does, decided before anything is written. */
@@ -27,8 +27,8 @@ struct mfad_import_plan {
 	int			found;
 	char			old[MFAD_EMAIL_MAX + 1];
 	int			email_changed, activated;
-	uint8_t			devkey[MFAD_IMPORT_DEVICES][MFAD_KEY_LEN];
-	char			devkind[MFAD_IMPORT_DEVICES][16];
+	uint8_t			devkey[MSS_IMPORT_ROW_DEVICES][MFAD_KEY_LEN];
+	char			devkind[MSS_IMPORT_ROW_DEVICES][16];
 };
 
 static void
@@ -285,7 +285,7 @@ mfad_import_read(struct mss_buf *req, struct mfad_import_row *row)
 	    (r = mss_buf_get_str(req, &row->pwhash, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_u32(req, &i)) != 0)
 		return r;
-	if (i > MFAD_IMPORT_DEVICES)
+	if (i > MSS_IMPORT_ROW_DEVICES)
 		return MSS_ERR_PROTO;
 	for (row->ndev = 0; row->ndev < i; row->ndev++)
 		if ((r = mss_buf_get_str(req, &row->dev[row->ndev],
@@ -307,7 +307,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 
 	if ((r = mss_buf_get_u32(req, &n)) != 0)
 		return r;
-	if (n > MFAD_IMPORT_BATCH)
+	if (n > MSS_IMPORT_ROWS)
 		return MSS_ERR_PROTO;
 	if ((rows = calloc(n ? n : 1, sizeof(*rows))) == NULL)
 		return MSS_ERR_NOMEM;
@@ -316,7 +316,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			got++;		/* free what it holds */
 			goto out;
 		}
-		if ((ndev += rows[got].ndev) > MFAD_IMPORT_BATCH_DEVICES) {
+		if ((ndev += rows[got].ndev) > MSS_IMPORT_DEVICES) {
 			r = MSS_ERR_PROTO;
 			got++;
 			goto out;

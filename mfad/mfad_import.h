@@ -14,14 +14,6 @@
 
 #include "mfad_server.h"
 
-/*
- * One request is one transaction: these bound the pages it dirties, which
- * LMDB keeps as page buffers in mfad's memory for later transactions.
- */
-#define MFAD_IMPORT_BATCH	64	/* rows in one request, at most */
-#define MFAD_IMPORT_BATCH_DEVICES 128	/* devices in one request */
-#define MFAD_IMPORT_DEVICES	16	/* device identities in one row */
-
 int mfad_import(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 

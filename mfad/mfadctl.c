@@ -1634,10 +1634,8 @@ ctl_backup(struct ctl *ctl, int argc, char **argv)
  * line order. mfad checks the hash and the devices.
  */
 
-#define CTL_IMPORT_BATCH	64		/* rows a request, as mfad */
-#define CTL_IMPORT_BATCH_DEVICES 128		/* devices a request, as mfad */
 #define CTL_IMPORT_BYTES	(60 * 1024)	/* request payload, at most */
-#define CTL_IMPORT_FIELDS	(4 + 16)	/* and 16 devices, as mfad */
+#define CTL_IMPORT_FIELDS	(4 + MSS_IMPORT_ROW_DEVICES) /* user to hash */
 
 struct ctl_import_res {
 	uint32_t	 line;
@@ -1851,8 +1849,8 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 		}
 		need += strlen(f[i]) + 4;
 	}
-	if (im->rows == CTL_IMPORT_BATCH ||
-	    im->devices + (uint32_t)ndev > CTL_IMPORT_BATCH_DEVICES ||
+	if (im->rows == MSS_IMPORT_ROWS ||
+	    im->devices + (uint32_t)ndev > MSS_IMPORT_DEVICES ||
 	    mss_buf_avail(im->req) + need > CTL_IMPORT_BYTES)
 		if ((ex = ctl_import_flush(ctl, im)) != CTL_EXIT_OK)
 			return ex;
