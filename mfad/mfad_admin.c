@@ -102,7 +102,7 @@ mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mfad_acct_count(txn, ctx->store, &accounts)) == 0)
 		r = mfad_outbox_due(txn, ctx->store, 0, &id, 0, &n, &depth,
 		    &oldest, &next);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (r != 0)
 		return r;
 	mfad_outbox_status(ctx->outbox, err, sizeof(err));
@@ -204,14 +204,13 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (hash[0] != '\0' && (r = mfad_admin_event(ctx, txn, peer,
 	    "password_set", user, "via --password-stdin")) != 0)
 		goto out;
-	r = mfad_txn_commit(txn);
-	txn = NULL;
+	r = mfad_txn_commit(&txn);
 	if (r != 0)
 		goto out;
 	r = mfad_reply_result(rep, rtype, 0, hash[0] ? "added (active)" :
 	    "added (invited)");
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
 	mss_str_free(user);
@@ -344,12 +343,11 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0 || (r = mfad_admin_event(ctx, txn, peer, event, a.user,
 	    detail[0] ? detail : NULL)) != 0)
 		goto out;
-	r = mfad_txn_commit(txn);
-	txn = NULL;
+	r = mfad_txn_commit(&txn);
 	if (r == 0)
 		r = mfad_reply_result(rep, rtype, 0, msg);
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (have)
 		mfad_acct_wipe(&a);
 	mss_str_free(user);
@@ -406,7 +404,7 @@ mfad_admin_user_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_put_u8(rep, (uint8_t)more)) != 0)
 		goto out;
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mss_buf_free(body);
 	mss_str_free(after);
 	return r;
@@ -472,7 +470,7 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    mss_buf_avail(da.rep))) != 0)
 		goto out;
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mss_buf_free(da.rep);
 	mss_str_free(user);
 	return r;
@@ -545,13 +543,12 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mfad_admin_event(ctx, txn, peer, "device_revoked", user,
 	    detail)) != 0)
 		goto out;
-	r = mfad_txn_commit(txn);
-	txn = NULL;
+	r = mfad_txn_commit(&txn);
 	snprintf(msg, sizeof(msg), "%u device%s revoked", n, n == 1 ? "" : "s");
 	if (r == 0)
 		r = mfad_reply_result(rep, rtype, 0, msg);
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mss_str_free(user);
 	mss_str_free(id);
 	return r;
@@ -700,7 +697,7 @@ mfad_admin_audit(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_put_u8(rep, (uint8_t)(more != 0))) != 0)
 		goto out;
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mss_buf_free(pg.body);
 	mss_str_free(user);
 	return r;

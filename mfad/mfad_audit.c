@@ -85,9 +85,9 @@ mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
 	r = mfad_audit_put(txn, ctx->store, &rec);
 	if (own != NULL) {
 		if (r == 0)
-			r = mfad_txn_commit(own);
+			r = mfad_txn_commit(&own);
 		else
-			mfad_txn_abort(own);
+			mfad_txn_abort(&own);
 	}
 	return r;
 }

@@ -299,7 +299,7 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 }
 
 int
-mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn *txn, struct mss_buf *rep,
+mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
     uint8_t *rtype, const char *user, const char *service, const char *rhost,
     uint32_t wait)
 {
@@ -307,7 +307,7 @@ mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn *txn, struct mss_buf *rep,
 	    "failure", "per-account mail limit" };
 	int r;
 
-	if ((r = mfad_audit(ctx, txn, &ev)) != 0) {
+	if ((r = mfad_audit(ctx, *txn, &ev)) != 0) {
 		mfad_txn_abort(txn);
 		return r;
 	}
@@ -318,7 +318,7 @@ mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn *txn, struct mss_buf *rep,
 }
 
 int
-mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn *txn, struct mss_buf *rep,
+mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
     uint8_t *rtype, const char *hex, const char *masked)
 {
 	int r;
@@ -417,7 +417,7 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto fail;
 	r = strlen(c->q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
 	    mfad_acct_get(txn, ctx->store, c->q.user, &a);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto fail;
 	c->found = r == 0;
@@ -477,9 +477,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	found = r == 0;
 	if (r == MSS_ERR_NOTFOUND) {
 		if ((r = mfad_deny(ctx, txn, qp, "unknown user")) != 0 ||
-		    (r = mfad_txn_commit(txn)) != 0)
+		    (r = mfad_txn_commit(&txn)) != 0)
 			goto out_txn;
-		txn = NULL;
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
@@ -509,9 +508,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		if (locked_now && (r = mfad_lock_event(ctx, txn, &a,
 		    qp->service, qp->rhost)) != 0)
 			goto out_txn;
-		if ((r = mfad_txn_commit(txn)) != 0)
+		if ((r = mfad_txn_commit(&txn)) != 0)
 			goto out_txn;
-		txn = NULL;
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
@@ -538,9 +536,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			    (r = mfad_device_put(txn, ctx->store, devhash,
 			    &d)) != 0 ||
 			    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-			    (r = mfad_txn_commit(txn)) != 0)
+			    (r = mfad_txn_commit(&txn)) != 0)
 				goto out_txn;
-			txn = NULL;
 			r = mfad_reply_auth(rep, rtype, MSS_AUTH_OK, "", "", 0,
 			    0, 0);
 			goto out;
@@ -552,9 +549,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	if (mfad_throttle(conf, &a, now, &wait) != 0) {
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0)
 			goto out_txn;
-		r = mfad_commit_throttled(ctx, txn, rep, rtype, qp->user,
+		r = mfad_commit_throttled(ctx, &txn, rep, rtype, qp->user,
 		    qp->service, qp->rhost, wait);
-		txn = NULL;
 		goto out;
 	}
 
@@ -567,8 +563,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
 		    qp->rhost, "failure", "global mail ceiling" };
 
-		mfad_txn_abort(txn);
-		txn = NULL;
+		mfad_txn_abort(&txn);
 		r = mfad_audit(ctx, NULL, &ev);
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
 		    0, 60);
@@ -585,12 +580,10 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out_txn;
 	}
-	r = mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l.masked);
-	txn = NULL;
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
 	goto out;
 out_txn:
-	mfad_txn_abort(txn);
-	txn = NULL;
+	mfad_txn_abort(&txn);
 out:
 	if (found)
 		mfad_acct_wipe(&a);
@@ -676,8 +669,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
 	if (r == MSS_ERR_NOTFOUND) {
-		mfad_txn_abort(txn);
-		txn = NULL;
+		mfad_txn_abort(&txn);
 		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0);
 		goto out;
 	}
@@ -747,15 +739,12 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (locked_now && l.kind != MFAD_LOGIN_DECOY &&
 	    (r = mfad_lock_event(ctx, txn, &a, l.service, l.rhost)) != 0)
 		goto out;
-	if ((r = mfad_txn_commit(txn)) != 0) {
-		txn = NULL;
+	if ((r = mfad_txn_commit(&txn)) != 0)
 		goto out;
-	}
-	txn = NULL;
 	r = mfad_reply_code(rep, rtype, res, left, may,
 	    may ? conf->remember_days : 0, l.mail);
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (have_acct)
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
@@ -805,9 +794,8 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	if (l.kind != MFAD_LOGIN_DECOY &&
 	    mfad_throttle(conf, &a, now, &wait) != 0) {
-		r = mfad_commit_throttled(ctx, txn, rep, rtype, l.user,
+		r = mfad_commit_throttled(ctx, &txn, rep, rtype, l.user,
 		    l.service, l.rhost, wait);
-		txn = NULL;
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */
@@ -828,10 +816,9 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l.masked);
-	txn = NULL;
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (have_acct)
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
@@ -901,15 +888,12 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    a.lang, &vars, now + 86400, NULL);
 	if (r != 0 && r != MSS_ERR_THROTTLED)
 		goto out;
-	if ((r = mfad_txn_commit(txn)) != 0) {
-		txn = NULL;
+	if ((r = mfad_txn_commit(&txn)) != 0)
 		goto out;
-	}
-	txn = NULL;
 	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, "device remembered");
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (have_acct)
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
@@ -937,7 +921,7 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
 	    mfad_acct_get(txn, ctx->store, user, &a);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (r == MSS_ERR_NOTFOUND)
 		state = MSS_ACCT_UNKNOWN;
 	else if (r != 0)

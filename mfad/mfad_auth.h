@@ -117,12 +117,12 @@ int mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_acct *a, const char *service, const char *rhost);
 /* The per-account mail limit said no: audits it in txn, commits txn
- * (gone on return) and answers "throttled, wait this long". */
-int mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn *txn,
+ * (NULL on return) and answers "throttled, wait this long". */
+int mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
     struct mss_buf *rep, uint8_t *rtype, const char *user,
     const char *service, const char *rhost, uint32_t wait);
-/* Commits txn, wakes the mail sender and answers "code sent". */
-int mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn *txn,
+/* Commits *txn (NULL on return), wakes the mail sender and answers "code sent". */
+int mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn,
     struct mss_buf *rep, uint8_t *rtype, const char *hex,
     const char *masked);
 int mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,

@@ -66,19 +66,15 @@ mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    "unknown user" };
 
 		if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_txn_commit(txn)) != 0) {
-			txn = NULL;
+		    (r = mfad_txn_commit(&txn)) != 0)
 			goto out;
-		}
-		txn = NULL;
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
 	}
 	if (real && mfad_throttle(conf, &a, now, &wait) != 0) {
-		r = mfad_commit_throttled(ctx, txn, rep, rtype, q.user,
+		r = mfad_commit_throttled(ctx, &txn, rep, rtype, q.user,
 		    q.service, q.rhost, wait);
-		txn = NULL;
 		goto out;
 	}
 	/*
@@ -93,8 +89,7 @@ mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	mfad_token_key(token, key);
 	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
-		mfad_txn_abort(txn);
-		txn = NULL;
+		mfad_txn_abort(&txn);
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
 		    0, 60);
 		goto out;
@@ -111,10 +106,9 @@ mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l.masked);
-	txn = NULL;
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (found)
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
@@ -171,8 +165,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
 		goto out;
 	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
-	mfad_txn_abort(txn);
-	txn = NULL;
+	mfad_txn_abort(&txn);
 	if (r == MSS_ERR_NOTFOUND || (r == 0 && !mfad_may_set(&l, now))) {
 		if (r == 0)
 			mfad_acct_wipe(&a);
@@ -232,14 +225,13 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    &l, now)) != 0)
 			goto out;
 	}
-	r = mfad_txn_commit(txn);
-	txn = NULL;
+	r = mfad_txn_commit(&txn);
 	if (r != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, "password set");
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	if (have)
 		mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
@@ -276,8 +268,7 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
 	    mfad_acct_get(txn, ctx->store, user, &a);
-	mfad_txn_abort(txn);
-	txn = NULL;
+	mfad_txn_abort(&txn);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
@@ -325,8 +316,7 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		if (locked_now && (r = mfad_lock_event(ctx, txn, &a, service,
 		    "")) != 0)
 			goto out;
-		r = mfad_txn_commit(txn);
-		txn = NULL;
+		r = mfad_txn_commit(&txn);
 		if (r == 0)
 			r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
 			    "authentication failed");
@@ -344,14 +334,13 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    NULL, now)) != 0)
 			goto out;
 	}
-	r = mfad_txn_commit(txn);
-	txn = NULL;
+	r = mfad_txn_commit(&txn);
 	if (r != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, "password changed");
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
 	sodium_memzero(nh, sizeof(nh));

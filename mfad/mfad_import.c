@@ -344,8 +344,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mss_buf_put_str(out, msg)) != 0)
 			goto out;
 	}
-	r = mfad_txn_commit(txn);
-	txn = NULL;
+	r = mfad_txn_commit(&txn);
 	if (r != 0)
 		goto out;
 	*rtype = MSS_REP_IMPORT;
@@ -353,7 +352,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_put(rep, mss_buf_ptr(out), mss_buf_avail(out))) != 0)
 		goto out;
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mss_buf_free(out);
 	mfad_rows_free(rows, got);
 	return r;

@@ -195,8 +195,7 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 	if (mfad_txn_begin(ctx->store, 1, &txn) != 0)
 		return;
 	r = mfad_outbox_get(txn, ctx->store, id, &m);
-	mfad_txn_abort(txn);
-	txn = NULL;
+	mfad_txn_abort(&txn);
 	if (r != 0)
 		return;
 	err[0] = '\0';
@@ -258,11 +257,10 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 		    MSS_MAIL_RETRYING)) != 0)
 			goto out;
 	}
-	if (mfad_txn_commit(txn) != 0)
+	if (mfad_txn_commit(&txn) != 0)
 		mfad_log(LOG_ERR, "outbox: cannot record a delivery result");
-	txn = NULL;
 out:
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	mfad_outmsg_clear(&m);
 }
 
@@ -289,7 +287,7 @@ mfad_outbox_main(void *arg)
 		if (mfad_txn_begin(ctx->store, 1, &txn) == 0) {
 			r = mfad_outbox_due(txn, ctx->store, now, ids,
 			    MFAD_OUTBOX_BATCH, &n, &depth, &oldest, &next);
-			mfad_txn_abort(txn);
+			mfad_txn_abort(&txn);
 			if (r != 0)
 				n = 0;
 		}

@@ -257,10 +257,10 @@ mfad_sweep(struct mfad_ctx *ctx)
 		return;
 	if (mfad_store_sweep(txn, ctx->store, now, now > keep ? now - keep : 0,
 	    &n) != 0) {
-		mfad_txn_abort(txn);
+		mfad_txn_abort(&txn);
 		return;
 	}
-	if (mfad_txn_commit(txn) == 0 && n > 0)
+	if (mfad_txn_commit(&txn) == 0 && n > 0)
 		mfad_log(LOG_DEBUG, "swept %u expired records", n);
 }
 
@@ -449,7 +449,7 @@ mfad_committer(void *arg)
 		}
 		if (r == 0) {
 			mfad_store_batch(NULL);
-			if ((r = mfad_txn_commit(txn)) != 0)
+			if ((r = mfad_txn_commit(&txn)) != 0)
 				for (j = batch; j != NULL; j = j->next)
 					mfad_job_fail(j, r);
 			else

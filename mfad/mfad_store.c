@@ -165,16 +165,21 @@ mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
 }
 
 int
-mfad_txn_commit(MDB_txn *txn)
+mfad_txn_commit(MDB_txn **txn)
 {
-	return mfad_store_err(mdb_txn_commit(txn), "commit");
+	MDB_txn *t = *txn;
+
+	/* LMDB frees the handle whether the commit worked or not. */
+	*txn = NULL;
+	return mfad_store_err(mdb_txn_commit(t), "commit");
 }
 
 void
-mfad_txn_abort(MDB_txn *txn)
+mfad_txn_abort(MDB_txn **txn)
 {
-	if (txn != NULL)
-		mdb_txn_abort(txn);
+	if (*txn != NULL)
+		mdb_txn_abort(*txn);
+	*txn = NULL;
 }
 
 /* Record codec helpers: fixed-size text fields copied with bounds. */

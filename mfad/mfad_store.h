@@ -132,11 +132,19 @@ void mfad_store_close(struct mfad_store *st);
  */
 void mfad_store_batch(MDB_txn *txn);
 
-/* A transaction; commit maps MDB_MAP_FULL to MSS_ERR_MAPFULL and logs it. */
+/*
+ * One idiom ends every transaction: a handler keeps its handle in one
+ * variable that starts NULL, ends it with mfad_txn_commit(&txn) or
+ * mfad_txn_abort(&txn), and both set it to NULL (LMDB frees the handle
+ * on commit, failed or not). So a single `mfad_txn_abort(&txn)` at the
+ * handler's exit label is always safe, and no child of a group commit is
+ * ever left open to be committed with the batch by mistake.
+ * commit maps MDB_MAP_FULL to MSS_ERR_MAPFULL and logs it.
+ */
 int mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
     __attribute__((warn_unused_result));
-int mfad_txn_commit(MDB_txn *txn) __attribute__((warn_unused_result));
-void mfad_txn_abort(MDB_txn *txn);
+int mfad_txn_commit(MDB_txn **txn) __attribute__((warn_unused_result));
+void mfad_txn_abort(MDB_txn **txn);
 /* Maps an LMDB return code to an MSS_ERR_* (logging unexpected ones). */
 int mfad_store_err(int rc, const char *what);
 

@@ -145,7 +145,7 @@ put_acct(struct fix *f, const char *user, const char *email)
 
 	make_acct(&a, user, email);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 }
 
 static void
@@ -184,7 +184,7 @@ db_entries(struct fix *f, MDB_dbi dbi)
 	MDB_stat ms;
 
 	assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	return ms.ms_entries;
 }
 
@@ -216,12 +216,12 @@ test_acct_round_trip_every_field(void **state)
 
 	txn = wtxn(f);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = rtxn(f);
 	memset(&b, 0xee, sizeof(b));
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice.smith-01", &b), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_string_equal(b.user, a.user);
 	assert_string_equal(b.email, a.email);	/* case kept */
 	assert_string_equal(b.lang, "fr");
@@ -245,11 +245,11 @@ test_acct_round_trip_every_field(void **state)
 	memset(a.pwhash, 0, sizeof(a.pwhash));
 	txn = wtxn(f);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	txn = rtxn(f);
 	memset(&b, 0xee, sizeof(b));
 	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(b.nsends, 3);
 	assert_string_equal(b.pwhash, "");
 	assert_memory_equal(&a, &b, sizeof(a));
@@ -273,7 +273,7 @@ test_acct_get_missing_is_notfound(void **state)
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_acct_by_email(txn, f->st, "bob@example.com",
 	    user, sizeof(user)), MSS_ERR_NOTFOUND);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 static void
@@ -286,7 +286,7 @@ assert_owner(struct fix *f, const char *email, const char *user)
 	assert_int_equal(mfad_acct_by_email(txn, f->st, email, owner,
 	    sizeof(owner)), 0);
 	assert_string_equal(owner, user);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 static void
@@ -297,7 +297,7 @@ assert_no_owner(struct fix *f, const char *email)
 
 	assert_int_equal(mfad_acct_by_email(txn, f->st, email, owner,
 	    sizeof(owner)), MSS_ERR_NOTFOUND);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 static void
@@ -321,7 +321,7 @@ test_acct_email_index(void **state)
 	    MSS_ERR_EXISTS);
 	assert_int_equal(mfad_acct_get(txn, f->st, "bob", &got),
 	    MSS_ERR_NOTFOUND);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_owner(f, "alice@example.com", "alice");
 
 	/* Putting alice again with her own address is fine. */
@@ -330,13 +330,13 @@ test_acct_email_index(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, "Alice@Example.COM"),
 	    0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	/* And with a change of case only. */
 	make_acct(&a, "alice", "alice@example.com");
 	txn = wtxn(f);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, "Alice@Example.COM"),
 	    0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_owner(f, "ALICE@example.com", "alice");
 
 	/* A new address moves the index. */
@@ -344,26 +344,26 @@ test_acct_email_index(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, "alice@example.com"),
 	    0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_owner(f, "Alice@New.Example.Org", "alice");
 	assert_no_owner(f, "alice@example.com");
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &got), 0);
 	assert_string_equal(got.email, "alice@new.example.org");
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 
 	/* The old address is free for another account... */
 	txn = wtxn(f);
 	make_acct(&b, "bob", "ALICE@example.com");
 	assert_int_equal(mfad_acct_put(txn, f->st, &b, NULL), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_owner(f, "alice@example.com", "bob");
 	/* ...and alice cannot move onto bob's. */
 	make_acct(&a, "alice", "alice@example.com");
 	txn = wtxn(f);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a,
 	    "alice@new.example.org"), MSS_ERR_EXISTS);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_owner(f, "alice@new.example.org", "alice");
 	assert_owner(f, "alice@example.com", "bob");
 }
@@ -389,12 +389,12 @@ test_acct_del_removes_index_and_devices(void **state)
 	assert_int_equal(mfad_device_put(txn, f->st, ka2, &d), 0);
 	make_device(&d, "bob", 99999);
 	assert_int_equal(mfad_device_put(txn, f->st, kb, &d), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = wtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
 	assert_int_equal(mfad_acct_del(txn, f->st, &a), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
@@ -408,7 +408,7 @@ test_acct_del_removes_index_and_devices(void **state)
 	assert_int_equal(mfad_acct_get(txn, f->st, "bob", &a), 0);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
 	assert_int_equal(n, 1);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_no_owner(f, "alice@example.com");
 	assert_owner(f, "bob@example.com", "bob");
 	/* Only bob's device is left, in the devices and in the index. */
@@ -448,7 +448,7 @@ list_page(struct fix *f, const char *after, size_t max, struct names *nm,
 	*more = -1;
 	assert_int_equal(mfad_acct_list(txn, f->st, after, max, collect, nm,
 	    more), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 static void
@@ -522,7 +522,7 @@ test_acct_list_paging(void **state)
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_list(txn, f->st, "", 10, collect, &nm,
 	    &more), MSS_ERR_INVAL);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(nm.n, 2);
 }
 
@@ -537,7 +537,7 @@ test_acct_count(void **state)
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
 	assert_int_equal(n, 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 
 	put_acct(f, "a", "a@example.com");
 	put_acct(f, "b", "b@example.com");
@@ -551,11 +551,11 @@ test_acct_count(void **state)
 	assert_int_equal(mfad_acct_del(txn, f->st, &a), 0);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
 	assert_int_equal(n, 2);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 /* Logins */
@@ -591,18 +591,18 @@ test_login_put_get_del(void **state)
 
 	txn = wtxn(f);
 	assert_int_equal(mfad_login_put(txn, f->st, key, &l), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = rtxn(f);
 	memset(&g, 0xee, sizeof(g));
 	assert_int_equal(mfad_login_get(txn, f->st, key, &g), 0);
 	assert_int_equal(mfad_login_get(txn, f->st, other, &g),
 	    MSS_ERR_NOTFOUND);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	/* other's failed get may have cleared g: read again. */
 	txn = rtxn(f);
 	assert_int_equal(mfad_login_get(txn, f->st, key, &g), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_string_equal(g.user, "alice");
 	assert_string_equal(g.rhost, l.rhost);
 	assert_int_equal(g.caller_uid, 4294967294u);
@@ -624,7 +624,7 @@ test_login_put_get_del(void **state)
 	assert_int_equal(mfad_login_get(txn, f->st, key, &g),
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_login_del(txn, f->st, key), MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(db_entries(f, f->st->logins), 0);
 }
 
@@ -655,7 +655,7 @@ list_devs(struct fix *f, const char *user, struct devs *ds)
 	memset(ds, 0, sizeof(*ds));
 	assert_int_equal(mfad_device_list(txn, f->st, user, collect_dev, ds),
 	    0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	return ds->n;
 }
 
@@ -692,12 +692,12 @@ test_device_put_get_list_del(void **state)
 	assert_int_equal(mfad_device_put(txn, f->st, k2, &d), 0);
 	make_device(&d, "bob", 7000);
 	assert_int_equal(mfad_device_put(txn, f->st, kb, &d), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = rtxn(f);
 	memset(&g, 0xee, sizeof(g));
 	assert_int_equal(mfad_device_get(txn, f->st, k1, &g), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	make_device(&d, "alice", 5000);
 	snprintf(d.service, sizeof(d.service), "login");
 	assert_memory_equal(&g, &d, sizeof(d));
@@ -715,11 +715,11 @@ test_device_put_get_list_del(void **state)
 	make_device(&d, "alice", 9000);
 	d.last_used = 8000;
 	assert_int_equal(mfad_device_put(txn, f->st, k1, &d), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(list_devs(f, "alice", &ds), 2);
 	txn = rtxn(f);
 	assert_int_equal(mfad_device_get(txn, f->st, k1, &g), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_true(g.expires == 9000);
 	assert_true(g.last_used == 8000);
 
@@ -729,7 +729,7 @@ test_device_put_get_list_del(void **state)
 	assert_int_equal(mfad_device_del(txn, f->st, k1), MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_device_get(txn, f->st, k1, &g),
 	    MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(list_devs(f, "alice", &ds), 1);
 	assert_true(has_key(&ds, k2));
 	assert_int_equal(list_devs(f, "bob", &ds), 1);
@@ -759,12 +759,12 @@ test_device_revoke_all(void **state)
 	make_key(key, 0x41);
 	make_device(&d, "alice2", 5000);
 	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = wtxn(f);
 	assert_int_equal(mfad_device_revoke_all(txn, f->st, "alice", &n), 0);
 	assert_int_equal(n, 5);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	assert_int_equal(list_devs(f, "alice", &ds), 0);
 	txn = rtxn(f);
@@ -775,7 +775,7 @@ test_device_revoke_all(void **state)
 	}
 	assert_int_equal(mfad_device_get(txn, f->st, kb, &g), 0);
 	assert_string_equal(g.user, "bob");
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(list_devs(f, "bob", &ds), 1);
 	assert_int_equal(list_devs(f, "alice2", &ds), 1);
 	assert_int_equal(db_entries(f, f->st->devices), 2);
@@ -788,7 +788,7 @@ test_device_revoke_all(void **state)
 	n = 99;
 	assert_int_equal(mfad_device_revoke_all(txn, f->st, "nobody", &n), 0);
 	assert_int_equal(n, 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 /* Outbox */
@@ -826,14 +826,14 @@ test_outbox_put_get_update_del(void **state)
 
 	txn = wtxn(f);
 	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = rtxn(f);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id + 1, &g),
 	    MSS_ERR_NOTFOUND);
 	assert_null(g.sealed);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &g), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_true(g.created == m.created);
 	assert_true(g.expires == m.expires);
 	assert_true(g.next_try == m.next_try);
@@ -858,11 +858,11 @@ test_outbox_put_get_update_del(void **state)
 	snprintf(m.last_error, sizeof(m.last_error), "connection refused");
 	txn = wtxn(f);
 	assert_int_equal(mfad_outbox_update(txn, f->st, id, &m), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(db_entries(f, f->st->outbox), 1);
 	txn = rtxn(f);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &g), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(g.tries, 3);
 	assert_true(g.next_try == 1700000600);
 	assert_string_equal(g.last_error, "connection refused");
@@ -882,7 +882,7 @@ test_outbox_put_get_update_del(void **state)
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &g),
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_outbox_del(txn, f->st, id), MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(db_entries(f, f->st->outbox), 1);
 }
 
@@ -904,7 +904,7 @@ test_outbox_ids_strictly_increase(void **state)
 		assert_true(id > prev);
 		prev = id;
 	}
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(db_entries(f, f->st->outbox), 200);
 
 	/*
@@ -917,11 +917,11 @@ test_outbox_ids_strictly_increase(void **state)
 	assert_int_equal(mfad_outbox_update(txn, f->st, far, &m), 0);
 	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
 	assert_true(id == far + 1);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	txn = wtxn(f);
 	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
 	assert_true(id == far + 2);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(db_entries(f, f->st->outbox), 203);
 }
 
@@ -938,7 +938,7 @@ test_outbox_due(void **state)
 	txn = rtxn(f);
 	assert_int_equal(mfad_outbox_due(txn, f->st, 1000, ids, 8, &n, &depth,
 	    &oldest, &next), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(n, 0);
 	assert_int_equal(depth, 0);
 	assert_int_equal(oldest, 0);
@@ -953,7 +953,7 @@ test_outbox_due(void **state)
 	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &put[2]), 0);
 	make_msg(&m, 80, 250, sealed, sizeof(sealed));		/* later */
 	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &put[3]), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = rtxn(f);
 	assert_int_equal(mfad_outbox_due(txn, f->st, 200, ids, 8, &n, &depth,
@@ -986,7 +986,7 @@ test_outbox_due(void **state)
 	    &oldest, &next), 0);
 	assert_int_equal(n, 4);
 	assert_int_equal(next, 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 /* The big-endian u64 keys of the outbox and the audit. */
@@ -1042,7 +1042,7 @@ test_audit_put(void **state)
 	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
 	make_audit(&r, 4000000, "reset");
 	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(db_entries(f, f->st->audit), 3);
 }
 
@@ -1092,11 +1092,11 @@ test_sweep(void **state)
 	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
 	make_audit(&r, now * 1000000, "new");
 	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	txn = wtxn(f);
 	assert_int_equal(mfad_store_sweep(txn, f->st, now, 1000, &n), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(n, 2 + 2 + 2);
 
 	txn = rtxn(f);
@@ -1119,7 +1119,7 @@ test_sweep(void **state)
 	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
 	assert_true(key_u64(k.mv_data) == now * 1000000);
 	mdb_cursor_close(cur);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(db_entries(f, f->st->audit), 2);
 	assert_int_equal(db_entries(f, f->st->logins), 1);
 	/* The user's device index lost the expired ones too. */
@@ -1131,7 +1131,7 @@ test_sweep(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_store_sweep(txn, f->st, now, 1000, &n), 0);
 	assert_int_equal(n, 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 /* Durability and atomicity (rule 29) */
@@ -1165,7 +1165,7 @@ test_commit_survives_reopen(void **state)
 	make_login(&l, "alice", 12345);
 	l.state = MFAD_LOGIN_DONE;
 	assert_int_equal(mfad_login_put(txn, f->st, key, &l), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 
 	fix_reopen(f);
 	txn = rtxn(f);
@@ -1173,7 +1173,7 @@ test_commit_survives_reopen(void **state)
 	assert_int_equal(a.failures, 7);
 	assert_int_equal(mfad_login_get(txn, f->st, key, &l), 0);
 	assert_int_equal(l.state, MFAD_LOGIN_DONE);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_owner(f, "alice@example.com", "alice");
 }
 
@@ -1201,7 +1201,7 @@ test_abort_leaves_nothing(void **state)
 	assert_int_equal(mfad_outbox_put(txn, f->st, &m, &id), 0);
 	/* Visible inside the transaction... */
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 
 	/* ...and nowhere after the abort, not even after a reopen. */
 	fix_reopen(f);
@@ -1216,7 +1216,7 @@ test_abort_leaves_nothing(void **state)
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
 	assert_int_equal(n, 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_no_owner(f, "alice@example.com");
 	assert_int_equal(db_entries(f, f->st->emails), 0);
 	assert_int_equal(db_entries(f, f->st->userdevs), 0);
@@ -1227,6 +1227,66 @@ test_abort_leaves_nothing(void **state)
 
 #define FILL_BATCH	20
 #define FILL_MAX	200000
+
+/*
+ * The one idiom that ends a transaction: commit and abort both leave the
+ * handle NULL, a failed commit included (LMDB has freed it), so the exit
+ * label's abort is always safe; and a child of a group commit that a
+ * handler aborts leaves nothing in the batch.
+ */
+static void
+test_txn_end_idiom(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a;
+	char user[32], email[64];
+	MDB_txn *batch = NULL, *txn;
+	unsigned i;
+	int r = 0;
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_null(txn);
+	mfad_txn_abort(&txn);		/* after a commit: a no-op */
+	txn = rtxn(f);
+	mfad_txn_abort(&txn);
+	assert_null(txn);
+	mfad_txn_abort(&txn);
+
+	/* Children of a batch: the aborted one leaves no trace. */
+	batch = wtxn(f);
+	mfad_store_batch(batch);
+	txn = wtxn(f);
+	make_acct(&a, "kept", "kept@example.com");
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = wtxn(f);
+	make_acct(&a, "dropped", "dropped@example.com");
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	mfad_txn_abort(&txn);
+	mfad_store_batch(NULL);
+	assert_int_equal(mfad_txn_commit(&batch), 0);
+	assert_null(batch);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "kept", &a), 0);
+	assert_int_equal(mfad_acct_get(txn, f->st, "dropped", &a),
+	    MSS_ERR_NOTFOUND);
+	mfad_txn_abort(&txn);
+
+	/* A commit that fails (the map filled up) still ends the handle. */
+	txn = wtxn(f);
+	for (i = 0; i < FILL_MAX && r == 0; i++) {
+		snprintf(user, sizeof(user), "fill%06u", i);
+		snprintf(email, sizeof(email), "%s@example.com", user);
+		make_acct(&a, user, email);
+		memset(a.pwhash, 'p', 200);
+		r = mfad_acct_put(txn, f->st, &a, NULL);
+	}
+	assert_int_equal(r, MSS_ERR_MAPFULL);
+	assert_int_not_equal(mfad_txn_commit(&txn), 0);
+	assert_null(txn);
+	mfad_txn_abort(&txn);
+}
 
 static void
 test_map_full_fails_closed(void **state)
@@ -1252,11 +1312,11 @@ test_map_full_fails_closed(void **state)
 				break;
 		}
 		if (r != 0) {
-			mfad_txn_abort(txn);
+			mfad_txn_abort(&txn);
 			break;
 		}
 		/* A failed commit has freed the transaction. */
-		if ((r = mfad_txn_commit(txn)) != 0)
+		if ((r = mfad_txn_commit(&txn)) != 0)
 			break;
 		committed += FILL_BATCH;
 	}
@@ -1274,7 +1334,7 @@ test_map_full_fails_closed(void **state)
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
 	assert_true(n == committed);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 
 	/* And after a restart with the same map size. */
 	fix_reopen(f);
@@ -1284,7 +1344,7 @@ test_map_full_fails_closed(void **state)
 	assert_string_equal(a.user, user);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
 	assert_true(n == committed);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_owner(f, "user000000@example.com", "user000000");
 }
 
@@ -1298,7 +1358,7 @@ put_raw(struct fix *f, MDB_dbi dbi, const void *k, size_t klen,
 	MDB_txn *txn = wtxn(f);
 
 	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 }
 
 /* The stored bytes of a good record of alice, into buf. */
@@ -1313,7 +1373,7 @@ good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
 	assert_true(val.mv_size <= len);
 	memcpy(buf, val.mv_data, val.mv_size);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	return val.mv_size;
 }
 
@@ -1327,7 +1387,7 @@ assert_acct_corrupt(struct fix *f, const void *v, size_t vlen)
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
 	    MSS_ERR_STORE);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 static void
@@ -1343,7 +1403,7 @@ test_corrupt_account_is_store_error(void **state)
 	len = good_acct_bytes(f, good, sizeof(good));
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 
 	/* Plain garbage, one byte, a wrong version (empty: see below). */
 	assert_acct_corrupt(f, "garbage", 7);
@@ -1380,7 +1440,7 @@ test_corrupt_account_is_store_error(void **state)
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
 	assert_string_equal(a.user, "alice");
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 /* A record too short to hold its version byte is a store error, not a
@@ -1410,7 +1470,7 @@ test_corrupt_account_fails_list(void **state)
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_list(txn, f->st, "", 10, collect, &nm,
 	    &more), MSS_ERR_STORE);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(nm.n, 1);
 	assert_string_equal(nm.v[0], "aaron");
 }
@@ -1437,7 +1497,7 @@ test_corrupt_account_version_fails_list(void **state)
 	memset(&nm, 0, sizeof(nm));
 	assert_int_equal(mfad_acct_list(txn, f->st, "", 10, collect, &nm,
 	    &more), MSS_ERR_STORE);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	assert_int_equal(nm.n, 0);
 }
 
@@ -1465,33 +1525,33 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	assert_int_equal(mfad_device_get(txn, f->st, key, &d), MSS_ERR_STORE);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m), MSS_ERR_STORE);
 	assert_null(m.sealed);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 
 	/* An outbox record whose sealed length runs past the data. */
 	memset(sealed, 0x5e, sizeof(sealed));
 	make_msg(&good, 1, 1, sealed, sizeof(sealed));
 	txn = wtxn(f);
 	assert_int_equal(mfad_outbox_put(txn, f->st, &good, &id), 0);
-	assert_int_equal(mfad_txn_commit(txn), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	u64_key(id, idk);
 	txn = rtxn(f);
 	assert_int_equal(mdb_get(txn, f->st->outbox, &k, &v), 0);
 	assert_true(v.mv_size <= sizeof(raw));
 	len = v.mv_size;
 	memcpy(raw, v.mv_data, len);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	put_raw(f, f->st->outbox, idk, 8, raw, len - 1);
 	txn = rtxn(f);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m), MSS_ERR_STORE);
 	assert_null(m.sealed);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 	/* The same bytes whole read fine. */
 	put_raw(f, f->st->outbox, idk, 8, raw, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m), 0);
 	assert_memory_equal(m.sealed, sealed, sizeof(sealed));
 	mfad_outmsg_clear(&m);
-	mfad_txn_abort(txn);
+	mfad_txn_abort(&txn);
 }
 
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
@@ -1518,6 +1578,8 @@ main(void)
 		T(test_commit_survives_reopen),
 		T(test_abort_leaves_nothing),
 		cmocka_unit_test_setup_teardown(test_map_full_fails_closed,
+		    fix_setup_tiny, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_txn_end_idiom,
 		    fix_setup_tiny, fix_teardown),
 		T(test_corrupt_account_is_store_error),
 		T(test_corrupt_account_empty_is_store_error),
