@@ -15,7 +15,13 @@
 #include "mss_buf.h"
 #include "mss_err.h"
 
+/*
+ * Each record starts with its layout's version. Accounts and logins are
+ * at 2 (fields added at the end); a version 1 record of either still
+ * reads, with the added fields zero, so a store survives an upgrade.
+ */
 #define MFAD_REC_VERSION	1
+#define MFAD_REC_V2		2
 #define MFAD_REC_MAX		8192
 
 int
@@ -208,8 +214,8 @@ mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
 }
 
 static int
-mfad_rec_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
-    struct mss_buf **out)
+mfad_rec_get_ver(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    uint8_t maxver, struct mss_buf **out, uint8_t *verp)
 {
 	MDB_val key = { klen, (void *)k }, val;
 	struct mss_buf *b;
@@ -230,13 +236,23 @@ mfad_rec_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 		}
 		return r;
 	}
-	if (ver != MFAD_REC_VERSION) {
+	if (ver < MFAD_REC_VERSION || ver > maxver) {
 		mss_buf_free(b);
 		mfad_log(LOG_ERR, "store: record of unknown version %u", ver);
 		return MSS_ERR_STORE;
 	}
 	*out = b;
+	if (verp != NULL)
+		*verp = ver;
 	return 0;
+}
+
+static int
+mfad_rec_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    struct mss_buf **out)
+{
+	return mfad_rec_get_ver(txn, dbi, k, klen, MFAD_REC_VERSION, out,
+	    NULL);
 }
 
 static int
@@ -291,7 +307,7 @@ mfad_acct_wipe(struct mfad_acct *a)
 }
 
 static int
-mfad_acct_decode(struct mss_buf *b, struct mfad_acct *a)
+mfad_acct_decode(struct mss_buf *b, uint8_t ver, struct mfad_acct *a)
 {
 	uint32_t i;
 	int r;
@@ -315,6 +331,12 @@ mfad_acct_decode(struct mss_buf *b, struct mfad_acct *a)
 	for (i = 0; i < a->nsends; i++)
 		if ((r = mss_buf_get_u64(b, &a->sends[i])) != 0)
 			return r;
+	if (ver < MFAD_REC_V2)
+		return 0;
+	if ((r = mss_buf_get_u64(b, &a->throttle_noticed)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0 ||
+	    (r = mfad_get_fixed(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+		return r;
 	return 0;
 }
 
@@ -323,12 +345,13 @@ mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
     struct mfad_acct *a)
 {
 	struct mss_buf *b;
+	uint8_t ver;
 	int r;
 
-	if ((r = mfad_rec_get(txn, st->accounts, user, strlen(user), &b))
-	    != 0)
+	if ((r = mfad_rec_get_ver(txn, st->accounts, user, strlen(user),
+	    MFAD_REC_V2, &b, &ver)) != 0)
 		return r;
-	return mfad_rec_done(b, mfad_acct_decode(b, a));
+	return mfad_rec_done(b, mfad_acct_decode(b, ver, a));
 }
 
 static int
@@ -337,7 +360,7 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 	uint32_t i;
 	int r;
 
-	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	if ((r = mss_buf_put_u8(b, MFAD_REC_V2)) != 0 ||
 	    (r = mss_buf_put_str(b, a->user)) != 0 ||
 	    (r = mss_buf_put_str(b, a->email)) != 0 ||
 	    (r = mss_buf_put_str(b, a->lang)) != 0 ||
@@ -354,6 +377,10 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 	for (i = 0; i < a->nsends && i < MFAD_SENDS_MAX; i++)
 		if ((r = mss_buf_put_u64(b, a->sends[i])) != 0)
 			return r;
+	if ((r = mss_buf_put_u64(b, a->throttle_noticed)) != 0 ||
+	    (r = mss_buf_put_u8(b, a->has_cur_login)) != 0 ||
+	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+		return r;
 	return 0;
 }
 
@@ -475,10 +502,10 @@ mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
 			uint8_t ver;
 
 			if ((r = mss_buf_get_u8(b, &ver)) == 0 &&
-			    ver != MFAD_REC_VERSION)
+			    (ver < MFAD_REC_VERSION || ver > MFAD_REC_V2))
 				r = MSS_ERR_PROTO;
 			if (r == 0)
-				r = mfad_acct_decode(b, &a);
+				r = mfad_acct_decode(b, ver, &a);
 		}
 		if ((r = mfad_rec_done(b, r)) != 0)
 			break;
@@ -514,9 +541,11 @@ mfad_login_get(MDB_txn *txn, struct mfad_store *st,
 {
 	struct mss_buf *b;
 	uint32_t uid;
+	uint8_t ver;
 	int r;
 
-	if ((r = mfad_rec_get(txn, st->logins, key, MFAD_KEY_LEN, &b)) != 0)
+	if ((r = mfad_rec_get_ver(txn, st->logins, key, MFAD_KEY_LEN,
+	    MFAD_REC_V2, &b, &ver)) != 0)
 		return r;
 	memset(l, 0, sizeof(*l));
 	if ((r = mss_buf_get_u8(b, &l->kind)) != 0 ||
@@ -539,6 +568,12 @@ mfad_login_get(MDB_txn *txn, struct mfad_store *st,
 	    (r = mss_buf_get_u32(b, &l->attempts)) != 0 ||
 	    (r = mss_buf_get_u32(b, &l->sends)) != 0)
 		return mfad_rec_done(b, r);
+	if (ver >= MFAD_REC_V2 &&
+	    ((r = mfad_get_fixed(b, l->code_nonce, MFAD_NONCE_LEN)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->noticed)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->has_tkey)) != 0 ||
+	    (r = mfad_get_fixed(b, l->tkey, MFAD_KEY_LEN)) != 0))
+		return mfad_rec_done(b, r);
 	l->caller_uid = uid;
 	return mfad_rec_done(b, 0);
 }
@@ -552,7 +587,7 @@ mfad_login_put(MDB_txn *txn, struct mfad_store *st,
 
 	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
 		return MSS_ERR_NOMEM;
-	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	if ((r = mss_buf_put_u8(b, MFAD_REC_V2)) != 0 ||
 	    (r = mss_buf_put_u8(b, l->kind)) != 0 ||
 	    (r = mss_buf_put_str(b, l->user)) != 0 ||
 	    (r = mss_buf_put_str(b, l->service)) != 0 ||
@@ -570,7 +605,11 @@ mfad_login_put(MDB_txn *txn, struct mfad_store *st,
 	    (r = mss_buf_put_u64(b, l->expires)) != 0 ||
 	    (r = mss_buf_put_u64(b, l->verified)) != 0 ||
 	    (r = mss_buf_put_u32(b, l->attempts)) != 0 ||
-	    (r = mss_buf_put_u32(b, l->sends)) != 0)
+	    (r = mss_buf_put_u32(b, l->sends)) != 0 ||
+	    (r = mss_buf_put(b, l->code_nonce, MFAD_NONCE_LEN)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->noticed)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->has_tkey)) != 0 ||
+	    (r = mss_buf_put(b, l->tkey, MFAD_KEY_LEN)) != 0)
 		goto out;
 	r = mfad_rec_put(txn, st->logins, key, MFAD_KEY_LEN, b, "login");
 out:

@@ -25,6 +25,7 @@
 #define MFAD_EMAIL_MAX	254
 #define MFAD_HASH_MAX	256
 #define MFAD_KEY_LEN	32
+#define MFAD_NONCE_LEN	16
 
 struct mfad_store {
 	MDB_env	*env;
@@ -54,6 +55,11 @@ struct mfad_acct {
 	uint64_t	locked_until;		/* lockout after failures */
 	uint32_t	nsends;
 	uint64_t	sends[MFAD_SENDS_MAX];	/* recent mail times, newest last */
+	uint64_t	throttle_noticed;	/* last "password entered while
+						   throttled" notice */
+	uint8_t		has_cur_login;
+	uint8_t		cur_login[MFAD_KEY_LEN];	/* store key of the
+						   newest sign-in login */
 };
 
 enum mfad_login_state {
@@ -62,6 +68,7 @@ enum mfad_login_state {
 	MFAD_LOGIN_DEAD = 2,		/* max_attempts reached */
 	MFAD_LOGIN_DONE = 3,		/* device remembered, nothing left */
 	MFAD_LOGIN_ENROLLED = 4,	/* enrollment finished: password set */
+	MFAD_LOGIN_MOVED = 5,		/* a newer login took its code over */
 };
 
 enum mfad_login_kind {
@@ -88,6 +95,11 @@ struct mfad_login {
 	uint64_t	created, code_expires, expires, verified;
 	uint32_t	attempts;		/* wrong codes, never reset */
 	uint32_t	sends;			/* codes mailed for this login */
+	uint8_t		code_nonce[MFAD_NONCE_LEN];	/* binds the code's
+						   hash; moves with the code */
+	uint8_t		noticed;		/* owner told of a takeover */
+	uint8_t		has_tkey;
+	uint8_t		tkey[MFAD_KEY_LEN];	/* its throttle record */
 };
 
 struct mfad_device {

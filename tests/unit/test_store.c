@@ -1377,6 +1377,9 @@ good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 	return val.mv_size;
 }
 
+/* Version 2 added throttle_noticed, has_cur_login and cur_login. */
+#define V2_ACCT_TAIL	(8 + 1 + MFAD_KEY_LEN)
+
 static void
 assert_acct_corrupt(struct fix *f, const void *v, size_t vlen)
 {
@@ -1419,9 +1422,10 @@ test_corrupt_account_is_store_error(void **state)
 	assert_acct_corrupt(f, bad, len - 1);
 	bad[len] = 0;
 	assert_acct_corrupt(f, bad, len + 1);
-	/* nsends (the last u32 with none sent) past MFAD_SENDS_MAX. */
+	/* nsends (the u32 before version 2's tail, with none sent) past
+	 * MFAD_SENDS_MAX. */
 	memcpy(bad, good, len);
-	bad[len - 1] = MFAD_SENDS_MAX + 1;
+	bad[len - V2_ACCT_TAIL - 1] = MFAD_SENDS_MAX + 1;
 	assert_acct_corrupt(f, bad, len);
 	/* A user name with a NUL in it. */
 	memcpy(bad, good, len);
@@ -1475,6 +1479,35 @@ test_corrupt_account_fails_list(void **state)
 	assert_string_equal(nm.v[0], "aaron");
 }
 
+/* A version 1 account (before the fields version 2 added) still reads,
+ * with those fields zero: a store survives the upgrade. */
+static void
+test_account_v1_still_reads(void **state)
+{
+	struct fix *f = *state;
+	unsigned char good[1024];
+	struct mfad_acct a;
+	size_t len;
+	MDB_txn *txn;
+
+	len = good_acct_bytes(f, good, sizeof(good));
+	assert_int_equal(good[0], 2);
+	good[0] = 1;
+	put_raw(f, f->st->accounts, "alice", 5, good, len - V2_ACCT_TAIL);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_string_equal(a.email, "alice@example.com");
+	assert_int_equal(a.has_cur_login, 0);
+	assert_true(a.throttle_noticed == 0);
+	mfad_txn_abort(&txn);
+	/* Version 1 with version 2's tail is junk, not a guess. */
+	put_raw(f, f->st->accounts, "alice", 5, good, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+}
+
 /* The list refuses a record of an unknown version, as mfad_acct_get
  * does, instead of handing it to the callback as data. */
 static void
@@ -1489,7 +1522,7 @@ test_corrupt_account_version_fails_list(void **state)
 	int more;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	good[0] = 2;	/* a version this build does not know */
+	good[0] = 3;	/* a version this build does not know */
 	put_raw(f, f->st->accounts, "alice", 5, good, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
@@ -1585,6 +1618,7 @@ main(void)
 		T(test_corrupt_account_empty_is_store_error),
 		T(test_corrupt_account_fails_list),
 		T(test_corrupt_account_version_fails_list),
+		T(test_account_v1_still_reads),
 		T(test_corrupt_login_device_outbox_are_store_errors),
 	};
 
