@@ -98,6 +98,40 @@ mfad_outbox_ceiling(struct mfad_outbox *ob, unsigned max)
 	return r;
 }
 
+/*
+ * Whether the global ceiling would refuse a mail now, without taking a
+ * unit; *wait gets the seconds until a unit frees (0 when one is free).
+ * Lets a handler give the same answer whether or not it would have
+ * mailed (a wrong password, a reset for an unknown address).
+ */
+int
+mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
+    uint32_t *wait)
+{
+	uint64_t now = mfad_now(), oldest;
+	int full = 0;
+
+	*wait = 0;
+	if (ob == NULL || max == 0)
+		return 0;
+	pthread_mutex_lock(&ob->lock);
+	if (ob->ring_len == max) {
+		while (ob->ring_n > 0 &&
+		    ob->ring[ob->ring_head] + 60 <= now) {
+			ob->ring_head = (ob->ring_head + 1) % ob->ring_len;
+			ob->ring_n--;
+		}
+		if (ob->ring_n >= ob->ring_len) {
+			full = 1;
+			oldest = ob->ring[ob->ring_head];
+			*wait = (uint32_t)(oldest + 60 > now ?
+			    oldest + 60 - now : 1);
+		}
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return full;
+}
+
 /* Gives back the unit taken for a mail that was not queued after all. */
 static void
 mfad_outbox_refund(struct mfad_outbox *ob)

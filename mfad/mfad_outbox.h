@@ -23,6 +23,10 @@ int mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
 void mfad_outbox_stop(struct mfad_outbox *ob);
 /* Wakes the sender: call after committing a transaction that queued. */
 void mfad_outbox_kick(struct mfad_outbox *ob);
+/* 1 when the global per-minute ceiling is reached, with *wait the
+ * seconds until it frees; takes nothing. */
+int mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
+    uint32_t *wait);
 
 /*
  * Renders kind for `to` and queues it in txn, to expire at `expires`.
