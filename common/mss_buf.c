@@ -48,6 +48,12 @@ mss_buf_avail(const struct mss_buf *b)
 const unsigned char *
 mss_buf_ptr(const struct mss_buf *b)
 {
+	static const unsigned char empty[1];
+
+	/* Never NULL: callers pass it to memchr/memcpy with a length of
+	 * 0, which NULL makes undefined. */
+	if (b->data == NULL)
+		return empty;
 	return b->data + b->off;
 }
 

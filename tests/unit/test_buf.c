@@ -23,6 +23,22 @@
 
 #define TEST_TIMEOUT_MS	200
 
+/* An empty buffer's pointer is usable with a length of 0 (memchr and
+ * memcpy are undefined on NULL even then). */
+static void
+test_buf_ptr_of_empty_is_not_null(void **state)
+{
+	struct mss_buf *b;
+
+	(void)state;
+	assert_non_null(b = mss_buf_new(10));
+	assert_non_null(mss_buf_ptr(b));
+	assert_null(memchr(mss_buf_ptr(b), 0, mss_buf_avail(b)));
+	mss_buf_reset(b);
+	assert_non_null(mss_buf_ptr(b));
+	mss_buf_free(b);
+}
+
 /* A put that would cross the bound fails whole and leaves the buffer. */
 static void
 test_buf_put_past_max_is_toobig(void **state)
@@ -497,6 +513,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_put_past_max_is_toobig),
+		cmocka_unit_test(test_buf_ptr_of_empty_is_not_null),
 		cmocka_unit_test(test_buf_put_str_past_max_is_toobig),
 		cmocka_unit_test(test_buf_get_past_end_is_proto),
 		cmocka_unit_test(test_buf_u32_u64_round_trip),
