@@ -46,6 +46,41 @@ mfad_sync_dir(const char *dir)
 	close(fd);
 }
 
+/*
+ * A new master key: written under a temporary name, synced, then renamed
+ * into place, so that a crash never leaves a short mfad.key behind.
+ */
+static int
+mfad_key_create(const char *dir, const char *path)
+{
+	uint8_t master[crypto_kdf_KEYBYTES];
+	char tmp[4096];
+	int fd, r = MSS_ERR_CRYPTO;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/mfad.key.new", dir) >=
+	    sizeof(tmp))
+		return MSS_ERR_INVAL;
+	crypto_kdf_keygen(master);
+	(void)unlink(tmp);	/* what a crash left: never a key in use */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0 || write(fd, master, sizeof(master)) !=
+	    (ssize_t)sizeof(master) || fsync(fd) != 0 ||
+	    rename(tmp, path) != 0) {
+		mfad_log(LOG_ERR, "%s: cannot create: %s", path,
+		    strerror(errno));
+		(void)unlink(tmp);
+		goto out;
+	}
+	mfad_sync_dir(dir);
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	sodium_memzero(master, sizeof(master));
+	return r;
+}
+
 int
 mfad_keys_load(const char *dir, struct mfad_keys **out)
 {
@@ -60,22 +95,22 @@ mfad_keys_load(const char *dir, struct mfad_keys **out)
 	    sizeof(path))
 		return MSS_ERR_INVAL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_size == 0 && sb.st_uid == geteuid()) {
+		/* An empty key is what a crash between creating and writing
+		 * it left, before keys were renamed into place: nothing was
+		 * ever derived from it. */
+		mfad_log(LOG_WARNING, "%s: empty: replaced by a new key",
+		    path);
+		close(fd);
+		fd = -1;
+		errno = ENOENT;
+	}
 	if (fd < 0 && errno == ENOENT) {
 		/* First start: a new master key, written once. */
-		crypto_kdf_keygen(master);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, master, sizeof(master)) !=
-		    (ssize_t)sizeof(master) || fsync(fd) != 0) {
-			mfad_log(LOG_ERR, "%s: cannot create: %s", path,
-			    strerror(errno));
-			/* No half-written key to refuse at every start. */
-			if (fd >= 0)
-				unlink(path);
+		if ((r = mfad_key_create(dir, path)) != 0)
 			goto out;
-		}
-		close(fd);
-		mfad_sync_dir(dir);
+		r = MSS_ERR_CRYPTO;
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {

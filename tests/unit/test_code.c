@@ -234,7 +234,7 @@ test_keys_refuses_group_or_other_access(void **state)
 static void
 test_keys_refuses_wrong_size(void **state)
 {
-	static const size_t sizes[] = { 0, 1, KEY_LEN - 1, KEY_LEN + 1, 64 };
+	static const size_t sizes[] = { 1, KEY_LEN - 1, KEY_LEN + 1, 64 };
 	unsigned char key[64];
 	unsigned char back[80];
 	struct tdir t;
@@ -251,6 +251,45 @@ test_keys_refuses_wrong_size(void **state)
 		    sizes[i]);
 		tdir_remove(&t);
 	}
+}
+
+/*
+ * A crash between creating the key and writing it left an empty file,
+ * and mfad refused to start for good: an empty key (from which nothing
+ * was ever derived) is replaced, and a temporary file left by a crash is
+ * never taken for the key.
+ */
+static void
+test_keys_empty_or_leftover_is_replaced(void **state)
+{
+	struct mfad_keys *k;
+	unsigned char back[80], junk[KEY_LEN];
+	char tmp[160];
+	struct tdir t;
+	struct stat sb;
+
+	(void)state;
+	tdir_make(&t);
+	write_file(t.key, "", 0, 0600);
+	snprintf(tmp, sizeof(tmp), "%s/mfad.key.new", t.dir);
+	memset(junk, 0x5a, sizeof(junk));
+	write_file(tmp, junk, 7, 0600);
+	assert_int_equal(mfad_keys_load(t.dir, &k), 0);
+	assert_non_null(k);
+	mfad_keys_free(k);
+	assert_int_equal(read_file(t.key, back, sizeof(back)), KEY_LEN);
+	assert_true(memcmp(back, junk, 7) != 0);
+	assert_int_equal(stat(t.key, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(stat(tmp, &sb), -1);
+	/* The leftover alone, beside a good key: the good key stays. */
+	write_file(tmp, junk, 7, 0600);
+	assert_int_equal(mfad_keys_load(t.dir, &k), 0);
+	mfad_keys_free(k);
+	assert_int_equal(read_file(t.key, junk, sizeof(junk)), KEY_LEN);
+	assert_memory_equal(junk, back, KEY_LEN);
+	(void)unlink(tmp);
+	tdir_remove(&t);
 }
 
 static void
@@ -734,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_keys_two_directories_have_different_keys),
 		cmocka_unit_test(test_keys_refuses_group_or_other_access),
 		cmocka_unit_test(test_keys_refuses_wrong_size),
+		cmocka_unit_test(test_keys_empty_or_leftover_is_replaced),
 		cmocka_unit_test(test_keys_refuses_symlink),
 		cmocka_unit_test(test_keys_refuses_directory_and_missing_dir),
 		cmocka_unit_test(test_code_new_has_exactly_len_digits),
