@@ -340,6 +340,14 @@ mfad_acct_decode(struct mss_buf *b, uint8_t ver, struct mfad_acct *a)
 	return 0;
 }
 
+/* A user name LMDB cannot hold as a key (empty, or too long) names no
+ * account: "not found", never a store error logged at error level. */
+static int
+mfad_user_key_ok(const char *user)
+{
+	return user[0] != '\0' && strlen(user) <= MFAD_USER_MAX;
+}
+
 int
 mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
     struct mfad_acct *a)
@@ -348,6 +356,8 @@ mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
 	uint8_t ver;
 	int r;
 
+	if (!mfad_user_key_ok(user))
+		return MSS_ERR_NOTFOUND;
 	if ((r = mfad_rec_get_ver(txn, st->accounts, user, strlen(user),
 	    MFAD_REC_V2, &b, &ver)) != 0)
 		return r;
@@ -450,7 +460,7 @@ mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st, const char *email,
 	MDB_val key, val;
 	int rc;
 
-	if (strlen(email) > MFAD_EMAIL_MAX)
+	if (email[0] == '\0' || strlen(email) > MFAD_EMAIL_MAX)
 		return MSS_ERR_NOTFOUND;
 	mfad_lower(lower, email, sizeof(lower));
 	key.mv_size = strlen(lower);
@@ -712,6 +722,8 @@ mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
 	uint8_t key[MFAD_KEY_LEN];
 	int rc, r = 0;
 
+	if (!mfad_user_key_ok(user))
+		return 0;
 	if ((rc = mdb_cursor_open(txn, st->userdevs, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
@@ -742,6 +754,8 @@ mfad_device_revoke_all(MDB_txn *txn, struct mfad_store *st, const char *user,
 	int rc, r = 0;
 
 	*n = 0;
+	if (!mfad_user_key_ok(user))
+		return 0;
 	if ((rc = mdb_cursor_open(txn, st->userdevs, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;

@@ -273,6 +273,15 @@ test_acct_get_missing_is_notfound(void **state)
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_acct_by_email(txn, f->st, "bob@example.com",
 	    user, sizeof(user)), MSS_ERR_NOTFOUND);
+	/* Names LMDB cannot hold as keys name nobody: not a store error. */
+	assert_int_equal(mfad_acct_get(txn, f->st, "", &a),
+	    MSS_ERR_NOTFOUND);
+	memset(user, 'u', sizeof(user) - 1);
+	user[sizeof(user) - 1] = '\0';
+	assert_int_equal(mfad_acct_get(txn, f->st, user, &a),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_by_email(txn, f->st, "", user,
+	    sizeof(user)), MSS_ERR_NOTFOUND);
 	mfad_txn_abort(&txn);
 }
 
