@@ -48,34 +48,6 @@ mfad_clean_text(char *s)
 }
 
 int
-mfad_acct_is_locked(const struct mfad_acct *a, uint64_t now)
-{
-	return a->state == MFAD_ACCT_LOCKED || a->state == MFAD_ACCT_DISABLED ||
-	    a->locked_until > now;
-}
-
-int
-mfad_acct_fail(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now)
-{
-	if (a->failures < UINT32_MAX)
-		a->failures++;
-	if (a->failures >= conf->lock_threshold && a->locked_until <= now) {
-		a->locked_until = now + conf->lock_duration;
-		return 1;
-	}
-	return 0;
-}
-
-void
-mfad_acct_expire_lock(struct mfad_acct *a, uint64_t now)
-{
-	if (a->locked_until != 0 && a->locked_until <= now) {
-		a->locked_until = 0;
-		a->failures = 0;
-	}
-}
-
-int
 mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
     uint32_t *wait)
 {
@@ -263,15 +235,25 @@ mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 
 int
 mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
-    const char *service, const char *rhost)
+    int event, const char *service, const char *rhost)
 {
+	char detail[96];
 	struct mfad_audit_ev ev = { "account_locked", a->user, service, rhost,
-	    "failure", "failure threshold reached" };
+	    "failure", detail };
 	struct mfad_login l;
 	int r;
 
+	if (a->locked_until == MFAD_LOCK_FOREVER)
+		snprintf(detail, sizeof(detail), "%u failures: locked until "
+		    "unlocked or reset", a->failures);
+	else
+		snprintf(detail, sizeof(detail), "%u failures: locked for %llus",
+		    a->failures, (unsigned long long)mfad_lock_duration(
+		    ctx->conf, a->failures));
 	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
+	if (event != MFAD_LOCK_NOTIFY)
+		return 0;	/* told within the last day already */
 	/* The owner hears of it: someone may be guessing. */
 	memset(&l, 0, sizeof(l));
 	if (mss_mask_email(a->email, l.masked, sizeof(l.masked)) != 0)
@@ -506,7 +488,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		    (r = mfad_deny(ctx, txn, qp, why)) != 0)
 			goto out_txn;
 		if (locked_now && (r = mfad_lock_event(ctx, txn, &a,
-		    qp->service, qp->rhost)) != 0)
+		    locked_now, qp->service, qp->rhost)) != 0)
 			goto out_txn;
 		if ((r = mfad_txn_commit(&txn)) != 0)
 			goto out_txn;
@@ -737,7 +719,8 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			goto out;
 	}
 	if (locked_now && l.kind != MFAD_LOGIN_DECOY &&
-	    (r = mfad_lock_event(ctx, txn, &a, l.service, l.rhost)) != 0)
+	    (r = mfad_lock_event(ctx, txn, &a, locked_now, l.service,
+	    l.rhost)) != 0)
 		goto out;
 	if ((r = mfad_txn_commit(&txn)) != 0)
 		goto out;

@@ -8,6 +8,7 @@
 #define MFAD_AUTH_H
 
 #include "mfad_code.h"
+#include "mfad_lockout.h"
 #include "mfad_mail.h"
 #include "mfad_server.h"
 
@@ -36,13 +37,6 @@ int mfad_auth_remember(struct mfad_ctx *, const struct mfad_peer *,
 int mfad_auth_acct(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 
-/* 1 when the account may not log in now (admin lock, disabled, or a
- * lockout that has not run out). */
-int mfad_acct_is_locked(const struct mfad_acct *a, uint64_t now);
-/* Counts one failure; locks the account at the threshold. Returns 1 when
- * this failure locked it. */
-int mfad_acct_fail(const struct mfad_conf *conf, struct mfad_acct *a,
-    uint64_t now);
 
 /* Shared by the login, enrollment and reset handlers. */
 
@@ -64,8 +58,6 @@ void mfad_auth_req_free(struct mfad_auth_req *q);
 /* Replaces control characters in a request's text field with '?'. */
 void mfad_clean_text(char *s);
 
-/* A lockout that ran out starts the count again. */
-void mfad_acct_expire_lock(struct mfad_acct *a, uint64_t now);
 /* 1 when the account must (re-)enroll before it can log in: invited,
  * marked by `mfadctl user reenroll`, or enrolled before the policy date
  * once that date has come. */
@@ -113,9 +105,11 @@ int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
  * global ceiling is logged, never fatal to what it reports. */
 int mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
     const struct mfad_acct *a, const struct mfad_login *l, uint64_t now);
-/* A lockout began: audited, and the owner is told by mail. */
+/* A lockout began (event: what mfad_acct_fail returned): audited, and
+ * the owner is told by mail when the event says so. */
 int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
-    const struct mfad_acct *a, const char *service, const char *rhost);
+    const struct mfad_acct *a, int event, const char *service,
+    const char *rhost);
 /* The per-account mail limit said no: audits it in txn, commits txn
  * (NULL on return) and answers "throttled, wait this long". */
 int mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn,

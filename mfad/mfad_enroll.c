@@ -313,8 +313,8 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		if ((found && (r = mfad_acct_put(txn, ctx->store, &a,
 		    a.email)) != 0) || (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
-		if (locked_now && (r = mfad_lock_event(ctx, txn, &a, service,
-		    "")) != 0)
+		if (locked_now && (r = mfad_lock_event(ctx, txn, &a,
+		    locked_now, service, "")) != 0)
 			goto out;
 		r = mfad_txn_commit(&txn);
 		if (r == 0)

@@ -334,6 +334,7 @@ mfad_acct_decode(struct mss_buf *b, uint8_t ver, struct mfad_acct *a)
 	if (ver < MFAD_REC_V2)
 		return 0;
 	if ((r = mss_buf_get_u64(b, &a->throttle_noticed)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->lock_noticed)) != 0 ||
 	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0 ||
 	    (r = mfad_get_fixed(b, a->cur_login, MFAD_KEY_LEN)) != 0)
 		return r;
@@ -388,6 +389,7 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 		if ((r = mss_buf_put_u64(b, a->sends[i])) != 0)
 			return r;
 	if ((r = mss_buf_put_u64(b, a->throttle_noticed)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->lock_noticed)) != 0 ||
 	    (r = mss_buf_put_u8(b, a->has_cur_login)) != 0 ||
 	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0)
 		return r;

@@ -57,6 +57,7 @@ struct mfad_acct {
 	uint64_t	sends[MFAD_SENDS_MAX];	/* recent mail times, newest last */
 	uint64_t	throttle_noticed;	/* last "password entered while
 						   throttled" notice */
+	uint64_t	lock_noticed;		/* last lock notice mailed */
 	uint8_t		has_cur_login;
 	uint8_t		cur_login[MFAD_KEY_LEN];	/* store key of the
 						   newest sign-in login */

@@ -117,3 +117,44 @@ def test_lockout_shows_in_user_show(env):
     failed_login(env, ALICE, h.WRONG_PASSWORD)
     u = env.ctl_json("user", "show", "alice")
     assert u["state"] == "locked" or u["locked_until"], u
+
+
+def wait_unlocked(env):
+    """Sleeps until alice's timed lock has run out."""
+    import datetime
+    import time
+    u = env.ctl_json("user", "show", "alice")
+    until = datetime.datetime.fromisoformat(
+        u["locked_until"].replace("Z", "+00:00")).timestamp()
+    time.sleep(max(0.0, until - time.time()) + 0.5)
+
+
+def audit_events(env, event):
+    return [r for r in env.ctl_json("audit", "--user", "alice")
+            if r["event"] == event]
+
+
+@pytest.mark.mfad(lockout={"threshold": 2, "duration": 3})
+def test_lock_end_does_not_forgive(env):
+    """SECURITY 37: when a lock runs out the failure count stays, so the
+    next wrong password locks the account again, for twice as long; the
+    owner is mailed at the first lock, not again within a day; only a
+    success ends the streak."""
+    for _ in range(2):
+        failed_login(env, ALICE, h.WRONG_PASSWORD)
+    env.smtp.wait_for(ALICE, match=h.is_notice)
+    assert len(audit_events(env, "account_locked")) == 1
+    wait_unlocked(env)
+    failed_login(env, ALICE, h.WRONG_PASSWORD)
+    locks = audit_events(env, "account_locked")
+    assert len(locks) == 2, locks
+    assert any("3 failures: locked for 6s" in r["detail"] for r in locks)
+    u = env.ctl_json("user", "show", "alice")
+    assert u["failures"] == 3 and u["locked_until"], u
+    # Locked: the right password fails like a wrong one.
+    failed_login(env, ALICE, h.PASSWORD)
+    env.smtp.assert_no_mail(wait=0.5, match=h.has_code)
+    assert env.smtp.count(ALICE) == 1   # one lock notice, not two
+    wait_unlocked(env)
+    env.full_login()
+    assert env.ctl_json("user", "show", "alice")["failures"] == 0

@@ -1386,8 +1386,9 @@ good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 	return val.mv_size;
 }
 
-/* Version 2 added throttle_noticed, has_cur_login and cur_login. */
-#define V2_ACCT_TAIL	(8 + 1 + MFAD_KEY_LEN)
+/* Version 2 added throttle_noticed, lock_noticed, has_cur_login and
+ * cur_login. */
+#define V2_ACCT_TAIL	(8 + 8 + 1 + MFAD_KEY_LEN)
 
 static void
 assert_acct_corrupt(struct fix *f, const void *v, size_t vlen)
