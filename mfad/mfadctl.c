@@ -501,49 +501,41 @@ ctl_valid_socket(const char *path)
 }
 
 /*
- * Settles which socket to use: -s, else the config's, else (no -c and
- * no file at the default place) the built-in default. Done on the first
- * call, so that usage errors come before configuration errors.
+ * Settles which socket to use: -s; else [mfad] socket of the config file
+ * when mfadctl can read it; else the built-in default. Only that key is
+ * read: an admin_group member cannot read the daemon's file (0640
+ * root:mfad), and a mistake elsewhere in it is mfad's to report, not a
+ * reason to leave the admin without mfadctl. Done on the first call, so
+ * that usage errors come before configuration errors.
  */
 static int
 ctl_resolve_socket(struct ctl *ctl)
 {
-	struct mfad_conf *conf = NULL;
 	const char *path;
-	char err[512];
-	struct stat st;
+	char buf[CTL_SUN_PATH_MAX + 1];
+	unsigned line = 0;
 	int r;
 
 	if (ctl->socket != NULL)
 		return CTL_EXIT_OK;
 	path = ctl->conf_path != NULL ? ctl->conf_path : MFAD_DEFAULT_CONF;
-	if (ctl->conf_path == NULL && stat(path, &st) != 0 &&
-	    errno == ENOENT) {
+	r = mfad_conf_socket(path, buf, sizeof(buf), &line);
+	if (r == MSS_ERR_SYSTEM && errno == ENOENT && ctl->conf_path != NULL) {
+		ctl_warnx(NULL, "%s: %s", path, strerror(errno));
+		return CTL_EXIT_USAGE;
+	}
+	if (r == MSS_ERR_SYSTEM || r == MSS_ERR_NOTFOUND) {
 		ctl->socket = MSS_DEFAULT_SOCKET;
 		return CTL_EXIT_OK;
 	}
-	err[0] = '\0';
-	if ((r = mfad_conf_load(path, &conf, err, sizeof(err))) != 0) {
-		if (err[0] != '\0')
-			ctl_warnx(NULL, "%s", err);
-		else
-			ctl_warnx(NULL, "%s: %s", path, mss_strerror(r));
+	if (r != 0 || !ctl_valid_socket(buf)) {
+		ctl_warnx(NULL, "%s:%u: [mfad] socket must be an absolute path "
+		    "shorter than %zu bytes", path, line, CTL_SUN_PATH_MAX);
 		return CTL_EXIT_USAGE;
 	}
-	if (conf->socket == NULL)
-		ctl->conf_socket = strdup(MSS_DEFAULT_SOCKET);
-	else
-		ctl->conf_socket = strdup(conf->socket);
-	mfad_conf_free(conf);
-	if (ctl->conf_socket == NULL) {
+	if ((ctl->conf_socket = strdup(buf)) == NULL) {
 		ctl_warnx(NULL, "%s", mss_strerror(MSS_ERR_NOMEM));
 		return CTL_EXIT_REFUSED;
-	}
-	if (!ctl_valid_socket(ctl->conf_socket)) {
-		ctl_warnx(NULL, "%s: socket must be an absolute path shorter "
-		    "than %zu bytes", path,
-		    CTL_SUN_PATH_MAX);
-		return CTL_EXIT_USAGE;
 	}
 	ctl->socket = ctl->conf_socket;
 	return CTL_EXIT_OK;
