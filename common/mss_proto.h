@@ -121,7 +121,8 @@ enum mss_req_type {
  *
  * User record: str user, str email, str masked, str lang, u8 state,
  * u64 created, u64 enrolled, u32 failures, u64 locked_until,
- * u64 last_login, u32 devices.
+ * u64 last_login, u32 devices, u32 mails (in the last hour),
+ * u64 resend_until, u64 max_sends_until (0: that throttle does not hold).
  */
 enum mss_rep_type {
 	MSS_REP_RESULT = 100,

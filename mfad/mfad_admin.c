@@ -255,10 +255,14 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 {
 	struct mfad_count_arg c = { 0 };
 	char masked[2 * MFAD_EMAIL_MAX];
+	uint64_t resend_until, hour_until;
+	uint32_t recent;
 	int r;
 
 	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
+	mfad_throttle_ends(ctx->conf, a, mfad_now(), &recent, &resend_until,
+	    &hour_until);
 	if ((r = mfad_device_list(txn, ctx->store, a->user, mfad_count_dev,
 	    &c)) != 0)
 		return r;
@@ -272,7 +276,10 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 	    (r = mss_buf_put_u32(rep, a->failures)) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->locked_until)) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->last_login)) != 0 ||
-	    (r = mss_buf_put_u32(rep, c.n)) != 0)
+	    (r = mss_buf_put_u32(rep, c.n)) != 0 ||
+	    (r = mss_buf_put_u32(rep, recent)) != 0 ||
+	    (r = mss_buf_put_u64(rep, resend_until)) != 0 ||
+	    (r = mss_buf_put_u64(rep, hour_until)) != 0)
 		return r;
 	return 0;
 }
@@ -318,12 +325,17 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		msg = "locked";
 		break;
 	case MSS_REQ_USER_UNLOCK:
-		/* Unlock ends an admin lock and a lockout alike. */
+		/* Unlock ends an admin lock, a lockout and the mail
+		 * throttles alike: the helpdesk's one lever. */
 		if (a.state == MFAD_ACCT_LOCKED)
 			a.state = a.pwhash[0] ? MFAD_ACCT_ACTIVE :
 			    MFAD_ACCT_INVITED;
+		snprintf(detail, sizeof(detail), "failures=%u mails_cleared=%u",
+		    (unsigned)a.failures, (unsigned)a.nsends);
 		a.failures = 0;
 		a.locked_until = 0;
+		a.nsends = 0;
+		memset(a.sends, 0, sizeof(a.sends));
 		r = mfad_acct_put(txn, ctx->store, &a, a.email);
 		event = "user_unlocked";
 		msg = "unlocked";

@@ -47,7 +47,7 @@ enum ctl_exit {
 #define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* Smallest encodings, to bound a count before allocating for it. */
-#define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4)
+#define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8)
 #define CTL_DEVICE_REC_MIN	(3 * 4 + 3 * 8)
 #define CTL_AUDIT_REC_MIN	(8 + 6 * 4)
 
@@ -89,6 +89,9 @@ struct ctl_user {
 	uint64_t	 locked_until;
 	uint64_t	 last_login;
 	uint32_t	 devices;
+	uint32_t	 mails;		/* mailed in the last hour */
+	uint64_t	 resend_until;	/* resend_interval wait, or 0 */
+	uint64_t	 mails_until;	/* max_sends reached: until, or 0 */
 };
 
 /* One record of MSS_REP_AUDIT_LIST; time in microseconds. */
@@ -712,7 +715,10 @@ ctl_user_get(struct mss_buf *b, struct ctl_user *u)
 	    (r = mss_buf_get_u32(b, &u->failures)) != 0 ||
 	    (r = mss_buf_get_u64(b, &u->locked_until)) != 0 ||
 	    (r = mss_buf_get_u64(b, &u->last_login)) != 0 ||
-	    (r = mss_buf_get_u32(b, &u->devices)) != 0) {
+	    (r = mss_buf_get_u32(b, &u->devices)) != 0 ||
+	    (r = mss_buf_get_u32(b, &u->mails)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->resend_until)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->mails_until)) != 0) {
 		ctl_user_clear(u);
 		return r;
 	}
@@ -738,6 +744,9 @@ ctl_user_json(const struct ctl_user *u)
 	ctl_json_ktime(&first, "locked_until", u->locked_until);
 	ctl_json_ktime(&first, "last_login", u->last_login);
 	ctl_json_knum(&first, "devices", u->devices);
+	ctl_json_knum(&first, "mails_last_hour", u->mails);
+	ctl_json_ktime(&first, "resend_until", u->resend_until);
+	ctl_json_ktime(&first, "max_sends_until", u->mails_until);
 	putchar('}');
 }
 
@@ -998,6 +1007,11 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 	    ctl_time(u.locked_until, buf, sizeof(buf)));
 	printf("last login    %s\n", ctl_time(u.last_login, buf, sizeof(buf)));
 	printf("devices       %" PRIu32 "\n", u.devices);
+	printf("mails (1 h)   %" PRIu32 "\n", u.mails);
+	printf("resend after  %s\n",
+	    ctl_time(u.resend_until, buf, sizeof(buf)));
+	printf("mail limit    %s\n",
+	    ctl_time(u.mails_until, buf, sizeof(buf)));
 out:
 	ctl_user_clear(&u);
 	mss_buf_free(req);

@@ -2,12 +2,15 @@
 rules 31-33): filters and paging of the audit trail, the directories a
 backup refuses, and a backup that keeps remembered devices working."""
 
+import datetime
 import json
 import os
 import socket
 import stat
 import subprocess
 import time
+
+import pytest
 
 import mss_harness as h
 from mss_harness import (CTL_OK, CTL_PERM, CTL_REFUSED, CTL_USAGE,
@@ -279,3 +282,59 @@ def test_backup_keeps_remembered_device(env):
     time.sleep(1)
     assert env.smtp.count(ALICE, h.has_code) == sent
     assert len(env.ctl_json("device", "list", "alice")) == 1
+
+
+# ------------------------------------------------------------ throttles
+
+
+def _epoch(iso):
+    return datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _throttled_login(env):
+    """A login with the right password that gets no code mailed."""
+    codes = env.smtp.count(ALICE, h.has_code)
+    login = env.login()
+    rc = login.run({PROMPT_EMAIL: ALICE, PROMPT_PASSWORD: h.PASSWORD})
+    assert rc != PAM_SUCCESS, login.dump()
+    time.sleep(1)
+    assert env.smtp.count(ALICE, h.has_code) == codes
+
+
+@pytest.mark.mfad(code={"resend_interval": 0, "max_sends": 2})
+def test_user_show_shows_mail_throttles_and_unlock_clears_them(env):
+    """Issue 11 point 11: an account throttled by real logins shows each
+    throttle and its end in `user show` (text and --json); `user unlock`
+    clears them, and the next login gets a code at once."""
+    env.full_login()
+    env.full_login()
+    t0 = time.time()
+    _throttled_login(env)
+    u = env.ctl_json("user", "show", "alice")
+    assert u["mails_last_hour"] == 2, u
+    assert u["resend_until"] is None, u
+    end = _epoch(u["max_sends_until"])
+    assert t0 - 60 + 3600 <= end <= t0 + 3601, (u, t0)
+    out = env.ctl_ok("user", "show", "alice")
+    assert "mail limit    %s" % u["max_sends_until"] in out, out
+
+    # The resend_interval wait, after the newest mail.
+    env.config["code"]["resend_interval"] = 600
+    h.write_ini(env.conf, env.config)
+    env.mfad.proc.send_signal(1)
+    env.mfad.wait_log("configuration reloaded")
+    u = env.ctl_json("user", "show", "alice")
+    assert t0 - 60 + 600 <= _epoch(u["resend_until"]) <= t0 + 601, u
+    assert "resend after  %s" % u["resend_until"] in \
+        env.ctl_ok("user", "show", "alice")
+
+    assert "unlocked" in env.ctl_ok("user", "unlock", "alice")
+    u = env.ctl_json("user", "show", "alice")
+    assert (u["mails_last_hour"], u["resend_until"],
+            u["max_sends_until"]) == (0, None, None), u
+    recs = [r for r in _events(env, "--user", "alice")
+            if r["event"] == "user_unlocked"]
+    assert len(recs) == 1 and "mails_cleared=2" in recs[0]["detail"], recs
+    login, code = env.start_login()
+    env.finish_login(login, code)
