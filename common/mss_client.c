@@ -105,11 +105,20 @@ int
 mss_client_call(const char *path, uint8_t type, const struct mss_buf *req,
     uint8_t *rtype, struct mss_buf *rep, int timeout_ms)
 {
+	return mss_client_call_fds(path, type, req, NULL, 0, rtype, rep,
+	    timeout_ms);
+}
+
+int
+mss_client_call_fds(const char *path, uint8_t type,
+    const struct mss_buf *req, const int *fds, int nfds, uint8_t *rtype,
+    struct mss_buf *rep, int timeout_ms)
+{
 	int fd, r;
 
 	if ((r = mss_client_connect(path, timeout_ms, &fd)) != 0)
 		return r;
-	if ((r = mss_msg_send(fd, type, req, timeout_ms)) == 0)
+	if ((r = mss_msg_send_fds(fd, type, req, fds, nfds, timeout_ms)) == 0)
 		r = mss_msg_recv(fd, rtype, rep, timeout_ms);
 	close(fd);
 	/* A daemon that hangs up without answering is as good as down. */

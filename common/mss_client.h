@@ -25,5 +25,9 @@ int mss_client_connect(const char *path, int timeout_ms, int *fd)
 int mss_client_call(const char *path, uint8_t type, const struct mss_buf *req,
     uint8_t *rtype, struct mss_buf *rep, int timeout_ms)
     __attribute__((warn_unused_result));
+/* The same, handing mfad nfds descriptors with the request (BACKUP). */
+int mss_client_call_fds(const char *path, uint8_t type,
+    const struct mss_buf *req, const int *fds, int nfds, uint8_t *rtype,
+    struct mss_buf *rep, int timeout_ms) __attribute__((warn_unused_result));
 
 #endif /* MSS_CLIENT_H */

@@ -119,19 +119,75 @@ mss_frame_header(const unsigned char *hdr, uint8_t *type, uint32_t *len)
 	return 0;
 }
 
+/* Sends the first bytes of p with the descriptors; *sent gets how many
+ * bytes went (at least one). */
+static int
+mss_send_fds(int fd, const unsigned char *p, size_t n, const int *fds,
+    int nfds, long long deadline, size_t *sent)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * 8)];
+	} cbuf;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	ssize_t w;
+	int r;
+
+	if (nfds <= 0 || nfds > 8)
+		return MSS_ERR_INVAL;
+	memset(&cbuf, 0, sizeof(cbuf));
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)p;
+	iov.iov_len = n;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	for (;;) {
+		if ((r = mss_wait(fd, POLLOUT, deadline)) != 0)
+			return r;
+		w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0)
+			return w < 0 && errno == EPIPE ? MSS_ERR_EOF :
+			    MSS_ERR_SYSTEM;
+		*sent = (size_t)w;
+		return 0;
+	}
+}
+
 int
 mss_msg_send(int fd, uint8_t type, const struct mss_buf *payload,
     int timeout_ms)
 {
+	return mss_msg_send_fds(fd, type, payload, NULL, 0, timeout_ms);
+}
+
+int
+mss_msg_send_fds(int fd, uint8_t type, const struct mss_buf *payload,
+    const int *fds, int nfds, int timeout_ms)
+{
 	long long deadline = mss_now_ms() + timeout_ms;
 	unsigned char hdr[MSS_FRAME_HDR];
-	size_t n = payload == NULL ? 0 : mss_buf_avail(payload);
+	size_t n = payload == NULL ? 0 : mss_buf_avail(payload), sent = 0;
 	int r;
 
 	if (n > MSS_MSG_MAX)
 		return MSS_ERR_TOOBIG;
 	mss_frame_put_header(hdr, type, (uint32_t)n);
-	if ((r = mss_write_all(fd, hdr, sizeof(hdr), deadline)) != 0)
+	if (nfds > 0 && (r = mss_send_fds(fd, hdr, sizeof(hdr), fds, nfds,
+	    deadline, &sent)) != 0)
+		return r;
+	if ((r = mss_write_all(fd, hdr + sent, sizeof(hdr) - sent,
+	    deadline)) != 0)
 		return r;
 	if (n == 0)
 		return 0;

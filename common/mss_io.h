@@ -14,6 +14,11 @@
 
 int mss_msg_send(int fd, uint8_t type, const struct mss_buf *payload,
     int timeout_ms) __attribute__((warn_unused_result));
+/* The same, with nfds descriptors (SCM_RIGHTS) sent with the frame's
+ * first byte; the caller keeps and closes its own copies. */
+int mss_msg_send_fds(int fd, uint8_t type, const struct mss_buf *payload,
+    const int *fds, int nfds, int timeout_ms)
+    __attribute__((warn_unused_result));
 /* Reads a frame into payload (reset first); *type gets its type. */
 int mss_msg_recv(int fd, uint8_t *type, struct mss_buf *payload,
     int timeout_ms) __attribute__((warn_unused_result));

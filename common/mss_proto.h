@@ -60,8 +60,15 @@
  * MSS_REQ_MAIL_TEST   str address
  * MSS_REQ_AUDIT       str user ("" for all), u64 since_us (0: no bound),
  *                     u64 before_us (0: now), u32 limit (0: as many as fit)
- * MSS_REQ_BACKUP      str dir (absolute)
+ * MSS_REQ_BACKUP      str dir (where the client made the files: for the
+ *                     audit trail and the reply only, never opened), and
+ *                     MSS_BACKUP_FDS descriptors sent with the frame
+ *                     (SCM_RIGHTS): data.mdb, then mfad.key, new empty
+ *                     regular files open for writing, mode 0600.
+ *                     Descriptors with any other request drop the
+ *                     connection.
  */
+#define MSS_BACKUP_FDS		2
 enum mss_req_type {
 	MSS_REQ_STATUS = 1,
 	MSS_REQ_AUTH_START = 2,
@@ -121,7 +128,8 @@ enum mss_req_type {
  *
  * User record: str user, str email, str masked, str lang, u8 state,
  * u64 created, u64 enrolled, u32 failures, u64 locked_until,
- * u64 last_login, u32 devices.
+ * u64 last_login, u32 devices, u32 mails (in the last hour),
+ * u64 resend_until, u64 max_sends_until (0: that throttle does not hold).
  */
 enum mss_rep_type {
 	MSS_REP_RESULT = 100,

@@ -81,9 +81,14 @@ mfad_check_database(const struct mfad_conf *conf, uid_t uid, char *err,
 		    conf->database, strerror(errno)), -1);
 	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != uid) ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		snprintf(err, errlen, "%.900s: the database must be a directory of "
-		    "root or of mfad's user, writable by nobody else",
-		    conf->database);
+		/* Without [mfad] user, a check run as root cannot know that
+		 * another uid is mfad's own: say what tells it. */
+		snprintf(err, errlen, "%.800s: the database must be a directory of "
+		    "root or of mfad's user (uid %u), writable by nobody else%s",
+		    conf->database, (unsigned)uid, conf->user == NULL &&
+		    st.st_uid != 0 && uid == 0 ? "; if mfad runs as another "
+		    "user (the shipped unit: User=mfad), name it in [mfad] "
+		    "user" : "");
 		return -1;
 	}
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -154,6 +159,11 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		mfad_log(LOG_WARNING, "[password] opslimit/memlimit are below "
 		    "19 MiB at t=2: acceptable for tests only");
 	mfad_warn_plain_mail(conf);
+	if (pw == NULL && geteuid() != 0)
+		mfad_log(LOG_WARNING, "[mfad] user is not set but mfad runs as "
+		    "uid %u: set it to this user, so that \"mfad -t\" run as "
+		    "root checks the database against it",
+		    (unsigned)geteuid());
 	if ((r = mfad_mail_check_templates(conf, err, sizeof(err))) != 0 ||
 	    (r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
 	    geteuid(), err, sizeof(err))) != 0) {

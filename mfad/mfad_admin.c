@@ -255,10 +255,14 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 {
 	struct mfad_count_arg c = { 0 };
 	char masked[2 * MFAD_EMAIL_MAX];
+	uint64_t resend_until, hour_until;
+	uint32_t recent;
 	int r;
 
 	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
+	mfad_throttle_ends(ctx->conf, a, mfad_now(), &recent, &resend_until,
+	    &hour_until);
 	if ((r = mfad_device_list(txn, ctx->store, a->user, mfad_count_dev,
 	    &c)) != 0)
 		return r;
@@ -272,7 +276,10 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 	    (r = mss_buf_put_u32(rep, a->failures)) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->locked_until)) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->last_login)) != 0 ||
-	    (r = mss_buf_put_u32(rep, c.n)) != 0)
+	    (r = mss_buf_put_u32(rep, c.n)) != 0 ||
+	    (r = mss_buf_put_u32(rep, recent)) != 0 ||
+	    (r = mss_buf_put_u64(rep, resend_until)) != 0 ||
+	    (r = mss_buf_put_u64(rep, hour_until)) != 0)
 		return r;
 	return 0;
 }
@@ -318,12 +325,17 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		msg = "locked";
 		break;
 	case MSS_REQ_USER_UNLOCK:
-		/* Unlock ends an admin lock and a lockout alike. */
+		/* Unlock ends an admin lock, a lockout and the mail
+		 * throttles alike: the helpdesk's one lever. */
 		if (a.state == MFAD_ACCT_LOCKED)
 			a.state = a.pwhash[0] ? MFAD_ACCT_ACTIVE :
 			    MFAD_ACCT_INVITED;
+		snprintf(detail, sizeof(detail), "failures=%u mails_cleared=%u",
+		    (unsigned)a.failures, (unsigned)a.nsends);
 		a.failures = 0;
 		a.locked_until = 0;
+		a.nsends = 0;
+		memset(a.sends, 0, sizeof(a.sends));
 		r = mfad_acct_put(txn, ctx->store, &a, a.email);
 		event = "user_unlocked";
 		msg = "unlocked";
@@ -704,21 +716,55 @@ out:
 }
 
 /*
- * Backup: a compact copy of the store and the key file, into a directory
- * the admin made for it. Restoring is pointing `database` at the copy
+ * Backup: a compact copy of the store and the key file, written into two
+ * files that mfadctl made (O_EXCL, 0600) where the admin asked and handed
+ * over with the request. mfad opens no path for it: the admin's rights
+ * decide where a backup may go, not mfad's user or its sandbox
+ * (ProtectSystem=strict). Restoring is pointing `database` at the copy
  * (or copying both files back) while mfad is stopped.
  */
 
-/* Copies the key file of the database directory into dfd, 0600. */
+/* Checks that fd is a new, private file open for writing. */
 static int
-mfad_backup_key(const char *database, int dfd, char *why, size_t whylen)
+mfad_backup_check_fd(int fd, const char *name, char *why, size_t whylen)
+{
+	struct stat sb;
+	int fl;
+
+	if (fstat(fd, &sb) != 0 || (fl = fcntl(fd, F_GETFL)) < 0) {
+		snprintf(why, whylen, "%s: %s", name, strerror(errno));
+		return MSS_ERR_SYSTEM;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(why, whylen, "%s: not a regular file", name);
+		return MSS_ERR_INVAL;
+	}
+	if (sb.st_size != 0) {
+		snprintf(why, whylen, "%s: not empty", name);
+		return MSS_ERR_EXISTS;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		snprintf(why, whylen, "%s: group or others may read it "
+		    "(mode 0600 needed)", name);
+		return MSS_ERR_INVAL;
+	}
+	if ((fl & O_ACCMODE) != O_WRONLY && (fl & O_ACCMODE) != O_RDWR) {
+		snprintf(why, whylen, "%s: not open for writing", name);
+		return MSS_ERR_INVAL;
+	}
+	return 0;
+}
+
+/* Copies the key file of the database directory into out. */
+static int
+mfad_backup_key(const char *database, int out, char *why, size_t whylen)
 {
 	unsigned char key[MFAD_KEYFILE_MAX];
 	char path[PATH_MAX];
 	struct stat sb;
-	size_t len = 0;
+	size_t len = 0, done = 0;
 	ssize_t n;
-	int in = -1, out = -1, r = MSS_ERR_SYSTEM;
+	int in = -1, r = MSS_ERR_SYSTEM;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/mfad.key", database) >=
 	    sizeof(path)) {
@@ -747,163 +793,73 @@ mfad_backup_key(const char *database, int dfd, char *why, size_t whylen)
 		}
 		len += (size_t)n;
 	}
-	if ((out = openat(dfd, "mfad.key", O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		snprintf(why, whylen, "mfad.key: %s", strerror(errno));
-		goto out;
-	}
-	if (fchmod(out, 0600) != 0 || write(out, key, len) != (ssize_t)len ||
-	    fsync(out) != 0) {
-		snprintf(why, whylen, "mfad.key: %s", strerror(errno));
-		close(out);
-		out = -1;
-		unlinkat(dfd, "mfad.key", 0);
-		goto out;
+	while (done < len) {
+		n = write(out, key + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(why, whylen, "mfad.key: %s",
+			    n < 0 ? strerror(errno) : "short write");
+			goto out;
+		}
+		done += (size_t)n;
 	}
 	r = 0;
 out:
 	sodium_memzero(key, sizeof(key));
 	if (in >= 0)
 		close(in);
-	if (out >= 0 && close(out) != 0 && r == 0) {
-		snprintf(why, whylen, "mfad.key: %s", strerror(errno));
-		unlinkat(dfd, "mfad.key", 0);
-		r = MSS_ERR_SYSTEM;
-	}
 	return r;
-}
-
-/* Flushes the copied store and the directory entries to disk. */
-static int
-mfad_backup_sync(int dfd, char *why, size_t whylen)
-{
-	int fd;
-
-	if ((fd = openat(dfd, "data.mdb", O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0 || fsync(fd) != 0) {
-		snprintf(why, whylen, "data.mdb: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return MSS_ERR_SYSTEM;
-	}
-	close(fd);
-	if (fsync(dfd) != 0) {
-		snprintf(why, whylen, "fsync: %s", strerror(errno));
-		return MSS_ERR_SYSTEM;
-	}
-	return 0;
-}
-
-/* Checks that dfd (dir) is a safe, empty enough place for a backup;
- * sets why and returns an MSS_ERR_* when not. */
-static int
-mfad_backup_check(const struct mfad_peer *peer, int dfd, char *why,
-    size_t whylen)
-{
-	static const char *const names[] = { "data.mdb", "mfad.key" };
-	struct stat sb;
-	size_t i;
-
-	if (fstat(dfd, &sb) != 0) {
-		snprintf(why, whylen, "%s", strerror(errno));
-		return MSS_ERR_SYSTEM;
-	}
-	if (sb.st_uid != 0 && sb.st_uid != peer->uid &&
-	    sb.st_uid != geteuid()) {
-		snprintf(why, whylen, "must be owned by root, by you or by "
-		    "mfad's user");
-		return MSS_ERR_INVAL;
-	}
-	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		snprintf(why, whylen, "must not be writable by group or "
-		    "others");
-		return MSS_ERR_INVAL;
-	}
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
-		    errno != ENOENT) {
-			snprintf(why, whylen, "already holds %s", names[i]);
-			return MSS_ERR_EXISTS;
-		}
-	}
-	if (faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
-		snprintf(why, whylen, "mfad (uid %u) cannot write there: %s",
-		    (unsigned)geteuid(), strerror(errno));
-		return MSS_ERR_INVAL;
-	}
-	return 0;
 }
 
 int
 mfad_admin_backup(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
 {
+	static const char *const names[MSS_BACKUP_FDS] = { "data.mdb",
+	    "mfad.key" };
 	char *dir = NULL, why[512], msg[MSS_STR_MAX], detail[1200];
-	struct stat before, after;
-	int dfd = -1, r, code = 0;
+	int i, r, code = 0, writing = 0;
 
 	why[0] = '\0';
 	if ((r = mss_buf_get_str(req, &dir, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (dir[0] != '/') {
-		snprintf(why, sizeof(why), "not an absolute path");
+	if (peer->nfds != MSS_BACKUP_FDS) {
+		snprintf(why, sizeof(why), "the request must carry the two "
+		    "files to write (data.mdb, mfad.key), made by mfadctl");
 		code = MSS_ERR_INVAL;
 		goto done;
 	}
-	if (lstat(dir, &before) != 0) {
-		snprintf(why, sizeof(why), "%s", strerror(errno));
-		code = MSS_ERR_INVAL;
-		goto done;
-	}
-	if (S_ISLNK(before.st_mode) || !S_ISDIR(before.st_mode)) {
-		snprintf(why, sizeof(why), "%s", S_ISLNK(before.st_mode) ?
-		    "is a symbolic link" : "not a directory");
-		code = MSS_ERR_INVAL;
-		goto done;
-	}
-	/* The fd pins what the checks look at. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0 || fstat(dfd, &after) != 0 ||
-	    before.st_dev != after.st_dev || before.st_ino != after.st_ino) {
-		snprintf(why, sizeof(why), "%s", dfd < 0 ? strerror(errno) :
-		    "changed while being checked");
-		code = MSS_ERR_INVAL;
-		goto done;
-	}
-	if ((code = mfad_backup_check(peer, dfd, why, sizeof(why))) != 0)
-		goto done;
-	if ((code = mfad_store_copy(ctx->store, dir)) != 0) {
+	for (i = 0; i < MSS_BACKUP_FDS; i++)
+		if ((code = mfad_backup_check_fd(peer->fds[i], names[i], why,
+		    sizeof(why))) != 0)
+			goto done;
+	writing = 1;
+	if ((code = mfad_store_copy_fd(ctx->store, peer->fds[0])) != 0) {
 		snprintf(why, sizeof(why), "cannot write data.mdb (%s; mfad's "
 		    "log has the reason)", mss_strerror(code));
-		unlinkat(dfd, "data.mdb", 0);
 		goto done;
 	}
-	/* LMDB creates the copy with the process's umask: make it as
-	 * private as the store it copies. */
-	if (fchmodat(dfd, "data.mdb", 0600, 0) != 0) {
-		snprintf(why, sizeof(why), "cannot restrict data.mdb: %s",
-		    strerror(errno));
-		code = MSS_ERR_SYSTEM;
-		unlinkat(dfd, "data.mdb", 0);
+	if ((code = mfad_backup_key(ctx->conf->database, peer->fds[1], why,
+	    sizeof(why))) != 0)
 		goto done;
-	}
-	/* The copy went where the checks were made. */
-	if (fstat(dfd, &before) != 0 || lstat(dir, &after) != 0 ||
-	    before.st_dev != after.st_dev || before.st_ino != after.st_ino) {
-		snprintf(why, sizeof(why), "the directory changed during the "
-		    "backup");
-		code = MSS_ERR_INVAL;
-		goto done;
-	}
-	if ((code = mfad_backup_key(ctx->conf->database, dfd, why,
-	    sizeof(why))) != 0 ||
-	    (code = mfad_backup_sync(dfd, why, sizeof(why))) != 0) {
-		unlinkat(dfd, "mfad.key", 0);
-		unlinkat(dfd, "data.mdb", 0);
-		goto done;
-	}
+	for (i = 0; i < MSS_BACKUP_FDS; i++)
+		if (fsync(peer->fds[i]) != 0) {
+			snprintf(why, sizeof(why), "%s: %s", names[i],
+			    strerror(errno));
+			code = MSS_ERR_SYSTEM;
+			goto done;
+		}
 done:
+	/* Nothing half-written may pass for a backup (mfadctl removes the
+	 * files too; this holds if it cannot). */
+	if (code != 0 && writing)
+		for (i = 0; i < MSS_BACKUP_FDS; i++)
+			if (ftruncate(peer->fds[i], 0) != 0)
+				mfad_log(LOG_WARNING, "backup: cannot empty "
+				    "the failed %s: %s", names[i],
+				    strerror(errno));
 	snprintf(detail, sizeof(detail), "by=%s dir=%s%s%s%s",
 	    peer->name[0] ? peer->name : "?", dir, code != 0 ? " (" : "",
 	    code != 0 ? why : "", code != 0 ? ")" : "");
@@ -921,8 +877,6 @@ done:
 		snprintf(msg, sizeof(msg), "%s: %s", dir, why);
 	r = mfad_reply_result(rep, rtype, code, msg);
 out:
-	if (dfd >= 0)
-		close(dfd);
 	mss_str_free(dir);
 	return r;
 }

@@ -73,6 +73,28 @@ mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
 	return 0;
 }
 
+void
+mfad_throttle_ends(const struct mfad_conf *conf, const struct mfad_acct *a,
+    uint64_t now, uint32_t *recent, uint64_t *resend_until,
+    uint64_t *hour_until)
+{
+	uint64_t in[MFAD_SENDS_MAX];
+	uint32_t i, n = 0, max;
+
+	for (i = 0; i < a->nsends && i < MFAD_SENDS_MAX; i++)
+		if (a->sends[i] + 3600 > now)
+			in[n++] = a->sends[i];
+	*recent = n;
+	*resend_until = *hour_until = 0;
+	if (n > 0 && in[n - 1] + conf->code_resend_interval > now)
+		*resend_until = in[n - 1] + conf->code_resend_interval;
+	max = conf->code_max_sends < MFAD_SENDS_MAX ? conf->code_max_sends :
+	    MFAD_SENDS_MAX;
+	/* Room again once all but max - 1 of them have left the hour. */
+	if (n >= max)
+		*hour_until = in[n - max] + 3600;
+}
+
 static void
 mfad_record_send(struct mfad_acct *a, uint64_t now)
 {

@@ -69,6 +69,16 @@ int mfad_acct_must_enroll(const struct mfad_conf *conf,
  */
 int mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a,
     uint64_t now, uint32_t *wait);
+/*
+ * When a's mail throttles end, as mfad_throttle applies them at now, for
+ * the helpdesk: *recent, the mails of the last hour; *resend_until,
+ * resend_interval after the newest; *hour_until, when max_sends is
+ * reached, the time the hour's window has room again. A throttle that
+ * does not hold gives 0. a is not changed.
+ */
+void mfad_throttle_ends(const struct mfad_conf *conf,
+    const struct mfad_acct *a, uint64_t now, uint32_t *recent,
+    uint64_t *resend_until, uint64_t *hour_until);
 /* Code validity in whole minutes, for prompts and mail. */
 unsigned mfad_minutes(const struct mfad_conf *conf);
 /* Fills a new pending login; the masked address is computed from email,

@@ -969,6 +969,55 @@ mfad_conf_free(struct mfad_conf *conf)
 }
 
 int
+mfad_conf_socket(const char *path, char *buf, size_t len, unsigned *linep)
+{
+	char *line = NULL, *s, *eq, *end;
+	size_t cap = 0;
+	ssize_t n;
+	unsigned lineno = 0;
+	int in_mfad = 0, r = MSS_ERR_NOTFOUND, saved;
+	FILE *fp;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return MSS_ERR_SYSTEM;
+	errno = 0;
+	while ((n = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		if (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+			memmove(line, line + 3, (size_t)n - 2);
+		s = conf_trim(line);
+		if (*s == '[') {
+			end = s + strlen(s) - 1;
+			if (*end == ']') {
+				*end = '\0';
+				in_mfad = strcmp(conf_trim(s + 1), "mfad") == 0;
+			}
+			continue;
+		}
+		if (!in_mfad || (eq = strchr(s, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		if (strcmp(conf_trim(s), "socket") != 0)
+			continue;
+		/* The first one counts, as mfad refuses a second. */
+		s = conf_trim(eq + 1);
+		*linep = lineno;
+		r = (size_t)snprintf(buf, len, "%s", s) >= len ?
+		    MSS_ERR_TOOBIG : 0;
+		break;
+	}
+	saved = errno;
+	if (r == MSS_ERR_NOTFOUND && ferror(fp)) {
+		r = MSS_ERR_SYSTEM;
+		saved = saved != 0 ? saved : EIO;
+	}
+	free(line);
+	fclose(fp);
+	errno = saved;
+	return r;
+}
+
+int
 mfad_conf_load(const char *path, struct mfad_conf **out, char *err,
     size_t errlen)
 {

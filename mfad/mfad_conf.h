@@ -84,6 +84,16 @@ struct mfad_conf {
  */
 int mfad_conf_load(const char *path, struct mfad_conf **out, char *err,
     size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Reads only [mfad] socket from path, with the grammar of mfad_conf_load
+ * but nothing else checked, so that mfadctl finds the socket even when
+ * another key has a mistake. 0 with the value in buf (and its line in
+ * *line); MSS_ERR_NOTFOUND when the file does not set it; MSS_ERR_SYSTEM
+ * (errno set) when the file cannot be opened or read; MSS_ERR_TOOBIG
+ * when the value does not fit in len.
+ */
+int mfad_conf_socket(const char *path, char *buf, size_t len,
+    unsigned *line) __attribute__((warn_unused_result));
 /* A config holding only defaults; NULL on memory failure. */
 struct mfad_conf *mfad_conf_new(void);
 void mfad_conf_free(struct mfad_conf *conf);

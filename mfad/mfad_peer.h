@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "mfad_conf.h"
+#include "mss_proto.h"
 
 #define MFAD_ROLE_ADMIN	0x01
 #define MFAD_ROLE_PAM	0x02	/* may authenticate any user */
@@ -21,6 +22,10 @@ struct mfad_peer {
 	pid_t		pid;
 	unsigned	roles;
 	char		name[64];	/* the peer's user name, or "" */
+	/* Descriptors that came with the request (SCM_RIGHTS, BACKUP only):
+	 * the server owns and closes them; a handler only uses them. */
+	int		fds[MSS_BACKUP_FDS];
+	int		nfds;
 };
 
 /* Reads the peer's credentials and works out its roles. The name and

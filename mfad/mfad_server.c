@@ -204,6 +204,8 @@ struct mfad_conn {
 	struct mss_buf		*out;
 	long long		 deadline;
 	struct mfad_peer	 peer;
+	int			 fds[MSS_BACKUP_FDS];	/* came with the frame */
+	int			 nfds;
 };
 
 struct mfad_job {
@@ -237,8 +239,19 @@ struct mfad_pool {
 };
 
 static void
+mfad_close_fds(int *fds, int *nfds)
+{
+	int i;
+
+	for (i = 0; i < *nfds; i++)
+		close(fds[i]);
+	*nfds = 0;
+}
+
+static void
 mfad_job_free(struct mfad_job *j)
 {
+	mfad_close_fds(j->peer.fds, &j->peer.nfds);
 	mss_buf_free(j->in);
 	mss_buf_free(j->out);
 	mfad_auth_cont_free(j->cont);
@@ -630,6 +643,7 @@ mfad_server_listen(const char *path, uid_t owner, int *fdp)
 static void
 mfad_conn_close(struct mfad_conn *c)
 {
+	mfad_close_fds(c->fds, &c->nfds);
 	if (c->fd >= 0)
 		close(c->fd);
 	mss_buf_free(c->in);
@@ -638,6 +652,63 @@ mfad_conn_close(struct mfad_conn *c)
 	c->fd = -1;
 	c->state = MFAD_CONN_FREE;
 	c->gen++;
+}
+
+/*
+ * recv for a request's bytes that also takes the descriptors sent with
+ * them (SCM_RIGHTS, close-on-exec), up to MSS_BACKUP_FDS a frame. More
+ * than that, or anything else in the control data, fails (-1, EPROTO):
+ * what the kernel could not hand over it has closed already.
+ */
+static ssize_t
+mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * MSS_BACKUP_FDS)];
+	} cbuf;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	ssize_t n;
+	size_t k, i;
+	int bad = 0, fd;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	if ((n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC)) < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
+	    cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS) {
+			bad = 1;
+			continue;
+		}
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(fd));
+			if (c->nfds < MSS_BACKUP_FDS)
+				c->fds[c->nfds++] = fd;
+			else {
+				close(fd);
+				bad = 1;
+			}
+		}
+	}
+	if (bad || (msg.msg_flags & MSG_CTRUNC)) {
+		mfad_log(LOG_NOTICE, "uid %u sent descriptors mfad does not "
+		    "take: dropped", (unsigned)c->peer.uid);
+		errno = EPROTO;
+		return -1;
+	}
+	return n;
 }
 
 /* Reads what is there; a complete request goes to the pool. */
@@ -652,8 +723,8 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 
 	for (;;) {
 		if (c->hdr_got < MSS_FRAME_HDR) {
-			n = recv(c->fd, c->hdr + c->hdr_got,
-			    MSS_FRAME_HDR - c->hdr_got, 0);
+			n = mfad_conn_recv(c, c->hdr + c->hdr_got,
+			    MSS_FRAME_HDR - c->hdr_got);
 			if (n > 0) {
 				c->hdr_got += (size_t)n;
 				if (c->hdr_got < MSS_FRAME_HDR)
@@ -681,7 +752,7 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 				mfad_conn_close(c);
 				return;
 			}
-			n = recv(c->fd, dst, want, 0);
+			n = mfad_conn_recv(c, dst, want);
 			if (n > 0) {
 				mss_buf_commit(c->in, (size_t)n);
 				if (mss_buf_avail(c->in) == c->len)
@@ -694,6 +765,15 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 		mfad_conn_close(c);	/* EOF or error mid-request */
 		return;
 	}
+	/* Descriptors are for BACKUP only; with any other request they are
+	 * closed and the connection dropped, as for a malformed frame. */
+	if (c->nfds > 0 && c->type != MSS_REQ_BACKUP) {
+		mfad_log(LOG_NOTICE, "uid %u sent descriptors with request "
+		    "type %u: dropped", (unsigned)c->peer.uid,
+		    (unsigned)c->type);
+		mfad_conn_close(c);
+		return;
+	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		mfad_conn_close(c);
 		return;
@@ -703,6 +783,9 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 	j->type = c->type;
 	j->in = c->in;
 	j->peer = c->peer;
+	memcpy(j->peer.fds, c->fds, sizeof(c->fds));
+	j->peer.nfds = c->nfds;
+	c->nfds = 0;
 	c->in = NULL;
 	c->state = MFAD_CONN_BUSY;
 	h = mfad_handler_find(j->type);

@@ -1088,9 +1088,9 @@ mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
 }
 
 int
-mfad_store_copy(struct mfad_store *st, const char *dir)
+mfad_store_copy_fd(struct mfad_store *st, int fd)
 {
-	return mfad_store_err(mdb_env_copy2(st->env, dir, MDB_CP_COMPACT),
+	return mfad_store_err(mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT),
 	    "backup");
 }
 

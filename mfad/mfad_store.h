@@ -242,9 +242,10 @@ int mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
     int (*fn)(const struct mfad_audit_rec *, void *), void *arg, int *more)
     __attribute__((warn_unused_result));
 
-/* Writes a compact copy of the store into dir (data.mdb), with a
- * consistent view taken by a read transaction. */
-int mfad_store_copy(struct mfad_store *st, const char *dir)
+/* Writes a compact copy of the store (a data.mdb) into fd, an empty
+ * file open for writing, with a consistent view taken by a read
+ * transaction. fd is neither synced nor closed. */
+int mfad_store_copy_fd(struct mfad_store *st, int fd)
     __attribute__((warn_unused_result));
 
 /* Deletes logins and devices past their expiry and audit records older

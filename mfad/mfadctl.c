@@ -17,8 +17,10 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +49,7 @@ enum ctl_exit {
 #define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* Smallest encodings, to bound a count before allocating for it. */
-#define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4)
+#define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8)
 #define CTL_DEVICE_REC_MIN	(3 * 4 + 3 * 8)
 #define CTL_AUDIT_REC_MIN	(8 + 6 * 4)
 
@@ -89,6 +91,9 @@ struct ctl_user {
 	uint64_t	 locked_until;
 	uint64_t	 last_login;
 	uint32_t	 devices;
+	uint32_t	 mails;		/* mailed in the last hour */
+	uint64_t	 resend_until;	/* resend_interval wait, or 0 */
+	uint64_t	 mails_until;	/* max_sends reached: until, or 0 */
 };
 
 /* One record of MSS_REP_AUDIT_LIST; time in microseconds. */
@@ -501,49 +506,41 @@ ctl_valid_socket(const char *path)
 }
 
 /*
- * Settles which socket to use: -s, else the config's, else (no -c and
- * no file at the default place) the built-in default. Done on the first
- * call, so that usage errors come before configuration errors.
+ * Settles which socket to use: -s; else [mfad] socket of the config file
+ * when mfadctl can read it; else the built-in default. Only that key is
+ * read: an admin_group member cannot read the daemon's file (0640
+ * root:mfad), and a mistake elsewhere in it is mfad's to report, not a
+ * reason to leave the admin without mfadctl. Done on the first call, so
+ * that usage errors come before configuration errors.
  */
 static int
 ctl_resolve_socket(struct ctl *ctl)
 {
-	struct mfad_conf *conf = NULL;
 	const char *path;
-	char err[512];
-	struct stat st;
+	char buf[CTL_SUN_PATH_MAX + 1];
+	unsigned line = 0;
 	int r;
 
 	if (ctl->socket != NULL)
 		return CTL_EXIT_OK;
 	path = ctl->conf_path != NULL ? ctl->conf_path : MFAD_DEFAULT_CONF;
-	if (ctl->conf_path == NULL && stat(path, &st) != 0 &&
-	    errno == ENOENT) {
+	r = mfad_conf_socket(path, buf, sizeof(buf), &line);
+	if (r == MSS_ERR_SYSTEM && errno == ENOENT && ctl->conf_path != NULL) {
+		ctl_warnx(NULL, "%s: %s", path, strerror(errno));
+		return CTL_EXIT_USAGE;
+	}
+	if (r == MSS_ERR_SYSTEM || r == MSS_ERR_NOTFOUND) {
 		ctl->socket = MSS_DEFAULT_SOCKET;
 		return CTL_EXIT_OK;
 	}
-	err[0] = '\0';
-	if ((r = mfad_conf_load(path, &conf, err, sizeof(err))) != 0) {
-		if (err[0] != '\0')
-			ctl_warnx(NULL, "%s", err);
-		else
-			ctl_warnx(NULL, "%s: %s", path, mss_strerror(r));
+	if (r != 0 || !ctl_valid_socket(buf)) {
+		ctl_warnx(NULL, "%s:%u: [mfad] socket must be an absolute path "
+		    "shorter than %zu bytes", path, line, CTL_SUN_PATH_MAX);
 		return CTL_EXIT_USAGE;
 	}
-	if (conf->socket == NULL)
-		ctl->conf_socket = strdup(MSS_DEFAULT_SOCKET);
-	else
-		ctl->conf_socket = strdup(conf->socket);
-	mfad_conf_free(conf);
-	if (ctl->conf_socket == NULL) {
+	if ((ctl->conf_socket = strdup(buf)) == NULL) {
 		ctl_warnx(NULL, "%s", mss_strerror(MSS_ERR_NOMEM));
 		return CTL_EXIT_REFUSED;
-	}
-	if (!ctl_valid_socket(ctl->conf_socket)) {
-		ctl_warnx(NULL, "%s: socket must be an absolute path shorter "
-		    "than %zu bytes", path,
-		    CTL_SUN_PATH_MAX);
-		return CTL_EXIT_USAGE;
 	}
 	ctl->socket = ctl->conf_socket;
 	return CTL_EXIT_OK;
@@ -619,8 +616,9 @@ out:
  * status, with *repp NULL.
  */
 static int
-ctl_call(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
-    uint8_t want, struct mss_buf **repp)
+ctl_call_fds(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
+    const int *fds, int nfds, int timeout_ms, uint8_t want,
+    struct mss_buf **repp)
 {
 	struct mss_buf *rep;
 	uint8_t rtype;
@@ -633,8 +631,8 @@ ctl_call(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
 		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
 		return CTL_EXIT_REFUSED;
 	}
-	r = mss_client_call(ctl->socket, type, req, &rtype, rep,
-	    MSS_IO_TIMEOUT_MS);
+	r = mss_client_call_fds(ctl->socket, type, req, fds, nfds, &rtype, rep,
+	    timeout_ms);
 	if (r == MSS_ERR_SYSTEM)
 		ctl_warnx(ctl, "%s: %s", ctl->socket, strerror(errno));
 	else if (r != 0)
@@ -656,6 +654,14 @@ ctl_call(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
 fail:
 	mss_buf_free(rep);
 	return ex;
+}
+
+static int
+ctl_call(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
+    uint8_t want, struct mss_buf **repp)
+{
+	return ctl_call_fds(ctl, type, req, NULL, 0, MSS_IO_TIMEOUT_MS, want,
+	    repp);
 }
 
 /* Sends a request answered by MSS_REP_RESULT and reports the answer. */
@@ -720,7 +726,10 @@ ctl_user_get(struct mss_buf *b, struct ctl_user *u)
 	    (r = mss_buf_get_u32(b, &u->failures)) != 0 ||
 	    (r = mss_buf_get_u64(b, &u->locked_until)) != 0 ||
 	    (r = mss_buf_get_u64(b, &u->last_login)) != 0 ||
-	    (r = mss_buf_get_u32(b, &u->devices)) != 0) {
+	    (r = mss_buf_get_u32(b, &u->devices)) != 0 ||
+	    (r = mss_buf_get_u32(b, &u->mails)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->resend_until)) != 0 ||
+	    (r = mss_buf_get_u64(b, &u->mails_until)) != 0) {
 		ctl_user_clear(u);
 		return r;
 	}
@@ -746,6 +755,9 @@ ctl_user_json(const struct ctl_user *u)
 	ctl_json_ktime(&first, "locked_until", u->locked_until);
 	ctl_json_ktime(&first, "last_login", u->last_login);
 	ctl_json_knum(&first, "devices", u->devices);
+	ctl_json_knum(&first, "mails_last_hour", u->mails);
+	ctl_json_ktime(&first, "resend_until", u->resend_until);
+	ctl_json_ktime(&first, "max_sends_until", u->mails_until);
 	putchar('}');
 }
 
@@ -1006,6 +1018,11 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 	    ctl_time(u.locked_until, buf, sizeof(buf)));
 	printf("last login    %s\n", ctl_time(u.last_login, buf, sizeof(buf)));
 	printf("devices       %" PRIu32 "\n", u.devices);
+	printf("mails (1 h)   %" PRIu32 "\n", u.mails);
+	printf("resend after  %s\n",
+	    ctl_time(u.resend_until, buf, sizeof(buf)));
+	printf("mail limit    %s\n",
+	    ctl_time(u.mails_until, buf, sizeof(buf)));
 out:
 	ctl_user_clear(&u);
 	mss_buf_free(req);
@@ -1597,33 +1614,113 @@ out:
 }
 
 /*
- * backup DIR: mfad writes the copy itself, so DIR goes absolute and
- * without symbolic links; mfad checks it again.
+ * backup DIR: mfadctl makes DIR (0700) when it does not exist, creates
+ * DIR/data.mdb and DIR/mfad.key itself (O_EXCL, 0600) and hands them to
+ * mfad, which writes the copy into them. So a backup goes wherever the
+ * admin may write, whatever mfad's user or sandbox. DIR must belong to
+ * root or to the caller and be writable by nobody else: the copy is
+ * restored from there as the store. On any failure the files (and a DIR
+ * made here) are removed.
  */
+#define CTL_BACKUP_TIMEOUT_MS	(30 * 60 * 1000)	/* compacting a big store */
+
+static int
+ctl_backup_errno(struct ctl *ctl, const char *what, int err)
+{
+	ctl_warnx(ctl, "%s: %s", what, strerror(err));
+	return err == EACCES || err == EPERM || err == EROFS ?
+	    CTL_EXIT_PERM : CTL_EXIT_REFUSED;
+}
+
 static int
 ctl_backup(struct ctl *ctl, int argc, char **argv)
 {
-	struct mss_buf *req;
-	char *dir;
-	int ex;
+	static const char *const names[MSS_BACKUP_FDS] = { "data.mdb",
+	    "mfad.key" };
+	struct mss_buf *req = NULL, *rep = NULL;
+	struct stat sb;
+	char *dir = NULL, path[PATH_MAX];
+	int fds[MSS_BACKUP_FDS], made[MSS_BACKUP_FDS] = { 0, 0 };
+	int dfd = -1, mkd = 0, ex, i;
 
+	for (i = 0; i < MSS_BACKUP_FDS; i++)
+		fds[i] = -1;
 	if (argv[0][0] == '\0')
 		return ctl_bad_usage(ctl, "empty DIR");
 	if (argv[0][0] == '-')
 		return ctl_bad_usage(ctl, "unknown option %s", argv[0]);
+	/* Usage and the socket first: nothing is made for a call that
+	 * cannot be sent. */
+	if ((ex = ctl_resolve_socket(ctl)) != CTL_EXIT_OK)
+		return ex;
+	if (mkdir(argv[0], 0700) == 0)
+		mkd = 1;
+	else if (errno != EEXIST)
+		return ctl_backup_errno(ctl, argv[0], errno);
 	if ((dir = realpath(argv[0], NULL)) == NULL) {
-		ctl_warnx(ctl, "%s: %s", argv[0], strerror(errno));
-		return CTL_EXIT_REFUSED;
+		ex = ctl_backup_errno(ctl, argv[0], errno);
+		goto out;
 	}
 	if (strlen(dir) > MSS_STR_MAX) {
-		free(dir);
-		return ctl_bad_usage(ctl, "DIR longer than %d bytes",
-		    MSS_STR_MAX);
+		ctl_warnx(ctl, "DIR longer than %d bytes", MSS_STR_MAX);
+		ex = CTL_EXIT_USAGE;
+		goto out;
 	}
-	if ((ex = ctl_req_strs(ctl, &req, dir, NULL)) == 0) {
-		ex = ctl_call_result(ctl, MSS_REQ_BACKUP, req);
-		mss_buf_free(req);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		ex = ctl_backup_errno(ctl, dir, errno);
+		goto out;
 	}
+	if (fstat(dfd, &sb) != 0) {
+		ex = ctl_backup_errno(ctl, dir, errno);
+		goto out;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		ctl_warnx(ctl, "%s: must be owned by root or by you", dir);
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		ctl_warnx(ctl, "%s: must not be writable by group or others",
+		    dir);
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	for (i = 0; i < MSS_BACKUP_FDS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if ((fds[i] = openat(dfd, names[i], O_WRONLY | O_CREAT |
+		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+			if (errno == EEXIST)
+				ctl_warnx(ctl, "%s: already holds %s", dir,
+				    names[i]);
+			ex = errno == EEXIST ? CTL_EXIT_REFUSED :
+			    ctl_backup_errno(ctl, path, errno);
+			goto out;
+		}
+		made[i] = 1;
+	}
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
+	    mss_buf_put_str(req, dir) != 0) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if ((ex = ctl_call_fds(ctl, MSS_REQ_BACKUP, req, fds, MSS_BACKUP_FDS,
+	    CTL_BACKUP_TIMEOUT_MS, MSS_REP_RESULT, &rep)) != CTL_EXIT_OK)
+		goto out;
+	ex = ctl_result(ctl, rep, 0);
+out:
+	for (i = 0; i < MSS_BACKUP_FDS; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (ex != CTL_EXIT_OK && made[i])
+			unlinkat(dfd, names[i], 0);
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (ex != CTL_EXIT_OK && mkd)
+		rmdir(argv[0]);
+	mss_buf_free(req);
+	mss_buf_free(rep);
 	free(dir);
 	return ex;
 }

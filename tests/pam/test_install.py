@@ -2,6 +2,8 @@
 sysadmin would check them (issue: operable by a sysadmin)."""
 
 import os
+import pwd
+import re
 import shutil
 import subprocess
 
@@ -15,8 +17,8 @@ EXPECTED = {
     "lib/systemd/system/mfad.service",
     "lib/tmpfiles.d/mfad.conf",
     "lib/sysusers.d/mfad.conf",
+    "bin/mfadctl",
     "sbin/mfad",
-    "sbin/mfadctl",
     "share/man/man5/mfad.conf.5",
     "share/man/man8/mfad.8",
     "share/man/man8/mfadctl.8",
@@ -121,3 +123,64 @@ def test_systemd_unit_verifies(tmp_path):
                 "ProtectSystem=strict", "PrivateTmp=yes",
                 "NoNewPrivileges=yes"):
         assert key in unit
+
+
+SERVICE_USER = "mfadtest"
+
+
+def _system_user(name):
+    """A dedicated system user, as systemd-sysusers makes mfad's."""
+    if subprocess.run(["id", name], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "-M", "-N", "-g", "nogroup",
+                        "-s", "/usr/sbin/nologin", name], check=True)
+    return pwd.getpwnam(name)
+
+
+def test_mfad_t_as_root_accepts_the_database_of_the_units_user(tmp_path):
+    """Issue 11 point 8: the README's edit, `mfad -t` as root, reload
+    cycle. Under the unit mfad runs as its own user, which owns the
+    database once mfad has run; the sample config names that user, so
+    that `mfad -t` run by root accepts the directory. A directory of any
+    other user is still refused."""
+    unit = (h.SRC_ROOT / "conf/systemd/mfad.service.in").read_text()
+    unit_user = re.search(r"^User=(\S+)$", unit, re.M).group(1)
+    sample = (h.SRC_ROOT / "conf/mfad.conf").read_text()
+    m = re.search(r"^user\s*=\s*(\S+)\s*$", sample, re.M)
+    assert m is not None and m.group(1) == unit_user, \
+        "the sample config must name the unit's user"
+    # The dedicated user stands in for the unit's; the edits are the
+    # README's (relay and sender) and the scratch paths.
+    pw = _system_user(SERVICE_USER)
+    try:
+        os.chmod(tmp_path, 0o755)
+        db = tmp_path / "db"
+        db.mkdir(mode=0o700)
+        (db / "data.mdb").write_bytes(b"")
+        os.chmod(db / "data.mdb", 0o600)
+        for p in (db, db / "data.mdb"):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        text = sample.replace(m.group(0), "user = %s" % SERVICE_USER)
+        for old, new in (
+                ("#database = /var/lib/mfad", "database = %s" % db),
+                ("#smtp = localhost:25", "smtp = relay.example.org:587"),
+                ("# e.g.  from = no-reply@example.org",
+                 "from = no-reply@example.org"),
+                ("#templates = /usr/share/pam_mss/templates",
+                 "templates = %s" % h.TEMPLATES)):
+            assert old in text, old
+            text = text.replace(old, new)
+        conf = tmp_path / "mfad.conf"
+        conf.write_text(text)
+        os.chmod(conf, 0o640)
+        r = subprocess.run([str(h.MFAD), "-t", "-c", str(conf)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+
+        # Keeps the intent: a database of another user is refused.
+        nobody = pwd.getpwnam("nobody")
+        os.chown(db, nobody.pw_uid, nobody.pw_gid)
+        r = subprocess.run([str(h.MFAD), "-t", "-c", str(conf)],
+                           capture_output=True, text=True)
+        assert r.returncode == 1 and str(db) in r.stderr, r.stderr
+    finally:
+        subprocess.run(["userdel", SERVICE_USER], capture_output=True)

@@ -922,7 +922,10 @@ read_source(const char *rel)
 
 /*
  * The sample conf/mfad.conf names every key, and with each "#key = value"
- * line uncommented it still loads and gives the defaults.
+ * line uncommented it still loads and gives the defaults. The one key it
+ * sets, user, names the shipped unit's user (mfad -t run as root checks
+ * the database against it); it is left out of the load, as the user
+ * need not exist where the tests run.
  */
 static void
 test_sample_config(void **state)
@@ -934,7 +937,12 @@ test_sample_config(void **state)
 
 	(void)state;
 	text = read_source("conf/mfad.conf");
+	assert_non_null(p = strstr(text, "\nuser = mfad\n"));
+	memmove((char *)p + 1, p + sizeof("\nuser = mfad\n") - 1,
+	    strlen(p + sizeof("\nuser = mfad\n") - 1) + 1);
 	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(all_keys[i][1], "user") == 0)
+			continue;
 		snprintf(needle, sizeof(needle), "\n#%s = ", all_keys[i][1]);
 		if (strstr(text, needle) != NULL)
 			continue;
