@@ -332,6 +332,8 @@ ctl_time(uint64_t t, char *buf, size_t len)
 {
 	if (t == 0)
 		return "-";
+	if (t == UINT64_MAX)
+		return "never (until unlocked or reset)";
 	if (ctl_iso_time(t, buf, len) != 0)
 		snprintf(buf, len, "%" PRIu64, t);
 	return buf;
@@ -345,6 +347,8 @@ ctl_json_ktime(int *first, const char *key, uint64_t t)
 	ctl_json_key(first, key);
 	if (t == 0)
 		fputs("null", stdout);
+	else if (t == UINT64_MAX)
+		ctl_json_str("never");	/* a lock that ends only by hand */
 	else if (ctl_iso_time(t, buf, sizeof(buf)) == 0)
 		ctl_json_str(buf);
 	else
