@@ -21,6 +21,7 @@
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mss_mask.h"
 #include "mss_proto.h"
 
@@ -29,27 +30,6 @@
 #define MFAD_AUDIT_MARGIN	512
 /* The key file is crypto_kdf_KEYBYTES; anything far bigger is not it. */
 #define MFAD_KEYFILE_MAX	256
-
-int
-mfad_user_name_ok(const char *name)
-{
-	size_t i, n = strlen(name);
-
-	/* What useradd accepts by default, bounded. */
-	if (n == 0 || n > 32)
-		return 0;
-	if (!(islower((unsigned char)name[0]) || name[0] == '_' ||
-	    isdigit((unsigned char)name[0])))
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (!(islower(c) || isdigit(c) || c == '_' || c == '-' ||
-		    c == '.' || (c == '$' && i == n - 1)))
-			return 0;
-	}
-	return 1;
-}
 
 /*
  * Reads user's account into a: 0 when found; MSS_ERR_NOTFOUND once the
@@ -140,12 +120,12 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &pw, MSS_PASS_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (!mfad_user_name_ok(user)) {
+	if (!mss_user_valid(user)) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
 		    "invalid user name");
 		goto out;
 	}
-	if (!mfad_mail_address_ok(email)) {
+	if (!mss_email_valid(email)) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
 		    "invalid email address");
 		goto out;
@@ -566,7 +546,7 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mss_buf_get_str(req, &to, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (!mfad_mail_address_ok(to)) {
+	if (!mss_email_valid(to)) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
 		    "invalid email address");
 		goto out;

@@ -30,7 +30,4 @@ int mfad_admin_audit(struct mfad_ctx *, const struct mfad_peer *,
 int mfad_admin_backup(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 
-/* 1 when name is an acceptable user name. */
-int mfad_user_name_ok(const char *name);
-
 #endif /* MFAD_ADMIN_H */

@@ -11,6 +11,7 @@
 #include "mfad_mail.h"
 #include "mfad_pw.h"
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mss_proto.h"
 
 struct mfad_import_row {
@@ -90,11 +91,11 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 	int r;
 
 	*fatal = 0;
-	if (!mfad_user_name_ok(row->user)) {
+	if (!mss_user_valid(row->user)) {
 		snprintf(msg, msglen, "invalid user name");
 		return MSS_ERR_INVAL;
 	}
-	if (!mfad_mail_address_ok(row->email)) {
+	if (!mss_email_valid(row->email)) {
 		snprintf(msg, msglen, "invalid email address");
 		return MSS_ERR_INVAL;
 	}

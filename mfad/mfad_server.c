@@ -775,6 +775,14 @@ mfad_reload(struct mfad_ctx *ctx)
 		mfad_notify("READY=1");
 		return;
 	}
+	/* A configuration that cannot render mail would stop every login. */
+	if (mfad_mail_check_render(nc, err, sizeof(err)) != 0) {
+		mfad_log(LOG_ERR, "reload refused, keeping the running "
+		    "configuration: %s", err);
+		mfad_conf_free(nc);
+		mfad_notify("READY=1");
+		return;
+	}
 	if (strcmp(nc->socket, ctx->conf->socket) != 0 ||
 	    strcmp(nc->database, ctx->conf->database) != 0)
 		mfad_log(LOG_WARNING, "socket and database changes take "

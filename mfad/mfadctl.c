@@ -31,6 +31,7 @@
 #include "mss_buf.h"
 #include "mss_client.h"
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mss_proto.h"
 #include "mfad_conf.h"
 
@@ -42,8 +43,6 @@ enum ctl_exit {
 	CTL_EXIT_PERM = 4,	/* mfad says we may not */
 };
 
-#define CTL_USER_MAX	32	/* as useradd(8) */
-#define CTL_EMAIL_MAX	254	/* RFC 5321 path limit, less the brackets */
 #define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* Smallest encodings, to bound a count before allocating for it. */
@@ -430,49 +429,6 @@ ctl_malformed(const struct ctl *ctl)
  * Local checks of arguments. mfad has the last word; these catch typos
  * before a round trip and keep odd bytes out of requests.
  */
-
-/* What useradd(8) accepts, in lower case: [a-z0-9_][a-z0-9._-]*, at most
- * 32 characters, not only digits (that would read as a uid). */
-static int
-ctl_valid_user(const char *s)
-{
-	size_t i, len = strlen(s);
-	int digits = 1;
-
-	if (len == 0 || len > CTL_USER_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')
-			digits = 0;
-		else if (s[i] >= '0' && s[i] <= '9')
-			;
-		else if (i > 0 && (s[i] == '.' || s[i] == '-'))
-			digits = 0;
-		else
-			return 0;
-	}
-	return !digits;
-}
-
-/* One '@' with something on each side; no space or control character
- * (they would end up in mail headers). UTF-8 is allowed. */
-static int
-ctl_valid_email(const char *s)
-{
-	const unsigned char *p;
-	const char *at;
-	size_t len = strlen(s);
-
-	if (len == 0 || len > CTL_EMAIL_MAX)
-		return 0;
-	if ((at = strchr(s, '@')) == NULL || at == s || at[1] == '\0' ||
-	    strchr(at + 1, '@') != NULL)
-		return 0;
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
 
 /* Device ids come from "device list": printable, no spaces. */
 static int
@@ -917,13 +873,13 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 	}
 	if (user == NULL)
 		return ctl_bad_usage(ctl, "missing USER");
-	if (!ctl_valid_user(user))
+	if (!mss_user_valid(user))
 		return ctl_bad_usage(ctl, "invalid user name (1 to %d of "
 		    "a-z 0-9 . _ -, not starting with . or -, not only "
-		    "digits)", CTL_USER_MAX);
+		    "digits)", MSS_USER_MAX);
 	if (email == NULL)
 		return ctl_bad_usage(ctl, "missing --email");
-	if (!ctl_valid_email(email))
+	if (!mss_email_valid(email))
 		return ctl_bad_usage(ctl, "invalid email address");
 	if (lang != NULL && strcmp(lang, "fr") != 0 && strcmp(lang, "en") != 0)
 		return ctl_bad_usage(ctl, "--lang must be fr or en");
@@ -955,7 +911,7 @@ ctl_user_simple(struct ctl *ctl, int argc, char **argv)
 	struct mss_buf *req;
 	int ex;
 
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -973,7 +929,7 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 	int ex;
 
 	memset(&u, 0, sizeof(u));
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -1178,7 +1134,7 @@ ctl_device_list(struct ctl *ctl, int argc, char **argv)
 	uint32_t n;
 	int first, ex;
 
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -1237,7 +1193,7 @@ ctl_device_revoke(struct ctl *ctl, int argc, char **argv)
 	const char *id;
 	int ex;
 
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if (strcmp(argv[1], "--all") == 0)
 		id = "";
@@ -1260,7 +1216,7 @@ ctl_mail_test(struct ctl *ctl, int argc, char **argv)
 	struct mss_buf *req;
 	int ex;
 
-	if (!ctl_valid_email(argv[0]))
+	if (!mss_email_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid email address");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -1824,11 +1780,11 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 		    "quotes: it holds commas");
 		goto bad;
 	}
-	if (!ctl_valid_user(f[0])) {
+	if (!mss_user_valid(f[0])) {
 		snprintf(why, sizeof(why), "invalid user name");
 		goto bad;
 	}
-	if (!ctl_valid_email(f[1])) {
+	if (!mss_email_valid(f[1])) {
 		snprintf(why, sizeof(why), "invalid email address");
 		goto bad;
 	}
@@ -1873,7 +1829,7 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 	im->devices += (uint32_t)ndev;
 	return CTL_EXIT_OK;
 bad:
-	if (ctl_import_add(im, lineno, f[0] != NULL && ctl_valid_user(f[0]) ?
+	if (ctl_import_add(im, lineno, f[0] != NULL && mss_user_valid(f[0]) ?
 	    f[0] : NULL, 0, why) != 0)
 		goto nomem;
 	return CTL_EXIT_OK;
