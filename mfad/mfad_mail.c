@@ -92,6 +92,7 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_PASSWORD_CHANGED] = "password_changed",
 	[MFAD_MAIL_LOCKED] = "locked",
 	[MFAD_MAIL_TEST] = "test",
+	[MFAD_MAIL_EMAIL_CHANGED] = "email_changed",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };

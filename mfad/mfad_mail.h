@@ -20,6 +20,7 @@ enum mfad_mail_kind {
 	MFAD_MAIL_PASSWORD_CHANGED,
 	MFAD_MAIL_LOCKED,
 	MFAD_MAIL_TEST,
+	MFAD_MAIL_EMAIL_CHANGED,	/* to the old and the new address */
 	MFAD_MAIL_NKINDS
 };
 

@@ -149,6 +149,8 @@ static const struct mfad_handler {
 	    MFAD_H_COMMIT },
 	{ MSS_REQ_USER_ADD, MFAD_ROLE_ADMIN, "user add",
 	    mfad_admin_user_add, 0 },
+	{ MSS_REQ_USER_SET, MFAD_ROLE_ADMIN, "user set",
+	    mfad_admin_user_set, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del,
 	    MFAD_H_COMMIT },
 	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN, "user show", mfad_h_user_show,
