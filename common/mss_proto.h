@@ -52,6 +52,8 @@
  *                     ndev times str device
  * MSS_REQ_USER_ADD    str user, str email, str lang, str password
  *                     (empty password: an invitation)
+ * MSS_REQ_USER_SET    str user, str email, str lang ("" keeps either;
+ *                     a new address mails a notice to the old and new)
  * MSS_REQ_USER_DEL, MSS_REQ_USER_SHOW, MSS_REQ_USER_LOCK,
  * MSS_REQ_USER_UNLOCK, MSS_REQ_USER_REENROLL, MSS_REQ_DEVICE_LIST
  *                     str user
@@ -93,6 +95,7 @@ enum mss_req_type {
 	MSS_REQ_AUDIT = 30,
 	MSS_REQ_BACKUP = 31,
 	MSS_REQ_USER_IMPORT = 32,
+	MSS_REQ_USER_SET = 40,
 };
 
 /* MSS_REQ_AUTH_START flags, from the module's arguments. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mss_mask.h"
 #include "mss_proto.h"
 
@@ -29,27 +31,6 @@
 #define MFAD_AUDIT_MARGIN	512
 /* The key file is crypto_kdf_KEYBYTES; anything far bigger is not it. */
 #define MFAD_KEYFILE_MAX	256
-
-int
-mfad_user_name_ok(const char *name)
-{
-	size_t i, n = strlen(name);
-
-	/* What useradd accepts by default, bounded. */
-	if (n == 0 || n > 32)
-		return 0;
-	if (!(islower((unsigned char)name[0]) || name[0] == '_' ||
-	    isdigit((unsigned char)name[0])))
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (!(islower(c) || isdigit(c) || c == '_' || c == '-' ||
-		    c == '.' || (c == '$' && i == n - 1)))
-			return 0;
-	}
-	return 1;
-}
 
 /*
  * Reads user's account into a: 0 when found; MSS_ERR_NOTFOUND once the
@@ -140,12 +121,12 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &pw, MSS_PASS_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (!mfad_user_name_ok(user)) {
+	if (!mss_user_valid(user)) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
 		    "invalid user name");
 		goto out;
 	}
-	if (!mfad_mail_address_ok(email)) {
+	if (!mss_email_valid(email)) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
 		    "invalid email address");
 		goto out;
@@ -373,6 +354,121 @@ struct mfad_list_arg {
 	uint32_t	 n;
 };
 
+int
+mfad_email_changed_notice(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_acct *a, const char *old)
+{
+	struct mfad_mail_vars vars;
+	char masked[MSS_STR_MAX + 1];
+	const char *to[2] = { old, a->email };
+	uint64_t now = mfad_now();
+	int i, r;
+
+	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
+		masked[0] = '\0';
+	memset(&vars, 0, sizeof(vars));
+	vars.masked = masked;
+	vars.host = ctx->hostname;
+	vars.service = "mfadctl";
+	vars.rhost = "-";
+	vars.user = a->user;
+	vars.time = (time_t)now;
+	for (i = 0; i < 2; i++) {
+		r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_EMAIL_CHANGED,
+		    a->user, to[i], a->lang, &vars, now + 86400, NULL);
+		if (r == MSS_ERR_THROTTLED) {
+			mfad_log(LOG_WARNING, "notice email_changed for %s not "
+			    "queued: mail ceiling reached", a->user);
+			r = 0;
+		}
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_acct a;
+	char *user = NULL, *email = NULL, *lang = NULL;
+	char old[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1], msg[64];
+	MDB_txn *txn = NULL;
+	int r, have = 0, email_changed = 0, lang_changed = 0;
+
+	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &email, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &lang, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if (email[0] != '\0' && !mss_email_valid(email)) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "invalid email address");
+		goto out;
+	}
+	if (lang[0] != '\0' && strcmp(lang, "fr") != 0 &&
+	    strcmp(lang, "en") != 0) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "language must be fr or en");
+		goto out;
+	}
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+		if (r == MSS_ERR_NOTFOUND)
+			r = 0;		/* answered "no such user" */
+		goto out;
+	}
+	have = 1;
+	snprintf(old, sizeof(old), "%s", a.email);
+	if (email[0] != '\0' && strcasecmp(a.email, email) != 0) {
+		r = mfad_acct_by_email(txn, ctx->store, email, owner,
+		    sizeof(owner));
+		if (r == 0) {
+			r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
+			    "email address already used by another user");
+			goto out;
+		}
+		if (r != MSS_ERR_NOTFOUND)
+			goto out;
+		snprintf(a.email, sizeof(a.email), "%s", email);
+		email_changed = 1;
+	}
+	if (lang[0] != '\0' && strcmp(a.lang, lang) != 0) {
+		snprintf(a.lang, sizeof(a.lang), "%s", lang);
+		lang_changed = 1;
+	}
+	if (!email_changed && !lang_changed) {
+		r = mfad_reply_result(rep, rtype, 0, "unchanged");
+		goto out;
+	}
+	if ((r = mfad_acct_put(txn, ctx->store, &a, old)) != 0)
+		goto out;
+	if (email_changed &&
+	    ((r = mfad_admin_event(ctx, txn, peer, "user_email_changed",
+	    a.user, "notice to the old and the new address")) != 0 ||
+	    (r = mfad_email_changed_notice(ctx, txn, &a, old)) != 0))
+		goto out;
+	if (lang_changed && (r = mfad_admin_event(ctx, txn, peer,
+	    "user_lang_changed", a.user, a.lang)) != 0)
+		goto out;
+	if ((r = mfad_txn_commit(&txn)) != 0)
+		goto out;
+	snprintf(msg, sizeof(msg), "%s%s%s", email_changed ?
+	    "email changed" : "", email_changed && lang_changed ? ", " : "",
+	    lang_changed ? "language changed" : "");
+	r = mfad_reply_result(rep, rtype, 0, msg);
+out:
+	mfad_txn_abort(&txn);
+	if (have)
+		mfad_acct_wipe(&a);
+	mss_str_free(user);
+	mss_str_free(email);
+	mss_str_free(lang);
+	return r;
+}
+
 static int
 mfad_list_one(const struct mfad_acct *a, void *arg)
 {
@@ -578,7 +674,7 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mss_buf_get_str(req, &to, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (!mfad_mail_address_ok(to)) {
+	if (!mss_email_valid(to)) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
 		    "invalid email address");
 		goto out;

@@ -26,11 +26,19 @@ int mfad_admin_mail_test(struct mfad_ctx *, const struct mfad_peer *,
 /* A page of audit records, newest first (MSS_REP_AUDIT_LIST). */
 int mfad_admin_audit(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
+/* user set: a new address and/or language for an account. */
+int mfad_admin_user_set(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
+/*
+ * Queues in txn the notice that a's address changed (a->email is the new
+ * one) to the old and to the new address, so that neither owner is left
+ * unaware; it goes out only if txn commits. 0 or a store/mail error.
+ */
+int mfad_email_changed_notice(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_acct *a, const char *old)
+    __attribute__((warn_unused_result));
 /* A copy of the store and its key file into an absolute directory. */
 int mfad_admin_backup(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
-
-/* 1 when name is an acceptable user name. */
-int mfad_user_name_ok(const char *name);
 
 #endif /* MFAD_ADMIN_H */

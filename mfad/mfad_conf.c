@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mss_proto.h"
 #include "mfad_conf.h"
 
@@ -704,54 +705,14 @@ conf_set_tls(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-/*
- * A plausible envelope and header address: local@domain in printable
- * ASCII, at most 254 bytes, no blanks, CR, LF, NUL, quotes, angle brackets
- * or other characters that would change the meaning of a header; a local
- * part of at most 64 bytes without leading, trailing or double dots; a
- * domain of non-empty labels of letters, digits and '-'.
- */
-static int
-conf_address_ok(const char *s)
-{
-	const char *at, *p, *label;
-	size_t len = strlen(s);
-
-	if (len < 3 || len > 254 || (at = strchr(s, '@')) == NULL ||
-	    strchr(at + 1, '@') != NULL)
-		return 0;
-	if (at == s || at - s > 64 || s[0] == '.' || at[-1] == '.')
-		return 0;
-	for (p = s; p < at; p++) {
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("\"(),:;<>[\\]", *p) != NULL)
-			return 0;
-		if (p[0] == '.' && p[1] == '.')
-			return 0;
-	}
-	for (label = p = at + 1;; p++) {
-		if (*p == '.' || *p == '\0') {
-			if (p == label || *label == '-' || p[-1] == '-')
-				return 0;
-			if (*p == '\0')
-				break;
-			label = p + 1;
-		} else if (!((*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 static int
 conf_set_from(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
-	if (!conf_address_ok(value))
+	if (!mss_email_valid(value))
 		return conf_error(ctx, ctx->line, "[%s] %s must be a mail "
-		    "address local@domain (ASCII, no blanks, quotes or angle "
-		    "brackets), not \"%s\"", key->section, key->name,
+		    "address local@domain.tld (ASCII, no blanks, quotes or "
+		    "angle brackets), not \"%s\"", key->section, key->name,
 		    SHOW(value));
 	return conf_store_str(ctx, OFF(from), value);
 }
@@ -907,6 +868,9 @@ mfad_conf_new(void)
 
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		return NULL;
+	/* The default sender is mfad@HOST when that is a mail address; on a
+	 * host whose name has no domain it stays unset, and the check of the
+	 * mail (mfad -t, start, reload) asks for [mail] from. */
 	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -936,7 +900,7 @@ mfad_conf_new(void)
 	    (conf->smtp = strdup("localhost:25")) == NULL ||
 	    (conf->smtp_host = strdup("localhost")) == NULL ||
 	    (conf->smtp_port = strdup("25")) == NULL ||
-	    (conf->from = strdup(from)) == NULL ||
+	    (mss_email_valid(from) && (conf->from = strdup(from)) == NULL) ||
 	    (conf->language = strdup("en")) == NULL ||
 	    (conf->templates = strdup(PKGDATADIR "/templates")) == NULL) {
 		mfad_conf_free(conf);

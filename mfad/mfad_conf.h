@@ -71,7 +71,8 @@ struct mfad_conf {
 	enum mfad_tls	 tls;			/* starttls */
 	char		*ca_file;		/* NULL: system CAs */
 	char		*auth_file;		/* NULL: no SMTP AUTH */
-	char		*from;			/* "mfad@<hostname>" */
+	char		*from;			/* "mfad@<hostname>", or NULL
+						 * when that is no address */
 	char		*language;		/* "fr" or "en"; "en" */
 	char		*templates;		/* PKGDATADIR "/templates" */
 	unsigned	 mail_max_per_minute;	/* global ceiling; 600 */

@@ -11,6 +11,7 @@
 #include "mfad_mail.h"
 #include "mfad_pw.h"
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mss_proto.h"
 
 struct mfad_import_row {
@@ -90,11 +91,11 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 	int r;
 
 	*fatal = 0;
-	if (!mfad_user_name_ok(row->user)) {
+	if (!mss_user_valid(row->user)) {
 		snprintf(msg, msglen, "invalid user name");
 		return MSS_ERR_INVAL;
 	}
-	if (!mfad_mail_address_ok(row->email)) {
+	if (!mss_email_valid(row->email)) {
 		snprintf(msg, msglen, "invalid email address");
 		return MSS_ERR_INVAL;
 	}
@@ -246,6 +247,10 @@ mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
 		goto store;
 	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
 		goto store;
+	/* Both owners hear of a new address, in the same transaction. */
+	if (pl->found && pl->email_changed &&
+	    (r = mfad_email_changed_notice(ctx, txn, &pl->a, pl->old)) != 0)
+		goto store;
 	ev.event = "password_set";
 	if (pl->found && pl->email_changed && pl->activated &&
 	    (r = mfad_audit(ctx, txn, &ev)) != 0)
@@ -302,7 +307,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mss_buf *out = NULL;
 	MDB_txn *txn = NULL;
 	char msg[300];
-	uint32_t n, i, got = 0, ndev;
+	uint32_t n, i, j, got = 0, ndev;
 	int r, code, fatal;
 
 	if ((r = mss_buf_get_u32(req, &n)) != 0)
@@ -324,6 +329,18 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	if ((r = mss_buf_end(req)) != 0)
 		goto out;
+	/* Two rows for one user would undo each other at every run:
+	 * refuse the batch, naming both lines, before anything is written. */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(rows[i].user, rows[j].user) == 0) {
+				snprintf(msg, sizeof(msg), "line %u: user %.64s "
+				    "is also on line %u; nothing was imported",
+				    rows[i].line, rows[i].user, rows[j].line);
+				r = mfad_reply_result(rep, rtype,
+				    MSS_ERR_INVAL, msg);
+				goto out;
+			}
 	if ((out = mss_buf_new(MSS_MSG_MAX)) == NULL) {
 		r = MSS_ERR_NOMEM;
 		goto out;

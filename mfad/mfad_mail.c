@@ -70,6 +70,7 @@
 
 #include "mss_buf.h"
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mfad_conf.h"
 #include "mfad_mail.h"
 
@@ -91,6 +92,7 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_PASSWORD_CHANGED] = "password_changed",
 	[MFAD_MAIL_LOCKED] = "locked",
 	[MFAD_MAIL_TEST] = "test",
+	[MFAD_MAIL_EMAIL_CHANGED] = "email_changed",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };
@@ -242,64 +244,6 @@ static int
 mail_has_crlf(const char *s)
 {
 	return strpbrk(s, "\r\n") != NULL;
-}
-
-int
-mfad_mail_address_ok(const char *addr)
-{
-	static const char specials[] = "<>()[]\\,;:\"@";
-	const char *at, *p, *label;
-	size_t n, local;
-
-	if (addr == NULL)
-		return 0;
-	n = strnlen(addr, 256);
-	if (n == 0 || n > 254)
-		return 0;
-	if ((at = strchr(addr, '@')) == NULL || strchr(at + 1, '@') != NULL)
-		return 0;
-	local = (size_t)(at - addr);
-	if (local == 0 || local > 64)
-		return 0;
-
-	/* Local part: a dot-atom of printable ASCII without specials. */
-	if (addr[0] == '.' || at[-1] == '.')
-		return 0;
-	for (p = addr; p < at; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c <= 0x20 || c >= 0x7f || strchr(specials, c) != NULL)
-			return 0;
-		if (c == '.' && p[1] == '.')
-			return 0;
-	}
-
-	/* Domain: LDH labels, each 1..63 bytes, with a dot unless it is
-	 * "localhost". Non-ASCII names must be given in their A-label form
-	 * (libESMTP does not speak SMTPUTF8). */
-	p = at + 1;
-	if (strchr(p, '.') == NULL && strcasecmp(p, "localhost") != 0)
-		return 0;
-	label = p;
-	for (;; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '.' || c == '\0') {
-			size_t llen = (size_t)(p - label);
-
-			if (llen == 0 || llen > 63 || label[0] == '-' ||
-			    p[-1] == '-')
-				return 0;
-			if (c == '\0')
-				break;
-			label = p + 1;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 /*
@@ -625,26 +569,80 @@ mail_lang(const struct mfad_conf *conf, const char *lang)
 
 static int mail_check_relay(const struct mfad_conf *, char *, size_t);
 
+/*
+ * Renders one message of every kind in every language with sample values
+ * of the right shape, so that what would make a real message fail (a
+ * sender that is no address, a text that grows too long once filled in)
+ * shows when the configuration is checked rather than at the first login.
+ */
+int
+mfad_mail_check_render(const struct mfad_conf *conf, char *err,
+    size_t errlen)
+{
+	struct mfad_mail_vars vars;
+	char host[256], code[16], why[768], *msg = NULL;
+	size_t l, len;
+	unsigned i;
+	int k, r;
+
+	if (conf == NULL)
+		return MSS_ERR_INVAL;
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (conf->from == NULL) {
+		/* The default mfad@HOST needs a host name with a domain. */
+		mail_err(err, errlen, "%s: [mail] from is not set and the host "
+		    "name \"%.64s\" has no domain, so mfad@%.64s is no mail "
+		    "address: set [mail] from", conf->path != NULL ?
+		    conf->path : "mfad.conf", host, host);
+		return MSS_ERR_MAIL;
+	}
+	for (i = 0; i < conf->code_length && i < sizeof(code) - 1; i++)
+		code[i] = (char)('0' + i % 10);
+	code[i] = '\0';
+	memset(&vars, 0, sizeof(vars));
+	vars.code = code;
+	vars.masked = "alic*****@example*****";
+	vars.host = host;
+	vars.service = "sshd";
+	vars.rhost = "192.0.2.1";
+	vars.user = "alice";
+	vars.minutes = (conf->code_ttl + 59) / 60;
+	vars.time = time(NULL);
+	for (l = 0; l < sizeof(mail_langs) / sizeof(mail_langs[0]); l++)
+		for (k = 0; k < MFAD_MAIL_NKINDS; k++) {
+			why[0] = '\0';
+			r = mfad_mail_render(conf, (enum mfad_mail_kind)k,
+			    mail_langs[l], "alice@example.org", &vars, &msg,
+			    &len, why, sizeof(why));
+			if (msg != NULL) {
+				sodium_memzero(msg, len);
+				free(msg);
+				msg = NULL;
+			}
+			if (r != 0) {
+				mail_err(err, errlen, "cannot render the %s "
+				    "mail in %s: %s", mail_kind_names[k],
+				    mail_langs[l], why[0] ? why :
+				    "unknown error");
+				return r == MSS_ERR_NOMEM ? r : MSS_ERR_MAIL;
+			}
+		}
+	return 0;
+}
+
 int
 mfad_mail_check_templates(const struct mfad_conf *conf, char *err,
     size_t errlen)
 {
-	struct mail_tmpl t;
-	size_t l;
-	int k, r;
+	int r;
 
 	if (conf == NULL)
 		return MSS_ERR_INVAL;
 	if ((r = mail_check_relay(conf, err, errlen)) != 0)
 		return r;
-	for (l = 0; l < sizeof(mail_langs) / sizeof(mail_langs[0]); l++)
-		for (k = 0; k < MFAD_MAIL_NKINDS; k++) {
-			if ((r = mail_tmpl_load(conf, (enum mfad_mail_kind)k,
-			    mail_langs[l], &t, err, errlen)) != 0)
-				return r == MSS_ERR_NOMEM ? r : MSS_ERR_MAIL;
-			mail_tmpl_free(&t);
-		}
-	return 0;
+	return mfad_mail_check_render(conf, err, errlen);
 }
 
 /* "Date:" in RFC 5322 form, in UTC, with English names whatever the
@@ -844,12 +842,12 @@ mfad_mail_render(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 	}
 	if (vars == NULL)
 		vars = &novars;
-	if (to == NULL || mail_has_crlf(to) || !mfad_mail_address_ok(to)) {
+	if (to == NULL || mail_has_crlf(to) || !mss_email_valid(to)) {
 		mail_err(err, errlen, "mail: bad recipient address");
 		return MSS_ERR_INVAL;
 	}
 	if (conf->from == NULL || mail_has_crlf(conf->from) ||
-	    !mfad_mail_address_ok(conf->from)) {
+	    !mss_email_valid(conf->from)) {
 		mail_err(err, errlen, "mail: bad sender address (from)");
 		return MSS_ERR_INVAL;
 	}
@@ -1363,8 +1361,8 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 		mail_err(err, errlen, "mail: bad arguments");
 		return MSS_ERR_MAIL;
 	}
-	if (to == NULL || !mfad_mail_address_ok(to) || conf->from == NULL ||
-	    !mfad_mail_address_ok(conf->from)) {
+	if (to == NULL || !mss_email_valid(to) || conf->from == NULL ||
+	    !mss_email_valid(conf->from)) {
 		mail_err(err, errlen, "mail: bad sender or recipient address");
 		return MSS_ERR_MAIL;
 	}

@@ -20,6 +20,7 @@ enum mfad_mail_kind {
 	MFAD_MAIL_PASSWORD_CHANGED,
 	MFAD_MAIL_LOCKED,
 	MFAD_MAIL_TEST,
+	MFAD_MAIL_EMAIL_CHANGED,	/* to the old and the new address */
 	MFAD_MAIL_NKINDS
 };
 
@@ -63,14 +64,17 @@ int mfad_mail_send(const struct mfad_conf *conf, const char *to,
     const char *msg, size_t len, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Checks what can be checked without the relay: every template of every
- * kind and language loads and parses ("file:line: reason" in err), the
- * auth_file (owner and mode) and the ca_file. MSS_ERR_MAIL otherwise. */
+/* Checks what can be checked without the relay: the auth_file (owner and
+ * mode), the ca_file, and mfad_mail_check_render. MSS_ERR_MAIL otherwise,
+ * with the reason in err. */
 int mfad_mail_check_templates(const struct mfad_conf *conf, char *err,
     size_t errlen) __attribute__((warn_unused_result));
 
-/* 1 when addr is a plausible mailbox (local@domain, at most 254 bytes,
- * no CR, LF, NUL, spaces or angle brackets), else 0. */
-int mfad_mail_address_ok(const char *addr);
+/* Renders (and drops) one message of every kind in every language with
+ * sample values: 0, or MSS_ERR_MAIL with err naming the kind, the
+ * language and the reason ("file:line: reason" for a template error, or
+ * a [mail] from that is unset on a host name without a domain). */
+int mfad_mail_check_render(const struct mfad_conf *conf, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
 
 #endif /* MFAD_MAIL_H */

@@ -149,6 +149,8 @@ static const struct mfad_handler {
 	    MFAD_H_COMMIT },
 	{ MSS_REQ_USER_ADD, MFAD_ROLE_ADMIN, "user add",
 	    mfad_admin_user_add, 0 },
+	{ MSS_REQ_USER_SET, MFAD_ROLE_ADMIN, "user set",
+	    mfad_admin_user_set, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del,
 	    MFAD_H_COMMIT },
 	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN, "user show", mfad_h_user_show,
@@ -855,6 +857,14 @@ mfad_reload(struct mfad_ctx *ctx)
 	if (mfad_conf_load(ctx->conf->path, &nc, err, sizeof(err)) != 0) {
 		mfad_log(LOG_ERR, "reload refused, keeping the running "
 		    "configuration: %s", err);
+		mfad_notify("READY=1");
+		return;
+	}
+	/* A configuration that cannot render mail would stop every login. */
+	if (mfad_mail_check_render(nc, err, sizeof(err)) != 0) {
+		mfad_log(LOG_ERR, "reload refused, keeping the running "
+		    "configuration: %s", err);
+		mfad_conf_free(nc);
 		mfad_notify("READY=1");
 		return;
 	}

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 #include "mss_buf.h"
 #include "mss_client.h"
 #include "mss_err.h"
+#include "mss_ident.h"
 #include "mss_proto.h"
 #include "mfad_conf.h"
 
@@ -44,8 +46,6 @@ enum ctl_exit {
 	CTL_EXIT_PERM = 4,	/* mfad says we may not */
 };
 
-#define CTL_USER_MAX	32	/* as useradd(8) */
-#define CTL_EMAIL_MAX	254	/* RFC 5321 path limit, less the brackets */
 #define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* Smallest encodings, to bound a count before allocating for it. */
@@ -119,6 +119,7 @@ struct ctl_device {
 
 static int ctl_status(struct ctl *, int, char **);
 static int ctl_user_add(struct ctl *, int, char **);
+static int ctl_user_set(struct ctl *, int, char **);
 static int ctl_user_simple(struct ctl *, int, char **);
 static int ctl_user_show(struct ctl *, int, char **);
 static int ctl_user_list(struct ctl *, int, char **);
@@ -133,6 +134,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, 0, 0, ctl_status, MSS_REQ_STATUS, "" },
 	{ "user", "add", 1, 6, ctl_user_add, MSS_REQ_USER_ADD,
 	    "USER --email ADDR [--lang fr|en] [--password-stdin]" },
+	{ "user", "set", 1, 5, ctl_user_set, MSS_REQ_USER_SET,
+	    "USER [--email ADDR] [--lang fr|en]" },
 	{ "user", "del", 1, 1, ctl_user_simple, MSS_REQ_USER_DEL, "USER" },
 	{ "user", "show", 1, 1, ctl_user_show, MSS_REQ_USER_SHOW, "USER" },
 	{ "user", "lock", 1, 1, ctl_user_simple, MSS_REQ_USER_LOCK, "USER" },
@@ -439,49 +442,6 @@ ctl_malformed(const struct ctl *ctl)
  * Local checks of arguments. mfad has the last word; these catch typos
  * before a round trip and keep odd bytes out of requests.
  */
-
-/* What useradd(8) accepts, in lower case: [a-z0-9_][a-z0-9._-]*, at most
- * 32 characters, not only digits (that would read as a uid). */
-static int
-ctl_valid_user(const char *s)
-{
-	size_t i, len = strlen(s);
-	int digits = 1;
-
-	if (len == 0 || len > CTL_USER_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if ((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_')
-			digits = 0;
-		else if (s[i] >= '0' && s[i] <= '9')
-			;
-		else if (i > 0 && (s[i] == '.' || s[i] == '-'))
-			digits = 0;
-		else
-			return 0;
-	}
-	return !digits;
-}
-
-/* One '@' with something on each side; no space or control character
- * (they would end up in mail headers). UTF-8 is allowed. */
-static int
-ctl_valid_email(const char *s)
-{
-	const unsigned char *p;
-	const char *at;
-	size_t len = strlen(s);
-
-	if (len == 0 || len > CTL_EMAIL_MAX)
-		return 0;
-	if ((at = strchr(s, '@')) == NULL || at == s || at[1] == '\0' ||
-	    strchr(at + 1, '@') != NULL)
-		return 0;
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return 0;
-	return 1;
-}
 
 /* Device ids come from "device list": printable, no spaces. */
 static int
@@ -895,6 +855,73 @@ ctl_read_password(struct ctl *ctl, char *pass)
 	return CTL_EXIT_OK;
 }
 
+/* "fr" or "en" for any case of either (spreadsheets write "FR"), else
+ * NULL. */
+static const char *
+ctl_lang(const char *s)
+{
+	if (strcasecmp(s, "fr") == 0)
+		return "fr";
+	if (strcasecmp(s, "en") == 0)
+		return "en";
+	return NULL;
+}
+
+/* user set USER [--email ADDR] [--lang fr|en]: a new address mails a
+ * notice to the old one and the new one (mfad does it). */
+static int
+ctl_user_set(struct ctl *ctl, int argc, char **argv)
+{
+	const char *user = NULL, *email = NULL, *lang = NULL;
+	struct mss_buf *req = NULL;
+	int i, ex;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--email") == 0 ||
+		    strcmp(argv[i], "--lang") == 0) {
+			if (i + 1 == argc)
+				return ctl_bad_usage(ctl, "%s needs a value",
+				    argv[i]);
+			if ((argv[i][2] == 'e' ? email : lang) != NULL)
+				return ctl_bad_usage(ctl, "%s given twice",
+				    argv[i]);
+			if (argv[i][2] == 'e')
+				email = argv[++i];
+			else
+				lang = argv[++i];
+		} else if (argv[i][0] == '-')
+			return ctl_bad_usage(ctl, "unknown option %s",
+			    argv[i]);
+		else if (user != NULL)
+			return ctl_bad_usage(ctl, "unexpected argument %s",
+			    argv[i]);
+		else
+			user = argv[i];
+	}
+	if (user == NULL)
+		return ctl_bad_usage(ctl, "missing USER");
+	if (!mss_user_valid(user))
+		return ctl_bad_usage(ctl, "invalid user name");
+	if (email == NULL && lang == NULL)
+		return ctl_bad_usage(ctl, "nothing to set: give --email "
+		    "or --lang");
+	if (email != NULL && !mss_email_valid(email))
+		return ctl_bad_usage(ctl, "invalid email address");
+	if (lang != NULL && (lang = ctl_lang(lang)) == NULL)
+		return ctl_bad_usage(ctl, "--lang must be fr or en");
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
+	    mss_buf_put_str(req, user) != 0 ||
+	    mss_buf_put_str(req, email != NULL ? email : "") != 0 ||
+	    mss_buf_put_str(req, lang != NULL ? lang : "") != 0) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		mss_buf_free(req);
+		return CTL_EXIT_REFUSED;
+	}
+	ex = ctl_call_result(ctl, MSS_REQ_USER_SET, req);
+	mss_buf_free(req);
+	return ex;
+}
+
 static int
 ctl_user_add(struct ctl *ctl, int argc, char **argv)
 {
@@ -933,15 +960,15 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 	}
 	if (user == NULL)
 		return ctl_bad_usage(ctl, "missing USER");
-	if (!ctl_valid_user(user))
+	if (!mss_user_valid(user))
 		return ctl_bad_usage(ctl, "invalid user name (1 to %d of "
 		    "a-z 0-9 . _ -, not starting with . or -, not only "
-		    "digits)", CTL_USER_MAX);
+		    "digits)", MSS_USER_MAX);
 	if (email == NULL)
 		return ctl_bad_usage(ctl, "missing --email");
-	if (!ctl_valid_email(email))
+	if (!mss_email_valid(email))
 		return ctl_bad_usage(ctl, "invalid email address");
-	if (lang != NULL && strcmp(lang, "fr") != 0 && strcmp(lang, "en") != 0)
+	if (lang != NULL && (lang = ctl_lang(lang)) == NULL)
 		return ctl_bad_usage(ctl, "--lang must be fr or en");
 
 	if (from_stdin && (ex = ctl_read_password(ctl, pass)) != CTL_EXIT_OK)
@@ -971,7 +998,7 @@ ctl_user_simple(struct ctl *ctl, int argc, char **argv)
 	struct mss_buf *req;
 	int ex;
 
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -989,7 +1016,7 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 	int ex;
 
 	memset(&u, 0, sizeof(u));
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -1199,7 +1226,7 @@ ctl_device_list(struct ctl *ctl, int argc, char **argv)
 	uint32_t n;
 	int first, ex;
 
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -1258,7 +1285,7 @@ ctl_device_revoke(struct ctl *ctl, int argc, char **argv)
 	const char *id;
 	int ex;
 
-	if (!ctl_valid_user(argv[0]))
+	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
 	if (strcmp(argv[1], "--all") == 0)
 		id = "";
@@ -1281,7 +1308,7 @@ ctl_mail_test(struct ctl *ctl, int argc, char **argv)
 	struct mss_buf *req;
 	int ex;
 
-	if (!ctl_valid_email(argv[0]))
+	if (!mss_email_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid email address");
 	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
 		return ex;
@@ -1925,15 +1952,15 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 		    "quotes: it holds commas");
 		goto bad;
 	}
-	if (!ctl_valid_user(f[0])) {
+	if (!mss_user_valid(f[0])) {
 		snprintf(why, sizeof(why), "invalid user name");
 		goto bad;
 	}
-	if (!ctl_valid_email(f[1])) {
+	if (!mss_email_valid(f[1])) {
 		snprintf(why, sizeof(why), "invalid email address");
 		goto bad;
 	}
-	if (*lang != '\0' && strcmp(lang, "fr") != 0 && strcmp(lang, "en") != 0) {
+	if (*lang != '\0' && (lang = ctl_lang(lang)) == NULL) {
 		snprintf(why, sizeof(why), "language must be fr or en");
 		goto bad;
 	}
@@ -1974,7 +2001,7 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 	im->devices += (uint32_t)ndev;
 	return CTL_EXIT_OK;
 bad:
-	if (ctl_import_add(im, lineno, f[0] != NULL && ctl_valid_user(f[0]) ?
+	if (ctl_import_add(im, lineno, f[0] != NULL && mss_user_valid(f[0]) ?
 	    f[0] : NULL, 0, why) != 0)
 		goto nomem;
 	return CTL_EXIT_OK;
@@ -2021,16 +2048,95 @@ ctl_import_print(const struct ctl *ctl, const struct ctl_import *im)
 		puts("]");
 }
 
+/* A data line of the file, kept until every line was read. */
+struct ctl_import_src {
+	uint32_t	 line;
+	char		*text;		/* NULL: the line held a NUL byte */
+	size_t		 len;
+	char		*user;		/* its USER field when valid, else NULL */
+};
+
+static int
+ctl_import_src_cmp(const void *a, const void *b)
+{
+	const struct ctl_import_src *x = *(const struct ctl_import_src *const *)a;
+	const struct ctl_import_src *y = *(const struct ctl_import_src *const *)b;
+	int c = strcmp(x->user, y->user);
+
+	if (c != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * Two rows for one user would undo each other at every run, so the same
+ * file would never settle: every such row after the first is an error
+ * naming both lines, and then nothing is sent. Returns how many.
+ */
+static int
+ctl_import_dups(struct ctl_import *im, struct ctl_import_src *src, size_t n,
+    int *nomem)
+{
+	struct ctl_import_src **v;
+	char why[160];
+	size_t i, k = 0;
+	int dups = 0;
+
+	*nomem = 0;
+	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL) {
+		*nomem = 1;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (src[i].user != NULL)
+			v[k++] = &src[i];
+	qsort(v, k, sizeof(*v), ctl_import_src_cmp);
+	for (i = 1; i < k; i++) {
+		if (strcmp(v[i]->user, v[i - 1]->user) != 0)
+			continue;
+		snprintf(why, sizeof(why), "same user as line %u; nothing "
+		    "was imported", (unsigned)v[i - 1]->line);
+		if (ctl_import_add(im, v[i]->line, v[i]->user, 0, why) != 0) {
+			*nomem = 1;
+			break;
+		}
+		dups++;
+	}
+	free(v);
+	return dups;
+}
+
+/* The user field of a line, for the duplicate check: NULL when the line
+ * does not parse or the name is not valid (the line's own error then
+ * says why). */
+static char *
+ctl_import_user_of(const char *text)
+{
+	char *copy, *f[CTL_IMPORT_FIELDS], *user = NULL;
+	size_t len = strlen(text);
+	int n;
+
+	if ((copy = strdup(text)) == NULL)
+		return NULL;
+	n = ctl_import_split(copy, f, CTL_IMPORT_FIELDS);
+	if (n >= 2 && mss_user_valid(f[0]))
+		user = strdup(f[0]);
+	sodium_memzero(copy, len);	/* may hold a password hash */
+	free(copy);
+	return user;
+}
+
 static int
 ctl_import(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_import im;
+	struct ctl_import_src *src = NULL, *ns;
 	char *line = NULL, *p;
-	size_t cap = 0, i;
+	size_t cap = 0, i, nsrc = 0, srccap = 0;
 	ssize_t got;
 	uint32_t lineno = 0;
 	FILE *fp = stdin;
-	int ex = CTL_EXIT_OK;
+	int ex = CTL_EXIT_OK, nomem;
 
 	memset(&im, 0, sizeof(im));
 	if (argc == 1 && strcmp(argv[0], "-") != 0 &&
@@ -2042,43 +2148,89 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 		ex = CTL_EXIT_REFUSED;
 		goto out;
 	}
+	/* The whole file first: duplicates must be found before a batch is
+	 * sent. */
 	while ((got = getline(&line, &cap, fp)) != -1) {
 		lineno++;
 		while (got > 0 && (line[got - 1] == '\n' ||
 		    line[got - 1] == '\r'))
 			line[--got] = '\0';
-		for (p = line; *p == ' ' || *p == '\t'; p++)
+		p = line;
+		/* A UTF-8 byte-order mark, as some spreadsheets write. */
+		if (lineno == 1 && got >= 3 &&
+		    memcmp(p, "\xef\xbb\xbf", 3) == 0)
+			p += 3;
+		for (; *p == ' ' || *p == '\t'; p++)
 			;
-		if (*p == '\0' || *p == '#')
+		if (*p == '\0' && strlen(p) == (size_t)got - (size_t)(p - line))
+			continue;
+		if (*p == '#')
 			continue;
 		/* A header row, as spreadsheets write them. */
 		if (lineno == 1 && strncasecmp(p, "user,email", 10) == 0 &&
 		    (p[10] == '\0' || p[10] == ','))
 			continue;
-		if (strlen(p) != (size_t)got - (size_t)(p - line)) {
-			ex = ctl_import_add(&im, lineno, NULL, 0,
-			    "NUL byte in line") == 0 ? CTL_EXIT_OK :
-			    CTL_EXIT_REFUSED;
-		} else
-			ex = ctl_import_line(ctl, &im, lineno, p);
-		if (ex != CTL_EXIT_OK)
-			goto out;
+		if (nsrc == srccap) {
+			srccap = srccap ? srccap * 2 : 256;
+			if ((ns = realloc(src, srccap * sizeof(*ns))) == NULL)
+				goto nomem;
+			src = ns;
+		}
+		memset(&src[nsrc], 0, sizeof(src[nsrc]));
+		src[nsrc].line = lineno;
+		if (strlen(p) == (size_t)got - (size_t)(p - line)) {
+			src[nsrc].len = strlen(p);
+			if ((src[nsrc].text = strdup(p)) == NULL)
+				goto nomem;
+			src[nsrc].user = ctl_import_user_of(p);
+		}
+		nsrc++;
 	}
 	if (ferror(fp)) {
 		ctl_warnx(ctl, "read error: %s", strerror(errno));
 		ex = CTL_EXIT_REFUSED;
 		goto out;
 	}
+	if (ctl_import_dups(&im, src, nsrc, &nomem) > 0 || nomem) {
+		if (nomem)
+			goto nomem;
+		ctl_import_print(ctl, &im);
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	for (i = 0; i < nsrc; i++) {
+		if (src[i].text == NULL)
+			ex = ctl_import_add(&im, src[i].line, NULL, 0,
+			    "NUL byte in line") == 0 ? CTL_EXIT_OK :
+			    CTL_EXIT_REFUSED;
+		else
+			ex = ctl_import_line(ctl, &im, src[i].line,
+			    src[i].text);
+		if (ex != CTL_EXIT_OK)
+			goto out;
+	}
 	if ((ex = ctl_import_flush(ctl, &im)) != CTL_EXIT_OK)
 		goto out;
 	ctl_import_print(ctl, &im);
 	ex = im.failed ? CTL_EXIT_REFUSED : CTL_EXIT_OK;
+	goto out;
+nomem:
+	ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+	ex = CTL_EXIT_REFUSED;
 out:
 	for (i = 0; i < im.n; i++) {
 		free(im.res[i].user);
 		mss_str_free(im.res[i].text);
 	}
 	free(im.res);
+	for (i = 0; i < nsrc; i++) {
+		if (src[i].text != NULL) {
+			sodium_memzero(src[i].text, src[i].len);
+			free(src[i].text);
+		}
+		free(src[i].user);
+	}
+	free(src);
 	if (line != NULL)
 		sodium_memzero(line, cap);	/* may hold password hashes */
 	free(line);

@@ -479,3 +479,65 @@ def test_user_show_shows_mail_throttles_and_unlock_clears_them(env):
     assert len(recs) == 1 and "mails_cleared=2" in recs[0]["detail"], recs
     login, code = env.start_login()
     env.finish_login(login, code)
+# --------------------------------------------------------------------------
+# user set: an address change is told to both owners (issue 11 point 12)
+
+NEW_ALICE = "alice.new@example.net"
+
+
+def _email_changed(msg):
+    return "email address" in str(msg["Subject"]).lower()
+
+
+def test_user_set_email_mails_old_and_new_address(env):
+    """`mfadctl user set USER --email` mails a notice to the old and the
+    new address (masked new address, no code, no password), audits it,
+    and the account then logs in with the new address; setting the same
+    address again is "unchanged" and mails nothing."""
+    rc, out, err = env.ctl("user", "set", "alice", "--email", NEW_ALICE)
+    assert rc == CTL_OK, err
+    assert "email changed" in out
+    old = env.smtp.wait_for(ALICE, match=_email_changed)
+    new = env.smtp.wait_for(NEW_ALICE, match=_email_changed)
+    for msg in (old, new):
+        text = h.body_text(msg)
+        assert h.mask_email(NEW_ALICE) in text and "alice" in text
+        assert NEW_ALICE not in text and h.PASSWORD not in text
+        assert not h.has_code(msg)
+    events = [(e["event"], e["detail"]) for e in
+              json.loads(env.ctl_ok("--json", "audit", "--user", "alice"))]
+    assert ("user_email_changed",
+            "by=root notice to the old and the new address") in events
+    assert env.ctl_json("user", "show", "alice")["email"] == NEW_ALICE
+    login, code = env.start_login("alice", addr=NEW_ALICE)
+    env.finish_login(login, code)
+
+    rc, out, err = env.ctl("user", "set", "alice", "--email",
+                           NEW_ALICE.upper())
+    assert rc == CTL_OK, err
+    assert "unchanged" in out
+    time.sleep(1.5)     # mail leaves mfad asynchronously
+    assert env.smtp.count(match=_email_changed) == 2
+
+
+def test_user_set_lang_any_case_and_refusals(env):
+    """--lang takes FR/EN in any case and mails nothing; a taken address,
+    an unknown user, a bad address and nothing to set are refused."""
+    rc, out, err = env.ctl("user", "set", "alice", "--lang", "FR")
+    assert rc == CTL_OK, err
+    assert "language changed" in out
+    assert env.ctl_json("user", "show", "alice")["lang"] == "fr"
+    env.ctl_ok("user", "add", "bob", "--email", "bob@example.org")
+    rc, out, err = env.ctl("user", "set", "alice", "--email",
+                           "bob@example.org")
+    assert rc == CTL_REFUSED and "already used" in err + out
+    rc, out, err = env.ctl("user", "set", "nobody2", "--email",
+                           "n@example.org")
+    assert rc == CTL_REFUSED, (out, err)
+    for args in (["alice", "--email", "alice@vm"], ["alice"],
+                 ["alice", "--lang", "de"]):
+        rc, out, err = env.ctl("user", "set", *args)
+        assert rc == CTL_USAGE, (args, out, err)
+    assert env.ctl_json("user", "show", "alice")["email"] == ALICE
+    time.sleep(1)
+    assert env.smtp.count(match=_email_changed) == 0

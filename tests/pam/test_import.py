@@ -19,7 +19,7 @@ bob,bob@example.org
 
 carol,not-an-email
 dave,dave@example.org,de
-bob,bob@example.org
+frank,frank@example.org,FR
 eve,alice2@example.org
 too,many,fields,here
 erin , erin@example.org , en
@@ -31,7 +31,7 @@ FIRST = [
     (4, "bob", "result", "added"),
     (6, "carol", "error", "invalid email address"),
     (7, "dave", "error", "language must be fr or en"),
-    (8, "bob", "result", "unchanged"),
+    (8, "frank", "result", "added"),
     (9, "eve", "error", "email address already used by alice2"),
     (10, "too", "error", "invalid email address"),
     (11, "erin", "result", "added"),
@@ -46,7 +46,7 @@ def _rows(out):
 
 
 def test_import_mixed_file_twice_is_idempotent(env, tmp_path):
-    """Good, duplicate and malformed lines: one result per line with its
+    """Good and malformed lines: one result per line with its
     number; a bad line never stops the batch; exit 1 when any failed; the
     same file again changes nothing."""
     path = tmp_path / "staff.csv"
@@ -57,6 +57,7 @@ def test_import_mixed_file_twice_is_idempotent(env, tmp_path):
     users = {u["user"]: u for u in env.ctl_json("user", "list")}
     assert users["alice2"]["state"] == "invited"
     assert users["alice2"]["lang"] == "fr"
+    assert users["frank"]["lang"] == "fr"
     assert users["erin"]["email"] == "erin@example.org"
     assert "carol" not in users and "dave" not in users and "eve" not in users
 
@@ -197,12 +198,14 @@ def test_import_hash_never_replaces_a_password(env):
     other = argon2id("another password entirely")
     rc, rows, err = _import(env, "nora,nora@example.org,en,%s\n"
                             "kim,kim@example.org,en,%s\n"
-                            "nora,nora@example.org,,,rhost:192.0.2.9\n"
                             % (q(other), q(argon2id())))
     assert rc == h.CTL_OK, (rows, err)
     assert rows == [(1, "nora", "result", "unchanged"),
-                    (2, "kim", "result", "password set"),
-                    (3, "nora", "result", "1 device remembered")]
+                    (2, "kim", "result", "password set")]
+    # One row a user in a file: the device comes in a file of its own.
+    rc, rows, err = _import(env, "nora,nora@example.org,,,rhost:192.0.2.9\n")
+    assert rc == h.CTL_OK, (rows, err)
+    assert rows == [(1, "nora", "result", "1 device remembered")]
     env.full_login("nora")
     _device_login(env, "nora", rhost="192.0.2.9")
     assert env.ctl_json("user", "show", "kim")["state"] == "active"
@@ -308,3 +311,115 @@ def test_import_refuses_hashes_weaker_than_the_floor(env):
     assert rows == [(1, "weak", "error", "argon2id hash too weak (memory x "
                      "passes below 7 MiB x 5)"),
                     (2, "owasp", "result", "added with a password")]
+
+
+# --------------------------------------------------------------------------
+# Address changes are told to both owners; duplicates; BOM; EN/FR
+
+
+NEW_BOB = "bob@new.example.org"
+MSS_REQ_USER_IMPORT = 32        # common/mss_proto.h
+MSS_REP_RESULT = 100
+
+
+def _email_changed(msg):
+    return "email address" in str(msg["Subject"]).lower()
+
+
+def _check_notice(msg, env, secrets):
+    text = h.body_text(msg)
+    assert h.mask_email(NEW_BOB) in text, text
+    assert "bob" in text
+    assert not h.has_code(msg), text
+    for s in secrets:
+        assert s not in text and s not in str(msg["Subject"])
+    assert NEW_BOB not in text      # masked only
+
+
+def test_import_email_change_mails_both_addresses(env, tmp_path):
+    """An address change by import mails a notice to the old and to the
+    new address (no code, no password, no hash), is audited, and the
+    same file run again is a no-op: "unchanged", no audit, no mail."""
+    env.add_user("bob")
+    hsh = argon2id()
+    path = tmp_path / "move.csv"
+    path.write_text("bob,%s,en,%s\n" % (NEW_BOB, q(hsh)))
+    rc, out, err = env.ctl("import", path)
+    assert rc == h.CTL_OK, err
+    assert out.strip() == "line 1: bob: email changed"
+    old = env.smtp.wait_for("bob@example.org", match=_email_changed)
+    new = env.smtp.wait_for(NEW_BOB, match=_email_changed)
+    for msg in (old, new):
+        _check_notice(msg, env, (h.PASSWORD, hsh, hsh.split("$")[-1]))
+    audit = json.loads(env.ctl_ok("--json", "audit", "--user", "bob"))
+    assert [e["detail"] for e in audit
+            if e["event"] == "user_email_changed"] == \
+        ["by=root import line 1"]
+    assert env.ctl_json("user", "show", "bob")["email"] == NEW_BOB
+
+    rc, out, err = env.ctl("import", path)
+    assert rc == h.CTL_OK, err
+    assert out.strip() == "line 1: bob: unchanged"
+    audit2 = json.loads(env.ctl_ok("--json", "audit", "--user", "bob"))
+    # The outbox audits each delivery later on: leave those aside.
+    assert [e for e in audit2 if not e["event"].startswith("mail_")] == \
+        [e for e in audit if not e["event"].startswith("mail_")]
+    time.sleep(1.5)     # mail leaves mfad asynchronously
+    assert env.smtp.count(match=_email_changed) == 2
+
+
+def test_import_same_user_twice_names_both_lines_writes_nothing(env,
+                                                                 tmp_path):
+    """Two rows for one user: an error naming both lines, exit 1, and
+    nothing of the file is written (not even its good rows)."""
+    path = tmp_path / "dup.csv"
+    path.write_text("user,email\nzed,zed@example.org\n"
+                    "yves,yves@example.org\nzed,zed@other.example.org\n")
+    rc, out, err = env.ctl("import", path)
+    assert rc == h.CTL_REFUSED, (out, err)
+    assert out.strip() == "line 4: zed: error: same user as line 2; " \
+        "nothing was imported"
+    rc, out, err = env.ctl("--json", "import", path)
+    assert rc == h.CTL_REFUSED
+    assert json.loads(out) == [{"line": 4, "user": "zed", "error":
+                                "same user as line 2; nothing was "
+                                "imported"}]
+    users = {u["user"] for u in env.ctl_json("user", "list")}
+    assert "zed" not in users and "yves" not in users
+    env.smtp.assert_no_mail(to="zed@example.org", wait=0.5)
+
+
+def test_import_same_user_twice_refused_by_mfad_too(env):
+    """mfad itself refuses a batch holding one user twice, naming both
+    lines, whoever sends it."""
+    row = lambda line, user, addr: (line.to_bytes(4, "big") + h.pstr(user)
+                                    + h.pstr(addr) + h.pstr("")
+                                    + h.pstr("") + (0).to_bytes(4, "big"))
+    payload = (3).to_bytes(4, "big") + row(1, "zed", "zed@example.org") + \
+        row(2, "yves", "yves@example.org") + \
+        row(7, "zed", "zed@other.example.org")
+    rtype, rep = h.raw_request(env.sock, MSS_REQ_USER_IMPORT, payload)
+    assert rtype == MSS_REP_RESULT
+    assert b"line 7: user zed is also on line 1; nothing was imported" \
+        in rep
+    users = {u["user"] for u in env.ctl_json("user", "list")}
+    assert "zed" not in users and "yves" not in users
+
+
+def test_import_bom_and_upper_case_language(env, tmp_path):
+    """A UTF-8 byte-order mark before the header row, and EN/FR in any
+    case, as spreadsheets write them."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfuser,email,lang\r\n"
+                     b"zoe,zoe@example.org,FR\r\nyan,yan@example.org,En\r\n")
+    rc, out, err = env.ctl("--json", "import", path)
+    assert rc == h.CTL_OK, (out, err)
+    assert _rows(out) == [(2, "zoe", "result", "added"),
+                          (3, "yan", "result", "added")]
+    users = {u["user"]: u for u in env.ctl_json("user", "list")}
+    assert users["zoe"]["lang"] == "fr" and users["yan"]["lang"] == "en"
+    # Without a header row, the mark is not part of the first user name.
+    path.write_bytes(b"\xef\xbb\xbfxia,xia@example.org,EN\n")
+    rc, out, err = env.ctl("--json", "import", path)
+    assert rc == h.CTL_OK, (out, err)
+    assert _rows(out) == [(1, "xia", "result", "added")]

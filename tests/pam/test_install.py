@@ -28,7 +28,7 @@ EXPECTED = {
 } | {"share/pam_mss/templates/%s/%s.txt" % (lang, kind)
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",
-                  "password_changed", "locked", "test")}
+                  "password_changed", "locked", "test", "email_changed")}
 
 
 def _expected():
@@ -87,7 +87,7 @@ def test_installed_templates_pass_mfad_t(tmp_path):
     _install(tmp_path)
     root = tmp_path / _prefix().lstrip("/")
     conf = tmp_path / "mfad.conf"
-    conf.write_text("[mail]\ntemplates = %s\n" %
+    conf.write_text("[mail]\nfrom = mfad@example.org\ntemplates = %s\n" %
                     (root / "share/pam_mss/templates"))
     r = subprocess.run([str(h.MFAD), "-t", "-c", str(conf)],
                        capture_output=True, text=True)

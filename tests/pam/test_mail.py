@@ -528,3 +528,74 @@ def test_permanent_refusal_is_dropped_and_audited(make_env):
         assert handler.delivered == []
     finally:
         relay.stop()
+
+
+# --------------------------------------------------------------------------
+# The default sender and what `mfad -t` renders (issue 11 point 7)
+
+
+def _under_hostname(name):
+    """A command prefix that runs a program in a UTS namespace of its own
+    whose host name is name (root only; the host keeps its own)."""
+    if subprocess.run(["unshare", "--uts", "true"]).returncode != 0:
+        pytest.skip("unshare --uts is not available here")
+    return ["unshare", "--uts", "sh", "-c",
+            'hostname "$0" && exec "$@"', name]
+
+
+def _mfad_t(env, prefix=()):
+    return subprocess.run(list(prefix) + [str(h.MFAD), "-t", "-c",
+                                          str(env.conf)],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_default_from_on_short_hostname_refused_by_mfad_t(make_env):
+    """Without [mail] from, on a host whose name has no domain, `mfad -t`
+    fails and says which key to set (mfad@vm would be refused by every
+    render); mfad does not start either."""
+    env = make_env({"mail": {"from": None}}, start=False)
+    r = _mfad_t(env, _under_hostname("bastion"))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "%s: [mail] from is not set" % env.conf in r.stderr, r.stderr
+    assert '"bastion"' in r.stderr and "set [mail] from" in r.stderr
+    env.mfad.wrapper = _under_hostname("bastion")
+    with pytest.raises(AssertionError) as exc:
+        env.mfad.start()
+    assert "[mail] from is not set" in str(exc.value)
+
+
+def test_default_from_on_full_hostname_passes_and_mails(make_env):
+    """Without [mail] from, on a host name with a domain, `mfad -t`
+    passes, and then a login's mail really leaves from mfad@HOST."""
+    env = make_env({"mail": {"from": None}}, start=False)
+    prefix = _under_hostname("bastion.example.net")
+    r = _mfad_t(env, prefix)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    env.mfad.wrapper = prefix
+    env.start()
+    env.add_user("alice")
+    login, code = env.start_login("alice")
+    msg = env.smtp.messages[-1][2]
+    assert env.smtp.messages[-1][0] == "mfad@bastion.example.net"
+    assert "mfad@bastion.example.net" in msg["From"]
+    env.finish_login(login, code)
+
+
+def test_template_that_cannot_render_fails_mfad_t(make_env, tmp_path):
+    """A template that parses but cannot render (its subject grows past
+    the limit once the placeholders are filled in) makes `mfad -t` fail,
+    naming the kind, the language and the file."""
+    tdir = tmp_path / "templates"
+    for lang in ("en", "fr"):
+        (tdir / lang).mkdir(parents=True)
+        for f in (h.TEMPLATES / lang).iterdir():
+            (tdir / lang / f.name).write_bytes(f.read_bytes())
+    env = make_env({"mail": {"templates": tdir}}, start=False)
+    r = _mfad_t(env)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    (tdir / "fr" / "locked.txt").write_text(
+        "Subject: " + "{time}" * 160 + "\n\nbody\n")
+    r = _mfad_t(env)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "cannot render the locked mail in fr" in r.stderr, r.stderr
+    assert str(tdir / "fr" / "locked.txt") in r.stderr, r.stderr
