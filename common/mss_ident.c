@@ -83,11 +83,12 @@ mss_user_valid(const char *s)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if ((c >= 'a' && c <= 'z') || c == '_')
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    c == '_')
 			digits = 0;
 		else if (c >= '0' && c <= '9')
 			;
-		else if ((c == '.' || c == '-') && i > 0)
+		else if ((c == '.' || c == '-' || c == '@') && i > 0)
 			digits = 0;
 		else if (c == '$' && i > 0 && i == n - 1)
 			digits = 0;

@@ -9,7 +9,7 @@
 
 #define MSS_EMAIL_MAX	254	/* RFC 5321 path, less the angle brackets */
 #define MSS_EMAIL_LOCAL_MAX 64	/* RFC 5321 local part */
-#define MSS_USER_MAX	32	/* as useradd(8) */
+#define MSS_USER_MAX	64	/* as the store's MFAD_USER_MAX */
 
 /*
  * 1 when s is a mailbox mfad can put in a header and an SMTP envelope,
@@ -30,10 +30,12 @@
 int mss_email_valid(const char *s);
 
 /*
- * 1 when s is a user name as useradd(8) makes them, else 0 (NULL
- * included): 1..MSS_USER_MAX bytes of [a-z0-9_.-], the first one not '.'
- * or '-', optionally ending in '$' (machine accounts); not only digits,
- * which would read as a uid.
+ * 1 when s is a user name mfad will keep, else 0 (NULL included):
+ * 1..MSS_USER_MAX bytes of [A-Za-z0-9_.@-], the first one not '.', '-'
+ * or '@', optionally ending in '$' (machine accounts); not only digits,
+ * which would read as a uid. Wider than useradd(8)'s names, so that the
+ * names of a directory (sssd's "John.Doe", "jdoe@corp.example") fit;
+ * no blank, ':', '/', control character or byte above 0x7e.
  */
 int mss_user_valid(const char *s);
 

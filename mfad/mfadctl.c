@@ -962,8 +962,8 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 		return ctl_bad_usage(ctl, "missing USER");
 	if (!mss_user_valid(user))
 		return ctl_bad_usage(ctl, "invalid user name (1 to %d of "
-		    "a-z 0-9 . _ -, not starting with . or -, not only "
-		    "digits)", MSS_USER_MAX);
+		    "A-Z a-z 0-9 . _ @ -, not starting with . - or @, not "
+		    "only digits)", MSS_USER_MAX);
 	if (email == NULL)
 		return ctl_bad_usage(ctl, "missing --email");
 	if (!mss_email_valid(email))
