@@ -155,6 +155,8 @@ enum mss_auth_result {
 	MSS_AUTH_ENROLL = 4,	/* enrollment needed (later flows) */
 	MSS_AUTH_RESET = 5,	/* reset started (later flows) */
 	MSS_AUTH_EXPIRED = 6,	/* the login is gone: start again */
+	MSS_AUTH_CODE_VALID = 7, /* this login took over the account's live
+				   code: minutes is what is left of it */
 };
 
 enum mss_code_result {
@@ -163,6 +165,7 @@ enum mss_code_result {
 	MSS_CODE_EXPIRED = 2,	/* ttl passed or resent: ask for a new one */
 	MSS_CODE_DEAD = 3,	/* max_attempts reached or account locked */
 	MSS_CODE_BADLOGIN = 4,	/* no such login */
+	MSS_CODE_MOVED = 5,	/* a newer login took this code over */
 };
 
 enum mss_mail_state {

@@ -19,6 +19,11 @@
 
 #define MFAD_REMEMBER_WINDOW	600	/* seconds after the code to answer */
 #define MFAD_LOGIN_GRACE	600	/* a login outlives its code by this */
+#define MFAD_CEILING_WAIT	60	/* the global ceiling's window */
+#define MFAD_NOTICE_EVERY	3600	/* one throttle notice an hour */
+
+_Static_assert(MFAD_CODE_NONCE_BYTES == MFAD_NONCE_LEN,
+    "a login stores its code's nonce");
 
 void
 mfad_auth_req_free(struct mfad_auth_req *q)
@@ -161,17 +166,21 @@ mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
 	char code[MFAD_CODE_MAX + 1];
 	int r;
 
+	(void)token;	/* the code is bound to its own nonce instead */
 	l->code_expires = now + conf->code_ttl;
 	l->expires = l->code_expires + MFAD_LOGIN_GRACE;
 	l->mail = MSS_MAIL_QUEUED;
 	l->sends++;
+	/* A new code: a takeover of it is news to the owner again. */
+	l->noticed = 0;
+	mfad_code_nonce_new(l->code_nonce);
 	if (l->kind == MFAD_LOGIN_DECOY) {
 		/* Nothing is mailed, and no code can match this hash. */
 		randombytes_buf(l->codehash, sizeof(l->codehash));
 		return 0;
 	}
 	mfad_code_new(conf->code_length, code);
-	mfad_code_hash(ctx->keys, token, a->user, code, l->codehash);
+	mfad_code_hash(ctx->keys, l->code_nonce, a->user, code, l->codehash);
 	memset(&vars, 0, sizeof(vars));
 	vars.code = code;
 	vars.masked = l->masked;
@@ -229,12 +238,14 @@ mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
 	}
 }
 
-int
-mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
-    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+/* Queues a notice; MSS_ERR_THROTTLED when the global ceiling refuses
+ * it, for the callers that must not go on without it. */
+static int
+mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
+    enum mfad_mail_kind kind, const struct mfad_acct *a,
+    const struct mfad_login *l, unsigned minutes, uint64_t now)
 {
 	struct mfad_mail_vars vars;
-	int r;
 
 	if (a->email[0] == '\0')
 		return 0;	/* a decoy's stand-in has nobody to tell */
@@ -244,9 +255,19 @@ mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	vars.service = l != NULL ? l->service : "passwd";
 	vars.rhost = l != NULL && l->rhost[0] != '\0' ? l->rhost : "-";
 	vars.user = a->user;
+	vars.minutes = minutes;
 	vars.time = (time_t)now;
-	r = mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,
+	return mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,
 	    &vars, now + 86400, NULL);
+}
+
+int
+mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
+    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+{
+	int r;
+
+	r = mfad_notice_queue(ctx, txn, kind, a, l, 0, now);
 	if (r == MSS_ERR_THROTTLED) {
 		mfad_log(LOG_WARNING, "notice %s for %s not queued: mail "
 		    "ceiling reached", mfad_mail_kind_name(kind), a->user);
@@ -456,6 +477,142 @@ mfad_auth_rehash(const struct mfad_auth_cont *c, struct mfad_acct *a)
 	mfad_log(LOG_INFO, "rehashed the password of %s", a->user);
 }
 
+/*
+ * The global mail ceiling is full, or filled before a mail of this
+ * login could be queued: nothing of txn is kept, the attempt is
+ * audited, and the answer is the one every other AUTH_START gets while
+ * the ceiling is full, whatever the password. The wait is the
+ * ceiling's whole window, the same for everyone, so that two answers
+ * cannot be told apart by the second they were given.
+ */
+static int
+mfad_auth_busy(struct mfad_ctx *ctx, MDB_txn **txn,
+    const struct mfad_auth_req *qp, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
+	    qp->rhost, "failure", "global mail ceiling" };
+	int r;
+
+	mfad_txn_abort(txn);
+	if ((r = mfad_audit(ctx, NULL, &ev)) != 0)
+		return r;
+	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
+	    MFAD_CEILING_WAIT);
+}
+
+/*
+ * The right password, no remembered device, and the per-account limit
+ * refuses a new code. When the account's newest sign-in login still
+ * has a live code, this login takes it over (DESIGN 3): a new login
+ * with the same code, attempts and mail state; the earlier one becomes
+ * MOVED, so one code still serves one login. The owner is mailed once
+ * per code. Returns MSS_ERR_NOTFOUND, with nothing changed, when there
+ * is no code to take; MSS_ERR_THROTTLED when the global ceiling refused
+ * the notice; else the reply is written and *txn committed.
+ */
+static int
+mfad_auth_takeover(struct mfad_ctx *ctx, MDB_txn **txn,
+    const struct mfad_auth_cont *c, struct mfad_acct *a, int has_dev,
+    uint64_t now, uint8_t *rtype, struct mss_buf *rep)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	const struct mfad_auth_req *qp = &c->q;
+	struct mfad_audit_ev ev = { "code_taken_over", qp->user, qp->service,
+	    qp->rhost, "info", "continues with the live code of an earlier "
+	    "login" };
+	struct mfad_login old, l;
+	uint8_t token[MFAD_TOKEN_BYTES], key[32], oldkey[32];
+	char hex[2 * MFAD_TOKEN_BYTES + 1];
+	unsigned left;
+	int r;
+
+	if (!a->has_cur_login)
+		return MSS_ERR_NOTFOUND;
+	memcpy(oldkey, a->cur_login, sizeof(oldkey));
+	if ((r = mfad_login_get(*txn, ctx->store, oldkey, &old)) != 0)
+		return r;
+	/* Only a live sign-in code; one bound to its token (stored before
+	 * nonces) cannot move. */
+	if (old.kind != MFAD_LOGIN_SIGNIN || old.state != MFAD_LOGIN_PENDING ||
+	    now >= old.code_expires ||
+	    old.attempts >= conf->code_max_attempts ||
+	    strcmp(old.user, a->user) != 0 ||
+	    sodium_is_zero(old.code_nonce, sizeof(old.code_nonce))) {
+		r = MSS_ERR_NOTFOUND;
+		goto out;
+	}
+	mfad_login_init(ctx, &l, MFAD_LOGIN_SIGNIN, &c->peer, qp->user,
+	    qp->service, qp->rhost, a->email, has_dev ? qp->device : "", now);
+	memcpy(l.code_nonce, old.code_nonce, sizeof(l.code_nonce));
+	memcpy(l.codehash, old.codehash, sizeof(l.codehash));
+	l.code_expires = old.code_expires;
+	l.expires = l.code_expires + MFAD_LOGIN_GRACE;
+	l.attempts = old.attempts;
+	l.sends = old.sends;
+	l.mail = old.mail;
+	l.noticed = old.noticed;
+	old.state = MFAD_LOGIN_MOVED;
+	left = (unsigned)((l.code_expires - now + 59) / 60);
+	mfad_token_new(token, hex);
+	mfad_token_key(token, key);
+	if (!l.noticed) {
+		if ((r = mfad_notice_queue(ctx, *txn, MFAD_MAIL_CODE_TAKEN, a,
+		    &l, left, now)) != 0)
+			goto out;
+		l.noticed = 1;
+	}
+	a->has_cur_login = 1;
+	memcpy(a->cur_login, key, sizeof(a->cur_login));
+	if ((r = mfad_login_put(*txn, ctx->store, oldkey, &old)) != 0 ||
+	    (r = mfad_login_put(*txn, ctx->store, key, &l)) != 0 ||
+	    (r = mfad_acct_put(*txn, ctx->store, a, a->email)) != 0 ||
+	    (r = mfad_audit(ctx, *txn, &ev)) != 0 ||
+	    (r = mfad_txn_commit(txn)) != 0)
+		goto out;
+	mfad_outbox_kick(ctx->outbox);
+	r = mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_VALID, hex, l.masked,
+	    left, l.mail, 0);
+out:
+	sodium_memzero(&old, sizeof(old));
+	sodium_memzero(&l, sizeof(l));
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(hex, sizeof(hex));
+	return r;
+}
+
+/*
+ * The right password, and the per-account limit refuses a code with
+ * none to take over: the owner hears of it (SECURITY 36), at most once
+ * an hour. MSS_ERR_THROTTLED when the global ceiling refused the
+ * notice. *queued says whether a notice went into txn.
+ */
+static int
+mfad_auth_throttle_notice(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_auth_req *qp, struct mfad_acct *a, uint64_t now,
+    int *queued)
+{
+	struct mfad_audit_ev ev = { "throttle_noticed", qp->user, qp->service,
+	    qp->rhost, "info", "owner told: password right, no code sent" };
+	struct mfad_login l;
+	int r;
+
+	*queued = 0;
+	if (a->throttle_noticed != 0 && now >= a->throttle_noticed &&
+	    now < a->throttle_noticed + MFAD_NOTICE_EVERY)
+		return 0;
+	memset(&l, 0, sizeof(l));
+	if (mss_mask_email(a->email, l.masked, sizeof(l.masked)) != 0)
+		l.masked[0] = '\0';
+	mfad_copy(l.service, sizeof(l.service), qp->service);
+	mfad_copy(l.rhost, sizeof(l.rhost), qp->rhost);
+	if ((r = mfad_notice_queue(ctx, txn, MFAD_MAIL_THROTTLED, a, &l, 0,
+	    now)) != 0 || (r = mfad_audit(ctx, txn, &ev)) != 0)
+		return r;
+	a->throttle_noticed = now;
+	*queued = 1;
+	return 0;
+}
+
 int
 mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
     uint8_t *rtype, struct mss_buf *rep)
@@ -472,8 +629,18 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	uint32_t wait = 0;
 	uint64_t now;
 	int r, found = c->found, ok = c->ok, has_dev = 0, locked_now = 0;
+	uint32_t cwait;
+	int full, queued;
 
 	now = mfad_now();
+	/*
+	 * While the global mail ceiling is full, every answer but a
+	 * remembered device's is the same "try later", so that a password
+	 * can never be tested against an answer that would have mailed
+	 * its owner (SECURITY 36). Failures still count.
+	 */
+	full = mfad_outbox_ceiling_full(ctx->outbox, conf->mail_max_per_minute,
+	    &cwait);
 	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
 		goto out;
 	r = found ? mfad_acct_get(txn, ctx->store, qp->user, &a) :
@@ -483,7 +650,9 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		if ((r = mfad_deny(ctx, txn, qp, "unknown user")) != 0 ||
 		    (r = mfad_txn_commit(&txn)) != 0)
 			goto out_txn;
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
+		r = full ? mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "",
+		    "", 0, 0, MFAD_CEILING_WAIT) :
+		    mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
 	}
@@ -514,7 +683,9 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			goto out_txn;
 		if ((r = mfad_txn_commit(&txn)) != 0)
 			goto out_txn;
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
+		r = full ? mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "",
+		    "", 0, 0, MFAD_CEILING_WAIT) :
+		    mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
 	}
@@ -549,12 +720,34 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		if (r != 0 && r != MSS_ERR_NOTFOUND)
 			goto out_txn;
 	}
+	if (full) {
+		r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
+		goto out;
+	}
 
 	if (mfad_throttle(conf, &a, now, &wait) != 0) {
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0)
+		/* A live code to continue with rather than a wait. */
+		r = mfad_auth_takeover(ctx, &txn, c, &a, has_dev, now, rtype,
+		    rep);
+		if (r == MSS_ERR_THROTTLED) {
+			r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
+			goto out;
+		}
+		if (r != MSS_ERR_NOTFOUND)
+			goto out_txn;	/* done (txn is NULL), or failed */
+		/* None: the owner is told that the password was right. */
+		r = mfad_auth_throttle_notice(ctx, txn, qp, &a, now, &queued);
+		if (r == MSS_ERR_THROTTLED) {
+			r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
+			goto out;
+		}
+		if (r != 0 ||
+		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0)
 			goto out_txn;
 		r = mfad_commit_throttled(ctx, &txn, rep, rtype, qp->user,
 		    qp->service, qp->rhost, wait);
+		if (r == 0 && queued)
+			mfad_outbox_kick(ctx->outbox);
 		goto out;
 	}
 
@@ -564,17 +757,14 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	mfad_token_key(token, key);
 	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
-		struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
-		    qp->rhost, "failure", "global mail ceiling" };
-
-		mfad_txn_abort(&txn);
-		r = mfad_audit(ctx, NULL, &ev);
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
-		    0, 60);
+		r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
 		goto out;
 	}
 	if (r != 0)
 		goto out_txn;
+	/* The newest sign-in: a later login may take its code over. */
+	a.has_cur_login = 1;
+	memcpy(a.cur_login, key, sizeof(a.cur_login));
 	{
 		struct mfad_audit_ev ev = { "code_sent", qp->user, qp->service,
 		    qp->rhost, "info", NULL };
@@ -681,7 +871,12 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	have_acct = 1;
 	mfad_acct_expire_lock(&a, now);
-	if (l.state != MFAD_LOGIN_PENDING) {
+	if (l.state == MFAD_LOGIN_MOVED) {
+		/* A newer login took this code over; nothing is checked. */
+		event = "code_moved";
+		detail = "taken over by a newer login";
+		res = MSS_CODE_MOVED;
+	} else if (l.state != MFAD_LOGIN_PENDING) {
 		event = "code_replay";
 		res = l.state == MFAD_LOGIN_DEAD ? MSS_CODE_DEAD :
 		    MSS_CODE_BADLOGIN;
@@ -693,7 +888,13 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		event = "code_expired";
 		res = MSS_CODE_EXPIRED;
 	} else {
-		mfad_code_hash(ctx->keys, token, l.user, code, h);
+		/* A login stored before nonces keeps its token binding. */
+		if (sodium_is_zero(l.code_nonce, sizeof(l.code_nonce)))
+			mfad_code_hash_token(ctx->keys, token, l.user, code,
+			    h);
+		else
+			mfad_code_hash(ctx->keys, l.code_nonce, l.user, code,
+			    h);
 		match = sodium_memcmp(h, l.codehash, sizeof(h)) == 0 &&
 		    mfad_code_digits(code, conf->code_length);
 		if (match) {

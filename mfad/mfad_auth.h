@@ -88,9 +88,11 @@ void mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l,
     const char *service, const char *rhost, const char *email,
     const char *device, uint64_t now);
 /*
- * Makes a new code for login l (token, key), stores its hash in l and
- * queues the mail for l's kind in txn (a decoy gets an unmatchable hash
- * and no mail). The code itself is wiped before returning.
+ * Makes a new code for login l (store key `key`), with a fresh nonce
+ * that binds its hash (token is no longer hashed in), stores both in l,
+ * clears l's takeover notice and queues the mail for l's kind in txn (a
+ * decoy gets an unmatchable hash and no mail). The code itself is wiped
+ * before returning.
  */
 int mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],

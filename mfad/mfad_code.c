@@ -171,23 +171,54 @@ mfad_code_new(unsigned len, char out[MFAD_CODE_MAX + 1])
 	out[len] = '\0';
 }
 
-void
-mfad_code_hash(const struct mfad_keys *k,
-    const uint8_t token[MFAD_TOKEN_BYTES], const char *user,
-    const char *code, uint8_t out[32])
+/* Hashes bind (user, code) after bind; each field ends with its NUL,
+ * which no user name or code holds, so pairs cannot run together. */
+static void
+mfad_code_hash_bound(const struct mfad_keys *k, const uint8_t *bind,
+    size_t bindlen, const char *user, const char *code, uint8_t out[32])
 {
 	crypto_generichash_state h;
 
 	crypto_generichash_init(&h, k->code, sizeof(k->code), 32);
-	crypto_generichash_update(&h, token, MFAD_TOKEN_BYTES);
-	/* Each field ends with its NUL, which no user name or code holds, so
-	 * (user, code) pairs cannot run together. */
+	crypto_generichash_update(&h, bind, bindlen);
 	crypto_generichash_update(&h, (const uint8_t *)user,
 	    strlen(user) + 1);
 	crypto_generichash_update(&h, (const uint8_t *)code,
 	    strlen(code) + 1);
 	crypto_generichash_final(&h, out, 32);
 	sodium_memzero(&h, sizeof(h));
+}
+
+void
+mfad_code_hash(const struct mfad_keys *k,
+    const uint8_t nonce[MFAD_CODE_NONCE_BYTES], const char *user,
+    const char *code, uint8_t out[32])
+{
+	/* A label ahead of the nonce keeps this form apart from the token
+	 * form, whose first bytes could otherwise be anything. */
+	static const char label[] = "mfad code nonce v2";
+	uint8_t bind[sizeof(label) + MFAD_CODE_NONCE_BYTES];
+
+	memcpy(bind, label, sizeof(label));
+	memcpy(bind + sizeof(label), nonce, MFAD_CODE_NONCE_BYTES);
+	mfad_code_hash_bound(k, bind, sizeof(bind), user, code, out);
+	sodium_memzero(bind, sizeof(bind));
+}
+
+void
+mfad_code_hash_token(const struct mfad_keys *k,
+    const uint8_t token[MFAD_TOKEN_BYTES], const char *user,
+    const char *code, uint8_t out[32])
+{
+	mfad_code_hash_bound(k, token, MFAD_TOKEN_BYTES, user, code, out);
+}
+
+void
+mfad_code_nonce_new(uint8_t nonce[MFAD_CODE_NONCE_BYTES])
+{
+	do
+		randombytes_buf(nonce, MFAD_CODE_NONCE_BYTES);
+	while (sodium_is_zero(nonce, MFAD_CODE_NONCE_BYTES));
 }
 
 void

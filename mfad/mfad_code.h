@@ -14,6 +14,7 @@
 
 #define MFAD_TOKEN_BYTES	32
 #define MFAD_CODE_MAX		10
+#define MFAD_CODE_NONCE_BYTES	16
 
 struct mfad_keys {
 	uint8_t	code[32];	/* keyed hash of codes */
@@ -29,11 +30,22 @@ void mfad_keys_free(struct mfad_keys *k);
 
 /* A code of len digits (6..10) from randombytes_uniform, NUL-terminated. */
 void mfad_code_new(unsigned len, char out[MFAD_CODE_MAX + 1]);
-/* The stored form of a code: keyed by the code key, bound to the login
- * token and the user. */
+/* The stored form of a code: keyed by the code key, bound to the code's
+ * own random nonce and the user. The nonce, not the login token, binds
+ * it, so that a newer login can take a live code over (the nonce moves
+ * with the code) while a code still works in one login only. */
 void mfad_code_hash(const struct mfad_keys *k,
+    const uint8_t nonce[MFAD_CODE_NONCE_BYTES], const char *user,
+    const char *code, uint8_t out[32]);
+/* The form before nonces, bound to the login token: kept so that codes
+ * mailed before an upgrade (their login has an all-zero nonce) still
+ * work. */
+void mfad_code_hash_token(const struct mfad_keys *k,
     const uint8_t token[MFAD_TOKEN_BYTES], const char *user,
     const char *code, uint8_t out[32]);
+/* A fresh random nonce for a new code, never all zero (which marks a
+ * code bound the old way). */
+void mfad_code_nonce_new(uint8_t nonce[MFAD_CODE_NONCE_BYTES]);
 /* Device hash: bound to the user and this host. */
 void mfad_device_hash(const struct mfad_keys *k, const char *user,
     const char *host, const char *identity, uint8_t out[32]);

@@ -93,6 +93,8 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_LOCKED] = "locked",
 	[MFAD_MAIL_TEST] = "test",
 	[MFAD_MAIL_EMAIL_CHANGED] = "email_changed",
+	[MFAD_MAIL_CODE_TAKEN] = "code_taken",
+	[MFAD_MAIL_THROTTLED] = "throttled",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };

@@ -193,6 +193,33 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	return r;
 }
 
+/* The code of l was taken over: the account's newest login, when it
+ * holds that same code, shows the state of its mail too. */
+static int
+mfad_outbox_moved_state(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_login *l, uint8_t state)
+{
+	struct mfad_acct a;
+	struct mfad_login n;
+	uint8_t key[MFAD_KEY_LEN];
+	int r;
+
+	if ((r = mfad_acct_get(txn, ctx->store, l->user, &a)) != 0)
+		return r == MSS_ERR_NOTFOUND ? 0 : r;
+	memcpy(key, a.cur_login, sizeof(key));
+	r = a.has_cur_login;
+	mfad_acct_wipe(&a);
+	if (!r)
+		return 0;
+	if ((r = mfad_login_get(txn, ctx->store, key, &n)) != 0)
+		return r == MSS_ERR_NOTFOUND ? 0 : r;
+	if (sodium_memcmp(n.code_nonce, l->code_nonce,
+	    sizeof(n.code_nonce)) != 0)
+		return 0;
+	n.mail = state;
+	return mfad_login_put(txn, ctx->store, key, &n);
+}
+
 /* Records a login's mail state, if the login is still there. */
 static int
 mfad_outbox_login_state(struct mfad_ctx *ctx, MDB_txn *txn,
@@ -209,7 +236,11 @@ mfad_outbox_login_state(struct mfad_ctx *ctx, MDB_txn *txn,
 	if (r != 0)
 		return r;
 	l.mail = state;
-	return mfad_login_put(txn, ctx->store, m->login, &l);
+	if ((r = mfad_login_put(txn, ctx->store, m->login, &l)) != 0)
+		return r;
+	if (l.state == MFAD_LOGIN_MOVED)
+		return mfad_outbox_moved_state(ctx, txn, &l, state);
+	return 0;
 }
 
 /* Tries one message; updates the store with the outcome. */

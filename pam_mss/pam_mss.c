@@ -438,12 +438,13 @@ pam_mss_get_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 	    (r = mss_buf_get_u32(ctx->rep, &a->wait)) != 0 ||
 	    (r = mss_buf_end(ctx->rep)) != 0)
 		goto fail;
-	if (a->result > MSS_AUTH_EXPIRED || a->mail > MSS_MAIL_FAILED) {
+	if (a->result > MSS_AUTH_CODE_VALID || a->mail > MSS_MAIL_FAILED) {
 		r = MSS_ERR_PROTO;
 		goto fail;
 	}
 	/* A code was sent: there must be a login to answer it on. */
-	if (a->result == MSS_AUTH_CODE_SENT && *a->login == '\0' &&
+	if ((a->result == MSS_AUTH_CODE_SENT ||
+	    a->result == MSS_AUTH_CODE_VALID) && *a->login == '\0' &&
 	    ctx->login == NULL) {
 		r = MSS_ERR_PROTO;
 		goto fail;
@@ -497,7 +498,7 @@ pam_mss_get_code(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 	    (r = mss_buf_get_u8(ctx->rep, &c->mail)) != 0 ||
 	    (r = mss_buf_end(ctx->rep)) != 0)
 		return r;
-	if (c->result > MSS_CODE_BADLOGIN || c->mail > MSS_MAIL_FAILED)
+	if (c->result > MSS_CODE_MOVED || c->mail > MSS_MAIL_FAILED)
 		return MSS_ERR_PROTO;
 	return 0;
 }
@@ -733,6 +734,13 @@ pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 			    PAM_MSS_M_CODE_DEAD, NULL, 0);
 			ctx->why = "code dead";
 			r = PAM_MAXTRIES;
+			goto out;
+		case MSS_CODE_MOVED:
+			/* A newer login of the account took the code over. */
+			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			    PAM_MSS_M_CODE_MOVED, NULL, 0);
+			ctx->why = "code taken over by a newer login";
+			r = PAM_AUTH_ERR;
 			goto out;
 		default:
 			r = pam_mss_deny(ctx, "login unknown to mfad");
@@ -984,6 +992,11 @@ pam_mss_after_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 		pam_mss_take_auth(ctx, a);
 		pam_mss_code_sent(ctx, PAM_MSS_M_CODE_SENT, a);
 		return PAM_SUCCESS;
+	case MSS_AUTH_CODE_VALID:
+		/* This login continues with the code already mailed. */
+		pam_mss_take_auth(ctx, a);
+		pam_mss_code_sent(ctx, PAM_MSS_M_CODE_VALID, a);
+		return PAM_SUCCESS;
 	case MSS_AUTH_THROTTLED:
 		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_THROTTLED,
 		    NULL, a->wait);
@@ -1170,6 +1183,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		/* A remembered device: the password was enough. */
 		goto success;
 	case MSS_AUTH_CODE_SENT:
+	case MSS_AUTH_CODE_VALID:
 	case MSS_AUTH_THROTTLED:
 		if ((rv = pam_mss_after_start(&ctx, &a)) != PAM_SUCCESS)
 			goto out;

@@ -108,6 +108,12 @@ static const char *const pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	    N_("Password changed."),
 	[PAM_MSS_M_PW_CHANGE_FAILED] =
 	    N_("Authentication failed: password not changed."),
+	[PAM_MSS_M_CODE_VALID] =
+	    /* TRANSLATORS: %s is a masked email address, %u minutes. */
+	    N_("The code already sent to %s is still valid for %u minutes. "
+	    "Press Enter on an empty line to get a new one."),
+	[PAM_MSS_M_CODE_MOVED] =
+	    N_("A newer login is using this code; this one ends here."),
 };
 
 /* French when the locale name starts with "fr" (fr, fr_FR.UTF-8, ...). */

@@ -64,6 +64,8 @@ enum pam_mss_msg_id {
 	PAM_MSS_M_OLDPASS_PROMPT,
 	PAM_MSS_M_PW_CHANGED,
 	PAM_MSS_M_PW_CHANGE_FAILED,
+	PAM_MSS_M_CODE_VALID,		/* %s masked address, %u minutes */
+	PAM_MSS_M_CODE_MOVED,
 	PAM_MSS_M_COUNT
 };
 

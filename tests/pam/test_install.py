@@ -28,7 +28,8 @@ EXPECTED = {
 } | {"share/pam_mss/templates/%s/%s.txt" % (lang, kind)
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",
-                  "password_changed", "locked", "test", "email_changed")}
+                  "password_changed", "locked", "test", "email_changed",
+                  "code_taken", "throttled")}
 
 
 def _expected():

@@ -135,7 +135,7 @@ test_keys_load_creates_then_reloads(void **state)
 	struct tdir t;
 	struct stat sb;
 	unsigned char before[KEY_LEN + 8], after[KEY_LEN + 8];
-	uint8_t token[MFAD_TOKEN_BYTES], h1[32], h2[32];
+	uint8_t nonce[MFAD_CODE_NONCE_BYTES], h1[32], h2[32];
 
 	(void)state;
 	tdir_make(&t);
@@ -153,8 +153,8 @@ test_keys_load_creates_then_reloads(void **state)
 	assert_memory_not_equal(k1->code, k1->box, 32);
 	assert_memory_not_equal(k1->device, k1->box, 32);
 
-	memset(token, 0x5a, sizeof(token));
-	mfad_code_hash(k1, token, "alice", "123456", h1);
+	memset(nonce, 0x5a, sizeof(nonce));
+	mfad_code_hash(k1, nonce, "alice", "123456", h1);
 
 	/* Second start: the same file, the same subkeys, the same hashes. */
 	assert_int_equal(mfad_keys_load(t.dir, &k2), 0);
@@ -164,7 +164,7 @@ test_keys_load_creates_then_reloads(void **state)
 	assert_memory_equal(k1->code, k2->code, 32);
 	assert_memory_equal(k1->device, k2->device, 32);
 	assert_memory_equal(k1->box, k2->box, 32);
-	mfad_code_hash(k2, token, "alice", "123456", h2);
+	mfad_code_hash(k2, nonce, "alice", "123456", h2);
 	assert_memory_equal(h1, h2, sizeof(h1));
 
 	mfad_keys_free(k1);
@@ -177,15 +177,15 @@ test_keys_two_directories_have_different_keys(void **state)
 {
 	struct mfad_keys *k1, *k2;
 	struct tdir t1, t2;
-	uint8_t token[MFAD_TOKEN_BYTES], h1[32], h2[32];
+	uint8_t nonce[MFAD_CODE_NONCE_BYTES], h1[32], h2[32];
 
 	(void)state;
 	k1 = keys_in(&t1);
 	k2 = keys_in(&t2);
 	assert_memory_not_equal(k1->code, k2->code, 32);
-	memset(token, 1, sizeof(token));
-	mfad_code_hash(k1, token, "alice", "123456", h1);
-	mfad_code_hash(k2, token, "alice", "123456", h2);
+	memset(nonce, 1, sizeof(nonce));
+	mfad_code_hash(k1, nonce, "alice", "123456", h1);
+	mfad_code_hash(k2, nonce, "alice", "123456", h2);
 	assert_memory_not_equal(h1, h2, sizeof(h1));
 	mfad_keys_free(k1);
 	mfad_keys_free(k2);
@@ -424,28 +424,28 @@ test_code_hash_deterministic_and_bound(void **state)
 {
 	struct mfad_keys *k;
 	struct tdir t;
-	uint8_t token[MFAD_TOKEN_BYTES], other[MFAD_TOKEN_BYTES];
+	uint8_t nonce[MFAD_CODE_NONCE_BYTES], other[MFAD_CODE_NONCE_BYTES];
 	uint8_t h[32], h2[32];
 
 	(void)state;
 	k = keys_in(&t);
-	memset(token, 0xa5, sizeof(token));
-	mfad_code_hash(k, token, "alice", "123456", h);
-	mfad_code_hash(k, token, "alice", "123456", h2);
+	memset(nonce, 0xa5, sizeof(nonce));
+	mfad_code_hash(k, nonce, "alice", "123456", h);
+	mfad_code_hash(k, nonce, "alice", "123456", h2);
 	assert_memory_equal(h, h2, sizeof(h));
 
-	/* Another login (one bit of the token). */
-	memcpy(other, token, sizeof(other));
-	other[MFAD_TOKEN_BYTES - 1] ^= 1;
+	/* Another code's nonce (one bit of it). */
+	memcpy(other, nonce, sizeof(other));
+	other[MFAD_CODE_NONCE_BYTES - 1] ^= 1;
 	mfad_code_hash(k, other, "alice", "123456", h2);
 	assert_memory_not_equal(h, h2, sizeof(h));
 	/* Another user. */
-	mfad_code_hash(k, token, "alicf", "123456", h2);
+	mfad_code_hash(k, nonce, "alicf", "123456", h2);
 	assert_memory_not_equal(h, h2, sizeof(h));
 	/* Another code, one digit off, and a prefix of it. */
-	mfad_code_hash(k, token, "alice", "123457", h2);
+	mfad_code_hash(k, nonce, "alice", "123457", h2);
 	assert_memory_not_equal(h, h2, sizeof(h));
-	mfad_code_hash(k, token, "alice", "12345", h2);
+	mfad_code_hash(k, nonce, "alice", "12345", h2);
 	assert_memory_not_equal(h, h2, sizeof(h));
 	/* Not an unkeyed hash and not the device hash of the same words. */
 	mfad_device_hash(k, "alice", "123456", "", h2);
@@ -455,24 +455,81 @@ test_code_hash_deterministic_and_bound(void **state)
 	tdir_remove(&t);
 }
 
+/*
+ * A login stored before nonces (all-zero nonce) is checked with the
+ * token form, which must stay what it was: keyed, bound to the token,
+ * the user and the code, and never equal to a nonce-form hash.
+ */
+static void
+test_code_hash_token_form_kept(void **state)
+{
+	struct mfad_keys *k;
+	struct tdir t;
+	crypto_generichash_state st;
+	uint8_t token[MFAD_TOKEN_BYTES], other[MFAD_TOKEN_BYTES];
+	uint8_t nonce[MFAD_CODE_NONCE_BYTES], h[32], h2[32];
+
+	(void)state;
+	k = keys_in(&t);
+	memset(token, 0x3c, sizeof(token));
+	mfad_code_hash_token(k, token, "alice", "123456", h);
+	/* The form codes had before: key, token, "alice\0", "123456\0". */
+	crypto_generichash_init(&st, k->code, sizeof(k->code), 32);
+	crypto_generichash_update(&st, token, sizeof(token));
+	crypto_generichash_update(&st, (const uint8_t *)"alice", 6);
+	crypto_generichash_update(&st, (const uint8_t *)"123456", 7);
+	crypto_generichash_final(&st, h2, 32);
+	assert_memory_equal(h, h2, sizeof(h));
+
+	memcpy(other, token, sizeof(other));
+	other[0] ^= 1;
+	mfad_code_hash_token(k, other, "alice", "123456", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_code_hash_token(k, token, "bob", "123456", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+
+	/* A nonce that is the token's first bytes gives another hash. */
+	memcpy(nonce, token, sizeof(nonce));
+	mfad_code_hash(k, nonce, "alice", "123456", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+static void
+test_code_nonce_new_random_never_zero(void **state)
+{
+	uint8_t a[MFAD_CODE_NONCE_BYTES], b[MFAD_CODE_NONCE_BYTES];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		mfad_code_nonce_new(a);
+		mfad_code_nonce_new(b);
+		assert_false(sodium_is_zero(a, sizeof(a)));
+		assert_memory_not_equal(a, b, sizeof(a));
+	}
+}
+
 static void
 test_code_hash_boundary_no_collision(void **state)
 {
 	struct mfad_keys *k;
 	struct tdir t;
-	uint8_t token[MFAD_TOKEN_BYTES], h1[32], h2[32];
+	uint8_t nonce[MFAD_CODE_NONCE_BYTES], h1[32], h2[32];
 
 	(void)state;
 	k = keys_in(&t);
-	memset(token, 0, sizeof(token));
-	mfad_code_hash(k, token, "ab", "c", h1);
-	mfad_code_hash(k, token, "a", "bc", h2);
+	memset(nonce, 7, sizeof(nonce));
+	mfad_code_hash(k, nonce, "ab", "c", h1);
+	mfad_code_hash(k, nonce, "a", "bc", h2);
 	assert_memory_not_equal(h1, h2, sizeof(h1));
-	mfad_code_hash(k, token, "bob1", "234567", h1);
-	mfad_code_hash(k, token, "bob", "1234567", h2);
+	mfad_code_hash(k, nonce, "bob1", "234567", h1);
+	mfad_code_hash(k, nonce, "bob", "1234567", h2);
 	assert_memory_not_equal(h1, h2, sizeof(h1));
-	mfad_code_hash(k, token, "", "bob123456", h1);
-	mfad_code_hash(k, token, "bob123456", "", h2);
+	mfad_code_hash(k, nonce, "", "bob123456", h1);
+	mfad_code_hash(k, nonce, "bob123456", "", h2);
 	assert_memory_not_equal(h1, h2, sizeof(h1));
 	mfad_keys_free(k);
 	tdir_remove(&t);
@@ -781,6 +838,8 @@ main(void)
 		cmocka_unit_test(test_code_new_never_shorter_than_six),
 		cmocka_unit_test(test_code_new_every_digit_at_every_position),
 		cmocka_unit_test(test_code_hash_deterministic_and_bound),
+		cmocka_unit_test(test_code_hash_token_form_kept),
+		cmocka_unit_test(test_code_nonce_new_random_never_zero),
 		cmocka_unit_test(test_code_hash_boundary_no_collision),
 		cmocka_unit_test(test_device_hash_bound_to_user_host_identity),
 		cmocka_unit_test(test_token_new_hex_round_trip),

@@ -641,6 +641,10 @@ test_kind_names(void **state)
 	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_PASSWORD_CHANGED),
 	    "password_changed");
 	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_TEST), "test");
+	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_CODE_TAKEN),
+	    "code_taken");
+	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_THROTTLED),
+	    "throttled");
 	assert_null(mfad_mail_kind_name(MFAD_MAIL_NKINDS));
 }
 
