@@ -35,18 +35,33 @@
  *	FDS <before> <after>
  *	FDNEW <fd> <target>	for each descriptor open after and not before
  *
+ * where <target> is what /proc/self/fd/<fd> names, followed for a Unix
+ * socket by " peer=<path>" when it is connected to a named socket. Like
+ * sshd and login, the driver opens its syslog connection (openlog with
+ * LOG_NDELAY) before any transaction: where a syslog daemon listens on
+ * /dev/log, that socket is then part of every count, and one that a
+ * module leaves open, or closes, still shows. -L (with -F) leaves a
+ * descriptor open inside each transaction, so that the tests can check
+ * that the count sees a leak.
+ *
  * -F cannot be combined with -T (the other thread's descriptors would
  * count).
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <security/pam_appl.h>
@@ -69,6 +84,7 @@ struct driver_opts {
 	int		 threads;
 	int		 delay;		/* -d: report the fail delay */
 	int		 fds;		/* -F: count descriptors */
+	int		 leak;		/* -L: leave one open, for -F */
 };
 
 /* One transaction's state; with -T, answers are handed over here. */
@@ -90,7 +106,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: pam_driver -D confdir -s service -u user "
 	    "[-r rhost] [-t tty] [-e NAME=VALUE]...\n"
-	    "\t[-a | -c] [-n count] [-d] [-F | -T]\n");
+	    "\t[-a | -c] [-n count] [-d] [-F [-L] | -T]\n");
 	exit(2);
 }
 
@@ -292,13 +308,33 @@ driver_count_fds(unsigned char *mark)
 	return n;
 }
 
+/* -F: " peer=<path>" into buf when fd is a Unix socket connected to a
+ * named socket, else "". */
+static void
+driver_peer(int fd, char *buf, size_t size)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	buf[0] = '\0';
+	memset(&sun, 0, sizeof(sun));
+	if (getpeername(fd, (struct sockaddr *)&sun, &len) != 0 ||
+	    sun.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) ||
+	    sun.sun_path[0] == '\0')
+		return;
+	snprintf(buf, size, " peer=%.*s",
+	    (int)(len - offsetof(struct sockaddr_un, sun_path)), sun.sun_path);
+}
+
 /* -F: FDS, then FDNEW for each descriptor not open at the start. */
 static void
 driver_report_fds(struct driver_tx *tx, int before,
     const unsigned char *was)
 {
 	unsigned char now[DRIVER_MAXFD];
-	char line[PATH_MAX + 32], path[64], target[PATH_MAX];
+	char line[PATH_MAX + 160], path[64], target[PATH_MAX];
+	char peer[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 	ssize_t len;
 	int after, fd;
 
@@ -314,7 +350,8 @@ driver_report_fds(struct driver_tx *tx, int before,
 		if ((len = readlink(path, target, sizeof(target) - 1)) < 0)
 			len = 0;
 		target[len] = '\0';
-		snprintf(line, sizeof(line), "%d %s", fd, target);
+		driver_peer(fd, peer, sizeof(peer));
+		snprintf(line, sizeof(line), "%d %s%s", fd, target, peer);
 		driver_print(tx, "FDNEW", line);
 	}
 	pthread_mutex_unlock(&driver_lock);
@@ -338,6 +375,11 @@ driver_run(struct driver_tx *tx)
 	if (rc != PAM_SUCCESS) {
 		driver_result(tx, pamh, "start", rc);
 		return 1;
+	}
+	/* -L: a leak for -F to find; never closed. */
+	if (o->leak && open("/dev/null", O_RDONLY) == -1) {
+		driver_result(tx, pamh, "leak", PAM_SYSTEM_ERR);
+		goto out;
 	}
 	if (o->delay &&
 	    (rc = pam_set_item(pamh, PAM_FAIL_DELAY,
@@ -440,7 +482,7 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 	o.count = 1;
-	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:acn:TdF")) != -1) {
+	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:acn:TdFL")) != -1) {
 		switch (ch) {
 		case 'D':
 			o.confdir = optarg;
@@ -485,14 +527,19 @@ main(int argc, char *argv[])
 		case 'F':
 			o.fds = 1;
 			break;
+		case 'L':
+			o.leak = 1;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || o.confdir == NULL || o.service == NULL ||
-	    o.user == NULL || (o.fds && o.threads))
+	    o.user == NULL || (o.fds && o.threads) || (o.leak && !o.fds))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* As an application does before PAM (see the header comment). */
+	openlog(NULL, LOG_NDELAY, LOG_AUTHPRIV);
 
 	memset(tx, 0, sizeof(tx));
 	if (!o.threads) {

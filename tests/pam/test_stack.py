@@ -477,6 +477,24 @@ def test_no_descriptor_left_after_repeated_transactions(env):
             assert MSS_DELAY // 2 <= usec < MSS_DELAY * 3 // 2, login.dump()
 
 
+def test_descriptor_check_sees_a_leak(env):
+    """The count is not blinded by the syslog connection: pam_driver opens
+    it before its baseline, as sshd and login do, so on a machine with a
+    syslog daemon on /dev/log it is in both counts (and pam_mss's log line
+    of this failure goes through it), while a descriptor left open inside
+    the transaction (-L: /dev/null) moves the count, is the one FDNEW line
+    and fails assert_no_fd_left."""
+    login = drive(env, service=probe(env), extra=["-L"])
+    assert wrong_password(env, login) == PAM_AUTH_ERR, login.dump()
+    finish(login)
+    (before, after), = [(int(a), int(b)) for a, b in tagged(login, "FDS")]
+    assert after == before + 1, login.dump()
+    new = tagged(login, "FDNEW")
+    assert len(new) == 1 and new[0][1:] == ["/dev/null"], login.dump()
+    with pytest.raises(AssertionError, match="descriptors left open"):
+        assert_no_fd_left(login)
+
+
 # --------------------------------------------------------------------------
 # 6. Every code seen is documented
 
