@@ -187,6 +187,11 @@ mfad_log_stop(void)
 	pthread_mutex_unlock(&mfad_log_lock);
 }
 
+/* The format attribute lets compilers check the callers' formats (and
+ * tells clang's -Wformat-nonliteral that fmt is one). */
+static void mfad_vlog(int, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 mfad_vlog(int fac, int prio, const char *fmt, va_list ap)
 {
