@@ -16,6 +16,7 @@
 #include "mfad_admin.h"
 #include "mfad_audit.h"
 #include "mfad_auth.h"
+#include "mfad_enroll.h"
 #include "mfad_log.h"
 #include "mfad_mail.h"
 #include "mfad_outbox.h"
@@ -204,9 +205,12 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (hash[0] != '\0' && (r = mfad_admin_event(ctx, txn, peer,
 	    "password_set", user, "via --password-stdin")) != 0)
 		goto out;
+	if (hash[0] == '\0' && (r = mfad_invite_mail(ctx, txn, &a)) != 0)
+		goto out;
 	r = mfad_txn_commit(&txn);
 	if (r != 0)
 		goto out;
+	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, hash[0] ? "added (active)" :
 	    "added (invited)");
 out:

@@ -91,6 +91,7 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_PASSWORD_CHANGED] = "password_changed",
 	[MFAD_MAIL_LOCKED] = "locked",
 	[MFAD_MAIL_TEST] = "test",
+	[MFAD_MAIL_INVITE] = "invite",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };

@@ -20,6 +20,7 @@ enum mfad_mail_kind {
 	MFAD_MAIL_PASSWORD_CHANGED,
 	MFAD_MAIL_LOCKED,
 	MFAD_MAIL_TEST,
+	MFAD_MAIL_INVITE,		/* an account was invited: how to enroll */
 	MFAD_MAIL_NKINDS
 };
 

@@ -155,7 +155,10 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	uint64_t id;
 	int r;
 
-	if ((r = mfad_outbox_ceiling(ctx->outbox,
+	/* An invitation is an admin's action, never dropped by the
+	 * ceiling (which stops floods caused by logins): it waits its turn
+	 * in the outbox instead. */
+	if (kind != MFAD_MAIL_INVITE && (r = mfad_outbox_ceiling(ctx->outbox,
 	    ctx->conf->mail_max_per_minute)) != 0) {
 		mfad_log(LOG_WARNING, "mail ceiling of %u a minute reached; "
 		    "not queueing for %s", ctx->conf->mail_max_per_minute,
@@ -167,7 +170,8 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	    err, sizeof(err))) != 0) {
 		mfad_log(LOG_ERR, "cannot build mail %s for %s: %s",
 		    mfad_mail_kind_name(kind), user, err);
-		mfad_outbox_refund(ctx->outbox);
+		if (kind != MFAD_MAIL_INVITE)
+			mfad_outbox_refund(ctx->outbox);
 		return r;
 	}
 	memset(&m, 0, sizeof(m));
@@ -187,7 +191,7 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	free(msg);
 	if (r == 0)
 		r = mfad_outbox_put(txn, ctx->store, &m, &id);
-	if (r != 0)
+	if (r != 0 && kind != MFAD_MAIL_INVITE)
 		mfad_outbox_refund(ctx->outbox);
 	mfad_outmsg_clear(&m);
 	return r;

@@ -26,7 +26,7 @@ EXPECTED = {
 } | {"share/pam_mss/templates/%s/%s.txt" % (lang, kind)
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",
-                  "password_changed", "locked", "test")}
+                  "password_changed", "locked", "test", "invite")}
 
 
 def _expected():
