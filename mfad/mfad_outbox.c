@@ -18,6 +18,13 @@
 
 #define MFAD_OUTBOX_BATCH	32
 #define MFAD_BACKOFF_MAX	60	/* seconds between two tries, at most */
+/*
+ * After a kick, the sender waits this long before it looks: the request
+ * that queued the mail has its answer out first, so that the sending
+ * never competes with it and a request that mails (a real reset) takes
+ * as long as one that does not (a decoy).
+ */
+#define MFAD_OUTBOX_SETTLE_NS	50000000L
 
 struct mfad_outbox {
 	struct mfad_ctx	*ctx;
@@ -311,7 +318,7 @@ mfad_outbox_main(void *arg)
 	struct timespec until;
 	MDB_txn *txn;
 	size_t n, i;
-	int r;
+	int r, settle;
 
 	pthread_setname_np(pthread_self(), "mfad-mail");
 	for (;;) {
@@ -361,9 +368,13 @@ mfad_outbox_main(void *arg)
 			pthread_cond_timedwait(&ob->cond, &ob->lock, &until);
 		}
 		r = ob->stop;
+		settle = ob->kicked;
 		pthread_mutex_unlock(&ob->lock);
 		if (r)
 			break;
+		if (settle)
+			nanosleep(&(struct timespec){ 0, MFAD_OUTBOX_SETTLE_NS },
+			    NULL);
 	}
 	return NULL;
 }
