@@ -12,8 +12,6 @@
 
 #include <sys/stat.h>
 
-#include <time.h>
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
