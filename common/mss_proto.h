@@ -41,11 +41,11 @@
  * MSS_REQ_RESEND      str login
  * MSS_REQ_REMEMBER    str login
  * MSS_REQ_ACCT        str service, str user
- * MSS_REQ_ENROLL_START, MSS_REQ_RESET_START
- *                     str service, str user, str email, str device,
- *                     str rhost, str tty, str lang
- * MSS_REQ_SET_PASSWORD  str login, str password (after an enrollment or
- *                     reset code was accepted)
+ * MSS_REQ_RESET_START str service, str user, str email, str device,
+ *                     str rhost, str tty, str lang, u32 flags (an empty
+ *                     password: a reset or an enrollment, as mfad finds)
+ * MSS_REQ_SET_PASSWORD  str login, str password (after a code answered
+ *                     with next ENROLL or RESET)
  * MSS_REQ_CHANGE_PASSWORD  str service, str user, str old, str new
  * MSS_REQ_USER_IMPORT u32 n, n times: u32 line, str user, str email,
  *                     str lang, str hash ("" or argon2id), u32 ndev,
@@ -78,7 +78,6 @@ enum mss_req_type {
 	MSS_REQ_RESEND = 4,
 	MSS_REQ_REMEMBER = 5,
 	MSS_REQ_ACCT = 6,
-	MSS_REQ_ENROLL_START = 7,
 	MSS_REQ_RESET_START = 8,
 	MSS_REQ_SET_PASSWORD = 9,
 	MSS_REQ_CHANGE_PASSWORD = 10,
@@ -98,7 +97,8 @@ enum mss_req_type {
 	MSS_REQ_USER_SET = 40,
 };
 
-/* MSS_REQ_AUTH_START flags, from the module's arguments. */
+/* MSS_REQ_AUTH_START and MSS_REQ_RESET_START flags, from the module's
+ * arguments. */
 #define MSS_AUTH_F_NOENROLL	0x01
 #define MSS_AUTH_F_NORESET	0x02
 #define MSS_AUTH_F_EMAIL_SKIP	0x04
@@ -112,7 +112,8 @@ enum mss_req_type {
  *                 u32 minutes, u8 mail (mss_mail_state), u32 wait
  *                 (seconds before a resend is allowed)
  * MSS_REP_CODE    u8 result (mss_code_result), u32 tries_left,
- *                 u8 may_remember, u32 remember_days, u8 mail
+ *                 u8 may_remember, u32 remember_days, u8 mail, u8 next
+ *                 (mss_code_next: what follows a right code)
  * MSS_REP_ACCT    u8 state (mss_acct_state), u64 reenroll_before (the
  *                 policy date that requires re-enrollment, or 0)
  * MSS_REP_IMPORT  u32 n, n times: u32 line, u32 code (as in RESULT),
@@ -152,8 +153,6 @@ enum mss_auth_result {
 	MSS_AUTH_OK = 1,	/* remembered device: done */
 	MSS_AUTH_CODE_SENT = 2,	/* a code is queued for mail */
 	MSS_AUTH_THROTTLED = 3,	/* too many mails; try later */
-	MSS_AUTH_ENROLL = 4,	/* enrollment needed (later flows) */
-	MSS_AUTH_RESET = 5,	/* reset started (later flows) */
 	MSS_AUTH_EXPIRED = 6,	/* the login is gone: start again */
 	MSS_AUTH_CODE_VALID = 7, /* this login took over the account's live
 				   code: minutes is what is left of it */
@@ -166,6 +165,13 @@ enum mss_code_result {
 	MSS_CODE_DEAD = 3,	/* max_attempts reached or account locked */
 	MSS_CODE_BADLOGIN = 4,	/* no such login */
 	MSS_CODE_MOVED = 5,	/* a newer login took this code over */
+};
+
+/* What a right code leads to. */
+enum mss_code_next {
+	MSS_NEXT_DONE = 0,	/* signed in */
+	MSS_NEXT_ENROLL = 1,	/* set a password, then signed in */
+	MSS_NEXT_RESET = 2,	/* set a password, then log in again */
 };
 
 enum mss_mail_state {

@@ -17,6 +17,7 @@
 #include "mfad_admin.h"
 #include "mfad_audit.h"
 #include "mfad_auth.h"
+#include "mfad_enroll.h"
 #include "mfad_log.h"
 #include "mfad_mail.h"
 #include "mfad_outbox.h"
@@ -185,9 +186,12 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (hash[0] != '\0' && (r = mfad_admin_event(ctx, txn, peer,
 	    "password_set", user, "via --password-stdin")) != 0)
 		goto out;
+	if (hash[0] == '\0' && (r = mfad_invite_mail(ctx, txn, &a)) != 0)
+		goto out;
 	r = mfad_txn_commit(&txn);
 	if (r != 0)
 		goto out;
+	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, hash[0] ? "added (active)" :
 	    "added (invited)");
 out:
@@ -313,8 +317,7 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			    MFAD_ACCT_INVITED;
 		snprintf(detail, sizeof(detail), "failures=%u mails_cleared=%u",
 		    (unsigned)a.failures, (unsigned)a.nsends);
-		a.failures = 0;
-		a.locked_until = 0;
+		mfad_acct_clear_failures(&a);
 		a.nsends = 0;
 		memset(a.sends, 0, sizeof(a.sends));
 		r = mfad_acct_put(txn, ctx->store, &a, a.email);

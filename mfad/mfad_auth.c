@@ -10,6 +10,7 @@
 #include "mfad_audit.h"
 #include "mfad_auth.h"
 #include "mfad_code.h"
+#include "mfad_enroll.h"
 #include "mfad_log.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
@@ -53,26 +54,26 @@ mfad_clean_text(char *s)
 }
 
 int
-mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
-    uint32_t *wait)
+mfad_sends_throttle(const struct mfad_conf *conf, uint64_t *sends,
+    uint32_t *nsends, uint64_t now, uint32_t *wait)
 {
 	uint32_t i, j, max;
 
-	for (i = j = 0; i < a->nsends; i++)
-		if (a->sends[i] + 3600 > now)
-			a->sends[j++] = a->sends[i];
-	a->nsends = j;
+	for (i = j = 0; i < *nsends; i++)
+		if (sends[i] + 3600 > now)
+			sends[j++] = sends[i];
+	*nsends = j;
 	*wait = 0;
-	if (a->nsends > 0 &&
-	    a->sends[a->nsends - 1] + conf->code_resend_interval > now) {
-		*wait = (uint32_t)(a->sends[a->nsends - 1] +
+	if (*nsends > 0 &&
+	    sends[*nsends - 1] + conf->code_resend_interval > now) {
+		*wait = (uint32_t)(sends[*nsends - 1] +
 		    conf->code_resend_interval - now);
 		return MSS_ERR_THROTTLED;
 	}
 	max = conf->code_max_sends < MFAD_SENDS_MAX ? conf->code_max_sends :
 	    MFAD_SENDS_MAX;
-	if (a->nsends >= max) {
-		*wait = (uint32_t)(a->sends[0] + 3600 - now);
+	if (*nsends >= max) {
+		*wait = (uint32_t)(sends[0] + 3600 - now);
 		return MSS_ERR_THROTTLED;
 	}
 	return 0;
@@ -100,15 +101,27 @@ mfad_throttle_ends(const struct mfad_conf *conf, const struct mfad_acct *a,
 		*hour_until = in[n - max] + 3600;
 }
 
+void
+mfad_sends_record(uint64_t *sends, uint32_t *nsends, uint64_t now)
+{
+	if (*nsends == MFAD_SENDS_MAX) {
+		memmove(sends, sends + 1, (MFAD_SENDS_MAX - 1) * sizeof(sends[0]));
+		(*nsends)--;
+	}
+	sends[(*nsends)++] = now;
+}
+
+int
+mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
+    uint32_t *wait)
+{
+	return mfad_sends_throttle(conf, a->sends, &a->nsends, now, wait);
+}
+
 static void
 mfad_record_send(struct mfad_acct *a, uint64_t now)
 {
-	if (a->nsends == MFAD_SENDS_MAX) {
-		memmove(a->sends, a->sends + 1,
-		    (MFAD_SENDS_MAX - 1) * sizeof(a->sends[0]));
-		a->nsends--;
-	}
-	a->sends[a->nsends++] = now;
+	mfad_sends_record(a->sends, &a->nsends, now);
 }
 
 int
@@ -131,7 +144,8 @@ mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 
 static int
 mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
-    uint32_t left, uint8_t may_remember, uint32_t days, uint8_t mail)
+    uint32_t left, uint8_t may_remember, uint32_t days, uint8_t mail,
+    uint8_t next)
 {
 	int r;
 
@@ -140,7 +154,8 @@ mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 	    (r = mss_buf_put_u32(rep, left)) != 0 ||
 	    (r = mss_buf_put_u8(rep, may_remember)) != 0 ||
 	    (r = mss_buf_put_u32(rep, days)) != 0 ||
-	    (r = mss_buf_put_u8(rep, mail)) != 0)
+	    (r = mss_buf_put_u8(rep, mail)) != 0 ||
+	    (r = mss_buf_put_u8(rep, next)) != 0)
 		return r;
 	return 0;
 }
@@ -379,7 +394,7 @@ mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q, int start)
 	    (r = mss_buf_get_str(req, &q->rhost, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &q->tty, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &q->lang, MSS_STR_MAX)) != 0 ||
-	    (start && (r = mss_buf_get_u32(req, &q->flags)) != 0) ||
+	    (r = mss_buf_get_u32(req, &q->flags)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		return r;
 	/* These reach logs and mail: no control characters. */
@@ -628,6 +643,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	const char *why = NULL;
 	uint32_t wait = 0;
 	uint64_t now;
+	uint8_t kind = MFAD_LOGIN_SIGNIN;
 	int r, found = c->found, ok = c->ok, has_dev = 0, locked_now = 0;
 	uint32_t cwait;
 	int full, queued;
@@ -672,8 +688,14 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		why = "account locked";
 	else if (why != NULL && !mfad_acct_is_locked(&a, now))
 		locked_now = mfad_acct_fail(conf, &a, now);
-	if (why == NULL && mfad_acct_must_enroll(conf, &a, now))
-		why = "enrollment required";
+	/* Must (re-)enroll, right password: the code proves the address,
+	 * then a new password; no remembered device skips that. */
+	if (why == NULL && mfad_acct_must_enroll(conf, &a, now)) {
+		if (qp->flags & MSS_AUTH_F_NOENROLL)
+			why = "enrollment required";
+		else
+			kind = MFAD_LOGIN_ENROLL;
+	}
 	if (why != NULL) {
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
 		    (r = mfad_deny(ctx, txn, qp, why)) != 0)
@@ -698,12 +720,13 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		    devhash);
 		has_dev = 1;
 		r = mfad_device_get(txn, ctx->store, devhash, &d);
-		if (r == 0 && d.expires > now && strcmp(d.user, qp->user) == 0) {
+		if (r == 0 && d.expires > now && strcmp(d.user, qp->user) == 0 &&
+		    kind == MFAD_LOGIN_SIGNIN) {
 			struct mfad_audit_ev ev = { "login_ok", qp->user,
 			    qp->service, qp->rhost, "success",
 			    "method=device" };
 
-			a.failures = 0;
+			mfad_acct_clear_failures(&a);
 			a.last_login = now;
 			d.last_used = now;
 			if ((r = mfad_acct_put(txn, ctx->store, &a,
@@ -751,7 +774,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		goto out;
 	}
 
-	mfad_login_init(ctx, &l, MFAD_LOGIN_SIGNIN, &c->peer, qp->user,
+	mfad_login_init(ctx, &l, kind, &c->peer, qp->user,
 	    qp->service, qp->rhost, a.email, has_dev ? qp->device : "", now);
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
@@ -864,7 +887,8 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
 	if (r == MSS_ERR_NOTFOUND) {
 		mfad_txn_abort(&txn);
-		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0);
+		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0,
+		    MSS_NEXT_DONE);
 		goto out;
 	}
 	if (r != 0)
@@ -880,7 +904,11 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		event = "code_replay";
 		res = l.state == MFAD_LOGIN_DEAD ? MSS_CODE_DEAD :
 		    MSS_CODE_BADLOGIN;
-	} else if (mfad_acct_is_locked(&a, now)) {
+	} else if (l.kind == MFAD_LOGIN_SIGNIN ? mfad_acct_is_locked(&a, now) :
+	    a.state == MFAD_ACCT_LOCKED || a.state == MFAD_ACCT_DISABLED) {
+		/* A lockout after failures does not stop a reset or an
+		 * enrollment: proving the mailbox is what clears it. An
+		 * admin lock does (it came after this login started). */
 		event = "code_refused";
 		detail = "account locked";
 		res = MSS_CODE_DEAD;
@@ -903,7 +931,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			res = MSS_CODE_OK;
 			result = "success";
 			if (l.kind == MFAD_LOGIN_SIGNIN) {
-				a.failures = 0;
+				mfad_acct_clear_failures(&a);
 				a.last_login = now;
 				event = "login_ok";
 				detail = "method=code";
@@ -917,7 +945,12 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			    l.kind != MFAD_LOGIN_RESET;
 		} else {
 			l.attempts++;
-			locked_now = mfad_acct_fail(conf, &a, now);
+			/* Only a sign-in, which proved the password, counts
+			 * against the account: a wrong code of a reset or an
+			 * enrollment counts against its login alone, so that
+			 * a real one and a decoy answer alike. */
+			if (l.kind == MFAD_LOGIN_SIGNIN)
+				locked_now = mfad_acct_fail(conf, &a, now);
 			event = "code_wrong";
 			if (l.attempts >= conf->code_max_attempts ||
 			    locked_now) {
@@ -948,7 +981,9 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mfad_txn_commit(&txn)) != 0)
 		goto out;
 	r = mfad_reply_code(rep, rtype, res, left, may,
-	    may ? conf->remember_days : 0, l.mail);
+	    may ? conf->remember_days : 0, l.mail, res != MSS_CODE_OK ?
+	    MSS_NEXT_DONE : l.kind == MFAD_LOGIN_ENROLL ? MSS_NEXT_ENROLL :
+	    l.kind == MFAD_LOGIN_RESET ? MSS_NEXT_RESET : MSS_NEXT_DONE);
 out:
 	mfad_txn_abort(&txn);
 	if (have_acct)
@@ -991,6 +1026,12 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (l.state != MFAD_LOGIN_PENDING) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
 		    0, 0);
+		goto out;
+	}
+	/* A login of the empty-password path has its own throttle. */
+	if (l.has_tkey) {
+		r = mfad_code_resend(ctx, &txn, &a, &l, token, key, hex,
+		    rtype, rep);
 		goto out;
 	}
 	if (mfad_acct_is_locked(&a, now)) {

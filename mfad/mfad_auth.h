@@ -40,15 +40,14 @@ int mfad_auth_acct(struct mfad_ctx *, const struct mfad_peer *,
 
 /* Shared by the login, enrollment and reset handlers. */
 
-/* The fields of AUTH_START, and of ENROLL_START and RESET_START, which
- * have no password and no flags. */
+/* The fields of AUTH_START, and of RESET_START, which has no password. */
 struct mfad_auth_req {
 	char	*service, *user, *email, *password, *device, *rhost, *tty,
 		*lang;
 	uint32_t flags;
 };
 
-/* Parses AUTH_START (start = 1) or ENROLL/RESET_START (start = 0)
+/* Parses AUTH_START (start = 1) or RESET_START (start = 0)
  * strictly; control characters in the text fields become '?'. */
 int mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q,
     int start);
@@ -79,6 +78,12 @@ int mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a,
 void mfad_throttle_ends(const struct mfad_conf *conf,
     const struct mfad_acct *a, uint64_t now, uint32_t *recent,
     uint64_t *resend_until, uint64_t *hour_until);
+/* The same rule on any list of send times (newest last, *nsends of
+ * them, pruned to the last hour in place). */
+int mfad_sends_throttle(const struct mfad_conf *conf, uint64_t *sends,
+    uint32_t *nsends, uint64_t now, uint32_t *wait);
+/* Appends now to such a list, dropping the oldest when it is full. */
+void mfad_sends_record(uint64_t *sends, uint32_t *nsends, uint64_t now);
 /* Code validity in whole minutes, for prompts and mail. */
 unsigned mfad_minutes(const struct mfad_conf *conf);
 /* Fills a new pending login; the masked address is computed from email,

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -139,6 +140,8 @@ mfad_keys_load(const char *dir, struct mfad_keys **out)
 	    "mfaddevi", master);
 	crypto_kdf_derive_from_key(k->box, sizeof(k->box), 3, "mfadobox",
 	    master);
+	crypto_kdf_derive_from_key(k->throttle, sizeof(k->throttle), 4,
+	    "mfadthrt", master);
 	sodium_mprotect_readonly(k);
 	*out = k;
 	r = 0;
@@ -232,6 +235,23 @@ mfad_device_hash(const struct mfad_keys *k, const char *user,
 	crypto_generichash_update(&h, (const uint8_t *)host, strlen(host) + 1);
 	crypto_generichash_update(&h, (const uint8_t *)identity,
 	    strlen(identity) + 1);
+	crypto_generichash_final(&h, out, 32);
+	sodium_memzero(&h, sizeof(h));
+}
+
+void
+mfad_throttle_key(const struct mfad_keys *k, const char *user,
+    const char *email, uint8_t out[32])
+{
+	crypto_generichash_state h;
+	unsigned char c;
+
+	crypto_generichash_init(&h, k->throttle, sizeof(k->throttle), 32);
+	crypto_generichash_update(&h, (const uint8_t *)user, strlen(user) + 1);
+	for (; *email != '\0'; email++) {
+		c = (unsigned char)tolower((unsigned char)*email);
+		crypto_generichash_update(&h, &c, 1);
+	}
 	crypto_generichash_final(&h, out, 32);
 	sodium_memzero(&h, sizeof(h));
 }

@@ -20,6 +20,7 @@ struct mfad_keys {
 	uint8_t	code[32];	/* keyed hash of codes */
 	uint8_t	device[32];	/* keyed hash of device identities */
 	uint8_t	box[32];	/* sealing of the outbox */
+	uint8_t	throttle[32];	/* keyed hash of (user, typed address) */
 };
 
 /* Loads (or on first start creates) dir/mfad.key and derives the subkeys
@@ -49,6 +50,11 @@ void mfad_code_nonce_new(uint8_t nonce[MFAD_CODE_NONCE_BYTES]);
 /* Device hash: bound to the user and this host. */
 void mfad_device_hash(const struct mfad_keys *k, const char *user,
     const char *host, const char *identity, uint8_t out[32]);
+
+/* The store key of the empty-password path's throttle record: bound to
+ * the user and the typed address, lowercased. */
+void mfad_throttle_key(const struct mfad_keys *k, const char *user,
+    const char *email, uint8_t out[32]);
 
 /* A new random login token and its hex form for the client. */
 void mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES], char hex[2 * MFAD_TOKEN_BYTES + 1]);

@@ -15,29 +15,182 @@
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mss_err.h"
+#include "mss_mask.h"
 #include "mss_proto.h"
 
 #define MFAD_PASSWORD_WINDOW	600	/* seconds after the code to set it */
 
-/* ENROLL_START and RESET_START: the same shape, a different login kind. */
+#define MFAD_INVITE_TTL		(7 * 86400)	/* an invitation's tries */
+
+/*
+ * The kind of login an empty password starts. Only here is it decided,
+ * and nothing the caller sees before a right code depends on it: a real
+ * login mails a code, a decoy mails nothing and no code can match it.
+ * A lockout after failures does not stop a reset or an enrollment (the
+ * mailed code is what clears it); an admin lock or a disabled account
+ * gets a decoy, never a code that could not work.
+ */
+static uint8_t
+mfad_reset_kind(const struct mfad_conf *conf, const struct mfad_acct *a,
+    int found, const char *email, uint32_t flags, uint64_t now,
+    const char **why)
+{
+	if (!found) {
+		*why = "unknown user";
+		return MFAD_LOGIN_DECOY;
+	}
+	if (strcasecmp(email, a->email) != 0) {
+		*why = "not the address of this user";
+		return MFAD_LOGIN_DECOY;
+	}
+	if (a->state == MFAD_ACCT_LOCKED || a->state == MFAD_ACCT_DISABLED) {
+		*why = a->state == MFAD_ACCT_LOCKED ? "locked by an admin" :
+		    "disabled";
+		return MFAD_LOGIN_DECOY;
+	}
+	if (mfad_acct_must_enroll(conf, a, now)) {
+		*why = "enrollment refused by noenroll";
+		return (flags & MSS_AUTH_F_NOENROLL) ? MFAD_LOGIN_DECOY :
+		    MFAD_LOGIN_ENROLL;
+	}
+	*why = "reset refused by noreset";
+	if (a->state == MFAD_ACCT_ACTIVE && !(flags & MSS_AUTH_F_NORESET))
+		return MFAD_LOGIN_RESET;
+	return MFAD_LOGIN_DECOY;
+}
+
+/*
+ * The work a real code mail costs (a code, its hash, the rendering and
+ * sealing of the message), done and thrown away for a decoy so that
+ * both take as long. Nothing of it is kept or sent.
+ */
+static void
+mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
+    const uint8_t token[MFAD_TOKEN_BYTES], const char *lang)
+{
+	struct mfad_mail_vars vars;
+	char code[MFAD_CODE_MAX + 1], *msg = NULL, err[256];
+	unsigned char *sealed = NULL;
+	size_t len = 0, slen = 0;
+	uint8_t h[32];
+
+	mfad_code_new(ctx->conf->code_length, code);
+	mfad_code_hash(ctx->keys, token, l->user, code, h);
+	memset(&vars, 0, sizeof(vars));
+	vars.code = code;
+	vars.masked = l->masked;
+	vars.host = ctx->hostname;
+	vars.service = l->service;
+	vars.rhost = l->rhost[0] != '\0' ? l->rhost : "-";
+	vars.user = l->user;
+	vars.minutes = mfad_minutes(ctx->conf);
+	vars.time = (time_t)mfad_now();
+	if (mfad_mail_render(ctx->conf, MFAD_MAIL_RESET_CODE, lang,
+	    ctx->conf->from, &vars, &msg, &len, err, sizeof(err)) == 0 &&
+	    mfad_seal(ctx->keys, msg, len, &sealed, &slen) == 0) {
+		sodium_memzero(sealed, slen);
+		free(sealed);
+	}
+	if (msg != NULL) {
+		sodium_memzero(msg, len);
+		free(msg);
+	}
+	sodium_memzero(code, sizeof(code));
+	sodium_memzero(h, sizeof(h));
+}
+
+/*
+ * The limits of the empty-password path, read and applied alike to real
+ * and decoy logins: the (user, typed address) record's resend_interval
+ * and max_sends, then the global ceiling. 0 with *t filled, or
+ * MSS_ERR_THROTTLED with *wait and *why, or a store error.
+ */
 static int
-mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep, uint8_t kind)
+mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
+    const uint8_t tkey[MFAD_KEY_LEN], struct mfad_throttle_rec *t,
+    uint64_t now, uint32_t *wait, const char **why)
+{
+	int r;
+
+	r = mfad_throttle_get(txn, ctx->store, tkey, t);
+	if (r == MSS_ERR_NOTFOUND) {
+		memset(t, 0, sizeof(*t));
+		r = 0;
+	}
+	if (r != 0)
+		return r;
+	if (mfad_sends_throttle(ctx->conf, t->sends, &t->nsends, now,
+	    wait) != 0) {
+		*why = "per-address mail limit";
+		return MSS_ERR_THROTTLED;
+	}
+	if (mfad_outbox_ceiling_full(ctx->outbox,
+	    ctx->conf->mail_max_per_minute, wait)) {
+		*why = "global mail ceiling";
+		return MSS_ERR_THROTTLED;
+	}
+	return 0;
+}
+
+/* Audits a throttled request of l in *txn, commits, answers "throttled". */
+static int
+mfad_reset_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
+    const struct mfad_login *l, const char *why, uint32_t wait,
+    uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_audit_ev ev = { "throttled", l->user, l->service,
+	    l->rhost, "failure", why };
+	int r;
+
+	if ((r = mfad_audit(ctx, *txn, &ev)) != 0 ||
+	    (r = mfad_txn_commit(txn)) != 0)
+		return r;
+	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
+	    wait);
+}
+
+/*
+ * A code for l (new or resent), the same steps for real and decoy
+ * logins: the mail (or the same work thrown away), the send counted in
+ * the throttle record t, never in the account (whose sends would tell
+ * of its recent sign-ins).
+ */
+static int
+mfad_reset_send(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
+    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
+    const uint8_t key[32], const char *lang, struct mfad_throttle_rec *t,
+    uint64_t now)
+{
+	int r;
+
+	if ((r = mfad_send_code(ctx, txn, a, l, token, key, now)) != 0)
+		return r;
+	if (l->kind == MFAD_LOGIN_DECOY)
+		mfad_decoy_work(ctx, l, token, lang);
+	mfad_sends_record(t->sends, &t->nsends, now);
+	return mfad_throttle_put(txn, ctx->store, l->tkey, t);
+}
+
+int
+mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
 {
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_auth_req q;
 	struct mfad_acct a;
 	struct mfad_login l;
-	uint8_t token[MFAD_TOKEN_BYTES], key[32];
+	struct mfad_throttle_rec t;
+	uint8_t token[MFAD_TOKEN_BYTES], key[32], kind;
 	char hex[2 * MFAD_TOKEN_BYTES + 1];
-	const char *event = kind == MFAD_LOGIN_ENROLL ? "enroll_started" :
-	    "reset_requested";
+	const char *why = NULL, *limit = NULL;
 	MDB_txn *txn = NULL;
 	uint32_t wait = 0;
 	uint64_t now = mfad_now();
-	int r, found = 0, real;
+	int r, found = 0;
 
 	memset(&a, 0, sizeof(a));
+	memset(token, 0, sizeof(token));
+	memset(hex, 0, sizeof(hex));
 	if ((r = mfad_auth_req_parse(req, &q, 0)) != 0)
 		goto out;
 	if ((r = mfad_peer_check(ctx, peer, q.user, q.service)) != 0)
@@ -49,68 +202,58 @@ mfad_code_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
-	if (found)
-		mfad_acct_expire_lock(&a, now);
-	real = found && strcasecmp(q.email, a.email) == 0 &&
-	    a.state != MFAD_ACCT_LOCKED && a.state != MFAD_ACCT_DISABLED;
-	if (kind == MFAD_LOGIN_ENROLL)
-		real = real && mfad_acct_must_enroll(conf, &a, now);
-	else
-		real = real && a.state == MFAD_ACCT_ACTIVE &&
-		    !mfad_acct_must_enroll(conf, &a, now);
-
-	if (!real && kind == MFAD_LOGIN_ENROLL) {
-		struct mfad_audit_ev ev = { "enroll_denied", q.user,
-		    q.service, q.rhost, "failure",
-		    found ? "address or state does not match" :
-		    "unknown user" };
-
-		if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_txn_commit(&txn)) != 0)
-			goto out;
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
-		    0);
-		goto out;
-	}
-	if (real && mfad_throttle(conf, &a, now, &wait) != 0) {
-		r = mfad_commit_throttled(ctx, &txn, rep, rtype, q.user,
-		    q.service, q.rhost, wait);
-		goto out;
-	}
+	if (!found)
+		memset(&a, 0, sizeof(a));
+	kind = mfad_reset_kind(conf, &a, found, q.email, q.flags, now, &why);
 	/*
-	 * A reset for an address that is not enrolled gets a decoy: same
-	 * answer, same prompts, no mail, and no code can ever match. The
-	 * masked address always comes from what was typed, so the two
-	 * cannot differ even in letter case.
+	 * The masked address always comes from what was typed, so that a
+	 * real login and a decoy cannot differ even in letter case.
 	 */
-	mfad_login_init(ctx, &l, real ? kind : MFAD_LOGIN_DECOY, peer, q.user,
-	    q.service, q.rhost, q.email, q.device, now);
+	mfad_login_init(ctx, &l, kind, peer, q.user, q.service, q.rhost,
+	    q.email, q.device, now);
+	l.has_tkey = 1;
+	mfad_throttle_key(ctx->keys, q.user, q.email, l.tkey);
+	r = mfad_reset_limits(ctx, txn, l.tkey, &t, now, &wait, &limit);
+	if (r == MSS_ERR_THROTTLED) {
+		r = mfad_reset_throttled(ctx, &txn, &l, limit, wait, rtype,
+		    rep);
+		goto out;
+	}
+	if (r != 0)
+		goto out;
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
+	r = mfad_reset_send(ctx, txn, &a, &l, token, key, q.lang, &t, now);
 	if (r == MSS_ERR_THROTTLED) {
-		mfad_txn_abort(&txn);
-		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
-		    0, 60);
+		/* The ceiling filled since it was read: rare, and the same
+		 * answer as above. */
+		r = mfad_reset_throttled(ctx, &txn, &l, "global mail ceiling",
+		    60, rtype, rep);
 		goto out;
 	}
 	if (r != 0)
 		goto out;
 	{
-		struct mfad_audit_ev ev = { event, q.user, q.service, q.rhost,
-		    real ? "info" : "failure", real ? NULL :
-		    "no enrolled account with this address: nothing sent" };
+		struct mfad_audit_ev ev = { kind == MFAD_LOGIN_ENROLL ?
+		    "enroll_started" : "reset_requested", q.user, q.service,
+		    q.rhost, kind == MFAD_LOGIN_DECOY ? "failure" : "info",
+		    kind == MFAD_LOGIN_DECOY ? why : NULL };
+		char detail[128];
 
+		if (kind == MFAD_LOGIN_DECOY) {
+			snprintf(detail, sizeof(detail), "%s: nothing sent",
+			    why);
+			ev.detail = detail;
+		}
+		/* The account is not written: nothing of it changed. */
 		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_acct_save(txn, ctx, &a, &l)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
 	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
 out:
 	mfad_txn_abort(&txn);
-	if (found)
-		mfad_acct_wipe(&a);
+	mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	sodium_memzero(hex, sizeof(hex));
 	mfad_auth_req_free(&q);
@@ -118,17 +261,65 @@ out:
 }
 
 int
-mfad_enroll_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn, struct mfad_acct *a,
+    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
+    const uint8_t key[32], const char *hex, uint8_t *rtype,
+    struct mss_buf *rep)
 {
-	return mfad_code_start(ctx, peer, req, rtype, rep, MFAD_LOGIN_ENROLL);
+	struct mfad_throttle_rec t;
+	const char *limit = NULL;
+	uint32_t wait = 0;
+	uint64_t now = mfad_now();
+	int r;
+
+	/* Locked by an admin since it started: no code that cannot work. */
+	if (l->kind != MFAD_LOGIN_DECOY && (a->state == MFAD_ACCT_LOCKED ||
+	    a->state == MFAD_ACCT_DISABLED))
+		return mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0,
+		    0, 0);
+	r = mfad_reset_limits(ctx, *txn, l->tkey, &t, now, &wait, &limit);
+	if (r == MSS_ERR_THROTTLED)
+		return mfad_reset_throttled(ctx, txn, l, limit, wait, rtype,
+		    rep);
+	if (r != 0)
+		return r;
+	/* The new code replaces the old one: its hash is overwritten. */
+	r = mfad_reset_send(ctx, *txn, a, l, token, key, a->lang, &t, now);
+	if (r == MSS_ERR_THROTTLED)
+		return mfad_reset_throttled(ctx, txn, l, "global mail ceiling",
+		    60, rtype, rep);
+	if (r != 0)
+		return r;
+	{
+		struct mfad_audit_ev ev = { "code_resent", l->user,
+		    l->service, l->rhost, "info", NULL };
+
+		if ((r = mfad_login_put(*txn, ctx->store, key, l)) != 0 ||
+		    (r = mfad_audit(ctx, *txn, &ev)) != 0)
+			return r;
+	}
+	return mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l->masked);
 }
 
 int
-mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_acct *a)
 {
-	return mfad_code_start(ctx, peer, req, rtype, rep, MFAD_LOGIN_RESET);
+	struct mfad_mail_vars vars;
+	char masked[MFAD_EMAIL_MAX + 12];
+	uint64_t now = mfad_now();
+
+	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
+		masked[0] = '\0';
+	memset(&vars, 0, sizeof(vars));
+	vars.masked = masked;
+	vars.host = ctx->hostname;
+	vars.service = "mfadctl";
+	vars.rhost = "-";
+	vars.user = a->user;
+	vars.time = (time_t)now;
+	return mfad_outbox_queue(ctx, txn, MFAD_MAIL_INVITE, a->user,
+	    a->email, a->lang, &vars, now + MFAD_INVITE_TTL, NULL);
 }
 
 /* The login may set a password now: its code was accepted recently. */
@@ -153,7 +344,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	MDB_txn *txn = NULL;
 	uint64_t now = mfad_now();
 	unsigned n = 0;
-	int r, have = 0;
+	int r, have = 0, cleared;
 
 	hash[0] = '\0';
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
@@ -193,18 +384,23 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a)) != 0)
 		goto out;
 	have = 1;
-	if (!mfad_may_set(&l, now)) {
+	/* An admin lock that came after the code is not undone here. */
+	if (!mfad_may_set(&l, now) || a.state == MFAD_ACCT_LOCKED ||
+	    a.state == MFAD_ACCT_DISABLED) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
 		    "no login may set a password here");
 		goto out;
 	}
+	/* The mailbox is proven: a lockout after failures ends with the
+	 * new password, and the record says so. */
+	cleared = a.locked_until > now || a.failures > 0;
 	memcpy(a.pwhash, hash, sizeof(hash));
-	a.failures = 0;
-	a.locked_until = 0;
+	mfad_acct_clear_failures(&a);
 	/* A new password ends every remembered device (SECURITY 17). */
 	if ((r = mfad_device_revoke_all(txn, ctx->store, a.user, &n)) != 0)
 		goto out;
-	snprintf(detail, sizeof(detail), "devices_revoked=%u", n);
+	snprintf(detail, sizeof(detail), "devices_revoked=%u%s", n,
+	    cleared ? ", lock and failures cleared" : "");
 	if (l.kind == MFAD_LOGIN_ENROLL) {
 		a.state = MFAD_ACCT_ACTIVE;
 		a.reenroll = 0;
@@ -323,7 +519,7 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 	memcpy(a.pwhash, nh, sizeof(nh));
-	a.failures = 0;
+	mfad_acct_clear_failures(&a);
 	{
 		struct mfad_audit_ev ev = { "password_changed", user, service,
 		    "", "success", NULL };

@@ -1,27 +1,49 @@
 /*
  * Enrollment, reset and password changes (DESIGN §3):
  *
- * ENROLL_START  an invited or re-enrolling account proves its address
- *               with a mailed code, then SET_PASSWORD sets its first
- *               password and the login completes.
- * RESET_START   forgot password: a mailed code, then SET_PASSWORD sets a
- *               new one; remembered devices are revoked and the person
- *               must log in again. An address that is not enrolled gets a
- *               decoy login that looks the same and never succeeds.
+ * RESET_START   an empty password: mfad decides the login's kind. An
+ *               account that must (re-)enroll gets an enrollment (a
+ *               mailed code, then SET_PASSWORD sets its password and the
+ *               login completes), an active one a reset (a mailed code,
+ *               then SET_PASSWORD; remembered devices are revoked and the
+ *               person must log in again), anything else a decoy that
+ *               looks the same, mails nothing and never succeeds. Its
+ *               mail throttle is per (user, typed address), the same for
+ *               all three.
  * CHANGE_PASSWORD  passwd: the old password, then a new one.
  */
 #ifndef MFAD_ENROLL_H
 #define MFAD_ENROLL_H
 
+#include "mfad_code.h"
 #include "mfad_server.h"
+#include "mfad_store.h"
 
-int mfad_enroll_start(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_reset_start(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_set_password(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_change_password(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
+
+/*
+ * RESEND for a login of RESET_START (its login has a throttle record):
+ * the same limits and steps for real and decoy logins. Commits *txn
+ * (NULL on return) when it answers "code sent" or "throttled"; on an
+ * error *txn is left for the caller to abort.
+ */
+int mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn,
+    struct mfad_acct *a, struct mfad_login *l,
+    const uint8_t token[MFAD_TOKEN_BYTES], const uint8_t key[32],
+    const char *hex, uint8_t *rtype, struct mss_buf *rep);
+
+/*
+ * Queues the invitation of a new invited account a in txn: how to enroll
+ * (log in as a->user, type this address, leave the password empty). Not
+ * counted against [mail] max_per_minute: an admin's action is never
+ * dropped, and the outbox paces what it sends.
+ */
+int mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_acct *a) __attribute__((warn_unused_result));
 
 #endif /* MFAD_ENROLL_H */

@@ -7,6 +7,7 @@
 
 #include "mfad_admin.h"
 #include "mfad_audit.h"
+#include "mfad_enroll.h"
 #include "mfad_import.h"
 #include "mfad_mail.h"
 #include "mfad_pw.h"
@@ -250,6 +251,9 @@ mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
 	/* Both owners hear of a new address, in the same transaction. */
 	if (pl->found && pl->email_changed &&
 	    (r = mfad_email_changed_notice(ctx, txn, &pl->a, pl->old)) != 0)
+		goto store;
+	if (!pl->found && !pl->activated &&
+	    (r = mfad_invite_mail(ctx, txn, &pl->a)) != 0)
 		goto store;
 	ev.event = "password_set";
 	if (pl->found && pl->email_changed && pl->activated &&

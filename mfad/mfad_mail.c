@@ -95,6 +95,7 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_EMAIL_CHANGED] = "email_changed",
 	[MFAD_MAIL_CODE_TAKEN] = "code_taken",
 	[MFAD_MAIL_THROTTLED] = "throttled",
+	[MFAD_MAIL_INVITE] = "invite",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };

@@ -18,6 +18,13 @@
 
 #define MFAD_OUTBOX_BATCH	32
 #define MFAD_BACKOFF_MAX	60	/* seconds between two tries, at most */
+/*
+ * After a kick, the sender waits this long before it looks: the request
+ * that queued the mail has its answer out first, so that the sending
+ * never competes with it and a request that mails (a real reset) takes
+ * as long as one that does not (a decoy).
+ */
+#define MFAD_OUTBOX_SETTLE_NS	50000000L
 
 struct mfad_outbox {
 	struct mfad_ctx	*ctx;
@@ -155,7 +162,10 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	uint64_t id;
 	int r;
 
-	if ((r = mfad_outbox_ceiling(ctx->outbox,
+	/* An invitation is an admin's action, never dropped by the
+	 * ceiling (which stops floods caused by logins): it waits its turn
+	 * in the outbox instead. */
+	if (kind != MFAD_MAIL_INVITE && (r = mfad_outbox_ceiling(ctx->outbox,
 	    ctx->conf->mail_max_per_minute)) != 0) {
 		mfad_log(LOG_WARNING, "mail ceiling of %u a minute reached; "
 		    "not queueing for %s", ctx->conf->mail_max_per_minute,
@@ -167,7 +177,8 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	    err, sizeof(err))) != 0) {
 		mfad_log(LOG_ERR, "cannot build mail %s for %s: %s",
 		    mfad_mail_kind_name(kind), user, err);
-		mfad_outbox_refund(ctx->outbox);
+		if (kind != MFAD_MAIL_INVITE)
+			mfad_outbox_refund(ctx->outbox);
 		return r;
 	}
 	memset(&m, 0, sizeof(m));
@@ -187,7 +198,7 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 	free(msg);
 	if (r == 0)
 		r = mfad_outbox_put(txn, ctx->store, &m, &id);
-	if (r != 0)
+	if (r != 0 && kind != MFAD_MAIL_INVITE)
 		mfad_outbox_refund(ctx->outbox);
 	mfad_outmsg_clear(&m);
 	return r;
@@ -338,7 +349,7 @@ mfad_outbox_main(void *arg)
 	struct timespec until;
 	MDB_txn *txn;
 	size_t n, i;
-	int r;
+	int r, settle;
 
 	pthread_setname_np(pthread_self(), "mfad-mail");
 	for (;;) {
@@ -388,9 +399,13 @@ mfad_outbox_main(void *arg)
 			pthread_cond_timedwait(&ob->cond, &ob->lock, &until);
 		}
 		r = ob->stop;
+		settle = ob->kicked;
 		pthread_mutex_unlock(&ob->lock);
 		if (r)
 			break;
+		if (settle)
+			nanosleep(&(struct timespec){ 0, MFAD_OUTBOX_SETTLE_NS },
+			    NULL);
 	}
 	return NULL;
 }

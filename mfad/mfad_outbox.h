@@ -32,7 +32,7 @@ int mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
  * Renders kind for `to` and queues it in txn, to expire at `expires`.
  * login, when not NULL, is the login whose mail state the sender keeps
  * up to date. MSS_ERR_THROTTLED when the global [mail] max_per_minute
- * ceiling is reached (nothing queued), MSS_ERR_INVAL for a header value
+ * ceiling is reached (nothing queued; invitations are not counted), MSS_ERR_INVAL for a header value
  * that is refused, MSS_ERR_MAIL for a template failure.
  */
 int mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn,

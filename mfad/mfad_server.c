@@ -137,8 +137,6 @@ static const struct mfad_handler {
 	    mfad_auth_remember, MFAD_H_COMMIT },
 	{ MSS_REQ_ACCT, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "acct",
 	    mfad_auth_acct, MFAD_H_COMMIT },
-	{ MSS_REQ_ENROLL_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "enroll",
-	    mfad_enroll_start, MFAD_H_COMMIT },
 	{ MSS_REQ_RESET_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "reset",
 	    mfad_reset_start, MFAD_H_COMMIT },
 	{ MSS_REQ_SET_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,

@@ -60,6 +60,7 @@ mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
 		{ "outbox", 0, offsetof(struct mfad_store, outbox) },
 		{ "audit", 0, offsetof(struct mfad_store, audit) },
 		{ "meta", 0, offsetof(struct mfad_store, meta) },
+		{ "throttles", 0, offsetof(struct mfad_store, throttles) },
 	};
 	struct mfad_store *st;
 	MDB_txn *txn = NULL;
@@ -636,6 +637,52 @@ mfad_login_del(MDB_txn *txn, struct mfad_store *st,
 	return mfad_rec_del(txn, st->logins, key, MFAD_KEY_LEN, "login");
 }
 
+/* Throttles */
+
+int
+mfad_throttle_get(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
+{
+	struct mss_buf *b;
+	uint32_t i;
+	int r;
+
+	if ((r = mfad_rec_get(txn, st->throttles, key, MFAD_KEY_LEN, &b)) != 0)
+		return r;
+	memset(t, 0, sizeof(*t));
+	if ((r = mss_buf_get_u32(b, &t->nsends)) != 0)
+		return mfad_rec_done(b, r);
+	if (t->nsends > MFAD_SENDS_MAX)
+		return mfad_rec_done(b, MSS_ERR_PROTO);
+	for (i = 0; i < t->nsends; i++)
+		if ((r = mss_buf_get_u64(b, &t->sends[i])) != 0)
+			break;
+	return mfad_rec_done(b, r);
+}
+
+int
+mfad_throttle_put(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], const struct mfad_throttle_rec *t)
+{
+	struct mss_buf *b;
+	uint32_t i;
+	int r;
+
+	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
+	    (r = mss_buf_put_u32(b, t->nsends)) != 0)
+		goto out;
+	for (i = 0; i < t->nsends && i < MFAD_SENDS_MAX; i++)
+		if ((r = mss_buf_put_u64(b, t->sends[i])) != 0)
+			goto out;
+	r = mfad_rec_put(txn, st->throttles, key, MFAD_KEY_LEN, b,
+	    "throttle");
+out:
+	mss_buf_free(b);
+	return r;
+}
+
 /* Devices */
 
 static int
@@ -1162,6 +1209,31 @@ mfad_store_sweep(MDB_txn *txn, struct mfad_store *st, uint64_t now,
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return mfad_store_err(rc, "sweep devices");
+
+	if ((rc = mdb_cursor_open(txn, st->throttles, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct mfad_throttle_rec t;
+
+		if (k.mv_size != MFAD_KEY_LEN)
+			continue;
+		memcpy(key, k.mv_data, MFAD_KEY_LEN);
+		r = mfad_throttle_get(txn, st, key, &t);
+		/* An hour after its last send a record limits nothing. */
+		if ((r != 0 && r != MSS_ERR_STORE) || (r == 0 &&
+		    t.nsends > 0 && t.sends[t.nsends - 1] + 3600 > now)) {
+			r = 0;
+			continue;
+		}
+		r = 0;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mfad_store_err(rc, "sweep throttles");
 
 	if ((rc = mdb_cursor_open(txn, st->audit, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");

@@ -4,7 +4,9 @@
  * Sub-databases: accounts (user -> account), emails (address -> user),
  * logins (hash of login token -> pending login), devices (keyed device
  * hash -> remembered device), userdevs (user -> device hashes, dupsort),
- * outbox (id -> queued mail), audit (time -> event), meta.
+ * outbox (id -> queued mail), audit (time -> event), throttles (keyed
+ * hash of user and typed address -> recent sends of the empty-password
+ * path), meta.
  *
  * Account access goes only through mfad_acct_*, so that another backend
  * (a directory) can replace it without touching the callers. Transactions
@@ -30,7 +32,7 @@
 struct mfad_store {
 	MDB_env	*env;
 	MDB_dbi	 accounts, emails, logins, devices, userdevs, outbox, audit,
-		 meta;
+		 meta, throttles;
 	char	*path;
 };
 
@@ -101,6 +103,16 @@ struct mfad_login {
 	uint8_t		noticed;		/* owner told of a takeover */
 	uint8_t		has_tkey;
 	uint8_t		tkey[MFAD_KEY_LEN];	/* its throttle record */
+};
+
+/*
+ * The mail throttle of the empty-password path, one per (user, typed
+ * address), the same for real and decoy logins, so that its answers
+ * cannot tell them apart.
+ */
+struct mfad_throttle_rec {
+	uint32_t	nsends;
+	uint64_t	sends[MFAD_SENDS_MAX];	/* newest last */
 };
 
 struct mfad_device {
@@ -193,6 +205,14 @@ int mfad_login_put(MDB_txn *txn, struct mfad_store *st,
 int mfad_login_del(MDB_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN]) __attribute__((warn_unused_result));
 
+/* Throttle records; MSS_ERR_NOTFOUND when absent. */
+int mfad_throttle_get(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
+    __attribute__((warn_unused_result));
+int mfad_throttle_put(MDB_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], const struct mfad_throttle_rec *t)
+    __attribute__((warn_unused_result));
+
 int mfad_device_get(MDB_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
     __attribute__((warn_unused_result));
@@ -248,8 +268,9 @@ int mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
 int mfad_store_copy_fd(struct mfad_store *st, int fd)
     __attribute__((warn_unused_result));
 
-/* Deletes logins and devices past their expiry and audit records older
- * than audit_before (seconds); *n gets how many went. */
+/* Deletes logins and devices past their expiry, throttle records an
+ * hour after their last send and audit records older than audit_before
+ * (seconds); *n gets how many went. */
 int mfad_store_sweep(MDB_txn *txn, struct mfad_store *st, uint64_t now,
     uint64_t audit_before, unsigned *n) __attribute__((warn_unused_result));
 

@@ -12,8 +12,6 @@
 
 #include <sys/stat.h>
 
-#include <time.h>
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +75,7 @@ struct pam_mss_rep_code {
 	uint8_t		 may_remember;
 	uint32_t	 remember_days;
 	uint8_t		 mail;
+	uint8_t		 next;		/* mss_code_next, after MSS_CODE_OK */
 };
 
 /* A PAM item as a string, "" when unset. */
@@ -496,9 +495,11 @@ pam_mss_get_code(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 	    (r = mss_buf_get_u8(ctx->rep, &c->may_remember)) != 0 ||
 	    (r = mss_buf_get_u32(ctx->rep, &c->remember_days)) != 0 ||
 	    (r = mss_buf_get_u8(ctx->rep, &c->mail)) != 0 ||
+	    (r = mss_buf_get_u8(ctx->rep, &c->next)) != 0 ||
 	    (r = mss_buf_end(ctx->rep)) != 0)
 		return r;
-	if (c->result > MSS_CODE_MOVED || c->mail > MSS_MAIL_FAILED)
+	if (c->result > MSS_CODE_MOVED || c->mail > MSS_MAIL_FAILED ||
+	    c->next > MSS_NEXT_RESET)
 		return MSS_ERR_PROTO;
 	return 0;
 }
@@ -579,8 +580,6 @@ pam_mss_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 
 	if (ctx->opts.noenroll)
 		fl |= MSS_AUTH_F_NOENROLL;
-	if (ctx->opts.noreset)
-		fl |= MSS_AUTH_F_NORESET;
 	if (ctx->opts.email_skip)
 		fl |= MSS_AUTH_F_EMAIL_SKIP;
 	/* Over-long items go empty rather than breaking the frame. */
@@ -826,13 +825,17 @@ pam_mss_acct_state(struct pam_mss_ctx *ctx, uint8_t *state, uint64_t *date)
 	return 0;
 }
 
-/* MSS_REQ_ENROLL_START or MSS_REQ_RESET_START; *a gets the reply. */
+/* MSS_REQ_RESET_START (an empty password); *a gets the reply. */
 static int
-pam_mss_code_start(struct pam_mss_ctx *ctx, uint8_t type,
-    struct pam_mss_rep_auth *a)
+pam_mss_reset_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
+	uint32_t fl = 0;
 	int r;
 
+	if (ctx->opts.noenroll)
+		fl |= MSS_AUTH_F_NOENROLL;
+	if (ctx->opts.noreset)
+		fl |= MSS_AUTH_F_NORESET;
 	if ((r = mss_buf_put_str(ctx->req, ctx->service)) != 0 ||
 	    (r = mss_buf_put_str(ctx->req, ctx->user)) != 0 ||
 	    (r = mss_buf_put_str(ctx->req, ctx->email)) != 0 ||
@@ -842,11 +845,12 @@ pam_mss_code_start(struct pam_mss_ctx *ctx, uint8_t type,
 	    (r = mss_buf_put_str(ctx->req, strlen(ctx->tty) <= MSS_STR_MAX ?
 	    ctx->tty : "")) != 0 ||
 	    (r = mss_buf_put_str(ctx->req,
-	    pam_mss_msg_lang_code(ctx->lang))) != 0) {
+	    pam_mss_msg_lang_code(ctx->lang))) != 0 ||
+	    (r = mss_buf_put_u32(ctx->req, fl)) != 0) {
 		mss_buf_reset(ctx->req);
 		return PAM_BUF_ERR;
 	}
-	if ((r = pam_mss_call(ctx, type, MSS_REP_AUTH)) != 0 ||
+	if ((r = pam_mss_call(ctx, MSS_REQ_RESET_START, MSS_REP_AUTH)) != 0 ||
 	    (r = pam_mss_get_auth(ctx, a)) != 0)
 		return pam_mss_unavail(ctx, r);
 	return PAM_SUCCESS;
@@ -1008,84 +1012,61 @@ pam_mss_after_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 }
 
 /*
- * Enrollment (invited, or re-enrollment): notice, email, mailed code, a
- * new password twice; then the login completes.
+ * An empty password: a reset or an enrollment, as mfad finds. The words
+ * are the same whatever the address is (enrolled, invited, unknown,
+ * locked): nothing before a right code tells them apart.
  */
 static int
-pam_mss_enroll(struct pam_mss_ctx *ctx, uint8_t state, uint64_t date)
+pam_mss_empty_password(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
-	struct pam_mss_rep_auth a;
-	struct pam_mss_rep_code c;
-	char day[16];
-	time_t t = (time_t)date;
-	struct tm tm;
 	int rv;
 
-	memset(&a, 0, sizeof(a));
-	memset(&c, 0, sizeof(c));
-	if (state == MSS_ACCT_INVITED)
-		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_ENROLL_NOTICE,
-		    NULL, 0);
-	else if (date != 0 && gmtime_r(&t, &tm) != NULL &&
-	    strftime(day, sizeof(day), "%Y-%m-%d", &tm) > 0)
-		(void)pam_mss_say(ctx, PAM_TEXT_INFO,
-		    PAM_MSS_M_REENROLL_NOTICE, day, 0);
-	else
-		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_REENROLL_ADMIN,
-		    NULL, 0);
-	/* The address is what enrollment proves: asked even with
-	 * email=skip. */
-	ctx->opts.email_skip = 0;
-	if ((rv = pam_mss_get_email(ctx)) != PAM_SUCCESS ||
-	    (rv = pam_mss_code_start(ctx, MSS_REQ_ENROLL_START, &a)) !=
-	    PAM_SUCCESS ||
-	    (rv = pam_mss_after_start(ctx, &a)) != PAM_SUCCESS ||
-	    (rv = pam_mss_code_loop(ctx, &c)) != PAM_SUCCESS ||
-	    (rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
-		goto out;
-	(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_ENROLLED, NULL, 0);
-	rv = pam_mss_remember(ctx, &c);
-out:
-	pam_mss_free_auth(&a);
-	return rv;
-}
-
-/*
- * Forgot password: the same words whether the address is enrolled or
- * not, a mailed code, a new password twice; the login then fails so
- * that the person logs in again with it.
- */
-static int
-pam_mss_reset(struct pam_mss_ctx *ctx)
-{
-	struct pam_mss_rep_auth a;
-	struct pam_mss_rep_code c;
-	int rv;
-
-	memset(&a, 0, sizeof(a));
-	memset(&c, 0, sizeof(c));
+	/* The address is what a code proves: asked even with email=skip. */
 	if (ctx->opts.email_skip) {
 		ctx->opts.email_skip = 0;
 		mss_str_free(ctx->email);
 		ctx->email = NULL;
 		if ((rv = pam_mss_get_email(ctx)) != PAM_SUCCESS)
-			goto out;
+			return rv;
 	}
 	(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_RESET_NOTICE, NULL, 0);
-	if ((rv = pam_mss_code_start(ctx, MSS_REQ_RESET_START, &a)) !=
-	    PAM_SUCCESS ||
-	    (rv = pam_mss_after_start(ctx, &a)) != PAM_SUCCESS ||
-	    (rv = pam_mss_code_loop(ctx, &c)) != PAM_SUCCESS ||
-	    (rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
-		goto out;
-	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_RESET_DONE, NULL, 0);
-	ctx->why = "password reset: must log in again";
-	rv = PAM_AUTH_ERR;
-out:
-	pam_mss_free_auth(&a);
-	return rv;
+	if ((rv = pam_mss_reset_start(ctx, a)) != PAM_SUCCESS)
+		return rv;
+	return pam_mss_after_start(ctx, a);
 }
 
+/*
+ * What a right code leads to, as mfad says: the end of a sign-in, an
+ * enrollment (a password, then the login completes) or a reset (a
+ * password, then the login fails so that the person logs in with it).
+ */
+static int
+pam_mss_after_code(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
+{
+	int rv;
+
+	switch (c->next) {
+	case MSS_NEXT_DONE:
+		return pam_mss_remember(ctx, c);
+	case MSS_NEXT_ENROLL:
+		(void)pam_mss_say(ctx, PAM_TEXT_INFO,
+		    PAM_MSS_M_ENROLL_CONFIRMED, NULL, 0);
+		if ((rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
+			return rv;
+		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_ENROLLED,
+		    NULL, 0);
+		return pam_mss_remember(ctx, c);
+	case MSS_NEXT_RESET:
+		if ((rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
+			return rv;
+		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_RESET_DONE,
+		    NULL, 0);
+		ctx->why = "password reset: must log in again";
+		return PAM_AUTH_ERR;
+	default:
+		return pam_mss_unavail(ctx, MSS_ERR_PROTO);
+	}
+}
 
 /* The failure line: service and rhost always, the user with audit. */
 static void
@@ -1133,9 +1114,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct pam_mss_rep_auth a;
 	struct pam_mss_rep_code c;
 	const void *item = NULL;
-	uint64_t date = 0;
-	uint8_t state = 0;
-	int r, rv;
+	int rv;
 
 	memset(&a, 0, sizeof(a));
 	memset(&c, 0, sizeof(c));
@@ -1153,49 +1132,44 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		rv = PAM_AUTH_ERR;
 		goto out;
 	}
-	/* An invited or re-enrolling account enrolls instead. */
-	if (!ctx.opts.noenroll) {
-		if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0) {
-			rv = pam_mss_unavail(&ctx, r);
-			goto out;
-		}
-		if (state == MSS_ACCT_INVITED || state == MSS_ACCT_REENROLL) {
-			if ((rv = pam_mss_enroll(&ctx, state, date)) !=
-			    PAM_SUCCESS)
-				goto out;
-			goto success;
-		}
-	}
+	/*
+	 * One conversation for every account: mfad is not asked about the
+	 * account before the prompts, so nothing shown before a right code
+	 * depends on whether it is enrolled, invited, locked or unknown.
+	 */
 	if ((rv = pam_mss_get_email(&ctx)) != PAM_SUCCESS ||
 	    (rv = pam_mss_get_password(&ctx)) != PAM_SUCCESS)
 		goto out;
-	/* An empty password asks for a reset. */
 	if (*ctx.password == '\0') {
-		rv = ctx.opts.noreset ? pam_mss_deny(&ctx, "empty password") :
-		    pam_mss_reset(&ctx);
-		goto out;
-	}
-	if ((rv = pam_mss_start(&ctx, &a)) != PAM_SUCCESS)
-		goto out;
-
-	switch (a.result) {
-	case MSS_AUTH_OK:
-		/* A remembered device: the password was enough. */
-		goto success;
-	case MSS_AUTH_CODE_SENT:
-	case MSS_AUTH_CODE_VALID:
-	case MSS_AUTH_THROTTLED:
-		if ((rv = pam_mss_after_start(&ctx, &a)) != PAM_SUCCESS)
+		/* An empty password asks for a reset or an enrollment. */
+		if (ctx.opts.noreset && ctx.opts.noenroll) {
+			rv = pam_mss_deny(&ctx, "empty password");
 			goto out;
-		break;
-	case MSS_AUTH_DENIED:
-	default:
-		rv = pam_mss_deny(&ctx, "denied");
-		goto out;
+		}
+		if ((rv = pam_mss_empty_password(&ctx, &a)) != PAM_SUCCESS)
+			goto out;
+	} else {
+		if ((rv = pam_mss_start(&ctx, &a)) != PAM_SUCCESS)
+			goto out;
+		switch (a.result) {
+		case MSS_AUTH_OK:
+			/* A remembered device: the password was enough. */
+			goto success;
+		case MSS_AUTH_CODE_SENT:
+		case MSS_AUTH_CODE_VALID:
+		case MSS_AUTH_THROTTLED:
+			if ((rv = pam_mss_after_start(&ctx, &a)) !=
+			    PAM_SUCCESS)
+				goto out;
+			break;
+		case MSS_AUTH_DENIED:
+		default:
+			rv = pam_mss_deny(&ctx, "denied");
+			goto out;
+		}
 	}
-
 	if ((rv = pam_mss_code_loop(&ctx, &c)) != PAM_SUCCESS ||
-	    (rv = pam_mss_remember(&ctx, &c)) != PAM_SUCCESS)
+	    (rv = pam_mss_after_code(&ctx, &c)) != PAM_SUCCESS)
 		goto out;
 success:
 	if (!ctx.silent)

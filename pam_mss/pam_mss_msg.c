@@ -64,21 +64,12 @@ static const char *const pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	    N_("The authentication service is unavailable."),
 	[PAM_MSS_M_LOCKED] =
 	    N_("Your account is locked."),
-	[PAM_MSS_M_ENROLL_NOTICE] =
-	    N_("Your account must be enrolled: confirm your email address "
-	    "with a code mailed to it, then choose a password."),
-	[PAM_MSS_M_REENROLL_NOTICE] =
-	    /* TRANSLATORS: %s is a date, YYYY-MM-DD. */
-	    N_("Since %s every account must enroll again: confirm your "
-	    "email address with a code mailed to it, then choose a new "
-	    "password. Remembered devices are forgotten."),
-	[PAM_MSS_M_REENROLL_ADMIN] =
-	    N_("Your administrator asks you to enroll again: confirm your "
-	    "email address with a code mailed to it, then choose a new "
-	    "password. Remembered devices are forgotten."),
+	[PAM_MSS_M_ENROLL_CONFIRMED] =
+	    N_("Your email address is confirmed. Choose a password for your "
+	    "account to finish enrolling."),
 	[PAM_MSS_M_RESET_NOTICE] =
-	    N_("Password reset: if this address belongs to an enrolled "
-	    "account, a reset code is mailed to it."),
+	    N_("Password reset or first login: if this address belongs to "
+	    "an account, a code is mailed to it to choose a password."),
 	[PAM_MSS_M_NEWPASS_PROMPT] =
 	    N_("New password: "),
 	[PAM_MSS_M_NEWPASS_AGAIN] =

@@ -24,17 +24,23 @@ def invite(env, user="bob", addr=BOB, lang="en"):
 
 
 def enroll(env, user="bob", addr=BOB, password=NEW_PASSWORD, rhost=None,
-           remember=None):
-    """Runs an enrollment to the end; returns the login."""
+           remember=None, old=""):
+    """Runs an enrollment to the end: email, an empty password (or the
+    old one of a re-enrollment), the code, a new password twice;
+    returns the login and the code mail."""
     login = env.login(user, rhost=rhost)
-    login.expect("INFO", "enroll")
     login.expect("ECHO_ON", PROMPT_EMAIL)
     login.answer(addr)
+    login.expect("ECHO_OFF", PROMPT_PASSWORD)
+    login.answer(old)
+    if old == "":
+        login.expect("INFO", "reset")
     info = login.expect("INFO", h.mask_email(addr))
     assert addr not in info
     login.expect("ECHO_ON", PROMPT_CODE)
     msg = env.smtp.wait_for(addr, match=h.has_code)
     login.answer(h.code_from(msg))
+    login.expect("INFO", "confirmed")
     login.expect("ECHO_OFF", PROMPT_NEW)
     login.answer(password)
     login.expect("ECHO_OFF", PROMPT_AGAIN)
@@ -54,10 +60,12 @@ def login_with(env, user, addr, password, **kw):
 
 
 def test_invited_user_enrolls_then_logs_in(env):
-    """DESIGN 3: notice, email, mailed code, new password twice, then the
-    login completes; the enrollment is confirmed by mail (SECURITY 19)."""
+    """DESIGN 3: email, an empty password, mailed code, new password
+    twice, then the login completes; the enrollment is confirmed by mail
+    (SECURITY 19)."""
     invite(env)
     assert env.ctl_json("user", "show", "bob")["state"] == "invited"
+    env.smtp.wait_for(BOB, match=h.is_notice)       # the invitation
     _, msg = enroll(env)
     assert h.code_from(msg) not in str(msg["Subject"])
     notice = env.smtp.wait_for(BOB, match=h.is_notice)
@@ -69,27 +77,34 @@ def test_invited_user_enrolls_then_logs_in(env):
 
 
 def test_invited_user_cannot_log_in_with_noenroll(env):
-    """noenroll: an invited account gets the generic failure and no mail."""
+    """noenroll: an invited account gets the generic failure for any
+    password, and an empty password a decoy: no code mail."""
     invite(env)
+    env.smtp.wait_for(BOB, match=h.is_notice)       # the invitation
     env.service("mss-test", ["noenroll"])
     login = env.login("bob")
     rc = login.run({PROMPT_EMAIL: BOB, PROMPT_PASSWORD: "whatever it is"})
     assert rc == PAM_AUTH_ERR
     assert ("ERROR", GENERIC) in login.lines("ERROR")
-    env.smtp.assert_no_mail(BOB)
-
-
-def test_enrollment_with_wrong_email_is_generic_failure(env):
-    """The address must match the invitation; otherwise the usual generic
-    failure, and nothing is mailed to anyone."""
-    invite(env)
     login = env.login("bob")
-    login.expect("INFO", "enroll")
-    login.expect("ECHO_ON", PROMPT_EMAIL)
-    login.answer("mallory@example.org")
-    login.expect("ERROR", GENERIC)
-    assert login.result() == PAM_AUTH_ERR
-    env.smtp.assert_no_mail()
+    rc = login.run({PROMPT_EMAIL: BOB, PROMPT_PASSWORD: "",
+                    PROMPT_CODE: ["123456"] * 3})
+    assert rc != PAM_SUCCESS
+    assert PROMPT_NEW not in "\n".join(login.transcript)
+    env.smtp.assert_no_mail(BOB, match=h.has_code)
+
+
+def test_enrollment_with_wrong_email_mails_nothing(env):
+    """The address must match the invitation; otherwise the same words as
+    for any address, no mail to anyone, and no code can work."""
+    invite(env)
+    env.smtp.wait_for(BOB, match=h.is_notice)       # the invitation
+    env.service("mss-test", ["tries=2"])
+    login = env.login("bob")
+    rc = login.run({PROMPT_EMAIL: "mallory@example.org",
+                    PROMPT_PASSWORD: "", PROMPT_CODE: ["123456"] * 2})
+    assert rc != PAM_SUCCESS
+    env.smtp.assert_no_mail(match=h.has_code)
     assert env.ctl_json("user", "show", "bob")["state"] == "invited"
 
 
@@ -104,12 +119,15 @@ def test_enrollment_refuses_weak_passwords_then_accepts(make_env, tmp_path):
     env.service("mss-test", ["tries=6"])
     invite(env, "bobthebuilder1", "bob.longname@example.org")
     login = env.login("bobthebuilder1")
-    login.expect("INFO", "enroll")
     login.expect("ECHO_ON", PROMPT_EMAIL)
     login.answer("bob.longname@example.org")
+    login.expect("ECHO_OFF", PROMPT_PASSWORD)
+    login.answer("")
+    login.expect("INFO", "reset")
     login.expect("INFO")
     login.expect("ECHO_ON", PROMPT_CODE)
     login.answer(env.smtp.wait_for_code("bob.longname@example.org"))
+    login.expect("INFO", "confirmed")
     attempts = [
         ("short", "short", "too short"),
         ("PASSWORD1234", "PASSWORD1234", "too common"),
@@ -154,9 +172,10 @@ def _backdated_user(make_env, config, user="alice", days=3):
                     "preloaded in a sanitizer build")
 def test_reenroll_policy_on_both_sides_of_the_date(make_env):
     """[policy] reenroll_before: an account enrolled before the date must
-    enroll again once the date has come, and the notice names the date;
-    a date still to come, or an account enrolled after it, changes
-    nothing."""
+    enroll again once the date has come (its right password leads, after
+    the mailed code, to a new password, and the login completes; an
+    empty password enrolls as well); a date still to come, or an account
+    enrolled after it, changes nothing."""
     today = datetime.datetime.now(datetime.timezone.utc).date()
     yesterday = (today - datetime.timedelta(days=1)).isoformat()
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
@@ -170,10 +189,11 @@ def test_reenroll_policy_on_both_sides_of_the_date(make_env):
     h.write_ini(env.conf, env.config)
     env.mfad.restart()
     assert env.ctl_json("user", "show", "alice")["state"] == "reenroll"
-    login = env.login("alice")
-    notice = login.expect("INFO", "enroll again")
-    assert yesterday in notice
-    login.close()
+    enroll(env, "alice", "alice@example.org", old=PASSWORD)
+    assert env.ctl_json("user", "show", "alice")["state"] == "active"
+    login, code = login_with(env, "alice", "alice@example.org",
+                             NEW_PASSWORD)
+    env.finish_login(login, code)
 
     env.add_user("carol")        # enrolled today, after the date
     login, code = env.start_login("carol")
@@ -187,13 +207,18 @@ def test_reenroll_by_admin_revokes_devices_and_requires_enrollment(env):
     assert len(env.ctl_json("device", "list", "alice")) == 1
     env.ctl_ok("user", "reenroll", "alice")
     assert env.ctl_json("device", "list", "alice") == []
-    login = env.login("alice", rhost="192.0.2.30")
-    login.expect("INFO", "enroll again")
-    login.close()
+    # The right password: no device skips the code, then a new password.
     enroll(env, "alice", "alice@example.org", rhost="192.0.2.30",
-           remember="n")
+           remember="n", old=PASSWORD)
     login, code = login_with(env, "alice", "alice@example.org",
-                             NEW_PASSWORD)
+                             NEW_PASSWORD, rhost="192.0.2.30")
+    env.finish_login(login, code, remember="n")
+    # Again, with an empty password this time.
+    env.ctl_ok("user", "reenroll", "alice")
+    enroll(env, "alice", "alice@example.org", password="a third passphrase",
+           rhost="192.0.2.30", remember="n")
+    login, code = login_with(env, "alice", "alice@example.org",
+                             "a third passphrase")
     env.finish_login(login, code)
 
 
@@ -274,9 +299,21 @@ def test_reset_wrong_code_changes_nothing(env):
     env.finish_login(login, code)
 
 
-def test_noreset_empty_password_is_generic_failure(env):
-    """noreset: an empty password is just a wrong one."""
-    env.service("mss-test", ["noreset"])
+def test_noreset_empty_password_mails_nothing(env):
+    """noreset: an empty password of an active account gets the words of
+    any address and a decoy: no mail, no code can work."""
+    env.service("mss-test", ["noreset", "tries=2"])
+    login = env.login("alice")
+    rc = login.run({PROMPT_EMAIL: "alice@example.org", PROMPT_PASSWORD: "",
+                    PROMPT_CODE: ["123456"] * 2})
+    assert rc != PAM_SUCCESS
+    assert PROMPT_NEW not in "\n".join(login.transcript)
+    env.smtp.assert_no_mail()
+
+
+def test_noreset_noenroll_empty_password_is_generic_failure(env):
+    """noreset and noenroll: an empty password is just a wrong one."""
+    env.service("mss-test", ["noreset", "noenroll"])
     login = env.login("alice")
     rc = login.run({PROMPT_EMAIL: "alice@example.org", PROMPT_PASSWORD: ""})
     assert rc == PAM_AUTH_ERR

@@ -1146,6 +1146,46 @@ test_sweep(void **state)
 /* Durability and atomicity (rule 29) */
 
 /* SECURITY 29: full sync; no flag that trades durability for speed. */
+/* The empty-password path's throttle records: a round trip, and the
+ * sweep takes them an hour after their last send, not before. */
+static void
+test_throttle_put_get_sweep(void **state)
+{
+	const uint64_t now = 1700000000;
+	struct fix *f = *state;
+	struct mfad_throttle_rec t, got;
+	uint8_t old[MFAD_KEY_LEN], live[MFAD_KEY_LEN];
+	MDB_txn *txn;
+	unsigned n = 99;
+
+	make_key(old, 0x71);
+	make_key(live, 0x72);
+	txn = wtxn(f);
+	assert_int_equal(mfad_throttle_get(txn, f->st, old, &got),
+	    MSS_ERR_NOTFOUND);
+	memset(&t, 0, sizeof(t));
+	t.nsends = 2;
+	t.sends[0] = now - 7200;
+	t.sends[1] = now - 3600;	/* an hour ago: gone */
+	assert_int_equal(mfad_throttle_put(txn, f->st, old, &t), 0);
+	t.sends[1] = now - 3599;
+	assert_int_equal(mfad_throttle_put(txn, f->st, live, &t), 0);
+	assert_int_equal(mfad_throttle_get(txn, f->st, live, &got), 0);
+	assert_int_equal(got.nsends, 2);
+	assert_true(got.sends[0] == now - 7200 && got.sends[1] == now - 3599);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, now, 0, &n), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_int_equal(n, 1);
+	txn = rtxn(f);
+	assert_int_equal(mfad_throttle_get(txn, f->st, old, &got),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_throttle_get(txn, f->st, live, &got), 0);
+	mfad_txn_abort(&txn);
+}
+
 static void
 test_env_is_fully_synced(void **state)
 {
@@ -1617,6 +1657,7 @@ main(void)
 		T(test_outbox_due),
 		T(test_audit_put),
 		T(test_sweep),
+		T(test_throttle_put_get_sweep),
 		T(test_env_is_fully_synced),
 		T(test_commit_survives_reopen),
 		T(test_abort_leaves_nothing),
