@@ -862,6 +862,21 @@ mfad_code_digits(const char *code, unsigned len)
 	return 1;
 }
 
+/*
+ * A decoy mailed nothing, so its mail never fails; a real code's does
+ * while the relay is down, and the module says so. A decoy answers what
+ * a real mail queued then would show: retrying while the last delivery
+ * attempt failed, else sent.
+ */
+static uint8_t
+mfad_decoy_mail_state(struct mfad_ctx *ctx)
+{
+	char err[256];
+
+	mfad_outbox_status(ctx->outbox, err, sizeof(err));
+	return err[0] != '\0' ? MSS_MAIL_RETRYING : MSS_MAIL_SENT;
+}
+
 int
 mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
@@ -980,6 +995,8 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	if ((r = mfad_txn_commit(&txn)) != 0)
 		goto out;
+	if (l.kind == MFAD_LOGIN_DECOY)
+		l.mail = mfad_decoy_mail_state(ctx);
 	r = mfad_reply_code(rep, rtype, res, left, may,
 	    may ? conf->remember_days : 0, l.mail, res != MSS_CODE_OK ?
 	    MSS_NEXT_DONE : l.kind == MFAD_LOGIN_ENROLL ? MSS_NEXT_ENROLL :

@@ -285,3 +285,31 @@ def test_invitations_bypass_the_mail_ceiling(env):
         env.ctl_ok("user", "add", u, "--email", "%s@example.org" % u)
     for u in ("erin", "fred", "gail"):
         env.smtp.wait_for("%s@example.org" % u, match=h.is_notice)
+
+
+def test_reset_with_the_relay_down_identical(env):
+    """With the relay down, a real reset's mail fails and the module says
+    that the code could not be delivered yet; a decoy, which mails
+    nothing, says the same, so the relay's trouble does not tell an
+    enrolled address from an unknown one."""
+    cases = _accounts(env, 0)
+    env.smtp.wait_for(cases[4][1], match=h.is_notice)   # invitation
+    env.smtp.stop()
+    cases = cases[:2]                   # enrolled, unknown
+    logins = [env.login(user) for user, _ in cases]
+    for login, (_, addr) in zip(logins, cases):
+        login.expect("ECHO_ON", PROMPT_EMAIL)
+        login.answer(addr)
+        login.expect("ECHO_OFF", PROMPT_PASSWORD)
+        login.answer("")
+    for login in logins:
+        assert _until_prompt(login)[1] == PROMPT_CODE, login.dump()
+    # At a person's pace: the real mail has been tried, and failed.
+    env.mfad.wait_log("not sent (try 1")
+    for login in logins:
+        login.answer("000000")
+        assert _until_prompt(login)[1] == PROMPT_CODE, login.dump()
+        login.close()
+    real, decoy = (login.transcript for login in logins)
+    assert real == decoy, "\n".join(real) + "\n\n" + "\n".join(decoy)
+    assert any("could not be delivered" in line for line in real), real
