@@ -102,6 +102,19 @@ mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	return 0;
 }
 
+/* The address and language of `user add` (email required) and `user set`
+ * (empty: kept): NULL when they will do, else the reason. */
+static const char *
+mfad_admin_email_lang(const char *email, const char *lang, int required)
+{
+	if ((required || email[0] != '\0') && !mss_email_valid(email))
+		return "invalid email address";
+	if (lang[0] != '\0' && strcmp(lang, "fr") != 0 &&
+	    strcmp(lang, "en") != 0)
+		return "language must be fr or en";
+	return NULL;
+}
+
 int
 mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
@@ -127,15 +140,8 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    "invalid user name");
 		goto out;
 	}
-	if (!mss_email_valid(email)) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
-		    "invalid email address");
-		goto out;
-	}
-	if (lang[0] != '\0' && strcmp(lang, "fr") != 0 &&
-	    strcmp(lang, "en") != 0) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
-		    "language must be fr or en");
+	if ((why = mfad_admin_email_lang(email, lang, 1)) != NULL) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL, why);
 		goto out;
 	}
 	if (pw[0] != '\0') {
@@ -397,6 +403,7 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_acct a;
 	char *user = NULL, *email = NULL, *lang = NULL;
 	char old[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1], msg[64];
+	const char *why;
 	MDB_txn *txn = NULL;
 	int r, have = 0, email_changed = 0, lang_changed = 0;
 
@@ -405,15 +412,8 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &lang, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (email[0] != '\0' && !mss_email_valid(email)) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
-		    "invalid email address");
-		goto out;
-	}
-	if (lang[0] != '\0' && strcmp(lang, "fr") != 0 &&
-	    strcmp(lang, "en") != 0) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
-		    "language must be fr or en");
+	if ((why = mfad_admin_email_lang(email, lang, 0)) != NULL) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL, why);
 		goto out;
 	}
 	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)

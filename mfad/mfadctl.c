@@ -867,6 +867,32 @@ ctl_lang(const char *s)
 	return NULL;
 }
 
+/*
+ * --email ADDR and --lang fr|en of `user add` and `user set`, at argv[*i]:
+ * 0 when argv[*i] is neither, CTL_OPT_TAKEN when it was taken (and *i
+ * moved to its value), or the usage exit status.
+ */
+#define CTL_OPT_TAKEN	(-1)
+static int
+ctl_email_lang_opt(const struct ctl *ctl, int argc, char **argv, int *i,
+    const char **email, const char **lang)
+{
+	const char **dst;
+
+	if (strcmp(argv[*i], "--email") == 0)
+		dst = email;
+	else if (strcmp(argv[*i], "--lang") == 0)
+		dst = lang;
+	else
+		return 0;
+	if (*i + 1 == argc)
+		return ctl_bad_usage(ctl, "%s needs a value", argv[*i]);
+	if (*dst != NULL)
+		return ctl_bad_usage(ctl, "%s given twice", argv[*i]);
+	*dst = argv[++*i];
+	return CTL_OPT_TAKEN;
+}
+
 /* user set USER [--email ADDR] [--lang fr|en]: a new address mails a
  * notice to the old one and the new one (mfad does it). */
 static int
@@ -877,18 +903,10 @@ ctl_user_set(struct ctl *ctl, int argc, char **argv)
 	int i, ex;
 
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--email") == 0 ||
-		    strcmp(argv[i], "--lang") == 0) {
-			if (i + 1 == argc)
-				return ctl_bad_usage(ctl, "%s needs a value",
-				    argv[i]);
-			if ((argv[i][2] == 'e' ? email : lang) != NULL)
-				return ctl_bad_usage(ctl, "%s given twice",
-				    argv[i]);
-			if (argv[i][2] == 'e')
-				email = argv[++i];
-			else
-				lang = argv[++i];
+		if ((ex = ctl_email_lang_opt(ctl, argc, argv, &i, &email,
+		    &lang)) != 0) {
+			if (ex != CTL_OPT_TAKEN)
+				return ex;
 		} else if (argv[i][0] == '-')
 			return ctl_bad_usage(ctl, "unknown option %s",
 			    argv[i]);
@@ -932,18 +950,10 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 
 	pass[0] = '\0';
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--email") == 0 ||
-		    strcmp(argv[i], "--lang") == 0) {
-			if (i + 1 == argc)
-				return ctl_bad_usage(ctl, "%s needs a value",
-				    argv[i]);
-			if ((argv[i][2] == 'e' ? email : lang) != NULL)
-				return ctl_bad_usage(ctl, "%s given twice",
-				    argv[i]);
-			if (argv[i][2] == 'e')
-				email = argv[++i];
-			else
-				lang = argv[++i];
+		if ((ex = ctl_email_lang_opt(ctl, argc, argv, &i, &email,
+		    &lang)) != 0) {
+			if (ex != CTL_OPT_TAKEN)
+				return ex;
 		} else if (strcmp(argv[i], "--password-stdin") == 0) {
 			if (from_stdin)
 				return ctl_bad_usage(ctl, "%s given twice",
