@@ -375,13 +375,7 @@ mfad_email_changed_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 
 	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
-	memset(&vars, 0, sizeof(vars));
-	vars.masked = masked;
-	vars.host = ctx->hostname;
-	vars.service = "mfadctl";
-	vars.rhost = "-";
-	vars.user = a->user;
-	vars.time = (time_t)now;
+	mfad_mail_vars_init(ctx, &vars, a->user, masked, "mfadctl", NULL, now);
 	for (i = 0; i < 2; i++) {
 		r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_EMAIL_CHANGED,
 		    a->user, to[i], a->lang, &vars, now + 86400, NULL);

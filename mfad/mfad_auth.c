@@ -166,6 +166,20 @@ mfad_minutes(const struct mfad_conf *conf)
 	return (conf->code_ttl + 59) / 60;
 }
 
+void
+mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
+    const char *user, const char *masked, const char *service,
+    const char *rhost, uint64_t now)
+{
+	memset(vars, 0, sizeof(*vars));
+	vars->host = ctx->hostname;
+	vars->masked = masked;
+	vars->service = service;
+	vars->rhost = rhost != NULL && rhost[0] != '\0' ? rhost : "-";
+	vars->user = user;
+	vars->time = (time_t)now;
+}
+
 int
 mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
@@ -196,15 +210,10 @@ mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
 	}
 	mfad_code_new(conf->code_length, code);
 	mfad_code_hash(ctx->keys, l->code_nonce, a->user, code, l->codehash);
-	memset(&vars, 0, sizeof(vars));
+	mfad_mail_vars_init(ctx, &vars, a->user, l->masked, l->service,
+	    l->rhost, now);
 	vars.code = code;
-	vars.masked = l->masked;
-	vars.host = ctx->hostname;
-	vars.service = l->service;
-	vars.rhost = l->rhost[0] != '\0' ? l->rhost : "-";
-	vars.user = a->user;
 	vars.minutes = mfad_minutes(conf);
-	vars.time = (time_t)now;
 	r = mfad_outbox_queue(ctx, txn, kinds[l->kind], a->user, a->email,
 	    a->lang, &vars, l->code_expires, key);
 	sodium_memzero(code, sizeof(code));
@@ -264,14 +273,10 @@ mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
 
 	if (a->email[0] == '\0')
 		return 0;	/* a decoy's stand-in has nobody to tell */
-	memset(&vars, 0, sizeof(vars));
-	vars.masked = l != NULL ? l->masked : "";
-	vars.host = ctx->hostname;
-	vars.service = l != NULL ? l->service : "passwd";
-	vars.rhost = l != NULL && l->rhost[0] != '\0' ? l->rhost : "-";
-	vars.user = a->user;
+	mfad_mail_vars_init(ctx, &vars, a->user, l != NULL ? l->masked : "",
+	    l != NULL ? l->service : "passwd", l != NULL ? l->rhost : NULL,
+	    now);
 	vars.minutes = minutes;
-	vars.time = (time_t)now;
 	return mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,
 	    &vars, now + 86400, NULL);
 }
@@ -1131,14 +1136,8 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	d.expires = now + (uint64_t)conf->remember_days * 86400;
 	l.state = MFAD_LOGIN_DONE;
 	/* The owner hears of every remembered device. */
-	memset(&vars, 0, sizeof(vars));
-	vars.masked = l.masked;
-	vars.host = ctx->hostname;
-	vars.service = l.service;
-	vars.rhost = l.rhost[0] != '\0' ? l.rhost : "-";
-	vars.user = l.user;
-	vars.minutes = 0;
-	vars.time = (time_t)now;
+	mfad_mail_vars_init(ctx, &vars, l.user, l.masked, l.service, l.rhost,
+	    now);
 	{
 		struct mfad_audit_ev ev = { "device_remembered", l.user,
 		    l.service, l.rhost, "success", l.device_kind };

@@ -86,6 +86,12 @@ int mfad_sends_throttle(const struct mfad_conf *conf, uint64_t *sends,
 void mfad_sends_record(uint64_t *sends, uint32_t *nsends, uint64_t now);
 /* Code validity in whole minutes, for prompts and mail. */
 unsigned mfad_minutes(const struct mfad_conf *conf);
+/* The template values every mail shares: host, masked address, service,
+ * remote host ("-" when empty or NULL), user and time; the rest zero
+ * (code and minutes are for the caller to set). */
+void mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
+    const char *user, const char *masked, const char *service,
+    const char *rhost, uint64_t now);
 /* Fills a new pending login; the masked address is computed from email,
  * the device identity (may be "") is hashed with the user and host. */
 void mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l,

@@ -76,15 +76,10 @@ mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
 
 	mfad_code_new(ctx->conf->code_length, code);
 	mfad_code_hash(ctx->keys, token, l->user, code, h);
-	memset(&vars, 0, sizeof(vars));
+	mfad_mail_vars_init(ctx, &vars, l->user, l->masked, l->service,
+	    l->rhost, mfad_now());
 	vars.code = code;
-	vars.masked = l->masked;
-	vars.host = ctx->hostname;
-	vars.service = l->service;
-	vars.rhost = l->rhost[0] != '\0' ? l->rhost : "-";
-	vars.user = l->user;
 	vars.minutes = mfad_minutes(ctx->conf);
-	vars.time = (time_t)mfad_now();
 	if (mfad_mail_render(ctx->conf, MFAD_MAIL_RESET_CODE, lang,
 	    ctx->conf->from, &vars, &msg, &len, err, sizeof(err)) == 0 &&
 	    mfad_seal(ctx->keys, msg, len, &sealed, &slen) == 0) {
@@ -311,13 +306,7 @@ mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
 
 	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
-	memset(&vars, 0, sizeof(vars));
-	vars.masked = masked;
-	vars.host = ctx->hostname;
-	vars.service = "mfadctl";
-	vars.rhost = "-";
-	vars.user = a->user;
-	vars.time = (time_t)now;
+	mfad_mail_vars_init(ctx, &vars, a->user, masked, "mfadctl", NULL, now);
 	return mfad_outbox_queue(ctx, txn, MFAD_MAIL_INVITE, a->user,
 	    a->email, a->lang, &vars, now + MFAD_INVITE_TTL, NULL);
 }
