@@ -461,6 +461,21 @@ class MssEnv:
         code = self.smtp.wait_for_code(addr)
         return login, code
 
+    def start_empty_password(self, user="alice", addr=None, **kw):
+        """Email, an empty password, the reset notice, the code-sent line
+        and the code prompt (the same for every address). Returns the
+        login at the code prompt."""
+        addr = addr or "%s@example.org" % user
+        login = self.login(user, **kw)
+        login.expect("ECHO_ON", PROMPT_EMAIL)
+        login.answer(addr)
+        login.expect("ECHO_OFF", PROMPT_PASSWORD)
+        login.answer("")
+        login.expect("INFO", "reset")
+        login.expect("INFO", mask_email(addr))
+        login.expect("ECHO_ON", PROMPT_CODE)
+        return login
+
     def finish_login(self, login, code, remember=None):
         """Answers the code (and the remember prompt when one is due);
         asserts success."""

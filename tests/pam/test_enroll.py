@@ -118,14 +118,8 @@ def test_enrollment_refuses_weak_passwords_then_accepts(make_env, tmp_path):
                     "code": {"max_attempts": 5}})
     env.service("mss-test", ["tries=6"])
     invite(env, "bobthebuilder1", "bob.longname@example.org")
-    login = env.login("bobthebuilder1")
-    login.expect("ECHO_ON", PROMPT_EMAIL)
-    login.answer("bob.longname@example.org")
-    login.expect("ECHO_OFF", PROMPT_PASSWORD)
-    login.answer("")
-    login.expect("INFO", "reset")
-    login.expect("INFO")
-    login.expect("ECHO_ON", PROMPT_CODE)
+    login = env.start_empty_password("bobthebuilder1",
+                                     "bob.longname@example.org")
     login.answer(env.smtp.wait_for_code("bob.longname@example.org"))
     login.expect("INFO", "confirmed")
     attempts = [
@@ -225,14 +219,7 @@ def test_reenroll_by_admin_revokes_devices_and_requires_enrollment(env):
 def _reset_transcript(env, user, addr):
     """Empty password: the reset notice, the code-sent line, the code
     prompt; a wrong code; returns the transcript lines so far."""
-    login = env.login(user)
-    login.expect("ECHO_ON", PROMPT_EMAIL)
-    login.answer(addr)
-    login.expect("ECHO_OFF", PROMPT_PASSWORD)
-    login.answer("")
-    login.expect("INFO", "reset")
-    login.expect("INFO", h.mask_email(addr))
-    login.expect("ECHO_ON", PROMPT_CODE)
+    login = env.start_empty_password(user, addr)
     login.answer("000000")
     style, text = login.next()
     login.close()
@@ -259,14 +246,7 @@ def test_reset_changes_password_revokes_devices_and_fails_login(env):
     mailed, the old password no longer works and the new one does."""
     env.full_login(rhost="192.0.2.40", remember="y")
     assert len(env.ctl_json("device", "list", "alice")) == 1
-    login = env.login("alice")
-    login.expect("ECHO_ON", PROMPT_EMAIL)
-    login.answer("alice@example.org")
-    login.expect("ECHO_OFF", PROMPT_PASSWORD)
-    login.answer("")
-    login.expect("INFO", "reset")
-    login.expect("INFO", h.mask_email("alice@example.org"))
-    login.expect("ECHO_ON", PROMPT_CODE)
+    login = env.start_empty_password("alice")
     msg = env.smtp.wait_for("alice@example.org", match=h.has_code)
     login.answer(h.code_from(msg))
     login.expect("ECHO_OFF", PROMPT_NEW)
