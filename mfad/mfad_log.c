@@ -249,3 +249,36 @@ mfad_log_auth(int prio, const char *fmt, ...)
 	mfad_vlog(LOG_AUTHPRIV, prio, fmt, ap);
 	va_end(ap);
 }
+
+int
+mfad_log_limited(struct mfad_log_limit *lim, int prio, const char *fmt, ...)
+{
+	struct timespec ts;
+	unsigned long skipped;
+	long long now;
+	char line[1800];
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&lim->lock);
+	if (lim->next_ms != 0 && now < lim->next_ms) {
+		lim->skipped++;
+		pthread_mutex_unlock(&lim->lock);
+		return 0;
+	}
+	skipped = lim->skipped;
+	lim->skipped = 0;
+	lim->next_ms = now + (long long)lim->interval * 1000;
+	pthread_mutex_unlock(&lim->lock);
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (skipped > 0)
+		mfad_log(prio, "%s (and %lu more like it, not logged, "
+		    "since the last one)", line, skipped);
+	else
+		mfad_log(prio, "%s", line);
+	return 1;
+}
