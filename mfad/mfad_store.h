@@ -274,4 +274,39 @@ int mfad_store_copy_fd(struct mfad_store *st, int fd)
 int mfad_store_sweep(MDB_txn *txn, struct mfad_store *st, uint64_t now,
     uint64_t audit_before, unsigned *n) __attribute__((warn_unused_result));
 
+/*
+ * The same, a piece at a time: from *pos (zeroed to start), at most
+ * budget records looked at in txn; *n adds how many went. pos->phase
+ * is MFAD_SWEEP_DONE when everything was seen.
+ */
+enum { MFAD_SWEEP_LOGINS, MFAD_SWEEP_DEVICES, MFAD_SWEEP_THROTTLES,
+    MFAD_SWEEP_AUDIT, MFAD_SWEEP_DONE };
+struct mfad_sweep_pos {
+	int		phase;
+	size_t		klen;		/* 0: from the first key */
+	unsigned char	key[64];	/* the last key looked at */
+};
+int mfad_store_sweep_step(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+    uint64_t audit_before, struct mfad_sweep_pos *pos, unsigned budget,
+    unsigned *n) __attribute__((warn_unused_result));
+/*
+ * The whole sweep in transactions of its own of MFAD_SWEEP_BUDGET
+ * records each: a full store can free space (a big delete needs room
+ * for its copied pages; a small one finds it in what the last one
+ * freed), and logins never wait long behind it.
+ */
+#define MFAD_SWEEP_BUDGET	256
+int mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
+    uint64_t audit_before, unsigned *n) __attribute__((warn_unused_result));
+
+/*
+ * The store refused a write as full (MDB_MAP_FULL) within the last
+ * MFAD_FULL_SECS seconds: a request that can decide without writing
+ * skips its bookkeeping rather than fail. A sweep that freed records
+ * clears it.
+ */
+#define MFAD_FULL_SECS	60
+int mfad_store_full_recently(void);
+void mfad_store_full_clear(void);
+
 #endif /* MFAD_STORE_H */

@@ -1057,8 +1057,29 @@ test_audit_put(void **state)
 
 /* Sweep */
 
+/* The sweep in transactions of one record each, as mfad runs it in
+ * small ones: the same result as the sweep in one. */
 static void
-test_sweep(void **state)
+sweep_in_pieces(struct fix *f, uint64_t now, uint64_t audit_before,
+    unsigned *n)
+{
+	struct mfad_sweep_pos pos;
+	MDB_txn *txn;
+	unsigned steps = 0;
+
+	memset(&pos, 0, sizeof(pos));
+	*n = 0;
+	while (pos.phase < MFAD_SWEEP_DONE) {
+		txn = wtxn(f);
+		assert_int_equal(mfad_store_sweep_step(txn, f->st, now,
+		    audit_before, &pos, 1, n), 0);
+		assert_int_equal(mfad_txn_commit(&txn), 0);
+		assert_true(++steps < 100);
+	}
+}
+
+static void
+check_sweep(void **state, int pieces)
 {
 	const uint64_t now = 1700000000;
 	struct fix *f = *state;
@@ -1103,9 +1124,14 @@ test_sweep(void **state)
 	assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 
-	txn = wtxn(f);
-	assert_int_equal(mfad_store_sweep(txn, f->st, now, 1000, &n), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
+	if (pieces)
+		sweep_in_pieces(f, now, 1000, &n);
+	else {
+		txn = wtxn(f);
+		assert_int_equal(mfad_store_sweep(txn, f->st, now, 1000, &n),
+		    0);
+		assert_int_equal(mfad_txn_commit(&txn), 0);
+	}
 	assert_int_equal(n, 2 + 2 + 2);
 
 	txn = rtxn(f);
@@ -1141,6 +1167,18 @@ test_sweep(void **state)
 	assert_int_equal(mfad_store_sweep(txn, f->st, now, 1000, &n), 0);
 	assert_int_equal(n, 0);
 	mfad_txn_abort(&txn);
+}
+
+static void
+test_sweep(void **state)
+{
+	check_sweep(state, 0);
+}
+
+static void
+test_sweep_in_pieces(void **state)
+{
+	check_sweep(state, 1);
 }
 
 /* Durability and atomicity (rule 29) */
@@ -1657,6 +1695,7 @@ main(void)
 		T(test_outbox_due),
 		T(test_audit_put),
 		T(test_sweep),
+		T(test_sweep_in_pieces),
 		T(test_throttle_put_get_sweep),
 		T(test_env_is_fully_synced),
 		T(test_commit_survives_reopen),
