@@ -1,7 +1,11 @@
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <sodium.h>
 
 #include "mfad_audit.h"
 #include "mfad_log.h"
@@ -51,13 +55,10 @@ mfad_copy(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src == NULL ? "" : src);
 }
 
-int
-mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
+void
+mfad_audit_log(const struct mfad_audit_ev *ev)
 {
 	char user[260], service[260], rhost[1030], detail[1030];
-	struct mfad_audit_rec rec;
-	MDB_txn *own = NULL;
-	int r;
 
 	mfad_audit_escape(ev->user, user, sizeof(user));
 	mfad_audit_escape(ev->service, service, sizeof(service));
@@ -68,6 +69,16 @@ mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
 	    ev->event, user[0] ? user : "-", service[0] ? service : "-",
 	    rhost[0] ? rhost : "-", ev->result, detail[0] ? " detail=\"" : "",
 	    detail, detail[0] ? "\"" : "");
+}
+
+int
+mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
+{
+	struct mfad_audit_rec rec;
+	MDB_txn *own = NULL;
+	int r;
+
+	mfad_audit_log(ev);
 
 	memset(&rec, 0, sizeof(rec));
 	rec.time_us = mfad_now_us();
@@ -90,4 +101,149 @@ mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
 			mfad_txn_abort(&own);
 	}
 	return r;
+}
+
+/*
+ * Refusals a flood can repeat (a caller denied, a request throttled, a
+ * locked account asked about) are kept as one record a minute for each
+ * key (event, caller's uid, and the user where one is given); the next
+ * record says how many were left out in between, so that an attack
+ * costs the store and the log a record a minute, not one a request
+ * (SECURITY 35). A fixed table: a key that takes another's slot first
+ * writes what that one still counted.
+ */
+#define MFAD_AGG_SLOTS	512
+#define MFAD_AGG_SECS	60
+
+struct mfad_agg {
+	uint64_t	key;		/* 0: free */
+	long long	until_ms;	/* monotonic end of the window */
+	unsigned long	skipped;	/* left out since the last record */
+	char		event[32], user[MFAD_USER_MAX + 1], service[64];
+	char		rhost[256], result[16], detail[200];
+};
+
+static pthread_mutex_t mfad_agg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mfad_agg mfad_agg[MFAD_AGG_SLOTS];
+
+static long long
+mfad_agg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+mfad_agg_key(const char *event, uint32_t uid, const char *who)
+{
+	crypto_generichash_state h;
+	uint64_t k;
+
+	crypto_generichash_init(&h, NULL, 0, sizeof(k));
+	crypto_generichash_update(&h, (const uint8_t *)event,
+	    strlen(event) + 1);
+	crypto_generichash_update(&h, (const uint8_t *)&uid, sizeof(uid));
+	if (who != NULL)
+		crypto_generichash_update(&h, (const uint8_t *)who,
+		    strlen(who) + 1);
+	crypto_generichash_final(&h, (uint8_t *)&k, sizeof(k));
+	return k == 0 ? 1 : k;
+}
+
+static void
+mfad_agg_fill(struct mfad_agg *g, const struct mfad_audit_ev *ev)
+{
+	mfad_copy(g->event, sizeof(g->event), ev->event);
+	mfad_copy(g->user, sizeof(g->user), ev->user);
+	mfad_copy(g->service, sizeof(g->service), ev->service);
+	mfad_copy(g->rhost, sizeof(g->rhost), ev->rhost);
+	mfad_copy(g->result, sizeof(g->result), ev->result);
+	mfad_copy(g->detail, sizeof(g->detail), ev->detail);
+}
+
+/* Writes the summary of g: its last event, with how many went unsaid. */
+static int
+mfad_agg_write(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_agg *g)
+{
+	char detail[256];
+	struct mfad_audit_ev ev = { g->event, g->user, g->service, g->rhost,
+	    g->result, detail };
+
+	snprintf(detail, sizeof(detail), "%s%s(%lu more like it, not "
+	    "recorded, since the last record)", g->detail,
+	    g->detail[0] ? " " : "", g->skipped);
+	return mfad_audit(ctx, txn, &ev);
+}
+
+int
+mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
+{
+	struct mfad_agg *g, old;
+	uint64_t key = mfad_agg_key(ev->event, uid, who);
+	long long now = mfad_agg_now_ms();
+	unsigned long skipped = 0;
+	int r, evict = 0;
+
+	/* Decide under the lock, write without it: a write may wait for
+	 * the store's writer, which may be waiting for this lock. */
+	pthread_mutex_lock(&mfad_agg_lock);
+	g = &mfad_agg[key % MFAD_AGG_SLOTS];
+	if (g->key == key && now < g->until_ms) {
+		g->skipped++;
+		mfad_agg_fill(g, ev);
+		pthread_mutex_unlock(&mfad_agg_lock);
+		return 0;
+	}
+	if (g->key == key)
+		skipped = g->skipped;
+	else if (g->key != 0 && g->skipped > 0) {
+		old = *g;
+		evict = 1;
+	}
+	g->key = key;
+	g->until_ms = now + MFAD_AGG_SECS * 1000;
+	g->skipped = 0;
+	mfad_agg_fill(g, ev);
+	pthread_mutex_unlock(&mfad_agg_lock);
+
+	if (evict && (r = mfad_agg_write(ctx, txn, &old)) != 0)
+		return r;
+	if (skipped > 0) {
+		char detail[256];
+		struct mfad_audit_ev e = *ev;
+
+		snprintf(detail, sizeof(detail), "%s%s(and %lu more like it, "
+		    "not recorded, since the last record)",
+		    ev->detail != NULL ? ev->detail : "",
+		    ev->detail != NULL && ev->detail[0] ? " " : "", skipped);
+		e.detail = detail;
+		return mfad_audit(ctx, txn, &e);
+	}
+	return mfad_audit(ctx, txn, ev);
+}
+
+void
+mfad_audit_agg_flush(struct mfad_ctx *ctx, int all)
+{
+	struct mfad_agg g;
+	long long now = mfad_agg_now_ms();
+	size_t i;
+
+	for (i = 0; i < MFAD_AGG_SLOTS; i++) {
+		pthread_mutex_lock(&mfad_agg_lock);
+		if (mfad_agg[i].key == 0 || mfad_agg[i].skipped == 0 ||
+		    (!all && now < mfad_agg[i].until_ms)) {
+			pthread_mutex_unlock(&mfad_agg_lock);
+			continue;
+		}
+		g = mfad_agg[i];
+		mfad_agg[i].skipped = 0;
+		pthread_mutex_unlock(&mfad_agg_lock);
+		if (mfad_agg_write(ctx, NULL, &g) != 0)
+			mfad_log(LOG_ERR, "audit: a summary of %lu refusals "
+			    "could not be stored", g.skipped);
+	}
 }

@@ -25,6 +25,23 @@ struct mfad_audit_ev {
 int mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_audit_ev *ev) __attribute__((warn_unused_result));
 
+/* Only the log line of ev: for a decision whose record the store could
+ * not take (full), which must still leave a trace. */
+void mfad_audit_log(const struct mfad_audit_ev *ev);
+
+/*
+ * Like mfad_audit for a refusal a flood can repeat: at most one record a
+ * minute for each (event, uid, who) (who may be NULL); the others are
+ * only counted, and the next record says how many. Returns 0 when the
+ * event was only counted.
+ */
+int mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
+    __attribute__((warn_unused_result));
+/* Stores the counts of windows that ended (all: every count), each in
+ * a transaction of its own. */
+void mfad_audit_agg_flush(struct mfad_ctx *ctx, int all);
+
 /* Escapes s for a key=value log field into out. */
 void mfad_audit_escape(const char *s, char *out, size_t outlen);
 

@@ -338,7 +338,7 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		return 0;
 	snprintf(detail, sizeof(detail), "uid %u may not act for this user",
 	    (unsigned)peer->uid);
-	if (mfad_audit(ctx, NULL, &ev) != 0)
+	if (mfad_audit_agg(ctx, NULL, &ev, peer->uid, NULL) != 0)
 		mfad_log(LOG_ERR, "audit of a refused caller failed");
 	return MSS_ERR_PERM;
 }
@@ -734,12 +734,30 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			mfad_acct_clear_failures(&a);
 			a.last_login = now;
 			d.last_used = now;
-			if ((r = mfad_acct_put(txn, ctx->store, &a,
-			    a.email)) != 0 ||
+			if (mfad_store_full_recently())
+				r = MSS_ERR_MAPFULL;
+			else if ((r = mfad_acct_put(txn, ctx->store, &a,
+			    a.email)) == 0 &&
 			    (r = mfad_device_put(txn, ctx->store, devhash,
-			    &d)) != 0 ||
-			    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-			    (r = mfad_txn_commit(&txn)) != 0)
+			    &d)) == 0 &&
+			    (r = mfad_audit(ctx, txn, &ev)) == 0)
+				r = mfad_txn_commit(&txn);
+			if (r == MSS_ERR_MAPFULL) {
+				/*
+				 * The decision needed no write: a full store
+				 * costs only its bookkeeping (last use, the
+				 * failures cleared, a rehash, the stored
+				 * record; the log line stays). Failing it
+				 * would let whoever filled the store lock
+				 * everyone out.
+				 */
+				mfad_txn_abort(&txn);
+				ev.detail = "method=device, store full: not "
+				    "recorded";
+				mfad_audit_log(&ev);
+				r = 0;
+			}
+			if (r != 0)
 				goto out_txn;
 			r = mfad_reply_auth(rep, rtype, MSS_AUTH_OK, "", "", 0,
 			    0, 0);
@@ -1203,13 +1221,16 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		mfad_acct_wipe(&a);
 	}
 	/* Invited and unknown accounts are asked about before every login;
-	 * only a refusal of an existing account is worth a record. */
+	 * only a refusal of an existing account is worth a record, and one
+	 * a minute of them: else a locked account would answer later than
+	 * an active one (a write each time), and its owner could fill the
+	 * store by asking. */
 	if (state == MSS_ACCT_LOCKED || state == MSS_ACCT_DISABLED) {
 		struct mfad_audit_ev ev = { "account_refused", user, service,
 		    "", "failure", state == MSS_ACCT_LOCKED ? "locked" :
 		    "disabled" };
 
-		if ((r = mfad_audit(ctx, NULL, &ev)) != 0)
+		if ((r = mfad_audit_agg(ctx, NULL, &ev, peer->uid, user)) != 0)
 			goto out;
 	}
 	*rtype = MSS_REP_ACCT;

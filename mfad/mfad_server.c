@@ -261,19 +261,13 @@ mfad_job_free(struct mfad_job *j)
 static void
 mfad_sweep(struct mfad_ctx *ctx)
 {
-	MDB_txn *txn;
 	unsigned n = 0;
 	uint64_t now = mfad_now();
 	uint64_t keep = (uint64_t)ctx->conf->audit_days * 86400;
 
-	if (mfad_txn_begin(ctx->store, 0, &txn) != 0)
-		return;
-	if (mfad_store_sweep(txn, ctx->store, now, now > keep ? now - keep : 0,
-	    &n) != 0) {
-		mfad_txn_abort(&txn);
-		return;
-	}
-	if (mfad_txn_commit(&txn) == 0 && n > 0)
+	mfad_audit_agg_flush(ctx, 0);
+	if (mfad_store_sweep_run(ctx->store, now, now > keep ? now - keep : 0,
+	    &n) == 0 && n > 0)
 		mfad_log(LOG_DEBUG, "swept %u expired records", n);
 }
 
@@ -345,7 +339,7 @@ mfad_job_allowed(struct mfad_ctx *ctx, const struct mfad_job *j,
 	if ((h->roles & j->peer.roles) != 0 && (h->roles != MFAD_ROLE_ADMIN ||
 	    (j->peer.roles & MFAD_ROLE_ADMIN)))
 		return 1;
-	if (mfad_audit(ctx, NULL, &ev) != 0)
+	if (mfad_audit_agg(ctx, NULL, &ev, j->peer.uid, NULL) != 0)
 		mfad_log(LOG_ERR, "audit failed");
 	return 0;
 }
