@@ -257,6 +257,20 @@ mfad_throttle_key(const struct mfad_keys *k, const char *user,
 }
 
 void
+mfad_throttle_user_key(const struct mfad_keys *k, const char *user,
+    uint8_t out[32])
+{
+	crypto_generichash_state h;
+	unsigned char nul = 0;
+
+	crypto_generichash_init(&h, k->throttle, sizeof(k->throttle), 32);
+	crypto_generichash_update(&h, (const uint8_t *)user, strlen(user) + 1);
+	crypto_generichash_update(&h, &nul, 1);
+	crypto_generichash_final(&h, out, 32);
+	sodium_memzero(&h, sizeof(h));
+}
+
+void
 mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES],
     char hex[2 * MFAD_TOKEN_BYTES + 1])
 {

@@ -55,6 +55,11 @@ void mfad_device_hash(const struct mfad_keys *k, const char *user,
  * the user and the typed address, lowercased. */
 void mfad_throttle_key(const struct mfad_keys *k, const char *user,
     const char *email, uint8_t out[32]);
+/* The key of the same path's record for the user, whatever address was
+ * typed: no typed address gives it (the address part is a NUL byte,
+ * which no address contains). */
+void mfad_throttle_user_key(const struct mfad_keys *k, const char *user,
+    uint8_t out[32]);
 
 /* A new random login token and its hex form for the client. */
 void mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES], char hex[2 * MFAD_TOKEN_BYTES + 1]);

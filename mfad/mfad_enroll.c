@@ -95,28 +95,69 @@ mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
 }
 
 /*
- * The limits of the empty-password path, read and applied alike to real
- * and decoy logins: the (user, typed address) record's resend_interval
- * and max_sends, then the global ceiling. 0 with *t filled, or
- * MSS_ERR_THROTTLED with *wait and *why, or a store error.
+ * Empty-password starts and resends of one user, whatever address was
+ * typed, in an hour: each typed address has its own record, so without
+ * this a caller changing the address at each try (a reset for its own
+ * name, say) would store a login and a record each time without end.
+ * The same for real and decoy logins, so that it tells nothing either.
  */
+static uint32_t
+mfad_reset_user_max(const struct mfad_conf *conf)
+{
+	uint32_t max = 4 * conf->code_max_sends;
+
+	return max < MFAD_SENDS_MAX ? max : MFAD_SENDS_MAX;
+}
+
+/* Reads the record of key into *t (empty when there is none). */
 static int
-mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
-    const uint8_t tkey[MFAD_KEY_LEN], struct mfad_throttle_rec *t,
-    uint64_t now, uint32_t *wait, const char **why)
+mfad_reset_rec(struct mfad_ctx *ctx, MDB_txn *txn,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
 {
 	int r;
 
-	r = mfad_throttle_get(txn, ctx->store, tkey, t);
+	r = mfad_throttle_get(txn, ctx->store, key, t);
 	if (r == MSS_ERR_NOTFOUND) {
 		memset(t, 0, sizeof(*t));
 		r = 0;
 	}
-	if (r != 0)
+	return r;
+}
+
+/*
+ * The limits of the empty-password path, read and applied alike to real
+ * and decoy logins: the (user, typed address) record's resend_interval
+ * and max_sends, the user's record (mfad_reset_user_max), then the
+ * global ceiling. 0 with *t and *u filled, or MSS_ERR_THROTTLED with
+ * *wait and *why, or a store error.
+ */
+static int
+mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_login *l, struct mfad_throttle_rec *t,
+    struct mfad_throttle_rec *u, uint64_t now, uint32_t *wait,
+    const char **why)
+{
+	uint8_t ukey[MFAD_KEY_LEN];
+	uint32_t i, j, max = mfad_reset_user_max(ctx->conf);
+	int r;
+
+	mfad_throttle_user_key(ctx->keys, l->user, ukey);
+	if ((r = mfad_reset_rec(ctx, txn, l->tkey, t)) != 0 ||
+	    (r = mfad_reset_rec(ctx, txn, ukey, u)) != 0)
 		return r;
 	if (mfad_sends_throttle(ctx->conf, t->sends, &t->nsends, now,
 	    wait) != 0) {
 		*why = "per-address mail limit";
+		return MSS_ERR_THROTTLED;
+	}
+	for (i = j = 0; i < u->nsends && i < MFAD_SENDS_MAX; i++)
+		if (u->sends[i] + 3600 > now)
+			u->sends[j++] = u->sends[i];
+	u->nsends = j;
+	if (u->nsends >= max) {
+		/* Room again when the oldest that count leave the hour. */
+		*wait = (uint32_t)(u->sends[u->nsends - max] + 3600 - now);
+		*why = "per-user reset limit";
 		return MSS_ERR_THROTTLED;
 	}
 	if (mfad_outbox_ceiling_full(ctx->outbox,
@@ -127,7 +168,10 @@ mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
 	return 0;
 }
 
-/* Audits a throttled request of l in *txn, commits, answers "throttled". */
+/*
+ * Audits a throttled request of l in *txn (one record a minute for a
+ * caller that keeps asking), commits, answers "throttled".
+ */
 static int
 mfad_reset_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
     const struct mfad_login *l, const char *why, uint32_t wait,
@@ -137,7 +181,7 @@ mfad_reset_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
 	    l->rhost, "failure", why };
 	int r;
 
-	if ((r = mfad_audit(ctx, *txn, &ev)) != 0 ||
+	if ((r = mfad_audit_agg(ctx, *txn, &ev, l->caller_uid, l->user)) != 0 ||
 	    (r = mfad_txn_commit(txn)) != 0)
 		return r;
 	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
@@ -154,8 +198,9 @@ static int
 mfad_reset_send(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
     const uint8_t key[32], const char *lang, struct mfad_throttle_rec *t,
-    uint64_t now)
+    struct mfad_throttle_rec *u, uint64_t now)
 {
+	uint8_t ukey[MFAD_KEY_LEN];
 	int r;
 
 	if ((r = mfad_send_code(ctx, txn, a, l, token, key, now)) != 0)
@@ -163,7 +208,11 @@ mfad_reset_send(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
 	if (l->kind == MFAD_LOGIN_DECOY)
 		mfad_decoy_work(ctx, l, token, lang);
 	mfad_sends_record(t->sends, &t->nsends, now);
-	return mfad_throttle_put(txn, ctx->store, l->tkey, t);
+	mfad_sends_record(u->sends, &u->nsends, now);
+	mfad_throttle_user_key(ctx->keys, l->user, ukey);
+	if ((r = mfad_throttle_put(txn, ctx->store, l->tkey, t)) != 0)
+		return r;
+	return mfad_throttle_put(txn, ctx->store, ukey, u);
 }
 
 int
@@ -174,7 +223,7 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_auth_req q;
 	struct mfad_acct a;
 	struct mfad_login l;
-	struct mfad_throttle_rec t;
+	struct mfad_throttle_rec t, u;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], kind;
 	char hex[2 * MFAD_TOKEN_BYTES + 1];
 	const char *why = NULL, *limit = NULL;
@@ -208,7 +257,7 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    q.email, q.device, now);
 	l.has_tkey = 1;
 	mfad_throttle_key(ctx->keys, q.user, q.email, l.tkey);
-	r = mfad_reset_limits(ctx, txn, l.tkey, &t, now, &wait, &limit);
+	r = mfad_reset_limits(ctx, txn, &l, &t, &u, now, &wait, &limit);
 	if (r == MSS_ERR_THROTTLED) {
 		r = mfad_reset_throttled(ctx, &txn, &l, limit, wait, rtype,
 		    rep);
@@ -218,7 +267,8 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_reset_send(ctx, txn, &a, &l, token, key, q.lang, &t, now);
+	r = mfad_reset_send(ctx, txn, &a, &l, token, key, q.lang, &t, &u,
+	    now);
 	if (r == MSS_ERR_THROTTLED) {
 		/* The ceiling filled since it was read: rare, and the same
 		 * answer as above. */
@@ -261,7 +311,7 @@ mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn, struct mfad_acct *a,
     const uint8_t key[32], const char *hex, uint8_t *rtype,
     struct mss_buf *rep)
 {
-	struct mfad_throttle_rec t;
+	struct mfad_throttle_rec t, u;
 	const char *limit = NULL;
 	uint32_t wait = 0;
 	uint64_t now = mfad_now();
@@ -272,14 +322,15 @@ mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn, struct mfad_acct *a,
 	    a->state == MFAD_ACCT_DISABLED))
 		return mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0,
 		    0, 0);
-	r = mfad_reset_limits(ctx, *txn, l->tkey, &t, now, &wait, &limit);
+	r = mfad_reset_limits(ctx, *txn, l, &t, &u, now, &wait, &limit);
 	if (r == MSS_ERR_THROTTLED)
 		return mfad_reset_throttled(ctx, txn, l, limit, wait, rtype,
 		    rep);
 	if (r != 0)
 		return r;
 	/* The new code replaces the old one: its hash is overwritten. */
-	r = mfad_reset_send(ctx, *txn, a, l, token, key, a->lang, &t, now);
+	r = mfad_reset_send(ctx, *txn, a, l, token, key, a->lang, &t, &u,
+	    now);
 	if (r == MSS_ERR_THROTTLED)
 		return mfad_reset_throttled(ctx, txn, l, "global mail ceiling",
 		    60, rtype, rep);
