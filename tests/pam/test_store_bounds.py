@@ -7,6 +7,7 @@ and an unprivileged caller (nobody) speaking to mfad's socket the way any
 local user can. Each test prints its figures (run pytest with -s)."""
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -257,6 +258,20 @@ def _device_login(env, rhost):
     return rc, login
 
 
+def _fill_with_small_writes(env, user):
+    """Admin lock, unlock of user (an account and an audit record each)
+    until 20 in a row are refused as full. Returns how many were done."""
+    fails = tries = 0
+    while fails < 20:
+        rtype, rep = h.raw_request(env.sock, REQ_USER_LOCK + tries % 2,
+                                   h.pstr(user))
+        assert rtype == h.REP_RESULT, rtype
+        fails = fails + 1 if int.from_bytes(rep[:4], "big") != 0 else 0
+        tries += 1
+        assert tries < 50000, "small writes never filled the map"
+    return tries
+
+
 def test_full_store_keeps_remembered_devices_and_logs_once(make_env):
     """A store filled to its map (1 MiB here): a remembered device still
     logs in (its decision needs no write; only the bookkeeping is
@@ -276,17 +291,9 @@ def test_full_store_keeps_remembered_devices_and_logs_once(make_env):
         added += 1
         assert added < 20000, "the 1 MiB map never filled"
     env.mfad.wait_log("store full")
-    # Then small writes (an admin lock, unlock: an account and an audit
-    # record each) until none fits any more, not even in the pages the
-    # last ones freed.
-    fails = tries = 0
-    while fails < 20:
-        rtype, rep = h.raw_request(env.sock, REQ_USER_LOCK + tries % 2,
-                                   h.pstr("fill00000"))
-        assert rtype == h.REP_RESULT, rtype
-        fails = fails + 1 if int.from_bytes(rep[:4], "big") != 0 else 0
-        tries += 1
-        assert tries < 20000, "small writes never filled the map"
+    # Then small writes until none fits any more, not even in the pages
+    # the last ones freed.
+    tries = _fill_with_small_writes(env, "fill00000")
     refused = 0
     for i in range(300):
         if _user_add(env, "more%05d" % i) != 0:
@@ -303,3 +310,44 @@ def test_full_store_keeps_remembered_devices_and_logs_once(make_env):
     assert refused == 300
     assert 1 <= full_lines <= 3, full_lines
     env.mfad.wait_log("store full: not recorded")
+
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB) or h.SANITIZED,
+                    reason="libfaketime is not installed, or cannot be "
+                    "preloaded in a sanitizer build")
+def test_sweep_frees_a_full_store(make_env):
+    """A 16 MiB store filled with pending logins, throttle records and
+    audit records that are all past their time: the sweep, in small
+    transactions, deletes them although no page is left, and writes work
+    again. Before, the sweep was one transaction, whose list of freed
+    pages needed room of its own: it failed "store full" every minute,
+    and the store stayed full for good."""
+    env = make_env({"mfad": {"map_size": "16M", "audit_days": 1}},
+                   start=False)
+    env.mfad.wrapper = ["env", "LD_PRELOAD=" + FAKETIME_LIB, "FAKETIME=-3d"]
+    env.start()
+    tries = 0
+    while True:
+        rtype, rep = h.raw_request(env.sock, REQ_RESET_START,
+                                   _reset_frame("u%06d" % tries,
+                                                "u@example.org")[6:])
+        tries += 1
+        if rtype != REP_AUTH:
+            break
+        assert tries < 200000, "resets never filled the map"
+    env.mfad.wait_log("store full")
+    counts = {db: _entries(env, db) for db in ("logins", "throttles",
+                                               "audit")}
+    env.mfad.stop()
+    env.mfad.wrapper = []
+    env.start()
+    env.mfad.wait_log("swept ", timeout=60)
+    left = {db: _entries(env, db) for db in counts}
+    print("\n%d resets filled the store: %s; after the sweep %s" %
+          (tries, counts, left))
+    assert sum(left.values()) < 10, left
+    env.add_user("carol")
+    env.full_login("carol")
