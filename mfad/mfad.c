@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "mfad_audit.h"
 #include "mfad_code.h"
 #include "mfad_conf.h"
 #include "mfad_log.h"
@@ -242,6 +243,8 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		return 1;
 	}
 	r = mfad_server_run(&ctx, lfd, sigfd);
+	/* Refusals only counted so far get their record. */
+	mfad_audit_agg_flush(&ctx, 1);
 	mfad_outbox_stop(ctx.outbox);
 	close(lfd);
 	unlink(ctx.conf->socket);

@@ -118,9 +118,9 @@ mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
 struct mfad_agg {
 	uint64_t	key;		/* 0: free */
 	long long	until_ms;	/* monotonic end of the window */
-	unsigned long	skipped;	/* left out since the last record */
+	unsigned long	skipped;	/* left out since the last one */
 	char		event[32], user[MFAD_USER_MAX + 1], service[64];
-	char		rhost[256], result[16], detail[200];
+	char		rhost[256], result[16], detail[160];
 };
 
 static pthread_mutex_t mfad_agg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -163,7 +163,8 @@ mfad_agg_fill(struct mfad_agg *g, const struct mfad_audit_ev *ev)
 	mfad_copy(g->detail, sizeof(g->detail), ev->detail);
 }
 
-/* Writes the summary of g: its last event, with how many went unsaid. */
+/* Writes the summary of g: the last of its events left out, standing
+ * for all of them. */
 static int
 mfad_agg_write(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_agg *g)
 {
@@ -171,8 +172,8 @@ mfad_agg_write(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_agg *g)
 	struct mfad_audit_ev ev = { g->event, g->user, g->service, g->rhost,
 	    g->result, detail };
 
-	snprintf(detail, sizeof(detail), "%s%s(%lu more like it, not "
-	    "recorded, since the last record)", g->detail,
+	snprintf(detail, sizeof(detail), "%s%s(%lu times since the last "
+	    "record, not recorded one by one)", g->detail,
 	    g->detail[0] ? " " : "", g->skipped);
 	return mfad_audit(ctx, txn, &ev);
 }
@@ -215,8 +216,8 @@ mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
 		char detail[256];
 		struct mfad_audit_ev e = *ev;
 
-		snprintf(detail, sizeof(detail), "%s%s(and %lu more like it, "
-		    "not recorded, since the last record)",
+		snprintf(detail, sizeof(detail), "%.160s%s(and %lu more "
+		    "like it, not recorded, since the last record)",
 		    ev->detail != NULL ? ev->detail : "",
 		    ev->detail != NULL && ev->detail[0] ? " " : "", skipped);
 		e.detail = detail;

@@ -25,7 +25,7 @@
 #define MFAD_REC_MAX		8192
 
 static struct mfad_log_limit mfad_full_limit = MFAD_LOG_LIMIT_INIT(60);
-static long long mfad_full_at;	/* monotonic seconds of the last MAP_FULL */
+static long long mfad_full_at;	/* monotonic seconds of the last one */
 
 static long long
 mfad_store_mono(void)

@@ -130,6 +130,17 @@ def test_refused_admin_flood_keeps_store_and_log_bounded(env):
     assert 1 <= lines <= 3, lines
     # Root's logins wrote their own records; the flood almost none.
     assert grown <= 3 + 4 * logins, grown
+    # The count is kept: at the latest when mfad stops, the refusals
+    # only counted get their record, and all n are accounted for.
+    env.mfad.restart()
+    counted = 0
+    for r in env.ctl_json("audit", "--limit", "100000"):
+        if r["event"] == "peer_denied":
+            more = re.search(r"and (\d+) more like it", r["detail"])
+            times = re.search(r"\((\d+) times since", r["detail"])
+            counted += (1 + int(more.group(1)) if more else
+                        int(times.group(1)) if times else 1)
+    assert counted == n, counted
 
 
 def _reset_frame(user, addr, service="flood"):
