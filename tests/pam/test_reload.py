@@ -9,7 +9,7 @@ import threading
 import time
 
 import mss_harness as h
-from mss_harness import PAM_SUCCESS, PROMPT_CODE, PROMPT_EMAIL
+from mss_harness import PROMPT_CODE, PROMPT_EMAIL
 from test_device import remembered_login
 
 # What a status request, a login or the reload itself may take while the
@@ -143,3 +143,95 @@ def test_reload_answers_while_the_relay_is_stalled(make_env):
     assert mail_from == [NEW_FROM], mail_from
     env.finish_login(carol, h.code_from(msg))
     assert env.mfad.stop() == 0, env.mfad.log_text()
+
+
+def _write_conf(env, **mail):
+    """Replaces mfad.conf at once (a rename), so that a reload never reads
+    a file half-written."""
+    env.config["mail"].update(mail)
+    tmp = env.conf.with_suffix(".new")
+    h.write_ini(tmp, env.config)
+    tmp.replace(env.conf)
+
+
+def test_reload_under_load_loses_no_request(make_env):
+    """Logins (remembered devices and mailed codes) and status requests
+    run in threads while SIGHUPs come every few milliseconds, each
+    switching [mail] from: every request is answered and succeeds, every
+    reload is applied or coalesced with the next (the last file read is
+    the one in force), and mfad stops cleanly (under ASan: no leak of the
+    snapshots replaced while requests and mail held them)."""
+    # Mail limits above what these logins send.
+    env = make_env({"code": {"max_sends": 1000},
+                    "mail": {"max_per_minute": 100000}})
+    users = ["u%d" % i for i in range(4)]
+    for user in users:
+        env.add_user(user)
+        env.full_login(user, rhost="192.0.2.9", remember="y")
+    stop = threading.Event()
+    done, errors = [], []
+
+    def loop(name, fn):
+        try:
+            while not stop.is_set():
+                fn()
+                done.append(name)
+        except BaseException as e:      # reported by the main thread
+            errors.append("%s: %r" % (name, e))
+
+    def status():
+        rc, out, err = env.ctl("status")
+        assert rc == h.CTL_OK, out + err
+
+    def coded(user):
+        login, code = env.start_login(user)
+        env.finish_login(login, code)
+        time.sleep(0.25)    # an account keeps 64 send times an hour
+
+    threads = [threading.Thread(target=loop, args=(
+        u, lambda u=u: remembered_login(env, u, rhost="192.0.2.9")))
+        for u in users[:2]]
+    threads += [threading.Thread(target=loop, args=(
+        u, lambda u=u: coded(u))) for u in users[2:]]
+    threads.append(threading.Thread(target=loop, args=("status", status)))
+    for t in threads:
+        t.start()
+    hups = 0
+    try:
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and not errors:
+            _write_conf(env, **{"from": (OLD_FROM, NEW_FROM)[hups % 2]})
+            env.mfad.proc.send_signal(signal.SIGHUP)
+            hups += 1
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not errors, "\n".join(errors) + "\n" + env.mfad.log_text()
+    assert not any(t.is_alive() for t in threads)
+    for name in users + ["status"]:
+        assert done.count(name) >= 3, (name, done.count(name))
+
+    # The last file written is the one in force once the reloads settle.
+    final = "final@example.org"
+    _write_conf(env, **{"from": final})
+    env.mfad.proc.send_signal(signal.SIGHUP)
+    h.wait_until(lambda: _settled(env), what="reloads settled")
+    env.full_login("u3")
+    log = env.mfad.log_text()
+    got = [m for m in env.smtp.messages if "u3@example.org" in m[1]][-1]
+    assert got[0] == final and final in got[2]["From"], got[2]["From"]
+    assert "reload refused" not in log
+    reloads = log.count("configuration reloaded")
+    print("%d SIGHUPs, %d reloads; requests answered: %s" % (
+        hups, reloads, {n: done.count(n) for n in users + ["status"]}))
+    assert 10 <= reloads <= hups + 1, (reloads, hups)
+    assert env.mfad.stop() == 0, env.mfad.log_text()
+
+
+def _settled(env, quiet=1.0):
+    """No new "configuration reloaded" line for quiet seconds."""
+    n = env.mfad.log_text().count("configuration reloaded")
+    time.sleep(quiet)
+    return env.mfad.log_text().count("configuration reloaded") == n
