@@ -1097,9 +1097,10 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		if (running && (pfd[0].revents & POLLIN))
 			mfad_accept(lfd, conns, ctx);
 	}
+	/* A reload in progress ends first: its READY=1 must not follow. */
+	mfad_reloader_stop(&reloader);
 	/* Let workers finish what they hold: each is a short transaction. */
 	mfad_notify("STOPPING=1");
-	mfad_reloader_stop(&reloader);
 	mfad_pool_stop(&pool);
 	for (i = 0; i < MFAD_MAX_CONNS; i++)
 		if (conns[i].state != MFAD_CONN_FREE)
