@@ -20,8 +20,9 @@ struct mfad_conf *mfad_snap_hold(struct mfad_ctx *ctx);
 /* Lets go of a held snapshot (NULL: nothing); frees it when it was the
  * last holder of one a reload replaced. */
 void mfad_snap_release(struct mfad_conf *conf);
-/* Fills view with ctx and the current snapshot, held: what a request
- * runs with. Ends with mfad_snap_view_end. */
+/* Fills view with a copy of ctx and the current snapshot, held: what a
+ * request runs with (ctx's other fields must be set by then). Ends with
+ * mfad_snap_view_end. */
 void mfad_snap_view(struct mfad_ctx *ctx, struct mfad_ctx *view);
 void mfad_snap_view_end(struct mfad_ctx *view);
 
