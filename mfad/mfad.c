@@ -29,6 +29,7 @@
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mfad_server.h"
+#include "mfad_snap.h"
 #include "mfad_store.h"
 #include "mss_err.h"
 
@@ -206,21 +207,9 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 	if (mfad_log_start() != 0)
 		mfad_log(LOG_WARNING, "no log thread: logging inline");
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.conf = conf;
 	/* From here a reload may replace it: hand back the one in use. */
+	mfad_snap_publish(&ctx, conf);
 	ctx.started = time(NULL);
-	{
-		pthread_rwlockattr_t attr;
-
-		/* Readers first: a reload waits for the requests in flight,
-		 * and never makes a request wait behind it while another
-		 * holds the store. */
-		pthread_rwlockattr_init(&attr);
-		pthread_rwlockattr_setkind_np(&attr,
-		    PTHREAD_RWLOCK_PREFER_READER_NP);
-		pthread_rwlock_init(&ctx.conf_lock, &attr);
-		pthread_rwlockattr_destroy(&attr);
-	}
 	if (gethostname(ctx.hostname, sizeof(ctx.hostname) - 1) != 0)
 		snprintf(ctx.hostname, sizeof(ctx.hostname), "localhost");
 	if ((r = mfad_store_open(conf, &ctx.store)) != 0 ||
@@ -251,7 +240,6 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 	mfad_store_close(ctx.store);
 	mfad_keys_free(ctx.keys);
 	*confp = ctx.conf;
-	pthread_rwlock_destroy(&ctx.conf_lock);
 	mfad_log(LOG_NOTICE, "stopped");
 	mfad_log_stop();
 	return r == 0 ? 0 : 1;

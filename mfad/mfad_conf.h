@@ -27,6 +27,8 @@ enum mfad_strength {
 
 struct mfad_conf {
 	char		*path;		/* the file read, for messages */
+	unsigned	 refs;		/* holders of a published snapshot, */
+	uint64_t	 gen;		/* and its number: see mfad_snap.h */
 
 	/* [mfad] */
 	char		*socket;	/* MSS_DEFAULT_SOCKET */

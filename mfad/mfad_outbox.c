@@ -13,6 +13,7 @@
 #include "mfad_code.h"
 #include "mfad_log.h"
 #include "mfad_outbox.h"
+#include "mfad_snap.h"
 #include "mss_err.h"
 #include "mss_proto.h"
 
@@ -259,6 +260,7 @@ static void
 mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 {
 	struct mfad_ctx *ctx = ob->ctx;
+	struct mfad_conf *conf;
 	struct mfad_outmsg m;
 	MDB_txn *txn = NULL;
 	char *msg = NULL, err[512];
@@ -286,10 +288,11 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 		event = "mail_failed";
 		snprintf(err, sizeof(err), "queued message cannot be opened");
 	} else {
-		pthread_rwlock_rdlock(&ctx->conf_lock);
-		r = mfad_mail_send(ctx->conf, m.to, msg, len, err,
-		    sizeof(err));
-		pthread_rwlock_unlock(&ctx->conf_lock);
+		/* The session keeps its snapshot: a reload meanwhile
+		 * neither waits for the relay nor changes its settings. */
+		conf = mfad_snap_hold(ctx);
+		r = mfad_mail_send(conf, m.to, msg, len, err, sizeof(err));
+		mfad_snap_release(conf);
 		sodium_memzero(msg, len);
 		free(msg);
 		sent = r == 0;

@@ -29,6 +29,7 @@ static struct mfad_peer_ent {
 	char		name[64];
 } mfad_peer_cache[MFAD_PEER_CACHE];
 static unsigned mfad_peer_next;
+static uint64_t mfad_peer_gen;		/* the snapshot the cache is from */
 
 static time_t
 mfad_peer_now(void)
@@ -89,6 +90,11 @@ mfad_peer_get(int fd, const struct mfad_conf *conf, struct mfad_peer *p)
 	p->uid = cred.uid;
 	p->gid = cred.gid;
 	p->pid = cred.pid;
+	/* A reload may change admin_group: it applies at once. */
+	if (conf->gen != mfad_peer_gen) {
+		mfad_peer_forget();
+		mfad_peer_gen = conf->gen;
+	}
 	now = mfad_peer_now();
 	for (i = 0, e = NULL; i < MFAD_PEER_CACHE; i++)
 		if (mfad_peer_cache[i].valid && mfad_peer_cache[i].uid == p->uid &&

@@ -30,7 +30,8 @@ struct mfad_peer {
 
 /* Reads the peer's credentials and works out its roles. The name and
  * admin_group membership of a (uid, gid) are looked up at most once every
- * 10 seconds. Called by the event loop only. */
+ * 10 seconds, and again under a new configuration snapshot. Called by the
+ * event loop only. */
 int mfad_peer_get(int fd, const struct mfad_conf *conf, struct mfad_peer *p)
     __attribute__((warn_unused_result));
 /* Drops what mfad_peer_get keeps (a reload may change admin_group). */

@@ -26,6 +26,7 @@
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mfad_server.h"
+#include "mfad_snap.h"
 #include "mss_err.h"
 #include "mss_io.h"
 #include "mss_proto.h"
@@ -262,9 +263,12 @@ static void
 mfad_sweep(struct mfad_ctx *ctx)
 {
 	unsigned n = 0;
-	uint64_t now = mfad_now();
-	uint64_t keep = (uint64_t)ctx->conf->audit_days * 86400;
+	uint64_t now = mfad_now(), keep;
+	struct mfad_conf *conf;
 
+	conf = mfad_snap_hold(ctx);
+	keep = (uint64_t)conf->audit_days * 86400;
+	mfad_snap_release(conf);
 	mfad_audit_agg_flush(ctx, 0);
 	if (mfad_store_sweep_run(ctx->store, now, now > keep ? now - keep : 0,
 	    &n) == 0 && n > 0)
@@ -349,33 +353,35 @@ mfad_job_allowed(struct mfad_ctx *ctx, const struct mfad_job *j,
  * leaves the reply to the committer); the result is in j->out.
  */
 static void
-mfad_job_run(struct mfad_ctx *ctx, struct mfad_job *j)
+mfad_job_run(struct mfad_ctx *shared, struct mfad_job *j)
 {
 	const struct mfad_handler *h;
+	struct mfad_ctx ctx;
 	struct mss_buf *rep;
 	uint8_t rtype = 0;
 	int r;
 
 	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
 		return;
-	pthread_rwlock_rdlock(&ctx->conf_lock);
+	/* The configuration current now, whatever a reload does meanwhile. */
+	mfad_snap_view(shared, &ctx);
 	h = mfad_handler_find(j->type);
 	if (h == NULL)
 		r = MSS_ERR_PROTO;
-	else if (!mfad_job_allowed(ctx, j, h))
+	else if (!mfad_job_allowed(&ctx, j, h))
 		r = MSS_ERR_PERM;
 	else if (j->cont != NULL)
-		r = mfad_auth_start_finish(ctx, j->cont, &rtype, rep);
+		r = mfad_auth_start_finish(&ctx, j->cont, &rtype, rep);
 	else if (h->flags & MFAD_H_SPLIT) {
-		r = mfad_auth_start_prepare(ctx, &j->peer, j->in, &j->cont);
+		r = mfad_auth_start_prepare(&ctx, &j->peer, j->in, &j->cont);
 		if (r == 0) {
-			pthread_rwlock_unlock(&ctx->conf_lock);
+			mfad_snap_view_end(&ctx);
 			mss_buf_free(rep);
 			return;
 		}
 	} else
-		r = h->fn(ctx, &j->peer, j->in, &rtype, rep);
-	pthread_rwlock_unlock(&ctx->conf_lock);
+		r = h->fn(&ctx, &j->peer, j->in, &rtype, rep);
+	mfad_snap_view_end(&ctx);
 	if (j->cont != NULL) {
 		mfad_auth_cont_free(j->cont);
 		j->cont = NULL;
@@ -811,8 +817,9 @@ mfad_conn_write(struct mfad_conn *c)
 static void
 mfad_accept(int lfd, struct mfad_conn *conns, struct mfad_ctx *ctx)
 {
+	struct mfad_conf *conf;
 	size_t i;
-	int fd;
+	int fd, r;
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
 	    >= 0) {
@@ -825,13 +832,13 @@ mfad_accept(int lfd, struct mfad_conn *conns, struct mfad_ctx *ctx)
 			close(fd);
 			continue;
 		}
-		pthread_rwlock_rdlock(&ctx->conf_lock);
-		if (mfad_peer_get(fd, ctx->conf, &conns[i].peer) != 0) {
-			pthread_rwlock_unlock(&ctx->conf_lock);
+		conf = mfad_snap_hold(ctx);
+		r = mfad_peer_get(fd, conf, &conns[i].peer);
+		mfad_snap_release(conf);
+		if (r != 0) {
 			close(fd);
 			continue;
 		}
-		pthread_rwlock_unlock(&ctx->conf_lock);
 		conns[i].fd = fd;
 		conns[i].state = MFAD_CONN_READ;
 		conns[i].hdr_got = 0;
@@ -839,49 +846,122 @@ mfad_accept(int lfd, struct mfad_conn *conns, struct mfad_ctx *ctx)
 	}
 }
 
+/*
+ * SIGHUP: the new file is read, checked and published as a new snapshot
+ * on a thread of its own, since the checks hash a password (and may wait
+ * for a core to do it): the event loop keeps answering meanwhile, and
+ * requests and mail in flight finish with the snapshot they started with.
+ */
 static void
 mfad_reload(struct mfad_ctx *ctx)
 {
-	struct mfad_conf *nc = NULL, *old;
+	struct mfad_conf *nc = NULL, *cur;
 	char err[1024];
 
 	mfad_notify("RELOADING=1");
-	if (mfad_conf_load(ctx->conf->path, &nc, err, sizeof(err)) != 0) {
+	cur = mfad_snap_hold(ctx);
+	if (mfad_conf_load(cur->path, &nc, err, sizeof(err)) != 0) {
 		mfad_log(LOG_ERR, "reload refused, keeping the running "
 		    "configuration: %s", err);
-		mfad_notify("READY=1");
-		return;
+		goto refused;
 	}
 	/* A configuration that cannot render mail would stop every login. */
 	if (mfad_mail_check_render(nc, err, sizeof(err)) != 0) {
 		mfad_log(LOG_ERR, "reload refused, keeping the running "
 		    "configuration: %s", err);
-		mfad_conf_free(nc);
-		mfad_notify("READY=1");
-		return;
+		goto refused;
 	}
-	if (strcmp(nc->socket, ctx->conf->socket) != 0 ||
-	    strcmp(nc->database, ctx->conf->database) != 0)
+	if (strcmp(nc->socket, cur->socket) != 0 ||
+	    strcmp(nc->database, cur->database) != 0)
 		mfad_log(LOG_WARNING, "socket and database changes take "
 		    "effect at the next start");
 	if (mfad_pw_init(nc) != 0) {
 		mfad_log(LOG_ERR, "reload refused: cannot hash, or the "
 		    "blocklist cannot be read");
-		mfad_conf_free(nc);
-		mfad_notify("READY=1");
-		return;
+		goto refused;
 	}
 	if (nc->pw_weak)
 		mfad_log(LOG_WARNING, "[password] opslimit/memlimit are "
 		    "below 19 MiB at t=2: for tests only");
-	pthread_rwlock_wrlock(&ctx->conf_lock);
-	old = ctx->conf;
-	ctx->conf = nc;
-	pthread_rwlock_unlock(&ctx->conf_lock);
-	mfad_peer_forget();
-	mfad_conf_free(old);
+	mfad_snap_release(cur);
+	/* The peer cache is dropped at the next connection (mfad_peer_get
+	 * sees the new snapshot), the old snapshot by its last holder. */
+	mfad_snap_publish(ctx, nc);
 	mfad_log(LOG_NOTICE, "configuration reloaded");
 	mfad_notify("READY=1");
+	return;
+ refused:
+	mfad_snap_release(cur);
+	mfad_conf_free(nc);
+	mfad_notify("READY=1");
+}
+
+struct mfad_reloader {
+	struct mfad_ctx		*ctx;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	int			 pending;	/* a SIGHUP not acted on yet */
+	int			 stop;
+	pthread_t		 thread;
+};
+
+static void *
+mfad_reloader(void *arg)
+{
+	struct mfad_reloader *rl = arg;
+
+	pthread_setname_np(pthread_self(), "mfad-reload");
+	pthread_mutex_lock(&rl->lock);
+	for (;;) {
+		while (!rl->pending && !rl->stop)
+			pthread_cond_wait(&rl->cond, &rl->lock);
+		if (rl->stop)
+			break;
+		/* Signals during this reload make one more after it. */
+		rl->pending = 0;
+		pthread_mutex_unlock(&rl->lock);
+		mfad_reload(rl->ctx);
+		pthread_mutex_lock(&rl->lock);
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return NULL;
+}
+
+static int
+mfad_reloader_start(struct mfad_reloader *rl, struct mfad_ctx *ctx)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->ctx = ctx;
+	pthread_mutex_init(&rl->lock, NULL);
+	pthread_cond_init(&rl->cond, NULL);
+	if (pthread_create(&rl->thread, NULL, mfad_reloader, rl) != 0) {
+		pthread_cond_destroy(&rl->cond);
+		pthread_mutex_destroy(&rl->lock);
+		return MSS_ERR_SYSTEM;
+	}
+	return 0;
+}
+
+static void
+mfad_reloader_kick(struct mfad_reloader *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl->pending = 1;
+	pthread_cond_signal(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* Waits for a reload in progress (one password hash at most). */
+static void
+mfad_reloader_stop(struct mfad_reloader *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl->stop = 1;
+	pthread_cond_signal(&rl->cond);
+	pthread_mutex_unlock(&rl->lock);
+	pthread_join(rl->thread, NULL);
+	pthread_cond_destroy(&rl->cond);
+	pthread_mutex_destroy(&rl->lock);
 }
 
 int
@@ -891,6 +971,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 	static size_t map[MFAD_MAX_CONNS + 3];
 	struct mfad_conn *conns;
 	struct mfad_pool pool;
+	struct mfad_reloader reloader;
 	struct mfad_job *j, *done;
 	struct signalfd_siginfo si;
 	long long now, wait, next_sweep;
@@ -903,6 +984,11 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 	for (i = 0; i < MFAD_MAX_CONNS; i++)
 		conns[i].fd = -1;
 	if ((r = mfad_pool_start(&pool, ctx)) != 0) {
+		mfad_pool_stop(&pool);
+		free(conns);
+		return r;
+	}
+	if ((r = mfad_reloader_start(&reloader, ctx)) != 0) {
 		mfad_pool_stop(&pool);
 		free(conns);
 		return r;
@@ -957,7 +1043,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 			while (read(sigfd, &si, sizeof(si)) ==
 			    (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGHUP)
-					mfad_reload(ctx);
+					mfad_reloader_kick(&reloader);
 				else {
 					mfad_log(LOG_NOTICE, "signal %u: "
 					    "stopping", si.ssi_signo);
@@ -1005,6 +1091,8 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		if (running && (pfd[0].revents & POLLIN))
 			mfad_accept(lfd, conns, ctx);
 	}
+	/* A reload in progress ends first: its READY=1 must not follow. */
+	mfad_reloader_stop(&reloader);
 	/* Let workers finish what they hold: each is a short transaction. */
 	mfad_notify("STOPPING=1");
 	mfad_pool_stop(&pool);

@@ -20,10 +20,13 @@
 
 struct mfad_outbox;
 
-/* What every handler gets: shared, long-lived state. */
+/*
+ * What every handler gets: shared, long-lived state. A request runs with
+ * a copy of it that holds one configuration snapshot (mfad_snap_view), so
+ * anything that changes after the start belongs behind a pointer here.
+ */
 struct mfad_ctx {
-	struct mfad_conf	*conf;		/* swapped on SIGHUP */
-	pthread_rwlock_t	 conf_lock;	/* read-held by each request */
+	struct mfad_conf	*conf;		/* a snapshot: see mfad_snap.h */
 	struct mfad_store	*store;
 	struct mfad_keys	*keys;
 	struct mfad_outbox	*outbox;
