@@ -1385,6 +1385,29 @@ mail_explain(const struct mfad_conf *conf, smtp_message_t message,
 	    conf->smtp_host, text);
 }
 
+/*
+ * Whether a failed session refused this message for good. The first step
+ * that failed decides: a 5xx to MAIL FROM refuses its sender, one to RCPT
+ * TO its recipient, one to DATA or to the final dot its content. A 4xx,
+ * no answer, and a 530 to MAIL FROM (the session is not authenticated,
+ * RFC 4954: the relay's set-up, not this message) are temporary. What
+ * follows a temporary refusal says nothing more: a relay answers a
+ * pipelined DATA with 554 "no valid recipients" after a 4xx to RCPT.
+ */
+static int
+mail_refused(smtp_message_t message, smtp_recipient_t rcpt)
+{
+	const smtp_status_t *st;
+
+	if ((st = smtp_reverse_path_status(message)) == NULL ||
+	    st->code / 100 != 2)
+		return st != NULL && st->code / 100 == 5 && st->code != 530;
+	if ((st = smtp_recipient_status(rcpt)) == NULL || st->code / 100 != 2)
+		return st != NULL && st->code / 100 == 5;
+	return (st = smtp_message_transfer_status(message)) != NULL &&
+	    st->code / 100 == 5;
+}
+
 int
 mfad_mail_send(const struct mfad_conf *conf, const char *to,
     const char *msg, size_t len, char *err, size_t errlen)
@@ -1497,14 +1520,8 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 		r = 0;
 	else {
 		mail_explain(conf, message, rcpt, &ev, err, errlen);
-		/* The relay took the sender but refused this recipient or
-		 * this message for good (5xx): trying again cannot help. */
-		if ((st = smtp_reverse_path_status(message)) != NULL &&
-		    st->code / 100 == 2 &&
-		    (((st = smtp_recipient_status(rcpt)) != NULL &&
-		    st->code / 100 == 5) ||
-		    ((st = smtp_message_transfer_status(message)) != NULL &&
-		    st->code / 100 == 5)))
+		/* Refused for good (5xx): trying again cannot help. */
+		if (mail_refused(message, rcpt))
 			r = MSS_ERR_REFUSED;
 	}
 	ERR_clear_error();
