@@ -21,7 +21,8 @@ For each row:
   drops the message at once, audited as mail_failed with the relay's
   answer, without a second session;
 - a clear line for each fault: the log line of each failed try names what
-  the relay did.
+  the relay did, and so does the audit record of the outcome (mail_sent
+  after failed tries, mail_failed).
 
 Timings (mfad_outbox.c, mfad_mail.c): a failed try is retried 2 s later
 (then 4, 8, ... 60 s); libESMTP waits 15 s for each reply and 20 s for the
@@ -445,7 +446,8 @@ def tries_logged(env):
 
 
 def assert_delivered_once(env, relay, login):
-    """The code arrived, logs in, and will never be sent again."""
+    """The code arrived, logs in, and will never be sent again. Returns
+    the message accepted and the detail of its mail_sent record."""
     got = relay.wait_accepted(1)
     h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
     sent = wait_audit(env, "mail_sent")
@@ -454,7 +456,7 @@ def assert_delivered_once(env, relay, login):
     assert len(sent) == 1, sent
     assert len(relay.accepted()) == 1, relay.accepted()
     assert audit(env, "mail_failed") == []
-    return got[0]
+    return got[0], sent[0]["detail"]
 
 
 @pytest.fixture
@@ -523,10 +525,14 @@ def test_temporary_fault_retried_and_delivered_once(world, row, faults,
     relay = FaultyRelay([faults])
     env = world(relay)
     login = code_login(env)
-    assert_delivered_once(env, relay, login)
+    _, detail = assert_delivered_once(env, relay, login)
     lines = tries_logged(env)
     assert len(lines) == 1, lines
     assert re.search(logged, lines[0]), lines[0]
+    # The audit trail keeps the fault too.
+    assert re.match(r"login_code after 1 failed try, the last: ", detail), \
+        detail
+    assert re.search(logged, detail), detail
     assert len(relay.sessions) == 2, [s.commands for s in relay.sessions]
     # The relay got the message's end once before, with a 4xx: that copy
     # was refused, so the one accepted is the only one.
@@ -587,7 +593,8 @@ def test_slow_relay_within_timeouts_delivers_first_time(world, row, faults):
     relay = FaultyRelay([faults])
     env = world(relay)
     login = code_login(env)
-    assert_delivered_once(env, relay, login)
+    _, detail = assert_delivered_once(env, relay, login)
+    assert detail == "login_code"
     assert tries_logged(env) == []
     assert len(relay.sessions) == 1
     assert len(relay.received()) == 1
@@ -603,7 +610,7 @@ def test_final_reply_never_comes_sent_again_same_message_id(world):
     relay = FaultyRelay([{"dot": "hang"}])
     env = world(relay)
     login = code_login(env)
-    accepted = assert_delivered_once(env, relay, login)
+    accepted, detail = assert_delivered_once(env, relay, login)
     copies = relay.received()
     assert len(copies) == 2, copies
     assert copies[0]["reply"] is None
@@ -612,8 +619,9 @@ def test_final_reply_never_comes_sent_again_same_message_id(world):
     assert parse(accepted["data"])["Message-ID"] in ids
     lines = tries_logged(env)
     assert len(lines) == 1, lines
-    assert re.search(r"no answer to the end of the message .*may still "
-                     r"deliver it", lines[0]), lines[0]
+    for text in (lines[0], detail):
+        assert re.search(r"no answer to the end of the message .*may "
+                         r"still deliver it", text), text
 
 
 def test_accepted_then_connection_lost_not_sent_again(world):
@@ -623,7 +631,8 @@ def test_accepted_then_connection_lost_not_sent_again(world):
     relay = FaultyRelay([{"quit": "drop"}])
     env = world(relay)
     login = code_login(env)
-    assert_delivered_once(env, relay, login)
+    _, detail = assert_delivered_once(env, relay, login)
+    assert detail == "login_code"
     assert tries_logged(env) == []
     assert len(relay.sessions) == 1
     assert len(relay.received()) == 1
@@ -681,7 +690,7 @@ def test_starttls_failure_nothing_in_clear(world, tmp_path, row, faults,
     the relay is right again the message arrives inside TLS, once."""
     relay, env = _tls_world(world, tmp_path, faults, bad)
     login = code_login(env)
-    assert_delivered_once(env, relay, login)
+    _, detail = assert_delivered_once(env, relay, login)
     first = relay.sessions[0]
     assert not first.tls, first.commands
     assert set(first.clear_commands()) <= {"EHLO", "STARTTLS", "QUIT"}, \
@@ -696,3 +705,4 @@ def test_starttls_failure_nothing_in_clear(world, tmp_path, row, faults,
     lines = tries_logged(env)
     assert len(lines) == 1, lines
     assert re.search(logged, lines[0]), lines[0]
+    assert re.search(logged, detail), detail
