@@ -155,6 +155,8 @@ struct mail_events {
 	int	tls_ok;		/* STARTTLS completed and accepted */
 	int	tls_event;	/* last STARTTLS problem reported, or 0 */
 	long	verify_err;	/* first certificate error from OpenSSL */
+	int	data_sent;	/* the message's lines were written */
+	char	refusal[160];	/* the relay's last 4xx or 5xx line, cleaned */
 };
 
 static pthread_once_t mail_once = PTHREAD_ONCE_INIT;
@@ -1079,6 +1081,9 @@ mail_event_cb(smtp_session_t session, int event_no, void *arg, ...)
 	case SMTP_EV_STARTTLS_OK:
 		ev->tls_ok = 1;
 		break;
+	case SMTP_EV_MESSAGEDATA:
+		ev->data_sent = 1;
+		break;
 	case SMTP_EV_EXTNA_STARTTLS:
 	case SMTP_EV_WEAK_CIPHER:
 	case SMTP_EV_INVALID_PEER_CERTIFICATE:
@@ -1091,6 +1096,40 @@ mail_event_cb(smtp_session_t session, int event_no, void *arg, ...)
 		break;
 	default:
 		break;
+	}
+}
+
+/*
+ * Keeps the relay's last refusal (4xx or 5xx), which names the fault when
+ * no status of the message does: a refused greeting, EHLO or STARTTLS,
+ * answered later by QUIT's 221. Only what the relay sends is looked at:
+ * what mfad writes holds the AUTH credentials.
+ */
+static void
+mail_monitor_cb(const char *buf, int buflen, int writing, void *arg)
+{
+	struct mail_events *ev = arg;
+	const char *p, *end, *nl;
+	char line[sizeof(ev->refusal)];
+	size_t n;
+
+	if (writing != SMTP_CB_READING || buf == NULL || buflen <= 0)
+		return;
+	for (p = buf, end = buf + buflen; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = (size_t)((nl != NULL ? nl : end) - p);
+		/* The last line of a refusal: three digits and a space. */
+		if (n >= 4 && (p[0] == '4' || p[0] == '5') &&
+		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+		    p[3] == ' ') {
+			if (n >= sizeof(line))
+				n = sizeof(line) - 1;
+			memcpy(line, p, n);
+			line[n] = '\0';
+			mail_clean(ev->refusal, sizeof(ev->refusal), line);
+		}
+		if (nl == NULL)
+			break;
 	}
 }
 
@@ -1329,8 +1368,44 @@ mail_explain(const struct mfad_conf *conf, smtp_message_t message,
 	}
 	smtp_strerror(smtp_errno(), buf, sizeof(buf));
 	mail_clean(text, sizeof(text), buf);
+	if (ev->data_sent) {
+		/* The message was written after DATA's 354, but the answer
+		 * to its end never came: the relay may hold it. */
+		mail_err(err, errlen, "relay %s: no answer to the end of the "
+		    "message (%s); the relay may still deliver it",
+		    conf->smtp_host, text);
+		return;
+	}
+	if (ev->refusal[0] != '\0') {
+		mail_err(err, errlen, "relay %s refused the session: %s; "
+		    "nothing sent", conf->smtp_host, ev->refusal);
+		return;
+	}
 	mail_err(err, errlen, "relay %s: message not accepted: %s",
 	    conf->smtp_host, text);
+}
+
+/*
+ * Whether a failed session refused this message for good. The first step
+ * that failed decides: a 5xx to MAIL FROM refuses its sender, one to RCPT
+ * TO its recipient, one to DATA or to the final dot its content. A 4xx,
+ * no answer, and a 530 to MAIL FROM (the session is not authenticated,
+ * RFC 4954: the relay's set-up, not this message) are temporary. What
+ * follows a temporary refusal says nothing more: a relay answers a
+ * pipelined DATA with 554 "no valid recipients" after a 4xx to RCPT.
+ */
+static int
+mail_refused(smtp_message_t message, smtp_recipient_t rcpt)
+{
+	const smtp_status_t *st;
+
+	if ((st = smtp_reverse_path_status(message)) == NULL ||
+	    st->code / 100 != 2)
+		return st != NULL && st->code / 100 == 5 && st->code != 530;
+	if ((st = smtp_recipient_status(rcpt)) == NULL || st->code / 100 != 2)
+		return st != NULL && st->code / 100 == 5;
+	return (st = smtp_message_transfer_status(message)) != NULL &&
+	    st->code / 100 == 5;
 }
 
 int
@@ -1390,7 +1465,8 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 
 	if ((session = smtp_create_session()) == NULL ||
 	    smtp_set_server(session, server) == 0 ||
-	    smtp_set_eventcb(session, mail_event_cb, &ev) == 0) {
+	    smtp_set_eventcb(session, mail_event_cb, &ev) == 0 ||
+	    smtp_set_monitorcb(session, mail_monitor_cb, &ev, 0) == 0) {
 		mail_err(err, errlen, "mail: cannot set up the SMTP session");
 		goto out;
 	}
@@ -1444,14 +1520,8 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 		r = 0;
 	else {
 		mail_explain(conf, message, rcpt, &ev, err, errlen);
-		/* The relay took the sender but refused this recipient or
-		 * this message for good (5xx): trying again cannot help. */
-		if ((st = smtp_reverse_path_status(message)) != NULL &&
-		    st->code / 100 == 2 &&
-		    (((st = smtp_recipient_status(rcpt)) != NULL &&
-		    st->code / 100 == 5) ||
-		    ((st = smtp_message_transfer_status(message)) != NULL &&
-		    st->code / 100 == 5)))
+		/* Refused for good (5xx): trying again cannot help. */
+		if (mail_refused(message, rcpt))
 			r = MSS_ERR_REFUSED;
 	}
 	ERR_clear_error();

@@ -263,7 +263,7 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 	struct mfad_conf *conf;
 	struct mfad_outmsg m;
 	MDB_txn *txn = NULL;
-	char *msg = NULL, err[512];
+	char *msg = NULL, err[512], detail[512];
 	const char *event = NULL, *result = "failure";
 	size_t len = 0;
 	uint64_t now = mfad_now(), backoff;
@@ -315,6 +315,13 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 		struct mfad_audit_ev ev = { event, m.user, "", "", result,
 		    sent ? mfad_mail_kind_name(m.kind) : err };
 
+		/* A mail that needed more than one try says why in the
+		 * audit trail too, not only in the log. */
+		if (sent && m.tries > 0 && snprintf(detail, sizeof(detail),
+		    "%s after %u failed tr%s, the last: %s",
+		    mfad_mail_kind_name(m.kind), m.tries,
+		    m.tries == 1 ? "y" : "ies", m.last_error) > 0)
+			ev.detail = detail;
 		state = sent ? MSS_MAIL_SENT : MSS_MAIL_FAILED;
 		if ((r = mfad_outbox_del(txn, ctx->store, id)) != 0 ||
 		    (r = mfad_outbox_login_state(ctx, txn, &m, state)) != 0 ||
