@@ -764,7 +764,7 @@ mfad_server_listen(const char *path, uid_t owner, int *fdp)
 	/* Everyone may connect; each request is checked against its peer. */
 	if (chmod(path, 0666) != 0 ||
 	    (owner != (uid_t)-1 && chown(path, owner, (gid_t)-1) != 0) ||
-	    listen(fd, 128) != 0) {
+	    listen(fd, SOMAXCONN) != 0) {
 		mfad_log(LOG_ERR, "%s: %s", path, strerror(errno));
 		close(fd);
 		return MSS_ERR_SYSTEM;
