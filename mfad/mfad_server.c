@@ -1315,6 +1315,8 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		return r != 0 ? r : MSS_ERR_NOMEM;
 	}
 	conns = srv.conns;
+	/* A reload's hashing must not wait behind unprivileged callers. */
+	mfad_pw_priority(1);
 	if ((r = mfad_pool_start(&pool, ctx)) != 0) {
 		mfad_pool_stop(&pool);
 		mfad_srv_free(&srv);
