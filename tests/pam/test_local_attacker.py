@@ -265,3 +265,34 @@ def test_login_flood_does_not_stop_root_logins(env, attacker):
     # rate the cores hash them: at most 2 cores x 10 a second here.
     _check(logins, lines, ROOT_LOGINS * per_login + int(elapsed * 20) + 10)
     assert env.mfad.running
+
+
+def test_out_of_descriptors_does_not_spin(make_env, attacker):
+    """With an open-file limit far too small for its table (16, hard),
+    mfad runs out of descriptors while the attacker holds connections:
+    it sheds the waiting connections and rests instead of spinning on a
+    listener that stays readable (below 50 % of a core), says so once,
+    with a count, and serves again once the attack ends."""
+    env = make_env(start=False)
+    env.mfad.wrapper = ["prlimit", "--nofile=16:16", "--"]
+    env.start()
+    before = _log_lines(env)
+    attack = Attack(env, HOLD, 2000, 60)
+    try:
+        time.sleep(2)
+        cpu0, t0 = _cpu_seconds(env.mfad.proc.pid), time.monotonic()
+        time.sleep(8)
+        cpu = (_cpu_seconds(env.mfad.proc.pid) - cpu0) / \
+            (time.monotonic() - t0)
+        lines = _log_lines(env) - before
+    finally:
+        stats = attack.stop()
+    log = env.mfad.log_text()
+    print("out of descriptors: mfad cpu %.0f%%, %d log lines, attacker %s"
+          % (cpu * 100, lines, stats))
+    assert "Too many open files" in log, log
+    assert cpu < 0.5, "mfad used %.0f%% of a core" % (cpu * 100)
+    assert lines <= 10, log
+    # Once the attack ends, mfad serves again.
+    h.wait_until(lambda: env.ctl("status")[0] == h.CTL_OK, 10,
+                 what="mfadctl status after the attack")
