@@ -19,6 +19,7 @@ import time
 import pytest
 
 import mss_harness as h
+from test_peer import NOBODY, _as_nobody_service
 
 ATTACKER = "mss-test-atk"
 ROOT_LOGIN_BOUND = 8.0      # seconds, email prompt to PAM_SUCCESS
@@ -242,7 +243,11 @@ def test_login_flood_does_not_stop_root_logins(env, attacker):
     for its own name (an unknown account: a dummy hash each) in flight
     while root logs in five times: each root login succeeds within
     ROOT_LOGIN_BOUND, because root's password check waits for about one
-    hash, not for the attacker's queue."""
+    hash, not for the attacker's queue. A screen locker of another
+    ordinary user (nobody, unlocking its own session) is served in turn
+    with the attacker's uid, within the same bound."""
+    locker = _as_nobody_service(env)
+    env.add_user("nobody", "nobody@example.org")
     env.full_login()
     before = _log_lines(env)
     baseline = _root_logins(env, 1)
@@ -254,16 +259,31 @@ def test_login_flood_does_not_stop_root_logins(env, attacker):
     try:
         time.sleep(3)                  # let its queue build up
         logins = _root_logins(env, ROOT_LOGINS, gap=1)
+        t1 = time.monotonic()
+        own = env.login("nobody", service=locker, as_uid=NOBODY.pw_uid,
+                        as_gid=NOBODY.pw_gid, driver=env.dir / "pam_driver")
+        own.expect("ECHO_ON", h.PROMPT_EMAIL)
+        own.answer("nobody@example.org")
+        own.expect("ECHO_OFF", "Password")
+        own.answer(h.PASSWORD)
+        own.expect("INFO", h.mask_email("nobody@example.org"))
+        own.expect("ECHO_ON", h.PROMPT_CODE)
+        own.answer(env.smtp.wait_for_code("nobody@example.org"))
+        own.expect("INFO")
+        locker_ok = own.result() == h.PAM_SUCCESS
+        locker_secs = time.monotonic() - t1
         elapsed = time.monotonic() - t0
         lines = _log_lines(env) - before
     finally:
         stats = attack.stop()
     _report("login flood", logins, lines,
-            "unloaded login %.1f s, %.0f s of attack, attacker %s" %
-            (baseline[0][1], elapsed, stats))
+            "unloaded login %.1f s, %.0f s of attack, locker %s in %.1f s, "
+            "attacker %s" % (baseline[0][1], elapsed, locker_ok,
+                             locker_secs, stats))
     # The attacker's refused logins are audited, one line each, at the
     # rate the cores hash them: at most 2 cores x 10 a second here.
-    _check(logins, lines, ROOT_LOGINS * per_login + int(elapsed * 20) + 10)
+    _check(logins + [(locker_ok, locker_secs)], lines,
+           (ROOT_LOGINS + 1) * per_login + int(elapsed * 20) + 10)
     assert env.mfad.running
 
 
