@@ -2,13 +2,14 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mss_client.h"
@@ -40,15 +41,25 @@ mss_client_check_path(const char *path, uid_t *owner)
 	return 0;
 }
 
+static long long
+mss_client_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int
 mss_client_connect(const char *path, int timeout_ms, int *fdp)
 {
 	struct sockaddr_un sun;
-	struct pollfd pfd;
+	struct timeval tv;
 	struct ucred cred;
 	socklen_t len;
+	long long deadline, left;
 	uid_t owner;
-	int fd, nfd, r, err;
+	int fd, nfd, r, fl;
 
 	*fdp = -1;
 	if ((r = mss_client_check_path(path, &owner)) != 0)
@@ -56,8 +67,7 @@ mss_client_connect(const char *path, int timeout_ms, int *fdp)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return MSS_ERR_SYSTEM;
 	/* Keep clear of 0-2: a caller with closed stdio must not see us. */
 	if (fd <= 2) {
@@ -66,23 +76,38 @@ mss_client_connect(const char *path, int timeout_ms, int *fdp)
 		if ((fd = nfd) < 0)
 			return MSS_ERR_SYSTEM;
 	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN) {
-			r = MSS_ERR_UNAVAIL;
-			goto fail;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, timeout_ms) <= 0) {
+	/*
+	 * A Unix socket's non-blocking connect fails at once (EAGAIN) while
+	 * mfad's listen queue is full, as a flood of connections by another
+	 * local user keeps it: a blocking connect with a send timeout waits
+	 * in the kernel for room instead, up to timeout_ms.
+	 */
+	deadline = mss_client_mono_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	for (;;) {
+		left = deadline - mss_client_mono_ms();
+		if (left <= 0) {
 			r = MSS_ERR_TIMEOUT;
 			goto fail;
 		}
-		len = sizeof(err);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
-		    err != 0) {
-			r = MSS_ERR_UNAVAIL;
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+		    sizeof(tv)) != 0) {
+			r = MSS_ERR_SYSTEM;
 			goto fail;
 		}
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		r = errno == EAGAIN || errno == EINPROGRESS ?
+		    MSS_ERR_TIMEOUT : MSS_ERR_UNAVAIL;
+		goto fail;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+		r = MSS_ERR_SYSTEM;
+		goto fail;
 	}
 	len = sizeof(cred);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,32 +20,54 @@ static pthread_mutex_t mfad_pw_lock = PTHREAD_MUTEX_INITIALIZER;
 /*
  * At most one argon2 computation per core at a time: more would only
  * share the cores and make every login wait longer (each one takes its
- * memlimit of memory, too).
+ * memlimit of memory, too). A thread marked urgent (one serving a trusted
+ * caller: sshd's PAM, an admin) takes the next free core before any
+ * other waiting thread, so that a flood of unprivileged logins delays it
+ * by one hash at most.
  */
-static pthread_once_t mfad_pw_once = PTHREAD_ONCE_INIT;
-static sem_t mfad_pw_sem;
+static pthread_mutex_t mfad_pw_gate = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mfad_pw_free = PTHREAD_COND_INITIALIZER;
+static unsigned mfad_pw_cores, mfad_pw_busy, mfad_pw_urgent_waiting;
+static __thread int mfad_pw_urgent;
 
-static void
-mfad_pw_sem_init(void)
+void
+mfad_pw_priority(int urgent)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	sem_init(&mfad_pw_sem, 0, n > 0 ? (unsigned)n : 1);
+	mfad_pw_urgent = urgent;
 }
 
 static void
 mfad_pw_enter(void)
 {
-	pthread_once(&mfad_pw_once, mfad_pw_sem_init);
-	while (sem_wait(&mfad_pw_sem) != 0 && errno == EINTR)
-		;
+	long n;
+
+	pthread_mutex_lock(&mfad_pw_gate);
+	if (mfad_pw_cores == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		mfad_pw_cores = n > 0 ? (unsigned)n : 1;
+	}
+	if (mfad_pw_urgent) {
+		mfad_pw_urgent_waiting++;
+		while (mfad_pw_busy >= mfad_pw_cores)
+			pthread_cond_wait(&mfad_pw_free, &mfad_pw_gate);
+		mfad_pw_urgent_waiting--;
+	} else
+		while (mfad_pw_busy >= mfad_pw_cores ||
+		    mfad_pw_urgent_waiting > 0)
+			pthread_cond_wait(&mfad_pw_free, &mfad_pw_gate);
+	mfad_pw_busy++;
+	pthread_mutex_unlock(&mfad_pw_gate);
 }
 
 static void
 mfad_pw_leave(void)
 {
-	sem_post(&mfad_pw_sem);
+	pthread_mutex_lock(&mfad_pw_gate);
+	mfad_pw_busy--;
+	pthread_cond_broadcast(&mfad_pw_free);
+	pthread_mutex_unlock(&mfad_pw_gate);
 }
+
 static char mfad_pw_dummy[crypto_pwhash_STRBYTES];
 
 /* The blocklist: lower-cased entries, sorted for bsearch. */

@@ -10,6 +10,9 @@
 #include "mfad_conf.h"
 #include "mfad_store.h"
 
+/* Marks the calling thread's hashing as urgent (1) or not (0): urgent
+ * threads take the next free core first. Threads start not urgent. */
+void mfad_pw_priority(int urgent);
 /* Hashes pw with conf's limits into out (MFAD_HASH_MAX bytes). */
 int mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
     char out[MFAD_HASH_MAX]) __attribute__((warn_unused_result));

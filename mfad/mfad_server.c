@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,9 +32,43 @@
 #include "mss_io.h"
 #include "mss_proto.h"
 
-#define MFAD_MAX_CONNS		1024
 #define MFAD_IO_DEADLINE_MS	5000	/* a whole request, or a reply */
 #define MFAD_SWEEP_SECS		60
+
+/*
+ * Connection limits. The table is sized from the open-file limit (raised
+ * to its hard limit at start), less MFAD_FD_RESERVE descriptors for the
+ * store, the log, the relay and backups. A caller that is neither a
+ * trusted PAM caller nor an admin may hold MFAD_UID_CONNS connections and
+ * have MFAD_UID_BUSY requests in flight; such callers together may use
+ * only MFAD_UNPRIV_SHARE of the table, so that sshd's PAM and admins
+ * always find a free slot.
+ */
+#define MFAD_CONN_MIN		16
+#define MFAD_CONN_CAP		65536
+#define MFAD_FD_RESERVE		64
+#define MFAD_UID_CONNS		32
+#define MFAD_UID_BUSY		8
+#define MFAD_UNPRIV_SHARE(n)	((n) - (n) / 4)
+#define MFAD_ACCEPT_BATCH	64	/* accepts between two polls */
+#define MFAD_ACCEPT_PAUSE_MS	100	/* out of descriptors: a rest */
+#define MFAD_LOG_EVERY		60	/* seconds between two lines */
+
+/* Lines a flood repeats: one a minute, with a count. */
+static struct mfad_log_limit mfad_lim_full =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+static struct mfad_log_limit mfad_lim_share =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+static struct mfad_log_limit mfad_lim_uid =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+static struct mfad_log_limit mfad_lim_nofile =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+static struct mfad_log_limit mfad_lim_accept =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+static struct mfad_log_limit mfad_lim_timeout =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+static struct mfad_log_limit mfad_lim_bad =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
 
 uint64_t
 mfad_now(void)
@@ -207,6 +242,7 @@ struct mfad_conn {
 	struct mfad_peer	 peer;
 	int			 fds[MSS_BACKUP_FDS];	/* came with the frame */
 	int			 nfds;
+	int			 uidx;	/* in uids[]; -1: trusted */
 };
 
 struct mfad_job {
@@ -215,17 +251,34 @@ struct mfad_job {
 	uint64_t		 gen;
 	uint8_t			 type;
 	int			 sweep;	/* housekeeping, no connection */
+	int			 trusted; /* PAM caller or admin: first */
 	struct mss_buf		*in;
 	struct mss_buf		*out;	/* framed reply, or NULL: drop */
 	struct mfad_peer	 peer;
 	struct mfad_auth_cont	*cont;	/* AUTH_START's second half */
 };
 
+/* The jobs of one unprivileged uid, waiting for a worker. */
+struct mfad_flow {
+	struct mfad_flow	*next;
+	uid_t			 uid;
+	struct mfad_job		*head, *tail;
+};
+
+/*
+ * Jobs of trusted callers (and housekeeping) wait in todo and go first;
+ * those of other callers wait in one queue per uid, served in turn, and
+ * at most urun_max of them run at once (one per core, so that two
+ * workers stay free for trusted callers). A flood from one uid thus
+ * delays others by about one hash, never by the length of its queue.
+ */
 struct mfad_pool {
 	struct mfad_ctx		*ctx;
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
 	struct mfad_job		*todo, *todo_tail;
+	struct mfad_flow	*flows, *flows_tail;	/* round robin */
+	size_t			 urun, urun_max;
 	struct mfad_job		*done;
 	int			 stop;
 	int			 wake[2];	/* workers -> loop */
@@ -301,9 +354,9 @@ mfad_job_outcome(struct mfad_job *j, int r, uint8_t rtype,
     struct mss_buf *rep)
 {
 	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {
-		mfad_log(LOG_NOTICE, "malformed request type %u from uid %u "
-		    "pid %d: dropped", j->type, (unsigned)j->peer.uid,
-		    (int)j->peer.pid);
+		mfad_log_limited(&mfad_lim_bad, LOG_NOTICE, "malformed "
+		    "request type %u from uid %u pid %d: dropped", j->type,
+		    (unsigned)j->peer.uid, (int)j->peer.pid);
 		mss_buf_free(j->out);
 		j->out = NULL;
 		return;
@@ -437,6 +490,8 @@ mfad_committer(void *arg)
 	int r;
 
 	pthread_setname_np(pthread_self(), "mfad-commit");
+	/* Every caller's quick requests wait for this thread. */
+	mfad_pw_priority(1);
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		while (p->ctodo == NULL && !p->cstop)
@@ -473,33 +528,74 @@ mfad_committer(void *arg)
 	return NULL;
 }
 
+/*
+ * The next job for a worker (p->lock held): a trusted one, else the
+ * first of the next uid's queue while fewer than urun_max such jobs run
+ * (when stopping, whatever is left). NULL: nothing to take now.
+ */
+static struct mfad_job *
+mfad_pool_take(struct mfad_pool *p)
+{
+	struct mfad_flow *f;
+	struct mfad_job *j;
+
+	if ((j = p->todo) != NULL) {
+		if ((p->todo = j->next) == NULL)
+			p->todo_tail = NULL;
+		return j;
+	}
+	if ((f = p->flows) == NULL || (p->urun >= p->urun_max && !p->stop))
+		return NULL;
+	j = f->head;
+	if ((f->head = j->next) == NULL)
+		f->tail = NULL;
+	if ((p->flows = f->next) == NULL)
+		p->flows_tail = NULL;
+	if (f->head != NULL) {
+		/* Its turn is over: to the back of the round. */
+		f->next = NULL;
+		if (p->flows_tail != NULL)
+			p->flows_tail->next = f;
+		else
+			p->flows = f;
+		p->flows_tail = f;
+	} else
+		free(f);
+	p->urun++;
+	return j;
+}
+
 static void *
 mfad_worker(void *arg)
 {
 	struct mfad_pool *p = arg;
 	struct mfad_job *j;
+	int trusted;
 
 	pthread_setname_np(pthread_self(), "mfad-worker");
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		while (p->todo == NULL && !p->stop)
+		while ((j = mfad_pool_take(p)) == NULL && !p->stop)
 			pthread_cond_wait(&p->cond, &p->lock);
-		if (p->todo == NULL) {
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		j = p->todo;
-		p->todo = j->next;
-		if (p->todo == NULL)
-			p->todo_tail = NULL;
 		pthread_mutex_unlock(&p->lock);
+		if (j == NULL)
+			break;
 
 		if (j->sweep) {
+			mfad_pw_priority(1);
 			mfad_sweep(p->ctx);
 			mfad_job_free(j);
 			continue;
 		}
+		trusted = j->trusted;
+		mfad_pw_priority(trusted);
 		mfad_job_run(p->ctx, j);
+		if (!trusted) {
+			pthread_mutex_lock(&p->lock);
+			p->urun--;
+			pthread_cond_signal(&p->cond);
+			pthread_mutex_unlock(&p->lock);
+		}
 		if (j->cont != NULL)
 			mfad_commit_push(p, j);
 		else {
@@ -510,18 +606,45 @@ mfad_worker(void *arg)
 	return NULL;
 }
 
-static void
+/* Queues j: trusted jobs in todo, others in their uid's queue. */
+static int
 mfad_pool_push(struct mfad_pool *p, struct mfad_job *j)
 {
+	struct mfad_flow *f;
+
 	pthread_mutex_lock(&p->lock);
 	j->next = NULL;
-	if (p->todo_tail != NULL)
-		p->todo_tail->next = j;
-	else
-		p->todo = j;
-	p->todo_tail = j;
+	if (j->trusted || j->sweep) {
+		if (p->todo_tail != NULL)
+			p->todo_tail->next = j;
+		else
+			p->todo = j;
+		p->todo_tail = j;
+	} else {
+		for (f = p->flows; f != NULL; f = f->next)
+			if (f->uid == j->peer.uid)
+				break;
+		if (f == NULL) {
+			if ((f = calloc(1, sizeof(*f))) == NULL) {
+				pthread_mutex_unlock(&p->lock);
+				return MSS_ERR_NOMEM;
+			}
+			f->uid = j->peer.uid;
+			if (p->flows_tail != NULL)
+				p->flows_tail->next = f;
+			else
+				p->flows = f;
+			p->flows_tail = f;
+		}
+		if (f->tail != NULL)
+			f->tail->next = j;
+		else
+			f->head = j;
+		f->tail = j;
+	}
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+	return 0;
 }
 
 static int
@@ -544,6 +667,7 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 	 * mfad_pw.c) and wait on relays or backups: one per core, and two
 	 * more so that a slow relay does not hold up password checks. */
 	p->nthreads = (n > 0 ? (size_t)n : 2) + 2;
+	p->urun_max = p->nthreads - 2;
 	if ((p->threads = calloc(p->nthreads, sizeof(*p->threads))) == NULL)
 		return MSS_ERR_NOMEM;
 	for (i = 0; i < p->nthreads; i++)
@@ -557,6 +681,7 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 static void
 mfad_pool_stop(struct mfad_pool *p)
 {
+	struct mfad_flow *f;
 	struct mfad_job *j;
 	size_t i;
 
@@ -582,6 +707,14 @@ mfad_pool_stop(struct mfad_pool *p)
 	while ((j = p->todo) != NULL) {
 		p->todo = j->next;
 		mfad_job_free(j);
+	}
+	while ((f = p->flows) != NULL) {
+		p->flows = f->next;
+		while ((j = f->head) != NULL) {
+			f->head = j->next;
+			mfad_job_free(j);
+		}
+		free(f);
 	}
 	close(p->wake[0]);
 	close(p->wake[1]);
@@ -631,7 +764,7 @@ mfad_server_listen(const char *path, uid_t owner, int *fdp)
 	/* Everyone may connect; each request is checked against its peer. */
 	if (chmod(path, 0666) != 0 ||
 	    (owner != (uid_t)-1 && chown(path, owner, (gid_t)-1) != 0) ||
-	    listen(fd, 128) != 0) {
+	    listen(fd, SOMAXCONN) != 0) {
 		mfad_log(LOG_ERR, "%s: %s", path, strerror(errno));
 		close(fd);
 		return MSS_ERR_SYSTEM;
@@ -640,9 +773,95 @@ mfad_server_listen(const char *path, uid_t owner, int *fdp)
 	return 0;
 }
 
-static void
-mfad_conn_close(struct mfad_conn *c)
+/*
+ * The event loop's connections: a table sized at start, a stack of its
+ * free slots, and for callers that are not trusted, what each uid holds
+ * (a hash of uid entries, each alive while the uid has a connection).
+ */
+struct mfad_uid_ent {
+	uid_t		uid;
+	unsigned	conns;
+	unsigned	busy;		/* requests in flight */
+	int		next;		/* in its bucket or free list */
+};
+
+struct mfad_srv {
+	struct mfad_ctx		*ctx;
+	struct mfad_pool	*pool;
+	struct mfad_conn	*conns;
+	size_t			 nconns;
+	size_t			*freev;		/* free slots */
+	size_t			 nfree;
+	size_t			 unpriv, unpriv_max;
+	struct mfad_uid_ent	*uids;		/* nconns entries */
+	int			*buckets;
+	size_t			 nbuckets;	/* a power of two */
+	int			 ufree;
+	int			 spare;	/* given up on EMFILE */
+	long long		 accept_after;	/* no accept before */
+};
+
+static int *
+mfad_uid_bucket(struct mfad_srv *s, uid_t uid)
 {
+	return &s->buckets[((uint32_t)uid * 2654435761U) &
+	    (s->nbuckets - 1)];
+}
+
+/* The entry of uid, made (with no connection) if it has none; -1 when
+ * none is left, which the table's size rules out. */
+static int
+mfad_uid_get(struct mfad_srv *s, uid_t uid)
+{
+	int *b = mfad_uid_bucket(s, uid), i;
+
+	for (i = *b; i >= 0; i = s->uids[i].next)
+		if (s->uids[i].uid == uid)
+			return i;
+	if ((i = s->ufree) < 0)
+		return -1;
+	s->ufree = s->uids[i].next;
+	s->uids[i].uid = uid;
+	s->uids[i].conns = s->uids[i].busy = 0;
+	s->uids[i].next = *b;
+	*b = i;
+	return i;
+}
+
+/* Drops entry i once its uid holds nothing. */
+static void
+mfad_uid_drop_idle(struct mfad_srv *s, int i)
+{
+	int *pp;
+
+	if (s->uids[i].conns > 0)
+		return;
+	for (pp = mfad_uid_bucket(s, s->uids[i].uid); *pp != i;
+	    pp = &s->uids[*pp].next)
+		;
+	*pp = s->uids[i].next;
+	s->uids[i].next = s->ufree;
+	s->ufree = i;
+}
+
+static int
+mfad_peer_trusted(const struct mfad_peer *p)
+{
+	return (p->roles & (MFAD_ROLE_PAM | MFAD_ROLE_ADMIN)) != 0;
+}
+
+/* Leaves MFAD_CONN_BUSY: the request is no longer in flight. */
+static void
+mfad_conn_unbusy(struct mfad_srv *s, struct mfad_conn *c)
+{
+	if (c->state == MFAD_CONN_BUSY && c->uidx >= 0)
+		s->uids[c->uidx].busy--;
+}
+
+static void
+mfad_conn_close(struct mfad_srv *s, struct mfad_conn *c)
+{
+	mfad_conn_unbusy(s, c);
 	mfad_close_fds(c->fds, &c->nfds);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -650,6 +869,14 @@ mfad_conn_close(struct mfad_conn *c)
 	mss_buf_free(c->out);
 	c->in = c->out = NULL;
 	c->fd = -1;
+	if (c->uidx >= 0) {
+		s->uids[c->uidx].conns--;
+		mfad_uid_drop_idle(s, c->uidx);
+		s->unpriv--;
+		c->uidx = -1;
+	}
+	if (c->state != MFAD_CONN_FREE)
+		s->freev[s->nfree++] = (size_t)(c - s->conns);
 	c->state = MFAD_CONN_FREE;
 	c->gen++;
 }
@@ -703,8 +930,9 @@ mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
 		}
 	}
 	if (bad || (msg.msg_flags & MSG_CTRUNC)) {
-		mfad_log(LOG_NOTICE, "uid %u sent descriptors mfad does not "
-		    "take: dropped", (unsigned)c->peer.uid);
+		mfad_log_limited(&mfad_lim_bad, LOG_NOTICE, "uid %u sent "
+		    "descriptors mfad does not take: dropped",
+		    (unsigned)c->peer.uid);
 		errno = EPROTO;
 		return -1;
 	}
@@ -713,7 +941,7 @@ mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
 
 /* Reads what is there; a complete request goes to the pool. */
 static void
-mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
+mfad_conn_read(struct mfad_srv *s, struct mfad_conn *c)
 {
 	const struct mfad_handler *h;
 	struct mfad_job *j;
@@ -732,14 +960,15 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 				/* Bound checked before any allocation. */
 				if (mss_frame_header(c->hdr, &c->type,
 				    &c->len) != 0) {
-					mfad_log(LOG_NOTICE, "bad frame from "
+					mfad_log_limited(&mfad_lim_bad,
+					    LOG_NOTICE, "bad frame from "
 					    "uid %u: dropped",
 					    (unsigned)c->peer.uid);
-					mfad_conn_close(c);
+					mfad_conn_close(s, c);
 					return;
 				}
 				if ((c->in = mss_buf_new(c->len)) == NULL) {
-					mfad_conn_close(c);
+					mfad_conn_close(s, c);
 					return;
 				}
 				if (c->len == 0)
@@ -749,7 +978,7 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 		} else {
 			want = c->len - mss_buf_avail(c->in);
 			if ((dst = mss_buf_reserve(c->in, want)) == NULL) {
-				mfad_conn_close(c);
+				mfad_conn_close(s, c);
 				return;
 			}
 			n = mfad_conn_recv(c, dst, want);
@@ -762,41 +991,47 @@ mfad_conn_read(struct mfad_conn *c, size_t slot, struct mfad_pool *p)
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		mfad_conn_close(c);	/* EOF or error mid-request */
+		mfad_conn_close(s, c);	/* EOF or error mid-request */
 		return;
 	}
 	/* Descriptors are for BACKUP only; with any other request they are
 	 * closed and the connection dropped, as for a malformed frame. */
 	if (c->nfds > 0 && c->type != MSS_REQ_BACKUP) {
-		mfad_log(LOG_NOTICE, "uid %u sent descriptors with request "
-		    "type %u: dropped", (unsigned)c->peer.uid,
-		    (unsigned)c->type);
-		mfad_conn_close(c);
+		mfad_log_limited(&mfad_lim_bad, LOG_NOTICE, "uid %u sent "
+		    "descriptors with request type %u: dropped",
+		    (unsigned)c->peer.uid, (unsigned)c->type);
+		mfad_conn_close(s, c);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		mfad_conn_close(c);
+		mfad_conn_close(s, c);
 		return;
 	}
-	j->slot = slot;
+	j->slot = (size_t)(c - s->conns);
 	j->gen = c->gen;
 	j->type = c->type;
 	j->in = c->in;
 	j->peer = c->peer;
+	j->trusted = c->uidx < 0;
 	memcpy(j->peer.fds, c->fds, sizeof(c->fds));
 	j->peer.nfds = c->nfds;
 	c->nfds = 0;
 	c->in = NULL;
-	c->state = MFAD_CONN_BUSY;
 	h = mfad_handler_find(j->type);
 	if (h != NULL && (h->flags & MFAD_H_COMMIT))
-		mfad_commit_push(p, j);
-	else
-		mfad_pool_push(p, j);
+		mfad_commit_push(s->pool, j);
+	else if (mfad_pool_push(s->pool, j) != 0) {
+		mfad_job_free(j);
+		mfad_conn_close(s, c);
+		return;
+	}
+	c->state = MFAD_CONN_BUSY;
+	if (c->uidx >= 0)
+		s->uids[c->uidx].busy++;
 }
 
 static void
-mfad_conn_write(struct mfad_conn *c)
+mfad_conn_write(struct mfad_srv *s, struct mfad_conn *c)
 {
 	ssize_t n;
 
@@ -806,44 +1041,211 @@ mfad_conn_write(struct mfad_conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			mfad_conn_close(c);
+			mfad_conn_close(s, c);
 			return;
 		}
 		c->out->off += (size_t)n;
 	}
-	mfad_conn_close(c);	/* one request per connection */
+	mfad_conn_close(s, c);	/* one request per connection */
+}
+
+/*
+ * Out of descriptors (EMFILE, ENFILE): the listener stays readable, and
+ * polling it again at once would spin. The spare descriptor is given up
+ * to take the waiting connections and close them (their clients see mfad
+ * hang up rather than wait), then the listener rests for a moment.
+ */
+static void
+mfad_accept_shed(struct mfad_srv *s, int lfd, int err)
+{
+	unsigned n = 0;
+	int fd;
+
+	if (s->spare >= 0) {
+		close(s->spare);
+		s->spare = -1;
+		while (n < MFAD_ACCEPT_BATCH && (fd = accept4(lfd, NULL, NULL,
+		    SOCK_CLOEXEC)) >= 0) {
+			close(fd);
+			n++;
+		}
+		s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	mfad_log_limited(&mfad_lim_nofile, LOG_ERR, "accept: %s: refused %u "
+	    "connections, pausing for %d ms", strerror(err), n,
+	    MFAD_ACCEPT_PAUSE_MS);
+	s->accept_after = mfad_mono_ms() + MFAD_ACCEPT_PAUSE_MS;
+}
+
+/* Gives fd a slot, or closes it when its caller is over a limit. */
+static void
+mfad_accept_one(struct mfad_srv *s, int fd)
+{
+	struct mfad_ctx *ctx = s->ctx;
+	struct mfad_conf *conf;
+	struct mfad_peer peer;
+	struct mfad_conn *c;
+	int u = -1, r;
+
+	conf = mfad_snap_hold(ctx);
+	r = mfad_peer_get(fd, conf, &peer);
+	mfad_snap_release(conf);
+	if (r != 0) {
+		close(fd);
+		return;
+	}
+	if (s->nfree == 0) {
+		mfad_log_limited(&mfad_lim_full, LOG_WARNING, "all %zu "
+		    "connections in use: refusing uid %u", s->nconns,
+		    (unsigned)peer.uid);
+		close(fd);
+		return;
+	}
+	if (!mfad_peer_trusted(&peer)) {
+		if (s->unpriv >= s->unpriv_max) {
+			mfad_log_limited(&mfad_lim_share, LOG_WARNING,
+			    "unprivileged callers hold %zu connections, "
+			    "their share: refusing uid %u", s->unpriv,
+			    (unsigned)peer.uid);
+			close(fd);
+			return;
+		}
+		if ((u = mfad_uid_get(s, peer.uid)) < 0 ||
+		    s->uids[u].conns >= MFAD_UID_CONNS) {
+			mfad_log_limited(&mfad_lim_uid, LOG_WARNING, "uid %u "
+			    "holds %d connections, its limit: refusing one",
+			    (unsigned)peer.uid, MFAD_UID_CONNS);
+			close(fd);
+			return;
+		}
+		s->uids[u].conns++;
+		s->unpriv++;
+	}
+	c = &s->conns[s->freev[--s->nfree]];
+	c->peer = peer;
+	c->uidx = u;
+	c->fd = fd;
+	c->state = MFAD_CONN_READ;
+	c->hdr_got = 0;
+	c->deadline = mfad_mono_ms() + MFAD_IO_DEADLINE_MS;
 }
 
 static void
-mfad_accept(int lfd, struct mfad_conn *conns, struct mfad_ctx *ctx)
+mfad_accept(struct mfad_srv *s, int lfd)
 {
-	struct mfad_conf *conf;
-	size_t i;
-	int fd, r;
+	unsigned n;
+	int fd;
 
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
-	    >= 0) {
-		for (i = 0; i < MFAD_MAX_CONNS; i++)
-			if (conns[i].state == MFAD_CONN_FREE)
-				break;
-		if (i == MFAD_MAX_CONNS) {
-			mfad_log(LOG_WARNING, "too many connections: "
-			    "refusing one");
-			close(fd);
+	/* A bounded batch: a stream of connections must not keep the loop
+	 * from the requests it holds. */
+	for (n = 0; n < MFAD_ACCEPT_BATCH; n++) {
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC)) >= 0) {
+			mfad_accept_one(s, fd);
 			continue;
 		}
-		conf = mfad_snap_hold(ctx);
-		r = mfad_peer_get(fd, conf, &conns[i].peer);
-		mfad_snap_release(conf);
-		if (r != 0) {
-			close(fd);
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
 			continue;
+		case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+		case EWOULDBLOCK:
+#endif
+			return;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			mfad_accept_shed(s, lfd, errno);
+			return;
+		default:
+			mfad_log_limited(&mfad_lim_accept, LOG_ERR, "accept: "
+			    "%s", strerror(errno));
+			s->accept_after = mfad_mono_ms() +
+			    MFAD_ACCEPT_PAUSE_MS;
+			return;
 		}
-		conns[i].fd = fd;
-		conns[i].state = MFAD_CONN_READ;
-		conns[i].hdr_got = 0;
-		conns[i].deadline = mfad_mono_ms() + MFAD_IO_DEADLINE_MS;
 	}
+}
+
+/*
+ * Raises the soft open-file limit to the hard one and sizes the tables
+ * from it, keeping MFAD_FD_RESERVE descriptors for everything else.
+ */
+static int
+mfad_srv_init(struct mfad_srv *s, struct mfad_ctx *ctx,
+    struct mfad_pool *pool)
+{
+	struct rlimit rl;
+	rlim_t lim = 1024;
+	size_t i, n;
+
+	memset(s, 0, sizeof(*s));
+	s->ctx = ctx;
+	s->pool = pool;
+	s->spare = -1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			lim = rl.rlim_cur;
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				mfad_log(LOG_WARNING, "cannot raise the "
+				    "open-file limit to %llu: %s",
+				    (unsigned long long)rl.rlim_max,
+				    strerror(errno));
+			else
+				lim = rl.rlim_cur;
+		} else
+			lim = rl.rlim_cur;
+	}
+	if (lim == RLIM_INFINITY || lim > MFAD_CONN_CAP + MFAD_FD_RESERVE)
+		n = MFAD_CONN_CAP;
+	else if (lim < MFAD_CONN_MIN + MFAD_FD_RESERVE)
+		n = MFAD_CONN_MIN;
+	else
+		n = (size_t)lim - MFAD_FD_RESERVE;
+	s->nconns = n;
+	s->unpriv_max = MFAD_UNPRIV_SHARE(n);
+	for (s->nbuckets = 1; s->nbuckets < n; s->nbuckets <<= 1)
+		;
+	if ((s->conns = calloc(n, sizeof(*s->conns))) == NULL ||
+	    (s->freev = calloc(n, sizeof(*s->freev))) == NULL ||
+	    (s->uids = calloc(n, sizeof(*s->uids))) == NULL ||
+	    (s->buckets = calloc(s->nbuckets, sizeof(*s->buckets))) == NULL)
+		return MSS_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		s->conns[i].fd = -1;
+		s->conns[i].uidx = -1;
+		s->freev[n - 1 - i] = i;
+		s->uids[i].next = i + 1 < n ? (int)(i + 1) : -1;
+	}
+	s->nfree = n;
+	s->ufree = 0;
+	for (i = 0; i < s->nbuckets; i++)
+		s->buckets[i] = -1;
+	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	mfad_log(LOG_INFO, "up to %zu connections (open-file limit %llu), "
+	    "%zu for unprivileged callers, %d per uid", n,
+	    (unsigned long long)lim, s->unpriv_max, MFAD_UID_CONNS);
+	return 0;
+}
+
+static void
+mfad_srv_free(struct mfad_srv *s)
+{
+	size_t i;
+
+	if (s->conns != NULL)
+		for (i = 0; i < s->nconns; i++)
+			if (s->conns[i].state != MFAD_CONN_FREE)
+				mfad_conn_close(s, &s->conns[i]);
+	if (s->spare >= 0)
+		close(s->spare);
+	free(s->conns);
+	free(s->freev);
+	free(s->uids);
+	free(s->buckets);
 }
 
 /*
@@ -967,9 +1369,10 @@ mfad_reloader_stop(struct mfad_reloader *rl)
 int
 mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 {
-	static struct pollfd pfd[MFAD_MAX_CONNS + 3];
-	static size_t map[MFAD_MAX_CONNS + 3];
+	struct pollfd *pfd = NULL;
+	size_t *map = NULL;
 	struct mfad_conn *conns;
+	struct mfad_srv srv;
 	struct mfad_pool pool;
 	struct mfad_reloader reloader;
 	struct mfad_job *j, *done;
@@ -979,13 +1382,21 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 	char buf[256];
 	int r, running = 1, timeout;
 
-	if ((conns = calloc(MFAD_MAX_CONNS, sizeof(*conns))) == NULL)
-		return MSS_ERR_NOMEM;
-	for (i = 0; i < MFAD_MAX_CONNS; i++)
-		conns[i].fd = -1;
+	if ((r = mfad_srv_init(&srv, ctx, &pool)) != 0 ||
+	    (pfd = calloc(srv.nconns + 3, sizeof(*pfd))) == NULL ||
+	    (map = calloc(srv.nconns + 3, sizeof(*map))) == NULL) {
+		mfad_srv_free(&srv);
+		free(pfd);
+		return r != 0 ? r : MSS_ERR_NOMEM;
+	}
+	conns = srv.conns;
+	/* A reload's hashing must not wait behind unprivileged callers. */
+	mfad_pw_priority(1);
 	if ((r = mfad_pool_start(&pool, ctx)) != 0) {
 		mfad_pool_stop(&pool);
-		free(conns);
+		mfad_srv_free(&srv);
+		free(pfd);
+		free(map);
 		return r;
 	}
 	if ((r = mfad_reloader_start(&reloader, ctx)) != 0) {
@@ -1002,32 +1413,42 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		if (now >= next_sweep) {
 			if ((j = calloc(1, sizeof(*j))) != NULL) {
 				j->sweep = 1;
-				mfad_pool_push(&pool, j);
+				if (mfad_pool_push(&pool, j) != 0)
+					mfad_job_free(j);
 			}
 			next_sweep = now + MFAD_SWEEP_SECS * 1000;
 		}
 		n = 0;
-		pfd[n].fd = lfd;
+		pfd[n].fd = srv.accept_after > now ? -1 : lfd;
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = sigfd;
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = pool.wake[0];
 		pfd[n++].events = POLLIN;
 		timeout = (int)(next_sweep - now);
-		for (i = 0; i < MFAD_MAX_CONNS; i++) {
+		if (srv.accept_after > now && srv.accept_after - now < timeout)
+			timeout = (int)(srv.accept_after - now);
+		for (i = 0; i < srv.nconns; i++) {
 			if (conns[i].state != MFAD_CONN_READ &&
 			    conns[i].state != MFAD_CONN_WRITE)
 				continue;
 			/* A stalled client loses its slot, no one else waits. */
 			if (conns[i].deadline <= now) {
-				mfad_log(LOG_INFO, "client uid %u timed out",
+				mfad_log_limited(&mfad_lim_timeout, LOG_INFO,
+				    "client uid %u timed out",
 				    (unsigned)conns[i].peer.uid);
-				mfad_conn_close(&conns[i]);
+				mfad_conn_close(&srv, &conns[i]);
 				continue;
 			}
 			wait = conns[i].deadline - now;
 			if (wait < timeout)
 				timeout = (int)wait;
+			/* A uid with its fill of requests in flight is not
+			 * read from until one is answered. */
+			if (conns[i].state == MFAD_CONN_READ &&
+			    conns[i].uidx >= 0 &&
+			    srv.uids[conns[i].uidx].busy >= MFAD_UID_BUSY)
+				continue;
 			pfd[n].fd = conns[i].fd;
 			pfd[n].events = conns[i].state == MFAD_CONN_READ ?
 			    POLLIN : POLLOUT;
@@ -1065,14 +1486,15 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 				if (c->gen == j->gen &&
 				    c->state == MFAD_CONN_BUSY) {
 					if (j->out == NULL)
-						mfad_conn_close(c);
+						mfad_conn_close(&srv, c);
 					else {
+						mfad_conn_unbusy(&srv, c);
 						c->out = j->out;
 						j->out = NULL;
 						c->state = MFAD_CONN_WRITE;
 						c->deadline = mfad_mono_ms() +
 						    MFAD_IO_DEADLINE_MS;
-						mfad_conn_write(c);
+						mfad_conn_write(&srv, c);
 					}
 				}
 				mfad_job_free(j);
@@ -1084,21 +1506,20 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 			if (pfd[i].revents == 0 || c->fd != pfd[i].fd)
 				continue;
 			if (c->state == MFAD_CONN_READ)
-				mfad_conn_read(c, map[i], &pool);
+				mfad_conn_read(&srv, c);
 			else if (c->state == MFAD_CONN_WRITE)
-				mfad_conn_write(c);
+				mfad_conn_write(&srv, c);
 		}
 		if (running && (pfd[0].revents & POLLIN))
-			mfad_accept(lfd, conns, ctx);
+			mfad_accept(&srv, lfd);
 	}
 	/* A reload in progress ends first: its READY=1 must not follow. */
 	mfad_reloader_stop(&reloader);
 	/* Let workers finish what they hold: each is a short transaction. */
 	mfad_notify("STOPPING=1");
 	mfad_pool_stop(&pool);
-	for (i = 0; i < MFAD_MAX_CONNS; i++)
-		if (conns[i].state != MFAD_CONN_FREE)
-			mfad_conn_close(&conns[i]);
-	free(conns);
+	mfad_srv_free(&srv);
+	free(pfd);
+	free(map);
 	return 0;
 }
