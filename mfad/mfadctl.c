@@ -1227,38 +1227,66 @@ ctl_device_table(const struct ctl_device *devs, size_t n)
 	}
 }
 
+/*
+ * device list: pages of MSS_REP_DEVICE_LIST, each request naming the id of
+ * the last device of the previous page, until mfad says there is no more.
+ * Ids must increase (mfad sends them in key order), so a confused daemon
+ * cannot keep us looping.
+ */
 static int
 ctl_device_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_device *devs = NULL;
-	struct mss_buf *req, *rep = NULL;
-	size_t ndevs = 0, i;
+	struct ctl_device *devs = NULL, *nd;
+	struct mss_buf *req = NULL, *rep = NULL;
+	size_t ndevs = 0, i, page;
+	const char *after = "";
 	uint32_t n;
+	uint8_t more;
 	int first, ex;
 
 	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
-	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
-		return ex;
-	if ((ex = ctl_call(ctl, MSS_REQ_DEVICE_LIST, req,
-	    MSS_REP_DEVICE_LIST, &rep)) != 0)
-		goto out;
-	if (mss_buf_get_u32(rep, &n) != 0 ||
-	    n > mss_buf_avail(rep) / CTL_DEVICE_REC_MIN) {
-		ex = ctl_malformed(ctl);
-		goto out;
-	}
-	if (n > 0 && (devs = calloc(n, sizeof(*devs))) == NULL) {
-		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-		ex = CTL_EXIT_REFUSED;
-		goto out;
-	}
-	for (; ndevs < n; ndevs++)
-		if (ctl_device_get(rep, &devs[ndevs]) != 0)
+	for (;;) {
+		mss_buf_free(req);
+		req = NULL;
+		mss_buf_free(rep);
+		rep = NULL;
+		if ((ex = ctl_req_strs(ctl, &req, argv[0], after)) != 0)
+			goto out;
+		if ((ex = ctl_call(ctl, MSS_REQ_DEVICE_LIST, req,
+		    MSS_REP_DEVICE_LIST, &rep)) != 0)
+			goto out;
+		if (mss_buf_get_u32(rep, &n) != 0 ||
+		    n > mss_buf_avail(rep) / CTL_DEVICE_REC_MIN) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if ((nd = reallocarray(devs, ndevs + n + 1,
+		    sizeof(*devs))) == NULL) {
+			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+			ex = CTL_EXIT_REFUSED;
+			goto out;
+		}
+		devs = nd;
+		for (page = 0; page < n; page++) {
+			if (ctl_device_get(rep, &devs[ndevs]) != 0) {
+				ex = ctl_malformed(ctl);
+				goto out;
+			}
+			ndevs++;
+		}
+		if (mss_buf_get_u8(rep, &more) != 0 ||
+		    mss_buf_end(rep) != 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if (!more)
 			break;
-	if (ndevs < n || mss_buf_end(rep) != 0) {
-		ex = ctl_malformed(ctl);
-		goto out;
+		if (n == 0 || strcmp(devs[ndevs - 1].id, after) <= 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		after = devs[ndevs - 1].id;
 	}
 	if (!ctl->json) {
 		ctl_device_table(devs, ndevs);
