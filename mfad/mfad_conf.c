@@ -935,6 +935,13 @@ mfad_conf_free(struct mfad_conf *conf)
 int
 mfad_conf_socket(const char *path, char *buf, size_t len, unsigned *linep)
 {
+	return mfad_conf_peek(path, "socket", buf, len, linep);
+}
+
+int
+mfad_conf_peek(const char *path, const char *key, char *buf, size_t len,
+    unsigned *linep)
+{
 	char *line = NULL, *s, *eq, *end;
 	size_t cap = 0;
 	ssize_t n;
@@ -961,7 +968,7 @@ mfad_conf_socket(const char *path, char *buf, size_t len, unsigned *linep)
 		if (!in_mfad || (eq = strchr(s, '=')) == NULL)
 			continue;
 		*eq = '\0';
-		if (strcmp(conf_trim(s), "socket") != 0)
+		if (strcmp(conf_trim(s), key) != 0)
 			continue;
 		/* The first one counts, as mfad refuses a second. */
 		s = conf_trim(eq + 1);

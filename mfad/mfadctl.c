@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,9 @@ enum ctl_exit {
 };
 
 #define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* The user the shipped unit runs mfad as (conf/systemd, sysusers). */
+#define CTL_UNIT_USER		"mfad"
 
 /* Smallest encodings, to bound a count before allocating for it. */
 #define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8)
@@ -75,6 +79,7 @@ struct ctl {
 	const char	*conf_path;	/* -c, or NULL for the default */
 	const char	*socket;	/* -s, or resolved from the config */
 	char		*conf_socket;	/* owned copy from the config */
+	uid_t		 owner;		/* [mfad] user's uid, or 0 */
 	int		 json;
 };
 
@@ -574,6 +579,34 @@ out:
 }
 
 /*
+ * Besides root, who may own the socket and the directories to it and
+ * answer on it: the user mfad runs as, [mfad] user of the config file
+ * (-c or the default), whether or not -s named the socket. A file that
+ * cannot be read (an admin_group member and the file of mode 0640
+ * root:mfad) stands for the shipped one, which names the unit's user.
+ * No key, or a user that does not exist: root only.
+ */
+static void
+ctl_resolve_owner(struct ctl *ctl)
+{
+	const char *path;
+	char buf[256];
+	struct passwd *pw;
+	unsigned line = 0;
+	int r;
+
+	ctl->owner = 0;
+	path = ctl->conf_path != NULL ? ctl->conf_path : MFAD_DEFAULT_CONF;
+	r = mfad_conf_peek(path, "user", buf, sizeof(buf), &line);
+	if (r == MSS_ERR_SYSTEM)
+		snprintf(buf, sizeof(buf), "%s", CTL_UNIT_USER);
+	else if (r != 0)
+		return;
+	if ((pw = getpwnam(buf)) != NULL)
+		ctl->owner = pw->pw_uid;
+}
+
+/*
  * Sends one request and reads the reply into *repp (new; the caller
  * frees it). Returns CTL_EXIT_OK when the reply has type want; otherwise
  * reports (unreachable, refusal, unexpected reply) and returns the exit
@@ -585,6 +618,7 @@ ctl_call_fds(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
     struct mss_buf **repp)
 {
 	struct mss_buf *rep;
+	char why[256];
 	uint8_t rtype;
 	int ex, r;
 
@@ -595,9 +629,14 @@ ctl_call_fds(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
 		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
 		return CTL_EXIT_REFUSED;
 	}
-	r = mss_client_call_fds(ctl->socket, type, req, fds, nfds, &rtype, rep,
-	    timeout_ms);
-	if (r == MSS_ERR_SYSTEM)
+	ctl_resolve_owner(ctl);
+	r = mss_client_call_fds(ctl->socket, ctl->owner, type, req, fds, nfds,
+	    &rtype, rep, timeout_ms);
+	if ((r == MSS_ERR_PEER || r == MSS_ERR_INVAL) &&
+	    mss_client_check_path(ctl->socket, ctl->owner, why,
+	    sizeof(why)) != 0)
+		ctl_warnx(ctl, "%s: not trusted: %s", ctl->socket, why);
+	else if (r == MSS_ERR_SYSTEM)
 		ctl_warnx(ctl, "%s: %s", ctl->socket, strerror(errno));
 	else if (r != 0)
 		ctl_warnx(ctl, "%s: %s", ctl->socket, mss_strerror(r));
