@@ -54,7 +54,7 @@ REP_AUTH, REP_CODE = 101, 102
 
 CONFIG = {
     "code": {"ttl": 600, "max_attempts": 5, "resend_interval": 0,
-             "max_sends": 1000},
+             "max_sends": 64},
     "lockout": {"threshold": 100},
     "mail": {"max_per_minute": 100000},
 }
@@ -81,6 +81,7 @@ class Ledger:
         self.lock_pending = {}  # user -> state asked, unanswered
         self.failures = []      # what went wrong while mfad was up
         self.steps = {}         # kind -> steps completed
+        self.reset_touched = set()  # users a reset ran for this round
         self.checks = {}        # kind -> checks made after restarts
 
     def count(self, table, kind, n=1):
@@ -203,6 +204,8 @@ class Round:
         "Password changed" is the report that the change is done."""
         env, addr = self.env, "%s@example.org" % user
         new = "reset %d %d %s" % (self.n, random.randrange(10 ** 6), user)
+        with self.ledger.lock:
+            self.ledger.reset_touched.add(user)
         login = env.login(user)
         try:
             self.expect(login, "ECHO_ON", PROMPT_EMAIL)
@@ -413,11 +416,12 @@ def _state(env, user):
     return json.loads(out)["state"] if rc == h.CTL_OK else None
 
 
-def _login_works(env, user, password, used=None):
+def _login_works(env, ledger, user, password, used=None):
     """A full login with password; a used code answered first must be
     refused. Returns the code accepted."""
     addr = "%s@example.org" % user
     login, code = env.start_login(user, addr=addr, password=password)
+    ledger.announce(addr, 1)
     if used is not None and used != code:
         login.answer(used)
         login.expect("ERROR", "Wrong code")
@@ -426,7 +430,7 @@ def _login_works(env, user, password, used=None):
     return code
 
 
-def _password_in_force(env, user, candidates):
+def _password_in_force(env, ledger, user, candidates):
     """Which of candidates opens the account (a code-sent answer)."""
     addr = "%s@example.org" % user
     for pw in candidates:
@@ -437,6 +441,7 @@ def _password_in_force(env, user, candidates):
         login.answer(pw)
         style, text = login.next()
         if style == "INFO" and SENT in text:
+            ledger.announce(addr, 1)
             # To the end: a login that fails waits out PAM's fail delay.
             login.expect("ECHO_ON", PROMPT_CODE)
             env.finish_login(login, env.smtp.wait_for_code(addr,
@@ -446,11 +451,11 @@ def _password_in_force(env, user, candidates):
     return None
 
 
-def check(env, ledger, stats):
-    L = ledger
-    # The outbox drains: every queued mail was sent or dropped.
+def check_mailed(env, L):
+    """Every code announced so far, in the load or by a check, was
+    mailed, or its mail expired with an audit record; the outbox is
+    empty."""
     h.wait_status(env, lambda st: st["outbox"] == 0, timeout=SETTLE)
-    # Announced codes: mailed, or expired with an audit record.
     for addr, n in sorted(L.announced.items()):
         user = addr.split("@")[0]
         deadline = time.monotonic() + 20
@@ -461,7 +466,11 @@ def check(env, ledger, stats):
         if got < n:
             got += _audit_count(env, "mail_expired", user)
         assert got >= n, "%s: %d codes announced, %d mailed" % (addr, n, got)
-        L.count(L.checks, "announced codes mailed", n)
+
+
+def check(env, ledger):
+    L = ledger
+    check_mailed(env, L)
     _skip_mail(env.smtp)
 
     # Used codes never work again: replayed on their own login...
@@ -472,19 +481,20 @@ def check(env, ledger, stats):
         L.count(L.checks, "raw codes replayed", 1)
     # ... and answered to the next login of the account.
     for user, code in sorted(L.module_used.items()):
-        new = _login_works(env, user, L.password[user], used=code)
-        L.module_used[user] = new
+        _login_works(env, L, user, L.password[user], used=code)
         L.count(L.checks, "module codes refused", 1)
+    L.module_used = {}
 
     # Passwords: a reported reset holds; an unanswered one is either.
-    for user in sorted(set(L.password) & set(stats["reset users"])):
+    for user in sorted(L.reset_touched):
         cands = [L.password[user]]
         if user in L.maybe_password:
             cands.append(L.maybe_password.pop(user))
-        pw = _password_in_force(env, user, cands)
+        pw = _password_in_force(env, L, user, cands)
         assert pw is not None, "%s: no password opens the account" % user
         L.password[user] = pw
         L.count(L.checks, "passwords in force", 1)
+    L.reset_touched = set()
     _skip_mail(env.smtp)
 
     # Imports: an answered batch is there whole; an unanswered one is
@@ -502,7 +512,7 @@ def check(env, ledger, stats):
     # Enrollments reported: active, and the password opens the account.
     for user, pw in sorted(L.enrolled.items()):
         assert _state(env, user) == "active", user
-        assert _password_in_force(env, user, [pw]) == pw, user
+        assert _password_in_force(env, L, user, [pw]) == pw, user
         L.count(L.checks, "enrollments", 1)
     for user in L.invited:
         assert _state(env, user) in ("invited", "active"), user
@@ -524,40 +534,52 @@ def check(env, ledger, stats):
 
 def test_kill_9_under_mixed_load(make_env):
     env = make_env(CONFIG)
-    users = {
-        "login": ["lo%d" % i for i in range(3)],
-        "login2": ["lp%d" % i for i in range(3)],
-        "reset": ["rs%d" % i for i in range(2)],
-        "lock": ["lk0"],
-        "raw": ["rw%d" % i for i in range(2)],
-    }
+    # mfad keeps at most 64 code mails an hour per account, whatever
+    # max_sends says: the sign-in load runs on new accounts each round.
+    users = {"reset": ["rs0", "rs1"], "lock": ["lk0"]}
     ledger = Ledger()
-    stats = {"reset users": users["reset"], "kills": 0, "rounds": 0}
+    stats = {"kills": 0, "rounds": 0}
+
+    def add(user):
+        env.add_user(user)
+        ledger.password[user] = PASSWORD
+
     for group in users.values():
         for user in group:
-            env.add_user(user)
-            ledger.password[user] = PASSWORD
+            add(user)
     for user in users["lock"]:
         ledger.lock_state[user] = "active"
     env.service("mss-test")
 
     started = time.monotonic()
     for n in range(ROUNDS):
+        for kind, prefix, count in (("login", "lo", 3), ("login2", "lp", 3),
+                                    ("raw", "rw", 2)):
+            users[kind] = ["%s%d_%d" % (prefix, n, i) for i in range(count)]
+            for user in users[kind]:
+                add(user)
         rnd = Round(env, ledger, n)
         rnd.run(users)
         stats["kills"] += 1
         assert not ledger.failures, "\n".join(ledger.failures)
         # The store opens every time.
         env.mfad.start()
-        check(env, ledger, stats)
+        check(env, ledger)
         stats["rounds"] += 1
         assert not ledger.failures, "\n".join(ledger.failures)
+    # The codes the last checks announced went out too.
+    check_mailed(env, ledger)
     elapsed = time.monotonic() - started
     print("\ncrash test: %d rounds, %d kills (SIGKILL), %.0f s" %
           (stats["rounds"], stats["kills"], elapsed))
     print("  steps completed: %s" % json.dumps(ledger.steps, sort_keys=True))
     print("  checks after restarts: %s" %
           json.dumps(ledger.checks, sort_keys=True))
+    print("  codes announced: %d, code mails received: %d (distinct "
+          "messages), %d copies" % (
+              sum(ledger.announced.values()),
+              sum(len(_message_ids(env.smtp, a)) for a in ledger.announced),
+              env.smtp.count(match=h.has_code)))
     assert stats["rounds"] >= ROUNDS
     # Every kind of step ran (else the load checked nothing of it).
     for kind in ("login", "reset", "enroll", "import", "lock", "raw"):
