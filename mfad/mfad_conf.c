@@ -111,7 +111,9 @@ static const struct conf_key conf_keys[] = {
 	    1, 100 },
 	{ "code", "resend_interval", conf_set_uint,
 	    OFF(code_resend_interval), 0, 3600 },
-	{ "code", "max_sends", conf_set_uint, OFF(code_max_sends), 1, 1000 },
+	/* The store keeps the times of at most 64 mails per account
+	 * (MFAD_SENDS_MAX): a larger limit could not be counted. */
+	{ "code", "max_sends", conf_set_uint, OFF(code_max_sends), 1, 64 },
 	{ "device", "remember_days", conf_set_uint, OFF(remember_days),
 	    0, 365 },
 	{ "password", "min_length", conf_set_uint, OFF(pw_min_length),
