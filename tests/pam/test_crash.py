@@ -81,6 +81,7 @@ class Ledger:
         self.lock_pending = {}  # user -> state asked, unanswered
         self.failures = []      # what went wrong while mfad was up
         self.steps = {}         # kind -> steps completed
+        self.cut = {}           # kind -> steps the kill cut short
         self.reset_touched = set()  # users a reset ran for this round
         self.checks = {}        # kind -> checks made after restarts
 
@@ -140,11 +141,14 @@ class Round:
             self.ledger.count(self.ledger.steps, kind)
             return True
         except Killed:
+            self.ledger.count(self.ledger.cut, kind)
             return False
         except Exception as e:          # noqa: BLE001 - recorded
             if not self.killed.is_set():
                 self.ledger.failures.append("round %d, %s: %s" %
                                             (self.n, kind, e))
+            else:
+                self.ledger.count(self.ledger.cut, kind)
             return False
 
     def expect(self, login, style, text=None):
@@ -573,6 +577,8 @@ def test_kill_9_under_mixed_load(make_env):
     print("\ncrash test: %d rounds, %d kills (SIGKILL), %.0f s" %
           (stats["rounds"], stats["kills"], elapsed))
     print("  steps completed: %s" % json.dumps(ledger.steps, sort_keys=True))
+    print("  steps cut by a kill: %s" % json.dumps(ledger.cut,
+                                                   sort_keys=True))
     print("  checks after restarts: %s" %
           json.dumps(ledger.checks, sort_keys=True))
     print("  codes announced: %d, code mails received: %d (distinct "
