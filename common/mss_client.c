@@ -7,7 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,28 +16,44 @@
 #include "mss_err.h"
 #include "mss_io.h"
 
-/* The socket must be a socket; its directory root's and closed to others. */
+/*
+ * One directory on the way to the socket: a real directory (lstat: a
+ * symbolic link is refused, not followed), root's or owner's, and
+ * writable by nobody else. A root-owned sticky directory (/tmp) may be
+ * writable by all when it is not the socket's own directory: there
+ * nobody but root may rename or remove the entry below it, whose owner
+ * and mode are checked in turn, so the path cannot be redirected.
+ */
 static int
-mss_client_check_path(const char *path, uid_t *owner)
+mss_client_check_dir(const char *dir, int last, uid_t owner, char *why,
+    size_t whylen)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
 
-	if (strlen(path) >= sizeof(dir) || path[0] != '/')
-		return MSS_ERR_INVAL;
-	if (lstat(path, &st) != 0)
+	if (lstat(dir, &st) != 0) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
 		return MSS_ERR_UNAVAIL;
-	if (!S_ISSOCK(st.st_mode))
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(why, whylen, "%s is a symbolic link", dir);
 		return MSS_ERR_PEER;
-	*owner = st.st_uid;
-	memcpy(dir, path, strlen(path) + 1);
-	if (stat(dirname(dir), &st) != 0)
-		return MSS_ERR_UNAVAIL;
-	/* Root's, or the daemon's own (systemd's RuntimeDirectory with
-	 * User=): either way nobody else can put a socket there. */
-	if ((st.st_uid != 0 && st.st_uid != *owner) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a directory", dir);
 		return MSS_ERR_PEER;
+	}
+	if (st.st_uid != 0 && st.st_uid != owner) {
+		snprintf(why, whylen, "%s is owned by uid %u, not by root%s",
+		    dir, (unsigned)st.st_uid, owner != 0 ?
+		    " or the socket owner" : "");
+		return MSS_ERR_PEER;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (last || st.st_uid != 0 || (st.st_mode & S_ISVTX) == 0)) {
+		snprintf(why, whylen, "%s is writable by group or others",
+		    dir);
+		return MSS_ERR_PEER;
+	}
 	return 0;
 }
 
@@ -51,18 +67,81 @@ mss_client_mono_ms(void)
 }
 
 int
-mss_client_connect(const char *path, int timeout_ms, int *fdp)
+mss_client_check_path(const char *path, uid_t owner, char *why,
+    size_t whylen)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	size_t len, i, last;
+	int r;
+
+	len = strlen(path);
+	if (len >= sizeof(buf) || path[0] != '/') {
+		snprintf(why, whylen, "not an absolute path shorter than %zu "
+		    "bytes", sizeof(buf));
+		return MSS_ERR_INVAL;
+	}
+	memcpy(buf, path, len + 1);
+	/* Canonical only: no empty, "." or ".." component, as the checks
+	 * below must see every directory the kernel will walk through. */
+	for (i = 0, last = 0; i < len; i++) {
+		if (buf[i] != '/')
+			continue;
+		if (buf[i + 1] == '/' || buf[i + 1] == '\0' ||
+		    (buf[i + 1] == '.' && (buf[i + 2] == '/' ||
+		    buf[i + 2] == '\0' || (buf[i + 2] == '.' &&
+		    (buf[i + 3] == '/' || buf[i + 3] == '\0'))))) {
+			snprintf(why, whylen, "not a canonical path");
+			return MSS_ERR_INVAL;
+		}
+		last = i;
+	}
+	/* Every directory from "/" down to the socket's own. */
+	for (i = 0; i <= last; i++) {
+		if (buf[i] != '/')
+			continue;
+		if (i == 0)
+			r = mss_client_check_dir("/", last == 0, owner, why,
+			    whylen);
+		else {
+			buf[i] = '\0';
+			r = mss_client_check_dir(buf, i == last, owner, why,
+			    whylen);
+			buf[i] = '/';
+		}
+		if (r != 0)
+			return r;
+	}
+	if (lstat(path, &st) != 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return MSS_ERR_UNAVAIL;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a socket", path);
+		return MSS_ERR_PEER;
+	}
+	if (st.st_uid != 0 && st.st_uid != owner) {
+		snprintf(why, whylen, "%s is owned by uid %u, not by root%s",
+		    path, (unsigned)st.st_uid, owner != 0 ?
+		    " or the socket owner" : "");
+		return MSS_ERR_PEER;
+	}
+	return 0;
+}
+
+int
+mss_client_connect(const char *path, uid_t owner, int timeout_ms, int *fdp)
 {
 	struct sockaddr_un sun;
 	struct timeval tv;
 	struct ucred cred;
 	socklen_t len;
 	long long deadline, left;
-	uid_t owner;
+	char why[256];
 	int fd, nfd, r, fl;
 
 	*fdp = -1;
-	if ((r = mss_client_check_path(path, &owner)) != 0)
+	if ((r = mss_client_check_path(path, owner, why, sizeof(why))) != 0)
 		return r;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -127,21 +206,22 @@ fail:
 }
 
 int
-mss_client_call(const char *path, uint8_t type, const struct mss_buf *req,
-    uint8_t *rtype, struct mss_buf *rep, int timeout_ms)
+mss_client_call(const char *path, uid_t owner, uint8_t type,
+    const struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep,
+    int timeout_ms)
 {
-	return mss_client_call_fds(path, type, req, NULL, 0, rtype, rep,
+	return mss_client_call_fds(path, owner, type, req, NULL, 0, rtype, rep,
 	    timeout_ms);
 }
 
 int
-mss_client_call_fds(const char *path, uint8_t type,
+mss_client_call_fds(const char *path, uid_t owner, uint8_t type,
     const struct mss_buf *req, const int *fds, int nfds, uint8_t *rtype,
     struct mss_buf *rep, int timeout_ms)
 {
 	int fd, r;
 
-	if ((r = mss_client_connect(path, timeout_ms, &fd)) != 0)
+	if ((r = mss_client_connect(path, owner, timeout_ms, &fd)) != 0)
 		return r;
 	if ((r = mss_msg_send_fds(fd, type, req, fds, nfds, timeout_ms)) == 0)
 		r = mss_msg_recv(fd, rtype, rep, timeout_ms);

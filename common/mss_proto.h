@@ -55,8 +55,10 @@
  * MSS_REQ_USER_SET    str user, str email, str lang ("" keeps either;
  *                     a new address mails a notice to the old and new)
  * MSS_REQ_USER_DEL, MSS_REQ_USER_SHOW, MSS_REQ_USER_LOCK,
- * MSS_REQ_USER_UNLOCK, MSS_REQ_USER_REENROLL, MSS_REQ_DEVICE_LIST
+ * MSS_REQ_USER_UNLOCK, MSS_REQ_USER_REENROLL
  *                     str user
+ * MSS_REQ_DEVICE_LIST str user, str after (id of the last device of the
+ *                     previous page, or "")
  * MSS_REQ_USER_LIST   str after (last user of the previous page, or "")
  * MSS_REQ_DEVICE_REVOKE  str user, str id ("" revokes all)
  * MSS_REQ_MAIL_TEST   str address
@@ -124,7 +126,8 @@ enum mss_req_type {
  * MSS_REP_USER    user record (below)
  * MSS_REP_USER_LIST  u32 n, n user records, u8 more
  * MSS_REP_DEVICE_LIST  u32 n, n times: str id, str kind, str service,
- *                 u64 created, u64 expires, u64 last_used
+ *                 u64 created, u64 expires, u64 last_used; then u8 more
+ *                 (devices left: ask again after the last id)
  * MSS_REP_AUDIT_LIST  u32 n, n records newest first: u64 time_us,
  *                 str event, str user, str service, str rhost, str result,
  *                 str detail; then u8 more (older records left: ask again

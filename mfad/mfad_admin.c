@@ -515,19 +515,30 @@ out:
 	return r;
 }
 
+/*
+ * Device pages: in key order, as many as one frame holds; the client asks
+ * again with the id of the last device it got while more is 1.
+ */
 struct mfad_devlist_arg {
 	struct mss_buf	*rep;
+	size_t		 room;		/* bytes the records may take */
 	uint32_t	 n;
+	int		 more;
 };
 
 static int
 mfad_devlist_one(const uint8_t *key, const struct mfad_device *d, void *arg)
 {
 	struct mfad_devlist_arg *da = arg;
-	char id[17];
+	char id[2 * MFAD_DEVICE_ID_LEN + 1];
 	int r;
 
-	sodium_bin2hex(id, sizeof(id), key, 8);
+	sodium_bin2hex(id, sizeof(id), key, MFAD_DEVICE_ID_LEN);
+	if (mss_buf_avail(da->rep) + 3 * 4 + 3 * 8 + strlen(id) +
+	    strlen(d->kind) + strlen(d->service) > da->room) {
+		da->more = 1;
+		return 1;		/* full: the rest on the next page */
+	}
 	if ((r = mss_buf_put_str(da->rep, id)) != 0 ||
 	    (r = mss_buf_put_str(da->rep, d->kind)) != 0 ||
 	    (r = mss_buf_put_str(da->rep, d->service)) != 0 ||
@@ -545,14 +556,24 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 {
 	struct mfad_devlist_arg da;
 	struct mfad_acct a;
-	char *user = NULL;
+	uint8_t after[MFAD_DEVICE_ID_LEN];
+	char *user = NULL, *aid = NULL;
+	size_t alen;
 	MDB_txn *txn = NULL;
 	int r;
 
-	da.rep = NULL;
+	memset(&da, 0, sizeof(da));
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_str(req, &aid, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
+	if (aid[0] != '\0' && (strlen(aid) != 2 * sizeof(after) ||
+	    sodium_hex2bin(after, sizeof(after), aid, strlen(aid), NULL,
+	    &alen, NULL) != 0 || alen != sizeof(after))) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "invalid device id");
+		goto out;
+	}
 	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
 		goto out;
 	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
@@ -565,19 +586,23 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_NOMEM;
 		goto out;
 	}
-	da.n = 0;
-	if ((r = mfad_device_list(txn, ctx->store, user, mfad_devlist_one,
-	    &da)) != 0)
+	/* The count, the more flag and a margin stay free. */
+	da.room = MSS_MSG_MAX - 4 - 1 - MFAD_AUDIT_MARGIN;
+	r = mfad_device_list_after(txn, ctx->store, user,
+	    aid[0] != '\0' ? after : NULL, mfad_devlist_one, &da);
+	if (r != 0 && !(r == 1 && da.more))
 		goto out;
 	*rtype = MSS_REP_DEVICE_LIST;
 	if ((r = mss_buf_put_u32(rep, da.n)) != 0 ||
 	    (r = mss_buf_put(rep, mss_buf_ptr(da.rep),
-	    mss_buf_avail(da.rep))) != 0)
+	    mss_buf_avail(da.rep))) != 0 ||
+	    (r = mss_buf_put_u8(rep, (uint8_t)da.more)) != 0)
 		goto out;
 out:
 	mfad_txn_abort(&txn);
 	mss_buf_free(da.rep);
 	mss_str_free(user);
+	mss_str_free(aid);
 	return r;
 }
 

@@ -111,7 +111,9 @@ static const struct conf_key conf_keys[] = {
 	    1, 100 },
 	{ "code", "resend_interval", conf_set_uint,
 	    OFF(code_resend_interval), 0, 3600 },
-	{ "code", "max_sends", conf_set_uint, OFF(code_max_sends), 1, 1000 },
+	/* The store keeps the times of at most 64 mails per account
+	 * (MFAD_SENDS_MAX): a larger limit could not be counted. */
+	{ "code", "max_sends", conf_set_uint, OFF(code_max_sends), 1, 64 },
 	{ "device", "remember_days", conf_set_uint, OFF(remember_days),
 	    0, 365 },
 	{ "password", "min_length", conf_set_uint, OFF(pw_min_length),
@@ -935,6 +937,13 @@ mfad_conf_free(struct mfad_conf *conf)
 int
 mfad_conf_socket(const char *path, char *buf, size_t len, unsigned *linep)
 {
+	return mfad_conf_peek(path, "socket", buf, len, linep);
+}
+
+int
+mfad_conf_peek(const char *path, const char *key, char *buf, size_t len,
+    unsigned *linep)
+{
 	char *line = NULL, *s, *eq, *end;
 	size_t cap = 0;
 	ssize_t n;
@@ -961,7 +970,7 @@ mfad_conf_socket(const char *path, char *buf, size_t len, unsigned *linep)
 		if (!in_mfad || (eq = strchr(s, '=')) == NULL)
 			continue;
 		*eq = '\0';
-		if (strcmp(conf_trim(s), "socket") != 0)
+		if (strcmp(conf_trim(s), key) != 0)
 			continue;
 		/* The first one counts, as mfad refuses a second. */
 		s = conf_trim(eq + 1);

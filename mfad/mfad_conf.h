@@ -97,6 +97,9 @@ int mfad_conf_load(const char *path, struct mfad_conf **out, char *err,
  */
 int mfad_conf_socket(const char *path, char *buf, size_t len,
     unsigned *line) __attribute__((warn_unused_result));
+/* The same for any key of [mfad] (mfadctl reads "user" too). */
+int mfad_conf_peek(const char *path, const char *key, char *buf, size_t len,
+    unsigned *line) __attribute__((warn_unused_result));
 /* A config holding only defaults; NULL on memory failure. */
 struct mfad_conf *mfad_conf_new(void);
 void mfad_conf_free(struct mfad_conf *conf);

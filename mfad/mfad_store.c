@@ -795,6 +795,19 @@ int
 mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
     int (*fn)(const uint8_t *, const struct mfad_device *, void *), void *arg)
 {
+	return mfad_device_list_after(txn, st, user, NULL, fn, arg);
+}
+
+/*
+ * The devices of user whose key starts above after (MFAD_DEVICE_ID_LEN
+ * bytes, the id "device list" shows; NULL: from the first), in key order,
+ * so that a client pages by naming the last id it got.
+ */
+int
+mfad_device_list_after(MDB_txn *txn, struct mfad_store *st, const char *user,
+    const uint8_t *after,
+    int (*fn)(const uint8_t *, const struct mfad_device *, void *), void *arg)
+{
 	MDB_cursor *cur;
 	MDB_val k = { strlen(user), (void *)user }, v;
 	struct mfad_device d;
@@ -805,9 +818,21 @@ mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
 		return 0;
 	if ((rc = mdb_cursor_open(txn, st->userdevs, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+	if (after != NULL) {
+		/* The first key at or above after + zeros; keys sharing the
+		 * id were on the previous page. */
+		memset(key, 0, sizeof(key));
+		memcpy(key, after, MFAD_DEVICE_ID_LEN);
+		v.mv_size = sizeof(key);
+		v.mv_data = key;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+	} else
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		if (v.mv_size != MFAD_KEY_LEN)
+			continue;
+		if (after != NULL &&
+		    memcmp(v.mv_data, after, MFAD_DEVICE_ID_LEN) <= 0)
 			continue;
 		memcpy(key, v.mv_data, MFAD_KEY_LEN);
 		r = mfad_device_get(txn, st, key, &d);

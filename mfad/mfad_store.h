@@ -27,6 +27,7 @@
 #define MFAD_EMAIL_MAX	254
 #define MFAD_HASH_MAX	256
 #define MFAD_KEY_LEN	32
+#define MFAD_DEVICE_ID_LEN	8	/* key bytes a device id shows */
 #define MFAD_NONCE_LEN	16
 
 struct mfad_store {
@@ -223,6 +224,12 @@ int mfad_device_del(MDB_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN]) __attribute__((warn_unused_result));
 /* Calls fn for each device of user (key, record). */
 int mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+    int (*fn)(const uint8_t *, const struct mfad_device *, void *),
+    void *arg) __attribute__((warn_unused_result));
+/* The same from the first device whose id (the first MFAD_DEVICE_ID_LEN
+ * bytes of its key) is above after's; after NULL: from the first. */
+int mfad_device_list_after(MDB_txn *txn, struct mfad_store *st,
+    const char *user, const uint8_t *after,
     int (*fn)(const uint8_t *, const struct mfad_device *, void *),
     void *arg) __attribute__((warn_unused_result));
 /* Deletes every device of user; *n gets how many. */

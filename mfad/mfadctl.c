@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,9 @@ enum ctl_exit {
 };
 
 #define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* The user the shipped unit runs mfad as (conf/systemd, sysusers). */
+#define CTL_UNIT_USER		"mfad"
 
 /* Smallest encodings, to bound a count before allocating for it. */
 #define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8)
@@ -75,6 +79,7 @@ struct ctl {
 	const char	*conf_path;	/* -c, or NULL for the default */
 	const char	*socket;	/* -s, or resolved from the config */
 	char		*conf_socket;	/* owned copy from the config */
+	uid_t		 owner;		/* [mfad] user's uid, or 0 */
 	int		 json;
 };
 
@@ -574,6 +579,34 @@ out:
 }
 
 /*
+ * Besides root, who may own the socket and the directories to it and
+ * answer on it: the user mfad runs as, [mfad] user of the config file
+ * (-c or the default), whether or not -s named the socket. A file that
+ * cannot be read (an admin_group member and the file of mode 0640
+ * root:mfad) stands for the shipped one, which names the unit's user.
+ * No key, or a user that does not exist: root only.
+ */
+static void
+ctl_resolve_owner(struct ctl *ctl)
+{
+	const char *path;
+	char buf[256];
+	struct passwd *pw;
+	unsigned line = 0;
+	int r;
+
+	ctl->owner = 0;
+	path = ctl->conf_path != NULL ? ctl->conf_path : MFAD_DEFAULT_CONF;
+	r = mfad_conf_peek(path, "user", buf, sizeof(buf), &line);
+	if (r == MSS_ERR_SYSTEM)
+		snprintf(buf, sizeof(buf), "%s", CTL_UNIT_USER);
+	else if (r != 0)
+		return;
+	if ((pw = getpwnam(buf)) != NULL)
+		ctl->owner = pw->pw_uid;
+}
+
+/*
  * Sends one request and reads the reply into *repp (new; the caller
  * frees it). Returns CTL_EXIT_OK when the reply has type want; otherwise
  * reports (unreachable, refusal, unexpected reply) and returns the exit
@@ -585,6 +618,7 @@ ctl_call_fds(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
     struct mss_buf **repp)
 {
 	struct mss_buf *rep;
+	char why[256];
 	uint8_t rtype;
 	int ex, r;
 
@@ -595,9 +629,14 @@ ctl_call_fds(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
 		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
 		return CTL_EXIT_REFUSED;
 	}
-	r = mss_client_call_fds(ctl->socket, type, req, fds, nfds, &rtype, rep,
-	    timeout_ms);
-	if (r == MSS_ERR_SYSTEM)
+	ctl_resolve_owner(ctl);
+	r = mss_client_call_fds(ctl->socket, ctl->owner, type, req, fds, nfds,
+	    &rtype, rep, timeout_ms);
+	if ((r == MSS_ERR_PEER || r == MSS_ERR_INVAL) &&
+	    mss_client_check_path(ctl->socket, ctl->owner, why,
+	    sizeof(why)) != 0)
+		ctl_warnx(ctl, "%s: not trusted: %s", ctl->socket, why);
+	else if (r == MSS_ERR_SYSTEM)
 		ctl_warnx(ctl, "%s: %s", ctl->socket, strerror(errno));
 	else if (r != 0)
 		ctl_warnx(ctl, "%s: %s", ctl->socket, mss_strerror(r));
@@ -1227,38 +1266,66 @@ ctl_device_table(const struct ctl_device *devs, size_t n)
 	}
 }
 
+/*
+ * device list: pages of MSS_REP_DEVICE_LIST, each request naming the id of
+ * the last device of the previous page, until mfad says there is no more.
+ * Ids must increase (mfad sends them in key order), so a confused daemon
+ * cannot keep us looping.
+ */
 static int
 ctl_device_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_device *devs = NULL;
-	struct mss_buf *req, *rep = NULL;
-	size_t ndevs = 0, i;
+	struct ctl_device *devs = NULL, *nd;
+	struct mss_buf *req = NULL, *rep = NULL;
+	size_t ndevs = 0, i, page;
+	const char *after = "";
 	uint32_t n;
+	uint8_t more;
 	int first, ex;
 
 	if (!mss_user_valid(argv[0]))
 		return ctl_bad_usage(ctl, "invalid user name");
-	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
-		return ex;
-	if ((ex = ctl_call(ctl, MSS_REQ_DEVICE_LIST, req,
-	    MSS_REP_DEVICE_LIST, &rep)) != 0)
-		goto out;
-	if (mss_buf_get_u32(rep, &n) != 0 ||
-	    n > mss_buf_avail(rep) / CTL_DEVICE_REC_MIN) {
-		ex = ctl_malformed(ctl);
-		goto out;
-	}
-	if (n > 0 && (devs = calloc(n, sizeof(*devs))) == NULL) {
-		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-		ex = CTL_EXIT_REFUSED;
-		goto out;
-	}
-	for (; ndevs < n; ndevs++)
-		if (ctl_device_get(rep, &devs[ndevs]) != 0)
+	for (;;) {
+		mss_buf_free(req);
+		req = NULL;
+		mss_buf_free(rep);
+		rep = NULL;
+		if ((ex = ctl_req_strs(ctl, &req, argv[0], after)) != 0)
+			goto out;
+		if ((ex = ctl_call(ctl, MSS_REQ_DEVICE_LIST, req,
+		    MSS_REP_DEVICE_LIST, &rep)) != 0)
+			goto out;
+		if (mss_buf_get_u32(rep, &n) != 0 ||
+		    n > mss_buf_avail(rep) / CTL_DEVICE_REC_MIN) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if ((nd = reallocarray(devs, ndevs + n + 1,
+		    sizeof(*devs))) == NULL) {
+			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+			ex = CTL_EXIT_REFUSED;
+			goto out;
+		}
+		devs = nd;
+		for (page = 0; page < n; page++) {
+			if (ctl_device_get(rep, &devs[ndevs]) != 0) {
+				ex = ctl_malformed(ctl);
+				goto out;
+			}
+			ndevs++;
+		}
+		if (mss_buf_get_u8(rep, &more) != 0 ||
+		    mss_buf_end(rep) != 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if (!more)
 			break;
-	if (ndevs < n || mss_buf_end(rep) != 0) {
-		ex = ctl_malformed(ctl);
-		goto out;
+		if (n == 0 || strcmp(devs[ndevs - 1].id, after) <= 0) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		after = devs[ndevs - 1].id;
 	}
 	if (!ctl->json) {
 		ctl_device_table(devs, ndevs);

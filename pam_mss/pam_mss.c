@@ -366,8 +366,8 @@ pam_mss_call(struct pam_mss_ctx *ctx, uint8_t type, uint8_t expect)
 	uint32_t code;
 	int r;
 
-	r = mss_client_call(ctx->opts.socket, type, ctx->req, &rtype,
-	    ctx->rep, MSS_IO_TIMEOUT_MS);
+	r = mss_client_call(ctx->opts.socket, ctx->opts.socket_owner, type,
+	    ctx->req, &rtype, ctx->rep, MSS_IO_TIMEOUT_MS);
 	mss_buf_reset(ctx->req);
 	if (r != 0)
 		goto out;
@@ -404,9 +404,28 @@ out:
 static int
 pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 {
+	char why[256];
+	int r;
+
 	if (err == MSS_ERR_PERM) {
 		ctx->why = "caller refused by mfad";
 		return PAM_AUTH_ERR;
+	}
+	/* A socket that may not be mfad's is not an outage: whatever
+	 * failmode says, the login is denied. */
+	r = mss_client_check_path(ctx->opts.socket, ctx->opts.socket_owner,
+	    why, sizeof(why));
+	if (err == MSS_ERR_PEER || r == MSS_ERR_PEER || r == MSS_ERR_INVAL) {
+		if (r == 0 || r == MSS_ERR_UNAVAIL)
+			snprintf(why, sizeof(why), "the peer is neither root "
+			    "nor the socket owner");
+		pam_mss_sanitize(why);
+		pam_syslog(ctx->pamh, LOG_ERR, "mfad socket %s not trusted, "
+		    "login denied: %s", ctx->opts.socket, why);
+		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_UNAVAIL,
+		    NULL, 0);
+		ctx->why = "mfad socket not trusted";
+		return PAM_AUTHINFO_UNAVAIL;
 	}
 	if (ctx->opts.failmode == PAM_MSS_FAIL_SAFE) {
 		pam_syslog(ctx->pamh, LOG_CRIT, "mfad unreachable, "

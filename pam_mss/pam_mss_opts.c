@@ -3,8 +3,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 
@@ -85,6 +89,41 @@ pam_mss_opt_tries(const char *v, struct pam_mss_opts *o)
 	return 0;
 }
 
+/*
+ * socket_owner=USER: a user name or a decimal uid, besides root, that may
+ * own the socket and the directories to it and answer on it (the user
+ * mfad runs as when it creates its socket itself).
+ */
+static int
+pam_mss_opt_owner(const char *v, struct pam_mss_opts *o)
+{
+	struct passwd pw, *res = NULL;
+	char *buf, *end;
+	long sz;
+	unsigned long n;
+	int r;
+
+	if (*v == '\0')
+		return -1;
+	if (*v >= '0' && *v <= '9') {
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (*end != '\0' || errno != 0 || n >= (uid_t)-1)
+			return -1;
+		o->socket_owner = (uid_t)n;
+		return 0;
+	}
+	if ((sz = sysconf(_SC_GETPW_R_SIZE_MAX)) < 1024)
+		sz = 16384;
+	if ((buf = malloc((size_t)sz)) == NULL)
+		return -1;
+	r = getpwnam_r(v, &pw, buf, (size_t)sz, &res);
+	if (r == 0 && res != NULL)
+		o->socket_owner = pw.pw_uid;
+	free(buf);
+	return r == 0 && res != NULL ? 0 : -1;
+}
+
 static void
 pam_mss_opts_defaults(struct pam_mss_opts *o)
 {
@@ -115,6 +154,10 @@ pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
 			if (v[0] != '/' || strlen(v) >= PAM_MSS_SUN_PATH)
 				goto bad;
 			o->socket = v;
+		} else if ((v = pam_mss_opt_value(arg, "socket_owner")) !=
+		    NULL) {
+			if (pam_mss_opt_owner(v, o) != 0)
+				goto bad;
 		} else if ((v = pam_mss_opt_value(arg, "failmode")) != NULL) {
 			if (strcmp(v, "secure") == 0)
 				o->failmode = PAM_MSS_FAIL_SECURE;

@@ -9,6 +9,8 @@
 #ifndef PAM_MSS_OPTS_H
 #define PAM_MSS_OPTS_H
 
+#include <sys/types.h>
+
 #include <security/pam_modules.h>
 
 #include "pam_mss_msg.h"
@@ -27,6 +29,7 @@ enum pam_mss_dev {
 
 struct pam_mss_opts {
 	const char		*socket;	/* default or into argv */
+	uid_t			 socket_owner;	/* besides root; 0: none */
 	enum pam_mss_failmode	 failmode;
 	enum pam_mss_dev	 device[PAM_MSS_DEV_MAX];	/* in order */
 	unsigned int		 ndevice;	/* 0: device=none */

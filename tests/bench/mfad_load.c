@@ -128,7 +128,7 @@ call(uint8_t type, struct mss_buf *req, struct mss_buf *rep)
 {
 	uint8_t rtype;
 
-	if (mss_client_call(sock_path, type, req, &rtype, rep,
+	if (mss_client_call(sock_path, 0, type, req, &rtype, rep,
 	    LOAD_TIMEOUT) != 0)
 		return -1;
 	return rtype;

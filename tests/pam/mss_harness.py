@@ -284,8 +284,9 @@ class Mfad:
                 raise AssertionError("mfad exited with %s:\n%s" %
                                      (self.proc.returncode, self.log_text()))
             if os.path.exists(self.sock):
-                r = subprocess.run([str(MFADCTL), "-s", str(self.sock),
-                                    "status"], capture_output=True,
+                r = subprocess.run([str(MFADCTL), "-c", str(self.conf),
+                                    "-s", str(self.sock), "status"],
+                                   capture_output=True,
                                    timeout=timeout)
                 if r.returncode == 0:
                     return
@@ -396,7 +397,8 @@ class MssEnv:
             timeout=TIMEOUT):
         """Runs mfadctl -s SOCK ARGS; returns (status, stdout, stderr).
         as_user runs it as that user, with the groups /etc/group gives."""
-        cmd = [str(MFADCTL), "-s", str(self.sock)] + [str(a) for a in args]
+        cmd = [str(MFADCTL), "-c", str(self.conf), "-s", str(self.sock)] + \
+            [str(a) for a in args]
         if as_nobody:
             cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup",
                    "--clear-groups"] + cmd
@@ -429,11 +431,16 @@ class MssEnv:
         """Writes pam.d/NAME with pam_mss for auth and account."""
         module = module or PAM_MSS
         sock = sock or self.sock
-        auth = ["socket=%s" % sock, "lang=en", "tries=3"] + list(args)
+        # mfad running as a user of its own owns its socket: named, as
+        # pam_mss(8) asks, with socket_owner.
+        owner = self.config["mfad"].get("user")
+        where = "socket=%s%s" % (sock, " socket_owner=%s" % owner
+                                 if owner else "")
+        auth = [where, "lang=en", "tries=3"] + list(args)
         (self.pamd / name).write_text(
-            "auth required %s %s\naccount required %s socket=%s\n"
+            "auth required %s %s\naccount required %s %s\n"
             "password required %s %s\n" %
-            (module, " ".join(auth), module, sock, module, " ".join(auth)))
+            (module, " ".join(auth), module, where, module, " ".join(auth)))
         return name
 
     def login(self, user="alice", service=None, **kw):

@@ -46,6 +46,10 @@
  *
  * -F cannot be combined with -T (the other thread's descriptors would
  * count).
+ *
+ * With -l every syslog line (the module's pam_syslog included) is copied
+ * to standard error (LOG_PERROR), so that a test reads what the module
+ * logged whether or not a syslog daemon listens.
  */
 #include "config.h"
 
@@ -85,6 +89,7 @@ struct driver_opts {
 	int		 delay;		/* -d: report the fail delay */
 	int		 fds;		/* -F: count descriptors */
 	int		 leak;		/* -L: leave one open, for -F */
+	int		 perror;	/* -l: syslog lines to stderr too */
 };
 
 /* One transaction's state; with -T, answers are handed over here. */
@@ -106,7 +111,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: pam_driver -D confdir -s service -u user "
 	    "[-r rhost] [-t tty] [-e NAME=VALUE]...\n"
-	    "\t[-a | -c] [-n count] [-d] [-F [-L] | -T]\n");
+	    "\t[-a | -c] [-n count] [-d] [-l] [-F [-L] | -T]\n");
 	exit(2);
 }
 
@@ -482,7 +487,7 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 	o.count = 1;
-	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:acn:TdFL")) != -1) {
+	while ((ch = getopt(argc, argv, "D:s:u:r:t:e:acn:TdFLl")) != -1) {
 		switch (ch) {
 		case 'D':
 			o.confdir = optarg;
@@ -530,6 +535,9 @@ main(int argc, char *argv[])
 		case 'L':
 			o.leak = 1;
 			break;
+		case 'l':
+			o.perror = 1;
+			break;
 		default:
 			usage();
 		}
@@ -539,7 +547,7 @@ main(int argc, char *argv[])
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* As an application does before PAM (see the header comment). */
-	openlog(NULL, LOG_NDELAY, LOG_AUTHPRIV);
+	openlog(NULL, LOG_NDELAY | (o.perror ? LOG_PERROR : 0), LOG_AUTHPRIV);
 
 	memset(tx, 0, sizeof(tx));
 	if (!o.threads) {

@@ -310,13 +310,13 @@ test_integer_bounds(void **state)
 	mfad_conf_free(c);
 
 	c = load_ok("[mfad]\naudit_days=3650\n[code]\nlength=010\n"
-	    "ttl=3600\nmax_attempts=100\nmax_sends=1000\n[password]\n"
+	    "ttl=3600\nmax_attempts=100\nmax_sends=64\n[password]\n"
 	    "min_length=1024\nmax_length=1024\n");
 	assert_int_equal(c->audit_days, 3650);
 	assert_int_equal(c->code_length, 10);
 	assert_int_equal(c->code_ttl, 3600);
 	assert_int_equal(c->code_max_attempts, 100);
-	assert_int_equal(c->code_max_sends, 1000);
+	assert_int_equal(c->code_max_sends, 64);
 	assert_int_equal(c->pw_min_length, 1024);
 	assert_int_equal(c->pw_max_length, 1024);
 	mfad_conf_free(c);
@@ -378,7 +378,11 @@ static const struct bad_value bad_values[] = {
 	{ "code", "resend_interval", "3601",
 	    "[code] resend_interval must be an integer from 0 to 3600" },
 	{ "code", "max_sends", "0",
-	    "[code] max_sends must be an integer from 1 to 1000" },
+	    "[code] max_sends must be an integer from 1 to 64" },
+	/* mfad counts at most 64 mails an hour per account: 65 and more
+	 * were taken and silently worked as 64. */
+	{ "code", "max_sends", "65", "from 1 to 64, not \"65\"" },
+	{ "code", "max_sends", "1000", "from 1 to 64" },
 	{ "device", "remember_days", "366",
 	    "[device] remember_days must be an integer from 0 to 365" },
 	{ "password", "min_length", "7",
