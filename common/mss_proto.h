@@ -29,6 +29,8 @@
 #define MSS_TOKEN_LEN		64		/* login id: 32 bytes as hex */
 
 #define MSS_DEFAULT_SOCKET	"/run/mfad/mfad.sock"
+/* The user the shipped unit runs mfad as, owner of the socket's directory. */
+#define MSS_UNIT_USER		"mfad"
 #define MSS_IO_TIMEOUT_MS	10000		/* one request, client side */
 
 /*

@@ -50,7 +50,7 @@ enum ctl_exit {
 #define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* The user the shipped unit runs mfad as (conf/systemd, sysusers). */
-#define CTL_UNIT_USER		"mfad"
+#define CTL_UNIT_USER		MSS_UNIT_USER
 
 /* Smallest encodings, to bound a count before allocating for it. */
 #define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8)

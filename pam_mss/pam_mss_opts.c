@@ -89,6 +89,26 @@ pam_mss_opt_tries(const char *v, struct pam_mss_opts *o)
 	return 0;
 }
 
+/* A user's uid, by name; -1 when there is no such user. */
+static int
+pam_mss_opt_uid(const char *name, uid_t *uid)
+{
+	struct passwd pw, *res = NULL;
+	char *buf;
+	long sz;
+	int r;
+
+	if ((sz = sysconf(_SC_GETPW_R_SIZE_MAX)) < 1024)
+		sz = 16384;
+	if ((buf = malloc((size_t)sz)) == NULL)
+		return -1;
+	r = getpwnam_r(name, &pw, buf, (size_t)sz, &res);
+	if (r == 0 && res != NULL)
+		*uid = pw.pw_uid;
+	free(buf);
+	return r == 0 && res != NULL ? 0 : -1;
+}
+
 /*
  * socket_owner=USER: a user name or a decimal uid, besides root, that may
  * own the socket and the directories to it and answer on it (the user
@@ -97,11 +117,8 @@ pam_mss_opt_tries(const char *v, struct pam_mss_opts *o)
 static int
 pam_mss_opt_owner(const char *v, struct pam_mss_opts *o)
 {
-	struct passwd pw, *res = NULL;
-	char *buf, *end;
-	long sz;
+	char *end;
 	unsigned long n;
-	int r;
 
 	if (*v == '\0')
 		return -1;
@@ -113,15 +130,7 @@ pam_mss_opt_owner(const char *v, struct pam_mss_opts *o)
 		o->socket_owner = (uid_t)n;
 		return 0;
 	}
-	if ((sz = sysconf(_SC_GETPW_R_SIZE_MAX)) < 1024)
-		sz = 16384;
-	if ((buf = malloc((size_t)sz)) == NULL)
-		return -1;
-	r = getpwnam_r(v, &pw, buf, (size_t)sz, &res);
-	if (r == 0 && res != NULL)
-		o->socket_owner = pw.pw_uid;
-	free(buf);
-	return r == 0 && res != NULL ? 0 : -1;
+	return pam_mss_opt_uid(v, &o->socket_owner);
 }
 
 static void
@@ -143,7 +152,7 @@ pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
     struct pam_mss_opts *o)
 {
 	const char *arg, *v;
-	int i;
+	int i, owner_named = 0;
 
 	pam_mss_opts_defaults(o);
 	for (i = 0; i < argc; i++) {
@@ -158,6 +167,7 @@ pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
 		    NULL) {
 			if (pam_mss_opt_owner(v, o) != 0)
 				goto bad;
+			owner_named = 1;
 		} else if ((v = pam_mss_opt_value(arg, "failmode")) != NULL) {
 			if (strcmp(v, "secure") == 0)
 				o->failmode = PAM_MSS_FAIL_SECURE;
@@ -203,6 +213,11 @@ pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
 			return PAM_SERVICE_ERR;
 		}
 	}
+	/* Unnamed, the owner is the user the shipped unit runs mfad as, if
+	 * the system has one (root alone otherwise). */
+	if (!owner_named && pam_mss_opt_uid(MSS_UNIT_USER, &o->socket_owner)
+	    != 0)
+		o->socket_owner = 0;
 	return PAM_SUCCESS;
 bad:
 	pam_syslog(pamh, LOG_ERR, "bad value in argument \"%s\": "

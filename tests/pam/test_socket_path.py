@@ -172,29 +172,35 @@ def test_sticky_world_writable_root_directory_above_is_accepted(env):
         os.chmod(env.dir, 0o755)
 
 
+def _env_as(make_env, pw):
+    """The shipped unit's shape: mfad runs as pw, which owns the socket's
+    directory (systemd's RuntimeDirectory) and the socket."""
+    env = make_env({"mfad": {"user": pw.pw_name}}, start=False)
+    run = env.dir / "run"
+    run.mkdir(mode=0o755)
+    env.db.mkdir(mode=0o700)
+    for p in (run, env.db):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+    os.chmod(env.conf, 0o644)
+    env.sock = env.mfad.sock = run / "mfad.sock"
+    env.config["mfad"]["socket"] = env.sock
+    h.write_ini(env.conf, env.config)
+    env.mfad.wrapper = ["setpriv", "--reuid=%d" % pw.pw_uid,
+                        "--regid=%d" % pw.pw_gid, "--clear-groups"]
+    env.start()
+    assert os.stat(env.sock).st_uid == pw.pw_uid
+    env.add_user("alice")
+    return env, run
+
+
 def test_socket_owner_names_the_user_mfad_runs_as(make_env):
-    """The shipped unit's shape: mfad runs as a user of its own, which
-    owns the socket's directory (systemd's RuntimeDirectory) and the
-    socket. Without socket_owner= the module refuses them; with it the
-    login works; mfadctl takes the user from the config's [mfad] user."""
+    """mfad runs as a user of its own (not the unit's "mfad"). Without
+    socket_owner= the module refuses its socket; with it the login works;
+    mfadctl takes the user from the config's [mfad] user."""
     from test_install import SERVICE_USER, _system_user
     pw = _system_user(SERVICE_USER)
     try:
-        env = make_env({"mfad": {"user": SERVICE_USER}}, start=False)
-        run = env.dir / "run"
-        run.mkdir(mode=0o755)
-        env.db.mkdir(mode=0o700)
-        for p in (run, env.db):
-            os.chown(p, pw.pw_uid, pw.pw_gid)
-        os.chmod(env.conf, 0o644)
-        env.sock = env.mfad.sock = run / "mfad.sock"
-        env.config["mfad"]["socket"] = env.sock
-        h.write_ini(env.conf, env.config)
-        env.mfad.wrapper = ["setpriv", "--reuid=%d" % pw.pw_uid,
-                            "--regid=%d" % pw.pw_gid, "--clear-groups"]
-        env.start()
-        assert os.stat(env.sock).st_uid == pw.pw_uid
-        env.add_user("alice")
+        env, run = _env_as(make_env, pw)
         service = _service(env, "mss-noowner", env.sock)
         _denied(env, service, "%s is owned by uid %d, not by root" %
                 (run, pw.pw_uid))
@@ -221,6 +227,30 @@ def test_socket_owner_names_the_user_mfad_runs_as(make_env):
         if "env" in locals():
             env.mfad.stop()
         subprocess.run(["userdel", SERVICE_USER], capture_output=True)
+
+
+def test_the_units_user_mfad_is_trusted_by_default(make_env):
+    """With the unit's user "mfad" on the system, the stacks the README
+    shows (no socket_owner=) work with mfad running as that user: an
+    upgrade that turns the path checks on locks nobody out. Naming
+    another owner still refuses it."""
+    from test_install import _system_user
+    existed = subprocess.run(["id", "mfad"],
+                             capture_output=True).returncode == 0
+    pw = _system_user("mfad")
+    try:
+        env, run = _env_as(make_env, pw)
+        service = _service(env, "mss-default", env.sock)
+        login, code = env.start_login(service=service)
+        env.finish_login(login, code)
+        service = _service(env, "mss-other", env.sock,
+                           ["socket_owner=nobody"])
+        _denied(env, service, "%s is owned by uid %d" % (run, pw.pw_uid))
+    finally:
+        if "env" in locals():
+            env.mfad.stop()
+        if not existed:
+            subprocess.run(["userdel", "mfad"], capture_output=True)
 
 
 def test_unknown_socket_owner_refuses_to_run(env):
