@@ -107,7 +107,7 @@ def bench_env(config=None):
     smtp = h.SmtpServer()
     base = {
         "code": {"ttl": 300, "max_attempts": 100, "resend_interval": 0,
-                 "max_sends": 1000},
+                 "max_sends": 64},
         "password": {"opslimit": 1, "memlimit": "8K", "min_length": 12},
         "lockout": {"threshold": 100},
         "mail": {"max_per_minute": 100000},

@@ -193,7 +193,7 @@ def test_reload_under_load_loses_no_request(make_env):
     the one in force), and mfad stops cleanly (under ASan: no leak of the
     snapshots replaced while requests and mail held them)."""
     # Mail limits above what these logins send.
-    env = make_env({"code": {"max_sends": 1000},
+    env = make_env({"code": {"max_sends": 64},
                     "mail": {"max_per_minute": 100000}})
     users = ["u%d" % i for i in range(4)]
     for user in users:
