@@ -768,10 +768,19 @@ mail_put_qp(struct mss_buf *b, const char *s, size_t n)
 
 			last = k + 1 == e;
 			esc = c == '=' || c > 0x7e || (c < 0x20 && c != '\t') ||
-			    ((c == ' ' || c == '\t') && last) ||
-			    (k == i && c == '.') ||
-			    (k == i && e - k >= 5 && memcmp(s + k, "From ", 5)
-			    == 0);
+			    ((c == ' ' || c == '\t') && last);
+			tl = esc ? 3 : 1;
+			/* Room is kept for the "=" of a soft break unless
+			 * this is the line's last token. */
+			if (col + tl > (last ? MAIL_QP_LINE : MAIL_QP_LINE - 1)) {
+				if ((r = mail_puts(b, "=\r\n")) != 0)
+					return r;
+				col = 0;
+			}
+			/* First on a line, a soft break's next one included. */
+			if (col == 0 && (c == '.' || (e - k >= 5 &&
+			    memcmp(s + k, "From ", 5) == 0)))
+				esc = 1;
 			if (esc) {
 				tok[0] = '=';
 				tok[1] = hexd[c >> 4];
@@ -780,13 +789,6 @@ mail_put_qp(struct mss_buf *b, const char *s, size_t n)
 			} else {
 				tok[0] = (char)c;
 				tl = 1;
-			}
-			/* Room is kept for the "=" of a soft break unless
-			 * this is the line's last token. */
-			if (col + tl > (last ? MAIL_QP_LINE : MAIL_QP_LINE - 1)) {
-				if ((r = mail_puts(b, "=\r\n")) != 0)
-					return r;
-				col = 0;
 			}
 			if ((r = mail_put(b, tok, tl)) != 0)
 				return r;

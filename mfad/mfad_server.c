@@ -443,6 +443,28 @@ mfad_job_run(struct mfad_ctx *shared, struct mfad_job *j)
 	mss_buf_free(rep);
 }
 
+/*
+ * One request through the pool's path, on the calling thread and without
+ * the socket (tests, fuzzers): the role check, then its handler, or both
+ * halves of AUTH_START. Returns the framed reply, which the caller frees,
+ * or NULL where mfad drops the connection. Only reads peer's descriptors.
+ */
+struct mss_buf *
+mfad_server_dispatch(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    uint8_t type, struct mss_buf *req)
+{
+	struct mfad_job j;
+
+	memset(&j, 0, sizeof(j));
+	j.type = type;
+	j.in = req;
+	j.peer = *peer;
+	mfad_job_run(ctx, &j);
+	if (j.cont != NULL)
+		mfad_job_run(ctx, &j);
+	return j.out;
+}
+
 /* Hands finished jobs (a list) back to the event loop. */
 static void
 mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)

@@ -56,6 +56,12 @@ int mfad_server_listen(const char *path, uid_t owner, int *fd)
  * reloads the config. Returns 0 on a clean stop. */
 int mfad_server_run(struct mfad_ctx *ctx, int listen_fd, int sigfd);
 
+/* Runs one request as a worker would, without the socket: the framed
+ * reply (the caller frees it), or NULL where the connection would drop.
+ * For tests and fuzzers; the caller keeps peer's descriptors. */
+struct mss_buf *mfad_server_dispatch(struct mfad_ctx *ctx,
+    const struct mfad_peer *peer, uint8_t type, struct mss_buf *req);
+
 /* Current time in seconds and microseconds. */
 uint64_t mfad_now(void);
 uint64_t mfad_now_us(void);

@@ -38,6 +38,7 @@
 #include "mss_ident.h"
 #include "mss_proto.h"
 #include "mfad_conf.h"
+#include "mfad_csv.h"
 
 enum ctl_exit {
 	CTL_EXIT_OK = 0,
@@ -1944,57 +1945,6 @@ out:
 	return ex;
 }
 
-/*
- * Splits a CSV row into at most max trimmed fields, in place. A field may
- * be in double quotes (with "" for a quote), as spreadsheets write a field
- * that holds commas, like an argon2id hash. Returns the number of fields,
- * -1 when there are more than max, -2 for an unclosed or stray quote.
- */
-static int
-ctl_import_split(char *s, char **f, int max)
-{
-	int n = 0;
-	char *p, *w;
-
-	for (;;) {
-		if (n == max)
-			return -1;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		f[n++] = s;
-		if (*s == '"') {
-			for (w = s, p = s + 1;; p++) {
-				if (*p == '\0')
-					return -2;
-				if (*p == '"' && p[1] == '"')
-					p++;
-				else if (*p == '"')
-					break;
-				*w++ = *p;
-			}
-			*w = '\0';
-			for (p++; *p == ' ' || *p == '\t'; p++)
-				;
-			if (*p != ',' && *p != '\0')
-				return -2;
-			s = *p == ',' ? p + 1 : NULL;
-			if (s == NULL)
-				return n;
-			continue;
-		}
-		if ((p = strchr(s, ',')) != NULL)
-			*p = '\0';
-		if (strchr(s, '"') != NULL)
-			return -2;
-		s = p != NULL ? p + 1 : NULL;
-		p = f[n - 1] + strlen(f[n - 1]);
-		while (p > f[n - 1] && (p[-1] == ' ' || p[-1] == '\t'))
-			*--p = '\0';
-		if (s == NULL)
-			return n;
-	}
-}
-
 static int
 ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
     char *line)
@@ -2005,7 +1955,7 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 	int n, i, ndev, ex;
 
 	f[0] = NULL;
-	n = ctl_import_split(line, f, CTL_IMPORT_FIELDS);
+	n = mfad_csv_split(line, f, CTL_IMPORT_FIELDS);
 	if (n == -2) {
 		snprintf(why, sizeof(why), "unbalanced double quote");
 		goto bad;
@@ -2195,7 +2145,7 @@ ctl_import_user_of(const char *text)
 
 	if ((copy = strdup(text)) == NULL)
 		return NULL;
-	n = ctl_import_split(copy, f, CTL_IMPORT_FIELDS);
+	n = mfad_csv_split(copy, f, CTL_IMPORT_FIELDS);
 	if (n >= 2 && mss_user_valid(f[0]))
 		user = strdup(f[0]);
 	sodium_memzero(copy, len);	/* may hold a password hash */

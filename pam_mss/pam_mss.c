@@ -32,9 +32,8 @@
 #include "mss_proto.h"
 #include "pam_mss_msg.h"
 #include "pam_mss_opts.h"
+#include "pam_mss_rep.h"
 
-/* Longest masked address we show; mfad's are far shorter. */
-#define PAM_MSS_MASK_MAX	128
 /* Resends allowed in one login, beyond the wrong answers. */
 #define PAM_MSS_EXTRA_RESENDS	2
 
@@ -56,26 +55,6 @@ struct pam_mss_ctx {
 	struct mss_buf		*req;
 	struct mss_buf		*rep;
 	const char		*why;		/* failure reason for syslog */
-};
-
-/* MSS_REP_AUTH, parsed. Strings are freed with mss_str_free. */
-struct pam_mss_rep_auth {
-	uint8_t		 result;
-	char		*login;
-	char		*masked;
-	uint32_t	 minutes;
-	uint8_t		 mail;
-	uint32_t	 wait;
-};
-
-/* MSS_REP_CODE, parsed. */
-struct pam_mss_rep_code {
-	uint8_t		 result;
-	uint32_t	 tries_left;
-	uint8_t		 may_remember;
-	uint32_t	 remember_days;
-	uint8_t		 mail;
-	uint8_t		 next;		/* mss_code_next, after MSS_CODE_OK */
 };
 
 /* A PAM item as a string, "" when unset. */
@@ -234,15 +213,6 @@ pam_mss_strip(char *s)
 		    s[i] != '\n')
 			s[j++] = s[i];
 	sodium_memzero(s + j, n - j);
-}
-
-/* Control characters from the wire never reach a terminal. */
-static void
-pam_mss_sanitize(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-			*s = '?';
 }
 
 /*
@@ -445,37 +415,7 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 static int
 pam_mss_get_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
-	int r;
-
-	memset(a, 0, sizeof(*a));
-	if ((r = mss_buf_get_u8(ctx->rep, &a->result)) != 0 ||
-	    (r = mss_buf_get_str(ctx->rep, &a->login, MSS_TOKEN_LEN)) != 0 ||
-	    (r = mss_buf_get_str(ctx->rep, &a->masked, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_u32(ctx->rep, &a->minutes)) != 0 ||
-	    (r = mss_buf_get_u8(ctx->rep, &a->mail)) != 0 ||
-	    (r = mss_buf_get_u32(ctx->rep, &a->wait)) != 0 ||
-	    (r = mss_buf_end(ctx->rep)) != 0)
-		goto fail;
-	if (a->result > MSS_AUTH_CODE_VALID || a->mail > MSS_MAIL_FAILED) {
-		r = MSS_ERR_PROTO;
-		goto fail;
-	}
-	/* A code was sent: there must be a login to answer it on. */
-	if ((a->result == MSS_AUTH_CODE_SENT ||
-	    a->result == MSS_AUTH_CODE_VALID) && *a->login == '\0' &&
-	    ctx->login == NULL) {
-		r = MSS_ERR_PROTO;
-		goto fail;
-	}
-	pam_mss_sanitize(a->masked);
-	if (strlen(a->masked) > PAM_MSS_MASK_MAX)
-		a->masked[PAM_MSS_MASK_MAX] = '\0';
-	return 0;
-fail:
-	mss_str_free(a->login);
-	mss_str_free(a->masked);
-	memset(a, 0, sizeof(*a));
-	return r;
+	return pam_mss_rep_auth(ctx->rep, ctx->login != NULL, a);
 }
 
 /* Keeps the login id and masked address of a CODE_SENT reply. */
@@ -492,35 +432,6 @@ pam_mss_take_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 		ctx->masked = a->masked;
 		a->masked = NULL;
 	}
-}
-
-static void
-pam_mss_free_auth(struct pam_mss_rep_auth *a)
-{
-	mss_str_free(a->login);
-	mss_str_free(a->masked);
-	memset(a, 0, sizeof(*a));
-}
-
-/* Parses MSS_REP_CODE from ctx->rep; 0 or MSS_ERR_*. */
-static int
-pam_mss_get_code(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
-{
-	int r;
-
-	memset(c, 0, sizeof(*c));
-	if ((r = mss_buf_get_u8(ctx->rep, &c->result)) != 0 ||
-	    (r = mss_buf_get_u32(ctx->rep, &c->tries_left)) != 0 ||
-	    (r = mss_buf_get_u8(ctx->rep, &c->may_remember)) != 0 ||
-	    (r = mss_buf_get_u32(ctx->rep, &c->remember_days)) != 0 ||
-	    (r = mss_buf_get_u8(ctx->rep, &c->mail)) != 0 ||
-	    (r = mss_buf_get_u8(ctx->rep, &c->next)) != 0 ||
-	    (r = mss_buf_end(ctx->rep)) != 0)
-		return r;
-	if (c->result > MSS_CODE_MOVED || c->mail > MSS_MAIL_FAILED ||
-	    c->next > MSS_NEXT_RESET)
-		return MSS_ERR_PROTO;
-	return 0;
 }
 
 /* Tells the user where the code went; mail trouble gets its own line. */
@@ -660,7 +571,7 @@ pam_mss_resend(struct pam_mss_ctx *ctx)
 		r = pam_mss_deny(ctx, "resend refused");
 		break;
 	}
-	pam_mss_free_auth(&a);
+	pam_mss_rep_auth_free(&a);
 	return r;
 }
 
@@ -680,7 +591,7 @@ pam_mss_check_code(struct pam_mss_ctx *ctx, const char *code,
 		return PAM_BUF_ERR;
 	}
 	if ((r = pam_mss_call(ctx, MSS_REQ_CODE, MSS_REP_CODE)) != 0 ||
-	    (r = pam_mss_get_code(ctx, c)) != 0)
+	    (r = pam_mss_rep_code(ctx->rep, c)) != 0)
 		return pam_mss_unavail(ctx, r);
 	if (ctx->opts.debug)
 		pam_syslog(ctx->pamh, LOG_DEBUG, "code: result %u, "
@@ -834,14 +745,9 @@ pam_mss_acct_state(struct pam_mss_ctx *ctx, uint8_t *state, uint64_t *date)
 		mss_buf_reset(ctx->req);
 		return r;
 	}
-	if ((r = pam_mss_call(ctx, MSS_REQ_ACCT, MSS_REP_ACCT)) != 0 ||
-	    (r = mss_buf_get_u8(ctx->rep, state)) != 0 ||
-	    (r = mss_buf_get_u64(ctx->rep, date)) != 0 ||
-	    (r = mss_buf_end(ctx->rep)) != 0)
+	if ((r = pam_mss_call(ctx, MSS_REQ_ACCT, MSS_REP_ACCT)) != 0)
 		return r;
-	if (*state > MSS_ACCT_REENROLL)
-		return MSS_ERR_PROTO;
-	return 0;
+	return pam_mss_rep_acct(ctx->rep, state, date);
 }
 
 /* MSS_REQ_RESET_START (an empty password); *a gets the reply. */
@@ -902,23 +808,6 @@ pam_mss_pw_refused(struct pam_mss_ctx *ctx, const char *reason)
 	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_PW_REFUSED, reason, 0);
 }
 
-/* A MSS_REP_RESULT: *code and a copy of the message (mss_str_free). */
-static int
-pam_mss_get_result(struct pam_mss_ctx *ctx, uint32_t *code, char **msg)
-{
-	int r;
-
-	*msg = NULL;
-	if ((r = mss_buf_get_u32(ctx->rep, code)) != 0 ||
-	    (r = mss_buf_get_str(ctx->rep, msg, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_end(ctx->rep)) != 0) {
-		mss_str_free(*msg);
-		*msg = NULL;
-		return r;
-	}
-	return 0;
-}
-
 /*
  * Asks for a new password twice until mfad takes it (MSS_REQ_SET_PASSWORD
  * with the login id, or MSS_REQ_CHANGE_PASSWORD with old), at most
@@ -967,7 +856,7 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 		}
 		if ((r = pam_mss_call(ctx, old == NULL ? MSS_REQ_SET_PASSWORD :
 		    MSS_REQ_CHANGE_PASSWORD, MSS_REP_RESULT)) != 0 ||
-		    (r = pam_mss_get_result(ctx, &code, &msg)) != 0) {
+		    (r = pam_mss_rep_result(ctx->rep, &code, &msg)) != 0) {
 			rv = pam_mss_unavail(ctx, r);
 			goto out;
 		}
@@ -1199,7 +1088,7 @@ success:
 	rv = PAM_SUCCESS;
 out:
 	pam_mss_log_failure(&ctx, rv);
-	pam_mss_free_auth(&a);
+	pam_mss_rep_auth_free(&a);
 	sodium_memzero(&c, sizeof(c));
 	pam_mss_ctx_clear(&ctx);
 	return rv;

@@ -633,6 +633,41 @@ test_quoted_printable(void **state)
 	free(msg);
 }
 
+/* A soft break may put a "." or "From " first on a line, where a
+ * transport may take it for the end of the data or a mbox separator:
+ * it is escaped there too. */
+static void
+test_qp_soft_break_dot(void **state)
+{
+	struct mfad_conf conf;
+	char dir[PATH_MAX], tmpl[1024], want[1024], err[512], *msg, *hdrs;
+	char a[76], *text;
+	const char *body;
+	size_t len;
+
+	memset(a, 'a', 75);
+	a[75] = '\0';
+	snprintf(tmpl, sizeof(tmpl), "Subject: qp\n\n%s.x\n%sFrom here\n", a,
+	    a);
+	snprintf(want, sizeof(want), "%s.x\n%sFrom here\n", a, a);
+	write_template(tmpl);
+	snprintf(dir, sizeof(dir), "%s/t", scratch);
+	conf_init(&conf, dir);
+	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
+	check_lines(msg, len);
+	split(msg, &hdrs, &body);
+	assert_non_null(strstr(body, "=\r\n=2Ex\r\n"));
+	assert_non_null(strstr(body, "=\r\n=46rom here\r\n"));
+	assert_null(strstr(body, "\r\n."));
+	assert_null(strstr(body, "\r\nFrom "));
+	text = qp_decode(body);
+	assert_string_equal(text, want);
+	free(text);
+	free(hdrs);
+	free(msg);
+}
+
 static void
 test_kind_names(void **state)
 {
@@ -1003,6 +1038,7 @@ main(void)
 		cmocka_unit_test(test_check_templates),
 		cmocka_unit_test(test_check_render),
 		cmocka_unit_test(test_quoted_printable),
+		cmocka_unit_test(test_qp_soft_break_dot),
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_send_plain),
 		cmocka_unit_test(test_send_starttls_required),

@@ -1,0 +1,54 @@
+/*
+ * The module's readers of mfad's replies (doc/PROTOCOL.md), apart from
+ * the conversation so that each can be tested and fuzzed alone. Each
+ * reads the whole payload strictly (mss_buf_end) and checks every enum
+ * against the protocol's range: 0, or MSS_ERR_PROTO / MSS_ERR_TOOBIG /
+ * MSS_ERR_NOMEM with nothing left to free.
+ */
+#ifndef PAM_MSS_REP_H
+#define PAM_MSS_REP_H
+
+#include <stdint.h>
+
+#include "mss_buf.h"
+
+/* MSS_REP_AUTH, parsed. Strings are freed with pam_mss_rep_auth_free. */
+struct pam_mss_rep_auth {
+	uint8_t		 result;
+	char		*login;
+	char		*masked;	/* control characters made '?' */
+	uint32_t	 minutes;
+	uint8_t		 mail;
+	uint32_t	 wait;
+};
+
+/* MSS_REP_CODE, parsed. */
+struct pam_mss_rep_code {
+	uint8_t		 result;
+	uint32_t	 tries_left;
+	uint8_t		 may_remember;
+	uint32_t	 remember_days;
+	uint8_t		 mail;
+	uint8_t		 next;		/* mss_code_next, after MSS_CODE_OK */
+};
+
+/* Longest masked address shown; mfad's are far shorter. */
+#define PAM_MSS_MASK_MAX	128
+
+/* have_login: the module already holds a login id, so a reply that sent
+ * a code may leave its own empty. */
+int pam_mss_rep_auth(struct mss_buf *rep, int have_login,
+    struct pam_mss_rep_auth *a) __attribute__((warn_unused_result));
+void pam_mss_rep_auth_free(struct pam_mss_rep_auth *a);
+int pam_mss_rep_code(struct mss_buf *rep, struct pam_mss_rep_code *c)
+    __attribute__((warn_unused_result));
+/* MSS_REP_ACCT: the account's state and its re-enrollment date. */
+int pam_mss_rep_acct(struct mss_buf *rep, uint8_t *state, uint64_t *date)
+    __attribute__((warn_unused_result));
+/* MSS_REP_RESULT: *code and a copy of the message (mss_str_free). */
+int pam_mss_rep_result(struct mss_buf *rep, uint32_t *code, char **msg)
+    __attribute__((warn_unused_result));
+/* Control characters from the wire never reach a terminal: each is '?'. */
+void pam_mss_sanitize(char *s);
+
+#endif /* PAM_MSS_REP_H */
