@@ -16,6 +16,7 @@
 #include "mfad_code.h"
 #include "mfad_log.h"
 #include "mfad_pw.h"
+#include "mfad_snap.h"
 #include "mfad_store.h"
 #include "mss_err.h"
 #include "fuzz_common.h"
@@ -186,8 +187,8 @@ fuzz_ctx_open(struct mfad_ctx *ctx)
 		abort();
 	mfad_log_init(0, 0);
 	memset(ctx, 0, sizeof(*ctx));
-	ctx->conf = fuzz_conf(fuzz_tmpdir());
-	pthread_rwlock_init(&ctx->conf_lock, NULL);
+	/* Published as mfad publishes its configuration: requests hold it. */
+	mfad_snap_publish(ctx, fuzz_conf(fuzz_tmpdir()));
 	snprintf(ctx->hostname, sizeof(ctx->hostname), "fuzz.example.org");
 	ctx->started = time(NULL);
 	if ((r = mfad_store_open(ctx->conf, &ctx->store)) != 0 ||
