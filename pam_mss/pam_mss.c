@@ -750,6 +750,49 @@ pam_mss_acct_state(struct pam_mss_ctx *ctx, uint8_t *state, uint64_t *date)
 	return pam_mss_rep_acct(ctx->rep, state, date);
 }
 
+/* unenrolled=ignore and no account: logged each time, the user with audit
+ * only (as the failure line). */
+static int
+pam_mss_ignored(struct pam_mss_ctx *ctx, const char *step)
+{
+	if (ctx->opts.audit)
+		pam_syslog(ctx->pamh, LOG_NOTICE, "%s ignored; service=%s "
+		    "rhost=%s tty=%s user=%s: no account, unenrolled=ignore",
+		    step, ctx->service, ctx->rhost, ctx->tty, ctx->user);
+	else
+		pam_syslog(ctx->pamh, LOG_NOTICE, "%s ignored; service=%s "
+		    "rhost=%s tty=%s: no account, unenrolled=ignore", step,
+		    ctx->service, ctx->rhost, ctx->tty);
+	return PAM_IGNORE;
+}
+
+/*
+ * unenrolled=ignore: asks mfad whether the account exists before any
+ * prompt. Sets *rv and returns 1 when the decision is made here: no
+ * account (PAM_IGNORE, the rest of the stack decides) or mfad could not
+ * answer. Any account that exists, whatever its state, goes on as with
+ * unenrolled=deny.
+ */
+static int
+pam_mss_unenrolled(struct pam_mss_ctx *ctx, const char *step, int *rv)
+{
+	uint64_t date = 0;
+	uint8_t state;
+	int r;
+
+	if (!ctx->opts.unenrolled_ignore)
+		return 0;
+	if ((r = pam_mss_acct_state(ctx, &state, &date)) != 0) {
+		*rv = r == MSS_ERR_NOMEM ? PAM_BUF_ERR :
+		    pam_mss_unavail(ctx, r);
+		return 1;
+	}
+	if (state != MSS_ACCT_UNKNOWN)
+		return 0;
+	*rv = pam_mss_ignored(ctx, step);
+	return 1;
+}
+
 /* MSS_REQ_RESET_START (an empty password); *a gets the reply. */
 static int
 pam_mss_reset_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
@@ -1032,6 +1075,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	    PAM_SUCCESS ||
 	    (rv = pam_mss_device(&ctx)) != PAM_SUCCESS)
 		goto out;
+	if (pam_mss_unenrolled(&ctx, "authentication", &rv))
+		goto out;
 	/* use_first_pass with nothing stored: fail before any prompt. */
 	if (ctx.opts.use_first_pass &&
 	    (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS ||
@@ -1041,9 +1086,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		goto out;
 	}
 	/*
-	 * One conversation for every account: mfad is not asked about the
-	 * account before the prompts, so nothing shown before a right code
-	 * depends on whether it is enrolled, invited, locked or unknown.
+	 * One conversation for every account: unless unenrolled=ignore,
+	 * mfad is not asked about the account before the prompts, so
+	 * nothing shown before a right code depends on whether it is
+	 * enrolled, invited, locked or unknown.
 	 */
 	if ((rv = pam_mss_get_email(&ctx)) != PAM_SUCCESS ||
 	    (rv = pam_mss_get_password(&ctx)) != PAM_SUCCESS)
@@ -1130,7 +1176,8 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rv = PAM_PERM_DENIED;
 		break;
 	case MSS_ACCT_UNKNOWN:
-		rv = PAM_USER_UNKNOWN;
+		rv = ctx.opts.unenrolled_ignore ?
+		    pam_mss_ignored(&ctx, "account") : PAM_USER_UNKNOWN;
 		break;
 	case MSS_ACCT_INVITED:
 	case MSS_ACCT_REENROLL:

@@ -195,6 +195,14 @@ pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
 				o->lang = PAM_MSS_LANG_EN;
 			else
 				goto bad;
+		} else if ((v = pam_mss_opt_value(arg, "unenrolled")) !=
+		    NULL) {
+			if (strcmp(v, "deny") == 0)
+				o->unenrolled_ignore = 0;
+			else if (strcmp(v, "ignore") == 0)
+				o->unenrolled_ignore = 1;
+			else
+				goto bad;
 		} else if (strcmp(arg, "use_first_pass") == 0)
 			o->use_first_pass = 1;
 		else if (strcmp(arg, "try_first_pass") == 0)

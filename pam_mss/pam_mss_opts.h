@@ -40,6 +40,7 @@ struct pam_mss_opts {
 	int			 try_first_pass;
 	int			 noenroll;
 	int			 noreset;
+	int			 unenrolled_ignore;	/* unenrolled=ignore */
 	int			 debug;
 	int			 audit;
 };
