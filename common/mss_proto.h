@@ -57,7 +57,8 @@
  * MSS_REQ_USER_SET    str user, str email, str lang ("" keeps either;
  *                     a new address mails a notice to the old and new)
  * MSS_REQ_USER_DEL, MSS_REQ_USER_SHOW, MSS_REQ_USER_LOCK,
- * MSS_REQ_USER_UNLOCK, MSS_REQ_USER_REENROLL
+ * MSS_REQ_USER_UNLOCK, MSS_REQ_USER_REENROLL, MSS_REQ_USER_DISABLE,
+ * MSS_REQ_USER_ENABLE
  *                     str user
  * MSS_REQ_DEVICE_LIST str user, str after (id of the last device of the
  *                     previous page, or "")
@@ -99,6 +100,8 @@ enum mss_req_type {
 	MSS_REQ_BACKUP = 31,
 	MSS_REQ_USER_IMPORT = 32,
 	MSS_REQ_USER_SET = 40,
+	MSS_REQ_USER_DISABLE = 43,
+	MSS_REQ_USER_ENABLE = 44,
 };
 
 /* MSS_REQ_AUTH_START and MSS_REQ_RESET_START flags, from the module's

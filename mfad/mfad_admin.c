@@ -144,6 +144,20 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL, why);
 		goto out;
 	}
+	/* An existing name is the answer that matters, before anything
+	 * about the password; checked again in the transaction below. */
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		goto out;
+	r = mfad_acct_get(txn, ctx->store, user, &old);
+	mfad_txn_abort(&txn);
+	if (r == 0) {
+		mfad_acct_wipe(&old);
+		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
+		    "user already exists");
+		goto out;
+	}
+	if (r != MSS_ERR_NOTFOUND)
+		goto out;
 	if (pw[0] != '\0') {
 		if (mfad_pw_policy(conf, user, email, pw, &why) != 0) {
 			snprintf(msg, sizeof(msg), "password refused: %s", why);
@@ -329,6 +343,28 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = mfad_acct_put(txn, ctx->store, &a, a.email);
 		event = "user_unlocked";
 		msg = "unlocked";
+		break;
+	case MSS_REQ_USER_DISABLE:
+		/* Kept, with its devices, until enabled again: while
+		 * disabled it cannot sign in, enroll or reset, and a
+		 * remembered device skips nothing. */
+		a.state = MFAD_ACCT_DISABLED;
+		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		event = "user_disabled";
+		msg = "disabled";
+		break;
+	case MSS_REQ_USER_ENABLE:
+		/* Active again once it has a password, else invited; an
+		 * admin lock is for unlock to end. */
+		if (a.state == MFAD_ACCT_DISABLED) {
+			a.state = a.pwhash[0] ? MFAD_ACCT_ACTIVE :
+			    MFAD_ACCT_INVITED;
+			msg = a.state == MFAD_ACCT_INVITED ?
+			    "enabled (invited)" : "enabled";
+		} else
+			msg = "not disabled: unchanged";
+		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		event = "user_enabled";
 		break;
 	case MSS_REQ_USER_REENROLL:
 		a.reenroll = 1;

@@ -139,6 +139,20 @@ mfad_h_user_unlock(struct mfad_ctx *c, const struct mfad_peer *p,
 }
 
 static int
+mfad_h_user_disable(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DISABLE);
+}
+
+static int
+mfad_h_user_enable(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_ENABLE);
+}
+
+static int
 mfad_h_user_reenroll(struct mfad_ctx *c, const struct mfad_peer *p,
     struct mss_buf *q, uint8_t *t, struct mss_buf *r)
 {
@@ -197,6 +211,10 @@ static const struct mfad_handler {
 	    mfad_h_user_unlock, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_REENROLL, MFAD_ROLE_ADMIN, "user reenroll",
 	    mfad_h_user_reenroll, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_DISABLE, MFAD_ROLE_ADMIN, "user disable",
+	    mfad_h_user_disable, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_ENABLE, MFAD_ROLE_ADMIN, "user enable",
+	    mfad_h_user_enable, MFAD_H_COMMIT },
 	{ MSS_REQ_DEVICE_LIST, MFAD_ROLE_ADMIN, "device list",
 	    mfad_admin_device_list, MFAD_H_COMMIT },
 	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN, "device revoke",

@@ -149,6 +149,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "USER" },
 	{ "user", "reenroll", 1, 1, ctl_user_simple, MSS_REQ_USER_REENROLL,
 	    "USER" },
+	{ "user", "disable", 1, 1, ctl_user_simple, MSS_REQ_USER_DISABLE,
+	    "USER" },
+	{ "user", "enable", 1, 1, ctl_user_simple, MSS_REQ_USER_ENABLE,
+	    "USER" },
 	{ "user", "list", 0, 0, ctl_user_list, MSS_REQ_USER_LIST, "" },
 	{ "device", "list", 1, 1, ctl_device_list, MSS_REQ_DEVICE_LIST,
 	    "USER" },
@@ -980,6 +984,14 @@ ctl_user_set(struct ctl *ctl, int argc, char **argv)
 	return ex;
 }
 
+/* A name getpwnam does not know: only worth a warning, as mfad may
+ * serve other hosts. */
+static int
+ctl_no_unix_user(const char *user)
+{
+	return getpwnam(user) == NULL;
+}
+
 static int
 ctl_user_add(struct ctl *ctl, int argc, char **argv)
 {
@@ -1035,13 +1047,17 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 	}
 	sodium_memzero(pass, sizeof(pass));
 	ex = ctl_call_result(ctl, MSS_REQ_USER_ADD, req);
+	if (ex == CTL_EXIT_OK && ctl_no_unix_user(user))
+		ctl_warnx(ctl, "warning: %s has no Unix account on this host",
+		    user);
 out:
 	sodium_memzero(pass, sizeof(pass));
 	mss_buf_free(req);
 	return ex;
 }
 
-/* user del|lock|unlock|reenroll USER: the table gives the request. */
+/* user del|lock|unlock|reenroll|disable|enable USER: the table gives the
+ * request. */
 static int
 ctl_user_simple(struct ctl *ctl, int argc, char **argv)
 {
@@ -2075,6 +2091,29 @@ ctl_import_print(const struct ctl *ctl, const struct ctl_import *im)
 		puts("]");
 }
 
+/* One line for every imported name getpwnam does not know, not one a
+ * name: an import may hold hundreds. */
+static void
+ctl_import_no_unix(const struct ctl *ctl, const struct ctl_import *im)
+{
+	const char *first = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; i < im->n; i++) {
+		if (!im->res[i].ok || im->res[i].user == NULL ||
+		    !ctl_no_unix_user(im->res[i].user))
+			continue;
+		if (n++ == 0)
+			first = im->res[i].user;
+	}
+	if (n == 1)
+		ctl_warnx(ctl, "warning: 1 user has no Unix account on this "
+		    "host: %s", first);
+	else if (n > 1)
+		ctl_warnx(ctl, "warning: %zu users have no Unix account on "
+		    "this host, the first %s", n, first);
+}
+
 /* A data line of the file, kept until every line was read. */
 struct ctl_import_src {
 	uint32_t	 line;
@@ -2239,6 +2278,7 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 	if ((ex = ctl_import_flush(ctl, &im)) != CTL_EXIT_OK)
 		goto out;
 	ctl_import_print(ctl, &im);
+	ctl_import_no_unix(ctl, &im);
 	ex = im.failed ? CTL_EXIT_REFUSED : CTL_EXIT_OK;
 	goto out;
 nomem:

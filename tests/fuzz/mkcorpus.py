@@ -22,6 +22,7 @@ ADMIN, PAM, SELF, OTHER = 0, 1, 2, 3
  USER_REENROLL, DEVICE_LIST, DEVICE_REVOKE, MAIL_TEST, AUDIT, BACKUP,
  USER_IMPORT) = range(20, 33)
 USER_SET = 40
+USER_DISABLE, USER_ENABLE = 43, 44
 REP_RESULT, REP_AUTH, REP_CODE, REP_ACCT = 100, 101, 102, 103
 
 PASSWORD = "correct horse battery staple"
@@ -116,6 +117,8 @@ REQUESTS = {
     "user_lock": (USER_LOCK, s("alice")),
     "user_unlock": (USER_UNLOCK, s("carol")),
     "user_reenroll": (USER_REENROLL, s("alice")),
+    "user_disable": (USER_DISABLE, s("alice")),
+    "user_enable": (USER_ENABLE, s("alice")),
     "device_list": (DEVICE_LIST, s("alice")),
     "device_revoke": (DEVICE_REVOKE, s("alice") + s("")),
     "mail_test": (MAIL_TEST, s("alice@example.org")),

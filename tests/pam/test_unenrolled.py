@@ -124,3 +124,10 @@ def test_bad_value_refuses_to_run(env):
                                                  PAM_PERM_DENIED), \
         login.dump()
     assert 'bad value in argument "unenrolled=maybe"' in log, log
+
+
+def test_disabled_account_is_not_ignored(env):
+    env.ctl_ok("user", "disable", "alice")
+    service = stack(env, "gradual-disabled", "pam_permit.so")
+    login = _refused_with_prompts(env, service, "alice", ALICE)
+    assert login.results["acct_mgmt"] == PAM_PERM_DENIED, login.dump()
