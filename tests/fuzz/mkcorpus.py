@@ -294,7 +294,8 @@ def pam_opts():
     write("fuzz_pam_opts", "all", b"\0".join([
         b"socket=/run/mfad/mfad.sock", b"failmode=safe", b"device=tty",
         b"email=skip", b"tries=10", b"lang=fr", b"use_first_pass",
-        b"try_first_pass", b"noenroll", b"noreset", b"debug", b"audit"]))
+        b"try_first_pass", b"noenroll", b"noreset", b"unenrolled=ignore",
+        b"debug", b"audit"]))
     write("fuzz_pam_opts", "none", b"device=none\0tries=1\0lang=en")
     write("fuzz_pam_opts", "bad", b"device=tty,tty\0tries=0")
 
