@@ -33,10 +33,13 @@
 #include "mfad_store.h"
 #include "mss_err.h"
 
+#define MFAD_USAGE \
+	"usage: mfad [-c FILE] [-f] [-d] [-t] [--version] [--help]\n"
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mfad [-c FILE] [-f] [-d] [-t] [--version]\n");
+	fputs(MFAD_USAGE, stderr);
 	exit(2);
 }
 
@@ -274,7 +277,11 @@ main(int argc, char **argv)
 			test = 1;
 			break;
 		case 'V':
-			printf("mfad %s\n", PACKAGE_VERSION);
+			printf("mfad (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			/* Asked for: the standard output, and success. */
+			fputs(MFAD_USAGE, stdout);
 			return 0;
 		default:
 			usage();

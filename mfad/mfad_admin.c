@@ -705,7 +705,8 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			goto out;
 		n = 1;
 	}
-	snprintf(detail, sizeof(detail), "count=%u", n);
+	snprintf(detail, sizeof(detail), "count=%u uid=%u", n,
+	    (unsigned)peer->uid);
 	if ((r = mfad_admin_event(ctx, txn, peer, "device_revoked", user,
 	    detail)) != 0)
 		goto out;

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -117,11 +118,74 @@ mfad_h_user_del(struct mfad_ctx *c, const struct mfad_peer *p,
 	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DEL);
 }
 
+/*
+ * Self-service: a caller that is not an admin acts only for the account
+ * its uid names; the request's first string is that account. Returns 0
+ * when it may go on, MSS_ERR_PERM (audited) when not, or the parse error.
+ */
+static int
+mfad_h_self(struct mfad_ctx *c, const struct mfad_peer *p,
+    const struct mss_buf *q, const char *what)
+{
+	struct mfad_audit_ev ev = { "peer_denied", p->name, what, "",
+	    "failure", NULL };
+	struct mss_buf *copy;
+	char *user = NULL, detail[128];
+	int r;
+
+	if (p->roles & MFAD_ROLE_ADMIN)
+		return 0;
+	/* Parses a copy: the handler reads the request from the start. */
+	if ((copy = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put(copy, mss_buf_ptr(q), mss_buf_avail(q))) != 0 ||
+	    (r = mss_buf_get_str(copy, &user, MSS_STR_MAX)) != 0)
+		goto out;
+	if (p->name[0] != '\0' && strcmp(p->name, user) == 0)
+		goto out;
+	r = MSS_ERR_PERM;
+	snprintf(detail, sizeof(detail), "uid=%u asked for another account",
+	    (unsigned)p->uid);
+	ev.detail = detail;
+	if (mfad_audit_agg(c, NULL, &ev, p->uid, NULL) != 0)
+		mfad_log(LOG_ERR, "audit failed");
+out:
+	mss_str_free(user);
+	mss_buf_free(copy);
+	return r;
+}
+
 static int
 mfad_h_user_show(struct mfad_ctx *c, const struct mfad_peer *p,
     struct mss_buf *q, uint8_t *t, struct mss_buf *r)
 {
+	int e;
+
+	if ((e = mfad_h_self(c, p, q, "user show")) != 0)
+		return e;
 	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_SHOW);
+}
+
+static int
+mfad_h_device_list(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	int e;
+
+	if ((e = mfad_h_self(c, p, q, "device list")) != 0)
+		return e;
+	return mfad_admin_device_list(c, p, q, t, r);
+}
+
+static int
+mfad_h_device_revoke(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	int e;
+
+	if ((e = mfad_h_self(c, p, q, "device revoke")) != 0)
+		return e;
+	return mfad_admin_device_revoke(c, p, q, t, r);
 }
 
 static int
@@ -201,8 +265,8 @@ static const struct mfad_handler {
 	    mfad_admin_user_set, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del,
 	    MFAD_H_COMMIT },
-	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN, "user show", mfad_h_user_show,
-	    MFAD_H_COMMIT },
+	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF, "user show",
+	    mfad_h_user_show, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_LIST, MFAD_ROLE_ADMIN, "user list",
 	    mfad_admin_user_list, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_LOCK, MFAD_ROLE_ADMIN, "user lock", mfad_h_user_lock,
@@ -215,10 +279,10 @@ static const struct mfad_handler {
 	    mfad_h_user_disable, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_ENABLE, MFAD_ROLE_ADMIN, "user enable",
 	    mfad_h_user_enable, MFAD_H_COMMIT },
-	{ MSS_REQ_DEVICE_LIST, MFAD_ROLE_ADMIN, "device list",
-	    mfad_admin_device_list, MFAD_H_COMMIT },
-	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN, "device revoke",
-	    mfad_admin_device_revoke, MFAD_H_COMMIT },
+	{ MSS_REQ_DEVICE_LIST, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
+	    "device list", mfad_h_device_list, MFAD_H_COMMIT },
+	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
+	    "device revoke", mfad_h_device_revoke, MFAD_H_COMMIT },
 	{ MSS_REQ_MAIL_TEST, MFAD_ROLE_ADMIN, "mail test",
 	    mfad_admin_mail_test, 0 },
 	{ MSS_REQ_AUDIT, MFAD_ROLE_ADMIN, "audit", mfad_admin_audit,

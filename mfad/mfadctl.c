@@ -143,7 +143,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "set", 1, 5, ctl_user_set, MSS_REQ_USER_SET,
 	    "USER [--email ADDR] [--lang fr|en]" },
 	{ "user", "del", 1, 1, ctl_user_simple, MSS_REQ_USER_DEL, "USER" },
-	{ "user", "show", 1, 1, ctl_user_show, MSS_REQ_USER_SHOW, "USER" },
+	{ "user", "show", 0, 1, ctl_user_show, MSS_REQ_USER_SHOW, "[USER]" },
 	{ "user", "lock", 1, 1, ctl_user_simple, MSS_REQ_USER_LOCK, "USER" },
 	{ "user", "unlock", 1, 1, ctl_user_simple, MSS_REQ_USER_UNLOCK,
 	    "USER" },
@@ -154,10 +154,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "enable", 1, 1, ctl_user_simple, MSS_REQ_USER_ENABLE,
 	    "USER" },
 	{ "user", "list", 0, 0, ctl_user_list, MSS_REQ_USER_LIST, "" },
-	{ "device", "list", 1, 1, ctl_device_list, MSS_REQ_DEVICE_LIST,
-	    "USER" },
-	{ "device", "revoke", 2, 2, ctl_device_revoke, MSS_REQ_DEVICE_REVOKE,
-	    "USER (ID | --all)" },
+	{ "device", "list", 0, 1, ctl_device_list, MSS_REQ_DEVICE_LIST,
+	    "[USER]" },
+	{ "device", "revoke", 1, 2, ctl_device_revoke, MSS_REQ_DEVICE_REVOKE,
+	    "[USER] (ID | --all)" },
 	{ "audit", NULL, 0, 6, ctl_audit, MSS_REQ_AUDIT,
 	    "[--user USER] [--since TIME] [--limit N]" },
 	{ "mail", "test", 1, 1, ctl_mail_test, MSS_REQ_MAIL_TEST, "ADDR" },
@@ -403,6 +403,7 @@ ctl_usage(FILE *fp)
 	size_t i;
 
 	fputs("usage: mfadctl [-c FILE] [-s SOCKET] [--json] COMMAND ...\n"
+	    "       mfadctl --version | --help\n"
 	    "commands:\n", fp);
 	for (i = 0; i < CTL_NCMDS; i++)
 		fprintf(fp, "\t%s%s%s%s%s\n", ctl_cmds[i].group,
@@ -1073,18 +1074,47 @@ ctl_user_simple(struct ctl *ctl, int argc, char **argv)
 	return ex;
 }
 
+/*
+ * The account an optional USER argument names: argv[0] when argc is 1,
+ * else the caller's own (a plain user may see only that one). 0, or the
+ * usage exit status.
+ */
+static int
+ctl_user_arg(const struct ctl *ctl, int argc, char **argv, const char **user)
+{
+	static char self[MSS_USER_MAX + 1];
+	struct passwd *pw;
+
+	if (argc > 0) {
+		if (!mss_user_valid(argv[0]))
+			return ctl_bad_usage(ctl, "invalid user name");
+		*user = argv[0];
+		return 0;
+	}
+	if ((pw = getpwuid(getuid())) == NULL || !mss_user_valid(pw->pw_name) ||
+	    strlen(pw->pw_name) >= sizeof(self)) {
+		ctl_warnx(ctl, "no user name for uid %u: give USER",
+		    (unsigned)getuid());
+		return CTL_EXIT_USAGE;
+	}
+	snprintf(self, sizeof(self), "%s", pw->pw_name);
+	*user = self;
+	return 0;
+}
+
 static int
 ctl_user_show(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req, *rep = NULL;
 	struct ctl_user u;
 	char buf[64], sbuf[16];
+	const char *user;
 	int ex;
 
 	memset(&u, 0, sizeof(u));
-	if (!mss_user_valid(argv[0]))
-		return ctl_bad_usage(ctl, "invalid user name");
-	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
+	if ((ex = ctl_user_arg(ctl, argc, argv, &user)) != 0)
+		return ex;
+	if ((ex = ctl_req_strs(ctl, &req, user, NULL)) != 0)
 		return ex;
 	if ((ex = ctl_call(ctl, MSS_REQ_USER_SHOW, req, MSS_REP_USER,
 	    &rep)) != 0)
@@ -1295,19 +1325,19 @@ ctl_device_list(struct ctl *ctl, int argc, char **argv)
 	struct ctl_device *devs = NULL, *nd;
 	struct mss_buf *req = NULL, *rep = NULL;
 	size_t ndevs = 0, i, page;
-	const char *after = "";
+	const char *after = "", *user;
 	uint32_t n;
 	uint8_t more;
 	int first, ex;
 
-	if (!mss_user_valid(argv[0]))
-		return ctl_bad_usage(ctl, "invalid user name");
+	if ((ex = ctl_user_arg(ctl, argc, argv, &user)) != 0)
+		return ex;
 	for (;;) {
 		mss_buf_free(req);
 		req = NULL;
 		mss_buf_free(rep);
 		rep = NULL;
-		if ((ex = ctl_req_strs(ctl, &req, argv[0], after)) != 0)
+		if ((ex = ctl_req_strs(ctl, &req, user, after)) != 0)
 			goto out;
 		if ((ex = ctl_call(ctl, MSS_REQ_DEVICE_LIST, req,
 		    MSS_REP_DEVICE_LIST, &rep)) != 0)
@@ -1370,26 +1400,25 @@ out:
 	return ex;
 }
 
-/* device revoke USER (ID | --all); --all travels as the empty id, so an
- * empty ID argument is refused rather than taken for "all". */
+/* device revoke [USER] (ID | --all); --all travels as the empty id, so
+ * an empty ID argument is refused rather than taken for "all". */
 static int
 ctl_device_revoke(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req;
-	const char *id;
+	const char *id, *user;
 	int ex;
 
-	if (!mss_user_valid(argv[0]))
-		return ctl_bad_usage(ctl, "invalid user name");
-	if (strcmp(argv[1], "--all") == 0)
+	if ((ex = ctl_user_arg(ctl, argc - 1, argv, &user)) != 0)
+		return ex;
+	id = argv[argc - 1];
+	if (strcmp(id, "--all") == 0)
 		id = "";
-	else if (argv[1][0] == '-')
-		return ctl_bad_usage(ctl, "unknown option %s", argv[1]);
-	else if (!ctl_valid_id(argv[1]))
+	else if (id[0] == '-')
+		return ctl_bad_usage(ctl, "unknown option %s", id);
+	else if (!ctl_valid_id(id))
 		return ctl_bad_usage(ctl, "invalid device id");
-	else
-		id = argv[1];
-	if ((ex = ctl_req_strs(ctl, &req, argv[0], id)) != 0)
+	if ((ex = ctl_req_strs(ctl, &req, user, id)) != 0)
 		return ex;
 	ex = ctl_call_result(ctl, MSS_REQ_DEVICE_REVOKE, req);
 	mss_buf_free(req);
@@ -2342,16 +2371,108 @@ ctl_known_group(const char *word)
 	return 0;
 }
 
+/* Command options whose next word is their value, so never read as one
+ * of mfadctl's own options wherever they appear. */
+static const char *const ctl_valued_opts[] = {
+	"--email", "--lang", "--user", "--since", "--limit", "--count",
+};
+
+static int
+ctl_valued_opt(const char *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ctl_valued_opts) / sizeof(ctl_valued_opts[0]);
+	    i++)
+		if (strcmp(a, ctl_valued_opts[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+ctl_version(void)
+{
+	printf("mfadctl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+}
+
+/* -c or -s with its value: 0, or the usage exit status. */
+static int
+ctl_global_value(struct ctl *ctl, int opt, const char *val)
+{
+	if (opt == 'c') {
+		ctl->conf_path = val;
+		return 0;
+	}
+	if (!ctl_valid_socket(val)) {
+		ctl_warnx(NULL, "-s: socket must be an absolute path shorter "
+		    "than %zu bytes", CTL_SUN_PATH_MAX);
+		return CTL_EXIT_USAGE;
+	}
+	ctl->socket = val;
+	return 0;
+}
+
+/*
+ * mfadctl's own options after the command words: takes them out of
+ * argv[from..argc) and leaves the command's arguments at argv[from..),
+ * *nargs of them. "--" ends the options (it is dropped; what follows is
+ * left as it is), and the value of a command option is never taken for
+ * one of ours. Sets *help for --help; -1 for --version (printed), else
+ * 0 or the usage exit status.
+ */
+static int
+ctl_late_opts(struct ctl *ctl, int argc, char **argv, int from, int *nargs,
+    int *help)
+{
+	const char *a;
+	int i, k, ex;
+
+	for (i = k = from; i < argc; i++) {
+		a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (++i < argc)
+				argv[k++] = argv[i];
+			break;
+		}
+		if (ctl_valued_opt(a)) {
+			argv[k++] = argv[i];
+			if (i + 1 < argc)
+				argv[k++] = argv[++i];
+		} else if (strcmp(a, "--json") == 0)
+			ctl->json = 1;
+		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			*help = 1;
+		else if (strcmp(a, "--version") == 0) {
+			ctl_version();
+			return -1;
+		} else if (a[0] == '-' && (a[1] == 'c' || a[1] == 's')) {
+			if (a[2] == '\0' && i + 1 >= argc) {
+				ctl_warnx(NULL, "option -%c needs an argument",
+				    a[1]);
+				ctl_usage(stderr);
+				return CTL_EXIT_USAGE;
+			}
+			if ((ex = ctl_global_value(ctl, a[1], a[2] != '\0' ?
+			    a + 2 : argv[++i])) != 0)
+				return ex;
+		} else
+			argv[k++] = argv[i];
+	}
+	*nargs = k - from;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl ctl;
-	int ch, words, nargs, ex;
+	int ch, words, nargs, ex, help = 0;
 
 	memset(&ctl, 0, sizeof(ctl));
 	opterr = 0;
@@ -2359,23 +2480,19 @@ main(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			ctl.conf_path = optarg;
+		case 's':
+			if ((ex = ctl_global_value(&ctl, ch, optarg)) != 0)
+				return ex;
 			break;
 		case 'h':
-			ctl_usage(stdout);
-			return CTL_EXIT_OK;
+			help = 1;
+			break;
 		case 'j':
 			ctl.json = 1;
 			break;
-		case 's':
-			if (!ctl_valid_socket(optarg)) {
-				ctl_warnx(NULL, "-s: socket must be an "
-				    "absolute path shorter than %zu bytes",
-				    CTL_SUN_PATH_MAX);
-				return CTL_EXIT_USAGE;
-			}
-			ctl.socket = optarg;
-			break;
+		case 'V':
+			ctl_version();
+			return CTL_EXIT_OK;
 		case ':':
 			ctl_warnx(NULL, "option -%c needs an argument", optopt);
 			ctl_usage(stderr);
@@ -2392,12 +2509,33 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	/* The options after the command words (or after a group word that
+	 * names no command, so that "user --help" helps). */
+	ctl.cmd = argc > 0 ? ctl_find(argc, argv, &words) : NULL;
+	if (ctl.cmd == NULL)
+		words = argc > 0 ? 1 : 0;
+	if ((ex = ctl_late_opts(&ctl, argc, argv, words, &nargs, &help)) != 0)
+		return ex < 0 ? CTL_EXIT_OK : ex;
+	argc = words + nargs;
+	if (ctl.cmd == NULL && argc > 1)
+		ctl.cmd = ctl_find(argc, argv, &words);
+	if (help) {
+		if (ctl.cmd == NULL)
+			ctl_usage(stdout);
+		else
+			printf("usage: mfadctl %s%s%s%s%s\n", ctl.cmd->group,
+			    ctl.cmd->verb != NULL ? " " : "",
+			    ctl.cmd->verb != NULL ? ctl.cmd->verb : "",
+			    ctl.cmd->usage[0] != '\0' ? " " : "",
+			    ctl.cmd->usage);
+		return CTL_EXIT_OK;
+	}
 	if (argc == 0) {
 		ctl_warnx(NULL, "missing command");
 		ctl_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
-	if ((ctl.cmd = ctl_find(argc, argv, &words)) == NULL) {
+	if (ctl.cmd == NULL) {
 		if (argc == 1 && ctl_known_group(argv[0]))
 			ctl_warnx(NULL, "%s: missing command", argv[0]);
 		else if (argc > 1 && ctl_known_group(argv[0]))

@@ -25,6 +25,7 @@ EXPECTED = {
     "share/man/man8/pam_mss.8",
     "share/pam_mss/pam.d/login",
     "share/pam_mss/pam.d/sshd",
+    "share/bash-completion/completions/mfadctl",
 } | {"share/pam_mss/templates/%s/%s.txt" % (lang, kind)
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",
