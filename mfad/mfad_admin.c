@@ -712,9 +712,16 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r == 0)
 		r = mfad_mail_send(ctx->conf, to, msg, len, err, sizeof(err));
 	{
+		char detail[512], masked[MFAD_EMAIL_MAX + 1];
 		struct mfad_audit_ev ev = { "mail_test", "", "mfadctl", "",
-		    r == 0 ? "success" : "failure", err };
+		    r == 0 ? "success" : "failure", detail };
 
+		/* Who asked, and to whom, masked as in the prompts. */
+		if (mss_mask_email(to, masked, sizeof(masked)) != 0)
+			snprintf(masked, sizeof(masked), "?");
+		snprintf(detail, sizeof(detail), "by=%.64s to=%.100s%s%.255s",
+		    peer->name[0] ? peer->name : "?", masked,
+		    err[0] ? ": " : "", err);
 		if (mfad_audit(ctx, NULL, &ev) != 0)
 			mfad_log(LOG_ERR, "audit of mail test failed");
 	}
