@@ -135,12 +135,25 @@ def test_filter_counts_remote_failures_only(env, tmp_path):
            r"\x3dlogin_denied\x20user\x3dx\x20service\x3dsshd\x20rhost"
            r"\x3d198.51.100.66\x20result\x3dfailure\x0ax tty=- user=bob: ")
 
-    # fail2ban reads both programs' lines, each one dated as syslog would.
+    # fail2ban reads both programs' lines, each one dated as syslog would;
+    # and mfad's messages as rsyslog writes them on Debian 12 (RFC 3339),
+    # in the traditional format, and as fail2ban shows a journal entry.
     conf = _f2b_dir(tmp_path)
     both = tmp_path / "both.log"
     both.write_text(log + "".join("2026-01-01T00:00:00Z %s\n" % ln
-                                  for ln in mod.splitlines()))
-    for path in (env.log, both):
+                                  for ln in mod.splitlines()) +
+                    # Another program's line is never mfad's.
+                    "2026-01-01T00:00:00Z host sshd[77]: event=login_denied "
+                    "user=x service=sshd rhost=%s result=failure\n" % EVIL)
+    msgs = [m.group(1) for m in re.finditer(r"^\S+ mfad: (.*)$", log, re.M)]
+    paths = [env.log, both]
+    for i, fmt in enumerate(("2026-01-01T00:00:00.123456+00:00 host "
+                             "mfad[4242]: %s\n",
+                             "Jan  1 00:00:00 host mfad[4242]: %s\n",
+                             "host mfad[4242]: %s\n")):
+        paths.append(tmp_path / ("syslog%d.log" % i))
+        paths[-1].write_text("".join(fmt % m for m in msgs))
+    for path in paths:
         hosts = _regex(conf, path)
         assert sorted(hosts) == sorted(
             ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.15"] +
