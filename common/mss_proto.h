@@ -37,6 +37,7 @@
  * Requests (client to mfad). Fields:
  *
  * MSS_REQ_STATUS      -
+ * MSS_REQ_METRICS     -
  * MSS_REQ_AUTH_START  str service, str user, str email, str password,
  *                     str device, str rhost, str tty, str lang, u32 flags
  * MSS_REQ_CODE        str login, str code
@@ -100,6 +101,7 @@ enum mss_req_type {
 	MSS_REQ_BACKUP = 31,
 	MSS_REQ_USER_IMPORT = 32,
 	MSS_REQ_USER_SET = 40,
+	MSS_REQ_METRICS = 41,
 	MSS_REQ_USER_DISABLE = 43,
 	MSS_REQ_USER_ENABLE = 44,
 };
@@ -128,6 +130,8 @@ enum mss_req_type {
  *                 the reason of an error)
  * MSS_REP_STATUS  str version, u64 uptime, u64 accounts, u64 outbox,
  *                 u64 oldest (seconds), str last_mail_error
+ * MSS_REP_METRICS  u32 n, n times: str name, str label (key="value",
+ *                 or ""), u8 counter (1: counter, 0: gauge), u64 value
  * MSS_REP_USER    user record (below)
  * MSS_REP_USER_LIST  u32 n, n user records, u8 more
  * MSS_REP_DEVICE_LIST  u32 n, n times: str id, str kind, str service,
@@ -154,6 +158,7 @@ enum mss_rep_type {
 	MSS_REP_DEVICE_LIST = 107,
 	MSS_REP_AUDIT_LIST = 108,
 	MSS_REP_IMPORT = 109,
+	MSS_REP_METRICS = 110,
 };
 
 enum mss_auth_result {

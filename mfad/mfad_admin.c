@@ -102,6 +102,79 @@ mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	return 0;
 }
 
+static int
+mfad_metric(struct mss_buf *rep, uint32_t *n, const char *name,
+    const char *label, int counter, uint64_t val)
+{
+	int r;
+
+	if ((r = mss_buf_put_str(rep, name)) != 0 ||
+	    (r = mss_buf_put_str(rep, label)) != 0 ||
+	    (r = mss_buf_put_u8(rep, counter ? 1 : 0)) != 0 ||
+	    (r = mss_buf_put_u64(rep, val)) != 0)
+		return r;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Counters since mfad started (each audited event) and gauges of now:
+ * the outbox, the workers' queue, the store.
+ */
+#define MFAD_GAUGES	7
+int
+mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	char label[64];
+	const char *ev;
+	MDB_txn *txn;
+	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, val;
+	uint64_t map = 0, used = 0, id;
+	uint32_t n = 0;
+	size_t i, nd;
+	int r;
+
+	(void)peer;
+	if ((r = mss_buf_end(req)) != 0)
+		return r;
+	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+		return r;
+	if ((r = mfad_acct_count(txn, ctx->store, &accounts)) == 0)
+		r = mfad_outbox_due(txn, ctx->store, 0, &id, 0, &nd, &depth,
+		    &oldest, &next);
+	mfad_txn_abort(&txn);
+	if (r != 0 || (r = mfad_store_usage(ctx->store, &map, &used)) != 0)
+		return r;
+	now_us = mfad_now();
+	*rtype = MSS_REP_METRICS;
+	for (i = 0; mfad_audit_counter(i, &val) != NULL; i++)
+		;
+	if ((r = mss_buf_put_u32(rep, (uint32_t)i + MFAD_GAUGES)) != 0)
+		return r;
+	for (i = 0; (ev = mfad_audit_counter(i, &val)) != NULL; i++) {
+		snprintf(label, sizeof(label), "event=\"%s\"", ev);
+		if ((r = mfad_metric(rep, &n, "mfad_events_total", label, 1,
+		    val)) != 0)
+			return r;
+	}
+	if ((r = mfad_metric(rep, &n, "mfad_uptime_seconds", "", 0,
+	    mfad_now() - (uint64_t)ctx->started)) != 0 ||
+	    (r = mfad_metric(rep, &n, "mfad_accounts", "", 0, accounts)) != 0 ||
+	    (r = mfad_metric(rep, &n, "mfad_outbox_mails", "", 0, depth)) != 0 ||
+	    (r = mfad_metric(rep, &n, "mfad_outbox_oldest_seconds", "", 0,
+	    oldest == 0 || oldest > now_us ? 0 : now_us - oldest)) != 0 ||
+	    (r = mfad_metric(rep, &n, "mfad_worker_queue", "", 0,
+	    mfad_server_waiting())) != 0 ||
+	    (r = mfad_metric(rep, &n, "mfad_store_map_bytes", "", 0,
+	    map)) != 0 ||
+	    (r = mfad_metric(rep, &n, "mfad_store_used_bytes", "", 0,
+	    used)) != 0)
+		return r;
+	/* The count sent first must be the count written. */
+	return n == i + MFAD_GAUGES ? 0 : MSS_ERR_SYSTEM;
+}
+
 /* The address and language of `user add` (email required) and `user set`
  * (empty: kept): NULL when they will do, else the reason. */
 static const char *
@@ -749,9 +822,16 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r == 0)
 		r = mfad_mail_send(ctx->conf, to, msg, len, err, sizeof(err));
 	{
+		char detail[512], masked[MFAD_EMAIL_MAX + 1];
 		struct mfad_audit_ev ev = { "mail_test", "", "mfadctl", "",
-		    r == 0 ? "success" : "failure", err };
+		    r == 0 ? "success" : "failure", detail };
 
+		/* Who asked, and to whom, masked as in the prompts. */
+		if (mss_mask_email(to, masked, sizeof(masked)) != 0)
+			snprintf(masked, sizeof(masked), "?");
+		snprintf(detail, sizeof(detail), "by=%.64s to=%.100s%s%.255s",
+		    peer->name[0] ? peer->name : "?", masked,
+		    err[0] ? ": " : "", err);
 		if (mfad_audit(ctx, NULL, &ev) != 0)
 			mfad_log(LOG_ERR, "audit of mail test failed");
 	}

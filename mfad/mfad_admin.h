@@ -10,6 +10,8 @@
 
 int mfad_admin_status(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
+int mfad_admin_metrics(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_admin_user_add(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 /* del, show, lock, unlock, reenroll: one user argument each. */

@@ -49,14 +49,52 @@ mfad_audit_escape(const char *s, char *out, size_t outlen)
 	mfad_audit_field(s, out, outlen, 0);
 }
 
+/*
+ * How many of each event since mfad started, for `mfadctl metrics`:
+ * shared by every request (each runs on a copy of the context), so in
+ * static storage, counted atomically. A refusal that mfad_audit_agg
+ * only counts is counted here too.
+ */
+static const char *const mfad_counted[] = {
+	"login_ok", "login_denied", "code_sent", "code_resent", "code_ok",
+	"code_wrong", "code_expired", "code_replay", "code_refused",
+	"code_moved", "code_taken_over", "account_locked", "account_refused",
+	"throttled", "peer_denied", "password_refused", "mail_sent",
+	"mail_failed", "mail_expired",
+};
+#define MFAD_NCOUNTED	(sizeof(mfad_counted) / sizeof(mfad_counted[0]))
+static uint64_t mfad_counts[MFAD_NCOUNTED];
+
+static void
+mfad_audit_count(const char *event)
+{
+	size_t i;
+
+	for (i = 0; event != NULL && i < MFAD_NCOUNTED; i++)
+		if (strcmp(event, mfad_counted[i]) == 0) {
+			__atomic_add_fetch(&mfad_counts[i], 1,
+			    __ATOMIC_RELAXED);
+			return;
+		}
+}
+
+const char *
+mfad_audit_counter(size_t i, uint64_t *n)
+{
+	if (i >= MFAD_NCOUNTED)
+		return NULL;
+	*n = __atomic_load_n(&mfad_counts[i], __ATOMIC_RELAXED);
+	return mfad_counted[i];
+}
+
 static void
 mfad_copy(char *dst, size_t n, const char *src)
 {
 	snprintf(dst, n, "%s", src == NULL ? "" : src);
 }
 
-void
-mfad_audit_log(const struct mfad_audit_ev *ev)
+static void
+mfad_audit_line(const struct mfad_audit_ev *ev)
 {
 	char user[260], service[260], rhost[1030], detail[1030];
 
@@ -71,14 +109,26 @@ mfad_audit_log(const struct mfad_audit_ev *ev)
 	    detail, detail[0] ? "\"" : "");
 }
 
-int
-mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
+void
+mfad_audit_log(const struct mfad_audit_ev *ev)
+{
+	mfad_audit_count(ev->event);
+	mfad_audit_line(ev);
+}
+
+/* Logs and stores ev; counted: whether it is a new event, or a summary
+ * of events counted as they came. */
+static int
+mfad_audit_rec(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_audit_ev *ev, int counted)
 {
 	struct mfad_audit_rec rec;
 	MDB_txn *own = NULL;
 	int r;
 
-	mfad_audit_log(ev);
+	if (!counted)
+		mfad_audit_count(ev->event);
+	mfad_audit_line(ev);
 
 	memset(&rec, 0, sizeof(rec));
 	rec.time_us = mfad_now_us();
@@ -101,6 +151,12 @@ mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
 			mfad_txn_abort(&own);
 	}
 	return r;
+}
+
+int
+mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
+{
+	return mfad_audit_rec(ctx, txn, ev, 0);
 }
 
 /*
@@ -175,7 +231,7 @@ mfad_agg_write(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_agg *g)
 	snprintf(detail, sizeof(detail), "%s%s(%lu times since the last "
 	    "record, not recorded one by one)", g->detail,
 	    g->detail[0] ? " " : "", g->skipped);
-	return mfad_audit(ctx, txn, &ev);
+	return mfad_audit_rec(ctx, txn, &ev, 1);
 }
 
 int
@@ -193,6 +249,7 @@ mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
 	pthread_mutex_lock(&mfad_agg_lock);
 	g = &mfad_agg[key % MFAD_AGG_SLOTS];
 	if (g->key == key && now < g->until_ms) {
+		mfad_audit_count(ev->event);
 		g->skipped++;
 		mfad_agg_fill(g, ev);
 		pthread_mutex_unlock(&mfad_agg_lock);

@@ -42,6 +42,10 @@ int mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
  * a transaction of its own. */
 void mfad_audit_agg_flush(struct mfad_ctx *ctx, int all);
 
+/* The i-th event counted since mfad started, and its count in *n; NULL
+ * after the last. */
+const char *mfad_audit_counter(size_t i, uint64_t *n);
+
 /* Escapes s for a key=value log field into out. */
 void mfad_audit_escape(const char *s, char *out, size_t outlen);
 

@@ -15,6 +15,7 @@
 #include "mfad_outbox.h"
 #include "mfad_snap.h"
 #include "mss_err.h"
+#include "mss_mask.h"
 #include "mss_proto.h"
 
 #define MFAD_OUTBOX_BATCH	32
@@ -255,6 +256,22 @@ mfad_outbox_login_state(struct mfad_ctx *ctx, MDB_txn *txn,
 	return 0;
 }
 
+/* The PAM service of the login m belongs to, "" when none or unreadable:
+ * a name in the audit record is no reason to send a mail again. */
+static void
+mfad_outbox_service(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_outmsg *m, char *out, size_t outlen)
+{
+	struct mfad_login l;
+
+	out[0] = '\0';
+	if (!m->has_login)
+		return;
+	if (mfad_login_get(txn, ctx->store, m->login, &l) == 0)
+		snprintf(out, outlen, "%s", l.service);
+	sodium_memzero(&l, sizeof(l));
+}
+
 /* Tries one message; updates the store with the outcome. */
 static void
 mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
@@ -263,7 +280,7 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 	struct mfad_conf *conf;
 	struct mfad_outmsg m;
 	MDB_txn *txn = NULL;
-	char *msg = NULL, err[512], detail[512];
+	char *msg = NULL, err[512], detail[1024];
 	const char *event = NULL, *result = "failure";
 	size_t len = 0;
 	uint64_t now = mfad_now(), backoff;
@@ -312,16 +329,26 @@ mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
 	if (mfad_txn_begin(ctx->store, 0, &txn) != 0)
 		goto out;
 	if (event != NULL) {
-		struct mfad_audit_ev ev = { event, m.user, "", "", result,
-		    sent ? mfad_mail_kind_name(m.kind) : err };
+		char service[64], masked[MFAD_EMAIL_MAX + 1];
+		struct mfad_audit_ev ev = { event, m.user, service, "",
+		    result, detail };
 
+		/* The service of the login the mail belongs to, and to
+		 * whom, masked as in the prompts. */
+		mfad_outbox_service(ctx, txn, &m, service, sizeof(service));
+		if (mss_mask_email(m.to, masked, sizeof(masked)) != 0)
+			snprintf(masked, sizeof(masked), "?");
 		/* A mail that needed more than one try says why in the
 		 * audit trail too, not only in the log. */
-		if (sent && m.tries > 0 && snprintf(detail, sizeof(detail),
-		    "%s after %u failed tr%s, the last: %s",
-		    mfad_mail_kind_name(m.kind), m.tries,
-		    m.tries == 1 ? "y" : "ies", m.last_error) > 0)
-			ev.detail = detail;
+		if (sent && m.tries > 0)
+			snprintf(detail, sizeof(detail), "%s to=%.100s after %u "
+			    "failed tr%s, the last: %s",
+			    mfad_mail_kind_name(m.kind), masked, m.tries,
+			    m.tries == 1 ? "y" : "ies", m.last_error);
+		else
+			snprintf(detail, sizeof(detail), "%s to=%.100s%s%.511s",
+			    mfad_mail_kind_name(m.kind), masked,
+			    sent ? "" : ": ", sent ? "" : err);
 		state = sent ? MSS_MAIL_SENT : MSS_MAIL_FAILED;
 		if ((r = mfad_outbox_del(txn, ctx->store, id)) != 0 ||
 		    (r = mfad_outbox_login_state(ctx, txn, &m, state)) != 0 ||

@@ -241,6 +241,8 @@ static const struct mfad_handler {
 } mfad_handlers[] = {
 	{ MSS_REQ_STATUS, MFAD_ROLE_ADMIN, "status", mfad_admin_status,
 	    MFAD_H_COMMIT },
+	{ MSS_REQ_METRICS, MFAD_ROLE_ADMIN, "metrics", mfad_admin_metrics,
+	    MFAD_H_COMMIT },
 	{ MSS_REQ_AUTH_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "auth",
 	    mfad_auth_start, MFAD_H_SPLIT },
 	{ MSS_REQ_CODE, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "code",
@@ -373,6 +375,16 @@ struct mfad_pool {
 	struct mfad_job		*ctodo, *ctodo_tail;
 	int			 cstop;
 };
+
+/* Jobs waiting for a worker (password hashing first of all), for
+ * `mfadctl metrics`: static, as every request sees a copy of ctx. */
+static uint64_t mfad_pool_waiting;
+
+uint64_t
+mfad_server_waiting(void)
+{
+	return __atomic_load_n(&mfad_pool_waiting, __ATOMIC_RELAXED);
+}
 
 static void
 mfad_close_fds(int *fds, int *nfds)
@@ -646,6 +658,7 @@ mfad_pool_take(struct mfad_pool *p)
 	if ((j = p->todo) != NULL) {
 		if ((p->todo = j->next) == NULL)
 			p->todo_tail = NULL;
+		__atomic_sub_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
 		return j;
 	}
 	if ((f = p->flows) == NULL || (p->urun >= p->urun_max && !p->stop))
@@ -666,6 +679,7 @@ mfad_pool_take(struct mfad_pool *p)
 	} else
 		free(f);
 	p->urun++;
+	__atomic_sub_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
 	return j;
 }
 
@@ -746,6 +760,7 @@ mfad_pool_push(struct mfad_pool *p, struct mfad_job *j)
 			f->head = j;
 		f->tail = j;
 	}
+	__atomic_add_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 0;

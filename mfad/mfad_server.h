@@ -48,6 +48,9 @@ typedef int (*mfad_handler_fn)(struct mfad_ctx *ctx,
 int mfad_reply_result(struct mss_buf *rep, uint8_t *rtype, int code,
     const char *msg) __attribute__((warn_unused_result));
 
+/* Jobs waiting for a worker now. */
+uint64_t mfad_server_waiting(void);
+
 /* Creates the listening socket: probe, unlink, bind, chmod 0666 (the
  * peer policy is enforced per request), owned by owner. */
 int mfad_server_listen(const char *path, uid_t owner, int *fd)

@@ -1350,3 +1350,17 @@ mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
 		mfad_store_full_clear();
 	return 0;
 }
+
+int
+mfad_store_usage(struct mfad_store *st, uint64_t *map, uint64_t *used)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    mdb_env_stat(st->env, &ms) != 0)
+		return MSS_ERR_STORE;
+	*map = info.me_mapsize;
+	*used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	return 0;
+}

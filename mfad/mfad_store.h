@@ -194,6 +194,9 @@ int mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
     int *more) __attribute__((warn_unused_result));
 int mfad_acct_count(MDB_txn *txn, struct mfad_store *st, uint64_t *n)
     __attribute__((warn_unused_result));
+/* The map's size (map_size) and the bytes its pages use. */
+int mfad_store_usage(struct mfad_store *st, uint64_t *map, uint64_t *used)
+    __attribute__((warn_unused_result));
 /* Wipes the password hash. */
 void mfad_acct_wipe(struct mfad_acct *a);
 

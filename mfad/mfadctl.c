@@ -124,6 +124,7 @@ struct ctl_device {
 };
 
 static int ctl_status(struct ctl *, int, char **);
+static int ctl_metrics(struct ctl *, int, char **);
 static int ctl_user_add(struct ctl *, int, char **);
 static int ctl_user_set(struct ctl *, int, char **);
 static int ctl_user_simple(struct ctl *, int, char **);
@@ -138,6 +139,7 @@ static int ctl_import(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, 0, 0, ctl_status, MSS_REQ_STATUS, "" },
+	{ "metrics", NULL, 0, 0, ctl_metrics, MSS_REQ_METRICS, "" },
 	{ "user", "add", 1, 6, ctl_user_add, MSS_REQ_USER_ADD,
 	    "USER --email ADDR [--lang fr|en] [--password-stdin]" },
 	{ "user", "set", 1, 5, ctl_user_set, MSS_REQ_USER_SET,
@@ -851,6 +853,137 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
 out:
 	mss_str_free(version);
 	mss_str_free(mailerr);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return ex;
+}
+
+/* ASCII letters, digits and '_', whatever the locale. */
+static int
+ctl_metric_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A metric's name, and its label (key="value" or ""), as the Prometheus
+ * text format allows them: nothing from mfad can start another line. */
+static int
+ctl_metric_ok(const char *name, const char *label)
+{
+	const char *p;
+
+	if (name[0] == '\0' || (name[0] >= '0' && name[0] <= '9'))
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!ctl_metric_char(*p))
+			return 0;
+	if (label[0] == '\0')
+		return 1;
+	for (p = label; *p != '\0' && *p != '='; p++)
+		if (!ctl_metric_char(*p))
+			return 0;
+	if (p == label || strncmp(p, "=\"", 2) != 0)
+		return 0;
+	for (p += 2; *p != '\0' && *p != '"'; p++)
+		if (!ctl_metric_char(*p))
+			return 0;
+	return p[0] == '"' && p[1] == '\0';
+}
+
+static const struct {
+	const char	*name, *help;
+} ctl_metric_help[] = {
+	{ "mfad_events_total", "Audited events since mfad started, by event "
+	    "(see mfad(8))." },
+	{ "mfad_uptime_seconds", "Seconds since mfad started." },
+	{ "mfad_accounts", "Accounts in the store." },
+	{ "mfad_outbox_mails", "Mails waiting in the outbox." },
+	{ "mfad_outbox_oldest_seconds", "Age of the oldest mail waiting." },
+	{ "mfad_worker_queue", "Requests waiting for a worker (password "
+	    "hashing)." },
+	{ "mfad_store_map_bytes", "Size of the store's map (map_size)." },
+	{ "mfad_store_used_bytes", "Bytes of the map in use." },
+};
+
+/* Prometheus text format (node_exporter's textfile collector), or with
+ * --json an array of {name, label, type, value}. */
+static int
+ctl_metrics(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req, *rep = NULL;
+	char *name = NULL, *label = NULL, last[128];
+	uint32_t n, i;
+	uint64_t val;
+	uint8_t counter;
+	size_t k;
+	int first = 1, ex;
+
+	(void)argc;
+	(void)argv;
+	last[0] = '\0';
+	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		return CTL_EXIT_REFUSED;
+	}
+	if ((ex = ctl_call(ctl, MSS_REQ_METRICS, req, MSS_REP_METRICS,
+	    &rep)) != 0)
+		goto out;
+	if (mss_buf_get_u32(rep, &n) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	if (ctl->json)
+		putchar('[');
+	for (i = 0; i < n; i++) {
+		if (mss_buf_get_str(rep, &name, 100) != 0 ||
+		    mss_buf_get_str(rep, &label, 100) != 0 ||
+		    mss_buf_get_u8(rep, &counter) != 0 ||
+		    mss_buf_get_u64(rep, &val) != 0 ||
+		    !ctl_metric_ok(name, label)) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		if (ctl->json) {
+			if (i > 0)
+				putchar(',');
+			first = 1;
+			putchar('{');
+			ctl_json_kstr(&first, "name", name);
+			ctl_json_kstr(&first, "label", label);
+			ctl_json_kstr(&first, "type", counter ? "counter" :
+			    "gauge");
+			ctl_json_knum(&first, "value", val);
+			putchar('}');
+		} else {
+			if (strcmp(name, last) != 0) {
+				for (k = 0; k < sizeof(ctl_metric_help) /
+				    sizeof(ctl_metric_help[0]); k++)
+					if (strcmp(name,
+					    ctl_metric_help[k].name) == 0)
+						printf("# HELP %s %s\n", name,
+						    ctl_metric_help[k].help);
+				printf("# TYPE %s %s\n", name, counter ?
+				    "counter" : "gauge");
+				snprintf(last, sizeof(last), "%s", name);
+			}
+			printf("%s%s%s%s %" PRIu64 "\n", name,
+			    label[0] ? "{" : "", label, label[0] ? "}" : "",
+			    val);
+		}
+		mss_str_free(name);
+		mss_str_free(label);
+		name = label = NULL;
+	}
+	if (mss_buf_end(rep) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	if (ctl->json)
+		puts("]");
+out:
+	mss_str_free(name);
+	mss_str_free(label);
 	mss_buf_free(req);
 	mss_buf_free(rep);
 	return ex;

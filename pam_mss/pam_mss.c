@@ -57,6 +57,56 @@ struct pam_mss_ctx {
 	const char		*why;		/* failure reason for syslog */
 };
 
+/*
+ * The items as log fields, escaped as mfad escapes its audit fields:
+ * space, quote, backslash, '=' and controls as \xNN, "-" when empty.
+ * PAM_RHOST comes from the client or its DNS, the user name from the
+ * client: raw, either could forge a field or a line that a log reader
+ * such as fail2ban would take for another host's.
+ */
+struct pam_mss_logf {
+	char	service[260];
+	char	rhost[1030];
+	char	tty[260];
+	char	user[260];
+};
+
+static void
+pam_mss_log_escape(const char *s, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	unsigned char c;
+	int esc;
+
+	for (; s != NULL && *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		esc = c <= 0x20 || c == 0x7f || c == '"' || c == '\\' ||
+		    c == '=';
+		if (o + (esc ? 4 : 1) >= outlen)
+			break;
+		if (esc) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else
+			out[o++] = (char)c;
+	}
+	if (o == 0 && outlen > 1)
+		out[o++] = '-';
+	out[o] = '\0';
+}
+
+static void
+pam_mss_logf_fill(const struct pam_mss_ctx *ctx, struct pam_mss_logf *f)
+{
+	pam_mss_log_escape(ctx->service, f->service, sizeof(f->service));
+	pam_mss_log_escape(ctx->rhost, f->rhost, sizeof(f->rhost));
+	pam_mss_log_escape(ctx->tty, f->tty, sizeof(f->tty));
+	pam_mss_log_escape(ctx->user, f->user, sizeof(f->user));
+}
+
 /* A PAM item as a string, "" when unset. */
 static const char *
 pam_mss_item(pam_handle_t *pamh, int type)
@@ -398,9 +448,12 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 	if (ctx->opts.failmode == PAM_MSS_FAIL_SAFE) {
+		struct pam_mss_logf f;
+
+		pam_mss_logf_fill(ctx, &f);
 		pam_syslog(ctx->pamh, LOG_CRIT, "mfad unreachable, "
 		    "failmode=safe: login not checked by pam_mss "
-		    "(service=%s rhost=%s: %s: %s)", ctx->service, ctx->rhost,
+		    "(service=%s rhost=%s: %s: %s)", f.service, f.rhost,
 		    ctx->opts.socket, mss_strerror(err));
 		return PAM_IGNORE;
 	}
@@ -1023,17 +1076,20 @@ pam_mss_after_code(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 static void
 pam_mss_log_failure(struct pam_mss_ctx *ctx, int rv)
 {
+	struct pam_mss_logf f;
+
 	if (rv == PAM_SUCCESS || rv == PAM_IGNORE)
 		return;
+	pam_mss_logf_fill(ctx, &f);
 	if (ctx->opts.audit && ctx->user != NULL)
 		pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure; "
-		    "service=%s rhost=%s tty=%s user=%s: %s", ctx->service,
-		    ctx->rhost, ctx->tty, ctx->user,
+		    "service=%s rhost=%s tty=%s user=%s: %s", f.service,
+		    f.rhost, f.tty, f.user,
 		    ctx->why != NULL ? ctx->why : pam_strerror(ctx->pamh, rv));
 	else
 		pam_syslog(ctx->pamh, LOG_NOTICE, "authentication failure; "
-		    "service=%s rhost=%s tty=%s: %s", ctx->service,
-		    ctx->rhost, ctx->tty,
+		    "service=%s rhost=%s tty=%s: %s", f.service,
+		    f.rhost, f.tty,
 		    ctx->why != NULL ? ctx->why : pam_strerror(ctx->pamh, rv));
 }
 
@@ -1188,14 +1244,17 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		break;
 	}
 	if (rv != PAM_SUCCESS && rv != PAM_IGNORE) {
+		struct pam_mss_logf f;
+
+		pam_mss_logf_fill(&ctx, &f);
 		if (ctx.opts.audit && ctx.user != NULL)
 			pam_syslog(pamh, LOG_NOTICE, "account refused; "
-			    "service=%s rhost=%s user=%s: %s", ctx.service,
-			    ctx.rhost, ctx.user, pam_strerror(pamh, rv));
+			    "service=%s rhost=%s user=%s: %s", f.service,
+			    f.rhost, f.user, pam_strerror(pamh, rv));
 		else
 			pam_syslog(pamh, LOG_NOTICE, "account refused; "
-			    "service=%s rhost=%s: %s", ctx.service,
-			    ctx.rhost, pam_strerror(pamh, rv));
+			    "service=%s rhost=%s: %s", f.service,
+			    f.rhost, pam_strerror(pamh, rv));
 	}
 out:
 	pam_mss_ctx_clear(&ctx);

@@ -11,7 +11,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	libpam0g-dev libsodium-dev libesmtp-dev liblmdb-dev libssl-dev
 	libcmocka-dev libpam-wrapper libpamtest0-dev pamtester
 	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
-	python3-argon2
+	python3-argon2 python3-prometheus-client fail2ban
 	openssh-server openssh-client mandoc lmdb-utils openssl util-linux
 	systemd
 	faketime gettext libpam-google-authenticator"

@@ -26,6 +26,8 @@ EXPECTED = {
     "share/pam_mss/pam.d/login",
     "share/pam_mss/pam.d/sshd",
     "share/bash-completion/completions/mfadctl",
+    "share/pam_mss/fail2ban/filter.d/mfad.conf",
+    "share/pam_mss/fail2ban/jail.d/mfad.conf",
 } | {"share/pam_mss/templates/%s/%s.txt" % (lang, kind)
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",
