@@ -43,7 +43,7 @@ def complete(*words, as_user=None):
 
 def test_commands_words_and_options():
     assert complete("") == sorted(["status", "user", "device", "audit",
-                                   "mail", "backup", "import"])
+                                   "mail", "backup", "import", "metrics"])
     assert complete("u") == ["user"]
     assert "reenroll" in complete("user", "")
     assert complete("device", "r") == ["revoke"]
