@@ -10,43 +10,12 @@
 #include "mfad_audit.h"
 #include "mfad_log.h"
 #include "mss_err.h"
-
-/*
- * Escapes s into out as \xNN: in a bare field (quoted = 0) spaces,
- * quotes, '=' and controls, which could forge fields; in a quoted one
- * only quotes, backslashes and controls.
- */
-static void
-mfad_audit_field(const char *s, char *out, size_t outlen, int quoted)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	unsigned char c;
-	int esc;
-
-	if (outlen == 0)
-		return;
-	for (; s != NULL && *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		esc = c < 0x20 || c == 0x7f || c == '"' || c == '\\' ||
-		    (!quoted && (c == ' ' || c == '='));
-		if (o + (esc ? 4 : 1) >= outlen)
-			break;
-		if (esc) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else
-			out[o++] = (char)c;
-	}
-	out[o] = '\0';
-}
+#include "mss_esc.h"
 
 void
 mfad_audit_escape(const char *s, char *out, size_t outlen)
 {
-	mfad_audit_field(s, out, outlen, 0);
+	mss_esc_field(s, out, outlen, 0);
 }
 
 /*
@@ -101,7 +70,7 @@ mfad_audit_line(const struct mfad_audit_ev *ev)
 	mfad_audit_escape(ev->user, user, sizeof(user));
 	mfad_audit_escape(ev->service, service, sizeof(service));
 	mfad_audit_escape(ev->rhost, rhost, sizeof(rhost));
-	mfad_audit_field(ev->detail, detail, sizeof(detail), 1);
+	mss_esc_field(ev->detail, detail, sizeof(detail), 1);
 	mfad_log_auth(strcmp(ev->result, "failure") == 0 ? LOG_NOTICE :
 	    LOG_INFO, "event=%s user=%s service=%s rhost=%s result=%s%s%s%s",
 	    ev->event, user[0] ? user : "-", service[0] ? service : "-",

@@ -29,6 +29,7 @@
 #include "mss_buf.h"
 #include "mss_client.h"
 #include "mss_err.h"
+#include "mss_esc.h"
 #include "mss_proto.h"
 #include "pam_mss_msg.h"
 #include "pam_mss_opts.h"
@@ -74,28 +75,9 @@ struct pam_mss_logf {
 static void
 pam_mss_log_escape(const char *s, char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	unsigned char c;
-	int esc;
-
-	for (; s != NULL && *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		esc = c <= 0x20 || c == 0x7f || c == '"' || c == '\\' ||
-		    c == '=';
-		if (o + (esc ? 4 : 1) >= outlen)
-			break;
-		if (esc) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		} else
-			out[o++] = (char)c;
-	}
-	if (o == 0 && outlen > 1)
-		out[o++] = '-';
-	out[o] = '\0';
+	mss_esc_field(s, out, outlen, 0);
+	if (out[0] == '\0' && outlen > 1)
+		strcpy(out, "-");
 }
 
 static void
