@@ -25,6 +25,8 @@ EXPECTED = {
     "share/man/man8/pam_mss.8",
     "share/pam_mss/pam.d/login",
     "share/pam_mss/pam.d/sshd",
+    "share/pam_mss/pam.d/su",
+    "share/pam_mss/pam.d/sudo",
     "share/bash-completion/completions/mfadctl",
     "share/pam_mss/fail2ban/filter.d/mfad.conf",
     "share/pam_mss/fail2ban/jail.d/mfad.conf",
