@@ -23,8 +23,9 @@
  *    no trailing dot, no address literal;
  *  - ASCII only: no blank, control character (CR, LF, NUL, ...) or byte
  *    above 0x7e anywhere. An internationalised domain is given in its
- *    A-label form (xn--...); a UTF-8 local part is refused because the
- *    mail library does not speak SMTPUTF8.
+ *    A-label form (xn--...; mss_addr_normalize() makes it from Unicode);
+ *    a UTF-8 local part is refused because the mail library does not
+ *    speak SMTPUTF8.
  * Case is kept; comparisons of addresses are the caller's business.
  */
 int mss_email_valid(const char *s);

@@ -22,6 +22,7 @@
 #include "mfad_mail.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
+#include "mss_addr.h"
 #include "mss_err.h"
 #include "mss_ident.h"
 #include "mss_mask.h"
@@ -175,17 +176,45 @@ mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	return n == i + MFAD_GAUGES ? 0 : MSS_ERR_SYSTEM;
 }
 
-/* The address and language of `user add` (email required) and `user set`
- * (empty: kept): NULL when they will do, else the reason. */
-static const char *
-mfad_admin_email_lang(const char *email, const char *lang, int required)
+/* Replaces the string *email by its stored form (mss_addr.h). 0, or the
+ * normaliser's error with why filled in. */
+static int
+mfad_admin_email(char **email, char *why, size_t whylen)
 {
-	if ((required || email[0] != '\0') && !mss_email_valid(email))
-		return "invalid email address";
+	char addr[MSS_EMAIL_MAX + 1], *s;
+	int r;
+
+	if ((r = mss_addr_normalize(*email, addr, sizeof(addr), why,
+	    whylen)) != 0)
+		return r;
+	if ((s = strdup(addr)) == NULL)
+		return MSS_ERR_NOMEM;
+	mss_str_free(*email);
+	*email = s;
+	return 0;
+}
+
+/*
+ * The address and language of `user add` (email required) and `user set`
+ * (empty: kept); the address becomes its stored form. 0 when they will
+ * do; else MSS_ERR_INVAL, or MSS_ERR_REFUSED for an address mfad cannot
+ * serve, with why filled in; or MSS_ERR_NOMEM.
+ */
+static int
+mfad_admin_email_lang(char **email, const char *lang, int required,
+    char *why, size_t whylen)
+{
+	int r;
+
+	if ((required || (*email)[0] != '\0') &&
+	    (r = mfad_admin_email(email, why, whylen)) != 0)
+		return r;
 	if (lang[0] != '\0' && strcmp(lang, "fr") != 0 &&
-	    strcmp(lang, "en") != 0)
-		return "language must be fr or en";
-	return NULL;
+	    strcmp(lang, "en") != 0) {
+		snprintf(why, whylen, "language must be fr or en");
+		return MSS_ERR_INVAL;
+	}
+	return 0;
 }
 
 int
@@ -195,6 +224,7 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	const struct mfad_conf *conf = ctx->conf;
 	char *user = NULL, *email = NULL, *lang = NULL, *pw = NULL;
 	char hash[MFAD_HASH_MAX], owner[MFAD_USER_MAX + 1], msg[300];
+	char bad[MSS_ADDR_WHY_MAX];
 	const char *why;
 	struct mfad_acct a, old;
 	MDB_txn *txn = NULL;
@@ -213,8 +243,10 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    "invalid user name");
 		goto out;
 	}
-	if ((why = mfad_admin_email_lang(email, lang, 1)) != NULL) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL, why);
+	if ((r = mfad_admin_email_lang(&email, lang, 1, bad,
+	    sizeof(bad))) != 0) {
+		if (r != MSS_ERR_NOMEM)
+			r = mfad_reply_result(rep, rtype, r, bad);
 		goto out;
 	}
 	/* An existing name is the answer that matters, before anything
@@ -337,7 +369,7 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 	uint32_t recent;
 	int r;
 
-	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
+	if (mss_addr_mask(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
 	mfad_throttle_ends(ctx->conf, a, mfad_now(), &recent, &resend_until,
 	    &hour_until);
@@ -482,7 +514,7 @@ mfad_email_changed_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 	uint64_t now = mfad_now();
 	int i, r;
 
-	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
+	if (mss_addr_mask(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
 	mfad_mail_vars_init(ctx, &vars, a->user, masked, "mfadctl", NULL, now);
 	for (i = 0; i < 2; i++) {
@@ -506,7 +538,7 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_acct a;
 	char *user = NULL, *email = NULL, *lang = NULL;
 	char old[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1], msg[64];
-	const char *why;
+	char bad[MSS_ADDR_WHY_MAX];
 	MDB_txn *txn = NULL;
 	int r, have = 0, email_changed = 0, lang_changed = 0;
 
@@ -515,8 +547,10 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &lang, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((why = mfad_admin_email_lang(email, lang, 0)) != NULL) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL, why);
+	if ((r = mfad_admin_email_lang(&email, lang, 0, bad,
+	    sizeof(bad))) != 0) {
+		if (r != MSS_ERR_NOMEM)
+			r = mfad_reply_result(rep, rtype, r, bad);
 		goto out;
 	}
 	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
@@ -799,16 +833,16 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
 {
 	struct mfad_mail_vars vars;
-	char *to = NULL, *msg = NULL, err[512];
+	char *to = NULL, *msg = NULL, err[512], bad[MSS_ADDR_WHY_MAX];
 	size_t len = 0;
 	int r;
 
 	if ((r = mss_buf_get_str(req, &to, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if (!mss_email_valid(to)) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
-		    "invalid email address");
+	if ((r = mfad_admin_email(&to, bad, sizeof(bad))) != 0) {
+		if (r != MSS_ERR_NOMEM)
+			r = mfad_reply_result(rep, rtype, r, bad);
 		goto out;
 	}
 	memset(&vars, 0, sizeof(vars));

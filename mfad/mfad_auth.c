@@ -14,8 +14,8 @@
 #include "mfad_log.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
+#include "mss_addr.h"
 #include "mss_err.h"
-#include "mss_mask.h"
 #include "mss_proto.h"
 
 #define MFAD_REMEMBER_WINDOW	600	/* seconds after the code to answer */
@@ -247,7 +247,7 @@ mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
 	mfad_copy(l->user, sizeof(l->user), user);
 	mfad_copy(l->service, sizeof(l->service), service);
 	mfad_copy(l->rhost, sizeof(l->rhost), rhost);
-	if (mss_mask_email(email, l->masked, sizeof(l->masked)) != 0)
+	if (mss_addr_mask(email, l->masked, sizeof(l->masked)) != 0)
 		mfad_copy(l->masked, sizeof(l->masked), "*****@*****");
 	l->caller_uid = peer->uid;
 	l->state = MFAD_LOGIN_PENDING;
@@ -319,7 +319,7 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 		return 0;	/* told within the last day already */
 	/* The owner hears of it: someone may be guessing. */
 	memset(&l, 0, sizeof(l));
-	if (mss_mask_email(a->email, l.masked, sizeof(l.masked)) != 0)
+	if (mss_addr_mask(a->email, l.masked, sizeof(l.masked)) != 0)
 		l.masked[0] = '\0';
 	snprintf(l.service, sizeof(l.service), "%s", service);
 	snprintf(l.rhost, sizeof(l.rhost), "%s", rhost);
@@ -384,6 +384,33 @@ mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx, const struct mfad_acct *a,
 	return mfad_acct_put(txn, ctx->store, a, a->email);
 }
 
+/*
+ * The typed address in its stored form, so that a domain typed in
+ * Unicode (any case, composed or not) matches the A-labels mfad keeps,
+ * and the throttle key and the mask are the same for both spellings.
+ * Text that is no address mfad can serve stays as typed: it matches no
+ * account and gets the same answer as any other wrong address.
+ */
+static int
+mfad_auth_req_email(struct mfad_auth_req *q)
+{
+	char addr[MSS_EMAIL_MAX + 1], *s;
+	int r;
+
+	if (q->email[0] == '\0')
+		return 0;
+	r = mss_addr_normalize(q->email, addr, sizeof(addr), NULL, 0);
+	if (r == MSS_ERR_NOMEM)
+		return r;
+	if (r != 0 || strcmp(addr, q->email) == 0)
+		return 0;
+	if ((s = strdup(addr)) == NULL)
+		return MSS_ERR_NOMEM;
+	mss_str_free(q->email);
+	q->email = s;
+	return 0;
+}
+
 int
 mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q, int start)
 {
@@ -406,7 +433,7 @@ mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q, int start)
 	mfad_clean_text(q->service);
 	mfad_clean_text(q->rhost);
 	mfad_clean_text(q->tty);
-	return 0;
+	return mfad_auth_req_email(q);
 }
 
 
@@ -621,7 +648,7 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 	    now < a->throttle_noticed + MFAD_NOTICE_EVERY)
 		return 0;
 	memset(&l, 0, sizeof(l));
-	if (mss_mask_email(a->email, l.masked, sizeof(l.masked)) != 0)
+	if (mss_addr_mask(a->email, l.masked, sizeof(l.masked)) != 0)
 		l.masked[0] = '\0';
 	mfad_copy(l.service, sizeof(l.service), qp->service);
 	mfad_copy(l.rhost, sizeof(l.rhost), qp->rhost);

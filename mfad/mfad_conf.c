@@ -33,6 +33,7 @@
 
 #include <sodium.h>
 
+#include "mss_addr.h"
 #include "mss_err.h"
 #include "mss_ident.h"
 #include "mss_proto.h"
@@ -711,12 +712,16 @@ static int
 conf_set_from(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
-	if (!mss_email_valid(value))
+	char addr[MSS_EMAIL_MAX + 1], why[MSS_ADDR_WHY_MAX];
+
+	/* A Unicode domain is kept as its A-labels, as for any address. */
+	if (mss_addr_normalize(value, addr, sizeof(addr), why,
+	    sizeof(why)) != 0)
 		return conf_error(ctx, ctx->line, "[%s] %s must be a mail "
-		    "address local@domain.tld (ASCII, no blanks, quotes or "
-		    "angle brackets), not \"%s\"", key->section, key->name,
-		    SHOW(value));
-	return conf_store_str(ctx, OFF(from), value);
+		    "address local@domain.tld (ASCII before the @, no blanks, "
+		    "quotes or angle brackets), not \"%s\": %s",
+		    key->section, key->name, SHOW(value), why);
+	return conf_store_str(ctx, OFF(from), addr);
 }
 
 static int

@@ -14,8 +14,8 @@
 #include "mfad_log.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
+#include "mss_addr.h"
 #include "mss_err.h"
-#include "mss_mask.h"
 #include "mss_proto.h"
 
 #define MFAD_PASSWORD_WINDOW	600	/* seconds after the code to set it */
@@ -355,7 +355,7 @@ mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
 	char masked[MFAD_EMAIL_MAX + 12];
 	uint64_t now = mfad_now();
 
-	if (mss_mask_email(a->email, masked, sizeof(masked)) != 0)
+	if (mss_addr_mask(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
 	mfad_mail_vars_init(ctx, &vars, a->user, masked, "mfadctl", NULL, now);
 	return mfad_outbox_queue(ctx, txn, MFAD_MAIL_INVITE, a->user,

@@ -11,6 +11,7 @@
 #include "mfad_import.h"
 #include "mfad_mail.h"
 #include "mfad_pw.h"
+#include "mss_addr.h"
 #include "mss_err.h"
 #include "mss_ident.h"
 #include "mss_proto.h"
@@ -27,6 +28,7 @@ struct mfad_import_row {
 struct mfad_import_plan {
 	struct mfad_acct	a;
 	int			found;
+	char			email[MFAD_EMAIL_MAX + 1];	/* stored form */
 	char			old[MFAD_EMAIL_MAX + 1];
 	int			email_changed, activated;
 	uint8_t			devkey[MSS_IMPORT_ROW_DEVICES][MFAD_KEY_LEN];
@@ -96,9 +98,11 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 		snprintf(msg, msglen, "invalid user name");
 		return MSS_ERR_INVAL;
 	}
-	if (!mss_email_valid(row->email)) {
-		snprintf(msg, msglen, "invalid email address");
-		return MSS_ERR_INVAL;
+	/* Compared and stored in its stored form, as user add does. */
+	if ((r = mss_addr_normalize(row->email, pl->email, sizeof(pl->email),
+	    msg, msglen)) != 0) {
+		*fatal = r == MSS_ERR_NOMEM;
+		return r;
 	}
 	if (row->lang[0] != '\0' && strcmp(row->lang, "fr") != 0 &&
 	    strcmp(row->lang, "en") != 0) {
@@ -131,7 +135,7 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 		    "([device] remember_days = 0)");
 		return MSS_ERR_REFUSED;
 	}
-	r = mfad_acct_by_email(txn, ctx->store, row->email, owner,
+	r = mfad_acct_by_email(txn, ctx->store, pl->email, owner,
 	    sizeof(owner));
 	if (r == 0 && strcmp(owner, row->user) != 0) {
 		snprintf(msg, msglen, "email address already used by %s",
@@ -147,16 +151,16 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 	if (!pl->found) {
 		memset(&pl->a, 0, sizeof(pl->a));
 		snprintf(pl->a.user, sizeof(pl->a.user), "%s", row->user);
-		snprintf(pl->a.email, sizeof(pl->a.email), "%s", row->email);
+		snprintf(pl->a.email, sizeof(pl->a.email), "%s", pl->email);
 		snprintf(pl->a.lang, sizeof(pl->a.lang), "%s",
 		    row->lang[0] ? row->lang : ctx->conf->language);
 		pl->a.state = MFAD_ACCT_INVITED;
 		pl->a.created = mfad_now();
-	} else if (strcasecmp(pl->a.email, row->email) != 0) {
+	} else if (strcasecmp(pl->a.email, pl->email) != 0) {
 		/* The language of an existing account is its own choice by
 		 * now: only the address follows the file. */
 		snprintf(pl->old, sizeof(pl->old), "%s", pl->a.email);
-		snprintf(pl->a.email, sizeof(pl->a.email), "%s", row->email);
+		snprintf(pl->a.email, sizeof(pl->a.email), "%s", pl->email);
 		pl->email_changed = 1;
 	}
 	/* A hash makes an invitation active; it never replaces a password

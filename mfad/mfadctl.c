@@ -32,6 +32,7 @@
 
 #include <sodium.h>
 
+#include "mss_addr.h"
 #include "mss_buf.h"
 #include "mss_client.h"
 #include "mss_err.h"
@@ -1071,12 +1072,34 @@ ctl_email_lang_opt(const struct ctl *ctl, int argc, char **argv, int *i,
 	return CTL_OPT_TAKEN;
 }
 
+/*
+ * An address argument in the form mfad stores (mss_addr.h), into out:
+ * a Unicode domain becomes its A-labels. A non-ASCII local part is an
+ * address mfad would refuse, not a typo: its reason and exit status 1.
+ * Anything else that is no address is a bad argument, as always.
+ */
+static int
+ctl_email_arg(const struct ctl *ctl, const char *in, char *out,
+    size_t outlen)
+{
+	char why[MSS_ADDR_WHY_MAX];
+	int r;
+
+	if ((r = mss_addr_normalize(in, out, outlen, why, sizeof(why))) == 0)
+		return CTL_EXIT_OK;
+	if (r == MSS_ERR_INVAL)
+		return ctl_bad_usage(ctl, "%s", why);
+	ctl_warnx(ctl, "%s", r == MSS_ERR_REFUSED ? why : mss_strerror(r));
+	return CTL_EXIT_REFUSED;
+}
+
 /* user set USER [--email ADDR] [--lang fr|en]: a new address mails a
  * notice to the old one and the new one (mfad does it). */
 static int
 ctl_user_set(struct ctl *ctl, int argc, char **argv)
 {
 	const char *user = NULL, *email = NULL, *lang = NULL;
+	char addr[MSS_EMAIL_MAX + 1];
 	struct mss_buf *req = NULL;
 	int i, ex;
 
@@ -1101,13 +1124,14 @@ ctl_user_set(struct ctl *ctl, int argc, char **argv)
 	if (email == NULL && lang == NULL)
 		return ctl_bad_usage(ctl, "nothing to set: give --email "
 		    "or --lang");
-	if (email != NULL && !mss_email_valid(email))
-		return ctl_bad_usage(ctl, "invalid email address");
+	if (email != NULL && (ex = ctl_email_arg(ctl, email, addr,
+	    sizeof(addr))) != CTL_EXIT_OK)
+		return ex;
 	if (lang != NULL && (lang = ctl_lang(lang)) == NULL)
 		return ctl_bad_usage(ctl, "--lang must be fr or en");
 	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
 	    mss_buf_put_str(req, user) != 0 ||
-	    mss_buf_put_str(req, email != NULL ? email : "") != 0 ||
+	    mss_buf_put_str(req, email != NULL ? addr : "") != 0 ||
 	    mss_buf_put_str(req, lang != NULL ? lang : "") != 0) {
 		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
 		mss_buf_free(req);
@@ -1130,7 +1154,7 @@ static int
 ctl_user_add(struct ctl *ctl, int argc, char **argv)
 {
 	const char *user = NULL, *email = NULL, *lang = NULL;
-	char pass[MSS_PASS_MAX + 1];
+	char pass[MSS_PASS_MAX + 1], addr[MSS_EMAIL_MAX + 1];
 	struct mss_buf *req = NULL;
 	int i, from_stdin = 0, ex;
 
@@ -1162,8 +1186,9 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 		    "only digits)", MSS_USER_MAX);
 	if (email == NULL)
 		return ctl_bad_usage(ctl, "missing --email");
-	if (!mss_email_valid(email))
-		return ctl_bad_usage(ctl, "invalid email address");
+	if ((ex = ctl_email_arg(ctl, email, addr, sizeof(addr))) !=
+	    CTL_EXIT_OK)
+		return ex;
 	if (lang != NULL && (lang = ctl_lang(lang)) == NULL)
 		return ctl_bad_usage(ctl, "--lang must be fr or en");
 
@@ -1172,7 +1197,7 @@ ctl_user_add(struct ctl *ctl, int argc, char **argv)
 	/* An empty password makes it an invitation. */
 	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
 	    mss_buf_put_str(req, user) != 0 ||
-	    mss_buf_put_str(req, email) != 0 ||
+	    mss_buf_put_str(req, addr) != 0 ||
 	    mss_buf_put_str(req, lang != NULL ? lang : "") != 0 ||
 	    mss_buf_put_str(req, pass) != 0) {
 		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
@@ -1240,7 +1265,7 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req, *rep = NULL;
 	struct ctl_user u;
-	char buf[64], sbuf[16];
+	char buf[64], sbuf[16], disp[MSS_STR_MAX + 1];
 	const char *user;
 	int ex;
 
@@ -1265,6 +1290,14 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 	ctl_text(stdout, u.user);
 	fputs("\nemail         ", stdout);
 	ctl_text(stdout, u.email);
+	/* The stored A-labels are what mail goes to; the Unicode form is
+	 * what its owner would recognise. */
+	mss_addr_display(u.email, disp, sizeof(disp));
+	if (strcmp(disp, u.email) != 0) {
+		fputs(" (", stdout);
+		ctl_text(stdout, disp);
+		putchar(')');
+	}
 	fputs("\nmasked        ", stdout);
 	ctl_text(stdout, u.masked);
 	fputs("\nlang          ", stdout);
@@ -1562,11 +1595,13 @@ static int
 ctl_mail_test(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req;
+	char addr[MSS_EMAIL_MAX + 1];
 	int ex;
 
-	if (!mss_email_valid(argv[0]))
-		return ctl_bad_usage(ctl, "invalid email address");
-	if ((ex = ctl_req_strs(ctl, &req, argv[0], NULL)) != 0)
+	if ((ex = ctl_email_arg(ctl, argv[0], addr, sizeof(addr))) !=
+	    CTL_EXIT_OK)
+		return ex;
+	if ((ex = ctl_req_strs(ctl, &req, addr, NULL)) != 0)
 		return ex;
 	ex = ctl_call_result(ctl, MSS_REQ_MAIL_TEST, req);
 	mss_buf_free(req);
@@ -2127,7 +2162,8 @@ static int
 ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
     char *line)
 {
-	char *f[CTL_IMPORT_FIELDS], why[160];
+	char *f[CTL_IMPORT_FIELDS], why[MSS_ADDR_WHY_MAX];
+	char addr[MSS_EMAIL_MAX + 1];
 	const char *lang, *pwhash;
 	size_t need;
 	int n, i, ndev, ex;
@@ -2161,10 +2197,9 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 		snprintf(why, sizeof(why), "invalid user name");
 		goto bad;
 	}
-	if (!mss_email_valid(f[1])) {
-		snprintf(why, sizeof(why), "invalid email address");
+	if (mss_addr_normalize(f[1], addr, sizeof(addr), why,
+	    sizeof(why)) != 0)
 		goto bad;
-	}
 	if (*lang != '\0' && (lang = ctl_lang(lang)) == NULL) {
 		snprintf(why, sizeof(why), "language must be fr or en");
 		goto bad;
@@ -2189,7 +2224,7 @@ ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
 			return ex;
 	if (mss_buf_put_u32(im->req, lineno) != 0 ||
 	    mss_buf_put_str(im->req, f[0]) != 0 ||
-	    mss_buf_put_str(im->req, f[1]) != 0 ||
+	    mss_buf_put_str(im->req, addr) != 0 ||
 	    mss_buf_put_str(im->req, lang) != 0 ||
 	    mss_buf_put_str(im->req, pwhash) != 0 ||
 	    mss_buf_put_u32(im->req, (uint32_t)ndev) != 0)

@@ -480,6 +480,18 @@ pam_mss_code_sent(struct pam_mss_ctx *ctx, enum pam_mss_msg_id id,
 		    NULL, 0);
 }
 
+/* 1 when a byte above 0x7f comes before the last '@' of s. */
+static int
+pam_mss_local_not_ascii(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	for (; at != NULL && s < at; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
 /* Email prompt (unless email=skip), trimmed. Returns a PAM code. */
 static int
 pam_mss_get_email(struct pam_mss_ctx *ctx)
@@ -499,6 +511,18 @@ pam_mss_get_email(struct pam_mss_ctx *ctx)
 	pam_mss_trim(ctx->email);
 	if (strlen(ctx->email) > MSS_STR_MAX)
 		return pam_mss_deny(ctx, "email address too long");
+	/*
+	 * No account can have such an address (mfad keeps local parts
+	 * ASCII: no SMTPUTF8 on the way to the relay). Saying so depends
+	 * on the typed text alone, never on an account; a domain in
+	 * Unicode goes to mfad as typed, which converts it.
+	 */
+	if (pam_mss_local_not_ascii(ctx->email)) {
+		(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+		    PAM_MSS_M_ADDR_LOCAL_ASCII, NULL, 0);
+		ctx->why = "non-ASCII characters before the @";
+		return PAM_AUTH_ERR;
+	}
 	return PAM_SUCCESS;
 }
 

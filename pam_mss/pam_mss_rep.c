@@ -49,8 +49,14 @@ pam_mss_rep_auth(struct mss_buf *rep, int have_login,
 		goto fail;
 	}
 	pam_mss_sanitize(a->masked);
-	if (strlen(a->masked) > PAM_MSS_MASK_MAX)
-		a->masked[PAM_MSS_MASK_MAX] = '\0';
+	if (strlen(a->masked) > PAM_MSS_MASK_MAX) {
+		size_t n = PAM_MSS_MASK_MAX;
+
+		/* A Unicode domain: never leave half a character. */
+		while (n > 0 && ((unsigned char)a->masked[n] & 0xc0) == 0x80)
+			n--;
+		a->masked[n] = '\0';
+	}
 	return 0;
 fail:
 	pam_mss_rep_auth_free(a);

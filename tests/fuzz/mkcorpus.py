@@ -271,6 +271,16 @@ def mask():
     write("fuzz_mask", "small-room", bytes([8]) + b"alice@example.org")
 
 
+def addr():
+    for i, e in enumerate(["melk@exämple.org", "Melk@EXÄMPLE.ORG",
+                           "melk@exa\u0308mple.org", "melk@xn--exmple-cua.org",
+                           "mélk@exämple.org", "melk@ex☃mple.org",
+                           "melk@xn--abc.org", "a@例え。テスト",
+                           " melk@exämple.org. ", "b@straße.de"]):
+        write("fuzz_addr", "addr-%d" % i, bytes([255]) + e.encode())
+    write("fuzz_addr", "small-room", bytes([12]) + b"melk@xn--exmple-cua.org")
+
+
 def csv():
     write("fuzz_import", "rows", b"""user,email,lang,password_hash,devices
 # a comment
@@ -307,6 +317,7 @@ if __name__ == "__main__":
     confs()
     mail()
     mask()
+    addr()
     csv()
     pam_opts()
     sys.exit(0)

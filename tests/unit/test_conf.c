@@ -429,8 +429,8 @@ static const struct bad_value bad_values[] = {
 	{ "mail", "auth_file", "smtp-auth",
 	    "[mail] auth_file must be an absolute path" },
 	{ "mail", "from", "mfad", "[mail] from must be a mail address "
-	    "local@domain.tld (ASCII, no blanks, quotes or angle brackets), not "
-	    "\"mfad\"" },
+	    "local@domain.tld (ASCII before the @, no blanks, quotes or angle "
+	    "brackets), not \"mfad\": invalid email address" },
 	{ "mail", "from", "mfad @example.org", "[mail] from must be" },
 	{ "mail", "from", "mfad\r@example.org",
 	    "not \"mfad\\x0d@example.org\"" },
@@ -839,7 +839,16 @@ test_from(void **state)
 	expect_err("[mail]\nfrom = mfad@example.org.\n", 2,
 	    "[mail] from must be");
 	expect_err("[mail]\nfrom = mfad\xc3\xa9@example.org\n", 2,
-	    "not \"mfad\\xc3\\xa9@example.org\"");
+	    "not \"mfad\\xc3\\xa9@example.org\": addresses with non-ASCII "
+	    "characters before the @ are not supported");
+	/* A Unicode domain is kept as its A-labels; IDNA says what is
+	 * wrong with one it refuses. */
+	c = load_ok("[mail]\nfrom = mfad@EX\xc3\x84MPLE.org\n");
+	assert_string_equal(c->from, "mfad@xn--exmple-cua.org");
+	mfad_conf_free(c);
+	expect_err("[mail]\nfrom = mfad@ex\xe2\x98\x83mple.org\n", 2,
+	    "not a valid internationalised domain name (string contains a "
+	    "disallowed character)");
 	/* The one address rule: a domain needs a dot ("localhost" apart). */
 	expect_err("[mail]\nfrom = mfad@vm\n", 2, "[mail] from must be");
 	expect_err("[mail]\nfrom = \"mfad\"@example.org\n", 2,
