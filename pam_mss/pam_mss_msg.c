@@ -105,6 +105,9 @@ static const char *const pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	    "Press Enter on an empty line to get a new one."),
 	[PAM_MSS_M_CODE_MOVED] =
 	    N_("A newer login is using this code; this one ends here."),
+	[PAM_MSS_M_RECOVERY_HINT] =
+	    N_("No new code can be mailed now; you may enter one of your "
+	    "recovery codes instead."),
 };
 
 /* French when the locale name starts with "fr" (fr, fr_FR.UTF-8, ...). */
