@@ -6,12 +6,15 @@ its own account only, whatever happened to the mail (sent, taken over,
 throttled, relay down); a wrong one counts as a wrong code; the owner is
 mailed when a set is made and when one is used; no code reaches a log."""
 
+import datetime
+import os
 import re
 import time
 
 import pytest
 
 import mss_harness as h
+from test_enroll import FAKETIME_LIB, NEW_PASSWORD, _backdated_user, enroll
 from mss_harness import (CTL_OK, CTL_PERM, CTL_REFUSED, CTL_USAGE,
                          PAM_AUTH_ERR, PAM_MAXTRIES, PAM_SUCCESS,
                          PROMPT_CODE, PROMPT_EMAIL, PROMPT_PASSWORD)
@@ -283,3 +286,34 @@ def test_long_answer_is_a_wrong_code(env):
     login.answer(codes[0] + "-" * 40)   # 54 characters: still a code
     login.expect("INFO")
     assert login.result() == PAM_SUCCESS, login.dump()
+
+
+@pytest.mark.skipif(not os.path.exists(FAKETIME_LIB) or h.SANITIZED,
+                    reason="libfaketime is not installed, or cannot be "
+                    "preloaded in a sanitizer build")
+def test_policy_reenrollment_drops_reset_keeps(make_env):
+    """A password reset keeps the codes (they replace the mailbox, which
+    the reset proved, not the password); a re-enrollment required by
+    [policy] reenroll_before drops them when it completes, as `user
+    reenroll` does at once."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    yesterday = (today - datetime.timedelta(days=1)).isoformat()
+    env = _backdated_user(make_env, {})
+    make_codes(env, count=3)
+
+    login = env.start_empty_password()
+    login.answer(env.smtp.wait_for_code(ALICE))
+    login.expect("ECHO_OFF", "New password")
+    login.answer(NEW_PASSWORD)
+    login.expect("ECHO_OFF")
+    login.answer(NEW_PASSWORD)
+    assert login.result() == PAM_AUTH_ERR, login.dump()
+    h.wait_audited(env, "password_reset")
+    assert left(env) == 3
+
+    env.config["policy"] = {"reenroll_before": yesterday}
+    h.write_ini(env.conf, env.config)
+    env.mfad.restart()
+    assert env.ctl_json("user", "show", "alice")["state"] == "reenroll"
+    enroll(env, "alice", ALICE, password=h.PASSWORD, old=NEW_PASSWORD)
+    assert left(env) == 0
