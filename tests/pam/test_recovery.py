@@ -118,6 +118,8 @@ def test_code_logs_in_once_and_the_owner_hears_of_it(env):
     assert used and "left=3" in used[0]["detail"], used
     ok = [r for r in audit if r["event"] == "login_ok"]
     assert ok and "method=recovery" in ok[0]["detail"], ok
+    metrics = env.ctl_ok("metrics")
+    assert 'mfad_events_total{event="recovery_used"} 1' in metrics, metrics
 
     # Used: the same code is a wrong code the second time.
     login, _ = to_prompt(env)
