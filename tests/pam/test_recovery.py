@@ -319,3 +319,58 @@ def test_policy_reenrollment_drops_reset_keeps(make_env):
     assert env.ctl_json("user", "show", "alice")["state"] == "reenroll"
     enroll(env, "alice", ALICE, password=h.PASSWORD, old=NEW_PASSWORD)
     assert left(env) == 0
+
+
+def test_not_for_a_reset(env):
+    """A reset proves the mailbox: a recovery code is a wrong code at its
+    prompt, and stays unused."""
+    codes = make_codes(env, count=2)
+    login = env.start_empty_password()
+    login.answer(codes[0])
+    wrong_again(login)
+    login.close()
+    assert left(env) == 2
+
+
+def test_mails_in_french(make_env):
+    env = make_env()
+    env.add_user("alice", lang="fr")
+    codes = make_codes(env, count=1)
+    msg = env.smtp.wait_for(ALICE, match=lambda m: "codes de secours" in
+                            h.body_text(m))
+    assert "Nouveaux codes de secours" in msg["Subject"]
+    login, _ = to_prompt(env)
+    login.answer(codes[0])
+    login.expect("INFO")
+    assert login.result() == PAM_SUCCESS, login.dump()
+    msg = env.smtp.wait_for(ALICE, match=lambda m: "code de secours" in
+                            str(m["Subject"]))
+    assert "validée avec l'un de vos codes de" in h.body_text(msg)
+
+
+@pytest.mark.mfad(mail={"max_per_minute": 2})
+def test_full_mail_ceiling_fails_closed(env):
+    """The owner must hear of a new set and of a use: while the host's
+    mail ceiling is full, `user recovery` changes nothing (status 1), a
+    recovery code at the prompt is refused and stays unused, and the
+    right password of an account with codes reads the same "try later"
+    as a wrong one (no prompt: SECURITY 36)."""
+    env.add_user("bob")
+    codes = make_codes(env, count=2)               # mail 1
+    login, _ = to_prompt(env)                      # mail 2: full
+    rc, out, err = env.ctl("user", "recovery", "alice")
+    assert rc == CTL_REFUSED and out == "" and "ceiling" in err, err
+    assert left(env) == 2
+    login.answer(codes[0])
+    assert login.result() == h.PAM_AUTHINFO_UNAVAIL, login.dump()
+    assert left(env) == 2
+    assert "recovery_used" not in env.ctl_ok("--json", "audit")
+
+    def answer(password):
+        login = env.login("alice")
+        rc = login.run({"Email": ALICE, "Password": password},
+                       default=codes[1])
+        return [t for s, t in login.lines() if s != "RESULT"], rc
+
+    assert answer(h.PASSWORD) == answer("a wrong password here")
+    assert left(env) == 2
