@@ -27,8 +27,8 @@
 #define MSS_IMPORT_ROW_DEVICES	16		/* devices in one row */
 #define MSS_PASS_MAX		1024		/* password field */
 #define MSS_TOKEN_LEN		64		/* login id: 32 bytes as hex */
-#define MSS_CODE_ANSWER_MAX	64		/* a typed code (MSS_REQ_CODE) */
-#define MSS_RECOVERY_MAX	100		/* recovery codes of one account */
+#define MSS_CODE_ANSWER_MAX	64		/* a typed code, MSS_REQ_CODE */
+#define MSS_RECOVERY_MAX	100		/* recovery codes per account */
 
 #define MSS_DEFAULT_SOCKET	"/run/mfad/mfad.sock"
 /* The user the shipped unit runs mfad as, owner of the socket's directory. */

@@ -59,7 +59,9 @@ void mfad_device_hash(const struct mfad_keys *k, const char *user,
  */
 #define MFAD_RECOVERY_ALPHABET	"23456789abcdefghjkmnpqrstuvwxyz"
 #define MFAD_RECOVERY_CHARS	12
-#define MFAD_RECOVERY_TEXT	(MFAD_RECOVERY_CHARS + MFAD_RECOVERY_CHARS / 4 - 1)
+/* Shown form: the characters and a dash between groups of four. */
+#define MFAD_RECOVERY_TEXT \
+	(MFAD_RECOVERY_CHARS + MFAD_RECOVERY_CHARS / 4 - 1)
 /* A new recovery code in its shown form, NUL-terminated. */
 void mfad_recovery_new(char out[MFAD_RECOVERY_TEXT + 1]);
 /*

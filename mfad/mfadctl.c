@@ -54,7 +54,8 @@ enum ctl_exit {
 #define CTL_UNIT_USER		MSS_UNIT_USER
 
 /* Smallest encodings, to bound a count before allocating for it. */
-#define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 4)
+#define CTL_USER_REC_MIN \
+	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 4)
 #define CTL_DEVICE_REC_MIN	(3 * 4 + 3 * 8)
 #define CTL_AUDIT_REC_MIN	(8 + 6 * 4)
 
