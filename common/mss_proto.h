@@ -27,6 +27,8 @@
 #define MSS_IMPORT_ROW_DEVICES	16		/* devices in one row */
 #define MSS_PASS_MAX		1024		/* password field */
 #define MSS_TOKEN_LEN		64		/* login id: 32 bytes as hex */
+#define MSS_CODE_ANSWER_MAX	64		/* a typed code, MSS_REQ_CODE */
+#define MSS_RECOVERY_MAX	100		/* recovery codes per account */
 
 #define MSS_DEFAULT_SOCKET	"/run/mfad/mfad.sock"
 /* The user the shipped unit runs mfad as, owner of the socket's directory. */
@@ -40,7 +42,8 @@
  * MSS_REQ_METRICS     -
  * MSS_REQ_AUTH_START  str service, str user, str email, str password,
  *                     str device, str rhost, str tty, str lang, u32 flags
- * MSS_REQ_CODE        str login, str code
+ * MSS_REQ_CODE        str login, str code (at most MSS_CODE_ANSWER_MAX:
+ *                     the mailed code or a recovery code)
  * MSS_REQ_RESEND      str login
  * MSS_REQ_REMEMBER    str login
  * MSS_REQ_ACCT        str service, str user
@@ -57,6 +60,10 @@
  *                     (empty password: an invitation)
  * MSS_REQ_USER_SET    str user, str email, str lang ("" keeps either;
  *                     a new address mails a notice to the old and new)
+ * MSS_REQ_USER_RECOVERY  str user, u32 count (1..MSS_RECOVERY_MAX: a new
+ *                     set replacing any earlier one, answered with
+ *                     MSS_REP_RECOVERY; 0: revoke them, answered with
+ *                     MSS_REP_RESULT)
  * MSS_REQ_USER_DEL, MSS_REQ_USER_SHOW, MSS_REQ_USER_LOCK,
  * MSS_REQ_USER_UNLOCK, MSS_REQ_USER_REENROLL, MSS_REQ_USER_DISABLE,
  * MSS_REQ_USER_ENABLE
@@ -102,6 +109,7 @@ enum mss_req_type {
 	MSS_REQ_USER_IMPORT = 32,
 	MSS_REQ_USER_SET = 40,
 	MSS_REQ_METRICS = 41,
+	MSS_REQ_USER_RECOVERY = 42,
 	MSS_REQ_USER_DISABLE = 43,
 	MSS_REQ_USER_ENABLE = 44,
 };
@@ -133,6 +141,7 @@ enum mss_req_type {
  * MSS_REP_METRICS  u32 n, n times: str name, str label (key="value",
  *                 or ""), u8 counter (1: counter, 0: gauge), u64 value
  * MSS_REP_USER    user record (below)
+ * MSS_REP_RECOVERY  u32 n, n times str code (shown once, never stored)
  * MSS_REP_USER_LIST  u32 n, n user records, u8 more
  * MSS_REP_DEVICE_LIST  u32 n, n times: str id, str kind, str service,
  *                 u64 created, u64 expires, u64 last_used; then u8 more
@@ -145,7 +154,8 @@ enum mss_req_type {
  * User record: str user, str email, str masked, str lang, u8 state,
  * u64 created, u64 enrolled, u32 failures, u64 locked_until,
  * u64 last_login, u32 devices, u32 mails (in the last hour),
- * u64 resend_until, u64 max_sends_until (0: that throttle does not hold).
+ * u64 resend_until, u64 max_sends_until (0: that throttle does not hold),
+ * u32 recovery (recovery codes left).
  */
 enum mss_rep_type {
 	MSS_REP_RESULT = 100,
@@ -159,6 +169,7 @@ enum mss_rep_type {
 	MSS_REP_AUDIT_LIST = 108,
 	MSS_REP_IMPORT = 109,
 	MSS_REP_METRICS = 110,
+	MSS_REP_RECOVERY = 111,
 };
 
 enum mss_auth_result {

@@ -17,6 +17,7 @@
 #include "mfad_admin.h"
 #include "mfad_audit.h"
 #include "mfad_auth.h"
+#include "mfad_code.h"
 #include "mfad_enroll.h"
 #include "mfad_log.h"
 #include "mfad_mail.h"
@@ -389,7 +390,8 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 	    (r = mss_buf_put_u32(rep, c.n)) != 0 ||
 	    (r = mss_buf_put_u32(rep, recent)) != 0 ||
 	    (r = mss_buf_put_u64(rep, resend_until)) != 0 ||
-	    (r = mss_buf_put_u64(rep, hour_until)) != 0)
+	    (r = mss_buf_put_u64(rep, hour_until)) != 0 ||
+	    (r = mss_buf_put_u32(rep, a->nrecovery)) != 0)
 		return r;
 	return 0;
 }
@@ -472,10 +474,16 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		event = "user_enabled";
 		break;
 	case MSS_REQ_USER_REENROLL:
+		/* Whatever stood in for the mailbox goes with the old
+		 * enrollment: devices and recovery codes. */
 		a.reenroll = 1;
+		snprintf(detail, sizeof(detail), "recovery_revoked=%u",
+		    (unsigned)a.nrecovery);
+		mfad_acct_recovery_set(&a, NULL, 0);
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) == 0)
 			r = mfad_device_revoke_all(txn, ctx->store, a.user, &n);
-		snprintf(detail, sizeof(detail), "devices_revoked=%u", n);
+		snprintf(detail + strlen(detail), sizeof(detail) -
+		    strlen(detail), " devices_revoked=%u", n);
 		event = "user_reenroll";
 		msg = "must enroll again at next login";
 		break;
@@ -493,6 +501,116 @@ out:
 	mfad_txn_abort(&txn);
 	if (have)
 		mfad_acct_wipe(&a);
+	mss_str_free(user);
+	return r;
+}
+
+/*
+ * user recovery: count (1..MSS_RECOVERY_MAX) new codes replace the
+ * account's, answered once in MSS_REP_RECOVERY and kept only as hashes,
+ * and the owner is mailed (fail closed: no notice, no codes); count 0
+ * revokes them.
+ */
+int
+mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+{
+	struct mfad_acct a;
+	struct mfad_mail_vars vars;
+	uint8_t (*h)[MFAD_KEY_LEN] = NULL;
+	char (*codes)[MFAD_RECOVERY_TEXT + 1] = NULL;
+	char *user = NULL, detail[64], norm[MFAD_RECOVERY_CHARS + 1];
+	MDB_txn *txn = NULL;
+	uint64_t now = mfad_now();
+	uint32_t count, i, j;
+	int r, have = 0;
+
+	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
+	    (r = mss_buf_get_u32(req, &count)) != 0 ||
+	    (r = mss_buf_end(req)) != 0)
+		goto out;
+	if (count > MSS_RECOVERY_MAX || count > MFAD_RECOVERY_MAX) {
+		r = mfad_reply_result(rep, rtype, MSS_ERR_INVAL,
+		    "count must be 1 to 100");
+		goto out;
+	}
+	if ((h = sodium_allocarray(MFAD_RECOVERY_MAX, sizeof(*h))) == NULL ||
+	    (codes = sodium_allocarray(MFAD_RECOVERY_MAX,
+	    sizeof(*codes))) == NULL) {
+		r = MSS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+		if (r == MSS_ERR_NOTFOUND)
+			r = 0;		/* answered "no such user" */
+		goto out;
+	}
+	have = 1;
+	if (count == 0) {
+		snprintf(detail, sizeof(detail), "count=%u",
+		    (unsigned)a.nrecovery);
+		mfad_acct_recovery_set(&a, NULL, 0);
+		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+		    (r = mfad_admin_event(ctx, txn, peer, "recovery_revoked",
+		    a.user, detail)) != 0 ||
+		    (r = mfad_txn_commit(&txn)) != 0)
+			goto out;
+		r = mfad_reply_result(rep, rtype, 0, "recovery codes revoked");
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		/* Distinct within the set (a repeat is all but impossible,
+		 * but would make one code count twice). */
+		do {
+			mfad_recovery_new(codes[i]);
+			if (mfad_recovery_norm(codes[i], norm) != 0) {
+				r = MSS_ERR_INVAL;
+				goto out;
+			}
+			mfad_recovery_hash(ctx->keys, a.user, norm, h[i]);
+			for (j = 0; j < i; j++)
+				if (sodium_memcmp(h[i], h[j],
+				    MFAD_KEY_LEN) == 0)
+					break;
+		} while (j < i);
+	}
+	sodium_memzero(norm, sizeof(norm));
+	mfad_acct_recovery_set(&a, (const uint8_t (*)[MFAD_KEY_LEN])h, count);
+	snprintf(detail, sizeof(detail), "count=%u", (unsigned)count);
+	mfad_mail_vars_init(ctx, &vars, a.user, "", "mfadctl", NULL, now);
+	r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_RECOVERY_SET, a.user,
+	    a.email, a.lang, &vars, now + 86400, NULL);
+	if (r == MSS_ERR_THROTTLED) {
+		mfad_txn_abort(&txn);
+		r = mfad_reply_result(rep, rtype, MSS_ERR_THROTTLED,
+		    "mail ceiling reached: the owner could not be told; "
+		    "try again in a minute");
+		goto out;
+	}
+	if (r != 0 ||
+	    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
+	    (r = mfad_admin_event(ctx, txn, peer, "recovery_set", a.user,
+	    detail)) != 0 ||
+	    (r = mfad_txn_commit(&txn)) != 0)
+		goto out;
+	mfad_outbox_kick(ctx->outbox);
+	*rtype = MSS_REP_RECOVERY;
+	if ((r = mss_buf_put_u32(rep, count)) != 0)
+		goto out;
+	for (i = 0; i < count; i++)
+		if ((r = mss_buf_put_str(rep, codes[i])) != 0)
+			goto out;
+out:
+	mfad_txn_abort(&txn);
+	if (have)
+		mfad_acct_wipe(&a);
+	sodium_memzero(norm, sizeof(norm));
+	if (h != NULL)
+		sodium_free(h);
+	if (codes != NULL)
+		sodium_free(codes);		/* wiped by sodium_free */
 	mss_str_free(user);
 	return r;
 }

@@ -17,6 +17,9 @@ int mfad_admin_user_add(struct mfad_ctx *, const struct mfad_peer *,
 /* del, show, lock, unlock, reenroll: one user argument each. */
 int mfad_admin_user_op(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *, uint8_t type);
+/* user recovery: new codes (count 1..100) or none (count 0). */
+int mfad_admin_user_recovery(struct mfad_ctx *, const struct mfad_peer *,
+    struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_admin_user_list(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);
 int mfad_admin_device_list(struct mfad_ctx *, const struct mfad_peer *,

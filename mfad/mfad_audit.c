@@ -29,7 +29,7 @@ static const char *const mfad_counted[] = {
 	"code_wrong", "code_expired", "code_replay", "code_refused",
 	"code_moved", "code_taken_over", "account_locked", "account_refused",
 	"throttled", "peer_denied", "password_refused", "mail_sent",
-	"mail_failed", "mail_expired",
+	"mail_failed", "mail_expired", "recovery_used",
 };
 #define MFAD_NCOUNTED	(sizeof(mfad_counted) / sizeof(mfad_counted[0]))
 static uint64_t mfad_counts[MFAD_NCOUNTED];

@@ -223,6 +223,17 @@ mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
 	return 0;
 }
 
+void
+mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l, uint64_t now)
+{
+	l->code_expires = now + ctx->conf->code_ttl;
+	l->expires = l->code_expires + MFAD_LOGIN_GRACE;
+	/* Nothing is waiting in the outbox: no "mail delayed" line. */
+	l->mail = MSS_MAIL_SENT;
+	mfad_code_nonce_new(l->code_nonce);
+	randombytes_buf(l->codehash, sizeof(l->codehash));
+}
+
 int
 mfad_acct_must_enroll(const struct mfad_conf *conf, const struct mfad_acct *a,
     uint64_t now)
@@ -817,8 +828,32 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		if (r != 0 ||
 		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0)
 			goto out_txn;
-		r = mfad_commit_throttled(ctx, &txn, rep, rtype, qp->user,
-		    qp->service, qp->rhost, wait);
+		/* An account with recovery codes still gets a code prompt,
+		 * for one of them: no new mail is needed for that. */
+		if (kind == MFAD_LOGIN_SIGNIN && a.nrecovery > 0) {
+			mfad_login_init(ctx, &l, kind, &c->peer, qp->user,
+			    qp->service, qp->rhost, a.email,
+			    has_dev ? qp->device : "", now);
+			mfad_login_no_code(ctx, &l, now);
+			mfad_token_new(token, hex);
+			mfad_token_key(token, key);
+			if ((r = mfad_login_put(txn, ctx->store, key,
+			    &l)) != 0)
+				goto out_txn;
+		}
+		if (l.created != 0) {
+			struct mfad_audit_ev ev = { "throttled", qp->user,
+			    qp->service, qp->rhost, "failure",
+			    "per-account mail limit, recovery code prompt" };
+
+			if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
+			    (r = mfad_txn_commit(&txn)) != 0)
+				goto out_txn;
+			r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED,
+			    hex, l.masked, mfad_minutes(conf), l.mail, wait);
+		} else
+			r = mfad_commit_throttled(ctx, &txn, rep, rtype,
+			    qp->user, qp->service, qp->rhost, wait);
 		if (r == 0 && queued)
 			mfad_outbox_kick(ctx->outbox);
 		goto out;
@@ -913,6 +948,30 @@ mfad_code_digits(const char *code, unsigned len)
 }
 
 /*
+ * A recovery code ended a sign-in: audited with how many are left, and
+ * the owner is mailed. MSS_ERR_THROTTLED when the global ceiling refused
+ * the notice.
+ */
+static int
+mfad_recovery_used(struct mfad_ctx *ctx, MDB_txn *txn,
+    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+{
+	char detail[32];
+	struct mfad_audit_ev ev = { "recovery_used", a->user, l->service,
+	    l->rhost, "success", detail };
+	int r;
+
+	snprintf(detail, sizeof(detail), "left=%u", (unsigned)a->nrecovery);
+	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
+		return r;
+	r = mfad_notice_queue(ctx, txn, MFAD_MAIL_RECOVERY_USED, a, l, 0, now);
+	if (r == MSS_ERR_THROTTLED)
+		mfad_log(LOG_WARNING, "recovery code of %s refused: mail "
+		    "ceiling reached, its owner could not be told", a->user);
+	return r;
+}
+
+/*
  * A decoy mailed nothing, so its mail never fails; a real code's does
  * while the relay is down, and the module says so. A decoy answers what
  * a real mail queued then would show: retrying while the last delivery
@@ -935,16 +994,16 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_login l;
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], h[32];
-	char *hex = NULL, *code = NULL;
+	char *hex = NULL, *code = NULL, norm[MFAD_RECOVERY_CHARS + 1];
 	const char *event, *result = "failure", *detail = NULL;
 	MDB_txn *txn = NULL;
 	uint8_t res, may = 0;
 	uint32_t left = 0;
 	uint64_t now = mfad_now();
-	int r, match, have_acct = 0, locked_now = 0;
+	int r, match, have_acct = 0, locked_now = 0, recovered = 0;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_get_str(req, &code, 64)) != 0 ||
+	    (r = mss_buf_get_str(req, &code, MSS_CODE_ANSWER_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
 	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
@@ -990,6 +1049,16 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			    h);
 		match = sodium_memcmp(h, l.codehash, sizeof(h)) == 0 &&
 		    mfad_code_digits(code, conf->code_length);
+		/* Not the mailed code: one of the account's recovery codes
+		 * ends a sign-in (never an enrollment or a reset, which
+		 * prove the mailbox), and is used up by it. */
+		if (!match && l.kind == MFAD_LOGIN_SIGNIN &&
+		    mfad_recovery_norm(code, norm) == 0) {
+			mfad_recovery_hash(ctx->keys, l.user, norm, h);
+			match = recovered =
+			    mfad_acct_recovery_use(&a, h) == 0;
+		}
+		sodium_memzero(norm, sizeof(norm));
 		if (match) {
 			l.state = MFAD_LOGIN_VERIFIED;
 			l.verified = now;
@@ -999,7 +1068,8 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 				mfad_acct_clear_failures(&a);
 				a.last_login = now;
 				event = "login_ok";
-				detail = "method=code";
+				detail = recovered ? "method=recovery" :
+				    "method=code";
 			} else {
 				/* The password step still has to follow. */
 				event = "code_ok";
@@ -1039,12 +1109,18 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
+	/* The owner hears of it: no code was mailed for this sign-in. Fail
+	 * closed: no notice, no use (the global ceiling is full). */
+	if (recovered && (r = mfad_recovery_used(ctx, txn, &a, &l, now)) != 0)
+		goto out;
 	if (locked_now && l.kind != MFAD_LOGIN_DECOY &&
 	    (r = mfad_lock_event(ctx, txn, &a, locked_now, l.service,
 	    l.rhost)) != 0)
 		goto out;
 	if ((r = mfad_txn_commit(&txn)) != 0)
 		goto out;
+	if (recovered)
+		mfad_outbox_kick(ctx->outbox);
 	if (l.kind == MFAD_LOGIN_DECOY)
 		l.mail = mfad_decoy_mail_state(ctx);
 	r = mfad_reply_code(rep, rtype, res, left, may,

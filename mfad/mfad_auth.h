@@ -108,6 +108,10 @@ void mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l,
 int mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
     const uint8_t key[32], uint64_t now);
+/* A sign-in login with no mailed code (the mail limit refused one): it
+ * can end only with a recovery code, or with a later resend's code. */
+void mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l,
+    uint64_t now);
 /* Stores a unless l is a decoy, whose account is a stand-in. */
 int mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
     const struct mfad_acct *a, const struct mfad_login *l);

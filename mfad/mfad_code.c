@@ -217,6 +217,54 @@ mfad_code_hash_token(const struct mfad_keys *k,
 }
 
 void
+mfad_recovery_new(char out[MFAD_RECOVERY_TEXT + 1])
+{
+	static const char alpha[] = MFAD_RECOVERY_ALPHABET;
+	size_t i, j;
+
+	for (i = j = 0; i < MFAD_RECOVERY_CHARS; i++) {
+		if (i > 0 && i % 4 == 0)
+			out[j++] = '-';
+		out[j++] = alpha[randombytes_uniform(sizeof(alpha) - 1)];
+	}
+	out[j] = '\0';
+}
+
+int
+mfad_recovery_norm(const char *typed, char out[MFAD_RECOVERY_CHARS + 1])
+{
+	size_t n = 0;
+	int c;
+
+	memset(out, 0, MFAD_RECOVERY_CHARS + 1);
+	for (; *typed != '\0'; typed++) {
+		c = (unsigned char)*typed;
+		if (c == '-' || c == ' ' || c == '\t')
+			continue;
+		c = tolower(c);
+		if (c == '\0' || strchr(MFAD_RECOVERY_ALPHABET, c) == NULL ||
+		    n == MFAD_RECOVERY_CHARS)
+			goto bad;
+		out[n++] = (char)c;
+	}
+	if (n == MFAD_RECOVERY_CHARS)
+		return 0;
+bad:
+	sodium_memzero(out, MFAD_RECOVERY_CHARS + 1);
+	return -1;
+}
+
+void
+mfad_recovery_hash(const struct mfad_keys *k, const char *user,
+    const char *norm, uint8_t out[32])
+{
+	static const char label[] = "mfad recovery v1";
+
+	mfad_code_hash_bound(k, (const uint8_t *)label, sizeof(label), user,
+	    norm, out);
+}
+
+void
 mfad_code_nonce_new(uint8_t nonce[MFAD_CODE_NONCE_BYTES])
 {
 	do

@@ -51,6 +51,31 @@ void mfad_code_nonce_new(uint8_t nonce[MFAD_CODE_NONCE_BYTES]);
 void mfad_device_hash(const struct mfad_keys *k, const char *user,
     const char *host, const char *identity, uint8_t out[32]);
 
+/*
+ * Recovery codes: MFAD_RECOVERY_CHARS characters of MFAD_RECOVERY_ALPHABET
+ * (31 symbols with no 0/o, 1/l/i: about 59 bits), shown in groups of four
+ * joined by dashes ("k7mq-x3tf-9wna"), so that none can pass for a mailed
+ * code, which is all digits and at most MFAD_CODE_MAX long.
+ */
+#define MFAD_RECOVERY_ALPHABET	"23456789abcdefghjkmnpqrstuvwxyz"
+#define MFAD_RECOVERY_CHARS	12
+/* Shown form: the characters and a dash between groups of four. */
+#define MFAD_RECOVERY_TEXT \
+	(MFAD_RECOVERY_CHARS + MFAD_RECOVERY_CHARS / 4 - 1)
+/* A new recovery code in its shown form, NUL-terminated. */
+void mfad_recovery_new(char out[MFAD_RECOVERY_TEXT + 1]);
+/*
+ * What a person typed, as a recovery code's canonical form: any case,
+ * dashes and blanks dropped. Returns 0 with out filled (the caller wipes
+ * it), or -1 when the answer cannot be a recovery code (then out is
+ * zeroed).
+ */
+int mfad_recovery_norm(const char *typed, char out[MFAD_RECOVERY_CHARS + 1]);
+/* The stored form of a canonical recovery code: keyed by the code key,
+ * bound to the user, labelled apart from the one-time codes' hashes. */
+void mfad_recovery_hash(const struct mfad_keys *k, const char *user,
+    const char *norm, uint8_t out[32]);
+
 /* The store key of the empty-password path's throttle record: bound to
  * the user and the typed address, lowercased. */
 void mfad_throttle_key(const struct mfad_keys *k, const char *user,

@@ -379,7 +379,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_login l;
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
-	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[64];
+	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[128];
 	const char *why;
 	MDB_txn *txn = NULL;
 	uint64_t now = mfad_now();
@@ -441,6 +441,18 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	snprintf(detail, sizeof(detail), "devices_revoked=%u%s", n,
 	    cleared ? ", lock and failures cleared" : "");
+	/* A re-enrollment: the recovery codes stood in for the mailbox of
+	 * the old enrollment and go with it, as `user reenroll` drops them.
+	 * A reset keeps them (they replace the mailbox, not the password),
+	 * and so does a first enrollment (an admin may hand them over
+	 * with the invitation). */
+	if (l.kind == MFAD_LOGIN_ENROLL && a.enrolled != 0 &&
+	    a.nrecovery > 0) {
+		snprintf(detail + strlen(detail), sizeof(detail) -
+		    strlen(detail), ", recovery_revoked=%u",
+		    (unsigned)a.nrecovery);
+		mfad_acct_recovery_set(&a, NULL, 0);
+	}
 	if (l.kind == MFAD_LOGIN_ENROLL) {
 		a.state = MFAD_ACCT_ACTIVE;
 		a.reenroll = 0;

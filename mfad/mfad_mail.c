@@ -96,6 +96,8 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_CODE_TAKEN] = "code_taken",
 	[MFAD_MAIL_THROTTLED] = "throttled",
 	[MFAD_MAIL_INVITE] = "invite",
+	[MFAD_MAIL_RECOVERY_USED] = "recovery_used",
+	[MFAD_MAIL_RECOVERY_SET] = "recovery_set",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };

@@ -24,6 +24,8 @@ enum mfad_mail_kind {
 	MFAD_MAIL_CODE_TAKEN,		/* a newer login took a live code over */
 	MFAD_MAIL_THROTTLED,		/* right password, no code: throttled */
 	MFAD_MAIL_INVITE,		/* an account was invited: how to enroll */
+	MFAD_MAIL_RECOVERY_USED,	/* a recovery code ended a sign-in */
+	MFAD_MAIL_RECOVERY_SET,		/* new recovery codes were made */
 	MFAD_MAIL_NKINDS
 };
 

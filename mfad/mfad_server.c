@@ -281,6 +281,8 @@ static const struct mfad_handler {
 	    mfad_h_user_disable, MFAD_H_COMMIT },
 	{ MSS_REQ_USER_ENABLE, MFAD_ROLE_ADMIN, "user enable",
 	    mfad_h_user_enable, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_RECOVERY, MFAD_ROLE_ADMIN, "user recovery",
+	    mfad_admin_user_recovery, MFAD_H_COMMIT },
 	{ MSS_REQ_DEVICE_LIST, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
 	    "device list", mfad_h_device_list, MFAD_H_COMMIT },
 	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,

@@ -22,6 +22,7 @@
  */
 #define MFAD_REC_VERSION	1
 #define MFAD_REC_V2		2
+#define MFAD_REC_V3		3	/* accounts: recovery codes */
 #define MFAD_REC_MAX		8192
 
 static struct mfad_log_limit mfad_full_limit = MFAD_LOG_LIMIT_INIT(60);
@@ -335,6 +336,43 @@ void
 mfad_acct_wipe(struct mfad_acct *a)
 {
 	sodium_memzero(a->pwhash, sizeof(a->pwhash));
+	sodium_memzero(a->recovery, sizeof(a->recovery));
+}
+
+void
+mfad_acct_recovery_set(struct mfad_acct *a, const uint8_t (*h)[MFAD_KEY_LEN],
+    uint32_t n)
+{
+	sodium_memzero(a->recovery, sizeof(a->recovery));
+	if (n > MFAD_RECOVERY_MAX)
+		n = MFAD_RECOVERY_MAX;
+	if (n > 0)
+		memcpy(a->recovery, h, (size_t)n * MFAD_KEY_LEN);
+	a->nrecovery = n;
+}
+
+int
+mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
+{
+	uint32_t i, hit = 0, found = 0;
+	uint32_t n = a->nrecovery < MFAD_RECOVERY_MAX ? a->nrecovery :
+	    MFAD_RECOVERY_MAX;
+
+	/* Every hash is compared, so the time tells nothing of which. */
+	for (i = 0; i < n; i++) {
+		uint32_t eq = sodium_memcmp(a->recovery[i], h,
+		    MFAD_KEY_LEN) == 0;
+
+		hit |= eq * i;
+		found |= eq;
+	}
+	if (!found)
+		return MSS_ERR_NOTFOUND;
+	memmove(a->recovery[hit], a->recovery[hit + 1],
+	    (size_t)(n - hit - 1) * MFAD_KEY_LEN);
+	sodium_memzero(a->recovery[n - 1], MFAD_KEY_LEN);
+	a->nrecovery = n - 1;
+	return 0;
 }
 
 static int
@@ -369,6 +407,15 @@ mfad_acct_decode(struct mss_buf *b, uint8_t ver, struct mfad_acct *a)
 	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0 ||
 	    (r = mfad_get_fixed(b, a->cur_login, MFAD_KEY_LEN)) != 0)
 		return r;
+	if (ver < MFAD_REC_V3)
+		return 0;
+	if ((r = mss_buf_get_u32(b, &a->nrecovery)) != 0)
+		return r;
+	if (a->nrecovery > MFAD_RECOVERY_MAX)
+		return MSS_ERR_PROTO;
+	for (i = 0; i < a->nrecovery; i++)
+		if ((r = mfad_get_fixed(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
+			return r;
 	return 0;
 }
 
@@ -391,7 +438,7 @@ mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
 	if (!mfad_user_key_ok(user))
 		return MSS_ERR_NOTFOUND;
 	if ((r = mfad_rec_get_ver(txn, st->accounts, user, strlen(user),
-	    MFAD_REC_V2, &b, &ver)) != 0)
+	    MFAD_REC_V3, &b, &ver)) != 0)
 		return r;
 	return mfad_rec_done(b, mfad_acct_decode(b, ver, a));
 }
@@ -402,7 +449,7 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 	uint32_t i;
 	int r;
 
-	if ((r = mss_buf_put_u8(b, MFAD_REC_V2)) != 0 ||
+	if ((r = mss_buf_put_u8(b, MFAD_REC_V3)) != 0 ||
 	    (r = mss_buf_put_str(b, a->user)) != 0 ||
 	    (r = mss_buf_put_str(b, a->email)) != 0 ||
 	    (r = mss_buf_put_str(b, a->lang)) != 0 ||
@@ -422,8 +469,12 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 	if ((r = mss_buf_put_u64(b, a->throttle_noticed)) != 0 ||
 	    (r = mss_buf_put_u64(b, a->lock_noticed)) != 0 ||
 	    (r = mss_buf_put_u8(b, a->has_cur_login)) != 0 ||
-	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_put_u32(b, a->nrecovery)) != 0)
 		return r;
+	for (i = 0; i < a->nrecovery && i < MFAD_RECOVERY_MAX; i++)
+		if ((r = mss_buf_put(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
+			return r;
 	return 0;
 }
 
@@ -545,7 +596,7 @@ mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
 			uint8_t ver;
 
 			if ((r = mss_buf_get_u8(b, &ver)) == 0 &&
-			    (ver < MFAD_REC_VERSION || ver > MFAD_REC_V2))
+			    (ver < MFAD_REC_VERSION || ver > MFAD_REC_V3))
 				r = MSS_ERR_PROTO;
 			if (r == 0)
 				r = mfad_acct_decode(b, ver, &a);

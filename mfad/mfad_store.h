@@ -45,6 +45,7 @@ enum mfad_acct_state {
 };
 
 #define MFAD_SENDS_MAX	64	/* send times kept per account */
+#define MFAD_RECOVERY_MAX	100	/* recovery codes per account */
 
 struct mfad_acct {
 	char		user[MFAD_USER_MAX + 1];
@@ -64,6 +65,9 @@ struct mfad_acct {
 	uint8_t		has_cur_login;
 	uint8_t		cur_login[MFAD_KEY_LEN];	/* store key of the
 						   newest sign-in login */
+	uint32_t	nrecovery;		/* recovery codes left */
+	uint8_t		recovery[MFAD_RECOVERY_MAX][MFAD_KEY_LEN];
+						/* their keyed hashes */
 };
 
 enum mfad_login_state {
@@ -197,8 +201,19 @@ int mfad_acct_count(MDB_txn *txn, struct mfad_store *st, uint64_t *n)
 /* The map's size (map_size) and the bytes its pages use. */
 int mfad_store_usage(struct mfad_store *st, uint64_t *map, uint64_t *used)
     __attribute__((warn_unused_result));
-/* Wipes the password hash. */
+/* Wipes the password hash and the recovery codes' hashes. */
 void mfad_acct_wipe(struct mfad_acct *a);
+/*
+ * An account's recovery codes, kept in its record (hashes only, see
+ * mfad_recovery_hash): set replaces them with n hashes (0 removes them);
+ * use finds h among them in constant time and removes it, returning 0,
+ * or MSS_ERR_NOTFOUND. The caller stores the account with mfad_acct_put,
+ * in the transaction that decided.
+ */
+void mfad_acct_recovery_set(struct mfad_acct *a,
+    const uint8_t (*h)[MFAD_KEY_LEN], uint32_t n);
+int mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
+    __attribute__((warn_unused_result));
 
 int mfad_login_get(MDB_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_login *l)

@@ -55,13 +55,15 @@ enum ctl_exit {
 #define CTL_UNIT_USER		MSS_UNIT_USER
 
 /* Smallest encodings, to bound a count before allocating for it. */
-#define CTL_USER_REC_MIN	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8)
+#define CTL_USER_REC_MIN \
+	(4 * 4 + 1 + 8 + 8 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 4)
 #define CTL_DEVICE_REC_MIN	(3 * 4 + 3 * 8)
 #define CTL_AUDIT_REC_MIN	(8 + 6 * 4)
 
 #define CTL_AUDIT_USER_MAX	64	/* what an audit record keeps */
 #define CTL_AUDIT_LIMIT_DEF	100
 #define CTL_AUDIT_LIMIT_MAX	100000
+#define CTL_RECOVERY_DEF	10	/* recovery codes in a new set */
 
 struct ctl;
 
@@ -101,6 +103,7 @@ struct ctl_user {
 	uint32_t	 mails;		/* mailed in the last hour */
 	uint64_t	 resend_until;	/* resend_interval wait, or 0 */
 	uint64_t	 mails_until;	/* max_sends reached: until, or 0 */
+	uint32_t	 recovery;	/* recovery codes left */
 };
 
 /* One record of MSS_REP_AUDIT_LIST; time in microseconds. */
@@ -131,6 +134,7 @@ static int ctl_user_set(struct ctl *, int, char **);
 static int ctl_user_simple(struct ctl *, int, char **);
 static int ctl_user_show(struct ctl *, int, char **);
 static int ctl_user_list(struct ctl *, int, char **);
+static int ctl_user_recovery(struct ctl *, int, char **);
 static int ctl_device_list(struct ctl *, int, char **);
 static int ctl_device_revoke(struct ctl *, int, char **);
 static int ctl_mail_test(struct ctl *, int, char **);
@@ -156,6 +160,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "USER" },
 	{ "user", "enable", 1, 1, ctl_user_simple, MSS_REQ_USER_ENABLE,
 	    "USER" },
+	{ "user", "recovery", 1, 3, ctl_user_recovery, MSS_REQ_USER_RECOVERY,
+	    "USER [--count N] [--revoke]" },
 	{ "user", "list", 0, 0, ctl_user_list, MSS_REQ_USER_LIST, "" },
 	{ "device", "list", 0, 1, ctl_device_list, MSS_REQ_DEVICE_LIST,
 	    "[USER]" },
@@ -712,6 +718,20 @@ ctl_req_strs(struct ctl *ctl, struct mss_buf **reqp, const char *a,
  * Reply records.
  */
 
+/* What mfad shows of a recovery code: lowercase letters, digits and
+ * dashes, so that printing it cannot drive the terminal. */
+static int
+ctl_recovery_text(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '-'))
+			return 0;
+	return 1;
+}
+
 static void
 ctl_user_clear(struct ctl_user *u)
 {
@@ -741,7 +761,8 @@ ctl_user_get(struct mss_buf *b, struct ctl_user *u)
 	    (r = mss_buf_get_u32(b, &u->devices)) != 0 ||
 	    (r = mss_buf_get_u32(b, &u->mails)) != 0 ||
 	    (r = mss_buf_get_u64(b, &u->resend_until)) != 0 ||
-	    (r = mss_buf_get_u64(b, &u->mails_until)) != 0) {
+	    (r = mss_buf_get_u64(b, &u->mails_until)) != 0 ||
+	    (r = mss_buf_get_u32(b, &u->recovery)) != 0) {
 		ctl_user_clear(u);
 		return r;
 	}
@@ -770,6 +791,7 @@ ctl_user_json(const struct ctl_user *u)
 	ctl_json_knum(&first, "mails_last_hour", u->mails);
 	ctl_json_ktime(&first, "resend_until", u->resend_until);
 	ctl_json_ktime(&first, "max_sends_until", u->mails_until);
+	ctl_json_knum(&first, "recovery_codes", u->recovery);
 	putchar('}');
 }
 
@@ -1316,8 +1338,128 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 	    ctl_time(u.resend_until, buf, sizeof(buf)));
 	printf("mail limit    %s\n",
 	    ctl_time(u.mails_until, buf, sizeof(buf)));
+	printf("recovery      %" PRIu32 " left\n", u.recovery);
 out:
 	ctl_user_clear(&u);
+	mss_buf_free(req);
+	mss_buf_free(rep);
+	return ex;
+}
+
+/*
+ * user recovery USER [--count N] | --revoke: a new set, printed once
+ * (the reply buffer is wiped when freed), or none.
+ */
+static int
+ctl_user_recovery(struct ctl *ctl, int argc, char **argv)
+{
+	struct mss_buf *req = NULL, *rep = NULL;
+	const char *user = NULL, *count = NULL;
+	char *code = NULL, *end;
+	unsigned long long v = CTL_RECOVERY_DEF;
+	uint32_t n, i;
+	int ex, revoke = 0;
+
+	for (i = 0; i < (uint32_t)argc; i++) {
+		if (strcmp(argv[i], "--revoke") == 0) {
+			if (revoke)
+				return ctl_bad_usage(ctl, "--revoke given "
+				    "twice");
+			revoke = 1;
+		} else if (strcmp(argv[i], "--count") == 0) {
+			if (i + 1 == (uint32_t)argc)
+				return ctl_bad_usage(ctl, "--count needs a "
+				    "value");
+			if (count != NULL)
+				return ctl_bad_usage(ctl, "--count given "
+				    "twice");
+			count = argv[++i];
+		} else if (argv[i][0] == '-')
+			return ctl_bad_usage(ctl, "unknown option %s",
+			    argv[i]);
+		else if (user != NULL)
+			return ctl_bad_usage(ctl, "unexpected argument %s",
+			    argv[i]);
+		else
+			user = argv[i];
+	}
+	if (user == NULL)
+		return ctl_bad_usage(ctl, "missing USER");
+	if (!mss_user_valid(user))
+		return ctl_bad_usage(ctl, "invalid user name");
+	if (revoke && count != NULL)
+		return ctl_bad_usage(ctl, "--count and --revoke exclude each "
+		    "other");
+	if (count != NULL) {
+		errno = 0;
+		v = strtoull(count, &end, 10);
+		if (count[0] < '0' || count[0] > '9' || *end != '\0' ||
+		    errno != 0 || v < 1 || v > MSS_RECOVERY_MAX)
+			return ctl_bad_usage(ctl, "--count must be a number "
+			    "from 1 to %d", MSS_RECOVERY_MAX);
+	}
+	if ((ex = ctl_req_strs(ctl, &req, user, NULL)) != 0)
+		return ex;
+	if (mss_buf_put_u32(req, revoke ? 0 : (uint32_t)v) != 0) {
+		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
+		ex = CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if (revoke) {
+		ex = ctl_call_result(ctl, MSS_REQ_USER_RECOVERY, req);
+		goto out;
+	}
+	if ((ex = ctl_call(ctl, MSS_REQ_USER_RECOVERY, req, MSS_REP_RECOVERY,
+	    &rep)) != 0)
+		goto out;
+	/* Check the whole answer before printing any of it. */
+	if (mss_buf_get_u32(rep, &n) != 0 || n != v) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (mss_buf_get_str(rep, &code, MSS_STR_MAX) != 0 ||
+		    !ctl_recovery_text(code)) {
+			ex = ctl_malformed(ctl);
+			goto out;
+		}
+		mss_str_free(code);
+		code = NULL;
+	}
+	if (mss_buf_end(rep) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	rep->off = 0;
+	if (mss_buf_get_u32(rep, &n) != 0) {
+		ex = ctl_malformed(ctl);
+		goto out;
+	}
+	if (ctl->json) {
+		int first = 1;
+
+		putchar('{');
+		ctl_json_kstr(&first, "user", user);
+		ctl_json_key(&first, "codes");
+		putchar('[');
+	}
+	for (i = 0; i < n; i++) {
+		if (mss_buf_get_str(rep, &code, MSS_STR_MAX) != 0)
+			break;
+		if (ctl->json) {
+			if (i > 0)
+				putchar(',');
+			ctl_json_str(code);
+		} else
+			printf("%s\n", code);
+		mss_str_free(code);
+		code = NULL;
+	}
+	if (ctl->json)
+		puts("]}");
+	fflush(stdout);
+out:
+	mss_str_free(code);
 	mss_buf_free(req);
 	mss_buf_free(rep);
 	return ex;

@@ -692,8 +692,9 @@ pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 				goto out;
 			continue;
 		}
-		if (strlen(answer) > MSS_STR_MAX) {
-			/* Cannot be a code; no need to ask mfad. */
+		if (strlen(answer) > MSS_CODE_ANSWER_MAX) {
+			/* Neither a mailed nor a recovery code (mfad would
+			 * refuse the request): no need to ask mfad. */
 			c->result = MSS_CODE_WRONG;
 			c->mail = MSS_MAIL_SENT;
 		} else if ((r = pam_mss_check_code(ctx, answer, c)) !=
@@ -1014,6 +1015,14 @@ pam_mss_after_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 	case MSS_AUTH_THROTTLED:
 		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_THROTTLED,
 		    NULL, a->wait);
+		/* No code mailed, but a login to answer on: the account
+		 * has recovery codes, and one of them may end it. */
+		if (*a->login != '\0') {
+			pam_mss_take_auth(ctx, a);
+			(void)pam_mss_say(ctx, PAM_TEXT_INFO,
+			    PAM_MSS_M_RECOVERY_HINT, NULL, 0);
+			return PAM_SUCCESS;
+		}
 		ctx->why = "throttled";
 		return PAM_AUTH_ERR;
 	default:

@@ -108,6 +108,9 @@ static const char *const pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	[PAM_MSS_M_ADDR_LOCAL_ASCII] =
 	    N_("Addresses with non-ASCII characters before the @ are not "
 	    "supported."),
+	[PAM_MSS_M_RECOVERY_HINT] =
+	    N_("No new code can be mailed now; you may enter one of your "
+	    "recovery codes instead."),
 };
 
 /* French when the locale name starts with "fr" (fr, fr_FR.UTF-8, ...). */

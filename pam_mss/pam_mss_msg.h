@@ -65,6 +65,7 @@ enum pam_mss_msg_id {
 	PAM_MSS_M_CODE_VALID,		/* %s masked address, %u minutes */
 	PAM_MSS_M_CODE_MOVED,
 	PAM_MSS_M_ADDR_LOCAL_ASCII,
+	PAM_MSS_M_RECOVERY_HINT,
 	PAM_MSS_M_COUNT
 };
 

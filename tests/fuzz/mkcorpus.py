@@ -22,6 +22,7 @@ ADMIN, PAM, SELF, OTHER = 0, 1, 2, 3
  USER_REENROLL, DEVICE_LIST, DEVICE_REVOKE, MAIL_TEST, AUDIT, BACKUP,
  USER_IMPORT) = range(20, 33)
 USER_SET = 40
+USER_RECOVERY = 42
 USER_DISABLE, USER_ENABLE = 43, 44
 REP_RESULT, REP_AUTH, REP_CODE, REP_ACCT = 100, 101, 102, 103
 
@@ -95,6 +96,7 @@ REQUESTS = {
                                                  "carol@example.org",
                                                  PASSWORD)),
     "code": (CODE, s(TOKEN) + s("123456")),
+    "code_recovery": (CODE, s(TOKEN) + s("K7MQ-x3tf 9wna")),
     "resend": (RESEND, s(TOKEN)),
     "remember": (REMEMBER, s(TOKEN)),
     "acct": (ACCT, s("sshd") + s("alice")),
@@ -119,6 +121,9 @@ REQUESTS = {
     "user_reenroll": (USER_REENROLL, s("alice")),
     "user_disable": (USER_DISABLE, s("alice")),
     "user_enable": (USER_ENABLE, s("alice")),
+    "user_recovery": (USER_RECOVERY, s("alice") + u32(10)),
+    "user_recovery_revoke": (USER_RECOVERY, s("alice") + u32(0)),
+    "user_recovery_too_many": (USER_RECOVERY, s("alice") + u32(101)),
     "device_list": (DEVICE_LIST, s("alice")),
     "device_revoke": (DEVICE_REVOKE, s("alice") + s("")),
     "mail_test": (MAIL_TEST, s("alice@example.org")),
@@ -181,6 +186,10 @@ def replies():
     write("fuzz_pam_reply", "auth", u8(0) + auth)
     write("fuzz_pam_reply", "auth-held-login", u8(1) + u8(1) + s("")
           + s("alic*****@example*****") + u32(5) + u8(1) + u32(30))
+    # Throttled, with a login for a recovery code.
+    write("fuzz_pam_reply", "auth-throttled-recovery", u8(0) + u8(3)
+          + s(TOKEN) + s("alic*****@example*****") + u32(5) + u8(1)
+          + u32(1800))
     write("fuzz_pam_reply", "auth-controls", u8(0) + u8(0) + s("")
           + s("\x1b[31mred\x7f") + u32(0) + u8(0) + u32(0))
     write("fuzz_pam_reply", "code", u8(2) + u8(0) + u32(4) + u8(1)

@@ -34,7 +34,8 @@ EXPECTED = {
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",
                   "password_changed", "locked", "test", "email_changed",
-                  "code_taken", "throttled", "invite")}
+                  "code_taken", "throttled", "invite", "recovery_used",
+                  "recovery_set")}
 
 
 def _expected():

@@ -455,6 +455,89 @@ test_code_hash_deterministic_and_bound(void **state)
 	tdir_remove(&t);
 }
 
+/* Recovery codes */
+
+static void
+test_recovery_new_form_and_alphabet(void **state)
+{
+	char c[MFAD_RECOVERY_TEXT + 1], n[MFAD_RECOVERY_CHARS + 1];
+	unsigned seen[256] = { 0 };
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < 2000; i++) {
+		mfad_recovery_new(c);
+		assert_int_equal(strlen(c), 14);
+		assert_int_equal(c[4], '-');
+		assert_int_equal(c[9], '-');
+		for (j = 0; j < 14; j++)
+			if (j != 4 && j != 9) {
+				assert_non_null(strchr(MFAD_RECOVERY_ALPHABET,
+				    c[j]));
+				seen[(unsigned char)c[j]]++;
+			}
+		assert_int_equal(mfad_recovery_norm(c, n), 0);
+	}
+	/* Every symbol comes up; none that could be misread does. */
+	for (j = 0; MFAD_RECOVERY_ALPHABET[j] != '\0'; j++)
+		assert_true(seen[(unsigned char)MFAD_RECOVERY_ALPHABET[j]] > 0);
+	assert_int_equal(seen['0'] + seen['1'] + seen['o'] + seen['l'] +
+	    seen['i'], 0);
+	/* 31 symbols, 12 of them: at least 50 bits. */
+	assert_int_equal(strlen(MFAD_RECOVERY_ALPHABET), 31);
+	assert_int_equal(MFAD_RECOVERY_CHARS, 12);
+}
+
+static void
+test_recovery_norm_accepts_what_people_type(void **state)
+{
+	static const char *const same[] = {
+		"k7mq-x3tf-9wna", "K7MQ-X3TF-9WNA", "k7mqx3tf9wna",
+		"k7mq x3tf 9wna", " k7mq-x3tf-9wna ", "k7mq--x3tf\t9wna",
+		"K7mQx3-tF9wnA",
+	};
+	static const char *const bad[] = {
+		"", "123456", "1234567890", "k7mq-x3tf-9wn", "k7mq-x3tf-9wnaa",
+		"k7mq-x3tf-9wn0", "k7mq-x3tf-9wno", "k7mq-x3tf-9wnl",
+		"k7mq-x3tf-9wn!", "k7mq-x3tf-9wn\xc3\xa9", "k7mq_x3tf_9wna",
+	};
+	char n[MFAD_RECOVERY_CHARS + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_int_equal(mfad_recovery_norm(same[i], n), 0);
+		assert_string_equal(n, "k7mqx3tf9wna");
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(mfad_recovery_norm(bad[i], n), -1);
+		assert_true(sodium_is_zero((unsigned char *)n, sizeof(n)));
+	}
+}
+
+static void
+test_recovery_hash_bound_to_user_and_apart(void **state)
+{
+	struct mfad_keys *k;
+	struct tdir t;
+	uint8_t nonce[MFAD_CODE_NONCE_BYTES], h[32], h2[32];
+
+	(void)state;
+	k = keys_in(&t);
+	mfad_recovery_hash(k, "alice", "k7mqx3tf9wna", h);
+	mfad_recovery_hash(k, "alice", "k7mqx3tf9wna", h2);
+	assert_memory_equal(h, h2, sizeof(h));
+	mfad_recovery_hash(k, "bob", "k7mqx3tf9wna", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_recovery_hash(k, "alice", "k7mqx3tf9wnb", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	memset(nonce, 0, sizeof(nonce));
+	mfad_code_hash(k, nonce, "alice", "k7mqx3tf9wna", h2);
+	assert_memory_not_equal(h, h2, sizeof(h));
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
 /*
  * A login stored before nonces (all-zero nonce) is checked with the
  * token form, which must stay what it was: keyed, bound to the token,
@@ -845,6 +928,9 @@ main(void)
 		cmocka_unit_test(test_token_new_hex_round_trip),
 		cmocka_unit_test(test_token_parse_exactly_64_hex),
 		cmocka_unit_test(test_token_key_is_a_hash_of_the_token),
+		cmocka_unit_test(test_recovery_new_form_and_alphabet),
+		cmocka_unit_test(test_recovery_norm_accepts_what_people_type),
+		cmocka_unit_test(test_recovery_hash_bound_to_user_and_apart),
 		cmocka_unit_test(test_seal_round_trip),
 		cmocka_unit_test(test_unseal_flipped_byte_fails),
 		cmocka_unit_test(test_unseal_other_key_fails),

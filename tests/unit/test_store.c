@@ -1467,6 +1467,9 @@ good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 /* Version 2 added throttle_noticed, lock_noticed, has_cur_login and
  * cur_login. */
 #define V2_ACCT_TAIL	(8 + 8 + 1 + MFAD_KEY_LEN)
+/* Version 3 added the recovery codes: a u32 count (0 here), then as many
+ * hashes. */
+#define V3_ACCT_TAIL	4
 
 static void
 assert_acct_corrupt(struct fix *f, const void *v, size_t vlen)
@@ -1513,7 +1516,14 @@ test_corrupt_account_is_store_error(void **state)
 	/* nsends (the u32 before version 2's tail, with none sent) past
 	 * MFAD_SENDS_MAX. */
 	memcpy(bad, good, len);
-	bad[len - V2_ACCT_TAIL - 1] = MFAD_SENDS_MAX + 1;
+	bad[len - V3_ACCT_TAIL - V2_ACCT_TAIL - 1] = MFAD_SENDS_MAX + 1;
+	assert_acct_corrupt(f, bad, len);
+	/* More recovery codes than MFAD_RECOVERY_MAX. */
+	memcpy(bad, good, len);
+	bad[len - 1] = MFAD_RECOVERY_MAX + 1;
+	assert_acct_corrupt(f, bad, len);
+	/* A count of one with no hash after it. */
+	bad[len - 1] = 1;
 	assert_acct_corrupt(f, bad, len);
 	/* A user name with a NUL in it. */
 	memcpy(bad, good, len);
@@ -1579,7 +1589,15 @@ test_account_v1_still_reads(void **state)
 	MDB_txn *txn;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	assert_int_equal(good[0], 2);
+	assert_int_equal(good[0], 3);
+	/* Version 2: no recovery codes. */
+	good[0] = 2;
+	put_raw(f, f->st->accounts, "alice", 5, good, len - V3_ACCT_TAIL);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_int_equal(a.nrecovery, 0);
+	mfad_txn_abort(&txn);
+	len -= V3_ACCT_TAIL;
 	good[0] = 1;
 	put_raw(f, f->st->accounts, "alice", 5, good, len - V2_ACCT_TAIL);
 	txn = rtxn(f);
@@ -1596,6 +1614,50 @@ test_account_v1_still_reads(void **state)
 	mfad_txn_abort(&txn);
 }
 
+/* Recovery codes: kept with the account, used once each, in any order. */
+static void
+test_account_recovery_codes(void **state)
+{
+	struct fix *f = *state;
+	uint8_t h[3][MFAD_KEY_LEN], other[MFAD_KEY_LEN];
+	struct mfad_acct a;
+	MDB_txn *txn;
+
+	put_acct(f, "alice", "alice@example.com");
+	memset(h[0], 0x11, MFAD_KEY_LEN);
+	memset(h[1], 0x22, MFAD_KEY_LEN);
+	memset(h[2], 0x33, MFAD_KEY_LEN);
+	memset(other, 0x44, MFAD_KEY_LEN);
+	assert_int_equal(mfad_txn_begin(f->st, 0, &txn), 0);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_acct_recovery_set(&a, (const uint8_t (*)[MFAD_KEY_LEN])h, 3);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	assert_int_equal(mfad_txn_begin(f->st, 0, &txn), 0);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_int_equal(a.nrecovery, 3);
+	assert_int_equal(mfad_acct_recovery_use(&a, other), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_recovery_use(&a, h[1]), 0);
+	assert_int_equal(mfad_acct_recovery_use(&a, h[1]), MSS_ERR_NOTFOUND);
+	assert_int_equal(a.nrecovery, 2);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(a.nrecovery, 2);
+	assert_int_equal(mfad_acct_recovery_use(&a, h[1]), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_recovery_use(&a, h[2]), 0);
+	assert_int_equal(mfad_acct_recovery_use(&a, h[0]), 0);
+	assert_int_equal(a.nrecovery, 0);
+	assert_int_equal(mfad_acct_recovery_use(&a, h[0]), MSS_ERR_NOTFOUND);
+	mfad_acct_recovery_set(&a, (const uint8_t (*)[MFAD_KEY_LEN])h, 2);
+	mfad_acct_wipe(&a);
+	assert_true(sodium_is_zero(a.recovery[0], MFAD_KEY_LEN));
+}
+
 /* The list refuses a record of an unknown version, as mfad_acct_get
  * does, instead of handing it to the callback as data. */
 static void
@@ -1610,7 +1672,7 @@ test_corrupt_account_version_fails_list(void **state)
 	int more;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	good[0] = 3;	/* a version this build does not know */
+	good[0] = 4;	/* a version this build does not know */
 	put_raw(f, f->st->accounts, "alice", 5, good, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
@@ -1709,6 +1771,7 @@ main(void)
 		T(test_corrupt_account_fails_list),
 		T(test_corrupt_account_version_fails_list),
 		T(test_account_v1_still_reads),
+		T(test_account_recovery_codes),
 		T(test_corrupt_login_device_outbox_are_store_errors),
 	};
 
