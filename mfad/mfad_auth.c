@@ -124,10 +124,17 @@ mfad_record_send(struct mfad_acct *a, uint64_t now)
 	mfad_sends_record(a->sends, &a->nsends, now);
 }
 
+const char *
+mfad_acct_reply_lang(const struct mfad_acct *a)
+{
+	return strcmp(a->lang, "fr") == 0 || strcmp(a->lang, "en") == 0 ?
+	    a->lang : "";
+}
+
 int
-mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+mfad_reply_auth_lang(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     const char *login, const char *masked, uint32_t minutes, uint8_t mail,
-    uint32_t wait)
+    uint32_t wait, const char *lang)
 {
 	int r;
 
@@ -137,15 +144,25 @@ mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 	    (r = mss_buf_put_str(rep, masked)) != 0 ||
 	    (r = mss_buf_put_u32(rep, minutes)) != 0 ||
 	    (r = mss_buf_put_u8(rep, mail)) != 0 ||
-	    (r = mss_buf_put_u32(rep, wait)) != 0)
+	    (r = mss_buf_put_u32(rep, wait)) != 0 ||
+	    (r = mss_buf_put_str(rep, lang)) != 0)
 		return r;
 	return 0;
+}
+
+int
+mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+    const char *login, const char *masked, uint32_t minutes, uint8_t mail,
+    uint32_t wait)
+{
+	return mfad_reply_auth_lang(rep, rtype, result, login, masked,
+	    minutes, mail, wait, "");
 }
 
 static int
 mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     uint32_t left, uint8_t may_remember, uint32_t days, uint8_t mail,
-    uint8_t next)
+    uint8_t next, const char *lang)
 {
 	int r;
 
@@ -155,7 +172,8 @@ mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 	    (r = mss_buf_put_u8(rep, may_remember)) != 0 ||
 	    (r = mss_buf_put_u32(rep, days)) != 0 ||
 	    (r = mss_buf_put_u8(rep, mail)) != 0 ||
-	    (r = mss_buf_put_u8(rep, next)) != 0)
+	    (r = mss_buf_put_u8(rep, next)) != 0 ||
+	    (r = mss_buf_put_str(rep, lang)) != 0)
 		return r;
 	return 0;
 }
@@ -346,7 +364,7 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 int
 mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
     uint8_t *rtype, const char *user, const char *service, const char *rhost,
-    uint32_t wait)
+    uint32_t wait, const char *lang)
 {
 	struct mfad_audit_ev ev = { "throttled", user, service, rhost,
 	    "failure", "per-account mail limit" };
@@ -358,21 +376,21 @@ mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
 	}
 	if ((r = mfad_txn_commit(txn)) != 0)
 		return r;
-	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
-	    wait);
+	return mfad_reply_auth_lang(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
+	    0, wait, lang);
 }
 
 int
 mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
-    uint8_t *rtype, const char *hex, const char *masked)
+    uint8_t *rtype, const char *hex, const char *masked, const char *lang)
 {
 	int r;
 
 	if ((r = mfad_txn_commit(txn)) != 0)
 		return r;
 	mfad_outbox_kick(ctx->outbox);
-	return mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
-	    mfad_minutes(ctx->conf), MSS_MAIL_QUEUED, 0);
+	return mfad_reply_auth_lang(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
+	    mfad_minutes(ctx->conf), MSS_MAIL_QUEUED, 0, lang);
 }
 
 int
@@ -590,8 +608,8 @@ mfad_auth_takeover(struct mfad_ctx *ctx, MDB_txn **txn,
 	    (r = mfad_txn_commit(txn)) != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
-	r = mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_VALID, hex, l.masked,
-	    left, l.mail, 0);
+	r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_CODE_VALID, hex, l.masked,
+	    left, l.mail, 0, mfad_acct_reply_lang(a));
 out:
 	sodium_memzero(&old, sizeof(old));
 	sodium_memzero(&l, sizeof(l));
@@ -759,8 +777,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			}
 			if (r != 0)
 				goto out_txn;
-			r = mfad_reply_auth(rep, rtype, MSS_AUTH_OK, "", "", 0,
-			    0, 0);
+			r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_OK, "",
+			    "", 0, 0, 0, mfad_acct_reply_lang(&a));
 			goto out;
 		}
 		if (r != 0 && r != MSS_ERR_NOTFOUND)
@@ -791,7 +809,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0)
 			goto out_txn;
 		r = mfad_commit_throttled(ctx, &txn, rep, rtype, qp->user,
-		    qp->service, qp->rhost, wait);
+		    qp->service, qp->rhost, wait, mfad_acct_reply_lang(&a));
 		if (r == 0 && queued)
 			mfad_outbox_kick(ctx->outbox);
 		goto out;
@@ -820,7 +838,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out_txn;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked,
+	    mfad_acct_reply_lang(&a));
 	goto out;
 out_txn:
 	mfad_txn_abort(&txn);
@@ -926,7 +945,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r == MSS_ERR_NOTFOUND) {
 		mfad_txn_abort(&txn);
 		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0,
-		    MSS_NEXT_DONE);
+		    MSS_NEXT_DONE, "");
 		goto out;
 	}
 	if (r != 0)
@@ -1020,10 +1039,14 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	if (l.kind == MFAD_LOGIN_DECOY)
 		l.mail = mfad_decoy_mail_state(ctx);
+	/* The account's language only once the code proved the mailbox:
+	 * a wrong code of a reset must answer as a decoy's does. */
 	r = mfad_reply_code(rep, rtype, res, left, may,
 	    may ? conf->remember_days : 0, l.mail, res != MSS_CODE_OK ?
 	    MSS_NEXT_DONE : l.kind == MFAD_LOGIN_ENROLL ? MSS_NEXT_ENROLL :
-	    l.kind == MFAD_LOGIN_RESET ? MSS_NEXT_RESET : MSS_NEXT_DONE);
+	    l.kind == MFAD_LOGIN_RESET ? MSS_NEXT_RESET : MSS_NEXT_DONE,
+	    res == MSS_CODE_OK && l.kind != MFAD_LOGIN_DECOY ?
+	    mfad_acct_reply_lang(&a) : "");
 out:
 	mfad_txn_abort(&txn);
 	if (have_acct)
@@ -1082,7 +1105,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (l.kind != MFAD_LOGIN_DECOY &&
 	    mfad_throttle(conf, &a, now, &wait) != 0) {
 		r = mfad_commit_throttled(ctx, &txn, rep, rtype, l.user,
-		    l.service, l.rhost, wait);
+		    l.service, l.rhost, wait, "");
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */
@@ -1103,7 +1126,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked, "");
 out:
 	mfad_txn_abort(&txn);
 	if (have_acct)

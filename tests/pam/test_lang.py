@@ -1,5 +1,8 @@
 """The same conversation in French and English (DESIGN.md section 3):
-lang= wins, then the locale of the PAM environment, then the process."""
+lang= wins, then the locale of the PAM environment, then the process;
+once mfad has accepted the password (or, for an enrollment or a reset,
+the code), the account's language, unless lang= is set."""
+
 
 import pytest
 
@@ -82,7 +85,9 @@ def test_denial_in_both_languages(env, lang):
 
 
 def test_pam_environment_locale_chooses_french(env):
-    """Without lang=, LANG in the PAM environment speaks for the user."""
+    """Without lang=, LANG in the PAM environment speaks for the user
+    (here a French account, so that the whole login is French)."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
     _full_login(env, _service(env, None), TEXTS["fr"],
                 pamenv=["LANG=fr_FR.UTF-8"])
 
@@ -91,3 +96,176 @@ def test_lang_argument_wins_over_the_environment(env):
     """lang=en wins over a French PAM environment."""
     _full_login(env, _service(env, "en"), TEXTS["en"],
                 pamenv=["LC_ALL=fr_FR.UTF-8"])
+
+
+REQ_AUTH_START = 2
+REP_AUTH = 101
+
+
+def _auth_start(env, user, addr, password):
+    """AUTH_START as the module sends it; returns the AUTH reply's
+    payload."""
+    payload = b"".join(h.pstr(v) for v in (
+        "mss-raw", user, addr, password, "", "192.0.2.7", "", "en")) + \
+        (0).to_bytes(4, "big")
+    rtype, rep = h.raw_request(env.sock, REQ_AUTH_START, payload)
+    assert rtype == REP_AUTH, (rtype, rep)
+    return rep
+
+
+def _reply_lang(rep):
+    """The last field of an AUTH reply: str lang."""
+    n = int.from_bytes(rep[-4:], "big")
+    if n == 0:
+        return ""
+    # A non-empty lang: the length sits before its bytes.
+    for k in range(1, 16):
+        if len(rep) >= k + 4 and \
+                int.from_bytes(rep[-k - 4:-k], "big") == k:
+            return rep[-k:].decode()
+    raise AssertionError("no lang field in %r" % rep)
+
+
+def test_account_language_after_the_password(env):
+    """A French account, no lang= and an English locale: the email and
+    password prompts are English (nothing is known yet), every line after
+    mfad accepted the password is French."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    t = dict(TEXTS["fr"], email=TEXTS["en"]["email"],
+             password=TEXTS["en"]["password"])
+    _full_login(env, _service(env, None), t, pamenv=["LANG=en_US.UTF-8"])
+
+
+def test_english_account_under_a_french_locale(env):
+    env.ctl_ok("user", "set", "alice", "--lang", "en")
+    t = dict(TEXTS["en"], email=TEXTS["fr"]["email"],
+             password=TEXTS["fr"]["password"])
+    _full_login(env, _service(env, None), t, pamenv=["LANG=fr_FR.UTF-8"])
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_lang_argument_wins_over_the_account(env, lang):
+    """lang= on the PAM line wins over the account's language too."""
+    env.ctl_ok("user", "set", "alice", "--lang",
+               "fr" if lang == "en" else "en")
+    _full_login(env, _service(env, lang), TEXTS[lang],
+                pamenv=["LANG=fr_FR.UTF-8" if lang == "en" else
+                        "LANG=en_US.UTF-8"])
+
+
+def test_remembered_device_success_in_the_account_language(env):
+    """A remembered device: the password is all, and the success line
+    is in the account's language."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    service = _service(env, None)
+    t = dict(TEXTS["fr"], email=TEXTS["en"]["email"],
+             password=TEXTS["en"]["password"])
+    _full_login(env, service, t, pamenv=["LANG=en_US.UTF-8"])
+    login = env.login(service=service, pamenv=["LANG=en_US.UTF-8"],
+                      rhost="192.0.2.90")
+    rc = login.run({"Email": "alice@example.org",
+                    "Password": h.PASSWORD})
+    assert rc == PAM_SUCCESS, login.dump()
+    assert login.lines("INFO") == [("INFO", TEXTS["fr"]["ok"])], \
+        login.dump()
+
+
+def test_only_a_right_password_gets_the_language(env):
+    """mfad's reply carries the account's language only for the right
+    password: a wrong one, an unknown address and a locked account get
+    the same empty field as every other denial."""
+    env.add_user("bob", lang="fr")
+    assert _reply_lang(_auth_start(env, "bob", "bob@example.org",
+                                   h.PASSWORD)) == "fr"
+    denied = [_auth_start(env, "bob", "bob@example.org", "wrong " + h.PASSWORD),
+              _auth_start(env, "alice", "alice@example.org",
+                          "wrong " + h.PASSWORD),
+              _auth_start(env, "nobody", "nobody@example.org", h.PASSWORD),
+              _auth_start(env, "bob", "carol@example.org", h.PASSWORD)]
+    for rep in denied:
+        assert rep[0] == 0 and _reply_lang(rep) == "", rep
+    assert len(set(denied)) == 1, denied
+    env.ctl_ok("user", "lock", "bob")
+    rep = _auth_start(env, "bob", "bob@example.org", h.PASSWORD)
+    assert rep == denied[0], rep
+
+
+def test_wrong_password_same_words_for_a_french_and_an_english_account(env):
+    """No lang=, an English locale: a wrong password reads the same for
+    a French account, an English one and an unknown user."""
+    env.add_user("bob", lang="fr")
+    service = _service(env, None)
+    seen = []
+    for user in ("alice", "bob", "nobody"):
+        login = env.login(user=user, service=service,
+                          pamenv=["LANG=en_US.UTF-8"])
+        rc = login.run({"Email": "%s@example.org" % user,
+                        "Password": "wrong " + h.PASSWORD})
+        assert rc == PAM_AUTH_ERR, login.dump()
+        seen.append(login.lines("INFO", "ERROR", "ECHO_ON", "ECHO_OFF"))
+    assert seen[0] == seen[1] == seen[2], seen
+    assert ("ERROR", TEXTS["en"]["denied"]) in seen[0]
+
+
+@pytest.mark.parametrize("ttl,lang,want", [
+    (60, "en", "It is valid for 1 minute."),
+    (300, "en", "It is valid for 5 minutes."),
+    (60, "fr", "Il est valable 1 minute."),
+    (300, "fr", "Il est valable 5 minutes."),
+])
+def test_code_validity_plural(make_env, ttl, lang, want):
+    """The count of minutes in the code-sent line takes its language's
+    plural form."""
+    env = make_env({"code": {"ttl": ttl}})
+    env.add_user("alice", lang=lang)
+    login = env.login(service=_service(env, None),
+                      pamenv=["LANG=en_US.UTF-8"])
+    login.expect("ECHO_ON")
+    login.answer("alice@example.org")
+    login.expect("ECHO_OFF")
+    login.answer(h.PASSWORD)
+    info = login.expect("INFO")
+    assert want in info, info
+    login.close()
+
+
+def test_remember_prompt_plural_day(make_env):
+    env = make_env({"device": {"remember_days": 1}})
+    env.add_user("alice", lang="fr")
+    login = env.login(service=_service(env, None), rhost="192.0.2.91",
+                      pamenv=["LANG=en_US.UTF-8"])
+    login.expect("ECHO_ON")
+    login.answer("alice@example.org")
+    login.expect("ECHO_OFF")
+    login.answer(h.PASSWORD)
+    login.expect("INFO")
+    login.expect("ECHO_ON", TEXTS["fr"]["code"])
+    login.answer(env.smtp.wait_for_code("alice@example.org"))
+    assert login.expect("ECHO_ON") == \
+        "Se souvenir de cet appareil pendant 1 jour ? [o/N] "
+    login.answer("n")
+    assert login.result() == PAM_SUCCESS, login.dump()
+
+
+def _success_lines(login):
+    return [t for s, t in login.lines("INFO")
+            if t in (TEXTS["en"]["ok"], TEXTS["fr"]["ok"])]
+
+
+def test_success_said_once_per_login(env):
+    """One login, auth and account steps as sshd runs them: the success
+    line comes once, with a code and with a remembered device."""
+    service = _service(env, "en")
+    login, code = env.start_login(service=service, acct=True,
+                                  rhost="192.0.2.93")
+    login.answer(code)
+    login.expect("ECHO_ON", "Remember")
+    login.answer("yes")
+    assert login.result() == PAM_SUCCESS, login.dump()
+    assert login.result("acct_mgmt") == PAM_SUCCESS, login.dump()
+    assert _success_lines(login) == [TEXTS["en"]["ok"]], login.dump()
+    login = env.login(service=service, acct=True, rhost="192.0.2.93")
+    rc = login.run({"Email": "alice@example.org", "Password": h.PASSWORD})
+    assert rc == PAM_SUCCESS, login.dump()
+    assert login.result("acct_mgmt") == PAM_SUCCESS, login.dump()
+    assert _success_lines(login) == [TEXTS["en"]["ok"]], login.dump()
