@@ -458,7 +458,8 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
 		    (r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_notice(ctx, txn, MFAD_MAIL_PASSWORD_CHANGED, &a,
+		    (r = mfad_notice(ctx, txn, l.kind == MFAD_LOGIN_ENROLL ?
+		    MFAD_MAIL_ENROLLED : MFAD_MAIL_PASSWORD_CHANGED, &a,
 		    &l, now)) != 0)
 			goto out;
 	}

@@ -96,6 +96,7 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_CODE_TAKEN] = "code_taken",
 	[MFAD_MAIL_THROTTLED] = "throttled",
 	[MFAD_MAIL_INVITE] = "invite",
+	[MFAD_MAIL_ENROLLED] = "enrolled",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };

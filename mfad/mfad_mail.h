@@ -24,6 +24,7 @@ enum mfad_mail_kind {
 	MFAD_MAIL_CODE_TAKEN,		/* a newer login took a live code over */
 	MFAD_MAIL_THROTTLED,		/* right password, no code: throttled */
 	MFAD_MAIL_INVITE,		/* an account was invited: how to enroll */
+	MFAD_MAIL_ENROLLED,		/* an enrollment finished */
 	MFAD_MAIL_NKINDS
 };
 

@@ -241,7 +241,7 @@ max_per_minute = 10
 def mail():
     kinds = ["login_code", "enroll_code", "reset_code", "device",
              "password_changed", "locked", "test", "email_changed",
-             "code_taken", "throttled", "invite"]
+             "code_taken", "throttled", "invite", "enrolled"]
     values = [b"alice@example.org", b"123456", b"alic*****@example*****",
               b"host.example.org", b"sshd", b"192.0.2.7", b"alice"]
     for k, kind in enumerate(kinds):

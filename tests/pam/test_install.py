@@ -32,7 +32,7 @@ EXPECTED = {
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",
                   "password_changed", "locked", "test", "email_changed",
-                  "code_taken", "throttled", "invite")}
+                  "code_taken", "throttled", "invite", "enrolled")}
 
 
 def _expected():

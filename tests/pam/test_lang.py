@@ -269,3 +269,34 @@ def test_success_said_once_per_login(env):
     assert rc == PAM_SUCCESS, login.dump()
     assert login.result("acct_mgmt") == PAM_SUCCESS, login.dump()
     assert _success_lines(login) == [TEXTS["en"]["ok"]], login.dump()
+
+
+def test_enrollment_goes_on_in_the_account_language(env):
+    """An invited French account, no lang=, an English locale: the same
+    English words as any address until the code is proven, then French
+    (a reset's or an enrollment's answers before the code never carry the
+    language: nothing there may tell an invited address apart)."""
+    env.ctl_ok("user", "add", "bob", "--email", "bob@example.org",
+               "--lang", "fr")
+    env.smtp.wait_for("bob@example.org", match=h.is_notice)
+    login = env.login(user="bob", service=_service(env, None),
+                      pamenv=["LANG=en_US.UTF-8"], rhost="192.0.2.62")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["email"]
+    login.answer("bob@example.org")
+    assert login.expect("ECHO_OFF") == TEXTS["en"]["password"]
+    login.answer("")
+    assert login.expect("INFO").startswith("Password reset or first login")
+    assert login.expect("INFO").startswith("A code was sent to")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["code"]
+    login.answer(env.smtp.wait_for_code("bob@example.org"))
+    assert login.expect("INFO").startswith("Votre adresse e-mail est "
+                                           "confirmée")
+    assert login.expect("ECHO_OFF") == "Nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("ECHO_OFF") == "Confirmez le nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("INFO") == "Activation terminée."
+    assert login.expect("ECHO_ON") == TEXTS["fr"]["remember"]
+    login.answer("non")
+    assert login.expect("INFO") == TEXTS["fr"]["ok"]
+    assert login.result() == PAM_SUCCESS, login.dump()

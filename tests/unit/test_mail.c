@@ -680,6 +680,8 @@ test_kind_names(void **state)
 	    "code_taken");
 	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_THROTTLED),
 	    "throttled");
+	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_ENROLLED),
+	    "enrolled");
 	assert_null(mfad_mail_kind_name(MFAD_MAIL_NKINDS));
 }
 
