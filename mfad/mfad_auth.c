@@ -281,11 +281,13 @@ mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
 }
 
 /* Queues a notice; MSS_ERR_THROTTLED when the global ceiling refuses
- * it, for the callers that must not go on without it. */
+ * it, for the callers that must not go on without it. until: {until}
+ * (a lock's end), or 0. */
 static int
 mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
     enum mfad_mail_kind kind, const struct mfad_acct *a,
-    const struct mfad_login *l, unsigned minutes, uint64_t now)
+    const struct mfad_login *l, unsigned minutes, uint64_t until,
+    uint64_t now)
 {
 	struct mfad_mail_vars vars;
 
@@ -295,23 +297,34 @@ mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
 	    l != NULL ? l->service : "passwd", l != NULL ? l->rhost : NULL,
 	    now);
 	vars.minutes = minutes;
+	vars.until = until;
 	return mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,
 	    &vars, now + 86400, NULL);
 }
 
-int
-mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
-    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+/* mfad_notice with the values of {minutes} and {until}. */
+static int
+mfad_notice_until(struct mfad_ctx *ctx, MDB_txn *txn,
+    enum mfad_mail_kind kind, const struct mfad_acct *a,
+    const struct mfad_login *l, unsigned minutes, uint64_t until,
+    uint64_t now)
 {
 	int r;
 
-	r = mfad_notice_queue(ctx, txn, kind, a, l, 0, now);
+	r = mfad_notice_queue(ctx, txn, kind, a, l, minutes, until, now);
 	if (r == MSS_ERR_THROTTLED) {
 		mfad_log(LOG_WARNING, "notice %s for %s not queued: mail "
 		    "ceiling reached", mfad_mail_kind_name(kind), a->user);
 		r = 0;
 	}
 	return r;
+}
+
+int
+mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
+    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+{
+	return mfad_notice_until(ctx, txn, kind, a, l, 0, 0, now);
 }
 
 int
@@ -322,6 +335,8 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 	struct mfad_audit_ev ev = { "account_locked", a->user, service, rhost,
 	    "failure", detail };
 	struct mfad_login l;
+	uint64_t now = mfad_now();
+	unsigned minutes = 0;
 	int r;
 
 	if (a->locked_until == MFAD_LOCK_FOREVER)
@@ -341,7 +356,11 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 		l.masked[0] = '\0';
 	snprintf(l.service, sizeof(l.service), "%s", service);
 	snprintf(l.rhost, sizeof(l.rhost), "%s", rhost);
-	return mfad_notice(ctx, txn, MFAD_MAIL_LOCKED, a, &l, mfad_now());
+	/* The mail says until when, and in how long (rounded up). */
+	if (a->locked_until != MFAD_LOCK_FOREVER && a->locked_until > now)
+		minutes = (unsigned)((a->locked_until - now + 59) / 60);
+	return mfad_notice_until(ctx, txn, MFAD_MAIL_LOCKED, a, &l, minutes,
+	    a->locked_until, now);
 }
 
 int
@@ -595,7 +614,7 @@ mfad_auth_takeover(struct mfad_ctx *ctx, MDB_txn **txn,
 	mfad_token_key(token, key);
 	if (!l.noticed) {
 		if ((r = mfad_notice_queue(ctx, *txn, MFAD_MAIL_CODE_TAKEN, a,
-		    &l, left, now)) != 0)
+		    &l, left, 0, now)) != 0)
 			goto out;
 		l.noticed = 1;
 	}
@@ -643,7 +662,7 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 		l.masked[0] = '\0';
 	mfad_copy(l.service, sizeof(l.service), qp->service);
 	mfad_copy(l.rhost, sizeof(l.rhost), qp->rhost);
-	if ((r = mfad_notice_queue(ctx, txn, MFAD_MAIL_THROTTLED, a, &l, 0,
+	if ((r = mfad_notice_queue(ctx, txn, MFAD_MAIL_THROTTLED, a, &l, 0, 0,
 	    now)) != 0 || (r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
 	a->throttle_noticed = now;

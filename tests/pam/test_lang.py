@@ -3,6 +3,9 @@ lang= wins, then the locale of the PAM environment, then the process;
 once mfad has accepted the password (or, for an enrollment or a reset,
 the code), the account's language, unless lang= is set."""
 
+import datetime
+import re
+
 
 import pytest
 
@@ -214,8 +217,8 @@ def test_wrong_password_same_words_for_a_french_and_an_english_account(env):
     (300, "fr", "Il est valable 5 minutes."),
 ])
 def test_code_validity_plural(make_env, ttl, lang, want):
-    """The count of minutes in the code-sent line takes its language's
-    plural form."""
+    """The count of minutes in the code-sent line and in the mail takes
+    its language's plural form."""
     env = make_env({"code": {"ttl": ttl}})
     env.add_user("alice", lang=lang)
     login = env.login(service=_service(env, None),
@@ -226,6 +229,12 @@ def test_code_validity_plural(make_env, ttl, lang, want):
     login.answer(h.PASSWORD)
     info = login.expect("INFO")
     assert want in info, info
+    body = h.body_text(env.smtp.wait_for("alice@example.org",
+                                         match=h.has_code))
+    n = ttl // 60
+    unit = "minute" if n == 1 else "minutes"
+    assert re.search(r"\b%d %s\b" % (n, unit), body), body
+    assert not re.search(r"\b1 minutes\b", body), body
     login.close()
 
 
@@ -300,3 +309,33 @@ def test_enrollment_goes_on_in_the_account_language(env):
     login.answer("non")
     assert login.expect("INFO") == TEXTS["fr"]["ok"]
     assert login.result() == PAM_SUCCESS, login.dump()
+
+
+@pytest.mark.parametrize("lang,until,left", [
+    ("en", "until %Y-%m-%d %H:%M UTC", "(in 15 minutes)"),
+    ("fr", "jusqu'au %d/%m/%Y à %H:%M UTC", "(dans 15 minutes)"),
+])
+def test_lock_mail_says_until_when(make_env, lang, until, left):
+    """The mail sent when failures lock an account says until when (the
+    end mfadctl user show gives, with its zone) and in how long; the
+    login itself still reads as any wrong password."""
+    env = make_env({"lockout": {"threshold": 3, "duration": 900}})
+    env.add_user("alice", lang=lang)
+    for _ in range(3):
+        rep = _auth_start(env, "alice", "alice@example.org",
+                          "wrong " + h.PASSWORD)
+        assert rep[0] == 0 and _reply_lang(rep) == "", rep
+    msg = env.smtp.wait_for("alice@example.org", match=h.is_notice)
+    body = h.body_text(msg)
+    end = env.ctl_json("user", "show", "alice")["locked_until"]
+    end = datetime.datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ")
+    assert end.strftime(until) + " " + left in body, body
+    rc, out, _ = env.ctl("user", "show", "alice")
+    assert rc == 0 and "locked until  %s" % end.strftime(
+        "%Y-%m-%dT%H:%M:%SZ") in out, out
+
+
+def test_user_show_says_what_ends_an_admin_lock(env):
+    env.ctl_ok("user", "lock", "alice")
+    rc, out, _ = env.ctl("user", "show", "alice")
+    assert rc == 0 and "locked until  unlocked (user unlock)" in out, out
