@@ -102,6 +102,7 @@ def test_lang_argument_wins_over_the_environment(env):
 
 
 REQ_AUTH_START = 2
+REQ_RESET_START = 8
 REP_AUTH = 101
 
 
@@ -117,16 +118,16 @@ def _auth_start(env, user, addr, password):
 
 
 def _reply_lang(rep):
-    """The last field of an AUTH reply: str lang."""
-    n = int.from_bytes(rep[-4:], "big")
-    if n == 0:
-        return ""
-    # A non-empty lang: the length sits before its bytes.
-    for k in range(1, 16):
-        if len(rep) >= k + 4 and \
-                int.from_bytes(rep[-k - 4:-k], "big") == k:
-            return rep[-k:].decode()
-    raise AssertionError("no lang field in %r" % rep)
+    """The lang field of an AUTH reply (doc/PROTOCOL.md): u8 result, str
+    login, str masked, u32 minutes, u8 mail, u32 wait, str lang; nothing
+    may follow it."""
+    pos = 1
+    for _ in range(2):
+        pos += 4 + int.from_bytes(rep[pos:pos + 4], "big")
+    pos += 4 + 1 + 4
+    n = int.from_bytes(rep[pos:pos + 4], "big")
+    assert len(rep) == pos + 4 + n, rep
+    return rep[pos + 4:].decode()
 
 
 def test_account_language_after_the_password(env):
@@ -188,6 +189,15 @@ def test_only_a_right_password_gets_the_language(env):
     for rep in denied:
         assert rep[0] == 0 and _reply_lang(rep) == "", rep
     assert len(set(denied)) == 1, denied
+    # A reset's answer is the same for every address: no language.
+    for user, addr in (("bob", "bob@example.org"),
+                       ("nobody", "nobody@example.org")):
+        payload = b"".join(h.pstr(v) for v in (
+            "mss-raw", user, addr, "", "192.0.2.8", "", "en")) + \
+            (0).to_bytes(4, "big")
+        rtype, rep = h.raw_request(env.sock, REQ_RESET_START, payload)
+        assert rtype == REP_AUTH and rep[0] == 2, (rtype, rep)
+        assert _reply_lang(rep) == "", rep
     env.ctl_ok("user", "lock", "bob")
     rep = _auth_start(env, "bob", "bob@example.org", h.PASSWORD)
     assert rep == denied[0], rep
@@ -339,3 +349,26 @@ def test_user_show_says_what_ends_an_admin_lock(env):
     env.ctl_ok("user", "lock", "alice")
     rc, out, _ = env.ctl("user", "show", "alice")
     assert rc == 0 and "locked until  unlocked (user unlock)" in out, out
+
+
+def test_reset_goes_on_in_the_account_language(env):
+    """A reset of a French account under an English locale: English (as
+    for any address) until the code is proven, French after it."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    login = env.login(service=_service(env, None),
+                      pamenv=["LANG=en_US.UTF-8"])
+    login.expect("ECHO_ON", TEXTS["en"]["email"])
+    login.answer("alice@example.org")
+    login.expect("ECHO_OFF", TEXTS["en"]["password"])
+    login.answer("")
+    assert login.expect("INFO").startswith("Password reset or first login")
+    assert login.expect("INFO").startswith("A code was sent to")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["code"]
+    login.answer(env.smtp.wait_for_code("alice@example.org"))
+    assert login.expect("ECHO_OFF") == "Nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("ECHO_OFF") == "Confirmez le nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("ERROR") == \
+        "Mot de passe changé. Veuillez vous reconnecter."
+    assert login.result() == PAM_AUTH_ERR, login.dump()
