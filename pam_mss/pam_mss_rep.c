@@ -14,7 +14,11 @@ pam_mss_sanitize(char *s)
 			*s = '?';
 }
 
-/* Reads the lang field; unknown values are no language at all. */
+/*
+ * Reads the lang field; unknown values are no language at all. A reply
+ * that ends before it comes from an mfad older than the field (during an
+ * upgrade): the conversation keeps the language it had.
+ */
 static int
 pam_mss_rep_lang(struct mss_buf *rep, enum pam_mss_lang *lang)
 {
@@ -22,6 +26,8 @@ pam_mss_rep_lang(struct mss_buf *rep, enum pam_mss_lang *lang)
 	int r;
 
 	*lang = PAM_MSS_LANG_AUTO;
+	if (mss_buf_avail(rep) == 0)
+		return 0;
 	if ((r = mss_buf_get_str(rep, &s, MSS_STR_MAX)) != 0)
 		return r;
 	if (strcmp(s, "fr") == 0)

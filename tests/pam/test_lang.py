@@ -372,3 +372,34 @@ def test_reset_goes_on_in_the_account_language(env):
     assert login.expect("ERROR") == \
         "Mot de passe changé. Veuillez vous reconnecter."
     assert login.result() == PAM_AUTH_ERR, login.dump()
+
+
+@pytest.mark.parametrize("field,sent", [
+    (b"", "A code was sent to"),              # an mfad from before lang
+    (h.pstr("xx"), "A code was sent to"),     # an unknown value: ignored
+    (h.pstr("fr"), "Un code a été envoyé à"),
+    (h.pstr("fr") + b"\0", None),             # trailing bytes: refused
+])
+def test_module_reads_the_lang_field_strictly(make_env, field, sent):
+    """The module takes only fr or en from the reply, keeps its language
+    without the field, and refuses a reply with bytes after it."""
+    env = make_env(start=False)
+    payload = (bytes([2]) + h.pstr("ab" * 32) +
+               h.pstr("al*****@example*****") + (5).to_bytes(4, "big") +
+               bytes([0]) + (0).to_bytes(4, "big") + field)
+    fake = h.FakeMfad(env.sock, h.frame(REP_AUTH, payload))
+    try:
+        login = env.login(service=_service(env, None),
+                          pamenv=["LANG=en_US.UTF-8"])
+        rc = login.run({"Email": "alice@example.org",
+                        "Password": h.PASSWORD})
+        infos = [t for _, t in login.lines("INFO")]
+        if sent is None:
+            assert rc == h.PAM_AUTHINFO_UNAVAIL and infos == [], \
+                login.dump()
+        else:
+            assert len(infos) == 1 and infos[0].startswith(sent), \
+                login.dump()
+            assert rc != PAM_SUCCESS, login.dump()
+    finally:
+        fake.close()
