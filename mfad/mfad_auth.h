@@ -134,12 +134,15 @@ int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_acct *a, int event, const char *service,
     const char *rhost);
 /*
- * The reply's lang field: the account's language, passed only where the
- * password (or the code) was right; "" everywhere else, so that no
- * answer to a wrong password or an unknown address tells them apart.
+ * lang below is the reply's lang field: the account's language, passed
+ * only where the password (or the code) was right; "" everywhere else,
+ * so that no answer to a wrong password or an unknown address tells
+ * them apart.
+ *
+ * mfad_commit_throttled: the per-account mail limit said no; audits it
+ * in txn, commits txn (NULL on return) and answers "throttled, wait this
+ * long".
  */
-/* The per-account mail limit said no: audits it in txn, commits txn
- * (NULL on return) and answers "throttled, wait this long". */
 int mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
     struct mss_buf *rep, uint8_t *rtype, const char *user,
     const char *service, const char *rhost, uint32_t wait,
