@@ -127,10 +127,13 @@ enum mss_req_type {
  *                 str message (for the admin; never a secret)
  * MSS_REP_AUTH    u8 result (mss_auth_result), str login, str masked,
  *                 u32 minutes, u8 mail (mss_mail_state), u32 wait
- *                 (seconds before a resend is allowed)
+ *                 (seconds before a resend is allowed), str lang (the
+ *                 account's "fr" or "en", only in AUTH_START's answers
+ *                 to the right password, else "")
  * MSS_REP_CODE    u8 result (mss_code_result), u32 tries_left,
  *                 u8 may_remember, u32 remember_days, u8 mail, u8 next
- *                 (mss_code_next: what follows a right code)
+ *                 (mss_code_next: what follows a right code), str lang
+ *                 (the account's, with MSS_CODE_OK only, else "")
  * MSS_REP_ACCT    u8 state (mss_acct_state), u64 reenroll_before (the
  *                 policy date that requires re-enrollment, or 0)
  * MSS_REP_IMPORT  u32 n, n times: u32 line, u32 code (as in RESULT),

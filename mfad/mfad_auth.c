@@ -124,10 +124,17 @@ mfad_record_send(struct mfad_acct *a, uint64_t now)
 	mfad_sends_record(a->sends, &a->nsends, now);
 }
 
+const char *
+mfad_acct_reply_lang(const struct mfad_acct *a)
+{
+	return strcmp(a->lang, "fr") == 0 || strcmp(a->lang, "en") == 0 ?
+	    a->lang : "";
+}
+
 int
-mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+mfad_reply_auth_lang(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     const char *login, const char *masked, uint32_t minutes, uint8_t mail,
-    uint32_t wait)
+    uint32_t wait, const char *lang)
 {
 	int r;
 
@@ -137,15 +144,25 @@ mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 	    (r = mss_buf_put_str(rep, masked)) != 0 ||
 	    (r = mss_buf_put_u32(rep, minutes)) != 0 ||
 	    (r = mss_buf_put_u8(rep, mail)) != 0 ||
-	    (r = mss_buf_put_u32(rep, wait)) != 0)
+	    (r = mss_buf_put_u32(rep, wait)) != 0 ||
+	    (r = mss_buf_put_str(rep, lang)) != 0)
 		return r;
 	return 0;
+}
+
+int
+mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+    const char *login, const char *masked, uint32_t minutes, uint8_t mail,
+    uint32_t wait)
+{
+	return mfad_reply_auth_lang(rep, rtype, result, login, masked,
+	    minutes, mail, wait, "");
 }
 
 static int
 mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     uint32_t left, uint8_t may_remember, uint32_t days, uint8_t mail,
-    uint8_t next)
+    uint8_t next, const char *lang)
 {
 	int r;
 
@@ -155,7 +172,8 @@ mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 	    (r = mss_buf_put_u8(rep, may_remember)) != 0 ||
 	    (r = mss_buf_put_u32(rep, days)) != 0 ||
 	    (r = mss_buf_put_u8(rep, mail)) != 0 ||
-	    (r = mss_buf_put_u8(rep, next)) != 0)
+	    (r = mss_buf_put_u8(rep, next)) != 0 ||
+	    (r = mss_buf_put_str(rep, lang)) != 0)
 		return r;
 	return 0;
 }
@@ -274,11 +292,13 @@ mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
 }
 
 /* Queues a notice; MSS_ERR_THROTTLED when the global ceiling refuses
- * it, for the callers that must not go on without it. */
+ * it, for the callers that must not go on without it. until: {until}
+ * (a lock's end), or 0. */
 static int
 mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
     enum mfad_mail_kind kind, const struct mfad_acct *a,
-    const struct mfad_login *l, unsigned minutes, uint64_t now)
+    const struct mfad_login *l, unsigned minutes, uint64_t until,
+    uint64_t now)
 {
 	struct mfad_mail_vars vars;
 
@@ -288,23 +308,34 @@ mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
 	    l != NULL ? l->service : "passwd", l != NULL ? l->rhost : NULL,
 	    now);
 	vars.minutes = minutes;
+	vars.until = until;
 	return mfad_outbox_queue(ctx, txn, kind, a->user, a->email, a->lang,
 	    &vars, now + 86400, NULL);
 }
 
-int
-mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
-    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+/* mfad_notice with the values of {minutes} and {until}. */
+static int
+mfad_notice_until(struct mfad_ctx *ctx, MDB_txn *txn,
+    enum mfad_mail_kind kind, const struct mfad_acct *a,
+    const struct mfad_login *l, unsigned minutes, uint64_t until,
+    uint64_t now)
 {
 	int r;
 
-	r = mfad_notice_queue(ctx, txn, kind, a, l, 0, now);
+	r = mfad_notice_queue(ctx, txn, kind, a, l, minutes, until, now);
 	if (r == MSS_ERR_THROTTLED) {
 		mfad_log(LOG_WARNING, "notice %s for %s not queued: mail "
 		    "ceiling reached", mfad_mail_kind_name(kind), a->user);
 		r = 0;
 	}
 	return r;
+}
+
+int
+mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
+    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+{
+	return mfad_notice_until(ctx, txn, kind, a, l, 0, 0, now);
 }
 
 int
@@ -315,6 +346,8 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 	struct mfad_audit_ev ev = { "account_locked", a->user, service, rhost,
 	    "failure", detail };
 	struct mfad_login l;
+	uint64_t now = mfad_now();
+	unsigned minutes = 0;
 	int r;
 
 	if (a->locked_until == MFAD_LOCK_FOREVER)
@@ -334,7 +367,11 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 		l.masked[0] = '\0';
 	snprintf(l.service, sizeof(l.service), "%s", service);
 	snprintf(l.rhost, sizeof(l.rhost), "%s", rhost);
-	return mfad_notice(ctx, txn, MFAD_MAIL_LOCKED, a, &l, mfad_now());
+	/* The mail says until when, and in how long (rounded up). */
+	if (a->locked_until != MFAD_LOCK_FOREVER && a->locked_until > now)
+		minutes = (unsigned)((a->locked_until - now + 59) / 60);
+	return mfad_notice_until(ctx, txn, MFAD_MAIL_LOCKED, a, &l, minutes,
+	    a->locked_until, now);
 }
 
 int
@@ -357,7 +394,7 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 int
 mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
     uint8_t *rtype, const char *user, const char *service, const char *rhost,
-    uint32_t wait)
+    uint32_t wait, const char *lang)
 {
 	struct mfad_audit_ev ev = { "throttled", user, service, rhost,
 	    "failure", "per-account mail limit" };
@@ -369,21 +406,21 @@ mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
 	}
 	if ((r = mfad_txn_commit(txn)) != 0)
 		return r;
-	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
-	    wait);
+	return mfad_reply_auth_lang(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
+	    0, wait, lang);
 }
 
 int
 mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
-    uint8_t *rtype, const char *hex, const char *masked)
+    uint8_t *rtype, const char *hex, const char *masked, const char *lang)
 {
 	int r;
 
 	if ((r = mfad_txn_commit(txn)) != 0)
 		return r;
 	mfad_outbox_kick(ctx->outbox);
-	return mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
-	    mfad_minutes(ctx->conf), MSS_MAIL_QUEUED, 0);
+	return mfad_reply_auth_lang(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
+	    mfad_minutes(ctx->conf), MSS_MAIL_QUEUED, 0, lang);
 }
 
 int
@@ -615,7 +652,7 @@ mfad_auth_takeover(struct mfad_ctx *ctx, MDB_txn **txn,
 	mfad_token_key(token, key);
 	if (!l.noticed) {
 		if ((r = mfad_notice_queue(ctx, *txn, MFAD_MAIL_CODE_TAKEN, a,
-		    &l, left, now)) != 0)
+		    &l, left, 0, now)) != 0)
 			goto out;
 		l.noticed = 1;
 	}
@@ -628,8 +665,8 @@ mfad_auth_takeover(struct mfad_ctx *ctx, MDB_txn **txn,
 	    (r = mfad_txn_commit(txn)) != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
-	r = mfad_reply_auth(rep, rtype, MSS_AUTH_CODE_VALID, hex, l.masked,
-	    left, l.mail, 0);
+	r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_CODE_VALID, hex, l.masked,
+	    left, l.mail, 0, mfad_acct_reply_lang(a));
 out:
 	sodium_memzero(&old, sizeof(old));
 	sodium_memzero(&l, sizeof(l));
@@ -663,7 +700,7 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 		l.masked[0] = '\0';
 	mfad_copy(l.service, sizeof(l.service), qp->service);
 	mfad_copy(l.rhost, sizeof(l.rhost), qp->rhost);
-	if ((r = mfad_notice_queue(ctx, txn, MFAD_MAIL_THROTTLED, a, &l, 0,
+	if ((r = mfad_notice_queue(ctx, txn, MFAD_MAIL_THROTTLED, a, &l, 0, 0,
 	    now)) != 0 || (r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
 	a->throttle_noticed = now;
@@ -797,8 +834,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			}
 			if (r != 0)
 				goto out_txn;
-			r = mfad_reply_auth(rep, rtype, MSS_AUTH_OK, "", "", 0,
-			    0, 0);
+			r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_OK, "",
+			    "", 0, 0, 0, mfad_acct_reply_lang(&a));
 			goto out;
 		}
 		if (r != 0 && r != MSS_ERR_NOTFOUND)
@@ -849,11 +886,14 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
 			    (r = mfad_txn_commit(&txn)) != 0)
 				goto out_txn;
-			r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED,
-			    hex, l.masked, mfad_minutes(conf), l.mail, wait);
+			r = mfad_reply_auth_lang(rep, rtype,
+			    MSS_AUTH_THROTTLED, hex, l.masked,
+			    mfad_minutes(conf), l.mail, wait,
+			    mfad_acct_reply_lang(&a));
 		} else
 			r = mfad_commit_throttled(ctx, &txn, rep, rtype,
-			    qp->user, qp->service, qp->rhost, wait);
+			    qp->user, qp->service, qp->rhost, wait,
+			    mfad_acct_reply_lang(&a));
 		if (r == 0 && queued)
 			mfad_outbox_kick(ctx->outbox);
 		goto out;
@@ -882,7 +922,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out_txn;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked,
+	    mfad_acct_reply_lang(&a));
 	goto out;
 out_txn:
 	mfad_txn_abort(&txn);
@@ -1012,7 +1053,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r == MSS_ERR_NOTFOUND) {
 		mfad_txn_abort(&txn);
 		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0,
-		    MSS_NEXT_DONE);
+		    MSS_NEXT_DONE, "");
 		goto out;
 	}
 	if (r != 0)
@@ -1123,10 +1164,14 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		mfad_outbox_kick(ctx->outbox);
 	if (l.kind == MFAD_LOGIN_DECOY)
 		l.mail = mfad_decoy_mail_state(ctx);
+	/* The account's language only once the code proved the mailbox:
+	 * a wrong code of a reset must answer as a decoy's does. */
 	r = mfad_reply_code(rep, rtype, res, left, may,
 	    may ? conf->remember_days : 0, l.mail, res != MSS_CODE_OK ?
 	    MSS_NEXT_DONE : l.kind == MFAD_LOGIN_ENROLL ? MSS_NEXT_ENROLL :
-	    l.kind == MFAD_LOGIN_RESET ? MSS_NEXT_RESET : MSS_NEXT_DONE);
+	    l.kind == MFAD_LOGIN_RESET ? MSS_NEXT_RESET : MSS_NEXT_DONE,
+	    res == MSS_CODE_OK && l.kind != MFAD_LOGIN_DECOY ?
+	    mfad_acct_reply_lang(&a) : "");
 out:
 	mfad_txn_abort(&txn);
 	if (have_acct)
@@ -1185,7 +1230,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (l.kind != MFAD_LOGIN_DECOY &&
 	    mfad_throttle(conf, &a, now, &wait) != 0) {
 		r = mfad_commit_throttled(ctx, &txn, rep, rtype, l.user,
-		    l.service, l.rhost, wait);
+		    l.service, l.rhost, wait, "");
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */
@@ -1206,7 +1251,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked, "");
 out:
 	mfad_txn_abort(&txn);
 	if (have_acct)

@@ -137,17 +137,32 @@ int mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_acct *a, int event, const char *service,
     const char *rhost);
-/* The per-account mail limit said no: audits it in txn, commits txn
- * (NULL on return) and answers "throttled, wait this long". */
+/*
+ * lang below is the reply's lang field: the account's language, passed
+ * only where the password (or the code) was right; "" everywhere else,
+ * so that no answer to a wrong password or an unknown address tells
+ * them apart.
+ *
+ * mfad_commit_throttled: the per-account mail limit said no; audits it
+ * in txn, commits txn (NULL on return) and answers "throttled, wait this
+ * long".
+ */
 int mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
     struct mss_buf *rep, uint8_t *rtype, const char *user,
-    const char *service, const char *rhost, uint32_t wait);
+    const char *service, const char *rhost, uint32_t wait,
+    const char *lang);
 /* Commits *txn (NULL on return), wakes the mail sender and answers "code sent". */
 int mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn,
     struct mss_buf *rep, uint8_t *rtype, const char *hex,
-    const char *masked);
+    const char *masked, const char *lang);
+/* MSS_REP_AUTH with lang "" (mfad_reply_auth) or the given one. */
 int mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     const char *login, const char *masked, uint32_t minutes, uint8_t mail,
     uint32_t wait);
+int mfad_reply_auth_lang(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
+    const char *login, const char *masked, uint32_t minutes, uint8_t mail,
+    uint32_t wait, const char *lang);
+/* The account's language for a reply: "fr" or "en", else "". */
+const char *mfad_acct_reply_lang(const struct mfad_acct *a);
 
 #endif /* MFAD_AUTH_H */

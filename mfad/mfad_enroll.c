@@ -295,7 +295,7 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked);
+	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked, "");
 out:
 	mfad_txn_abort(&txn);
 	mfad_acct_wipe(&a);
@@ -344,7 +344,8 @@ mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn, struct mfad_acct *a,
 		    (r = mfad_audit(ctx, *txn, &ev)) != 0)
 			return r;
 	}
-	return mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l->masked);
+	return mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l->masked,
+	    "");
 }
 
 int
@@ -469,7 +470,8 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
 		    (r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_notice(ctx, txn, MFAD_MAIL_PASSWORD_CHANGED, &a,
+		    (r = mfad_notice(ctx, txn, l.kind == MFAD_LOGIN_ENROLL ?
+		    MFAD_MAIL_ENROLLED : MFAD_MAIL_PASSWORD_CHANGED, &a,
 		    &l, now)) != 0)
 			goto out;
 	}

@@ -4,8 +4,10 @@
  *
  * Templates: <templates>/<lang>/<kind>.txt, UTF-8. The first line is
  * "Subject: ...", the second is empty, the rest is the body. Placeholders
- * are {code} {minutes} {masked} {host} {service} {rhost} {user} {time};
- * "{{" is a literal "{". {code} may appear in the body only. Errors are
+ * are {code} {minutes} {masked} {host} {service} {rhost} {user} {time}
+ * {duration} {until}; "{{" is a literal "{". {duration} and {until} are
+ * worded in the template's language: "1 minute", "5 minutes" (French:
+ * 0 and 1 are singular), and a lock's end. {code} may appear in the body only. Errors are
  * reported as "file:line: reason".
  *
  * SMTP AUTH: [mail] auth_file holds two lines, the user name on the first
@@ -72,6 +74,7 @@
 #include "mss_err.h"
 #include "mss_ident.h"
 #include "mfad_conf.h"
+#include "mfad_lockout.h"
 #include "mfad_mail.h"
 
 #define MAIL_TEMPLATE_MAX	(32 * 1024)	/* bytes of one template */
@@ -98,6 +101,7 @@ static const char *const mail_kind_names[MFAD_MAIL_NKINDS] = {
 	[MFAD_MAIL_INVITE] = "invite",
 	[MFAD_MAIL_RECOVERY_USED] = "recovery_used",
 	[MFAD_MAIL_RECOVERY_SET] = "recovery_set",
+	[MFAD_MAIL_ENROLLED] = "enrolled",
 };
 
 static const char *const mail_langs[] = { "en", "fr" };
@@ -111,6 +115,8 @@ enum mail_ph {
 	MAIL_PH_RHOST,
 	MAIL_PH_USER,
 	MAIL_PH_TIME,
+	MAIL_PH_DURATION,
+	MAIL_PH_UNTIL,
 };
 
 static const struct {
@@ -125,6 +131,8 @@ static const struct {
 	{ "rhost", MAIL_PH_RHOST },
 	{ "user", MAIL_PH_USER },
 	{ "time", MAIL_PH_TIME },
+	{ "duration", MAIL_PH_DURATION },
+	{ "until", MAIL_PH_UNTIL },
 };
 
 /* A template file, read and checked. */
@@ -253,13 +261,55 @@ mail_has_crlf(const char *s)
 	return strpbrk(s, "\r\n") != NULL;
 }
 
+/* "1 minute", "5 minutes" in lang: French has 0 and 1 singular. */
+static void
+mail_duration(const char *lang, unsigned minutes, char *buf, size_t len)
+{
+	int fr = strcmp(lang, "fr") == 0;
+	int one = fr ? minutes <= 1 : minutes == 1;
+
+	snprintf(buf, len, "%u %s", minutes, one ? "minute" : "minutes");
+}
+
 /*
- * Writes the value of a placeholder into tmp (or points *val at the
- * caller's string). A value with a line break is refused wherever it
- * would go: nothing legitimate holds one.
+ * A lock's end in lang: "until 2026-11-30 17:05 UTC (in 15 minutes)", or
+ * for a lock that only an administrator ends, that. Returns -1 when the
+ * time cannot be shown.
  */
 static int
-mail_value(enum mail_ph ph, const char *name,
+mail_until(const char *lang, const struct mfad_mail_vars *vars, char *buf,
+    size_t len)
+{
+	int fr = strcmp(lang, "fr") == 0;
+	char when[48], dur[32];
+	struct tm tm;
+	time_t t;
+
+	if (vars->until == MFAD_LOCK_FOREVER) {
+		snprintf(buf, len, "%s", fr ? "jusqu'à ce qu'un administrateur "
+		    "le déverrouille" : "until an administrator unlocks it");
+		return 0;
+	}
+	/* 0: no end to tell of (a sample, or another kind's mail). */
+	t = vars->until != 0 && vars->until <= (uint64_t)INT64_MAX ?
+	    (time_t)vars->until : (vars->time != 0 ? vars->time : time(NULL));
+	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof(when),
+	    fr ? "%d/%m/%Y à %H:%M UTC" : "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		return -1;
+	mail_duration(lang, vars->minutes, dur, sizeof(dur));
+	snprintf(buf, len, fr ? "jusqu'au %s (dans %s)" : "until %s (in %s)",
+	    when, dur);
+	return 0;
+}
+
+/*
+ * Writes the value of a placeholder into tmp (or points *val at the
+ * caller's string), worded in lang where words are needed. A value with
+ * a line break is refused wherever it would go: nothing legitimate holds
+ * one.
+ */
+static int
+mail_value(enum mail_ph ph, const char *name, const char *lang,
     const struct mfad_mail_vars *vars, char *tmp, size_t tmplen,
     const char **val, char *err, size_t errlen)
 {
@@ -300,6 +350,17 @@ mail_value(enum mail_ph ph, const char *name,
 		}
 		v = tmp;
 		break;
+	case MAIL_PH_DURATION:
+		mail_duration(lang, vars->minutes, tmp, tmplen);
+		v = tmp;
+		break;
+	case MAIL_PH_UNTIL:
+		if (mail_until(lang, vars, tmp, tmplen) != 0) {
+			mail_err(err, errlen, "mail: cannot format {%s}", name);
+			return MSS_ERR_INVAL;
+		}
+		v = tmp;
+		break;
 	}
 	if (v == NULL)
 		v = "";
@@ -334,10 +395,11 @@ mail_puts(struct mss_buf *b, const char *s)
  */
 static int
 mail_expand(const struct mail_tmpl *t, const char *s, size_t n,
-    unsigned line, int subject, const struct mfad_mail_vars *vars,
-    struct mss_buf *out, char *err, size_t errlen)
+    unsigned line, int subject, const char *lang,
+    const struct mfad_mail_vars *vars, struct mss_buf *out, char *err,
+    size_t errlen)
 {
-	char tmp[64];
+	char tmp[128];
 	const char *val;
 	size_t i = 0, j, k, nlen;
 	int r;
@@ -387,8 +449,8 @@ mail_expand(const struct mail_tmpl *t, const char *s, size_t n,
 		}
 		if (out != NULL) {
 			if ((r = mail_value(mail_placeholders[k].ph,
-			    mail_placeholders[k].name, vars, tmp, sizeof(tmp),
-			    &val, err, errlen)) != 0)
+			    mail_placeholders[k].name, lang, vars, tmp,
+			    sizeof(tmp), &val, err, errlen)) != 0)
 				return r;
 			if ((r = mail_puts(out, val)) != 0)
 				return r;
@@ -526,11 +588,11 @@ mail_tmpl_parse(struct mail_tmpl *t, char *err, size_t errlen)
 		mail_err(err, errlen, "%s:3: empty body", t->path);
 		return MSS_ERR_MAIL;
 	}
-	if ((r = mail_expand(t, t->subj, t->subj_len, 1, 1, NULL, NULL, err,
-	    errlen)) != 0)
+	if ((r = mail_expand(t, t->subj, t->subj_len, 1, 1, "en", NULL, NULL,
+	    err, errlen)) != 0)
 		return r;
-	return mail_expand(t, t->body, t->body_len, t->body_line, 0, NULL,
-	    NULL, err, errlen);
+	return mail_expand(t, t->body, t->body_len, t->body_line, 0, "en",
+	    NULL, NULL, err, errlen);
 }
 
 /* Loads and checks the template for kind in lang ("en" or "fr"). */
@@ -862,8 +924,8 @@ mfad_mail_render(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 	}
 	if ((r = mail_ready(err, errlen)) != 0)
 		return r;
-	if ((r = mail_tmpl_load(conf, kind, mail_lang(conf, lang), &t, err,
-	    errlen)) != 0)
+	lang = mail_lang(conf, lang);
+	if ((r = mail_tmpl_load(conf, kind, lang, &t, err, errlen)) != 0)
 		return r;
 
 	if ((subj = mss_buf_new(MAIL_SUBJECT_MAX)) == NULL ||
@@ -872,10 +934,10 @@ mfad_mail_render(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 		r = MSS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = mail_expand(&t, t.subj, t.subj_len, 1, 1, vars, subj, err,
-	    errlen)) != 0 ||
-	    (r = mail_expand(&t, t.body, t.body_len, t.body_line, 0, vars,
-	    body, err, errlen)) != 0) {
+	if ((r = mail_expand(&t, t.subj, t.subj_len, 1, 1, lang, vars, subj,
+	    err, errlen)) != 0 ||
+	    (r = mail_expand(&t, t.body, t.body_len, t.body_line, 0, lang,
+	    vars, body, err, errlen)) != 0) {
 		if (r == MSS_ERR_TOOBIG)
 			mail_err(err, errlen, "%s: rendered text too long",
 			    t.path);

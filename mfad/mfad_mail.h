@@ -8,6 +8,7 @@
 #define MFAD_MAIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "mfad_conf.h"
@@ -26,6 +27,7 @@ enum mfad_mail_kind {
 	MFAD_MAIL_INVITE,		/* an account was invited: how to enroll */
 	MFAD_MAIL_RECOVERY_USED,	/* a recovery code ended a sign-in */
 	MFAD_MAIL_RECOVERY_SET,		/* new recovery codes were made */
+	MFAD_MAIL_ENROLLED,		/* an enrollment finished */
 	MFAD_MAIL_NKINDS
 };
 
@@ -37,8 +39,10 @@ struct mfad_mail_vars {
 	const char	*service;	/* {service} */
 	const char	*rhost;		/* {rhost} */
 	const char	*user;		/* {user} */
-	unsigned	 minutes;	/* {minutes} */
+	unsigned	 minutes;	/* {minutes}, {duration} */
 	time_t		 time;		/* {time}, shown in UTC */
+	uint64_t	 until;		/* {until}: a lock's end, or
+					   MFAD_LOCK_FOREVER; 0: none */
 };
 
 /* The template file stem of a kind: "login_code", ... */

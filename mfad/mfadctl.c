@@ -1329,8 +1329,13 @@ ctl_user_show(struct ctl *ctl, int argc, char **argv)
 	printf("created       %s\n", ctl_time(u.created, buf, sizeof(buf)));
 	printf("enrolled      %s\n", ctl_time(u.enrolled, buf, sizeof(buf)));
 	printf("failures      %" PRIu32 "\n", u.failures);
-	printf("locked until  %s\n",
-	    ctl_time(u.locked_until, buf, sizeof(buf)));
+	/* An admin lock has no end of its own: say what ends it. */
+	if (u.state == MSS_ACCT_LOCKED &&
+	    u.locked_until <= (uint64_t)time(NULL))
+		printf("locked until  unlocked (user unlock)\n");
+	else
+		printf("locked until  %s\n",
+		    ctl_time(u.locked_until, buf, sizeof(buf)));
 	printf("last login    %s\n", ctl_time(u.last_login, buf, sizeof(buf)));
 	printf("devices       %" PRIu32 "\n", u.devices);
 	printf("mails (1 h)   %" PRIu32 "\n", u.mails);

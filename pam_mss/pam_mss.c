@@ -453,6 +453,18 @@ pam_mss_get_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 	return pam_mss_rep_auth(ctx->rep, ctx->login != NULL, a);
 }
 
+/*
+ * The account's language, which mfad gives only once the password (or,
+ * for an enrollment or a reset, the code) was right: the rest of the
+ * conversation speaks it, unless lang= chose one.
+ */
+static void
+pam_mss_take_lang(struct pam_mss_ctx *ctx, enum pam_mss_lang lang)
+{
+	if (ctx->opts.lang == PAM_MSS_LANG_AUTO && lang != PAM_MSS_LANG_AUTO)
+		ctx->lang = lang;
+}
+
 /* Keeps the login id and masked address of a CODE_SENT reply. */
 static void
 pam_mss_take_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
@@ -593,6 +605,7 @@ pam_mss_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 	if ((r = pam_mss_call(ctx, MSS_REQ_AUTH_START, MSS_REP_AUTH)) != 0 ||
 	    (r = pam_mss_get_auth(ctx, a)) != 0)
 		return pam_mss_unavail(ctx, r);
+	pam_mss_take_lang(ctx, a->lang);
 	if (ctx->opts.debug)
 		pam_syslog(ctx->pamh, LOG_DEBUG, "auth start: result %u",
 		    (unsigned int)a->result);
@@ -704,6 +717,7 @@ pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 		answer = NULL;
 		switch (c->result) {
 		case MSS_CODE_OK:
+			pam_mss_take_lang(ctx, c->lang);
 			r = PAM_SUCCESS;
 			goto out;
 		case MSS_CODE_WRONG:

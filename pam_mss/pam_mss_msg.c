@@ -17,9 +17,15 @@
  * prompts; other scripts look for them. Changing an English text changes
  * its msgid: update the catalogues and translate it again.
  */
-#define N_(s)	s
+struct pam_mss_msg_en {
+	const char	*one;		/* the only form, or the singular */
+	const char	*other;		/* the plural, or NULL */
+};
 
-static const char *const pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
+#define N_(s)		{ s, NULL }
+#define NP_(s, p)	{ s, p }
+
+static const struct pam_mss_msg_en pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	[PAM_MSS_M_EMAIL_PROMPT] =
 	    N_("Email address: "),
 	[PAM_MSS_M_PASS_PROMPT] =
@@ -28,25 +34,32 @@ static const char *const pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	    N_("Authentication code: "),
 	[PAM_MSS_M_REMEMBER_PROMPT] =
 	    /* TRANSLATORS: %u is days; the yes letter must be o or y. */
-	    N_("Remember this device for %u days? [y/N] "),
+	    NP_("Remember this device for %u day? [y/N] ",
+	    "Remember this device for %u days? [y/N] "),
 	[PAM_MSS_M_CODE_SENT] =
 	    /* TRANSLATORS: %s is a masked email address, %u minutes. */
-	    N_("A code was sent to %s. It is valid for %u minutes. "
+	    NP_("A code was sent to %s. It is valid for %u minute. "
+	    "Press Enter on an empty line to get a new one.",
+	    "A code was sent to %s. It is valid for %u minutes. "
 	    "Press Enter on an empty line to get a new one."),
 	[PAM_MSS_M_CODE_RESENT] =
 	    /* TRANSLATORS: %s is a masked email address, %u minutes. */
-	    N_("A new code was sent to %s. It is valid for %u minutes."),
+	    NP_("A new code was sent to %s. It is valid for %u minute.",
+	    "A new code was sent to %s. It is valid for %u minutes."),
 	[PAM_MSS_M_MAIL_DELAYED] =
 	    N_("The code could not be delivered by mail yet."),
 	[PAM_MSS_M_DENIED] =
 	    N_("Invalid email address or password."),
 	[PAM_MSS_M_THROTTLED] =
 	    /* TRANSLATORS: %u is a number of seconds. */
-	    N_("Too many codes were requested. "
+	    NP_("Too many codes were requested. "
+	    "Please try again in %u second.",
+	    "Too many codes were requested. "
 	    "Please try again in %u seconds."),
 	[PAM_MSS_M_RESEND_WAIT] =
 	    /* TRANSLATORS: %u is a number of seconds. */
-	    N_("Please wait %u seconds before asking for a new code."),
+	    NP_("Please wait %u second before asking for a new code.",
+	    "Please wait %u seconds before asking for a new code."),
 	[PAM_MSS_M_RESEND_LIMIT] =
 	    N_("Too many requests for a new code."),
 	[PAM_MSS_M_CODE_WRONG] =
@@ -101,7 +114,9 @@ static const char *const pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	    N_("Authentication failed: password not changed."),
 	[PAM_MSS_M_CODE_VALID] =
 	    /* TRANSLATORS: %s is a masked email address, %u minutes. */
-	    N_("The code already sent to %s is still valid for %u minutes. "
+	    NP_("The code already sent to %s is still valid for %u minute. "
+	    "Press Enter on an empty line to get a new one.",
+	    "The code already sent to %s is still valid for %u minutes. "
 	    "Press Enter on an empty line to get a new one."),
 	[PAM_MSS_M_CODE_MOVED] =
 	    N_("A newer login is using this code; this one ends here."),
@@ -183,20 +198,43 @@ pam_mss_msg_tr_cmp(const void *key, const void *elem)
 	return strcmp(key, tr->msgid);
 }
 
+int
+pam_mss_msg_plural(enum pam_mss_lang lang, unsigned long n)
+{
+	/* Plural-Forms of po/fr.po: plural=(n > 1); English: (n != 1). */
+	return lang == PAM_MSS_LANG_FR ? n > 1 : n != 1;
+}
+
+const char *
+pam_mss_msg_text_n(enum pam_mss_lang lang, enum pam_mss_msg_id id,
+    unsigned long n)
+{
+	const struct pam_mss_msg_tr *tr;
+	const struct pam_mss_msg_en *en;
+	int pl;
+
+	if ((unsigned int)id >= PAM_MSS_M_COUNT ||
+	    (en = &pam_mss_msgs_en[id])->one == NULL)
+		return NULL;
+	pl = en->other != NULL && pam_mss_msg_plural(lang, n);
+	if (lang == PAM_MSS_LANG_FR) {
+		tr = bsearch(en->one, pam_mss_msg_fr, pam_mss_msg_fr_count,
+		    sizeof(pam_mss_msg_fr[0]), pam_mss_msg_tr_cmp);
+		/* A plural message needs both forms in the catalogue. */
+		if (tr != NULL && (en->other == NULL) ==
+		    (tr->msgstr_plural == NULL))
+			return pl ? tr->msgstr_plural : tr->msgstr;
+	}
+	/* English, or French without a usable translation: English's
+	 * own rule. */
+	return en->other != NULL && pam_mss_msg_plural(PAM_MSS_LANG_EN, n) ?
+	    en->other : en->one;
+}
+
 const char *
 pam_mss_msg_text(enum pam_mss_lang lang, enum pam_mss_msg_id id)
 {
-	const struct pam_mss_msg_tr *tr;
-	const char *en;
-
-	if ((unsigned int)id >= PAM_MSS_M_COUNT ||
-	    (en = pam_mss_msgs_en[id]) == NULL)
-		return NULL;
-	if (lang != PAM_MSS_LANG_FR)
-		return en;
-	tr = bsearch(en, pam_mss_msg_fr, pam_mss_msg_fr_count,
-	    sizeof(pam_mss_msg_fr[0]), pam_mss_msg_tr_cmp);
-	return tr != NULL ? tr->msgstr : en;
+	return pam_mss_msg_text_n(lang, id, 1);
 }
 
 void
@@ -211,7 +249,7 @@ pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
 	if (outlen == 0)
 		return;
 	out[0] = '\0';
-	if ((t = pam_mss_msg_text(lang, id)) == NULL)
+	if ((t = pam_mss_msg_text_n(lang, id, n)) == NULL)
 		return;
 	if (s == NULL)
 		s = "";

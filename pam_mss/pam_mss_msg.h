@@ -4,7 +4,9 @@
  * The English texts are in pam_mss_msg.c; they are the msgids of the
  * gettext catalogue po/pam_mss.pot. The translations live in po/fr.po,
  * which po/po2c.awk compiles into the table pam_mss_fr.c at build time
- * (pam_mss.mo is installed too, for other tools). The module does not call
+ * (pam_mss.mo is installed too, for other tools). A message with a count
+ * ("%u minutes") is an ngettext entry (msgid_plural, msgstr[0..1]) and
+ * its form is chosen here as ngettext would, by the language's rule. The module does not call
  * dgettext(): that would answer in the process's locale, and a module must
  * not change it (setlocale), so it could honour neither lang= nor the PAM
  * environment. The language is chosen per call instead.
@@ -71,12 +73,16 @@ enum pam_mss_msg_id {
 
 /*
  * A compiled catalogue: msgid (the English text) and msgstr pairs, sorted
- * by msgid in strcmp() order, every msgstr non-empty. pam_mss_fr.c is
+ * by msgid in strcmp() order, every msgstr non-empty. A message with a
+ * count has two forms: msgid is the English singular, msgstr the
+ * translation's first form (msgstr[0]) and msgstr_plural its second
+ * (msgstr[1]); msgstr_plural is NULL for the others. pam_mss_fr.c is
  * generated from po/fr.po; nothing else should need these.
  */
 struct pam_mss_msg_tr {
 	const char	*msgid;
 	const char	*msgstr;
+	const char	*msgstr_plural;
 };
 
 extern const struct pam_mss_msg_tr pam_mss_msg_fr[];
@@ -99,13 +105,24 @@ const char *pam_mss_msg_lang_code(enum pam_mss_lang lang);
 /*
  * The template of message id in lang: the English text, or its translation
  * from the catalogue (English when the catalogue lacks it). NULL for an
- * unknown id. The string is static; do not free it.
+ * unknown id. The string is static; do not free it. A message with a count
+ * has the form that n asks for (pam_mss_msg_plural); the others ignore n.
+ * pam_mss_msg_text is pam_mss_msg_text_n with n = 1.
  */
 const char *pam_mss_msg_text(enum pam_mss_lang lang, enum pam_mss_msg_id id);
+const char *pam_mss_msg_text_n(enum pam_mss_lang lang,
+    enum pam_mss_msg_id id, unsigned long n);
+
+/*
+ * Which form a count takes, as gettext's Plural-Forms say: 0 (singular)
+ * or 1. English: 1 is singular; French: 0 and 1 are.
+ */
+int pam_mss_msg_plural(enum pam_mss_lang lang, unsigned long n);
 
 /*
  * Writes message id in lang into out (outlen bytes, at least 1), putting
- * s for "%s" (NULL counts as "") and n for "%u". Too long a result is cut
+ * s for "%s" (NULL counts as "") and n for "%u"; n chooses the singular
+ * or plural form of a message with a count. Too long a result is cut
  * at a character boundary and nothing follows the cut; out is always
  * NUL-terminated.
  */

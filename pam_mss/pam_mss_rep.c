@@ -14,6 +14,30 @@ pam_mss_sanitize(char *s)
 			*s = '?';
 }
 
+/*
+ * Reads the lang field; unknown values are no language at all. A reply
+ * that ends before it comes from an mfad older than the field (during an
+ * upgrade): the conversation keeps the language it had.
+ */
+static int
+pam_mss_rep_lang(struct mss_buf *rep, enum pam_mss_lang *lang)
+{
+	char *s = NULL;
+	int r;
+
+	*lang = PAM_MSS_LANG_AUTO;
+	if (mss_buf_avail(rep) == 0)
+		return 0;
+	if ((r = mss_buf_get_str(rep, &s, MSS_STR_MAX)) != 0)
+		return r;
+	if (strcmp(s, "fr") == 0)
+		*lang = PAM_MSS_LANG_FR;
+	else if (strcmp(s, "en") == 0)
+		*lang = PAM_MSS_LANG_EN;
+	mss_str_free(s);
+	return 0;
+}
+
 void
 pam_mss_rep_auth_free(struct pam_mss_rep_auth *a)
 {
@@ -35,6 +59,7 @@ pam_mss_rep_auth(struct mss_buf *rep, int have_login,
 	    (r = mss_buf_get_u32(rep, &a->minutes)) != 0 ||
 	    (r = mss_buf_get_u8(rep, &a->mail)) != 0 ||
 	    (r = mss_buf_get_u32(rep, &a->wait)) != 0 ||
+	    (r = pam_mss_rep_lang(rep, &a->lang)) != 0 ||
 	    (r = mss_buf_end(rep)) != 0)
 		goto fail;
 	if (a->result > MSS_AUTH_CODE_VALID || a->mail > MSS_MAIL_FAILED) {
@@ -75,6 +100,7 @@ pam_mss_rep_code(struct mss_buf *rep, struct pam_mss_rep_code *c)
 	    (r = mss_buf_get_u32(rep, &c->remember_days)) != 0 ||
 	    (r = mss_buf_get_u8(rep, &c->mail)) != 0 ||
 	    (r = mss_buf_get_u8(rep, &c->next)) != 0 ||
+	    (r = pam_mss_rep_lang(rep, &c->lang)) != 0 ||
 	    (r = mss_buf_end(rep)) != 0)
 		return r;
 	if (c->result > MSS_CODE_MOVED || c->mail > MSS_MAIL_FAILED ||

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "mss_buf.h"
+#include "pam_mss_msg.h"
 
 /* MSS_REP_AUTH, parsed. Strings are freed with pam_mss_rep_auth_free. */
 struct pam_mss_rep_auth {
@@ -20,6 +21,7 @@ struct pam_mss_rep_auth {
 	uint32_t	 minutes;
 	uint8_t		 mail;
 	uint32_t	 wait;
+	enum pam_mss_lang lang;		/* the account's; AUTO: none given */
 };
 
 /* MSS_REP_CODE, parsed. */
@@ -30,7 +32,14 @@ struct pam_mss_rep_code {
 	uint32_t	 remember_days;
 	uint8_t		 mail;
 	uint8_t		 next;		/* mss_code_next, after MSS_CODE_OK */
+	enum pam_mss_lang lang;		/* the account's; AUTO: none given */
 };
+
+/*
+ * The lang field of AUTH and CODE: "fr" or "en" becomes that language;
+ * "" and any other value (a newer mfad's, or garbage) PAM_MSS_LANG_AUTO,
+ * which the module ignores.
+ */
 
 /* Longest masked address shown; mfad's are far shorter. */
 #define PAM_MSS_MASK_MAX	128

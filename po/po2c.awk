@@ -9,10 +9,12 @@
 #
 # The module cannot use a .mo file at run time (see pam_mss_msg.h), so
 # this is where a catalogue is checked, and it is strict: it refuses fuzzy
-# entries, empty translations, duplicates, contexts and plural forms,
-# escapes other than \" \\ \n \t, a header without charset=UTF-8 or with
+# entries, empty translations, duplicates, contexts, plural entries with
+# other than two forms (msgstr[0] and msgstr[1]: French and English have
+# two; pam_mss_msg.c chooses between them), escapes other than \" \\ \n \t, a header without charset=UTF-8 or with
 # another Language, and a translation whose %s, %u and %% placeholders
-# differ in number from its msgid's (the formatter substitutes them by
+# differ in number from its msgid's (msgstr[1]: from its msgid_plural's;
+# the formatter substitutes them by
 # kind, so their order is free). A '%' must start one of the three.
 # When a template (.pot) comes first, every msgid of the template needs a
 # translation and every translation a msgid of the template. Errors name
@@ -67,8 +69,44 @@ FNR == 1 {
 	next
 }
 
-/^msgid_plural[ \t]/ || /^msgstr\[/ {
-	fail("plural forms are not supported")
+/^msgid_plural[ \t]/ {
+	if (state != "msgid") {
+		fail("msgid_plural without a msgid")
+		next
+	}
+	state = "msgid_plural"
+	plural = 1
+	msgidpl = quoted(substr($0, 13))
+	next
+}
+
+/^msgstr\[[01]\][ \t]/ {
+	if (state != "msgid_plural" && state != "msgstr0") {
+		fail("msgstr[N] without a msgid_plural")
+		next
+	}
+	if (substr($0, 8, 1) == "0") {
+		if (state != "msgid_plural") {
+			fail("msgstr[0] out of order")
+			next
+		}
+		strline = FNR
+		state = "msgstr0"
+		msgstr = quoted(substr($0, 10))
+	} else {
+		if (state != "msgstr0") {
+			fail("msgstr[1] before msgstr[0]")
+			next
+		}
+		strline1 = FNR
+		state = "msgstr"
+		msgstr1 = quoted(substr($0, 10))
+	}
+	next
+}
+
+/^msgstr\[/ {
+	fail("only two plural forms (msgstr[0], msgstr[1]) are supported")
 	next
 }
 
@@ -82,7 +120,7 @@ FNR == 1 {
 }
 
 /^msgstr[ \t]/ {
-	if (state != "msgid") {
+	if (state != "msgid" || plural) {
 		fail("msgstr without a msgid")
 		next
 	}
@@ -95,8 +133,12 @@ FNR == 1 {
 /^[ \t]*"/ {
 	if (state == "msgid")
 		msgid = msgid quoted($0)
-	else if (state == "msgstr")
+	else if (state == "msgid_plural")
+		msgidpl = msgidpl quoted($0)
+	else if (state == "msgstr0" || (state == "msgstr" && !plural))
 		msgstr = msgstr quoted($0)
+	else if (state == "msgstr")
+		msgstr1 = msgstr1 quoted($0)
 	else
 		fail("a string outside an entry")
 	next
@@ -141,8 +183,8 @@ function fail(msg) {
 
 function reset() {
 	state = ""
-	msgid = msgstr = ""
-	idline = strline = fuzzy = 0
+	msgid = msgstr = msgidpl = msgstr1 = ""
+	idline = strline = strline1 = fuzzy = plural = 0
 }
 
 # The contents of a "..." string on its own, escapes checked, still escaped
@@ -212,6 +254,7 @@ function flush() {
 		header(msgstr)
 	} else if (intmpl) {
 		tmplline[msgid] = idline
+		tmplplural[msgid] = plural
 	} else {
 		entry()
 	}
@@ -252,46 +295,63 @@ function entry(    phid, phstr) {
 	if (tmplfile != "" && !(msgid in tmplline))
 		entryerr(idline, "msgid not in " tmplfile \
 		    "; run make update-po")
-	if (msgstr == "") {
-		entryerr(strline, "empty translation")
+	else if (tmplfile != "" && tmplplural[msgid] != plural)
+		entryerr(idline, "plural forms differ from " tmplfile \
+		    "; run make update-po")
+	if (msgstr == "" || (plural && msgstr1 == "")) {
+		entryerr(plural && msgstr != "" ? strline1 : strline,
+		    "empty translation")
 		return
 	}
-	phid = placeholders(unescape(msgid))
-	phstr = placeholders(unescape(msgstr))
-	if (phid == "") {
-		entryerr(idline, "a '%' in the msgid is not %s, %u or %%")
+	if (plural && !checkph(msgidpl, msgstr1, strline1))
 		return
-	}
-	if (phstr == "") {
-		entryerr(strline, "a '%' in the msgstr is not %s, %u or %% " \
-		    "(write a percent sign as %%)")
+	if (!checkph(msgid, msgstr, strline))
 		return
-	}
-	if (phid != phstr) {
-		entryerr(strline, "placeholders differ from the msgid's " \
-		    "(counts of %s %u %%: msgid " phid ", msgstr " phstr ")")
-		return
-	}
 	nout++
 	outid[nout] = msgid
 	outstr[nout] = msgstr
+	outstr1[nout] = plural ? "\"" msgstr1 "\"" : "NULL"
 	outkey[nout] = unescape(msgid)
+}
+
+# 1 when the placeholders of str (at line) match those of id.
+function checkph(id, str, line,    phid, phstr) {
+	phid = placeholders(unescape(id))
+	phstr = placeholders(unescape(str))
+	if (phid == "") {
+		entryerr(idline, "a '%' in the msgid is not %s, %u or %%")
+		return 0
+	}
+	if (phstr == "") {
+		entryerr(line, "a '%' in the msgstr is not %s, %u or %% " \
+		    "(write a percent sign as %%)")
+		return 0
+	}
+	if (phid != phstr) {
+		entryerr(line, "placeholders differ from the msgid's " \
+		    "(counts of %s %u %%: msgid " phid ", msgstr " phstr ")")
+		return 0
+	}
+	return 1
 }
 
 # Insertion sort by the unescaped msgid (bytewise under LC_ALL=C), then
 # the table.
-function emit(    i, j, tid, tstr, tkey) {
+function emit(    i, j, tid, tstr, tstr1, tkey) {
 	for (i = 2; i <= nout; i++) {
 		tid = outid[i]
 		tstr = outstr[i]
+		tstr1 = outstr1[i]
 		tkey = outkey[i]
 		for (j = i - 1; j >= 1 && outkey[j] > tkey; j--) {
 			outid[j + 1] = outid[j]
 			outstr[j + 1] = outstr[j]
+			outstr1[j + 1] = outstr1[j]
 			outkey[j + 1] = outkey[j]
 		}
 		outid[j + 1] = tid
 		outstr[j + 1] = tstr
+		outstr1[j + 1] = tstr1
 		outkey[j + 1] = tkey
 	}
 	print "/* Generated from po/" lang ".po by po/po2c.awk; do not edit. */"
@@ -302,7 +362,8 @@ function emit(    i, j, tid, tstr, tkey) {
 	print "const struct pam_mss_msg_tr pam_mss_msg_" lang "[] = {"
 	for (i = 1; i <= nout; i++) {
 		print "\t{ \"" outid[i] "\","
-		print "\t  \"" outstr[i] "\" },"
+		print "\t  \"" outstr[i] "\","
+		print "\t  " outstr1[i] " },"
 	}
 	print "};"
 	print ""

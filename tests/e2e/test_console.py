@@ -56,6 +56,7 @@ def code_login(env, con, service, msgs=EN, remember=None, tty=True):
         con.answer(remember)
     con.expect(msgs["success"])
     assert con.status() == 0, con.transcript()
+    assert con.output().count(msgs["success"]) == 1, con.transcript()
     return con.output()
 
 
@@ -70,6 +71,7 @@ def remembered_login(con, service, msgs=EN):
     assert msgs["code"] not in before and msgs["sent"] not in before, \
         con.transcript()
     assert con.status() == 0, con.transcript()
+    assert con.output().count(msgs["success"]) == 1, con.transcript()
     return con.output()
 
 

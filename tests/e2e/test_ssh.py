@@ -107,14 +107,38 @@ def test_ssh_masked_address_reaches_client_before_code_prompt(
     assert "@example.org" not in hd.text()
 
 
+def pty_shell_output(c):
+    """What an interactive shell on a pty prints, sshd's login message
+    first, for one command."""
+    chan = c.transport.open_session(timeout=30)
+    chan.settimeout(30)
+    chan.get_pty()
+    chan.invoke_shell()
+    chan.send(b"echo SHELL-$((40+2)); exit\n")
+    out = b""
+    while True:
+        data = chan.recv(4096)
+        if not data:
+            break
+        out += data
+    return out.decode("utf-8", "replace")
+
+
 def test_ssh_success_line_shown_in_pty_session(env, make_sshd, connect):
     """DESIGN 3 "done" TEXT_INFO: sshd keeps it as its login message,
-    which an interactive session with a pty prints first."""
+    which an interactive session with a pty prints first, once; with a
+    remembered device too."""
     sshd = make_sshd(["device=rhost"])
     c = connect(sshd)
-    hd, err = c.interactive(USER, answers(env, remember="n"))
+    hd, err = c.interactive(USER, answers(env, remember="y"))
     assert err is None, hd.transcript()
     assert SUCCESS not in hd.text()
+    c2 = connect(sshd)
+    hd2, err = c2.interactive(USER, answers(env))
+    assert err is None, hd2.transcript()
+    assert len(hd2.prompts()) == 2, hd2.transcript()
+    text = pty_shell_output(c2)
+    assert text.count(SUCCESS) == 1, text
     chan = c.transport.open_session(timeout=30)
     chan.settimeout(30)
     chan.get_pty()
@@ -127,7 +151,7 @@ def test_ssh_success_line_shown_in_pty_session(env, make_sshd, connect):
             break
         out += data
     text = out.decode("utf-8", "replace")
-    assert SUCCESS in text, text
+    assert text.count(SUCCESS) == 1, text
     assert "SHELL-42" in text, text
     assert text.index(SUCCESS) < text.index("SHELL-42"), text
 

@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "mfad_lockout.h"
 #include "mfad_mail.h"
 #include "mss_err.h"
 #include "fuzz_common.h"
@@ -134,6 +135,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vars.minutes = (unsigned)data[2] << 8 | data[3];
 	vars.time = (time_t)((uint32_t)data[4] << 24 | (uint32_t)data[5] << 16 |
 	    (uint32_t)data[6] << 8 | data[7]);
+	/* {until}: none, a lock's end, or the lock only an admin ends. */
+	vars.until = data[8] % 3 == 0 ? 0 : data[8] % 3 == 1 ?
+	    (uint64_t)vars.time + 60 * (uint64_t)vars.minutes :
+	    MFAD_LOCK_FOREVER;
 	data += 10;
 	size -= 10;
 	if ((buf = malloc(size + 1)) == NULL)

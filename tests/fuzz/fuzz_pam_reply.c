@@ -58,6 +58,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		no_controls(a.masked);
 		FUZZ_CHECK(a.result <= MSS_AUTH_CODE_VALID &&
 		    a.mail <= MSS_MAIL_FAILED);
+		FUZZ_CHECK(a.lang == PAM_MSS_LANG_AUTO ||
+		    a.lang == PAM_MSS_LANG_EN || a.lang == PAM_MSS_LANG_FR);
 		if (data[0] % 5 == 0 && (a.result == MSS_AUTH_CODE_SENT ||
 		    a.result == MSS_AUTH_CODE_VALID))
 			FUZZ_CHECK(*a.login != '\0');
@@ -67,7 +69,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pam_mss_rep_code(rep, &c) == 0)
 			FUZZ_CHECK(c.result <= MSS_CODE_MOVED &&
 			    c.mail <= MSS_MAIL_FAILED &&
-			    c.next <= MSS_NEXT_RESET);
+			    c.next <= MSS_NEXT_RESET &&
+			    (c.lang == PAM_MSS_LANG_AUTO ||
+			    c.lang == PAM_MSS_LANG_EN ||
+			    c.lang == PAM_MSS_LANG_FR));
 		break;
 	case 3:
 		if (pam_mss_rep_acct(rep, &state, &date) == 0)

@@ -182,18 +182,20 @@ def frames():
 
 def replies():
     auth = (u8(1) + s(TOKEN) + s("alic*****@example*****") + u32(5)
-            + u8(0) + u32(0))
+            + u8(0) + u32(0) + s("fr"))
     write("fuzz_pam_reply", "auth", u8(0) + auth)
     write("fuzz_pam_reply", "auth-held-login", u8(1) + u8(1) + s("")
-          + s("alic*****@example*****") + u32(5) + u8(1) + u32(30))
+          + s("alic*****@example*****") + u32(5) + u8(1) + u32(30)
+          + s(""))
     # Throttled, with a login for a recovery code.
     write("fuzz_pam_reply", "auth-throttled-recovery", u8(0) + u8(3)
           + s(TOKEN) + s("alic*****@example*****") + u32(5) + u8(1)
-          + u32(1800))
+          + u32(1800) + s("fr"))
     write("fuzz_pam_reply", "auth-controls", u8(0) + u8(0) + s("")
-          + s("\x1b[31mred\x7f") + u32(0) + u8(0) + u32(0))
+          + s("\x1b[31mred\x7f") + u32(0) + u8(0) + u32(0)
+          + s("\x1b[0mxx"))
     write("fuzz_pam_reply", "code", u8(2) + u8(0) + u32(4) + u8(1)
-          + u32(30) + u8(0) + u8(0))
+          + u32(30) + u8(0) + u8(0) + s("en"))
     write("fuzz_pam_reply", "acct", u8(3) + u8(5) + u64(1767225600))
     write("fuzz_pam_reply", "result", u8(4) + u32(9)
           + s("admin command from a non-admin"))
@@ -248,7 +250,7 @@ max_per_minute = 10
 def mail():
     kinds = ["login_code", "enroll_code", "reset_code", "device",
              "password_changed", "locked", "test", "email_changed",
-             "code_taken", "throttled", "invite"]
+             "code_taken", "throttled", "invite", "enrolled"]
     values = [b"alice@example.org", b"123456", b"alic*****@example*****",
               b"host.example.org", b"sshd", b"192.0.2.7", b"alice"]
     for k, kind in enumerate(kinds):

@@ -76,6 +76,28 @@ def test_invited_user_enrolls_then_logs_in(env):
     env.finish_login(login, code)
 
 
+@pytest.mark.parametrize("lang,subject,says", [
+    ("en", "Your account on ", "Your account was set up"),
+    ("fr", "Votre compte sur ", "Votre compte a été créé"),
+])
+def test_enrollment_mail_says_the_account_is_ready(env, lang, subject, says):
+    """The enrollment's confirmation has its own mail, in the account's
+    language, not the "password changed" one: the account is ready, from
+    which service and when, and what to do if it was not you."""
+    invite(env, lang=lang)
+    env.smtp.wait_for(BOB, match=h.is_notice)       # the invitation
+    enroll(env, rhost="192.0.2.61", remember="n")
+    notice = env.smtp.wait_for(BOB, match=h.is_notice)
+    subj = str(notice["Subject"])
+    assert subj.startswith(subject) and "password" not in subj and \
+        "passe" not in subj, subj
+    assert subj.endswith(" is ready") or subj.endswith(" est prêt"), subj
+    body = h.body_text(notice)
+    assert says in body and "192.0.2.61" in body and "mss-test" in body, \
+        body
+    assert "UTC" in body, body
+
+
 def test_invited_user_cannot_log_in_with_noenroll(env):
     """noenroll: an invited account gets the generic failure for any
     password, and an empty password a decoy: no code mail."""
@@ -256,7 +278,8 @@ def test_reset_changes_password_revokes_devices_and_fails_login(env):
     login.expect("ERROR", "log in again")
     assert login.result() == PAM_AUTH_ERR
     assert env.ctl_json("device", "list", "alice") == []
-    assert env.smtp.wait_for("alice@example.org", match=h.is_notice)
+    assert env.smtp.wait_for("alice@example.org", match=lambda m: (
+        h.is_notice(m) and "password" in str(m["Subject"])))
 
     old = env.login("alice")
     assert old.run({PROMPT_EMAIL: "alice@example.org",

@@ -35,7 +35,7 @@ EXPECTED = {
      for kind in ("login_code", "enroll_code", "reset_code", "device",
                   "password_changed", "locked", "test", "email_changed",
                   "code_taken", "throttled", "invite", "recovery_used",
-                  "recovery_set")}
+                  "recovery_set", "enrolled")}
 
 
 def _expected():

@@ -1,5 +1,11 @@
 """The same conversation in French and English (DESIGN.md section 3):
-lang= wins, then the locale of the PAM environment, then the process."""
+lang= wins, then the locale of the PAM environment, then the process;
+once mfad has accepted the password (or, for an enrollment or a reset,
+the code), the account's language, unless lang= is set."""
+
+import datetime
+import re
+
 
 import pytest
 
@@ -82,7 +88,9 @@ def test_denial_in_both_languages(env, lang):
 
 
 def test_pam_environment_locale_chooses_french(env):
-    """Without lang=, LANG in the PAM environment speaks for the user."""
+    """Without lang=, LANG in the PAM environment speaks for the user
+    (here a French account, so that the whole login is French)."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
     _full_login(env, _service(env, None), TEXTS["fr"],
                 pamenv=["LANG=fr_FR.UTF-8"])
 
@@ -91,3 +99,307 @@ def test_lang_argument_wins_over_the_environment(env):
     """lang=en wins over a French PAM environment."""
     _full_login(env, _service(env, "en"), TEXTS["en"],
                 pamenv=["LC_ALL=fr_FR.UTF-8"])
+
+
+REQ_AUTH_START = 2
+REQ_RESET_START = 8
+REP_AUTH = 101
+
+
+def _auth_start(env, user, addr, password):
+    """AUTH_START as the module sends it; returns the AUTH reply's
+    payload."""
+    payload = b"".join(h.pstr(v) for v in (
+        "mss-raw", user, addr, password, "", "192.0.2.7", "", "en")) + \
+        (0).to_bytes(4, "big")
+    rtype, rep = h.raw_request(env.sock, REQ_AUTH_START, payload)
+    assert rtype == REP_AUTH, (rtype, rep)
+    return rep
+
+
+def _reply_lang(rep):
+    """The lang field of an AUTH reply (doc/PROTOCOL.md): u8 result, str
+    login, str masked, u32 minutes, u8 mail, u32 wait, str lang; nothing
+    may follow it."""
+    pos = 1
+    for _ in range(2):
+        pos += 4 + int.from_bytes(rep[pos:pos + 4], "big")
+    pos += 4 + 1 + 4
+    n = int.from_bytes(rep[pos:pos + 4], "big")
+    assert len(rep) == pos + 4 + n, rep
+    return rep[pos + 4:].decode()
+
+
+def test_account_language_after_the_password(env):
+    """A French account, no lang= and an English locale: the email and
+    password prompts are English (nothing is known yet), every line after
+    mfad accepted the password is French."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    t = dict(TEXTS["fr"], email=TEXTS["en"]["email"],
+             password=TEXTS["en"]["password"])
+    _full_login(env, _service(env, None), t, pamenv=["LANG=en_US.UTF-8"])
+
+
+def test_english_account_under_a_french_locale(env):
+    env.ctl_ok("user", "set", "alice", "--lang", "en")
+    t = dict(TEXTS["en"], email=TEXTS["fr"]["email"],
+             password=TEXTS["fr"]["password"])
+    _full_login(env, _service(env, None), t, pamenv=["LANG=fr_FR.UTF-8"])
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_lang_argument_wins_over_the_account(env, lang):
+    """lang= on the PAM line wins over the account's language too."""
+    env.ctl_ok("user", "set", "alice", "--lang",
+               "fr" if lang == "en" else "en")
+    _full_login(env, _service(env, lang), TEXTS[lang],
+                pamenv=["LANG=fr_FR.UTF-8" if lang == "en" else
+                        "LANG=en_US.UTF-8"])
+
+
+def test_remembered_device_success_in_the_account_language(env):
+    """A remembered device: the password is all, and the success line
+    is in the account's language."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    service = _service(env, None)
+    t = dict(TEXTS["fr"], email=TEXTS["en"]["email"],
+             password=TEXTS["en"]["password"])
+    _full_login(env, service, t, pamenv=["LANG=en_US.UTF-8"])
+    login = env.login(service=service, pamenv=["LANG=en_US.UTF-8"],
+                      rhost="192.0.2.90")
+    rc = login.run({"Email": "alice@example.org",
+                    "Password": h.PASSWORD})
+    assert rc == PAM_SUCCESS, login.dump()
+    assert login.lines("INFO") == [("INFO", TEXTS["fr"]["ok"])], \
+        login.dump()
+
+
+def test_only_a_right_password_gets_the_language(env):
+    """mfad's reply carries the account's language only for the right
+    password: a wrong one, an unknown address and a locked account get
+    the same empty field as every other denial."""
+    env.add_user("bob", lang="fr")
+    assert _reply_lang(_auth_start(env, "bob", "bob@example.org",
+                                   h.PASSWORD)) == "fr"
+    denied = [_auth_start(env, "bob", "bob@example.org", "wrong " + h.PASSWORD),
+              _auth_start(env, "alice", "alice@example.org",
+                          "wrong " + h.PASSWORD),
+              _auth_start(env, "nobody", "nobody@example.org", h.PASSWORD),
+              _auth_start(env, "bob", "carol@example.org", h.PASSWORD)]
+    for rep in denied:
+        assert rep[0] == 0 and _reply_lang(rep) == "", rep
+    assert len(set(denied)) == 1, denied
+    # A reset's answer is the same for every address: no language.
+    for user, addr in (("bob", "bob@example.org"),
+                       ("nobody", "nobody@example.org")):
+        payload = b"".join(h.pstr(v) for v in (
+            "mss-raw", user, addr, "", "192.0.2.8", "", "en")) + \
+            (0).to_bytes(4, "big")
+        rtype, rep = h.raw_request(env.sock, REQ_RESET_START, payload)
+        assert rtype == REP_AUTH and rep[0] == 2, (rtype, rep)
+        assert _reply_lang(rep) == "", rep
+    env.ctl_ok("user", "lock", "bob")
+    rep = _auth_start(env, "bob", "bob@example.org", h.PASSWORD)
+    assert rep == denied[0], rep
+
+
+def test_wrong_password_same_words_for_a_french_and_an_english_account(env):
+    """No lang=, an English locale: a wrong password reads the same for
+    a French account, an English one and an unknown user."""
+    env.add_user("bob", lang="fr")
+    service = _service(env, None)
+    seen = []
+    for user in ("alice", "bob", "nobody"):
+        login = env.login(user=user, service=service,
+                          pamenv=["LANG=en_US.UTF-8"])
+        rc = login.run({"Email": "%s@example.org" % user,
+                        "Password": "wrong " + h.PASSWORD})
+        assert rc == PAM_AUTH_ERR, login.dump()
+        seen.append(login.lines("INFO", "ERROR", "ECHO_ON", "ECHO_OFF"))
+    assert seen[0] == seen[1] == seen[2], seen
+    assert ("ERROR", TEXTS["en"]["denied"]) in seen[0]
+
+
+@pytest.mark.parametrize("ttl,lang,want", [
+    (60, "en", "It is valid for 1 minute."),
+    (300, "en", "It is valid for 5 minutes."),
+    (60, "fr", "Il est valable 1 minute."),
+    (300, "fr", "Il est valable 5 minutes."),
+])
+def test_code_validity_plural(make_env, ttl, lang, want):
+    """The count of minutes in the code-sent line and in the mail takes
+    its language's plural form."""
+    env = make_env({"code": {"ttl": ttl}})
+    env.add_user("alice", lang=lang)
+    login = env.login(service=_service(env, None),
+                      pamenv=["LANG=en_US.UTF-8"])
+    login.expect("ECHO_ON")
+    login.answer("alice@example.org")
+    login.expect("ECHO_OFF")
+    login.answer(h.PASSWORD)
+    info = login.expect("INFO")
+    assert want in info, info
+    body = h.body_text(env.smtp.wait_for("alice@example.org",
+                                         match=h.has_code))
+    n = ttl // 60
+    unit = "minute" if n == 1 else "minutes"
+    assert re.search(r"\b%d %s\b" % (n, unit), body), body
+    assert not re.search(r"\b1 minutes\b", body), body
+    login.close()
+
+
+def test_remember_prompt_plural_day(make_env):
+    env = make_env({"device": {"remember_days": 1}})
+    env.add_user("alice", lang="fr")
+    login = env.login(service=_service(env, None), rhost="192.0.2.91",
+                      pamenv=["LANG=en_US.UTF-8"])
+    login.expect("ECHO_ON")
+    login.answer("alice@example.org")
+    login.expect("ECHO_OFF")
+    login.answer(h.PASSWORD)
+    login.expect("INFO")
+    login.expect("ECHO_ON", TEXTS["fr"]["code"])
+    login.answer(env.smtp.wait_for_code("alice@example.org"))
+    assert login.expect("ECHO_ON") == \
+        "Se souvenir de cet appareil pendant 1 jour ? [o/N] "
+    login.answer("n")
+    assert login.result() == PAM_SUCCESS, login.dump()
+
+
+def _success_lines(login):
+    return [t for s, t in login.lines("INFO")
+            if t in (TEXTS["en"]["ok"], TEXTS["fr"]["ok"])]
+
+
+def test_success_said_once_per_login(env):
+    """One login, auth and account steps as sshd runs them: the success
+    line comes once, with a code and with a remembered device."""
+    service = _service(env, "en")
+    login, code = env.start_login(service=service, acct=True,
+                                  rhost="192.0.2.93")
+    login.answer(code)
+    login.expect("ECHO_ON", "Remember")
+    login.answer("yes")
+    assert login.result() == PAM_SUCCESS, login.dump()
+    assert login.result("acct_mgmt") == PAM_SUCCESS, login.dump()
+    assert _success_lines(login) == [TEXTS["en"]["ok"]], login.dump()
+    login = env.login(service=service, acct=True, rhost="192.0.2.93")
+    rc = login.run({"Email": "alice@example.org", "Password": h.PASSWORD})
+    assert rc == PAM_SUCCESS, login.dump()
+    assert login.result("acct_mgmt") == PAM_SUCCESS, login.dump()
+    assert _success_lines(login) == [TEXTS["en"]["ok"]], login.dump()
+
+
+def test_enrollment_goes_on_in_the_account_language(env):
+    """An invited French account, no lang=, an English locale: the same
+    English words as any address until the code is proven, then French
+    (a reset's or an enrollment's answers before the code never carry the
+    language: nothing there may tell an invited address apart)."""
+    env.ctl_ok("user", "add", "bob", "--email", "bob@example.org",
+               "--lang", "fr")
+    env.smtp.wait_for("bob@example.org", match=h.is_notice)
+    login = env.login(user="bob", service=_service(env, None),
+                      pamenv=["LANG=en_US.UTF-8"], rhost="192.0.2.62")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["email"]
+    login.answer("bob@example.org")
+    assert login.expect("ECHO_OFF") == TEXTS["en"]["password"]
+    login.answer("")
+    assert login.expect("INFO").startswith("Password reset or first login")
+    assert login.expect("INFO").startswith("A code was sent to")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["code"]
+    login.answer(env.smtp.wait_for_code("bob@example.org"))
+    assert login.expect("INFO").startswith("Votre adresse e-mail est "
+                                           "confirmée")
+    assert login.expect("ECHO_OFF") == "Nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("ECHO_OFF") == "Confirmez le nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("INFO") == "Activation terminée."
+    assert login.expect("ECHO_ON") == TEXTS["fr"]["remember"]
+    login.answer("non")
+    assert login.expect("INFO") == TEXTS["fr"]["ok"]
+    assert login.result() == PAM_SUCCESS, login.dump()
+
+
+@pytest.mark.parametrize("lang,until,left", [
+    ("en", "until %Y-%m-%d %H:%M UTC", "(in 15 minutes)"),
+    ("fr", "jusqu'au %d/%m/%Y à %H:%M UTC", "(dans 15 minutes)"),
+])
+def test_lock_mail_says_until_when(make_env, lang, until, left):
+    """The mail sent when failures lock an account says until when (the
+    end mfadctl user show gives, with its zone) and in how long; the
+    login itself still reads as any wrong password."""
+    env = make_env({"lockout": {"threshold": 3, "duration": 900}})
+    env.add_user("alice", lang=lang)
+    for _ in range(3):
+        rep = _auth_start(env, "alice", "alice@example.org",
+                          "wrong " + h.PASSWORD)
+        assert rep[0] == 0 and _reply_lang(rep) == "", rep
+    msg = env.smtp.wait_for("alice@example.org", match=h.is_notice)
+    body = h.body_text(msg)
+    end = env.ctl_json("user", "show", "alice")["locked_until"]
+    end = datetime.datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ")
+    assert end.strftime(until) + " " + left in body, body
+    rc, out, _ = env.ctl("user", "show", "alice")
+    assert rc == 0 and "locked until  %s" % end.strftime(
+        "%Y-%m-%dT%H:%M:%SZ") in out, out
+
+
+def test_user_show_says_what_ends_an_admin_lock(env):
+    env.ctl_ok("user", "lock", "alice")
+    rc, out, _ = env.ctl("user", "show", "alice")
+    assert rc == 0 and "locked until  unlocked (user unlock)" in out, out
+
+
+def test_reset_goes_on_in_the_account_language(env):
+    """A reset of a French account under an English locale: English (as
+    for any address) until the code is proven, French after it."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    login = env.login(service=_service(env, None),
+                      pamenv=["LANG=en_US.UTF-8"])
+    login.expect("ECHO_ON", TEXTS["en"]["email"])
+    login.answer("alice@example.org")
+    login.expect("ECHO_OFF", TEXTS["en"]["password"])
+    login.answer("")
+    assert login.expect("INFO").startswith("Password reset or first login")
+    assert login.expect("INFO").startswith("A code was sent to")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["code"]
+    login.answer(env.smtp.wait_for_code("alice@example.org"))
+    assert login.expect("ECHO_OFF") == "Nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("ECHO_OFF") == "Confirmez le nouveau mot de passe : "
+    login.answer("a brand new passphrase")
+    assert login.expect("ERROR") == \
+        "Mot de passe changé. Veuillez vous reconnecter."
+    assert login.result() == PAM_AUTH_ERR, login.dump()
+
+
+@pytest.mark.parametrize("field,sent", [
+    (b"", "A code was sent to"),              # an mfad from before lang
+    (h.pstr("xx"), "A code was sent to"),     # an unknown value: ignored
+    (h.pstr("fr"), "Un code a été envoyé à"),
+    (h.pstr("fr") + b"\0", None),             # trailing bytes: refused
+])
+def test_module_reads_the_lang_field_strictly(make_env, field, sent):
+    """The module takes only fr or en from the reply, keeps its language
+    without the field, and refuses a reply with bytes after it."""
+    env = make_env(start=False)
+    payload = (bytes([2]) + h.pstr("ab" * 32) +
+               h.pstr("al*****@example*****") + (5).to_bytes(4, "big") +
+               bytes([0]) + (0).to_bytes(4, "big") + field)
+    fake = h.FakeMfad(env.sock, h.frame(REP_AUTH, payload))
+    try:
+        login = env.login(service=_service(env, None),
+                          pamenv=["LANG=en_US.UTF-8"])
+        rc = login.run({"Email": "alice@example.org",
+                        "Password": h.PASSWORD})
+        infos = [t for _, t in login.lines("INFO")]
+        if sent is None:
+            assert rc == h.PAM_AUTHINFO_UNAVAIL and infos == [], \
+                login.dump()
+        else:
+            assert len(infos) == 1 and infos[0].startswith(sent), \
+                login.dump()
+            assert rc != PAM_SUCCESS, login.dump()
+    finally:
+        fake.close()

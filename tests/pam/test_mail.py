@@ -393,7 +393,8 @@ def test_french_accents_survive_round_trip(world):
     assert subj_t.startswith("Subject: ")
     when = TIME_RE.search(body)
     assert when, body
-    values = {"code": code, "minutes": "5", "host": socket.gethostname(),
+    values = {"code": code, "minutes": "5", "duration": "5 minutes",
+              "host": socket.gethostname(),
               "service": "mss-test", "rhost": "192.0.2.9", "user": "alice",
               "masked": h.mask_email(ALICE), "time": when.group(0)}
     assert str(msg["Subject"]) == expand(subj_t[len("Subject: "):], values)

@@ -36,6 +36,7 @@
 
 #include "mss_err.h"
 #include "mfad_conf.h"
+#include "mfad_lockout.h"
 #include "mfad_mail.h"
 
 #define CODE		"493817"
@@ -240,6 +241,78 @@ is_code_kind(int kind)
 {
 	return kind == MFAD_MAIL_LOGIN_CODE || kind == MFAD_MAIL_ENROLL_CODE ||
 	    kind == MFAD_MAIL_RESET_CODE;
+}
+
+/* Renders kind in lang with v; returns the decoded body (free it). */
+static char *
+render_text(const struct mfad_conf *conf, enum mfad_mail_kind kind,
+    const char *lang, const struct mfad_mail_vars *v)
+{
+	char err[512], *msg, *hdrs, *text;
+	const char *body;
+	size_t len;
+
+	if (mfad_mail_render(conf, kind, lang, "bob@example.org", v, &msg,
+	    &len, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	split(msg, &hdrs, &body);
+	text = qp_decode(body);
+	free(hdrs);
+	free(msg);
+	return text;
+}
+
+static void
+expect_in(char *text, const char *want, const char *not)
+{
+	if (strstr(text, want) == NULL)
+		fail_msg("\"%s\" not in:\n%s", want, text);
+	if (not != NULL && strstr(text, not) != NULL)
+		fail_msg("\"%s\" in:\n%s", not, text);
+	free(text);
+}
+
+/* {duration} takes the language's plural; {until} says when a lock ends. */
+static void
+test_render_duration_and_until(void **state)
+{
+	struct mfad_conf conf;
+	struct mfad_mail_vars v = vars;
+
+	(void)state;
+	conf_init(&conf, templates);
+	v.minutes = 1;
+	expect_in(render_text(&conf, MFAD_MAIL_LOGIN_CODE, "en", &v),
+	    "valid for 1 minute and", "1 minutes");
+	expect_in(render_text(&conf, MFAD_MAIL_LOGIN_CODE, "fr", &v),
+	    "valable 1 minute et", "1 minutes");
+	v.minutes = 5;
+	expect_in(render_text(&conf, MFAD_MAIL_RESET_CODE, "en", &v),
+	    "valid for 5 minutes and", NULL);
+	expect_in(render_text(&conf, MFAD_MAIL_ENROLL_CODE, "fr", &v),
+	    "valable 5 minutes et", NULL);
+	v.minutes = 0;
+	expect_in(render_text(&conf, MFAD_MAIL_LOGIN_CODE, "fr", &v),
+	    "valable 0 minute et", NULL);
+	expect_in(render_text(&conf, MFAD_MAIL_LOGIN_CODE, "en", &v),
+	    "valid for 0 minutes and", NULL);
+
+	/* 2026-11-30 17:05:00 UTC */
+	v.until = 1796058300;
+	v.minutes = 15;
+	expect_in(render_text(&conf, MFAD_MAIL_LOCKED, "en", &v),
+	    "locked\nuntil 2026-11-30 17:05 UTC (in 15 minutes).", NULL);
+	expect_in(render_text(&conf, MFAD_MAIL_LOCKED, "fr", &v),
+	    "verrouillé jusqu'au 30/11/2026 à 17:05 UTC (dans 15 minutes).",
+	    NULL);
+	v.minutes = 1;
+	expect_in(render_text(&conf, MFAD_MAIL_LOCKED, "en", &v),
+	    "(in 1 minute).", NULL);
+	v.until = MFAD_LOCK_FOREVER;
+	expect_in(render_text(&conf, MFAD_MAIL_LOCKED, "en", &v),
+	    "locked\nuntil an administrator unlocks it.", "UTC (in");
+	expect_in(render_text(&conf, MFAD_MAIL_LOCKED, "fr", &v),
+	    "jusqu'à ce qu'un administrateur le déverrouille.", NULL);
 }
 
 static void
@@ -680,6 +753,8 @@ test_kind_names(void **state)
 	    "code_taken");
 	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_THROTTLED),
 	    "throttled");
+	assert_string_equal(mfad_mail_kind_name(MFAD_MAIL_ENROLLED),
+	    "enrolled");
 	assert_null(mfad_mail_kind_name(MFAD_MAIL_NKINDS));
 }
 
@@ -1030,6 +1105,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_all),
+		cmocka_unit_test(test_render_duration_and_until),
 		cmocka_unit_test(test_subject_rfc2047),
 		cmocka_unit_test(test_subject_lookalike),
 		cmocka_unit_test(test_lang_fallback),

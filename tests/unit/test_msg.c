@@ -348,6 +348,53 @@ test_msg_lang_code(void **state)
 	assert_string_equal(pam_mss_msg_lang_code(PAM_MSS_LANG_EN), "en");
 }
 
+/* Counts take the form their language asks for: French 0 and 1 are
+ * singular, English only 1. */
+static void
+test_msg_plural_forms(void **state)
+{
+	const char *one, *many;
+	unsigned int id;
+
+	(void)state;
+	assert_int_equal(pam_mss_msg_plural(PAM_MSS_LANG_EN, 0), 1);
+	assert_int_equal(pam_mss_msg_plural(PAM_MSS_LANG_EN, 1), 0);
+	assert_int_equal(pam_mss_msg_plural(PAM_MSS_LANG_EN, 2), 1);
+	assert_int_equal(pam_mss_msg_plural(PAM_MSS_LANG_FR, 0), 0);
+	assert_int_equal(pam_mss_msg_plural(PAM_MSS_LANG_FR, 1), 0);
+	assert_int_equal(pam_mss_msg_plural(PAM_MSS_LANG_FR, 2), 1);
+	check_format(PAM_MSS_LANG_EN, PAM_MSS_M_CODE_RESENT, "a*****@b*****", 1,
+	    "A new code was sent to a*****@b*****. It is valid for 1 minute.");
+	check_format(PAM_MSS_LANG_EN, PAM_MSS_M_CODE_RESENT, "a*****@b*****", 5,
+	    "A new code was sent to a*****@b*****. It is valid for 5 minutes.");
+	check_format(PAM_MSS_LANG_FR, PAM_MSS_M_CODE_RESENT, "a*****@b*****", 1,
+	    "Un nouveau code a été envoyé à a*****@b*****. Il est valable "
+	    "1 minute.");
+	check_format(PAM_MSS_LANG_FR, PAM_MSS_M_CODE_RESENT, "a*****@b*****", 5,
+	    "Un nouveau code a été envoyé à a*****@b*****. Il est valable "
+	    "5 minutes.");
+	check_format(PAM_MSS_LANG_EN, PAM_MSS_M_REMEMBER_PROMPT, NULL, 1,
+	    "Remember this device for 1 day? [y/N] ");
+	check_format(PAM_MSS_LANG_FR, PAM_MSS_M_REMEMBER_PROMPT, NULL, 1,
+	    "Se souvenir de cet appareil pendant 1 jour ? [o/N] ");
+	check_format(PAM_MSS_LANG_EN, PAM_MSS_M_RESEND_WAIT, NULL, 0,
+	    "Please wait 0 seconds before asking for a new code.");
+	check_format(PAM_MSS_LANG_FR, PAM_MSS_M_RESEND_WAIT, NULL, 0,
+	    "Veuillez patienter 0 seconde avant de demander un nouveau code.");
+	check_format(PAM_MSS_LANG_EN, PAM_MSS_M_THROTTLED, NULL, 1,
+	    "Too many codes were requested. Please try again in 1 second.");
+	/* Every message with a count has a French plural of its own. */
+	for (id = 0; id < PAM_MSS_M_COUNT; id++) {
+		one = pam_mss_msg_text_n(PAM_MSS_LANG_FR, id, 1);
+		many = pam_mss_msg_text_n(PAM_MSS_LANG_FR, id, 2);
+		if (strstr(pam_mss_msg_text(PAM_MSS_LANG_EN, id), "%u") !=
+		    NULL && strcmp(one, many) == 0)
+			fail_msg("one form only for \"%s\"", one);
+		assert_string_equal(pam_mss_msg_text_n(PAM_MSS_LANG_EN, id, 1),
+		    pam_mss_msg_text(PAM_MSS_LANG_EN, id));
+	}
+}
+
 int
 main(void)
 {
@@ -358,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_msg_design_key_words),
 		cmocka_unit_test(test_msg_format_substitutes),
 		cmocka_unit_test(test_msg_unknown_id),
+		cmocka_unit_test(test_msg_plural_forms),
 		cmocka_unit_test(test_msg_format_cuts_whole_characters),
 		cmocka_unit_test_setup_teardown(test_msg_lang_explicit_wins,
 		    setup_pamh, teardown_pamh),
