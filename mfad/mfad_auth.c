@@ -1005,7 +1005,8 @@ mfad_recovery_used(struct mfad_ctx *ctx, MDB_txn *txn,
 	snprintf(detail, sizeof(detail), "left=%u", (unsigned)a->nrecovery);
 	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
-	r = mfad_notice_queue(ctx, txn, MFAD_MAIL_RECOVERY_USED, a, l, 0, now);
+	r = mfad_notice_queue(ctx, txn, MFAD_MAIL_RECOVERY_USED, a, l, 0, 0,
+	    now);
 	if (r == MSS_ERR_THROTTLED)
 		mfad_log(LOG_WARNING, "recovery code of %s refused: mail "
 		    "ceiling reached, its owner could not be told", a->user);
