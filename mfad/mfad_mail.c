@@ -39,6 +39,8 @@
  *   and DATA go together when the relay offers PIPELINING) and keeps a
  *   status for each: a 2xx to one message's final dot stays, whatever
  *   happens to the session after it.
+ * - Sessions on several threads share only the list of SASL plugins,
+ *   which it guards with a mutex (built with pthreads, as Debian's is).
  * - It looks for a client certificate under $HOME (~/.authenticate), so
  *   mfad should run with HOME pointing at a directory only root can write.
  */
