@@ -391,8 +391,16 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 		goto done;
 	for (i = 0; i < n; i++) {
 		items[i].id = ids[i];
-		if (mfad_outbox_get(txn, ctx->store, ids[i], &items[i].m) == 0)
-			items[i].loaded = 1;
+		if (mfad_outbox_get(txn, ctx->store, ids[i], &items[i].m) != 0)
+			continue;
+		/* Read again after the claim: another session may have
+		 * settled it since the scan (sent: gone; failed: due
+		 * later). */
+		if (items[i].m.next_try > now) {
+			mfad_outmsg_clear(&items[i].m);
+			continue;
+		}
+		items[i].loaded = 1;
 	}
 	mfad_txn_abort(&txn);
 

@@ -200,3 +200,19 @@ def test_lone_message_goes_at_once(world):
     relay.wait_accepted(1)
     h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
     assert per_session(relay) == [[addr("alice")]]
+
+
+def test_no_probe_connection_while_the_relay_answers(world):
+    """The bare connection that bounds libESMTP's connect is made before
+    a session only while no session reached the relay lately: mails
+    sent one after the other cost one connection each, not two."""
+    users = ["u%d" % i for i in range(4)]
+    relay = FaultyRelay()
+    env = world(relay, None, users)
+    for i, u in enumerate(users):
+        start(env, u)
+        relay.wait_accepted(i + 1)
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert len(relay.sessions) == 4, per_session(relay)
+    # The first session's probe, then none.
+    assert relay.connections == 5, relay.connections

@@ -137,7 +137,8 @@ class FaultyRelay:
     refuse: {address: reply line} answered to RCPT TO of that address in
     every session.
 
-    active and max_active count the sessions open at once.
+    active and max_active count the sessions open at once; connections
+    counts every connection, bare ones (mfad's probe) included.
 
     mfad may reach the relay first with a bare connect (mail_probe() in
     mfad_mail.c, when no session reached the relay in the last minute)
@@ -153,6 +154,7 @@ class FaultyRelay:
         self.refuse = {a.lower(): r for a, r in (refuse or {}).items()}
         self.active = 0
         self.max_active = 0
+        self.connections = 0
         self.port = h.free_port()
         self.sessions = []
         self._cond = threading.Condition()
@@ -229,6 +231,7 @@ class FaultyRelay:
             c.settimeout(60)
             with self._cond:
                 self._conns.append(c)
+                self.connections += 1
             t = threading.Thread(target=self._serve, args=(c,),
                                  daemon=True)
             t.start()
