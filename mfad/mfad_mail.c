@@ -164,7 +164,7 @@ struct mail_events {
 	int	tls_event;	/* last STARTTLS problem reported, or 0 */
 	long	verify_err;	/* first certificate error from OpenSSL */
 	int	data_sent;	/* the message's lines were written */
-	int	connected;	/* the relay's greeting came */
+	int	connected;	/* libESMTP reached the relay */
 	char	refusal[160];	/* the relay's last 4xx or 5xx line, cleaned */
 };
 
