@@ -141,9 +141,15 @@ static const struct conf_key conf_keys[] = {
 	{ "mail", "templates", conf_set_path, OFF(templates), 0, 0 },
 	{ "mail", "max_per_minute", conf_set_uint, OFF(mail_max_per_minute),
 	    1, 100000 },
+	/* 32 is MFAD_MAIL_CONNECTIONS_MAX, written out for the docs' check
+	 * (tests/pam/test_docs.py reads this table). */
+	{ "mail", "connections", conf_set_uint, OFF(mail_connections),
+	    1, 32 },
 };
 
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
+_Static_assert(MFAD_MAIL_CONNECTIONS_MAX == 32,
+    "[mail] connections: the range in conf_keys is 1 to 32");
 
 static const char *const conf_sections[] = {
 	"mfad", "code", "device", "password", "lockout", "policy", "mail",
@@ -902,6 +908,7 @@ mfad_conf_new(void)
 	conf->reenroll_before = 0;
 	conf->tls = MFAD_TLS_STARTTLS;
 	conf->mail_max_per_minute = 600;
+	conf->mail_connections = 16;
 	if ((conf->socket = strdup(MSS_DEFAULT_SOCKET)) == NULL ||
 	    (conf->database = strdup(LOCALSTATEDIR "/lib/mfad")) == NULL ||
 	    (conf->smtp = strdup("localhost:25")) == NULL ||

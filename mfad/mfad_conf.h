@@ -13,6 +13,8 @@
 #include <time.h>
 
 #define MFAD_DEFAULT_CONF	SYSCONFDIR "/mfad/mfad.conf"
+/* [mail] connections: the most SMTP sessions mfad holds at once. */
+#define MFAD_MAIL_CONNECTIONS_MAX	32
 
 enum mfad_tls {
 	MFAD_TLS_STARTTLS = 0,
@@ -78,6 +80,7 @@ struct mfad_conf {
 	char		*language;		/* "fr" or "en"; "en" */
 	char		*templates;		/* PKGDATADIR "/templates" */
 	unsigned	 mail_max_per_minute;	/* global ceiling; 600 */
+	unsigned	 mail_connections;	/* parallel SMTP sessions; 16 */
 };
 
 /*

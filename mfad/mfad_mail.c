@@ -1,6 +1,6 @@
 /*
- * Mail: templates rendered into complete MIME messages, and one message at
- * a time sent over SMTP with libESMTP.
+ * Mail: templates rendered into complete MIME messages, sent over SMTP with
+ * libESMTP, several in one session.
  *
  * Templates: <templates>/<lang>/<kind>.txt, UTF-8. The first line is
  * "Subject: ...", the second is empty, the rest is the body. Placeholders
@@ -36,6 +36,13 @@
  *   so OpenSSL already fails the handshake on a bad certificate.
  * - It connects with a blocking connect() without a deadline; see
  *   mail_probe().
+ * - Given several messages, one smtp_start_session() sends them all in
+ *   turn over one connection (MAIL FROM waits for its answer, RCPT TO
+ *   and DATA go together when the relay offers PIPELINING) and keeps a
+ *   status for each: a 2xx to one message's final dot stays, whatever
+ *   happens to the session after it.
+ * - Sessions on several threads share only the list of SASL plugins,
+ *   which it guards with a mutex (built with pthreads, as Debian's is).
  * - It looks for a client certificate under $HOME (~/.authenticate), so
  *   mfad should run with HOME pointing at a directory only root can write.
  */
@@ -158,6 +165,7 @@ struct mail_src {
 	const char	*msg;
 	size_t		 len;
 	int		 done;
+	int		 data_sent;	/* its lines were written */
 };
 
 /* What the session's callbacks saw. */
@@ -166,6 +174,7 @@ struct mail_events {
 	int	tls_event;	/* last STARTTLS problem reported, or 0 */
 	long	verify_err;	/* first certificate error from OpenSSL */
 	int	data_sent;	/* the message's lines were written */
+	int	connected;	/* libESMTP reached the relay */
 	char	refusal[160];	/* the relay's last 4xx or 5xx line, cleaned */
 };
 
@@ -1142,13 +1151,26 @@ static void
 mail_event_cb(smtp_session_t session, int event_no, void *arg, ...)
 {
 	struct mail_events *ev = arg;
+	struct mail_src *src;
+	smtp_message_t message;
+	va_list ap;
 
 	switch (event_no) {
+	case SMTP_EV_CONNECT:
+		ev->connected = 1;
+		break;
 	case SMTP_EV_STARTTLS_OK:
 		ev->tls_ok = 1;
 		break;
 	case SMTP_EV_MESSAGEDATA:
+		/* Which message: a session carries several. */
+		va_start(ap, arg);
+		message = va_arg(ap, smtp_message_t);
+		va_end(ap);
 		ev->data_sent = 1;
+		if (message != NULL &&
+		    (src = smtp_message_get_application_data(message)) != NULL)
+			src->data_sent = 1;
 		break;
 	case SMTP_EV_EXTNA_STARTTLS:
 	case SMTP_EV_WEAK_CIPHER:
@@ -1478,81 +1500,136 @@ int
 mfad_mail_send(const struct mfad_conf *conf, const char *to,
     const char *msg, size_t len, char *err, size_t errlen)
 {
+	struct mfad_mail_out one;
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (msg == NULL || len == 0 || len > MAIL_MSG_MAX) {
+		mail_err(err, errlen, "mail: bad arguments");
+		return MSS_ERR_MAIL;
+	}
+	if (to == NULL || !mss_email_valid(to)) {
+		mail_err(err, errlen, "mail: bad sender or recipient address");
+		return MSS_ERR_MAIL;
+	}
+	memset(&one, 0, sizeof(one));
+	one.to = to;
+	one.msg = msg;
+	one.len = len;
+	if ((r = mfad_mail_send_session(conf, &one, 1, 1)) == 0)
+		r = one.result;
+	mail_err(err, errlen, "%s", one.err);
+	return r;
+}
+
+/* Sets every message's outcome to the session's failure. */
+static void
+mail_fail_all(struct mfad_mail_out *out, size_t n, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[i].result = MSS_ERR_MAIL;
+		mail_err(out[i].err, sizeof(out[i].err), "%s", why);
+	}
+}
+
+int
+mfad_mail_send_session(const struct mfad_conf *conf,
+    struct mfad_mail_out *out, size_t n, int probe)
+{
 	static const int which[] = {
 		Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
 		Timeout_TRANSFER, Timeout_DATA2
 	};
 	struct mail_cred cred;
-	struct mail_src src;
+	struct mail_src *src = NULL;
 	struct mail_events ev;
 	const smtp_status_t *st;
 	smtp_session_t session = NULL;
-	smtp_message_t message;
-	smtp_recipient_t rcpt;
+	smtp_message_t *message = NULL;
+	smtp_recipient_t *rcpt = NULL;
 	auth_context_t auth = NULL;
 	SSL_CTX *ctx = NULL;
-	char server[1024];
+	char server[1024], why[512];
 	size_t i;
-	int n, r = MSS_ERR_MAIL;
+	int ok, k, r = MSS_ERR_MAIL;
 
 	memset(&cred, 0, sizeof(cred));
 	memset(&ev, 0, sizeof(ev));
 	ev.verify_err = X509_V_OK;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (conf == NULL || msg == NULL || len == 0 || len > MAIL_MSG_MAX ||
-	    conf->smtp_host == NULL || conf->smtp_port == NULL) {
-		mail_err(err, errlen, "mail: bad arguments");
+	why[0] = '\0';
+	if (out == NULL || n == 0)
+		return MSS_ERR_INVAL;
+	for (i = 0; i < n; i++) {
+		out[i].result = MSS_ERR_MAIL;
+		out[i].err[0] = '\0';
+	}
+	if (conf == NULL || conf->smtp_host == NULL ||
+	    conf->smtp_port == NULL) {
+		mail_fail_all(out, n, "mail: bad arguments");
 		return MSS_ERR_MAIL;
 	}
-	if (to == NULL || !mss_email_valid(to) || conf->from == NULL ||
-	    !mss_email_valid(conf->from)) {
-		mail_err(err, errlen, "mail: bad sender or recipient address");
-		return MSS_ERR_MAIL;
-	}
-	n = snprintf(server, sizeof(server), "%s:%s", conf->smtp_host,
+	k = snprintf(server, sizeof(server), "%s:%s", conf->smtp_host,
 	    conf->smtp_port);
-	if (n < 0 || (size_t)n >= sizeof(server)) {
-		mail_err(err, errlen, "mail: relay name too long");
+	if (k < 0 || (size_t)k >= sizeof(server)) {
+		mail_fail_all(out, n, "mail: relay name too long");
 		return MSS_ERR_MAIL;
 	}
-	if ((r = mail_ready(err, errlen)) != 0)
+	if (conf->from == NULL || !mss_email_valid(conf->from)) {
+		mail_fail_all(out, n, "mail: bad sender or recipient address");
+		return MSS_ERR_MAIL;
+	}
+	if ((r = mail_ready(why, sizeof(why))) != 0) {
+		mail_fail_all(out, n, why);
 		return r;
+	}
 	r = MSS_ERR_MAIL;
+	if ((src = calloc(n, sizeof(*src))) == NULL ||
+	    (message = calloc(n, sizeof(*message))) == NULL ||
+	    (rcpt = calloc(n, sizeof(*rcpt))) == NULL) {
+		snprintf(why, sizeof(why), "mail: out of memory");
+		goto fail;
+	}
 	if (conf->auth_file != NULL &&
-	    mail_read_auth(conf->auth_file, geteuid(), &cred, err,
-	    errlen) != 0)
-		goto out;
+	    mail_read_auth(conf->auth_file, geteuid(), &cred, why,
+	    sizeof(why)) != 0)
+		goto fail;
 	if (conf->tls != MFAD_TLS_NONE &&
-	    (ctx = mail_tls_ctx(conf, &ev, err, errlen)) == NULL)
-		goto out;
-	if (mail_probe(conf->smtp_host, conf->smtp_port, err, errlen) != 0)
-		goto out;
+	    (ctx = mail_tls_ctx(conf, &ev, why, sizeof(why))) == NULL)
+		goto fail;
+	/* Only when the relay is not known to answer: see mail_probe(). */
+	if (probe && mail_probe(conf->smtp_host, conf->smtp_port, why,
+	    sizeof(why)) != 0)
+		goto fail;
 
 	if ((session = smtp_create_session()) == NULL ||
 	    smtp_set_server(session, server) == 0 ||
 	    smtp_set_eventcb(session, mail_event_cb, &ev) == 0 ||
 	    smtp_set_monitorcb(session, mail_monitor_cb, &ev, 0) == 0) {
-		mail_err(err, errlen, "mail: cannot set up the SMTP session");
-		goto out;
+		snprintf(why, sizeof(why), "mail: cannot set up the SMTP "
+		    "session");
+		goto fail;
 	}
 	for (i = 0; i < sizeof(which) / sizeof(which[0]); i++)
 		if (smtp_set_timeout(session,
 		    which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
 		    which[i] == Timeout_DATA2 ? MAIL_DATA_TIMEOUT_MS :
 		    MAIL_TIMEOUT_MS) == 0) {
-			mail_err(err, errlen, "mail: cannot set timeouts");
-			goto out;
+			snprintf(why, sizeof(why), "mail: cannot set timeouts");
+			goto fail;
 		}
 	if (ctx != NULL) {
 		if (smtp_starttls_enable(session, Starttls_REQUIRED) == 0 ||
 		    smtp_starttls_set_ctx(session, ctx) == 0) {
-			mail_err(err, errlen, "mail: libESMTP lacks STARTTLS");
-			goto out;
+			snprintf(why, sizeof(why), "mail: libESMTP lacks "
+			    "STARTTLS");
+			goto fail;
 		}
 	} else if (smtp_starttls_enable(session, Starttls_DISABLED) == 0) {
-		mail_err(err, errlen, "mail: cannot disable STARTTLS");
-		goto out;
+		snprintf(why, sizeof(why), "mail: cannot disable STARTTLS");
+		goto fail;
 	}
 	if (conf->auth_file != NULL) {
 		if ((auth = auth_create_context()) == NULL ||
@@ -1561,36 +1638,79 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 		    ctx != NULL ? 0 : AUTH_PLUGIN_PLAIN) == 0 ||
 		    auth_set_interact_cb(auth, mail_auth_interact, &cred) == 0 ||
 		    smtp_auth_set_context(session, auth) == 0) {
-			mail_err(err, errlen, "mail: cannot set up SMTP AUTH");
-			goto out;
+			snprintf(why, sizeof(why), "mail: cannot set up SMTP "
+			    "AUTH");
+			goto fail;
 		}
 	}
-	src.msg = msg;
-	src.len = len;
-	src.done = 0;
-	if ((message = smtp_add_message(session)) == NULL ||
-	    smtp_set_reverse_path(message, conf->from) == 0 ||
-	    (rcpt = smtp_add_recipient(message, to)) == NULL ||
-	    smtp_set_messagecb(message, mail_msg_cb, &src) == 0) {
-		mail_err(err, errlen, "mail: cannot set up the message");
+	/*
+	 * Every message of the batch in this one session: libESMTP sends
+	 * them in turn, pipelining each one's MAIL, RCPT and DATA when the
+	 * relay offers PIPELINING, and keeps a status per message.
+	 */
+	ok = 0;
+	for (i = 0; i < n; i++) {
+		if (out[i].to == NULL || !mss_email_valid(out[i].to) ||
+		    out[i].msg == NULL || out[i].len == 0 ||
+		    out[i].len > MAIL_MSG_MAX) {
+			out[i].result = MSS_ERR_REFUSED;
+			mail_err(out[i].err, sizeof(out[i].err),
+			    "mail: bad recipient address or message");
+			continue;
+		}
+		src[i].msg = out[i].msg;
+		src[i].len = out[i].len;
+		if ((message[i] = smtp_add_message(session)) == NULL ||
+		    smtp_set_reverse_path(message[i], conf->from) == 0 ||
+		    (rcpt[i] = smtp_add_recipient(message[i],
+		    out[i].to)) == NULL ||
+		    smtp_set_messagecb(message[i], mail_msg_cb,
+		    &src[i]) == 0) {
+			snprintf(why, sizeof(why), "mail: cannot set up the "
+			    "message");
+			goto fail;
+		}
+		smtp_message_set_application_data_release(message[i], &src[i],
+		    NULL);
+		ok++;
+	}
+	if (ok == 0) {
+		r = 0;		/* nothing to send: each says why */
 		goto out;
 	}
 
 	ERR_clear_error();
-	if (smtp_start_session(session) != 0 &&
-	    (st = smtp_recipient_status(rcpt)) != NULL &&
-	    st->code / 100 == 2 &&
-	    (st = smtp_message_transfer_status(message)) != NULL &&
-	    st->code / 100 == 2 &&
-	    (ctx == NULL || ev.tls_ok))
-		r = 0;
-	else {
-		mail_explain(conf, message, rcpt, &ev, err, errlen);
+	(void)smtp_start_session(session);
+	/*
+	 * Each message on its own: a message whose final dot got a 2xx is
+	 * the relay's, whatever happened to the session after it (a later
+	 * message refused, the connection dropped).
+	 */
+	for (i = 0; i < n; i++) {
+		if (message[i] == NULL)
+			continue;
+		if ((st = smtp_recipient_status(rcpt[i])) != NULL &&
+		    st->code / 100 == 2 &&
+		    (st = smtp_message_transfer_status(message[i])) != NULL &&
+		    st->code / 100 == 2 &&
+		    (ctx == NULL || ev.tls_ok)) {
+			out[i].result = 0;
+			continue;
+		}
+		ev.data_sent = src[i].data_sent;
+		mail_explain(conf, message[i], rcpt[i], &ev, out[i].err,
+		    sizeof(out[i].err));
 		/* Refused for good (5xx): trying again cannot help. */
-		if (mail_refused(message, rcpt))
-			r = MSS_ERR_REFUSED;
+		out[i].result = mail_refused(message[i], rcpt[i]) ?
+		    MSS_ERR_REFUSED : MSS_ERR_MAIL;
 	}
 	ERR_clear_error();
+	/* Whether libESMTP reached the relay: its health, for the next. */
+	r = ev.connected ? 0 : MSS_ERR_MAIL;
+	goto out;
+ fail:
+	mail_fail_all(out, n, why[0] ? why : "mail: cannot send");
+	r = MSS_ERR_MAIL;
  out:
 	if (session != NULL)
 		smtp_destroy_session(session);
@@ -1598,6 +1718,9 @@ mfad_mail_send(const struct mfad_conf *conf, const char *to,
 		auth_destroy_context(auth);
 	SSL_CTX_free(ctx);
 	sodium_memzero(&cred, sizeof(cred));
+	free(src);
+	free(message);
+	free(rcpt);
 	return r;
 }
 

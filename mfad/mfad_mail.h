@@ -1,8 +1,8 @@
 /*
- * Mail: rendering a message from a template, and sending one message over
- * SMTP with libESMTP. Rendering happens when a message is queued (the
- * outbox keeps the finished message); sending happens on the outbox's own
- * thread, never on a request's path.
+ * Mail: rendering a message from a template, and sending messages over
+ * SMTP with libESMTP, several in one session. Rendering happens when a
+ * message is queued (the outbox keeps the finished message); sending
+ * happens on the outbox's own threads, never on a request's path.
  */
 #ifndef MFAD_MAIL_H
 #define MFAD_MAIL_H
@@ -71,6 +71,30 @@ int mfad_mail_render(const struct mfad_conf *conf, enum mfad_mail_kind kind,
  */
 int mfad_mail_send(const struct mfad_conf *conf, const char *to,
     const char *msg, size_t len, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* One message of a session, and its outcome. */
+struct mfad_mail_out {
+	const char	*to;
+	const char	*msg;
+	size_t		 len;
+	int		 result;	/* as mfad_mail_send's */
+	char		 err[512];	/* why, when result is not 0 */
+};
+
+/*
+ * Sends n messages in one SMTP session (STARTTLS and AUTH once, then each
+ * message in turn, pipelined when the relay offers PIPELINING). Each
+ * out[i] gets its own result: 0 when the relay accepted that message
+ * (its final dot got a 2xx, whatever came after), MSS_ERR_REFUSED when
+ * it was refused for good, MSS_ERR_MAIL otherwise, with the reason in
+ * its err. With probe, the relay is first reached with a deadline
+ * (libESMTP's own connect has none). Returns 0 when the relay was
+ * reached, MSS_ERR_MAIL when it was not (every message failed).
+ * Blocking: call it from the outbox's threads only.
+ */
+int mfad_mail_send_session(const struct mfad_conf *conf,
+    struct mfad_mail_out *out, size_t n, int probe)
     __attribute__((warn_unused_result));
 
 /* Checks what can be checked without the relay: the auth_file (owner and

@@ -18,7 +18,14 @@
 #include "mss_mask.h"
 #include "mss_proto.h"
 
-#define MFAD_OUTBOX_BATCH	32
+#define MFAD_OUTBOX_BATCH	32	/* messages in one SMTP session */
+/*
+ * libESMTP's connect() has no deadline (mail_probe() in mfad_mail.c), so
+ * a session first reaches the relay with one unless a session reached it
+ * less than this many seconds ago: a relay that answers is not probed
+ * for every session, one that failed is probed until it answers again.
+ */
+#define MFAD_RELAY_TRUST	60
 #define MFAD_BACKOFF_MAX	60	/* seconds between two tries, at most */
 /*
  * After a kick, the sender waits this long before it looks: the request
@@ -30,11 +37,17 @@
 
 struct mfad_outbox {
 	struct mfad_ctx	*ctx;
-	pthread_t	 thread;
+	pthread_t	*threads;	/* the senders, [mail] connections */
+	unsigned	 nthreads;
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 cond;
 	int		 stop;
-	int		 kicked;
+	unsigned	 kicks;		/* mail was queued */
+	unsigned	 work;		/* a sender left work for others */
+	unsigned	 busy;		/* senders in a session */
+	uint64_t	*claimed;	/* ids those sessions are sending */
+	size_t		 nclaimed;
+	uint64_t	 relay_good;	/* last session that reached the relay */
 	char		 last_error[256];
 	/*
 	 * Global ceiling: when the mails of the last minute were queued,
@@ -54,8 +67,8 @@ mfad_outbox_kick(struct mfad_outbox *ob)
 	if (ob == NULL)
 		return;
 	pthread_mutex_lock(&ob->lock);
-	ob->kicked = 1;
-	pthread_cond_signal(&ob->cond);
+	ob->kicks++;
+	pthread_cond_broadcast(&ob->cond);
 	pthread_mutex_unlock(&ob->lock);
 }
 
@@ -272,145 +285,334 @@ mfad_outbox_service(struct mfad_ctx *ctx, MDB_txn *txn,
 	sodium_memzero(&l, sizeof(l));
 }
 
-/* Tries one message; updates the store with the outcome. */
-static void
-mfad_outbox_try(struct mfad_outbox *ob, uint64_t id)
-{
-	struct mfad_ctx *ctx = ob->ctx;
-	struct mfad_conf *conf;
-	struct mfad_outmsg m;
-	MDB_txn *txn = NULL;
-	char *msg = NULL, err[512], detail[1024];
-	const char *event = NULL, *result = "failure";
-	size_t len = 0;
-	uint64_t now = mfad_now(), backoff;
-	uint8_t state;
-	int r, sent;
+/* One message of a session, from the store to its outcome. */
+struct ob_item {
+	uint64_t		 id;
+	struct mfad_outmsg	 m;
+	int			 loaded;
+	char			*msg;		/* unsealed, wiped after */
+	size_t			 len;
+	const char		*event;		/* NULL: try again later */
+	int			 sent;
+	char			 err[512];
+};
 
-	if (mfad_txn_begin(ctx->store, 1, &txn) != 0)
-		return;
-	r = mfad_outbox_get(txn, ctx->store, id, &m);
-	mfad_txn_abort(&txn);
-	if (r != 0)
-		return;
-	err[0] = '\0';
-	if (m.expires <= now) {
-		sent = 0;
-		event = "mail_expired";
-		snprintf(err, sizeof(err), "expired after %u tries%s%s",
-		    m.tries, m.last_error[0] ? ": " : "", m.last_error);
-	} else if ((r = mfad_unseal(ctx->keys, m.sealed, m.sealed_len, &msg,
-	    &len)) != 0) {
-		sent = 0;
-		event = "mail_failed";
-		snprintf(err, sizeof(err), "queued message cannot be opened");
-	} else {
-		/* The session keeps its snapshot: a reload meanwhile
-		 * neither waits for the relay nor changes its settings. */
-		conf = mfad_snap_hold(ctx);
-		r = mfad_mail_send(conf, m.to, msg, len, err, sizeof(err));
-		mfad_snap_release(conf);
-		sodium_memzero(msg, len);
-		free(msg);
-		sent = r == 0;
-		if (sent) {
-			event = "mail_sent";
-			result = "success";
-		} else if (r == MSS_ERR_REFUSED)
-			event = "mail_failed";	/* for good: dropped */
-	}
+/* Whether the relay is known to answer: a session reached it lately. */
+static int
+mfad_outbox_relay_known(struct mfad_outbox *ob, uint64_t now)
+{
+	int known;
 
 	pthread_mutex_lock(&ob->lock);
-	/* The relay's answer, cut to what status shows. */
-	snprintf(ob->last_error, sizeof(ob->last_error), "%.255s",
-	    sent ? "" : err);
+	known = ob->relay_good != 0 && now >= ob->relay_good &&
+	    now - ob->relay_good < MFAD_RELAY_TRUST;
 	pthread_mutex_unlock(&ob->lock);
+	return known;
+}
 
-	if (mfad_txn_begin(ctx->store, 0, &txn) != 0)
-		goto out;
-	if (event != NULL) {
-		char service[64], masked[MFAD_EMAIL_MAX + 1];
-		struct mfad_audit_ev ev = { event, m.user, service, "",
-		    result, detail };
+/* Records one message's outcome in txn. */
+static int
+mfad_outbox_record(struct mfad_outbox *ob, MDB_txn *txn, struct ob_item *it,
+    uint64_t now)
+{
+	struct mfad_ctx *ctx = ob->ctx;
+	struct mfad_outmsg *m = &it->m;
+	char detail[1024], service[64], masked[MFAD_EMAIL_MAX + 1];
+	struct mfad_audit_ev ev = { it->event, m->user, service, "",
+	    it->sent ? "success" : "failure", detail };
+	uint64_t backoff;
+	uint8_t state;
+	int r;
 
+	if (it->event != NULL) {
 		/* The service of the login the mail belongs to, and to
 		 * whom, masked as in the prompts. */
-		mfad_outbox_service(ctx, txn, &m, service, sizeof(service));
-		if (mss_mask_email(m.to, masked, sizeof(masked)) != 0)
+		mfad_outbox_service(ctx, txn, m, service, sizeof(service));
+		if (mss_mask_email(m->to, masked, sizeof(masked)) != 0)
 			snprintf(masked, sizeof(masked), "?");
 		/* A mail that needed more than one try says why in the
 		 * audit trail too, not only in the log. */
-		if (sent && m.tries > 0)
+		if (it->sent && m->tries > 0)
 			snprintf(detail, sizeof(detail), "%s to=%.100s after %u "
 			    "failed tr%s, the last: %s",
-			    mfad_mail_kind_name(m.kind), masked, m.tries,
-			    m.tries == 1 ? "y" : "ies", m.last_error);
+			    mfad_mail_kind_name(m->kind), masked, m->tries,
+			    m->tries == 1 ? "y" : "ies", m->last_error);
 		else
 			snprintf(detail, sizeof(detail), "%s to=%.100s%s%.511s",
-			    mfad_mail_kind_name(m.kind), masked,
-			    sent ? "" : ": ", sent ? "" : err);
-		state = sent ? MSS_MAIL_SENT : MSS_MAIL_FAILED;
-		if ((r = mfad_outbox_del(txn, ctx->store, id)) != 0 ||
-		    (r = mfad_outbox_login_state(ctx, txn, &m, state)) != 0 ||
+			    mfad_mail_kind_name(m->kind), masked,
+			    it->sent ? "" : ": ", it->sent ? "" : it->err);
+		state = it->sent ? MSS_MAIL_SENT : MSS_MAIL_FAILED;
+		if ((r = mfad_outbox_del(txn, ctx->store, it->id)) != 0)
+			return r == MSS_ERR_NOTFOUND ? 0 : r;
+		if ((r = mfad_outbox_login_state(ctx, txn, m, state)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
-			goto out;
-	} else {
-		/* Retry with backoff while the message is worth sending. */
-		m.tries++;
-		backoff = (uint64_t)1 << (m.tries < 6 ? m.tries : 6);
-		if (backoff > MFAD_BACKOFF_MAX)
-			backoff = MFAD_BACKOFF_MAX;
-		m.next_try = now + backoff;
-		snprintf(m.last_error, sizeof(m.last_error), "%.255s", err);
-		mfad_log(LOG_WARNING, "mail %s for %s not sent (try %u, "
-		    "next in %llus): %s", mfad_mail_kind_name(m.kind), m.user,
-		    m.tries, (unsigned long long)backoff, err);
-		if ((r = mfad_outbox_update(txn, ctx->store, id, &m)) != 0 ||
-		    (r = mfad_outbox_login_state(ctx, txn, &m,
-		    MSS_MAIL_RETRYING)) != 0)
-			goto out;
+			return r;
+		return 0;
 	}
-	if (mfad_txn_commit(&txn) != 0)
-		mfad_log(LOG_ERR, "outbox: cannot record a delivery result");
-out:
-	mfad_txn_abort(&txn);
-	mfad_outmsg_clear(&m);
+	/* Retry with backoff while the message is worth sending. */
+	m->tries++;
+	backoff = (uint64_t)1 << (m->tries < 6 ? m->tries : 6);
+	if (backoff > MFAD_BACKOFF_MAX)
+		backoff = MFAD_BACKOFF_MAX;
+	m->next_try = now + backoff;
+	snprintf(m->last_error, sizeof(m->last_error), "%.255s", it->err);
+	mfad_log(LOG_WARNING, "mail %s for %s not sent (try %u, next in "
+	    "%llus): %s", mfad_mail_kind_name(m->kind), m->user, m->tries,
+	    (unsigned long long)backoff, it->err);
+	if ((r = mfad_outbox_update(txn, ctx->store, it->id, m)) != 0)
+		return r == MSS_ERR_NOTFOUND ? 0 : r;
+	return mfad_outbox_login_state(ctx, txn, m, MSS_MAIL_RETRYING);
 }
 
+/*
+ * Sends the messages ids[0..n) in one SMTP session and records each
+ * one's outcome; a message leaves the outbox only once the relay has
+ * accepted it (or refused it for good, or it expired). Returns 0, or -1
+ * when the outcomes could not be recorded (the messages stay due).
+ */
+static int
+mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
+{
+	struct mfad_ctx *ctx = ob->ctx;
+	struct mfad_conf *conf;
+	struct ob_item *items;
+	struct mfad_mail_out *out = NULL;
+	MDB_txn *txn = NULL;
+	uint64_t now = mfad_now();
+	size_t i, k, nout = 0;
+	int r, ret = -1;
+
+	if ((items = calloc(n, sizeof(*items))) == NULL ||
+	    (out = calloc(n, sizeof(*out))) == NULL) {
+		free(items);
+		return -1;
+	}
+	if (mfad_txn_begin(ctx->store, 1, &txn) != 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		items[i].id = ids[i];
+		if (mfad_outbox_get(txn, ctx->store, ids[i], &items[i].m) != 0)
+			continue;
+		/* Read again after the claim: another session may have
+		 * settled it since the scan (sent: gone; failed: due
+		 * later). */
+		if (items[i].m.next_try > now) {
+			mfad_outmsg_clear(&items[i].m);
+			continue;
+		}
+		items[i].loaded = 1;
+	}
+	mfad_txn_abort(&txn);
+
+	for (i = 0; i < n; i++) {
+		struct ob_item *it = &items[i];
+
+		if (!it->loaded)
+			continue;
+		if (it->m.expires <= now) {
+			it->event = "mail_expired";
+			snprintf(it->err, sizeof(it->err), "expired after %u "
+			    "tries%s%s", it->m.tries,
+			    it->m.last_error[0] ? ": " : "", it->m.last_error);
+		} else if (mfad_unseal(ctx->keys, it->m.sealed,
+		    it->m.sealed_len, &it->msg, &it->len) != 0) {
+			it->event = "mail_failed";
+			snprintf(it->err, sizeof(it->err), "queued message "
+			    "cannot be opened");
+		} else {
+			out[nout].to = it->m.to;
+			out[nout].msg = it->msg;
+			out[nout].len = it->len;
+			nout++;
+		}
+	}
+	if (nout > 0) {
+		/* The session keeps its snapshot: a reload meanwhile
+		 * neither waits for the relay nor changes its settings. */
+		conf = mfad_snap_hold(ctx);
+		r = mfad_mail_send_session(conf, out, nout,
+		    !mfad_outbox_relay_known(ob, now));
+		mfad_snap_release(conf);
+		pthread_mutex_lock(&ob->lock);
+		/* The relay's health, judged by this session: the next
+		 * ones skip the probe while it answers. */
+		ob->relay_good = r == 0 ? mfad_now() : 0;
+		pthread_mutex_unlock(&ob->lock);
+	}
+	for (i = k = 0; i < n; i++) {
+		struct ob_item *it = &items[i];
+
+		if (it->msg == NULL)
+			continue;
+		sodium_memzero(it->msg, it->len);
+		free(it->msg);
+		it->msg = NULL;
+		it->sent = out[k].result == 0;
+		if (it->sent)
+			it->event = "mail_sent";
+		else {
+			snprintf(it->err, sizeof(it->err), "%s", out[k].err);
+			if (out[k].result == MSS_ERR_REFUSED)
+				it->event = "mail_failed"; /* for good */
+		}
+		k++;
+	}
+
+	pthread_mutex_lock(&ob->lock);
+	/* The relay's answer to the session's last message, cut to what
+	 * status shows. */
+	for (i = n; i-- > 0; )
+		if (items[i].loaded) {
+			snprintf(ob->last_error, sizeof(ob->last_error),
+			    "%.255s", items[i].sent ? "" : items[i].err);
+			break;
+		}
+	pthread_mutex_unlock(&ob->lock);
+
+	/* Every outcome of the session in one transaction. */
+	if (mfad_txn_begin(ctx->store, 0, &txn) != 0)
+		goto done;
+	for (i = 0; i < n; i++)
+		if (items[i].loaded &&
+		    mfad_outbox_record(ob, txn, &items[i], now) != 0)
+			goto done;
+	if (mfad_txn_commit(&txn) != 0)
+		goto done;
+	ret = 0;
+ done:
+	if (ret != 0)
+		mfad_log(LOG_ERR, "outbox: cannot record a delivery result");
+	mfad_txn_abort(&txn);
+	for (i = 0; i < n; i++) {
+		if (items[i].msg != NULL) {
+			sodium_memzero(items[i].msg, items[i].len);
+			free(items[i].msg);
+		}
+		if (items[i].loaded)
+			mfad_outmsg_clear(&items[i].m);
+	}
+	sodium_memzero(items, n * sizeof(*items));
+	free(items);
+	free(out);
+	return ret;
+}
+
+/* Whether id is being sent by a session now. */
+static int
+mfad_outbox_claimed(const struct mfad_outbox *ob, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < ob->nclaimed; i++)
+		if (ob->claimed[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Drops ids from the claimed set (under the lock). */
+static void
+mfad_outbox_unclaim(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < ob->nclaimed; j++)
+			if (ob->claimed[j] == ids[i]) {
+				ob->claimed[j] = ob->claimed[--ob->nclaimed];
+				break;
+			}
+}
+
+/*
+ * One of [mail] connections senders. Each wakes as soon as mail is
+ * queued, takes its share of what is due and not already being sent
+ * (all of it, up to MFAD_OUTBOX_BATCH, when it is the only one free;
+ * never waiting for more to come), sends that in one SMTP session, and
+ * looks again.
+ */
 static void *
 mfad_outbox_main(void *arg)
 {
 	struct mfad_outbox *ob = arg;
 	struct mfad_ctx *ctx = ob->ctx;
-	uint64_t ids[MFAD_OUTBOX_BATCH], depth, oldest, next, now;
+	uint64_t *ids, mine[MFAD_OUTBOX_BATCH], depth, oldest, next, now;
+	struct mfad_conf *conf;
 	struct timespec until;
 	MDB_txn *txn;
-	size_t n, i;
-	int r, settle;
+	size_t n, i, k, want, free_n, scan;
+	unsigned seen_kick, seen_work, limit;
+	int r, settle, failed;
 
 	pthread_setname_np(pthread_self(), "mfad-mail");
+	scan = ob->nthreads * MFAD_OUTBOX_BATCH + MFAD_OUTBOX_BATCH;
+	if ((ids = calloc(scan, sizeof(*ids))) == NULL) {
+		mfad_log(LOG_ERR, "outbox: out of memory; a sender stops");
+		return NULL;
+	}
 	for (;;) {
 		pthread_mutex_lock(&ob->lock);
-		ob->kicked = 0;
+		seen_kick = ob->kicks;
+		seen_work = ob->work;
 		pthread_mutex_unlock(&ob->lock);
 
 		n = 0;
 		next = 0;
 		now = mfad_now();
+		failed = 0;
 		if (mfad_txn_begin(ctx->store, 1, &txn) == 0) {
-			r = mfad_outbox_due(txn, ctx->store, now, ids,
-			    MFAD_OUTBOX_BATCH, &n, &depth, &oldest, &next);
+			r = mfad_outbox_due(txn, ctx->store, now, ids, scan, &n,
+			    &depth, &oldest, &next);
 			mfad_txn_abort(&txn);
 			if (r != 0)
 				n = 0;
 		}
-		for (i = 0; i < n; i++) {
-			pthread_mutex_lock(&ob->lock);
-			r = ob->stop;
+		conf = mfad_snap_hold(ctx);
+		limit = conf->mail_connections;
+		mfad_snap_release(conf);
+		if (limit > ob->nthreads)
+			limit = ob->nthreads;
+
+		k = 0;
+		pthread_mutex_lock(&ob->lock);
+		if (ob->stop) {
 			pthread_mutex_unlock(&ob->lock);
-			if (r)
-				break;
-			mfad_outbox_try(ob, ids[i]);
+			break;
+		}
+		for (i = free_n = 0; i < n; i++)
+			if (!mfad_outbox_claimed(ob, ids[i]))
+				ids[free_n++] = ids[i];
+		if (free_n > 0 && ob->busy < limit) {
+			/* An even share between the senders free now, so
+			 * that a burst goes out over parallel sessions. */
+			want = (free_n + (limit - ob->busy) - 1) /
+			    (limit - ob->busy);
+			if (want > MFAD_OUTBOX_BATCH)
+				want = MFAD_OUTBOX_BATCH;
+			for (k = 0; k < want; k++) {
+				mine[k] = ids[k];
+				ob->claimed[ob->nclaimed++] = ids[k];
+			}
+			ob->busy++;
+			if (free_n > k && ob->busy < limit) {
+				/* More than this share: wake another. */
+				ob->work++;
+				pthread_cond_broadcast(&ob->cond);
+			}
+		}
+		pthread_mutex_unlock(&ob->lock);
+
+		if (k > 0) {
+			r = mfad_outbox_session(ob, mine, k);
+			pthread_mutex_lock(&ob->lock);
+			mfad_outbox_unclaim(ob, mine, k);
+			ob->busy--;
+			pthread_mutex_unlock(&ob->lock);
+			/* Look again at once (what came meanwhile), unless
+			 * the store failed: a store that keeps failing must
+			 * not make this spin. */
+			if (r == 0)
+				continue;
+			failed = 1;
 		}
 
 		pthread_mutex_lock(&ob->lock);
@@ -418,17 +620,12 @@ mfad_outbox_main(void *arg)
 			pthread_mutex_unlock(&ob->lock);
 			break;
 		}
-		if (!ob->kicked && n < MFAD_OUTBOX_BATCH) {
+		if (ob->kicks == seen_kick && ob->work == seen_work) {
 			clock_gettime(CLOCK_REALTIME, &until);
-			/*
-			 * Wake for the next retry, or at least every 5 s.
-			 * After tries, `next' was computed before them and
-			 * knows none of their retry times: scan again in a
-			 * second (not at once, so a store that keeps failing
-			 * cannot make this spin).
-			 */
+			/* Wake for the next retry, or at least every 5 s; a
+			 * second after a failed record. */
 			now = mfad_now();
-			if (n > 0)
+			if (failed)
 				until.tv_sec += 1;
 			else
 				until.tv_sec += next > now && next - now < 5 ?
@@ -436,7 +633,7 @@ mfad_outbox_main(void *arg)
 			pthread_cond_timedwait(&ob->cond, &ob->lock, &until);
 		}
 		r = ob->stop;
-		settle = ob->kicked;
+		settle = ob->kicks != seen_kick;
 		pthread_mutex_unlock(&ob->lock);
 		if (r)
 			break;
@@ -444,26 +641,59 @@ mfad_outbox_main(void *arg)
 			nanosleep(&(struct timespec){ 0, MFAD_OUTBOX_SETTLE_NS },
 			    NULL);
 	}
+	free(ids);
 	return NULL;
+}
+
+/* Stops and joins the first n senders, and frees ob. */
+static void
+mfad_outbox_free(struct mfad_outbox *ob, unsigned n)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&ob->lock);
+	ob->stop = 1;
+	pthread_cond_broadcast(&ob->cond);
+	pthread_mutex_unlock(&ob->lock);
+	for (i = 0; i < n; i++)
+		pthread_join(ob->threads[i], NULL);
+	pthread_cond_destroy(&ob->cond);
+	pthread_mutex_destroy(&ob->lock);
+	free(ob->threads);
+	free(ob->claimed);
+	free(ob->ring);
+	free(ob);
 }
 
 int
 mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
 {
 	struct mfad_outbox *ob;
+	unsigned i, n;
 
 	*out = NULL;
+	n = ctx->conf->mail_connections;
+	if (n < 1 || n > MFAD_MAIL_CONNECTIONS_MAX)
+		n = 1;
 	if ((ob = calloc(1, sizeof(*ob))) == NULL)
 		return MSS_ERR_NOMEM;
 	ob->ctx = ctx;
+	ob->nthreads = n;
+	if ((ob->threads = calloc(n, sizeof(*ob->threads))) == NULL ||
+	    (ob->claimed = calloc((size_t)n * MFAD_OUTBOX_BATCH,
+	    sizeof(*ob->claimed))) == NULL) {
+		free(ob->threads);
+		free(ob);
+		return MSS_ERR_NOMEM;
+	}
 	pthread_mutex_init(&ob->lock, NULL);
 	pthread_cond_init(&ob->cond, NULL);
-	if (pthread_create(&ob->thread, NULL, mfad_outbox_main, ob) != 0) {
-		pthread_cond_destroy(&ob->cond);
-		pthread_mutex_destroy(&ob->lock);
-		free(ob);
-		return MSS_ERR_SYSTEM;
-	}
+	for (i = 0; i < n; i++)
+		if (pthread_create(&ob->threads[i], NULL, mfad_outbox_main,
+		    ob) != 0) {
+			mfad_outbox_free(ob, i);
+			return MSS_ERR_SYSTEM;
+		}
 	*out = ob;
 	return 0;
 }
@@ -473,13 +703,5 @@ mfad_outbox_stop(struct mfad_outbox *ob)
 {
 	if (ob == NULL)
 		return;
-	pthread_mutex_lock(&ob->lock);
-	ob->stop = 1;
-	pthread_cond_signal(&ob->cond);
-	pthread_mutex_unlock(&ob->lock);
-	pthread_join(ob->thread, NULL);
-	pthread_cond_destroy(&ob->cond);
-	pthread_mutex_destroy(&ob->lock);
-	free(ob->ring);
-	free(ob);
+	mfad_outbox_free(ob, ob->nthreads);
 }

@@ -1,9 +1,10 @@
 /*
  * The durable outbox. A request that causes mail renders and seals the
  * message and puts it in the store inside its own transaction, so it is
- * committed before the reply goes out; a thread of its own then delivers
- * it, retrying with backoff until the message expires (a code's mail
- * expires with the code). A slow or dead relay never stalls a request.
+ * committed before the reply goes out; threads of its own ([mail]
+ * connections) then deliver it, several messages a session, retrying
+ * with backoff until the message expires (a code's mail expires with the
+ * code). A slow or dead relay never stalls a request.
  */
 #ifndef MFAD_OUTBOX_H
 #define MFAD_OUTBOX_H
@@ -16,7 +17,8 @@
 #include "mfad_mail.h"
 #include "mfad_server.h"
 
-/* Starts the sender thread (which first resumes what a previous run left). */
+/* Starts the sender threads (which first resume what a previous run
+ * left). */
 int mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
     __attribute__((warn_unused_result));
 /* Stops the thread; queued mail stays in the store for the next start. */

@@ -128,19 +128,33 @@ class FaultyRelay:
     ("delay", seconds) before the normal reply, and for starttls
     "garbage" (220, then bytes that are not TLS).
 
+    A step may also be "drop_after": n, to close the connection right
+    after the n-th message of the session was accepted.
+
     tls: None (no STARTTLS offered) or a list of server SSLContexts, one
     per session, the last for the sessions past the list.
 
-    mfad reaches the relay first with a bare connect (mail_probe() in
-    mfad_mail.c) that it closes before the greeting: a connection counts
+    refuse: {address: reply line} answered to RCPT TO of that address in
+    every session.
+
+    active and max_active count the sessions open at once; connections
+    counts every connection, bare ones (mfad's probe) included.
+
+    mfad may reach the relay first with a bare connect (mail_probe() in
+    mfad_mail.c, when no session reached the relay in the last minute)
+    that it closes before the greeting: a connection counts
     as a session from its first command, and sends the greeting of the
     next session in the script."""
 
     GREETING = "220 relay.test ESMTP fault-injecting relay"
 
-    def __init__(self, sessions=(), tls=None):
+    def __init__(self, sessions=(), tls=None, refuse=None):
         self.script = list(sessions)
         self.tls = tls
+        self.refuse = {a.lower(): r for a, r in (refuse or {}).items()}
+        self.active = 0
+        self.max_active = 0
+        self.connections = 0
         self.port = h.free_port()
         self.sessions = []
         self._cond = threading.Condition()
@@ -217,6 +231,7 @@ class FaultyRelay:
             c.settimeout(60)
             with self._cond:
                 self._conns.append(c)
+                self.connections += 1
             t = threading.Thread(target=self._serve, args=(c,),
                                  daemon=True)
             t.start()
@@ -246,10 +261,13 @@ class FaultyRelay:
 
     def _serve(self, sock):
         conn = _Line(sock)
+        conn.counted = False
         try:
             self._session(conn)
         finally:
             with self._cond:
+                if conn.counted:
+                    self.active -= 1
                 self._cond.notify_all()
             try:
                 conn.sock.close()
@@ -274,6 +292,9 @@ class FaultyRelay:
                 with self._cond:
                     sess = Session(len(self.sessions))
                     self.sessions.append(sess)
+                    conn.counted = True
+                    self.active += 1
+                    self.max_active = max(self.max_active, self.active)
                 faults = self._faults(sess.index)
             with self._cond:
                 sess.commands.append((verb, conn.tls))
@@ -297,6 +318,11 @@ class FaultyRelay:
                 rcpts = 0
             elif verb == "RCPT":
                 action = faults.get("rcpt")
+                m = re.search(rb"<([^>]*)>", line)
+                addr = m.group(1).decode(errors="replace").lower() \
+                    if m else ""
+                if addr in self.refuse:
+                    action = self.refuse[addr]
                 if not mail:
                     ok = conn.send("503 5.5.1 Error: need MAIL command")
                 else:
@@ -395,6 +421,10 @@ class FaultyRelay:
         with self._cond:
             msg["reply"] = int(reply[:3])
             self._cond.notify_all()
+        if "drop_after" in faults and \
+                sum(1 for m in sess.messages if m["reply"] and
+                    m["reply"] // 100 == 2) >= faults["drop_after"]:
+            return False
         return True
 
 

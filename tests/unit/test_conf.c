@@ -151,6 +151,7 @@ check_defaults(const struct mfad_conf *c)
 	assert_string_equal(c->language, "en");
 	assert_string_equal(c->templates, PKGDATADIR "/templates");
 	assert_int_equal(c->mail_max_per_minute, 600);
+	assert_int_equal(c->mail_connections, 16);
 }
 
 static void
@@ -239,7 +240,8 @@ test_every_key(void **state)
 	    "from = no-reply@example.org\n"
 	    "language = fr\n"
 	    "templates = /etc/mfad/templates\n"
-	    "max_per_minute = 100000\n");
+	    "max_per_minute = 100000\n"
+	    "connections = 32\n");
 
 	assert_string_equal(c->socket, "/run/mfad-test/s.sock");
 	assert_string_equal(c->database, "/srv/mfad/db");
@@ -280,6 +282,7 @@ test_every_key(void **state)
 	assert_string_equal(c->language, "fr");
 	assert_string_equal(c->templates, "/etc/mfad/templates");
 	assert_int_equal(c->mail_max_per_minute, 100000);
+	assert_int_equal(c->mail_connections, 32);
 	mfad_conf_free(c);
 }
 
@@ -294,7 +297,7 @@ test_integer_bounds(void **state)
 	    "max_attempts=1\nresend_interval=3600\nmax_sends=1\n"
 	    "[device]\nremember_days=365\n[password]\nmin_length=8\n"
 	    "max_length=8\n[lockout]\nthreshold=1\nduration=1\n"
-	    "[mail]\nmax_per_minute=1\n");
+	    "[mail]\nmax_per_minute=1\nconnections=1\n");
 	assert_int_equal(c->audit_days, 1);
 	assert_int_equal(c->code_length, 6);
 	assert_int_equal(c->code_ttl, 1);
@@ -307,6 +310,7 @@ test_integer_bounds(void **state)
 	assert_int_equal(c->lock_threshold, 1);
 	assert_int_equal(c->lock_duration, 1);
 	assert_int_equal(c->mail_max_per_minute, 1);
+	assert_int_equal(c->mail_connections, 1);
 	mfad_conf_free(c);
 
 	c = load_ok("[mfad]\naudit_days=3650\n[code]\nlength=010\n"
@@ -448,6 +452,9 @@ static const struct bad_value bad_values[] = {
 	{ "mail", "max_per_minute", "0",
 	    "[mail] max_per_minute must be an integer from 1 to 100000" },
 	{ "mail", "max_per_minute", "100001", "not \"100001\"" },
+	{ "mail", "connections", "0",
+	    "[mail] connections must be an integer from 1 to 32" },
+	{ "mail", "connections", "33", "not \"33\"" },
 };
 
 /* Each bad value is refused, naming the line it is on. */
@@ -485,7 +492,7 @@ static const char *const all_keys[][2] = {
 	{ "mail", "smtp" }, { "mail", "tls" }, { "mail", "ca_file" },
 	{ "mail", "auth_file" }, { "mail", "from" },
 	{ "mail", "language" }, { "mail", "templates" },
-	{ "mail", "max_per_minute" },
+	{ "mail", "max_per_minute" }, { "mail", "connections" },
 };
 
 #define NKEYS	(sizeof(all_keys) / sizeof(all_keys[0]))

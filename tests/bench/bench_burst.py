@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+"""Benchmark: time to the code during a burst of logins. Many logins
+start at once; for each, the time from "a code was sent" (the moment
+mfad's AUTH_START reply, "code sent", reaches the client: the code is
+then queued) to the moment the relay accepted the message (its answer to
+the end of DATA).
+
+The relay is a real aiosmtpd server with STARTTLS (a CA and a server
+certificate made at run time), AUTH (mfad's auth_file) and PIPELINING
+announced as common relays do, reached
+through a TCP proxy of this script that delays each direction by half
+the round trip, in byte order: 0, 25 and 100 ms of round trip. The relay
+and the proxy run in a child process of their own, so that the logins
+started here do not slow them.
+
+Scenarios: N logins started at once (threads released together), and
+M logins spread evenly over S seconds. A fresh mfad and fresh accounts
+for each (mfad_load -m add), so nothing of one scenario is still in the
+outbox of the next.
+
+  tests/bench/bench_burst.py [--rtt MS,...] [--burst N] [--spread M]
+                             [--seconds S] [--wait W] [--quick]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import benchlib as b
+from benchlib import h
+
+REQ_AUTH_START, REP_AUTH, CODE_SENT = 2, 101, 2
+RELAY_USER, RELAY_PASS = "mailer", "bench relay secret"
+
+
+# ------------------------------------------------------------------ relay
+# (the child process: python3 bench_burst.py --serve DIR RTT_MS)
+
+class PipeliningHandler(h._Handler):
+    """Announces PIPELINING, as Postfix and Exim do: aiosmtpd reads
+    pipelined commands in order, but does not say so."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname,
+                          responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING"] + responses[-1:]
+
+
+class Recorder(h.RelayServer):
+    """A RelayServer that keeps, per accepted message, when it was
+    accepted and to whom."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.accepted = []
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+        c = Controller(PipeliningHandler(self), hostname="127.0.0.1",
+                       port=self.port, tls_context=self.tls_context,
+                       require_starttls=self.require_starttls,
+                       authenticator=self._authenticate,
+                       auth_required=True, auth_require_tls=True)
+        c.start()
+        self._controller = c
+
+    def _store(self, envelope):
+        t = time.time()
+        with self._cond:
+            for r in envelope.rcpt_tos:
+                self.accepted.append((t, r.lower()))
+
+
+async def pump(reader, writer, delay):
+    """Copies reader to writer, each chunk `delay` seconds after it was
+    read, in order."""
+    loop = asyncio.get_running_loop()
+    q = asyncio.Queue()
+
+    async def read():
+        while True:
+            data = await reader.read(65536)
+            await q.put((loop.time() + delay, data))
+            if not data:
+                return
+
+    async def write():
+        while True:
+            due, data = await q.get()
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not data:
+                try:
+                    writer.write_eof()
+                except OSError:
+                    pass
+                return
+            writer.write(data)
+            await writer.drain()
+
+    try:
+        await asyncio.gather(read(), write())
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+async def proxy(port, target, delay):
+    async def serve(cr, cw):
+        try:
+            ur, uw = await asyncio.open_connection("127.0.0.1", target)
+        except OSError:
+            cw.close()
+            return
+        await asyncio.gather(pump(cr, uw, delay), pump(ur, cw, delay))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
+
+
+def serve(directory, rtt_ms):
+    ca, cert, key = h.make_tls(directory, "localhost")
+    relay = Recorder(tls_context=h.server_tls_context(cert, key),
+                     require_starttls=True,
+                     credentials=(RELAY_USER, RELAY_PASS))
+    relay.start()
+    port = h.free_port()
+    t = threading.Thread(target=lambda: asyncio.run(
+        proxy(port, relay.port, rtt_ms / 2000.0)), daemon=True)
+    t.start()
+    print(json.dumps({"port": port, "ca": str(ca)}), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "dump":
+            with relay._cond:
+                out = list(relay.accepted)
+            print(json.dumps(out), flush=True)
+        elif line.strip() == "quit":
+            break
+    relay.stop()
+
+
+# ------------------------------------------------------------------ logins
+
+def auth_start(env, i):
+    """One login of account i up to "code sent"; returns the time of the
+    reply, or None when it was anything else."""
+    user = "u%07d" % i
+    payload = b"".join(h.pstr(s) for s in (
+        "mss-bench", user, user + "@example.org", h.PASSWORD,
+        "", "10.9.%d.%d" % (i // 256 % 256, i % 256), "", "en")) + \
+        (0).to_bytes(4, "big")
+    try:
+        rep = h.raw_request(env.sock, REQ_AUTH_START, payload, timeout=60)
+    except OSError:
+        return None
+    t = time.time()
+    if rep is None or rep[0] != REP_AUTH or rep[1][0] != CODE_SENT:
+        return None
+    return t
+
+
+def start_logins(env, first, n, seconds):
+    """Starts logins of accounts first..first+n-1: all at once (seconds
+    0) or spread evenly over seconds. Returns {address: time sent}."""
+    sent, lock = {}, threading.Lock()
+    gate = threading.Barrier(n) if seconds == 0 else None
+    t0 = time.monotonic() + 0.5
+
+    def one(k):
+        if gate is not None:
+            gate.wait()
+        else:
+            d = t0 + k * seconds / n - time.monotonic()
+            if d > 0:
+                time.sleep(d)
+        t = auth_start(env, first + k)
+        if t is not None:
+            with lock:
+                sent["u%07d@example.org" % (first + k)] = t
+
+    # One thread a login of the burst; the spread ones by a pool of
+    # threads, each asleep until its login's time.
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(n)] \
+        if gate is not None else []
+    if gate is None:
+        pool = min(n, 200)
+
+        def worker(w):
+            for k in range(w, n, pool):
+                one(k)
+        threads = [threading.Thread(target=worker, args=(w,))
+                   for w in range(pool)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sent
+
+
+def scenario(tool, rtt, n, seconds, wait, connections=None):
+    """One scenario with a fresh relay, proxy and mfad; returns
+    (latencies in ms, logins refused, messages not accepted in time)."""
+    tmp = tempfile.mkdtemp(prefix="mss-burst-")
+    child = subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                              "--serve", tmp, str(rtt)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    env = None
+    try:
+        ready = json.loads(child.stdout.readline())
+        auth = os.path.join(tmp, "auth")
+        with open(auth, "w") as f:
+            f.write("%s\n%s\n" % (RELAY_USER, RELAY_PASS))
+        os.chmod(auth, 0o600)
+        mail = {"smtp": "localhost:%d" % ready["port"], "tls": "starttls",
+                "ca_file": ready["ca"], "auth_file": auth}
+        if connections:
+            mail["connections"] = connections
+        sink, env = b.bench_env({"mail": mail})
+        env.start()
+        b.load(tool, env, 0, "add", clients=8, accounts=n)
+        h.wait_until(lambda: env.ctl_json("status").get("outbox", 0) == 0,
+                     timeout=wait, what="an empty outbox")
+        begin = time.time()
+        sent = start_logins(env, 0, n, seconds)
+        deadline = time.monotonic() + wait
+        while True:
+            child.stdin.write("dump\n")
+            child.stdin.flush()
+            got = {}
+            for t, rcpt in json.loads(child.stdout.readline()):
+                if t >= begin:
+                    got.setdefault(rcpt, t)
+            if all(a in got for a in sent) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        lat = sorted((got[a] - t) * 1000 for a, t in sent.items()
+                     if a in got)
+        missing = sum(1 for a in sent if a not in got)
+        # A message not accepted within the wait counts as the wait: the
+        # figures are then lower bounds.
+        lat += [wait * 1000.0] * missing
+        return sorted(lat), n - len(sent), missing
+    finally:
+        if env is not None:
+            env.close()
+        try:
+            child.stdin.write("quit\n")
+            child.stdin.flush()
+        except OSError:
+            pass
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--rtt", default="0,25,100")
+    ap.add_argument("--burst", type=int, default=100)
+    ap.add_argument("--spread", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--wait", type=float, default=120)
+    ap.add_argument("--connections", type=int, default=0,
+                    help="[mail] connections (default: mfad's)")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.serve[0], float(args.serve[1]))
+        return
+    if args.quick:
+        args.rtt, args.burst, args.spread, args.seconds, args.wait = \
+            "25", 20, 0, 0, 60
+    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
+                common=True)
+    runs = [(args.burst, 0)]
+    if args.spread:
+        runs.append((args.spread, args.seconds))
+    for rtt in (int(x) for x in args.rtt.split(",")):
+        for n, secs in runs:
+            lat, refused, missing = scenario(tool, rtt, n, secs, args.wait,
+                                              args.connections)
+            what = "%d logins at once" % n if secs == 0 else \
+                "%d logins within %g s" % (n, secs)
+            notes = []
+            if refused:
+                notes.append("%d logins got no code" % refused)
+            if missing:
+                notes.append("%d not accepted within %g s: lower bounds" %
+                             (missing, args.wait))
+            r = {"bench": "time to the code, %s, relay at %d ms RTT "
+                 "(STARTTLS, AUTH): p50 (median), p99, max" % (what, rtt),
+                 "unit": "ms", "runs": 1,
+                 "median": b.percentile(lat, 50), "p99":
+                 b.percentile(lat, 99), "min": lat[0] if lat else 0.0,
+                 "max": lat[-1] if lat else 0.0,
+                 "key": "burst_%d_%d" % (rtt, n)}
+            if notes:
+                r["note"] = "; ".join(notes)
+            print(json.dumps(r), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Mail sent in sessions of several messages over parallel connections
+([mail] connections, mfad(8) MAIL DELIVERY), each message with its own
+outcome.
+
+The real mfad sends the codes of logins started with pam_mss's own
+request (AUTH_START frames, as a trusted PAM caller) to FaultyRelay
+(tests/pam/test_relay_faults.py), which records every session and can
+hold one up, refuse one recipient or drop the connection after some
+messages. To make a batch certain rather than likely, the tests hold the
+only sender in a first session whose greeting comes late, and queue the
+batch meanwhile: it is then all due when the sender looks again. No
+assertion is about time: the waits are deadlines for events.
+"""
+
+import threading
+
+import pytest
+
+import mss_harness as h
+from test_relay_faults import ARRIVAL, FaultyRelay, audit, parse
+
+REQ_AUTH_START, REP_AUTH, CODE_SENT = 2, 101, 2
+HOLD = ("delay", 3)     # the greeting of the session that holds the sender
+
+
+@pytest.fixture
+def world(request):
+    """world(relay, config, users) -> a started MssEnv mailing through
+    relay, with those users (user@example.org)."""
+    made = []
+
+    def make(relay, config=None, users=()):
+        missing = h.missing_binaries()
+        if missing:
+            pytest.fail("not built (set MSS_BUILDDIR): " + ", ".join(missing))
+        relay.start()
+        env = h.MssEnv(relay, config)
+        made.append((relay, env))
+        env.start()
+        for u in users:
+            env.add_user(u)
+        return env
+
+    yield make
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is not None and rep.failed
+    for relay, env in made:
+        if failed:
+            print("---- %s (kept) ----\n%s" % (env.log, env.mfad.log_text()))
+        relay.stop()
+        env.close(keep=failed)
+
+
+def start(env, user):
+    """A login of user up to "code sent": its code mail is queued."""
+    payload = b"".join(h.pstr(s) for s in (
+        "mss-batch", user, user + "@example.org", h.PASSWORD, "",
+        "192.0.2.1", "", "en")) + (0).to_bytes(4, "big")
+    rep = h.raw_request(env.sock, REQ_AUTH_START, payload, timeout=30)
+    assert rep is not None and rep[0] == REP_AUTH, rep
+    assert rep[1][0] == CODE_SENT, "AUTH result %d" % rep[1][0]
+
+
+def start_all(env, users):
+    """Logins of all users at once."""
+    errors = []
+
+    def one(u):
+        try:
+            start(env, u)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=one, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def hold_sender(env, relay):
+    """A first login whose session the relay holds up (its greeting comes
+    late): the only sender is busy while the next codes are queued."""
+    start(env, "first")
+    relay.wait(lambda: len(relay.sessions) >= 1 or
+               any(True for _ in relay._conns), what="a first connection")
+
+
+def accepted_to(relay):
+    """The recipients of the accepted messages, one entry a message."""
+    return sorted(parse(m["data"])["To"].lower() for m in relay.accepted())
+
+
+def per_session(relay):
+    with relay._cond:
+        return [[parse(m["data"])["To"].lower() for m in s.messages
+                 if m["reply"] and m["reply"] // 100 == 2]
+                for s in relay.sessions]
+
+
+def addr(u):
+    return u + "@example.org"
+
+
+def test_queued_codes_share_a_session(world):
+    """Codes queued together go out in one session, not one each."""
+    users = ["u%d" % i for i in range(6)]
+    relay = FaultyRelay([{"greeting": HOLD}])
+    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
+    hold_sender(env, relay)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= 7,
+               what="seven messages accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
+    sessions = per_session(relay)
+    # The first code alone, then the six queued meanwhile together.
+    assert len(sessions) == 2, sessions
+    assert sorted(sessions[1]) == sorted(addr(u) for u in users), sessions
+    assert len(audit(env, "mail_sent")) == 7
+
+
+def test_at_most_connections_sessions_at_once(world):
+    """[mail] connections = 2: a burst goes out over parallel sessions,
+    never more than two at once."""
+    users = ["u%d" % i for i in range(12)]
+    # Every session slow at each message's end, so that they overlap.
+    relay = FaultyRelay([{"dot": ("delay", 0.5)}] * 40)
+    env = world(relay, {"mail": {"connections": 2}}, users)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= 12,
+               what="twelve messages accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert accepted_to(relay) == sorted(addr(u) for u in users)
+    assert relay.max_active <= 2, relay.max_active
+    assert relay.max_active == 2, "the sessions never overlapped"
+    assert len(relay.sessions) < 12, per_session(relay)
+
+
+def test_one_recipient_refused_others_delivered(world):
+    """A 550 to one recipient of a session drops that message alone
+    (mail_failed, not tried again); the others of the session arrive."""
+    users = ["alice", "bob", "carol", "dave"]
+    relay = FaultyRelay([{"greeting": HOLD}],
+                        refuse={addr("bob"): "550 5.1.1 no such user"})
+    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
+    hold_sender(env, relay)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= 4,
+               what="four messages accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    failed = audit(env, "mail_failed")
+    assert len(failed) == 1, failed
+    assert failed[0]["user"] == "bob"
+    assert "550" in failed[0]["detail"], failed[0]
+    sessions = per_session(relay)
+    assert len(sessions) == 2, sessions
+    assert sorted(sessions[1]) == [addr("alice"), addr("carol"),
+                                   addr("dave")], sessions
+    # bob's RCPT was refused once, and never tried again.
+    assert relay.sessions[1].commands.count(("RCPT", False)) == 4
+    assert sum(c.count(("RCPT", False)) for c in
+               (s.commands for s in relay.sessions)) == 5
+    assert len(audit(env, "mail_sent")) == 4
+    assert "mail login_code for bob not sent" not in env.mfad.log_text()
+
+
+def test_dropped_session_resends_only_what_was_not_accepted(world):
+    """The relay drops the connection after accepting two messages of a
+    batch of five: those two are not sent again, the other three are, in
+    the next session, and every code arrives once."""
+    users = ["u%d" % i for i in range(5)]
+    relay = FaultyRelay([{"greeting": HOLD}, {"drop_after": 2}])
+    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
+    hold_sender(env, relay)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= 6,
+               what="six messages accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    sessions = per_session(relay)
+    assert len(sessions[1]) == 2, sessions
+    assert sorted(sessions[1] + sessions[2]) == sorted(
+        addr(u) for u in users), sessions
+    # Each address exactly once over all sessions: nothing twice.
+    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
+    assert relay.received() == relay.accepted()
+    sent = audit(env, "mail_sent")
+    assert len(sent) == 6, sent
+    retried = [r for r in sent if "after 1 failed try" in r["detail"]]
+    assert sorted(r["user"] for r in retried) == sorted(
+        u for u in users if addr(u) not in sessions[1]), sent
+
+
+def test_lone_message_goes_at_once(world):
+    """A single code is sent on its own, without waiting for others to
+    fill a batch: it arrives while nothing else is queued."""
+    relay = FaultyRelay()
+    env = world(relay, None, ["alice"])
+    start(env, "alice")
+    relay.wait_accepted(1)
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert per_session(relay) == [[addr("alice")]]
+
+
+def test_no_probe_connection_while_the_relay_answers(world):
+    """The bare connection that bounds libESMTP's connect is made before
+    a session only while no session reached the relay lately: mails
+    sent one after the other cost one connection each, not two."""
+    users = ["u%d" % i for i in range(4)]
+    relay = FaultyRelay()
+    env = world(relay, None, users)
+    for i, u in enumerate(users):
+        start(env, u)
+        relay.wait_accepted(i + 1)
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert len(relay.sessions) == 4, per_session(relay)
+    # The first session's probe, then none.
+    assert relay.connections == 5, relay.connections
