@@ -13,8 +13,8 @@ missing the bench reruns itself in a private mount namespace (root and
 unshare(1) needed) whose /dev is an overlay, and starts rsyslogd there
 with a minimal configuration (imuxsock on /dev/log, every message to a
 file of its scratch directory); the machine's /dev is not touched. The
-pam_unix user is made the same way, in private copies of /etc/passwd and
-/etc/shadow bound over the real ones inside that namespace.
+pam_unix user is made the same way, in an overlay of /etc inside that
+namespace.
 
   tests/bench/bench_pam.py [--n N] [--runs R] [--quick]
 """
@@ -59,8 +59,8 @@ UNIX_PASSWORD = "correct horse battery staple"
 def in_namespace(work):
     """Runs in the private mount namespace: /dev as an overlay (so that
     rsyslogd's /dev/log stays in here), /dev/shm as a tmpfs, and private
-    copies of /etc/passwd, /etc/group and /etc/shadow with the pam_unix
-    user."""
+    /etc/passwd, /etc/group and /etc/shadow with the pam_unix user (in an
+    overlay of /etc)."""
     for d in ("dev-upper", "dev-work"):
         os.mkdir(os.path.join(work, d))
     if not os.path.exists("/dev/log"):
@@ -83,18 +83,23 @@ def in_namespace(work):
     if not pwhash.startswith("$y$"):
         sys.exit("libcrypt made no yescrypt hash: %r" % pwhash)
     uid = 64000 + os.getpid() % 1000
+    # /etc as an overlay too: a file bound over /etc/passwd would be
+    # unmounted when the machine replaces that file (useradd renames).
+    for d in ("etc-upper", "etc-work"):
+        os.mkdir(os.path.join(work, d))
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    "lowerdir=/etc,upperdir=%s,workdir=%s" % (
+                        os.path.join(work, "etc-upper"),
+                        os.path.join(work, "etc-work")), "/etc"],
+                   check=True)
     for name, line in (
             ("passwd", "%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n" % (
                 UNIX_USER, uid, uid)),
             ("group", "%s:x:%d:\n" % (UNIX_USER, uid)),
             ("shadow", "%s:%s:20000:0:99999:7:::\n" % (UNIX_USER,
                                                        pwhash))):
-        copy = os.path.join(work, name)
-        shutil.copyfile("/etc/" + name, copy)
-        with open(copy, "a") as f:
+        with open("/etc/" + name, "a") as f:
             f.write(line)
-        subprocess.run(["mount", "--bind", copy, "/etc/" + name],
-                       check=True)
     return pwhash
 
 
