@@ -1040,6 +1040,7 @@ struct mfad_srv {
 	size_t			 nconns;
 	size_t			*freev;		/* free slots */
 	size_t			 nfree;
+	size_t			 hi;	/* no slot in use at or above */
 	size_t			 unpriv, unpriv_max;
 	struct mfad_uid_ent	*uids;		/* nconns entries */
 	int			*buckets;
@@ -1127,6 +1128,8 @@ mfad_conn_close(struct mfad_srv *s, struct mfad_conn *c)
 		s->freev[s->nfree++] = (size_t)(c - s->conns);
 	c->state = MFAD_CONN_FREE;
 	c->gen++;
+	while (s->hi > 0 && s->conns[s->hi - 1].state == MFAD_CONN_FREE)
+		s->hi--;
 }
 
 /*
@@ -1370,6 +1373,10 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 		s->unpriv++;
 	}
 	c = &s->conns[s->freev[--s->nfree]];
+	/* The loop scans slots up to hi only: the free slots are a stack,
+	 * so the slots in use stay low, whatever nconns is. */
+	if ((size_t)(c - s->conns) >= s->hi)
+		s->hi = (size_t)(c - s->conns) + 1;
 	c->peer = peer;
 	c->uidx = u;
 	c->fd = fd;
@@ -1676,7 +1683,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		timeout = (int)(next_sweep - now);
 		if (srv.accept_after > now && srv.accept_after - now < timeout)
 			timeout = (int)(srv.accept_after - now);
-		for (i = 0; i < srv.nconns; i++) {
+		for (i = 0; i < srv.hi; i++) {
 			if (conns[i].state != MFAD_CONN_READ &&
 			    conns[i].state != MFAD_CONN_WRITE)
 				continue;
