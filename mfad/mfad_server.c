@@ -388,7 +388,7 @@ struct mfad_pool {
  * after MFAD_CARRY_MAX of them, or before any other request runs.
  */
 #define MFAD_CARRY_MS	50
-#define MFAD_CARRY_MAX	1024
+#define MFAD_CARRY_MAX	64
 
 /* Jobs waiting for a worker (password hashing first of all), for
  * `mfadctl metrics`: static, as every request sees a copy of ctx. */
