@@ -17,6 +17,8 @@ from mss_harness import PAM_SUCCESS, PROMPT_CODE, PROMPT_EMAIL, \
 
 ALICE = "alice@example.org"
 RHOST = "192.0.2.7"
+REQ_AUTH_START, REP_AUTH = 2, 101
+AUTH_DENIED, AUTH_OK = 0, 1
 
 
 def epoch(v):
@@ -56,6 +58,18 @@ def wrong_password(env):
     login.expect("ECHO_OFF", PROMPT_PASSWORD)
     login.answer(h.PASSWORD + "x")
     assert login.result() != PAM_SUCCESS, login.dump()
+
+
+def raw_auth(env, password):
+    """AUTH_START as pam_mss frames it (as root: a trusted PAM caller),
+    from the remembered device; returns the result byte. No process to
+    start: the next step follows the reply within milliseconds."""
+    payload = b"".join(h.pstr(s) for s in (
+        "mss-test", "alice", ALICE, password, "rhost:" + RHOST, RHOST, "",
+        "en")) + (0).to_bytes(4, "big")
+    rep = h.raw_request(env.sock, REQ_AUTH_START, payload)
+    assert rep is not None and rep[0] == REP_AUTH, rep
+    return rep[1][0]
 
 
 def remember_device(env):
@@ -121,3 +135,27 @@ def test_wrong_code_attempt_survives_sigkill(env):
     login.answer(h.wrong_code(code))
     rc = login.run({PROMPT_CODE: code})
     assert rc != PAM_SUCCESS, login.dump()
+
+
+def test_carried_login_commits_with_next_durable_reply_raw(env):
+    """The same, with both requests as frames a few milliseconds apart:
+    the device login is still carried when the wrong password comes, and
+    SIGKILL follows that reply at once."""
+    used, n = remember_device(env)
+    assert raw_auth(env, h.PASSWORD) == AUTH_OK
+    assert raw_auth(env, h.PASSWORD + "x") == AUTH_DENIED
+    env.mfad.kill()
+    env.mfad.start()
+    assert env.ctl_json("user", "show", "alice")["failures"] == 1
+    assert last_used(env) > used
+    assert len(device_logins(env)) == n + 1
+
+
+def test_wrong_password_count_survives_sigkill_at_once(env):
+    """SIGKILL a few milliseconds after a wrong password's reply, well
+    inside the window a carried change may wait: the count is there."""
+    for i in (1, 2, 3):
+        assert raw_auth(env, h.PASSWORD + "x") == AUTH_DENIED
+        env.mfad.kill()
+        env.mfad.start()
+        assert env.ctl_json("user", "show", "alice")["failures"] == i
