@@ -3,10 +3,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "mss_buf.h"
 #include "mss_err.h"
+
+/*
+ * The wipe of common/ and the module: explicit_bzero, which no compiler
+ * removes, as sodium_memzero; so that the module, which needs nothing
+ * else of libsodium, does not load it in every PAM application.
+ */
+void
+mss_wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
 
 struct mss_buf *
 mss_buf_new(size_t max)
@@ -25,7 +34,7 @@ mss_buf_free(struct mss_buf *b)
 	if (b == NULL)
 		return;
 	if (b->data != NULL) {
-		sodium_memzero(b->data, b->cap);
+		mss_wipe(b->data, b->cap);
 		free(b->data);
 	}
 	free(b);
@@ -35,7 +44,7 @@ void
 mss_buf_reset(struct mss_buf *b)
 {
 	if (b->data != NULL)
-		sodium_memzero(b->data, b->cap);
+		mss_wipe(b->data, b->cap);
 	b->off = b->len = 0;
 }
 
@@ -76,7 +85,7 @@ mss_buf_reserve(struct mss_buf *b, size_t n)
 			return NULL;
 		if (b->data != NULL) {
 			memcpy(nd, b->data, b->len);
-			sodium_memzero(b->data, b->cap);
+			mss_wipe(b->data, b->cap);
 			free(b->data);
 		}
 		b->data = nd;
@@ -220,7 +229,7 @@ mss_str_free(char *s)
 {
 	if (s == NULL)
 		return;
-	sodium_memzero(s, strlen(s));
+	mss_wipe(s, strlen(s));
 	free(s);
 }
 

@@ -68,6 +68,8 @@ int mss_buf_end(const struct mss_buf *b)
 
 /* Wipes a NUL-terminated string and frees it; NULL is fine. */
 void mss_str_free(char *s);
+/* Wipes n bytes at p (explicit_bzero: never optimised away). */
+void mss_wipe(void *p, size_t n);
 /* strdup that returns NULL for NULL. */
 char *mss_strdup(const char *s);
 

@@ -726,7 +726,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	uint8_t kind = MFAD_LOGIN_SIGNIN;
 	int r, found = c->found, ok = c->ok, has_dev = 0, locked_now = 0;
 	uint32_t cwait;
-	int full, queued;
+	int full, queued, quiet = 0;
 
 	now = mfad_now();
 	/*
@@ -757,6 +757,8 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	/* The hash changed in between (a reset): decide on the new one. */
 	if (sodium_memcmp(c->hash, a.pwhash, sizeof(c->hash)) != 0)
 		ok = 0;
+	/* No failures nor lock to clear: a success changes no guard. */
+	quiet = a.failures == 0 && a.locked_until == 0 && a.lock_noticed == 0;
 	mfad_acct_expire_lock(&a, now);
 	if (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
 	    strcasecmp(qp->email, a.email) != 0)
@@ -834,6 +836,14 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			}
 			if (r != 0)
 				goto out_txn;
+			/*
+			 * Only the last login and use and the audit copy
+			 * changed: the reply need not wait for the disk. A
+			 * cleared failure count or lock, or a new hash,
+			 * still does.
+			 */
+			if (quiet && c->nh[0] == '\0')
+				mfad_store_lazy();
 			r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_OK, "",
 			    "", 0, 0, 0, mfad_acct_reply_lang(&a));
 			goto out;

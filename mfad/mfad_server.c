@@ -376,7 +376,21 @@ struct mfad_pool {
 	pthread_cond_t		 ccond;
 	struct mfad_job		*ctodo, *ctodo_tail;
 	int			 cstop;
+	/* A batch carried open with replies already given (see
+	 * mfad_committer): cflush asks for its commit, cgen counts them. */
+	int			 ccarry, cflush;
+	uint64_t		 cgen;
+	pthread_cond_t		 cflushed;
 };
+
+/*
+ * Requests whose changes guard nothing (mfad_store_lazy) have their reply
+ * at once; their changes stay in the open batch, committed with the next
+ * request that needs a durable reply, or at most MFAD_CARRY_MS later, or
+ * after MFAD_CARRY_MAX of them, or before any other request runs.
+ */
+#define MFAD_CARRY_MS	50
+#define MFAD_CARRY_MAX	64
 
 /* Jobs waiting for a worker (password hashing first of all), for
  * `mfadctl metrics`: static, as every request sees a copy of ctx. */
@@ -595,53 +609,152 @@ mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
 }
 
 /*
+ * Before a request on a worker: commits a carried batch, so that what
+ * every earlier reply said is in the store it reads, and its own write
+ * transaction does not wait on the batch's.
+ */
+static void
+mfad_pool_sync(struct mfad_pool *p)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->ccarry) {
+		gen = p->cgen;
+		p->cflush = 1;
+		pthread_cond_signal(&p->ccond);
+		while (p->cgen == gen)
+			pthread_cond_wait(&p->cflushed, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void
+mfad_carry_due(struct timespec *due)
+{
+	clock_gettime(CLOCK_MONOTONIC, due);
+	due->tv_nsec += MFAD_CARRY_MS * 1000000L;
+	if (due->tv_nsec >= 1000000000L) {
+		due->tv_sec++;
+		due->tv_nsec -= 1000000000L;
+	}
+}
+
+static int
+mfad_carry_over(const struct timespec *due)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > due->tv_sec || (now.tv_sec == due->tv_sec &&
+	    now.tv_nsec >= due->tv_nsec);
+}
+
+/*
  * The committing thread: takes every job queued, runs them all in one
  * write transaction (each in a child of it), syncs once, and only then
  * lets their replies go. Many requests, one disk sync: durable, and fast.
+ *
+ * A request that changed nothing a crash could turn against security
+ * (mfad_store_lazy) has its reply at once, unless one that needs the
+ * disk ran before it in the same transaction (it may have read that
+ * one's changes). When only such requests ran, the transaction stays
+ * open (carried) for the next batch; it commits, in order, with the next
+ * request that needs the disk, or after MFAD_CARRY_MS, MFAD_CARRY_MAX
+ * requests, a request for a worker (mfad_pool_sync) or at the stop. A
+ * crash in that window loses those changes, and only those.
  */
 static void *
 mfad_committer(void *arg)
 {
 	struct mfad_pool *p = arg;
-	struct mfad_job *batch, *j;
+	struct mfad_job *batch, *j, *next, *held, **tail;
+	struct timespec due = { 0, 0 };
 	MDB_txn *txn = NULL;
-	int r;
+	size_t carried = 0;
+	int r, strict = 0, flush, timedout;
 
 	pthread_setname_np(pthread_self(), "mfad-commit");
 	/* Every caller's quick requests wait for this thread. */
 	mfad_pw_priority(1);
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		while (p->ctodo == NULL && !p->cstop)
-			pthread_cond_wait(&p->ccond, &p->lock);
+		timedout = 0;
+		while (p->ctodo == NULL && !p->cstop && !timedout &&
+		    !(txn != NULL && p->cflush)) {
+			if (txn == NULL)
+				pthread_cond_wait(&p->ccond, &p->lock);
+			else
+				timedout = pthread_cond_timedwait(&p->ccond,
+				    &p->lock, &due) == ETIMEDOUT;
+		}
 		batch = p->ctodo;
 		p->ctodo = p->ctodo_tail = NULL;
+		flush = p->cflush || p->cstop || timedout;
 		pthread_mutex_unlock(&p->lock);
-		if (batch == NULL)
+		if (batch == NULL && txn == NULL)
 			break;
 
-		r = mfad_txn_begin(p->ctx->store, 0, &txn);
-		if (r == 0)
-			mfad_store_batch(txn);
-		for (j = batch; j != NULL; j = j->next) {
-			if (r == 0)
+		r = 0;
+		if (txn == NULL && batch != NULL) {
+			r = mfad_txn_begin(p->ctx->store, 0, &txn);
+			if (r == 0) {
+				mfad_store_batch(txn);
+				mfad_carry_due(&due);
+				strict = 0;
+			}
+		}
+		held = NULL;
+		tail = &held;
+		for (j = batch; j != NULL; j = next) {
+			next = j->next;
+			j->next = NULL;
+			if (r == 0) {
+				(void)mfad_store_lazy_take();
 				mfad_job_run(p->ctx, j);
-			else {
+				if (mfad_store_lazy_take() && !strict) {
+					/* Carried: the store's next readers
+					 * wait for its commit. */
+					pthread_mutex_lock(&p->lock);
+					p->ccarry = 1;
+					pthread_mutex_unlock(&p->lock);
+					carried++;
+					mfad_pool_deliver(p, j);
+					continue;
+				}
+				strict = 1;
+			} else {
 				mfad_auth_cont_free(j->cont);
 				j->cont = NULL;
 				j->out = mss_buf_new(1);
 				mfad_job_fail(j, r);
 			}
+			*tail = j;
+			tail = &j->next;
 		}
-		if (r == 0) {
+		if (txn != NULL && (strict || flush ||
+		    carried >= MFAD_CARRY_MAX || mfad_carry_over(&due))) {
 			mfad_store_batch(NULL);
-			if ((r = mfad_txn_commit(&txn)) != 0)
-				for (j = batch; j != NULL; j = j->next)
+			if ((r = mfad_txn_commit(&txn)) != 0) {
+				for (j = held; j != NULL; j = j->next)
 					mfad_job_fail(j, r);
-			else
+				if (carried > 0)
+					mfad_log(LOG_ERR, "store: the last "
+					    "use and audit records of %zu "
+					    "remembered-device logins were "
+					    "lost", carried);
+			} else
 				mfad_outbox_kick(p->ctx->outbox);
+			carried = 0;
+			pthread_mutex_lock(&p->lock);
+			p->ccarry = 0;
+			p->cflush = 0;
+			p->cgen++;
+			pthread_cond_broadcast(&p->cflushed);
+			pthread_mutex_unlock(&p->lock);
 		}
-		mfad_pool_deliver(p, batch);
+		if (held != NULL)
+			mfad_pool_deliver(p, held);
 	}
 	return NULL;
 }
@@ -689,6 +802,7 @@ static void *
 mfad_worker(void *arg)
 {
 	struct mfad_pool *p = arg;
+	const struct mfad_handler *h;
 	struct mfad_job *j;
 	int trusted;
 
@@ -703,12 +817,18 @@ mfad_worker(void *arg)
 
 		if (j->sweep) {
 			mfad_pw_priority(1);
+			mfad_pool_sync(p);
 			mfad_sweep(p->ctx);
 			mfad_job_free(j);
 			continue;
 		}
 		trusted = j->trusted;
 		mfad_pw_priority(trusted);
+		/* AUTH_START's first half reads only the password hash,
+		 * which no carried change touches. */
+		if ((h = mfad_handler_find(j->type)) == NULL ||
+		    !(h->flags & MFAD_H_SPLIT))
+			mfad_pool_sync(p);
 		mfad_job_run(p->ctx, j);
 		if (!trusted) {
 			pthread_mutex_lock(&p->lock);
@@ -772,13 +892,21 @@ static int
 mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_condattr_t ca;
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
 	p->ctx = ctx;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	pthread_cond_init(&p->ccond, NULL);
+	/* The committer's wait for a carried batch is on the monotonic
+	 * clock (mfad_carry_due). */
+	if (pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&p->ccond, &ca) != 0)
+		return MSS_ERR_SYSTEM;
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&p->cflushed, NULL);
 	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		return MSS_ERR_SYSTEM;
 	if (pthread_create(&p->committer, NULL, mfad_committer, p) != 0)
@@ -840,6 +968,7 @@ mfad_pool_stop(struct mfad_pool *p)
 	close(p->wake[0]);
 	close(p->wake[1]);
 	pthread_cond_destroy(&p->ccond);
+	pthread_cond_destroy(&p->cflushed);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 }
@@ -913,6 +1042,7 @@ struct mfad_srv {
 	size_t			 nconns;
 	size_t			*freev;		/* free slots */
 	size_t			 nfree;
+	size_t			 hi;	/* no slot in use at or above */
 	size_t			 unpriv, unpriv_max;
 	struct mfad_uid_ent	*uids;		/* nconns entries */
 	int			*buckets;
@@ -1000,6 +1130,8 @@ mfad_conn_close(struct mfad_srv *s, struct mfad_conn *c)
 		s->freev[s->nfree++] = (size_t)(c - s->conns);
 	c->state = MFAD_CONN_FREE;
 	c->gen++;
+	while (s->hi > 0 && s->conns[s->hi - 1].state == MFAD_CONN_FREE)
+		s->hi--;
 }
 
 /*
@@ -1243,6 +1375,10 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 		s->unpriv++;
 	}
 	c = &s->conns[s->freev[--s->nfree]];
+	/* The loop scans slots up to hi only: the free slots are a stack,
+	 * so the slots in use stay low, whatever nconns is. */
+	if ((size_t)(c - s->conns) >= s->hi)
+		s->hi = (size_t)(c - s->conns) + 1;
 	c->peer = peer;
 	c->uidx = u;
 	c->fd = fd;
@@ -1549,7 +1685,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		timeout = (int)(next_sweep - now);
 		if (srv.accept_after > now && srv.accept_after - now < timeout)
 			timeout = (int)(srv.accept_after - now);
-		for (i = 0; i < srv.nconns; i++) {
+		for (i = 0; i < srv.hi; i++) {
 			if (conns[i].state != MFAD_CONN_READ &&
 			    conns[i].state != MFAD_CONN_WRITE)
 				continue;

@@ -174,10 +174,36 @@ mfad_store_close(struct mfad_store *st)
 /* The group commit's open transaction, on the committing thread only. */
 static __thread MDB_txn *mfad_batch_txn;
 
+/* Set by a request of the group commit whose changes guard nothing. */
+static __thread int mfad_batch_lazy;
+
 void
 mfad_store_batch(MDB_txn *txn)
 {
 	mfad_batch_txn = txn;
+}
+
+/*
+ * Called by a request of the group commit whose changes guard nothing
+ * (the last use of a device, a last login, the audit copy of a
+ * success): its reply need not wait for the disk (see mfad_committer).
+ * Outside a group commit it changes nothing.
+ */
+void
+mfad_store_lazy(void)
+{
+	if (mfad_batch_txn != NULL)
+		mfad_batch_lazy = 1;
+}
+
+/* The committer: did the request just run call mfad_store_lazy()? */
+int
+mfad_store_lazy_take(void)
+{
+	int lazy = mfad_batch_lazy;
+
+	mfad_batch_lazy = 0;
+	return lazy;
 }
 
 int

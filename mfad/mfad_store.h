@@ -161,6 +161,8 @@ void mfad_store_close(struct mfad_store *st);
  * when the batch commits (one sync for many requests). NULL ends it.
  */
 void mfad_store_batch(MDB_txn *txn);
+void mfad_store_lazy(void);
+int mfad_store_lazy_take(void);
 
 /*
  * One idiom ends every transaction: a handler keeps its handle in one

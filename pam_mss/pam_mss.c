@@ -24,7 +24,6 @@
 #include <security/pam_modules.h>
 #include <security/pam_ext.h>
 
-#include <sodium.h>
 
 #include "mss_buf.h"
 #include "mss_client.h"
@@ -138,7 +137,7 @@ pam_mss_ctx_clear(struct pam_mss_ctx *ctx)
 	mss_str_free(ctx->masked);
 	mss_buf_free(ctx->req);
 	mss_buf_free(ctx->rep);
-	sodium_memzero(ctx, sizeof(*ctx));
+	mss_wipe(ctx, sizeof(*ctx));
 }
 
 /*
@@ -231,7 +230,7 @@ pam_mss_trim(char *s)
 	    s[e - 1] == '\r' || s[e - 1] == '\n'))
 		e--;
 	memmove(s, s + b, e - b);
-	sodium_memzero(s + (e - b), n - (e - b));
+	mss_wipe(s + (e - b), n - (e - b));
 }
 
 /* Removes every blank in place ("123 456" is 123456). */
@@ -244,7 +243,7 @@ pam_mss_strip(char *s)
 		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
 		    s[i] != '\n')
 			s[j++] = s[i];
-	sodium_memzero(s + j, n - j);
+	mss_wipe(s + j, n - j);
 }
 
 /*
@@ -1220,7 +1219,7 @@ success:
 out:
 	pam_mss_log_failure(&ctx, rv);
 	pam_mss_rep_auth_free(&a);
-	sodium_memzero(&c, sizeof(c));
+	mss_wipe(&c, sizeof(c));
 	pam_mss_ctx_clear(&ctx);
 	return rv;
 }

@@ -1,8 +1,20 @@
 #!/usr/bin/python3
 """Benchmark: the cost of one PAM authentication, side by side in one run:
-pam_permit, pam_google_authenticator (TOTP) and pam_mss on a remembered
-device (mfad at the lowest password cost), each looped by pam_loop.c
-(pam_start_confdir / pam_authenticate / pam_end).
+pam_permit, pam_google_authenticator (TOTP), pam_unix (a yescrypt
+password) and pam_mss on a remembered device (mfad at the lowest password
+cost), each looped by pam_loop.c (pam_start_confdir / pam_authenticate /
+pam_end).
+
+Always with a syslog daemon on /dev/log, as on every real machine: a
+module that logs costs its syslog writes, and without a reader on
+/dev/log glibc's syslog() fails to connect on every call, which costs a
+module that logs much more than a real daemon does. When /dev/log is
+missing the bench reruns itself in a private mount namespace (root and
+unshare(1) needed) whose /dev is an overlay, and starts rsyslogd there
+with a minimal configuration (imuxsock on /dev/log, every message to a
+file of its scratch directory); the machine's /dev is not touched. The
+pam_unix user is made the same way, in an overlay of /etc inside that
+namespace.
 
   tests/bench/bench_pam.py [--n N] [--runs R] [--quick]
 """
@@ -20,6 +32,9 @@ import sys
 import tempfile
 import time
 
+import ctypes
+import shutil
+
 import benchlib as b
 from benchlib import h
 
@@ -34,6 +49,79 @@ def totp(secret_b32, t=None, step=30, digits=6):
     off = mac[-1] & 0x0F
     n = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
     return "%0*d" % (digits, n % 10 ** digits)
+
+
+NS_ENV = "MSS_BENCH_PAM_NS"
+UNIX_USER = "mssbench"
+UNIX_PASSWORD = "correct horse battery staple"
+
+
+def in_namespace(work):
+    """Runs in the private mount namespace: /dev as an overlay (so that
+    rsyslogd's /dev/log stays in here), /dev/shm as a tmpfs, and private
+    /etc/passwd, /etc/group and /etc/shadow with the pam_unix user (in an
+    overlay of /etc)."""
+    for d in ("dev-upper", "dev-work"):
+        os.mkdir(os.path.join(work, d))
+    if not os.path.exists("/dev/log"):
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        "lowerdir=/dev,upperdir=%s,workdir=%s" % (
+                            os.path.join(work, "dev-upper"),
+                            os.path.join(work, "dev-work")), "/dev"],
+                       check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/dev/shm"],
+                       check=True)
+    libcrypt = ctypes.CDLL("libcrypt.so.1")
+    libcrypt.crypt_gensalt.restype = ctypes.c_char_p
+    libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong,
+                                       ctypes.c_char_p, ctypes.c_int]
+    libcrypt.crypt.restype = ctypes.c_char_p
+    libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    # yescrypt at libxcrypt's default cost, as passwd(1) makes it.
+    setting = libcrypt.crypt_gensalt(b"$y$", 0, None, 0)
+    pwhash = libcrypt.crypt(UNIX_PASSWORD.encode(), setting).decode()
+    if not pwhash.startswith("$y$"):
+        sys.exit("libcrypt made no yescrypt hash: %r" % pwhash)
+    uid = 64000 + os.getpid() % 1000
+    # /etc as an overlay too: a file bound over /etc/passwd would be
+    # unmounted when the machine replaces that file (useradd renames).
+    for d in ("etc-upper", "etc-work"):
+        os.mkdir(os.path.join(work, d))
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    "lowerdir=/etc,upperdir=%s,workdir=%s" % (
+                        os.path.join(work, "etc-upper"),
+                        os.path.join(work, "etc-work")), "/etc"],
+                   check=True)
+    for name, line in (
+            ("passwd", "%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n" % (
+                UNIX_USER, uid, uid)),
+            ("group", "%s:x:%d:\n" % (UNIX_USER, uid)),
+            ("shadow", "%s:%s:20000:0:99999:7:::\n" % (UNIX_USER,
+                                                       pwhash))):
+        with open("/etc/" + name, "a") as f:
+            f.write(line)
+    return pwhash
+
+
+def start_syslog(work):
+    """A syslog daemon on /dev/log: the machine's, or an rsyslogd of our
+    own (namespace only). Returns (process or None, description)."""
+    if os.path.exists("/dev/log"):
+        return None, "syslog daemon of the machine on /dev/log"
+    conf = os.path.join(work, "rsyslog.conf")
+    with open(conf, "w") as f:
+        f.write('global(workDirectory="%s")\n'
+                'module(load="imuxsock" SysSock.Name="/dev/log")\n'
+                '*.* action(type="omfile" file="%s")\n' % (
+                    work, os.path.join(work, "syslog.txt")))
+    proc = subprocess.Popen(["rsyslogd", "-n", "-f", conf, "-i",
+                             os.path.join(work, "rsyslogd.pid")])
+    deadline = time.monotonic() + 10
+    while not os.path.exists("/dev/log"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit("rsyslogd did not open /dev/log")
+        time.sleep(0.05)
+    return proc, "rsyslogd on /dev/log started by the bench"
 
 
 def loop(tool, confdir, service, n, **kw):
@@ -57,9 +145,20 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.n, args.runs = 100, 1
+    if os.environ.get(NS_ENV) is None:
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            sys.exit("bench_pam.py needs root and unshare(1): it makes a "
+                     "pam_unix user and, without /dev/log, a syslog daemon, "
+                     "both in a private mount namespace")
+        r = subprocess.run(["unshare", "-m", "--propagation", "private",
+                            sys.executable] + sys.argv,
+                           env=dict(os.environ, **{NS_ENV: "1"}))
+        sys.exit(r.returncode)
     tool = b.cc("pam_loop", ["pam_loop.c"], b.pkg("pam"))
     work = tempfile.mkdtemp(prefix="mss-bench-pam-")
     os.chmod(work, 0o755)
+    in_namespace(work)
+    syslogd, logging = start_syslog(work)
     pamd = os.path.join(work, "pam.d")
     os.mkdir(pamd)
     with open(os.path.join(pamd, "permit"), "w") as f:
@@ -75,6 +174,11 @@ def main():
     os.chmod(gfile, 0o400)
     with open(os.path.join(pamd, "gauth"), "w") as f:
         f.write("auth required %s secret=%s user=root\n" % (GAUTH, gfile))
+    # pam_unix: the yescrypt hash of a real (namespace) user; a verify
+    # takes tens of milliseconds, so fewer transactions a run.
+    with open(os.path.join(pamd, "unix"), "w") as f:
+        f.write("auth required pam_unix.so\n")
+    n_unix = max(10, args.n // 20)
 
     smtp = h.SmtpServer()
     smtp.start()
@@ -84,10 +188,11 @@ def main():
         addr = env.add_user("alice")
         env.full_login("alice", rhost="192.0.2.7", remember="y")
         svc = env.service("mss-bench")
-        results = {"permit": [], "gauth": [], "mss": []}
-        p99 = {"permit": [], "gauth": [], "mss": []}
+        keys = ("permit", "gauth", "unix", "mss")
+        results = {k: [] for k in keys}
+        p99 = {k: [] for k in keys}
         for _ in range(args.runs):
-            # Interleaved, so that drifts of the machine hit all three.
+            # Interleaved, so that drifts of the machine hit all four.
             r = loop(tool, pamd, "permit", args.n)
             results["permit"].append(r["median_us"])
             p99["permit"].append(r["p99_us"])
@@ -95,32 +200,41 @@ def main():
                 r = loop(tool, pamd, "gauth", args.n, code=totp(secret))
                 results["gauth"].append(r["median_us"])
                 p99["gauth"].append(r["p99_us"])
+            r = loop(tool, pamd, "unix", n_unix, user=UNIX_USER,
+                     password=UNIX_PASSWORD)
+            results["unix"].append(r["median_us"])
+            p99["unix"].append(r["p99_us"])
             r = loop(tool, env.pamd, svc, args.n, user="alice",
                      rhost="192.0.2.7", email=addr, password=h.PASSWORD)
             results["mss"].append(r["median_us"])
             p99["mss"].append(r["p99_us"])
         names = {"permit": "PAM pam_permit",
                  "gauth": "PAM pam_google_authenticator (TOTP)",
+                 "unix": "PAM pam_unix (yescrypt)",
                  "mss": "PAM pam_mss, remembered device"}
+        counts = {"unix": n_unix}
         base = sorted(results["permit"])[len(results["permit"]) // 2]
-        for k in ("permit", "gauth", "mss"):
+        for k in keys:
             if not results[k]:
                 print(json.dumps({"bench": names[k], "unit": "us",
                                   "runs": 0, "median": 0, "min": 0,
                                   "max": 0, "note":
                                   "libpam-google-authenticator missing"}))
                 continue
-            b.row("%s, time per transaction (%d a run)" % (names[k],
-                                                           args.n),
+            b.row("%s, time per transaction (%d a run)" % (
+                names[k], counts.get(k, args.n)),
                   "us", results[k], p99=sorted(p99[k])[len(p99[k]) // 2],
-                  key="pam_" + k)
+                  key="pam_" + k, note=logging)
             if k != "permit":
                 b.row("%s, overhead over pam_permit" % names[k], "us",
                       [x - base for x in results[k]],
-                      key="pam_%s_overhead" % k)
+                      key="pam_%s_overhead" % k, note=logging)
     finally:
         env.close()
         smtp.stop()
+        if syslogd is not None:
+            syslogd.terminate()
+            syslogd.wait()
         subprocess.run(["rm", "-rf", work])
 
 
