@@ -25,10 +25,11 @@
 #include "mfad_code.h"
 #include "mfad_conf.h"
 #include "mfad_log.h"
-#include "mfad_mail.h"
+#include "mfad_render.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mfad_server.h"
+#include "mfad_smtp.h"
 #include "mfad_snap.h"
 #include "mfad_store.h"
 #include "mss_err.h"
@@ -169,7 +170,8 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		    "uid %u: set it to this user, so that \"mfad -t\" run as "
 		    "root checks the database against it",
 		    (unsigned)geteuid());
-	if ((r = mfad_mail_check_templates(conf, err, sizeof(err))) != 0 ||
+	if ((r = mfad_smtp_check(conf, err, sizeof(err))) != 0 ||
+	    (r = mfad_render_check(conf, err, sizeof(err))) != 0 ||
 	    (r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
 	    geteuid(), err, sizeof(err))) != 0) {
 		mfad_log(LOG_ERR, "%s", err);
@@ -308,7 +310,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
-		r = mfad_mail_check_templates(conf, err, sizeof(err));
+		r = mfad_smtp_check(conf, err, sizeof(err));
+		if (r == 0)
+			r = mfad_render_check(conf, err, sizeof(err));
 		if (r == 0)
 			r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
 			    geteuid(), err, sizeof(err));

@@ -23,6 +23,8 @@
 #include "mfad_mail.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
+#include "mfad_render.h"
+#include "mfad_smtp.h"
 #include "mss_addr.h"
 #include "mss_err.h"
 #include "mss_ident.h"
@@ -969,10 +971,10 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	vars.time = (time_t)mfad_now();
 	err[0] = '\0';
 	/* An admin's explicit check: sent now, and the relay's answer shown. */
-	r = mfad_mail_render(ctx->conf, MFAD_MAIL_TEST, ctx->conf->language,
+	r = mfad_render_message(ctx->conf, MFAD_MAIL_TEST, ctx->conf->language,
 	    to, &vars, &msg, &len, err, sizeof(err));
 	if (r == 0)
-		r = mfad_mail_send(ctx->conf, to, msg, len, err, sizeof(err));
+		r = mfad_smtp_send(ctx->conf, to, msg, len, err, sizeof(err));
 	{
 		char detail[512], masked[MFAD_EMAIL_MAX + 1];
 		struct mfad_audit_ev ev = { "mail_test", "", "mfadctl", "",

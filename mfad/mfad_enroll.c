@@ -14,6 +14,7 @@
 #include "mfad_log.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
+#include "mfad_render.h"
 #include "mss_addr.h"
 #include "mss_err.h"
 #include "mss_proto.h"
@@ -80,7 +81,7 @@ mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
 	    l->rhost, mfad_now());
 	vars.code = code;
 	vars.minutes = mfad_minutes(ctx->conf);
-	if (mfad_mail_render(ctx->conf, MFAD_MAIL_RESET_CODE, lang,
+	if (mfad_render_message(ctx->conf, MFAD_MAIL_RESET_CODE, lang,
 	    ctx->conf->from, &vars, &msg, &len, err, sizeof(err)) == 0 &&
 	    mfad_seal(ctx->keys, msg, len, &sealed, &slen) == 0) {
 		sodium_memzero(sealed, slen);

@@ -1,17 +1,18 @@
 /*
- * Mail: rendering a message from a template, and sending messages over
- * SMTP with libESMTP, several in one session. Rendering happens when a
- * message is queued (the outbox keeps the finished message); sending
- * happens on the outbox's own threads, never on a request's path.
+ * Mail: what callers, the renderer (mfad_render) and the outbox share
+ * about a message: its kind, the values of its placeholders, and the
+ * size bound of a finished message, which mfad_smtp checks again.
+ * Rendering happens when a message is queued (the outbox keeps the
+ * finished message); sending happens on the outbox's own threads, never
+ * on a request's path.
  */
 #ifndef MFAD_MAIL_H
 #define MFAD_MAIL_H
 
-#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
-#include "mfad_conf.h"
+#define MFAD_MAIL_MSG_MAX	(256 * 1024)	/* a whole message */
 
 enum mfad_mail_kind {
 	MFAD_MAIL_LOGIN_CODE = 0,
@@ -45,69 +46,8 @@ struct mfad_mail_vars {
 					   MFAD_LOCK_FOREVER; 0: none */
 };
 
-/* The template file stem of a kind: "login_code", ... */
+/* The template file stem of a kind ("login_code", ...), also the kind's
+ * name in logs; NULL for a kind out of range. */
 const char *mfad_mail_kind_name(enum mfad_mail_kind kind);
-
-/*
- * Builds a complete message (RFC 5322 headers and a MIME body, CRLF line
- * ends) for kind in lang ("fr" or "en"; anything else falls back to
- * conf->language) addressed to `to`. *msg is malloc'd; the caller wipes
- * and frees it (it may hold a code). Returns 0, MSS_ERR_INVAL for a bad
- * address or a header value with CR, LF or NUL, MSS_ERR_MAIL when the
- * template cannot be read or is malformed (err says which file:line).
- */
-int mfad_mail_render(const struct mfad_conf *conf, enum mfad_mail_kind kind,
-    const char *lang, const char *to, const struct mfad_mail_vars *vars,
-    char **msg, size_t *len, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
-
-/*
- * Sends one rendered message to `to` through conf's relay, with STARTTLS
- * required unless tls=none. Returns 0 when the relay accepted it,
- * MSS_ERR_REFUSED when it refused the recipient or the message for good
- * (5xx: do not retry), or MSS_ERR_MAIL with the relay's answer (or the
- * local reason) in err.
- * Blocking: call it from the outbox thread only.
- */
-int mfad_mail_send(const struct mfad_conf *conf, const char *to,
-    const char *msg, size_t len, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
-
-/* One message of a session, and its outcome. */
-struct mfad_mail_out {
-	const char	*to;
-	const char	*msg;
-	size_t		 len;
-	int		 result;	/* as mfad_mail_send's */
-	char		 err[512];	/* why, when result is not 0 */
-};
-
-/*
- * Sends n messages in one SMTP session (STARTTLS and AUTH once, then each
- * message in turn, pipelined when the relay offers PIPELINING). Each
- * out[i] gets its own result: 0 when the relay accepted that message
- * (its final dot got a 2xx, whatever came after), MSS_ERR_REFUSED when
- * it was refused for good, MSS_ERR_MAIL otherwise, with the reason in
- * its err. With probe, the relay is first reached with a deadline
- * (libESMTP's own connect has none). Returns 0 when the relay was
- * reached, MSS_ERR_MAIL when it was not (every message failed).
- * Blocking: call it from the outbox's threads only.
- */
-int mfad_mail_send_session(const struct mfad_conf *conf,
-    struct mfad_mail_out *out, size_t n, int probe)
-    __attribute__((warn_unused_result));
-
-/* Checks what can be checked without the relay: the auth_file (owner and
- * mode), the ca_file, and mfad_mail_check_render. MSS_ERR_MAIL otherwise,
- * with the reason in err. */
-int mfad_mail_check_templates(const struct mfad_conf *conf, char *err,
-    size_t errlen) __attribute__((warn_unused_result));
-
-/* Renders (and drops) one message of every kind in every language with
- * sample values: 0, or MSS_ERR_MAIL with err naming the kind, the
- * language and the reason ("file:line: reason" for a template error, or
- * a [mail] from that is unset on a host name without a domain). */
-int mfad_mail_check_render(const struct mfad_conf *conf, char *err,
-    size_t errlen) __attribute__((warn_unused_result));
 
 #endif /* MFAD_MAIL_H */

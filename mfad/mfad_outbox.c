@@ -13,6 +13,8 @@
 #include "mfad_code.h"
 #include "mfad_log.h"
 #include "mfad_outbox.h"
+#include "mfad_render.h"
+#include "mfad_smtp.h"
 #include "mfad_snap.h"
 #include "mss_err.h"
 #include "mss_mask.h"
@@ -20,7 +22,7 @@
 
 #define MFAD_OUTBOX_BATCH	32	/* messages in one SMTP session */
 /*
- * libESMTP's connect() has no deadline (mail_probe() in mfad_mail.c), so
+ * libESMTP's connect() has no deadline (relay_probe() in mfad_smtp.c), so
  * a session first reaches the relay with one unless a session reached it
  * less than this many seconds ago: a relay that answers is not probed
  * for every session, one that failed is probed until it answers again.
@@ -188,8 +190,8 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 		return r;
 	}
 	err[0] = '\0';
-	if ((r = mfad_mail_render(ctx->conf, kind, lang, to, vars, &msg, &len,
-	    err, sizeof(err))) != 0) {
+	if ((r = mfad_render_message(ctx->conf, kind, lang, to, vars, &msg,
+	    &len, err, sizeof(err))) != 0) {
 		mfad_log(LOG_ERR, "cannot build mail %s for %s: %s",
 		    mfad_mail_kind_name(kind), user, err);
 		if (kind != MFAD_MAIL_INVITE)
@@ -376,7 +378,7 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 	struct mfad_ctx *ctx = ob->ctx;
 	struct mfad_conf *conf;
 	struct ob_item *items;
-	struct mfad_mail_out *out = NULL;
+	struct mfad_smtp_out *out = NULL;
 	MDB_txn *txn = NULL;
 	uint64_t now = mfad_now();
 	size_t i, k, nout = 0;
@@ -430,7 +432,7 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 		/* The session keeps its snapshot: a reload meanwhile
 		 * neither waits for the relay nor changes its settings. */
 		conf = mfad_snap_hold(ctx);
-		r = mfad_mail_send_session(conf, out, nout,
+		r = mfad_smtp_send_session(conf, out, nout,
 		    !mfad_outbox_relay_known(ob, now));
 		mfad_snap_release(conf);
 		pthread_mutex_lock(&ob->lock);

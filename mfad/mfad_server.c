@@ -27,6 +27,7 @@
 #include "mfad_notify.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
+#include "mfad_render.h"
 #include "mfad_server.h"
 #include "mfad_snap.h"
 #include "mss_err.h"
@@ -1525,7 +1526,7 @@ mfad_reload(struct mfad_ctx *ctx)
 		goto refused;
 	}
 	/* A configuration that cannot render mail would stop every login. */
-	if (mfad_mail_check_render(nc, err, sizeof(err)) != 0) {
+	if (mfad_render_check(nc, err, sizeof(err)) != 0) {
 		mfad_log(LOG_ERR, "reload refused, keeping the running "
 		    "configuration: %s", err);
 		goto refused;

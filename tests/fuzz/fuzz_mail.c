@@ -22,6 +22,7 @@
 
 #include "mfad_lockout.h"
 #include "mfad_mail.h"
+#include "mfad_render.h"
 #include "mss_err.h"
 #include "fuzz_common.h"
 
@@ -162,7 +163,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vars.service = f[5];
 	vars.rhost = f[6];
 	vars.user = f[7];
-	r = mfad_mail_render(conf, kind, lang, f[1] != NULL ? f[1] :
+	r = mfad_render_message(conf, kind, lang, f[1] != NULL ? f[1] :
 	    "alice@example.org", &vars, &msg, &len, err, sizeof(err));
 	if (r == 0) {
 		FUZZ_CHECK(msg != NULL);

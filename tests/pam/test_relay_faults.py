@@ -24,7 +24,7 @@ For each row:
   the relay did, and so does the audit record of the outcome (mail_sent
   after failed tries, mail_failed).
 
-Timings (mfad_outbox.c, mfad_mail.c): a failed try is retried 2 s later
+Timings (mfad_outbox.c, mfad_smtp.c): a failed try is retried 2 s later
 (then 4, 8, ... 60 s); libESMTP waits 15 s for each reply and 20 s for the
 reply to the final dot. The slow rows answer in 5 s, a third of the
 timeout, so they hold on a loaded machine; the relay that never answers
@@ -140,8 +140,8 @@ class FaultyRelay:
     active and max_active count the sessions open at once; connections
     counts every connection, bare ones (mfad's probe) included.
 
-    mfad may reach the relay first with a bare connect (mail_probe() in
-    mfad_mail.c, when no session reached the relay in the last minute)
+    mfad may reach the relay first with a bare connect (relay_probe() in
+    mfad_smtp.c, when no session reached the relay in the last minute)
     that it closes before the greeting: a connection counts
     as a session from its first command, and sends the greeting of the
     next session in the script."""

@@ -1,8 +1,9 @@
 /*
- * Unit tests for mfad_mail: rendering from the shipped templates (both
+ * Unit tests for mfad_render: rendering from the shipped templates (both
  * languages, every kind), header injection, RFC 2047 subjects,
- * quoted-printable bodies, template errors, address checks, and sending
- * to a scripted SMTP peer on the loopback (SECURITY.md items 26-28).
+ * quoted-printable bodies, template errors and address checks
+ * (SECURITY.md items 26-27). Built from the renderer's sources alone,
+ * without libESMTP: rendering does not depend on the relay.
  *
  * Templates come from $MSS_TEMPLATES, else $srcdir/conf/templates (make
  * check sets srcdir), else ./conf/templates.
@@ -10,16 +11,9 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +32,8 @@
 #include "mfad_conf.h"
 #include "mfad_lockout.h"
 #include "mfad_mail.h"
+#include "mfad_render.h"
+
 
 #define CODE		"493817"
 #define WHEN		((time_t)1714572180)	/* 2024-05-01 14:03:00 UTC */
@@ -252,7 +248,7 @@ render_text(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 	const char *body;
 	size_t len;
 
-	if (mfad_mail_render(conf, kind, lang, "bob@example.org", v, &msg,
+	if (mfad_render_message(conf, kind, lang, "bob@example.org", v, &msg,
 	    &len, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	split(msg, &hdrs, &body);
@@ -332,7 +328,7 @@ test_render_all(void **state)
 	conf_init(&conf, templates);
 	for (l = 0; l < 2; l++)
 		for (k = 0; k < MFAD_MAIL_NKINDS; k++) {
-			assert_int_equal(mfad_mail_render(&conf,
+			assert_int_equal(mfad_render_message(&conf,
 			    (enum mfad_mail_kind)k, langs[l], "bob@example.org",
 			    &vars, &msg, &len, err, sizeof(err)), 0);
 			check_lines(msg, len);
@@ -401,7 +397,7 @@ test_subject_rfc2047(void **state)
 	size_t len;
 
 	conf_init(&conf, templates);
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "fr",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "fr",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
 	split(msg, &hdrs, &body);
 	subj = get_header(hdrs, "Subject");
@@ -423,7 +419,7 @@ test_subject_rfc2047(void **state)
 		    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9-tr\xc3\xa8s-long."
 		    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 		    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9.example.org";
-		assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_DEVICE, "fr",
+		assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_DEVICE, "fr",
 		    "bob@example.org", &v, &msg, &len, err, sizeof(err)), 0);
 		check_lines(msg, len);
 		split(msg, &hdrs, &body);
@@ -439,7 +435,7 @@ test_subject_rfc2047(void **state)
 	}
 
 	/* English subjects stay plain ASCII. */
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
 	split(msg, &hdrs, &body);
 	subj = get_header(hdrs, "Subject");
@@ -461,7 +457,7 @@ test_subject_lookalike(void **state)
 	write_template("Subject: see =?UTF-8?B?QQ==?= on {host}\n\nbody\n");
 	snprintf(dir, sizeof(dir), "%s/t", scratch);
 	conf_init(&conf, dir);
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
 	split(msg, &hdrs, &body);
 	subj = get_header(hdrs, "Subject");
@@ -484,7 +480,7 @@ test_lang_fallback(void **state)
 
 	conf_init(&conf, templates);
 	conf.language = (char *)"fr";
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_TEST, "de",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_TEST, "de",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
 	split(msg, &hdrs, &body);
 	subj = get_header(hdrs, "Subject");
@@ -493,7 +489,7 @@ test_lang_fallback(void **state)
 	free(hdrs);
 	free(msg);
 	conf.language = (char *)"en";
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_TEST, NULL,
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_TEST, NULL,
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
 	assert_non_null(strstr(msg, "Subject: Test message from mfad on "));
 	free(msg);
@@ -517,17 +513,17 @@ test_header_injection(void **state)
 	conf_init(&conf, templates);
 	for (i = 0; i < sizeof(bad_to) / sizeof(bad_to[0]); i++) {
 		msg = (char *)"x";
-		assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE,
+		assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE,
 		    "en", bad_to[i], &vars, &msg, &len, err, sizeof(err)),
 		    MSS_ERR_INVAL);
 		assert_null(msg);
 	}
 	conf.from = (char *)"mfad@mail.example.org\r\nBcc: eve@example.org";
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)),
 	    MSS_ERR_INVAL);
 	conf.from = (char *)"mfad@mail.example.org\n";
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)),
 	    MSS_ERR_INVAL);
 	conf_init(&conf, templates);
@@ -535,20 +531,20 @@ test_header_injection(void **state)
 	/* {host} is in every subject. */
 	v = vars;
 	v.host = "srv1\r\nBcc: eve@example.org";
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "fr",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "fr",
 	    "bob@example.org", &v, &msg, &len, err, sizeof(err)),
 	    MSS_ERR_INVAL);
 	v = vars;
 	v.rhost = "192.0.2.7\nX-Injected: yes";
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &v, &msg, &len, err, sizeof(err)),
 	    MSS_ERR_INVAL);
 	v = vars;
 	v.code = "1234\r\n56";
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &v, &msg, &len, err, sizeof(err)),
 	    MSS_ERR_INVAL);
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "not an address", &vars, &msg, &len, err, sizeof(err)),
 	    MSS_ERR_INVAL);
 }
@@ -588,7 +584,7 @@ expect_template_error(const char *text, const char *where)
 	conf_init(&conf, dir);
 	write_template(text);
 	err[0] = '\0';
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)),
 	    MSS_ERR_MAIL);
 	snprintf(want, sizeof(want), "%s/en/login_code.txt:%s", dir, where);
@@ -616,22 +612,25 @@ test_template_errors(void **state)
 	    "4: control character");
 }
 
+
+/* mfad -t renders every kind: a tree with one good template lacks all
+ * the others, and the missing file is named. */
 static void
-test_check_templates(void **state)
+test_check_render_tree(void **state)
 {
 	struct mfad_conf conf;
 	char dir[PATH_MAX], err[512];
 
+	(void)state;
 	conf_init(&conf, templates);
 	err[0] = '\0';
-	if (mfad_mail_check_templates(&conf, err, sizeof(err)) != 0)
+	if (mfad_render_check(&conf, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 
-	/* A tree with one good template lacks all the others. */
 	snprintf(dir, sizeof(dir), "%s/t", scratch);
 	write_template("Subject: hi\n\nbody {code}\n");
 	conf_init(&conf, dir);
-	assert_int_equal(mfad_mail_check_templates(&conf, err, sizeof(err)),
+	assert_int_equal(mfad_render_check(&conf, err, sizeof(err)),
 	    MSS_ERR_MAIL);
 	assert_non_null(strstr(err, ".txt"));
 }
@@ -648,16 +647,14 @@ test_check_render(void **state)
 	conf_init(&conf, templates);
 	conf.code_length = 6;
 	conf.code_ttl = 300;
-	if (mfad_mail_check_render(&conf, err, sizeof(err)) != 0)
+	if (mfad_render_check(&conf, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	conf.from = NULL;
 	conf.path = (char *)"/etc/mfad/mfad.conf";
-	assert_int_equal(mfad_mail_check_render(&conf, err, sizeof(err)),
+	assert_int_equal(mfad_render_check(&conf, err, sizeof(err)),
 	    MSS_ERR_MAIL);
 	assert_non_null(strstr(err, "/etc/mfad/mfad.conf: [mail] from is "
 	    "not set"));
-	assert_int_equal(mfad_mail_check_templates(&conf, err, sizeof(err)),
-	    MSS_ERR_MAIL);
 	assert_non_null(strstr(err, "set [mail] from"));
 }
 
@@ -688,7 +685,7 @@ test_quoted_printable(void **state)
 	write_template(tmpl);
 	snprintf(dir, sizeof(dir), "%s/t", scratch);
 	conf_init(&conf, dir);
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
 	check_lines(msg, len);
 	split(msg, &hdrs, &body);
@@ -726,7 +723,7 @@ test_qp_soft_break_dot(void **state)
 	write_template(tmpl);
 	snprintf(dir, sizeof(dir), "%s/t", scratch);
 	conf_init(&conf, dir);
-	assert_int_equal(mfad_mail_render(&conf, MFAD_MAIL_LOGIN_CODE, "en",
+	assert_int_equal(mfad_render_message(&conf, MFAD_MAIL_LOGIN_CODE, "en",
 	    "bob@example.org", &vars, &msg, &len, err, sizeof(err)), 0);
 	check_lines(msg, len);
 	split(msg, &hdrs, &body);
@@ -758,320 +755,12 @@ test_kind_names(void **state)
 	assert_null(mfad_mail_kind_name(MFAD_MAIL_NKINDS));
 }
 
-/*
- * A scripted SMTP peer on 127.0.0.1: one thread, one session at a time
- * (mfad_mail_send first opens and closes a probe connection, which the
- * peer skips). It records whether MAIL FROM was seen and the DATA.
- */
-struct peer {
-	int		 lfd;
-	char		 port[16];
-	int		 starttls;	/* advertise STARTTLS (then refuse it) */
-	int		 reject_rcpt;
-	int		 saw_mail;
-	int		 saw_auth;
-	char		 data[65536];
-	size_t		 dlen;
-	pthread_t	 thread;
-};
-
-static int
-peer_gets(int fd, char *buf, size_t size)
-{
-	size_t n = 0;
-	char c;
-
-	while (n + 1 < size) {
-		ssize_t r = read(fd, &c, 1);
-
-		if (r <= 0)
-			return -1;
-		buf[n++] = c;
-		if (c == '\n')
-			break;
-	}
-	buf[n] = '\0';
-	return (int)n;
-}
-
-static void
-peer_puts(int fd, const char *s)
-{
-	ssize_t r = write(fd, s, strlen(s));
-
-	(void)r;
-}
-
-static void *
-peer_main(void *arg)
-{
-	struct peer *p = arg;
-	char line[2048];
-	int fd, conns, cmds;
-
-	for (conns = 0; conns < 3; conns++) {
-		struct timeval tv = { 10, 0 };
-
-		if ((fd = accept(p->lfd, NULL, NULL)) == -1)
-			break;
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		peer_puts(fd, "220 peer ESMTP\r\n");
-		cmds = 0;
-		while (peer_gets(fd, line, sizeof(line)) > 0) {
-			cmds++;
-			if (strncasecmp(line, "EHLO", 4) == 0)
-				peer_puts(fd, p->starttls ?
-				    "250-peer\r\n250-STARTTLS\r\n250 8BITMIME\r\n" :
-				    "250-peer\r\n250 8BITMIME\r\n");
-			else if (strncasecmp(line, "STARTTLS", 8) == 0)
-				peer_puts(fd, "454 4.7.0 TLS not available\r\n");
-			else if (strncasecmp(line, "AUTH", 4) == 0) {
-				p->saw_auth = 1;
-				peer_puts(fd, "504 no\r\n");
-			} else if (strncasecmp(line, "MAIL", 4) == 0) {
-				p->saw_mail = 1;
-				peer_puts(fd, "250 2.1.0 ok\r\n");
-			} else if (strncasecmp(line, "RCPT", 4) == 0)
-				peer_puts(fd, p->reject_rcpt ?
-				    "550 5.1.1 no such user here\r\n" :
-				    "250 2.1.5 ok\r\n");
-			else if (strncasecmp(line, "DATA", 4) == 0) {
-				peer_puts(fd, "354 go on\r\n");
-				while (peer_gets(fd, line, sizeof(line)) > 0 &&
-				    strcmp(line, ".\r\n") != 0) {
-					size_t n = strlen(line);
-
-					if (p->dlen + n < sizeof(p->data)) {
-						memcpy(p->data + p->dlen, line,
-						    n);
-						p->dlen += n;
-					}
-				}
-				peer_puts(fd, "250 2.0.0 queued as 42\r\n");
-			} else if (strncasecmp(line, "QUIT", 4) == 0) {
-				peer_puts(fd, "221 bye\r\n");
-				break;
-			} else if (strncasecmp(line, "RSET", 4) == 0)
-				peer_puts(fd, "250 ok\r\n");
-			else
-				peer_puts(fd, "500 what\r\n");
-		}
-		close(fd);
-		if (cmds > 0)
-			break;
-	}
-	p->data[p->dlen] = '\0';
-	return NULL;
-}
-
-static void
-peer_start(struct peer *p)
-{
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true((p->lfd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	assert_int_equal(bind(p->lfd, (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
-	assert_int_equal(listen(p->lfd, 4), 0);
-	assert_int_equal(getsockname(p->lfd, (struct sockaddr *)&sin, &sl),
-	    0);
-	snprintf(p->port, sizeof(p->port), "%u", ntohs(sin.sin_port));
-	assert_int_equal(pthread_create(&p->thread, NULL, peer_main, p), 0);
-}
-
-static void
-peer_stop(struct peer *p)
-{
-	shutdown(p->lfd, SHUT_RDWR);
-	assert_int_equal(pthread_join(p->thread, NULL), 0);
-	close(p->lfd);
-}
-
-static void
-render_test(const struct mfad_conf *conf, char **msg, size_t *len)
-{
-	char err[512];
-
-	assert_int_equal(mfad_mail_render(conf, MFAD_MAIL_LOGIN_CODE, "fr",
-	    "bob@example.org", &vars, msg, len, err, sizeof(err)), 0);
-}
-
-static void
-test_send_plain(void **state)
-{
-	struct peer *p = calloc(1, sizeof(*p));
-	struct mfad_conf conf;
-	char err[512], *msg, *hdrs, *text;
-	const char *body;
-	size_t len;
-
-	assert_non_null(p);
-	peer_start(p);
-	conf_init(&conf, templates);
-	conf.smtp_port = p->port;
-	render_test(&conf, &msg, &len);
-	if (mfad_mail_send(&conf, "bob@example.org", msg, len, err,
-	    sizeof(err)) != 0)
-		fail_msg("send: %s", err);
-	peer_stop(p);
-	assert_int_equal(p->saw_mail, 1);
-	/* libESMTP added no header of its own and dropped none. */
-	split(p->data, &hdrs, &body);
-	assert_int_equal(count_header(hdrs, "Date"), 1);
-	assert_int_equal(count_header(hdrs, "Message-ID"), 1);
-	assert_int_equal(count_header(hdrs, "From"), 1);
-	assert_int_equal(count_header(hdrs, "To"), 1);
-	assert_int_equal(count_header(hdrs, "Subject"), 1);
-	assert_int_equal(count_header(hdrs, "Auto-Submitted"), 1);
-	assert_int_equal(strlen(p->data), len);
-	assert_memory_equal(p->data, msg, len);
-	text = qp_decode(body);
-	assert_non_null(strstr(text, CODE));
-	free(text);
-	free(hdrs);
-	free(msg);
-	free(p);
-}
-
-/* SECURITY 26: tls=starttls and no STARTTLS offered, or STARTTLS
- * refused: nothing is sent. */
-static void
-test_send_starttls_required(void **state)
-{
-	struct peer *p;
-	struct mfad_conf conf;
-	char err[512], *msg;
-	size_t len;
-	int advertise;
-
-	for (advertise = 0; advertise < 2; advertise++) {
-		p = calloc(1, sizeof(*p));
-		assert_non_null(p);
-		p->starttls = advertise;
-		peer_start(p);
-		conf_init(&conf, templates);
-		conf.smtp_port = p->port;
-		conf.tls = MFAD_TLS_STARTTLS;
-		render_test(&conf, &msg, &len);
-		err[0] = '\0';
-		assert_int_equal(mfad_mail_send(&conf, "bob@example.org", msg,
-		    len, err, sizeof(err)), MSS_ERR_MAIL);
-		peer_stop(p);
-		assert_int_equal(p->saw_mail, 0);
-		assert_int_equal(p->dlen, 0);
-		assert_true(strlen(err) > 0);
-		if (!advertise)
-			assert_non_null(strstr(err, "STARTTLS"));
-		free(msg);
-		free(p);
-	}
-}
-
-static void
-test_send_rcpt_refused(void **state)
-{
-	struct peer *p = calloc(1, sizeof(*p));
-	struct mfad_conf conf;
-	char err[512], *msg;
-	size_t len;
-
-	assert_non_null(p);
-	p->reject_rcpt = 1;
-	peer_start(p);
-	conf_init(&conf, templates);
-	conf.smtp_port = p->port;
-	render_test(&conf, &msg, &len);
-	/* A 5xx on the recipient is for good: not worth a retry. */
-	assert_int_equal(mfad_mail_send(&conf, "bob@example.org", msg, len,
-	    err, sizeof(err)), MSS_ERR_REFUSED);
-	peer_stop(p);
-	assert_int_equal(p->dlen, 0);
-	assert_non_null(strstr(err, "550"));
-	assert_non_null(strstr(err, "no such user"));
-	free(msg);
-	free(p);
-}
-
-/* A relay that is not there fails at once, not after minutes. */
-static void
-test_send_no_relay(void **state)
-{
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-	struct mfad_conf conf;
-	char port[16], err[512], *msg;
-	size_t len;
-	time_t t0;
-	int fd;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
-	snprintf(port, sizeof(port), "%u", ntohs(sin.sin_port));
-	close(fd);		/* nobody listens there now */
-
-	conf_init(&conf, templates);
-	conf.smtp_port = port;
-	render_test(&conf, &msg, &len);
-	t0 = time(NULL);
-	err[0] = '\0';
-	assert_int_equal(mfad_mail_send(&conf, "bob@example.org", msg, len,
-	    err, sizeof(err)), MSS_ERR_MAIL);
-	assert_true(time(NULL) - t0 < 5);
-	assert_non_null(strstr(err, port));
-	free(msg);
-}
-
-/* The SMTP AUTH file must not be readable by group or others. */
-static void
-test_send_auth_file_mode(void **state)
-{
-	struct peer *p = calloc(1, sizeof(*p));
-	struct mfad_conf conf;
-	char path[PATH_MAX], err[512], *msg;
-	size_t len;
-
-	assert_non_null(p);
-	snprintf(path, sizeof(path), "%s/auth", scratch);
-	write_file(path, "mfad\nsecret password\n");
-	assert_int_equal(chmod(path, 0640), 0);
-	peer_start(p);
-	conf_init(&conf, templates);
-	conf.smtp_port = p->port;
-	conf.auth_file = path;
-	render_test(&conf, &msg, &len);
-	err[0] = '\0';
-	assert_int_equal(mfad_mail_send(&conf, "bob@example.org", msg, len,
-	    err, sizeof(err)), MSS_ERR_MAIL);
-	assert_non_null(strstr(err, path));
-
-	/* With mode 0600 it is read and the session goes ahead (the peer
-	 * offers no AUTH, so none is tried, and it takes the message). */
-	assert_int_equal(chmod(path, 0600), 0);
-	if (mfad_mail_send(&conf, "bob@example.org", msg, len, err,
-	    sizeof(err)) != 0)
-		fail_msg("send: %s", err);
-	peer_stop(p);
-	assert_int_equal(p->saw_mail, 1);
-	assert_int_equal(p->saw_auth, 0);
-	unlink(path);
-	free(msg);
-	free(p);
-}
-
 static int
 setup(void **state)
 {
 	const char *env = getenv("MSS_TEMPLATES");
 	const char *srcdir = getenv("srcdir");
-	char tmpl[] = "/tmp/test_mail.XXXXXX";
+	char tmpl[] = "/tmp/test_render.XXXXXX";
 
 	if (env != NULL)
 		snprintf(templates, sizeof(templates), "%s", env);
@@ -1081,7 +770,6 @@ setup(void **state)
 	if (mkdtemp(tmpl) == NULL)
 		return -1;
 	snprintf(scratch, sizeof(scratch), "%s", tmpl);
-	signal(SIGPIPE, SIG_IGN);
 	return sodium_init() < 0 ? -1 : 0;
 }
 
@@ -1111,16 +799,11 @@ main(void)
 		cmocka_unit_test(test_lang_fallback),
 		cmocka_unit_test(test_header_injection),
 		cmocka_unit_test(test_template_errors),
-		cmocka_unit_test(test_check_templates),
+		cmocka_unit_test(test_check_render_tree),
 		cmocka_unit_test(test_check_render),
 		cmocka_unit_test(test_quoted_printable),
 		cmocka_unit_test(test_qp_soft_break_dot),
 		cmocka_unit_test(test_kind_names),
-		cmocka_unit_test(test_send_plain),
-		cmocka_unit_test(test_send_starttls_required),
-		cmocka_unit_test(test_send_rcpt_refused),
-		cmocka_unit_test(test_send_no_relay),
-		cmocka_unit_test(test_send_auth_file_mode),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
