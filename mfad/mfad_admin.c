@@ -68,6 +68,24 @@ mfad_admin_event(struct mfad_ctx *ctx, MDB_txn *txn,
 	return mfad_audit(ctx, txn, &ev);
 }
 
+/*
+ * The tail a user operation ends with: its audit record in the same
+ * transaction (a change never lands without one), the commit, then the
+ * answer msg. On error txn is left for the caller's abort.
+ */
+static int MSS_WUR
+mfad_admin_done(struct mfad_ctx *ctx, MDB_txn **txn,
+    const struct mfad_peer *peer, const char *event, const char *user,
+    const char *detail, struct mss_buf *rep, uint8_t *rtype, const char *msg)
+{
+	int r;
+
+	if ((r = mfad_admin_event(ctx, *txn, peer, event, user, detail)) != 0 ||
+	    (r = mfad_txn_commit(txn)) != 0)
+		return r;
+	return mfad_reply_result(rep, rtype, 0, msg);
+}
+
 int
 mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
@@ -491,12 +509,9 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_PROTO;
 		goto out;
 	}
-	if (r != 0 || (r = mfad_admin_event(ctx, txn, peer, event, a.user,
-	    detail[0] ? detail : NULL)) != 0)
-		goto out;
-	r = mfad_txn_commit(&txn);
 	if (r == 0)
-		r = mfad_reply_result(rep, rtype, 0, msg);
+		r = mfad_admin_done(ctx, &txn, peer, event, a.user,
+		    detail[0] ? detail : NULL, rep, rtype, msg);
 out:
 	mfad_txn_abort(&txn);
 	if (have)
@@ -552,12 +567,10 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		snprintf(detail, sizeof(detail), "count=%u",
 		    (unsigned)a.nrecovery);
 		mfad_acct_recovery_set(&a, NULL, 0);
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_admin_event(ctx, txn, peer, "recovery_revoked",
-		    a.user, detail)) != 0 ||
-		    (r = mfad_txn_commit(&txn)) != 0)
-			goto out;
-		r = mfad_reply_result(rep, rtype, 0, "recovery codes revoked");
+		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) == 0)
+			r = mfad_admin_done(ctx, &txn, peer,
+			    "recovery_revoked", a.user, detail, rep, rtype,
+			    "recovery codes revoked");
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
@@ -932,13 +945,9 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	snprintf(detail, sizeof(detail), "count=%u uid=%u", n,
 	    (unsigned)peer->uid);
-	if ((r = mfad_admin_event(ctx, txn, peer, "device_revoked", user,
-	    detail)) != 0)
-		goto out;
-	r = mfad_txn_commit(&txn);
 	snprintf(msg, sizeof(msg), "%u device%s revoked", n, n == 1 ? "" : "s");
-	if (r == 0)
-		r = mfad_reply_result(rep, rtype, 0, msg);
+	r = mfad_admin_done(ctx, &txn, peer, "device_revoked", user, detail,
+	    rep, rtype, msg);
 out:
 	mfad_txn_abort(&txn);
 	mss_str_free(user);
