@@ -1982,7 +1982,7 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 	ssize_t got;
 	uint32_t lineno = 0;
 	FILE *fp = stdin;
-	int ex = CTL_EXIT_OK, nomem;
+	int ex = CTL_EXIT_OK, kind, nomem;
 
 	memset(&im, 0, sizeof(im));
 	if (argc == 1 && strcmp(argv[0], "-") != 0 &&
@@ -1998,23 +1998,8 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 	 * sent. */
 	while ((got = getline(&line, &cap, fp)) != -1) {
 		lineno++;
-		while (got > 0 && (line[got - 1] == '\n' ||
-		    line[got - 1] == '\r'))
-			line[--got] = '\0';
-		p = line;
-		/* A UTF-8 byte-order mark, as some spreadsheets write. */
-		if (lineno == 1 && got >= 3 &&
-		    memcmp(p, "\xef\xbb\xbf", 3) == 0)
-			p += 3;
-		for (; *p == ' ' || *p == '\t'; p++)
-			;
-		if (*p == '\0' && strlen(p) == (size_t)got - (size_t)(p - line))
-			continue;
-		if (*p == '#')
-			continue;
-		/* A header row, as spreadsheets write them. */
-		if (lineno == 1 && strncasecmp(p, "user,email", 10) == 0 &&
-		    (p[10] == '\0' || p[10] == ','))
+		if ((kind = mfad_csv_line(line, (size_t)got, lineno,
+		    &p)) == MFAD_CSV_SKIP)
 			continue;
 		if (nsrc == srccap) {
 			srccap = srccap ? srccap * 2 : 256;
@@ -2024,7 +2009,7 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 		}
 		memset(&src[nsrc], 0, sizeof(src[nsrc]));
 		src[nsrc].line = lineno;
-		if (strlen(p) == (size_t)got - (size_t)(p - line)) {
+		if (kind == MFAD_CSV_ROW) {
 			src[nsrc].len = strlen(p);
 			if ((src[nsrc].text = strdup(p)) == NULL)
 				goto nomem;
