@@ -7,6 +7,12 @@
 #ifndef MSS_ERR_H
 #define MSS_ERR_H
 
+/* On every function that can fail: a caller that drops the result is a
+ * compile error under -Werror. */
+#ifndef MSS_WUR
+#define MSS_WUR __attribute__((warn_unused_result))
+#endif
+
 #define MSS_OK			0
 #define MSS_ERR_SYSTEM		-1	/* a system call failed; see errno */
 #define MSS_ERR_NOMEM		-2

@@ -70,6 +70,24 @@ mfad_admin_event(struct mfad_ctx *ctx, MDB_txn *txn,
 	return mfad_audit(ctx, txn, &ev);
 }
 
+/*
+ * The tail a user operation ends with: its audit record in the same
+ * transaction (a change never lands without one), the commit, then the
+ * answer msg. On error txn is left for the caller's abort.
+ */
+static int MSS_WUR
+mfad_admin_done(struct mfad_ctx *ctx, MDB_txn **txn,
+    const struct mfad_peer *peer, const char *event, const char *user,
+    const char *detail, struct mss_buf *rep, uint8_t *rtype, const char *msg)
+{
+	int r;
+
+	if ((r = mfad_admin_event(ctx, *txn, peer, event, user, detail)) != 0 ||
+	    (r = mfad_txn_commit(txn)) != 0)
+		return r;
+	return mfad_reply_result(rep, rtype, 0, msg);
+}
+
 int
 mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
@@ -92,11 +110,11 @@ mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		return r;
 	mfad_outbox_status(ctx->outbox, err, sizeof(err));
-	now_us = mfad_now();
+	now_us = mfad_clock_real_s();
 	age = oldest == 0 || oldest > now_us ? 0 : now_us - oldest;
 	*rtype = MSS_REP_STATUS;
 	if ((r = mss_buf_put_str(rep, PACKAGE_VERSION)) != 0 ||
-	    (r = mss_buf_put_u64(rep, mfad_now() - (uint64_t)ctx->started))
+	    (r = mss_buf_put_u64(rep, mfad_clock_real_s() - (uint64_t)ctx->started))
 	    != 0 ||
 	    (r = mss_buf_put_u64(rep, accounts)) != 0 ||
 	    (r = mss_buf_put_u64(rep, depth)) != 0 ||
@@ -150,7 +168,7 @@ mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	mfad_txn_abort(&txn);
 	if (r != 0 || (r = mfad_store_usage(ctx->store, &map, &used)) != 0)
 		return r;
-	now_us = mfad_now();
+	now_us = mfad_clock_real_s();
 	*rtype = MSS_REP_METRICS;
 	for (i = 0; mfad_audit_counter(i, &val) != NULL; i++)
 		;
@@ -163,7 +181,7 @@ mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			return r;
 	}
 	if ((r = mfad_metric(rep, &n, "mfad_uptime_seconds", "", 0,
-	    mfad_now() - (uint64_t)ctx->started)) != 0 ||
+	    mfad_clock_real_s() - (uint64_t)ctx->started)) != 0 ||
 	    (r = mfad_metric(rep, &n, "mfad_accounts", "", 0, accounts)) != 0 ||
 	    (r = mfad_metric(rep, &n, "mfad_outbox_mails", "", 0, depth)) != 0 ||
 	    (r = mfad_metric(rep, &n, "mfad_outbox_oldest_seconds", "", 0,
@@ -280,7 +298,7 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	snprintf(a.email, sizeof(a.email), "%s", email);
 	snprintf(a.lang, sizeof(a.lang), "%s", lang[0] ? lang :
 	    conf->language);
-	a.created = mfad_now();
+	a.created = mfad_clock_real_s();
 	if (hash[0] != '\0') {
 		memcpy(a.pwhash, hash, sizeof(hash));
 		a.state = MFAD_ACCT_ACTIVE;
@@ -338,11 +356,11 @@ mfad_acct_wire_state(const struct mfad_conf *conf, const struct mfad_acct *a)
 {
 	if (a->state == MFAD_ACCT_DISABLED)
 		return MSS_ACCT_DISABLED;
-	if (mfad_acct_is_locked(a, mfad_now()))
+	if (mfad_acct_is_locked(a, mfad_clock_real_s()))
 		return MSS_ACCT_LOCKED;
 	if (a->state == MFAD_ACCT_INVITED)
 		return MSS_ACCT_INVITED;
-	if (mfad_acct_must_enroll(conf, a, mfad_now()))
+	if (mfad_acct_must_enroll(conf, a, mfad_clock_real_s()))
 		return MSS_ACCT_REENROLL;
 	return MSS_ACCT_ACTIVE;
 }
@@ -357,7 +375,7 @@ mfad_count_dev(const uint8_t *key, const struct mfad_device *d, void *arg)
 	struct mfad_count_arg *c = arg;
 
 	(void)key;
-	if (d->expires > mfad_now())
+	if (d->expires > mfad_clock_real_s())
 		c->n++;
 	return 0;
 }
@@ -374,7 +392,7 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 
 	if (mss_addr_mask(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
-	mfad_throttle_ends(ctx->conf, a, mfad_now(), &recent, &resend_until,
+	mfad_throttle_ends(ctx->conf, a, mfad_clock_real_s(), &recent, &resend_until,
 	    &hour_until);
 	if ((r = mfad_device_list(txn, ctx->store, a->user, mfad_count_dev,
 	    &c)) != 0)
@@ -493,12 +511,9 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_PROTO;
 		goto out;
 	}
-	if (r != 0 || (r = mfad_admin_event(ctx, txn, peer, event, a.user,
-	    detail[0] ? detail : NULL)) != 0)
-		goto out;
-	r = mfad_txn_commit(&txn);
 	if (r == 0)
-		r = mfad_reply_result(rep, rtype, 0, msg);
+		r = mfad_admin_done(ctx, &txn, peer, event, a.user,
+		    detail[0] ? detail : NULL, rep, rtype, msg);
 out:
 	mfad_txn_abort(&txn);
 	if (have)
@@ -523,7 +538,7 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char (*codes)[MFAD_RECOVERY_TEXT + 1] = NULL;
 	char *user = NULL, detail[64], norm[MFAD_RECOVERY_CHARS + 1];
 	MDB_txn *txn = NULL;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	uint32_t count, i, j;
 	int r, have = 0;
 
@@ -554,12 +569,10 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		snprintf(detail, sizeof(detail), "count=%u",
 		    (unsigned)a.nrecovery);
 		mfad_acct_recovery_set(&a, NULL, 0);
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_admin_event(ctx, txn, peer, "recovery_revoked",
-		    a.user, detail)) != 0 ||
-		    (r = mfad_txn_commit(&txn)) != 0)
-			goto out;
-		r = mfad_reply_result(rep, rtype, 0, "recovery codes revoked");
+		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) == 0)
+			r = mfad_admin_done(ctx, &txn, peer,
+			    "recovery_revoked", a.user, detail, rep, rtype,
+			    "recovery codes revoked");
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
@@ -631,7 +644,7 @@ mfad_email_changed_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 	struct mfad_mail_vars vars;
 	char masked[MSS_STR_MAX + 1];
 	const char *to[2] = { old, a->email };
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	int i, r;
 
 	if (mss_addr_mask(a->email, masked, sizeof(masked)) != 0)
@@ -934,13 +947,9 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	snprintf(detail, sizeof(detail), "count=%u uid=%u", n,
 	    (unsigned)peer->uid);
-	if ((r = mfad_admin_event(ctx, txn, peer, "device_revoked", user,
-	    detail)) != 0)
-		goto out;
-	r = mfad_txn_commit(&txn);
 	snprintf(msg, sizeof(msg), "%u device%s revoked", n, n == 1 ? "" : "s");
-	if (r == 0)
-		r = mfad_reply_result(rep, rtype, 0, msg);
+	r = mfad_admin_done(ctx, &txn, peer, "device_revoked", user, detail,
+	    rep, rtype, msg);
 out:
 	mfad_txn_abort(&txn);
 	mss_str_free(user);
@@ -968,7 +977,7 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	memset(&vars, 0, sizeof(vars));
 	vars.host = ctx->hostname;
 	vars.service = "mfadctl";
-	vars.time = (time_t)mfad_now();
+	vars.time = (time_t)mfad_clock_real_s();
 	err[0] = '\0';
 	/* An admin's explicit check: sent now, and the relay's answer shown. */
 	r = mfad_render_message(ctx->conf, MFAD_MAIL_TEST, ctx->conf->language,

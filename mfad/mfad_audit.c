@@ -11,6 +11,8 @@
 #include "mfad_log.h"
 #include "mss_err.h"
 #include "mss_esc.h"
+#include "mfad_str.h"
+#include "mfad_clock.h"
 
 void
 mfad_audit_escape(const char *s, char *out, size_t outlen)
@@ -57,12 +59,6 @@ mfad_audit_counter(size_t i, uint64_t *n)
 }
 
 static void
-mfad_copy(char *dst, size_t n, const char *src)
-{
-	snprintf(dst, n, "%s", src == NULL ? "" : src);
-}
-
-static void
 mfad_audit_line(const struct mfad_audit_ev *ev)
 {
 	char user[260], service[260], rhost[1030], detail[1030];
@@ -100,13 +96,13 @@ mfad_audit_rec(struct mfad_ctx *ctx, MDB_txn *txn,
 	mfad_audit_line(ev);
 
 	memset(&rec, 0, sizeof(rec));
-	rec.time_us = mfad_now_us();
-	mfad_copy(rec.event, sizeof(rec.event), ev->event);
-	mfad_copy(rec.user, sizeof(rec.user), ev->user);
-	mfad_copy(rec.service, sizeof(rec.service), ev->service);
-	mfad_copy(rec.rhost, sizeof(rec.rhost), ev->rhost);
-	mfad_copy(rec.result, sizeof(rec.result), ev->result);
-	mfad_copy(rec.detail, sizeof(rec.detail), ev->detail);
+	rec.time_us = mfad_clock_real_us();
+	mfad_str_copy(rec.event, sizeof(rec.event), ev->event);
+	mfad_str_copy(rec.user, sizeof(rec.user), ev->user);
+	mfad_str_copy(rec.service, sizeof(rec.service), ev->service);
+	mfad_str_copy(rec.rhost, sizeof(rec.rhost), ev->rhost);
+	mfad_str_copy(rec.result, sizeof(rec.result), ev->result);
+	mfad_str_copy(rec.detail, sizeof(rec.detail), ev->detail);
 	if (txn == NULL) {
 		if ((r = mfad_txn_begin(ctx->store, 0, &own)) != 0)
 			return r;
@@ -151,15 +147,6 @@ struct mfad_agg {
 static pthread_mutex_t mfad_agg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mfad_agg mfad_agg[MFAD_AGG_SLOTS];
 
-static long long
-mfad_agg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t
 mfad_agg_key(const char *event, uint32_t uid, const char *who)
 {
@@ -180,12 +167,12 @@ mfad_agg_key(const char *event, uint32_t uid, const char *who)
 static void
 mfad_agg_fill(struct mfad_agg *g, const struct mfad_audit_ev *ev)
 {
-	mfad_copy(g->event, sizeof(g->event), ev->event);
-	mfad_copy(g->user, sizeof(g->user), ev->user);
-	mfad_copy(g->service, sizeof(g->service), ev->service);
-	mfad_copy(g->rhost, sizeof(g->rhost), ev->rhost);
-	mfad_copy(g->result, sizeof(g->result), ev->result);
-	mfad_copy(g->detail, sizeof(g->detail), ev->detail);
+	mfad_str_copy(g->event, sizeof(g->event), ev->event);
+	mfad_str_copy(g->user, sizeof(g->user), ev->user);
+	mfad_str_copy(g->service, sizeof(g->service), ev->service);
+	mfad_str_copy(g->rhost, sizeof(g->rhost), ev->rhost);
+	mfad_str_copy(g->result, sizeof(g->result), ev->result);
+	mfad_str_copy(g->detail, sizeof(g->detail), ev->detail);
 }
 
 /* Writes the summary of g: the last of its events left out, standing
@@ -209,7 +196,7 @@ mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
 {
 	struct mfad_agg *g, old;
 	uint64_t key = mfad_agg_key(ev->event, uid, who);
-	long long now = mfad_agg_now_ms();
+	long long now = mfad_clock_mono_ms();
 	unsigned long skipped = 0;
 	int r, evict = 0;
 
@@ -256,7 +243,7 @@ void
 mfad_audit_agg_flush(struct mfad_ctx *ctx, int all)
 {
 	struct mfad_agg g;
-	long long now = mfad_agg_now_ms();
+	long long now = mfad_clock_mono_ms();
 	size_t i;
 
 	for (i = 0; i < MFAD_AGG_SLOTS; i++) {

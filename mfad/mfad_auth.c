@@ -17,6 +17,7 @@
 #include "mss_addr.h"
 #include "mss_err.h"
 #include "mss_proto.h"
+#include "mfad_str.h"
 
 #define MFAD_REMEMBER_WINDOW	600	/* seconds after the code to answer */
 #define MFAD_LOGIN_GRACE	600	/* a login outlives its code by this */
@@ -37,12 +38,6 @@ mfad_auth_req_free(struct mfad_auth_req *q)
 	mss_str_free(q->rhost);
 	mss_str_free(q->tty);
 	mss_str_free(q->lang);
-}
-
-static void
-mfad_copy(char *dst, size_t n, const char *src)
-{
-	snprintf(dst, n, "%s", src == NULL ? "" : src);
 }
 
 void
@@ -273,11 +268,11 @@ mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
 
 	memset(l, 0, sizeof(*l));
 	l->kind = kind;
-	mfad_copy(l->user, sizeof(l->user), user);
-	mfad_copy(l->service, sizeof(l->service), service);
-	mfad_copy(l->rhost, sizeof(l->rhost), rhost);
+	mfad_str_copy(l->user, sizeof(l->user), user);
+	mfad_str_copy(l->service, sizeof(l->service), service);
+	mfad_str_copy(l->rhost, sizeof(l->rhost), rhost);
 	if (mss_addr_mask(email, l->masked, sizeof(l->masked)) != 0)
-		mfad_copy(l->masked, sizeof(l->masked), "*****@*****");
+		mfad_str_copy(l->masked, sizeof(l->masked), "*****@*****");
 	l->caller_uid = peer->uid;
 	l->state = MFAD_LOGIN_PENDING;
 	l->created = now;
@@ -346,7 +341,7 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 	struct mfad_audit_ev ev = { "account_locked", a->user, service, rhost,
 	    "failure", detail };
 	struct mfad_login l;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	unsigned minutes = 0;
 	int r;
 
@@ -698,8 +693,8 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 	memset(&l, 0, sizeof(l));
 	if (mss_addr_mask(a->email, l.masked, sizeof(l.masked)) != 0)
 		l.masked[0] = '\0';
-	mfad_copy(l.service, sizeof(l.service), qp->service);
-	mfad_copy(l.rhost, sizeof(l.rhost), qp->rhost);
+	mfad_str_copy(l.service, sizeof(l.service), qp->service);
+	mfad_str_copy(l.rhost, sizeof(l.rhost), qp->rhost);
 	if ((r = mfad_notice_queue(ctx, txn, MFAD_MAIL_THROTTLED, a, &l, 0, 0,
 	    now)) != 0 || (r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
@@ -728,7 +723,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	uint32_t cwait;
 	int full, queued, quiet = 0;
 
-	now = mfad_now();
+	now = mfad_clock_real_s();
 	/*
 	 * While the global mail ceiling is full, every answer but a
 	 * remembered device's is the same "try later", so that a password
@@ -978,7 +973,7 @@ mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (l->kind == MFAD_LOGIN_DECOY) {
 		/* A stand-in account that is never stored. */
 		memset(a, 0, sizeof(*a));
-		mfad_copy(a->user, sizeof(a->user), l->user);
+		mfad_str_copy(a->user, sizeof(a->user), l->user);
 		a->state = MFAD_ACCT_ACTIVE;
 		return 0;
 	}
@@ -1051,7 +1046,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	MDB_txn *txn = NULL;
 	uint8_t res, may = 0;
 	uint32_t left = 0;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	int r, match, have_acct = 0, locked_now = 0, recovered = 0;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
@@ -1204,7 +1199,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char *hex = NULL;
 	MDB_txn *txn = NULL;
 	uint32_t wait;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	int r, have_acct = 0;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
@@ -1284,7 +1279,7 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL;
 	MDB_txn *txn = NULL;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	int r, have_acct = 0;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
@@ -1306,9 +1301,9 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 	memset(&d, 0, sizeof(d));
-	mfad_copy(d.user, sizeof(d.user), l.user);
-	mfad_copy(d.kind, sizeof(d.kind), l.device_kind);
-	mfad_copy(d.service, sizeof(d.service), l.service);
+	mfad_str_copy(d.user, sizeof(d.user), l.user);
+	mfad_str_copy(d.kind, sizeof(d.kind), l.device_kind);
+	mfad_str_copy(d.service, sizeof(d.service), l.service);
 	d.created = d.last_used = now;
 	d.expires = now + (uint64_t)conf->remember_days * 86400;
 	l.state = MFAD_LOGIN_DONE;
@@ -1369,11 +1364,11 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	else {
 		if (a.state == MFAD_ACCT_DISABLED)
 			state = MSS_ACCT_DISABLED;
-		else if (mfad_acct_is_locked(&a, mfad_now()))
+		else if (mfad_acct_is_locked(&a, mfad_clock_real_s()))
 			state = MSS_ACCT_LOCKED;
 		else if (a.state == MFAD_ACCT_INVITED)
 			state = MSS_ACCT_INVITED;
-		else if (mfad_acct_must_enroll(ctx->conf, &a, mfad_now()))
+		else if (mfad_acct_must_enroll(ctx->conf, &a, mfad_clock_real_s()))
 			state = MSS_ACCT_REENROLL;
 		else
 			state = MSS_ACCT_ACTIVE;

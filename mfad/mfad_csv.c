@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "mfad_csv.h"
 
@@ -47,4 +48,29 @@ mfad_csv_split(char *s, char **f, int max)
 		if (s == NULL)
 			return n;
 	}
+}
+
+int
+mfad_csv_line(char *line, size_t len, unsigned long lineno, char **row)
+{
+	char *p;
+	int nul;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	p = line;
+	/* A UTF-8 byte-order mark, as some spreadsheets write. */
+	if (lineno == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;
+	for (; *p == ' ' || *p == '\t'; p++)
+		;
+	nul = strlen(p) != len - (size_t)(p - line);
+	if ((*p == '\0' && !nul) || *p == '#')
+		return MFAD_CSV_SKIP;
+	/* A header row, as spreadsheets write them. */
+	if (lineno == 1 && strncasecmp(p, "user,email", 10) == 0 &&
+	    (p[10] == '\0' || p[10] == ','))
+		return MFAD_CSV_SKIP;
+	*row = p;
+	return nul ? MFAD_CSV_NUL : MFAD_CSV_ROW;
 }

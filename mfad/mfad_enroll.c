@@ -78,7 +78,7 @@ mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
 	mfad_code_new(ctx->conf->code_length, code);
 	mfad_code_hash(ctx->keys, token, l->user, code, h);
 	mfad_mail_vars_init(ctx, &vars, l->user, l->masked, l->service,
-	    l->rhost, mfad_now());
+	    l->rhost, mfad_clock_real_s());
 	vars.code = code;
 	vars.minutes = mfad_minutes(ctx->conf);
 	if (mfad_render_message(ctx->conf, MFAD_MAIL_RESET_CODE, lang,
@@ -230,7 +230,7 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	const char *why = NULL, *limit = NULL;
 	MDB_txn *txn = NULL;
 	uint32_t wait = 0;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	int r, found = 0;
 
 	memset(&a, 0, sizeof(a));
@@ -315,7 +315,7 @@ mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn, struct mfad_acct *a,
 	struct mfad_throttle_rec t, u;
 	const char *limit = NULL;
 	uint32_t wait = 0;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	int r;
 
 	/* Locked by an admin since it started: no code that cannot work. */
@@ -355,7 +355,7 @@ mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
 {
 	struct mfad_mail_vars vars;
 	char masked[MFAD_EMAIL_MAX + 12];
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 
 	if (mss_addr_mask(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
@@ -384,7 +384,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[128];
 	const char *why;
 	MDB_txn *txn = NULL;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	unsigned n = 0;
 	int r, have = 0, cleared;
 
@@ -502,7 +502,7 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_acct a;
 	const char *why = NULL;
 	MDB_txn *txn = NULL;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	int r, found = 0, ok, locked_now = 0;
 
 	hash[0] = nh[0] = '\0';

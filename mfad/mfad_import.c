@@ -155,7 +155,7 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 		snprintf(pl->a.lang, sizeof(pl->a.lang), "%s",
 		    row->lang[0] ? row->lang : ctx->conf->language);
 		pl->a.state = MFAD_ACCT_INVITED;
-		pl->a.created = mfad_now();
+		pl->a.created = mfad_clock_real_s();
 	} else if (strcasecmp(pl->a.email, pl->email) != 0) {
 		/* The language of an existing account is its own choice by
 		 * now: only the address follows the file. */
@@ -170,7 +170,7 @@ mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
 		snprintf(pl->a.pwhash, sizeof(pl->a.pwhash), "%s",
 		    row->pwhash);
 		pl->a.state = MFAD_ACCT_ACTIVE;
-		pl->a.enrolled = mfad_now();
+		pl->a.enrolled = mfad_clock_real_s();
 		pl->activated = 1;
 	}
 	if (row->ndev > 0 && pl->a.pwhash[0] == '\0') {
@@ -197,7 +197,7 @@ mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
 	struct mfad_device d;
 	char detail[300];
 	const char *by = peer->name[0] ? peer->name : "?";
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	uint32_t i, added = 0;
 	size_t off;
 	int r;

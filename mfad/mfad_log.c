@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mfad_log.h"
+#include "mfad_clock.h"
 
 /*
  * Lines are written by a thread of their own once mfad_log_start has run:
@@ -253,14 +254,12 @@ mfad_log_auth(int prio, const char *fmt, ...)
 int
 mfad_log_limited(struct mfad_log_limit *lim, int prio, const char *fmt, ...)
 {
-	struct timespec ts;
 	unsigned long skipped;
 	long long now;
 	char line[1800];
 	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now = mfad_clock_mono_ms();
 	pthread_mutex_lock(&lim->lock);
 	if (lim->next_ms != 0 && now < lim->next_ms) {
 		lim->skipped++;

@@ -90,7 +90,7 @@ mfad_outbox_status(struct mfad_outbox *ob, char *last_error, size_t errlen)
 static int
 mfad_outbox_ceiling(struct mfad_outbox *ob, unsigned max)
 {
-	uint64_t now = mfad_now(), *ring;
+	uint64_t now = mfad_clock_real_s(), *ring;
 	int r = 0;
 
 	if (ob == NULL || max == 0)
@@ -132,7 +132,7 @@ int
 mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
     uint32_t *wait)
 {
-	uint64_t now = mfad_now(), oldest;
+	uint64_t now = mfad_clock_real_s(), oldest;
 	int full = 0;
 
 	*wait = 0;
@@ -199,7 +199,7 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 		return r;
 	}
 	memset(&m, 0, sizeof(m));
-	m.created = mfad_now();
+	m.created = mfad_clock_real_s();
 	m.expires = expires;
 	m.next_try = 0;
 	m.kind = (uint8_t)kind;
@@ -380,7 +380,7 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 	struct ob_item *items;
 	struct mfad_smtp_out *out = NULL;
 	MDB_txn *txn = NULL;
-	uint64_t now = mfad_now();
+	uint64_t now = mfad_clock_real_s();
 	size_t i, k, nout = 0;
 	int r, ret = -1;
 
@@ -438,7 +438,7 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 		pthread_mutex_lock(&ob->lock);
 		/* The relay's health, judged by this session: the next
 		 * ones skip the probe while it answers. */
-		ob->relay_good = r == 0 ? mfad_now() : 0;
+		ob->relay_good = r == 0 ? mfad_clock_real_s() : 0;
 		pthread_mutex_unlock(&ob->lock);
 	}
 	for (i = k = 0; i < n; i++) {
@@ -559,7 +559,7 @@ mfad_outbox_main(void *arg)
 
 		n = 0;
 		next = 0;
-		now = mfad_now();
+		now = mfad_clock_real_s();
 		failed = 0;
 		if (mfad_txn_begin(ctx->store, 1, &txn) == 0) {
 			r = mfad_outbox_due(txn, ctx->store, now, ids, scan, &n,
@@ -626,7 +626,7 @@ mfad_outbox_main(void *arg)
 			clock_gettime(CLOCK_REALTIME, &until);
 			/* Wake for the next retry, or at least every 5 s; a
 			 * second after a failed record. */
-			now = mfad_now();
+			now = mfad_clock_real_s();
 			if (failed)
 				until.tv_sec += 1;
 			else

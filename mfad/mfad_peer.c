@@ -10,6 +10,7 @@
 
 #include "mfad_peer.h"
 #include "mss_err.h"
+#include "mfad_clock.h"
 
 /*
  * A user name and admin_group membership take a lookup through NSS (a
@@ -30,15 +31,6 @@ static struct mfad_peer_ent {
 } mfad_peer_cache[MFAD_PEER_CACHE];
 static unsigned mfad_peer_next;
 static uint64_t mfad_peer_gen;		/* the snapshot the cache is from */
-
-static time_t
-mfad_peer_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 void
 mfad_peer_forget(void)
@@ -95,7 +87,7 @@ mfad_peer_get(int fd, const struct mfad_conf *conf, struct mfad_peer *p)
 		mfad_peer_forget();
 		mfad_peer_gen = conf->gen;
 	}
-	now = mfad_peer_now();
+	now = (time_t)mfad_clock_mono_s();
 	for (i = 0, e = NULL; i < MFAD_PEER_CACHE; i++)
 		if (mfad_peer_cache[i].valid && mfad_peer_cache[i].uid == p->uid &&
 		    mfad_peer_cache[i].gid == p->gid &&

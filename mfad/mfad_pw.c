@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "mfad_log.h"
 #include "mfad_pw.h"
 #include "mss_err.h"
+#include "mfad_str.h"
 
 static pthread_mutex_t mfad_pw_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -96,13 +96,6 @@ mfad_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
-mfad_lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		*s = (char)tolower((unsigned char)*s);
-}
-
 /* One entry a line; blank lines and lines starting with '#' skipped. */
 static int
 mfad_blocklist_load(const char *path, struct mfad_blocklist *bl)
@@ -133,7 +126,8 @@ mfad_blocklist_load(const char *path, struct mfad_blocklist *bl)
 		}
 		if ((bl->v[bl->n] = strdup(line)) == NULL)
 			goto nomem;
-		mfad_lower(bl->v[bl->n++]);
+		mfad_str_lower(bl->v[bl->n], bl->v[bl->n], SIZE_MAX);
+		bl->n++;
 	}
 	free(line);
 	fclose(fp);
@@ -159,7 +153,7 @@ mfad_blocked(const char *pw)
 
 	if ((low = strdup(pw)) == NULL)
 		return 1;	/* fail closed */
-	mfad_lower(low);
+	mfad_str_lower(low, low, SIZE_MAX);
 	key = low;
 	pthread_mutex_lock(&mfad_pw_lock);
 	if (mfad_pw_block.n > 0 && bsearch(&key, mfad_pw_block.v,

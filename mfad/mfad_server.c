@@ -33,6 +33,7 @@
 #include "mss_err.h"
 #include "mss_io.h"
 #include "mss_proto.h"
+#include "mfad_clock.h"
 
 #define MFAD_IO_DEADLINE_MS	5000	/* a whole request, or a reply */
 #define MFAD_SWEEP_SECS		60
@@ -71,30 +72,6 @@ static struct mfad_log_limit mfad_lim_timeout =
     MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
 static struct mfad_log_limit mfad_lim_bad =
     MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
-
-uint64_t
-mfad_now(void)
-{
-	return (uint64_t)time(NULL);
-}
-
-uint64_t
-mfad_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static long long
-mfad_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 mfad_reply_result(struct mss_buf *rep, uint8_t *rtype, int code,
@@ -427,7 +404,7 @@ static void
 mfad_sweep(struct mfad_ctx *ctx)
 {
 	unsigned n = 0;
-	uint64_t now = mfad_now(), keep;
+	uint64_t now = mfad_clock_real_s(), keep;
 	struct mfad_conf *conf;
 
 	conf = mfad_snap_hold(ctx);
@@ -1328,7 +1305,7 @@ mfad_accept_shed(struct mfad_srv *s, int lfd, int err)
 	mfad_log_limited(&mfad_lim_nofile, LOG_ERR, "accept: %s: refused %u "
 	    "connections, pausing for %d ms", strerror(err), n,
 	    MFAD_ACCEPT_PAUSE_MS);
-	s->accept_after = mfad_mono_ms() + MFAD_ACCEPT_PAUSE_MS;
+	s->accept_after = mfad_clock_mono_ms() + MFAD_ACCEPT_PAUSE_MS;
 }
 
 /* Gives fd a slot, or closes it when its caller is over a limit. */
@@ -1385,7 +1362,7 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 	c->fd = fd;
 	c->state = MFAD_CONN_READ;
 	c->hdr_got = 0;
-	c->deadline = mfad_mono_ms() + MFAD_IO_DEADLINE_MS;
+	c->deadline = mfad_clock_mono_ms() + MFAD_IO_DEADLINE_MS;
 }
 
 static void
@@ -1420,7 +1397,7 @@ mfad_accept(struct mfad_srv *s, int lfd)
 		default:
 			mfad_log_limited(&mfad_lim_accept, LOG_ERR, "accept: "
 			    "%s", strerror(errno));
-			s->accept_after = mfad_mono_ms() +
+			s->accept_after = mfad_clock_mono_ms() +
 			    MFAD_ACCEPT_PAUSE_MS;
 			return;
 		}
@@ -1662,12 +1639,12 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		free(conns);
 		return r;
 	}
-	next_sweep = mfad_mono_ms();
+	next_sweep = mfad_clock_mono_ms();
 	mfad_log(LOG_NOTICE, "mfad %s ready on %s", PACKAGE_VERSION,
 	    ctx->conf->socket);
 	mfad_notify("READY=1");
 	while (running) {
-		now = mfad_mono_ms();
+		now = mfad_clock_mono_ms();
 		if (now >= next_sweep) {
 			if ((j = calloc(1, sizeof(*j))) != NULL) {
 				j->sweep = 1;
@@ -1750,7 +1727,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 						c->out = j->out;
 						j->out = NULL;
 						c->state = MFAD_CONN_WRITE;
-						c->deadline = mfad_mono_ms() +
+						c->deadline = mfad_clock_mono_ms() +
 						    MFAD_IO_DEADLINE_MS;
 						mfad_conn_write(&srv, c);
 					}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "mfad_clock.h"
 #include "mfad_code.h"
 #include "mfad_conf.h"
 #include "mfad_peer.h"
@@ -64,9 +65,5 @@ int mfad_server_run(struct mfad_ctx *ctx, int listen_fd, int sigfd);
  * For tests and fuzzers; the caller keeps peer's descriptors. */
 struct mss_buf *mfad_server_dispatch(struct mfad_ctx *ctx,
     const struct mfad_peer *peer, uint8_t type, struct mss_buf *req);
-
-/* Current time in seconds and microseconds. */
-uint64_t mfad_now(void);
-uint64_t mfad_now_us(void);
 
 #endif /* MFAD_SERVER_H */

@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,8 @@
 #include "mfad_store.h"
 #include "mss_buf.h"
 #include "mss_err.h"
+#include "mfad_clock.h"
+#include "mfad_str.h"
 
 /*
  * Each record starts with its layout's version. Accounts and logins are
@@ -28,21 +29,12 @@
 static struct mfad_log_limit mfad_full_limit = MFAD_LOG_LIMIT_INIT(60);
 static long long mfad_full_at;	/* monotonic seconds of the last one */
 
-static long long
-mfad_store_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec;
-}
-
 int
 mfad_store_full_recently(void)
 {
 	long long at = __atomic_load_n(&mfad_full_at, __ATOMIC_RELAXED);
 
-	return at != 0 && mfad_store_mono() < at + MFAD_FULL_SECS;
+	return at != 0 && mfad_clock_mono_s() < at + MFAD_FULL_SECS;
 }
 
 void
@@ -63,7 +55,7 @@ mfad_store_err(int rc, const char *what)
 		return MSS_ERR_EXISTS;
 	case MDB_MAP_FULL:
 		/* Every request that writes meets it: one line a minute. */
-		__atomic_store_n(&mfad_full_at, mfad_store_mono(),
+		__atomic_store_n(&mfad_full_at, mfad_clock_mono_s(),
 		    __ATOMIC_RELAXED);
 		mfad_log_limited(&mfad_full_limit, LOG_CRIT, "store full "
 		    "during %s: raise [mfad] map_size; refusing changes until "
@@ -348,16 +340,6 @@ mfad_rec_done(struct mss_buf *b, int r)
 
 /* Accounts */
 
-static void
-mfad_lower(char *dst, const char *src, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n && src[i] != '\0'; i++)
-		dst[i] = (char)tolower((unsigned char)src[i]);
-	dst[i] = '\0';
-}
-
 void
 mfad_acct_wipe(struct mfad_acct *a)
 {
@@ -512,7 +494,7 @@ mfad_acct_put(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a,
 	struct mss_buf *b;
 	int r;
 
-	mfad_lower(lower, a->email, sizeof(lower));
+	mfad_str_lower(lower, a->email, sizeof(lower));
 	if (old_email == NULL || strcasecmp(old_email, a->email) != 0) {
 		/* One account per address. */
 		r = mfad_acct_by_email(txn, st, a->email, owner,
@@ -524,7 +506,7 @@ mfad_acct_put(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a,
 		if (old_email != NULL && old_email[0] != '\0') {
 			char oldl[MFAD_EMAIL_MAX + 1];
 
-			mfad_lower(oldl, old_email, sizeof(oldl));
+			mfad_str_lower(oldl, old_email, sizeof(oldl));
 			r = mfad_rec_del(txn, st->emails, oldl, strlen(oldl),
 			    "email index");
 			if (r != 0 && r != MSS_ERR_NOTFOUND)
@@ -552,7 +534,7 @@ mfad_acct_del(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a)
 	unsigned n;
 	int r;
 
-	mfad_lower(lower, a->email, sizeof(lower));
+	mfad_str_lower(lower, a->email, sizeof(lower));
 	r = mfad_rec_del(txn, st->emails, lower, strlen(lower), "email index");
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		return r;
@@ -572,7 +554,7 @@ mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st, const char *email,
 
 	if (email[0] == '\0' || strlen(email) > MFAD_EMAIL_MAX)
 		return MSS_ERR_NOTFOUND;
-	mfad_lower(lower, email, sizeof(lower));
+	mfad_str_lower(lower, email, sizeof(lower));
 	key.mv_size = strlen(lower);
 	key.mv_data = lower;
 	if ((rc = mdb_get(txn, st->emails, &key, &val)) != 0)

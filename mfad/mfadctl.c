@@ -40,19 +40,8 @@
 #include "mss_proto.h"
 #include "mfad_conf.h"
 #include "mfad_csv.h"
-
-enum ctl_exit {
-	CTL_EXIT_OK = 0,
-	CTL_EXIT_REFUSED = 1,	/* refused or not found */
-	CTL_EXIT_USAGE = 2,	/* bad arguments or configuration */
-	CTL_EXIT_UNAVAIL = 3,	/* mfad down, or its reply malformed */
-	CTL_EXIT_PERM = 4,	/* mfad says we may not */
-};
-
-#define CTL_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
-
-/* The user the shipped unit runs mfad as (conf/systemd, sysusers). */
-#define CTL_UNIT_USER		MSS_UNIT_USER
+#include "mfadctl_client.h"
+#include "mfadctl_out.h"
 
 /* Smallest encodings, to bound a count before allocating for it. */
 #define CTL_USER_REC_MIN \
@@ -64,28 +53,6 @@ enum ctl_exit {
 #define CTL_AUDIT_LIMIT_DEF	100
 #define CTL_AUDIT_LIMIT_MAX	100000
 #define CTL_RECOVERY_DEF	10	/* recovery codes in a new set */
-
-struct ctl;
-
-struct ctl_cmd {
-	const char	*group;		/* first word */
-	const char	*verb;		/* second word, or NULL */
-	int		 minargs;	/* arguments after the words */
-	int		 maxargs;
-	int		(*handler)(struct ctl *, int, char **);
-	uint8_t		 type;		/* request sent, for shared handlers */
-	const char	*usage;		/* what follows the words */
-};
-
-struct ctl {
-	const struct ctl_cmd *cmd;
-	char		 name[32];	/* "user add", for messages */
-	const char	*conf_path;	/* -c, or NULL for the default */
-	const char	*socket;	/* -s, or resolved from the config */
-	char		*conf_socket;	/* owned copy from the config */
-	uid_t		 owner;		/* [mfad] user's uid, or 0 */
-	int		 json;
-};
 
 /* The account record of MSS_REP_USER and MSS_REP_USER_LIST. */
 struct ctl_user {
@@ -115,6 +82,12 @@ struct ctl_audit {
 	char		*rhost;
 	char		*result;
 	char		*detail;
+};
+
+/* Audit records as a table shows them. */
+struct ctl_audit_rows {
+	const struct ctl_audit *recs;
+	size_t		 n;
 };
 
 /* One entry of MSS_REP_DEVICE_LIST. */
@@ -176,232 +149,6 @@ static const struct ctl_cmd ctl_cmds[] = {
 };
 #define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
-/* Indexed by enum mss_acct_state. */
-static const char *const ctl_states[] = {
-	"active", "invited", "locked", "disabled", "unknown", "reenroll",
-};
-#define CTL_NSTATES	(sizeof(ctl_states) / sizeof(ctl_states[0]))
-
-/*
- * Text from mfad.
- *
- * Whatever mfad sends is data, not terminal commands: control characters
- * (C0, DEL, C1) and malformed UTF-8 never reach a terminal as such, and
- * JSON strings are always valid UTF-8.
- */
-
-/* Decodes one UTF-8 sequence at s (NUL-terminated): its length in bytes
- * and the code point in *cpp, or 0 for an invalid or overlong sequence. */
-static size_t
-ctl_utf8_next(const unsigned char *s, uint32_t *cpp)
-{
-	uint32_t cp, min;
-	size_t i, n;
-
-	if (s[0] < 0x80) {
-		*cpp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-		min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-		min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	/* A NUL is not a continuation byte, so this stops at the end. */
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cpp = cp;
-	return n;
-}
-
-/*
- * Writes s to fp for a person (fp NULL: writes nothing), one column per
- * character, '?' for a control character or an invalid byte. Returns
- * the number of columns.
- */
-static size_t
-ctl_text(FILE *fp, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t cols = 0, n;
-	uint32_t cp;
-
-	while (*p != '\0') {
-		n = ctl_utf8_next(p, &cp);
-		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
-			if (fp != NULL)
-				fputc('?', fp);
-			p += n == 0 ? 1 : n;
-		} else {
-			if (fp != NULL)
-				fwrite(p, 1, n, fp);
-			p += n;
-		}
-		cols++;
-	}
-	return cols;
-}
-
-/* Writes s padded with spaces to width columns. */
-static void
-ctl_cell(const char *s, size_t width)
-{
-	size_t cols;
-
-	for (cols = ctl_text(stdout, s); cols < width; cols++)
-		putchar(' ');
-}
-
-/* Writes s as a JSON string: quotes and backslashes escaped, control
- * characters as \u00XX, UTF-8 as is, an invalid byte as U+FFFD. */
-static void
-ctl_json_str(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint32_t cp;
-	size_t n;
-
-	putchar('"');
-	while (*p != '\0') {
-		if (*p == '"' || *p == '\\') {
-			putchar('\\');
-			putchar(*p++);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			printf("\\u%04x", *p++);
-		} else if ((n = ctl_utf8_next(p, &cp)) == 0) {
-			fputs("\\ufffd", stdout);
-			p++;
-		} else {
-			fwrite(p, 1, n, stdout);
-			p += n;
-		}
-	}
-	putchar('"');
-}
-
-/* Starts member key of an object; *first tracks the comma. */
-static void
-ctl_json_key(int *first, const char *key)
-{
-	if (!*first)
-		putchar(',');
-	*first = 0;
-	ctl_json_str(key);
-	putchar(':');
-}
-
-static void
-ctl_json_kstr(int *first, const char *key, const char *val)
-{
-	ctl_json_key(first, key);
-	ctl_json_str(val);
-}
-
-/* An empty string becomes null: "nothing to say" rather than a value. */
-static void
-ctl_json_kstr_null(int *first, const char *key, const char *val)
-{
-	ctl_json_key(first, key);
-	if (val[0] == '\0')
-		fputs("null", stdout);
-	else
-		ctl_json_str(val);
-}
-
-static void
-ctl_json_knum(int *first, const char *key, uint64_t val)
-{
-	ctl_json_key(first, key);
-	printf("%" PRIu64, val);
-}
-
-/*
- * Times travel as seconds since the epoch, 0 meaning never. They are
- * shown as ISO 8601 UTC; a value gmtime cannot convert is shown as the
- * bare number rather than hidden.
- */
-static int
-ctl_iso_time(uint64_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t tt;
-
-	if (t > (uint64_t)INT64_MAX)
-		return -1;
-	tt = (time_t)t;
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return -1;
-	return 0;
-}
-
-static const char *
-ctl_time(uint64_t t, char *buf, size_t len)
-{
-	if (t == 0)
-		return "-";
-	if (t == UINT64_MAX)
-		return "never (until unlocked or reset)";
-	if (ctl_iso_time(t, buf, len) != 0)
-		snprintf(buf, len, "%" PRIu64, t);
-	return buf;
-}
-
-static void
-ctl_json_ktime(int *first, const char *key, uint64_t t)
-{
-	char buf[64];
-
-	ctl_json_key(first, key);
-	if (t == 0)
-		fputs("null", stdout);
-	else if (t == UINT64_MAX)
-		ctl_json_str("never");	/* a lock that ends only by hand */
-	else if (ctl_iso_time(t, buf, sizeof(buf)) == 0)
-		ctl_json_str(buf);
-	else
-		printf("%" PRIu64, t);
-}
-
-/* Seconds as "[Nd ]HH:MM:SS". */
-static const char *
-ctl_duration(uint64_t s, char *buf, size_t len)
-{
-	uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
-
-	if (d > 0)
-		snprintf(buf, len, "%" PRIu64 "d %02" PRIu64 ":%02" PRIu64
-		    ":%02" PRIu64, d, h, m, s % 60);
-	else
-		snprintf(buf, len, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64,
-		    h, m, s % 60);
-	return buf;
-}
-
-static const char *
-ctl_state_name(uint8_t state, char *buf, size_t len)
-{
-	if (state < CTL_NSTATES)
-		return ctl_states[state];
-	/* A newer mfad may know more states; show the number. */
-	snprintf(buf, len, "state-%u", (unsigned)state);
-	return buf;
-}
-
 /*
  * Messages and usage.
  */
@@ -419,43 +166,6 @@ ctl_usage(FILE *fp)
 		    ctl_cmds[i].verb != NULL ? " " : "",
 		    ctl_cmds[i].verb != NULL ? ctl_cmds[i].verb : "",
 		    ctl_cmds[i].usage[0] != '\0' ? " " : "", ctl_cmds[i].usage);
-}
-
-/* "mfadctl: <command>: <message>" on stderr. */
-static void __attribute__((format(printf, 2, 3)))
-ctl_warnx(const struct ctl *ctl, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mfadctl: ", stderr);
-	if (ctl != NULL && ctl->name[0] != '\0')
-		fprintf(stderr, "%s: ", ctl->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* A bad argument: the reason, then this command's usage line. */
-static int __attribute__((format(printf, 2, 3)))
-ctl_bad_usage(const struct ctl *ctl, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "mfadctl: %s: ", ctl->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nusage: mfadctl %s%s%s\n", ctl->name,
-	    ctl->cmd->usage[0] != '\0' ? " " : "", ctl->cmd->usage);
-	return CTL_EXIT_USAGE;
-}
-
-static int
-ctl_malformed(const struct ctl *ctl)
-{
-	ctl_warnx(ctl, "malformed reply from mfad");
-	return CTL_EXIT_UNAVAIL;
 }
 
 /*
@@ -476,242 +186,6 @@ ctl_valid_id(const char *s)
 		if (*p <= 0x20 || *p == 0x7f)
 			return 0;
 	return 1;
-}
-
-/*
- * Talking to mfad.
- */
-
-static int
-ctl_valid_socket(const char *path)
-{
-	return path[0] == '/' &&
-	    strlen(path) < CTL_SUN_PATH_MAX;
-}
-
-/*
- * Settles which socket to use: -s; else [mfad] socket of the config file
- * when mfadctl can read it; else the built-in default. Only that key is
- * read: an admin_group member cannot read the daemon's file (0640
- * root:mfad), and a mistake elsewhere in it is mfad's to report, not a
- * reason to leave the admin without mfadctl. Done on the first call, so
- * that usage errors come before configuration errors.
- */
-static int
-ctl_resolve_socket(struct ctl *ctl)
-{
-	const char *path;
-	char buf[CTL_SUN_PATH_MAX + 1];
-	unsigned line = 0;
-	int r;
-
-	if (ctl->socket != NULL)
-		return CTL_EXIT_OK;
-	path = ctl->conf_path != NULL ? ctl->conf_path : MFAD_DEFAULT_CONF;
-	r = mfad_conf_socket(path, buf, sizeof(buf), &line);
-	if (r == MSS_ERR_SYSTEM && errno == ENOENT && ctl->conf_path != NULL) {
-		ctl_warnx(NULL, "%s: %s", path, strerror(errno));
-		return CTL_EXIT_USAGE;
-	}
-	if (r == MSS_ERR_SYSTEM || r == MSS_ERR_NOTFOUND) {
-		ctl->socket = MSS_DEFAULT_SOCKET;
-		return CTL_EXIT_OK;
-	}
-	if (r != 0 || !ctl_valid_socket(buf)) {
-		ctl_warnx(NULL, "%s:%u: [mfad] socket must be an absolute path "
-		    "shorter than %zu bytes", path, line, CTL_SUN_PATH_MAX);
-		return CTL_EXIT_USAGE;
-	}
-	if ((ctl->conf_socket = strdup(buf)) == NULL) {
-		ctl_warnx(NULL, "%s", mss_strerror(MSS_ERR_NOMEM));
-		return CTL_EXIT_REFUSED;
-	}
-	ctl->socket = ctl->conf_socket;
-	return CTL_EXIT_OK;
-}
-
-static int
-ctl_exit_for(uint32_t code)
-{
-	if (code == 0)
-		return CTL_EXIT_OK;
-	if (code == (uint32_t)-MSS_ERR_PERM)
-		return CTL_EXIT_PERM;
-	return CTL_EXIT_REFUSED;
-}
-
-static const char *
-ctl_code_str(uint32_t code)
-{
-	if (code > MSS_ERR_MAX)
-		return "unknown error";
-	return mss_strerror(-(int)code);
-}
-
-/*
- * Reads and reports an MSS_REP_RESULT held in rep: the JSON object on
- * stdout with --json; the message on stdout (success) or stderr (failure)
- * otherwise. ok_only: a success is itself a malformed answer (the
- * command expected data). Returns the exit status.
- */
-static int
-ctl_result(struct ctl *ctl, struct mss_buf *rep, int ok_only)
-{
-	char *msg = NULL;
-	uint32_t code;
-	int first = 1, ex;
-
-	if (mss_buf_get_u32(rep, &code) != 0 ||
-	    mss_buf_get_str(rep, &msg, MSS_STR_MAX) != 0 ||
-	    mss_buf_end(rep) != 0 || (ok_only && code == 0)) {
-		ex = ctl_malformed(ctl);
-		goto out;
-	}
-	ex = ctl_exit_for(code);
-	if (ctl->json) {
-		putchar('{');
-		ctl_json_key(&first, "ok");
-		fputs(code == 0 ? "true" : "false", stdout);
-		ctl_json_knum(&first, "code", code);
-		if (code != 0)
-			ctl_json_kstr(&first, "error", ctl_code_str(code));
-		ctl_json_kstr(&first, "message", msg);
-		puts("}");
-	}
-	if (code == 0) {
-		if (!ctl->json && msg[0] != '\0') {
-			ctl_text(stdout, msg);
-			putchar('\n');
-		}
-	} else {
-		fprintf(stderr, "mfadctl: %s: ", ctl->name);
-		ctl_text(stderr, msg[0] != '\0' ? msg : ctl_code_str(code));
-		fputc('\n', stderr);
-	}
-out:
-	mss_str_free(msg);
-	return ex;
-}
-
-/*
- * Besides root, who may own the socket and the directories to it and
- * answer on it: the user mfad runs as, [mfad] user of the config file
- * (-c or the default), whether or not -s named the socket. A file that
- * cannot be read (an admin_group member and the file of mode 0640
- * root:mfad) stands for the shipped one, which names the unit's user.
- * No key, or a user that does not exist: root only.
- */
-static void
-ctl_resolve_owner(struct ctl *ctl)
-{
-	const char *path;
-	char buf[256];
-	struct passwd *pw;
-	unsigned line = 0;
-	int r;
-
-	ctl->owner = 0;
-	path = ctl->conf_path != NULL ? ctl->conf_path : MFAD_DEFAULT_CONF;
-	r = mfad_conf_peek(path, "user", buf, sizeof(buf), &line);
-	if (r == MSS_ERR_SYSTEM)
-		snprintf(buf, sizeof(buf), "%s", CTL_UNIT_USER);
-	else if (r != 0)
-		return;
-	if ((pw = getpwnam(buf)) != NULL)
-		ctl->owner = pw->pw_uid;
-}
-
-/*
- * Sends one request and reads the reply into *repp (new; the caller
- * frees it). Returns CTL_EXIT_OK when the reply has type want; otherwise
- * reports (unreachable, refusal, unexpected reply) and returns the exit
- * status, with *repp NULL.
- */
-static int
-ctl_call_fds(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
-    const int *fds, int nfds, int timeout_ms, uint8_t want,
-    struct mss_buf **repp)
-{
-	struct mss_buf *rep;
-	char why[256];
-	uint8_t rtype;
-	int ex, r;
-
-	*repp = NULL;
-	if ((ex = ctl_resolve_socket(ctl)) != CTL_EXIT_OK)
-		return ex;
-	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL) {
-		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-		return CTL_EXIT_REFUSED;
-	}
-	ctl_resolve_owner(ctl);
-	r = mss_client_call_fds(ctl->socket, ctl->owner, type, req, fds, nfds,
-	    &rtype, rep, timeout_ms);
-	if ((r == MSS_ERR_PEER || r == MSS_ERR_INVAL) &&
-	    mss_client_check_path(ctl->socket, ctl->owner, why,
-	    sizeof(why)) != 0)
-		ctl_warnx(ctl, "%s: not trusted: %s", ctl->socket, why);
-	else if (r == MSS_ERR_SYSTEM)
-		ctl_warnx(ctl, "%s: %s", ctl->socket, strerror(errno));
-	else if (r != 0)
-		ctl_warnx(ctl, "%s: %s", ctl->socket, mss_strerror(r));
-	if (r != 0) {
-		ex = CTL_EXIT_UNAVAIL;
-		goto fail;
-	}
-	if (rtype == want) {
-		*repp = rep;
-		return CTL_EXIT_OK;
-	}
-	if (rtype == MSS_REP_RESULT) {
-		ex = ctl_result(ctl, rep, 1);
-		goto fail;
-	}
-	ctl_warnx(ctl, "unexpected reply type %u from mfad", (unsigned)rtype);
-	ex = CTL_EXIT_UNAVAIL;
-fail:
-	mss_buf_free(rep);
-	return ex;
-}
-
-static int
-ctl_call(struct ctl *ctl, uint8_t type, const struct mss_buf *req,
-    uint8_t want, struct mss_buf **repp)
-{
-	return ctl_call_fds(ctl, type, req, NULL, 0, MSS_IO_TIMEOUT_MS, want,
-	    repp);
-}
-
-/* Sends a request answered by MSS_REP_RESULT and reports the answer. */
-static int
-ctl_call_result(struct ctl *ctl, uint8_t type, const struct mss_buf *req)
-{
-	struct mss_buf *rep;
-	int ex;
-
-	if ((ex = ctl_call(ctl, type, req, MSS_REP_RESULT, &rep)) != 0)
-		return ex;
-	ex = ctl_result(ctl, rep, 0);
-	mss_buf_free(rep);
-	return ex;
-}
-
-/* A new request buffer holding the given strings. */
-static int
-ctl_req_strs(struct ctl *ctl, struct mss_buf **reqp, const char *a,
-    const char *b)
-{
-	struct mss_buf *req;
-
-	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
-	    mss_buf_put_str(req, a) != 0 ||
-	    (b != NULL && mss_buf_put_str(req, b) != 0)) {
-		mss_buf_free(req);
-		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-		return CTL_EXIT_REFUSED;
-	}
-	*reqp = req;
-	return CTL_EXIT_OK;
 }
 
 /*
@@ -1470,102 +944,88 @@ out:
 	return ex;
 }
 
+static const char *
+ctl_user_cell(const void *arg, size_t row, size_t col, char *buf, size_t len)
+{
+	const struct ctl_user *u = (const struct ctl_user *)arg + row;
+
+	switch (col) {
+	case 0:
+		return u->user;
+	case 1:
+		return u->email;
+	case 2:
+		return ctl_state_name(u->state, buf, len);
+	case 3:
+		return ctl_dash(u->lang);
+	case 4:
+		snprintf(buf, len, "%" PRIu32, u->devices);
+		return buf;
+	default:
+		return ctl_time(u->last_login, buf, len);
+	}
+}
+
 static void
 ctl_user_table(const struct ctl_user *users, size_t n)
 {
 	static const char *const head[] = {
 		"USER", "EMAIL", "STATE", "LANG", "DEVICES", "LAST-LOGIN",
 	};
-	size_t w[5], i, c;
-	char buf[64], sbuf[16];
 
-	for (c = 0; c < 5; c++)
-		w[c] = strlen(head[c]);
-	for (i = 0; i < n; i++) {
-		if ((c = ctl_text(NULL, users[i].user)) > w[0])
-			w[0] = c;
-		if ((c = ctl_text(NULL, users[i].email)) > w[1])
-			w[1] = c;
-		if ((c = strlen(ctl_state_name(users[i].state, sbuf,
-		    sizeof(sbuf)))) > w[2])
-			w[2] = c;
-		if ((c = ctl_text(NULL, users[i].lang)) > w[3])
-			w[3] = c;
-	}
-	for (c = 0; c < 5; c++)
-		printf("%-*s  ", (int)w[c], head[c]);
-	printf("%s\n", head[5]);
-	for (i = 0; i < n; i++) {
-		ctl_cell(users[i].user, w[0] + 2);
-		ctl_cell(users[i].email, w[1] + 2);
-		ctl_cell(ctl_state_name(users[i].state, sbuf, sizeof(sbuf)),
-		    w[2] + 2);
-		ctl_cell(users[i].lang[0] != '\0' ? users[i].lang : "-",
-		    w[3] + 2);
-		printf("%-*" PRIu32 "  %s\n", (int)w[4], users[i].devices,
-		    ctl_time(users[i].last_login, buf, sizeof(buf)));
-	}
+	ctl_table(head, 6, n, ctl_user_cell, users);
 }
 
-/*
- * user list: pages of MSS_REP_USER_LIST, each request naming the last
- * user of the previous page, until mfad says there is no more. Pages
- * must advance (names in increasing byte order, as LMDB keeps them), so
- * a confused daemon cannot keep us looping.
- */
+static void
+ctl_user_clear_rec(void *rec)
+{
+	ctl_user_clear(rec);
+}
+
+static int
+ctl_user_get_rec(struct mss_buf *rep, void *rec)
+{
+	return ctl_user_get(rep, rec);
+}
+
+/* Each request names the last user of the page before. */
+static int
+ctl_user_list_req(struct mss_buf *req, const void *last, size_t left,
+    void *arg)
+{
+	const struct ctl_user *u = last;
+
+	return mss_buf_put_str(req, u != NULL ? u->user : "");
+}
+
+/* Names come in increasing byte order, as LMDB keeps them. */
+static int
+ctl_user_list_advances(const void *prev, const void *last, void *arg)
+{
+	const struct ctl_user *p = prev, *l = last;
+
+	return strcmp(l->user, p != NULL ? p->user : "") > 0;
+}
+
+static const struct ctl_pager ctl_user_pager = {
+	MSS_REQ_USER_LIST, MSS_REP_USER_LIST, sizeof(struct ctl_user),
+	CTL_USER_REC_MIN, SIZE_MAX, ctl_user_list_req, ctl_user_get_rec,
+	NULL, ctl_user_list_advances, ctl_user_clear_rec,
+};
+
+/* user list: every page of MSS_REP_USER_LIST. */
 static int
 ctl_user_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_user *users = NULL, *nu;
-	struct mss_buf *req = NULL, *rep = NULL;
-	size_t nusers = 0, i, page;
-	const char *after = "";
-	uint32_t n;
-	uint8_t more;
+	struct ctl_user *users;
+	void *recs;
+	size_t nusers, i;
 	int ex;
 
-	for (;;) {
-		mss_buf_free(req);
-		req = NULL;
-		mss_buf_free(rep);
-		rep = NULL;
-		if ((ex = ctl_req_strs(ctl, &req, after, NULL)) != 0)
-			goto out;
-		if ((ex = ctl_call(ctl, MSS_REQ_USER_LIST, req,
-		    MSS_REP_USER_LIST, &rep)) != 0)
-			goto out;
-		if (mss_buf_get_u32(rep, &n) != 0 ||
-		    n > mss_buf_avail(rep) / CTL_USER_REC_MIN) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		if ((nu = reallocarray(users, nusers + n + 1,
-		    sizeof(*users))) == NULL) {
-			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-			ex = CTL_EXIT_REFUSED;
-			goto out;
-		}
-		users = nu;
-		for (page = 0; page < n; page++) {
-			if (ctl_user_get(rep, &users[nusers]) != 0) {
-				ex = ctl_malformed(ctl);
-				goto out;
-			}
-			nusers++;
-		}
-		if (mss_buf_get_u8(rep, &more) != 0 ||
-		    mss_buf_end(rep) != 0) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		if (!more)
-			break;
-		if (n == 0 || strcmp(users[nusers - 1].user, after) <= 0) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		after = users[nusers - 1].user;
-	}
+	if ((ex = ctl_fetch_pages(ctl, &ctl_user_pager, NULL, &recs,
+	    &nusers)) != 0)
+		return ex;
+	users = recs;
 	if (ctl->json) {
 		putchar('[');
 		for (i = 0; i < nusers; i++) {
@@ -1576,13 +1036,30 @@ ctl_user_list(struct ctl *ctl, int argc, char **argv)
 		puts("]");
 	} else
 		ctl_user_table(users, nusers);
-out:
-	for (i = 0; i < nusers; i++)
-		ctl_user_clear(&users[i]);
-	free(users);
-	mss_buf_free(req);
-	mss_buf_free(rep);
-	return ex;
+	ctl_pages_free(&ctl_user_pager, recs, nusers);
+	return CTL_EXIT_OK;
+}
+
+static const char *
+ctl_device_cell(const void *arg, size_t row, size_t col, char *buf,
+    size_t len)
+{
+	const struct ctl_device *d = (const struct ctl_device *)arg + row;
+
+	switch (col) {
+	case 0:
+		return d->id;
+	case 1:
+		return d->kind;
+	case 2:
+		return ctl_dash(d->service);
+	case 3:
+		return ctl_time(d->created, buf, len);
+	case 4:
+		return ctl_time(d->expires, buf, len);
+	default:
+		return ctl_time(d->last_used, buf, len);
+	}
 }
 
 static void
@@ -1591,102 +1068,68 @@ ctl_device_table(const struct ctl_device *devs, size_t n)
 	static const char *const head[] = {
 		"ID", "KIND", "SERVICE", "CREATED", "EXPIRES", "LAST-USED",
 	};
-	char buf[64];
-	size_t w[5], i, c;
 
-	for (c = 0; c < 5; c++)
-		w[c] = strlen(head[c]);
-	for (i = 0; i < n; i++) {
-		if ((c = ctl_text(NULL, devs[i].id)) > w[0])
-			w[0] = c;
-		if ((c = ctl_text(NULL, devs[i].kind)) > w[1])
-			w[1] = c;
-		if ((c = ctl_text(NULL, devs[i].service)) > w[2])
-			w[2] = c;
-		if ((c = strlen(ctl_time(devs[i].created, buf,
-		    sizeof(buf)))) > w[3])
-			w[3] = c;
-		if ((c = strlen(ctl_time(devs[i].expires, buf,
-		    sizeof(buf)))) > w[4])
-			w[4] = c;
-	}
-	for (c = 0; c < 5; c++)
-		printf("%-*s  ", (int)w[c], head[c]);
-	printf("%s\n", head[5]);
-	for (i = 0; i < n; i++) {
-		ctl_cell(devs[i].id, w[0] + 2);
-		ctl_cell(devs[i].kind, w[1] + 2);
-		ctl_cell(devs[i].service[0] != '\0' ? devs[i].service : "-",
-		    w[2] + 2);
-		ctl_cell(ctl_time(devs[i].created, buf, sizeof(buf)),
-		    w[3] + 2);
-		ctl_cell(ctl_time(devs[i].expires, buf, sizeof(buf)),
-		    w[4] + 2);
-		printf("%s\n", ctl_time(devs[i].last_used, buf, sizeof(buf)));
-	}
+	ctl_table(head, 6, n, ctl_device_cell, devs);
 }
 
-/*
- * device list: pages of MSS_REP_DEVICE_LIST, each request naming the id of
- * the last device of the previous page, until mfad says there is no more.
- * Ids must increase (mfad sends them in key order), so a confused daemon
- * cannot keep us looping.
- */
+static void
+ctl_device_clear_rec(void *rec)
+{
+	ctl_device_clear(rec);
+}
+
+static int
+ctl_device_get_rec(struct mss_buf *rep, void *rec)
+{
+	return ctl_device_get(rep, rec);
+}
+
+/* Each request names the user (empty: all) and the last id of the page
+ * before. */
+static int
+ctl_device_list_req(struct mss_buf *req, const void *last, size_t left,
+    void *arg)
+{
+	const struct ctl_device *d = last;
+	int r;
+
+	if ((r = mss_buf_put_str(req, arg)) != 0)
+		return r;
+	return mss_buf_put_str(req, d != NULL ? d->id : "");
+}
+
+/* Ids come in increasing order, as mfad keeps them. */
+static int
+ctl_device_list_advances(const void *prev, const void *last, void *arg)
+{
+	const struct ctl_device *p = prev, *l = last;
+
+	return strcmp(l->id, p != NULL ? p->id : "") > 0;
+}
+
+static const struct ctl_pager ctl_device_pager = {
+	MSS_REQ_DEVICE_LIST, MSS_REP_DEVICE_LIST, sizeof(struct ctl_device),
+	CTL_DEVICE_REC_MIN, SIZE_MAX, ctl_device_list_req,
+	ctl_device_get_rec, NULL, ctl_device_list_advances,
+	ctl_device_clear_rec,
+};
+
+/* device list [USER]: every page of MSS_REP_DEVICE_LIST. */
 static int
 ctl_device_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_device *devs = NULL, *nd;
-	struct mss_buf *req = NULL, *rep = NULL;
-	size_t ndevs = 0, i, page;
-	const char *after = "", *user;
-	uint32_t n;
-	uint8_t more;
+	struct ctl_device *devs;
+	const char *user;
+	void *recs;
+	size_t ndevs, i;
 	int first, ex;
 
 	if ((ex = ctl_user_arg(ctl, argc, argv, &user)) != 0)
 		return ex;
-	for (;;) {
-		mss_buf_free(req);
-		req = NULL;
-		mss_buf_free(rep);
-		rep = NULL;
-		if ((ex = ctl_req_strs(ctl, &req, user, after)) != 0)
-			goto out;
-		if ((ex = ctl_call(ctl, MSS_REQ_DEVICE_LIST, req,
-		    MSS_REP_DEVICE_LIST, &rep)) != 0)
-			goto out;
-		if (mss_buf_get_u32(rep, &n) != 0 ||
-		    n > mss_buf_avail(rep) / CTL_DEVICE_REC_MIN) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		if ((nd = reallocarray(devs, ndevs + n + 1,
-		    sizeof(*devs))) == NULL) {
-			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-			ex = CTL_EXIT_REFUSED;
-			goto out;
-		}
-		devs = nd;
-		for (page = 0; page < n; page++) {
-			if (ctl_device_get(rep, &devs[ndevs]) != 0) {
-				ex = ctl_malformed(ctl);
-				goto out;
-			}
-			ndevs++;
-		}
-		if (mss_buf_get_u8(rep, &more) != 0 ||
-		    mss_buf_end(rep) != 0) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		if (!more)
-			break;
-		if (n == 0 || strcmp(devs[ndevs - 1].id, after) <= 0) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		after = devs[ndevs - 1].id;
-	}
+	if ((ex = ctl_fetch_pages(ctl, &ctl_device_pager, (void *)user,
+	    &recs, &ndevs)) != 0)
+		return ex;
+	devs = recs;
 	if (!ctl->json) {
 		ctl_device_table(devs, ndevs);
 		goto out;
@@ -1705,12 +1148,8 @@ ctl_device_list(struct ctl *ctl, int argc, char **argv)
 	}
 	puts("]");
 out:
-	for (i = 0; i < ndevs; i++)
-		ctl_device_clear(&devs[i]);
-	free(devs);
-	mss_buf_free(req);
-	mss_buf_free(rep);
-	return ex;
+	ctl_pages_free(&ctl_device_pager, recs, ndevs);
+	return CTL_EXIT_OK;
 }
 
 /* device revoke [USER] (ID | --all); --all travels as the empty id, so
@@ -1881,51 +1320,41 @@ ctl_parse_time(const char *s, time_t now, uint64_t *secs)
 	return 0;
 }
 
+/* Records are newest first in recs; the table lists the oldest first. */
 static const char *
-ctl_dash(const char *s)
+ctl_audit_cell(const void *arg, size_t row, size_t col, char *buf,
+    size_t len)
 {
-	return s[0] != '\0' ? s : "-";
+	const struct ctl_audit_rows *t = arg;
+	const struct ctl_audit *a = &t->recs[t->n - 1 - row];
+
+	switch (col) {
+	case 0:
+		return ctl_time(a->time_us / 1000000, buf, len);
+	case 1:
+		return ctl_dash(a->event);
+	case 2:
+		return ctl_dash(a->user);
+	case 3:
+		return ctl_dash(a->service);
+	case 4:
+		return ctl_dash(a->rhost);
+	case 5:
+		return ctl_dash(a->result);
+	default:
+		return ctl_dash(a->detail);
+	}
 }
 
-/* Records are newest first in recs; the table lists the oldest first. */
 static void
 ctl_audit_table(const struct ctl_audit *recs, size_t n)
 {
 	static const char *const head[] = {
 		"TIME", "EVENT", "USER", "SERVICE", "RHOST", "RESULT", "DETAIL",
 	};
-	const char *cols[6];
-	char buf[64];
-	size_t w[6], i, c, k;
+	struct ctl_audit_rows t = { recs, n };
 
-	for (c = 0; c < 6; c++)
-		w[c] = strlen(head[c]);
-	for (i = 0; i < n; i++) {
-		cols[0] = ctl_time(recs[i].time_us / 1000000, buf,
-		    sizeof(buf));
-		cols[1] = recs[i].event;
-		cols[2] = recs[i].user;
-		cols[3] = recs[i].service;
-		cols[4] = recs[i].rhost;
-		cols[5] = recs[i].result;
-		for (c = 0; c < 6; c++)
-			if ((k = ctl_text(NULL, ctl_dash(cols[c]))) > w[c])
-				w[c] = k;
-	}
-	for (c = 0; c < 6; c++)
-		printf("%-*s  ", (int)w[c], head[c]);
-	printf("%s\n", head[6]);
-	for (i = n; i-- > 0;) {
-		ctl_cell(ctl_time(recs[i].time_us / 1000000, buf,
-		    sizeof(buf)), w[0] + 2);
-		ctl_cell(ctl_dash(recs[i].event), w[1] + 2);
-		ctl_cell(ctl_dash(recs[i].user), w[2] + 2);
-		ctl_cell(ctl_dash(recs[i].service), w[3] + 2);
-		ctl_cell(ctl_dash(recs[i].rhost), w[4] + 2);
-		ctl_cell(ctl_dash(recs[i].result), w[5] + 2);
-		ctl_text(stdout, ctl_dash(recs[i].detail));
-		putchar('\n');
-	}
+	ctl_table(head, 7, n, ctl_audit_cell, &t);
 }
 
 static void
@@ -1956,18 +1385,80 @@ ctl_audit_json(const struct ctl_audit *recs, size_t n)
  * or the limit is reached. Times must go down, so a confused daemon
  * cannot keep us looping.
  */
+struct ctl_audit_query {
+	const char	*user;		/* "": everyone's */
+	uint64_t	 since_us;
+	uint64_t	 before_us;	/* the page before ended there; 0 */
+};
+
+static void
+ctl_audit_clear_rec(void *rec)
+{
+	ctl_audit_clear(rec);
+}
+
+static int
+ctl_audit_get_rec(struct mss_buf *rep, void *rec)
+{
+	return ctl_audit_get(rep, rec);
+}
+
+static int
+ctl_audit_req(struct mss_buf *req, const void *last, size_t left, void *arg)
+{
+	const struct ctl_audit *l = last;
+	struct ctl_audit_query *q = arg;
+	int r;
+
+	q->before_us = l != NULL ? l->time_us : 0;
+	if ((r = mss_buf_put_str(req, q->user)) != 0 ||
+	    (r = mss_buf_put_u64(req, q->since_us)) != 0 ||
+	    (r = mss_buf_put_u64(req, q->before_us)) != 0 ||
+	    (r = mss_buf_put_u32(req, (uint32_t)left)) != 0)
+		return r;
+	return 0;
+}
+
+/* Newest first, inside the bounds asked for. */
+static int
+ctl_audit_follows(const void *prev, const void *rec, void *arg)
+{
+	const struct ctl_audit *p = prev, *a = rec;
+	const struct ctl_audit_query *q = arg;
+
+	return a->time_us <= (p != NULL ? p->time_us : UINT64_MAX) &&
+	    a->time_us >= q->since_us &&
+	    (q->before_us == 0 || a->time_us < q->before_us);
+}
+
+/* The next page asks for what is older than last: 0 would mean none. */
+static int
+ctl_audit_advances(const void *prev, const void *last, void *arg)
+{
+	const struct ctl_audit *l = last;
+
+	return l->time_us != 0;
+}
+
+static const struct ctl_pager ctl_audit_pager = {
+	MSS_REQ_AUDIT, MSS_REP_AUDIT_LIST, sizeof(struct ctl_audit),
+	CTL_AUDIT_REC_MIN, CTL_AUDIT_LIMIT_DEF, ctl_audit_req,
+	ctl_audit_get_rec, ctl_audit_follows, ctl_audit_advances,
+	ctl_audit_clear_rec,
+};
+
 static int
 ctl_audit(struct ctl *ctl, int argc, char **argv)
 {
 	const char *user = NULL, *since = NULL, *limit = NULL, **opt;
-	struct ctl_audit *recs = NULL, *nr;
-	struct mss_buf *req = NULL, *rep = NULL;
-	uint64_t since_us = 0, before_us = 0, secs, prev;
-	size_t nrecs = 0, i, want = CTL_AUDIT_LIMIT_DEF;
+	struct ctl_audit_query q;
+	struct ctl_pager pg;
+	struct ctl_audit *recs;
+	void *v_recs;
+	uint64_t since_us = 0, secs;
+	size_t nrecs, i, want = CTL_AUDIT_LIMIT_DEF;
 	char *end;
 	unsigned long long v;
-	uint32_t n, k;
-	uint8_t more;
 	int ex;
 
 	for (i = 0; i < (size_t)argc; i++) {
@@ -2011,75 +1502,20 @@ ctl_audit(struct ctl *ctl, int argc, char **argv)
 		want = (size_t)v;
 	}
 
-	for (;;) {
-		mss_buf_free(req);
-		mss_buf_free(rep);
-		rep = NULL;
-		if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
-		    mss_buf_put_str(req, user != NULL ? user : "") != 0 ||
-		    mss_buf_put_u64(req, since_us) != 0 ||
-		    mss_buf_put_u64(req, before_us) != 0 ||
-		    mss_buf_put_u32(req, (uint32_t)(want - nrecs)) != 0) {
-			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-			ex = CTL_EXIT_REFUSED;
-			goto out;
-		}
-		if ((ex = ctl_call(ctl, MSS_REQ_AUDIT, req,
-		    MSS_REP_AUDIT_LIST, &rep)) != 0)
-			goto out;
-		if (mss_buf_get_u32(rep, &n) != 0 ||
-		    n > mss_buf_avail(rep) / CTL_AUDIT_REC_MIN ||
-		    n > want - nrecs) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		if ((nr = reallocarray(recs, nrecs + n + 1,
-		    sizeof(*recs))) == NULL) {
-			ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
-			ex = CTL_EXIT_REFUSED;
-			goto out;
-		}
-		recs = nr;
-		for (k = 0; k < n; k++) {
-			if (ctl_audit_get(rep, &recs[nrecs]) != 0) {
-				ex = ctl_malformed(ctl);
-				goto out;
-			}
-			nrecs++;
-			/* Newest first, inside the bounds asked for. */
-			prev = nrecs > 1 ? recs[nrecs - 2].time_us : UINT64_MAX;
-			if (recs[nrecs - 1].time_us > prev ||
-			    recs[nrecs - 1].time_us < since_us ||
-			    (before_us != 0 &&
-			    recs[nrecs - 1].time_us >= before_us)) {
-				ex = ctl_malformed(ctl);
-				goto out;
-			}
-		}
-		if (mss_buf_get_u8(rep, &more) != 0 ||
-		    mss_buf_end(rep) != 0) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		if (!more || nrecs >= want)
-			break;
-		if (n == 0 || recs[nrecs - 1].time_us == 0) {
-			ex = ctl_malformed(ctl);
-			goto out;
-		}
-		before_us = recs[nrecs - 1].time_us;
-	}
+	q.user = user != NULL ? user : "";
+	q.since_us = since_us;
+	q.before_us = 0;
+	pg = ctl_audit_pager;
+	pg.limit = want;
+	if ((ex = ctl_fetch_pages(ctl, &pg, &q, &v_recs, &nrecs)) != 0)
+		return ex;
+	recs = v_recs;
 	if (ctl->json)
 		ctl_audit_json(recs, nrecs);
 	else
 		ctl_audit_table(recs, nrecs);
-out:
-	for (i = 0; i < nrecs; i++)
-		ctl_audit_clear(&recs[i]);
-	free(recs);
-	mss_buf_free(req);
-	mss_buf_free(rep);
-	return ex;
+	ctl_pages_free(&pg, v_recs, nrecs);
+	return CTL_EXIT_OK;
 }
 
 /*
@@ -2546,7 +1982,7 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 	ssize_t got;
 	uint32_t lineno = 0;
 	FILE *fp = stdin;
-	int ex = CTL_EXIT_OK, nomem;
+	int ex = CTL_EXIT_OK, kind, nomem;
 
 	memset(&im, 0, sizeof(im));
 	if (argc == 1 && strcmp(argv[0], "-") != 0 &&
@@ -2562,23 +1998,8 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 	 * sent. */
 	while ((got = getline(&line, &cap, fp)) != -1) {
 		lineno++;
-		while (got > 0 && (line[got - 1] == '\n' ||
-		    line[got - 1] == '\r'))
-			line[--got] = '\0';
-		p = line;
-		/* A UTF-8 byte-order mark, as some spreadsheets write. */
-		if (lineno == 1 && got >= 3 &&
-		    memcmp(p, "\xef\xbb\xbf", 3) == 0)
-			p += 3;
-		for (; *p == ' ' || *p == '\t'; p++)
-			;
-		if (*p == '\0' && strlen(p) == (size_t)got - (size_t)(p - line))
-			continue;
-		if (*p == '#')
-			continue;
-		/* A header row, as spreadsheets write them. */
-		if (lineno == 1 && strncasecmp(p, "user,email", 10) == 0 &&
-		    (p[10] == '\0' || p[10] == ','))
+		if ((kind = mfad_csv_line(line, (size_t)got, lineno,
+		    &p)) == MFAD_CSV_SKIP)
 			continue;
 		if (nsrc == srccap) {
 			srccap = srccap ? srccap * 2 : 256;
@@ -2588,7 +2009,7 @@ ctl_import(struct ctl *ctl, int argc, char **argv)
 		}
 		memset(&src[nsrc], 0, sizeof(src[nsrc]));
 		src[nsrc].line = lineno;
-		if (strlen(p) == (size_t)got - (size_t)(p - line)) {
+		if (kind == MFAD_CSV_ROW) {
 			src[nsrc].len = strlen(p);
 			if ((src[nsrc].text = strdup(p)) == NULL)
 				goto nomem;

@@ -1,10 +1,10 @@
 """The documentation says what the code does: the USER_IMPORT limits of
 common/mss_proto.h in doc/PROTOCOL.md and mfadctl(8), every key of
 mfad_conf.c's table (section, range, default) in mfad.conf(5), every
-command of mfadctl.c's table and its exit statuses in mfadctl(8) and the
-README, and mfad's exit statuses in mfad(8). Each test reads the numbers
-from the C sources, so a change on either side that the other does not
-follow fails here."""
+command of mfadctl.c's table and the exit statuses of mfadctl_client.h in
+mfadctl(8) and the README, and mfad's exit statuses in mfad(8). Each
+test reads the numbers from the C sources, so a change on either side that
+the other does not follow fails here."""
 
 import re
 
@@ -13,6 +13,7 @@ from mss_harness import SRC_ROOT
 PROTO_H = SRC_ROOT / "common" / "mss_proto.h"
 CONF_C = SRC_ROOT / "mfad" / "mfad_conf.c"
 CTL_C = SRC_ROOT / "mfad" / "mfadctl.c"
+CTL_CLIENT_H = SRC_ROOT / "mfad" / "mfadctl_client.h"
 MFAD_C = SRC_ROOT / "mfad" / "mfad.c"
 PROTOCOL = SRC_ROOT / "doc" / "PROTOCOL.md"
 MAN = SRC_ROOT / "man"
@@ -190,7 +191,7 @@ def exit_statuses(mdoc):
 
 
 def test_mfadctl_exit_statuses_documented():
-    src = CTL_C.read_text()
+    src = CTL_CLIENT_H.read_text()
     code = sorted(int(n) for n in re.findall(r"CTL_EXIT_\w+ = (\d+),", src))
     man, _ = exit_statuses((MAN / "mfadctl.8").read_text())
     assert man == code

@@ -1,0 +1,24 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+
+#include "mfad_str.h"
+
+void
+mfad_str_copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src == NULL ? "" : src);
+}
+
+void
+mfad_str_lower(char *dst, const char *src, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i + 1 < n && src[i] != '\0'; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
