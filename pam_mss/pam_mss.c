@@ -648,33 +648,6 @@ pam_mss_reset_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 	return PAM_SUCCESS;
 }
 
-/* mfad's reasons for refusing a password, in the user's language. */
-static void
-pam_mss_pw_refused(struct pam_mss_ctx *ctx, const char *reason)
-{
-	static const struct {
-		const char		*prefix;
-		enum pam_mss_msg_id	 id;
-	} map[] = {
-		{ "too short", PAM_MSS_M_PW_TOO_SHORT },
-		{ "too long", PAM_MSS_M_PW_TOO_LONG },
-		{ "same as the user name", PAM_MSS_M_PW_LIKE_NAME },
-		{ "too common", PAM_MSS_M_PW_BLOCKLISTED },
-		{ "same as the current", PAM_MSS_M_PW_SAME_AS_OLD },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strncmp(reason, map[i].prefix,
-		    strlen(map[i].prefix)) == 0) {
-			pam_mss_say(ctx, PAM_ERROR_MSG, map[i].id, NULL,
-			    0);
-			return;
-		}
-	pam_mss_sanitize((char *)reason);
-	pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_PW_REFUSED, reason, 0);
-}
-
 /*
  * Asks for a new password twice until mfad takes it (MSS_REQ_SET_PASSWORD
  * with the login id, or MSS_REQ_CHANGE_PASSWORD with old), at most
@@ -684,9 +657,9 @@ pam_mss_pw_refused(struct pam_mss_ctx *ctx, const char *reason)
 static int
 pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 {
-	char *p1 = NULL, *p2 = NULL, *msg = NULL;
+	char *p1 = NULL, *p2 = NULL;
 	unsigned int n;
-	uint32_t code;
+	uint32_t code, reason;
 	int r, rv = PAM_AUTHTOK_ERR;
 
 	for (n = 0; n < ctx->opts.tries; n++) {
@@ -709,7 +682,7 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 			goto next;
 		}
 		if ((r = pam_mss_wire_password(&ctx->wire, ctx->login,
-		    ctx->service, ctx->user, old, p1, &code, &msg)) != 0) {
+		    ctx->service, ctx->user, old, p1, &code, &reason)) != 0) {
 			rv = pam_mss_failed(ctx, r);
 			goto out;
 		}
@@ -731,19 +704,19 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 			rv = old == NULL ? PAM_AUTH_ERR : PAM_AUTHTOK_ERR;
 			goto out;
 		}
-		pam_mss_pw_refused(ctx, msg);
+		/* mfad's reason by number: the words are the module's. */
+		pam_mss_say(ctx, PAM_ERROR_MSG, pam_mss_msg_pw_reason(reason),
+		    NULL, 0);
 next:
 		mss_str_free(p1);
 		mss_str_free(p2);
-		mss_str_free(msg);
-		p1 = p2 = msg = NULL;
+		p1 = p2 = NULL;
 	}
 	ctx->why = "no acceptable new password";
 	rv = PAM_AUTHTOK_ERR;
 out:
 	mss_str_free(p1);
 	mss_str_free(p2);
-	mss_str_free(msg);
 	return rv;
 }
 

@@ -194,12 +194,12 @@ pam_mss_wire_acct(struct pam_mss_wire *w, const char *service,
 int
 pam_mss_wire_password(struct pam_mss_wire *w, const char *login,
     const char *service, const char *user, const char *old, const char *pw,
-    uint32_t *code, char **msg)
+    uint32_t *code, uint32_t *reason)
 {
 	int r;
 
 	*code = 0;
-	*msg = NULL;
+	*reason = 0;
 	if (old == NULL)
 		r = mss_buf_put_str(w->req, login) != 0 ||
 		    mss_buf_put_str(w->req, pw) != 0;
@@ -212,5 +212,5 @@ pam_mss_wire_password(struct pam_mss_wire *w, const char *login,
 	    (r = pam_mss_wire_call(w, old == NULL ? MSS_REQ_SET_PASSWORD :
 	    MSS_REQ_CHANGE_PASSWORD, MSS_REP_RESULT)) != 0)
 		return r;
-	return pam_mss_rep_result(w->rep, code, msg);
+	return pam_mss_rep_password(w->rep, code, reason);
 }

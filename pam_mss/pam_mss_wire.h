@@ -78,11 +78,11 @@ int pam_mss_wire_acct(struct pam_mss_wire *w, const char *service,
     const char *user, uint8_t *state, uint64_t *date) MSS_WUR;
 /*
  * MSS_REQ_SET_PASSWORD (old NULL: login and pw) or
- * MSS_REQ_CHANGE_PASSWORD (service, user, old and pw): *code and *msg
- * (mss_str_free) are RESULT's.
+ * MSS_REQ_CHANGE_PASSWORD (service, user, old and pw): *code is RESULT's,
+ * *reason the mss_pw_reason of a refusal by policy (code 19), else 0.
  */
 int pam_mss_wire_password(struct pam_mss_wire *w, const char *login,
     const char *service, const char *user, const char *old, const char *pw,
-    uint32_t *code, char **msg) MSS_WUR;
+    uint32_t *code, uint32_t *reason) MSS_WUR;
 
 #endif /* PAM_MSS_WIRE_H */
