@@ -124,7 +124,10 @@ enum mss_req_type {
  * Replies (mfad to client). Fields:
  *
  * MSS_REP_RESULT  u32 code (0 or -MSS_ERR_*, sent as its absolute value),
- *                 str message (for the admin; never a secret)
+ *                 str message (for the admin; never a secret); in answer
+ *                 to SET_PASSWORD and CHANGE_PASSWORD, a code of 19
+ *                 (MSS_ERR_REFUSED) is followed by u32 reason
+ *                 (mss_pw_reason)
  * MSS_REP_AUTH    u8 result (mss_auth_result), str login, str masked,
  *                 u32 minutes, u8 mail (mss_mail_state), u32 wait
  *                 (seconds before a resend is allowed), str lang (the
@@ -207,6 +210,21 @@ enum mss_mail_state {
 	MSS_MAIL_RETRYING = 2,	/* the relay failed; retrying */
 	MSS_MAIL_FAILED = 3,	/* given up */
 };
+
+/*
+ * Why the password policy refused a new password. The module words each
+ * one in the user's language; the message of RESULT is English, for logs.
+ * A reason the module does not know is shown as a plain refusal.
+ */
+enum mss_pw_reason {
+	MSS_PW_REFUSED = 0,	/* no more precise reason */
+	MSS_PW_TOO_SHORT = 1,	/* under [password] min_length */
+	MSS_PW_TOO_LONG = 2,	/* over [password] max_length */
+	MSS_PW_LIKE_NAME = 3,	/* the user name, address or its local part */
+	MSS_PW_BLOCKLISTED = 4,	/* on [password] blocklist */
+	MSS_PW_SAME_AS_OLD = 5,	/* CHANGE_PASSWORD: the current one again */
+};
+#define MSS_PW_REASON_MAX	MSS_PW_SAME_AS_OLD
 
 enum mss_acct_state {
 	MSS_ACCT_ACTIVE = 0,

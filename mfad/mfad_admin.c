@@ -246,7 +246,7 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char *user = NULL, *email = NULL, *lang = NULL, *pw = NULL;
 	char hash[MFAD_HASH_MAX], owner[MFAD_USER_MAX + 1], msg[300];
 	char bad[MSS_ADDR_WHY_MAX];
-	const char *why;
+	enum mss_pw_reason reason;
 	struct mfad_acct a, old;
 	MDB_txn *txn = NULL;
 	int r;
@@ -285,8 +285,9 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
 	if (pw[0] != '\0') {
-		if (mfad_pw_policy(conf, user, email, pw, &why) != 0) {
-			snprintf(msg, sizeof(msg), "password refused: %s", why);
+		if (mfad_pw_policy(conf, user, email, pw, &reason) != 0) {
+			snprintf(msg, sizeof(msg), "password refused: %s",
+			    mfad_pw_reason_str(reason));
 			r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED, msg);
 			goto out;
 		}

@@ -373,6 +373,22 @@ mfad_may_set(const struct mfad_login *l, uint64_t now)
 	    now <= l->verified + MFAD_PASSWORD_WINDOW;
 }
 
+/*
+ * RESULT 19 for a new password the policy refused: the English reason
+ * for the log, then its number, which the module words (PROTOCOL.md).
+ */
+static int
+mfad_reply_pw_refused(struct mss_buf *rep, uint8_t *rtype,
+    enum mss_pw_reason reason)
+{
+	int r;
+
+	if ((r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED,
+	    mfad_pw_reason_str(reason))) != 0)
+		return r;
+	return mss_buf_put_u32(rep, (uint32_t)reason);
+}
+
 int
 mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
@@ -382,7 +398,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[128];
-	const char *why;
+	enum mss_pw_reason reason;
 	MDB_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	unsigned n = 0;
@@ -408,14 +424,15 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	if (r != 0)
 		goto out;
-	r = mfad_pw_policy(conf, a.user, a.email, pw, &why);
+	r = mfad_pw_policy(conf, a.user, a.email, pw, &reason);
 	mfad_acct_wipe(&a);
 	if (r != 0) {
 		struct mfad_audit_ev ev = { "password_refused", l.user,
-		    l.service, l.rhost, "failure", why };
+		    l.service, l.rhost, "failure",
+		    mfad_pw_reason_str(reason) };
 
 		if ((r = mfad_audit(ctx, NULL, &ev)) == 0)
-			r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED, why);
+			r = mfad_reply_pw_refused(rep, rtype, reason);
 		goto out;
 	}
 	if ((r = mfad_pw_hash(conf, pw, hash)) != 0)
@@ -500,6 +517,7 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char *service = NULL, *user = NULL, *old = NULL, *pw = NULL;
 	char hash[MFAD_HASH_MAX], nh[MFAD_HASH_MAX];
 	struct mfad_acct a;
+	enum mss_pw_reason reason;
 	const char *why = NULL;
 	MDB_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
@@ -527,13 +545,12 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		memcpy(hash, a.pwhash, sizeof(hash));
 	ok = mfad_pw_verify(conf, hash, old);
 	if (ok && (r = mfad_pw_policy(conf, user, found ? a.email : "", pw,
-	    &why)) != 0) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED, why);
+	    &reason)) != 0) {
+		r = mfad_reply_pw_refused(rep, rtype, reason);
 		goto out;
 	}
 	if (ok && strcmp(old, pw) == 0) {
-		r = mfad_reply_result(rep, rtype, MSS_ERR_REFUSED,
-		    "same as the current password");
+		r = mfad_reply_pw_refused(rep, rtype, MSS_PW_SAME_AS_OLD);
 		goto out;
 	}
 	if (ok && (r = mfad_pw_hash(conf, pw, nh)) != 0)

@@ -290,34 +290,54 @@ mfad_pw_hash_ok(const struct mfad_conf *conf, const char *hash,
 	return 0;
 }
 
+const char *
+mfad_pw_reason_str(enum mss_pw_reason reason)
+{
+	switch (reason) {
+	case MSS_PW_TOO_SHORT:
+		return "too short";
+	case MSS_PW_TOO_LONG:
+		return "too long";
+	case MSS_PW_LIKE_NAME:
+		return "same as the user name or address";
+	case MSS_PW_BLOCKLISTED:
+		return "too common (on the blocklist)";
+	case MSS_PW_SAME_AS_OLD:
+		return "same as the current password";
+	case MSS_PW_REFUSED:
+		break;
+	}
+	return "refused by policy";
+}
+
 int
 mfad_pw_policy(const struct mfad_conf *conf, const char *user,
-    const char *email, const char *pw, const char **why)
+    const char *email, const char *pw, enum mss_pw_reason *reason)
 {
 	size_t n = strlen(pw), llen;
 	const char *at;
 
-	*why = NULL;
+	*reason = MSS_PW_REFUSED;
 	if (n < conf->pw_min_length) {
-		*why = "too short";
+		*reason = MSS_PW_TOO_SHORT;
 		return MSS_ERR_REFUSED;
 	}
 	if (n > conf->pw_max_length) {
-		*why = "too long";
+		*reason = MSS_PW_TOO_LONG;
 		return MSS_ERR_REFUSED;
 	}
 	if (strcasecmp(pw, user) == 0 || strcasecmp(pw, email) == 0) {
-		*why = "same as the user name or address";
+		*reason = MSS_PW_LIKE_NAME;
 		return MSS_ERR_REFUSED;
 	}
 	if (mfad_blocked(pw)) {
-		*why = "too common (on the blocklist)";
+		*reason = MSS_PW_BLOCKLISTED;
 		return MSS_ERR_REFUSED;
 	}
 	if ((at = strchr(email, '@')) != NULL) {
 		llen = (size_t)(at - email);
 		if (llen == n && strncasecmp(pw, email, n) == 0) {
-			*why = "same as the user name or address";
+			*reason = MSS_PW_LIKE_NAME;
 			return MSS_ERR_REFUSED;
 		}
 	}

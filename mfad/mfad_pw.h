@@ -9,6 +9,7 @@
 
 #include "mfad_conf.h"
 #include "mfad_store.h"
+#include "mss_proto.h"
 
 /* Marks the calling thread's hashing as urgent (1) or not (0): urgent
  * threads take the next free core first. Threads start not urgent. */
@@ -35,9 +36,16 @@ int mfad_pw_needs_rehash(const struct mfad_conf *conf, const char *hash);
  */
 int mfad_pw_hash_ok(const struct mfad_conf *conf, const char *hash,
     const char **why);
-/* Checks length rules; MSS_ERR_REFUSED with a reason in why. */
+/*
+ * Checks pw against the policy (lengths, user name and address,
+ * blocklist): 0, or MSS_ERR_REFUSED with the reason in *reason.
+ */
 int mfad_pw_policy(const struct mfad_conf *conf, const char *user,
-    const char *email, const char *pw, const char **why);
+    const char *email, const char *pw, enum mss_pw_reason *reason)
+    __attribute__((warn_unused_result));
+/* The English words of a reason, for logs, audit and mfadctl; never
+ * NULL. */
+const char *mfad_pw_reason_str(enum mss_pw_reason reason);
 /* Builds the dummy hash for the current limits; call at start and after
  * a reload. */
 int mfad_pw_init(const struct mfad_conf *conf)

@@ -10,8 +10,6 @@
  */
 #include "config.h"
 
-#include <sys/stat.h>
-
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +28,12 @@
 #include "mss_err.h"
 #include "mss_esc.h"
 #include "mss_proto.h"
+#include "pam_mss_conv.h"
+#include "pam_mss_dev.h"
 #include "pam_mss_msg.h"
 #include "pam_mss_opts.h"
 #include "pam_mss_rep.h"
+#include "pam_mss_wire.h"
 
 /* Resends allowed in one login, beyond the wrong answers. */
 #define PAM_MSS_EXTRA_RESENDS	2
@@ -52,8 +53,7 @@ struct pam_mss_ctx {
 	char			*device;
 	char			*login;		/* login id from mfad */
 	char			*masked;	/* masked address from mfad */
-	struct mss_buf		*req;
-	struct mss_buf		*rep;
+	struct pam_mss_wire	 wire;
 	const char		*why;		/* failure reason for syslog */
 };
 
@@ -121,8 +121,8 @@ pam_mss_ctx_init(struct pam_mss_ctx *ctx, pam_handle_t *pamh, int flags,
 		return r;
 	}
 	ctx->lang = pam_mss_msg_lang(pamh, ctx->opts.lang);
-	if ((ctx->req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
-	    (ctx->rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+	if (pam_mss_wire_init(&ctx->wire, pamh, ctx->opts.socket,
+	    ctx->opts.socket_owner) != 0)
 		return PAM_BUF_ERR;
 	return PAM_SUCCESS;
 }
@@ -135,78 +135,30 @@ pam_mss_ctx_clear(struct pam_mss_ctx *ctx)
 	mss_str_free(ctx->device);
 	mss_str_free(ctx->login);
 	mss_str_free(ctx->masked);
-	mss_buf_free(ctx->req);
-	mss_buf_free(ctx->rep);
+	pam_mss_wire_clear(&ctx->wire);
 	mss_wipe(ctx, sizeof(*ctx));
 }
 
 /*
- * One message through the application's conversation function. For a
- * prompt, *answer gets the reply (the caller frees it with mss_str_free);
- * a missing reply is a conversation error. Returns PAM_SUCCESS or
- * PAM_CONV_ERR; whatever the application returned is wiped and freed.
+ * Shows message id (an info or error line). A line that cannot be shown
+ * changes no decision: the next prompt fails on the same conversation.
  */
-static int
-pam_mss_converse(pam_handle_t *pamh, int style, const char *text,
-    char **answer)
-{
-	const struct pam_conv *conv;
-	const struct pam_message *msgp;
-	struct pam_message msg;
-	struct pam_response *resp = NULL;
-	const void *item = NULL;
-	int r;
-
-	if (answer != NULL)
-		*answer = NULL;
-	if (pam_get_item(pamh, PAM_CONV, &item) != PAM_SUCCESS ||
-	    (conv = item) == NULL || conv->conv == NULL)
-		return PAM_CONV_ERR;
-	msg.msg_style = style;
-	msg.msg = text;
-	msgp = &msg;
-	if (conv->conv(1, &msgp, &resp, conv->appdata_ptr) != PAM_SUCCESS) {
-		r = PAM_CONV_ERR;
-		goto out;
-	}
-	if (answer != NULL) {
-		if (resp == NULL || resp->resp == NULL) {
-			r = PAM_CONV_ERR;
-			goto out;
-		}
-		*answer = resp->resp;
-		resp->resp = NULL;
-	}
-	r = PAM_SUCCESS;
-out:
-	if (resp != NULL) {
-		mss_str_free(resp->resp);
-		free(resp);
-	}
-	return r;
-}
-
-/* Shows message id (an info or error line); returns PAM_SUCCESS or
- * PAM_CONV_ERR. */
-static int
+static void
 pam_mss_say(struct pam_mss_ctx *ctx, int style, enum pam_mss_msg_id id,
     const char *s, unsigned int n)
 {
-	char text[PAM_MSS_MSG_LEN];
-
-	pam_mss_msg_format(text, sizeof(text), ctx->lang, id, s, n);
-	return pam_mss_converse(ctx->pamh, style, text, NULL);
+	if (pam_mss_conv_say(ctx->pamh, ctx->lang, style, id, s, n) !=
+	    PAM_SUCCESS && ctx->opts.debug)
+		pam_syslog(ctx->pamh, LOG_DEBUG, "message %d not shown",
+		    (int)id);
 }
 
-/* Asks prompt id; *answer as for pam_mss_converse. */
+/* Asks prompt id in the conversation's language; as pam_mss_conv_ask. */
 static int
 pam_mss_ask(struct pam_mss_ctx *ctx, int style, enum pam_mss_msg_id id,
     unsigned int n, char **answer)
 {
-	char text[PAM_MSS_MSG_LEN];
-
-	pam_mss_msg_format(text, sizeof(text), ctx->lang, id, NULL, n);
-	return pam_mss_converse(ctx->pamh, style, text, answer);
+	return pam_mss_conv_ask(ctx->pamh, ctx->lang, style, id, n, answer);
 }
 
 /* The one message for every refusal: no hint of what was wrong. */
@@ -214,188 +166,23 @@ static int
 pam_mss_deny(struct pam_mss_ctx *ctx, const char *why)
 {
 	ctx->why = why;
-	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_DENIED, NULL, 0);
+	pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_DENIED, NULL, 0);
 	return PAM_AUTH_ERR;
 }
 
-/* Removes leading and trailing blanks in place. */
-static void
-pam_mss_trim(char *s)
-{
-	size_t b = 0, n = strlen(s), e = n;
-
-	while (s[b] == ' ' || s[b] == '\t')
-		b++;
-	while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' ||
-	    s[e - 1] == '\r' || s[e - 1] == '\n'))
-		e--;
-	memmove(s, s + b, e - b);
-	mss_wipe(s + (e - b), n - (e - b));
-}
-
-/* Removes every blank in place ("123 456" is 123456). */
-static void
-pam_mss_strip(char *s)
-{
-	size_t i, j, n = strlen(s);
-
-	for (i = j = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
-		    s[i] != '\n')
-			s[j++] = s[i];
-	mss_wipe(s + j, n - j);
-}
-
-/*
- * The device identity from SSH_AUTH_INFO_0 ("publickey TYPE BASE64 ...",
- * one method a line): "sshkey:TYPE BASE64", or NULL when there is none
- * that fits a protocol string.
- */
-static char *
-pam_mss_device_sshkey(pam_handle_t *pamh)
-{
-	const char *info, *line, *type, *key, *p;
-	size_t tlen, klen;
-	char *out;
-
-	if ((info = pam_getenv(pamh, "SSH_AUTH_INFO_0")) == NULL)
-		return NULL;
-	for (line = info; *line != '\0'; line = p + (*p == '\n')) {
-		p = line + strcspn(line, "\n");
-		if (strncmp(line, "publickey ", 10) != 0)
-			continue;
-		type = line + 10;
-		tlen = strspn(type, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.-_");
-		if (tlen == 0 || type[tlen] != ' ')
-			continue;
-		key = type + tlen + 1;
-		klen = strspn(key, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=");
-		if (klen == 0 || (key[klen] != ' ' && key[klen] != '\n' &&
-		    key[klen] != '\0'))
-			continue;
-		if (7 + tlen + 1 + klen > MSS_STR_MAX)
-			continue;
-		if ((out = malloc(7 + tlen + 1 + klen + 1)) == NULL)
-			return NULL;
-		snprintf(out, 7 + tlen + 1 + klen + 1, "sshkey:%.*s %.*s",
-		    (int)tlen, type, (int)klen, key);
-		return out;
-	}
-	return NULL;
-}
-
-/* "tty:/dev/..." when PAM_TTY names a character device, else NULL. */
-static char *
-pam_mss_device_tty(const char *tty)
-{
-	char path[256], *out;
-	struct stat st;
-	int n;
-
-	if (*tty == '\0' || strcmp(tty, "ssh") == 0 ||
-	    strstr(tty, "..") != NULL)
-		return NULL;
-	n = snprintf(path, sizeof(path), "%s%s",
-	    strncmp(tty, "/dev/", 5) == 0 ? "" : "/dev/", tty);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return NULL;
-	if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode))
-		return NULL;
-	if ((out = malloc(4 + (size_t)n + 1)) == NULL)
-		return NULL;
-	snprintf(out, 4 + (size_t)n + 1, "tty:%s", path);
-	return out;
-}
-
-/*
- * The device identity: the first kind available in device= order, or ""
- * (device=none, or nothing available). Returns a PAM code; ctx->device is
- * set on success.
- */
+/* The device identity (pam_mss_dev_identity). Returns a PAM code. */
 static int
 pam_mss_device(struct pam_mss_ctx *ctx)
 {
-	const char *kind = "none";
-	unsigned int i;
-	size_t n;
+	const char *kind;
+	int r;
 
-	for (i = 0; i < ctx->opts.ndevice && ctx->device == NULL; i++) {
-		switch (ctx->opts.device[i]) {
-		case PAM_MSS_DEV_SSHKEY:
-			ctx->device = pam_mss_device_sshkey(ctx->pamh);
-			kind = "sshkey";
-			break;
-		case PAM_MSS_DEV_RHOST:
-			n = strlen(ctx->rhost);
-			if (n == 0 || 6 + n > MSS_STR_MAX)
-				break;
-			if ((ctx->device = malloc(6 + n + 1)) != NULL)
-				snprintf(ctx->device, 6 + n + 1, "rhost:%s",
-				    ctx->rhost);
-			kind = "rhost";
-			break;
-		case PAM_MSS_DEV_TTY:
-			ctx->device = pam_mss_device_tty(ctx->tty);
-			kind = "tty";
-			break;
-		}
-	}
-	if (ctx->device == NULL) {
-		kind = "none";
-		if ((ctx->device = strdup("")) == NULL)
-			return PAM_BUF_ERR;
-	}
+	if ((r = pam_mss_dev_identity(ctx->pamh, &ctx->opts, ctx->rhost,
+	    ctx->tty, &ctx->device, &kind)) != PAM_SUCCESS)
+		return r;
 	if (ctx->opts.debug)
 		pam_syslog(ctx->pamh, LOG_DEBUG, "device identity: %s", kind);
 	return PAM_SUCCESS;
-}
-
-/*
- * Sends ctx->req as a request of type type and reads the reply into
- * ctx->rep; the request is wiped either way. Returns 0 when the reply is
- * of type expect (its payload left for the caller to parse), MSS_ERR_PERM
- * when mfad refused this caller, or another MSS_ERR_* for a transport
- * failure or a malformed or unexpected reply.
- */
-static int
-pam_mss_call(struct pam_mss_ctx *ctx, uint8_t type, uint8_t expect)
-{
-	char *text = NULL;
-	uint8_t rtype = 0;
-	uint32_t code;
-	int r;
-
-	r = mss_client_call(ctx->opts.socket, ctx->opts.socket_owner, type,
-	    ctx->req, &rtype, ctx->rep, MSS_IO_TIMEOUT_MS);
-	mss_buf_reset(ctx->req);
-	if (r != 0)
-		goto out;
-	if (rtype == expect) {
-		r = 0;
-		goto out;
-	}
-	if (rtype != MSS_REP_RESULT) {
-		r = MSS_ERR_PROTO;
-		goto out;
-	}
-	/* An error where an answer was expected: say why in the log. */
-	if ((r = mss_buf_get_u32(ctx->rep, &code)) != 0 ||
-	    (r = mss_buf_get_str(ctx->rep, &text, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_end(ctx->rep)) != 0)
-		goto out;
-	if (code == 0 || code > MSS_ERR_MAX) {
-		r = MSS_ERR_PROTO;
-		goto out;
-	}
-	r = -(int)code;
-	pam_mss_sanitize(text);
-	pam_syslog(ctx->pamh, LOG_ERR, "mfad refused request %u: %s (%s)",
-	    (unsigned int)type, mss_strerror(r), text);
-out:
-	mss_str_free(text);
-	return r;
 }
 
 /*
@@ -423,7 +210,7 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 		pam_mss_sanitize(why);
 		pam_syslog(ctx->pamh, LOG_ERR, "mfad socket %s not trusted, "
 		    "login denied: %s", ctx->opts.socket, why);
-		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_UNAVAIL,
+		pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_UNAVAIL,
 		    NULL, 0);
 		ctx->why = "mfad socket not trusted";
 		return PAM_AUTHINFO_UNAVAIL;
@@ -440,16 +227,32 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 	}
 	pam_syslog(ctx->pamh, LOG_ERR, "mfad unavailable at %s: %s",
 	    ctx->opts.socket, mss_strerror(err));
-	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_UNAVAIL, NULL, 0);
+	pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_UNAVAIL, NULL, 0);
 	ctx->why = "mfad unavailable";
 	return PAM_AUTHINFO_UNAVAIL;
 }
 
-/* Parses MSS_REP_AUTH from ctx->rep; 0 or MSS_ERR_*. */
+/* A failed request: out of memory, or what failmode decides. */
 static int
-pam_mss_get_auth(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
+pam_mss_failed(struct pam_mss_ctx *ctx, int err)
 {
-	return pam_mss_rep_auth(ctx->rep, ctx->login != NULL, a);
+	return err == MSS_ERR_NOMEM ? PAM_BUF_ERR : pam_mss_unavail(ctx, err);
+}
+
+/* The fields AUTH_START and RESET_START take from ctx. */
+static void
+pam_mss_start_fields(const struct pam_mss_ctx *ctx,
+    struct pam_mss_wire_start *s, uint32_t flags)
+{
+	s->service = ctx->service;
+	s->user = ctx->user;
+	s->email = ctx->email;
+	s->password = ctx->password != NULL ? ctx->password : "";
+	s->device = ctx->device;
+	s->rhost = ctx->rhost;
+	s->tty = ctx->tty;
+	s->lang = pam_mss_msg_lang_code(ctx->lang);
+	s->flags = flags;
 }
 
 /*
@@ -485,9 +288,9 @@ static void
 pam_mss_code_sent(struct pam_mss_ctx *ctx, enum pam_mss_msg_id id,
     const struct pam_mss_rep_auth *a)
 {
-	(void)pam_mss_say(ctx, PAM_TEXT_INFO, id, ctx->masked, a->minutes);
+	pam_mss_say(ctx, PAM_TEXT_INFO, id, ctx->masked, a->minutes);
 	if (a->mail == MSS_MAIL_RETRYING || a->mail == MSS_MAIL_FAILED)
-		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_MAIL_DELAYED,
+		pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_MAIL_DELAYED,
 		    NULL, 0);
 }
 
@@ -519,7 +322,7 @@ pam_mss_get_email(struct pam_mss_ctx *ctx)
 		ctx->why = "conversation failed";
 		return r;
 	}
-	pam_mss_trim(ctx->email);
+	pam_mss_conv_trim(ctx->email);
 	if (strlen(ctx->email) > MSS_STR_MAX)
 		return pam_mss_deny(ctx, "email address too long");
 	/*
@@ -529,7 +332,7 @@ pam_mss_get_email(struct pam_mss_ctx *ctx)
 	 * Unicode goes to mfad as typed, which converts it.
 	 */
 	if (pam_mss_local_not_ascii(ctx->email)) {
-		(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+		pam_mss_say(ctx, PAM_ERROR_MSG,
 		    PAM_MSS_M_ADDR_LOCAL_ASCII, NULL, 0);
 		ctx->why = "non-ASCII characters before the @";
 		return PAM_AUTH_ERR;
@@ -575,6 +378,7 @@ check:
 static int
 pam_mss_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
+	struct pam_mss_wire_start s;
 	uint32_t fl = 0;
 	int r;
 
@@ -582,28 +386,13 @@ pam_mss_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 		fl |= MSS_AUTH_F_NOENROLL;
 	if (ctx->opts.email_skip)
 		fl |= MSS_AUTH_F_EMAIL_SKIP;
-	/* Over-long items go empty rather than breaking the frame. */
-	if ((r = mss_buf_put_str(ctx->req, ctx->service)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->user)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->email)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->password)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->device)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, strlen(ctx->rhost) <= MSS_STR_MAX ?
-	    ctx->rhost : "")) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, strlen(ctx->tty) <= MSS_STR_MAX ?
-	    ctx->tty : "")) != 0 ||
-	    (r = mss_buf_put_str(ctx->req,
-	    pam_mss_msg_lang_code(ctx->lang))) != 0 ||
-	    (r = mss_buf_put_u32(ctx->req, fl)) != 0) {
-		mss_buf_reset(ctx->req);
-		return PAM_BUF_ERR;
-	}
-	/* The password now only lives in the request, wiped by the call. */
+	pam_mss_start_fields(ctx, &s, fl);
+	r = pam_mss_wire_auth_start(&ctx->wire, &s, ctx->login != NULL, a);
+	/* The request that carried the password is wiped: so is ours. */
 	mss_str_free(ctx->password);
 	ctx->password = NULL;
-	if ((r = pam_mss_call(ctx, MSS_REQ_AUTH_START, MSS_REP_AUTH)) != 0 ||
-	    (r = pam_mss_get_auth(ctx, a)) != 0)
-		return pam_mss_unavail(ctx, r);
+	if (r != 0)
+		return pam_mss_failed(ctx, r);
 	pam_mss_take_lang(ctx, a->lang);
 	if (ctx->opts.debug)
 		pam_syslog(ctx->pamh, LOG_DEBUG, "auth start: result %u",
@@ -619,11 +408,8 @@ pam_mss_resend(struct pam_mss_ctx *ctx)
 	struct pam_mss_rep_auth a;
 	int r;
 
-	if ((r = mss_buf_put_str(ctx->req, ctx->login)) != 0)
-		return PAM_BUF_ERR;
-	if ((r = pam_mss_call(ctx, MSS_REQ_RESEND, MSS_REP_AUTH)) != 0 ||
-	    (r = pam_mss_get_auth(ctx, &a)) != 0)
-		return pam_mss_unavail(ctx, r);
+	if ((r = pam_mss_wire_resend(&ctx->wire, ctx->login, &a)) != 0)
+		return pam_mss_failed(ctx, r);
 	if (ctx->opts.debug)
 		pam_syslog(ctx->pamh, LOG_DEBUG, "resend: result %u",
 		    (unsigned int)a.result);
@@ -634,7 +420,7 @@ pam_mss_resend(struct pam_mss_ctx *ctx)
 		r = PAM_SUCCESS;
 		break;
 	case MSS_AUTH_THROTTLED:
-		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_RESEND_WAIT,
+		pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_RESEND_WAIT,
 		    NULL, a.wait);
 		r = PAM_SUCCESS;
 		break;
@@ -656,14 +442,8 @@ pam_mss_check_code(struct pam_mss_ctx *ctx, const char *code,
 {
 	int r;
 
-	if ((r = mss_buf_put_str(ctx->req, ctx->login)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, code)) != 0) {
-		mss_buf_reset(ctx->req);
-		return PAM_BUF_ERR;
-	}
-	if ((r = pam_mss_call(ctx, MSS_REQ_CODE, MSS_REP_CODE)) != 0 ||
-	    (r = pam_mss_rep_code(ctx->rep, c)) != 0)
-		return pam_mss_unavail(ctx, r);
+	if ((r = pam_mss_wire_code(&ctx->wire, ctx->login, code, c)) != 0)
+		return pam_mss_failed(ctx, r);
 	if (ctx->opts.debug)
 		pam_syslog(ctx->pamh, LOG_DEBUG, "code: result %u, "
 		    "tries left %u", (unsigned int)c->result,
@@ -688,13 +468,13 @@ pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 			ctx->why = "conversation failed";
 			goto out;
 		}
-		pam_mss_strip(answer);
+		pam_mss_conv_strip(answer);
 		if (*answer == '\0') {
 			mss_str_free(answer);
 			answer = NULL;
 			if (++resends > ctx->opts.tries +
 			    PAM_MSS_EXTRA_RESENDS) {
-				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				pam_mss_say(ctx, PAM_ERROR_MSG,
 				    PAM_MSS_M_RESEND_LIMIT, NULL, 0);
 				ctx->why = "too many resends";
 				r = PAM_MAXTRIES;
@@ -720,26 +500,26 @@ pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 			r = PAM_SUCCESS;
 			goto out;
 		case MSS_CODE_WRONG:
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			pam_mss_say(ctx, PAM_ERROR_MSG,
 			    PAM_MSS_M_CODE_WRONG, NULL, 0);
 			if (c->mail == MSS_MAIL_RETRYING ||
 			    c->mail == MSS_MAIL_FAILED)
-				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				pam_mss_say(ctx, PAM_ERROR_MSG,
 				    PAM_MSS_M_MAIL_DELAYED, NULL, 0);
 			break;
 		case MSS_CODE_EXPIRED:
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			pam_mss_say(ctx, PAM_ERROR_MSG,
 			    PAM_MSS_M_CODE_EXPIRED, NULL, 0);
 			break;
 		case MSS_CODE_DEAD:
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			pam_mss_say(ctx, PAM_ERROR_MSG,
 			    PAM_MSS_M_CODE_DEAD, NULL, 0);
 			ctx->why = "code dead";
 			r = PAM_MAXTRIES;
 			goto out;
 		case MSS_CODE_MOVED:
 			/* A newer login of the account took the code over. */
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			pam_mss_say(ctx, PAM_ERROR_MSG,
 			    PAM_MSS_M_CODE_MOVED, NULL, 0);
 			ctx->why = "code taken over by a newer login";
 			r = PAM_AUTH_ERR;
@@ -749,7 +529,7 @@ pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 			goto out;
 		}
 		if (++wrong >= ctx->opts.tries) {
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			pam_mss_say(ctx, PAM_ERROR_MSG,
 			    PAM_MSS_M_CODE_DEAD, NULL, 0);
 			ctx->why = "too many wrong codes";
 			r = PAM_MAXTRIES;
@@ -768,7 +548,7 @@ out:
 static int
 pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 {
-	char *answer = NULL, *text = NULL;
+	char *answer = NULL;
 	uint32_t code = 1;
 	int r, yes;
 
@@ -784,16 +564,7 @@ pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 	mss_str_free(answer);
 	if (!yes)
 		return PAM_SUCCESS;
-	if (mss_buf_put_str(ctx->req, ctx->login) != 0)
-		r = MSS_ERR_NOMEM;
-	else if ((r = pam_mss_call(ctx, MSS_REQ_REMEMBER,
-	    MSS_REP_RESULT)) == 0 &&
-	    ((r = mss_buf_get_u32(ctx->rep, &code)) != 0 ||
-	    (r = mss_buf_get_str(ctx->rep, &text, MSS_STR_MAX)) != 0 ||
-	    (r = mss_buf_end(ctx->rep)) != 0))
-		code = 1;
-	mss_buf_reset(ctx->req);
-	mss_str_free(text);
+	r = pam_mss_wire_remember(&ctx->wire, ctx->login, &code);
 	if (r == 0 && code == 0) {
 		if (ctx->opts.debug)
 			pam_syslog(ctx->pamh, LOG_DEBUG, "device remembered");
@@ -801,7 +572,7 @@ pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 	}
 	pam_syslog(ctx->pamh, LOG_WARNING, "could not remember the device: "
 	    "%s", r != 0 ? mss_strerror(r) : mss_strerror(-(int)code));
-	(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_REMEMBER_FAILED,
+	pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_REMEMBER_FAILED,
 	    NULL, 0);
 	return PAM_SUCCESS;
 }
@@ -811,16 +582,8 @@ pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 static int
 pam_mss_acct_state(struct pam_mss_ctx *ctx, uint8_t *state, uint64_t *date)
 {
-	int r;
-
-	if ((r = mss_buf_put_str(ctx->req, ctx->service)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->user)) != 0) {
-		mss_buf_reset(ctx->req);
-		return r;
-	}
-	if ((r = pam_mss_call(ctx, MSS_REQ_ACCT, MSS_REP_ACCT)) != 0)
-		return r;
-	return pam_mss_rep_acct(ctx->rep, state, date);
+	return pam_mss_wire_acct(&ctx->wire, ctx->service, ctx->user, state,
+	    date);
 }
 
 /* unenrolled=ignore and no account: logged each time, the user with audit
@@ -856,8 +619,7 @@ pam_mss_unenrolled(struct pam_mss_ctx *ctx, const char *step, int *rv)
 	if (!ctx->opts.unenrolled_ignore)
 		return 0;
 	if ((r = pam_mss_acct_state(ctx, &state, &date)) != 0) {
-		*rv = r == MSS_ERR_NOMEM ? PAM_BUF_ERR :
-		    pam_mss_unavail(ctx, r);
+		*rv = pam_mss_failed(ctx, r);
 		return 1;
 	}
 	if (state != MSS_ACCT_UNKNOWN)
@@ -870,6 +632,7 @@ pam_mss_unenrolled(struct pam_mss_ctx *ctx, const char *step, int *rv)
 static int
 pam_mss_reset_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
+	struct pam_mss_wire_start s;
 	uint32_t fl = 0;
 	int r;
 
@@ -877,51 +640,11 @@ pam_mss_reset_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 		fl |= MSS_AUTH_F_NOENROLL;
 	if (ctx->opts.noreset)
 		fl |= MSS_AUTH_F_NORESET;
-	if ((r = mss_buf_put_str(ctx->req, ctx->service)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->user)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->email)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, ctx->device)) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, strlen(ctx->rhost) <= MSS_STR_MAX ?
-	    ctx->rhost : "")) != 0 ||
-	    (r = mss_buf_put_str(ctx->req, strlen(ctx->tty) <= MSS_STR_MAX ?
-	    ctx->tty : "")) != 0 ||
-	    (r = mss_buf_put_str(ctx->req,
-	    pam_mss_msg_lang_code(ctx->lang))) != 0 ||
-	    (r = mss_buf_put_u32(ctx->req, fl)) != 0) {
-		mss_buf_reset(ctx->req);
-		return PAM_BUF_ERR;
-	}
-	if ((r = pam_mss_call(ctx, MSS_REQ_RESET_START, MSS_REP_AUTH)) != 0 ||
-	    (r = pam_mss_get_auth(ctx, a)) != 0)
-		return pam_mss_unavail(ctx, r);
+	pam_mss_start_fields(ctx, &s, fl);
+	if ((r = pam_mss_wire_reset_start(&ctx->wire, &s, ctx->login != NULL,
+	    a)) != 0)
+		return pam_mss_failed(ctx, r);
 	return PAM_SUCCESS;
-}
-
-/* mfad's reasons for refusing a password, in the user's language. */
-static void
-pam_mss_pw_refused(struct pam_mss_ctx *ctx, const char *reason)
-{
-	static const struct {
-		const char		*prefix;
-		enum pam_mss_msg_id	 id;
-	} map[] = {
-		{ "too short", PAM_MSS_M_PW_TOO_SHORT },
-		{ "too long", PAM_MSS_M_PW_TOO_LONG },
-		{ "same as the user name", PAM_MSS_M_PW_LIKE_NAME },
-		{ "too common", PAM_MSS_M_PW_BLOCKLISTED },
-		{ "same as the current", PAM_MSS_M_PW_SAME_AS_OLD },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strncmp(reason, map[i].prefix,
-		    strlen(map[i].prefix)) == 0) {
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG, map[i].id, NULL,
-			    0);
-			return;
-		}
-	pam_mss_sanitize((char *)reason);
-	(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_PW_REFUSED, reason, 0);
 }
 
 /*
@@ -933,9 +656,9 @@ pam_mss_pw_refused(struct pam_mss_ctx *ctx, const char *reason)
 static int
 pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 {
-	char *p1 = NULL, *p2 = NULL, *msg = NULL;
+	char *p1 = NULL, *p2 = NULL;
 	unsigned int n;
-	uint32_t code;
+	uint32_t code, reason;
 	int r, rv = PAM_AUTHTOK_ERR;
 
 	for (n = 0; n < ctx->opts.tries; n++) {
@@ -948,32 +671,18 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 			goto out;
 		}
 		if (strcmp(p1, p2) != 0) {
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			pam_mss_say(ctx, PAM_ERROR_MSG,
 			    PAM_MSS_M_NEWPASS_MISMATCH, NULL, 0);
 			goto next;
 		}
 		if (strlen(p1) > MSS_PASS_MAX) {
-			(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+			pam_mss_say(ctx, PAM_ERROR_MSG,
 			    PAM_MSS_M_PW_TOO_LONG, NULL, 0);
 			goto next;
 		}
-		if (old == NULL)
-			r = mss_buf_put_str(ctx->req, ctx->login) != 0 ||
-			    mss_buf_put_str(ctx->req, p1) != 0;
-		else
-			r = mss_buf_put_str(ctx->req, ctx->service) != 0 ||
-			    mss_buf_put_str(ctx->req, ctx->user) != 0 ||
-			    mss_buf_put_str(ctx->req, old) != 0 ||
-			    mss_buf_put_str(ctx->req, p1) != 0;
-		if (r != 0) {
-			mss_buf_reset(ctx->req);
-			rv = PAM_BUF_ERR;
-			goto out;
-		}
-		if ((r = pam_mss_call(ctx, old == NULL ? MSS_REQ_SET_PASSWORD :
-		    MSS_REQ_CHANGE_PASSWORD, MSS_REP_RESULT)) != 0 ||
-		    (r = pam_mss_rep_result(ctx->rep, &code, &msg)) != 0) {
-			rv = pam_mss_unavail(ctx, r);
+		if ((r = pam_mss_wire_password(&ctx->wire, ctx->login,
+		    ctx->service, ctx->user, old, p1, &code, &reason)) != 0) {
+			rv = pam_mss_failed(ctx, r);
 			goto out;
 		}
 		if (code == 0) {
@@ -986,27 +695,27 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 			ctx->why = old == NULL ? "password step refused" :
 			    "wrong current password";
 			if (old != NULL)
-				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				pam_mss_say(ctx, PAM_ERROR_MSG,
 				    PAM_MSS_M_PW_CHANGE_FAILED, NULL, 0);
 			else
-				(void)pam_mss_say(ctx, PAM_ERROR_MSG,
+				pam_mss_say(ctx, PAM_ERROR_MSG,
 				    PAM_MSS_M_DENIED, NULL, 0);
 			rv = old == NULL ? PAM_AUTH_ERR : PAM_AUTHTOK_ERR;
 			goto out;
 		}
-		pam_mss_pw_refused(ctx, msg);
+		/* mfad's reason by number: the words are the module's. */
+		pam_mss_say(ctx, PAM_ERROR_MSG, pam_mss_msg_pw_reason(reason),
+		    NULL, 0);
 next:
 		mss_str_free(p1);
 		mss_str_free(p2);
-		mss_str_free(msg);
-		p1 = p2 = msg = NULL;
+		p1 = p2 = NULL;
 	}
 	ctx->why = "no acceptable new password";
 	rv = PAM_AUTHTOK_ERR;
 out:
 	mss_str_free(p1);
 	mss_str_free(p2);
-	mss_str_free(msg);
 	return rv;
 }
 
@@ -1026,13 +735,13 @@ pam_mss_after_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 		pam_mss_code_sent(ctx, PAM_MSS_M_CODE_VALID, a);
 		return PAM_SUCCESS;
 	case MSS_AUTH_THROTTLED:
-		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_THROTTLED,
+		pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_THROTTLED,
 		    NULL, a->wait);
 		/* No code mailed, but a login to answer on: the account
 		 * has recovery codes, and one of them may end it. */
 		if (*a->login != '\0') {
 			pam_mss_take_auth(ctx, a);
-			(void)pam_mss_say(ctx, PAM_TEXT_INFO,
+			pam_mss_say(ctx, PAM_TEXT_INFO,
 			    PAM_MSS_M_RECOVERY_HINT, NULL, 0);
 			return PAM_SUCCESS;
 		}
@@ -1061,7 +770,7 @@ pam_mss_empty_password(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 		if ((rv = pam_mss_get_email(ctx)) != PAM_SUCCESS)
 			return rv;
 	}
-	(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_RESET_NOTICE, NULL, 0);
+	pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_RESET_NOTICE, NULL, 0);
 	if ((rv = pam_mss_reset_start(ctx, a)) != PAM_SUCCESS)
 		return rv;
 	return pam_mss_after_start(ctx, a);
@@ -1081,17 +790,17 @@ pam_mss_after_code(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 	case MSS_NEXT_DONE:
 		return pam_mss_remember(ctx, c);
 	case MSS_NEXT_ENROLL:
-		(void)pam_mss_say(ctx, PAM_TEXT_INFO,
+		pam_mss_say(ctx, PAM_TEXT_INFO,
 		    PAM_MSS_M_ENROLL_CONFIRMED, NULL, 0);
 		if ((rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
 			return rv;
-		(void)pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_ENROLLED,
+		pam_mss_say(ctx, PAM_TEXT_INFO, PAM_MSS_M_ENROLLED,
 		    NULL, 0);
 		return pam_mss_remember(ctx, c);
 	case MSS_NEXT_RESET:
 		if ((rv = pam_mss_new_password(ctx, NULL)) != PAM_SUCCESS)
 			return rv;
-		(void)pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_RESET_DONE,
+		pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_RESET_DONE,
 		    NULL, 0);
 		ctx->why = "password reset: must log in again";
 		return PAM_AUTH_ERR;
@@ -1211,7 +920,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		goto out;
 success:
 	if (!ctx.silent)
-		(void)pam_mss_say(&ctx, PAM_TEXT_INFO, PAM_MSS_M_SUCCESS,
+		pam_mss_say(&ctx, PAM_TEXT_INFO, PAM_MSS_M_SUCCESS,
 		    NULL, 0);
 	if (ctx.opts.debug)
 		pam_syslog(pamh, LOG_DEBUG, "authentication succeeded");
@@ -1242,8 +951,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	    PAM_SUCCESS)
 		goto out;
 	if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0) {
-		rv = r == MSS_ERR_NOMEM ? PAM_BUF_ERR :
-		    pam_mss_unavail(&ctx, r);
+		rv = pam_mss_failed(&ctx, r);
 		goto out;
 	}
 	if (ctx.opts.debug)
@@ -1255,7 +963,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		break;
 	case MSS_ACCT_LOCKED:
 	case MSS_ACCT_DISABLED:
-		(void)pam_mss_say(&ctx, PAM_ERROR_MSG, PAM_MSS_M_LOCKED,
+		pam_mss_say(&ctx, PAM_ERROR_MSG, PAM_MSS_M_LOCKED,
 		    NULL, 0);
 		rv = PAM_PERM_DENIED;
 		break;
@@ -1333,13 +1041,13 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	    PAM_MSS_M_OLDPASS_PROMPT, 0, &old)) != PAM_SUCCESS)
 		goto out;
 	if (strlen(old) > MSS_PASS_MAX) {
-		(void)pam_mss_say(&ctx, PAM_ERROR_MSG,
+		pam_mss_say(&ctx, PAM_ERROR_MSG,
 		    PAM_MSS_M_PW_CHANGE_FAILED, NULL, 0);
 		rv = PAM_AUTHTOK_ERR;
 		goto out;
 	}
 	if ((rv = pam_mss_new_password(&ctx, old)) == PAM_SUCCESS)
-		(void)pam_mss_say(&ctx, PAM_TEXT_INFO, PAM_MSS_M_PW_CHANGED,
+		pam_mss_say(&ctx, PAM_TEXT_INFO, PAM_MSS_M_PW_CHANGED,
 		    NULL, 0);
 out:
 	if (rv != PAM_SUCCESS)

@@ -7,6 +7,7 @@
 
 #include <security/pam_ext.h>
 
+#include "mss_proto.h"
 #include "pam_mss_msg.h"
 
 /*
@@ -100,8 +101,7 @@ static const struct pam_mss_msg_en pam_mss_msgs_en[PAM_MSS_M_COUNT] = {
 	[PAM_MSS_M_PW_SAME_AS_OLD] =
 	    N_("The new password must differ from the current one."),
 	[PAM_MSS_M_PW_REFUSED] =
-	    /* TRANSLATORS: %s is mfad's reason, in English. */
-	    N_("Password refused: %s."),
+	    N_("This password is refused by the password policy."),
 	[PAM_MSS_M_ENROLLED] =
 	    N_("Enrollment complete."),
 	[PAM_MSS_M_RESET_DONE] =
@@ -305,4 +305,23 @@ pam_mss_msg_is_yes(const char *answer)
 		if (strlen(yes[i]) == n && strncasecmp(b, yes[i], n) == 0)
 			return 1;
 	return 0;
+}
+
+enum pam_mss_msg_id
+pam_mss_msg_pw_reason(uint32_t reason)
+{
+	switch (reason) {
+	case MSS_PW_TOO_SHORT:
+		return PAM_MSS_M_PW_TOO_SHORT;
+	case MSS_PW_TOO_LONG:
+		return PAM_MSS_M_PW_TOO_LONG;
+	case MSS_PW_LIKE_NAME:
+		return PAM_MSS_M_PW_LIKE_NAME;
+	case MSS_PW_BLOCKLISTED:
+		return PAM_MSS_M_PW_BLOCKLISTED;
+	case MSS_PW_SAME_AS_OLD:
+		return PAM_MSS_M_PW_SAME_AS_OLD;
+	default:
+		return PAM_MSS_M_PW_REFUSED;
+	}
 }

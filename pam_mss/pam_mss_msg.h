@@ -20,6 +20,7 @@
 #define PAM_MSS_MSG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <security/pam_modules.h>
 
@@ -58,7 +59,7 @@ enum pam_mss_msg_id {
 	PAM_MSS_M_PW_LIKE_NAME,
 	PAM_MSS_M_PW_BLOCKLISTED,
 	PAM_MSS_M_PW_SAME_AS_OLD,
-	PAM_MSS_M_PW_REFUSED,		/* %s mfad's reason */
+	PAM_MSS_M_PW_REFUSED,		/* a reason without words of its own */
 	PAM_MSS_M_ENROLLED,
 	PAM_MSS_M_RESET_DONE,
 	PAM_MSS_M_OLDPASS_PROMPT,
@@ -131,5 +132,11 @@ void pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
 
 /* 1 when answer (spaces around ignored) is o, oui, y or yes in any case. */
 int pam_mss_msg_is_yes(const char *answer);
+/*
+ * The message for mfad's reason (mss_pw_reason) for refusing a new
+ * password; PAM_MSS_M_PW_REFUSED for MSS_PW_REFUSED and any reason this
+ * module does not know, so that a refusal is never shown blank.
+ */
+enum pam_mss_msg_id pam_mss_msg_pw_reason(uint32_t reason);
 
 #endif /* PAM_MSS_MSG_H */

@@ -138,3 +138,20 @@ pam_mss_rep_result(struct mss_buf *rep, uint32_t *code, char **msg)
 	}
 	return 0;
 }
+
+int
+pam_mss_rep_password(struct mss_buf *rep, uint32_t *code, uint32_t *reason)
+{
+	char *msg = NULL;
+	int r;
+
+	*reason = 0;
+	if ((r = mss_buf_get_u32(rep, code)) != 0 ||
+	    (r = mss_buf_get_str(rep, &msg, MSS_STR_MAX)) != 0 ||
+	    (*code == (uint32_t)-MSS_ERR_REFUSED &&
+	    (r = mss_buf_get_u32(rep, reason)) != 0) ||
+	    (r = mss_buf_end(rep)) != 0)
+		*reason = 0;
+	mss_str_free(msg);
+	return r;
+}

@@ -57,6 +57,14 @@ int pam_mss_rep_acct(struct mss_buf *rep, uint8_t *state, uint64_t *date)
 /* MSS_REP_RESULT: *code and a copy of the message (mss_str_free). */
 int pam_mss_rep_result(struct mss_buf *rep, uint32_t *code, char **msg)
     __attribute__((warn_unused_result));
+/*
+ * MSS_REP_RESULT in answer to SET_PASSWORD or CHANGE_PASSWORD: *code,
+ * and for a refusal by policy (19) the reason that follows it (any
+ * value: one the module does not know is a plain refusal), else 0. The
+ * English message is for the log only and is not kept.
+ */
+int pam_mss_rep_password(struct mss_buf *rep, uint32_t *code,
+    uint32_t *reason) __attribute__((warn_unused_result));
 /* Control characters from the wire never reach a terminal: each is '?'. */
 void pam_mss_sanitize(char *s);
 

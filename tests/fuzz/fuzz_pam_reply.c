@@ -3,8 +3,9 @@
  * poses as one) answers, each reader either refuses it, leaving nothing
  * allocated, or gives values within the protocol's ranges and strings
  * without control characters for the terminal. The first byte picks the
- * reply (AUTH with or without a login held, CODE, ACCT, RESULT); the
- * rest is its payload.
+ * reply (AUTH with or without a login held, CODE, ACCT, RESULT, RESULT
+ * to a password request); the rest is its payload. A password refusal's
+ * reason always leads to a message with words in both languages.
  */
 #include "config.h"
 
@@ -32,7 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pam_mss_rep_code c;
 	struct mss_buf *rep;
 	uint64_t date;
-	uint32_t code;
+	uint32_t code, reason;
+	enum pam_mss_msg_id id;
 	uint8_t state;
 	char *msg;
 	int r;
@@ -43,10 +45,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size > 1 && mss_buf_put(rep, data + 1, size - 1) != 0)
 		abort();
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 	case 1:
-		r = pam_mss_rep_auth(rep, data[0] % 5, &a);
+		r = pam_mss_rep_auth(rep, data[0] % 6, &a);
 		if (r != 0) {
 			FUZZ_CHECK(a.login == NULL && a.masked == NULL);
 			break;
@@ -60,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    a.mail <= MSS_MAIL_FAILED);
 		FUZZ_CHECK(a.lang == PAM_MSS_LANG_AUTO ||
 		    a.lang == PAM_MSS_LANG_EN || a.lang == PAM_MSS_LANG_FR);
-		if (data[0] % 5 == 0 && (a.result == MSS_AUTH_CODE_SENT ||
+		if (data[0] % 6 == 0 && (a.result == MSS_AUTH_CODE_SENT ||
 		    a.result == MSS_AUTH_CODE_VALID))
 			FUZZ_CHECK(*a.login != '\0');
 		pam_mss_rep_auth_free(&a);
@@ -77,6 +79,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 3:
 		if (pam_mss_rep_acct(rep, &state, &date) == 0)
 			FUZZ_CHECK(state <= MSS_ACCT_REENROLL);
+		break;
+	case 5:
+		r = pam_mss_rep_password(rep, &code, &reason);
+		if (r != 0 || code != (uint32_t)-MSS_ERR_REFUSED) {
+			FUZZ_CHECK(reason == 0);
+			break;
+		}
+		id = pam_mss_msg_pw_reason(reason);
+		FUZZ_CHECK(id < PAM_MSS_M_COUNT);
+		FUZZ_CHECK(*pam_mss_msg_text(PAM_MSS_LANG_EN, id) != '\0' &&
+		    *pam_mss_msg_text(PAM_MSS_LANG_FR, id) != '\0');
 		break;
 	default:
 		r = pam_mss_rep_result(rep, &code, &msg);

@@ -199,6 +199,18 @@ def replies():
     write("fuzz_pam_reply", "acct", u8(3) + u8(5) + u64(1767225600))
     write("fuzz_pam_reply", "result", u8(4) + u32(9)
           + s("admin command from a non-admin"))
+    # SET_PASSWORD and CHANGE_PASSWORD: a refusal by policy (19) ends
+    # with its reason (mss_pw_reason); any other code does not.
+    write("fuzz_pam_reply", "password-ok", u8(5) + u32(0)
+          + s("password set"))
+    write("fuzz_pam_reply", "password-too-short", u8(5) + u32(19)
+          + s("too short") + u32(1))
+    write("fuzz_pam_reply", "password-same-as-old", u8(5) + u32(19)
+          + s("same as the current password") + u32(5))
+    write("fuzz_pam_reply", "password-unknown-reason", u8(5) + u32(19)
+          + s("") + u32(4096))
+    write("fuzz_pam_reply", "password-no-login", u8(5) + u32(7)
+          + s("no login may set a password here"))
 
 
 def confs():

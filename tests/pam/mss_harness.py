@@ -645,7 +645,8 @@ class Login:
 
 class FakeMfad:
     """A Unix socket server that answers every connection with reply
-    (bytes; None means accept and never answer)."""
+    (bytes; None means accept and never answer). A list of replies
+    answers the connections in turn, its last one all that follow."""
 
     def __init__(self, path, reply):
         self.path = str(path)
@@ -670,7 +671,10 @@ class FakeMfad:
             except OSError:
                 return
             self.connections += 1
-            if self.reply is None:
+            reply = self.reply
+            if isinstance(reply, list):
+                reply = reply[min(self.connections, len(reply)) - 1]
+            if reply is None:
                 self._held.append(c)
                 continue
             try:
@@ -679,7 +683,7 @@ class FakeMfad:
                     c.recv(65536)
                 except socket.timeout:
                     pass
-                c.sendall(self.reply)
+                c.sendall(reply)
             except OSError:
                 pass
             finally:

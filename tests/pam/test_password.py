@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import mss_harness as h
-from mss_harness import PAM_AUTH_ERR, PROMPT_EMAIL
+from mss_harness import PAM_AUTH_ERR, PAM_SUCCESS, PROMPT_EMAIL
 
 ALICE = "alice@example.org"
 
@@ -97,3 +97,132 @@ def test_length_rules_without_truncation(env):
     assert rc == PAM_AUTH_ERR
     login, code = env.start_login("bob", password=long_pw)
     env.finish_login(login, code)
+
+
+# The words the module gives each of mfad's reasons for refusing a new
+# password (common/mss_proto.h, enum mss_pw_reason), in both languages.
+REFUSALS = {
+    "en": {
+        "old": "Current password: ",
+        "new": "New password: ",
+        "again": "Repeat the new password: ",
+        "too_short": "This password is too short.",
+        "too_long": "This password is too long.",
+        "like_name": "The password must not be your user name or email "
+                     "address.",
+        "blocklisted": "This password is too common.",
+        "same_as_old": "The new password must differ from the current "
+                       "one.",
+        "mismatch": "The two passwords differ.",
+        "refused": "This password is refused by the password policy.",
+        "changed": "Password changed.",
+    },
+    "fr": {
+        "old": "Mot de passe actuel : ",
+        "new": "Nouveau mot de passe : ",
+        "again": "Confirmez le nouveau mot de passe : ",
+        "too_short": "Ce mot de passe est trop court.",
+        "too_long": "Ce mot de passe est trop long.",
+        "like_name": "Le mot de passe ne doit pas être votre nom "
+                     "d'utilisateur ni votre adresse e-mail.",
+        "blocklisted": "Ce mot de passe est trop courant.",
+        "same_as_old": "Le nouveau mot de passe doit être différent de "
+                       "l'actuel.",
+        "mismatch": "Les deux mots de passe diffèrent.",
+        "refused": "Ce mot de passe est refusé par la politique des mots "
+                   "de passe.",
+        "changed": "Mot de passe changé.",
+    },
+}
+NEW_PASSWORD = "a brand new passphrase"
+REQ_CHANGE_PASSWORD = 10
+REP_RESULT = 100
+REP_ACCT = 103
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_each_refusal_in_the_users_language(make_env, tmp_path, lang):
+    """passwd through the real module and mfad: each reason mfad gives
+    for refusing a new password (and the module's own mismatch) shows
+    its own words in the language of lang=, then a good one is taken."""
+    t = REFUSALS[lang]
+    blocklist = tmp_path / "blocklist.txt"
+    blocklist.write_text("Password1234\n")
+    env = make_env({"password": {"blocklist": blocklist, "min_length": 12,
+                                 "max_length": 64}})
+    env.add_user("alice")
+    service = env.service("mss-pw", ["lang=" + lang, "tries=7"])
+    login = env.login("alice", service=service, extra_args=["-c"])
+    assert login.expect("ECHO_OFF") == t["old"], login.dump()
+    login.answer(h.PASSWORD)
+    for first, second, reason in [
+            ("short", "short", "too_short"),
+            ("x" * 65, "x" * 65, "too_long"),
+            ("Alice@Example.org", "Alice@Example.org", "like_name"),
+            ("PASSWORD1234", "PASSWORD1234", "blocklisted"),
+            (h.PASSWORD, h.PASSWORD, "same_as_old"),
+            ("one passphrase here", "another passphrase", "mismatch")]:
+        assert login.expect("ECHO_OFF") == t["new"], login.dump()
+        login.answer(first)
+        assert login.expect("ECHO_OFF") == t["again"], login.dump()
+        login.answer(second)
+        assert login.expect("ERROR") == t[reason], login.dump()
+    assert login.expect("ECHO_OFF") == t["new"], login.dump()
+    login.answer(NEW_PASSWORD)
+    assert login.expect("ECHO_OFF") == t["again"], login.dump()
+    login.answer(NEW_PASSWORD)
+    assert login.expect("INFO") == t["changed"], login.dump()
+    assert login.result("chauthtok") == PAM_SUCCESS, login.dump()
+
+
+def test_refusal_reason_is_a_number_on_the_wire(env):
+    """doc/PROTOCOL.md: CHANGE_PASSWORD refused by the policy answers
+    RESULT 19, the English message (for logs), then the reason as a u32
+    (1: too short); nothing follows it."""
+    payload = b"".join(h.pstr(v) for v in ("passwd", "alice", h.PASSWORD,
+                                           "short"))
+    rtype, rep = h.raw_request(env.sock, REQ_CHANGE_PASSWORD, payload)
+    assert rtype == REP_RESULT, (rtype, rep)
+    assert int.from_bytes(rep[0:4], "big") == 19, rep
+    n = int.from_bytes(rep[4:8], "big")
+    assert rep[8:8 + n] == b"too short", rep
+    assert rep[8 + n:] == (1).to_bytes(4, "big"), rep
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_unknown_reason_is_a_plain_refusal_and_no_reason_is_malformed(
+        make_env, lang):
+    """A reason the module does not know (a newer mfad's) shows the
+    generic refusal in the user's language, never mfad's English words
+    nor an empty line; a refusal without its reason is a malformed reply:
+    mfad unavailable, nothing changed."""
+    t = REFUSALS[lang]
+    env = make_env(start=False)
+    acct = h.frame(REP_ACCT, bytes([0]) + (0).to_bytes(8, "big"))
+    unknown = h.frame(REP_RESULT, (19).to_bytes(4, "big") +
+                      h.pstr("some newer rule") + (4096).to_bytes(4, "big"))
+    bare = h.frame(REP_RESULT, (19).to_bytes(4, "big") + h.pstr("too short"))
+    fake = h.FakeMfad(env.sock, [acct, unknown, bare])
+    try:
+        (env.pamd / "mss-fake").write_text(
+            "password required %s socket=%s lang=%s tries=3\n" %
+            (h.PAM_MSS, env.sock, lang))
+        login = env.login("alice", service="mss-fake", extra_args=["-c"])
+        assert login.expect("ECHO_OFF") == t["old"], login.dump()
+        login.answer(h.PASSWORD)
+        for answer in ("refused", None):
+            assert login.expect("ECHO_OFF") == t["new"], login.dump()
+            login.answer(NEW_PASSWORD)
+            assert login.expect("ECHO_OFF") == t["again"], login.dump()
+            login.answer(NEW_PASSWORD)
+            error = login.expect("ERROR")
+            if answer is not None:
+                assert error == t[answer], login.dump()
+            else:
+                assert error not in (t["refused"], ""), login.dump()
+        assert login.result("chauthtok") == h.PAM_AUTHINFO_UNAVAIL, \
+            login.dump()
+        errors = [x for _, x in login.lines("ERROR")]
+        assert not any("newer rule" in x for x in errors), login.dump()
+    finally:
+        fake.close()

@@ -20,6 +20,7 @@
 
 #include <security/pam_appl.h>
 
+#include "mss_proto.h"
 #include "pam_mss/pam_mss_msg.h"
 
 #define PROMPT(id)	{ id, #id }
@@ -234,10 +235,11 @@ test_msg_format_substitutes(void **state)
 	    "A new code was sent to al*****@example*****. It is valid for "
 	    "5 minutes.");
 	/* A "%s" in the argument is text, not a placeholder. */
-	check_format(PAM_MSS_LANG_FR, PAM_MSS_M_PW_REFUSED, "50%s %u", 0,
-	    "Mot de passe refusé : 50%s %u.");
-	check_format(PAM_MSS_LANG_EN, PAM_MSS_M_PW_REFUSED, NULL, 0,
-	    "Password refused: .");
+	check_format(PAM_MSS_LANG_FR, PAM_MSS_M_CODE_RESENT, "50%s %u", 1,
+	    "Un nouveau code a été envoyé à 50%s %u. Il est valable "
+	    "1 minute.");
+	check_format(PAM_MSS_LANG_EN, PAM_MSS_M_CODE_RESENT, NULL, 1,
+	    "A new code was sent to . It is valid for 1 minute.");
 }
 
 static void
@@ -348,6 +350,46 @@ test_msg_lang_code(void **state)
 	assert_string_equal(pam_mss_msg_lang_code(PAM_MSS_LANG_EN), "en");
 }
 
+/*
+ * Every reason mfad may give for refusing a password has words of its
+ * own in both languages; reason 0 and any reason this module does not
+ * know get the generic refusal, never an empty line.
+ */
+static void
+test_msg_every_pw_reason_in_both_languages(void **state)
+{
+	static const uint32_t unknown[] = { MSS_PW_REASON_MAX + 1, 1000,
+	    UINT32_MAX };
+	enum pam_mss_msg_id id, seen[MSS_PW_REASON_MAX + 1];
+	const char *en, *fr;
+	uint32_t reason, j;
+
+	(void)state;
+	for (reason = 0; reason <= MSS_PW_REASON_MAX; reason++) {
+		id = pam_mss_msg_pw_reason(reason);
+		assert_true(id < PAM_MSS_M_COUNT);
+		en = pam_mss_msg_text(PAM_MSS_LANG_EN, id);
+		fr = pam_mss_msg_text(PAM_MSS_LANG_FR, id);
+		assert_non_null(en);
+		assert_non_null(fr);
+		assert_true(*en != '\0' && *fr != '\0');
+		assert_string_not_equal(en, fr);
+		assert_null(strchr(en, '%'));
+		assert_null(strchr(fr, '%'));
+		/* A known reason says more than the generic refusal. */
+		if (reason != MSS_PW_REFUSED)
+			assert_int_not_equal(id, PAM_MSS_M_PW_REFUSED);
+		for (j = 0; j < reason; j++)
+			assert_int_not_equal(id, seen[j]);
+		seen[reason] = id;
+	}
+	assert_int_equal(pam_mss_msg_pw_reason(MSS_PW_REFUSED),
+	    PAM_MSS_M_PW_REFUSED);
+	for (j = 0; j < sizeof(unknown) / sizeof(unknown[0]); j++)
+		assert_int_equal(pam_mss_msg_pw_reason(unknown[j]),
+		    PAM_MSS_M_PW_REFUSED);
+}
+
 /* Counts take the form their language asks for: French 0 and 1 are
  * singular, English only 1. */
 static void
@@ -406,6 +448,7 @@ main(void)
 		cmocka_unit_test(test_msg_format_substitutes),
 		cmocka_unit_test(test_msg_unknown_id),
 		cmocka_unit_test(test_msg_plural_forms),
+		cmocka_unit_test(test_msg_every_pw_reason_in_both_languages),
 		cmocka_unit_test(test_msg_format_cuts_whole_characters),
 		cmocka_unit_test_setup_teardown(test_msg_lang_explicit_wins,
 		    setup_pamh, teardown_pamh),
