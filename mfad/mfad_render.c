@@ -35,6 +35,7 @@
 #include "mss_buf.h"
 #include "mss_err.h"
 #include "mss_ident.h"
+#include "mfad_clock.h"
 #include "mfad_conf.h"
 #include "mfad_lockout.h"
 #include "mfad_mail.h"
@@ -177,7 +178,7 @@ render_until(const char *lang, const struct mfad_mail_vars *vars, char *buf,
 	}
 	/* 0: no end to tell of (a sample, or another kind's mail). */
 	t = vars->until != 0 && vars->until <= (uint64_t)INT64_MAX ?
-	    (time_t)vars->until : (vars->time != 0 ? vars->time : time(NULL));
+	    (time_t)vars->until : (vars->time != 0 ? vars->time : (time_t)mfad_clock_real_s());
 	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof(when),
 	    fr ? "%d/%m/%Y à %H:%M UTC" : "%Y-%m-%d %H:%M UTC", &tm) == 0)
 		return -1;
@@ -227,7 +228,7 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 		break;
 	case RENDER_PH_TIME:
 		/* Time 0 means "now": messages are rendered when queued. */
-		t = vars->time != 0 ? vars->time : time(NULL);
+		t = vars->time != 0 ? vars->time : (time_t)mfad_clock_real_s();
 		if (gmtime_r(&t, &tm) == NULL ||
 		    strftime(tmp, tmplen, "%Y-%m-%d %H:%M UTC", &tm) == 0) {
 			render_err(err, errlen, "mail: cannot format {%s}", name);
@@ -561,7 +562,7 @@ mfad_render_check(const struct mfad_conf *conf, char *err,
 	vars.rhost = "192.0.2.1";
 	vars.user = "alice";
 	vars.minutes = (conf->code_ttl + 59) / 60;
-	vars.time = time(NULL);
+	vars.time = (time_t)mfad_clock_real_s();
 	for (l = 0; l < sizeof(render_langs) / sizeof(render_langs[0]); l++)
 		for (k = 0; k < MFAD_MAIL_NKINDS; k++) {
 			why[0] = '\0';
@@ -828,7 +829,7 @@ mfad_render_message(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 		goto out;
 	}
 
-	if ((r = render_put_date(out, time(NULL))) != 0 ||
+	if ((r = render_put_date(out, (time_t)mfad_clock_real_s())) != 0 ||
 	    (r = render_put_msgid(out, conf->from)) != 0 ||
 	    (r = render_put_header(out, "From", conf->from)) != 0 ||
 	    (r = render_put_header(out, "To", to)) != 0 ||

@@ -71,6 +71,7 @@
 
 #include "mss_err.h"
 #include "mss_ident.h"
+#include "mfad_clock.h"
 #include "mfad_conf.h"
 #include "mfad_mail.h"
 #include "mfad_smtp.h"
@@ -461,10 +462,10 @@ static int
 relay_probe(const char *host, const char *port, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
-	struct timespec start, now;
+	long long start;
 	struct pollfd pfd;
 	socklen_t sl;
-	long left;
+	long long left;
 	int fd, gai, soerr, last = ETIMEDOUT, ok = 0;
 
 	memset(&hints, 0, sizeof(hints));
@@ -475,7 +476,7 @@ relay_probe(const char *host, const char *port, char *err, size_t errlen)
 		    gai_strerror(gai));
 		return MSS_ERR_MAIL;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = mfad_clock_mono_ms();
 	for (ai = res; ai != NULL && !ok; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, ai->ai_protocol);
@@ -489,10 +490,8 @@ relay_probe(const char *host, const char *port, char *err, size_t errlen)
 			last = errno;
 		else {
 			for (;;) {
-				clock_gettime(CLOCK_MONOTONIC, &now);
 				left = RELAY_CONNECT_MS -
-				    ((now.tv_sec - start.tv_sec) * 1000L +
-				    (now.tv_nsec - start.tv_nsec) / 1000000L);
+				    (mfad_clock_mono_ms() - start);
 				if (left <= 0) {
 					last = ETIMEDOUT;
 					break;

@@ -1026,13 +1026,11 @@ mfad_outbox_put(MDB_txn *txn, struct mfad_store *st,
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
-	struct timespec ts;
 	uint64_t next;
 	int rc;
 
 	/* Time-ordered ids, strictly after the last one queued. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	next = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	next = mfad_clock_real_us();
 	if ((rc = mdb_cursor_open(txn, st->outbox, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8 &&

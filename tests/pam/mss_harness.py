@@ -643,6 +643,23 @@ class Login:
 # Fake daemons, for what the module does when mfad misbehaves
 
 
+def _read_frame(c, timeout):
+    """Reads one whole request frame (or what comes before timeout), so
+    that an answer never races the rest of a request the client is still
+    writing."""
+    c.settimeout(timeout)
+    buf = b""
+    try:
+        while len(buf) < 4 or len(buf) < 4 + int.from_bytes(buf[:4], "big"):
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except socket.timeout:
+        pass
+    return buf
+
+
 class FakeMfad:
     """A Unix socket server that answers every connection with reply
     (bytes; None means accept and never answer). A list of replies
@@ -678,11 +695,7 @@ class FakeMfad:
                 self._held.append(c)
                 continue
             try:
-                c.settimeout(1)
-                try:
-                    c.recv(65536)
-                except socket.timeout:
-                    pass
+                _read_frame(c, 5)
                 c.sendall(reply)
             except OSError:
                 pass
