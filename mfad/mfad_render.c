@@ -178,7 +178,8 @@ render_until(const char *lang, const struct mfad_mail_vars *vars, char *buf,
 	}
 	/* 0: no end to tell of (a sample, or another kind's mail). */
 	t = vars->until != 0 && vars->until <= (uint64_t)INT64_MAX ?
-	    (time_t)vars->until : (vars->time != 0 ? vars->time : (time_t)mfad_clock_real_s());
+	    (time_t)vars->until : (vars->time != 0 ? vars->time :
+	    (time_t)mfad_clock_real_s());
 	if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof(when),
 	    fr ? "%d/%m/%Y à %H:%M UTC" : "%Y-%m-%d %H:%M UTC", &tm) == 0)
 		return -1;
@@ -231,7 +232,8 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 		t = vars->time != 0 ? vars->time : (time_t)mfad_clock_real_s();
 		if (gmtime_r(&t, &tm) == NULL ||
 		    strftime(tmp, tmplen, "%Y-%m-%d %H:%M UTC", &tm) == 0) {
-			render_err(err, errlen, "mail: cannot format {%s}", name);
+			render_err(err, errlen, "mail: cannot format {%s}",
+			    name);
 			return MSS_ERR_INVAL;
 		}
 		v = tmp;
@@ -242,7 +244,8 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 		break;
 	case RENDER_PH_UNTIL:
 		if (render_until(lang, vars, tmp, tmplen) != 0) {
-			render_err(err, errlen, "mail: cannot format {%s}", name);
+			render_err(err, errlen, "mail: cannot format {%s}",
+			    name);
 			return MSS_ERR_INVAL;
 		}
 		v = tmp;
@@ -251,8 +254,8 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 	if (v == NULL)
 		v = "";
 	if (render_has_crlf(v)) {
-		render_err(err, errlen, "mail: value of {%s} holds a line break",
-		    name);
+		render_err(err, errlen,
+		    "mail: value of {%s} holds a line break", name);
 		return MSS_ERR_INVAL;
 	}
 	*val = v;
@@ -295,7 +298,8 @@ render_expand(const struct render_tmpl *t, const char *s, size_t n,
 			for (j = i; j < n && s[j] != '{'; j++)
 				if (s[j] == '\n')
 					line++;
-			if (out != NULL && (r = render_put(out, s + i, j - i)) != 0)
+			if (out != NULL &&
+			    (r = render_put(out, s + i, j - i)) != 0)
 				return r;
 			i = j;
 			continue;
@@ -310,8 +314,8 @@ render_expand(const struct render_tmpl *t, const char *s, size_t n,
 		    s[j] != '\n'; j++)
 			;
 		if (j >= n || s[j] != '}') {
-			render_err(err, errlen, "%s:%u: unterminated placeholder",
-			    t->path, line);
+			render_err(err, errlen,
+			    "%s:%u: unterminated placeholder", t->path, line);
 			return MSS_ERR_MAIL;
 		}
 		nlen = j - i - 1;
@@ -329,8 +333,8 @@ render_expand(const struct render_tmpl *t, const char *s, size_t n,
 			return MSS_ERR_MAIL;
 		}
 		if (subject && render_placeholders[k].ph == RENDER_PH_CODE) {
-			render_err(err, errlen, "%s:%u: {code} is not allowed in "
-			    "the subject", t->path, line);
+			render_err(err, errlen, "%s:%u: {code} is not allowed "
+			    "in the subject", t->path, line);
 			return MSS_ERR_MAIL;
 		}
 		if (out != NULL) {
@@ -431,8 +435,9 @@ render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 		if (s[i] == '\n')
 			line++;
 		else if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
-			render_err(err, errlen, "%s:%u: control character 0x%02x",
-			    t->path, line, s[i]);
+			render_err(err, errlen,
+			    "%s:%u: control character 0x%02x", t->path, line,
+			    s[i]);
 			return MSS_ERR_MAIL;
 		}
 		memmove(s + o, s + i, clen);
@@ -545,9 +550,9 @@ mfad_render_check(const struct mfad_conf *conf, char *err,
 	host[sizeof(host) - 1] = '\0';
 	if (conf->from == NULL) {
 		/* The default mfad@HOST needs a host name with a domain. */
-		render_err(err, errlen, "%s: [mail] from is not set and the host "
-		    "name \"%.64s\" has no domain, so mfad@%.64s is no mail "
-		    "address: set [mail] from", conf->path != NULL ?
+		render_err(err, errlen, "%s: [mail] from is not set and "
+		    "the host name \"%.64s\" has no domain, so mfad@%.64s "
+		    "is no mail address: set [mail] from", conf->path != NULL ?
 		    conf->path : "mfad.conf", host, host);
 		return MSS_ERR_MAIL;
 	}
@@ -576,7 +581,8 @@ mfad_render_check(const struct mfad_conf *conf, char *err,
 			}
 			if (r != 0) {
 				render_err(err, errlen, "cannot render the %s "
-				    "mail in %s: %s", mfad_mail_kind_name((enum mfad_mail_kind)k),
+				    "mail in %s: %s",
+				    mfad_mail_kind_name((enum mfad_mail_kind)k),
 				    render_langs[l], why[0] ? why :
 				    "unknown error");
 				return r == MSS_ERR_NOMEM ? r : MSS_ERR_MAIL;
@@ -707,7 +713,8 @@ render_put_qp(struct mss_buf *b, const char *s, size_t n)
 			tl = esc ? 3 : 1;
 			/* Room is kept for the "=" of a soft break unless
 			 * this is the line's last token. */
-			if (col + tl > (last ? RENDER_QP_LINE : RENDER_QP_LINE - 1)) {
+			if (col + tl > (last ? RENDER_QP_LINE :
+			    RENDER_QP_LINE - 1)) {
 				if ((r = render_puts(b, "=\r\n")) != 0)
 					return r;
 				col = 0;
@@ -740,7 +747,8 @@ render_put_header(struct mss_buf *b, const char *name, const char *value)
 {
 	int r;
 
-	if ((r = render_puts(b, name)) != 0 || (r = render_puts(b, ": ")) != 0 ||
+	if ((r = render_puts(b, name)) != 0 ||
+	    (r = render_puts(b, ": ")) != 0 ||
 	    (r = render_puts(b, value)) != 0)
 		return r;
 	return render_puts(b, "\r\n");

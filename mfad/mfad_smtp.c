@@ -784,7 +784,8 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 		    auth_set_mechanism_flags(auth,
 		    ctx != NULL ? AUTH_PLUGIN_PLAIN : 0,
 		    ctx != NULL ? 0 : AUTH_PLUGIN_PLAIN) == 0 ||
-		    auth_set_interact_cb(auth, relay_auth_interact, &cred) == 0 ||
+		    auth_set_interact_cb(auth, relay_auth_interact,
+		    &cred) == 0 ||
 		    smtp_auth_set_context(session, auth) == 0) {
 			snprintf(why, sizeof(why), "mail: cannot set up SMTP "
 			    "AUTH");
@@ -896,8 +897,9 @@ mfad_smtp_check(const struct mfad_conf *conf, char *err, size_t errlen)
 		if (conf->user != NULL && owner == 0) {
 			if (getpwnam_r(conf->user, &pwd, pwbuf, sizeof(pwbuf),
 			    &pw) != 0 || pw == NULL) {
-				relay_err(err, errlen, "[mfad] user %s does not "
-				    "exist", conf->user);
+				relay_err(err, errlen,
+				    "[mfad] user %s does not exist",
+				    conf->user);
 				return MSS_ERR_MAIL;
 			}
 			owner = pw->pw_uid;
