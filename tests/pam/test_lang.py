@@ -403,3 +403,81 @@ def test_module_reads_the_lang_field_strictly(make_env, field, sent):
             assert rc != PAM_SUCCESS, login.dump()
     finally:
         fake.close()
+
+
+LOCKED = {"en": "Your account is locked.", "fr": "Votre compte est verrouillé."}
+
+
+def _stack(env, lang_arg, auth="mss"):
+    """auth by pam_mss (or pam_permit: another module authenticates),
+    then pam_mss's account step, lang= on both lines only when asked."""
+    args = "socket=%s tries=3%s" % (env.sock, " lang=%s" % lang_arg
+                                     if lang_arg else "")
+    auth_line = ("auth required %s %s" % (h.PAM_MSS, args) if auth == "mss"
+                 else "auth required pam_permit.so")
+    (env.pamd / "mss-acct").write_text(
+        "%s\naccount required %s %s\n" % (auth_line, h.PAM_MSS, args))
+    return "mss-acct"
+
+
+def _login_then_locked(env, lang_arg, t):
+    """A whole login of alice; an admin locks the account while the
+    remember question waits, so the account step after it in the same
+    handle refuses, with its own line."""
+    login = env.login(service=_stack(env, lang_arg), acct=True,
+                      pamenv=["LANG=en_US.UTF-8"], rhost="192.0.2.91")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["email"]
+    login.answer("alice@example.org")
+    assert login.expect("ECHO_OFF") == TEXTS["en"]["password"]
+    login.answer(h.PASSWORD)
+    assert login.expect("INFO").startswith(t["sent"]), login.dump()
+    assert login.expect("ECHO_ON") == t["code"], login.dump()
+    login.answer(env.smtp.wait_for_code("alice@example.org"))
+    assert login.expect("ECHO_ON") == t["remember"], login.dump()
+    env.ctl_ok("user", "lock", "alice")
+    login.answer("n")
+    assert login.expect("INFO") == t["ok"], login.dump()
+    assert login.result() == PAM_SUCCESS
+    return login
+
+
+def test_account_step_speaks_the_account_language(env):
+    """A French account, no lang= and an English locale: the account
+    step after the authentication in the same handle speaks French."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    login = _login_then_locked(env, None, TEXTS["fr"])
+    assert login.expect("ERROR") == LOCKED["fr"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
+
+
+def test_account_step_lang_argument_wins(env):
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    login = _login_then_locked(env, "en", TEXTS["en"])
+    assert login.expect("ERROR") == LOCKED["en"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
+
+
+def test_account_step_without_our_authentication_keeps_the_locale(env):
+    """Another module authenticated: this handle never learned the
+    account's language, so the account step speaks the locale's."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    env.ctl_ok("user", "lock", "alice")
+    login = env.login(service=_stack(env, None, auth="permit"), acct=True,
+                      pamenv=["LANG=en_US.UTF-8"])
+    assert login.result() == PAM_SUCCESS, login.dump()
+    assert login.expect("ERROR") == LOCKED["en"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
+
+
+def test_wrong_password_leaves_no_language_for_the_account_step(env):
+    """A wrong password: mfad gave no language, so none is kept and the
+    account step (a locked French account) speaks the locale's."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    env.ctl_ok("user", "lock", "alice")
+    login = env.login(service=_stack(env, None), acct=True,
+                      pamenv=["LANG=en_US.UTF-8"])
+    rc = login.run({"Email": "alice@example.org",
+                    "Password": "not the password"})
+    assert rc == PAM_AUTH_ERR
+    assert login.expect("ERROR") == LOCKED["en"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
