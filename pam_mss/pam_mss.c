@@ -725,6 +725,7 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 {
 	char *p1 = NULL, *p2 = NULL;
 	unsigned int n;
+	enum pam_mss_lang lang;
 	uint32_t code, reason;
 	int r, rv = PAM_AUTHTOK_ERR;
 
@@ -748,10 +749,14 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 			goto next;
 		}
 		if ((r = pam_mss_wire_password(&ctx->wire, ctx->login,
-		    ctx->service, ctx->user, old, p1, &code, &reason)) != 0) {
+		    ctx->service, ctx->user, old, p1, &code, &reason,
+		    &lang)) != 0) {
 			rv = pam_mss_failed(ctx, r);
 			goto out;
 		}
+		/* passwd: the old password was right; the lines after this
+		 * speak the account's language. */
+		pam_mss_take_lang(ctx, lang);
 		if (code == 0) {
 			rv = pam_set_item(ctx->pamh, PAM_AUTHTOK, p1);
 			goto out;
