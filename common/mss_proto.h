@@ -127,7 +127,9 @@ enum mss_req_type {
  *                 str message (for the admin; never a secret); in answer
  *                 to SET_PASSWORD and CHANGE_PASSWORD, a code of 19
  *                 (MSS_ERR_REFUSED) is followed by u32 reason
- *                 (mss_pw_reason)
+ *                 (mss_pw_reason); in answer to CHANGE_PASSWORD, a code
+ *                 of 0 or 19 (the old password was right) then ends
+ *                 with str lang (the account's "fr" or "en", as in AUTH)
  * MSS_REP_AUTH    u8 result (mss_auth_result), str login, str masked,
  *                 u32 minutes, u8 mail (mss_mail_state), u32 wait
  *                 (seconds before a resend is allowed), str lang (the

@@ -544,13 +544,18 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (found && a.state == MFAD_ACCT_ACTIVE)
 		memcpy(hash, a.pwhash, sizeof(hash));
 	ok = mfad_pw_verify(conf, hash, old);
+	/* A refusal by policy already says that the old password was right:
+	 * the account's language tells nothing more. */
 	if (ok && (r = mfad_pw_policy(conf, user, found ? a.email : "", pw,
 	    &reason)) != 0) {
-		r = mfad_reply_pw_refused(rep, rtype, reason);
+		if ((r = mfad_reply_pw_refused(rep, rtype, reason)) == 0)
+			r = mss_buf_put_str(rep, mfad_acct_reply_lang(&a));
 		goto out;
 	}
 	if (ok && strcmp(old, pw) == 0) {
-		r = mfad_reply_pw_refused(rep, rtype, MSS_PW_SAME_AS_OLD);
+		if ((r = mfad_reply_pw_refused(rep, rtype,
+		    MSS_PW_SAME_AS_OLD)) == 0)
+			r = mss_buf_put_str(rep, mfad_acct_reply_lang(&a));
 		goto out;
 	}
 	if (ok && (r = mfad_pw_hash(conf, pw, nh)) != 0)
@@ -606,7 +611,8 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
-	r = mfad_reply_result(rep, rtype, 0, "password changed");
+	if ((r = mfad_reply_result(rep, rtype, 0, "password changed")) == 0)
+		r = mss_buf_put_str(rep, mfad_acct_reply_lang(&a));
 out:
 	mfad_txn_abort(&txn);
 	mfad_acct_wipe(&a);

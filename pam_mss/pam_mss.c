@@ -4,7 +4,9 @@
  *
  * The module is a thin client: it parses its arguments, holds the PAM
  * conversation and relays answers to mfad, which decides. It keeps no
- * state between calls, never exits and wipes every secret it handled
+ * state between calls but the account's language that mfad gave (in the
+ * PAM handle, for the account and password steps after the
+ * authentication), never exits and wipes every secret it handled
  * (password, codes, the login id, the request and reply buffers) before
  * returning. pam_mss(8) lists every PAM code and when it is returned.
  */
@@ -255,15 +257,80 @@ pam_mss_start_fields(const struct pam_mss_ctx *ctx,
 	s->flags = flags;
 }
 
+/* The account's language as learned in this handle, for later steps. */
+#define PAM_MSS_LANG_KEY	"pam_mss_account_lang"
+
+struct pam_mss_kept_lang {
+	enum pam_mss_lang	 lang;
+	char			 user[MSS_STR_MAX + 1];
+};
+
+static void
+pam_mss_kept_lang_free(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	if (data != NULL) {
+		mss_wipe(data, sizeof(struct pam_mss_kept_lang));
+		free(data);
+	}
+}
+
+/*
+ * Keeps lang (which mfad gave for ctx->user) in the handle, so that the
+ * account step and passwd after this one speak it. Losing it changes no
+ * decision: a later step speaks the locale's language.
+ */
+static void
+pam_mss_keep_lang(struct pam_mss_ctx *ctx, enum pam_mss_lang lang)
+{
+	struct pam_mss_kept_lang *k;
+
+	if (lang == PAM_MSS_LANG_AUTO || ctx->user == NULL ||
+	    strlen(ctx->user) > MSS_STR_MAX)
+		return;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return;
+	k->lang = lang;
+	strcpy(k->user, ctx->user);
+	if (pam_set_data(ctx->pamh, PAM_MSS_LANG_KEY, k,
+	    pam_mss_kept_lang_free) != PAM_SUCCESS)
+		pam_mss_kept_lang_free(ctx->pamh, k, 0);
+}
+
+/*
+ * A step after the authentication in the same handle (account, passwd)
+ * speaks the account's language that it learned, unless lang= chose one;
+ * only for the same user, should an application have changed PAM_USER.
+ */
+static void
+pam_mss_kept_lang(struct pam_mss_ctx *ctx)
+{
+	const void *data = NULL;
+	const struct pam_mss_kept_lang *k;
+
+	if (ctx->opts.lang != PAM_MSS_LANG_AUTO || ctx->user == NULL ||
+	    pam_get_data(ctx->pamh, PAM_MSS_LANG_KEY, &data) != PAM_SUCCESS ||
+	    data == NULL)
+		return;
+	k = data;
+	if (strcmp(k->user, ctx->user) == 0)
+		ctx->lang = k->lang;
+}
+
 /*
  * The account's language, which mfad gives only once the password (or,
  * for an enrollment or a reset, the code) was right: the rest of the
- * conversation speaks it, unless lang= chose one.
+ * conversation speaks it, unless lang= chose one, and so do the later
+ * steps in this handle.
  */
 static void
 pam_mss_take_lang(struct pam_mss_ctx *ctx, enum pam_mss_lang lang)
 {
-	if (ctx->opts.lang == PAM_MSS_LANG_AUTO && lang != PAM_MSS_LANG_AUTO)
+	if (lang == PAM_MSS_LANG_AUTO)
+		return;
+	pam_mss_keep_lang(ctx, lang);
+	if (ctx->opts.lang == PAM_MSS_LANG_AUTO)
 		ctx->lang = lang;
 }
 
@@ -658,6 +725,7 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 {
 	char *p1 = NULL, *p2 = NULL;
 	unsigned int n;
+	enum pam_mss_lang lang;
 	uint32_t code, reason;
 	int r, rv = PAM_AUTHTOK_ERR;
 
@@ -681,10 +749,14 @@ pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 			goto next;
 		}
 		if ((r = pam_mss_wire_password(&ctx->wire, ctx->login,
-		    ctx->service, ctx->user, old, p1, &code, &reason)) != 0) {
+		    ctx->service, ctx->user, old, p1, &code, &reason,
+		    &lang)) != 0) {
 			rv = pam_mss_failed(ctx, r);
 			goto out;
 		}
+		/* passwd: the old password was right; the lines after this
+		 * speak the account's language. */
+		pam_mss_take_lang(ctx, lang);
 		if (code == 0) {
 			rv = pam_set_item(ctx->pamh, PAM_AUTHTOK, p1);
 			goto out;
@@ -950,6 +1022,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if ((rv = pam_mss_begin(&ctx, pamh, flags, argc, argv)) !=
 	    PAM_SUCCESS)
 		goto out;
+	pam_mss_kept_lang(&ctx);
 	if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0) {
 		rv = pam_mss_failed(&ctx, r);
 		goto out;
@@ -1014,6 +1087,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if ((rv = pam_mss_begin(&ctx, pamh, flags, argc, argv)) !=
 	    PAM_SUCCESS)
 		goto out;
+	pam_mss_kept_lang(&ctx);
 	if (flags & PAM_PRELIM_CHECK) {
 		if ((r = pam_mss_acct_state(&ctx, &state, &date)) != 0)
 			rv = r == MSS_ERR_PERM ? PAM_AUTHTOK_ERR :

@@ -140,18 +140,24 @@ pam_mss_rep_result(struct mss_buf *rep, uint32_t *code, char **msg)
 }
 
 int
-pam_mss_rep_password(struct mss_buf *rep, uint32_t *code, uint32_t *reason)
+pam_mss_rep_password(struct mss_buf *rep, uint32_t *code, uint32_t *reason,
+    enum pam_mss_lang *lang)
 {
 	char *msg = NULL;
 	int r;
 
 	*reason = 0;
+	*lang = PAM_MSS_LANG_AUTO;
 	if ((r = mss_buf_get_u32(rep, code)) != 0 ||
 	    (r = mss_buf_get_str(rep, &msg, MSS_STR_MAX)) != 0 ||
 	    (*code == (uint32_t)-MSS_ERR_REFUSED &&
 	    (r = mss_buf_get_u32(rep, reason)) != 0) ||
-	    (r = mss_buf_end(rep)) != 0)
+	    ((*code == 0 || *code == (uint32_t)-MSS_ERR_REFUSED) &&
+	    (r = pam_mss_rep_lang(rep, lang)) != 0) ||
+	    (r = mss_buf_end(rep)) != 0) {
 		*reason = 0;
+		*lang = PAM_MSS_LANG_AUTO;
+	}
 	mss_str_free(msg);
 	return r;
 }

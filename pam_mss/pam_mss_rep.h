@@ -36,7 +36,7 @@ struct pam_mss_rep_code {
 };
 
 /*
- * The lang field of AUTH and CODE: "fr" or "en" becomes that language;
+ * The lang field of AUTH, CODE and CHANGE_PASSWORD's RESULT: "fr" or "en" becomes that language;
  * "" and any other value (a newer mfad's, or garbage) PAM_MSS_LANG_AUTO,
  * which the module ignores.
  */
@@ -61,10 +61,13 @@ int pam_mss_rep_result(struct mss_buf *rep, uint32_t *code, char **msg)
  * MSS_REP_RESULT in answer to SET_PASSWORD or CHANGE_PASSWORD: *code,
  * and for a refusal by policy (19) the reason that follows it (any
  * value: one the module does not know is a plain refusal), else 0. The
- * English message is for the log only and is not kept.
+ * English message is for the log only and is not kept. After code 0, or
+ * after the reason, the lang field may end the reply (CHANGE_PASSWORD's:
+ * the old password was right): *lang as for AUTH, else AUTO.
  */
 int pam_mss_rep_password(struct mss_buf *rep, uint32_t *code,
-    uint32_t *reason) __attribute__((warn_unused_result));
+    uint32_t *reason, enum pam_mss_lang *lang)
+    __attribute__((warn_unused_result));
 /* Control characters from the wire never reach a terminal: each is '?'. */
 void pam_mss_sanitize(char *s);
 

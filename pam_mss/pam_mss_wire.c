@@ -194,12 +194,13 @@ pam_mss_wire_acct(struct pam_mss_wire *w, const char *service,
 int
 pam_mss_wire_password(struct pam_mss_wire *w, const char *login,
     const char *service, const char *user, const char *old, const char *pw,
-    uint32_t *code, uint32_t *reason)
+    uint32_t *code, uint32_t *reason, enum pam_mss_lang *lang)
 {
 	int r;
 
 	*code = 0;
 	*reason = 0;
+	*lang = PAM_MSS_LANG_AUTO;
 	if (old == NULL)
 		r = mss_buf_put_str(w->req, login) != 0 ||
 		    mss_buf_put_str(w->req, pw) != 0;
@@ -212,5 +213,5 @@ pam_mss_wire_password(struct pam_mss_wire *w, const char *login,
 	    (r = pam_mss_wire_call(w, old == NULL ? MSS_REQ_SET_PASSWORD :
 	    MSS_REQ_CHANGE_PASSWORD, MSS_REP_RESULT)) != 0)
 		return r;
-	return pam_mss_rep_password(w->rep, code, reason);
+	return pam_mss_rep_password(w->rep, code, reason, lang);
 }

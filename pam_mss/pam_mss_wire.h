@@ -79,10 +79,11 @@ int pam_mss_wire_acct(struct pam_mss_wire *w, const char *service,
 /*
  * MSS_REQ_SET_PASSWORD (old NULL: login and pw) or
  * MSS_REQ_CHANGE_PASSWORD (service, user, old and pw): *code is RESULT's,
- * *reason the mss_pw_reason of a refusal by policy (code 19), else 0.
+ * *reason the mss_pw_reason of a refusal by policy (code 19), else 0;
+ * *lang the account's language where the reply gives it, else AUTO.
  */
 int pam_mss_wire_password(struct pam_mss_wire *w, const char *login,
     const char *service, const char *user, const char *old, const char *pw,
-    uint32_t *code, uint32_t *reason) MSS_WUR;
+    uint32_t *code, uint32_t *reason, enum pam_mss_lang *lang) MSS_WUR;
 
 #endif /* PAM_MSS_WIRE_H */

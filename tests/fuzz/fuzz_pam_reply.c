@@ -35,6 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t date;
 	uint32_t code, reason;
 	enum pam_mss_msg_id id;
+	enum pam_mss_lang lang;
 	uint8_t state;
 	char *msg;
 	int r;
@@ -81,7 +82,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(state <= MSS_ACCT_REENROLL);
 		break;
 	case 5:
-		r = pam_mss_rep_password(rep, &code, &reason);
+		r = pam_mss_rep_password(rep, &code, &reason, &lang);
+		/* A language only after a change or a refusal by policy. */
+		FUZZ_CHECK(lang == PAM_MSS_LANG_AUTO || (r == 0 &&
+		    (code == 0 || code == (uint32_t)-MSS_ERR_REFUSED)));
 		if (r != 0 || code != (uint32_t)-MSS_ERR_REFUSED) {
 			FUZZ_CHECK(reason == 0);
 			break;

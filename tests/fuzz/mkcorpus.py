@@ -201,6 +201,7 @@ def replies():
           + s("admin command from a non-admin"))
     # SET_PASSWORD and CHANGE_PASSWORD: a refusal by policy (19) ends
     # with its reason (mss_pw_reason); any other code does not.
+    # CHANGE_PASSWORD's 0 and 19 then end with the account's language.
     write("fuzz_pam_reply", "password-ok", u8(5) + u32(0)
           + s("password set"))
     write("fuzz_pam_reply", "password-too-short", u8(5) + u32(19)
@@ -211,6 +212,10 @@ def replies():
           + s("") + u32(4096))
     write("fuzz_pam_reply", "password-no-login", u8(5) + u32(7)
           + s("no login may set a password here"))
+    write("fuzz_pam_reply", "password-changed-lang", u8(5) + u32(0)
+          + s("password changed") + s("fr"))
+    write("fuzz_pam_reply", "password-refused-lang", u8(5) + u32(19)
+          + s("too short") + u32(1) + s("en"))
 
 
 def confs():

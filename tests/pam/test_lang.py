@@ -403,3 +403,166 @@ def test_module_reads_the_lang_field_strictly(make_env, field, sent):
             assert rc != PAM_SUCCESS, login.dump()
     finally:
         fake.close()
+
+
+LOCKED = {"en": "Your account is locked.", "fr": "Votre compte est verrouillé."}
+
+
+def _stack(env, lang_arg, auth="mss"):
+    """auth by pam_mss (or pam_permit: another module authenticates),
+    then pam_mss's account step, lang= on both lines only when asked."""
+    args = "socket=%s tries=3%s" % (env.sock, " lang=%s" % lang_arg
+                                     if lang_arg else "")
+    auth_line = ("auth required %s %s" % (h.PAM_MSS, args) if auth == "mss"
+                 else "auth required pam_permit.so")
+    (env.pamd / "mss-acct").write_text(
+        "%s\naccount required %s %s\n" % (auth_line, h.PAM_MSS, args))
+    return "mss-acct"
+
+
+def _login_then_locked(env, lang_arg, t):
+    """A whole login of alice; an admin locks the account while the
+    remember question waits, so the account step after it in the same
+    handle refuses, with its own line."""
+    login = env.login(service=_stack(env, lang_arg), acct=True,
+                      pamenv=["LANG=en_US.UTF-8"], rhost="192.0.2.91")
+    assert login.expect("ECHO_ON") == TEXTS["en"]["email"]
+    login.answer("alice@example.org")
+    assert login.expect("ECHO_OFF") == TEXTS["en"]["password"]
+    login.answer(h.PASSWORD)
+    assert login.expect("INFO").startswith(t["sent"]), login.dump()
+    assert login.expect("ECHO_ON") == t["code"], login.dump()
+    login.answer(env.smtp.wait_for_code("alice@example.org"))
+    assert login.expect("ECHO_ON") == t["remember"], login.dump()
+    env.ctl_ok("user", "lock", "alice")
+    login.answer("n")
+    assert login.expect("INFO") == t["ok"], login.dump()
+    assert login.result() == PAM_SUCCESS
+    return login
+
+
+def test_account_step_speaks_the_account_language(env):
+    """A French account, no lang= and an English locale: the account
+    step after the authentication in the same handle speaks French."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    login = _login_then_locked(env, None, TEXTS["fr"])
+    assert login.expect("ERROR") == LOCKED["fr"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
+
+
+def test_account_step_lang_argument_wins(env):
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    login = _login_then_locked(env, "en", TEXTS["en"])
+    assert login.expect("ERROR") == LOCKED["en"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
+
+
+def test_account_step_without_our_authentication_keeps_the_locale(env):
+    """Another module authenticated: this handle never learned the
+    account's language, so the account step speaks the locale's."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    env.ctl_ok("user", "lock", "alice")
+    login = env.login(service=_stack(env, None, auth="permit"), acct=True,
+                      pamenv=["LANG=en_US.UTF-8"])
+    assert login.result() == PAM_SUCCESS, login.dump()
+    assert login.expect("ERROR") == LOCKED["en"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
+
+
+def test_wrong_password_leaves_no_language_for_the_account_step(env):
+    """A wrong password: mfad gave no language, so none is kept and the
+    account step (a locked French account) speaks the locale's."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    env.ctl_ok("user", "lock", "alice")
+    login = env.login(service=_stack(env, None), acct=True,
+                      pamenv=["LANG=en_US.UTF-8"])
+    rc = login.run({"Email": "alice@example.org",
+                    "Password": "not the password"})
+    assert rc == PAM_AUTH_ERR
+    assert login.expect("ERROR") == LOCKED["en"], login.dump()
+    assert login.result("acct_mgmt") == h.PAM_PERM_DENIED, login.dump()
+
+
+PASSWD = {
+    "en": {"old": "Current password: ", "new": "New password: ",
+           "again": "Repeat the new password: ",
+           "short": "This password is too short.",
+           "changed": "Password changed.",
+           "failed": "Authentication failed: password not changed."},
+    "fr": {"old": "Mot de passe actuel : ", "new": "Nouveau mot de passe : ",
+           "again": "Confirmez le nouveau mot de passe : ",
+           "short": "Ce mot de passe est trop court.",
+           "changed": "Mot de passe changé."},
+}
+NEW_PASSWORD = "a brand new passphrase"
+REQ_CHANGE_PASSWORD = 10
+REP_RESULT = 100
+
+
+def _passwd_service(env, lang_arg):
+    args = "socket=%s tries=3%s" % (env.sock, " lang=%s" % lang_arg
+                                     if lang_arg else "")
+    (env.pamd / "mss-passwd").write_text(
+        "password required %s %s\n" % (h.PAM_MSS, args))
+    return "mss-passwd"
+
+
+def _passwd(env, lang_arg, old=h.PASSWORD):
+    login = env.login("alice", service=_passwd_service(env, lang_arg),
+                      extra_args=["-c"], pamenv=["LANG=en_US.UTF-8"])
+    en = PASSWD["en"]
+    assert login.expect("ECHO_OFF") == en["old"], login.dump()
+    login.answer(old)
+    assert login.expect("ECHO_OFF") == en["new"], login.dump()
+    login.answer("short")
+    assert login.expect("ECHO_OFF") == en["again"], login.dump()
+    login.answer("short")
+    return login
+
+
+@pytest.mark.parametrize("lang_arg", [None, "en"])
+def test_passwd_speaks_the_account_language(env, lang_arg):
+    """passwd for a French account under an English locale: the prompts
+    before mfad's first answer are English (nothing is known yet); once
+    mfad answered that the old password was right, the refusal, the
+    prompts after it and the last line are French, unless lang=en."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    t = PASSWD["fr" if lang_arg is None else "en"]
+    login = _passwd(env, lang_arg)
+    assert login.expect("ERROR") == t["short"], login.dump()
+    assert login.expect("ECHO_OFF") == t["new"], login.dump()
+    login.answer(NEW_PASSWORD)
+    assert login.expect("ECHO_OFF") == t["again"], login.dump()
+    login.answer(NEW_PASSWORD)
+    assert login.expect("INFO") == t["changed"], login.dump()
+    assert login.result("chauthtok") == PAM_SUCCESS, login.dump()
+
+
+def test_passwd_wrong_old_password_keeps_the_locale(env):
+    """A wrong old password: mfad gives no language, the refusal is in
+    the locale's language, as for an unknown user."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+    login = _passwd(env, None, old="not the password")
+    assert login.expect("ERROR") == PASSWD["en"]["failed"], login.dump()
+    assert login.result("chauthtok") != PAM_SUCCESS, login.dump()
+
+
+def test_change_password_reply_carries_the_language_only_for_the_owner(
+        env):
+    """doc/PROTOCOL.md: CHANGE_PASSWORD's RESULT 0 ends with the account's
+    language (the old password was right); a wrong old password and an
+    unknown user get RESULT 7 with nothing after the message, alike."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
+
+    def change(user, old, new):
+        payload = b"".join(h.pstr(v) for v in ("passwd", user, old, new))
+        rtype, rep = h.raw_request(env.sock, REQ_CHANGE_PASSWORD, payload)
+        assert rtype == REP_RESULT, (rtype, rep)
+        return rep
+
+    wrong = change("alice", "not the password", NEW_PASSWORD)
+    unknown = change("nobody", h.PASSWORD, NEW_PASSWORD)
+    assert wrong == unknown == (7).to_bytes(4, "big") + \
+        h.pstr("authentication failed"), (wrong, unknown)
+    assert change("alice", h.PASSWORD, NEW_PASSWORD) == \
+        (0).to_bytes(4, "big") + h.pstr("password changed") + h.pstr("fr")

@@ -178,7 +178,9 @@ def test_each_refusal_in_the_users_language(make_env, tmp_path, lang):
 def test_refusal_reason_is_a_number_on_the_wire(env):
     """doc/PROTOCOL.md: CHANGE_PASSWORD refused by the policy answers
     RESULT 19, the English message (for logs), then the reason as a u32
-    (1: too short); nothing follows it."""
+    (1: too short), then the account's language (the old password was
+    right); nothing follows it."""
+    env.ctl_ok("user", "set", "alice", "--lang", "fr")
     payload = b"".join(h.pstr(v) for v in ("passwd", "alice", h.PASSWORD,
                                            "short"))
     rtype, rep = h.raw_request(env.sock, REQ_CHANGE_PASSWORD, payload)
@@ -186,7 +188,7 @@ def test_refusal_reason_is_a_number_on_the_wire(env):
     assert int.from_bytes(rep[0:4], "big") == 19, rep
     n = int.from_bytes(rep[4:8], "big")
     assert rep[8:8 + n] == b"too short", rep
-    assert rep[8 + n:] == (1).to_bytes(4, "big"), rep
+    assert rep[8 + n:] == (1).to_bytes(4, "big") + h.pstr("fr"), rep
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
