@@ -22,6 +22,7 @@ ADMIN, PAM, SELF, OTHER = 0, 1, 2, 3
  USER_REENROLL, DEVICE_LIST, DEVICE_REVOKE, MAIL_TEST, AUDIT, BACKUP,
  USER_IMPORT) = range(20, 33)
 USER_SET = 40
+METRICS = 41
 USER_RECOVERY = 42
 USER_DISABLE, USER_ENABLE = 43, 44
 REP_RESULT, REP_AUTH, REP_CODE, REP_ACCT = 100, 101, 102, 103
@@ -86,6 +87,7 @@ HASH = ("$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$"
 # One request of each type with a valid payload, each from every role.
 REQUESTS = {
     "status": (STATUS, b""),
+    "metrics": (METRICS, b""),
     "auth_start": (AUTH_START, auth_start("alice", "alice@example.org",
                                           PASSWORD)),
     "auth_start_wrong": (AUTH_START, auth_start("alice", "alice@example.org",
