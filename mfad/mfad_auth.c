@@ -48,75 +48,10 @@ mfad_clean_text(char *s)
 			*s = '?';
 }
 
-int
-mfad_sends_throttle(const struct mfad_conf *conf, uint64_t *sends,
-    uint32_t *nsends, uint64_t now, uint32_t *wait)
-{
-	uint32_t i, j, max;
-
-	for (i = j = 0; i < *nsends; i++)
-		if (sends[i] + 3600 > now)
-			sends[j++] = sends[i];
-	*nsends = j;
-	*wait = 0;
-	if (*nsends > 0 &&
-	    sends[*nsends - 1] + conf->code_resend_interval > now) {
-		*wait = (uint32_t)(sends[*nsends - 1] +
-		    conf->code_resend_interval - now);
-		return MSS_ERR_THROTTLED;
-	}
-	max = conf->code_max_sends < MFAD_SENDS_MAX ? conf->code_max_sends :
-	    MFAD_SENDS_MAX;
-	if (*nsends >= max) {
-		*wait = (uint32_t)(sends[0] + 3600 - now);
-		return MSS_ERR_THROTTLED;
-	}
-	return 0;
-}
-
-void
-mfad_throttle_ends(const struct mfad_conf *conf, const struct mfad_acct *a,
-    uint64_t now, uint32_t *recent, uint64_t *resend_until,
-    uint64_t *hour_until)
-{
-	uint64_t in[MFAD_SENDS_MAX];
-	uint32_t i, n = 0, max;
-
-	for (i = 0; i < a->nsends && i < MFAD_SENDS_MAX; i++)
-		if (a->sends[i] + 3600 > now)
-			in[n++] = a->sends[i];
-	*recent = n;
-	*resend_until = *hour_until = 0;
-	if (n > 0 && in[n - 1] + conf->code_resend_interval > now)
-		*resend_until = in[n - 1] + conf->code_resend_interval;
-	max = conf->code_max_sends < MFAD_SENDS_MAX ? conf->code_max_sends :
-	    MFAD_SENDS_MAX;
-	/* Room again once all but max - 1 of them have left the hour. */
-	if (n >= max)
-		*hour_until = in[n - max] + 3600;
-}
-
-void
-mfad_sends_record(uint64_t *sends, uint32_t *nsends, uint64_t now)
-{
-	if (*nsends == MFAD_SENDS_MAX) {
-		memmove(sends, sends + 1, (MFAD_SENDS_MAX - 1) * sizeof(sends[0]));
-		(*nsends)--;
-	}
-	sends[(*nsends)++] = now;
-}
-
-int
-mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
-    uint32_t *wait)
-{
-	return mfad_sends_throttle(conf, a->sends, &a->nsends, now, wait);
-}
-
 static void
 mfad_record_send(struct mfad_acct *a, uint64_t now)
 {
-	mfad_sends_record(a->sends, &a->nsends, now);
+	mfad_acct_rule_sends_record(a->sends, &a->nsends, now);
 }
 
 const char *
@@ -247,18 +182,6 @@ mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l, uint64_t now)
 	randombytes_buf(l->codehash, sizeof(l->codehash));
 }
 
-int
-mfad_acct_must_enroll(const struct mfad_conf *conf, const struct mfad_acct *a,
-    uint64_t now)
-{
-	if (a->state == MFAD_ACCT_INVITED || a->reenroll)
-		return 1;
-	/* The policy takes effect on its date, for those enrolled before. */
-	return conf->reenroll_before > 0 &&
-	    now >= (uint64_t)conf->reenroll_before &&
-	    a->enrolled < (uint64_t)conf->reenroll_before;
-}
-
 void
 mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
     const struct mfad_peer *peer, const char *user, const char *service,
@@ -350,7 +273,7 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 		    "unlocked or reset", a->failures);
 	else
 		snprintf(detail, sizeof(detail), "%u failures: locked for %llus",
-		    a->failures, (unsigned long long)mfad_lock_duration(
+		    a->failures, (unsigned long long)mfad_acct_rule_lock_duration(
 		    ctx->conf, a->failures));
 	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
@@ -754,20 +677,20 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		ok = 0;
 	/* No failures nor lock to clear: a success changes no guard. */
 	quiet = a.failures == 0 && a.locked_until == 0 && a.lock_noticed == 0;
-	mfad_acct_expire_lock(&a, now);
+	mfad_acct_rule_expire_lock(&a, now);
 	if (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
 	    strcasecmp(qp->email, a.email) != 0)
 		why = "email mismatch";
 	else if (!ok)
 		why = a.state == MFAD_ACCT_INVITED ? "not enrolled" :
 		    "wrong password";
-	if (why == NULL && mfad_acct_is_locked(&a, now))
+	if (why == NULL && mfad_acct_rule_is_locked(&a, now))
 		why = "account locked";
-	else if (why != NULL && !mfad_acct_is_locked(&a, now))
-		locked_now = mfad_acct_fail(conf, &a, now);
+	else if (why != NULL && !mfad_acct_rule_is_locked(&a, now))
+		locked_now = mfad_acct_rule_fail(conf, &a, now);
 	/* Must (re-)enroll, right password: the code proves the address,
 	 * then a new password; no remembered device skips that. */
-	if (why == NULL && mfad_acct_must_enroll(conf, &a, now)) {
+	if (why == NULL && mfad_acct_rule_must_enroll(conf, &a, now)) {
 		if (qp->flags & MSS_AUTH_F_NOENROLL)
 			why = "enrollment required";
 		else
@@ -803,7 +726,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			    qp->service, qp->rhost, "success",
 			    "method=device" };
 
-			mfad_acct_clear_failures(&a);
+			mfad_acct_rule_clear_failures(&a);
 			a.last_login = now;
 			d.last_used = now;
 			if (mfad_store_full_recently())
@@ -851,7 +774,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		goto out;
 	}
 
-	if (mfad_throttle(conf, &a, now, &wait) != 0) {
+	if (mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
 		/* A live code to continue with rather than a wait. */
 		r = mfad_auth_takeover(ctx, &txn, c, &a, has_dev, now, rtype,
 		    rep);
@@ -1065,7 +988,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		goto out;
 	have_acct = 1;
-	mfad_acct_expire_lock(&a, now);
+	mfad_acct_rule_expire_lock(&a, now);
 	if (l.state == MFAD_LOGIN_MOVED) {
 		/* A newer login took this code over; nothing is checked. */
 		event = "code_moved";
@@ -1075,7 +998,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		event = "code_replay";
 		res = l.state == MFAD_LOGIN_DEAD ? MSS_CODE_DEAD :
 		    MSS_CODE_BADLOGIN;
-	} else if (l.kind == MFAD_LOGIN_SIGNIN ? mfad_acct_is_locked(&a, now) :
+	} else if (l.kind == MFAD_LOGIN_SIGNIN ? mfad_acct_rule_is_locked(&a, now) :
 	    a.state == MFAD_ACCT_LOCKED || a.state == MFAD_ACCT_DISABLED) {
 		/* A lockout after failures does not stop a reset or an
 		 * enrollment: proving the mailbox is what clears it. An
@@ -1112,7 +1035,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			res = MSS_CODE_OK;
 			result = "success";
 			if (l.kind == MFAD_LOGIN_SIGNIN) {
-				mfad_acct_clear_failures(&a);
+				mfad_acct_rule_clear_failures(&a);
 				a.last_login = now;
 				event = "login_ok";
 				detail = recovered ? "method=recovery" :
@@ -1132,7 +1055,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			 * enrollment counts against its login alone, so that
 			 * a real one and a decoy answer alike. */
 			if (l.kind == MFAD_LOGIN_SIGNIN)
-				locked_now = mfad_acct_fail(conf, &a, now);
+				locked_now = mfad_acct_rule_fail(conf, &a, now);
 			event = "code_wrong";
 			if (l.attempts >= conf->code_max_attempts ||
 			    locked_now) {
@@ -1216,7 +1139,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		goto out;
 	have_acct = 1;
-	mfad_acct_expire_lock(&a, now);
+	mfad_acct_rule_expire_lock(&a, now);
 	if (l.state != MFAD_LOGIN_PENDING) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
 		    0, 0);
@@ -1228,13 +1151,13 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    rtype, rep);
 		goto out;
 	}
-	if (mfad_acct_is_locked(&a, now)) {
+	if (mfad_acct_rule_is_locked(&a, now)) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
 	}
 	if (l.kind != MFAD_LOGIN_DECOY &&
-	    mfad_throttle(conf, &a, now, &wait) != 0) {
+	    mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
 		r = mfad_commit_throttled(ctx, &txn, rep, rtype, l.user,
 		    l.service, l.rhost, wait, "");
 		goto out;
@@ -1362,16 +1285,8 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	else if (r != 0)
 		goto out;
 	else {
-		if (a.state == MFAD_ACCT_DISABLED)
-			state = MSS_ACCT_DISABLED;
-		else if (mfad_acct_is_locked(&a, mfad_clock_real_s()))
-			state = MSS_ACCT_LOCKED;
-		else if (a.state == MFAD_ACCT_INVITED)
-			state = MSS_ACCT_INVITED;
-		else if (mfad_acct_must_enroll(ctx->conf, &a, mfad_clock_real_s()))
-			state = MSS_ACCT_REENROLL;
-		else
-			state = MSS_ACCT_ACTIVE;
+		state = mfad_acct_rule_wire_state(ctx->conf, &a,
+		    mfad_clock_real_s());
 		mfad_acct_wipe(&a);
 	}
 	/* Invited and unknown accounts are asked about before every login;

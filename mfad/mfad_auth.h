@@ -7,8 +7,8 @@
 #ifndef MFAD_AUTH_H
 #define MFAD_AUTH_H
 
+#include "mfad_acct.h"
 #include "mfad_code.h"
-#include "mfad_lockout.h"
 #include "mfad_mail.h"
 #include "mfad_server.h"
 
@@ -57,33 +57,6 @@ void mfad_auth_req_free(struct mfad_auth_req *q);
 /* Replaces control characters in a request's text field with '?'. */
 void mfad_clean_text(char *s);
 
-/* 1 when the account must (re-)enroll before it can log in: invited,
- * marked by `mfadctl user reenroll`, or enrolled before the policy date
- * once that date has come. */
-int mfad_acct_must_enroll(const struct mfad_conf *conf,
-    const struct mfad_acct *a, uint64_t now);
-/*
- * Per-account mail throttle: resend_interval between two mails and
- * max_sends in any hour. 0, or MSS_ERR_THROTTLED with *wait seconds.
- */
-int mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a,
-    uint64_t now, uint32_t *wait);
-/*
- * When a's mail throttles end, as mfad_throttle applies them at now, for
- * the helpdesk: *recent, the mails of the last hour; *resend_until,
- * resend_interval after the newest; *hour_until, when max_sends is
- * reached, the time the hour's window has room again. A throttle that
- * does not hold gives 0. a is not changed.
- */
-void mfad_throttle_ends(const struct mfad_conf *conf,
-    const struct mfad_acct *a, uint64_t now, uint32_t *recent,
-    uint64_t *resend_until, uint64_t *hour_until);
-/* The same rule on any list of send times (newest last, *nsends of
- * them, pruned to the last hour in place). */
-int mfad_sends_throttle(const struct mfad_conf *conf, uint64_t *sends,
-    uint32_t *nsends, uint64_t now, uint32_t *wait);
-/* Appends now to such a list, dropping the oldest when it is full. */
-void mfad_sends_record(uint64_t *sends, uint32_t *nsends, uint64_t now);
 /* Code validity in whole minutes, for prompts and mail. */
 unsigned mfad_minutes(const struct mfad_conf *conf);
 /* The template values every mail shares: host, masked address, service,
@@ -132,7 +105,7 @@ int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
  * global ceiling is logged, never fatal to what it reports. */
 int mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
     const struct mfad_acct *a, const struct mfad_login *l, uint64_t now);
-/* A lockout began (event: what mfad_acct_fail returned): audited, and
+/* A lockout began (event: what mfad_acct_rule_fail returned): audited, and
  * the owner is told by mail when the event says so. */
 int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_acct *a, int event, const char *service,

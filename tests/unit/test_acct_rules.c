@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "mfad_conf.h"
-#include "mfad_lockout.h"
+#include "mfad_acct.h"
 
 #define T0	1800000000ULL
 
@@ -38,14 +38,14 @@ guess_until(const struct mfad_conf *c, struct mfad_acct *a, uint64_t *now,
 	int ev;
 
 	while (*now < until) {
-		mfad_acct_expire_lock(a, *now);
-		if (mfad_acct_is_locked(a, *now)) {
+		mfad_acct_rule_expire_lock(a, *now);
+		if (mfad_acct_rule_is_locked(a, *now)) {
 			if (a->locked_until == MFAD_LOCK_FOREVER)
 				break;
 			*now = a->locked_until;
 			continue;
 		}
-		ev = mfad_acct_fail(c, a, *now);
+		ev = mfad_acct_rule_fail(c, a, *now);
 		n++;
 		if (ev != MFAD_LOCK_NONE)
 			(*locks)++;
@@ -66,21 +66,21 @@ test_lock_end_keeps_the_count(void **state)
 
 	(void)state;
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(mfad_acct_fail(c, &a, T0), MFAD_LOCK_NONE);
-	assert_int_equal(mfad_acct_fail(c, &a, T0), MFAD_LOCK_NONE);
-	assert_int_equal(mfad_acct_fail(c, &a, T0), MFAD_LOCK_NOTIFY);
+	assert_int_equal(mfad_acct_rule_fail(c, &a, T0), MFAD_LOCK_NONE);
+	assert_int_equal(mfad_acct_rule_fail(c, &a, T0), MFAD_LOCK_NONE);
+	assert_int_equal(mfad_acct_rule_fail(c, &a, T0), MFAD_LOCK_NOTIFY);
 	assert_true(a.locked_until == T0 + 900);
-	assert_true(mfad_acct_is_locked(&a, T0 + 899));
-	mfad_acct_expire_lock(&a, T0 + 900);
-	assert_false(mfad_acct_is_locked(&a, T0 + 900));
+	assert_true(mfad_acct_rule_is_locked(&a, T0 + 899));
+	mfad_acct_rule_expire_lock(&a, T0 + 900);
+	assert_false(mfad_acct_rule_is_locked(&a, T0 + 900));
 	assert_int_equal(a.failures, 3);
 	/* One more failure: locked again at once, twice as long, and the
 	 * owner was told of a lock less than a day ago. */
-	assert_int_equal(mfad_acct_fail(c, &a, T0 + 901), MFAD_LOCK_QUIET);
+	assert_int_equal(mfad_acct_rule_fail(c, &a, T0 + 901), MFAD_LOCK_QUIET);
 	assert_true(a.locked_until == T0 + 901 + 1800);
 	assert_int_equal(a.failures, 4);
 	/* Failures while locked are counted but lock nothing more. */
-	assert_int_equal(mfad_acct_fail(c, &a, T0 + 902), MFAD_LOCK_NONE);
+	assert_int_equal(mfad_acct_rule_fail(c, &a, T0 + 902), MFAD_LOCK_NONE);
 	assert_true(a.locked_until == T0 + 901 + 1800);
 	mfad_conf_free(c);
 }
@@ -91,20 +91,20 @@ test_durations_double_up_to_the_cap(void **state)
 	struct mfad_conf *c = conf_with(10, 900);
 
 	(void)state;
-	assert_true(mfad_lock_duration(c, 9) == 0);
-	assert_true(mfad_lock_duration(c, 10) == 900);
-	assert_true(mfad_lock_duration(c, 11) == 1800);
-	assert_true(mfad_lock_duration(c, 14) == 900 * 16);
-	assert_true(mfad_lock_duration(c, 40) == MFAD_LOCK_MAX_SECONDS);
-	assert_true(mfad_lock_duration(c, 99) == MFAD_LOCK_MAX_SECONDS);
-	assert_true(mfad_lock_duration(c, 100) == MFAD_LOCK_FOREVER);
-	assert_true(mfad_lock_duration(c, UINT32_MAX) == MFAD_LOCK_FOREVER);
+	assert_true(mfad_acct_rule_lock_duration(c, 9) == 0);
+	assert_true(mfad_acct_rule_lock_duration(c, 10) == 900);
+	assert_true(mfad_acct_rule_lock_duration(c, 11) == 1800);
+	assert_true(mfad_acct_rule_lock_duration(c, 14) == 900 * 16);
+	assert_true(mfad_acct_rule_lock_duration(c, 40) == MFAD_LOCK_MAX_SECONDS);
+	assert_true(mfad_acct_rule_lock_duration(c, 99) == MFAD_LOCK_MAX_SECONDS);
+	assert_true(mfad_acct_rule_lock_duration(c, 100) == MFAD_LOCK_FOREVER);
+	assert_true(mfad_acct_rule_lock_duration(c, UINT32_MAX) == MFAD_LOCK_FOREVER);
 	mfad_conf_free(c);
 	c = conf_with(1, 604800);
-	assert_true(mfad_lock_duration(c, 1) == 604800);
-	assert_true(mfad_lock_duration(c, 2) == 1209600);
-	assert_true(mfad_lock_duration(c, 3) == 2419200);
-	assert_true(mfad_lock_duration(c, 4) == MFAD_LOCK_MAX_SECONDS);
+	assert_true(mfad_acct_rule_lock_duration(c, 1) == 604800);
+	assert_true(mfad_acct_rule_lock_duration(c, 2) == 1209600);
+	assert_true(mfad_acct_rule_lock_duration(c, 3) == 2419200);
+	assert_true(mfad_acct_rule_lock_duration(c, 4) == MFAD_LOCK_MAX_SECONDS);
 	mfad_conf_free(c);
 }
 
@@ -132,7 +132,7 @@ test_never_more_than_100_guesses(void **state)
 		    &locks, &mails);
 		assert_int_equal(n, MFAD_LOCK_HARD);
 		assert_true(a.locked_until == MFAD_LOCK_FOREVER);
-		assert_true(mfad_acct_is_locked(&a, UINT64_MAX - 1));
+		assert_true(mfad_acct_rule_is_locked(&a, UINT64_MAX - 1));
 		assert_int_equal(locks, MFAD_LOCK_HARD - threshold + 1);
 		mfad_conf_free(c);
 	}
@@ -168,20 +168,20 @@ test_clear_ends_the_streak(void **state)
 	memset(&a, 0, sizeof(a));
 	(void)guess_until(c, &a, &now, T0 + 100ULL * 365 * 86400, &locks,
 	    &mails);
-	assert_true(mfad_acct_is_locked(&a, now + 86400 * 365));
-	mfad_acct_clear_failures(&a);
-	assert_false(mfad_acct_is_locked(&a, now));
+	assert_true(mfad_acct_rule_is_locked(&a, now + 86400 * 365));
+	mfad_acct_rule_clear_failures(&a);
+	assert_false(mfad_acct_rule_is_locked(&a, now));
 	assert_int_equal(a.failures, 0);
 	/* A new streak's first lock is mailed again. */
-	assert_int_equal(mfad_acct_fail(c, &a, now), MFAD_LOCK_NONE);
-	assert_int_equal(mfad_acct_fail(c, &a, now), MFAD_LOCK_NOTIFY);
+	assert_int_equal(mfad_acct_rule_fail(c, &a, now), MFAD_LOCK_NONE);
+	assert_int_equal(mfad_acct_rule_fail(c, &a, now), MFAD_LOCK_NOTIFY);
 	/* An admin lock or a disabled account is locked, whatever the
 	 * count. */
-	mfad_acct_clear_failures(&a);
+	mfad_acct_rule_clear_failures(&a);
 	a.state = MFAD_ACCT_LOCKED;
-	assert_true(mfad_acct_is_locked(&a, now));
+	assert_true(mfad_acct_rule_is_locked(&a, now));
 	a.state = MFAD_ACCT_DISABLED;
-	assert_true(mfad_acct_is_locked(&a, now));
+	assert_true(mfad_acct_rule_is_locked(&a, now));
 	mfad_conf_free(c);
 }
 
