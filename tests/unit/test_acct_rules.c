@@ -1,6 +1,7 @@
 /*
- * Unit tests for mfad/mfad_lockout.c: the lockout rules (SECURITY.md
- * rules 7, 8, 37), as pure functions of (conf, account, now).
+ * Unit tests for mfad/mfad_acct.c: the account rules (lockout,
+ * SECURITY.md rules 7, 8, 37; mail throttles; must-enroll; the state an
+ * ACCT reply gives), as pure functions of (conf, account, now).
  */
 #include "config.h"
 
@@ -14,6 +15,8 @@
 
 #include "mfad_conf.h"
 #include "mfad_acct.h"
+#include "mss_err.h"
+#include "mss_proto.h"
 
 #define T0	1800000000ULL
 
@@ -185,6 +188,236 @@ test_clear_ends_the_streak(void **state)
 	mfad_conf_free(c);
 }
 
+/* A lock holds up to its last second and ends on the boundary one,
+ * whether or not expire_lock ran. */
+static void
+test_unlock_at_the_boundary(void **state)
+{
+	struct mfad_conf *c = conf_with(1, 900);
+	struct mfad_acct a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(mfad_acct_rule_fail(c, &a, T0), MFAD_LOCK_NOTIFY);
+	assert_true(mfad_acct_rule_is_locked(&a, T0));
+	assert_true(mfad_acct_rule_is_locked(&a, T0 + 899));
+	assert_false(mfad_acct_rule_is_locked(&a, T0 + 900));
+	/* Expiring early changes nothing; on time, the lock is gone and
+	 * the count stays. */
+	mfad_acct_rule_expire_lock(&a, T0 + 899);
+	assert_true(a.locked_until == T0 + 900);
+	mfad_acct_rule_expire_lock(&a, T0 + 900);
+	assert_true(a.locked_until == 0);
+	assert_int_equal(a.failures, 1);
+	mfad_conf_free(c);
+}
+
+static struct mfad_conf *
+conf_sends(unsigned max_sends, unsigned resend_interval)
+{
+	struct mfad_conf *c = mfad_conf_new();
+
+	assert_non_null(c);
+	c->code_max_sends = max_sends;
+	c->code_resend_interval = resend_interval;
+	return c;
+}
+
+/* resend_interval between two mails, max_sends in any hour, a window
+ * that slides: room again when the oldest mail leaves the hour. */
+static void
+test_throttle_windows(void **state)
+{
+	struct mfad_conf *c = conf_sends(3, 30);
+	struct mfad_acct a;
+	uint32_t wait;
+	uint64_t now = T0;
+	unsigned i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(mfad_acct_rule_throttle(c, &a, now, &wait), 0);
+	mfad_acct_rule_sends_record(a.sends, &a.nsends, now);
+	/* Too soon after the last one. */
+	assert_int_equal(mfad_acct_rule_throttle(c, &a, now + 29, &wait),
+	    MSS_ERR_THROTTLED);
+	assert_int_equal(wait, 1);
+	assert_int_equal(mfad_acct_rule_throttle(c, &a, now + 30, &wait), 0);
+	for (i = 1; i < 3; i++) {
+		now += 100;
+		assert_int_equal(mfad_acct_rule_throttle(c, &a, now, &wait), 0);
+		mfad_acct_rule_sends_record(a.sends, &a.nsends, now);
+	}
+	/* Three in the hour: the fourth waits for the first to leave it. */
+	assert_int_equal(mfad_acct_rule_throttle(c, &a, now + 1000, &wait),
+	    MSS_ERR_THROTTLED);
+	assert_int_equal(wait, T0 + 3600 - (now + 1000));
+	assert_int_equal(mfad_acct_rule_throttle(c, &a, T0 + 3599, &wait),
+	    MSS_ERR_THROTTLED);
+	assert_int_equal(wait, 1);
+	assert_int_equal(mfad_acct_rule_throttle(c, &a, T0 + 3600, &wait), 0);
+	assert_int_equal(a.nsends, 2);
+	mfad_conf_free(c);
+}
+
+/* The helpdesk's view agrees with the rule the handlers apply. */
+static void
+test_throttle_ends(void **state)
+{
+	struct mfad_conf *c = conf_sends(2, 60);
+	struct mfad_acct a;
+	uint64_t resend, hour;
+	uint32_t recent, wait;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	mfad_acct_rule_throttle_ends(c, &a, T0, &recent, &resend, &hour);
+	assert_int_equal(recent, 0);
+	assert_true(resend == 0 && hour == 0);
+	mfad_acct_rule_sends_record(a.sends, &a.nsends, T0 - 4000);
+	mfad_acct_rule_sends_record(a.sends, &a.nsends, T0 - 100);
+	mfad_acct_rule_sends_record(a.sends, &a.nsends, T0 - 10);
+	mfad_acct_rule_throttle_ends(c, &a, T0, &recent, &resend, &hour);
+	assert_int_equal(recent, 2);
+	assert_true(resend == T0 - 10 + 60);
+	assert_true(hour == T0 - 100 + 3600);
+	/* Not changed by the look. */
+	assert_int_equal(a.nsends, 3);
+	assert_int_equal(mfad_acct_rule_throttle(c, &a, T0 + 60, &wait),
+	    MSS_ERR_THROTTLED);
+	assert_true(T0 + 60 + wait == hour);
+	mfad_conf_free(c);
+}
+
+/* The send list keeps the newest MFAD_SENDS_MAX. */
+static void
+test_sends_record_keeps_the_newest(void **state)
+{
+	uint64_t sends[MFAD_SENDS_MAX];
+	uint32_t n = 0, i;
+
+	(void)state;
+	for (i = 0; i < MFAD_SENDS_MAX + 5; i++)
+		mfad_acct_rule_sends_record(sends, &n, T0 + i);
+	assert_int_equal(n, MFAD_SENDS_MAX);
+	assert_true(sends[0] == T0 + 5);
+	assert_true(sends[MFAD_SENDS_MAX - 1] == T0 + MFAD_SENDS_MAX + 4);
+}
+
+/* Empty-password starts of one user: 4 * max_sends an hour, at most 64. */
+static void
+test_reset_user_cap(void **state)
+{
+	struct mfad_conf *c = conf_sends(5, 0);
+	uint64_t sends[MFAD_SENDS_MAX];
+	uint32_t n = 0, wait, i;
+
+	(void)state;
+	assert_int_equal(mfad_acct_rule_reset_user_max(c), 20);
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(mfad_acct_rule_reset_user_throttle(c, sends,
+		    &n, T0 + i, &wait), 0);
+		mfad_acct_rule_sends_record(sends, &n, T0 + i);
+	}
+	assert_int_equal(mfad_acct_rule_reset_user_throttle(c, sends, &n,
+	    T0 + 100, &wait), MSS_ERR_THROTTLED);
+	assert_int_equal(wait, 3500);
+	assert_int_equal(mfad_acct_rule_reset_user_throttle(c, sends, &n,
+	    T0 + 3600, &wait), 0);
+	assert_int_equal(n, 19);
+	/* The cap. */
+	c->code_max_sends = 16;
+	assert_int_equal(mfad_acct_rule_reset_user_max(c), 64);
+	c->code_max_sends = 17;
+	assert_int_equal(mfad_acct_rule_reset_user_max(c), MFAD_SENDS_MAX);
+	c->code_max_sends = 64;
+	assert_int_equal(mfad_acct_rule_reset_user_max(c), MFAD_SENDS_MAX);
+	n = 0;
+	for (i = 0; i < MFAD_SENDS_MAX; i++)
+		mfad_acct_rule_sends_record(sends, &n, T0 + i);
+	assert_int_equal(mfad_acct_rule_reset_user_throttle(c, sends, &n,
+	    T0 + MFAD_SENDS_MAX, &wait), MSS_ERR_THROTTLED);
+	assert_int_equal(wait, 3600 - MFAD_SENDS_MAX);
+	mfad_conf_free(c);
+}
+
+/* reenroll_before takes effect on its date, for those enrolled before;
+ * invited and marked accounts must enroll whatever the date. */
+static void
+test_must_enroll(void **state)
+{
+	struct mfad_conf *c = mfad_conf_new();
+	struct mfad_acct a;
+	const time_t date = (time_t)(T0 + 1000);
+
+	(void)state;
+	assert_non_null(c);
+	memset(&a, 0, sizeof(a));
+	a.state = MFAD_ACCT_ACTIVE;
+	a.enrolled = T0;
+	assert_false(mfad_acct_rule_must_enroll(c, &a, T0 + 5000));
+	c->reenroll_before = date;
+	assert_false(mfad_acct_rule_must_enroll(c, &a, T0 + 999));
+	assert_true(mfad_acct_rule_must_enroll(c, &a, T0 + 1000));
+	/* Enrolled on or after the date: done. */
+	a.enrolled = T0 + 1000;
+	assert_false(mfad_acct_rule_must_enroll(c, &a, T0 + 5000));
+	a.reenroll = 1;
+	assert_true(mfad_acct_rule_must_enroll(c, &a, T0 + 5000));
+	a.reenroll = 0;
+	a.state = MFAD_ACCT_INVITED;
+	a.enrolled = 0;
+	c->reenroll_before = 0;
+	assert_true(mfad_acct_rule_must_enroll(c, &a, T0));
+	/* A disabled account enrolled before the date still owes it; the
+	 * wire state says disabled first. */
+	a.state = MFAD_ACCT_DISABLED;
+	a.enrolled = T0;
+	c->reenroll_before = date;
+	assert_true(mfad_acct_rule_must_enroll(c, &a, T0 + 1000));
+	assert_false(mfad_acct_rule_must_enroll(c, &a, T0 + 999));
+	mfad_conf_free(c);
+}
+
+/* The state an ACCT reply gives: disabled, then locked, then invited,
+ * then reenroll, else active. */
+static void
+test_wire_state(void **state)
+{
+	struct mfad_conf *c = mfad_conf_new();
+	struct mfad_acct a;
+
+	(void)state;
+	assert_non_null(c);
+	memset(&a, 0, sizeof(a));
+	a.enrolled = T0;
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0), MSS_ACCT_ACTIVE);
+	c->reenroll_before = (time_t)(T0 + 10);
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 9),
+	    MSS_ACCT_ACTIVE);
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 10),
+	    MSS_ACCT_REENROLL);
+	a.locked_until = T0 + 20;
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 19),
+	    MSS_ACCT_LOCKED);
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 20),
+	    MSS_ACCT_REENROLL);
+	a.state = MFAD_ACCT_INVITED;
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 20),
+	    MSS_ACCT_INVITED);
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 19),
+	    MSS_ACCT_LOCKED);
+	a.state = MFAD_ACCT_LOCKED;
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 20),
+	    MSS_ACCT_LOCKED);
+	a.state = MFAD_ACCT_DISABLED;
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 19),
+	    MSS_ACCT_DISABLED);
+	assert_int_equal(mfad_acct_rule_wire_state(c, &a, T0 + 20),
+	    MSS_ACCT_DISABLED);
+	mfad_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -193,6 +426,13 @@ main(void)
 		cmocka_unit_test(test_durations_double_up_to_the_cap),
 		cmocka_unit_test(test_never_more_than_100_guesses),
 		cmocka_unit_test(test_clear_ends_the_streak),
+		cmocka_unit_test(test_unlock_at_the_boundary),
+		cmocka_unit_test(test_throttle_windows),
+		cmocka_unit_test(test_throttle_ends),
+		cmocka_unit_test(test_sends_record_keeps_the_newest),
+		cmocka_unit_test(test_reset_user_cap),
+		cmocka_unit_test(test_must_enroll),
+		cmocka_unit_test(test_wire_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
