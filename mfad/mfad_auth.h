@@ -9,6 +9,7 @@
 
 #include "mfad_acct.h"
 #include "mfad_code.h"
+#include "mfad_login.h"
 #include "mfad_mail.h"
 #include "mfad_server.h"
 
@@ -65,37 +66,6 @@ unsigned mfad_minutes(const struct mfad_conf *conf);
 void mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
     const char *user, const char *masked, const char *service,
     const char *rhost, uint64_t now);
-/* Fills a new pending login; the masked address is computed from email,
- * the device identity (may be "") is hashed with the user and host. */
-void mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l,
-    uint8_t kind, const struct mfad_peer *peer, const char *user,
-    const char *service, const char *rhost, const char *email,
-    const char *device, uint64_t now);
-/*
- * Makes a new code for login l (store key `key`), with a fresh nonce
- * that binds its hash (token is no longer hashed in), stores both in l,
- * clears l's takeover notice and queues the mail for l's kind in txn (a
- * decoy gets an unmatchable hash and no mail). The code itself is wiped
- * before returning.
- */
-int mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
-    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
-    const uint8_t key[32], uint64_t now);
-/* A sign-in login with no mailed code (the mail limit refused one): it
- * can end only with a recovery code, or with a later resend's code. */
-void mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l,
-    uint64_t now);
-/* Stores a unless l is a decoy, whose account is a stand-in. */
-int mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
-    const struct mfad_acct *a, const struct mfad_login *l);
-/*
- * Opens the login named by hex for this peer: fills token, key, l and its
- * account a (a stand-in for a decoy). MSS_ERR_NOTFOUND for a malformed or
- * unknown login, MSS_ERR_PERM when the peer did not start it.
- */
-int mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
-    uint8_t key[32], struct mfad_login *l, struct mfad_acct *a);
 /* 0 when peer may act for user; else audits the refusal and returns
  * MSS_ERR_PERM. */
 int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,

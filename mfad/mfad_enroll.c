@@ -19,8 +19,6 @@
 #include "mss_err.h"
 #include "mss_proto.h"
 
-#define MFAD_PASSWORD_WINDOW	600	/* seconds after the code to set it */
-
 #define MFAD_INVITE_TTL		(7 * 86400)	/* an invitation's tries */
 
 /*
@@ -183,7 +181,7 @@ mfad_reset_send(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
 	uint8_t ukey[MFAD_KEY_LEN];
 	int r;
 
-	if ((r = mfad_send_code(ctx, txn, a, l, token, key, now)) != 0)
+	if ((r = mfad_login_send_code(ctx, txn, a, l, token, key, now)) != 0)
 		return r;
 	if (l->kind == MFAD_LOGIN_DECOY)
 		mfad_decoy_work(ctx, l, token, lang);
@@ -343,15 +341,6 @@ mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
 	    a->email, a->lang, &vars, now + MFAD_INVITE_TTL, NULL);
 }
 
-/* The login may set a password now: its code was accepted recently. */
-static int
-mfad_may_set(const struct mfad_login *l, uint64_t now)
-{
-	return (l->kind == MFAD_LOGIN_ENROLL || l->kind == MFAD_LOGIN_RESET) &&
-	    l->state == MFAD_LOGIN_VERIFIED &&
-	    now <= l->verified + MFAD_PASSWORD_WINDOW;
-}
-
 /*
  * RESULT 19 for a new password the policy refused: the English reason
  * for the log, then its number, which the module words (PROTOCOL.md).
@@ -394,7 +383,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
 	mfad_txn_abort(&txn);
-	if (r == MSS_ERR_NOTFOUND || (r == 0 && !mfad_may_set(&l, now))) {
+	if (r == MSS_ERR_NOTFOUND || (r == 0 && !mfad_login_rule_may_set(&l, now))) {
 		if (r == 0)
 			mfad_acct_wipe(&a);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
@@ -423,7 +412,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	have = 1;
 	/* An admin lock that came after the code is not undone here. */
-	if (!mfad_may_set(&l, now) || a.state == MFAD_ACCT_LOCKED ||
+	if (!mfad_login_rule_may_set(&l, now) || a.state == MFAD_ACCT_LOCKED ||
 	    a.state == MFAD_ACCT_DISABLED) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
 		    "no login may set a password here");
