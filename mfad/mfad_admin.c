@@ -352,20 +352,6 @@ out:
 	return r;
 }
 
-static uint8_t
-mfad_acct_wire_state(const struct mfad_conf *conf, const struct mfad_acct *a)
-{
-	if (a->state == MFAD_ACCT_DISABLED)
-		return MSS_ACCT_DISABLED;
-	if (mfad_acct_is_locked(a, mfad_clock_real_s()))
-		return MSS_ACCT_LOCKED;
-	if (a->state == MFAD_ACCT_INVITED)
-		return MSS_ACCT_INVITED;
-	if (mfad_acct_must_enroll(conf, a, mfad_clock_real_s()))
-		return MSS_ACCT_REENROLL;
-	return MSS_ACCT_ACTIVE;
-}
-
 struct mfad_count_arg {
 	uint32_t	n;
 };
@@ -393,7 +379,7 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 
 	if (mss_addr_mask(a->email, masked, sizeof(masked)) != 0)
 		masked[0] = '\0';
-	mfad_throttle_ends(ctx->conf, a, mfad_clock_real_s(), &recent, &resend_until,
+	mfad_acct_rule_throttle_ends(ctx->conf, a, mfad_clock_real_s(), &recent, &resend_until,
 	    &hour_until);
 	if ((r = mfad_device_list(txn, ctx->store, a->user, mfad_count_dev,
 	    &c)) != 0)
@@ -402,7 +388,8 @@ mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 	    (r = mss_buf_put_str(rep, a->email)) != 0 ||
 	    (r = mss_buf_put_str(rep, masked)) != 0 ||
 	    (r = mss_buf_put_str(rep, a->lang)) != 0 ||
-	    (r = mss_buf_put_u8(rep, mfad_acct_wire_state(ctx->conf, a))) != 0 ||
+	    (r = mss_buf_put_u8(rep, mfad_acct_rule_wire_state(ctx->conf, a,
+	    mfad_clock_real_s()))) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->created)) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->enrolled)) != 0 ||
 	    (r = mss_buf_put_u32(rep, a->failures)) != 0 ||
@@ -465,7 +452,7 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			    MFAD_ACCT_INVITED;
 		snprintf(detail, sizeof(detail), "failures=%u mails_cleared=%u",
 		    (unsigned)a.failures, (unsigned)a.nsends);
-		mfad_acct_clear_failures(&a);
+		mfad_acct_rule_clear_failures(&a);
 		a.nsends = 0;
 		memset(a.sends, 0, sizeof(a.sends));
 		r = mfad_acct_put(txn, ctx->store, &a, a.email);

@@ -20,7 +20,6 @@
 #include "mfad_str.h"
 
 #define MFAD_REMEMBER_WINDOW	600	/* seconds after the code to answer */
-#define MFAD_LOGIN_GRACE	600	/* a login outlives its code by this */
 #define MFAD_CEILING_WAIT	60	/* the global ceiling's window */
 #define MFAD_NOTICE_EVERY	3600	/* one throttle notice an hour */
 
@@ -46,77 +45,6 @@ mfad_clean_text(char *s)
 	for (; s != NULL && *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = '?';
-}
-
-int
-mfad_sends_throttle(const struct mfad_conf *conf, uint64_t *sends,
-    uint32_t *nsends, uint64_t now, uint32_t *wait)
-{
-	uint32_t i, j, max;
-
-	for (i = j = 0; i < *nsends; i++)
-		if (sends[i] + 3600 > now)
-			sends[j++] = sends[i];
-	*nsends = j;
-	*wait = 0;
-	if (*nsends > 0 &&
-	    sends[*nsends - 1] + conf->code_resend_interval > now) {
-		*wait = (uint32_t)(sends[*nsends - 1] +
-		    conf->code_resend_interval - now);
-		return MSS_ERR_THROTTLED;
-	}
-	max = conf->code_max_sends < MFAD_SENDS_MAX ? conf->code_max_sends :
-	    MFAD_SENDS_MAX;
-	if (*nsends >= max) {
-		*wait = (uint32_t)(sends[0] + 3600 - now);
-		return MSS_ERR_THROTTLED;
-	}
-	return 0;
-}
-
-void
-mfad_throttle_ends(const struct mfad_conf *conf, const struct mfad_acct *a,
-    uint64_t now, uint32_t *recent, uint64_t *resend_until,
-    uint64_t *hour_until)
-{
-	uint64_t in[MFAD_SENDS_MAX];
-	uint32_t i, n = 0, max;
-
-	for (i = 0; i < a->nsends && i < MFAD_SENDS_MAX; i++)
-		if (a->sends[i] + 3600 > now)
-			in[n++] = a->sends[i];
-	*recent = n;
-	*resend_until = *hour_until = 0;
-	if (n > 0 && in[n - 1] + conf->code_resend_interval > now)
-		*resend_until = in[n - 1] + conf->code_resend_interval;
-	max = conf->code_max_sends < MFAD_SENDS_MAX ? conf->code_max_sends :
-	    MFAD_SENDS_MAX;
-	/* Room again once all but max - 1 of them have left the hour. */
-	if (n >= max)
-		*hour_until = in[n - max] + 3600;
-}
-
-void
-mfad_sends_record(uint64_t *sends, uint32_t *nsends, uint64_t now)
-{
-	if (*nsends == MFAD_SENDS_MAX) {
-		memmove(sends, sends + 1, (MFAD_SENDS_MAX - 1) * sizeof(sends[0]));
-		(*nsends)--;
-	}
-	sends[(*nsends)++] = now;
-}
-
-int
-mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a, uint64_t now,
-    uint32_t *wait)
-{
-	return mfad_sends_throttle(conf, a->sends, &a->nsends, now, wait);
-}
-
-static void
-mfad_record_send(struct mfad_acct *a, uint64_t now)
-{
-	mfad_sends_record(a->sends, &a->nsends, now);
 }
 
 const char *
@@ -193,99 +121,6 @@ mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
 	vars->time = (time_t)now;
 }
 
-int
-mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
-    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
-    const uint8_t key[32], uint64_t now)
-{
-	static const enum mfad_mail_kind kinds[] = {
-		[MFAD_LOGIN_SIGNIN] = MFAD_MAIL_LOGIN_CODE,
-		[MFAD_LOGIN_ENROLL] = MFAD_MAIL_ENROLL_CODE,
-		[MFAD_LOGIN_RESET] = MFAD_MAIL_RESET_CODE,
-	};
-	const struct mfad_conf *conf = ctx->conf;
-	struct mfad_mail_vars vars;
-	char code[MFAD_CODE_MAX + 1];
-	int r;
-
-	(void)token;	/* the code is bound to its own nonce instead */
-	l->code_expires = now + conf->code_ttl;
-	l->expires = l->code_expires + MFAD_LOGIN_GRACE;
-	l->mail = MSS_MAIL_QUEUED;
-	l->sends++;
-	/* A new code: a takeover of it is news to the owner again. */
-	l->noticed = 0;
-	mfad_code_nonce_new(l->code_nonce);
-	if (l->kind == MFAD_LOGIN_DECOY) {
-		/* Nothing is mailed, and no code can match this hash. */
-		randombytes_buf(l->codehash, sizeof(l->codehash));
-		return 0;
-	}
-	mfad_code_new(conf->code_length, code);
-	mfad_code_hash(ctx->keys, l->code_nonce, a->user, code, l->codehash);
-	mfad_mail_vars_init(ctx, &vars, a->user, l->masked, l->service,
-	    l->rhost, now);
-	vars.code = code;
-	vars.minutes = mfad_minutes(conf);
-	r = mfad_outbox_queue(ctx, txn, kinds[l->kind], a->user, a->email,
-	    a->lang, &vars, l->code_expires, key);
-	sodium_memzero(code, sizeof(code));
-	if (r != 0)
-		return r;
-	mfad_record_send(a, now);
-	return 0;
-}
-
-void
-mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l, uint64_t now)
-{
-	l->code_expires = now + ctx->conf->code_ttl;
-	l->expires = l->code_expires + MFAD_LOGIN_GRACE;
-	/* Nothing is waiting in the outbox: no "mail delayed" line. */
-	l->mail = MSS_MAIL_SENT;
-	mfad_code_nonce_new(l->code_nonce);
-	randombytes_buf(l->codehash, sizeof(l->codehash));
-}
-
-int
-mfad_acct_must_enroll(const struct mfad_conf *conf, const struct mfad_acct *a,
-    uint64_t now)
-{
-	if (a->state == MFAD_ACCT_INVITED || a->reenroll)
-		return 1;
-	/* The policy takes effect on its date, for those enrolled before. */
-	return conf->reenroll_before > 0 &&
-	    now >= (uint64_t)conf->reenroll_before &&
-	    a->enrolled < (uint64_t)conf->reenroll_before;
-}
-
-void
-mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
-    const struct mfad_peer *peer, const char *user, const char *service,
-    const char *rhost, const char *email, const char *device, uint64_t now)
-{
-	const char *colon;
-
-	memset(l, 0, sizeof(*l));
-	l->kind = kind;
-	mfad_str_copy(l->user, sizeof(l->user), user);
-	mfad_str_copy(l->service, sizeof(l->service), service);
-	mfad_str_copy(l->rhost, sizeof(l->rhost), rhost);
-	if (mss_addr_mask(email, l->masked, sizeof(l->masked)) != 0)
-		mfad_str_copy(l->masked, sizeof(l->masked), "*****@*****");
-	l->caller_uid = peer->uid;
-	l->state = MFAD_LOGIN_PENDING;
-	l->created = now;
-	if (device[0] != '\0' && ctx->conf->remember_days > 0) {
-		l->has_device = 1;
-		mfad_device_hash(ctx->keys, user, ctx->hostname, device,
-		    l->devhash);
-		colon = strchr(device, ':');
-		snprintf(l->device_kind, sizeof(l->device_kind), "%.*s",
-		    colon == NULL ? 0 : (int)(colon - device), device);
-	}
-}
-
 /* Queues a notice; MSS_ERR_THROTTLED when the global ceiling refuses
  * it, for the callers that must not go on without it. until: {until}
  * (a lock's end), or 0. */
@@ -350,7 +185,7 @@ mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
 		    "unlocked or reset", a->failures);
 	else
 		snprintf(detail, sizeof(detail), "%u failures: locked for %llus",
-		    a->failures, (unsigned long long)mfad_lock_duration(
+		    a->failures, (unsigned long long)mfad_acct_rule_lock_duration(
 		    ctx->conf, a->failures));
 	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
@@ -416,15 +251,6 @@ mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
 	mfad_outbox_kick(ctx->outbox);
 	return mfad_reply_auth_lang(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
 	    mfad_minutes(ctx->conf), MSS_MAIL_QUEUED, 0, lang);
-}
-
-int
-mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx, const struct mfad_acct *a,
-    const struct mfad_login *l)
-{
-	if (l != NULL && l->kind == MFAD_LOGIN_DECOY)
-		return 0;
-	return mfad_acct_put(txn, ctx->store, a, a->email);
 }
 
 /*
@@ -623,25 +449,13 @@ mfad_auth_takeover(struct mfad_ctx *ctx, MDB_txn **txn,
 		return r;
 	/* Only a live sign-in code; one bound to its token (stored before
 	 * nonces) cannot move. */
-	if (old.kind != MFAD_LOGIN_SIGNIN || old.state != MFAD_LOGIN_PENDING ||
-	    now >= old.code_expires ||
-	    old.attempts >= conf->code_max_attempts ||
-	    strcmp(old.user, a->user) != 0 ||
-	    sodium_is_zero(old.code_nonce, sizeof(old.code_nonce))) {
+	if (!mfad_login_rule_may_take_over(conf, &old, a->user, now)) {
 		r = MSS_ERR_NOTFOUND;
 		goto out;
 	}
 	mfad_login_init(ctx, &l, MFAD_LOGIN_SIGNIN, &c->peer, qp->user,
 	    qp->service, qp->rhost, a->email, has_dev ? qp->device : "", now);
-	memcpy(l.code_nonce, old.code_nonce, sizeof(l.code_nonce));
-	memcpy(l.codehash, old.codehash, sizeof(l.codehash));
-	l.code_expires = old.code_expires;
-	l.expires = l.code_expires + MFAD_LOGIN_GRACE;
-	l.attempts = old.attempts;
-	l.sends = old.sends;
-	l.mail = old.mail;
-	l.noticed = old.noticed;
-	old.state = MFAD_LOGIN_MOVED;
+	mfad_login_rule_take_over(&old, &l);
 	left = (unsigned)((l.code_expires - now + 59) / 60);
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
@@ -754,20 +568,20 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		ok = 0;
 	/* No failures nor lock to clear: a success changes no guard. */
 	quiet = a.failures == 0 && a.locked_until == 0 && a.lock_noticed == 0;
-	mfad_acct_expire_lock(&a, now);
+	mfad_acct_rule_expire_lock(&a, now);
 	if (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
 	    strcasecmp(qp->email, a.email) != 0)
 		why = "email mismatch";
 	else if (!ok)
 		why = a.state == MFAD_ACCT_INVITED ? "not enrolled" :
 		    "wrong password";
-	if (why == NULL && mfad_acct_is_locked(&a, now))
+	if (why == NULL && mfad_acct_rule_is_locked(&a, now))
 		why = "account locked";
-	else if (why != NULL && !mfad_acct_is_locked(&a, now))
-		locked_now = mfad_acct_fail(conf, &a, now);
+	else if (why != NULL && !mfad_acct_rule_is_locked(&a, now))
+		locked_now = mfad_acct_rule_fail(conf, &a, now);
 	/* Must (re-)enroll, right password: the code proves the address,
 	 * then a new password; no remembered device skips that. */
-	if (why == NULL && mfad_acct_must_enroll(conf, &a, now)) {
+	if (why == NULL && mfad_acct_rule_must_enroll(conf, &a, now)) {
 		if (qp->flags & MSS_AUTH_F_NOENROLL)
 			why = "enrollment required";
 		else
@@ -803,7 +617,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			    qp->service, qp->rhost, "success",
 			    "method=device" };
 
-			mfad_acct_clear_failures(&a);
+			mfad_acct_rule_clear_failures(&a);
 			a.last_login = now;
 			d.last_used = now;
 			if (mfad_store_full_recently())
@@ -851,7 +665,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		goto out;
 	}
 
-	if (mfad_throttle(conf, &a, now, &wait) != 0) {
+	if (mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
 		/* A live code to continue with rather than a wait. */
 		r = mfad_auth_takeover(ctx, &txn, c, &a, has_dev, now, rtype,
 		    rep);
@@ -908,7 +722,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	    qp->service, qp->rhost, a.email, has_dev ? qp->device : "", now);
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
+	r = mfad_login_send_code(ctx, txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
 		r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
 		goto out;
@@ -952,32 +766,6 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	r = mfad_auth_start_finish(ctx, c, rtype, rep);
 	mfad_auth_cont_free(c);
 	return r;
-}
-
-int
-mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
-    uint8_t key[32], struct mfad_login *l, struct mfad_acct *a)
-{
-	int r;
-
-	if (mfad_token_parse(hex, token) != 0)
-		return MSS_ERR_NOTFOUND;
-	mfad_token_key(token, key);
-	if ((r = mfad_login_get(txn, ctx->store, key, l)) != 0)
-		return r;
-	/* A login continues only from the caller that started it, or a
-	 * trusted PAM caller. */
-	if (!(peer->roles & MFAD_ROLE_PAM) && l->caller_uid != peer->uid)
-		return MSS_ERR_PERM;
-	if (l->kind == MFAD_LOGIN_DECOY) {
-		/* A stand-in account that is never stored. */
-		memset(a, 0, sizeof(*a));
-		mfad_str_copy(a->user, sizeof(a->user), l->user);
-		a->state = MFAD_ACCT_ACTIVE;
-		return 0;
-	}
-	return mfad_acct_get(txn, ctx->store, l->user, a);
 }
 
 static int
@@ -1047,6 +835,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t res, may = 0;
 	uint32_t left = 0;
 	uint64_t now = mfad_clock_real_s();
+	enum mfad_login_gate gate;
 	int r, match, have_acct = 0, locked_now = 0, recovered = 0;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
@@ -1065,28 +854,31 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		goto out;
 	have_acct = 1;
-	mfad_acct_expire_lock(&a, now);
-	if (l.state == MFAD_LOGIN_MOVED) {
+	mfad_acct_rule_expire_lock(&a, now);
+	switch ((gate = mfad_login_rule_gate(&l, &a, now))) {
+	case MFAD_LOGIN_GATE_MOVED:
 		/* A newer login took this code over; nothing is checked. */
 		event = "code_moved";
 		detail = "taken over by a newer login";
 		res = MSS_CODE_MOVED;
-	} else if (l.state != MFAD_LOGIN_PENDING) {
+		break;
+	case MFAD_LOGIN_GATE_DEAD:
+	case MFAD_LOGIN_GATE_USED:
 		event = "code_replay";
-		res = l.state == MFAD_LOGIN_DEAD ? MSS_CODE_DEAD :
+		res = gate == MFAD_LOGIN_GATE_DEAD ? MSS_CODE_DEAD :
 		    MSS_CODE_BADLOGIN;
-	} else if (l.kind == MFAD_LOGIN_SIGNIN ? mfad_acct_is_locked(&a, now) :
-	    a.state == MFAD_ACCT_LOCKED || a.state == MFAD_ACCT_DISABLED) {
-		/* A lockout after failures does not stop a reset or an
-		 * enrollment: proving the mailbox is what clears it. An
-		 * admin lock does (it came after this login started). */
+		break;
+	case MFAD_LOGIN_GATE_LOCKED:
+	default:	/* fail closed */
 		event = "code_refused";
 		detail = "account locked";
 		res = MSS_CODE_DEAD;
-	} else if (now >= l.code_expires) {
+		break;
+	case MFAD_LOGIN_GATE_EXPIRED:
 		event = "code_expired";
 		res = MSS_CODE_EXPIRED;
-	} else {
+		break;
+	case MFAD_LOGIN_GATE_OPEN:
 		/* A login stored before nonces keeps its token binding. */
 		if (sodium_is_zero(l.code_nonce, sizeof(l.code_nonce)))
 			mfad_code_hash_token(ctx->keys, token, l.user, code,
@@ -1107,12 +899,11 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		}
 		sodium_memzero(norm, sizeof(norm));
 		if (match) {
-			l.state = MFAD_LOGIN_VERIFIED;
-			l.verified = now;
+			mfad_login_rule_verified(&l, now);
 			res = MSS_CODE_OK;
 			result = "success";
 			if (l.kind == MFAD_LOGIN_SIGNIN) {
-				mfad_acct_clear_failures(&a);
+				mfad_acct_rule_clear_failures(&a);
 				a.last_login = now;
 				event = "login_ok";
 				detail = recovered ? "method=recovery" :
@@ -1126,24 +917,20 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			may = l.has_device && conf->remember_days > 0 &&
 			    l.kind != MFAD_LOGIN_RESET;
 		} else {
-			l.attempts++;
 			/* Only a sign-in, which proved the password, counts
 			 * against the account: a wrong code of a reset or an
 			 * enrollment counts against its login alone, so that
 			 * a real one and a decoy answer alike. */
 			if (l.kind == MFAD_LOGIN_SIGNIN)
-				locked_now = mfad_acct_fail(conf, &a, now);
+				locked_now = mfad_acct_rule_fail(conf, &a, now);
 			event = "code_wrong";
-			if (l.attempts >= conf->code_max_attempts ||
-			    locked_now) {
-				l.state = MFAD_LOGIN_DEAD;
+			if (mfad_login_rule_wrong(conf, &l, locked_now,
+			    &left)) {
 				res = MSS_CODE_DEAD;
 				detail = locked_now ? "account locked" :
 				    "max_attempts reached";
-			} else {
+			} else
 				res = MSS_CODE_WRONG;
-				left = conf->code_max_attempts - l.attempts;
-			}
 		}
 		sodium_memzero(h, sizeof(h));
 	}
@@ -1152,7 +939,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    result, detail };
 
 		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_acct_save(txn, ctx, &a, &l)) != 0 ||
+		    (r = mfad_login_acct_save(txn, ctx, &a, &l)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
@@ -1216,7 +1003,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (r != 0)
 		goto out;
 	have_acct = 1;
-	mfad_acct_expire_lock(&a, now);
+	mfad_acct_rule_expire_lock(&a, now);
 	if (l.state != MFAD_LOGIN_PENDING) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
 		    0, 0);
@@ -1228,19 +1015,19 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    rtype, rep);
 		goto out;
 	}
-	if (mfad_acct_is_locked(&a, now)) {
+	if (mfad_acct_rule_is_locked(&a, now)) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
 	}
 	if (l.kind != MFAD_LOGIN_DECOY &&
-	    mfad_throttle(conf, &a, now, &wait) != 0) {
+	    mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
 		r = mfad_commit_throttled(ctx, &txn, rep, rtype, l.user,
 		    l.service, l.rhost, wait, "");
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */
-	r = mfad_send_code(ctx, txn, &a, &l, token, key, now);
+	r = mfad_login_send_code(ctx, txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
 		    0, 60);
@@ -1253,7 +1040,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    l.rhost, "info", NULL };
 
 		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_acct_save(txn, ctx, &a, &l)) != 0 ||
+		    (r = mfad_login_acct_save(txn, ctx, &a, &l)) != 0 ||
 		    (r = mfad_audit(ctx, txn, &ev)) != 0)
 			goto out;
 	}
@@ -1362,16 +1149,8 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	else if (r != 0)
 		goto out;
 	else {
-		if (a.state == MFAD_ACCT_DISABLED)
-			state = MSS_ACCT_DISABLED;
-		else if (mfad_acct_is_locked(&a, mfad_clock_real_s()))
-			state = MSS_ACCT_LOCKED;
-		else if (a.state == MFAD_ACCT_INVITED)
-			state = MSS_ACCT_INVITED;
-		else if (mfad_acct_must_enroll(ctx->conf, &a, mfad_clock_real_s()))
-			state = MSS_ACCT_REENROLL;
-		else
-			state = MSS_ACCT_ACTIVE;
+		state = mfad_acct_rule_wire_state(ctx->conf, &a,
+		    mfad_clock_real_s());
 		mfad_acct_wipe(&a);
 	}
 	/* Invited and unknown accounts are asked about before every login;

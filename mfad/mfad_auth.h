@@ -7,8 +7,9 @@
 #ifndef MFAD_AUTH_H
 #define MFAD_AUTH_H
 
+#include "mfad_acct.h"
 #include "mfad_code.h"
-#include "mfad_lockout.h"
+#include "mfad_login.h"
 #include "mfad_mail.h"
 #include "mfad_server.h"
 
@@ -57,33 +58,6 @@ void mfad_auth_req_free(struct mfad_auth_req *q);
 /* Replaces control characters in a request's text field with '?'. */
 void mfad_clean_text(char *s);
 
-/* 1 when the account must (re-)enroll before it can log in: invited,
- * marked by `mfadctl user reenroll`, or enrolled before the policy date
- * once that date has come. */
-int mfad_acct_must_enroll(const struct mfad_conf *conf,
-    const struct mfad_acct *a, uint64_t now);
-/*
- * Per-account mail throttle: resend_interval between two mails and
- * max_sends in any hour. 0, or MSS_ERR_THROTTLED with *wait seconds.
- */
-int mfad_throttle(const struct mfad_conf *conf, struct mfad_acct *a,
-    uint64_t now, uint32_t *wait);
-/*
- * When a's mail throttles end, as mfad_throttle applies them at now, for
- * the helpdesk: *recent, the mails of the last hour; *resend_until,
- * resend_interval after the newest; *hour_until, when max_sends is
- * reached, the time the hour's window has room again. A throttle that
- * does not hold gives 0. a is not changed.
- */
-void mfad_throttle_ends(const struct mfad_conf *conf,
-    const struct mfad_acct *a, uint64_t now, uint32_t *recent,
-    uint64_t *resend_until, uint64_t *hour_until);
-/* The same rule on any list of send times (newest last, *nsends of
- * them, pruned to the last hour in place). */
-int mfad_sends_throttle(const struct mfad_conf *conf, uint64_t *sends,
-    uint32_t *nsends, uint64_t now, uint32_t *wait);
-/* Appends now to such a list, dropping the oldest when it is full. */
-void mfad_sends_record(uint64_t *sends, uint32_t *nsends, uint64_t now);
 /* Code validity in whole minutes, for prompts and mail. */
 unsigned mfad_minutes(const struct mfad_conf *conf);
 /* The template values every mail shares: host, masked address, service,
@@ -92,37 +66,6 @@ unsigned mfad_minutes(const struct mfad_conf *conf);
 void mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
     const char *user, const char *masked, const char *service,
     const char *rhost, uint64_t now);
-/* Fills a new pending login; the masked address is computed from email,
- * the device identity (may be "") is hashed with the user and host. */
-void mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l,
-    uint8_t kind, const struct mfad_peer *peer, const char *user,
-    const char *service, const char *rhost, const char *email,
-    const char *device, uint64_t now);
-/*
- * Makes a new code for login l (store key `key`), with a fresh nonce
- * that binds its hash (token is no longer hashed in), stores both in l,
- * clears l's takeover notice and queues the mail for l's kind in txn (a
- * decoy gets an unmatchable hash and no mail). The code itself is wiped
- * before returning.
- */
-int mfad_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
-    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
-    const uint8_t key[32], uint64_t now);
-/* A sign-in login with no mailed code (the mail limit refused one): it
- * can end only with a recovery code, or with a later resend's code. */
-void mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l,
-    uint64_t now);
-/* Stores a unless l is a decoy, whose account is a stand-in. */
-int mfad_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
-    const struct mfad_acct *a, const struct mfad_login *l);
-/*
- * Opens the login named by hex for this peer: fills token, key, l and its
- * account a (a stand-in for a decoy). MSS_ERR_NOTFOUND for a malformed or
- * unknown login, MSS_ERR_PERM when the peer did not start it.
- */
-int mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
-    uint8_t key[32], struct mfad_login *l, struct mfad_acct *a);
 /* 0 when peer may act for user; else audits the refusal and returns
  * MSS_ERR_PERM. */
 int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
@@ -132,7 +75,7 @@ int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
  * global ceiling is logged, never fatal to what it reports. */
 int mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
     const struct mfad_acct *a, const struct mfad_login *l, uint64_t now);
-/* A lockout began (event: what mfad_acct_fail returned): audited, and
+/* A lockout began (event: what mfad_acct_rule_fail returned): audited, and
  * the owner is told by mail when the event says so. */
 int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_acct *a, int event, const char *service,

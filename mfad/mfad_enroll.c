@@ -19,8 +19,6 @@
 #include "mss_err.h"
 #include "mss_proto.h"
 
-#define MFAD_PASSWORD_WINDOW	600	/* seconds after the code to set it */
-
 #define MFAD_INVITE_TTL		(7 * 86400)	/* an invitation's tries */
 
 /*
@@ -49,7 +47,7 @@ mfad_reset_kind(const struct mfad_conf *conf, const struct mfad_acct *a,
 		    "disabled";
 		return MFAD_LOGIN_DECOY;
 	}
-	if (mfad_acct_must_enroll(conf, a, now)) {
+	if (mfad_acct_rule_must_enroll(conf, a, now)) {
 		*why = "enrollment refused by noenroll";
 		return (flags & MSS_AUTH_F_NOENROLL) ? MFAD_LOGIN_DECOY :
 		    MFAD_LOGIN_ENROLL;
@@ -95,21 +93,6 @@ mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
 	sodium_memzero(h, sizeof(h));
 }
 
-/*
- * Empty-password starts and resends of one user, whatever address was
- * typed, in an hour: each typed address has its own record, so without
- * this a caller changing the address at each try (a reset for its own
- * name, say) would store a login and a record each time without end.
- * The same for real and decoy logins, so that it tells nothing either.
- */
-static uint32_t
-mfad_reset_user_max(const struct mfad_conf *conf)
-{
-	uint32_t max = 4 * conf->code_max_sends;
-
-	return max < MFAD_SENDS_MAX ? max : MFAD_SENDS_MAX;
-}
-
 /* Reads the record of key into *t (empty when there is none). */
 static int
 mfad_reset_rec(struct mfad_ctx *ctx, MDB_txn *txn,
@@ -128,9 +111,9 @@ mfad_reset_rec(struct mfad_ctx *ctx, MDB_txn *txn,
 /*
  * The limits of the empty-password path, read and applied alike to real
  * and decoy logins: the (user, typed address) record's resend_interval
- * and max_sends, the user's record (mfad_reset_user_max), then the
- * global ceiling. 0 with *t and *u filled, or MSS_ERR_THROTTLED with
- * *wait and *why, or a store error.
+ * and max_sends, the user's record (mfad_acct_rule_reset_user_max),
+ * then the global ceiling. 0 with *t and *u filled, or
+ * MSS_ERR_THROTTLED with *wait and *why, or a store error.
  */
 static int
 mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
@@ -139,25 +122,19 @@ mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
     const char **why)
 {
 	uint8_t ukey[MFAD_KEY_LEN];
-	uint32_t i, j, max = mfad_reset_user_max(ctx->conf);
 	int r;
 
 	mfad_throttle_user_key(ctx->keys, l->user, ukey);
 	if ((r = mfad_reset_rec(ctx, txn, l->tkey, t)) != 0 ||
 	    (r = mfad_reset_rec(ctx, txn, ukey, u)) != 0)
 		return r;
-	if (mfad_sends_throttle(ctx->conf, t->sends, &t->nsends, now,
+	if (mfad_acct_rule_sends_throttle(ctx->conf, t->sends, &t->nsends, now,
 	    wait) != 0) {
 		*why = "per-address mail limit";
 		return MSS_ERR_THROTTLED;
 	}
-	for (i = j = 0; i < u->nsends && i < MFAD_SENDS_MAX; i++)
-		if (u->sends[i] + 3600 > now)
-			u->sends[j++] = u->sends[i];
-	u->nsends = j;
-	if (u->nsends >= max) {
-		/* Room again when the oldest that count leave the hour. */
-		*wait = (uint32_t)(u->sends[u->nsends - max] + 3600 - now);
+	if (mfad_acct_rule_reset_user_throttle(ctx->conf, u->sends,
+	    &u->nsends, now, wait) != 0) {
 		*why = "per-user reset limit";
 		return MSS_ERR_THROTTLED;
 	}
@@ -204,12 +181,12 @@ mfad_reset_send(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
 	uint8_t ukey[MFAD_KEY_LEN];
 	int r;
 
-	if ((r = mfad_send_code(ctx, txn, a, l, token, key, now)) != 0)
+	if ((r = mfad_login_send_code(ctx, txn, a, l, token, key, now)) != 0)
 		return r;
 	if (l->kind == MFAD_LOGIN_DECOY)
 		mfad_decoy_work(ctx, l, token, lang);
-	mfad_sends_record(t->sends, &t->nsends, now);
-	mfad_sends_record(u->sends, &u->nsends, now);
+	mfad_acct_rule_sends_record(t->sends, &t->nsends, now);
+	mfad_acct_rule_sends_record(u->sends, &u->nsends, now);
 	mfad_throttle_user_key(ctx->keys, l->user, ukey);
 	if ((r = mfad_throttle_put(txn, ctx->store, l->tkey, t)) != 0)
 		return r;
@@ -364,15 +341,6 @@ mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
 	    a->email, a->lang, &vars, now + MFAD_INVITE_TTL, NULL);
 }
 
-/* The login may set a password now: its code was accepted recently. */
-static int
-mfad_may_set(const struct mfad_login *l, uint64_t now)
-{
-	return (l->kind == MFAD_LOGIN_ENROLL || l->kind == MFAD_LOGIN_RESET) &&
-	    l->state == MFAD_LOGIN_VERIFIED &&
-	    now <= l->verified + MFAD_PASSWORD_WINDOW;
-}
-
 /*
  * RESULT 19 for a new password the policy refused: the English reason
  * for the log, then its number, which the module words (PROTOCOL.md).
@@ -415,7 +383,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
 	mfad_txn_abort(&txn);
-	if (r == MSS_ERR_NOTFOUND || (r == 0 && !mfad_may_set(&l, now))) {
+	if (r == MSS_ERR_NOTFOUND || (r == 0 && !mfad_login_rule_may_set(&l, now))) {
 		if (r == 0)
 			mfad_acct_wipe(&a);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
@@ -444,7 +412,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	have = 1;
 	/* An admin lock that came after the code is not undone here. */
-	if (!mfad_may_set(&l, now) || a.state == MFAD_ACCT_LOCKED ||
+	if (!mfad_login_rule_may_set(&l, now) || a.state == MFAD_ACCT_LOCKED ||
 	    a.state == MFAD_ACCT_DISABLED) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
 		    "no login may set a password here");
@@ -454,7 +422,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	 * new password, and the record says so. */
 	cleared = a.locked_until > now || a.failures > 0;
 	memcpy(a.pwhash, hash, sizeof(hash));
-	mfad_acct_clear_failures(&a);
+	mfad_acct_rule_clear_failures(&a);
 	/* A new password ends every remembered device (SECURITY 17). */
 	if ((r = mfad_device_revoke_all(txn, ctx->store, a.user, &n)) != 0)
 		goto out;
@@ -568,14 +536,14 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	found = r == 0;
 	if (found) {
-		mfad_acct_expire_lock(&a, now);
+		mfad_acct_rule_expire_lock(&a, now);
 		if (sodium_memcmp(hash, a.pwhash, sizeof(hash)) != 0)
 			ok = 0;
-		if (mfad_acct_is_locked(&a, now))
+		if (mfad_acct_rule_is_locked(&a, now))
 			why = "account locked";
 		else if (!ok) {
 			why = "wrong password";
-			locked_now = mfad_acct_fail(conf, &a, now);
+			locked_now = mfad_acct_rule_fail(conf, &a, now);
 		}
 	} else
 		why = "unknown user";
@@ -596,7 +564,7 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 	memcpy(a.pwhash, nh, sizeof(nh));
-	mfad_acct_clear_failures(&a);
+	mfad_acct_rule_clear_failures(&a);
 	{
 		struct mfad_audit_ev ev = { "password_changed", user, service,
 		    "", "success", NULL };

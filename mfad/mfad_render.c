@@ -37,7 +37,7 @@
 #include "mss_ident.h"
 #include "mfad_clock.h"
 #include "mfad_conf.h"
-#include "mfad_lockout.h"
+#include "mfad_acct.h"
 #include "mfad_mail.h"
 #include "mfad_render.h"
 

@@ -20,7 +20,7 @@
 
 #include <sodium.h>
 
-#include "mfad_lockout.h"
+#include "mfad_acct.h"
 #include "mfad_mail.h"
 #include "mfad_render.h"
 #include "mss_err.h"

@@ -30,7 +30,7 @@
 
 #include "mss_err.h"
 #include "mfad_conf.h"
-#include "mfad_lockout.h"
+#include "mfad_acct.h"
 #include "mfad_mail.h"
 #include "mfad_render.h"
 
