@@ -6,7 +6,7 @@
 #ifndef MFAD_ADMIN_H
 #define MFAD_ADMIN_H
 
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 int mfad_admin_status(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);

@@ -8,7 +8,7 @@
 
 #include <lmdb.h>
 
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 struct mfad_audit_ev {
 	const char	*event;		/* e.g. "login_ok" */

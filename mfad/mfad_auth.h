@@ -10,7 +10,7 @@
 #include "mfad_code.h"
 #include "mfad_lockout.h"
 #include "mfad_mail.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *);

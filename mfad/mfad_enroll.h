@@ -16,7 +16,7 @@
 #define MFAD_ENROLL_H
 
 #include "mfad_code.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 #include "mfad_store.h"
 
 int mfad_reset_start(struct mfad_ctx *, const struct mfad_peer *,

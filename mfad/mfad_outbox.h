@@ -15,7 +15,7 @@
 #include <lmdb.h>
 
 #include "mfad_mail.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 /* Starts the sender threads (which first resume what a previous run
  * left). */

@@ -73,20 +73,6 @@ static struct mfad_log_limit mfad_lim_timeout =
 static struct mfad_log_limit mfad_lim_bad =
     MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
 
-int
-mfad_reply_result(struct mss_buf *rep, uint8_t *rtype, int code,
-    const char *msg)
-{
-	int r;
-
-	mss_buf_reset(rep);
-	*rtype = MSS_REP_RESULT;
-	if ((r = mss_buf_put_u32(rep, (uint32_t)(code < 0 ? -code : code)))
-	    != 0 || (r = mss_buf_put_str(rep, msg)) != 0)
-		return r;
-	return 0;
-}
-
 /* Dispatch table: who may send what, and who answers it. */
 
 static int
@@ -369,16 +355,6 @@ struct mfad_pool {
  */
 #define MFAD_CARRY_MS	50
 #define MFAD_CARRY_MAX	64
-
-/* Jobs waiting for a worker (password hashing first of all), for
- * `mfadctl metrics`: static, as every request sees a copy of ctx. */
-static uint64_t mfad_pool_waiting;
-
-uint64_t
-mfad_server_waiting(void)
-{
-	return __atomic_load_n(&mfad_pool_waiting, __ATOMIC_RELAXED);
-}
 
 static void
 mfad_close_fds(int *fds, int *nfds)
@@ -751,7 +727,7 @@ mfad_pool_take(struct mfad_pool *p)
 	if ((j = p->todo) != NULL) {
 		if ((p->todo = j->next) == NULL)
 			p->todo_tail = NULL;
-		__atomic_sub_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
+		mfad_jobs_waiting_add(-1);
 		return j;
 	}
 	if ((f = p->flows) == NULL || (p->urun >= p->urun_max && !p->stop))
@@ -772,7 +748,7 @@ mfad_pool_take(struct mfad_pool *p)
 	} else
 		free(f);
 	p->urun++;
-	__atomic_sub_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
+	mfad_jobs_waiting_add(-1);
 	return j;
 }
 
@@ -860,7 +836,7 @@ mfad_pool_push(struct mfad_pool *p, struct mfad_job *j)
 			f->head = j;
 		f->tail = j;
 	}
-	__atomic_add_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
+	mfad_jobs_waiting_add(1);
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
