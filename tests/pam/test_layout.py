@@ -22,6 +22,10 @@ HANDLERS = ("mfad_admin.c", "mfad_audit.c", "mfad_auth.c", "mfad_enroll.c",
 # Only these may include mfad_server.h: the transport and the main.
 SERVER_USERS = ("mfad_server.c", "mfad.c")
 UPPER = ("mfad_server.h", "mfad_pool.h", "mfad_dispatch.h")
+# The handlers' prototypes: the dispatch table includes them all, the
+# transport and the pool none.
+PROTOS = ("mfad_admin.h", "mfad_auth.h", "mfad_enroll.h", "mfad_import.h")
+ABOVE = ("mfad_server.c", "mfad_pool.c", "mfad_pool.h", "mfad_server.h")
 
 
 def graph(root):
@@ -86,10 +90,14 @@ def problems(g):
         elif "mfad_server.h" in reach and f not in SERVER_USERS:
             out.append("%s reaches mfad_server.h" % f)
     if "mfad_dispatch.c" in g:
-        for h in HANDLERS:
-            hh = h.replace(".c", ".h")
-            if hh not in g["mfad_dispatch.c"]:
-                out.append("mfad_dispatch.c misses %s" % hh)
+        for h in PROTOS:
+            if h not in g["mfad_dispatch.c"]:
+                out.append("mfad_dispatch.c misses %s" % h)
+        for f in ABOVE:
+            for h in PROTOS:
+                if h in g.get(f, []):
+                    out.append("%s includes %s (only mfad_dispatch.c "
+                               "may)" % (f, h))
     return out
 
 
