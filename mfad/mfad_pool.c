@@ -40,13 +40,19 @@ mfad_sweep(struct mfad_ctx *ctx)
 	unsigned n = 0;
 	uint64_t now = mfad_clock_real_s(), keep;
 	struct mfad_conf *conf;
+	int r;
 
 	conf = mfad_snap_hold(ctx);
 	keep = (uint64_t)conf->audit_days * 86400;
 	mfad_snap_release(conf);
-	mfad_audit_agg_flush(ctx, 0);
-	if (mfad_store_sweep_run(ctx->store, now, now > keep ? now - keep : 0,
-	    &n) == 0 && n > 0)
+	/* A summary the store refuses keeps only its log line; the sweep
+	 * goes on. */
+	if (mfad_audit_agg_flush(ctx, 0) != 0)
+		mfad_log(LOG_ERR, "sweep: not every audit summary was stored");
+	if ((r = mfad_store_sweep_run(ctx->store, now, now > keep ?
+	    now - keep : 0, &n)) != 0)
+		mfad_log(LOG_ERR, "sweep: %s", mss_strerror(r));
+	else if (n > 0)
 		mfad_log(LOG_DEBUG, "swept %u expired records", n);
 }
 
