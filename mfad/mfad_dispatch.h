@@ -17,8 +17,8 @@ struct mfad_auth_cont;
  * Where a request runs. MFAD_H_COMMIT: a quick change, on the committing
  * thread inside a group commit. MFAD_H_SPLIT: AUTH_START, whose password
  * check runs on a worker and whose changes join a group commit.
- * MFAD_H_READ: it only reads, on a worker with a read-only transaction
- * of its own, after the carried batch is on disk. None: on a worker with
+ * MFAD_H_READ: it only reads, on the reader thread with a read-only
+ * transaction of its own, after the carried batch is on disk. None: on a worker with
  * transactions of its own (hashing, the relay, a backup).
  */
 #define MFAD_H_COMMIT	0x01

@@ -238,6 +238,52 @@ mfad_committer(void *arg)
 }
 
 /*
+ * The reader: requests that only read (MFAD_H_READ), in turn, each with
+ * a read-only transaction of its own once the carried batch is on disk
+ * (mfad_pool_sync), so that it sees what every earlier reply said. At
+ * the stop it answers what is queued, then ends.
+ */
+static void *
+mfad_reader(void *arg)
+{
+	struct mfad_pool *p = arg;
+	struct mfad_job *j;
+
+	pthread_setname_np(pthread_self(), "mfad-reader");
+	mfad_pw_priority(1);
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while ((j = p->rtodo) == NULL && !p->stop)
+			pthread_cond_wait(&p->rcond, &p->lock);
+		if (j != NULL && (p->rtodo = j->next) == NULL)
+			p->rtodo_tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (j == NULL)
+			break;
+		mfad_pool_sync(p);
+		mfad_dispatch_run(p->ctx, &j->req);
+		j->next = NULL;
+		mfad_pool_deliver(p, j);
+	}
+	return NULL;
+}
+
+/* Queues a job for the reader. */
+static void
+mfad_reader_push(struct mfad_pool *p, struct mfad_job *j)
+{
+	pthread_mutex_lock(&p->lock);
+	j->next = NULL;
+	if (p->rtodo_tail != NULL)
+		p->rtodo_tail->next = j;
+	else
+		p->rtodo = j;
+	p->rtodo_tail = j;
+	pthread_cond_signal(&p->rcond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
  * The next job for a worker (p->lock held): a trusted one, else the
  * first of the next uid's queue while fewer than urun_max such jobs run
  * (when stopping, whatever is left). NULL: nothing to take now.
@@ -385,11 +431,15 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 		return MSS_ERR_SYSTEM;
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&p->cflushed, NULL);
+	pthread_cond_init(&p->rcond, NULL);
 	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		return MSS_ERR_SYSTEM;
 	if (pthread_create(&p->committer, NULL, mfad_committer, p) != 0)
 		return MSS_ERR_SYSTEM;
 	p->has_committer = 1;
+	if (pthread_create(&p->reader, NULL, mfad_reader, p) != 0)
+		return MSS_ERR_SYSTEM;
+	p->has_reader = 1;
 	/* Workers hash passwords (at most one per core at a time, see
 	 * mfad_pw.c) and wait on relays or backups: one per core, and two
 	 * more so that a slow relay does not hold up password checks. */
@@ -415,10 +465,15 @@ mfad_pool_stop(struct mfad_pool *p)
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cond);
+	pthread_cond_signal(&p->rcond);
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	free(p->threads);
+	/* The reader's last requests may wait for a carried batch: before
+	 * the committer stops. */
+	if (p->has_reader)
+		pthread_join(p->reader, NULL);
 	/* The workers are gone: what they passed on is queued by now. */
 	if (p->has_committer) {
 		pthread_mutex_lock(&p->lock);
@@ -435,6 +490,10 @@ mfad_pool_stop(struct mfad_pool *p)
 		p->todo = j->next;
 		mfad_job_free(j);
 	}
+	while ((j = p->rtodo) != NULL) {
+		p->rtodo = j->next;
+		mfad_job_free(j);
+	}
 	while ((f = p->flows) != NULL) {
 		p->flows = f->next;
 		while ((j = f->head) != NULL) {
@@ -447,6 +506,7 @@ mfad_pool_stop(struct mfad_pool *p)
 	close(p->wake[1]);
 	pthread_cond_destroy(&p->ccond);
 	pthread_cond_destroy(&p->cflushed);
+	pthread_cond_destroy(&p->rcond);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 }
@@ -460,6 +520,10 @@ mfad_pool_submit(struct mfad_pool *p, struct mfad_job *j)
 	h = mfad_dispatch_find(j->req.type);
 	if (h != NULL && (h->flags & MFAD_H_COMMIT)) {
 		mfad_commit_push(p, j);
+		return 0;
+	}
+	if (h != NULL && (h->flags & MFAD_H_READ)) {
+		mfad_reader_push(p, j);
 		return 0;
 	}
 	return mfad_pool_push(p, j);

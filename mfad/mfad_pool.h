@@ -2,8 +2,8 @@
  * The worker pool and the group committer. Requests of trusted callers
  * go first; the others wait in one queue per uid, served in turn. Quick
  * changes run on one committing thread, many in one write transaction
- * and one disk sync; the rest (hashing, the relay, backups, reads) on
- * workers. Finished jobs go back to the loop through a pipe.
+ * and one disk sync; reads on a reader thread with read-only
+ * transactions; the rest (hashing, the relay, backups) on workers. Finished jobs go back to the loop through a pipe.
  *
  * The batch transaction reaches the handlers that run on the committing
  * thread through a thread-local in mfad_store.c (mfad_store_batch, read
@@ -59,6 +59,13 @@ struct mfad_pool {
 	int			 wake[2];	/* workers -> loop */
 	pthread_t		*threads;
 	size_t			 nthreads;
+	/* Requests that only read: one thread of their own, which never
+	 * hashes, so that they wait neither for the group commit nor for
+	 * the password checks on the workers. */
+	pthread_t		 reader;
+	int			 has_reader;
+	pthread_cond_t		 rcond;
+	struct mfad_job		*rtodo, *rtodo_tail;
 	/* Group commit: jobs for the committing thread. */
 	pthread_t		 committer;
 	int			 has_committer;
