@@ -237,8 +237,10 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		return 1;
 	}
 	r = mfad_server_run(&ctx, lfd, sigfd);
-	/* Refusals only counted so far get their record. */
-	mfad_audit_agg_flush(&ctx, 1);
+	/* Refusals only counted so far get their record; a summary the
+	 * store refuses has its line in the log, and the stop says so. */
+	if (mfad_audit_agg_flush(&ctx, 1) != 0)
+		mfad_log(LOG_ERR, "stop: not every audit summary was stored");
 	mfad_outbox_stop(ctx.outbox);
 	close(lfd);
 	unlink(ctx.conf->socket);

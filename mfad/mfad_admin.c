@@ -187,7 +187,7 @@ mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mfad_metric(rep, &n, "mfad_outbox_oldest_seconds", "", 0,
 	    oldest == 0 || oldest > now_us ? 0 : now_us - oldest)) != 0 ||
 	    (r = mfad_metric(rep, &n, "mfad_worker_queue", "", 0,
-	    mfad_server_waiting())) != 0 ||
+	    mfad_jobs_waiting())) != 0 ||
 	    (r = mfad_metric(rep, &n, "mfad_store_map_bytes", "", 0,
 	    map)) != 0 ||
 	    (r = mfad_metric(rep, &n, "mfad_store_used_bytes", "", 0,

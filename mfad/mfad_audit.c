@@ -239,12 +239,13 @@ mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
 	return mfad_audit(ctx, txn, ev);
 }
 
-void
+int
 mfad_audit_agg_flush(struct mfad_ctx *ctx, int all)
 {
 	struct mfad_agg g;
 	long long now = mfad_clock_mono_ms();
 	size_t i;
+	int r, first = 0;
 
 	for (i = 0; i < MFAD_AGG_SLOTS; i++) {
 		pthread_mutex_lock(&mfad_agg_lock);
@@ -256,8 +257,12 @@ mfad_audit_agg_flush(struct mfad_ctx *ctx, int all)
 		g = mfad_agg[i];
 		mfad_agg[i].skipped = 0;
 		pthread_mutex_unlock(&mfad_agg_lock);
-		if (mfad_agg_write(ctx, NULL, &g) != 0)
+		if ((r = mfad_agg_write(ctx, NULL, &g)) != 0) {
 			mfad_log(LOG_ERR, "audit: a summary of %lu refusals "
 			    "could not be stored", g.skipped);
+			if (first == 0)
+				first = r;
+		}
 	}
+	return first;
 }

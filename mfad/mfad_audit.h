@@ -8,7 +8,7 @@
 
 #include <lmdb.h>
 
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 struct mfad_audit_ev {
 	const char	*event;		/* e.g. "login_ok" */
@@ -39,8 +39,9 @@ int mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
     __attribute__((warn_unused_result));
 /* Stores the counts of windows that ended (all: every count), each in
- * a transaction of its own. */
-void mfad_audit_agg_flush(struct mfad_ctx *ctx, int all);
+ * a transaction of its own. Goes on past a failure (logged); returns
+ * the first. */
+int mfad_audit_agg_flush(struct mfad_ctx *ctx, int all) MSS_WUR;
 
 /* The i-th event counted since mfad started, and its count in *n; NULL
  * after the last. */

@@ -11,10 +11,10 @@
 #include "mfad_code.h"
 #include "mfad_login.h"
 #include "mfad_mail.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 
 /*
  * AUTH_START in two halves, so that the slow one (the password check,
@@ -25,18 +25,18 @@ int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
  */
 struct mfad_auth_cont;
 int mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, struct mfad_auth_cont **c);
+    struct mss_buf *req, struct mfad_auth_cont **c) MSS_WUR;
 int mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
-    uint8_t *rtype, struct mss_buf *rep);
+    uint8_t *rtype, struct mss_buf *rep) MSS_WUR;
 void mfad_auth_cont_free(struct mfad_auth_cont *c);
 int mfad_auth_code(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 int mfad_auth_resend(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 int mfad_auth_remember(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 int mfad_auth_acct(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 
 
 /* Shared by the login, enrollment and reset handlers. */
@@ -51,7 +51,7 @@ struct mfad_auth_req {
 /* Parses AUTH_START (start = 1) or RESET_START (start = 0)
  * strictly; control characters in the text fields become '?'. */
 int mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q,
-    int start);
+    int start) MSS_WUR;
 /* Frees (wiping) what the parser allocated. */
 void mfad_auth_req_free(struct mfad_auth_req *q);
 

@@ -16,15 +16,15 @@
 #define MFAD_ENROLL_H
 
 #include "mfad_code.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 #include "mfad_store.h"
 
 int mfad_reset_start(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 int mfad_set_password(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 int mfad_change_password(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 
 /*
  * RESEND for a login of RESET_START (its login has a throttle record):
@@ -35,7 +35,7 @@ int mfad_change_password(struct mfad_ctx *, const struct mfad_peer *,
 int mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn,
     struct mfad_acct *a, struct mfad_login *l,
     const uint8_t token[MFAD_TOKEN_BYTES], const uint8_t key[32],
-    const char *hex, uint8_t *rtype, struct mss_buf *rep);
+    const char *hex, uint8_t *rtype, struct mss_buf *rep) MSS_WUR;
 
 /*
  * Queues the invitation of a new invited account a in txn: how to enroll

@@ -12,9 +12,9 @@
 #ifndef MFAD_IMPORT_H
 #define MFAD_IMPORT_H
 
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 int mfad_import(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *);
+    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 
 #endif /* MFAD_IMPORT_H */

@@ -15,7 +15,7 @@
 #include <lmdb.h>
 
 #include "mfad_mail.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 /* Starts the sender threads (which first resume what a previous run
  * left). */
@@ -28,7 +28,7 @@ void mfad_outbox_kick(struct mfad_outbox *ob);
 /* 1 when the global per-minute ceiling is reached, with *wait the
  * seconds until it frees; takes nothing. */
 int mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
-    uint32_t *wait);
+    uint32_t *wait) MSS_WUR;
 
 /*
  * Renders kind for `to` and queues it in txn, to expire at `expires`.

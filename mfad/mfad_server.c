@@ -17,15 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-
-#include "mfad_admin.h"
-#include "mfad_audit.h"
-#include "mfad_auth.h"
-#include "mfad_enroll.h"
-#include "mfad_import.h"
+#include "mfad_clock.h"
 #include "mfad_log.h"
 #include "mfad_notify.h"
-#include "mfad_outbox.h"
+#include "mfad_pool.h"
 #include "mfad_pw.h"
 #include "mfad_render.h"
 #include "mfad_server.h"
@@ -33,7 +28,6 @@
 #include "mss_err.h"
 #include "mss_io.h"
 #include "mss_proto.h"
-#include "mfad_clock.h"
 
 #define MFAD_IO_DEADLINE_MS	5000	/* a whole request, or a reply */
 #define MFAD_SWEEP_SECS		60
@@ -73,217 +67,7 @@ static struct mfad_log_limit mfad_lim_timeout =
 static struct mfad_log_limit mfad_lim_bad =
     MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
 
-int
-mfad_reply_result(struct mss_buf *rep, uint8_t *rtype, int code,
-    const char *msg)
-{
-	int r;
-
-	mss_buf_reset(rep);
-	*rtype = MSS_REP_RESULT;
-	if ((r = mss_buf_put_u32(rep, (uint32_t)(code < 0 ? -code : code)))
-	    != 0 || (r = mss_buf_put_str(rep, msg)) != 0)
-		return r;
-	return 0;
-}
-
-/* Dispatch table: who may send what, and who answers it. */
-
-static int
-mfad_h_user_del(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DEL);
-}
-
-/*
- * Self-service: a caller that is not an admin acts only for the account
- * its uid names; the request's first string is that account. Returns 0
- * when it may go on, MSS_ERR_PERM (audited) when not, or the parse error.
- */
-static int
-mfad_h_self(struct mfad_ctx *c, const struct mfad_peer *p,
-    const struct mss_buf *q, const char *what)
-{
-	struct mfad_audit_ev ev = { "peer_denied", p->name, what, "",
-	    "failure", NULL };
-	struct mss_buf *copy;
-	char *user = NULL, detail[128];
-	int r;
-
-	if (p->roles & MFAD_ROLE_ADMIN)
-		return 0;
-	/* Parses a copy: the handler reads the request from the start. */
-	if ((copy = mss_buf_new(MSS_MSG_MAX)) == NULL)
-		return MSS_ERR_NOMEM;
-	if ((r = mss_buf_put(copy, mss_buf_ptr(q), mss_buf_avail(q))) != 0 ||
-	    (r = mss_buf_get_str(copy, &user, MSS_STR_MAX)) != 0)
-		goto out;
-	if (p->name[0] != '\0' && strcmp(p->name, user) == 0)
-		goto out;
-	r = MSS_ERR_PERM;
-	snprintf(detail, sizeof(detail), "uid=%u asked for another account",
-	    (unsigned)p->uid);
-	ev.detail = detail;
-	if (mfad_audit_agg(c, NULL, &ev, p->uid, NULL) != 0)
-		mfad_log(LOG_ERR, "audit failed");
-out:
-	mss_str_free(user);
-	mss_buf_free(copy);
-	return r;
-}
-
-static int
-mfad_h_user_show(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	int e;
-
-	if ((e = mfad_h_self(c, p, q, "user show")) != 0)
-		return e;
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_SHOW);
-}
-
-static int
-mfad_h_device_list(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	int e;
-
-	if ((e = mfad_h_self(c, p, q, "device list")) != 0)
-		return e;
-	return mfad_admin_device_list(c, p, q, t, r);
-}
-
-static int
-mfad_h_device_revoke(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	int e;
-
-	if ((e = mfad_h_self(c, p, q, "device revoke")) != 0)
-		return e;
-	return mfad_admin_device_revoke(c, p, q, t, r);
-}
-
-static int
-mfad_h_user_lock(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_LOCK);
-}
-
-static int
-mfad_h_user_unlock(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_UNLOCK);
-}
-
-static int
-mfad_h_user_disable(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DISABLE);
-}
-
-static int
-mfad_h_user_enable(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_ENABLE);
-}
-
-static int
-mfad_h_user_reenroll(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
-{
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_REENROLL);
-}
-
-/*
- * MFAD_H_COMMIT: quick requests that run on the committing thread inside
- * a group commit. MFAD_H_SPLIT: AUTH_START, whose password check runs on
- * a worker and whose changes join a group commit. The others (hashing,
- * the relay, a backup) run on workers with transactions of their own.
- */
-#define MFAD_H_COMMIT	0x01
-#define MFAD_H_SPLIT	0x02
-
-static const struct mfad_handler {
-	uint8_t		 type;
-	unsigned	 roles;		/* any of these */
-	const char	*name;
-	mfad_handler_fn	 fn;
-	unsigned	 flags;
-} mfad_handlers[] = {
-	{ MSS_REQ_STATUS, MFAD_ROLE_ADMIN, "status", mfad_admin_status,
-	    MFAD_H_COMMIT },
-	{ MSS_REQ_METRICS, MFAD_ROLE_ADMIN, "metrics", mfad_admin_metrics,
-	    MFAD_H_COMMIT },
-	{ MSS_REQ_AUTH_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "auth",
-	    mfad_auth_start, MFAD_H_SPLIT },
-	{ MSS_REQ_CODE, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "code",
-	    mfad_auth_code, MFAD_H_COMMIT },
-	{ MSS_REQ_RESEND, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "resend",
-	    mfad_auth_resend, MFAD_H_COMMIT },
-	{ MSS_REQ_REMEMBER, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "remember",
-	    mfad_auth_remember, MFAD_H_COMMIT },
-	{ MSS_REQ_ACCT, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "acct",
-	    mfad_auth_acct, MFAD_H_COMMIT },
-	{ MSS_REQ_RESET_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "reset",
-	    mfad_reset_start, MFAD_H_COMMIT },
-	{ MSS_REQ_SET_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
-	    "set password", mfad_set_password, 0 },
-	{ MSS_REQ_CHANGE_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
-	    "change password", mfad_change_password, 0 },
-	{ MSS_REQ_USER_IMPORT, MFAD_ROLE_ADMIN, "import", mfad_import,
-	    MFAD_H_COMMIT },
-	{ MSS_REQ_USER_ADD, MFAD_ROLE_ADMIN, "user add",
-	    mfad_admin_user_add, 0 },
-	{ MSS_REQ_USER_SET, MFAD_ROLE_ADMIN, "user set",
-	    mfad_admin_user_set, MFAD_H_COMMIT },
-	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del,
-	    MFAD_H_COMMIT },
-	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF, "user show",
-	    mfad_h_user_show, MFAD_H_COMMIT },
-	{ MSS_REQ_USER_LIST, MFAD_ROLE_ADMIN, "user list",
-	    mfad_admin_user_list, MFAD_H_COMMIT },
-	{ MSS_REQ_USER_LOCK, MFAD_ROLE_ADMIN, "user lock", mfad_h_user_lock,
-	    MFAD_H_COMMIT },
-	{ MSS_REQ_USER_UNLOCK, MFAD_ROLE_ADMIN, "user unlock",
-	    mfad_h_user_unlock, MFAD_H_COMMIT },
-	{ MSS_REQ_USER_REENROLL, MFAD_ROLE_ADMIN, "user reenroll",
-	    mfad_h_user_reenroll, MFAD_H_COMMIT },
-	{ MSS_REQ_USER_DISABLE, MFAD_ROLE_ADMIN, "user disable",
-	    mfad_h_user_disable, MFAD_H_COMMIT },
-	{ MSS_REQ_USER_ENABLE, MFAD_ROLE_ADMIN, "user enable",
-	    mfad_h_user_enable, MFAD_H_COMMIT },
-	{ MSS_REQ_USER_RECOVERY, MFAD_ROLE_ADMIN, "user recovery",
-	    mfad_admin_user_recovery, MFAD_H_COMMIT },
-	{ MSS_REQ_DEVICE_LIST, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
-	    "device list", mfad_h_device_list, MFAD_H_COMMIT },
-	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
-	    "device revoke", mfad_h_device_revoke, MFAD_H_COMMIT },
-	{ MSS_REQ_MAIL_TEST, MFAD_ROLE_ADMIN, "mail test",
-	    mfad_admin_mail_test, 0 },
-	{ MSS_REQ_AUDIT, MFAD_ROLE_ADMIN, "audit", mfad_admin_audit,
-	    MFAD_H_COMMIT },
-	{ MSS_REQ_BACKUP, MFAD_ROLE_ADMIN, "backup", mfad_admin_backup, 0 },
-};
-
-static const struct mfad_handler *
-mfad_handler_find(uint8_t type)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(mfad_handlers) / sizeof(mfad_handlers[0]); i++)
-		if (mfad_handlers[i].type == type)
-			return &mfad_handlers[i];
-	return NULL;
-}
-
-/* Connections and the worker pool */
+/* Connections */
 
 enum mfad_conn_state {
 	MFAD_CONN_FREE = 0,
@@ -309,77 +93,6 @@ struct mfad_conn {
 	int			 uidx;	/* in uids[]; -1: trusted */
 };
 
-struct mfad_job {
-	struct mfad_job		*next;
-	size_t			 slot;
-	uint64_t		 gen;
-	uint8_t			 type;
-	int			 sweep;	/* housekeeping, no connection */
-	int			 trusted; /* PAM caller or admin: first */
-	struct mss_buf		*in;
-	struct mss_buf		*out;	/* framed reply, or NULL: drop */
-	struct mfad_peer	 peer;
-	struct mfad_auth_cont	*cont;	/* AUTH_START's second half */
-};
-
-/* The jobs of one unprivileged uid, waiting for a worker. */
-struct mfad_flow {
-	struct mfad_flow	*next;
-	uid_t			 uid;
-	struct mfad_job		*head, *tail;
-};
-
-/*
- * Jobs of trusted callers (and housekeeping) wait in todo and go first;
- * those of other callers wait in one queue per uid, served in turn, and
- * at most urun_max of them run at once (one per core, so that two
- * workers stay free for trusted callers). A flood from one uid thus
- * delays others by about one hash, never by the length of its queue.
- */
-struct mfad_pool {
-	struct mfad_ctx		*ctx;
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 cond;
-	struct mfad_job		*todo, *todo_tail;
-	struct mfad_flow	*flows, *flows_tail;	/* round robin */
-	size_t			 urun, urun_max;
-	struct mfad_job		*done;
-	int			 stop;
-	int			 wake[2];	/* workers -> loop */
-	pthread_t		*threads;
-	size_t			 nthreads;
-	/* Group commit: jobs for the committing thread. */
-	pthread_t		 committer;
-	int			 has_committer;
-	pthread_cond_t		 ccond;
-	struct mfad_job		*ctodo, *ctodo_tail;
-	int			 cstop;
-	/* A batch carried open with replies already given (see
-	 * mfad_committer): cflush asks for its commit, cgen counts them. */
-	int			 ccarry, cflush;
-	uint64_t		 cgen;
-	pthread_cond_t		 cflushed;
-};
-
-/*
- * Requests whose changes guard nothing (mfad_store_lazy) have their reply
- * at once; their changes stay in the open batch, committed with the next
- * request that needs a durable reply, or at most MFAD_CARRY_MS later, or
- * after MFAD_CARRY_MAX of them, or before any other request runs.
- */
-#define MFAD_CARRY_MS	50
-#define MFAD_CARRY_MAX	64
-
-/* Jobs waiting for a worker (password hashing first of all), for
- * `mfadctl metrics`: static, as every request sees a copy of ctx. */
-static uint64_t mfad_pool_waiting;
-
-uint64_t
-mfad_server_waiting(void)
-{
-	return __atomic_load_n(&mfad_pool_waiting, __ATOMIC_RELAXED);
-}
-
 static void
 mfad_close_fds(int *fds, int *nfds)
 {
@@ -388,567 +101,6 @@ mfad_close_fds(int *fds, int *nfds)
 	for (i = 0; i < *nfds; i++)
 		close(fds[i]);
 	*nfds = 0;
-}
-
-static void
-mfad_job_free(struct mfad_job *j)
-{
-	mfad_close_fds(j->peer.fds, &j->peer.nfds);
-	mss_buf_free(j->in);
-	mss_buf_free(j->out);
-	mfad_auth_cont_free(j->cont);
-	free(j);
-}
-
-static void
-mfad_sweep(struct mfad_ctx *ctx)
-{
-	unsigned n = 0;
-	uint64_t now = mfad_clock_real_s(), keep;
-	struct mfad_conf *conf;
-
-	conf = mfad_snap_hold(ctx);
-	keep = (uint64_t)conf->audit_days * 86400;
-	mfad_snap_release(conf);
-	mfad_audit_agg_flush(ctx, 0);
-	if (mfad_store_sweep_run(ctx->store, now, now > keep ? now - keep : 0,
-	    &n) == 0 && n > 0)
-		mfad_log(LOG_DEBUG, "swept %u expired records", n);
-}
-
-/* Frames rep (of type rtype) into j->out, or leaves it NULL. */
-static void
-mfad_job_reply(struct mfad_job *j, uint8_t rtype, const struct mss_buf *rep)
-{
-	unsigned char *hdr;
-
-	mss_buf_free(j->out);
-	if ((j->out = mss_buf_new(MSS_FRAME_HDR + MSS_MSG_MAX)) != NULL &&
-	    (hdr = mss_buf_reserve(j->out, MSS_FRAME_HDR)) != NULL) {
-		mss_frame_put_header(hdr, rtype, (uint32_t)mss_buf_avail(rep));
-		mss_buf_commit(j->out, MSS_FRAME_HDR);
-		if (mss_buf_put(j->out, mss_buf_ptr(rep), mss_buf_avail(rep))
-		    != 0) {
-			mss_buf_free(j->out);
-			j->out = NULL;
-		}
-	}
-}
-
-/* Turns a handler's outcome into j->out: its reply, a RESULT for an
- * error, nothing (the connection drops) for a malformed request. */
-static void
-mfad_job_outcome(struct mfad_job *j, int r, uint8_t rtype,
-    struct mss_buf *rep)
-{
-	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {
-		mfad_log_limited(&mfad_lim_bad, LOG_NOTICE, "malformed "
-		    "request type %u from uid %u pid %d: dropped", j->type,
-		    (unsigned)j->peer.uid, (int)j->peer.pid);
-		mss_buf_free(j->out);
-		j->out = NULL;
-		return;
-	}
-	if (r != 0 && mfad_reply_result(rep, &rtype, r, mss_strerror(r)) != 0)
-		return;
-	mfad_job_reply(j, rtype, rep);
-}
-
-/* A batch that did not commit: every reply in it becomes that error, so
- * no client is told of a change that is not on disk. */
-static void
-mfad_job_fail(struct mfad_job *j, int r)
-{
-	struct mss_buf *rep;
-	uint8_t rtype;
-
-	if (j->out == NULL || (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
-		return;
-	if (mfad_reply_result(rep, &rtype, r, mss_strerror(r)) == 0)
-		mfad_job_reply(j, rtype, rep);
-	else {
-		mss_buf_free(j->out);
-		j->out = NULL;
-	}
-	mss_buf_free(rep);
-}
-
-/* The caller's roles allow h? Audits a refusal. */
-static int
-mfad_job_allowed(struct mfad_ctx *ctx, const struct mfad_job *j,
-    const struct mfad_handler *h)
-{
-	struct mfad_audit_ev ev = { "peer_denied", j->peer.name, h->name, "",
-	    "failure", "admin command from a non-admin" };
-
-	if ((h->roles & j->peer.roles) != 0 && (h->roles != MFAD_ROLE_ADMIN ||
-	    (j->peer.roles & MFAD_ROLE_ADMIN)))
-		return 1;
-	if (mfad_audit_agg(ctx, NULL, &ev, j->peer.uid, NULL) != 0)
-		mfad_log(LOG_ERR, "audit failed");
-	return 0;
-}
-
-/*
- * Runs one request (or AUTH_START's first half, which sets j->cont and
- * leaves the reply to the committer); the result is in j->out.
- */
-static void
-mfad_job_run(struct mfad_ctx *shared, struct mfad_job *j)
-{
-	const struct mfad_handler *h;
-	struct mfad_ctx ctx;
-	struct mss_buf *rep;
-	uint8_t rtype = 0;
-	int r;
-
-	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
-		return;
-	/* The configuration current now, whatever a reload does meanwhile. */
-	mfad_snap_view(shared, &ctx);
-	h = mfad_handler_find(j->type);
-	if (h == NULL)
-		r = MSS_ERR_PROTO;
-	else if (!mfad_job_allowed(&ctx, j, h))
-		r = MSS_ERR_PERM;
-	else if (j->cont != NULL)
-		r = mfad_auth_start_finish(&ctx, j->cont, &rtype, rep);
-	else if (h->flags & MFAD_H_SPLIT) {
-		r = mfad_auth_start_prepare(&ctx, &j->peer, j->in, &j->cont);
-		if (r == 0) {
-			mfad_snap_view_end(&ctx);
-			mss_buf_free(rep);
-			return;
-		}
-	} else
-		r = h->fn(&ctx, &j->peer, j->in, &rtype, rep);
-	mfad_snap_view_end(&ctx);
-	if (j->cont != NULL) {
-		mfad_auth_cont_free(j->cont);
-		j->cont = NULL;
-	}
-	mfad_job_outcome(j, r, rtype, rep);
-	mss_buf_free(rep);
-}
-
-/*
- * One request through the pool's path, on the calling thread and without
- * the socket (tests, fuzzers): the role check, then its handler, or both
- * halves of AUTH_START. Returns the framed reply, which the caller frees,
- * or NULL where mfad drops the connection. Only reads peer's descriptors.
- */
-struct mss_buf *
-mfad_server_dispatch(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    uint8_t type, struct mss_buf *req)
-{
-	struct mfad_job j;
-
-	memset(&j, 0, sizeof(j));
-	j.type = type;
-	j.in = req;
-	j.peer = *peer;
-	mfad_job_run(ctx, &j);
-	if (j.cont != NULL)
-		mfad_job_run(ctx, &j);
-	return j.out;
-}
-
-/* Hands finished jobs (a list) back to the event loop. */
-static void
-mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
-{
-	struct mfad_job *j, *next;
-	char c = 1;
-
-	pthread_mutex_lock(&p->lock);
-	for (j = list; j != NULL; j = next) {
-		next = j->next;
-		j->next = p->done;
-		p->done = j;
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (write(p->wake[1], &c, 1) < 0 && errno != EAGAIN)
-		mfad_log(LOG_ERR, "wake-up pipe: %s", strerror(errno));
-}
-
-/* Queues a job for the committing thread. */
-static void
-mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
-{
-	pthread_mutex_lock(&p->lock);
-	j->next = NULL;
-	if (p->ctodo_tail != NULL)
-		p->ctodo_tail->next = j;
-	else
-		p->ctodo = j;
-	p->ctodo_tail = j;
-	pthread_cond_signal(&p->ccond);
-	pthread_mutex_unlock(&p->lock);
-}
-
-/*
- * Before a request on a worker: commits a carried batch, so that what
- * every earlier reply said is in the store it reads, and its own write
- * transaction does not wait on the batch's.
- */
-static void
-mfad_pool_sync(struct mfad_pool *p)
-{
-	uint64_t gen;
-
-	pthread_mutex_lock(&p->lock);
-	if (p->ccarry) {
-		gen = p->cgen;
-		p->cflush = 1;
-		pthread_cond_signal(&p->ccond);
-		while (p->cgen == gen)
-			pthread_cond_wait(&p->cflushed, &p->lock);
-	}
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void
-mfad_carry_due(struct timespec *due)
-{
-	clock_gettime(CLOCK_MONOTONIC, due);
-	due->tv_nsec += MFAD_CARRY_MS * 1000000L;
-	if (due->tv_nsec >= 1000000000L) {
-		due->tv_sec++;
-		due->tv_nsec -= 1000000000L;
-	}
-}
-
-static int
-mfad_carry_over(const struct timespec *due)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > due->tv_sec || (now.tv_sec == due->tv_sec &&
-	    now.tv_nsec >= due->tv_nsec);
-}
-
-/*
- * The committing thread: takes every job queued, runs them all in one
- * write transaction (each in a child of it), syncs once, and only then
- * lets their replies go. Many requests, one disk sync: durable, and fast.
- *
- * A request that changed nothing a crash could turn against security
- * (mfad_store_lazy) has its reply at once, unless one that needs the
- * disk ran before it in the same transaction (it may have read that
- * one's changes). When only such requests ran, the transaction stays
- * open (carried) for the next batch; it commits, in order, with the next
- * request that needs the disk, or after MFAD_CARRY_MS, MFAD_CARRY_MAX
- * requests, a request for a worker (mfad_pool_sync) or at the stop. A
- * crash in that window loses those changes, and only those.
- */
-static void *
-mfad_committer(void *arg)
-{
-	struct mfad_pool *p = arg;
-	struct mfad_job *batch, *j, *next, *held, **tail;
-	struct timespec due = { 0, 0 };
-	MDB_txn *txn = NULL;
-	size_t carried = 0;
-	int r, strict = 0, flush, timedout;
-
-	pthread_setname_np(pthread_self(), "mfad-commit");
-	/* Every caller's quick requests wait for this thread. */
-	mfad_pw_priority(1);
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		timedout = 0;
-		while (p->ctodo == NULL && !p->cstop && !timedout &&
-		    !(txn != NULL && p->cflush)) {
-			if (txn == NULL)
-				pthread_cond_wait(&p->ccond, &p->lock);
-			else
-				timedout = pthread_cond_timedwait(&p->ccond,
-				    &p->lock, &due) == ETIMEDOUT;
-		}
-		batch = p->ctodo;
-		p->ctodo = p->ctodo_tail = NULL;
-		flush = p->cflush || p->cstop || timedout;
-		pthread_mutex_unlock(&p->lock);
-		if (batch == NULL && txn == NULL)
-			break;
-
-		r = 0;
-		if (txn == NULL && batch != NULL) {
-			r = mfad_txn_begin(p->ctx->store, 0, &txn);
-			if (r == 0) {
-				mfad_store_batch(txn);
-				mfad_carry_due(&due);
-				strict = 0;
-			}
-		}
-		held = NULL;
-		tail = &held;
-		for (j = batch; j != NULL; j = next) {
-			next = j->next;
-			j->next = NULL;
-			if (r == 0) {
-				(void)mfad_store_lazy_take();
-				mfad_job_run(p->ctx, j);
-				if (mfad_store_lazy_take() && !strict) {
-					/* Carried: the store's next readers
-					 * wait for its commit. */
-					pthread_mutex_lock(&p->lock);
-					p->ccarry = 1;
-					pthread_mutex_unlock(&p->lock);
-					carried++;
-					mfad_pool_deliver(p, j);
-					continue;
-				}
-				strict = 1;
-			} else {
-				mfad_auth_cont_free(j->cont);
-				j->cont = NULL;
-				j->out = mss_buf_new(1);
-				mfad_job_fail(j, r);
-			}
-			*tail = j;
-			tail = &j->next;
-		}
-		if (txn != NULL && (strict || flush ||
-		    carried >= MFAD_CARRY_MAX || mfad_carry_over(&due))) {
-			mfad_store_batch(NULL);
-			if ((r = mfad_txn_commit(&txn)) != 0) {
-				for (j = held; j != NULL; j = j->next)
-					mfad_job_fail(j, r);
-				if (carried > 0)
-					mfad_log(LOG_ERR, "store: the last "
-					    "use and audit records of %zu "
-					    "remembered-device logins were "
-					    "lost", carried);
-			} else
-				mfad_outbox_kick(p->ctx->outbox);
-			carried = 0;
-			pthread_mutex_lock(&p->lock);
-			p->ccarry = 0;
-			p->cflush = 0;
-			p->cgen++;
-			pthread_cond_broadcast(&p->cflushed);
-			pthread_mutex_unlock(&p->lock);
-		}
-		if (held != NULL)
-			mfad_pool_deliver(p, held);
-	}
-	return NULL;
-}
-
-/*
- * The next job for a worker (p->lock held): a trusted one, else the
- * first of the next uid's queue while fewer than urun_max such jobs run
- * (when stopping, whatever is left). NULL: nothing to take now.
- */
-static struct mfad_job *
-mfad_pool_take(struct mfad_pool *p)
-{
-	struct mfad_flow *f;
-	struct mfad_job *j;
-
-	if ((j = p->todo) != NULL) {
-		if ((p->todo = j->next) == NULL)
-			p->todo_tail = NULL;
-		__atomic_sub_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
-		return j;
-	}
-	if ((f = p->flows) == NULL || (p->urun >= p->urun_max && !p->stop))
-		return NULL;
-	j = f->head;
-	if ((f->head = j->next) == NULL)
-		f->tail = NULL;
-	if ((p->flows = f->next) == NULL)
-		p->flows_tail = NULL;
-	if (f->head != NULL) {
-		/* Its turn is over: to the back of the round. */
-		f->next = NULL;
-		if (p->flows_tail != NULL)
-			p->flows_tail->next = f;
-		else
-			p->flows = f;
-		p->flows_tail = f;
-	} else
-		free(f);
-	p->urun++;
-	__atomic_sub_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
-	return j;
-}
-
-static void *
-mfad_worker(void *arg)
-{
-	struct mfad_pool *p = arg;
-	const struct mfad_handler *h;
-	struct mfad_job *j;
-	int trusted;
-
-	pthread_setname_np(pthread_self(), "mfad-worker");
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		while ((j = mfad_pool_take(p)) == NULL && !p->stop)
-			pthread_cond_wait(&p->cond, &p->lock);
-		pthread_mutex_unlock(&p->lock);
-		if (j == NULL)
-			break;
-
-		if (j->sweep) {
-			mfad_pw_priority(1);
-			mfad_pool_sync(p);
-			mfad_sweep(p->ctx);
-			mfad_job_free(j);
-			continue;
-		}
-		trusted = j->trusted;
-		mfad_pw_priority(trusted);
-		/* AUTH_START's first half reads only the password hash,
-		 * which no carried change touches. */
-		if ((h = mfad_handler_find(j->type)) == NULL ||
-		    !(h->flags & MFAD_H_SPLIT))
-			mfad_pool_sync(p);
-		mfad_job_run(p->ctx, j);
-		if (!trusted) {
-			pthread_mutex_lock(&p->lock);
-			p->urun--;
-			pthread_cond_signal(&p->cond);
-			pthread_mutex_unlock(&p->lock);
-		}
-		if (j->cont != NULL)
-			mfad_commit_push(p, j);
-		else {
-			j->next = NULL;
-			mfad_pool_deliver(p, j);
-		}
-	}
-	return NULL;
-}
-
-/* Queues j: trusted jobs in todo, others in their uid's queue. */
-static int
-mfad_pool_push(struct mfad_pool *p, struct mfad_job *j)
-{
-	struct mfad_flow *f;
-
-	pthread_mutex_lock(&p->lock);
-	j->next = NULL;
-	if (j->trusted || j->sweep) {
-		if (p->todo_tail != NULL)
-			p->todo_tail->next = j;
-		else
-			p->todo = j;
-		p->todo_tail = j;
-	} else {
-		for (f = p->flows; f != NULL; f = f->next)
-			if (f->uid == j->peer.uid)
-				break;
-		if (f == NULL) {
-			if ((f = calloc(1, sizeof(*f))) == NULL) {
-				pthread_mutex_unlock(&p->lock);
-				return MSS_ERR_NOMEM;
-			}
-			f->uid = j->peer.uid;
-			if (p->flows_tail != NULL)
-				p->flows_tail->next = f;
-			else
-				p->flows = f;
-			p->flows_tail = f;
-		}
-		if (f->tail != NULL)
-			f->tail->next = j;
-		else
-			f->head = j;
-		f->tail = j;
-	}
-	__atomic_add_fetch(&mfad_pool_waiting, 1, __ATOMIC_RELAXED);
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	return 0;
-}
-
-static int
-mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	pthread_condattr_t ca;
-	size_t i;
-
-	memset(p, 0, sizeof(*p));
-	p->ctx = ctx;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	/* The committer's wait for a carried batch is on the monotonic
-	 * clock (mfad_carry_due). */
-	if (pthread_condattr_init(&ca) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&p->ccond, &ca) != 0)
-		return MSS_ERR_SYSTEM;
-	pthread_condattr_destroy(&ca);
-	pthread_cond_init(&p->cflushed, NULL);
-	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0)
-		return MSS_ERR_SYSTEM;
-	if (pthread_create(&p->committer, NULL, mfad_committer, p) != 0)
-		return MSS_ERR_SYSTEM;
-	p->has_committer = 1;
-	/* Workers hash passwords (at most one per core at a time, see
-	 * mfad_pw.c) and wait on relays or backups: one per core, and two
-	 * more so that a slow relay does not hold up password checks. */
-	p->nthreads = (n > 0 ? (size_t)n : 2) + 2;
-	p->urun_max = p->nthreads - 2;
-	if ((p->threads = calloc(p->nthreads, sizeof(*p->threads))) == NULL)
-		return MSS_ERR_NOMEM;
-	for (i = 0; i < p->nthreads; i++)
-		if (pthread_create(&p->threads[i], NULL, mfad_worker, p) != 0) {
-			p->nthreads = i;
-			return MSS_ERR_SYSTEM;
-		}
-	return 0;
-}
-
-static void
-mfad_pool_stop(struct mfad_pool *p)
-{
-	struct mfad_flow *f;
-	struct mfad_job *j;
-	size_t i;
-
-	pthread_mutex_lock(&p->lock);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-	for (i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
-	free(p->threads);
-	/* The workers are gone: what they passed on is queued by now. */
-	if (p->has_committer) {
-		pthread_mutex_lock(&p->lock);
-		p->cstop = 1;
-		pthread_cond_signal(&p->ccond);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->committer, NULL);
-	}
-	while ((j = p->done) != NULL) {
-		p->done = j->next;
-		mfad_job_free(j);
-	}
-	while ((j = p->todo) != NULL) {
-		p->todo = j->next;
-		mfad_job_free(j);
-	}
-	while ((f = p->flows) != NULL) {
-		p->flows = f->next;
-		while ((j = f->head) != NULL) {
-			f->head = j->next;
-			mfad_job_free(j);
-		}
-		free(f);
-	}
-	close(p->wake[0]);
-	close(p->wake[1]);
-	pthread_cond_destroy(&p->ccond);
-	pthread_cond_destroy(&p->cflushed);
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->lock);
 }
 
 int
@@ -1174,7 +326,6 @@ mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
 static void
 mfad_conn_read(struct mfad_srv *s, struct mfad_conn *c)
 {
-	const struct mfad_handler *h;
 	struct mfad_job *j;
 	unsigned char *dst;
 	ssize_t n;
@@ -1240,18 +391,15 @@ mfad_conn_read(struct mfad_srv *s, struct mfad_conn *c)
 	}
 	j->slot = (size_t)(c - s->conns);
 	j->gen = c->gen;
-	j->type = c->type;
-	j->in = c->in;
-	j->peer = c->peer;
+	j->req.type = c->type;
+	j->req.in = c->in;
+	j->req.peer = c->peer;
 	j->trusted = c->uidx < 0;
-	memcpy(j->peer.fds, c->fds, sizeof(c->fds));
-	j->peer.nfds = c->nfds;
+	memcpy(j->req.peer.fds, c->fds, sizeof(c->fds));
+	j->req.peer.nfds = c->nfds;
 	c->nfds = 0;
 	c->in = NULL;
-	h = mfad_handler_find(j->type);
-	if (h != NULL && (h->flags & MFAD_H_COMMIT))
-		mfad_commit_push(s->pool, j);
-	else if (mfad_pool_push(s->pool, j) != 0) {
+	if (mfad_pool_submit(s->pool, j) != 0) {
 		mfad_job_free(j);
 		mfad_conn_close(s, c);
 		return;
@@ -1614,7 +762,6 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 	struct signalfd_siginfo si;
 	long long now, wait, next_sweep;
 	size_t i, n;
-	char buf[256];
 	int r, running = 1, timeout;
 
 	if ((r = mfad_srv_init(&srv, ctx, &pool)) != 0 ||
@@ -1646,11 +793,8 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 	while (running) {
 		now = mfad_clock_mono_ms();
 		if (now >= next_sweep) {
-			if ((j = calloc(1, sizeof(*j))) != NULL) {
-				j->sweep = 1;
-				if (mfad_pool_push(&pool, j) != 0)
-					mfad_job_free(j);
-			}
+			if (mfad_pool_sweep(&pool) != 0)
+				mfad_log(LOG_ERR, "housekeeping: out of memory");
 			next_sweep = now + MFAD_SWEEP_SECS * 1000;
 		}
 		n = 0;
@@ -1658,7 +802,7 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = sigfd;
 		pfd[n++].events = POLLIN;
-		pfd[n].fd = pool.wake[0];
+		pfd[n].fd = mfad_pool_wake_fd(&pool);
 		pfd[n++].events = POLLIN;
 		timeout = (int)(next_sweep - now);
 		if (srv.accept_after > now && srv.accept_after - now < timeout)
@@ -1708,24 +852,19 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 			}
 		}
 		if (pfd[2].revents & POLLIN) {
-			while (read(pool.wake[0], buf, sizeof(buf)) > 0)
-				;
-			pthread_mutex_lock(&pool.lock);
-			done = pool.done;
-			pool.done = NULL;
-			pthread_mutex_unlock(&pool.lock);
+			done = mfad_pool_done(&pool);
 			while ((j = done) != NULL) {
 				struct mfad_conn *c = &conns[j->slot];
 
 				done = j->next;
 				if (c->gen == j->gen &&
 				    c->state == MFAD_CONN_BUSY) {
-					if (j->out == NULL)
+					if (j->req.out == NULL)
 						mfad_conn_close(&srv, c);
 					else {
 						mfad_conn_unbusy(&srv, c);
-						c->out = j->out;
-						j->out = NULL;
+						c->out = j->req.out;
+						j->req.out = NULL;
 						c->state = MFAD_CONN_WRITE;
 						c->deadline = mfad_clock_mono_ms() +
 						    MFAD_IO_DEADLINE_MS;

@@ -10,7 +10,7 @@
 #define MFAD_SNAP_H
 
 #include "mfad_conf.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 
 /* Makes conf (owned from now on, never changed again) the snapshot every
  * later hold gets, and lets go of ctx's previous one. */

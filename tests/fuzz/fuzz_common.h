@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mfad_server.h"
+#include "mfad_dispatch.h"
 
 /* Aborts (a finding) with a message when cond is false. */
 #define FUZZ_CHECK(cond) do {						\

@@ -1,0 +1,361 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mfad_admin.h"
+#include "mfad_audit.h"
+#include "mfad_auth.h"
+#include "mfad_dispatch.h"
+#include "mfad_enroll.h"
+#include "mfad_import.h"
+#include "mfad_log.h"
+#include "mfad_snap.h"
+#include "mss_err.h"
+#include "mss_io.h"
+#include "mss_proto.h"
+
+#define MFAD_LOG_EVERY	60	/* seconds between two lines */
+
+/* A flood of malformed requests: one line a minute, with a count. */
+static struct mfad_log_limit mfad_lim_bad =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+
+/* Dispatch table: who may send what, and who answers it. */
+
+static int
+mfad_h_user_del(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DEL);
+}
+
+/*
+ * Self-service: a caller that is not an admin acts only for the account
+ * its uid names; the request's first string is that account. Returns 0
+ * when it may go on, MSS_ERR_PERM (audited) when not, or the parse error.
+ */
+static int
+mfad_h_self(struct mfad_ctx *c, const struct mfad_peer *p,
+    const struct mss_buf *q, const char *what)
+{
+	struct mfad_audit_ev ev = { "peer_denied", p->name, what, "",
+	    "failure", NULL };
+	struct mss_buf *copy;
+	char *user = NULL, detail[128];
+	int r;
+
+	if (p->roles & MFAD_ROLE_ADMIN)
+		return 0;
+	/* Parses a copy: the handler reads the request from the start. */
+	if ((copy = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put(copy, mss_buf_ptr(q), mss_buf_avail(q))) != 0 ||
+	    (r = mss_buf_get_str(copy, &user, MSS_STR_MAX)) != 0)
+		goto out;
+	if (p->name[0] != '\0' && strcmp(p->name, user) == 0)
+		goto out;
+	r = MSS_ERR_PERM;
+	snprintf(detail, sizeof(detail), "uid=%u asked for another account",
+	    (unsigned)p->uid);
+	ev.detail = detail;
+	if (mfad_audit_agg(c, NULL, &ev, p->uid, NULL) != 0)
+		mfad_log(LOG_ERR, "audit failed");
+out:
+	mss_str_free(user);
+	mss_buf_free(copy);
+	return r;
+}
+
+static int
+mfad_h_user_show(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	int e;
+
+	if ((e = mfad_h_self(c, p, q, "user show")) != 0)
+		return e;
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_SHOW);
+}
+
+static int
+mfad_h_device_list(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	int e;
+
+	if ((e = mfad_h_self(c, p, q, "device list")) != 0)
+		return e;
+	return mfad_admin_device_list(c, p, q, t, r);
+}
+
+static int
+mfad_h_device_revoke(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	int e;
+
+	if ((e = mfad_h_self(c, p, q, "device revoke")) != 0)
+		return e;
+	return mfad_admin_device_revoke(c, p, q, t, r);
+}
+
+static int
+mfad_h_user_lock(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_LOCK);
+}
+
+static int
+mfad_h_user_unlock(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_UNLOCK);
+}
+
+static int
+mfad_h_user_disable(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DISABLE);
+}
+
+static int
+mfad_h_user_enable(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_ENABLE);
+}
+
+static int
+mfad_h_user_reenroll(struct mfad_ctx *c, const struct mfad_peer *p,
+    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+{
+	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_REENROLL);
+}
+
+static const struct mfad_handler mfad_handlers[] = {
+	{ MSS_REQ_STATUS, MFAD_ROLE_ADMIN, "status", mfad_admin_status,
+	    MFAD_H_READ },
+	{ MSS_REQ_METRICS, MFAD_ROLE_ADMIN, "metrics", mfad_admin_metrics,
+	    MFAD_H_READ },
+	{ MSS_REQ_AUTH_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "auth",
+	    mfad_auth_start, MFAD_H_SPLIT },
+	{ MSS_REQ_CODE, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "code",
+	    mfad_auth_code, MFAD_H_COMMIT },
+	{ MSS_REQ_RESEND, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "resend",
+	    mfad_auth_resend, MFAD_H_COMMIT },
+	{ MSS_REQ_REMEMBER, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "remember",
+	    mfad_auth_remember, MFAD_H_COMMIT },
+	{ MSS_REQ_ACCT, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "acct",
+	    mfad_auth_acct, MFAD_H_COMMIT },
+	{ MSS_REQ_RESET_START, MFAD_ROLE_PAM | MFAD_ROLE_SELF, "reset",
+	    mfad_reset_start, MFAD_H_COMMIT },
+	{ MSS_REQ_SET_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
+	    "set password", mfad_set_password, 0 },
+	{ MSS_REQ_CHANGE_PASSWORD, MFAD_ROLE_PAM | MFAD_ROLE_SELF,
+	    "change password", mfad_change_password, 0 },
+	{ MSS_REQ_USER_IMPORT, MFAD_ROLE_ADMIN, "import", mfad_import,
+	    MFAD_H_COMMIT },
+	{ MSS_REQ_USER_ADD, MFAD_ROLE_ADMIN, "user add",
+	    mfad_admin_user_add, 0 },
+	{ MSS_REQ_USER_SET, MFAD_ROLE_ADMIN, "user set",
+	    mfad_admin_user_set, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_DEL, MFAD_ROLE_ADMIN, "user del", mfad_h_user_del,
+	    MFAD_H_COMMIT },
+	{ MSS_REQ_USER_SHOW, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF, "user show",
+	    mfad_h_user_show, MFAD_H_READ },
+	{ MSS_REQ_USER_LIST, MFAD_ROLE_ADMIN, "user list",
+	    mfad_admin_user_list, MFAD_H_READ },
+	{ MSS_REQ_USER_LOCK, MFAD_ROLE_ADMIN, "user lock", mfad_h_user_lock,
+	    MFAD_H_COMMIT },
+	{ MSS_REQ_USER_UNLOCK, MFAD_ROLE_ADMIN, "user unlock",
+	    mfad_h_user_unlock, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_REENROLL, MFAD_ROLE_ADMIN, "user reenroll",
+	    mfad_h_user_reenroll, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_DISABLE, MFAD_ROLE_ADMIN, "user disable",
+	    mfad_h_user_disable, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_ENABLE, MFAD_ROLE_ADMIN, "user enable",
+	    mfad_h_user_enable, MFAD_H_COMMIT },
+	{ MSS_REQ_USER_RECOVERY, MFAD_ROLE_ADMIN, "user recovery",
+	    mfad_admin_user_recovery, MFAD_H_COMMIT },
+	{ MSS_REQ_DEVICE_LIST, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
+	    "device list", mfad_h_device_list, MFAD_H_READ },
+	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
+	    "device revoke", mfad_h_device_revoke, MFAD_H_COMMIT },
+	{ MSS_REQ_MAIL_TEST, MFAD_ROLE_ADMIN, "mail test",
+	    mfad_admin_mail_test, 0 },
+	{ MSS_REQ_AUDIT, MFAD_ROLE_ADMIN, "audit", mfad_admin_audit,
+	    MFAD_H_READ },
+	{ MSS_REQ_BACKUP, MFAD_ROLE_ADMIN, "backup", mfad_admin_backup, 0 },
+};
+
+const struct mfad_handler *
+mfad_dispatch_find(uint8_t type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mfad_handlers) / sizeof(mfad_handlers[0]); i++)
+		if (mfad_handlers[i].type == type)
+			return &mfad_handlers[i];
+	return NULL;
+}
+
+/* Frames rep (of type rtype) into q->out, or leaves it NULL. */
+static void
+mfad_dispatch_frame(struct mfad_req *q, uint8_t rtype, const struct mss_buf *rep)
+{
+	unsigned char *hdr;
+
+	mss_buf_free(q->out);
+	if ((q->out = mss_buf_new(MSS_FRAME_HDR + MSS_MSG_MAX)) != NULL &&
+	    (hdr = mss_buf_reserve(q->out, MSS_FRAME_HDR)) != NULL) {
+		mss_frame_put_header(hdr, rtype, (uint32_t)mss_buf_avail(rep));
+		mss_buf_commit(q->out, MSS_FRAME_HDR);
+		if (mss_buf_put(q->out, mss_buf_ptr(rep), mss_buf_avail(rep))
+		    != 0) {
+			mss_buf_free(q->out);
+			q->out = NULL;
+		}
+	}
+}
+
+/* Turns a handler's outcome into q->out: its reply, a RESULT for an
+ * error, nothing (the connection drops) for a malformed request. */
+static void
+mfad_dispatch_outcome(struct mfad_req *q, int r, uint8_t rtype,
+    struct mss_buf *rep)
+{
+	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {
+		mfad_log_limited(&mfad_lim_bad, LOG_NOTICE, "malformed "
+		    "request type %u from uid %u pid %d: dropped", q->type,
+		    (unsigned)q->peer.uid, (int)q->peer.pid);
+		mss_buf_free(q->out);
+		q->out = NULL;
+		return;
+	}
+	if (r != 0 && mfad_reply_result(rep, &rtype, r, mss_strerror(r)) != 0)
+		return;
+	mfad_dispatch_frame(q, rtype, rep);
+}
+
+void
+mfad_dispatch_fail(struct mfad_req *q, int r)
+{
+	struct mss_buf *rep;
+	uint8_t rtype;
+
+	if (q->out == NULL || (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return;
+	if (mfad_reply_result(rep, &rtype, r, mss_strerror(r)) == 0)
+		mfad_dispatch_frame(q, rtype, rep);
+	else {
+		mss_buf_free(q->out);
+		q->out = NULL;
+	}
+	mss_buf_free(rep);
+}
+
+/* The caller's roles allow h? Audits a refusal. */
+static int
+mfad_dispatch_allowed(struct mfad_ctx *ctx, const struct mfad_req *q,
+    const struct mfad_handler *h)
+{
+	struct mfad_audit_ev ev = { "peer_denied", q->peer.name, h->name, "",
+	    "failure", "admin command from a non-admin" };
+
+	if ((h->roles & q->peer.roles) != 0 && (h->roles != MFAD_ROLE_ADMIN ||
+	    (q->peer.roles & MFAD_ROLE_ADMIN)))
+		return 1;
+	if (mfad_audit_agg(ctx, NULL, &ev, q->peer.uid, NULL) != 0)
+		mfad_log(LOG_ERR, "audit failed");
+	return 0;
+}
+
+void
+mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q)
+{
+	const struct mfad_handler *h;
+	struct mfad_ctx ctx;
+	struct mss_buf *rep;
+	uint8_t rtype = 0;
+	int r;
+
+	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+		return;
+	/* The configuration current now, whatever a reload does meanwhile. */
+	mfad_snap_view(shared, &ctx);
+	h = mfad_dispatch_find(q->type);
+	if (h == NULL)
+		r = MSS_ERR_PROTO;
+	else if (!mfad_dispatch_allowed(&ctx, q, h))
+		r = MSS_ERR_PERM;
+	else if (q->cont != NULL)
+		r = mfad_auth_start_finish(&ctx, q->cont, &rtype, rep);
+	else if (h->flags & MFAD_H_SPLIT) {
+		r = mfad_auth_start_prepare(&ctx, &q->peer, q->in, &q->cont);
+		if (r == 0) {
+			mfad_snap_view_end(&ctx);
+			mss_buf_free(rep);
+			return;
+		}
+	} else
+		r = h->fn(&ctx, &q->peer, q->in, &rtype, rep);
+	mfad_snap_view_end(&ctx);
+	if (q->cont != NULL) {
+		mfad_auth_cont_free(q->cont);
+		q->cont = NULL;
+	}
+	mfad_dispatch_outcome(q, r, rtype, rep);
+	mss_buf_free(rep);
+}
+
+void
+mfad_dispatch_abandon(struct mfad_req *q, int r)
+{
+	mfad_auth_cont_free(q->cont);
+	q->cont = NULL;
+	mss_buf_free(q->out);
+	q->out = mss_buf_new(1);
+	mfad_dispatch_fail(q, r);
+}
+
+void
+mfad_dispatch_clear(struct mfad_req *q)
+{
+	int i;
+
+	for (i = 0; i < q->peer.nfds; i++)
+		close(q->peer.fds[i]);
+	q->peer.nfds = 0;
+	mss_buf_free(q->in);
+	mss_buf_free(q->out);
+	mfad_auth_cont_free(q->cont);
+	q->in = q->out = NULL;
+	q->cont = NULL;
+}
+
+/*
+ * One request through the pool's path, on the calling thread and without
+ * the socket (tests, fuzzers): the role check, then its handler, or both
+ * halves of AUTH_START. Returns the framed reply, which the caller frees,
+ * or NULL where mfad drops the connection. Only reads peer's descriptors.
+ */
+struct mss_buf *
+mfad_server_dispatch(struct mfad_ctx *ctx, const struct mfad_peer *peer,
+    uint8_t type, struct mss_buf *req)
+{
+	struct mfad_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.type = type;
+	q.in = req;
+	q.peer = *peer;
+	mfad_dispatch_run(ctx, &q);
+	if (q.cont != NULL)
+		mfad_dispatch_run(ctx, &q);
+	return q.out;
+}
+

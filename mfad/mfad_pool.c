@@ -1,0 +1,565 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mfad_audit.h"
+#include "mfad_dispatch.h"
+#include "mfad_log.h"
+#include "mfad_outbox.h"
+#include "mfad_pool.h"
+#include "mfad_pw.h"
+#include "mfad_snap.h"
+#include "mfad_store.h"
+#include "mss_err.h"
+
+/*
+ * Requests whose changes guard nothing (mfad_store_lazy) have their reply
+ * at once; their changes stay in the open batch, committed with the next
+ * request that needs a durable reply, or at most MFAD_CARRY_MS later, or
+ * after MFAD_CARRY_MAX of them, or before any other request runs.
+ */
+#define MFAD_CARRY_MS	50
+#define MFAD_CARRY_MAX	64
+
+void
+mfad_job_free(struct mfad_job *j)
+{
+	mfad_dispatch_clear(&j->req);
+	free(j);
+}
+
+static void
+mfad_sweep(struct mfad_ctx *ctx)
+{
+	unsigned n = 0;
+	uint64_t now = mfad_clock_real_s(), keep;
+	struct mfad_conf *conf;
+	int r;
+
+	conf = mfad_snap_hold(ctx);
+	keep = (uint64_t)conf->audit_days * 86400;
+	mfad_snap_release(conf);
+	/* A summary the store refuses keeps only its log line; the sweep
+	 * goes on. */
+	if (mfad_audit_agg_flush(ctx, 0) != 0)
+		mfad_log(LOG_ERR, "sweep: not every audit summary was stored");
+	if ((r = mfad_store_sweep_run(ctx->store, now, now > keep ?
+	    now - keep : 0, &n)) != 0)
+		mfad_log(LOG_ERR, "sweep: %s", mss_strerror(r));
+	else if (n > 0)
+		mfad_log(LOG_DEBUG, "swept %u expired records", n);
+}
+
+/* Hands finished jobs (a list) back to the event loop. */
+static void
+mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
+{
+	struct mfad_job *j, *next;
+	char c = 1;
+
+	pthread_mutex_lock(&p->lock);
+	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		j->next = p->done;
+		p->done = j;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (write(p->wake[1], &c, 1) < 0 && errno != EAGAIN)
+		mfad_log(LOG_ERR, "wake-up pipe: %s", strerror(errno));
+}
+
+/* Queues a job for the committing thread. */
+static void
+mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
+{
+	pthread_mutex_lock(&p->lock);
+	j->next = NULL;
+	if (p->ctodo_tail != NULL)
+		p->ctodo_tail->next = j;
+	else
+		p->ctodo = j;
+	p->ctodo_tail = j;
+	pthread_cond_signal(&p->ccond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * Before a request on a worker: commits a carried batch, so that what
+ * every earlier reply said is in the store it reads, and its own write
+ * transaction does not wait on the batch's.
+ */
+static void
+mfad_pool_sync(struct mfad_pool *p)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->ccarry) {
+		gen = p->cgen;
+		p->cflush = 1;
+		pthread_cond_signal(&p->ccond);
+		while (p->cgen == gen)
+			pthread_cond_wait(&p->cflushed, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void
+mfad_carry_due(struct timespec *due)
+{
+	clock_gettime(CLOCK_MONOTONIC, due);
+	due->tv_nsec += MFAD_CARRY_MS * 1000000L;
+	if (due->tv_nsec >= 1000000000L) {
+		due->tv_sec++;
+		due->tv_nsec -= 1000000000L;
+	}
+}
+
+static int
+mfad_carry_over(const struct timespec *due)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > due->tv_sec || (now.tv_sec == due->tv_sec &&
+	    now.tv_nsec >= due->tv_nsec);
+}
+
+/*
+ * The committing thread: takes every job queued, runs them all in one
+ * write transaction (each in a child of it), syncs once, and only then
+ * lets their replies go. Many requests, one disk sync: durable, and fast.
+ *
+ * A request that changed nothing a crash could turn against security
+ * (mfad_store_lazy) has its reply at once, unless one that needs the
+ * disk ran before it in the same transaction (it may have read that
+ * one's changes). When only such requests ran, the transaction stays
+ * open (carried) for the next batch; it commits, in order, with the next
+ * request that needs the disk, or after MFAD_CARRY_MS, MFAD_CARRY_MAX
+ * requests, a request for a worker (mfad_pool_sync) or at the stop. A
+ * crash in that window loses those changes, and only those.
+ */
+static void *
+mfad_committer(void *arg)
+{
+	struct mfad_pool *p = arg;
+	struct mfad_job *batch, *j, *next, *held, **tail;
+	struct timespec due = { 0, 0 };
+	MDB_txn *txn = NULL;
+	size_t carried = 0;
+	int r, strict = 0, flush, timedout;
+
+	pthread_setname_np(pthread_self(), "mfad-commit");
+	/* Every caller's quick requests wait for this thread. */
+	mfad_pw_priority(1);
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		timedout = 0;
+		while (p->ctodo == NULL && !p->cstop && !timedout &&
+		    !(txn != NULL && p->cflush)) {
+			if (txn == NULL)
+				pthread_cond_wait(&p->ccond, &p->lock);
+			else
+				timedout = pthread_cond_timedwait(&p->ccond,
+				    &p->lock, &due) == ETIMEDOUT;
+		}
+		batch = p->ctodo;
+		p->ctodo = p->ctodo_tail = NULL;
+		flush = p->cflush || p->cstop || timedout;
+		pthread_mutex_unlock(&p->lock);
+		if (batch == NULL && txn == NULL)
+			break;
+
+		r = 0;
+		if (txn == NULL && batch != NULL) {
+			r = mfad_txn_begin(p->ctx->store, 0, &txn);
+			if (r == 0) {
+				mfad_store_batch(txn);
+				mfad_carry_due(&due);
+				strict = 0;
+			}
+		}
+		held = NULL;
+		tail = &held;
+		for (j = batch; j != NULL; j = next) {
+			next = j->next;
+			j->next = NULL;
+			if (r == 0) {
+				(void)mfad_store_lazy_take();
+				mfad_dispatch_run(p->ctx, &j->req);
+				if (mfad_store_lazy_take() && !strict) {
+					/* Carried: the store's next readers
+					 * wait for its commit. */
+					pthread_mutex_lock(&p->lock);
+					p->ccarry = 1;
+					pthread_mutex_unlock(&p->lock);
+					carried++;
+					mfad_pool_deliver(p, j);
+					continue;
+				}
+				strict = 1;
+			} else {
+				mfad_dispatch_abandon(&j->req, r);
+			}
+			*tail = j;
+			tail = &j->next;
+		}
+		if (txn != NULL && (strict || flush ||
+		    carried >= MFAD_CARRY_MAX || mfad_carry_over(&due))) {
+			mfad_store_batch(NULL);
+			if ((r = mfad_txn_commit(&txn)) != 0) {
+				for (j = held; j != NULL; j = j->next)
+					mfad_dispatch_fail(&j->req, r);
+				if (carried > 0)
+					mfad_log(LOG_ERR, "store: the last "
+					    "use and audit records of %zu "
+					    "remembered-device logins were "
+					    "lost", carried);
+			} else
+				mfad_outbox_kick(p->ctx->outbox);
+			carried = 0;
+			pthread_mutex_lock(&p->lock);
+			p->ccarry = 0;
+			p->cflush = 0;
+			p->cgen++;
+			pthread_cond_broadcast(&p->cflushed);
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (held != NULL)
+			mfad_pool_deliver(p, held);
+	}
+	return NULL;
+}
+
+/*
+ * The reader: requests that only read (MFAD_H_READ), in turn, each with
+ * a read-only transaction of its own once the carried batch is on disk
+ * (mfad_pool_sync), so that it sees what every earlier reply said. At
+ * the stop it answers what is queued, then ends.
+ */
+static void *
+mfad_reader(void *arg)
+{
+	struct mfad_pool *p = arg;
+	struct mfad_job *j;
+
+	pthread_setname_np(pthread_self(), "mfad-reader");
+	mfad_pw_priority(1);
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while ((j = p->rtodo) == NULL && !p->stop)
+			pthread_cond_wait(&p->rcond, &p->lock);
+		if (j != NULL && (p->rtodo = j->next) == NULL)
+			p->rtodo_tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (j == NULL)
+			break;
+		mfad_pool_sync(p);
+		mfad_dispatch_run(p->ctx, &j->req);
+		j->next = NULL;
+		mfad_pool_deliver(p, j);
+	}
+	return NULL;
+}
+
+/* Queues a job for the reader. */
+static void
+mfad_reader_push(struct mfad_pool *p, struct mfad_job *j)
+{
+	pthread_mutex_lock(&p->lock);
+	j->next = NULL;
+	if (p->rtodo_tail != NULL)
+		p->rtodo_tail->next = j;
+	else
+		p->rtodo = j;
+	p->rtodo_tail = j;
+	pthread_cond_signal(&p->rcond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * The next job for a worker (p->lock held): a trusted one, else the
+ * first of the next uid's queue while fewer than urun_max such jobs run
+ * (when stopping, whatever is left). NULL: nothing to take now.
+ */
+static struct mfad_job *
+mfad_pool_take(struct mfad_pool *p)
+{
+	struct mfad_flow *f;
+	struct mfad_job *j;
+
+	if ((j = p->todo) != NULL) {
+		if ((p->todo = j->next) == NULL)
+			p->todo_tail = NULL;
+		mfad_jobs_waiting_add(-1);
+		return j;
+	}
+	if ((f = p->flows) == NULL || (p->urun >= p->urun_max && !p->stop))
+		return NULL;
+	j = f->head;
+	if ((f->head = j->next) == NULL)
+		f->tail = NULL;
+	if ((p->flows = f->next) == NULL)
+		p->flows_tail = NULL;
+	if (f->head != NULL) {
+		/* Its turn is over: to the back of the round. */
+		f->next = NULL;
+		if (p->flows_tail != NULL)
+			p->flows_tail->next = f;
+		else
+			p->flows = f;
+		p->flows_tail = f;
+	} else
+		free(f);
+	p->urun++;
+	mfad_jobs_waiting_add(-1);
+	return j;
+}
+
+static void *
+mfad_worker(void *arg)
+{
+	struct mfad_pool *p = arg;
+	const struct mfad_handler *h;
+	struct mfad_job *j;
+	int trusted;
+
+	pthread_setname_np(pthread_self(), "mfad-worker");
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while ((j = mfad_pool_take(p)) == NULL && !p->stop)
+			pthread_cond_wait(&p->cond, &p->lock);
+		pthread_mutex_unlock(&p->lock);
+		if (j == NULL)
+			break;
+
+		if (j->sweep) {
+			mfad_pw_priority(1);
+			mfad_pool_sync(p);
+			mfad_sweep(p->ctx);
+			mfad_job_free(j);
+			continue;
+		}
+		trusted = j->trusted;
+		mfad_pw_priority(trusted);
+		/* AUTH_START's first half reads only the password hash,
+		 * which no carried change touches. */
+		if ((h = mfad_dispatch_find(j->req.type)) == NULL ||
+		    !(h->flags & MFAD_H_SPLIT))
+			mfad_pool_sync(p);
+		mfad_dispatch_run(p->ctx, &j->req);
+		if (!trusted) {
+			pthread_mutex_lock(&p->lock);
+			p->urun--;
+			pthread_cond_signal(&p->cond);
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (j->req.cont != NULL)
+			mfad_commit_push(p, j);
+		else {
+			j->next = NULL;
+			mfad_pool_deliver(p, j);
+		}
+	}
+	return NULL;
+}
+
+/* Queues j: trusted jobs in todo, others in their uid's queue. */
+static int
+mfad_pool_push(struct mfad_pool *p, struct mfad_job *j)
+{
+	struct mfad_flow *f;
+
+	pthread_mutex_lock(&p->lock);
+	j->next = NULL;
+	if (j->trusted || j->sweep) {
+		if (p->todo_tail != NULL)
+			p->todo_tail->next = j;
+		else
+			p->todo = j;
+		p->todo_tail = j;
+	} else {
+		for (f = p->flows; f != NULL; f = f->next)
+			if (f->uid == j->req.peer.uid)
+				break;
+		if (f == NULL) {
+			if ((f = calloc(1, sizeof(*f))) == NULL) {
+				pthread_mutex_unlock(&p->lock);
+				return MSS_ERR_NOMEM;
+			}
+			f->uid = j->req.peer.uid;
+			if (p->flows_tail != NULL)
+				p->flows_tail->next = f;
+			else
+				p->flows = f;
+			p->flows_tail = f;
+		}
+		if (f->tail != NULL)
+			f->tail->next = j;
+		else
+			f->head = j;
+		f->tail = j;
+	}
+	mfad_jobs_waiting_add(1);
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+int
+mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_condattr_t ca;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	p->ctx = ctx;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	/* The committer's wait for a carried batch is on the monotonic
+	 * clock (mfad_carry_due). */
+	if (pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&p->ccond, &ca) != 0)
+		return MSS_ERR_SYSTEM;
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&p->cflushed, NULL);
+	pthread_cond_init(&p->rcond, NULL);
+	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+		return MSS_ERR_SYSTEM;
+	if (pthread_create(&p->committer, NULL, mfad_committer, p) != 0)
+		return MSS_ERR_SYSTEM;
+	p->has_committer = 1;
+	if (pthread_create(&p->reader, NULL, mfad_reader, p) != 0)
+		return MSS_ERR_SYSTEM;
+	p->has_reader = 1;
+	/* Workers hash passwords (at most one per core at a time, see
+	 * mfad_pw.c) and wait on relays or backups: one per core, and two
+	 * more so that a slow relay does not hold up password checks. */
+	p->nthreads = (n > 0 ? (size_t)n : 2) + 2;
+	p->urun_max = p->nthreads - 2;
+	if ((p->threads = calloc(p->nthreads, sizeof(*p->threads))) == NULL)
+		return MSS_ERR_NOMEM;
+	for (i = 0; i < p->nthreads; i++)
+		if (pthread_create(&p->threads[i], NULL, mfad_worker, p) != 0) {
+			p->nthreads = i;
+			return MSS_ERR_SYSTEM;
+		}
+	return 0;
+}
+
+void
+mfad_pool_stop(struct mfad_pool *p)
+{
+	struct mfad_flow *f;
+	struct mfad_job *j;
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_cond_signal(&p->rcond);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	free(p->threads);
+	/* The reader's last requests may wait for a carried batch: before
+	 * the committer stops. */
+	if (p->has_reader)
+		pthread_join(p->reader, NULL);
+	/* The workers are gone: what they passed on is queued by now. */
+	if (p->has_committer) {
+		pthread_mutex_lock(&p->lock);
+		p->cstop = 1;
+		pthread_cond_signal(&p->ccond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->committer, NULL);
+	}
+	while ((j = p->done) != NULL) {
+		p->done = j->next;
+		mfad_job_free(j);
+	}
+	while ((j = p->todo) != NULL) {
+		p->todo = j->next;
+		mfad_job_free(j);
+	}
+	while ((j = p->rtodo) != NULL) {
+		p->rtodo = j->next;
+		mfad_job_free(j);
+	}
+	while ((f = p->flows) != NULL) {
+		p->flows = f->next;
+		while ((j = f->head) != NULL) {
+			f->head = j->next;
+			mfad_job_free(j);
+		}
+		free(f);
+	}
+	close(p->wake[0]);
+	close(p->wake[1]);
+	pthread_cond_destroy(&p->ccond);
+	pthread_cond_destroy(&p->cflushed);
+	pthread_cond_destroy(&p->rcond);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
+
+int
+mfad_pool_submit(struct mfad_pool *p, struct mfad_job *j)
+{
+	const struct mfad_handler *h;
+
+	h = mfad_dispatch_find(j->req.type);
+	if (h != NULL && (h->flags & MFAD_H_COMMIT)) {
+		mfad_commit_push(p, j);
+		return 0;
+	}
+	if (h != NULL && (h->flags & MFAD_H_READ)) {
+		mfad_reader_push(p, j);
+		return 0;
+	}
+	return mfad_pool_push(p, j);
+}
+
+int
+mfad_pool_sweep(struct mfad_pool *p)
+{
+	struct mfad_job *j;
+	int r;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return MSS_ERR_NOMEM;
+	j->sweep = 1;
+	if ((r = mfad_pool_push(p, j)) != 0)
+		mfad_job_free(j);
+	return r;
+}
+
+int
+mfad_pool_wake_fd(const struct mfad_pool *p)
+{
+	return p->wake[0];
+}
+
+struct mfad_job *
+mfad_pool_done(struct mfad_pool *p)
+{
+	struct mfad_job *done;
+	char buf[256];
+
+	while (read(p->wake[0], buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&p->lock);
+	done = p->done;
+	p->done = NULL;
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}

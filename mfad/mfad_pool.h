@@ -1,0 +1,102 @@
+/*
+ * The worker pool and the group committer. Requests of trusted callers
+ * go first; the others wait in one queue per uid, served in turn. Quick
+ * changes run on one committing thread, many in one write transaction
+ * and one disk sync; reads on a reader thread with read-only
+ * transactions; the rest (hashing, the relay, backups) on workers. Finished jobs go back to the loop through a pipe.
+ *
+ * The batch transaction reaches the handlers that run on the committing
+ * thread through a thread-local in mfad_store.c (mfad_store_batch, read
+ * by mfad_txn_begin), not as an argument: passing it would change every
+ * handler's mfad_txn_begin call.
+ */
+#ifndef MFAD_POOL_H
+#define MFAD_POOL_H
+
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfad_ctx.h"
+#include "mfad_dispatch.h"
+#include "mss_err.h"
+
+/* A request (or housekeeping) between the loop and the threads. */
+struct mfad_job {
+	struct mfad_job		*next;
+	size_t			 slot;
+	uint64_t		 gen;
+	int			 sweep;	/* housekeeping, no connection */
+	int			 trusted; /* PAM caller or admin: first */
+	struct mfad_req		 req;
+};
+
+/* The jobs of one unprivileged uid, waiting for a worker. */
+struct mfad_flow {
+	struct mfad_flow	*next;
+	uid_t			 uid;
+	struct mfad_job		*head, *tail;
+};
+
+/*
+ * Jobs of trusted callers (and housekeeping) wait in todo and go first;
+ * those of other callers wait in one queue per uid, served in turn, and
+ * at most urun_max of them run at once (one per core, so that two
+ * workers stay free for trusted callers). A flood from one uid thus
+ * delays others by about one hash, never by the length of its queue.
+ */
+struct mfad_pool {
+	struct mfad_ctx		*ctx;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct mfad_job		*todo, *todo_tail;
+	struct mfad_flow	*flows, *flows_tail;	/* round robin */
+	size_t			 urun, urun_max;
+	struct mfad_job		*done;
+	int			 stop;
+	int			 wake[2];	/* workers -> loop */
+	pthread_t		*threads;
+	size_t			 nthreads;
+	/* Requests that only read: one thread of their own, which never
+	 * hashes, so that they wait neither for the group commit nor for
+	 * the password checks on the workers. */
+	pthread_t		 reader;
+	int			 has_reader;
+	pthread_cond_t		 rcond;
+	struct mfad_job		*rtodo, *rtodo_tail;
+	/* Group commit: jobs for the committing thread. */
+	pthread_t		 committer;
+	int			 has_committer;
+	pthread_cond_t		 ccond;
+	struct mfad_job		*ctodo, *ctodo_tail;
+	int			 cstop;
+	/* A batch carried open with replies already given (see
+	 * mfad_committer): cflush asks for its commit, cgen counts them. */
+	int			 ccarry, cflush;
+	uint64_t		 cgen;
+	pthread_cond_t		 cflushed;
+};
+
+/* Starts the committer and the workers; on failure, mfad_pool_stop
+ * still releases what started. */
+int mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx) MSS_WUR;
+/* Lets the workers finish, commits what is queued or carried, frees the
+ * jobs left. */
+void mfad_pool_stop(struct mfad_pool *p);
+
+/* Queues j where its type runs: the committing thread or a worker. On
+ * failure j is still the caller's. */
+int mfad_pool_submit(struct mfad_pool *p, struct mfad_job *j) MSS_WUR;
+/* Queues the housekeeping (expired records, audit summaries). */
+int mfad_pool_sweep(struct mfad_pool *p) MSS_WUR;
+
+/* Readable when jobs are done. */
+int mfad_pool_wake_fd(const struct mfad_pool *p);
+/* The finished jobs (a list through next), each to mfad_job_free. */
+struct mfad_job *mfad_pool_done(struct mfad_pool *p);
+
+void mfad_job_free(struct mfad_job *j);
+
+#endif /* MFAD_POOL_H */

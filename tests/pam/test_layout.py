@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""mfad's includes go downward only: no cycle among the headers of mfad/,
+no handler that includes the transport (mfad_server.h) or the pool, and
+the dispatch table (mfad_dispatch.c) the one file that sees every
+handler. Run as a script, prints the include graph and the findings.
+
+  tests/pam/test_layout.py [SRC_ROOT]
+"""
+
+import pathlib
+import re
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+INC = re.compile(r'^\s*#\s*include\s+"(mfad[\w]*\.h)"', re.M)
+
+# Files that answer requests: they see the floor (mfad_ctx.h), never the
+# transport, the pool or the table that calls them.
+HANDLERS = ("mfad_admin.c", "mfad_audit.c", "mfad_auth.c", "mfad_enroll.c",
+            "mfad_import.c", "mfad_outbox.c")
+# Only these may include mfad_server.h: the transport and the main.
+SERVER_USERS = ("mfad_server.c", "mfad.c")
+UPPER = ("mfad_server.h", "mfad_pool.h", "mfad_dispatch.h")
+# The handlers' prototypes: the dispatch table includes them all, the
+# transport and the pool none.
+PROTOS = ("mfad_admin.h", "mfad_auth.h", "mfad_enroll.h", "mfad_import.h")
+ABOVE = ("mfad_server.c", "mfad_pool.c", "mfad_pool.h", "mfad_server.h")
+
+
+def graph(root):
+    """{file: [included mfad headers]} for mfad/*.c and mfad/*.h."""
+    g = {}
+    for p in sorted((root / "mfad").glob("mfad*.[ch]")):
+        if p.name.startswith("mfadctl"):
+            continue
+        g[p.name] = sorted(set(INC.findall(p.read_text())))
+    return g
+
+
+def cycles(g):
+    """Every include cycle among the headers, each once."""
+    found, state, stack = [], {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in g.get(n, []):
+            if m not in g:
+                continue
+            if state.get(m) == 1:
+                cyc = stack[stack.index(m):]
+                k = cyc.index(min(cyc))
+                cyc = cyc[k:] + cyc[:k]
+                if cyc not in found:
+                    found.append(cyc)
+            elif state.get(m) is None:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(x for x in g if x.endswith(".h")):
+        if state.get(n) is None:
+            visit(n)
+    return found
+
+
+def closure(g, name):
+    """Headers name reaches, directly or not."""
+    seen, todo = set(), list(g.get(name, []))
+    while todo:
+        h = todo.pop()
+        if h in seen:
+            continue
+        seen.add(h)
+        todo.extend(g.get(h, []))
+    return seen
+
+
+def problems(g):
+    out = []
+    for c in cycles(g):
+        out.append("cycle: " + " -> ".join(c + [c[0]]))
+    for f in sorted(g):
+        reach = closure(g, f)
+        if f in HANDLERS or f in [h[:-1] + "h" for h in HANDLERS]:
+            for u in UPPER:
+                if u in reach:
+                    out.append("handler %s reaches %s" % (f, u))
+        elif "mfad_server.h" in reach and f not in SERVER_USERS:
+            out.append("%s reaches mfad_server.h" % f)
+    if "mfad_dispatch.c" in g:
+        for h in PROTOS:
+            if h not in g["mfad_dispatch.c"]:
+                out.append("mfad_dispatch.c misses %s" % h)
+        for f in ABOVE:
+            for h in PROTOS:
+                if h in g.get(f, []):
+                    out.append("%s includes %s (only mfad_dispatch.c "
+                               "may)" % (f, h))
+    return out
+
+
+def test_no_cycle():
+    assert cycles(graph(ROOT)) == []
+
+
+def test_downward_only():
+    assert problems(graph(ROOT)) == []
+
+
+def test_check_finds_a_cycle():
+    """The check itself: a cycle and an upward include are reported."""
+    g = {"a.h": ["b.h"], "b.h": ["a.h"], "mfad_auth.c": ["mfad_server.h"],
+         "mfad_server.h": []}
+    p = problems(g)
+    assert "cycle: a.h -> b.h -> a.h" in p
+    assert "handler mfad_auth.c reaches mfad_server.h" in p
+
+
+if __name__ == "__main__":
+    root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
+    g = graph(root)
+    for f, incs in g.items():
+        print("%-18s -> %s" % (f, " ".join(incs)))
+    p = problems(g)
+    for line in p:
+        print("FAIL", line)
+    print("%d file(s), %d problem(s)" % (len(g), len(p)))
+    sys.exit(1 if p else 0)

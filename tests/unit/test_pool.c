@@ -1,0 +1,179 @@
+/*
+ * Unit tests for mfad/mfad_pool.c and mfad_dispatch.c, with a real store
+ * and real threads: a request that only reads (user list, audit, device
+ * list, status, metrics, user show) runs on the reader thread with a
+ * read-only transaction, so it answers while a writer holds the store
+ * and the committing thread waits for it.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "mfad_dispatch.h"
+#include "mfad_log.h"
+#include "mfad_pool.h"
+#include "mfad_snap.h"
+#include "mfad_store.h"
+#include "mss_err.h"
+#include "mss_io.h"
+#include "mss_proto.h"
+
+#define POOL_WAIT_MS	20000	/* a loaded machine, not a bound */
+
+struct fix {
+	char		dir[64];
+	struct mfad_ctx	ctx;
+};
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+fix_setup(void **state)
+{
+	struct mfad_conf *conf;
+	struct fix *f;
+	char db[128];
+
+	if (sodium_init() < 0 || (f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_pool.XXXXXX");
+	if (mkdtemp(f->dir) == NULL || (conf = mfad_conf_new()) == NULL)
+		return -1;
+	snprintf(db, sizeof(db), "%s/db", f->dir);
+	free(conf->database);
+	if ((conf->database = strdup(db)) == NULL)
+		return -1;
+	conf->map_size = 64ULL << 20;
+	mfad_snap_publish(&f->ctx, conf);
+	f->ctx.started = time(NULL);
+	if (mfad_store_open(f->ctx.conf, &f->ctx.store) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+fix_teardown(void **state)
+{
+	struct fix *f = *state;
+
+	mfad_store_close(f->ctx.store);
+	mfad_snap_release(f->ctx.conf);
+	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* A request from an admin, on its way to the pool. */
+static struct mfad_job *
+job_new(uint8_t type)
+{
+	struct mfad_job *j;
+
+	assert_non_null(j = calloc(1, sizeof(*j)));
+	assert_non_null(j->req.in = mss_buf_new(MSS_MSG_MAX));
+	assert_int_equal(mss_buf_put_str(j->req.in, ""), 0);
+	j->req.type = type;
+	j->req.peer.uid = 0;
+	j->req.peer.roles = MFAD_ROLE_ADMIN;
+	snprintf(j->req.peer.name, sizeof(j->req.peer.name), "root");
+	j->trusted = 1;
+	return j;
+}
+
+/* The next finished job, or NULL after POOL_WAIT_MS. */
+static struct mfad_job *
+job_wait(struct mfad_pool *p)
+{
+	struct pollfd pfd = { mfad_pool_wake_fd(p), POLLIN, 0 };
+	struct mfad_job *j;
+
+	if (poll(&pfd, 1, POOL_WAIT_MS) != 1)
+		return NULL;
+	j = mfad_pool_done(p);
+	if (j != NULL)
+		assert_null(j->next);
+	return j;
+}
+
+static void
+test_read_beside_writer(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_pool pool;
+	struct mfad_job *j;
+	MDB_txn *txn = NULL;
+	uint8_t type;
+	uint32_t len;
+
+	assert_int_equal(mfad_pool_start(&pool, &f->ctx), 0);
+	/* A writer holds the store: the committing thread would wait. */
+	assert_int_equal(mfad_txn_begin(f->ctx.store, 0, &txn), 0);
+	assert_int_equal(mfad_pool_submit(&pool, job_new(MSS_REQ_USER_LIST)),
+	    0);
+	j = job_wait(&pool);
+	mfad_txn_abort(&txn);
+	assert_non_null(j);
+	assert_non_null(j->req.out);
+	assert_int_equal(mss_frame_header(mss_buf_ptr(j->req.out), &type,
+	    &len), 0);
+	assert_int_equal(type, MSS_REP_USER_LIST);
+	mfad_job_free(j);
+	mfad_pool_stop(&pool);
+}
+
+/* The table says so for every read, and for nothing that writes. */
+static void
+test_reads_flagged(void **state)
+{
+	static const uint8_t reads[] = { MSS_REQ_STATUS, MSS_REQ_METRICS,
+	    MSS_REQ_USER_SHOW, MSS_REQ_USER_LIST, MSS_REQ_DEVICE_LIST,
+	    MSS_REQ_AUDIT };
+	const struct mfad_handler *h;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(reads); i++) {
+		assert_non_null(h = mfad_dispatch_find(reads[i]));
+		assert_true(h->flags & MFAD_H_READ);
+		assert_false(h->flags & MFAD_H_COMMIT);
+	}
+	assert_non_null(h = mfad_dispatch_find(MSS_REQ_DEVICE_REVOKE));
+	assert_false(h->flags & MFAD_H_READ);
+	assert_null(mfad_dispatch_find(0xff));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reads_flagged),
+		cmocka_unit_test_setup_teardown(test_read_beside_writer,
+		    fix_setup, fix_teardown),
+	};
+
+	mfad_log_init(0, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
