@@ -14,7 +14,7 @@
 #include "mfad_acct.h"
 #include "mfad_code.h"
 #include "mfad_conf.h"
-#include "mfad_server.h"
+#include "mfad_ctx.h"
 #include "mfad_store.h"
 #include "mss_err.h"
 

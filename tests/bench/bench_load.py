@@ -22,8 +22,9 @@ MODES = (("device", "remembered-device logins", "logins/s"),
 THREADS = {"mfad": "the event loop (mfad)",
            "mfad-commit": "the committing thread (mfad-commit)",
            "mfad-worker": "the workers (mfad-worker)",
+           "mfad-reader": "the reading thread (mfad-reader)",
            "mfad-log": "the log thread (mfad-log)",
-           "mfad-mail": "the mail thread (mfad-mail)"}
+           "mfad-mail": "the mail threads (mfad-mail)"}
 
 
 class RssSampler(threading.Thread):
