@@ -24,6 +24,7 @@
 #define MFAD_REC_VERSION	1
 #define MFAD_REC_V2		2
 #define MFAD_REC_V3		3	/* accounts: recovery codes */
+#define MFAD_REC_V4		4	/* accounts: cur_login only when set */
 #define MFAD_REC_MAX		8192
 
 static struct mfad_log_limit mfad_full_limit = MFAD_LOG_LIMIT_INIT(60);
@@ -412,7 +413,12 @@ mfad_acct_decode(struct mss_buf *b, uint8_t ver, struct mfad_acct *a)
 		return 0;
 	if ((r = mss_buf_get_u64(b, &a->throttle_noticed)) != 0 ||
 	    (r = mss_buf_get_u64(b, &a->lock_noticed)) != 0 ||
-	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0)
+		return r;
+	if (a->has_cur_login > 1)
+		return MSS_ERR_PROTO;
+	/* Up to version 3, 32 bytes (zeros) even when there is none. */
+	if ((ver < MFAD_REC_V4 || a->has_cur_login) &&
 	    (r = mfad_get_fixed(b, a->cur_login, MFAD_KEY_LEN)) != 0)
 		return r;
 	if (ver < MFAD_REC_V3)
@@ -446,7 +452,7 @@ mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
 	if (!mfad_user_key_ok(user))
 		return MSS_ERR_NOTFOUND;
 	if ((r = mfad_rec_get_ver(txn, st->accounts, user, strlen(user),
-	    MFAD_REC_V3, &b, &ver)) != 0)
+	    MFAD_REC_V4, &b, &ver)) != 0)
 		return r;
 	return mfad_rec_done(b, mfad_acct_decode(b, ver, a));
 }
@@ -457,7 +463,7 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 	uint32_t i;
 	int r;
 
-	if ((r = mss_buf_put_u8(b, MFAD_REC_V3)) != 0 ||
+	if ((r = mss_buf_put_u8(b, MFAD_REC_V4)) != 0 ||
 	    (r = mss_buf_put_str(b, a->user)) != 0 ||
 	    (r = mss_buf_put_str(b, a->email)) != 0 ||
 	    (r = mss_buf_put_str(b, a->lang)) != 0 ||
@@ -476,9 +482,12 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 			return r;
 	if ((r = mss_buf_put_u64(b, a->throttle_noticed)) != 0 ||
 	    (r = mss_buf_put_u64(b, a->lock_noticed)) != 0 ||
-	    (r = mss_buf_put_u8(b, a->has_cur_login)) != 0 ||
-	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0 ||
-	    (r = mss_buf_put_u32(b, a->nrecovery)) != 0)
+	    (r = mss_buf_put_u8(b, a->has_cur_login != 0)) != 0)
+		return r;
+	if (a->has_cur_login &&
+	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+		return r;
+	if ((r = mss_buf_put_u32(b, a->nrecovery)) != 0)
 		return r;
 	for (i = 0; i < a->nrecovery && i < MFAD_RECOVERY_MAX; i++)
 		if ((r = mss_buf_put(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
@@ -604,7 +613,7 @@ mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
 			uint8_t ver;
 
 			if ((r = mss_buf_get_u8(b, &ver)) == 0 &&
-			    (ver < MFAD_REC_VERSION || ver > MFAD_REC_V3))
+			    (ver < MFAD_REC_VERSION || ver > MFAD_REC_V4))
 				r = MSS_ERR_PROTO;
 			if (r == 0)
 				r = mfad_acct_decode(b, ver, &a);

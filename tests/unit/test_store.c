@@ -1465,8 +1465,9 @@ good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 }
 
 /* Version 2 added throttle_noticed, lock_noticed, has_cur_login and
- * cur_login. */
-#define V2_ACCT_TAIL	(8 + 8 + 1 + MFAD_KEY_LEN)
+ * cur_login; since version 4, cur_login is there only when
+ * has_cur_login is set (not in good_acct_bytes). */
+#define V2_ACCT_TAIL	(8 + 8 + 1)
 /* Version 3 added the recovery codes: a u32 count (0 here), then as many
  * hashes. */
 #define V3_ACCT_TAIL	4
@@ -1589,7 +1590,19 @@ test_account_v1_still_reads(void **state)
 	MDB_txn *txn;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	assert_int_equal(good[0], 3);
+	assert_int_equal(good[0], 4);
+	/* Version 3: cur_login's 32 bytes even without one (zeros). */
+	memmove(good + len - V3_ACCT_TAIL + MFAD_KEY_LEN,
+	    good + len - V3_ACCT_TAIL, V3_ACCT_TAIL);
+	memset(good + len - V3_ACCT_TAIL, 0, MFAD_KEY_LEN);
+	len += MFAD_KEY_LEN;
+	good[0] = 3;
+	put_raw(f, f->st->accounts, "alice", 5, good, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_string_equal(a.email, "alice@example.com");
+	assert_int_equal(a.has_cur_login, 0);
+	mfad_txn_abort(&txn);
 	/* Version 2: no recovery codes. */
 	good[0] = 2;
 	put_raw(f, f->st->accounts, "alice", 5, good, len - V3_ACCT_TAIL);
@@ -1599,7 +1612,8 @@ test_account_v1_still_reads(void **state)
 	mfad_txn_abort(&txn);
 	len -= V3_ACCT_TAIL;
 	good[0] = 1;
-	put_raw(f, f->st->accounts, "alice", 5, good, len - V2_ACCT_TAIL);
+	put_raw(f, f->st->accounts, "alice", 5, good,
+	    len - V2_ACCT_TAIL - MFAD_KEY_LEN);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
 	assert_string_equal(a.email, "alice@example.com");
@@ -1612,6 +1626,73 @@ test_account_v1_still_reads(void **state)
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
 	    MSS_ERR_STORE);
 	mfad_txn_abort(&txn);
+}
+
+/*
+ * Version 4 keeps cur_login only when an account has one: 32 bytes less
+ * for most of a large store's accounts. It reads back either way, and a
+ * version 3 record rewritten by mfad_acct_put becomes version 4.
+ */
+static void
+test_account_v4_cur_login_only_when_set(void **state)
+{
+	struct fix *f = *state;
+	unsigned char without[1024], with[1024], bad[1024];
+	MDB_val key = { 5, (void *)"alice" }, val;
+	struct mfad_acct a, b;
+	size_t lw, l;
+	MDB_txn *txn;
+
+	lw = good_acct_bytes(f, without, sizeof(without));
+	assert_int_equal(without[0], 4);
+	assert_int_equal(without[lw - V3_ACCT_TAIL - 1], 0);
+
+	make_acct(&a, "alice", "alice@example.com");
+	a.has_cur_login = 1;
+	memset(a.cur_login, 0xa5, MFAD_KEY_LEN);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	l = val.mv_size;
+	assert_true(l <= sizeof(with));
+	memcpy(with, val.mv_data, l);
+	assert_int_equal(l, lw + MFAD_KEY_LEN);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* has_cur_login other than 0 or 1 is junk. */
+	memcpy(bad, without, lw);
+	bad[lw - V3_ACCT_TAIL - 1] = 2;
+	assert_acct_corrupt(f, bad, lw);
+	/* Set, but without its 32 bytes. */
+	bad[lw - V3_ACCT_TAIL - 1] = 1;
+	assert_acct_corrupt(f, bad, lw);
+	/* Not set, with 32 bytes after it. */
+	memcpy(bad, with, l);
+	bad[l - V3_ACCT_TAIL - MFAD_KEY_LEN - 1] = 0;
+	assert_acct_corrupt(f, bad, l);
+
+	/* A version 3 record (cur_login always there) rewritten is
+	 * version 4, and shorter. */
+	memcpy(bad, with, l);
+	bad[0] = 3;
+	bad[l - V3_ACCT_TAIL - MFAD_KEY_LEN - 1] = 0;
+	memset(bad + l - V3_ACCT_TAIL - MFAD_KEY_LEN, 0, MFAD_KEY_LEN);
+	put_raw(f, f->st->accounts, "alice", 5, bad, l);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
+	assert_int_equal(b.has_cur_login, 0);
+	assert_int_equal(mfad_acct_put(txn, f->st, &b, b.email), 0);
+	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	assert_int_equal(val.mv_size, lw);
+	assert_int_equal(((const unsigned char *)val.mv_data)[0], 4);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&b);
 }
 
 /* Recovery codes: kept with the account, used once each, in any order. */
@@ -1672,7 +1753,7 @@ test_corrupt_account_version_fails_list(void **state)
 	int more;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	good[0] = 4;	/* a version this build does not know */
+	good[0] = 5;	/* a version this build does not know */
 	put_raw(f, f->st->accounts, "alice", 5, good, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
@@ -1771,6 +1852,7 @@ main(void)
 		T(test_corrupt_account_fails_list),
 		T(test_corrupt_account_version_fails_list),
 		T(test_account_v1_still_reads),
+		T(test_account_v4_cur_login_only_when_set),
 		T(test_account_recovery_codes),
 		T(test_corrupt_login_device_outbox_are_store_errors),
 	};
