@@ -1695,6 +1695,99 @@ test_account_v4_cur_login_only_when_set(void **state)
 	mfad_acct_wipe(&b);
 }
 
+/* Appends s with a four-byte big-endian length (version 1 strings). */
+static size_t
+put_str32(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	p[0] = 0;
+	p[1] = 0;
+	p[2] = 0;
+	p[3] = (unsigned char)n;
+	memcpy(p + 4, s, n);
+	return 4 + n;
+}
+
+/*
+ * Device records of version 2 give their strings a one-byte length:
+ * 9 bytes less each. A version 1 record (as the previous mfad wrote
+ * it) still reads, and is version 2 once written again; a version 2
+ * string running past the record, or holding a NUL, is a store error.
+ */
+static void
+test_device_v2_short_strings(void **state)
+{
+	struct fix *f = *state;
+	unsigned char v1[256], bad[256];
+	uint8_t key[MFAD_KEY_LEN];
+	MDB_val k = { MFAD_KEY_LEN, key }, v;
+	struct mfad_device d, got;
+	MDB_txn *txn;
+	size_t l1, i;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.user, sizeof(d.user), "alice");
+	snprintf(d.kind, sizeof(d.kind), "rhost");
+	snprintf(d.service, sizeof(d.service), "sshd");
+	d.created = 1700000000;
+	d.expires = 1702592000;
+	d.last_used = 1700000500;
+	l1 = 0;
+	v1[l1++] = 1;
+	l1 += put_str32(v1 + l1, d.user);
+	l1 += put_str32(v1 + l1, d.kind);
+	l1 += put_str32(v1 + l1, d.service);
+	for (i = 0; i < 8; i++)
+		v1[l1 + i] = (unsigned char)(d.created >> (56 - 8 * i));
+	for (i = 0; i < 8; i++)
+		v1[l1 + 8 + i] = (unsigned char)(d.expires >> (56 - 8 * i));
+	for (i = 0; i < 8; i++)
+		v1[l1 + 16 + i] = (unsigned char)(d.last_used >> (56 - 8 * i));
+	l1 += 24;
+	make_key(key, 0x31);
+	put_raw(f, f->st->devices, key, sizeof(key), v1, l1);
+
+	txn = wtxn(f);
+	memset(&got, 0xee, sizeof(got));
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got), 0);
+	assert_memory_equal(&got, &d, sizeof(d));
+	assert_int_equal(mfad_device_put(txn, f->st, key, &got), 0);
+	assert_int_equal(mdb_get(txn, f->st->devices, &k, &v), 0);
+	assert_int_equal(v.mv_size, l1 - 9);
+	assert_int_equal(((const unsigned char *)v.mv_data)[0], 2);
+	assert_true(v.mv_size <= sizeof(bad));
+	memcpy(bad, v.mv_data, v.mv_size);
+	memset(&got, 0xee, sizeof(got));
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got), 0);
+	assert_memory_equal(&got, &d, sizeof(d));
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	/* The user's length past the end of the record. */
+	bad[1] = 200;
+	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	/* A NUL inside the user name. */
+	bad[1] = 5;
+	bad[3] = '\0';
+	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	/* A kind longer than the field holds. */
+	bad[3] = 'i';
+	bad[1 + 1 + 5] = 16;
+	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+}
+
 /* Recovery codes: kept with the account, used once each, in any order. */
 static void
 test_account_recovery_codes(void **state)
@@ -1853,6 +1946,7 @@ main(void)
 		T(test_corrupt_account_version_fails_list),
 		T(test_account_v1_still_reads),
 		T(test_account_v4_cur_login_only_when_set),
+		T(test_device_v2_short_strings),
 		T(test_account_recovery_codes),
 		T(test_corrupt_login_device_outbox_are_store_errors),
 	};
