@@ -24,6 +24,7 @@
 #define MFAD_REC_VERSION	1
 #define MFAD_REC_V2		2
 #define MFAD_REC_V3		3	/* accounts: recovery codes */
+#define MFAD_REC_V4		4	/* accounts: cur_login only when set */
 #define MFAD_REC_MAX		8192
 
 static struct mfad_log_limit mfad_full_limit = MFAD_LOG_LIMIT_INIT(60);
@@ -253,6 +254,37 @@ mfad_get_text(struct mss_buf *b, char *dst, size_t dstlen)
 	return 0;
 }
 
+/* Short text with a one-byte length, as device records keep it. */
+static int
+mfad_get_text8(struct mss_buf *b, char *dst, size_t dstlen)
+{
+	uint8_t n;
+	int r;
+
+	if ((r = mss_buf_get_u8(b, &n)) != 0)
+		return r;
+	if (n >= dstlen || mss_buf_avail(b) < n ||
+	    memchr(mss_buf_ptr(b), '\0', n) != NULL)
+		return MSS_ERR_PROTO;
+	memcpy(dst, mss_buf_ptr(b), n);
+	dst[n] = '\0';
+	b->off += n;
+	return 0;
+}
+
+static int
+mfad_put_text8(struct mss_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	int r;
+
+	if (n > UINT8_MAX)
+		return MSS_ERR_TOOBIG;
+	if ((r = mss_buf_put_u8(b, (uint8_t)n)) != 0)
+		return r;
+	return mss_buf_put(b, s, n);
+}
+
 static int
 mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
 {
@@ -412,7 +444,12 @@ mfad_acct_decode(struct mss_buf *b, uint8_t ver, struct mfad_acct *a)
 		return 0;
 	if ((r = mss_buf_get_u64(b, &a->throttle_noticed)) != 0 ||
 	    (r = mss_buf_get_u64(b, &a->lock_noticed)) != 0 ||
-	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0)
+		return r;
+	if (a->has_cur_login > 1)
+		return MSS_ERR_PROTO;
+	/* Up to version 3, 32 bytes (zeros) even when there is none. */
+	if ((ver < MFAD_REC_V4 || a->has_cur_login) &&
 	    (r = mfad_get_fixed(b, a->cur_login, MFAD_KEY_LEN)) != 0)
 		return r;
 	if (ver < MFAD_REC_V3)
@@ -446,7 +483,7 @@ mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
 	if (!mfad_user_key_ok(user))
 		return MSS_ERR_NOTFOUND;
 	if ((r = mfad_rec_get_ver(txn, st->accounts, user, strlen(user),
-	    MFAD_REC_V3, &b, &ver)) != 0)
+	    MFAD_REC_V4, &b, &ver)) != 0)
 		return r;
 	return mfad_rec_done(b, mfad_acct_decode(b, ver, a));
 }
@@ -457,7 +494,7 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 	uint32_t i;
 	int r;
 
-	if ((r = mss_buf_put_u8(b, MFAD_REC_V3)) != 0 ||
+	if ((r = mss_buf_put_u8(b, MFAD_REC_V4)) != 0 ||
 	    (r = mss_buf_put_str(b, a->user)) != 0 ||
 	    (r = mss_buf_put_str(b, a->email)) != 0 ||
 	    (r = mss_buf_put_str(b, a->lang)) != 0 ||
@@ -476,9 +513,12 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 			return r;
 	if ((r = mss_buf_put_u64(b, a->throttle_noticed)) != 0 ||
 	    (r = mss_buf_put_u64(b, a->lock_noticed)) != 0 ||
-	    (r = mss_buf_put_u8(b, a->has_cur_login)) != 0 ||
-	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0 ||
-	    (r = mss_buf_put_u32(b, a->nrecovery)) != 0)
+	    (r = mss_buf_put_u8(b, a->has_cur_login != 0)) != 0)
+		return r;
+	if (a->has_cur_login &&
+	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+		return r;
+	if ((r = mss_buf_put_u32(b, a->nrecovery)) != 0)
 		return r;
 	for (i = 0; i < a->nrecovery && i < MFAD_RECOVERY_MAX; i++)
 		if ((r = mss_buf_put(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
@@ -604,7 +644,7 @@ mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
 			uint8_t ver;
 
 			if ((r = mss_buf_get_u8(b, &ver)) == 0 &&
-			    (ver < MFAD_REC_VERSION || ver > MFAD_REC_V3))
+			    (ver < MFAD_REC_VERSION || ver > MFAD_REC_V4))
 				r = MSS_ERR_PROTO;
 			if (r == 0)
 				r = mfad_acct_decode(b, ver, &a);
@@ -774,15 +814,22 @@ out:
 
 /* Devices */
 
+/*
+ * Version 2 gives the strings a one-byte length instead of four: nine
+ * bytes less a device, millions of them in a large store. Version 1
+ * records still read, and become version 2 when next written.
+ */
 static int
-mfad_device_decode(struct mss_buf *b, struct mfad_device *d)
+mfad_device_decode(struct mss_buf *b, uint8_t ver, struct mfad_device *d)
 {
+	int (*text)(struct mss_buf *, char *, size_t);
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	if ((r = mfad_get_text(b, d->user, sizeof(d->user))) != 0 ||
-	    (r = mfad_get_text(b, d->kind, sizeof(d->kind))) != 0 ||
-	    (r = mfad_get_text(b, d->service, sizeof(d->service))) != 0 ||
+	text = ver < MFAD_REC_V2 ? mfad_get_text : mfad_get_text8;
+	if ((r = text(b, d->user, sizeof(d->user))) != 0 ||
+	    (r = text(b, d->kind, sizeof(d->kind))) != 0 ||
+	    (r = text(b, d->service, sizeof(d->service))) != 0 ||
 	    (r = mss_buf_get_u64(b, &d->created)) != 0 ||
 	    (r = mss_buf_get_u64(b, &d->expires)) != 0 ||
 	    (r = mss_buf_get_u64(b, &d->last_used)) != 0)
@@ -795,11 +842,13 @@ mfad_device_get(MDB_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
 {
 	struct mss_buf *b;
+	uint8_t ver;
 	int r;
 
-	if ((r = mfad_rec_get(txn, st->devices, key, MFAD_KEY_LEN, &b)) != 0)
+	if ((r = mfad_rec_get_ver(txn, st->devices, key, MFAD_KEY_LEN,
+	    MFAD_REC_V2, &b, &ver)) != 0)
 		return r;
-	return mfad_rec_done(b, mfad_device_decode(b, d));
+	return mfad_rec_done(b, mfad_device_decode(b, ver, d));
 }
 
 int
@@ -813,10 +862,10 @@ mfad_device_put(MDB_txn *txn, struct mfad_store *st,
 
 	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
 		return MSS_ERR_NOMEM;
-	if ((r = mss_buf_put_u8(b, MFAD_REC_VERSION)) != 0 ||
-	    (r = mss_buf_put_str(b, d->user)) != 0 ||
-	    (r = mss_buf_put_str(b, d->kind)) != 0 ||
-	    (r = mss_buf_put_str(b, d->service)) != 0 ||
+	if ((r = mss_buf_put_u8(b, MFAD_REC_V2)) != 0 ||
+	    (r = mfad_put_text8(b, d->user)) != 0 ||
+	    (r = mfad_put_text8(b, d->kind)) != 0 ||
+	    (r = mfad_put_text8(b, d->service)) != 0 ||
 	    (r = mss_buf_put_u64(b, d->created)) != 0 ||
 	    (r = mss_buf_put_u64(b, d->expires)) != 0 ||
 	    (r = mss_buf_put_u64(b, d->last_used)) != 0)

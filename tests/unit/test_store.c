@@ -1465,8 +1465,9 @@ good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 }
 
 /* Version 2 added throttle_noticed, lock_noticed, has_cur_login and
- * cur_login. */
-#define V2_ACCT_TAIL	(8 + 8 + 1 + MFAD_KEY_LEN)
+ * cur_login; since version 4, cur_login is there only when
+ * has_cur_login is set (not in good_acct_bytes). */
+#define V2_ACCT_TAIL	(8 + 8 + 1)
 /* Version 3 added the recovery codes: a u32 count (0 here), then as many
  * hashes. */
 #define V3_ACCT_TAIL	4
@@ -1589,7 +1590,19 @@ test_account_v1_still_reads(void **state)
 	MDB_txn *txn;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	assert_int_equal(good[0], 3);
+	assert_int_equal(good[0], 4);
+	/* Version 3: cur_login's 32 bytes even without one (zeros). */
+	memmove(good + len - V3_ACCT_TAIL + MFAD_KEY_LEN,
+	    good + len - V3_ACCT_TAIL, V3_ACCT_TAIL);
+	memset(good + len - V3_ACCT_TAIL, 0, MFAD_KEY_LEN);
+	len += MFAD_KEY_LEN;
+	good[0] = 3;
+	put_raw(f, f->st->accounts, "alice", 5, good, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_string_equal(a.email, "alice@example.com");
+	assert_int_equal(a.has_cur_login, 0);
+	mfad_txn_abort(&txn);
 	/* Version 2: no recovery codes. */
 	good[0] = 2;
 	put_raw(f, f->st->accounts, "alice", 5, good, len - V3_ACCT_TAIL);
@@ -1599,7 +1612,8 @@ test_account_v1_still_reads(void **state)
 	mfad_txn_abort(&txn);
 	len -= V3_ACCT_TAIL;
 	good[0] = 1;
-	put_raw(f, f->st->accounts, "alice", 5, good, len - V2_ACCT_TAIL);
+	put_raw(f, f->st->accounts, "alice", 5, good,
+	    len - V2_ACCT_TAIL - MFAD_KEY_LEN);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
 	assert_string_equal(a.email, "alice@example.com");
@@ -1610,6 +1624,166 @@ test_account_v1_still_reads(void **state)
 	put_raw(f, f->st->accounts, "alice", 5, good, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+}
+
+/*
+ * Version 4 keeps cur_login only when an account has one: 32 bytes less
+ * for most of a large store's accounts. It reads back either way, and a
+ * version 3 record rewritten by mfad_acct_put becomes version 4.
+ */
+static void
+test_account_v4_cur_login_only_when_set(void **state)
+{
+	struct fix *f = *state;
+	unsigned char without[1024], with[1024], bad[1024];
+	MDB_val key = { 5, (void *)"alice" }, val;
+	struct mfad_acct a, b;
+	size_t lw, l;
+	MDB_txn *txn;
+
+	lw = good_acct_bytes(f, without, sizeof(without));
+	assert_int_equal(without[0], 4);
+	assert_int_equal(without[lw - V3_ACCT_TAIL - 1], 0);
+
+	make_acct(&a, "alice", "alice@example.com");
+	a.has_cur_login = 1;
+	memset(a.cur_login, 0xa5, MFAD_KEY_LEN);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	l = val.mv_size;
+	assert_true(l <= sizeof(with));
+	memcpy(with, val.mv_data, l);
+	assert_int_equal(l, lw + MFAD_KEY_LEN);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* has_cur_login other than 0 or 1 is junk. */
+	memcpy(bad, without, lw);
+	bad[lw - V3_ACCT_TAIL - 1] = 2;
+	assert_acct_corrupt(f, bad, lw);
+	/* Set, but without its 32 bytes. */
+	bad[lw - V3_ACCT_TAIL - 1] = 1;
+	assert_acct_corrupt(f, bad, lw);
+	/* Not set, with 32 bytes after it. */
+	memcpy(bad, with, l);
+	bad[l - V3_ACCT_TAIL - MFAD_KEY_LEN - 1] = 0;
+	assert_acct_corrupt(f, bad, l);
+
+	/* A version 3 record (cur_login always there) rewritten is
+	 * version 4, and shorter. */
+	memcpy(bad, with, l);
+	bad[0] = 3;
+	bad[l - V3_ACCT_TAIL - MFAD_KEY_LEN - 1] = 0;
+	memset(bad + l - V3_ACCT_TAIL - MFAD_KEY_LEN, 0, MFAD_KEY_LEN);
+	put_raw(f, f->st->accounts, "alice", 5, bad, l);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
+	assert_int_equal(b.has_cur_login, 0);
+	assert_int_equal(mfad_acct_put(txn, f->st, &b, b.email), 0);
+	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	assert_int_equal(val.mv_size, lw);
+	assert_int_equal(((const unsigned char *)val.mv_data)[0], 4);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&b);
+}
+
+/* Appends s with a four-byte big-endian length (version 1 strings). */
+static size_t
+put_str32(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	p[0] = 0;
+	p[1] = 0;
+	p[2] = 0;
+	p[3] = (unsigned char)n;
+	memcpy(p + 4, s, n);
+	return 4 + n;
+}
+
+/*
+ * Device records of version 2 give their strings a one-byte length:
+ * 9 bytes less each. A version 1 record (as the previous mfad wrote
+ * it) still reads, and is version 2 once written again; a version 2
+ * string running past the record, or holding a NUL, is a store error.
+ */
+static void
+test_device_v2_short_strings(void **state)
+{
+	struct fix *f = *state;
+	unsigned char v1[256], bad[256];
+	uint8_t key[MFAD_KEY_LEN];
+	MDB_val k = { MFAD_KEY_LEN, key }, v;
+	struct mfad_device d, got;
+	MDB_txn *txn;
+	size_t l1, i;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.user, sizeof(d.user), "alice");
+	snprintf(d.kind, sizeof(d.kind), "rhost");
+	snprintf(d.service, sizeof(d.service), "sshd");
+	d.created = 1700000000;
+	d.expires = 1702592000;
+	d.last_used = 1700000500;
+	l1 = 0;
+	v1[l1++] = 1;
+	l1 += put_str32(v1 + l1, d.user);
+	l1 += put_str32(v1 + l1, d.kind);
+	l1 += put_str32(v1 + l1, d.service);
+	for (i = 0; i < 8; i++)
+		v1[l1 + i] = (unsigned char)(d.created >> (56 - 8 * i));
+	for (i = 0; i < 8; i++)
+		v1[l1 + 8 + i] = (unsigned char)(d.expires >> (56 - 8 * i));
+	for (i = 0; i < 8; i++)
+		v1[l1 + 16 + i] = (unsigned char)(d.last_used >> (56 - 8 * i));
+	l1 += 24;
+	make_key(key, 0x31);
+	put_raw(f, f->st->devices, key, sizeof(key), v1, l1);
+
+	txn = wtxn(f);
+	memset(&got, 0xee, sizeof(got));
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got), 0);
+	assert_memory_equal(&got, &d, sizeof(d));
+	assert_int_equal(mfad_device_put(txn, f->st, key, &got), 0);
+	assert_int_equal(mdb_get(txn, f->st->devices, &k, &v), 0);
+	assert_int_equal(v.mv_size, l1 - 9);
+	assert_int_equal(((const unsigned char *)v.mv_data)[0], 2);
+	assert_true(v.mv_size <= sizeof(bad));
+	memcpy(bad, v.mv_data, v.mv_size);
+	memset(&got, 0xee, sizeof(got));
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got), 0);
+	assert_memory_equal(&got, &d, sizeof(d));
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	/* The user's length past the end of the record. */
+	bad[1] = 200;
+	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	/* A NUL inside the user name. */
+	bad[1] = 5;
+	bad[3] = '\0';
+	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	/* A kind longer than the field holds. */
+	bad[3] = 'i';
+	bad[1 + 1 + 5] = 16;
+	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
 	    MSS_ERR_STORE);
 	mfad_txn_abort(&txn);
 }
@@ -1672,7 +1846,7 @@ test_corrupt_account_version_fails_list(void **state)
 	int more;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	good[0] = 4;	/* a version this build does not know */
+	good[0] = 5;	/* a version this build does not know */
 	put_raw(f, f->st->accounts, "alice", 5, good, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
@@ -1771,6 +1945,8 @@ main(void)
 		T(test_corrupt_account_fails_list),
 		T(test_corrupt_account_version_fails_list),
 		T(test_account_v1_still_reads),
+		T(test_account_v4_cur_login_only_when_set),
+		T(test_device_v2_short_strings),
 		T(test_account_recovery_codes),
 		T(test_corrupt_login_device_outbox_are_store_errors),
 	};
