@@ -35,17 +35,6 @@ struct mfad_import_plan {
 	char			devkind[MSS_IMPORT_ROW_DEVICES][16];
 };
 
-/*
- * The new accounts of one batch, audited as one record: a bulk load of a
- * million accounts would otherwise write a million records (and log
- * lines) that say less than the accounts themselves.
- */
-struct mfad_import_sum {
-	uint32_t	added, withpw, devices;
-	uint32_t	first_line, last_line;
-	char		first[MFAD_USER_MAX + 1], last[MFAD_USER_MAX + 1];
-};
-
 static void
 mfad_rows_free(struct mfad_import_row *rows, uint32_t n)
 {
@@ -201,7 +190,7 @@ store:
 static int
 mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
     const struct mfad_peer *peer, const struct mfad_import_row *row,
-    struct mfad_import_sum *sum, char *msg, size_t msglen, int *fatal)
+    char *msg, size_t msglen, int *fatal)
 {
 	struct mfad_import_plan *pl;
 	struct mfad_audit_ev ev;
@@ -243,27 +232,8 @@ mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
 	}
 	if (pl->found && !pl->email_changed && !pl->activated && added == 0)
 		goto done;
-	if (!pl->found) {
-		/* Counted in the batch's record (mfad_import_audit). */
-		if ((r = mfad_acct_put(txn, ctx->store, &pl->a, NULL)) != 0)
-			goto store;
-		if (!pl->activated &&
-		    (r = mfad_invite_mail(ctx, txn, &pl->a)) != 0)
-			goto store;
-		if (sum->added++ == 0) {
-			sum->first_line = row->line;
-			snprintf(sum->first, sizeof(sum->first), "%s",
-			    pl->a.user);
-		}
-		sum->last_line = row->line;
-		snprintf(sum->last, sizeof(sum->last), "%s", pl->a.user);
-		sum->withpw += pl->activated != 0;
-		sum->devices += added;
-		goto done;
-	}
-	/* A change to an existing account is one audit record (two when an
-	 * address change also sets a password), naming the line and what it
-	 * did. */
+	/* One audit record a row (two when an address change also sets a
+	 * password), naming the line and what it did. */
 	off = (size_t)snprintf(detail, sizeof(detail), "by=%s import line %u",
 	    by, row->line);
 	if (pl->activated && off < sizeof(detail))
@@ -272,21 +242,25 @@ mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
 	if (added > 0 && off < sizeof(detail))
 		snprintf(detail + off, sizeof(detail) - off, ", %u device%s",
 		    added, added == 1 ? "" : "s");
-	ev = (struct mfad_audit_ev){ pl->email_changed ?
-	    "user_email_changed" : pl->activated ? "password_set" :
-	    "device_remembered", pl->a.user, "mfadctl", "", "success",
-	    detail };
-	if ((pl->email_changed || pl->activated) &&
-	    (r = mfad_acct_put(txn, ctx->store, &pl->a, pl->old)) != 0)
+	ev = (struct mfad_audit_ev){ !pl->found ? "user_added" :
+	    pl->email_changed ? "user_email_changed" : pl->activated ?
+	    "password_set" : "device_remembered", pl->a.user, "mfadctl", "",
+	    "success", detail };
+	if ((pl->email_changed || pl->activated || !pl->found) &&
+	    (r = mfad_acct_put(txn, ctx->store, &pl->a,
+	    pl->found ? pl->old : NULL)) != 0)
 		goto store;
 	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
 		goto store;
 	/* Both owners hear of a new address, in the same transaction. */
-	if (pl->email_changed &&
+	if (pl->found && pl->email_changed &&
 	    (r = mfad_email_changed_notice(ctx, txn, &pl->a, pl->old)) != 0)
 		goto store;
+	if (!pl->found && !pl->activated &&
+	    (r = mfad_invite_mail(ctx, txn, &pl->a)) != 0)
+		goto store;
 	ev.event = "password_set";
-	if (pl->email_changed && pl->activated &&
+	if (pl->found && pl->email_changed && pl->activated &&
 	    (r = mfad_audit(ctx, txn, &ev)) != 0)
 		goto store;
 done:
@@ -308,26 +282,6 @@ out:
 	mfad_acct_wipe(&pl->a);
 	free(pl);
 	return r;
-}
-
-/* The batch's new accounts, one record in its transaction. */
-static int
-mfad_import_audit(struct mfad_ctx *ctx, MDB_txn *txn,
-    const struct mfad_peer *peer, const struct mfad_import_sum *sum)
-{
-	struct mfad_audit_ev ev;
-	char detail[400];
-
-	if (sum->added == 0)
-		return 0;
-	snprintf(detail, sizeof(detail), "by=%s import lines %u-%u: %u added "
-	    "(%u with a password hash, %u device%s), first=%s last=%s",
-	    peer->name[0] ? peer->name : "?", sum->first_line,
-	    sum->last_line, sum->added, sum->withpw, sum->devices,
-	    sum->devices == 1 ? "" : "s", sum->first, sum->last);
-	ev = (struct mfad_audit_ev){ "users_imported", "", "mfadctl", "",
-	    "success", detail };
-	return mfad_audit(ctx, txn, &ev);
 }
 
 /* Reads one row of the request. */
@@ -358,7 +312,6 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
 {
 	struct mfad_import_row *rows = NULL;
-	struct mfad_import_sum sum;
 	struct mss_buf *out = NULL;
 	MDB_txn *txn = NULL;
 	char msg[300];
@@ -400,11 +353,10 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_NOMEM;
 		goto out;
 	}
-	memset(&sum, 0, sizeof(sum));
 	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		code = mfad_import_row(ctx, txn, peer, &rows[i], &sum, msg,
+		code = mfad_import_row(ctx, txn, peer, &rows[i], msg,
 		    sizeof(msg), &fatal);
 		if (fatal) {
 			/* Nothing of the batch is kept; each row says why. */
@@ -417,8 +369,6 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mss_buf_put_str(out, msg)) != 0)
 			goto out;
 	}
-	if ((r = mfad_import_audit(ctx, txn, peer, &sum)) != 0)
-		goto out;
 	r = mfad_txn_commit(&txn);
 	if (r != 0)
 		goto out;
