@@ -241,7 +241,16 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 	 * store refuses has its line in the log, and the stop says so. */
 	if (mfad_audit_agg_flush(&ctx, 1) != 0)
 		mfad_log(LOG_ERR, "stop: not every audit summary was stored");
-	mfad_outbox_stop(ctx.outbox);
+	if (mfad_outbox_stop(ctx.outbox) != 0) {
+		/* A sender still talks to a slow relay and will record its
+		 * session in the store: end here, without closing what it
+		 * uses. What it has not recorded is sent again next start. */
+		close(lfd);
+		unlink(ctx.conf->socket);
+		mfad_log(LOG_NOTICE, "stopped");
+		mfad_log_stop();
+		_exit(r == 0 ? 0 : 1);
+	}
 	close(lfd);
 	unlink(ctx.conf->socket);
 	mfad_store_close(ctx.store);

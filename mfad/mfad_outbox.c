@@ -36,6 +36,8 @@
  * as long as one that does not (a decoy).
  */
 #define MFAD_OUTBOX_SETTLE_NS	50000000L
+/* How long a stop waits for the sessions in progress. */
+#define MFAD_OUTBOX_STOP_GRACE	10
 
 struct mfad_outbox {
 	struct mfad_ctx	*ctx;
@@ -647,24 +649,41 @@ mfad_outbox_main(void *arg)
 	return NULL;
 }
 
-/* Stops and joins the first n senders, and frees ob. */
-static void
-mfad_outbox_free(struct mfad_outbox *ob, unsigned n)
+/*
+ * Stops and joins the first n senders, and frees ob. grace_s > 0 bounds
+ * the wait: a session with a slow relay can hold many messages, and a
+ * stop must not wait for all of them. Returns the number of senders
+ * still in a session then; ob is not freed (they still use it), and the
+ * caller must leave the store open and end the process.
+ */
+static unsigned
+mfad_outbox_free(struct mfad_outbox *ob, unsigned n, time_t grace_s)
 {
-	unsigned i;
+	struct timespec until;
+	unsigned i, left = 0;
 
 	pthread_mutex_lock(&ob->lock);
 	ob->stop = 1;
 	pthread_cond_broadcast(&ob->cond);
 	pthread_mutex_unlock(&ob->lock);
-	for (i = 0; i < n; i++)
-		pthread_join(ob->threads[i], NULL);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += grace_s;
+	for (i = 0; i < n; i++) {
+		if (grace_s <= 0)
+			pthread_join(ob->threads[i], NULL);
+		else if (pthread_timedjoin_np(ob->threads[i], NULL,
+		    &until) != 0)
+			left++;
+	}
+	if (left > 0)
+		return left;
 	pthread_cond_destroy(&ob->cond);
 	pthread_mutex_destroy(&ob->lock);
 	free(ob->threads);
 	free(ob->claimed);
 	free(ob->ring);
 	free(ob);
+	return 0;
 }
 
 int
@@ -693,17 +712,25 @@ mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
 	for (i = 0; i < n; i++)
 		if (pthread_create(&ob->threads[i], NULL, mfad_outbox_main,
 		    ob) != 0) {
-			mfad_outbox_free(ob, i);
+			(void)mfad_outbox_free(ob, i, 0);
 			return MSS_ERR_SYSTEM;
 		}
 	*out = ob;
 	return 0;
 }
 
-void
+unsigned
 mfad_outbox_stop(struct mfad_outbox *ob)
 {
+	unsigned left;
+
 	if (ob == NULL)
-		return;
-	mfad_outbox_free(ob, ob->nthreads);
+		return 0;
+	if ((left = mfad_outbox_free(ob, ob->nthreads,
+	    MFAD_OUTBOX_STOP_GRACE)) != 0)
+		mfad_log(LOG_WARNING, "stop: %u mail session%s still with the "
+		    "relay after %d s; their mails stay queued, and the relay "
+		    "may get some of them twice", left, left == 1 ? "" : "s",
+		    MFAD_OUTBOX_STOP_GRACE);
+	return left;
 }

@@ -21,8 +21,11 @@
  * left). */
 int mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
     __attribute__((warn_unused_result));
-/* Stops the thread; queued mail stays in the store for the next start. */
-void mfad_outbox_stop(struct mfad_outbox *ob);
+/* Stops the senders; queued mail stays in the store for the next start.
+ * Returns how many were still in a session with the relay after the
+ * grace: then the caller must leave the store open and end the process
+ * without freeing what they use. */
+unsigned mfad_outbox_stop(struct mfad_outbox *ob);
 /* Wakes the sender: call after committing a transaction that queued. */
 void mfad_outbox_kick(struct mfad_outbox *ob);
 /* 1 when the global per-minute ceiling is reached, with *wait the

@@ -216,3 +216,23 @@ def test_no_probe_connection_while_the_relay_answers(world):
     assert len(relay.sessions) == 4, per_session(relay)
     # The first session's probe, then none.
     assert relay.connections == 5, relay.connections
+
+
+def test_stop_does_not_wait_for_a_slow_session(world):
+    """A session to a relay that takes 8 s per message holds six; a stop
+    waits for it only up to mfad's grace (10 s), not for all six, says
+    so, and the next start sends what that session had not recorded."""
+    users = ["u%d" % i for i in range(6)]
+    relay = FaultyRelay([{"greeting": HOLD}, {"dot": ("delay", 8)}, {}])
+    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
+    hold_sender(env, relay)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.sessions) >= 2 and
+               len(relay.sessions[1].messages) >= 1,
+               what="the slow session's first message")
+    # Six messages at 8 s each: 48 s without the grace, about 10 with it.
+    assert env.mfad.stop(timeout=30) == 0
+    assert "still with the relay" in env.mfad.log_text()
+    env.mfad.start()
+    relay.wait(lambda: set(addr(u) for u in users) <=
+               set(accepted_to(relay)), what="every code sent")
