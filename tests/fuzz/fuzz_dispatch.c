@@ -51,7 +51,7 @@ static uint8_t
 run(const struct mfad_peer *peer, uint8_t type, struct mss_buf *req)
 {
 	struct mss_buf *out, rep;
-	uint32_t len, code;
+	uint32_t len, code, reason;
 	uint8_t rtype = 0;
 	char *msg = NULL;
 
@@ -67,8 +67,21 @@ run(const struct mfad_peer *peer, uint8_t type, struct mss_buf *req)
 		rep.len = rep.cap = rep.max = len;
 		FUZZ_CHECK(mss_buf_get_u32(&rep, &code) == 0);
 		FUZZ_CHECK(mss_buf_get_str(&rep, &msg, MSS_STR_MAX) == 0);
-		FUZZ_CHECK(mss_buf_end(&rep) == 0);
 		mss_str_free(msg);
+		msg = NULL;
+		/* A password refused by policy carries its reason; a change
+		 * the old password proved, the account's language. */
+		if ((type == MSS_REQ_SET_PASSWORD ||
+		    type == MSS_REQ_CHANGE_PASSWORD) &&
+		    code == (uint32_t)-MSS_ERR_REFUSED)
+			FUZZ_CHECK(mss_buf_get_u32(&rep, &reason) == 0);
+		if (type == MSS_REQ_CHANGE_PASSWORD &&
+		    (code == 0 || code == (uint32_t)-MSS_ERR_REFUSED)) {
+			FUZZ_CHECK(mss_buf_get_str(&rep, &msg,
+			    MSS_STR_MAX) == 0);
+			mss_str_free(msg);
+		}
+		FUZZ_CHECK(mss_buf_end(&rep) == 0);
 	}
 	if (verbose)
 		fprintf(stderr, "request %u from %s: reply %u%s%.*s\n",
