@@ -38,6 +38,7 @@
 #include "mfad_mail.h"
 #include "mfad_render.h"
 #include "mfad_smtp.h"
+#include "test_mail_msg.h"
 
 #define CODE		"493817"
 #define WHEN		((time_t)1714572180)	/* 2024-05-01 14:03:00 UTC */
@@ -79,88 +80,6 @@ write_file(const char *path, const char *text)
 }
 
 /* A one-template tree under scratch: <scratch>/t/en/login_code.txt. */
-
-/* The header block (up to the empty line) and the body of msg. */
-static void
-split(const char *msg, char **hdrs, const char **body)
-{
-	const char *p = strstr(msg, "\r\n\r\n");
-
-	assert_non_null(p);
-	*hdrs = strndup(msg, (size_t)(p - msg) + 2);
-	assert_non_null(*hdrs);
-	*body = p + 4;
-}
-
-/* How many header fields called name start a line in hdrs. */
-static int
-count_header(const char *hdrs, const char *name)
-{
-	size_t n = strlen(name);
-	const char *p = hdrs;
-	int count = 0;
-
-	while (p != NULL && *p != '\0') {
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':')
-			count++;
-		if ((p = strstr(p, "\r\n")) != NULL)
-			p += 2;
-	}
-	return count;
-}
-
-/* The unfolded value of header name, malloc'd, or NULL. */
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes a quoted-printable body (CRLF lines) into text with LF line
- * ends, checking the encoding rules along the way. */
-static char *
-qp_decode(const char *s)
-{
-	char *out = malloc(strlen(s) + 1);
-	size_t o = 0;
-	const char *line = s, *e;
-
-	assert_non_null(out);
-	while (*line != '\0') {
-		const char *p;
-
-		e = strstr(line, "\r\n");
-		assert_non_null(e);
-		assert_true(e - line <= 76);
-		/* Nothing unencoded but printable ASCII, no trailing blank. */
-		for (p = line; p < e; p++)
-			assert_true((*p >= 0x20 && *p <= 0x7e) || *p == '\t');
-		if (e > line)
-			assert_true(e[-1] != ' ' && e[-1] != '\t');
-		for (p = line; p < e; p++) {
-			if (*p != '=') {
-				out[o++] = *p;
-				continue;
-			}
-			if (p + 1 == e)
-				break;		/* soft line break */
-			assert_true(p + 2 < e);
-			assert_true(hexval(p[1]) >= 0 && hexval(p[2]) >= 0);
-			out[o++] = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-			p += 2;
-		}
-		if (e == line || e[-1] != '=')
-			out[o++] = '\n';
-		line = e + 2;
-	}
-	out[o] = '\0';
-	return out;
-}
 
 /* What `mfad -t` checks of the relay without reaching it: an auth file
  * open to group or others is refused, named; closed, it is accepted. */
