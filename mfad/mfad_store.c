@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "mfad_log.h"
-#include "mfad_store.h"
+#include "mfad_store_lmdb.h"
 #include "mss_buf.h"
 #include "mss_err.h"
 #include "mfad_clock.h"
@@ -165,13 +165,13 @@ mfad_store_close(struct mfad_store *st)
 }
 
 /* The group commit's open transaction, on the committing thread only. */
-static __thread MDB_txn *mfad_batch_txn;
+static __thread struct mfad_txn *mfad_batch_txn;
 
 /* Set by a request of the group commit whose changes guard nothing. */
 static __thread int mfad_batch_lazy;
 
 void
-mfad_store_batch(MDB_txn *txn)
+mfad_store_batch(struct mfad_txn *txn)
 {
 	mfad_batch_txn = txn;
 }
@@ -200,42 +200,58 @@ mfad_store_lazy_take(void)
 }
 
 int
-mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
+mfad_txn_begin(struct mfad_store *st, int rdonly, struct mfad_txn **txn)
 {
+	struct mfad_txn *t;
 	int rc;
 
+	*txn = NULL;
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return MSS_ERR_NOMEM;
 	/* Inside a group commit every transaction, even one that only
 	 * reads, is a child of the batch: it sees the batch's changes, and
 	 * its own become durable when the batch commits. */
 	if (mfad_batch_txn != NULL)
-		return mfad_store_err(mdb_txn_begin(st->env, mfad_batch_txn, 0,
-		    txn), "begin");
-
-	rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0, txn);
-	if (rc == MDB_READERS_FULL) {
-		/* A crashed reader may hold a slot: clear and retry once. */
-		mdb_reader_check(st->env, NULL);
+		rc = mdb_txn_begin(st->env, mfad_batch_txn->mt, 0, &t->mt);
+	else {
 		rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0,
-		    txn);
+		    &t->mt);
+		if (rc == MDB_READERS_FULL) {
+			/* A crashed reader may hold a slot: clear and retry
+			 * once. */
+			mdb_reader_check(st->env, NULL);
+			rc = mdb_txn_begin(st->env, NULL,
+			    rdonly ? MDB_RDONLY : 0, &t->mt);
+		}
 	}
-	return mfad_store_err(rc, "begin");
+	if (rc != 0) {
+		free(t);
+		return mfad_store_err(rc, "begin");
+	}
+	*txn = t;
+	return 0;
 }
 
 int
-mfad_txn_commit(MDB_txn **txn)
+mfad_txn_commit(struct mfad_txn **txn)
 {
-	MDB_txn *t = *txn;
+	struct mfad_txn *t = *txn;
+	int rc;
 
 	/* LMDB frees the handle whether the commit worked or not. */
 	*txn = NULL;
-	return mfad_store_err(mdb_txn_commit(t), "commit");
+	rc = mdb_txn_commit(t->mt);
+	free(t);
+	return mfad_store_err(rc, "commit");
 }
 
 void
-mfad_txn_abort(MDB_txn **txn)
+mfad_txn_abort(struct mfad_txn **txn)
 {
-	if (*txn != NULL)
-		mdb_txn_abort(*txn);
+	if (*txn != NULL) {
+		mdb_txn_abort((*txn)->mt);
+		free(*txn);
+	}
 	*txn = NULL;
 }
 
@@ -296,7 +312,7 @@ mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
 }
 
 static int
-mfad_rec_get_ver(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+mfad_rec_get_ver(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
     uint8_t maxver, struct mss_buf **out, uint8_t *verp)
 {
 	MDB_val key = { klen, (void *)k }, val;
@@ -305,7 +321,7 @@ mfad_rec_get_ver(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 	int rc, r;
 
 	*out = NULL;
-	if ((rc = mdb_get(txn, dbi, &key, &val)) != 0)
+	if ((rc = mdb_get(txn->mt, dbi, &key, &val)) != 0)
 		return mfad_store_err(rc, "get");
 	if ((b = mss_buf_new(MFAD_REC_MAX)) == NULL)
 		return MSS_ERR_NOMEM;
@@ -330,7 +346,7 @@ mfad_rec_get_ver(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 }
 
 static int
-mfad_rec_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+mfad_rec_get(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
     struct mss_buf **out)
 {
 	return mfad_rec_get_ver(txn, dbi, k, klen, MFAD_REC_VERSION, out,
@@ -338,22 +354,22 @@ mfad_rec_get(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 }
 
 static int
-mfad_rec_put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+mfad_rec_put(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
     struct mss_buf *b, const char *what)
 {
 	MDB_val key = { klen, (void *)k };
 	MDB_val val = { mss_buf_avail(b), (void *)mss_buf_ptr(b) };
 
-	return mfad_store_err(mdb_put(txn, dbi, &key, &val, 0), what);
+	return mfad_store_err(mdb_put(txn->mt, dbi, &key, &val, 0), what);
 }
 
 static int
-mfad_rec_del(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+mfad_rec_del(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
     const char *what)
 {
 	MDB_val key = { klen, (void *)k };
 
-	return mfad_store_err(mdb_del(txn, dbi, &key, NULL), what);
+	return mfad_store_err(mdb_del(txn->mt, dbi, &key, NULL), what);
 }
 
 /* A corrupt record reads as a store error, never as a parse of junk. */
@@ -473,7 +489,7 @@ mfad_user_key_ok(const char *user)
 }
 
 int
-mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
+mfad_acct_get(struct mfad_txn *txn, struct mfad_store *st, const char *user,
     struct mfad_acct *a)
 {
 	struct mss_buf *b;
@@ -527,8 +543,8 @@ mfad_acct_encode(struct mss_buf *b, const struct mfad_acct *a)
 }
 
 int
-mfad_acct_put(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a,
-    const char *old_email)
+mfad_acct_put(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *a, const char *old_email)
 {
 	char lower[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1];
 	struct mss_buf *b;
@@ -552,7 +568,7 @@ mfad_acct_put(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a,
 			if (r != 0 && r != MSS_ERR_NOTFOUND)
 				return r;
 		}
-		if ((r = mfad_store_err(mdb_put(txn, st->emails,
+		if ((r = mfad_store_err(mdb_put(txn->mt, st->emails,
 		    &(MDB_val){ strlen(lower), lower },
 		    &(MDB_val){ strlen(a->user), (void *)a->user }, 0),
 		    "email index")) != 0)
@@ -568,7 +584,8 @@ mfad_acct_put(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a,
 }
 
 int
-mfad_acct_del(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a)
+mfad_acct_del(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *a)
 {
 	char lower[MFAD_EMAIL_MAX + 1];
 	unsigned n;
@@ -585,8 +602,8 @@ mfad_acct_del(MDB_txn *txn, struct mfad_store *st, const struct mfad_acct *a)
 }
 
 int
-mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st, const char *email,
-    char *user, size_t userlen)
+mfad_acct_by_email(struct mfad_txn *txn, struct mfad_store *st,
+    const char *email, char *user, size_t userlen)
 {
 	char lower[MFAD_EMAIL_MAX + 1];
 	MDB_val key, val;
@@ -597,7 +614,7 @@ mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st, const char *email,
 	mfad_str_lower(lower, email, sizeof(lower));
 	key.mv_size = strlen(lower);
 	key.mv_data = lower;
-	if ((rc = mdb_get(txn, st->emails, &key, &val)) != 0)
+	if ((rc = mdb_get(txn->mt, st->emails, &key, &val)) != 0)
 		return mfad_store_err(rc, "email index");
 	if (val.mv_size >= userlen)
 		return MSS_ERR_STORE;
@@ -607,7 +624,7 @@ mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st, const char *email,
 }
 
 int
-mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
+mfad_acct_list(struct mfad_txn *txn, struct mfad_store *st, const char *after,
     size_t max, int (*fn)(const struct mfad_acct *, void *), void *arg,
     int *more)
 {
@@ -619,7 +636,7 @@ mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
 	int rc, r = 0;
 
 	*more = 0;
-	if ((rc = mdb_cursor_open(txn, st->accounts, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->accounts, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	key.mv_size = strlen(after);
 	key.mv_data = (void *)after;
@@ -664,12 +681,12 @@ mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
 }
 
 int
-mfad_acct_count(MDB_txn *txn, struct mfad_store *st, uint64_t *n)
+mfad_acct_count(struct mfad_txn *txn, struct mfad_store *st, uint64_t *n)
 {
 	MDB_stat ms;
 	int rc;
 
-	if ((rc = mdb_stat(txn, st->accounts, &ms)) != 0)
+	if ((rc = mdb_stat(txn->mt, st->accounts, &ms)) != 0)
 		return mfad_store_err(rc, "stat");
 	*n = ms.ms_entries;
 	return 0;
@@ -678,7 +695,7 @@ mfad_acct_count(MDB_txn *txn, struct mfad_store *st, uint64_t *n)
 /* Logins */
 
 int
-mfad_login_get(MDB_txn *txn, struct mfad_store *st,
+mfad_login_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_login *l)
 {
 	struct mss_buf *b;
@@ -721,7 +738,7 @@ mfad_login_get(MDB_txn *txn, struct mfad_store *st,
 }
 
 int
-mfad_login_put(MDB_txn *txn, struct mfad_store *st,
+mfad_login_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_login *l)
 {
 	struct mss_buf *b;
@@ -760,7 +777,7 @@ out:
 }
 
 int
-mfad_login_del(MDB_txn *txn, struct mfad_store *st,
+mfad_login_del(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN])
 {
 	return mfad_rec_del(txn, st->logins, key, MFAD_KEY_LEN, "login");
@@ -769,7 +786,7 @@ mfad_login_del(MDB_txn *txn, struct mfad_store *st,
 /* Throttles */
 
 int
-mfad_throttle_get(MDB_txn *txn, struct mfad_store *st,
+mfad_throttle_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
 {
 	struct mss_buf *b;
@@ -790,7 +807,7 @@ mfad_throttle_get(MDB_txn *txn, struct mfad_store *st,
 }
 
 int
-mfad_throttle_put(MDB_txn *txn, struct mfad_store *st,
+mfad_throttle_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_throttle_rec *t)
 {
 	struct mss_buf *b;
@@ -838,7 +855,7 @@ mfad_device_decode(struct mss_buf *b, uint8_t ver, struct mfad_device *d)
 }
 
 int
-mfad_device_get(MDB_txn *txn, struct mfad_store *st,
+mfad_device_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
 {
 	struct mss_buf *b;
@@ -852,7 +869,7 @@ mfad_device_get(MDB_txn *txn, struct mfad_store *st,
 }
 
 int
-mfad_device_put(MDB_txn *txn, struct mfad_store *st,
+mfad_device_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d)
 {
 	MDB_val k = { strlen(d->user), (void *)d->user };
@@ -873,7 +890,7 @@ mfad_device_put(MDB_txn *txn, struct mfad_store *st,
 	if ((r = mfad_rec_put(txn, st->devices, key, MFAD_KEY_LEN, b,
 	    "device")) != 0)
 		goto out;
-	rc = mdb_put(txn, st->userdevs, &k, &v, MDB_NODUPDATA);
+	rc = mdb_put(txn->mt, st->userdevs, &k, &v, MDB_NODUPDATA);
 	if (rc != MDB_KEYEXIST)
 		r = mfad_store_err(rc, "device index");
 out:
@@ -882,7 +899,7 @@ out:
 }
 
 int
-mfad_device_del(MDB_txn *txn, struct mfad_store *st,
+mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN])
 {
 	struct mfad_device d;
@@ -893,14 +910,14 @@ mfad_device_del(MDB_txn *txn, struct mfad_store *st,
 		return r;
 	k.mv_size = strlen(d.user);
 	k.mv_data = d.user;
-	rc = mdb_del(txn, st->userdevs, &k, &v);
+	rc = mdb_del(txn->mt, st->userdevs, &k, &v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return mfad_store_err(rc, "device index");
 	return mfad_rec_del(txn, st->devices, key, MFAD_KEY_LEN, "device");
 }
 
 int
-mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+mfad_device_list(struct mfad_txn *txn, struct mfad_store *st, const char *user,
     int (*fn)(const uint8_t *, const struct mfad_device *, void *), void *arg)
 {
 	return mfad_device_list_after(txn, st, user, NULL, fn, arg);
@@ -912,8 +929,8 @@ mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
  * so that a client pages by naming the last id it got.
  */
 int
-mfad_device_list_after(MDB_txn *txn, struct mfad_store *st, const char *user,
-    const uint8_t *after,
+mfad_device_list_after(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, const uint8_t *after,
     int (*fn)(const uint8_t *, const struct mfad_device *, void *), void *arg)
 {
 	MDB_cursor *cur;
@@ -924,7 +941,7 @@ mfad_device_list_after(MDB_txn *txn, struct mfad_store *st, const char *user,
 
 	if (!mfad_user_key_ok(user))
 		return 0;
-	if ((rc = mdb_cursor_open(txn, st->userdevs, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->userdevs, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	if (after != NULL) {
 		/* The first key at or above after + zeros; keys sharing the
@@ -958,8 +975,8 @@ mfad_device_list_after(MDB_txn *txn, struct mfad_store *st, const char *user,
 }
 
 int
-mfad_device_revoke_all(MDB_txn *txn, struct mfad_store *st, const char *user,
-    unsigned *n)
+mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, unsigned *n)
 {
 	MDB_cursor *cur;
 	MDB_val k = { strlen(user), (void *)user }, v, dk;
@@ -968,12 +985,12 @@ mfad_device_revoke_all(MDB_txn *txn, struct mfad_store *st, const char *user,
 	*n = 0;
 	if (!mfad_user_key_ok(user))
 		return 0;
-	if ((rc = mdb_cursor_open(txn, st->userdevs, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->userdevs, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		dk = v;
-		rc = mdb_del(txn, st->devices, &dk, NULL);
+		rc = mdb_del(txn->mt, st->devices, &dk, NULL);
 		if (rc == 0)
 			(*n)++;
 		else if (rc != MDB_NOTFOUND) {
@@ -984,7 +1001,7 @@ mfad_device_revoke_all(MDB_txn *txn, struct mfad_store *st, const char *user,
 	mdb_cursor_close(cur);
 	if (r != 0)
 		return r;
-	rc = mdb_del(txn, st->userdevs, &k, NULL);
+	rc = mdb_del(txn->mt, st->userdevs, &k, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return mfad_store_err(rc, "device index");
 	return 0;
@@ -1048,7 +1065,7 @@ mfad_outmsg_encode(struct mss_buf *b, const struct mfad_outmsg *m)
 }
 
 static int
-mfad_outbox_write(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+mfad_outbox_write(struct mfad_txn *txn, struct mfad_store *st, uint64_t id,
     const struct mfad_outmsg *m, unsigned flags)
 {
 	unsigned char k[8];
@@ -1062,7 +1079,7 @@ mfad_outbox_write(MDB_txn *txn, struct mfad_store *st, uint64_t id,
 	if ((r = mfad_outmsg_encode(b, m)) == 0) {
 		val.mv_size = mss_buf_avail(b);
 		val.mv_data = (void *)mss_buf_ptr(b);
-		r = mfad_store_err(mdb_put(txn, st->outbox, &key, &val,
+		r = mfad_store_err(mdb_put(txn->mt, st->outbox, &key, &val,
 		    flags), "outbox");
 	}
 	mss_buf_free(b);
@@ -1070,7 +1087,7 @@ mfad_outbox_write(MDB_txn *txn, struct mfad_store *st, uint64_t id,
 }
 
 int
-mfad_outbox_put(MDB_txn *txn, struct mfad_store *st,
+mfad_outbox_put(struct mfad_txn *txn, struct mfad_store *st,
     const struct mfad_outmsg *m, uint64_t *id)
 {
 	MDB_cursor *cur;
@@ -1080,7 +1097,7 @@ mfad_outbox_put(MDB_txn *txn, struct mfad_store *st,
 
 	/* Time-ordered ids, strictly after the last one queued. */
 	next = mfad_clock_real_us();
-	if ((rc = mdb_cursor_open(txn, st->outbox, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->outbox, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8 &&
 	    mfad_key_u64(k.mv_data) >= next)
@@ -1091,14 +1108,14 @@ mfad_outbox_put(MDB_txn *txn, struct mfad_store *st,
 }
 
 int
-mfad_outbox_update(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+mfad_outbox_update(struct mfad_txn *txn, struct mfad_store *st, uint64_t id,
     const struct mfad_outmsg *m)
 {
 	return mfad_outbox_write(txn, st, id, m, 0);
 }
 
 int
-mfad_outbox_get(MDB_txn *txn, struct mfad_store *st, uint64_t id,
+mfad_outbox_get(struct mfad_txn *txn, struct mfad_store *st, uint64_t id,
     struct mfad_outmsg *m)
 {
 	unsigned char k[8];
@@ -1110,7 +1127,7 @@ mfad_outbox_get(MDB_txn *txn, struct mfad_store *st, uint64_t id,
 
 	memset(m, 0, sizeof(*m));
 	mfad_u64_key(id, k);
-	if ((rc = mdb_get(txn, st->outbox, &key, &val)) != 0)
+	if ((rc = mdb_get(txn->mt, st->outbox, &key, &val)) != 0)
 		return mfad_store_err(rc, "outbox");
 	if ((b = mss_buf_new(val.mv_size)) == NULL)
 		return MSS_ERR_NOMEM;
@@ -1141,7 +1158,7 @@ mfad_outbox_get(MDB_txn *txn, struct mfad_store *st, uint64_t id,
 }
 
 int
-mfad_outbox_del(MDB_txn *txn, struct mfad_store *st, uint64_t id)
+mfad_outbox_del(struct mfad_txn *txn, struct mfad_store *st, uint64_t id)
 {
 	unsigned char k[8];
 
@@ -1150,7 +1167,7 @@ mfad_outbox_del(MDB_txn *txn, struct mfad_store *st, uint64_t id)
 }
 
 int
-mfad_outbox_due(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+mfad_outbox_due(struct mfad_txn *txn, struct mfad_store *st, uint64_t now,
     uint64_t *ids, size_t max, size_t *n, uint64_t *depth, uint64_t *oldest,
     uint64_t *next)
 {
@@ -1164,10 +1181,10 @@ mfad_outbox_due(MDB_txn *txn, struct mfad_store *st, uint64_t now,
 	*n = 0;
 	*oldest = 0;
 	*next = 0;
-	if ((rc = mdb_stat(txn, st->outbox, &ms)) != 0)
+	if ((rc = mdb_stat(txn->mt, st->outbox, &ms)) != 0)
 		return mfad_store_err(rc, "stat");
 	*depth = ms.ms_entries;
-	if ((rc = mdb_cursor_open(txn, st->outbox, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->outbox, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -1194,7 +1211,7 @@ mfad_outbox_due(MDB_txn *txn, struct mfad_store *st, uint64_t now,
 /* Audit */
 
 int
-mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
+mfad_audit_put(struct mfad_txn *txn, struct mfad_store *st,
     const struct mfad_audit_rec *a)
 {
 	unsigned char k[12];
@@ -1220,14 +1237,14 @@ mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
 		goto out;
 	val.mv_size = mss_buf_avail(b);
 	val.mv_data = (void *)mss_buf_ptr(b);
-	r = mfad_store_err(mdb_put(txn, st->audit, &key, &val, 0), "audit");
+	r = mfad_store_err(mdb_put(txn->mt, st->audit, &key, &val, 0), "audit");
 out:
 	mss_buf_free(b);
 	return r;
 }
 
 int
-mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+mfad_audit_list(struct mfad_txn *txn, struct mfad_store *st, const char *user,
     uint64_t since_us, uint64_t before_us,
     int (*fn)(const struct mfad_audit_rec *, void *), void *arg, int *more)
 {
@@ -1240,7 +1257,7 @@ mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
 	int rc, r = 0;
 
 	*more = 0;
-	if ((rc = mdb_cursor_open(txn, st->audit, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->audit, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	if (before_us == 0)
 		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
@@ -1312,7 +1329,7 @@ mfad_store_copy_fd(struct mfad_store *st, int fd)
  */
 #define MFAD_SWEEP_END	2
 static int
-mfad_sweep_one(MDB_txn *txn, struct mfad_store *st, int phase,
+mfad_sweep_one(struct mfad_txn *txn, struct mfad_store *st, int phase,
     const MDB_val *k, uint64_t now, uint64_t audit_before, int *rcp)
 {
 	uint8_t key[MFAD_KEY_LEN];
@@ -1341,7 +1358,7 @@ mfad_sweep_one(MDB_txn *txn, struct mfad_store *st, int phase,
 		/* A corrupt record has no readable user: its index entry
 		 * stays, and mfad_device_list skips what it cannot read. */
 		if (r == 0) {
-			rc = mdb_del(txn, st->userdevs,
+			rc = mdb_del(txn->mt, st->userdevs,
 			    &(MDB_val){ strlen(d.user), d.user },
 			    &(MDB_val){ MFAD_KEY_LEN, key });
 			if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -1359,7 +1376,7 @@ mfad_sweep_one(MDB_txn *txn, struct mfad_store *st, int phase,
 }
 
 int
-mfad_store_sweep_step(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st, uint64_t now,
     uint64_t audit_before, struct mfad_sweep_pos *pos, unsigned budget,
     unsigned *n)
 {
@@ -1369,7 +1386,7 @@ mfad_store_sweep_step(MDB_txn *txn, struct mfad_store *st, uint64_t now,
 	int rc, go;
 
 	while (pos->phase < MFAD_SWEEP_DONE && budget > 0) {
-		if ((rc = mdb_cursor_open(txn, dbis[pos->phase], &cur)) != 0)
+		if ((rc = mdb_cursor_open(txn->mt, dbis[pos->phase], &cur)) != 0)
 			return mfad_store_err(rc, "cursor");
 		if (pos->klen == 0)
 			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -1412,7 +1429,7 @@ mfad_store_sweep_step(MDB_txn *txn, struct mfad_store *st, uint64_t now,
 }
 
 int
-mfad_store_sweep(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+mfad_store_sweep(struct mfad_txn *txn, struct mfad_store *st, uint64_t now,
     uint64_t audit_before, unsigned *n)
 {
 	struct mfad_sweep_pos pos;
@@ -1432,7 +1449,7 @@ mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
     uint64_t audit_before, unsigned *n)
 {
 	struct mfad_sweep_pos pos;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	unsigned got;
 	int r;
 
