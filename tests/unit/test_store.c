@@ -1910,6 +1910,101 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	mfad_txn_abort(&txn);
 }
 
+static int
+count_audit(const struct mfad_audit_rec *a, void *arg)
+{
+	unsigned *n = arg;
+
+	assert_string_equal(a->event, "login_ok");
+	(*n)++;
+	return 0;
+}
+
+static size_t
+put_u64be(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+	return 8;
+}
+
+/*
+ * The codec writes the layouts the store always had: a throttle record
+ * and an audit event, byte for byte. An audit event past its layout
+ * (a trailing byte, an unknown version) is skipped by the list.
+ */
+static void
+test_throttle_audit_layouts(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_throttle_rec t;
+	struct mfad_audit_rec a = { 1700000000123456ULL, "login_ok", "alice",
+	    "sshd", "192.0.2.7", "success", "method=code" };
+	unsigned char want[512], raw[512];
+	uint8_t key[MFAD_KEY_LEN];
+	MDB_val k = { MFAD_KEY_LEN, key }, v;
+	MDB_cursor *cur;
+	struct mfad_txn *txn;
+	unsigned seen = 0;
+	size_t n = 0;
+	int more;
+
+	memset(&t, 0, sizeof(t));
+	t.nsends = 2;
+	t.sends[0] = 1700000000;
+	t.sends[1] = 1700000060;
+	make_key(key, 0x42);
+	txn = wtxn(f);
+	assert_int_equal(mfad_throttle_put(txn, f->st, key, &t), 0);
+	assert_int_equal(mfad_audit_put(txn, f->st, &a), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	want[n++] = 1;
+	want[n++] = 0;
+	want[n++] = 0;
+	want[n++] = 0;
+	want[n++] = 2;
+	n += put_u64be(want + n, t.sends[0]);
+	n += put_u64be(want + n, t.sends[1]);
+	txn = rtxn(f);
+	assert_int_equal(mdb_get(txn->mt, f->st->throttles, &k, &v), 0);
+	assert_int_equal(v.mv_size, n);
+	assert_memory_equal(v.mv_data, want, n);
+
+	n = 0;
+	want[n++] = 1;
+	n += put_u64be(want + n, a.time_us);
+	n += put_str32(want + n, a.event);
+	n += put_str32(want + n, a.user);
+	n += put_str32(want + n, a.service);
+	n += put_str32(want + n, a.rhost);
+	n += put_str32(want + n, a.result);
+	n += put_str32(want + n, a.detail);
+	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	assert_int_equal(v.mv_size, n);
+	assert_memory_equal(v.mv_data, want, n);
+	mdb_cursor_close(cur);
+	mfad_txn_abort(&txn);
+
+	/* The same event with a byte past its end, then of version 2. */
+	memcpy(raw, want, n);
+	raw[n] = 0;
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x01" "abcd",
+	    12, raw, n + 1);
+	raw[0] = 2;
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x02" "abcd",
+	    12, raw, n);
+	txn = rtxn(f);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, count_audit,
+	    &seen, &more), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(seen, 1);
+	assert_int_equal(db_entries(f, f->st->audit), 3);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
 
 int
@@ -1948,6 +2043,7 @@ main(void)
 		T(test_device_v2_short_strings),
 		T(test_account_recovery_codes),
 		T(test_corrupt_login_device_outbox_are_store_errors),
+		T(test_throttle_audit_layouts),
 	};
 
 	if (sodium_init() < 0)
