@@ -42,7 +42,7 @@
  * "no such user" answer is in rep; another error otherwise.
  */
 static int
-mfad_admin_find(MDB_txn *txn, struct mfad_ctx *ctx, const char *user,
+mfad_admin_find(struct mfad_txn *txn, struct mfad_ctx *ctx, const char *user,
     struct mfad_acct *a, struct mss_buf *rep, uint8_t *rtype)
 {
 	int r;
@@ -56,7 +56,7 @@ mfad_admin_find(MDB_txn *txn, struct mfad_ctx *ctx, const char *user,
 }
 
 static int
-mfad_admin_event(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_admin_event(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_peer *peer, const char *event, const char *user,
     const char *what)
 {
@@ -76,7 +76,7 @@ mfad_admin_event(struct mfad_ctx *ctx, MDB_txn *txn,
  * answer msg. On error txn is left for the caller's abort.
  */
 static int MSS_WUR
-mfad_admin_done(struct mfad_ctx *ctx, MDB_txn **txn,
+mfad_admin_done(struct mfad_ctx *ctx, struct mfad_txn **txn,
     const struct mfad_peer *peer, const char *event, const char *user,
     const char *detail, struct mss_buf *rep, uint8_t *rtype, const char *msg)
 {
@@ -93,7 +93,7 @@ mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
 {
 	char err[256];
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, age;
 	size_t n;
 	uint64_t id;
@@ -150,7 +150,7 @@ mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 {
 	char label[64];
 	const char *ev;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, val;
 	uint64_t map = 0, used = 0, id;
 	uint32_t n = 0;
@@ -248,7 +248,7 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char bad[MSS_ADDR_WHY_MAX];
 	enum mss_pw_reason reason;
 	struct mfad_acct a, old;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	int r;
 
 	hash[0] = '\0';
@@ -368,7 +368,7 @@ mfad_count_dev(const uint8_t *key, const struct mfad_device *d, void *arg)
 }
 
 static int
-mfad_put_user(MDB_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
+mfad_put_user(struct mfad_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
     const struct mfad_acct *a)
 {
 	struct mfad_count_arg c = { 0 };
@@ -411,7 +411,7 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_acct a;
 	char *user = NULL, detail[64];
 	const char *event = NULL, *msg = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	unsigned n = 0;
 	int r, have = 0;
 
@@ -525,7 +525,7 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t (*h)[MFAD_KEY_LEN] = NULL;
 	char (*codes)[MFAD_RECOVERY_TEXT + 1] = NULL;
 	char *user = NULL, detail[64], norm[MFAD_RECOVERY_CHARS + 1];
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	uint32_t count, i, j;
 	int r, have = 0;
@@ -619,14 +619,14 @@ out:
 }
 
 struct mfad_list_arg {
-	MDB_txn		*txn;
+	struct mfad_txn		*txn;
 	struct mfad_ctx	*ctx;
 	struct mss_buf	*rep;
 	uint32_t	 n;
 };
 
 int
-mfad_email_changed_notice(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_email_changed_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_acct *a, const char *old)
 {
 	struct mfad_mail_vars vars;
@@ -660,7 +660,7 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char *user = NULL, *email = NULL, *lang = NULL;
 	char old[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1], msg[64];
 	char bad[MSS_ADDR_WHY_MAX];
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	int r, have = 0, email_changed = 0, lang_changed = 0;
 
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
@@ -746,7 +746,7 @@ mfad_admin_user_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_list_arg la;
 	struct mss_buf *body = NULL;
 	char *after = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	int r, more = 0;
 
 	if ((r = mss_buf_get_str(req, &after, MSS_STR_MAX)) != 0 ||
@@ -823,7 +823,7 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t after[MFAD_DEVICE_ID_LEN];
 	char *user = NULL, *aid = NULL;
 	size_t alen;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	int r;
 
 	memset(&da, 0, sizeof(da));
@@ -898,7 +898,7 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_revoke_arg ra;
 	struct mfad_acct a;
 	char *user = NULL, *id = NULL, detail[64], msg[64];
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	unsigned n = 0;
 	int r;
 
@@ -1067,7 +1067,7 @@ mfad_admin_audit(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	char *user = NULL;
 	uint64_t since_us, before_us;
 	uint32_t limit;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	int r, more = 0;
 
 	memset(&pg, 0, sizeof(pg));

@@ -39,9 +39,9 @@ int mfad_admin_user_set(struct mfad_ctx *, const struct mfad_peer *,
  * one) to the old and to the new address, so that neither owner is left
  * unaware; it goes out only if txn commits. 0 or a store/mail error.
  */
-int mfad_email_changed_notice(struct mfad_ctx *ctx, MDB_txn *txn,
+int mfad_email_changed_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_acct *a, const char *old)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* A copy of the store and its key file into an absolute directory. */
 int mfad_admin_backup(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;

@@ -84,11 +84,11 @@ mfad_audit_log(const struct mfad_audit_ev *ev)
 /* Logs and stores ev; counted: whether it is a new event, or a summary
  * of events counted as they came. */
 static int
-mfad_audit_rec(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_audit_rec(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_audit_ev *ev, int counted)
 {
 	struct mfad_audit_rec rec;
-	MDB_txn *own = NULL;
+	struct mfad_txn *own = NULL;
 	int r;
 
 	if (!counted)
@@ -119,7 +119,8 @@ mfad_audit_rec(struct mfad_ctx *ctx, MDB_txn *txn,
 }
 
 int
-mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_audit_ev *ev)
+mfad_audit(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    const struct mfad_audit_ev *ev)
 {
 	return mfad_audit_rec(ctx, txn, ev, 0);
 }
@@ -178,7 +179,8 @@ mfad_agg_fill(struct mfad_agg *g, const struct mfad_audit_ev *ev)
 /* Writes the summary of g: the last of its events left out, standing
  * for all of them. */
 static int
-mfad_agg_write(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_agg *g)
+mfad_agg_write(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    const struct mfad_agg *g)
 {
 	char detail[256];
 	struct mfad_audit_ev ev = { g->event, g->user, g->service, g->rhost,
@@ -191,7 +193,7 @@ mfad_agg_write(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_agg *g)
 }
 
 int
-mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_audit_agg(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
 {
 	struct mfad_agg *g, old;

@@ -6,7 +6,6 @@
 #ifndef MFAD_AUDIT_H
 #define MFAD_AUDIT_H
 
-#include <lmdb.h>
 
 #include "mfad_ctx.h"
 
@@ -22,8 +21,8 @@ struct mfad_audit_ev {
 /* Logs ev and stores it in txn (or in a transaction of its own when txn
  * is NULL). Returns the store's error, so a caller inside a transaction
  * can fail closed. */
-int mfad_audit(struct mfad_ctx *ctx, MDB_txn *txn,
-    const struct mfad_audit_ev *ev) __attribute__((warn_unused_result));
+int mfad_audit(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    const struct mfad_audit_ev *ev) MSS_WUR;
 
 /* Only the log line of ev: for a decision whose record the store could
  * not take (full), which must still leave a trace. */
@@ -35,9 +34,9 @@ void mfad_audit_log(const struct mfad_audit_ev *ev);
  * only counted, and the next record says how many. Returns 0 when the
  * event was only counted.
  */
-int mfad_audit_agg(struct mfad_ctx *ctx, MDB_txn *txn,
+int mfad_audit_agg(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* Stores the counts of windows that ended (all: every count), each in
  * a transaction of its own. Goes on past a failure (logged); returns
  * the first. */

@@ -125,7 +125,7 @@ mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
  * it, for the callers that must not go on without it. until: {until}
  * (a lock's end), or 0. */
 static int
-mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_notice_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
     enum mfad_mail_kind kind, const struct mfad_acct *a,
     const struct mfad_login *l, unsigned minutes, uint64_t until,
     uint64_t now)
@@ -145,7 +145,7 @@ mfad_notice_queue(struct mfad_ctx *ctx, MDB_txn *txn,
 
 /* mfad_notice with the values of {minutes} and {until}. */
 static int
-mfad_notice_until(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_notice_until(struct mfad_ctx *ctx, struct mfad_txn *txn,
     enum mfad_mail_kind kind, const struct mfad_acct *a,
     const struct mfad_login *l, unsigned minutes, uint64_t until,
     uint64_t now)
@@ -162,14 +162,16 @@ mfad_notice_until(struct mfad_ctx *ctx, MDB_txn *txn,
 }
 
 int
-mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
+mfad_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    enum mfad_mail_kind kind,
     const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
 {
 	return mfad_notice_until(ctx, txn, kind, a, l, 0, 0, now);
 }
 
 int
-mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_acct *a,
+mfad_lock_event(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    const struct mfad_acct *a,
     int event, const char *service, const char *rhost)
 {
 	char detail[96];
@@ -222,7 +224,8 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 }
 
 int
-mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
+mfad_commit_throttled(struct mfad_ctx *ctx, struct mfad_txn **txn,
+    struct mss_buf *rep,
     uint8_t *rtype, const char *user, const char *service, const char *rhost,
     uint32_t wait, const char *lang)
 {
@@ -241,7 +244,8 @@ mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
 }
 
 int
-mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn, struct mss_buf *rep,
+mfad_commit_code_sent(struct mfad_ctx *ctx, struct mfad_txn **txn,
+    struct mss_buf *rep,
     uint8_t *rtype, const char *hex, const char *masked, const char *lang)
 {
 	int r;
@@ -307,8 +311,8 @@ mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q, int start)
 
 
 static int
-mfad_deny(struct mfad_ctx *ctx, MDB_txn *txn, const struct mfad_auth_req *q,
-    const char *why)
+mfad_deny(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    const struct mfad_auth_req *q, const char *why)
 {
 	struct mfad_audit_ev ev = { "login_denied", q->user, q->service,
 	    q->rhost, "failure", why };
@@ -342,7 +346,7 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_auth_cont *c;
 	struct mfad_acct a;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	int r;
 
 	*out = NULL;
@@ -402,7 +406,7 @@ mfad_auth_rehash(const struct mfad_auth_cont *c, struct mfad_acct *a)
  * cannot be told apart by the second they were given.
  */
 static int
-mfad_auth_busy(struct mfad_ctx *ctx, MDB_txn **txn,
+mfad_auth_busy(struct mfad_ctx *ctx, struct mfad_txn **txn,
     const struct mfad_auth_req *qp, uint8_t *rtype, struct mss_buf *rep)
 {
 	struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
@@ -427,7 +431,7 @@ mfad_auth_busy(struct mfad_ctx *ctx, MDB_txn **txn,
  * the notice; else the reply is written and *txn committed.
  */
 static int
-mfad_auth_takeover(struct mfad_ctx *ctx, MDB_txn **txn,
+mfad_auth_takeover(struct mfad_ctx *ctx, struct mfad_txn **txn,
     const struct mfad_auth_cont *c, struct mfad_acct *a, int has_dev,
     uint64_t now, uint8_t *rtype, struct mss_buf *rep)
 {
@@ -491,7 +495,7 @@ out:
  * notice. *queued says whether a notice went into txn.
  */
 static int
-mfad_auth_throttle_notice(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_auth_throttle_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_auth_req *qp, struct mfad_acct *a, uint64_t now,
     int *queued)
 {
@@ -528,7 +532,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	struct mfad_device d;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], devhash[32];
 	char hex[2 * MFAD_TOKEN_BYTES + 1];
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	const char *why = NULL;
 	uint32_t wait = 0;
 	uint64_t now;
@@ -787,7 +791,7 @@ mfad_code_digits(const char *code, unsigned len)
  * the notice.
  */
 static int
-mfad_recovery_used(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_recovery_used(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
 {
 	char detail[32];
@@ -831,7 +835,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], h[32];
 	char *hex = NULL, *code = NULL, norm[MFAD_RECOVERY_CHARS + 1];
 	const char *event, *result = "failure", *detail = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint8_t res, may = 0;
 	uint32_t left = 0;
 	uint64_t now = mfad_clock_real_s();
@@ -984,7 +988,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint32_t wait;
 	uint64_t now = mfad_clock_real_s();
 	int r, have_acct = 0;
@@ -1065,7 +1069,7 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_mail_vars vars;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	int r, have_acct = 0;
 
@@ -1129,7 +1133,7 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 {
 	struct mfad_acct a;
 	char *service = NULL, *user = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint8_t state;
 	int r;
 

@@ -73,13 +73,14 @@ int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 /* Queues a notice (no code) about a's account for kind, with l's
  * service, address and mask when l is not NULL. A notice lost to the
  * global ceiling is logged, never fatal to what it reports. */
-int mfad_notice(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
-    const struct mfad_acct *a, const struct mfad_login *l, uint64_t now);
+int mfad_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    enum mfad_mail_kind kind, const struct mfad_acct *a,
+    const struct mfad_login *l, uint64_t now) MSS_WUR;
 /* A lockout began (event: what mfad_acct_rule_fail returned): audited, and
  * the owner is told by mail when the event says so. */
-int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
+int mfad_lock_event(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_acct *a, int event, const char *service,
-    const char *rhost);
+    const char *rhost) MSS_WUR;
 /*
  * lang below is the reply's lang field: the account's language, passed
  * only where the password (or the code) was right; "" everywhere else,
@@ -90,14 +91,14 @@ int mfad_lock_event(struct mfad_ctx *ctx, MDB_txn *txn,
  * in txn, commits txn (NULL on return) and answers "throttled, wait this
  * long".
  */
-int mfad_commit_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
+int mfad_commit_throttled(struct mfad_ctx *ctx, struct mfad_txn **txn,
     struct mss_buf *rep, uint8_t *rtype, const char *user,
     const char *service, const char *rhost, uint32_t wait,
-    const char *lang);
+    const char *lang) MSS_WUR;
 /* Commits *txn (NULL on return), wakes the mail sender and answers "code sent". */
-int mfad_commit_code_sent(struct mfad_ctx *ctx, MDB_txn **txn,
+int mfad_commit_code_sent(struct mfad_ctx *ctx, struct mfad_txn **txn,
     struct mss_buf *rep, uint8_t *rtype, const char *hex,
-    const char *masked, const char *lang);
+    const char *masked, const char *lang) MSS_WUR;
 /* MSS_REP_AUTH with lang "" (mfad_reply_auth) or the given one. */
 int mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     const char *login, const char *masked, uint32_t minutes, uint8_t mail,

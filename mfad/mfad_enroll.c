@@ -95,7 +95,7 @@ mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
 
 /* Reads the record of key into *t (empty when there is none). */
 static int
-mfad_reset_rec(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_reset_rec(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
 {
 	int r;
@@ -116,7 +116,7 @@ mfad_reset_rec(struct mfad_ctx *ctx, MDB_txn *txn,
  * MSS_ERR_THROTTLED with *wait and *why, or a store error.
  */
 static int
-mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_reset_limits(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_login *l, struct mfad_throttle_rec *t,
     struct mfad_throttle_rec *u, uint64_t now, uint32_t *wait,
     const char **why)
@@ -151,7 +151,7 @@ mfad_reset_limits(struct mfad_ctx *ctx, MDB_txn *txn,
  * caller that keeps asking), commits, answers "throttled".
  */
 static int
-mfad_reset_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
+mfad_reset_throttled(struct mfad_ctx *ctx, struct mfad_txn **txn,
     const struct mfad_login *l, const char *why, uint32_t wait,
     uint8_t *rtype, struct mss_buf *rep)
 {
@@ -173,7 +173,7 @@ mfad_reset_throttled(struct mfad_ctx *ctx, MDB_txn **txn,
  * of its recent sign-ins).
  */
 static int
-mfad_reset_send(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
+mfad_reset_send(struct mfad_ctx *ctx, struct mfad_txn *txn, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
     const uint8_t key[32], const char *lang, struct mfad_throttle_rec *t,
     struct mfad_throttle_rec *u, uint64_t now)
@@ -205,7 +205,7 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], kind;
 	char hex[2 * MFAD_TOKEN_BYTES + 1];
 	const char *why = NULL, *limit = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint32_t wait = 0;
 	uint64_t now = mfad_clock_real_s();
 	int r, found = 0;
@@ -284,7 +284,8 @@ out:
 }
 
 int
-mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn, struct mfad_acct *a,
+mfad_code_resend(struct mfad_ctx *ctx, struct mfad_txn **txn,
+    struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
     const uint8_t key[32], const char *hex, uint8_t *rtype,
     struct mss_buf *rep)
@@ -327,7 +328,7 @@ mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn, struct mfad_acct *a,
 }
 
 int
-mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_invite_mail(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_acct *a)
 {
 	struct mfad_mail_vars vars;
@@ -367,7 +368,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[128];
 	enum mss_pw_reason reason;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	unsigned n = 0;
 	int r, have = 0, cleared;
@@ -487,7 +488,7 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_acct a;
 	enum mss_pw_reason reason;
 	const char *why = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	int r, found = 0, ok, locked_now = 0;
 

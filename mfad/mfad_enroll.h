@@ -32,7 +32,7 @@ int mfad_change_password(struct mfad_ctx *, const struct mfad_peer *,
  * (NULL on return) when it answers "code sent" or "throttled"; on an
  * error *txn is left for the caller to abort.
  */
-int mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn,
+int mfad_code_resend(struct mfad_ctx *ctx, struct mfad_txn **txn,
     struct mfad_acct *a, struct mfad_login *l,
     const uint8_t token[MFAD_TOKEN_BYTES], const uint8_t key[32],
     const char *hex, uint8_t *rtype, struct mss_buf *rep) MSS_WUR;
@@ -43,7 +43,7 @@ int mfad_code_resend(struct mfad_ctx *ctx, MDB_txn **txn,
  * counted against [mail] max_per_minute: an admin's action is never
  * dropped, and the outbox paces what it sends.
  */
-int mfad_invite_mail(struct mfad_ctx *ctx, MDB_txn *txn,
-    const struct mfad_acct *a) __attribute__((warn_unused_result));
+int mfad_invite_mail(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    const struct mfad_acct *a) MSS_WUR;
 
 #endif /* MFAD_ENROLL_H */

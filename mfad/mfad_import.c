@@ -84,7 +84,7 @@ mfad_import_device_ok(const char *id, char kind[16])
 /* Checks a row and reads what it would change into *pl. 0, a row error
  * (msg says why), or a store error with *fatal set. */
 static int
-mfad_import_check(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_import_check(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_import_row *row, struct mfad_import_plan *pl,
     char *msg, size_t msglen, int *fatal)
 {
@@ -188,7 +188,7 @@ store:
 /* Applies one row in txn; *msg gets the answer. 0 or a row error code;
  * a store failure is returned as is with *fatal set, and ends the batch. */
 static int
-mfad_import_row(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_peer *peer, const struct mfad_import_row *row,
     char *msg, size_t msglen, int *fatal)
 {
@@ -313,7 +313,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 {
 	struct mfad_import_row *rows = NULL;
 	struct mss_buf *out = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	char msg[300];
 	uint32_t n, i, j, got = 0, ndev;
 	int r, code, fatal;

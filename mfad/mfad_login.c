@@ -121,7 +121,8 @@ mfad_login_record_send(struct mfad_acct *a, uint64_t now)
 }
 
 int
-mfad_login_send_code(struct mfad_ctx *ctx, MDB_txn *txn, struct mfad_acct *a,
+mfad_login_send_code(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
     const uint8_t key[32], uint64_t now)
 {
@@ -175,7 +176,7 @@ mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l, uint64_t now)
 }
 
 int
-mfad_login_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
+mfad_login_acct_save(struct mfad_txn *txn, struct mfad_ctx *ctx,
     const struct mfad_acct *a, const struct mfad_login *l)
 {
 	if (l != NULL && l->kind == MFAD_LOGIN_DECOY)
@@ -185,7 +186,7 @@ mfad_login_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
 
 int
 mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
+    struct mfad_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
     uint8_t key[32], struct mfad_login *l, struct mfad_acct *a)
 {
 	int r;

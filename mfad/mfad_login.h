@@ -67,7 +67,7 @@ void mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l,
  * decoy gets an unmatchable hash and no mail). The code itself is wiped
  * before returning.
  */
-int mfad_login_send_code(struct mfad_ctx *ctx, MDB_txn *txn,
+int mfad_login_send_code(struct mfad_ctx *ctx, struct mfad_txn *txn,
     struct mfad_acct *a, struct mfad_login *l,
     const uint8_t token[MFAD_TOKEN_BYTES], const uint8_t key[32],
     uint64_t now) MSS_WUR;
@@ -76,7 +76,7 @@ int mfad_login_send_code(struct mfad_ctx *ctx, MDB_txn *txn,
 void mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l,
     uint64_t now);
 /* Stores a unless l is a decoy, whose account is a stand-in. */
-int mfad_login_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
+int mfad_login_acct_save(struct mfad_txn *txn, struct mfad_ctx *ctx,
     const struct mfad_acct *a, const struct mfad_login *l) MSS_WUR;
 /*
  * Opens the login named by hex for this peer: fills token, key, l and its
@@ -84,7 +84,7 @@ int mfad_login_acct_save(MDB_txn *txn, struct mfad_ctx *ctx,
  * unknown login, MSS_ERR_PERM when the peer did not start it.
  */
 int mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    MDB_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
+    struct mfad_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
     uint8_t key[32], struct mfad_login *l, struct mfad_acct *a) MSS_WUR;
 
 #endif /* MFAD_LOGIN_H */

@@ -171,7 +171,8 @@ mfad_outbox_refund(struct mfad_outbox *ob)
 }
 
 int
-mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
+mfad_outbox_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    enum mfad_mail_kind kind,
     const char *user, const char *to, const char *lang,
     const struct mfad_mail_vars *vars, uint64_t expires, const uint8_t *login)
 {
@@ -226,7 +227,7 @@ mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn, enum mfad_mail_kind kind,
 /* The code of l was taken over: the account's newest login, when it
  * holds that same code, shows the state of its mail too. */
 static int
-mfad_outbox_moved_state(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_outbox_moved_state(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_login *l, uint8_t state)
 {
 	struct mfad_acct a;
@@ -252,7 +253,7 @@ mfad_outbox_moved_state(struct mfad_ctx *ctx, MDB_txn *txn,
 
 /* Records a login's mail state, if the login is still there. */
 static int
-mfad_outbox_login_state(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_outbox_login_state(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_outmsg *m, uint8_t state)
 {
 	struct mfad_login l;
@@ -276,7 +277,7 @@ mfad_outbox_login_state(struct mfad_ctx *ctx, MDB_txn *txn,
 /* The PAM service of the login m belongs to, "" when none or unreadable:
  * a name in the audit record is no reason to send a mail again. */
 static void
-mfad_outbox_service(struct mfad_ctx *ctx, MDB_txn *txn,
+mfad_outbox_service(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_outmsg *m, char *out, size_t outlen)
 {
 	struct mfad_login l;
@@ -316,8 +317,8 @@ mfad_outbox_relay_known(struct mfad_outbox *ob, uint64_t now)
 
 /* Records one message's outcome in txn. */
 static int
-mfad_outbox_record(struct mfad_outbox *ob, MDB_txn *txn, struct ob_item *it,
-    uint64_t now)
+mfad_outbox_record(struct mfad_outbox *ob, struct mfad_txn *txn,
+    struct ob_item *it, uint64_t now)
 {
 	struct mfad_ctx *ctx = ob->ctx;
 	struct mfad_outmsg *m = &it->m;
@@ -381,7 +382,7 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 	struct mfad_conf *conf;
 	struct ob_item *items;
 	struct mfad_smtp_out *out = NULL;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	size_t i, k, nout = 0;
 	int r, ret = -1;
@@ -542,7 +543,7 @@ mfad_outbox_main(void *arg)
 	uint64_t *ids, mine[MFAD_OUTBOX_BATCH], depth, oldest, next, now;
 	struct mfad_conf *conf;
 	struct timespec until;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	size_t n, i, k, want, free_n, scan;
 	unsigned seen_kick, seen_work, limit;
 	int r, settle, failed;

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
 
 #include "mfad_mail.h"
 #include "mfad_ctx.h"
@@ -20,7 +19,7 @@
 /* Starts the sender threads (which first resume what a previous run
  * left). */
 int mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* Stops the senders; queued mail stays in the store for the next start.
  * Returns how many were still in a session with the relay after the
  * grace: then the caller must leave the store open and end the process
@@ -40,10 +39,10 @@ int mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
  * ceiling is reached (nothing queued; invitations are not counted), MSS_ERR_INVAL for a header value
  * that is refused, MSS_ERR_MAIL for a template failure.
  */
-int mfad_outbox_queue(struct mfad_ctx *ctx, MDB_txn *txn,
+int mfad_outbox_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
     enum mfad_mail_kind kind, const char *user, const char *to,
     const char *lang, const struct mfad_mail_vars *vars, uint64_t expires,
-    const uint8_t *login) __attribute__((warn_unused_result));
+    const uint8_t *login) MSS_WUR;
 
 /* Queue depth, creation time of the oldest message and the last relay
  * error (empty when the last attempt succeeded). */

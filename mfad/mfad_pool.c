@@ -151,7 +151,7 @@ mfad_committer(void *arg)
 	struct mfad_pool *p = arg;
 	struct mfad_job *batch, *j, *next, *held, **tail;
 	struct timespec due = { 0, 0 };
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	size_t carried = 0;
 	int r, strict = 0, flush, timedout;
 

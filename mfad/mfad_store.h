@@ -1,17 +1,15 @@
 /*
- * mfad's store: LMDB under [mfad] database, opened with full sync.
+ * mfad's store, as its callers see it: accounts (with their email
+ * index), remembered devices, pending logins, throttle records, the
+ * outbox and the audit trail, each behind functions that name no type
+ * of the backend. The backend (LMDB under [mfad] database, opened with
+ * full sync; its own header is mfad_store_lmdb.h) keeps struct
+ * mfad_store and struct mfad_txn to itself. doc/STORE.md lists the
+ * domains and which operations one transaction must cover.
  *
- * Sub-databases: accounts (user -> account), emails (address -> user),
- * logins (hash of login token -> pending login), devices (keyed device
- * hash -> remembered device), userdevs (user -> device hashes, dupsort),
- * outbox (id -> queued mail), audit (time -> event), throttles (keyed
- * hash of user and typed address -> recent sends of the empty-password
- * path), meta.
- *
- * Account access goes only through mfad_acct_*, so that another backend
- * (a directory) can replace it without touching the callers. Transactions
- * are short: nothing slow (hashing, mail) runs while one is open.
- * Records are encoded with mss_buf; decoding is strict.
+ * Transactions are short: nothing slow (hashing, mail) runs while one is
+ * open. Records are encoded with mss_buf, one codec for every record
+ * type (mfad_store_codec.c); decoding is strict.
  */
 #ifndef MFAD_STORE_H
 #define MFAD_STORE_H
@@ -19,9 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <lmdb.h>
-
 #include "mfad_conf.h"
+#include "mss_err.h"
 
 #define MFAD_USER_MAX	64
 #define MFAD_EMAIL_MAX	254
@@ -30,12 +27,9 @@
 #define MFAD_DEVICE_ID_LEN	8	/* key bytes a device id shows */
 #define MFAD_NONCE_LEN	16
 
-struct mfad_store {
-	MDB_env	*env;
-	MDB_dbi	 accounts, emails, logins, devices, userdevs, outbox, audit,
-		 meta, throttles;
-	char	*path;
-};
+/* Both opaque: defined by the backend. */
+struct mfad_store;
+struct mfad_txn;
 
 enum mfad_acct_state {
 	MFAD_ACCT_ACTIVE = 0,
@@ -152,7 +146,7 @@ struct mfad_audit_rec {
 
 /* Opens (creating) the environment; clears stale readers. */
 int mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 void mfad_store_close(struct mfad_store *st);
 
 /*
@@ -160,7 +154,7 @@ void mfad_store_close(struct mfad_store *st);
  * mfad_txn_begin opens children of it, whose commits become durable only
  * when the batch commits (one sync for many requests). NULL ends it.
  */
-void mfad_store_batch(MDB_txn *txn);
+void mfad_store_batch(struct mfad_txn *txn);
 void mfad_store_lazy(void);
 int mfad_store_lazy_take(void);
 
@@ -171,38 +165,37 @@ int mfad_store_lazy_take(void);
  * on commit, failed or not). So a single `mfad_txn_abort(&txn)` at the
  * handler's exit label is always safe, and no child of a group commit is
  * ever left open to be committed with the batch by mistake.
- * commit maps MDB_MAP_FULL to MSS_ERR_MAPFULL and logs it.
+ * A full store makes commit return MSS_ERR_MAPFULL, logged.
  */
-int mfad_txn_begin(struct mfad_store *st, int rdonly, MDB_txn **txn)
-    __attribute__((warn_unused_result));
-int mfad_txn_commit(MDB_txn **txn) __attribute__((warn_unused_result));
-void mfad_txn_abort(MDB_txn **txn);
-/* Maps an LMDB return code to an MSS_ERR_* (logging unexpected ones). */
-int mfad_store_err(int rc, const char *what);
+int mfad_txn_begin(struct mfad_store *st, int rdonly, struct mfad_txn **txn)
+    MSS_WUR;
+int mfad_txn_commit(struct mfad_txn **txn) MSS_WUR;
+void mfad_txn_abort(struct mfad_txn **txn);
 
 /* Accounts: MSS_ERR_NOTFOUND when absent. put also keeps the email index
  * (old_email: the address the account had, or NULL for a new one). */
-int mfad_acct_get(MDB_txn *txn, struct mfad_store *st, const char *user,
-    struct mfad_acct *a) __attribute__((warn_unused_result));
-int mfad_acct_put(MDB_txn *txn, struct mfad_store *st,
+int mfad_acct_get(struct mfad_txn *txn, struct mfad_store *st, const char *user,
+    struct mfad_acct *a) MSS_WUR;
+int mfad_acct_put(struct mfad_txn *txn, struct mfad_store *st,
     const struct mfad_acct *a, const char *old_email)
-    __attribute__((warn_unused_result));
-int mfad_acct_del(MDB_txn *txn, struct mfad_store *st,
-    const struct mfad_acct *a) __attribute__((warn_unused_result));
+    MSS_WUR;
+int mfad_acct_del(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *a) MSS_WUR;
 /* The user owning an address (compared case-insensitively). */
-int mfad_acct_by_email(MDB_txn *txn, struct mfad_store *st,
+int mfad_acct_by_email(struct mfad_txn *txn, struct mfad_store *st,
     const char *email, char *user, size_t userlen)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* Calls fn for each account whose name sorts after `after` ("" = all),
  * at most `max` of them; *more says whether others follow. */
-int mfad_acct_list(MDB_txn *txn, struct mfad_store *st, const char *after,
+int mfad_acct_list(struct mfad_txn *txn, struct mfad_store *st,
+    const char *after,
     size_t max, int (*fn)(const struct mfad_acct *, void *), void *arg,
-    int *more) __attribute__((warn_unused_result));
-int mfad_acct_count(MDB_txn *txn, struct mfad_store *st, uint64_t *n)
-    __attribute__((warn_unused_result));
+    int *more) MSS_WUR;
+int mfad_acct_count(struct mfad_txn *txn, struct mfad_store *st, uint64_t *n)
+    MSS_WUR;
 /* The map's size (map_size) and the bytes its pages use. */
 int mfad_store_usage(struct mfad_store *st, uint64_t *map, uint64_t *used)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* Wipes the password hash and the recovery codes' hashes. */
 void mfad_acct_wipe(struct mfad_acct *a);
 /*
@@ -215,68 +208,69 @@ void mfad_acct_wipe(struct mfad_acct *a);
 void mfad_acct_recovery_set(struct mfad_acct *a,
     const uint8_t (*h)[MFAD_KEY_LEN], uint32_t n);
 int mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
-int mfad_login_get(MDB_txn *txn, struct mfad_store *st,
+int mfad_login_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_login *l)
-    __attribute__((warn_unused_result));
-int mfad_login_put(MDB_txn *txn, struct mfad_store *st,
+    MSS_WUR;
+int mfad_login_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_login *l)
-    __attribute__((warn_unused_result));
-int mfad_login_del(MDB_txn *txn, struct mfad_store *st,
-    const uint8_t key[MFAD_KEY_LEN]) __attribute__((warn_unused_result));
+    MSS_WUR;
+int mfad_login_del(struct mfad_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN]) MSS_WUR;
 
 /* Throttle records; MSS_ERR_NOTFOUND when absent. */
-int mfad_throttle_get(MDB_txn *txn, struct mfad_store *st,
+int mfad_throttle_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
-    __attribute__((warn_unused_result));
-int mfad_throttle_put(MDB_txn *txn, struct mfad_store *st,
+    MSS_WUR;
+int mfad_throttle_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_throttle_rec *t)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
-int mfad_device_get(MDB_txn *txn, struct mfad_store *st,
+int mfad_device_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
-    __attribute__((warn_unused_result));
-int mfad_device_put(MDB_txn *txn, struct mfad_store *st,
+    MSS_WUR;
+int mfad_device_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d)
-    __attribute__((warn_unused_result));
-int mfad_device_del(MDB_txn *txn, struct mfad_store *st,
-    const uint8_t key[MFAD_KEY_LEN]) __attribute__((warn_unused_result));
+    MSS_WUR;
+int mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN]) MSS_WUR;
 /* Calls fn for each device of user (key, record). */
-int mfad_device_list(MDB_txn *txn, struct mfad_store *st, const char *user,
+int mfad_device_list(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user,
     int (*fn)(const uint8_t *, const struct mfad_device *, void *),
-    void *arg) __attribute__((warn_unused_result));
+    void *arg) MSS_WUR;
 /* The same from the first device whose id (the first MFAD_DEVICE_ID_LEN
  * bytes of its key) is above after's; after NULL: from the first. */
-int mfad_device_list_after(MDB_txn *txn, struct mfad_store *st,
+int mfad_device_list_after(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, const uint8_t *after,
     int (*fn)(const uint8_t *, const struct mfad_device *, void *),
-    void *arg) __attribute__((warn_unused_result));
+    void *arg) MSS_WUR;
 /* Deletes every device of user; *n gets how many. */
-int mfad_device_revoke_all(MDB_txn *txn, struct mfad_store *st,
-    const char *user, unsigned *n) __attribute__((warn_unused_result));
+int mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, unsigned *n) MSS_WUR;
 
 /* Queues a message under a new id (time-ordered); *id gets it. */
-int mfad_outbox_put(MDB_txn *txn, struct mfad_store *st,
+int mfad_outbox_put(struct mfad_txn *txn, struct mfad_store *st,
     const struct mfad_outmsg *m, uint64_t *id)
-    __attribute__((warn_unused_result));
-int mfad_outbox_update(MDB_txn *txn, struct mfad_store *st, uint64_t id,
-    const struct mfad_outmsg *m) __attribute__((warn_unused_result));
-int mfad_outbox_get(MDB_txn *txn, struct mfad_store *st, uint64_t id,
-    struct mfad_outmsg *m) __attribute__((warn_unused_result));
-int mfad_outbox_del(MDB_txn *txn, struct mfad_store *st, uint64_t id)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
+int mfad_outbox_update(struct mfad_txn *txn, struct mfad_store *st, uint64_t id,
+    const struct mfad_outmsg *m) MSS_WUR;
+int mfad_outbox_get(struct mfad_txn *txn, struct mfad_store *st, uint64_t id,
+    struct mfad_outmsg *m) MSS_WUR;
+int mfad_outbox_del(struct mfad_txn *txn, struct mfad_store *st, uint64_t id)
+    MSS_WUR;
 /* Ids of up to max messages due at `now`; *n gets the count, *depth the
  * queue length, *oldest the creation time of the oldest (0 if empty),
  * *next the earliest next_try of those not due (0 if none). */
-int mfad_outbox_due(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+int mfad_outbox_due(struct mfad_txn *txn, struct mfad_store *st, uint64_t now,
     uint64_t *ids, size_t max, size_t *n, uint64_t *depth, uint64_t *oldest,
-    uint64_t *next) __attribute__((warn_unused_result));
+    uint64_t *next) MSS_WUR;
 /* Frees (wiping) the sealed part. */
 void mfad_outmsg_clear(struct mfad_outmsg *m);
 
-int mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
-    const struct mfad_audit_rec *r) __attribute__((warn_unused_result));
+int mfad_audit_put(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_audit_rec *r) MSS_WUR;
 
 /*
  * Walks audit records from the newest before before_us (0: now) back to
@@ -284,22 +278,22 @@ int mfad_audit_put(MDB_txn *txn, struct mfad_store *st,
  * on, 1 to stop, or an error. *more is 1 when fn stopped the walk with
  * records left.
  */
-int mfad_audit_list(MDB_txn *txn, struct mfad_store *st, const char *user,
-    uint64_t since_us, uint64_t before_us,
+int mfad_audit_list(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t since_us, uint64_t before_us,
     int (*fn)(const struct mfad_audit_rec *, void *), void *arg, int *more)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 /* Writes a compact copy of the store (a data.mdb) into fd, an empty
  * file open for writing, with a consistent view taken by a read
  * transaction. fd is neither synced nor closed. */
 int mfad_store_copy_fd(struct mfad_store *st, int fd)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 /* Deletes logins and devices past their expiry, throttle records an
  * hour after their last send and audit records older than audit_before
  * (seconds); *n gets how many went. */
-int mfad_store_sweep(MDB_txn *txn, struct mfad_store *st, uint64_t now,
-    uint64_t audit_before, unsigned *n) __attribute__((warn_unused_result));
+int mfad_store_sweep(struct mfad_txn *txn, struct mfad_store *st, uint64_t now,
+    uint64_t audit_before, unsigned *n) MSS_WUR;
 
 /*
  * The same, a piece at a time: from *pos (zeroed to start), at most
@@ -313,9 +307,10 @@ struct mfad_sweep_pos {
 	size_t		klen;		/* 0: from the first key */
 	unsigned char	key[64];	/* the last key looked at */
 };
-int mfad_store_sweep_step(MDB_txn *txn, struct mfad_store *st, uint64_t now,
+int mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
+    uint64_t now,
     uint64_t audit_before, struct mfad_sweep_pos *pos, unsigned budget,
-    unsigned *n) __attribute__((warn_unused_result));
+    unsigned *n) MSS_WUR;
 /*
  * The whole sweep in transactions of its own of MFAD_SWEEP_BUDGET
  * records each: a full store can free space (a big delete needs room
@@ -324,10 +319,10 @@ int mfad_store_sweep_step(MDB_txn *txn, struct mfad_store *st, uint64_t now,
  */
 #define MFAD_SWEEP_BUDGET	256
 int mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
-    uint64_t audit_before, unsigned *n) __attribute__((warn_unused_result));
+    uint64_t audit_before, unsigned *n) MSS_WUR;
 
 /*
- * The store refused a write as full (MDB_MAP_FULL) within the last
+ * The store refused a write as full (MSS_ERR_MAPFULL) within the last
  * MFAD_FULL_SECS seconds: a request that can decide without writing
  * skips its bookkeeping rather than fail. A sweep that freed records
  * clears it.

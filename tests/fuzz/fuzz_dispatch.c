@@ -154,7 +154,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mss_buf *req;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint32_t len;
 	uint8_t type;
 	int n;

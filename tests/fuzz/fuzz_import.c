@@ -113,7 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t lines[MSS_IMPORT_ROWS], nrows = 0, ndevs = 0, lineno = 0;
 	char *buf, *line, *next, *copy, *f[FUZZ_FIELDS];
 	struct mss_buf *rows;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	size_t len, need;
 	int n, i, ok;
 

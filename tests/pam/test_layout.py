@@ -2,7 +2,10 @@
 """mfad's includes go downward only: no cycle among the headers of mfad/,
 no handler that includes the transport (mfad_server.h) or the pool, and
 the dispatch table (mfad_dispatch.c) the one file that sees every
-handler. Run as a script, prints the include graph and the findings.
+handler. The store's LMDB backend stays behind its interface: only its
+own files (mfad_store*.c, and the store's unit test) include lmdb.h or
+mfad_store_lmdb.h, call mdb_* or name an MDB_ type, and no other header
+names one. Run as a script, prints the include graph and the findings.
 
   tests/pam/test_layout.py [SRC_ROOT]
 """
@@ -101,6 +104,63 @@ def problems(g):
     return out
 
 
+# The LMDB backend's files, and the one test that writes past its codec.
+BACKEND = re.compile(r"^mfad/mfad_store[\w]*\.c$")
+BACKEND_HEADER = "mfad/mfad_store_lmdb.h"
+BACKEND_TEST = "tests/unit/test_store.c"
+LMDB_USE = (
+    (re.compile(r"^\s*#\s*include\s*<lmdb\.h>", re.M), "includes lmdb.h"),
+    (re.compile(r'^\s*#\s*include\s*"mfad_store_lmdb\.h"', re.M),
+     "includes mfad_store_lmdb.h"),
+    (re.compile(r"\bmdb_\w+\s*\("), "calls mdb_*"),
+    (re.compile(r"\bMDB_\w+"), "names an MDB_ type or constant"),
+)
+
+
+def sources(root):
+    """{relative path: text} of the C files that could reach LMDB."""
+    out = {}
+    for pat in ("mfad/*.[ch]", "tests/unit/*.[ch]", "tests/fuzz/*.[ch]"):
+        for p in sorted(root.glob(pat)):
+            out[p.relative_to(root).as_posix()] = p.read_text()
+    return out
+
+
+def lmdb_leaks(files):
+    """Files outside the LMDB backend that use it, with what they do."""
+    out = []
+    for name in sorted(files):
+        if BACKEND.match(name) or name in (BACKEND_HEADER, BACKEND_TEST):
+            continue
+        for pat, what in LMDB_USE:
+            if pat.search(files[name]):
+                out.append("%s %s" % (name, what))
+    return out
+
+
+def test_lmdb_behind_the_store():
+    assert lmdb_leaks(sources(ROOT)) == []
+
+
+def test_check_finds_lmdb_above_the_store():
+    """The check itself: each kind of use is found outside the backend,
+    none inside it."""
+    files = {
+        "mfad/mfad_auth.h": "int f(MDB_txn *txn);\n",
+        "mfad/mfad_pool.c": "#include <lmdb.h>\n",
+        "mfad/mfad_admin.c": "\tr = mdb_get(t, d, &k, &v);\n",
+        "tests/fuzz/fuzz_x.c": '#include "mfad_store_lmdb.h"\n',
+        "mfad/mfad_store_acct.c": "#include <lmdb.h>\nmdb_put(t);\n",
+        "mfad/mfad_store_lmdb.h": "MDB_env *env;\n",
+    }
+    assert lmdb_leaks(files) == [
+        "mfad/mfad_admin.c calls mdb_*",
+        "mfad/mfad_auth.h names an MDB_ type or constant",
+        "mfad/mfad_pool.c includes lmdb.h",
+        "tests/fuzz/fuzz_x.c includes mfad_store_lmdb.h",
+    ]
+
+
 def test_no_cycle():
     assert cycles(graph(ROOT)) == []
 
@@ -123,7 +183,7 @@ if __name__ == "__main__":
     g = graph(root)
     for f, incs in g.items():
         print("%-18s -> %s" % (f, " ".join(incs)))
-    p = problems(g)
+    p = problems(g) + lmdb_leaks(sources(root))
     for line in p:
         print("FAIL", line)
     print("%d file(s), %d problem(s)" % (len(g), len(p)))

@@ -22,7 +22,7 @@ def test_no_handler_ends_a_transaction_by_hand():
         for n, line in enumerate(p.read_text().splitlines(), 1):
             code = line.split("/*")[0]
             if re.search(r"\b\w*txn\w* = NULL;", code) and \
-                    not re.search(r"MDB_txn\s*\*", code):
+                    not re.search(r"struct mfad_txn\s*\*", code):
                 bad.append("%s:%d: %s" % (p.name, n, line.strip()))
             if re.search(r"\bmdb_txn_(commit|abort)\(", code):
                 bad.append("%s:%d: %s" % (p.name, n, line.strip()))

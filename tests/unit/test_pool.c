@@ -124,7 +124,7 @@ test_read_beside_writer(void **state)
 	struct fix *f = *state;
 	struct mfad_pool pool;
 	struct mfad_job *j;
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 	uint8_t type;
 	uint32_t len;
 

@@ -19,11 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <lmdb.h>
 #include <sodium.h>
 
 #include "mfad_conf.h"
-#include "mfad_store.h"
+#include "mfad_store_lmdb.h"
 #include "mss_err.h"
 
 #define TEST_MAP_SIZE	(64ULL << 20)
@@ -103,20 +102,20 @@ fix_teardown(void **state)
 	return r;
 }
 
-static MDB_txn *
+static struct mfad_txn *
 wtxn(struct fix *f)
 {
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 
 	assert_int_equal(mfad_txn_begin(f->st, 0, &txn), 0);
 	assert_non_null(txn);
 	return txn;
 }
 
-static MDB_txn *
+static struct mfad_txn *
 rtxn(struct fix *f)
 {
-	MDB_txn *txn = NULL;
+	struct mfad_txn *txn = NULL;
 
 	assert_int_equal(mfad_txn_begin(f->st, 1, &txn), 0);
 	assert_non_null(txn);
@@ -141,7 +140,7 @@ static void
 put_acct(struct fix *f, const char *user, const char *email)
 {
 	struct mfad_acct a;
-	MDB_txn *txn = wtxn(f);
+	struct mfad_txn *txn = wtxn(f);
 
 	make_acct(&a, user, email);
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
@@ -180,10 +179,10 @@ make_login(struct mfad_login *l, const char *user, uint64_t expires)
 static uint64_t
 db_entries(struct fix *f, MDB_dbi dbi)
 {
-	MDB_txn *txn = rtxn(f);
+	struct mfad_txn *txn = rtxn(f);
 	MDB_stat ms;
 
-	assert_int_equal(mdb_stat(txn, dbi, &ms), 0);
+	assert_int_equal(mdb_stat(txn->mt, dbi, &ms), 0);
 	mfad_txn_abort(&txn);
 	return ms.ms_entries;
 }
@@ -195,7 +194,7 @@ test_acct_round_trip_every_field(void **state)
 {
 	struct fix *f = *state;
 	struct mfad_acct a, b;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	uint32_t i;
 
 	memset(&a, 0, sizeof(a));
@@ -260,7 +259,7 @@ test_acct_get_missing_is_notfound(void **state)
 {
 	struct fix *f = *state;
 	struct mfad_acct a;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	char user[MFAD_USER_MAX + 1];
 
 	put_acct(f, "alice", "alice@example.com");
@@ -289,7 +288,7 @@ static void
 assert_owner(struct fix *f, const char *email, const char *user)
 {
 	char owner[MFAD_USER_MAX + 1];
-	MDB_txn *txn = rtxn(f);
+	struct mfad_txn *txn = rtxn(f);
 
 	memset(owner, 0, sizeof(owner));
 	assert_int_equal(mfad_acct_by_email(txn, f->st, email, owner,
@@ -302,7 +301,7 @@ static void
 assert_no_owner(struct fix *f, const char *email)
 {
 	char owner[MFAD_USER_MAX + 1];
-	MDB_txn *txn = rtxn(f);
+	struct mfad_txn *txn = rtxn(f);
 
 	assert_int_equal(mfad_acct_by_email(txn, f->st, email, owner,
 	    sizeof(owner)), MSS_ERR_NOTFOUND);
@@ -314,7 +313,7 @@ test_acct_email_index(void **state)
 {
 	struct fix *f = *state;
 	struct mfad_acct a, b, got;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	put_acct(f, "alice", "Alice@Example.COM");
 	/* Case-insensitive lookup. */
@@ -385,7 +384,7 @@ test_acct_del_removes_index_and_devices(void **state)
 	struct mfad_acct a;
 	uint8_t ka1[MFAD_KEY_LEN], ka2[MFAD_KEY_LEN], kb[MFAD_KEY_LEN];
 	uint64_t n;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	put_acct(f, "alice", "Alice@Example.com");
 	put_acct(f, "bob", "bob@example.com");
@@ -451,7 +450,7 @@ static void
 list_page(struct fix *f, const char *after, size_t max, struct names *nm,
     int *more)
 {
-	MDB_txn *txn = rtxn(f);
+	struct mfad_txn *txn = rtxn(f);
 
 	memset(nm, 0, sizeof(*nm));
 	*more = -1;
@@ -468,7 +467,7 @@ test_acct_list_paging(void **state)
 	struct fix *f = *state;
 	struct names nm;
 	char user[16], email[64];
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	size_t i;
 	int more;
 
@@ -541,7 +540,7 @@ test_acct_count(void **state)
 	struct fix *f = *state;
 	struct mfad_acct a;
 	uint64_t n = 99;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
@@ -575,7 +574,7 @@ test_login_put_get_del(void **state)
 	struct fix *f = *state;
 	struct mfad_login l, g;
 	uint8_t key[MFAD_KEY_LEN], other[MFAD_KEY_LEN];
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	memset(&l, 0, sizeof(l));
 	snprintf(l.user, sizeof(l.user), "alice");
@@ -659,7 +658,7 @@ collect_dev(const uint8_t *key, const struct mfad_device *d, void *arg)
 static size_t
 list_devs(struct fix *f, const char *user, struct devs *ds)
 {
-	MDB_txn *txn = rtxn(f);
+	struct mfad_txn *txn = rtxn(f);
 
 	memset(ds, 0, sizeof(*ds));
 	assert_int_equal(mfad_device_list(txn, f->st, user, collect_dev, ds),
@@ -686,7 +685,7 @@ test_device_put_get_list_del(void **state)
 	struct mfad_device d, g;
 	struct devs ds;
 	uint8_t k1[MFAD_KEY_LEN], k2[MFAD_KEY_LEN], kb[MFAD_KEY_LEN];
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	make_key(k1, 1);
 	make_key(k2, 2);
@@ -753,7 +752,7 @@ test_device_revoke_all(void **state)
 	struct devs ds;
 	uint8_t key[MFAD_KEY_LEN], kb[MFAD_KEY_LEN];
 	unsigned i, n = 99;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	txn = wtxn(f);
 	for (i = 0; i < 5; i++) {
@@ -824,7 +823,7 @@ test_outbox_put_get_update_del(void **state)
 	struct mfad_outmsg m, g;
 	unsigned char sealed[300];
 	uint64_t id, id2;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	randombytes_buf(sealed, sizeof(sealed));
 	make_msg(&m, 1700000000, 1700000000, sealed, sizeof(sealed));
@@ -902,7 +901,7 @@ test_outbox_ids_strictly_increase(void **state)
 	struct mfad_outmsg m;
 	unsigned char sealed[8] = { 0 };
 	uint64_t id, prev = 0, far;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	int i;
 
 	make_msg(&m, 1, 1, sealed, sizeof(sealed));
@@ -942,7 +941,7 @@ test_outbox_due(void **state)
 	unsigned char sealed[4] = { 1, 2, 3, 4 };
 	uint64_t ids[8], put[4], depth, oldest, next;
 	size_t n;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	txn = rtxn(f);
 	assert_int_equal(mfad_outbox_due(txn, f->st, 1000, ids, 8, &n, &depth,
@@ -1041,7 +1040,7 @@ test_audit_put(void **state)
 {
 	struct fix *f = *state;
 	struct mfad_audit_rec r;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	txn = wtxn(f);
 	make_audit(&r, 5000000, "login");
@@ -1064,7 +1063,7 @@ sweep_in_pieces(struct fix *f, uint64_t now, uint64_t audit_before,
     unsigned *n)
 {
 	struct mfad_sweep_pos pos;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	unsigned steps = 0;
 
 	memset(&pos, 0, sizeof(pos));
@@ -1089,7 +1088,7 @@ check_sweep(void **state, int pieces)
 	struct devs ds;
 	uint8_t lo[MFAD_KEY_LEN], ll[MFAD_KEY_LEN], le[MFAD_KEY_LEN];
 	uint8_t dold[MFAD_KEY_LEN], dlive[MFAD_KEY_LEN], dedge[MFAD_KEY_LEN];
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
 	unsigned n = 99;
@@ -1147,7 +1146,7 @@ check_sweep(void **state, int pieces)
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_device_get(txn, f->st, dlive, &d), 0);
 	/* The audit left is the two new records, in time order. */
-	assert_int_equal(mdb_cursor_open(txn, f->st->audit, &cur), 0);
+	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
 	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
 	assert_true(k.mv_size >= 8);
 	assert_true(key_u64(k.mv_data) == 1000ULL * 1000000);
@@ -1193,7 +1192,7 @@ test_throttle_put_get_sweep(void **state)
 	struct fix *f = *state;
 	struct mfad_throttle_rec t, got;
 	uint8_t old[MFAD_KEY_LEN], live[MFAD_KEY_LEN];
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	unsigned n = 99;
 
 	make_key(old, 0x71);
@@ -1242,7 +1241,7 @@ test_commit_survives_reopen(void **state)
 	struct mfad_acct a;
 	struct mfad_login l;
 	uint8_t key[MFAD_KEY_LEN];
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	make_key(key, 0x71);
 	txn = wtxn(f);
@@ -1274,7 +1273,7 @@ test_abort_leaves_nothing(void **state)
 	struct mfad_acct a;
 	uint8_t key[MFAD_KEY_LEN];
 	uint64_t id, n;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	make_key(key, 0x72);
 	txn = wtxn(f);
@@ -1327,7 +1326,7 @@ test_txn_end_idiom(void **state)
 	struct fix *f = *state;
 	struct mfad_acct a;
 	char user[32], email[64];
-	MDB_txn *batch = NULL, *txn;
+	struct mfad_txn *batch = NULL, *txn;
 	unsigned i;
 	int r = 0;
 
@@ -1383,7 +1382,7 @@ test_map_full_fails_closed(void **state)
 	char user[32], email[64];
 	uint64_t n, committed = 0;
 	unsigned batch, i;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	int r = 0;
 
 	for (batch = 0; batch * FILL_BATCH < FILL_MAX; batch++) {
@@ -1442,9 +1441,9 @@ put_raw(struct fix *f, MDB_dbi dbi, const void *k, size_t klen,
     const void *v, size_t vlen)
 {
 	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
-	MDB_txn *txn = wtxn(f);
+	struct mfad_txn *txn = wtxn(f);
 
-	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+	assert_int_equal(mdb_put(txn->mt, dbi, &key, &val, 0), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 }
 
@@ -1453,11 +1452,11 @@ static size_t
 good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 {
 	MDB_val key = { 5, (void *)"alice" }, val;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	put_acct(f, "alice", "alice@example.com");
 	txn = rtxn(f);
-	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
 	assert_true(val.mv_size <= len);
 	memcpy(buf, val.mv_data, val.mv_size);
 	mfad_txn_abort(&txn);
@@ -1476,7 +1475,7 @@ static void
 assert_acct_corrupt(struct fix *f, const void *v, size_t vlen)
 {
 	struct mfad_acct a;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	put_raw(f, f->st->accounts, "alice", 5, v, vlen);
 	txn = rtxn(f);
@@ -1493,7 +1492,7 @@ test_corrupt_account_is_store_error(void **state)
 	unsigned char good[1024], bad[1100], big[9000];
 	struct mfad_acct a;
 	size_t len;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	len = good_acct_bytes(f, good, sizeof(good));
 	txn = rtxn(f);
@@ -1563,7 +1562,7 @@ test_corrupt_account_fails_list(void **state)
 {
 	struct fix *f = *state;
 	struct names nm;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	int more;
 
 	put_acct(f, "aaron", "aaron@example.com");
@@ -1587,7 +1586,7 @@ test_account_v1_still_reads(void **state)
 	unsigned char good[1024];
 	struct mfad_acct a;
 	size_t len;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	len = good_acct_bytes(f, good, sizeof(good));
 	assert_int_equal(good[0], 4);
@@ -1641,7 +1640,7 @@ test_account_v4_cur_login_only_when_set(void **state)
 	MDB_val key = { 5, (void *)"alice" }, val;
 	struct mfad_acct a, b;
 	size_t lw, l;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	lw = good_acct_bytes(f, without, sizeof(without));
 	assert_int_equal(without[0], 4);
@@ -1654,7 +1653,7 @@ test_account_v4_cur_login_only_when_set(void **state)
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	txn = rtxn(f);
-	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
 	l = val.mv_size;
 	assert_true(l <= sizeof(with));
 	memcpy(with, val.mv_data, l);
@@ -1687,7 +1686,7 @@ test_account_v4_cur_login_only_when_set(void **state)
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
 	assert_int_equal(b.has_cur_login, 0);
 	assert_int_equal(mfad_acct_put(txn, f->st, &b, b.email), 0);
-	assert_int_equal(mdb_get(txn, f->st->accounts, &key, &val), 0);
+	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
 	assert_int_equal(val.mv_size, lw);
 	assert_int_equal(((const unsigned char *)val.mv_data)[0], 4);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
@@ -1723,7 +1722,7 @@ test_device_v2_short_strings(void **state)
 	uint8_t key[MFAD_KEY_LEN];
 	MDB_val k = { MFAD_KEY_LEN, key }, v;
 	struct mfad_device d, got;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	size_t l1, i;
 
 	memset(&d, 0, sizeof(d));
@@ -1753,7 +1752,7 @@ test_device_v2_short_strings(void **state)
 	assert_int_equal(mfad_device_get(txn, f->st, key, &got), 0);
 	assert_memory_equal(&got, &d, sizeof(d));
 	assert_int_equal(mfad_device_put(txn, f->st, key, &got), 0);
-	assert_int_equal(mdb_get(txn, f->st->devices, &k, &v), 0);
+	assert_int_equal(mdb_get(txn->mt, f->st->devices, &k, &v), 0);
 	assert_int_equal(v.mv_size, l1 - 9);
 	assert_int_equal(((const unsigned char *)v.mv_data)[0], 2);
 	assert_true(v.mv_size <= sizeof(bad));
@@ -1795,7 +1794,7 @@ test_account_recovery_codes(void **state)
 	struct fix *f = *state;
 	uint8_t h[3][MFAD_KEY_LEN], other[MFAD_KEY_LEN];
 	struct mfad_acct a;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 
 	put_acct(f, "alice", "alice@example.com");
 	memset(h[0], 0x11, MFAD_KEY_LEN);
@@ -1842,7 +1841,7 @@ test_corrupt_account_version_fails_list(void **state)
 	struct mfad_acct a;
 	struct names nm;
 	size_t len;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	int more;
 
 	len = good_acct_bytes(f, good, sizeof(good));
@@ -1869,7 +1868,7 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	unsigned char idk[8], sealed[16], raw[512];
 	uint64_t id = 0x0102030405060708ULL;
 	MDB_val k = { 8, idk }, v;
-	MDB_txn *txn;
+	struct mfad_txn *txn;
 	size_t len;
 
 	make_key(key, 0x77);
@@ -1892,7 +1891,7 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	u64_key(id, idk);
 	txn = rtxn(f);
-	assert_int_equal(mdb_get(txn, f->st->outbox, &k, &v), 0);
+	assert_int_equal(mdb_get(txn->mt, f->st->outbox, &k, &v), 0);
 	assert_true(v.mv_size <= sizeof(raw));
 	len = v.mv_size;
 	memcpy(raw, v.mv_data, len);
@@ -1909,6 +1908,101 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	assert_memory_equal(m.sealed, sealed, sizeof(sealed));
 	mfad_outmsg_clear(&m);
 	mfad_txn_abort(&txn);
+}
+
+static int
+count_audit(const struct mfad_audit_rec *a, void *arg)
+{
+	unsigned *n = arg;
+
+	assert_string_equal(a->event, "login_ok");
+	(*n)++;
+	return 0;
+}
+
+static size_t
+put_u64be(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+	return 8;
+}
+
+/*
+ * The codec writes the layouts the store always had: a throttle record
+ * and an audit event, byte for byte. An audit event past its layout
+ * (a trailing byte, an unknown version) is skipped by the list.
+ */
+static void
+test_throttle_audit_layouts(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_throttle_rec t;
+	struct mfad_audit_rec a = { 1700000000123456ULL, "login_ok", "alice",
+	    "sshd", "192.0.2.7", "success", "method=code" };
+	unsigned char want[512], raw[512];
+	uint8_t key[MFAD_KEY_LEN];
+	MDB_val k = { MFAD_KEY_LEN, key }, v;
+	MDB_cursor *cur;
+	struct mfad_txn *txn;
+	unsigned seen = 0;
+	size_t n = 0;
+	int more;
+
+	memset(&t, 0, sizeof(t));
+	t.nsends = 2;
+	t.sends[0] = 1700000000;
+	t.sends[1] = 1700000060;
+	make_key(key, 0x42);
+	txn = wtxn(f);
+	assert_int_equal(mfad_throttle_put(txn, f->st, key, &t), 0);
+	assert_int_equal(mfad_audit_put(txn, f->st, &a), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	want[n++] = 1;
+	want[n++] = 0;
+	want[n++] = 0;
+	want[n++] = 0;
+	want[n++] = 2;
+	n += put_u64be(want + n, t.sends[0]);
+	n += put_u64be(want + n, t.sends[1]);
+	txn = rtxn(f);
+	assert_int_equal(mdb_get(txn->mt, f->st->throttles, &k, &v), 0);
+	assert_int_equal(v.mv_size, n);
+	assert_memory_equal(v.mv_data, want, n);
+
+	n = 0;
+	want[n++] = 1;
+	n += put_u64be(want + n, a.time_us);
+	n += put_str32(want + n, a.event);
+	n += put_str32(want + n, a.user);
+	n += put_str32(want + n, a.service);
+	n += put_str32(want + n, a.rhost);
+	n += put_str32(want + n, a.result);
+	n += put_str32(want + n, a.detail);
+	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	assert_int_equal(v.mv_size, n);
+	assert_memory_equal(v.mv_data, want, n);
+	mdb_cursor_close(cur);
+	mfad_txn_abort(&txn);
+
+	/* The same event with a byte past its end, then of version 2. */
+	memcpy(raw, want, n);
+	raw[n] = 0;
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x01" "abcd",
+	    12, raw, n + 1);
+	raw[0] = 2;
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x02" "abcd",
+	    12, raw, n);
+	txn = rtxn(f);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, count_audit,
+	    &seen, &more), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(seen, 1);
+	assert_int_equal(db_entries(f, f->st->audit), 3);
 }
 
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
@@ -1949,6 +2043,7 @@ main(void)
 		T(test_device_v2_short_strings),
 		T(test_account_recovery_codes),
 		T(test_corrupt_login_device_outbox_are_store_errors),
+		T(test_throttle_audit_layouts),
 	};
 
 	if (sodium_init() < 0)

@@ -1,0 +1,199 @@
+/*
+ * The store's accounts (user -> account record) and their email index
+ * (lowercased address -> user), kept together: an account's put and
+ * delete change both in the caller's transaction.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "mfad_store_lmdb.h"
+#include "mss_err.h"
+#include "mfad_str.h"
+
+void
+mfad_acct_wipe(struct mfad_acct *a)
+{
+	sodium_memzero(a->pwhash, sizeof(a->pwhash));
+	sodium_memzero(a->recovery, sizeof(a->recovery));
+}
+
+void
+mfad_acct_recovery_set(struct mfad_acct *a, const uint8_t (*h)[MFAD_KEY_LEN],
+    uint32_t n)
+{
+	sodium_memzero(a->recovery, sizeof(a->recovery));
+	if (n > MFAD_RECOVERY_MAX)
+		n = MFAD_RECOVERY_MAX;
+	if (n > 0)
+		memcpy(a->recovery, h, (size_t)n * MFAD_KEY_LEN);
+	a->nrecovery = n;
+}
+
+int
+mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
+{
+	uint32_t i, hit = 0, found = 0;
+	uint32_t n = a->nrecovery < MFAD_RECOVERY_MAX ? a->nrecovery :
+	    MFAD_RECOVERY_MAX;
+
+	/* Every hash is compared, so the time tells nothing of which. */
+	for (i = 0; i < n; i++) {
+		uint32_t eq = sodium_memcmp(a->recovery[i], h,
+		    MFAD_KEY_LEN) == 0;
+
+		hit |= eq * i;
+		found |= eq;
+	}
+	if (!found)
+		return MSS_ERR_NOTFOUND;
+	memmove(a->recovery[hit], a->recovery[hit + 1],
+	    (size_t)(n - hit - 1) * MFAD_KEY_LEN);
+	sodium_memzero(a->recovery[n - 1], MFAD_KEY_LEN);
+	a->nrecovery = n - 1;
+	return 0;
+}
+
+int
+mfad_acct_get(struct mfad_txn *txn, struct mfad_store *st, const char *user,
+    struct mfad_acct *a)
+{
+	if (!mfad_store_user_key_ok(user))
+		return MSS_ERR_NOTFOUND;
+	return mfad_rec_get(txn, st->accounts, user, strlen(user),
+	    &mfad_rec_acct, a);
+}
+
+int
+mfad_acct_put(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *a, const char *old_email)
+{
+	char lower[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1];
+	int r;
+
+	mfad_str_lower(lower, a->email, sizeof(lower));
+	if (old_email == NULL || strcasecmp(old_email, a->email) != 0) {
+		/* One account per address. */
+		r = mfad_acct_by_email(txn, st, a->email, owner,
+		    sizeof(owner));
+		if (r == 0 && strcmp(owner, a->user) != 0)
+			return MSS_ERR_EXISTS;
+		if (r != 0 && r != MSS_ERR_NOTFOUND)
+			return r;
+		if (old_email != NULL && old_email[0] != '\0') {
+			char oldl[MFAD_EMAIL_MAX + 1];
+
+			mfad_str_lower(oldl, old_email, sizeof(oldl));
+			r = mfad_rec_del(txn, st->emails, oldl, strlen(oldl),
+			    "email index");
+			if (r != 0 && r != MSS_ERR_NOTFOUND)
+				return r;
+		}
+		if ((r = mfad_store_err(mdb_put(txn->mt, st->emails,
+		    &(MDB_val){ strlen(lower), lower },
+		    &(MDB_val){ strlen(a->user), (void *)a->user }, 0),
+		    "email index")) != 0)
+			return r;
+	}
+	return mfad_rec_put(txn, st->accounts, a->user, strlen(a->user),
+	    &mfad_rec_acct, a, 0);
+}
+
+int
+mfad_acct_del(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *a)
+{
+	char lower[MFAD_EMAIL_MAX + 1];
+	unsigned n;
+	int r;
+
+	mfad_str_lower(lower, a->email, sizeof(lower));
+	r = mfad_rec_del(txn, st->emails, lower, strlen(lower), "email index");
+	if (r != 0 && r != MSS_ERR_NOTFOUND)
+		return r;
+	if ((r = mfad_device_revoke_all(txn, st, a->user, &n)) != 0)
+		return r;
+	return mfad_rec_del(txn, st->accounts, a->user, strlen(a->user),
+	    "account");
+}
+
+int
+mfad_acct_by_email(struct mfad_txn *txn, struct mfad_store *st,
+    const char *email, char *user, size_t userlen)
+{
+	char lower[MFAD_EMAIL_MAX + 1];
+	MDB_val key, val;
+	int rc;
+
+	if (email[0] == '\0' || strlen(email) > MFAD_EMAIL_MAX)
+		return MSS_ERR_NOTFOUND;
+	mfad_str_lower(lower, email, sizeof(lower));
+	key.mv_size = strlen(lower);
+	key.mv_data = lower;
+	if ((rc = mdb_get(txn->mt, st->emails, &key, &val)) != 0)
+		return mfad_store_err(rc, "email index");
+	if (val.mv_size >= userlen)
+		return MSS_ERR_STORE;
+	memcpy(user, val.mv_data, val.mv_size);
+	user[val.mv_size] = '\0';
+	return 0;
+}
+
+int
+mfad_acct_list(struct mfad_txn *txn, struct mfad_store *st, const char *after,
+    size_t max, int (*fn)(const struct mfad_acct *, void *), void *arg,
+    int *more)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	struct mfad_acct a;
+	size_t n = 0;
+	int rc, r = 0;
+
+	*more = 0;
+	if ((rc = mdb_cursor_open(txn->mt, st->accounts, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	key.mv_size = strlen(after);
+	key.mv_data = (void *)after;
+	if (after[0] == '\0')
+		rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	else {
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		if (rc == 0 && key.mv_size == strlen(after) &&
+		    memcmp(key.mv_data, after, key.mv_size) == 0)
+			rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (n == max) {
+			*more = 1;
+			break;
+		}
+		if ((r = mfad_rec_decode(&mfad_rec_acct, val.mv_data,
+		    val.mv_size, &a)) != 0)
+			break;
+		r = fn(&a, arg);
+		mfad_acct_wipe(&a);
+		if (r != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mfad_store_err(rc, "account list");
+	return r;
+}
+
+int
+mfad_acct_count(struct mfad_txn *txn, struct mfad_store *st, uint64_t *n)
+{
+	MDB_stat ms;
+	int rc;
+
+	if ((rc = mdb_stat(txn->mt, st->accounts, &ms)) != 0)
+		return mfad_store_err(rc, "stat");
+	*n = ms.ms_entries;
+	return 0;
+}

@@ -1,0 +1,587 @@
+/*
+ * The store's one record codec: each record type is a struct
+ * mfad_rec_type (its newest version, its bound, how to encode and
+ * decode it), and mfad_rec_get/put/decode read and write every type the
+ * same way. The layouts below are the store's on-disk format: a field is
+ * only ever added at the end, under a new version, and every older
+ * version still reads.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mfad_log.h"
+#include "mfad_store_lmdb.h"
+#include "mss_buf.h"
+#include "mss_err.h"
+
+#define MFAD_REC_V2		2
+#define MFAD_REC_V3		3	/* accounts: recovery codes */
+#define MFAD_REC_V4		4	/* accounts: cur_login only when set */
+#define MFAD_REC_MAX		8192
+
+/* Keys */
+
+void
+mfad_store_u64_key(uint64_t v, unsigned char k[8])
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		k[i] = v & 0xff;
+		v >>= 8;
+	}
+}
+
+uint64_t
+mfad_store_key_u64(const unsigned char *k)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | k[i];
+	return v;
+}
+
+/* A user name LMDB cannot hold as a key (empty, or too long) names no
+ * account: "not found", never a store error logged at error level. */
+int
+mfad_store_user_key_ok(const char *user)
+{
+	return user[0] != '\0' && strlen(user) <= MFAD_USER_MAX;
+}
+
+/* Fields: text copied into fixed-size arrays with bounds. */
+
+static int
+mfad_get_text(struct mss_buf *b, char *dst, size_t dstlen)
+{
+	char *s;
+	int r;
+
+	if ((r = mss_buf_get_str(b, &s, dstlen - 1)) != 0)
+		return r;
+	memcpy(dst, s, strlen(s) + 1);
+	mss_str_free(s);
+	return 0;
+}
+
+/* Short text with a one-byte length, as device records keep it. */
+static int
+mfad_get_text8(struct mss_buf *b, char *dst, size_t dstlen)
+{
+	uint8_t n;
+	int r;
+
+	if ((r = mss_buf_get_u8(b, &n)) != 0)
+		return r;
+	if (n >= dstlen || mss_buf_avail(b) < n ||
+	    memchr(mss_buf_ptr(b), '\0', n) != NULL)
+		return MSS_ERR_PROTO;
+	memcpy(dst, mss_buf_ptr(b), n);
+	dst[n] = '\0';
+	b->off += n;
+	return 0;
+}
+
+static int
+mfad_put_text8(struct mss_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	int r;
+
+	if (n > UINT8_MAX)
+		return MSS_ERR_TOOBIG;
+	if ((r = mss_buf_put_u8(b, (uint8_t)n)) != 0)
+		return r;
+	return mss_buf_put(b, s, n);
+}
+
+static int
+mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
+{
+	if (mss_buf_avail(b) < n)
+		return MSS_ERR_PROTO;
+	memcpy(dst, mss_buf_ptr(b), n);
+	b->off += n;
+	return 0;
+}
+
+/* Accounts: version 2 added the notice times and cur_login, 3 the
+ * recovery codes, 4 writes cur_login only when there is one. */
+
+static int
+mfad_acct_encode(struct mss_buf *b, const void *rec)
+{
+	const struct mfad_acct *a = rec;
+	uint32_t i;
+	int r;
+
+	if ((r = mss_buf_put_str(b, a->user)) != 0 ||
+	    (r = mss_buf_put_str(b, a->email)) != 0 ||
+	    (r = mss_buf_put_str(b, a->lang)) != 0 ||
+	    (r = mss_buf_put_u8(b, a->state)) != 0 ||
+	    (r = mss_buf_put_u8(b, a->reenroll)) != 0 ||
+	    (r = mss_buf_put_str(b, a->pwhash)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->enrolled)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->last_login)) != 0 ||
+	    (r = mss_buf_put_u32(b, a->failures)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->locked_until)) != 0 ||
+	    (r = mss_buf_put_u32(b, a->nsends)) != 0)
+		return r;
+	for (i = 0; i < a->nsends && i < MFAD_SENDS_MAX; i++)
+		if ((r = mss_buf_put_u64(b, a->sends[i])) != 0)
+			return r;
+	if ((r = mss_buf_put_u64(b, a->throttle_noticed)) != 0 ||
+	    (r = mss_buf_put_u64(b, a->lock_noticed)) != 0 ||
+	    (r = mss_buf_put_u8(b, a->has_cur_login != 0)) != 0)
+		return r;
+	if (a->has_cur_login &&
+	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+		return r;
+	if ((r = mss_buf_put_u32(b, a->nrecovery)) != 0)
+		return r;
+	for (i = 0; i < a->nrecovery && i < MFAD_RECOVERY_MAX; i++)
+		if ((r = mss_buf_put(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
+			return r;
+	return 0;
+}
+
+static int
+mfad_acct_decode(struct mss_buf *b, uint8_t ver, void *rec)
+{
+	struct mfad_acct *a = rec;
+	uint32_t i;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	if ((r = mfad_get_text(b, a->user, sizeof(a->user))) != 0 ||
+	    (r = mfad_get_text(b, a->email, sizeof(a->email))) != 0 ||
+	    (r = mfad_get_text(b, a->lang, sizeof(a->lang))) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->state)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->reenroll)) != 0 ||
+	    (r = mfad_get_text(b, a->pwhash, sizeof(a->pwhash))) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->enrolled)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->last_login)) != 0 ||
+	    (r = mss_buf_get_u32(b, &a->failures)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->locked_until)) != 0 ||
+	    (r = mss_buf_get_u32(b, &a->nsends)) != 0)
+		return r;
+	if (a->nsends > MFAD_SENDS_MAX)
+		return MSS_ERR_PROTO;
+	for (i = 0; i < a->nsends; i++)
+		if ((r = mss_buf_get_u64(b, &a->sends[i])) != 0)
+			return r;
+	if (ver < MFAD_REC_V2)
+		return 0;
+	if ((r = mss_buf_get_u64(b, &a->throttle_noticed)) != 0 ||
+	    (r = mss_buf_get_u64(b, &a->lock_noticed)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0)
+		return r;
+	if (a->has_cur_login > 1)
+		return MSS_ERR_PROTO;
+	/* Up to version 3, 32 bytes (zeros) even when there is none. */
+	if ((ver < MFAD_REC_V4 || a->has_cur_login) &&
+	    (r = mfad_get_fixed(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+		return r;
+	if (ver < MFAD_REC_V3)
+		return 0;
+	if ((r = mss_buf_get_u32(b, &a->nrecovery)) != 0)
+		return r;
+	if (a->nrecovery > MFAD_RECOVERY_MAX)
+		return MSS_ERR_PROTO;
+	for (i = 0; i < a->nrecovery; i++)
+		if ((r = mfad_get_fixed(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
+			return r;
+	return 0;
+}
+
+static void
+mfad_acct_clear(void *rec)
+{
+	mfad_acct_wipe(rec);
+}
+
+const struct mfad_rec_type mfad_rec_acct = {
+	"account", MFAD_REC_V4, MFAD_REC_MAX, mfad_acct_encode,
+	mfad_acct_decode, mfad_acct_clear
+};
+
+/* Logins: version 2 added the code's nonce, the takeover notice and the
+ * throttle key. */
+
+static int
+mfad_login_encode(struct mss_buf *b, const void *rec)
+{
+	const struct mfad_login *l = rec;
+	int r;
+
+	if ((r = mss_buf_put_u8(b, l->kind)) != 0 ||
+	    (r = mss_buf_put_str(b, l->user)) != 0 ||
+	    (r = mss_buf_put_str(b, l->service)) != 0 ||
+	    (r = mss_buf_put_str(b, l->rhost)) != 0 ||
+	    (r = mss_buf_put_str(b, l->masked)) != 0 ||
+	    (r = mss_buf_put_u32(b, l->caller_uid)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->state)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->mail)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->has_device)) != 0 ||
+	    (r = mss_buf_put_str(b, l->device_kind)) != 0 ||
+	    (r = mss_buf_put(b, l->devhash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_put(b, l->codehash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->code_expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, l->verified)) != 0 ||
+	    (r = mss_buf_put_u32(b, l->attempts)) != 0 ||
+	    (r = mss_buf_put_u32(b, l->sends)) != 0 ||
+	    (r = mss_buf_put(b, l->code_nonce, MFAD_NONCE_LEN)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->noticed)) != 0 ||
+	    (r = mss_buf_put_u8(b, l->has_tkey)) != 0 ||
+	    (r = mss_buf_put(b, l->tkey, MFAD_KEY_LEN)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+mfad_login_decode(struct mss_buf *b, uint8_t ver, void *rec)
+{
+	struct mfad_login *l = rec;
+	uint32_t uid;
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	if ((r = mss_buf_get_u8(b, &l->kind)) != 0 ||
+	    (r = mfad_get_text(b, l->user, sizeof(l->user))) != 0 ||
+	    (r = mfad_get_text(b, l->service, sizeof(l->service))) != 0 ||
+	    (r = mfad_get_text(b, l->rhost, sizeof(l->rhost))) != 0 ||
+	    (r = mfad_get_text(b, l->masked, sizeof(l->masked))) != 0 ||
+	    (r = mss_buf_get_u32(b, &uid)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->state)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->mail)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->has_device)) != 0 ||
+	    (r = mfad_get_text(b, l->device_kind,
+	    sizeof(l->device_kind))) != 0 ||
+	    (r = mfad_get_fixed(b, l->devhash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mfad_get_fixed(b, l->codehash, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->code_expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &l->verified)) != 0 ||
+	    (r = mss_buf_get_u32(b, &l->attempts)) != 0 ||
+	    (r = mss_buf_get_u32(b, &l->sends)) != 0)
+		return r;
+	if (ver >= MFAD_REC_V2 &&
+	    ((r = mfad_get_fixed(b, l->code_nonce, MFAD_NONCE_LEN)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->noticed)) != 0 ||
+	    (r = mss_buf_get_u8(b, &l->has_tkey)) != 0 ||
+	    (r = mfad_get_fixed(b, l->tkey, MFAD_KEY_LEN)) != 0))
+		return r;
+	l->caller_uid = uid;
+	return 0;
+}
+
+const struct mfad_rec_type mfad_rec_login = {
+	"login", MFAD_REC_V2, MFAD_REC_MAX, mfad_login_encode,
+	mfad_login_decode, NULL
+};
+
+/* Throttle records: the recent sends, newest last. */
+
+static int
+mfad_throttle_encode(struct mss_buf *b, const void *rec)
+{
+	const struct mfad_throttle_rec *t = rec;
+	uint32_t i;
+	int r;
+
+	if ((r = mss_buf_put_u32(b, t->nsends)) != 0)
+		return r;
+	for (i = 0; i < t->nsends && i < MFAD_SENDS_MAX; i++)
+		if ((r = mss_buf_put_u64(b, t->sends[i])) != 0)
+			return r;
+	return 0;
+}
+
+static int
+mfad_throttle_decode(struct mss_buf *b, uint8_t ver, void *rec)
+{
+	struct mfad_throttle_rec *t = rec;
+	uint32_t i;
+	int r;
+
+	(void)ver;
+	memset(t, 0, sizeof(*t));
+	if ((r = mss_buf_get_u32(b, &t->nsends)) != 0)
+		return r;
+	if (t->nsends > MFAD_SENDS_MAX)
+		return MSS_ERR_PROTO;
+	for (i = 0; i < t->nsends; i++)
+		if ((r = mss_buf_get_u64(b, &t->sends[i])) != 0)
+			return r;
+	return 0;
+}
+
+const struct mfad_rec_type mfad_rec_throttle = {
+	"throttle", 1, MFAD_REC_MAX, mfad_throttle_encode,
+	mfad_throttle_decode, NULL
+};
+
+/*
+ * Devices: version 2 gives the strings a one-byte length instead of
+ * four: nine bytes less a device, millions of them in a large store.
+ * Version 1 records still read, and become version 2 when next written.
+ */
+
+static int
+mfad_device_encode(struct mss_buf *b, const void *rec)
+{
+	const struct mfad_device *d = rec;
+	int r;
+
+	if ((r = mfad_put_text8(b, d->user)) != 0 ||
+	    (r = mfad_put_text8(b, d->kind)) != 0 ||
+	    (r = mfad_put_text8(b, d->service)) != 0 ||
+	    (r = mss_buf_put_u64(b, d->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, d->expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, d->last_used)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+mfad_device_decode(struct mss_buf *b, uint8_t ver, void *rec)
+{
+	int (*text)(struct mss_buf *, char *, size_t);
+	struct mfad_device *d = rec;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	text = ver < MFAD_REC_V2 ? mfad_get_text : mfad_get_text8;
+	if ((r = text(b, d->user, sizeof(d->user))) != 0 ||
+	    (r = text(b, d->kind, sizeof(d->kind))) != 0 ||
+	    (r = text(b, d->service, sizeof(d->service))) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &d->last_used)) != 0)
+		return r;
+	return 0;
+}
+
+const struct mfad_rec_type mfad_rec_device = {
+	"device", MFAD_REC_V2, MFAD_REC_MAX, mfad_device_encode,
+	mfad_device_decode, NULL
+};
+
+/*
+ * Outbox messages: the sealed body last, its length counting every byte
+ * left. created, expires and next_try lead the record, right after the
+ * version, so that a scan of the queue reads them without decoding.
+ */
+#define MFAD_OUTMSG_HEAD	25	/* version + three u64 */
+
+static int
+mfad_outmsg_encode(struct mss_buf *b, const void *rec)
+{
+	const struct mfad_outmsg *m = rec;
+	int r;
+
+	if ((r = mss_buf_put_u64(b, m->created)) != 0 ||
+	    (r = mss_buf_put_u64(b, m->expires)) != 0 ||
+	    (r = mss_buf_put_u64(b, m->next_try)) != 0 ||
+	    (r = mss_buf_put_u32(b, m->tries)) != 0 ||
+	    (r = mss_buf_put_u8(b, m->kind)) != 0 ||
+	    (r = mss_buf_put_str(b, m->user)) != 0 ||
+	    (r = mss_buf_put_str(b, m->to)) != 0 ||
+	    (r = mss_buf_put_str(b, m->last_error)) != 0 ||
+	    (r = mss_buf_put_u8(b, m->has_login)) != 0 ||
+	    (r = mss_buf_put(b, m->login, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_put_u32(b, (uint32_t)m->sealed_len)) != 0 ||
+	    (r = mss_buf_put(b, m->sealed, m->sealed_len)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+mfad_outmsg_decode(struct mss_buf *b, uint8_t ver, void *rec)
+{
+	struct mfad_outmsg *m = rec;
+	uint32_t slen;
+	int r;
+
+	(void)ver;
+	memset(m, 0, sizeof(*m));
+	if ((r = mss_buf_get_u64(b, &m->created)) != 0 ||
+	    (r = mss_buf_get_u64(b, &m->expires)) != 0 ||
+	    (r = mss_buf_get_u64(b, &m->next_try)) != 0 ||
+	    (r = mss_buf_get_u32(b, &m->tries)) != 0 ||
+	    (r = mss_buf_get_u8(b, &m->kind)) != 0 ||
+	    (r = mfad_get_text(b, m->user, sizeof(m->user))) != 0 ||
+	    (r = mfad_get_text(b, m->to, sizeof(m->to))) != 0 ||
+	    (r = mfad_get_text(b, m->last_error, sizeof(m->last_error))) != 0 ||
+	    (r = mss_buf_get_u8(b, &m->has_login)) != 0 ||
+	    (r = mfad_get_fixed(b, m->login, MFAD_KEY_LEN)) != 0 ||
+	    (r = mss_buf_get_u32(b, &slen)) != 0)
+		return r;
+	if (slen != mss_buf_avail(b))
+		return MSS_ERR_PROTO;
+	if ((m->sealed = malloc(slen ? slen : 1)) == NULL)
+		return MSS_ERR_NOMEM;
+	memcpy(m->sealed, mss_buf_ptr(b), slen);
+	m->sealed_len = slen;
+	b->off += slen;
+	return 0;
+}
+
+static void
+mfad_outmsg_clear_rec(void *rec)
+{
+	mfad_outmsg_clear(rec);
+}
+
+const struct mfad_rec_type mfad_rec_outmsg = {
+	"outbox", 1, MFAD_REC_MAX * 8, mfad_outmsg_encode,
+	mfad_outmsg_decode, mfad_outmsg_clear_rec
+};
+
+int
+mfad_rec_outmsg_times(const void *data, size_t len, uint64_t *created,
+    uint64_t *next_try)
+{
+	const unsigned char *p = data;
+
+	if (len < MFAD_OUTMSG_HEAD)
+		return MSS_ERR_STORE;
+	*created = mfad_store_key_u64(p + 1);
+	*next_try = mfad_store_key_u64(p + 17);
+	return 0;
+}
+
+/* Audit records */
+
+static int
+mfad_audit_encode(struct mss_buf *b, const void *rec)
+{
+	const struct mfad_audit_rec *a = rec;
+	int r;
+
+	if ((r = mss_buf_put_u64(b, a->time_us)) != 0 ||
+	    (r = mss_buf_put_str(b, a->event)) != 0 ||
+	    (r = mss_buf_put_str(b, a->user)) != 0 ||
+	    (r = mss_buf_put_str(b, a->service)) != 0 ||
+	    (r = mss_buf_put_str(b, a->rhost)) != 0 ||
+	    (r = mss_buf_put_str(b, a->result)) != 0 ||
+	    (r = mss_buf_put_str(b, a->detail)) != 0)
+		return r;
+	return 0;
+}
+
+static int
+mfad_audit_decode(struct mss_buf *b, uint8_t ver, void *rec)
+{
+	struct mfad_audit_rec *a = rec;
+	int r;
+
+	(void)ver;
+	memset(a, 0, sizeof(*a));
+	if ((r = mss_buf_get_u64(b, &a->time_us)) != 0 ||
+	    (r = mfad_get_text(b, a->event, sizeof(a->event))) != 0 ||
+	    (r = mfad_get_text(b, a->user, sizeof(a->user))) != 0 ||
+	    (r = mfad_get_text(b, a->service, sizeof(a->service))) != 0 ||
+	    (r = mfad_get_text(b, a->rhost, sizeof(a->rhost))) != 0 ||
+	    (r = mfad_get_text(b, a->result, sizeof(a->result))) != 0 ||
+	    (r = mfad_get_text(b, a->detail, sizeof(a->detail))) != 0)
+		return r;
+	return 0;
+}
+
+const struct mfad_rec_type mfad_rec_audit = {
+	"audit", 1, MFAD_REC_MAX, mfad_audit_encode, mfad_audit_decode, NULL
+};
+
+/* The codec */
+
+/* A malformed record reads as a store error, never as a parse of junk. */
+static int
+mfad_rec_malformed(int r, const struct mfad_rec_type *t)
+{
+	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {
+		mfad_log(LOG_ERR, "store: malformed %s record", t->name);
+		r = MSS_ERR_STORE;
+	}
+	return r;
+}
+
+int
+mfad_rec_decode(const struct mfad_rec_type *t, const void *data, size_t len,
+    void *out)
+{
+	struct mss_buf *b;
+	uint8_t ver;
+	int r;
+
+	if ((b = mss_buf_new(t->max)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put(b, data, len)) != 0 ||
+	    (r = mss_buf_get_u8(b, &ver)) != 0) {
+		mss_buf_free(b);
+		return mfad_rec_malformed(r, t);
+	}
+	if (ver < 1 || ver > t->version) {
+		mss_buf_free(b);
+		mfad_log(LOG_ERR, "store: %s record of unknown version %u",
+		    t->name, ver);
+		return MSS_ERR_STORE;
+	}
+	if ((r = t->decode(b, ver, out)) == 0)
+		r = mss_buf_end(b);
+	mss_buf_free(b);
+	if (r != 0 && t->clear != NULL)
+		t->clear(out);
+	return mfad_rec_malformed(r, t);
+}
+
+int
+mfad_rec_get(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    const struct mfad_rec_type *t, void *out)
+{
+	MDB_val key = { klen, (void *)k }, val;
+	int rc;
+
+	if ((rc = mdb_get(txn->mt, dbi, &key, &val)) != 0)
+		return mfad_store_err(rc, t->name);
+	return mfad_rec_decode(t, val.mv_data, val.mv_size, out);
+}
+
+int
+mfad_rec_put(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    const struct mfad_rec_type *t, const void *rec, unsigned flags)
+{
+	MDB_val key = { klen, (void *)k }, val;
+	struct mss_buf *b;
+	int r;
+
+	if ((b = mss_buf_new(t->max)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put_u8(b, t->version)) == 0 &&
+	    (r = t->encode(b, rec)) == 0) {
+		val.mv_size = mss_buf_avail(b);
+		val.mv_data = (void *)mss_buf_ptr(b);
+		r = mfad_store_err(mdb_put(txn->mt, dbi, &key, &val, flags),
+		    t->name);
+	}
+	mss_buf_free(b);		/* wiped: it held a password hash */
+	return r;
+}
+
+int
+mfad_rec_del(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
+    const char *what)
+{
+	MDB_val key = { klen, (void *)k };
+
+	return mfad_store_err(mdb_del(txn->mt, dbi, &key, NULL), what);
+}

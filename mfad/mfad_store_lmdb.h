@@ -1,0 +1,79 @@
+/*
+ * The LMDB backend of mfad's store: its own header, included only by
+ * its files (mfad_store*.c) and the store's unit test. Nothing above
+ * the store sees an LMDB type.
+ *
+ * Sub-databases: accounts (user -> account), emails (address -> user),
+ * logins (hash of login token -> pending login), devices (keyed device
+ * hash -> remembered device), userdevs (user -> device hashes, dupsort),
+ * outbox (id -> queued mail), audit (time -> event), throttles (keyed
+ * hash of user and typed address -> recent sends of the empty-password
+ * path), meta (reserved).
+ */
+#ifndef MFAD_STORE_LMDB_H
+#define MFAD_STORE_LMDB_H
+
+#include <lmdb.h>
+
+#include "mfad_store.h"
+
+struct mfad_store {
+	MDB_env	*env;
+	MDB_dbi	 accounts, emails, logins, devices, userdevs, outbox, audit,
+		 meta, throttles;
+	char	*path;
+};
+
+/* A transaction: the LMDB handle, malloc'd by mfad_txn_begin and freed
+ * by mfad_txn_commit or mfad_txn_abort. */
+struct mfad_txn {
+	MDB_txn	*mt;
+};
+
+/* Maps an LMDB return code to an MSS_ERR_* (logging unexpected ones). */
+int mfad_store_err(int rc, const char *what) MSS_WUR;
+
+/*
+ * The one record codec (mfad_store_codec.c). Every record starts with
+ * its layout's version byte; a type writes its newest version and reads
+ * every one from 1 up to it (fields added later read as zero), so a
+ * store survives an upgrade unchanged. Decoding is strict: an unknown
+ * version, a short field or a trailing byte is MSS_ERR_STORE (logged),
+ * never a parse of junk.
+ */
+struct mss_buf;
+struct mfad_rec_type {
+	const char	*name;		/* in log lines: "account", ... */
+	uint8_t		 version;	/* written; 1..version read */
+	size_t		 max;		/* bytes a record may take */
+	int		(*encode)(struct mss_buf *, const void *);
+	int		(*decode)(struct mss_buf *, uint8_t, void *);
+	void		(*clear)(void *);	/* after a failed decode */
+};
+extern const struct mfad_rec_type mfad_rec_acct, mfad_rec_login,
+    mfad_rec_throttle, mfad_rec_device, mfad_rec_outmsg, mfad_rec_audit;
+
+/* Decodes the len bytes at data as a record of type t into out. */
+int mfad_rec_decode(const struct mfad_rec_type *t, const void *data,
+    size_t len, void *out) MSS_WUR;
+/* Reads the record at key k of dbi: MSS_ERR_NOTFOUND when absent. */
+int mfad_rec_get(struct mfad_txn *txn, MDB_dbi dbi, const void *k,
+    size_t klen, const struct mfad_rec_type *t, void *out) MSS_WUR;
+/* Writes rec at key k of dbi (flags: mdb_put's). */
+int mfad_rec_put(struct mfad_txn *txn, MDB_dbi dbi, const void *k,
+    size_t klen, const struct mfad_rec_type *t, const void *rec,
+    unsigned flags) MSS_WUR;
+int mfad_rec_del(struct mfad_txn *txn, MDB_dbi dbi, const void *k,
+    size_t klen, const char *what) MSS_WUR;
+/* An outbox record's creation and next try times, read without
+ * decoding the rest: MSS_ERR_STORE when it is too short to hold them. */
+int mfad_rec_outmsg_times(const void *data, size_t len, uint64_t *created,
+    uint64_t *next_try) MSS_WUR;
+
+/* Keys: big-endian u64 (LMDB order is numeric order), and whether a
+ * user name can be one (not empty, not too long). */
+void mfad_store_u64_key(uint64_t v, unsigned char k[8]);
+uint64_t mfad_store_key_u64(const unsigned char *k);
+int mfad_store_user_key_ok(const char *user);
+
+#endif /* MFAD_STORE_LMDB_H */
