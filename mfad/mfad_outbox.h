@@ -16,11 +16,12 @@
 
 #include "mfad_mail.h"
 #include "mfad_ctx.h"
+#include "mss_err.h"
 
 /* Starts the sender threads (which first resume what a previous run
  * left). */
 int mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* Stops the senders; queued mail stays in the store for the next start.
  * Returns how many were still in a session with the relay after the
  * grace: then the caller must leave the store open and end the process
