@@ -254,13 +254,10 @@ pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
 	if (s == NULL)
 		s = "";
 	while (*t != '\0') {
-		if ((p = strchr(t, '%')) == NULL) {
-			(void)pam_mss_msg_append(out, outlen, &pos, t,
-			    strlen(t));
-			break;
-		}
-		if (pam_mss_msg_append(out, outlen, &pos, t,
-		    (size_t)(p - t)) != 0)
+		/* Up to the next '%' or the end; once cut, nothing follows. */
+		p = strchr(t, '%');
+		if (pam_mss_msg_append(out, outlen, &pos, t, p == NULL ?
+		    strlen(t) : (size_t)(p - t)) != 0 || p == NULL)
 			break;
 		switch (p[1]) {
 		case 's':
@@ -276,7 +273,8 @@ pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
 			break;
 		default:
 			/* A lone '%' is printed as it is. */
-			r = pam_mss_msg_append(out, outlen, &pos, "%", 1);
+			if (pam_mss_msg_append(out, outlen, &pos, "%", 1) != 0)
+				return;
 			t = p + 1;
 			continue;
 		}
