@@ -7,6 +7,7 @@
 
 #include <security/pam_ext.h>
 
+#include "mss_err.h"
 #include "mss_proto.h"
 #include "pam_mss_msg.h"
 
@@ -170,7 +171,7 @@ pam_mss_msg_lang_code(enum pam_mss_lang lang)
  * -1 when it had to cut: nothing more should follow, or the end of the
  * message could be glued to its cut middle.
  */
-static int
+static int MSS_WUR
 pam_mss_msg_append(char *out, size_t outlen, size_t *pos, const char *p,
     size_t n)
 {
