@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "mss_ident.h"
+#include "mss_err.h"
 
 #define MSS_ADDR_WHY_MAX	160	/* room for a reason, NUL included */
 
@@ -38,7 +39,7 @@
  * is the empty string.
  */
 int mss_addr_normalize(const char *in, char *out, size_t outlen, char *why,
-    size_t whylen) __attribute__((warn_unused_result));
+    size_t whylen) MSS_WUR;
 
 /*
  * The address for a person to read: when the domain holds A-labels that
@@ -55,6 +56,6 @@ void mss_addr_display(const char *addr, char *out, size_t outlen);
  * the Unicode one does not fit. Same returns as mss_mask_email().
  */
 int mss_addr_mask(const char *addr, char *out, size_t outlen)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 #endif /* MSS_ADDR_H */

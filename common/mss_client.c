@@ -24,7 +24,7 @@
  * nobody but root may rename or remove the entry below it, whose owner
  * and mode are checked in turn, so the path cannot be redirected.
  */
-static int
+static int MSS_WUR
 mss_client_check_dir(const char *dir, int last, uid_t owner, char *why,
     size_t whylen)
 {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "mss_buf.h"
+#include "mss_err.h"
 
 /*
  * The checks of the path alone: 0, MSS_ERR_PEER (not to be trusted),
@@ -26,10 +27,10 @@
  * canonical path); why gets the reason of a failure.
  */
 int mss_client_check_path(const char *path, uid_t owner, char *why,
-    size_t whylen) __attribute__((warn_unused_result));
+    size_t whylen) MSS_WUR;
 /* Connects; 0 and *fd, or MSS_ERR_UNAVAIL / MSS_ERR_PEER / MSS_ERR_TIMEOUT. */
 int mss_client_connect(const char *path, uid_t owner, int timeout_ms,
-    int *fd) __attribute__((warn_unused_result));
+    int *fd) MSS_WUR;
 /*
  * One request and its reply on a fresh connection. rep is reset and
  * filled; *rtype gets the reply's type. The connection is closed on
@@ -37,10 +38,10 @@ int mss_client_connect(const char *path, uid_t owner, int timeout_ms,
  */
 int mss_client_call(const char *path, uid_t owner, uint8_t type,
     const struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep,
-    int timeout_ms) __attribute__((warn_unused_result));
+    int timeout_ms) MSS_WUR;
 /* The same, handing mfad nfds descriptors with the request (BACKUP). */
 int mss_client_call_fds(const char *path, uid_t owner, uint8_t type,
     const struct mss_buf *req, const int *fds, int nfds, uint8_t *rtype,
-    struct mss_buf *rep, int timeout_ms) __attribute__((warn_unused_result));
+    struct mss_buf *rep, int timeout_ms) MSS_WUR;
 
 #endif /* MSS_CLIENT_H */

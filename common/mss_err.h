@@ -36,11 +36,6 @@
 #define MSS_ERR_LOCKED		-20	/* account locked */
 #define MSS_ERR_MAX		20
 
-/* On every function whose result says whether it failed. */
-#ifndef MSS_WUR
-#define MSS_WUR	__attribute__((warn_unused_result))
-#endif
-
 /* Returns a static English string for an MSS_ERR_* code; never NULL. */
 const char *mss_strerror(int err);
 

@@ -22,7 +22,7 @@ mss_now_ms(void)
 }
 
 /* Waits until fd is ready for events, or the deadline passes. */
-static int
+static int MSS_WUR
 mss_wait(int fd, short events, long long deadline)
 {
 	struct pollfd pfd;
@@ -46,7 +46,7 @@ mss_wait(int fd, short events, long long deadline)
 	}
 }
 
-static int
+static int MSS_WUR
 mss_write_all(int fd, const unsigned char *p, size_t n, long long deadline)
 {
 	ssize_t w;
@@ -66,7 +66,7 @@ mss_write_all(int fd, const unsigned char *p, size_t n, long long deadline)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mss_read_all(int fd, unsigned char *p, size_t n, long long deadline)
 {
 	ssize_t got;
@@ -121,7 +121,7 @@ mss_frame_header(const unsigned char *hdr, uint8_t *type, uint32_t *len)
 
 /* Sends the first bytes of p with the descriptors; *sent gets how many
  * bytes went (at least one). */
-static int
+static int MSS_WUR
 mss_send_fds(int fd, const unsigned char *p, size_t n, const int *fds,
     int nfds, long long deadline, size_t *sent)
 {

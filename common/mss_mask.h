@@ -8,9 +8,11 @@
 
 #include <stddef.h>
 
+#include "mss_err.h"
+
 /* Writes the mask into out (NUL-terminated); MSS_ERR_INVAL for a string
  * that is not local@domain, MSS_ERR_TOOBIG when out is too small. */
 int mss_mask_email(const char *email, char *out, size_t outlen)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 #endif /* MSS_MASK_H */

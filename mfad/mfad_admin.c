@@ -983,6 +983,8 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		snprintf(detail, sizeof(detail), "by=%.64s to=%.100s%s%.255s",
 		    peer->name[0] ? peer->name : "?", masked,
 		    err[0] ? ": " : "", err);
+		/* The mail went or not already: the admin hears of it
+		 * either way, and the audit line is in the log. */
 		if (mfad_audit(ctx, NULL, &ev) != 0)
 			mfad_log(LOG_ERR, "audit of mail test failed");
 	}
@@ -1253,6 +1255,8 @@ done:
 		struct mfad_audit_ev ev = { "backup", "", "mfadctl", "",
 		    code == 0 ? "success" : "failure", detail };
 
+		/* The backup is written or not already: the admin hears
+		 * of it either way, and the audit line is in the log. */
 		if (mfad_audit(ctx, NULL, &ev) != 0)
 			mfad_log(LOG_ERR, "audit of backup failed");
 	}

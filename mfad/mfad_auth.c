@@ -218,6 +218,8 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		return 0;
 	snprintf(detail, sizeof(detail), "uid %u may not act for this user",
 	    (unsigned)peer->uid);
+	/* Refused whether or not the record could be stored (the audit
+	 * line is already in the log). */
 	if (mfad_audit_agg(ctx, NULL, &ev, peer->uid, NULL) != 0)
 		mfad_log(LOG_ERR, "audit of a refused caller failed");
 	return MSS_ERR_PERM;

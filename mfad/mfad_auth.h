@@ -69,7 +69,7 @@ void mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
 /* 0 when peer may act for user; else audits the refusal and returns
  * MSS_ERR_PERM. */
 int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    const char *user, const char *service);
+    const char *user, const char *service) MSS_WUR;
 /* Queues a notice (no code) about a's account for kind, with l's
  * service, address and mask when l is not NULL. A notice lost to the
  * global ceiling is logged, never fatal to what it reports. */
@@ -102,10 +102,10 @@ int mfad_commit_code_sent(struct mfad_ctx *ctx, struct mfad_txn **txn,
 /* MSS_REP_AUTH with lang "" (mfad_reply_auth) or the given one. */
 int mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     const char *login, const char *masked, uint32_t minutes, uint8_t mail,
-    uint32_t wait);
+    uint32_t wait) MSS_WUR;
 int mfad_reply_auth_lang(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     const char *login, const char *masked, uint32_t minutes, uint8_t mail,
-    uint32_t wait, const char *lang);
+    uint32_t wait, const char *lang) MSS_WUR;
 /* The account's language for a reply: "fr" or "en", else "". */
 const char *mfad_acct_reply_lang(const struct mfad_acct *a);
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mss_err.h"
+
 #define MFAD_TOKEN_BYTES	32
 #define MFAD_CODE_MAX		10
 #define MFAD_CODE_NONCE_BYTES	16
@@ -26,7 +28,7 @@ struct mfad_keys {
 /* Loads (or on first start creates) dir/mfad.key and derives the subkeys
  * into a new sodium_malloc'd, locked struct. Free with mfad_keys_free. */
 int mfad_keys_load(const char *dir, struct mfad_keys **out)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 void mfad_keys_free(struct mfad_keys *k);
 
 /* A code of len digits (6..10) from randombytes_uniform, NUL-terminated. */
@@ -70,7 +72,8 @@ void mfad_recovery_new(char out[MFAD_RECOVERY_TEXT + 1]);
  * it), or -1 when the answer cannot be a recovery code (then out is
  * zeroed).
  */
-int mfad_recovery_norm(const char *typed, char out[MFAD_RECOVERY_CHARS + 1]);
+int mfad_recovery_norm(const char *typed, char out[MFAD_RECOVERY_CHARS + 1])
+    MSS_WUR;
 /* The stored form of a canonical recovery code: keyed by the code key,
  * bound to the user, labelled apart from the one-time codes' hashes. */
 void mfad_recovery_hash(const struct mfad_keys *k, const char *user,
@@ -90,7 +93,7 @@ void mfad_throttle_user_key(const struct mfad_keys *k, const char *user,
 void mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES], char hex[2 * MFAD_TOKEN_BYTES + 1]);
 /* Parses the hex form; MSS_ERR_INVAL when it is not exactly 64 hex. */
 int mfad_token_parse(const char *hex, uint8_t token[MFAD_TOKEN_BYTES])
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* The store key of a login: a hash of its token, so a read of the
  * store does not hand out live tokens. */
 void mfad_token_key(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32]);
@@ -98,9 +101,9 @@ void mfad_token_key(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32]);
 /* Seals msg into a new malloc'd nonce+box; unseal reverses it (the
  * result is NUL-terminated, the caller wipes and frees it). */
 int mfad_seal(const struct mfad_keys *k, const void *msg, size_t len,
-    unsigned char **out, size_t *outlen) __attribute__((warn_unused_result));
+    unsigned char **out, size_t *outlen) MSS_WUR;
 int mfad_unseal(const struct mfad_keys *k, const unsigned char *in,
     size_t inlen, char **out, size_t *outlen)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 #endif /* MFAD_CODE_H */

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "mss_err.h"
+
 #define MFAD_DEFAULT_CONF	SYSCONFDIR "/mfad/mfad.conf"
 /* [mail] connections: the most SMTP sessions mfad holds at once. */
 #define MFAD_MAIL_CONNECTIONS_MAX	32
@@ -89,7 +91,7 @@ struct mfad_conf {
  * (or "file: reason" when not tied to a line) into err.
  */
 int mfad_conf_load(const char *path, struct mfad_conf **out, char *err,
-    size_t errlen) __attribute__((warn_unused_result));
+    size_t errlen) MSS_WUR;
 /*
  * Reads only [mfad] socket from path, with the grammar of mfad_conf_load
  * but nothing else checked, so that mfadctl finds the socket even when
@@ -99,12 +101,12 @@ int mfad_conf_load(const char *path, struct mfad_conf **out, char *err,
  * when the value does not fit in len.
  */
 int mfad_conf_socket(const char *path, char *buf, size_t len,
-    unsigned *line) __attribute__((warn_unused_result));
+    unsigned *line) MSS_WUR;
 /* The same for any key of [mfad] (mfadctl reads "user" too). */
 int mfad_conf_peek(const char *path, const char *key, char *buf, size_t len,
-    unsigned *line) __attribute__((warn_unused_result));
+    unsigned *line) MSS_WUR;
 /* A config holding only defaults; NULL on memory failure. */
-struct mfad_conf *mfad_conf_new(void);
+struct mfad_conf *mfad_conf_new(void) MSS_WUR;
 void mfad_conf_free(struct mfad_conf *conf);
 
 #endif /* MFAD_CONF_H */

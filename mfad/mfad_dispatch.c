@@ -60,6 +60,8 @@ mfad_h_self(struct mfad_ctx *c, const struct mfad_peer *p,
 	snprintf(detail, sizeof(detail), "uid=%u asked for another account",
 	    (unsigned)p->uid);
 	ev.detail = detail;
+	/* The refusal stands whether or not its record could be stored
+	 * (the audit line is already in the log). */
 	if (mfad_audit_agg(c, NULL, &ev, p->uid, NULL) != 0)
 		mfad_log(LOG_ERR, "audit failed");
 out:
@@ -269,6 +271,8 @@ mfad_dispatch_allowed(struct mfad_ctx *ctx, const struct mfad_req *q,
 	if ((h->roles & q->peer.roles) != 0 && (h->roles != MFAD_ROLE_ADMIN ||
 	    (q->peer.roles & MFAD_ROLE_ADMIN)))
 		return 1;
+	/* Refused whether or not the record could be stored (the audit
+	 * line is already in the log). */
 	if (mfad_audit_agg(ctx, NULL, &ev, q->peer.uid, NULL) != 0)
 		mfad_log(LOG_ERR, "audit failed");
 	return 0;

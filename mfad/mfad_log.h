@@ -8,12 +8,14 @@
 #include <pthread.h>
 #include <syslog.h>
 
+#include "mss_err.h"
+
 /* foreground: also write to stderr; debug: let LOG_DEBUG through. */
 void mfad_log_init(int foreground, int debug);
 /* From here lines are written by a thread of their own (after any fork);
  * mfad_log_stop writes what is queued and ends it. Before and after,
  * lines are written by the caller. */
-int mfad_log_start(void);
+int mfad_log_start(void) MSS_WUR;
 void mfad_log_stop(void);
 void mfad_log(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

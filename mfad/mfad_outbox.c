@@ -713,7 +713,12 @@ mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
 	for (i = 0; i < n; i++)
 		if (pthread_create(&ob->threads[i], NULL, mfad_outbox_main,
 		    ob) != 0) {
-			(void)mfad_outbox_free(ob, i, 0);
+			mfad_log(LOG_ERR, "mail sender %u of %u could not "
+			    "start", i + 1, n);
+			/* Without a grace time every started sender is
+			 * joined, so none is left and ob is freed. */
+			if (mfad_outbox_free(ob, i, 0) != 0)
+				mfad_log(LOG_ERR, "mail senders left running");
 			return MSS_ERR_SYSTEM;
 		}
 	*out = ob;

@@ -15,6 +15,7 @@
 
 #include "mfad_mail.h"
 #include "mfad_ctx.h"
+#include "mss_err.h"
 
 /* Starts the sender threads (which first resume what a previous run
  * left). */

@@ -11,6 +11,7 @@
 
 #include "mfad_conf.h"
 #include "mss_proto.h"
+#include "mss_err.h"
 
 #define MFAD_ROLE_ADMIN	0x01
 #define MFAD_ROLE_PAM	0x02	/* may authenticate any user */
@@ -33,7 +34,7 @@ struct mfad_peer {
  * 10 seconds, and again under a new configuration snapshot. Called by the
  * event loop only. */
 int mfad_peer_get(int fd, const struct mfad_conf *conf, struct mfad_peer *p)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* Drops what mfad_peer_get keeps (a reload may change admin_group). */
 void mfad_peer_forget(void);
 /* 1 when the peer may act for user. */

@@ -10,13 +10,14 @@
 #include "mfad_conf.h"
 #include "mfad_store.h"
 #include "mss_proto.h"
+#include "mss_err.h"
 
 /* Marks the calling thread's hashing as urgent (1) or not (0): urgent
  * threads take the next free core first. Threads start not urgent. */
 void mfad_pw_priority(int urgent);
 /* Hashes pw with conf's limits into out (MFAD_HASH_MAX bytes). */
 int mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
-    char out[MFAD_HASH_MAX]) __attribute__((warn_unused_result));
+    char out[MFAD_HASH_MAX]) MSS_WUR;
 /*
  * Verifies pw against hash in constant time. An empty hash (no account,
  * or an invitation) is checked against a dummy hash of the same cost, so
@@ -35,20 +36,20 @@ int mfad_pw_needs_rehash(const struct mfad_conf *conf, const char *hash);
  * 0, or MSS_ERR_INVAL with *why set.
  */
 int mfad_pw_hash_ok(const struct mfad_conf *conf, const char *hash,
-    const char **why);
+    const char **why) MSS_WUR;
 /*
  * Checks pw against the policy (lengths, user name and address,
  * blocklist): 0, or MSS_ERR_REFUSED with the reason in *reason.
  */
 int mfad_pw_policy(const struct mfad_conf *conf, const char *user,
     const char *email, const char *pw, enum mss_pw_reason *reason)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* The English words of a reason, for logs, audit and mfadctl; never
  * NULL. */
 const char *mfad_pw_reason_str(enum mss_pw_reason reason);
 /* Builds the dummy hash for the current limits; call at start and after
  * a reload. */
 int mfad_pw_init(const struct mfad_conf *conf)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 #endif /* MFAD_PW_H */

@@ -11,6 +11,7 @@
 
 #include "mfad_conf.h"
 #include "mfad_mail.h"
+#include "mss_err.h"
 
 /*
  * Builds the message of kind in lang ("fr" or "en"; anything else falls
@@ -22,13 +23,13 @@
 int mfad_render_message(const struct mfad_conf *conf,
     enum mfad_mail_kind kind, const char *lang, const char *to,
     const struct mfad_mail_vars *vars, char **msg, size_t *len, char *err,
-    size_t errlen) __attribute__((warn_unused_result));
+    size_t errlen) MSS_WUR;
 
 /* Renders (and drops) one message of every kind in every language with
  * sample values: 0, or MSS_ERR_MAIL with err naming the kind, the
  * language and the reason ("file:line: reason" for a template error, or
  * a [mail] from that is unset on a host name without a domain). */
 int mfad_render_check(const struct mfad_conf *conf, char *err,
-    size_t errlen) __attribute__((warn_unused_result));
+    size_t errlen) MSS_WUR;
 
 #endif /* MFAD_RENDER_H */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "mfad_conf.h"
+#include "mss_err.h"
 
 /* One message of a session, and its outcome. */
 struct mfad_smtp_out {
@@ -30,7 +31,7 @@ struct mfad_smtp_out {
  */
 int mfad_smtp_send(const struct mfad_conf *conf, const char *to,
     const char *msg, size_t len, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 /*
  * Sends n messages in one SMTP session (STARTTLS and AUTH once, then each
@@ -45,12 +46,12 @@ int mfad_smtp_send(const struct mfad_conf *conf, const char *to,
  */
 int mfad_smtp_send_session(const struct mfad_conf *conf,
     struct mfad_smtp_out *out, size_t n, int probe)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 /* Checks what can be checked of the relay set-up without the relay: the
  * auth_file (owner and mode) and the ca_file. 0, MSS_ERR_INVAL for no
  * conf, or MSS_ERR_MAIL with the reason in err. */
 int mfad_smtp_check(const struct mfad_conf *conf, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 
 #endif /* MFAD_SMTP_H */

@@ -216,7 +216,7 @@ ctl_user_clear(struct ctl_user *u)
 	memset(u, 0, sizeof(*u));
 }
 
-static int
+static int MSS_WUR
 ctl_user_get(struct mss_buf *b, struct ctl_user *u)
 {
 	int r;
@@ -278,7 +278,7 @@ ctl_device_clear(struct ctl_device *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int
+static int MSS_WUR
 ctl_device_get(struct mss_buf *b, struct ctl_device *d)
 {
 	int r;
@@ -300,7 +300,7 @@ ctl_device_get(struct mss_buf *b, struct ctl_device *d)
  * Commands.
  */
 
-static int
+static int MSS_WUR
 ctl_status(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req, *rep = NULL;
@@ -405,7 +405,7 @@ static const struct {
 
 /* Prometheus text format (node_exporter's textfile collector), or with
  * --json an array of {name, label, type, value}. */
-static int
+static int MSS_WUR
 ctl_metrics(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req, *rep = NULL;
@@ -491,7 +491,7 @@ out:
  * byte at a time so that no copy is left in a stdio buffer. The newline
  * (and a CR before it) is not part of the password.
  */
-static int
+static int MSS_WUR
 ctl_read_password(struct ctl *ctl, char *pass)
 {
 	size_t len = 0;
@@ -548,7 +548,7 @@ ctl_lang(const char *s)
  * moved to its value), or the usage exit status.
  */
 #define CTL_OPT_TAKEN	(-1)
-static int
+static int MSS_WUR
 ctl_email_lang_opt(const struct ctl *ctl, int argc, char **argv, int *i,
     const char **email, const char **lang)
 {
@@ -574,7 +574,7 @@ ctl_email_lang_opt(const struct ctl *ctl, int argc, char **argv, int *i,
  * address mfad would refuse, not a typo: its reason and exit status 1.
  * Anything else that is no address is a bad argument, as always.
  */
-static int
+static int MSS_WUR
 ctl_email_arg(const struct ctl *ctl, const char *in, char *out,
     size_t outlen)
 {
@@ -591,7 +591,7 @@ ctl_email_arg(const struct ctl *ctl, const char *in, char *out,
 
 /* user set USER [--email ADDR] [--lang fr|en]: a new address mails a
  * notice to the old one and the new one (mfad does it). */
-static int
+static int MSS_WUR
 ctl_user_set(struct ctl *ctl, int argc, char **argv)
 {
 	const char *user = NULL, *email = NULL, *lang = NULL;
@@ -646,7 +646,7 @@ ctl_no_unix_user(const char *user)
 	return getpwnam(user) == NULL;
 }
 
-static int
+static int MSS_WUR
 ctl_user_add(struct ctl *ctl, int argc, char **argv)
 {
 	const char *user = NULL, *email = NULL, *lang = NULL;
@@ -713,7 +713,7 @@ out:
 
 /* user del|lock|unlock|reenroll|disable|enable USER: the table gives the
  * request. */
-static int
+static int MSS_WUR
 ctl_user_simple(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req;
@@ -733,7 +733,7 @@ ctl_user_simple(struct ctl *ctl, int argc, char **argv)
  * else the caller's own (a plain user may see only that one). 0, or the
  * usage exit status.
  */
-static int
+static int MSS_WUR
 ctl_user_arg(const struct ctl *ctl, int argc, char **argv, const char **user)
 {
 	static char self[MSS_USER_MAX + 1];
@@ -756,7 +756,7 @@ ctl_user_arg(const struct ctl *ctl, int argc, char **argv, const char **user)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 ctl_user_show(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req, *rep = NULL;
@@ -829,7 +829,7 @@ out:
  * user recovery USER [--count N] | --revoke: a new set, printed once
  * (the reply buffer is wiped when freed), or none.
  */
-static int
+static int MSS_WUR
 ctl_user_recovery(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req = NULL, *rep = NULL;
@@ -982,14 +982,14 @@ ctl_user_clear_rec(void *rec)
 	ctl_user_clear(rec);
 }
 
-static int
+static int MSS_WUR
 ctl_user_get_rec(struct mss_buf *rep, void *rec)
 {
 	return ctl_user_get(rep, rec);
 }
 
 /* Each request names the last user of the page before. */
-static int
+static int MSS_WUR
 ctl_user_list_req(struct mss_buf *req, const void *last, size_t left,
     void *arg)
 {
@@ -1014,7 +1014,7 @@ static const struct ctl_pager ctl_user_pager = {
 };
 
 /* user list: every page of MSS_REP_USER_LIST. */
-static int
+static int MSS_WUR
 ctl_user_list(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_user *users;
@@ -1078,7 +1078,7 @@ ctl_device_clear_rec(void *rec)
 	ctl_device_clear(rec);
 }
 
-static int
+static int MSS_WUR
 ctl_device_get_rec(struct mss_buf *rep, void *rec)
 {
 	return ctl_device_get(rep, rec);
@@ -1086,7 +1086,7 @@ ctl_device_get_rec(struct mss_buf *rep, void *rec)
 
 /* Each request names the user (empty: all) and the last id of the page
  * before. */
-static int
+static int MSS_WUR
 ctl_device_list_req(struct mss_buf *req, const void *last, size_t left,
     void *arg)
 {
@@ -1115,7 +1115,7 @@ static const struct ctl_pager ctl_device_pager = {
 };
 
 /* device list [USER]: every page of MSS_REP_DEVICE_LIST. */
-static int
+static int MSS_WUR
 ctl_device_list(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_device *devs;
@@ -1154,7 +1154,7 @@ out:
 
 /* device revoke [USER] (ID | --all); --all travels as the empty id, so
  * an empty ID argument is refused rather than taken for "all". */
-static int
+static int MSS_WUR
 ctl_device_revoke(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req;
@@ -1177,7 +1177,7 @@ ctl_device_revoke(struct ctl *ctl, int argc, char **argv)
 	return ex;
 }
 
-static int
+static int MSS_WUR
 ctl_mail_test(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req;
@@ -1210,7 +1210,7 @@ ctl_audit_clear(struct ctl_audit *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static int
+static int MSS_WUR
 ctl_audit_get(struct mss_buf *b, struct ctl_audit *a)
 {
 	int r;
@@ -1238,7 +1238,7 @@ ctl_valid_audit_user(const char *s)
 }
 
 /* Reads exactly n digits at *sp into *v and moves past them. */
-static int
+static int MSS_WUR
 ctl_digits(const char **sp, int n, int *v)
 {
 	const char *s = *sp;
@@ -1259,7 +1259,7 @@ ctl_digits(const char **sp, int n, int *v)
  * YYYY-MM-DDTHH:MM[:SS][Z], both UTC, or Ns, Nm, Nh, Nd ago. A time
  * before the epoch is 0, which is no bound at all.
  */
-static int
+static int MSS_WUR
 ctl_parse_time(const char *s, time_t now, uint64_t *secs)
 {
 	struct tm tm, chk;
@@ -1397,13 +1397,13 @@ ctl_audit_clear_rec(void *rec)
 	ctl_audit_clear(rec);
 }
 
-static int
+static int MSS_WUR
 ctl_audit_get_rec(struct mss_buf *rep, void *rec)
 {
 	return ctl_audit_get(rep, rec);
 }
 
-static int
+static int MSS_WUR
 ctl_audit_req(struct mss_buf *req, const void *last, size_t left, void *arg)
 {
 	const struct ctl_audit *l = last;
@@ -1447,7 +1447,7 @@ static const struct ctl_pager ctl_audit_pager = {
 	ctl_audit_clear_rec,
 };
 
-static int
+static int MSS_WUR
 ctl_audit(struct ctl *ctl, int argc, char **argv)
 {
 	const char *user = NULL, *since = NULL, *limit = NULL, **opt;
@@ -1529,7 +1529,7 @@ ctl_audit(struct ctl *ctl, int argc, char **argv)
  */
 #define CTL_BACKUP_TIMEOUT_MS	(30 * 60 * 1000)	/* compacting a big store */
 
-static int
+static int MSS_WUR
 ctl_backup_errno(struct ctl *ctl, const char *what, int err)
 {
 	ctl_warnx(ctl, "%s: %s", what, strerror(err));
@@ -1537,7 +1537,7 @@ ctl_backup_errno(struct ctl *ctl, const char *what, int err)
 	    CTL_EXIT_PERM : CTL_EXIT_REFUSED;
 }
 
-static int
+static int MSS_WUR
 ctl_backup(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const names[MSS_BACKUP_FDS] = { "data.mdb",
@@ -1656,7 +1656,7 @@ struct ctl_import {
 	int			 failed;
 };
 
-static int
+static int MSS_WUR
 ctl_import_add(struct ctl_import *im, uint32_t line, const char *user,
     int ok, const char *text)
 {
@@ -1682,7 +1682,7 @@ ctl_import_add(struct ctl_import *im, uint32_t line, const char *user,
 }
 
 /* Sends the rows held in im->req; fills in their results. */
-static int
+static int MSS_WUR
 ctl_import_flush(struct ctl *ctl, struct ctl_import *im)
 {
 	struct mss_buf *req = NULL, *rep = NULL;
@@ -1741,7 +1741,7 @@ out:
 	return ex;
 }
 
-static int
+static int MSS_WUR
 ctl_import_line(struct ctl *ctl, struct ctl_import *im, uint32_t lineno,
     char *line)
 {
@@ -1972,7 +1972,7 @@ ctl_import_user_of(const char *text)
 	return user;
 }
 
-static int
+static int MSS_WUR
 ctl_import(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_import im;
@@ -2132,7 +2132,7 @@ ctl_version(void)
 }
 
 /* -c or -s with its value: 0, or the usage exit status. */
-static int
+static int MSS_WUR
 ctl_global_value(struct ctl *ctl, int opt, const char *val)
 {
 	if (opt == 'c') {
@@ -2156,7 +2156,7 @@ ctl_global_value(struct ctl *ctl, int opt, const char *val)
  * one of ours. Sets *help for --help; -1 for --version (printed), else
  * 0 or the usage exit status.
  */
-static int
+static int MSS_WUR
 ctl_late_opts(struct ctl *ctl, int argc, char **argv, int from, int *nargs,
     int *help)
 {

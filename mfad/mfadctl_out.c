@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "mfadctl_out.h"
+#include "mss_err.h"
 
 /* Indexed by enum mss_acct_state. */
 static const char *const ctl_states[] = {
@@ -171,7 +172,7 @@ ctl_json_knum(int *first, const char *key, uint64_t val)
  * shown as ISO 8601 UTC; a value gmtime cannot convert is shown as the
  * bare number rather than hidden.
  */
-static int
+static int MSS_WUR
 ctl_iso_time(uint64_t t, char *buf, size_t len)
 {
 	struct tm tm;

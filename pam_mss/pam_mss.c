@@ -105,7 +105,7 @@ pam_mss_item(pam_handle_t *pamh, int type)
  * Sets up ctx for one entry point: arguments, language, items, buffers.
  * Returns a PAM code; ctx is safe to clear whatever the outcome.
  */
-static int
+static int MSS_WUR
 pam_mss_ctx_init(struct pam_mss_ctx *ctx, pam_handle_t *pamh, int flags,
     int argc, const char **argv)
 {
@@ -156,7 +156,7 @@ pam_mss_say(struct pam_mss_ctx *ctx, int style, enum pam_mss_msg_id id,
 }
 
 /* Asks prompt id in the conversation's language; as pam_mss_conv_ask. */
-static int
+static int MSS_WUR
 pam_mss_ask(struct pam_mss_ctx *ctx, int style, enum pam_mss_msg_id id,
     unsigned int n, char **answer)
 {
@@ -164,7 +164,7 @@ pam_mss_ask(struct pam_mss_ctx *ctx, int style, enum pam_mss_msg_id id,
 }
 
 /* The one message for every refusal: no hint of what was wrong. */
-static int
+static int MSS_WUR
 pam_mss_deny(struct pam_mss_ctx *ctx, const char *why)
 {
 	ctx->why = why;
@@ -173,7 +173,7 @@ pam_mss_deny(struct pam_mss_ctx *ctx, const char *why)
 }
 
 /* The device identity (pam_mss_dev_identity). Returns a PAM code. */
-static int
+static int MSS_WUR
 pam_mss_device(struct pam_mss_ctx *ctx)
 {
 	const char *kind;
@@ -191,7 +191,7 @@ pam_mss_device(struct pam_mss_ctx *ctx)
  * mfad could not be asked, or answered nonsense: failmode decides.
  * MSS_ERR_PERM (mfad refused this caller) is a plain refusal.
  */
-static int
+static int MSS_WUR
 pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 {
 	char why[256];
@@ -235,7 +235,7 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 }
 
 /* A failed request: out of memory, or what failmode decides. */
-static int
+static int MSS_WUR
 pam_mss_failed(struct pam_mss_ctx *ctx, int err)
 {
 	return err == MSS_ERR_NOMEM ? PAM_BUF_ERR : pam_mss_unavail(ctx, err);
@@ -374,7 +374,7 @@ pam_mss_local_not_ascii(const char *s)
 }
 
 /* Email prompt (unless email=skip), trimmed. Returns a PAM code. */
-static int
+static int MSS_WUR
 pam_mss_get_email(struct pam_mss_ctx *ctx)
 {
 	int r;
@@ -408,7 +408,7 @@ pam_mss_get_email(struct pam_mss_ctx *ctx)
 }
 
 /* Password from an earlier module or a prompt. Returns a PAM code. */
-static int
+static int MSS_WUR
 pam_mss_get_password(struct pam_mss_ctx *ctx)
 {
 	const void *item = NULL;
@@ -442,7 +442,7 @@ check:
 }
 
 /* MSS_REQ_AUTH_START; *a gets the reply. Returns a PAM code. */
-static int
+static int MSS_WUR
 pam_mss_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
 	struct pam_mss_wire_start s;
@@ -469,7 +469,7 @@ pam_mss_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 
 /* An empty answer: MSS_REQ_RESEND. Returns a PAM code; PAM_SUCCESS
  * means "prompt again". */
-static int
+static int MSS_WUR
 pam_mss_resend(struct pam_mss_ctx *ctx)
 {
 	struct pam_mss_rep_auth a;
@@ -503,7 +503,7 @@ pam_mss_resend(struct pam_mss_ctx *ctx)
  * Sends one code answer. Returns PAM_SUCCESS with *c filled, or a PAM
  * code when mfad could not be asked.
  */
-static int
+static int MSS_WUR
 pam_mss_check_code(struct pam_mss_ctx *ctx, const char *code,
     struct pam_mss_rep_code *c)
 {
@@ -522,7 +522,7 @@ pam_mss_check_code(struct pam_mss_ctx *ctx, const char *code,
  * The code prompt, until a right code, `tries` wrong answers, or too
  * many resends. On PAM_SUCCESS *c holds the accepting reply.
  */
-static int
+static int MSS_WUR
 pam_mss_code_loop(struct pam_mss_ctx *ctx, struct pam_mss_rep_code *c)
 {
 	unsigned int wrong = 0, resends = 0;
@@ -612,7 +612,7 @@ out:
  * Offers to remember this device. Only a conversation failure is an
  * error: mfad failing to remember costs a code next time, not this login.
  */
-static int
+static int MSS_WUR
 pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 {
 	char *answer = NULL;
@@ -646,7 +646,7 @@ pam_mss_remember(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 
 /* MSS_REQ_ACCT: the account's state and, for a re-enrollment required by
  * policy, its date. Returns 0 or MSS_ERR_*. */
-static int
+static int MSS_WUR
 pam_mss_acct_state(struct pam_mss_ctx *ctx, uint8_t *state, uint64_t *date)
 {
 	return pam_mss_wire_acct(&ctx->wire, ctx->service, ctx->user, state,
@@ -655,7 +655,7 @@ pam_mss_acct_state(struct pam_mss_ctx *ctx, uint8_t *state, uint64_t *date)
 
 /* unenrolled=ignore and no account: logged each time, the user with audit
  * only (as the failure line). */
-static int
+static int MSS_WUR
 pam_mss_ignored(struct pam_mss_ctx *ctx, const char *step)
 {
 	if (ctx->opts.audit)
@@ -676,7 +676,7 @@ pam_mss_ignored(struct pam_mss_ctx *ctx, const char *step)
  * answer. Any account that exists, whatever its state, goes on as with
  * unenrolled=deny.
  */
-static int
+static int MSS_WUR
 pam_mss_unenrolled(struct pam_mss_ctx *ctx, const char *step, int *rv)
 {
 	uint64_t date = 0;
@@ -696,7 +696,7 @@ pam_mss_unenrolled(struct pam_mss_ctx *ctx, const char *step, int *rv)
 }
 
 /* MSS_REQ_RESET_START (an empty password); *a gets the reply. */
-static int
+static int MSS_WUR
 pam_mss_reset_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
 	struct pam_mss_wire_start s;
@@ -720,7 +720,7 @@ pam_mss_reset_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
  * `tries` times. Returns a PAM code; on success the new password is the
  * PAM_AUTHTOK for the modules after this one.
  */
-static int
+static int MSS_WUR
 pam_mss_new_password(struct pam_mss_ctx *ctx, const char *old)
 {
 	char *p1 = NULL, *p2 = NULL;
@@ -793,7 +793,7 @@ out:
 
 /* Shows where the code went, or says why not; PAM_SUCCESS to go on to
  * the code prompt. */
-static int
+static int MSS_WUR
 pam_mss_after_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
 	switch (a->result) {
@@ -829,7 +829,7 @@ pam_mss_after_start(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
  * are the same whatever the address is (enrolled, invited, unknown,
  * locked): nothing before a right code tells them apart.
  */
-static int
+static int MSS_WUR
 pam_mss_empty_password(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
 {
 	int rv;
@@ -853,7 +853,7 @@ pam_mss_empty_password(struct pam_mss_ctx *ctx, struct pam_mss_rep_auth *a)
  * enrollment (a password, then the login completes) or a reset (a
  * password, then the login fails so that the person logs in with it).
  */
-static int
+static int MSS_WUR
 pam_mss_after_code(struct pam_mss_ctx *ctx, const struct pam_mss_rep_code *c)
 {
 	int rv;
@@ -903,7 +903,7 @@ pam_mss_log_failure(struct pam_mss_ctx *ctx, int rv)
 }
 
 /* ctx_init, then the user name, which must be a usable one. */
-static int
+static int MSS_WUR
 pam_mss_begin(struct pam_mss_ctx *ctx, pam_handle_t *pamh, int flags,
     int argc, const char **argv)
 {

@@ -7,6 +7,7 @@
 
 #include <security/pam_ext.h>
 
+#include "mss_err.h"
 #include "mss_proto.h"
 #include "pam_mss_msg.h"
 
@@ -170,7 +171,7 @@ pam_mss_msg_lang_code(enum pam_mss_lang lang)
  * -1 when it had to cut: nothing more should follow, or the end of the
  * message could be glued to its cut middle.
  */
-static int
+static int MSS_WUR
 pam_mss_msg_append(char *out, size_t outlen, size_t *pos, const char *p,
     size_t n)
 {
@@ -254,13 +255,10 @@ pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
 	if (s == NULL)
 		s = "";
 	while (*t != '\0') {
-		if ((p = strchr(t, '%')) == NULL) {
-			(void)pam_mss_msg_append(out, outlen, &pos, t,
-			    strlen(t));
-			break;
-		}
-		if (pam_mss_msg_append(out, outlen, &pos, t,
-		    (size_t)(p - t)) != 0)
+		/* Up to the next '%' or the end; once cut, nothing follows. */
+		p = strchr(t, '%');
+		if (pam_mss_msg_append(out, outlen, &pos, t, p == NULL ?
+		    strlen(t) : (size_t)(p - t)) != 0 || p == NULL)
 			break;
 		switch (p[1]) {
 		case 's':
@@ -276,7 +274,8 @@ pam_mss_msg_format(char *out, size_t outlen, enum pam_mss_lang lang,
 			break;
 		default:
 			/* A lone '%' is printed as it is. */
-			r = pam_mss_msg_append(out, outlen, &pos, "%", 1);
+			if (pam_mss_msg_append(out, outlen, &pos, "%", 1) != 0)
+				return;
 			t = p + 1;
 			continue;
 		}

@@ -12,6 +12,7 @@
 
 #include <security/pam_ext.h>
 
+#include "mss_err.h"
 #include "mss_proto.h"
 #include "pam_mss_opts.h"
 
@@ -29,7 +30,7 @@ pam_mss_opt_value(const char *arg, const char *name)
 }
 
 /* device=LIST: sshkey, rhost, tty in any order, each once, or none. */
-static int
+static int MSS_WUR
 pam_mss_opt_device(const char *v, struct pam_mss_opts *o)
 {
 	static const struct {
@@ -71,7 +72,7 @@ pam_mss_opt_device(const char *v, struct pam_mss_opts *o)
 }
 
 /* tries=N: a plain decimal number, 1..PAM_MSS_TRIES_MAX. */
-static int
+static int MSS_WUR
 pam_mss_opt_tries(const char *v, struct pam_mss_opts *o)
 {
 	unsigned int n = 0;
@@ -90,7 +91,7 @@ pam_mss_opt_tries(const char *v, struct pam_mss_opts *o)
 }
 
 /* A user's uid, by name; -1 when there is no such user. */
-static int
+static int MSS_WUR
 pam_mss_opt_uid(const char *name, uid_t *uid)
 {
 	struct passwd pw, *res = NULL;
@@ -114,7 +115,7 @@ pam_mss_opt_uid(const char *name, uid_t *uid)
  * own the socket and the directories to it and answer on it (the user
  * mfad runs as when it creates its socket itself).
  */
-static int
+static int MSS_WUR
 pam_mss_opt_owner(const char *v, struct pam_mss_opts *o)
 {
 	char *end;

@@ -13,6 +13,7 @@
 
 #include <security/pam_modules.h>
 
+#include "mss_err.h"
 #include "pam_mss_msg.h"
 
 enum pam_mss_failmode {
@@ -54,6 +55,6 @@ struct pam_mss_opts {
  * PAM keeps alive for the duration of the call.
  */
 int pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
-    struct pam_mss_opts *opts);
+    struct pam_mss_opts *opts) MSS_WUR;
 
 #endif /* PAM_MSS_OPTS_H */

@@ -19,7 +19,7 @@ pam_mss_sanitize(char *s)
  * that ends before it comes from an mfad older than the field (during an
  * upgrade): the conversation keeps the language it had.
  */
-static int
+static int MSS_WUR
 pam_mss_rep_lang(struct mss_buf *rep, enum pam_mss_lang *lang)
 {
 	char *s = NULL;

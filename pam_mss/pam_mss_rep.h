@@ -12,6 +12,7 @@
 
 #include "mss_buf.h"
 #include "pam_mss_msg.h"
+#include "mss_err.h"
 
 /* MSS_REP_AUTH, parsed. Strings are freed with pam_mss_rep_auth_free. */
 struct pam_mss_rep_auth {
@@ -47,16 +48,16 @@ struct pam_mss_rep_code {
 /* have_login: the module already holds a login id, so a reply that sent
  * a code may leave its own empty. */
 int pam_mss_rep_auth(struct mss_buf *rep, int have_login,
-    struct pam_mss_rep_auth *a) __attribute__((warn_unused_result));
+    struct pam_mss_rep_auth *a) MSS_WUR;
 void pam_mss_rep_auth_free(struct pam_mss_rep_auth *a);
 int pam_mss_rep_code(struct mss_buf *rep, struct pam_mss_rep_code *c)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* MSS_REP_ACCT: the account's state and its re-enrollment date. */
 int pam_mss_rep_acct(struct mss_buf *rep, uint8_t *state, uint64_t *date)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* MSS_REP_RESULT: *code and a copy of the message (mss_str_free). */
 int pam_mss_rep_result(struct mss_buf *rep, uint32_t *code, char **msg)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /*
  * MSS_REP_RESULT in answer to SET_PASSWORD or CHANGE_PASSWORD: *code,
  * and for a refusal by policy (19) the reason that follows it (any
@@ -67,7 +68,7 @@ int pam_mss_rep_result(struct mss_buf *rep, uint32_t *code, char **msg)
  */
 int pam_mss_rep_password(struct mss_buf *rep, uint32_t *code,
     uint32_t *reason, enum pam_mss_lang *lang)
-    __attribute__((warn_unused_result));
+    MSS_WUR;
 /* Control characters from the wire never reach a terminal: each is '?'. */
 void pam_mss_sanitize(char *s);
 

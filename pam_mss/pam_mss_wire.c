@@ -72,7 +72,7 @@ out:
 }
 
 /* The request has been started: any failure to add to it wipes it. */
-static int
+static int MSS_WUR
 pam_mss_wire_built(struct pam_mss_wire *w, int r)
 {
 	if (r == 0)
@@ -82,7 +82,7 @@ pam_mss_wire_built(struct pam_mss_wire *w, int r)
 }
 
 /* The fields of AUTH_START (with_password) and RESET_START. */
-static int
+static int MSS_WUR
 pam_mss_wire_put_start(struct pam_mss_wire *w,
     const struct pam_mss_wire_start *s, int with_password)
 {

@@ -46,6 +46,8 @@ test_split_plain_fields_trimmed(void **state)
 	check_split("  alice ,\ta@example.org\t, fr  ", 3, w1);
 	check_split("bob,,,", 4, w2);
 	check_split("", 1, w3);
+	/* A field of blanks alone is empty. */
+	check_split("bob, \t ,  ,\t", 4, w2);
 }
 
 static void
@@ -55,6 +57,8 @@ test_split_quoted_fields(void **state)
 	    "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", "dev1" };
 	const char *const w2[] = { "d", "say \"hi\", then go", "x" };
 	const char *const w3[] = { "e", "", "a,b" };
+	const char *const w4[] = { "e", "" };
+	const char *const w5[] = { " e ", "\"" };
 
 	(void)state;
 	/* Embedded commas stay in the field. */
@@ -63,6 +67,12 @@ test_split_quoted_fields(void **state)
 	/* "" is a quote; blanks around a quoted field go. */
 	check_split("d, \"say \"\"hi\"\", then go\" ,x", 3, w2);
 	check_split("e,\"\",\"a,b\"", 3, w3);
+	/* A quoted field last, then an empty one after its comma. */
+	check_split("\"e\",", 2, w4);
+	/* Blanks inside quotes are kept; a lone "" is one quote. */
+	check_split("\" e \",\"\"\"\"", 2, w5);
+	/* Blanks and a tab before the comma that ends a quoted field. */
+	check_split("\"e\" \t,\"\"", 2, w4);
 }
 
 static void
@@ -74,7 +84,21 @@ test_split_bad_quotes_and_too_many(void **state)
 	check_split("a,\"open", -2, NULL);		/* unclosed */
 	check_split("a,\"x\"y,b", -2, NULL);		/* text after */
 	check_split("a,b\"c", -2, NULL);		/* stray quote */
+	check_split("a,\"x\"\"", -2, NULL);		/* "" then the end */
+	check_split("\"", -2, NULL);
+	check_split("a,\"x\" \"y\"", -2, NULL);	/* two quoted */
 	check_split("a,b,c,d,e,f,g,h,i", -1, NULL);
+	/* Exactly as many fields as there is room for, and one more. */
+	{
+		const char *const w8[] = { "a", "b", "c", "d", "e", "f", "g",
+		    "h" };
+		const char *const w8q[] = { "a", "b", "c", "d", "e", "f",
+		    "g", "h,i" };
+
+		check_split("a,b,c,d,e,f,g,h", MAXF, w8);
+		check_split("a,b,c,d,e,f,g,h,", -1, NULL);
+		check_split("a,b,c,d,e,f,g,\"h,i\"", MAXF, w8q);
+	}
 	snprintf(buf, sizeof(buf), "a,b");
 	assert_int_equal(mfad_csv_split(buf, f, 2), 2);
 	snprintf(buf, sizeof(buf), "a,b,");
@@ -122,6 +146,15 @@ test_line_ends(void **state)
 	/* Leading blanks go; trailing ones are the splitter's. */
 	assert_int_equal(LINE(" \ta,b@x.org \r\n", 2, row), MFAD_CSV_ROW);
 	assert_string_equal(row, "a,b@x.org ");
+	/* Every line end at the end goes, in any mix. */
+	assert_int_equal(LINE("a,b@x.org\r\r\n", 2, row), MFAD_CSV_ROW);
+	assert_string_equal(row, "a,b@x.org");
+	assert_int_equal(LINE("a,b@x.org\n\r", 2, row), MFAD_CSV_ROW);
+	assert_string_equal(row, "a,b@x.org");
+	/* A CR inside a line is not an end: it stays in the row, for the
+	 * checks of the field it is in to refuse. */
+	assert_int_equal(LINE("a\r,b@x.org\r\n", 2, row), MFAD_CSV_ROW);
+	assert_string_equal(row, "a\r,b@x.org");
 }
 
 static void
@@ -150,6 +183,23 @@ test_line_skipped(void **state)
 	assert_int_equal(LINE("username,email\n", 1, row), MFAD_CSV_ROW);
 	assert_int_equal(LINE("\xef\xbb\xbf" "a,b\n", 2, row), MFAD_CSV_ROW);
 	assert_string_equal(row, "\xef\xbb\xbf" "a,b");
+	/* A first line of a byte-order mark and nothing, or a comment. */
+	assert_int_equal(LINE("\xef\xbb\xbf\r\n", 1, row), MFAD_CSV_SKIP);
+	assert_int_equal(LINE("\xef\xbb\xbf", 1, row), MFAD_CSV_SKIP);
+	assert_int_equal(LINE("\xef\xbb\xbf # users\n", 1, row),
+	    MFAD_CSV_SKIP);
+	/* Half a mark is no mark. */
+	assert_int_equal(LINE("\xef\xbb" "a,b\n", 1, row), MFAD_CSV_ROW);
+	assert_string_equal(row, "\xef\xbb" "a,b");
+	/* The header is the two names, then a comma or the end. */
+	assert_int_equal(LINE("  user,email,lang,password_hash\n", 1, row),
+	    MFAD_CSV_SKIP);
+	assert_int_equal(LINE("user,emails\n", 1, row), MFAD_CSV_ROW);
+	assert_int_equal(LINE("user,email lang\n", 1, row), MFAD_CSV_ROW);
+	assert_int_equal(LINE("user, email\n", 1, row), MFAD_CSV_ROW);
+	/* A '#' after the first character is data, not a comment. */
+	assert_int_equal(LINE("a#b,c@x.org\n", 3, row), MFAD_CSV_ROW);
+	assert_string_equal(row, "a#b,c@x.org");
 }
 
 /* A NUL byte cannot reach the splitter (it would cut the row short). */
@@ -162,6 +212,12 @@ test_line_nul_byte(void **state)
 	assert_int_equal(LINE("a,b@x\0.org\n", 2, row), MFAD_CSV_NUL);
 	assert_int_equal(LINE("\0a,b\n", 2, row), MFAD_CSV_NUL);
 	assert_int_equal(LINE("  \0\n", 2, row), MFAD_CSV_NUL);
+	/* Not taken for a comment or a blank line either. */
+	assert_int_equal(LINE("\0# x\n", 2, row), MFAD_CSV_NUL);
+	assert_int_equal(LINE("\0", 2, row), MFAD_CSV_NUL);
+	assert_int_equal(LINE("a,b\0\r\n", 2, row), MFAD_CSV_NUL);
+	/* A NUL after a comment's '#' leaves it a comment. */
+	assert_int_equal(LINE("# x\0y\n", 2, row), MFAD_CSV_SKIP);
 }
 
 /* A long line is read whole, neither cut nor split in two. */
