@@ -108,11 +108,18 @@ dir_log_fail(LDAP *ld, const char *uri, const char *step, int rc)
 {
 	char *diag = NULL;
 
+	const char *why;
+
 	if (ld != NULL)
 		(void)ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	why = diag;
+	/* libldap's text when its TLS library gave none. */
+	if (why != NULL && (*why == '\0' ||
+	    strcmp(why, "(unknown error code)") == 0))
+		why = NULL;
 	mfad_log(LOG_WARNING, "directory: %s: %s: %s%s%s%s", uri, step,
-	    ldap_err2string(rc), diag != NULL && *diag != '\0' ? " (" : "",
-	    diag != NULL ? diag : "", diag != NULL && *diag != '\0' ? ")" : "");
+	    ldap_err2string(rc), why != NULL ? " (" : "",
+	    why != NULL ? why : "", why != NULL ? ")" : "");
 	if (diag != NULL)
 		ldap_memfree(diag);
 }
@@ -162,9 +169,18 @@ dir_connect_one(struct mfad_dir *d, size_t i, char *pw, size_t pwlen,
 		dir_log_fail(ld, uri, "TLS or timeout options", rc);
 		goto fail;
 	}
+	/* Its own step, so that the log tells a provider that does not
+	 * answer from one whose certificate is refused. */
+	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS) {
+		dir_log_fail(ld, uri, strncmp(uri, "ldaps://", 8) == 0 ?
+		    "connect or TLS handshake (certificate refused?)" :
+		    "connect", rc);
+		goto fail;
+	}
 	if (strncmp(uri, "ldap://", 7) == 0 &&
 	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		dir_log_fail(ld, uri, "STARTTLS", rc);
+		dir_log_fail(ld, uri, rc == LDAP_CONNECT_ERROR ?
+		    "STARTTLS (certificate refused?)" : "STARTTLS", rc);
 		goto fail;
 	}
 	cred.bv_val = pw;

@@ -3,7 +3,9 @@
  * URIs tried in order, TLS always verified, a simple bind with a password
  * read from its file at each connection, timeouts on every step, and a
  * new connection (to whichever provider answers first in the list) when
- * one is lost. One struct mfad_dir is used by one thread at a time.
+ * one is lost. One struct mfad_dir is used by one thread at a time. The
+ * process ignores SIGPIPE (mfad does): libldap writes to a socket whose
+ * provider may be gone.
  *
  * Results are MSS_ERR_* codes: MSS_ERR_UNAVAIL when no provider could be
  * reached, bound or trusted (each failure is logged with its URI), the

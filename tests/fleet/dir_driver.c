@@ -8,6 +8,7 @@
  *   dir_driver -u URI [-u URI...] -b BASE -D BINDDN -y PWFILE [-c CAFILE]
  *       [-n NET_MS] [-t OP_MS]
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* As mfad: a write to a provider that went away is an error, not
+	 * the end of the process. */
+	signal(SIGPIPE, SIG_IGN);
 	mfad_log_init(1, 1);
 	if ((r = mfad_dir_init(&d, &p)) != 0) {
 		printf("err %d %s 0\n", r, mss_strerror(r));
