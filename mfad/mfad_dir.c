@@ -90,7 +90,10 @@ mfad_dir_init(struct mfad_dir *d, const struct mfad_dir_params *p)
 		return MSS_ERR_CONFIG;
 	}
 	for (i = 0; i < p->nuris; i++)
+		/* One URI each: libldap would also take a list in one
+		 * string, past this check of its schemes. */
 		if (p->uris[i] == NULL ||
+		    strpbrk(p->uris[i], " \t,") != NULL ||
 		    (strncmp(p->uris[i], "ldaps://", 8) != 0 &&
 		    strncmp(p->uris[i], "ldap://", 7) != 0) ||
 		    ldap_is_ldap_url(p->uris[i]) == 0) {

@@ -53,8 +53,12 @@ int mfad_dir_handle(struct mfad_dir *d, LDAP **ld)
     __attribute__((warn_unused_result));
 /*
  * After an operation that returned the LDAP result code rc: when rc says
- * the connection is gone, drops it and returns 1, so that the caller
- * runs the operation once more on a new connection; else 0.
+ * the connection is gone (or the operation timed out), drops it and
+ * returns 1, so that the caller runs the operation once more on a new
+ * connection; else 0. The first try may have been applied: a write run
+ * again must be harmless (adding a value that is there answers
+ * LDAP_TYPE_OR_VALUE_EXISTS, deleting one that is gone
+ * LDAP_NO_SUCH_ATTRIBUTE; the caller takes those as done).
  */
 int mfad_dir_lost(struct mfad_dir *d, int rc);
 /* A read of the base entry; reconnects once if the connection is gone.

@@ -183,3 +183,15 @@ def test_bind_pw_file_checks(both, pw_file, drivers):
         assert h.HOST_PW not in dr.log()
         assert "not-the-password" not in dr.log()
     assert d.ask("connect")[:2] == (True, both.a.url)
+
+
+@pytest.mark.parametrize("uri", [
+    "ldapi:///", "http://127.0.0.1/", "ldap://a/ ldap://b/",
+    "ldap://a/,ldap://b/", "ldap//a"])
+def test_bad_uri_refused(fleet, pw_file, uri):
+    """Only ldaps:// and ldap:// (then STARTTLS), one URI each."""
+    r = subprocess.run([str(DRIVER), "-b", h.PEOPLE, "-D", h.HOST_A_DN,
+                        "-y", str(pw_file), "-u", uri], input="connect\n",
+                       capture_output=True, text=True, timeout=10)
+    assert r.stdout.split()[:2] == ["err", "-15"]
+    assert "not an ldaps:// or ldap:// URI" in r.stderr
