@@ -24,6 +24,12 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _root():
+    if os.geteuid() != 0:
+        pytest.exit("the fleet tests run as root (file owners, slapd)", 2)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _tools():
     missing = h.missing_tools()
     if missing:
