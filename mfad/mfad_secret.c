@@ -41,6 +41,8 @@ mfad_secret_read(const char *path, uid_t owner, const char *what,
 	int fd, r = MSS_ERR_CONFIG;
 
 	*len = 0;
+	/* Wiped on every refusal alike; the reads below fill it anew. */
+	sodium_memzero(buf, buflen);
 	if (buflen < 2) {
 		secret_err(err, errlen, "%s: no room to read it", path);
 		return MSS_ERR_INVAL;
