@@ -74,6 +74,7 @@
 #include "mfad_clock.h"
 #include "mfad_conf.h"
 #include "mfad_mail.h"
+#include "mfad_secret.h"
 #include "mfad_smtp.h"
 
 #define RELAY_AUTH_MAX		4096		/* the auth file */
@@ -173,54 +174,13 @@ relay_read_auth(const char *path, uid_t owner, struct relay_cred *cred,
     char *err, size_t errlen)
 {
 	char buf[RELAY_AUTH_MAX + 1];
-	struct stat st;
 	char *p, *line[2], *nl;
-	size_t len = 0, i;
-	ssize_t n;
-	int fd, r = MSS_ERR_MAIL;
+	size_t len, i;
+	int r = MSS_ERR_MAIL;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW))
-	    == -1) {
-		relay_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (mfad_secret_read(path, owner, "the user mfad sends mail as", buf,
+	    sizeof(buf), &len, err, errlen) != 0)
 		return MSS_ERR_MAIL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		relay_err(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		relay_err(err, errlen, "%s: accessible by group or others "
-		    "(mode %03o); it must be 0600", path,
-		    (unsigned)(st.st_mode & 0777));
-		goto out;
-	}
-	if (st.st_uid != owner) {
-		relay_err(err, errlen, "%s: owned by uid %u; it must be owned "
-		    "by uid %u, the user mfad sends mail as", path,
-		    (unsigned)st.st_uid, (unsigned)owner);
-		goto out;
-	}
-	for (;;) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			relay_err(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len >= sizeof(buf) - 1) {
-			relay_err(err, errlen, "%s: too long", path);
-			goto out;
-		}
-	}
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len) != NULL) {
-		relay_err(err, errlen, "%s: holds a NUL byte", path);
-		goto out;
-	}
 	p = buf;
 	for (i = 0; i < 2; i++) {
 		line[i] = p;
@@ -250,7 +210,6 @@ relay_read_auth(const char *path, uid_t owner, struct relay_cred *cred,
 	r = 0;
  out:
 	sodium_memzero(buf, sizeof(buf));
-	close(fd);
 	return r;
 }
 

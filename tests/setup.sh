@@ -15,7 +15,8 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	python3-argon2 python3-prometheus-client fail2ban
 	openssh-server openssh-client mandoc lmdb-utils openssl util-linux
 	systemd
-	faketime gettext libpam-google-authenticator"
+	faketime gettext libpam-google-authenticator
+	slapd ldap-utils libldap-dev python3-ldap3"
 
 missing=
 for p in $PACKAGES; do
@@ -29,6 +30,10 @@ if [ -n "$missing" ]; then
 	fi
 	echo "setup: installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# slapd without its debconf questions and without a directory of
+	# its own: the fleet tests start their own servers.
+	echo "slapd slapd/no_configuration boolean true" |
+	    debconf-set-selections
 	apt-get update -q
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
@@ -45,4 +50,4 @@ if [ ! -f Makefile ] || [ "$#" -gt 0 ]; then
 	"$SRC/configure" --enable-werror "$@"
 fi
 make -j"$(nproc)"
-make -j"$(nproc)" tests/pam/pam_driver
+make -j"$(nproc)" tests/pam/pam_driver tests/fleet/dir_driver

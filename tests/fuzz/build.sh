@@ -34,7 +34,7 @@ make -j"${JOBS:-2}" common/libmsscommon.la mfad/libmfad.la \
 INC="-I$OUT/obj -I$SRC -I$SRC/common -I$SRC/mfad -I$SRC/pam_mss -I$SRC/tests/fuzz
     -DFUZZ_TEMPLATES=\"$SRC/conf/templates\""
 LIBS="$OUT/obj/mfad/.libs/libmfad.a $OUT/obj/common/.libs/libmsscommon.a
-    $(pkg-config --libs libsodium lmdb libesmtp-1.0 libssl libcrypto pam \
+    $(pkg-config --libs libsodium lmdb libesmtp-1.0 libssl libcrypto pam ldap \
     libidn2)
     -lpthread"
 PAM_SRC="$SRC/pam_mss/pam_mss_opts.c $SRC/pam_mss/pam_mss_msg.c

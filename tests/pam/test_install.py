@@ -30,6 +30,11 @@ EXPECTED = {
     "share/bash-completion/completions/mfadctl",
     "share/pam_mss/fail2ban/filter.d/mfad.conf",
     "share/pam_mss/fail2ban/jail.d/mfad.conf",
+    "share/pam_mss/ldap/README",
+    "share/pam_mss/ldap/mfad.schema",
+    "share/pam_mss/ldap/mfad.ldif",
+    "share/pam_mss/ldap/mfad-acl.conf",
+    "share/pam_mss/ldap/mfad-acl.ldif",
 } | {"share/pam_mss/templates/%s/%s.txt" % (lang, kind)
      for lang in ("en", "fr")
      for kind in ("login_code", "enroll_code", "reset_code", "device",

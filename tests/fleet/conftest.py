@@ -1,0 +1,56 @@
+"""pytest fixtures for the fleet tests: two slapd providers (see
+fleet_harness.py). Run as root, after building:
+
+    MSS_BUILDDIR=/path/to/build /usr/bin/python3 -m pytest -p no:cacheprovider tests/fleet
+
+MSS_KEEP=1 keeps the servers' directory (configuration, logs, databases).
+"""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fleet_harness as h  # noqa: E402
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _root():
+    if os.geteuid() != 0:
+        pytest.exit("the fleet tests run as root (file owners, slapd)", 2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tools():
+    missing = h.missing_tools()
+    if missing:
+        pytest.fail("missing (tests/setup.sh installs them): " +
+                    ", ".join(missing))
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """Two started providers with the base entries, one per test file."""
+    f = h.Fleet()
+    f.start()
+    yield f
+    f.close(keep=os.environ.get("MSS_KEEP") == "1")
+
+
+@pytest.fixture
+def both(fleet):
+    """The fleet with both providers running again after the test."""
+    yield fleet
+    for n in fleet.nodes:
+        if not n.running:
+            n.proc = None
+            n.start()

@@ -1,0 +1,117 @@
+"""conf/ldap/mfad-acl.conf: a host reads and writes mfad's attributes and
+devices, a few of inetOrgPerson's, and nothing else; the monitor reads."""
+
+import secrets
+
+import ldap3
+
+import fleet_harness as h
+
+DENIED = "insufficientAccessRights"
+
+
+def setup_people(fleet):
+    admin = fleet.conn(fleet.a)
+    for uid, mfad in (("erin", True), ("frank", False)):
+        dn, oc, attrs = h.person(uid, mfad, userPassword="{SSHA}x-" + uid,
+                                 **({"mfadRecoveryCode": "%064x" % 7}
+                                    if mfad else {}))
+        if not fleet.exists(admin, dn):
+            assert admin.add(dn, oc, attrs), admin.result
+    admin.unbind()
+    return "uid=erin," + h.PEOPLE, "uid=frank," + h.PEOPLE
+
+
+def attrs_of(c, dn, attrs=("*",)):
+    if not c.search(dn, "(objectClass=*)", ldap3.BASE, attributes=attrs):
+        return None
+    return c.entries[0].entry_attributes_as_dict
+
+
+def modify(c, dn, attr, op, vals):
+    c.modify(dn, {attr: [(op, vals)]})
+    return c.result["description"]
+
+
+def test_host_writes_mfad_attributes(fleet):
+    erin, _ = setup_people(fleet)
+    c = fleet.conn(fleet.a, h.HOST_A_DN, h.HOST_PW)
+    R, A, D = ldap3.MODIFY_REPLACE, ldap3.MODIFY_ADD, ldap3.MODIFY_DELETE
+    assert modify(c, erin, "mfadState", R, ["locked"]) == "success"
+    assert modify(c, erin, "mfadLockedUntil", R, ["1764550000"]) == "success"
+    assert modify(c, erin, "mfadFailure", A, ["1:host-a:00000001"]) == \
+        "success"
+    assert modify(c, erin, "mfadSend", A, ["1:host-a:00000002"]) == "success"
+    assert modify(c, erin, "mfadRecoveryCode", D, ["%064x" % 7]) == "success"
+    assert modify(c, erin, "mfadCurrentLogin", R, ["host-a:%064x" % 1]) == \
+        "success"
+    assert modify(c, erin, "mail", R, ["erin2@example.org"]) == "success"
+    assert modify(c, erin, "preferredLanguage", R, ["en"]) == "success"
+    assert modify(c, erin, "userPassword", R,
+                  ["{ARGON2}$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$"
+                   "aGFzaGhhc2hoYXNoaGFzaA"]) == "success"
+    # It reads the hash back: mfad checks passwords itself.
+    got = attrs_of(c, erin, ["userPassword", "mfadState", "uid"])
+    assert got["userPassword"][0].startswith(b"{ARGON2}")
+    assert got["mfadState"] == ["locked"]
+    # Devices: add, change, delete.
+    dev = "mfadDeviceId=%s,%s" % (secrets.token_hex(32), erin)
+    assert c.add(dev, ["mfadDevice"], {
+        "mfadDeviceKind": "tty", "mfadCreated": "1", "mfadExpires": "2",
+        "mfadHost": "host-a"}), c.result
+    assert modify(c, dev, "mfadLastUsed", R, ["3"]) == "success"
+    assert c.delete(dev), c.result
+
+
+def test_host_cannot_write_other_attributes(fleet):
+    erin, frank = setup_people(fleet)
+    c = fleet.conn(fleet.a, h.HOST_A_DN, h.HOST_PW)
+    R, A = ldap3.MODIFY_REPLACE, ldap3.MODIFY_ADD
+    for attr in ("cn", "sn", "uid", "telephoneNumber", "description"):
+        assert modify(c, erin, attr, R, ["x"]) == DENIED, attr
+    # Another class than mfadAccount on a person.
+    assert modify(c, erin, "objectClass", A, ["pkiUser"]) == DENIED
+    # A person without mfadAccount: no password, no address change.
+    assert modify(c, frank, "userPassword", R, ["x"]) == DENIED
+    assert modify(c, frank, "mail", R, ["x@example.org"]) == DENIED
+    # No new people, no devices under a person that is not an account.
+    dn, oc, attrs = h.person("mallory")
+    assert not c.add(dn, oc, attrs)
+    assert c.result["description"] == DENIED
+    dev = "mfadDeviceId=%s,%s" % (secrets.token_hex(32), frank)
+    assert not c.add(dev, ["mfadDevice"], {
+        "mfadDeviceKind": "tty", "mfadCreated": "1", "mfadExpires": "2"})
+    # Nothing outside ou=people: the other host's entry, the base.
+    assert modify(c, h.HOST_B_DN, "userPassword", R, ["x"]) == DENIED
+    assert modify(c, h.BASE, "o", R, ["x"]) == DENIED
+
+
+def test_host_reads_only_what_mfad_needs(fleet):
+    erin, frank = setup_people(fleet)
+    admin = fleet.conn(fleet.a)
+    modify(admin, erin, "mfadRecoveryCode", ldap3.MODIFY_ADD, ["%064x" % 8])
+    fleet.wait_replicated(erin)
+    c = fleet.conn(fleet.a, h.HOST_B_DN, h.HOST_PW)
+    # A person who is no mfad account: found by name, no hash, no cn.
+    got = attrs_of(c, frank, ["*"])
+    assert got["uid"] == ["frank"] and got["mail"]
+    assert "userPassword" not in got and "cn" not in got
+    # The mfad account: its hash yes, its cn and sn no.
+    got = attrs_of(c, erin, ["*"])
+    assert "userPassword" in got and "mfadRecoveryCode" in got
+    assert "cn" not in got and "sn" not in got
+    # Service entries and the base are not readable at all.
+    assert attrs_of(c, h.HOST_A_DN) is None
+    assert attrs_of(c, h.BASE) is None
+
+
+def test_monitor_reads_without_secrets(fleet):
+    erin, _ = setup_people(fleet)
+    w = fleet.conn(fleet.a, h.HOST_A_DN, h.HOST_PW)
+    modify(w, erin, "mfadRecoveryCode", ldap3.MODIFY_ADD, ["%064x" % 9])
+    m = fleet.conn(fleet.a, h.MONITOR_DN, h.MONITOR_PW)
+    got = attrs_of(m, erin, ["*"])
+    assert got["uid"] == ["erin"] and "mfadState" in got
+    assert "userPassword" not in got and "mfadRecoveryCode" not in got
+    assert modify(m, erin, "mfadState", ldap3.MODIFY_REPLACE, ["active"]) \
+        == DENIED
