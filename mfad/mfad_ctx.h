@@ -42,9 +42,9 @@ struct mfad_ctx {
  * The handler opens the transaction with mfad_rq_begin and ends it with
  * mfad_rq_end, which commits or aborts it exactly once and leaves txn
  * NULL; a handler that needs two (a read, a hash off the loop, a write)
- * begins again after the end. The dispatcher calls mfad_rq_end(rq, 0)
- * after every handler, so a transaction left open is aborted, never
- * committed by mistake. Handlers reply only after what they wrote is
+ * begins again after the end. The dispatcher calls mfad_rq_abort after
+ * every handler, so a transaction left open is aborted, never committed
+ * by mistake. Handlers reply only after what they wrote is
  * durable: on the committing thread the pool holds the reply until the
  * batch commits (or carries it, see mfad_rq_lazy).
  */
