@@ -73,27 +73,27 @@ mfad_admin_event(struct mfad_ctx *ctx, struct mfad_txn *txn,
 /*
  * The tail a user operation ends with: its audit record in the same
  * transaction (a change never lands without one), the commit, then the
- * answer msg. On error txn is left for the caller's abort.
+ * answer msg. On error rq's transaction is left for the caller's abort.
  */
 static int MSS_WUR
-mfad_admin_done(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    const struct mfad_peer *peer, const char *event, const char *user,
-    const char *detail, struct mss_buf *rep, uint8_t *rtype, const char *msg)
+mfad_admin_done(struct mfad_rq *rq, const char *event, const char *user,
+    const char *detail, const char *msg)
 {
 	int r;
 
-	if ((r = mfad_admin_event(ctx, *txn, peer, event, user, detail)) != 0 ||
-	    (r = mfad_txn_commit(txn)) != 0)
+	if ((r = mfad_admin_event(rq->ctx, rq->txn, rq->peer, event, user,
+	    detail)) != 0 || (r = mfad_rq_end(rq, 1)) != 0)
 		return r;
-	return mfad_reply_result(rep, rtype, 0, msg);
+	return mfad_reply_result(rq->out, &rq->rtype, 0, msg);
 }
 
 int
-mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_status(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	char err[256];
-	struct mfad_txn *txn;
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, age;
 	size_t n;
 	uint64_t id;
@@ -101,12 +101,12 @@ mfad_admin_status(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 
 	if ((r = mss_buf_end(req)) != 0)
 		return r;
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		return r;
-	if ((r = mfad_acct_count(txn, ctx->store, &accounts)) == 0)
-		r = mfad_outbox_due(txn, ctx->store, 0, &id, 0, &n, &depth,
+	if ((r = mfad_acct_count(rq->txn, ctx->store, &accounts)) == 0)
+		r = mfad_outbox_due(rq->txn, ctx->store, 0, &id, 0, &n, &depth,
 		    &oldest, &next);
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (r != 0)
 		return r;
 	mfad_outbox_status(ctx->outbox, err, sizeof(err));
@@ -145,12 +145,14 @@ mfad_metric(struct mss_buf *rep, uint32_t *n, const char *name,
  */
 #define MFAD_GAUGES	7
 int
-mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_metrics(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	char label[64];
 	const char *ev;
-	struct mfad_txn *txn;
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, val;
 	uint64_t map = 0, used = 0, id;
 	uint32_t n = 0;
@@ -160,12 +162,12 @@ mfad_admin_metrics(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	(void)peer;
 	if ((r = mss_buf_end(req)) != 0)
 		return r;
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		return r;
-	if ((r = mfad_acct_count(txn, ctx->store, &accounts)) == 0)
-		r = mfad_outbox_due(txn, ctx->store, 0, &id, 0, &nd, &depth,
+	if ((r = mfad_acct_count(rq->txn, ctx->store, &accounts)) == 0)
+		r = mfad_outbox_due(rq->txn, ctx->store, 0, &id, 0, &nd, &depth,
 		    &oldest, &next);
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (r != 0 || (r = mfad_store_usage(ctx->store, &map, &used)) != 0)
 		return r;
 	now_us = mfad_clock_real_s();
@@ -239,16 +241,18 @@ mfad_admin_email_lang(char **email, const char *lang, int required,
 }
 
 int
-mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_user_add(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	char *user = NULL, *email = NULL, *lang = NULL, *pw = NULL;
 	char hash[MFAD_HASH_MAX], owner[MFAD_USER_MAX + 1], msg[300];
 	char bad[MSS_ADDR_WHY_MAX];
 	enum mss_pw_reason reason;
 	struct mfad_acct a, old;
-	struct mfad_txn *txn = NULL;
 	int r;
 
 	hash[0] = '\0';
@@ -272,10 +276,10 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	/* An existing name is the answer that matters, before anything
 	 * about the password; checked again in the transaction below. */
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	r = mfad_acct_get(txn, ctx->store, user, &old);
-	mfad_txn_abort(&txn);
+	r = mfad_acct_get(rq->txn, ctx->store, user, &old);
+	mfad_rq_abort(rq);
 	if (r == 0) {
 		mfad_acct_wipe(&old);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
@@ -307,9 +311,9 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	} else
 		a.state = MFAD_ACCT_INVITED;
 
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = mfad_acct_get(txn, ctx->store, user, &old);
+	r = mfad_acct_get(rq->txn, ctx->store, user, &old);
 	if (r == 0) {
 		mfad_acct_wipe(&old);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
@@ -318,7 +322,8 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
-	r = mfad_acct_by_email(txn, ctx->store, email, owner, sizeof(owner));
+	r = mfad_acct_by_email(rq->txn, ctx->store, email, owner,
+	    sizeof(owner));
 	if (r == 0) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
 		    "email address already used by another user");
@@ -326,23 +331,23 @@ mfad_admin_user_add(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
-	if ((r = mfad_acct_put(txn, ctx->store, &a, NULL)) != 0 ||
-	    (r = mfad_admin_event(ctx, txn, peer, "user_added", user,
+	if ((r = mfad_acct_put(rq->txn, ctx->store, &a, NULL)) != 0 ||
+	    (r = mfad_admin_event(ctx, rq->txn, peer, "user_added", user,
 	    hash[0] ? "state=active" : "state=invited")) != 0)
 		goto out;
-	if (hash[0] != '\0' && (r = mfad_admin_event(ctx, txn, peer,
+	if (hash[0] != '\0' && (r = mfad_admin_event(ctx, rq->txn, peer,
 	    "password_set", user, "via --password-stdin")) != 0)
 		goto out;
-	if (hash[0] == '\0' && (r = mfad_invite_mail(ctx, txn, &a)) != 0)
+	if (hash[0] == '\0' && (r = mfad_invite_mail(ctx, rq->txn, &a)) != 0)
 		goto out;
-	r = mfad_txn_commit(&txn);
+	r = mfad_rq_end(rq, 1);
 	if (r != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, hash[0] ? "added (active)" :
 	    "added (invited)");
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
 	mss_str_free(user);
@@ -405,23 +410,23 @@ mfad_put_user(struct mfad_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 }
 
 int
-mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep, uint8_t type)
+mfad_admin_user_op(struct mfad_rq *rq, uint8_t type)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_acct a;
 	char *user = NULL, detail[64];
 	const char *event = NULL, *msg = NULL;
-	struct mfad_txn *txn = NULL;
 	unsigned n = 0;
 	int r, have = 0;
 
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, type == MSS_REQ_USER_SHOW,
-	    &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, type == MSS_REQ_USER_SHOW)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
@@ -431,16 +436,16 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	switch (type) {
 	case MSS_REQ_USER_SHOW:
 		*rtype = MSS_REP_USER;
-		r = mfad_put_user(txn, ctx, rep, &a);
+		r = mfad_put_user(rq->txn, ctx, rep, &a);
 		goto out;
 	case MSS_REQ_USER_DEL:
-		r = mfad_acct_del(txn, ctx->store, &a);
+		r = mfad_acct_del(rq->txn, ctx->store, &a);
 		event = "user_deleted";
 		msg = "deleted";
 		break;
 	case MSS_REQ_USER_LOCK:
 		a.state = MFAD_ACCT_LOCKED;
-		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
 		event = "user_locked";
 		msg = "locked";
 		break;
@@ -455,7 +460,7 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		mfad_acct_rule_clear_failures(&a);
 		a.nsends = 0;
 		memset(a.sends, 0, sizeof(a.sends));
-		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
 		event = "user_unlocked";
 		msg = "unlocked";
 		break;
@@ -464,7 +469,7 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		 * disabled it cannot sign in, enroll or reset, and a
 		 * remembered device skips nothing. */
 		a.state = MFAD_ACCT_DISABLED;
-		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
 		event = "user_disabled";
 		msg = "disabled";
 		break;
@@ -478,7 +483,7 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			    "enabled (invited)" : "enabled";
 		} else
 			msg = "not disabled: unchanged";
-		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
 		event = "user_enabled";
 		break;
 	case MSS_REQ_USER_REENROLL:
@@ -488,8 +493,9 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		snprintf(detail, sizeof(detail), "recovery_revoked=%u",
 		    (unsigned)a.nrecovery);
 		mfad_acct_recovery_set(&a, NULL, 0);
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) == 0)
-			r = mfad_device_revoke_all(txn, ctx->store, a.user, &n);
+		if ((r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) == 0)
+			r = mfad_device_revoke_all(rq->txn, ctx->store, a.user,
+			    &n);
 		snprintf(detail + strlen(detail), sizeof(detail) -
 		    strlen(detail), " devices_revoked=%u", n);
 		event = "user_reenroll";
@@ -500,10 +506,10 @@ mfad_admin_user_op(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 	}
 	if (r == 0)
-		r = mfad_admin_done(ctx, &txn, peer, event, a.user,
-		    detail[0] ? detail : NULL, rep, rtype, msg);
+		r = mfad_admin_done(rq, event, a.user,
+		    detail[0] ? detail : NULL, msg);
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (have)
 		mfad_acct_wipe(&a);
 	mss_str_free(user);
@@ -517,15 +523,17 @@ out:
  * revokes them.
  */
 int
-mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_user_recovery(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_acct a;
 	struct mfad_mail_vars vars;
 	uint8_t (*h)[MFAD_KEY_LEN] = NULL;
 	char (*codes)[MFAD_RECOVERY_TEXT + 1] = NULL;
 	char *user = NULL, detail[64], norm[MFAD_RECOVERY_CHARS + 1];
-	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	uint32_t count, i, j;
 	int r, have = 0;
@@ -545,9 +553,9 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
@@ -557,10 +565,9 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		snprintf(detail, sizeof(detail), "count=%u",
 		    (unsigned)a.nrecovery);
 		mfad_acct_recovery_set(&a, NULL, 0);
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) == 0)
-			r = mfad_admin_done(ctx, &txn, peer,
-			    "recovery_revoked", a.user, detail, rep, rtype,
-			    "recovery codes revoked");
+		if ((r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) == 0)
+			r = mfad_admin_done(rq, "recovery_revoked", a.user,
+			    detail, "recovery codes revoked");
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
@@ -583,20 +590,20 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	mfad_acct_recovery_set(&a, (const uint8_t (*)[MFAD_KEY_LEN])h, count);
 	snprintf(detail, sizeof(detail), "count=%u", (unsigned)count);
 	mfad_mail_vars_init(ctx, &vars, a.user, "", "mfadctl", NULL, now);
-	r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_RECOVERY_SET, a.user,
+	r = mfad_outbox_queue(ctx, rq->txn, MFAD_MAIL_RECOVERY_SET, a.user,
 	    a.email, a.lang, &vars, now + 86400, NULL);
 	if (r == MSS_ERR_THROTTLED) {
-		mfad_txn_abort(&txn);
+		mfad_rq_abort(rq);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_THROTTLED,
 		    "mail ceiling reached: the owner could not be told; "
 		    "try again in a minute");
 		goto out;
 	}
 	if (r != 0 ||
-	    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-	    (r = mfad_admin_event(ctx, txn, peer, "recovery_set", a.user,
+	    (r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) != 0 ||
+	    (r = mfad_admin_event(ctx, rq->txn, peer, "recovery_set", a.user,
 	    detail)) != 0 ||
-	    (r = mfad_txn_commit(&txn)) != 0)
+	    (r = mfad_rq_end(rq, 1)) != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	*rtype = MSS_REP_RECOVERY;
@@ -606,7 +613,7 @@ mfad_admin_user_recovery(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		if ((r = mss_buf_put_str(rep, codes[i])) != 0)
 			goto out;
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (have)
 		mfad_acct_wipe(&a);
 	sodium_memzero(norm, sizeof(norm));
@@ -619,8 +626,7 @@ out:
 }
 
 struct mfad_list_arg {
-	struct mfad_txn		*txn;
-	struct mfad_ctx	*ctx;
+	struct mfad_rq	*rq;		/* its transaction open */
 	struct mss_buf	*rep;
 	uint32_t	 n;
 };
@@ -653,14 +659,16 @@ mfad_email_changed_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
 }
 
 int
-mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_user_set(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_acct a;
 	char *user = NULL, *email = NULL, *lang = NULL;
 	char old[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1], msg[64];
 	char bad[MSS_ADDR_WHY_MAX];
-	struct mfad_txn *txn = NULL;
 	int r, have = 0, email_changed = 0, lang_changed = 0;
 
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
@@ -674,9 +682,9 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			r = mfad_reply_result(rep, rtype, r, bad);
 		goto out;
 	}
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
@@ -684,7 +692,7 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	have = 1;
 	snprintf(old, sizeof(old), "%s", a.email);
 	if (email[0] != '\0' && strcasecmp(a.email, email) != 0) {
-		r = mfad_acct_by_email(txn, ctx->store, email, owner,
+		r = mfad_acct_by_email(rq->txn, ctx->store, email, owner,
 		    sizeof(owner));
 		if (r == 0) {
 			r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
@@ -704,24 +712,24 @@ mfad_admin_user_set(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = mfad_reply_result(rep, rtype, 0, "unchanged");
 		goto out;
 	}
-	if ((r = mfad_acct_put(txn, ctx->store, &a, old)) != 0)
+	if ((r = mfad_acct_put(rq->txn, ctx->store, &a, old)) != 0)
 		goto out;
 	if (email_changed &&
-	    ((r = mfad_admin_event(ctx, txn, peer, "user_email_changed",
+	    ((r = mfad_admin_event(ctx, rq->txn, peer, "user_email_changed",
 	    a.user, "notice to the old and the new address")) != 0 ||
-	    (r = mfad_email_changed_notice(ctx, txn, &a, old)) != 0))
+	    (r = mfad_email_changed_notice(ctx, rq->txn, &a, old)) != 0))
 		goto out;
-	if (lang_changed && (r = mfad_admin_event(ctx, txn, peer,
+	if (lang_changed && (r = mfad_admin_event(ctx, rq->txn, peer,
 	    "user_lang_changed", a.user, a.lang)) != 0)
 		goto out;
-	if ((r = mfad_txn_commit(&txn)) != 0)
+	if ((r = mfad_rq_end(rq, 1)) != 0)
 		goto out;
 	snprintf(msg, sizeof(msg), "%s%s%s", email_changed ?
 	    "email changed" : "", email_changed && lang_changed ? ", " : "",
 	    lang_changed ? "language changed" : "");
 	r = mfad_reply_result(rep, rtype, 0, msg);
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (have)
 		mfad_acct_wipe(&a);
 	mss_str_free(user);
@@ -736,17 +744,18 @@ mfad_list_one(const struct mfad_acct *a, void *arg)
 	struct mfad_list_arg *la = arg;
 
 	la->n++;
-	return mfad_put_user(la->txn, la->ctx, la->rep, a);
+	return mfad_put_user(la->rq->txn, la->rq->ctx, la->rep, a);
 }
 
 int
-mfad_admin_user_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_user_list(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_list_arg la;
 	struct mss_buf *body = NULL;
 	char *after = NULL;
-	struct mfad_txn *txn = NULL;
 	int r, more = 0;
 
 	if ((r = mss_buf_get_str(req, &after, MSS_STR_MAX)) != 0 ||
@@ -756,14 +765,13 @@ mfad_admin_user_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	la.txn = txn;
-	la.ctx = ctx;
+	la.rq = rq;
 	la.rep = body;
 	la.n = 0;
 	/* A page of users; each record is far below MSS_MSG_MAX / PAGE. */
-	if ((r = mfad_acct_list(txn, ctx->store, after, MFAD_LIST_PAGE / 2,
+	if ((r = mfad_acct_list(rq->txn, ctx->store, after, MFAD_LIST_PAGE / 2,
 	    mfad_list_one, &la, &more)) != 0)
 		goto out;
 	*rtype = MSS_REP_USER_LIST;
@@ -773,7 +781,7 @@ mfad_admin_user_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_put_u8(rep, (uint8_t)more)) != 0)
 		goto out;
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mss_buf_free(body);
 	mss_str_free(after);
 	return r;
@@ -815,15 +823,16 @@ mfad_devlist_one(const uint8_t *key, const struct mfad_device *d, void *arg)
 }
 
 int
-mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_device_list(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_devlist_arg da;
 	struct mfad_acct a;
 	uint8_t after[MFAD_DEVICE_ID_LEN];
 	char *user = NULL, *aid = NULL;
 	size_t alen;
-	struct mfad_txn *txn = NULL;
 	int r;
 
 	memset(&da, 0, sizeof(da));
@@ -838,9 +847,9 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    "invalid device id");
 		goto out;
 	}
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
@@ -852,7 +861,7 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	/* The count, the more flag and a margin stay free. */
 	da.room = MSS_MSG_MAX - 4 - 1 - MFAD_AUDIT_MARGIN;
-	r = mfad_device_list_after(txn, ctx->store, user,
+	r = mfad_device_list_after(rq->txn, ctx->store, user,
 	    aid[0] != '\0' ? after : NULL, mfad_devlist_one, &da);
 	if (r != 0 && !(r == 1 && da.more))
 		goto out;
@@ -863,7 +872,7 @@ mfad_admin_device_list(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_put_u8(rep, (uint8_t)da.more)) != 0)
 		goto out;
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mss_buf_free(da.rep);
 	mss_str_free(user);
 	mss_str_free(aid);
@@ -892,13 +901,15 @@ mfad_revoke_find(const uint8_t *key, const struct mfad_device *d, void *arg)
 }
 
 int
-mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_device_revoke(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_revoke_arg ra;
 	struct mfad_acct a;
 	char *user = NULL, *id = NULL, detail[64], msg[64];
-	struct mfad_txn *txn = NULL;
 	unsigned n = 0;
 	int r;
 
@@ -906,22 +917,22 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &id, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
 	}
 	mfad_acct_wipe(&a);
 	if (id[0] == '\0') {
-		if ((r = mfad_device_revoke_all(txn, ctx->store, user, &n))
+		if ((r = mfad_device_revoke_all(rq->txn, ctx->store, user, &n))
 		    != 0)
 			goto out;
 	} else {
 		memset(&ra, 0, sizeof(ra));
 		ra.id = id;
-		if ((r = mfad_device_list(txn, ctx->store, user,
+		if ((r = mfad_device_list(rq->txn, ctx->store, user,
 		    mfad_revoke_find, &ra)) != 0)
 			goto out;
 		if (!ra.found) {
@@ -929,26 +940,28 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			    "no such device");
 			goto out;
 		}
-		if ((r = mfad_device_del(txn, ctx->store, ra.key)) != 0)
+		if ((r = mfad_device_del(rq->txn, ctx->store, ra.key)) != 0)
 			goto out;
 		n = 1;
 	}
 	snprintf(detail, sizeof(detail), "count=%u uid=%u", n,
 	    (unsigned)peer->uid);
 	snprintf(msg, sizeof(msg), "%u device%s revoked", n, n == 1 ? "" : "s");
-	r = mfad_admin_done(ctx, &txn, peer, "device_revoked", user, detail,
-	    rep, rtype, msg);
+	r = mfad_admin_done(rq, "device_revoked", user, detail, msg);
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mss_str_free(user);
 	mss_str_free(id);
 	return r;
 }
 
 int
-mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_mail_test(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_mail_vars vars;
 	char *to = NULL, *msg = NULL, err[512], bad[MSS_ADDR_WHY_MAX];
 	size_t len = 0;
@@ -985,7 +998,7 @@ mfad_admin_mail_test(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    err[0] ? ": " : "", err);
 		/* The mail went or not already: the admin hears of it
 		 * either way, and the audit line is in the log. */
-		if (mfad_audit(ctx, NULL, &ev) != 0)
+		if (mfad_audit_rq(rq, &ev) != 0)
 			mfad_log(LOG_ERR, "audit of mail test failed");
 	}
 	r = mfad_reply_result(rep, rtype, r == 0 ? 0 : MSS_ERR_MAIL,
@@ -1062,14 +1075,15 @@ mfad_audit_page_one(const struct mfad_audit_rec *a, void *arg)
 }
 
 int
-mfad_admin_audit(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_audit(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_audit_page pg;
 	char *user = NULL;
 	uint64_t since_us, before_us;
 	uint32_t limit;
-	struct mfad_txn *txn = NULL;
 	int r, more = 0;
 
 	memset(&pg, 0, sizeof(pg));
@@ -1086,9 +1100,9 @@ mfad_admin_audit(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	/* The count, the more flag and a margin stay free. */
 	pg.room = MSS_MSG_MAX - 4 - 1 - MFAD_AUDIT_MARGIN;
 	pg.limit = limit;
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	if ((r = mfad_audit_list(txn, ctx->store, user, since_us, before_us,
+	if ((r = mfad_audit_list(rq->txn, ctx->store, user, since_us, before_us,
 	    mfad_audit_page_one, &pg, &more)) != 0)
 		goto out;
 	*rtype = MSS_REP_AUDIT_LIST;
@@ -1097,7 +1111,7 @@ mfad_admin_audit(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_put_u8(rep, (uint8_t)(more != 0))) != 0)
 		goto out;
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mss_buf_free(pg.body);
 	mss_str_free(user);
 	return r;
@@ -1201,9 +1215,12 @@ out:
 }
 
 int
-mfad_admin_backup(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_admin_backup(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	static const char *const names[MSS_BACKUP_FDS] = { "data.mdb",
 	    "mfad.key" };
 	char *dir = NULL, why[512], msg[MSS_STR_MAX], detail[1200];
@@ -1257,7 +1274,7 @@ done:
 
 		/* The backup is written or not already: the admin hears
 		 * of it either way, and the audit line is in the log. */
-		if (mfad_audit(ctx, NULL, &ev) != 0)
+		if (mfad_audit_rq(rq, &ev) != 0)
 			mfad_log(LOG_ERR, "audit of backup failed");
 	}
 	if (code == 0)

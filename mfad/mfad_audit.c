@@ -82,10 +82,11 @@ mfad_audit_log(const struct mfad_audit_ev *ev)
 }
 
 /* Logs and stores ev; counted: whether it is a new event, or a summary
- * of events counted as they came. */
+ * of events counted as they came. Without txn, in rq's transaction,
+ * begun and ended here, or (no rq) in a top-level one of its own. */
 static int
 mfad_audit_rec(struct mfad_ctx *ctx, struct mfad_txn *txn,
-    const struct mfad_audit_ev *ev, int counted)
+    struct mfad_rq *rq, const struct mfad_audit_ev *ev, int counted)
 {
 	struct mfad_audit_rec rec;
 	struct mfad_txn *own = NULL;
@@ -103,6 +104,15 @@ mfad_audit_rec(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	mfad_str_copy(rec.rhost, sizeof(rec.rhost), ev->rhost);
 	mfad_str_copy(rec.result, sizeof(rec.result), ev->result);
 	mfad_str_copy(rec.detail, sizeof(rec.detail), ev->detail);
+	if (txn == NULL && rq != NULL) {
+		if ((r = mfad_rq_begin(rq, 0)) != 0)
+			return r;
+		if ((r = mfad_audit_put(rq->txn, ctx->store, &rec)) != 0) {
+			mfad_rq_abort(rq);
+			return r;
+		}
+		return mfad_rq_end(rq, 1);
+	}
 	if (txn == NULL) {
 		if ((r = mfad_txn_begin(ctx->store, 0, &own)) != 0)
 			return r;
@@ -122,7 +132,13 @@ int
 mfad_audit(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_audit_ev *ev)
 {
-	return mfad_audit_rec(ctx, txn, ev, 0);
+	return mfad_audit_rec(ctx, txn, NULL, ev, 0);
+}
+
+int
+mfad_audit_rq(struct mfad_rq *rq, const struct mfad_audit_ev *ev)
+{
+	return mfad_audit_rec(rq->ctx, NULL, rq, ev, 0);
 }
 
 /*
@@ -179,7 +195,7 @@ mfad_agg_fill(struct mfad_agg *g, const struct mfad_audit_ev *ev)
 /* Writes the summary of g: the last of its events left out, standing
  * for all of them. */
 static int
-mfad_agg_write(struct mfad_ctx *ctx, struct mfad_txn *txn,
+mfad_agg_write(struct mfad_ctx *ctx, struct mfad_txn *txn, struct mfad_rq *rq,
     const struct mfad_agg *g)
 {
 	char detail[256];
@@ -189,12 +205,13 @@ mfad_agg_write(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	snprintf(detail, sizeof(detail), "%s%s(%lu times since the last "
 	    "record, not recorded one by one)", g->detail,
 	    g->detail[0] ? " " : "", g->skipped);
-	return mfad_audit_rec(ctx, txn, &ev, 1);
+	return mfad_audit_rec(ctx, txn, rq, &ev, 1);
 }
 
-int
-mfad_audit_agg(struct mfad_ctx *ctx, struct mfad_txn *txn,
-    const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
+static int
+mfad_audit_agg_in(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    struct mfad_rq *rq, const struct mfad_audit_ev *ev, uint32_t uid,
+    const char *who)
 {
 	struct mfad_agg *g, old;
 	uint64_t key = mfad_agg_key(ev->event, uid, who);
@@ -225,7 +242,7 @@ mfad_audit_agg(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	mfad_agg_fill(g, ev);
 	pthread_mutex_unlock(&mfad_agg_lock);
 
-	if (evict && (r = mfad_agg_write(ctx, txn, &old)) != 0)
+	if (evict && (r = mfad_agg_write(ctx, txn, rq, &old)) != 0)
 		return r;
 	if (skipped > 0) {
 		char detail[256];
@@ -236,9 +253,23 @@ mfad_audit_agg(struct mfad_ctx *ctx, struct mfad_txn *txn,
 		    ev->detail != NULL ? ev->detail : "",
 		    ev->detail != NULL && ev->detail[0] ? " " : "", skipped);
 		e.detail = detail;
-		return mfad_audit(ctx, txn, &e);
+		return mfad_audit_rec(ctx, txn, rq, &e, 0);
 	}
-	return mfad_audit(ctx, txn, ev);
+	return mfad_audit_rec(ctx, txn, rq, ev, 0);
+}
+
+int
+mfad_audit_agg(struct mfad_ctx *ctx, struct mfad_txn *txn,
+    const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
+{
+	return mfad_audit_agg_in(ctx, txn, NULL, ev, uid, who);
+}
+
+int
+mfad_audit_agg_rq(struct mfad_rq *rq, const struct mfad_audit_ev *ev,
+    const char *who)
+{
+	return mfad_audit_agg_in(rq->ctx, NULL, rq, ev, rq->peer->uid, who);
 }
 
 int
@@ -259,7 +290,7 @@ mfad_audit_agg_flush(struct mfad_ctx *ctx, int all)
 		g = mfad_agg[i];
 		mfad_agg[i].skipped = 0;
 		pthread_mutex_unlock(&mfad_agg_lock);
-		if ((r = mfad_agg_write(ctx, NULL, &g)) != 0) {
+		if ((r = mfad_agg_write(ctx, NULL, NULL, &g)) != 0) {
 			mfad_log(LOG_ERR, "audit: a summary of %lu refusals "
 			    "could not be stored", g.skipped);
 			if (first == 0)

@@ -18,11 +18,15 @@ struct mfad_audit_ev {
 	const char	*detail;	/* free text, escaped */
 };
 
-/* Logs ev and stores it in txn (or in a transaction of its own when txn
- * is NULL). Returns the store's error, so a caller inside a transaction
- * can fail closed. */
+/* Logs ev and stores it in txn (or in a top-level transaction of its
+ * own when txn is NULL: never on the committing thread). Returns the
+ * store's error, so a caller inside a transaction can fail closed. */
 int mfad_audit(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_audit_ev *ev) MSS_WUR;
+/* The same in a transaction of rq's, begun and ended here: for a
+ * request that has none open. */
+int mfad_audit_rq(struct mfad_rq *rq, const struct mfad_audit_ev *ev)
+    MSS_WUR;
 
 /* Only the log line of ev: for a decision whose record the store could
  * not take (full), which must still leave a trace. */
@@ -37,6 +41,10 @@ void mfad_audit_log(const struct mfad_audit_ev *ev);
 int mfad_audit_agg(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_audit_ev *ev, uint32_t uid, const char *who)
     MSS_WUR;
+/* The same for rq's caller, in a transaction of rq's begun and ended
+ * only when a record is written: for a request that has none open. */
+int mfad_audit_agg_rq(struct mfad_rq *rq, const struct mfad_audit_ev *ev,
+    const char *who) MSS_WUR;
 /* Stores the counts of windows that ended (all: every count), each in
  * a transaction of its own. Goes on past a failure (logged); returns
  * the first. */

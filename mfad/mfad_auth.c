@@ -207,9 +207,9 @@ mfad_lock_event(struct mfad_ctx *ctx, struct mfad_txn *txn,
 }
 
 int
-mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    const char *user, const char *service)
+mfad_peer_check(struct mfad_rq *rq, const char *user, const char *service)
 {
+	const struct mfad_peer *peer = rq->peer;
 	char detail[128];
 	struct mfad_audit_ev ev = { "peer_denied", user, service, "",
 	    "failure", detail };
@@ -220,43 +220,41 @@ mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (unsigned)peer->uid);
 	/* Refused whether or not the record could be stored (the audit
 	 * line is already in the log). */
-	if (mfad_audit_agg(ctx, NULL, &ev, peer->uid, NULL) != 0)
+	if (mfad_audit_agg_rq(rq, &ev, NULL) != 0)
 		mfad_log(LOG_ERR, "audit of a refused caller failed");
 	return MSS_ERR_PERM;
 }
 
 int
-mfad_commit_throttled(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    struct mss_buf *rep,
-    uint8_t *rtype, const char *user, const char *service, const char *rhost,
-    uint32_t wait, const char *lang)
+mfad_commit_throttled(struct mfad_rq *rq, const char *user,
+    const char *service, const char *rhost, uint32_t wait, const char *lang)
 {
 	struct mfad_audit_ev ev = { "throttled", user, service, rhost,
 	    "failure", "per-account mail limit" };
 	int r;
 
-	if ((r = mfad_audit(ctx, *txn, &ev)) != 0) {
-		mfad_txn_abort(txn);
+	if ((r = mfad_audit(rq->ctx, rq->txn, &ev)) != 0) {
+		mfad_rq_abort(rq);
 		return r;
 	}
-	if ((r = mfad_txn_commit(txn)) != 0)
+	if ((r = mfad_rq_end(rq, 1)) != 0)
 		return r;
-	return mfad_reply_auth_lang(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
-	    0, wait, lang);
+	return mfad_reply_auth_lang(rq->out, &rq->rtype, MSS_AUTH_THROTTLED, "",
+	    "", 0, 0, wait, lang);
 }
 
 int
-mfad_commit_code_sent(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    struct mss_buf *rep,
-    uint8_t *rtype, const char *hex, const char *masked, const char *lang)
+mfad_commit_code_sent(struct mfad_rq *rq, const char *hex,
+    const char *masked, const char *lang)
 {
 	int r;
 
-	if ((r = mfad_txn_commit(txn)) != 0)
+	if ((r = mfad_rq_end(rq, 1)) != 0)
 		return r;
-	mfad_outbox_kick(ctx->outbox);
-	return mfad_reply_auth_lang(rep, rtype, MSS_AUTH_CODE_SENT, hex, masked,
-	    mfad_minutes(ctx->conf), MSS_MAIL_QUEUED, 0, lang);
+	mfad_outbox_kick(rq->ctx->outbox);
+	return mfad_reply_auth_lang(rq->out, &rq->rtype, MSS_AUTH_CODE_SENT,
+	    hex, masked, mfad_minutes(rq->ctx->conf), MSS_MAIL_QUEUED, 0,
+	    lang);
 }
 
 /*
@@ -342,13 +340,14 @@ mfad_auth_cont_free(struct mfad_auth_cont *c)
 }
 
 int
-mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, struct mfad_auth_cont **out)
+mfad_auth_start_prepare(struct mfad_rq *rq, struct mfad_auth_cont **out)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_auth_cont *c;
 	struct mfad_acct a;
-	struct mfad_txn *txn = NULL;
 	int r;
 
 	*out = NULL;
@@ -356,15 +355,15 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		return MSS_ERR_NOMEM;
 	c->peer = *peer;
 	if ((r = mfad_auth_req_parse(req, &c->q, 1)) != 0 ||
-	    (r = mfad_peer_check(ctx, peer, c->q.user, c->q.service)) != 0)
+	    (r = mfad_peer_check(rq, c->q.user, c->q.service)) != 0)
 		goto fail;
 
 	/* Read the hash, then verify with no transaction open. */
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto fail;
 	r = strlen(c->q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, c->q.user, &a);
-	mfad_txn_abort(&txn);
+	    mfad_acct_get(rq->txn, ctx->store, c->q.user, &a);
+	mfad_rq_abort(rq);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto fail;
 	c->found = r == 0;
@@ -408,18 +407,17 @@ mfad_auth_rehash(const struct mfad_auth_cont *c, struct mfad_acct *a)
  * cannot be told apart by the second they were given.
  */
 static int
-mfad_auth_busy(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    const struct mfad_auth_req *qp, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_busy(struct mfad_rq *rq, const struct mfad_auth_req *qp)
 {
 	struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
 	    qp->rhost, "failure", "global mail ceiling" };
 	int r;
 
-	mfad_txn_abort(txn);
-	if ((r = mfad_audit(ctx, NULL, &ev)) != 0)
+	mfad_rq_abort(rq);
+	if ((r = mfad_audit_rq(rq, &ev)) != 0)
 		return r;
-	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
-	    MFAD_CEILING_WAIT);
+	return mfad_reply_auth(rq->out, &rq->rtype, MSS_AUTH_THROTTLED, "", "",
+	    0, 0, MFAD_CEILING_WAIT);
 }
 
 /*
@@ -433,10 +431,10 @@ mfad_auth_busy(struct mfad_ctx *ctx, struct mfad_txn **txn,
  * the notice; else the reply is written and *txn committed.
  */
 static int
-mfad_auth_takeover(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    const struct mfad_auth_cont *c, struct mfad_acct *a, int has_dev,
-    uint64_t now, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_takeover(struct mfad_rq *rq, const struct mfad_auth_cont *c,
+    struct mfad_acct *a, int has_dev, uint64_t now)
 {
+	struct mfad_ctx *ctx = rq->ctx;
 	const struct mfad_conf *conf = ctx->conf;
 	const struct mfad_auth_req *qp = &c->q;
 	struct mfad_audit_ev ev = { "code_taken_over", qp->user, qp->service,
@@ -451,7 +449,7 @@ mfad_auth_takeover(struct mfad_ctx *ctx, struct mfad_txn **txn,
 	if (!a->has_cur_login)
 		return MSS_ERR_NOTFOUND;
 	memcpy(oldkey, a->cur_login, sizeof(oldkey));
-	if ((r = mfad_login_get(*txn, ctx->store, oldkey, &old)) != 0)
+	if ((r = mfad_login_get(rq->txn, ctx->store, oldkey, &old)) != 0)
 		return r;
 	/* Only a live sign-in code; one bound to its token (stored before
 	 * nonces) cannot move. */
@@ -466,22 +464,23 @@ mfad_auth_takeover(struct mfad_ctx *ctx, struct mfad_txn **txn,
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
 	if (!l.noticed) {
-		if ((r = mfad_notice_queue(ctx, *txn, MFAD_MAIL_CODE_TAKEN, a,
+		if ((r = mfad_notice_queue(ctx, rq->txn, MFAD_MAIL_CODE_TAKEN,
+		    a,
 		    &l, left, 0, now)) != 0)
 			goto out;
 		l.noticed = 1;
 	}
 	a->has_cur_login = 1;
 	memcpy(a->cur_login, key, sizeof(a->cur_login));
-	if ((r = mfad_login_put(*txn, ctx->store, oldkey, &old)) != 0 ||
-	    (r = mfad_login_put(*txn, ctx->store, key, &l)) != 0 ||
-	    (r = mfad_acct_put(*txn, ctx->store, a, a->email)) != 0 ||
-	    (r = mfad_audit(ctx, *txn, &ev)) != 0 ||
-	    (r = mfad_txn_commit(txn)) != 0)
+	if ((r = mfad_login_put(rq->txn, ctx->store, oldkey, &old)) != 0 ||
+	    (r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
+	    (r = mfad_acct_put(rq->txn, ctx->store, a, a->email)) != 0 ||
+	    (r = mfad_audit(ctx, rq->txn, &ev)) != 0 ||
+	    (r = mfad_rq_end(rq, 1)) != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
-	r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_CODE_VALID, hex, l.masked,
-	    left, l.mail, 0, mfad_acct_reply_lang(a));
+	r = mfad_reply_auth_lang(rq->out, &rq->rtype, MSS_AUTH_CODE_VALID, hex,
+	    l.masked, left, l.mail, 0, mfad_acct_reply_lang(a));
 out:
 	sodium_memzero(&old, sizeof(old));
 	sodium_memzero(&l, sizeof(l));
@@ -524,9 +523,11 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
 }
 
 int
-mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
-    uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	const struct mfad_auth_req *qp = &c->q;
 	struct mfad_acct a;
@@ -534,7 +535,6 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	struct mfad_device d;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], devhash[32];
 	char hex[2 * MFAD_TOKEN_BYTES + 1];
-	struct mfad_txn *txn = NULL;
 	const char *why = NULL;
 	uint32_t wait = 0;
 	uint64_t now;
@@ -552,14 +552,14 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	 */
 	full = mfad_outbox_ceiling_full(ctx->outbox, conf->mail_max_per_minute,
 	    &cwait);
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = found ? mfad_acct_get(txn, ctx->store, qp->user, &a) :
+	r = found ? mfad_acct_get(rq->txn, ctx->store, qp->user, &a) :
 	    MSS_ERR_NOTFOUND;
 	found = r == 0;
 	if (r == MSS_ERR_NOTFOUND) {
-		if ((r = mfad_deny(ctx, txn, qp, "unknown user")) != 0 ||
-		    (r = mfad_txn_commit(&txn)) != 0)
+		if ((r = mfad_deny(ctx, rq->txn, qp, "unknown user")) != 0 ||
+		    (r = mfad_rq_end(rq, 1)) != 0)
 			goto out_txn;
 		r = full ? mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "",
 		    "", 0, 0, MFAD_CEILING_WAIT) :
@@ -594,13 +594,14 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			kind = MFAD_LOGIN_ENROLL;
 	}
 	if (why != NULL) {
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_deny(ctx, txn, qp, why)) != 0)
+		if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
+		    a.email)) != 0 ||
+		    (r = mfad_deny(ctx, rq->txn, qp, why)) != 0)
 			goto out_txn;
-		if (locked_now && (r = mfad_lock_event(ctx, txn, &a,
+		if (locked_now && (r = mfad_lock_event(ctx, rq->txn, &a,
 		    locked_now, qp->service, qp->rhost)) != 0)
 			goto out_txn;
-		if ((r = mfad_txn_commit(&txn)) != 0)
+		if ((r = mfad_rq_end(rq, 1)) != 0)
 			goto out_txn;
 		r = full ? mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "",
 		    "", 0, 0, MFAD_CEILING_WAIT) :
@@ -616,7 +617,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
 		    devhash);
 		has_dev = 1;
-		r = mfad_device_get(txn, ctx->store, devhash, &d);
+		r = mfad_device_get(rq->txn, ctx->store, devhash, &d);
 		if (r == 0 && d.expires > now && strcmp(d.user, qp->user) == 0 &&
 		    kind == MFAD_LOGIN_SIGNIN) {
 			struct mfad_audit_ev ev = { "login_ok", qp->user,
@@ -628,12 +629,12 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			d.last_used = now;
 			if (mfad_store_full_recently())
 				r = MSS_ERR_MAPFULL;
-			else if ((r = mfad_acct_put(txn, ctx->store, &a,
+			else if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
 			    a.email)) == 0 &&
-			    (r = mfad_device_put(txn, ctx->store, devhash,
+			    (r = mfad_device_put(rq->txn, ctx->store, devhash,
 			    &d)) == 0 &&
-			    (r = mfad_audit(ctx, txn, &ev)) == 0)
-				r = mfad_txn_commit(&txn);
+			    (r = mfad_audit(ctx, rq->txn, &ev)) == 0)
+				r = mfad_rq_end(rq, 1);
 			if (r == MSS_ERR_MAPFULL) {
 				/*
 				 * The decision needed no write: a full store
@@ -643,7 +644,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 				 * would let whoever filled the store lock
 				 * everyone out.
 				 */
-				mfad_txn_abort(&txn);
+				mfad_rq_abort(rq);
 				ev.detail = "method=device, store full: not "
 				    "recorded";
 				mfad_audit_log(&ev);
@@ -658,7 +659,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			 * still does.
 			 */
 			if (quiet && c->nh[0] == '\0')
-				mfad_store_lazy();
+				mfad_rq_lazy(rq);
 			r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_OK, "",
 			    "", 0, 0, 0, mfad_acct_reply_lang(&a));
 			goto out;
@@ -667,28 +668,28 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			goto out_txn;
 	}
 	if (full) {
-		r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
+		r = mfad_auth_busy(rq, qp);
 		goto out;
 	}
 
 	if (mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
 		/* A live code to continue with rather than a wait. */
-		r = mfad_auth_takeover(ctx, &txn, c, &a, has_dev, now, rtype,
-		    rep);
+		r = mfad_auth_takeover(rq, c, &a, has_dev, now);
 		if (r == MSS_ERR_THROTTLED) {
-			r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
+			r = mfad_auth_busy(rq, qp);
 			goto out;
 		}
 		if (r != MSS_ERR_NOTFOUND)
-			goto out_txn;	/* done (txn is NULL), or failed */
+			goto out_txn;	/* done (ended), or failed */
 		/* None: the owner is told that the password was right. */
-		r = mfad_auth_throttle_notice(ctx, txn, qp, &a, now, &queued);
+		r = mfad_auth_throttle_notice(ctx, rq->txn, qp, &a, now,
+		    &queued);
 		if (r == MSS_ERR_THROTTLED) {
-			r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
+			r = mfad_auth_busy(rq, qp);
 			goto out;
 		}
 		if (r != 0 ||
-		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0)
+		    (r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) != 0)
 			goto out_txn;
 		/* An account with recovery codes still gets a code prompt,
 		 * for one of them: no new mail is needed for that. */
@@ -699,7 +700,7 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			mfad_login_no_code(ctx, &l, now);
 			mfad_token_new(token, hex);
 			mfad_token_key(token, key);
-			if ((r = mfad_login_put(txn, ctx->store, key,
+			if ((r = mfad_login_put(rq->txn, ctx->store, key,
 			    &l)) != 0)
 				goto out_txn;
 		}
@@ -708,16 +709,16 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 			    qp->service, qp->rhost, "failure",
 			    "per-account mail limit, recovery code prompt" };
 
-			if ((r = mfad_audit(ctx, txn, &ev)) != 0 ||
-			    (r = mfad_txn_commit(&txn)) != 0)
+			if ((r = mfad_audit(ctx, rq->txn, &ev)) != 0 ||
+			    (r = mfad_rq_end(rq, 1)) != 0)
 				goto out_txn;
 			r = mfad_reply_auth_lang(rep, rtype,
 			    MSS_AUTH_THROTTLED, hex, l.masked,
 			    mfad_minutes(conf), l.mail, wait,
 			    mfad_acct_reply_lang(&a));
 		} else
-			r = mfad_commit_throttled(ctx, &txn, rep, rtype,
-			    qp->user, qp->service, qp->rhost, wait,
+			r = mfad_commit_throttled(rq, qp->user,
+			    qp->service, qp->rhost, wait,
 			    mfad_acct_reply_lang(&a));
 		if (r == 0 && queued)
 			mfad_outbox_kick(ctx->outbox);
@@ -728,9 +729,9 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	    qp->service, qp->rhost, a.email, has_dev ? qp->device : "", now);
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_login_send_code(ctx, txn, &a, &l, token, key, now);
+	r = mfad_login_send_code(ctx, rq->txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
-		r = mfad_auth_busy(ctx, &txn, qp, rtype, rep);
+		r = mfad_auth_busy(rq, qp);
 		goto out;
 	}
 	if (r != 0)
@@ -742,16 +743,17 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 		struct mfad_audit_ev ev = { "code_sent", qp->user, qp->service,
 		    qp->rhost, "info", NULL };
 
-		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_acct_put(rq->txn, ctx->store, &a,
+		    a.email)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out_txn;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked,
+	r = mfad_commit_code_sent(rq, hex, l.masked,
 	    mfad_acct_reply_lang(&a));
 	goto out;
 out_txn:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 out:
 	if (found)
 		mfad_acct_wipe(&a);
@@ -761,15 +763,14 @@ out:
 }
 
 int
-mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_start(struct mfad_rq *rq)
 {
 	struct mfad_auth_cont *c;
 	int r;
 
-	if ((r = mfad_auth_start_prepare(ctx, peer, req, &c)) != 0)
+	if ((r = mfad_auth_start_prepare(rq, &c)) != 0)
 		return r;
-	r = mfad_auth_start_finish(ctx, c, rtype, rep);
+	r = mfad_auth_start_finish(rq, c);
 	mfad_auth_cont_free(c);
 	return r;
 }
@@ -828,16 +829,18 @@ mfad_decoy_mail_state(struct mfad_ctx *ctx)
 }
 
 int
-mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_code(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], h[32];
 	char *hex = NULL, *code = NULL, norm[MFAD_RECOVERY_CHARS + 1];
 	const char *event, *result = "failure", *detail = NULL;
-	struct mfad_txn *txn = NULL;
 	uint8_t res, may = 0;
 	uint32_t left = 0;
 	uint64_t now = mfad_clock_real_s();
@@ -848,11 +851,11 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &code, MSS_CODE_ANSWER_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
+	r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l, &a);
 	if (r == MSS_ERR_NOTFOUND) {
-		mfad_txn_abort(&txn);
+		mfad_rq_abort(rq);
 		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0,
 		    MSS_NEXT_DONE, "");
 		goto out;
@@ -944,20 +947,21 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		struct mfad_audit_ev ev = { event, l.user, l.service, l.rhost,
 		    result, detail };
 
-		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_login_acct_save(txn, ctx, &a, &l)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_login_acct_save(rq->txn, ctx, &a, &l)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
 	/* The owner hears of it: no code was mailed for this sign-in. Fail
 	 * closed: no notice, no use (the global ceiling is full). */
-	if (recovered && (r = mfad_recovery_used(ctx, txn, &a, &l, now)) != 0)
+	if (recovered && (r = mfad_recovery_used(ctx, rq->txn, &a, &l,
+	    now)) != 0)
 		goto out;
 	if (locked_now && l.kind != MFAD_LOGIN_DECOY &&
-	    (r = mfad_lock_event(ctx, txn, &a, locked_now, l.service,
+	    (r = mfad_lock_event(ctx, rq->txn, &a, locked_now, l.service,
 	    l.rhost)) != 0)
 		goto out;
-	if ((r = mfad_txn_commit(&txn)) != 0)
+	if ((r = mfad_rq_end(rq, 1)) != 0)
 		goto out;
 	if (recovered)
 		mfad_outbox_kick(ctx->outbox);
@@ -972,7 +976,7 @@ mfad_auth_code(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    res == MSS_CODE_OK && l.kind != MFAD_LOGIN_DECOY ?
 	    mfad_acct_reply_lang(&a) : "");
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (have_acct)
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
@@ -982,15 +986,17 @@ out:
 }
 
 int
-mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_resend(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL;
-	struct mfad_txn *txn = NULL;
 	uint32_t wait;
 	uint64_t now = mfad_clock_real_s();
 	int r, have_acct = 0;
@@ -998,9 +1004,9 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
+	r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l, &a);
 	if (r == MSS_ERR_NOTFOUND) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
 		    0, 0);
@@ -1017,8 +1023,7 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	/* A login of the empty-password path has its own throttle. */
 	if (l.has_tkey) {
-		r = mfad_code_resend(ctx, &txn, &a, &l, token, key, hex,
-		    rtype, rep);
+		r = mfad_code_resend(rq, &a, &l, token, key, hex);
 		goto out;
 	}
 	if (mfad_acct_rule_is_locked(&a, now)) {
@@ -1028,12 +1033,12 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	}
 	if (l.kind != MFAD_LOGIN_DECOY &&
 	    mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
-		r = mfad_commit_throttled(ctx, &txn, rep, rtype, l.user,
-		    l.service, l.rhost, wait, "");
+		r = mfad_commit_throttled(rq, l.user, l.service, l.rhost,
+		    wait, "");
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */
-	r = mfad_login_send_code(ctx, txn, &a, &l, token, key, now);
+	r = mfad_login_send_code(ctx, rq->txn, &a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
 		    0, 60);
@@ -1045,14 +1050,14 @@ mfad_auth_resend(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		struct mfad_audit_ev ev = { "code_resent", l.user, l.service,
 		    l.rhost, "info", NULL };
 
-		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_login_acct_save(txn, ctx, &a, &l)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_login_acct_save(rq->txn, ctx, &a, &l)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked, "");
+	r = mfad_commit_code_sent(rq, hex, l.masked, "");
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (have_acct)
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
@@ -1061,9 +1066,12 @@ out:
 }
 
 int
-mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_remember(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
 	struct mfad_acct a;
@@ -1071,16 +1079,15 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_mail_vars vars;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL;
-	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	int r, have_acct = 0;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_login_open(ctx, peer, txn, hex, token, key, &l,
+	if ((r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l,
 	    &a)) != 0)
 		goto out;
 	have_acct = 1;
@@ -1107,21 +1114,22 @@ mfad_auth_remember(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		struct mfad_audit_ev ev = { "device_remembered", l.user,
 		    l.service, l.rhost, "success", l.device_kind };
 
-		if ((r = mfad_device_put(txn, ctx->store, l.devhash, &d)) != 0 ||
-		    (r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+		if ((r = mfad_device_put(rq->txn, ctx->store, l.devhash,
+		    &d)) != 0 ||
+		    (r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_outbox_queue(ctx, txn, MFAD_MAIL_DEVICE, a.user, a.email,
+	r = mfad_outbox_queue(ctx, rq->txn, MFAD_MAIL_DEVICE, a.user, a.email,
 	    a.lang, &vars, now + 86400, NULL);
 	if (r != 0 && r != MSS_ERR_THROTTLED)
 		goto out;
-	if ((r = mfad_txn_commit(&txn)) != 0)
+	if ((r = mfad_rq_end(rq, 1)) != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, "device remembered");
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (have_acct)
 		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
@@ -1130,12 +1138,13 @@ out:
 }
 
 int
-mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_auth_acct(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_acct a;
 	char *service = NULL, *user = NULL;
-	struct mfad_txn *txn = NULL;
 	uint8_t state;
 	int r;
 
@@ -1143,13 +1152,13 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((r = mfad_peer_check(ctx, peer, user, service)) != 0)
+	if ((r = mfad_peer_check(rq, user, service)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, user, &a);
-	mfad_txn_abort(&txn);
+	    mfad_acct_get(rq->txn, ctx->store, user, &a);
+	mfad_rq_abort(rq);
 	if (r == MSS_ERR_NOTFOUND)
 		state = MSS_ACCT_UNKNOWN;
 	else if (r != 0)
@@ -1169,7 +1178,7 @@ mfad_auth_acct(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    "", "failure", state == MSS_ACCT_LOCKED ? "locked" :
 		    "disabled" };
 
-		if ((r = mfad_audit_agg(ctx, NULL, &ev, peer->uid, user)) != 0)
+		if ((r = mfad_audit_agg_rq(rq, &ev, user)) != 0)
 			goto out;
 	}
 	*rtype = MSS_REP_ACCT;

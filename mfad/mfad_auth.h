@@ -13,8 +13,7 @@
 #include "mfad_mail.h"
 #include "mfad_ctx.h"
 
-int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
+int mfad_auth_start(struct mfad_rq *) MSS_WUR;
 
 /*
  * AUTH_START in two halves, so that the slow one (the password check,
@@ -24,19 +23,15 @@ int mfad_auth_start(struct mfad_ctx *, const struct mfad_peer *,
  * both in a row.
  */
 struct mfad_auth_cont;
-int mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, struct mfad_auth_cont **c) MSS_WUR;
-int mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
-    uint8_t *rtype, struct mss_buf *rep) MSS_WUR;
+int mfad_auth_start_prepare(struct mfad_rq *rq, struct mfad_auth_cont **c)
+    MSS_WUR;
+int mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
+    MSS_WUR;
 void mfad_auth_cont_free(struct mfad_auth_cont *c);
-int mfad_auth_code(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
-int mfad_auth_resend(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
-int mfad_auth_remember(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
-int mfad_auth_acct(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
+int mfad_auth_code(struct mfad_rq *) MSS_WUR;
+int mfad_auth_resend(struct mfad_rq *) MSS_WUR;
+int mfad_auth_remember(struct mfad_rq *) MSS_WUR;
+int mfad_auth_acct(struct mfad_rq *) MSS_WUR;
 
 
 /* Shared by the login, enrollment and reset handlers. */
@@ -68,8 +63,8 @@ void mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
     const char *rhost, uint64_t now);
 /* 0 when peer may act for user; else audits the refusal and returns
  * MSS_ERR_PERM. */
-int mfad_peer_check(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    const char *user, const char *service) MSS_WUR;
+int mfad_peer_check(struct mfad_rq *rq, const char *user,
+    const char *service) MSS_WUR;
 /* Queues a notice (no code) about a's account for kind, with l's
  * service, address and mask when l is not NULL. A notice lost to the
  * global ceiling is logged, never fatal to what it reports. */
@@ -88,16 +83,15 @@ int mfad_lock_event(struct mfad_ctx *ctx, struct mfad_txn *txn,
  * them apart.
  *
  * mfad_commit_throttled: the per-account mail limit said no; audits it
- * in txn, commits txn (NULL on return) and answers "throttled, wait this
- * long".
+ * in rq's transaction, ends it with a commit and answers "throttled,
+ * wait this long".
  */
-int mfad_commit_throttled(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    struct mss_buf *rep, uint8_t *rtype, const char *user,
+int mfad_commit_throttled(struct mfad_rq *rq, const char *user,
     const char *service, const char *rhost, uint32_t wait,
     const char *lang) MSS_WUR;
-/* Commits *txn (NULL on return), wakes the mail sender and answers "code sent". */
-int mfad_commit_code_sent(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    struct mss_buf *rep, uint8_t *rtype, const char *hex,
+/* Ends rq's transaction with a commit, wakes the mail sender and answers
+ * "code sent". */
+int mfad_commit_code_sent(struct mfad_rq *rq, const char *hex,
     const char *masked, const char *lang) MSS_WUR;
 /* MSS_REP_AUTH with lang "" (mfad_reply_auth) or the given one. */
 int mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,

@@ -1,7 +1,57 @@
 #include "config.h"
 
 #include "mfad_ctx.h"
+#include "mfad_log.h"
 #include "mss_proto.h"
+
+int
+mfad_rq_begin(struct mfad_rq *rq, int rdonly)
+{
+	int r;
+
+	if (rq->txn != NULL) {
+		mfad_log(LOG_ERR, "request: a second transaction begun "
+		    "before the first ended");
+		return MSS_ERR_INVAL;
+	}
+	if (rq->batch != NULL)
+		r = mfad_txn_begin_child(rq->batch, &rq->txn);
+	else
+		r = mfad_txn_begin(rq->ctx->store, rdonly, &rq->txn);
+	rq->rdonly = rdonly;
+	rq->end_r = 0;
+	return r;
+}
+
+int
+mfad_rq_end(struct mfad_rq *rq, int commit)
+{
+	if (rq->txn == NULL)
+		return rq->end_r;
+	if (commit && !rq->rdonly)
+		rq->end_r = mfad_txn_commit(&rq->txn);
+	else {
+		mfad_txn_abort(&rq->txn);
+		rq->end_r = 0;
+	}
+	return rq->end_r;
+}
+
+void
+mfad_rq_abort(struct mfad_rq *rq)
+{
+	if (rq->txn != NULL) {
+		mfad_txn_abort(&rq->txn);
+		rq->end_r = 0;
+	}
+}
+
+void
+mfad_rq_lazy(struct mfad_rq *rq)
+{
+	if (rq->batch != NULL)
+		rq->lazy = 1;
+}
 
 int
 mfad_reply_result(struct mss_buf *rep, uint8_t *rtype, int code,

@@ -1,6 +1,7 @@
 /*
  * The floor every handler stands on: the context a request runs with,
- * the handler's type and the reply writers. It includes only lower
+ * the request's lifetime (struct mfad_rq, its transaction included), the
+ * handler's type and the reply writers. It includes only lower
  * layers (configuration, store, peer, keys), never the transport, the
  * pool or the dispatch table, so that a handler compiles and runs alone.
  */
@@ -35,14 +36,63 @@ struct mfad_ctx {
 };
 
 /*
- * A request handler: parses req (strictly, ending with mss_buf_end),
- * fills rep and *rtype, returns 0. A negative return sends an
+ * One request's lifetime, as its handler sees it: the context, the
+ * caller, what came, the reply it fills, and its transaction.
+ *
+ * The handler opens the transaction with mfad_rq_begin and ends it with
+ * mfad_rq_end, which commits or aborts it exactly once and leaves txn
+ * NULL; a handler that needs two (a read, a hash off the loop, a write)
+ * begins again after the end. The dispatcher calls mfad_rq_abort after
+ * every handler, so a transaction left open is aborted, never committed
+ * by mistake. Handlers reply only after what they wrote is
+ * durable: on the committing thread the pool holds the reply until the
+ * batch commits (or carries it, see mfad_rq_lazy).
+ */
+struct mfad_rq {
+	struct mfad_ctx		*ctx;
+	const struct mfad_peer	*peer;
+	struct mss_buf		*in;	/* the request */
+	struct mss_buf		*out;	/* the reply's body */
+	uint8_t			 rtype;	/* the reply's type */
+	struct mfad_txn		*txn;	/* from begin to end, else NULL */
+	/* Set by the dispatcher: the group commit's batch on the
+	 * committing thread, NULL elsewhere. Only mfad_rq_begin uses it. */
+	struct mfad_txn		*batch;
+	int			 rdonly;	/* txn was begun read-only */
+	int			 end_r;		/* the last end's result */
+	int			 lazy;		/* see mfad_rq_lazy */
+};
+
+/*
+ * Opens rq's transaction: a child of the batch on the committing
+ * thread, else a top-level one. rdonly is honoured either way: a
+ * read-only child is aborted at its end, whatever the handler asks.
+ * A transaction already open is refused (MSS_ERR_INVAL).
+ */
+int mfad_rq_begin(struct mfad_rq *rq, int rdonly) MSS_WUR;
+/*
+ * Ends rq's transaction: commits it when commit is set and it may write,
+ * else aborts it. The result of the commit (0 after an abort); with no
+ * transaction open, a no-op returning the last end's result.
+ */
+int mfad_rq_end(struct mfad_rq *rq, int commit) MSS_WUR;
+/* mfad_rq_end(rq, 0), for a path that already has its error. */
+void mfad_rq_abort(struct mfad_rq *rq);
+/*
+ * The request's changes guard nothing (the last use of a device, a last
+ * login, the audit copy of a success): on the committing thread its
+ * reply need not wait for the disk (see mfad_committer). Elsewhere it
+ * changes nothing.
+ */
+void mfad_rq_lazy(struct mfad_rq *rq);
+
+/*
+ * A request handler: parses rq->in (strictly, ending with mss_buf_end),
+ * fills rq->out and rq->rtype, returns 0. A negative return sends an
  * MSS_REP_RESULT with that code, except MSS_ERR_PROTO, which drops the
  * connection.
  */
-typedef int (*mfad_handler_fn)(struct mfad_ctx *ctx,
-    const struct mfad_peer *peer, struct mss_buf *req, uint8_t *rtype,
-    struct mss_buf *rep);
+typedef int (*mfad_handler_fn)(struct mfad_rq *rq);
 
 /* Fills rep with an MSS_REP_RESULT. */
 int mfad_reply_result(struct mss_buf *rep, uint8_t *rtype, int code,

@@ -25,10 +25,9 @@ static struct mfad_log_limit mfad_lim_bad =
 /* Dispatch table: who may send what, and who answers it. */
 
 static int
-mfad_h_user_del(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_user_del(struct mfad_rq *rq)
 {
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DEL);
+	return mfad_admin_user_op(rq, MSS_REQ_USER_DEL);
 }
 
 /*
@@ -37,9 +36,10 @@ mfad_h_user_del(struct mfad_ctx *c, const struct mfad_peer *p,
  * when it may go on, MSS_ERR_PERM (audited) when not, or the parse error.
  */
 static int
-mfad_h_self(struct mfad_ctx *c, const struct mfad_peer *p,
-    const struct mss_buf *q, const char *what)
+mfad_h_self(struct mfad_rq *rq, const char *what)
 {
+	const struct mfad_peer *p = rq->peer;
+	const struct mss_buf *q = rq->in;
 	struct mfad_audit_ev ev = { "peer_denied", p->name, what, "",
 	    "failure", NULL };
 	struct mss_buf *copy;
@@ -62,7 +62,7 @@ mfad_h_self(struct mfad_ctx *c, const struct mfad_peer *p,
 	ev.detail = detail;
 	/* The refusal stands whether or not its record could be stored
 	 * (the audit line is already in the log). */
-	if (mfad_audit_agg(c, NULL, &ev, p->uid, NULL) != 0)
+	if (mfad_audit_agg_rq(rq, &ev, NULL) != 0)
 		mfad_log(LOG_ERR, "audit failed");
 out:
 	mss_str_free(user);
@@ -71,71 +71,63 @@ out:
 }
 
 static int
-mfad_h_user_show(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_user_show(struct mfad_rq *rq)
 {
 	int e;
 
-	if ((e = mfad_h_self(c, p, q, "user show")) != 0)
+	if ((e = mfad_h_self(rq, "user show")) != 0)
 		return e;
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_SHOW);
+	return mfad_admin_user_op(rq, MSS_REQ_USER_SHOW);
 }
 
 static int
-mfad_h_device_list(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_device_list(struct mfad_rq *rq)
 {
 	int e;
 
-	if ((e = mfad_h_self(c, p, q, "device list")) != 0)
+	if ((e = mfad_h_self(rq, "device list")) != 0)
 		return e;
-	return mfad_admin_device_list(c, p, q, t, r);
+	return mfad_admin_device_list(rq);
 }
 
 static int
-mfad_h_device_revoke(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_device_revoke(struct mfad_rq *rq)
 {
 	int e;
 
-	if ((e = mfad_h_self(c, p, q, "device revoke")) != 0)
+	if ((e = mfad_h_self(rq, "device revoke")) != 0)
 		return e;
-	return mfad_admin_device_revoke(c, p, q, t, r);
+	return mfad_admin_device_revoke(rq);
 }
 
 static int
-mfad_h_user_lock(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_user_lock(struct mfad_rq *rq)
 {
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_LOCK);
+	return mfad_admin_user_op(rq, MSS_REQ_USER_LOCK);
 }
 
 static int
-mfad_h_user_unlock(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_user_unlock(struct mfad_rq *rq)
 {
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_UNLOCK);
+	return mfad_admin_user_op(rq, MSS_REQ_USER_UNLOCK);
 }
 
 static int
-mfad_h_user_disable(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_user_disable(struct mfad_rq *rq)
 {
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_DISABLE);
+	return mfad_admin_user_op(rq, MSS_REQ_USER_DISABLE);
 }
 
 static int
-mfad_h_user_enable(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_user_enable(struct mfad_rq *rq)
 {
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_ENABLE);
+	return mfad_admin_user_op(rq, MSS_REQ_USER_ENABLE);
 }
 
 static int
-mfad_h_user_reenroll(struct mfad_ctx *c, const struct mfad_peer *p,
-    struct mss_buf *q, uint8_t *t, struct mss_buf *r)
+mfad_h_user_reenroll(struct mfad_rq *rq)
 {
-	return mfad_admin_user_op(c, p, q, t, r, MSS_REQ_USER_REENROLL);
+	return mfad_admin_user_op(rq, MSS_REQ_USER_REENROLL);
 }
 
 static const struct mfad_handler mfad_handlers[] = {
@@ -262,7 +254,7 @@ mfad_dispatch_fail(struct mfad_req *q, int r)
 
 /* The caller's roles allow h? Audits a refusal. */
 static int
-mfad_dispatch_allowed(struct mfad_ctx *ctx, const struct mfad_req *q,
+mfad_dispatch_allowed(struct mfad_rq *rq, const struct mfad_req *q,
     const struct mfad_handler *h)
 {
 	struct mfad_audit_ev ev = { "peer_denied", q->peer.name, h->name, "",
@@ -273,47 +265,69 @@ mfad_dispatch_allowed(struct mfad_ctx *ctx, const struct mfad_req *q,
 		return 1;
 	/* Refused whether or not the record could be stored (the audit
 	 * line is already in the log). */
-	if (mfad_audit_agg(ctx, NULL, &ev, q->peer.uid, NULL) != 0)
+	if (mfad_audit_agg_rq(rq, &ev, NULL) != 0)
 		mfad_log(LOG_ERR, "audit failed");
 	return 0;
 }
 
+/*
+ * After the handler, whatever it returned: a transaction it left open is
+ * aborted. One that could write and was left open by a handler that
+ * answered success lost a change its reply may speak of: logged.
+ */
+static void
+mfad_dispatch_end(struct mfad_rq *rq, int r)
+{
+	if (rq->txn != NULL && !rq->rdonly && r == 0)
+		mfad_log(LOG_ERR, "request: a change left uncommitted was "
+		    "dropped");
+	mfad_rq_abort(rq);
+}
+
 void
-mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q)
+mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q,
+    struct mfad_txn *batch)
 {
 	const struct mfad_handler *h;
 	struct mfad_ctx ctx;
-	struct mss_buf *rep;
-	uint8_t rtype = 0;
+	struct mfad_rq rq;
 	int r;
 
-	if ((rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+	memset(&rq, 0, sizeof(rq));
+	if ((rq.out = mss_buf_new(MSS_MSG_MAX)) == NULL)
 		return;
 	/* The configuration current now, whatever a reload does meanwhile. */
 	mfad_snap_view(shared, &ctx);
+	rq.ctx = &ctx;
+	rq.peer = &q->peer;
+	rq.in = q->in;
+	rq.batch = batch;
 	h = mfad_dispatch_find(q->type);
 	if (h == NULL)
 		r = MSS_ERR_PROTO;
-	else if (!mfad_dispatch_allowed(&ctx, q, h))
+	else if (!mfad_dispatch_allowed(&rq, q, h))
 		r = MSS_ERR_PERM;
 	else if (q->cont != NULL)
-		r = mfad_auth_start_finish(&ctx, q->cont, &rtype, rep);
+		r = mfad_auth_start_finish(&rq, q->cont);
 	else if (h->flags & MFAD_H_SPLIT) {
-		r = mfad_auth_start_prepare(&ctx, &q->peer, q->in, &q->cont);
+		r = mfad_auth_start_prepare(&rq, &q->cont);
 		if (r == 0) {
+			mfad_dispatch_end(&rq, r);
 			mfad_snap_view_end(&ctx);
-			mss_buf_free(rep);
+			mss_buf_free(rq.out);
 			return;
 		}
 	} else
-		r = h->fn(&ctx, &q->peer, q->in, &rtype, rep);
+		r = h->fn(&rq);
+	mfad_dispatch_end(&rq, r);
+	q->lazy = rq.lazy;
 	mfad_snap_view_end(&ctx);
 	if (q->cont != NULL) {
 		mfad_auth_cont_free(q->cont);
 		q->cont = NULL;
 	}
-	mfad_dispatch_outcome(q, r, rtype, rep);
-	mss_buf_free(rep);
+	mfad_dispatch_outcome(q, r, rq.rtype, rq.out);
+	mss_buf_free(rq.out);
 }
 
 void
@@ -344,12 +358,14 @@ mfad_dispatch_clear(struct mfad_req *q)
 /*
  * One request through the pool's path, on the calling thread and without
  * the socket (tests, fuzzers): the role check, then its handler, or both
- * halves of AUTH_START. Returns the framed reply, which the caller frees,
- * or NULL where mfad drops the connection. Only reads peer's descriptors.
+ * halves of AUTH_START, their transactions children of batch when it is
+ * not NULL (as on the committing thread). Returns the framed reply,
+ * which the caller frees, or NULL where mfad drops the connection. Only
+ * reads peer's descriptors.
  */
 struct mss_buf *
-mfad_server_dispatch(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    uint8_t type, struct mss_buf *req)
+mfad_server_dispatch(struct mfad_ctx *ctx, struct mfad_txn *batch,
+    const struct mfad_peer *peer, uint8_t type, struct mss_buf *req)
 {
 	struct mfad_req q;
 
@@ -357,9 +373,9 @@ mfad_server_dispatch(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	q.type = type;
 	q.in = req;
 	q.peer = *peer;
-	mfad_dispatch_run(ctx, &q);
+	mfad_dispatch_run(ctx, &q, batch);
 	if (q.cont != NULL)
-		mfad_dispatch_run(ctx, &q);
+		mfad_dispatch_run(ctx, &q, batch);
 	return q.out;
 }
 

@@ -40,6 +40,7 @@ struct mfad_req {
 	struct mss_buf		*in;
 	struct mss_buf		*out;	/* framed reply, or NULL: drop */
 	struct mfad_auth_cont	*cont;	/* AUTH_START's second half */
+	int			 lazy;	/* it called mfad_rq_lazy */
 };
 
 /* The entry for type, or NULL. */
@@ -48,9 +49,13 @@ const struct mfad_handler *mfad_dispatch_find(uint8_t type);
 /*
  * Runs q (or AUTH_START's first half, which sets q->cont and leaves the
  * reply to the committer): the role check, then the handler with one
- * configuration snapshot. The framed reply is in q->out.
+ * configuration snapshot, in a struct mfad_rq whose transactions are
+ * children of batch (the committing thread's) or, when batch is NULL,
+ * top-level. Ends whatever transaction the handler left open. The
+ * framed reply is in q->out.
  */
-void mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q);
+void mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q,
+    struct mfad_txn *batch);
 
 /* A batch that did not commit: q's reply becomes a RESULT r (a dropped
  * connection stays dropped), so no client hears of a change that is not
@@ -64,9 +69,11 @@ void mfad_dispatch_clear(struct mfad_req *q);
 
 /* One request through the pool's path, on the calling thread and without
  * the socket (tests, fuzzers): the framed reply (the caller frees it), or
- * NULL where the connection would drop. Only reads peer's descriptors. */
+ * NULL where the connection would drop. batch: as mfad_dispatch_run's.
+ * Only reads peer's descriptors. */
 struct mss_buf *mfad_server_dispatch(struct mfad_ctx *ctx,
-    const struct mfad_peer *peer, uint8_t type, struct mss_buf *req)
+    struct mfad_txn *batch, const struct mfad_peer *peer, uint8_t type,
+    struct mss_buf *req)
     MSS_WUR;
 
 #endif /* MFAD_DISPATCH_H */

@@ -147,23 +147,22 @@ mfad_reset_limits(struct mfad_ctx *ctx, struct mfad_txn *txn,
 }
 
 /*
- * Audits a throttled request of l in *txn (one record a minute for a
- * caller that keeps asking), commits, answers "throttled".
+ * Audits a throttled request of l in rq's transaction (one record a
+ * minute for a caller that keeps asking), commits, answers "throttled".
  */
 static int
-mfad_reset_throttled(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    const struct mfad_login *l, const char *why, uint32_t wait,
-    uint8_t *rtype, struct mss_buf *rep)
+mfad_reset_throttled(struct mfad_rq *rq, const struct mfad_login *l,
+    const char *why, uint32_t wait)
 {
 	struct mfad_audit_ev ev = { "throttled", l->user, l->service,
 	    l->rhost, "failure", why };
 	int r;
 
-	if ((r = mfad_audit_agg(ctx, *txn, &ev, l->caller_uid, l->user)) != 0 ||
-	    (r = mfad_txn_commit(txn)) != 0)
+	if ((r = mfad_audit_agg(rq->ctx, rq->txn, &ev, l->caller_uid,
+	    l->user)) != 0 || (r = mfad_rq_end(rq, 1)) != 0)
 		return r;
-	return mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0, 0,
-	    wait);
+	return mfad_reply_auth(rq->out, &rq->rtype, MSS_AUTH_THROTTLED, "", "",
+	    0, 0, wait);
 }
 
 /*
@@ -194,9 +193,11 @@ mfad_reset_send(struct mfad_ctx *ctx, struct mfad_txn *txn, struct mfad_acct *a,
 }
 
 int
-mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_reset_start(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_auth_req q;
 	struct mfad_acct a;
@@ -205,7 +206,6 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], kind;
 	char hex[2 * MFAD_TOKEN_BYTES + 1];
 	const char *why = NULL, *limit = NULL;
-	struct mfad_txn *txn = NULL;
 	uint32_t wait = 0;
 	uint64_t now = mfad_clock_real_s();
 	int r, found = 0;
@@ -215,12 +215,12 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	memset(hex, 0, sizeof(hex));
 	if ((r = mfad_auth_req_parse(req, &q, 0)) != 0)
 		goto out;
-	if ((r = mfad_peer_check(ctx, peer, q.user, q.service)) != 0)
+	if ((r = mfad_peer_check(rq, q.user, q.service)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
 	r = strlen(q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, q.user, &a);
+	    mfad_acct_get(rq->txn, ctx->store, q.user, &a);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
@@ -235,23 +235,21 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    q.email, q.device, now);
 	l.has_tkey = 1;
 	mfad_throttle_key(ctx->keys, q.user, q.email, l.tkey);
-	r = mfad_reset_limits(ctx, txn, &l, &t, &u, now, &wait, &limit);
+	r = mfad_reset_limits(ctx, rq->txn, &l, &t, &u, now, &wait, &limit);
 	if (r == MSS_ERR_THROTTLED) {
-		r = mfad_reset_throttled(ctx, &txn, &l, limit, wait, rtype,
-		    rep);
+		r = mfad_reset_throttled(rq, &l, limit, wait);
 		goto out;
 	}
 	if (r != 0)
 		goto out;
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_reset_send(ctx, txn, &a, &l, token, key, q.lang, &t, &u,
+	r = mfad_reset_send(ctx, rq->txn, &a, &l, token, key, q.lang, &t, &u,
 	    now);
 	if (r == MSS_ERR_THROTTLED) {
 		/* The ceiling filled since it was read: rare, and the same
 		 * answer as above. */
-		r = mfad_reset_throttled(ctx, &txn, &l, "global mail ceiling",
-		    60, rtype, rep);
+		r = mfad_reset_throttled(rq, &l, "global mail ceiling", 60);
 		goto out;
 	}
 	if (r != 0)
@@ -269,13 +267,13 @@ mfad_reset_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			ev.detail = detail;
 		}
 		/* The account is not written: nothing of it changed. */
-		if ((r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0)
+		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_commit_code_sent(ctx, &txn, rep, rtype, hex, l.masked, "");
+	r = mfad_commit_code_sent(rq, hex, l.masked, "");
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	sodium_memzero(hex, sizeof(hex));
@@ -284,12 +282,11 @@ out:
 }
 
 int
-mfad_code_resend(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    struct mfad_acct *a,
+mfad_code_resend(struct mfad_rq *rq, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
-    const uint8_t key[32], const char *hex, uint8_t *rtype,
-    struct mss_buf *rep)
+    const uint8_t key[32], const char *hex)
 {
+	struct mfad_ctx *ctx = rq->ctx;
 	struct mfad_throttle_rec t, u;
 	const char *limit = NULL;
 	uint32_t wait = 0;
@@ -299,32 +296,29 @@ mfad_code_resend(struct mfad_ctx *ctx, struct mfad_txn **txn,
 	/* Locked by an admin since it started: no code that cannot work. */
 	if (l->kind != MFAD_LOGIN_DECOY && (a->state == MFAD_ACCT_LOCKED ||
 	    a->state == MFAD_ACCT_DISABLED))
-		return mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0,
-		    0, 0);
-	r = mfad_reset_limits(ctx, *txn, l, &t, &u, now, &wait, &limit);
+		return mfad_reply_auth(rq->out, &rq->rtype, MSS_AUTH_DENIED,
+		    "", "", 0, 0, 0);
+	r = mfad_reset_limits(ctx, rq->txn, l, &t, &u, now, &wait, &limit);
 	if (r == MSS_ERR_THROTTLED)
-		return mfad_reset_throttled(ctx, txn, l, limit, wait, rtype,
-		    rep);
+		return mfad_reset_throttled(rq, l, limit, wait);
 	if (r != 0)
 		return r;
 	/* The new code replaces the old one: its hash is overwritten. */
-	r = mfad_reset_send(ctx, *txn, a, l, token, key, a->lang, &t, &u,
+	r = mfad_reset_send(ctx, rq->txn, a, l, token, key, a->lang, &t, &u,
 	    now);
 	if (r == MSS_ERR_THROTTLED)
-		return mfad_reset_throttled(ctx, txn, l, "global mail ceiling",
-		    60, rtype, rep);
+		return mfad_reset_throttled(rq, l, "global mail ceiling", 60);
 	if (r != 0)
 		return r;
 	{
 		struct mfad_audit_ev ev = { "code_resent", l->user,
 		    l->service, l->rhost, "info", NULL };
 
-		if ((r = mfad_login_put(*txn, ctx->store, key, l)) != 0 ||
-		    (r = mfad_audit(ctx, *txn, &ev)) != 0)
+		if ((r = mfad_login_put(rq->txn, ctx->store, key, l)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			return r;
 	}
-	return mfad_commit_code_sent(ctx, txn, rep, rtype, hex, l->masked,
-	    "");
+	return mfad_commit_code_sent(rq, hex, l->masked, "");
 }
 
 int
@@ -359,16 +353,18 @@ mfad_reply_pw_refused(struct mss_buf *rep, uint8_t *rtype,
 }
 
 int
-mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_set_password(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
 	struct mfad_acct a;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[128];
 	enum mss_pw_reason reason;
-	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	unsigned n = 0;
 	int r, have = 0, cleared;
@@ -380,10 +376,10 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto out;
 
 	/* Check, then hash with no transaction open, then check again. */
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a);
-	mfad_txn_abort(&txn);
+	r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l, &a);
+	mfad_rq_abort(rq);
 	if (r == MSS_ERR_NOTFOUND || (r == 0 && !mfad_login_rule_may_set(&l, now))) {
 		if (r == 0)
 			mfad_acct_wipe(&a);
@@ -400,16 +396,17 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    l.service, l.rhost, "failure",
 		    mfad_pw_reason_str(reason) };
 
-		if ((r = mfad_audit(ctx, NULL, &ev)) == 0)
+		if ((r = mfad_audit_rq(rq, &ev)) == 0)
 			r = mfad_reply_pw_refused(rep, rtype, reason);
 		goto out;
 	}
 	if ((r = mfad_pw_hash(conf, pw, hash)) != 0)
 		goto out;
 
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_login_open(ctx, peer, txn, hex, token, key, &l, &a)) != 0)
+	if ((r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l,
+	    &a)) != 0)
 		goto out;
 	have = 1;
 	/* An admin lock that came after the code is not undone here. */
@@ -425,7 +422,7 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	memcpy(a.pwhash, hash, sizeof(hash));
 	mfad_acct_rule_clear_failures(&a);
 	/* A new password ends every remembered device (SECURITY 17). */
-	if ((r = mfad_device_revoke_all(txn, ctx->store, a.user, &n)) != 0)
+	if ((r = mfad_device_revoke_all(rq->txn, ctx->store, a.user, &n)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "devices_revoked=%u%s", n,
 	    cleared ? ", lock and failures cleared" : "");
@@ -454,21 +451,22 @@ mfad_set_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    "enrolled" : "password_reset", l.user, l.service, l.rhost,
 		    "success", detail };
 
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_login_put(txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_notice(ctx, txn, l.kind == MFAD_LOGIN_ENROLL ?
+		if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
+		    a.email)) != 0 ||
+		    (r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0 ||
+		    (r = mfad_notice(ctx, rq->txn, l.kind == MFAD_LOGIN_ENROLL ?
 		    MFAD_MAIL_ENROLLED : MFAD_MAIL_PASSWORD_CHANGED, &a,
 		    &l, now)) != 0)
 			goto out;
 	}
-	r = mfad_txn_commit(&txn);
+	r = mfad_rq_end(rq, 1);
 	if (r != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	r = mfad_reply_result(rep, rtype, 0, "password set");
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	if (have)
 		mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
@@ -479,16 +477,17 @@ out:
 }
 
 int
-mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_change_password(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	char *service = NULL, *user = NULL, *old = NULL, *pw = NULL;
 	char hash[MFAD_HASH_MAX], nh[MFAD_HASH_MAX];
 	struct mfad_acct a;
 	enum mss_pw_reason reason;
 	const char *why = NULL;
-	struct mfad_txn *txn = NULL;
 	uint64_t now = mfad_clock_real_s();
 	int r, found = 0, ok, locked_now = 0;
 
@@ -500,13 +499,13 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_get_str(req, &pw, MSS_PASS_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
-	if ((r = mfad_peer_check(ctx, peer, user, service)) != 0)
+	if ((r = mfad_peer_check(rq, user, service)) != 0)
 		goto out;
-	if ((r = mfad_txn_begin(ctx->store, 1, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, user, &a);
-	mfad_txn_abort(&txn);
+	    mfad_acct_get(rq->txn, ctx->store, user, &a);
+	mfad_rq_abort(rq);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
@@ -530,9 +529,10 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (ok && (r = mfad_pw_hash(conf, pw, nh)) != 0)
 		goto out;
 
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = found ? mfad_acct_get(txn, ctx->store, user, &a) : MSS_ERR_NOTFOUND;
+	r = found ? mfad_acct_get(rq->txn, ctx->store, user,
+	    &a) : MSS_ERR_NOTFOUND;
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
@@ -552,13 +552,13 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		struct mfad_audit_ev ev = { "password_change_denied", user,
 		    service, "", "failure", why };
 
-		if ((found && (r = mfad_acct_put(txn, ctx->store, &a,
-		    a.email)) != 0) || (r = mfad_audit(ctx, txn, &ev)) != 0)
+		if ((found && (r = mfad_acct_put(rq->txn, ctx->store, &a,
+		    a.email)) != 0) || (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
-		if (locked_now && (r = mfad_lock_event(ctx, txn, &a,
+		if (locked_now && (r = mfad_lock_event(ctx, rq->txn, &a,
 		    locked_now, service, "")) != 0)
 			goto out;
-		r = mfad_txn_commit(&txn);
+		r = mfad_rq_end(rq, 1);
 		if (r == 0)
 			r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
 			    "authentication failed");
@@ -570,20 +570,22 @@ mfad_change_password(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		struct mfad_audit_ev ev = { "password_changed", user, service,
 		    "", "success", NULL };
 
-		if ((r = mfad_acct_put(txn, ctx->store, &a, a.email)) != 0 ||
-		    (r = mfad_audit(ctx, txn, &ev)) != 0 ||
-		    (r = mfad_notice(ctx, txn, MFAD_MAIL_PASSWORD_CHANGED, &a,
+		if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
+		    a.email)) != 0 ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0 ||
+		    (r = mfad_notice(ctx, rq->txn, MFAD_MAIL_PASSWORD_CHANGED,
+		    &a,
 		    NULL, now)) != 0)
 			goto out;
 	}
-	r = mfad_txn_commit(&txn);
+	r = mfad_rq_end(rq, 1);
 	if (r != 0)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	if ((r = mfad_reply_result(rep, rtype, 0, "password changed")) == 0)
 		r = mss_buf_put_str(rep, mfad_acct_reply_lang(&a));
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
 	sodium_memzero(nh, sizeof(nh));

@@ -19,23 +19,19 @@
 #include "mfad_ctx.h"
 #include "mfad_store.h"
 
-int mfad_reset_start(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
-int mfad_set_password(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
-int mfad_change_password(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
+int mfad_reset_start(struct mfad_rq *) MSS_WUR;
+int mfad_set_password(struct mfad_rq *) MSS_WUR;
+int mfad_change_password(struct mfad_rq *) MSS_WUR;
 
 /*
  * RESEND for a login of RESET_START (its login has a throttle record):
- * the same limits and steps for real and decoy logins. Commits *txn
- * (NULL on return) when it answers "code sent" or "throttled"; on an
- * error *txn is left for the caller to abort.
+ * the same limits and steps for real and decoy logins, in rq's
+ * transaction. Ends it (mfad_rq_end) when it answers "code sent" or
+ * "throttled"; on an error it is left for the caller to abort.
  */
-int mfad_code_resend(struct mfad_ctx *ctx, struct mfad_txn **txn,
-    struct mfad_acct *a, struct mfad_login *l,
-    const uint8_t token[MFAD_TOKEN_BYTES], const uint8_t key[32],
-    const char *hex, uint8_t *rtype, struct mss_buf *rep) MSS_WUR;
+int mfad_code_resend(struct mfad_rq *rq, struct mfad_acct *a,
+    struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
+    const uint8_t key[32], const char *hex) MSS_WUR;
 
 /*
  * Queues the invitation of a new invited account a in txn: how to enroll

@@ -308,12 +308,14 @@ mfad_import_read(struct mss_buf *req, struct mfad_import_row *row)
 }
 
 int
-mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mss_buf *req, uint8_t *rtype, struct mss_buf *rep)
+mfad_import(struct mfad_rq *rq)
 {
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_peer *peer = rq->peer;
+	struct mss_buf *req = rq->in, *rep = rq->out;
+	uint8_t *rtype = &rq->rtype;
 	struct mfad_import_row *rows = NULL;
 	struct mss_buf *out = NULL;
-	struct mfad_txn *txn = NULL;
 	char msg[300];
 	uint32_t n, i, j, got = 0, ndev;
 	int r, code, fatal;
@@ -353,10 +355,10 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		r = MSS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		code = mfad_import_row(ctx, txn, peer, &rows[i], msg,
+		code = mfad_import_row(ctx, rq->txn, peer, &rows[i], msg,
 		    sizeof(msg), &fatal);
 		if (fatal) {
 			/* Nothing of the batch is kept; each row says why. */
@@ -369,7 +371,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		    (r = mss_buf_put_str(out, msg)) != 0)
 			goto out;
 	}
-	r = mfad_txn_commit(&txn);
+	r = mfad_rq_end(rq, 1);
 	if (r != 0)
 		goto out;
 	*rtype = MSS_REP_IMPORT;
@@ -377,7 +379,7 @@ mfad_import(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	    (r = mss_buf_put(rep, mss_buf_ptr(out), mss_buf_avail(out))) != 0)
 		goto out;
 out:
-	mfad_txn_abort(&txn);
+	mfad_rq_abort(rq);
 	mss_buf_free(out);
 	mfad_rows_free(rows, got);
 	return r;

@@ -14,7 +14,6 @@
 
 #include "mfad_ctx.h"
 
-int mfad_import(struct mfad_ctx *, const struct mfad_peer *,
-    struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
+int mfad_import(struct mfad_rq *) MSS_WUR;
 
 #endif /* MFAD_IMPORT_H */

@@ -19,7 +19,7 @@
 #include "mss_err.h"
 
 /*
- * Requests whose changes guard nothing (mfad_store_lazy) have their reply
+ * Requests whose changes guard nothing (mfad_rq_lazy) have their reply
  * at once; their changes stay in the open batch, committed with the next
  * request that needs a durable reply, or at most MFAD_CARRY_MS later, or
  * after MFAD_CARRY_MAX of them, or before any other request runs.
@@ -133,11 +133,12 @@ mfad_carry_over(const struct timespec *due)
 
 /*
  * The committing thread: takes every job queued, runs them all in one
- * write transaction (each in a child of it), syncs once, and only then
+ * write transaction (each request's in a child of it, the batch passed
+ * to mfad_dispatch_run), syncs once, and only then
  * lets their replies go. Many requests, one disk sync: durable, and fast.
  *
  * A request that changed nothing a crash could turn against security
- * (mfad_store_lazy) has its reply at once, unless one that needs the
+ * (mfad_rq_lazy) has its reply at once, unless one that needs the
  * disk ran before it in the same transaction (it may have read that
  * one's changes). When only such requests ran, the transaction stays
  * open (carried) for the next batch; it commits, in order, with the next
@@ -180,7 +181,6 @@ mfad_committer(void *arg)
 		if (txn == NULL && batch != NULL) {
 			r = mfad_txn_begin(p->ctx->store, 0, &txn);
 			if (r == 0) {
-				mfad_store_batch(txn);
 				mfad_carry_due(&due);
 				strict = 0;
 			}
@@ -191,9 +191,8 @@ mfad_committer(void *arg)
 			next = j->next;
 			j->next = NULL;
 			if (r == 0) {
-				(void)mfad_store_lazy_take();
-				mfad_dispatch_run(p->ctx, &j->req);
-				if (mfad_store_lazy_take() && !strict) {
+				mfad_dispatch_run(p->ctx, &j->req, txn);
+				if (j->req.lazy && !strict) {
 					/* Carried: the store's next readers
 					 * wait for its commit. */
 					pthread_mutex_lock(&p->lock);
@@ -212,7 +211,6 @@ mfad_committer(void *arg)
 		}
 		if (txn != NULL && (strict || flush ||
 		    carried >= MFAD_CARRY_MAX || mfad_carry_over(&due))) {
-			mfad_store_batch(NULL);
 			if ((r = mfad_txn_commit(&txn)) != 0) {
 				for (j = held; j != NULL; j = j->next)
 					mfad_dispatch_fail(&j->req, r);
@@ -261,7 +259,7 @@ mfad_reader(void *arg)
 		if (j == NULL)
 			break;
 		mfad_pool_sync(p);
-		mfad_dispatch_run(p->ctx, &j->req);
+		mfad_dispatch_run(p->ctx, &j->req, NULL);
 		j->next = NULL;
 		mfad_pool_deliver(p, j);
 	}
@@ -353,7 +351,7 @@ mfad_worker(void *arg)
 		if ((h = mfad_dispatch_find(j->req.type)) == NULL ||
 		    !(h->flags & MFAD_H_SPLIT))
 			mfad_pool_sync(p);
-		mfad_dispatch_run(p->ctx, &j->req);
+		mfad_dispatch_run(p->ctx, &j->req, NULL);
 		if (!trusted) {
 			pthread_mutex_lock(&p->lock);
 			p->urun--;

@@ -5,10 +5,10 @@
  * and one disk sync; reads on a reader thread with read-only
  * transactions; the rest (hashing, the relay, backups) on workers. Finished jobs go back to the loop through a pipe.
  *
- * The batch transaction reaches the handlers that run on the committing
- * thread through a thread-local in mfad_store.c (mfad_store_batch, read
- * by mfad_txn_begin), not as an argument: passing it would change every
- * handler's mfad_txn_begin call.
+ * The committer passes its batch transaction to mfad_dispatch_run, which
+ * gives it to the request (struct mfad_rq, mfad_ctx.h): mfad_rq_begin
+ * opens a child of it there, and a top-level transaction everywhere
+ * else. No thread-local carries it.
  */
 #ifndef MFAD_POOL_H
 #define MFAD_POOL_H

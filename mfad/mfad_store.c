@@ -1,9 +1,9 @@
 /*
  * The LMDB backend's environment: opening and closing it, transactions
- * (with the group commit's batch), error codes, the full-store flag, the
- * backup copy and the usage figures. The domains are in
- * mfad_store_{acct,device,login,throttle,outbox,audit,sweep}.c, their
- * records' codec in mfad_store_codec.c.
+ * (top-level, or children of the group commit's batch), error codes,
+ * the full-store flag, the backup copy and the usage figures. The
+ * domains are in mfad_store_{acct,device,login,throttle,outbox,audit,
+ * sweep}.c, their records' codec in mfad_store_codec.c.
  */
 #include "config.h"
 
@@ -156,41 +156,6 @@ mfad_store_close(struct mfad_store *st)
 	free(st);
 }
 
-/* The group commit's open transaction, on the committing thread only. */
-static __thread struct mfad_txn *mfad_batch_txn;
-
-/* Set by a request of the group commit whose changes guard nothing. */
-static __thread int mfad_batch_lazy;
-
-void
-mfad_store_batch(struct mfad_txn *txn)
-{
-	mfad_batch_txn = txn;
-}
-
-/*
- * Called by a request of the group commit whose changes guard nothing
- * (the last use of a device, a last login, the audit copy of a
- * success): its reply need not wait for the disk (see mfad_committer).
- * Outside a group commit it changes nothing.
- */
-void
-mfad_store_lazy(void)
-{
-	if (mfad_batch_txn != NULL)
-		mfad_batch_lazy = 1;
-}
-
-/* The committer: did the request just run call mfad_store_lazy()? */
-int
-mfad_store_lazy_take(void)
-{
-	int lazy = mfad_batch_lazy;
-
-	mfad_batch_lazy = 0;
-	return lazy;
-}
-
 int
 mfad_txn_begin(struct mfad_store *st, int rdonly, struct mfad_txn **txn)
 {
@@ -200,23 +165,37 @@ mfad_txn_begin(struct mfad_store *st, int rdonly, struct mfad_txn **txn)
 	*txn = NULL;
 	if ((t = malloc(sizeof(*t))) == NULL)
 		return MSS_ERR_NOMEM;
-	/* Inside a group commit every transaction, even one that only
-	 * reads, is a child of the batch: it sees the batch's changes, and
-	 * its own become durable when the batch commits. */
-	if (mfad_batch_txn != NULL)
-		rc = mdb_txn_begin(st->env, mfad_batch_txn->mt, 0, &t->mt);
-	else {
+	rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0, &t->mt);
+	if (rc == MDB_READERS_FULL) {
+		/* A crashed reader may hold a slot: clear and retry once. */
+		mdb_reader_check(st->env, NULL);
 		rc = mdb_txn_begin(st->env, NULL, rdonly ? MDB_RDONLY : 0,
 		    &t->mt);
-		if (rc == MDB_READERS_FULL) {
-			/* A crashed reader may hold a slot: clear and retry
-			 * once. */
-			mdb_reader_check(st->env, NULL);
-			rc = mdb_txn_begin(st->env, NULL,
-			    rdonly ? MDB_RDONLY : 0, &t->mt);
-		}
 	}
 	if (rc != 0) {
+		free(t);
+		return mfad_store_err(rc, "begin");
+	}
+	*txn = t;
+	return 0;
+}
+
+/*
+ * A child of parent (a write transaction with no other child open): it
+ * sees the parent's changes, and its own, once committed, become
+ * durable only when the parent commits.
+ */
+int
+mfad_txn_begin_child(struct mfad_txn *parent, struct mfad_txn **txn)
+{
+	struct mfad_txn *t;
+	int rc;
+
+	*txn = NULL;
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((rc = mdb_txn_begin(mdb_txn_env(parent->mt), parent->mt, 0,
+	    &t->mt)) != 0) {
 		free(t);
 		return mfad_store_err(rc, "begin");
 	}

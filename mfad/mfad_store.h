@@ -150,24 +150,22 @@ int mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
 void mfad_store_close(struct mfad_store *st);
 
 /*
- * Group commit: while a thread has set a batch transaction, its
- * mfad_txn_begin opens children of it, whose commits become durable only
- * when the batch commits (one sync for many requests). NULL ends it.
- */
-void mfad_store_batch(struct mfad_txn *txn);
-void mfad_store_lazy(void);
-int mfad_store_lazy_take(void);
-
-/*
- * One idiom ends every transaction: a handler keeps its handle in one
- * variable that starts NULL, ends it with mfad_txn_commit(&txn) or
- * mfad_txn_abort(&txn), and both set it to NULL (LMDB frees the handle
- * on commit, failed or not). So a single `mfad_txn_abort(&txn)` at the
- * handler's exit label is always safe, and no child of a group commit is
- * ever left open to be committed with the batch by mistake.
- * A full store makes commit return MSS_ERR_MAPFULL, logged.
+ * One idiom ends every transaction: its handle lives in one variable
+ * that starts NULL, and mfad_txn_commit(&txn) and mfad_txn_abort(&txn)
+ * both set it to NULL (LMDB frees the handle on commit, failed or not).
+ * Handlers never call these: they go through their request
+ * (mfad_rq_begin and mfad_rq_end in mfad_ctx.h), which ends each
+ * transaction exactly once. A full store makes commit return
+ * MSS_ERR_MAPFULL, logged.
+ *
+ * begin opens a top-level transaction, read-only when rdonly.
+ * begin_child opens a write transaction inside parent (the group
+ * commit's batch, passed by the pool): it sees the parent's changes, and
+ * its own become durable only when the parent commits.
  */
 int mfad_txn_begin(struct mfad_store *st, int rdonly, struct mfad_txn **txn)
+    MSS_WUR;
+int mfad_txn_begin_child(struct mfad_txn *parent, struct mfad_txn **txn)
     MSS_WUR;
 int mfad_txn_commit(struct mfad_txn **txn) MSS_WUR;
 void mfad_txn_abort(struct mfad_txn **txn);

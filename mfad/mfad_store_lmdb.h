@@ -24,8 +24,8 @@ struct mfad_store {
 	char	*path;
 };
 
-/* A transaction: the LMDB handle, malloc'd by mfad_txn_begin and freed
- * by mfad_txn_commit or mfad_txn_abort. */
+/* A transaction: the LMDB handle, malloc'd by mfad_txn_begin or
+ * mfad_txn_begin_child and freed by mfad_txn_commit or mfad_txn_abort. */
 struct mfad_txn {
 	MDB_txn	*mt;
 };

@@ -26,6 +26,10 @@
 
 #define FUZZ_REQUESTS	8
 
+/* One input's requests run in one batch, aborted at its end, as the
+ * committing thread runs them: the store stays as it was. */
+static struct mfad_txn *batch;
+
 static struct mfad_ctx ctx;
 static int verbose;	/* FUZZ_VERBOSE set: each request and its reply */
 
@@ -55,7 +59,7 @@ run(const struct mfad_peer *peer, uint8_t type, struct mss_buf *req)
 	uint8_t rtype = 0;
 	char *msg = NULL;
 
-	if ((out = mfad_server_dispatch(&ctx, peer, type, req)) == NULL)
+	if ((out = mfad_server_dispatch(&ctx, batch, peer, type, req)) == NULL)
 		return 0;
 	FUZZ_CHECK(mss_buf_avail(out) >= MSS_FRAME_HDR);
 	FUZZ_CHECK(mss_frame_header(mss_buf_ptr(out), &rtype, &len) == 0);
@@ -154,14 +158,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mss_buf *req;
-	struct mfad_txn *txn = NULL;
 	uint32_t len;
 	uint8_t type;
 	int n;
 
-	if (mfad_txn_begin(ctx.store, 0, &txn) != 0)
+	if (mfad_txn_begin(ctx.store, 0, &batch) != 0)
 		abort();
-	mfad_store_batch(txn);
 	for (n = 0; n < FUZZ_REQUESTS && size >= 1 + MSS_FRAME_HDR; n++) {
 		const struct mfad_peer *peer = &peers[data[0] & 3];
 
@@ -180,7 +182,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run(peer, type, req);
 		mss_buf_free(req);
 	}
-	mfad_store_batch(NULL);
-	mfad_txn_abort(&txn);
+	mfad_txn_abort(&batch);
 	return 0;
 }

@@ -24,6 +24,10 @@
 #define FUZZ_FIELDS	(4 + MSS_IMPORT_ROW_DEVICES)
 #define FUZZ_BYTES	(60 * 1024)	/* as mfadctl's batches */
 
+/* One input's requests run in one batch, aborted at its end, as the
+ * committing thread runs them: the store stays as it was. */
+static struct mfad_txn *batch;
+
 static struct mfad_ctx ctx;
 static struct mfad_peer admin;
 
@@ -43,7 +47,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    mss_buf_put_str(req, "alice@example.org") == 0 &&
 	    mss_buf_put_str(req, "en") == 0 &&
 	    mss_buf_put_str(req, "") == 0);
-	FUZZ_CHECK((out = mfad_server_dispatch(&ctx, &admin,
+	FUZZ_CHECK((out = mfad_server_dispatch(&ctx, batch, &admin,
 	    MSS_REQ_USER_ADD, req)) != NULL);
 	mss_buf_free(out);
 	mss_buf_free(req);
@@ -84,7 +88,8 @@ send_rows(struct mss_buf *rows, uint32_t n, const uint32_t *lines)
 	FUZZ_CHECK(mss_buf_put_u32(req, n) == 0);
 	FUZZ_CHECK(mss_buf_put(req, mss_buf_ptr(rows), mss_buf_avail(rows))
 	    == 0);
-	out = mfad_server_dispatch(&ctx, &admin, MSS_REQ_USER_IMPORT, req);
+	out = mfad_server_dispatch(&ctx, batch, &admin, MSS_REQ_USER_IMPORT,
+	    req);
 	FUZZ_CHECK(out != NULL);
 	FUZZ_CHECK(mss_frame_header(mss_buf_ptr(out), &rtype, &len) == 0);
 	memset(&rep, 0, sizeof(rep));
@@ -113,7 +118,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t lines[MSS_IMPORT_ROWS], nrows = 0, ndevs = 0, lineno = 0;
 	char *buf, *line, *next, *copy, *f[FUZZ_FIELDS];
 	struct mss_buf *rows;
-	struct mfad_txn *txn = NULL;
 	size_t len, need;
 	int n, i, ok;
 
@@ -122,9 +126,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(buf, data, size);
 	buf[size] = '\0';
-	if (mfad_txn_begin(ctx.store, 0, &txn) != 0)
+	if (mfad_txn_begin(ctx.store, 0, &batch) != 0)
 		abort();
-	mfad_store_batch(txn);
 	for (line = buf; line != NULL && line < buf + size; line = next) {
 		lineno++;
 		if ((next = memchr(line, '\n', (size_t)(buf + size - line)))
@@ -170,8 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (nrows > 0)
 		send_rows(rows, nrows, lines);
-	mfad_store_batch(NULL);
-	mfad_txn_abort(&txn);
+	mfad_txn_abort(&batch);
 	mss_buf_free(rows);
 	free(buf);
 	return 0;

@@ -1,37 +1,110 @@
-"""Every transaction in mfad ends through one idiom (mfad_store.h):
-mfad_txn_commit(&txn) or mfad_txn_abort(&txn), both of which leave the
-handle NULL. A handler that assigns `txn = NULL` itself, or calls LMDB's
-commit or abort directly, can leave a child of a group commit open (it
-is then committed with the batch) or touch a handle that LMDB freed."""
+"""One request lifetime (mfad_ctx.h): a handler's transactions are its
+request's, opened with mfad_rq_begin and ended with mfad_rq_end (or
+mfad_rq_abort), which end each exactly once and leave rq->txn NULL; the
+dispatcher ends whatever a handler left open. Only the store, the
+request's own functions, the pool's group commit and the threads that
+serve no request (the outbox, the audit summaries) open or end a raw
+transaction, and only through mfad_txn_commit(&txn) or
+mfad_txn_abort(&txn), which leave the handle NULL. A handler that kept a
+raw handle could use it after its end (LMDB frees it on commit) or leave
+a child of the group commit open to be committed with the batch."""
 
 import re
 from pathlib import Path
 
 MFAD = Path(__file__).resolve().parents[2] / "mfad"
 
+# Who may open or end a raw transaction, and why.
+RAW = {
+    "mfad_ctx.c",       # mfad_rq_begin/end: the request's lifetime
+    "mfad_pool.c",      # the group commit's batch
+    "mfad_outbox.c",    # the mail thread: no request
+    "mfad_audit.c",     # summaries stored by the sweep: no request
+}
+
 
 def sources():
     return sorted(p for p in MFAD.glob("*.c"))
 
 
-def test_no_handler_ends_a_transaction_by_hand():
+def code_lines(p):
+    for n, line in enumerate(p.read_text().splitlines(), 1):
+        yield n, line.split("/*")[0]
+
+
+def test_handlers_go_through_their_request():
+    bad = []
+    for p in sources():
+        if p.name.startswith("mfad_store") or p.name in RAW:
+            continue
+        for n, code in code_lines(p):
+            if re.search(r"\bmfad_txn_(begin|begin_child|commit|abort)\(",
+                         code):
+                bad.append("%s:%d: %s" % (p.name, n, code.strip()))
+    assert bad == [], "\n".join(bad)
+
+
+def test_only_the_request_opens_a_child():
+    bad = []
+    for p in sources():
+        if p.name.startswith("mfad_store") or p.name == "mfad_ctx.c":
+            continue
+        for n, code in code_lines(p):
+            if re.search(r"\bmfad_txn_begin_child\(", code):
+                bad.append("%s:%d: %s" % (p.name, n, code.strip()))
+    assert bad == [], "\n".join(bad)
+
+
+def test_no_raw_handle_outlives_its_request():
+    """Nobody copies rq->txn or rq->batch into a variable of its own, or
+    sets them by hand: mfad_rq_begin and mfad_rq_end do."""
+    bad = []
+    for p in sources():
+        if p.name == "mfad_ctx.c":
+            continue
+        for n, code in code_lines(p):
+            if re.search(r"=\s*\w+(->|\.)(txn|batch)\s*;", code) or \
+                    re.search(r"\b\w+(->|\.)txn\s*=[^=]", code):
+                if p.name == "mfad_dispatch.c" and \
+                        re.search(r"\brq\.batch = batch;", code):
+                    continue    # the dispatcher hands the batch over
+                bad.append("%s:%d: %s" % (p.name, n, code.strip()))
+    assert bad == [], "\n".join(bad)
+
+
+def test_raw_transactions_end_through_the_idiom():
     bad = []
     for p in sources():
         if p.name == "mfad_store.c":
             continue        # the idiom itself and the store's own opening
-        for n, line in enumerate(p.read_text().splitlines(), 1):
-            code = line.split("/*")[0]
+        for n, code in code_lines(p):
             if re.search(r"\b\w*txn\w* = NULL;", code) and \
                     not re.search(r"struct mfad_txn\s*\*", code):
-                bad.append("%s:%d: %s" % (p.name, n, line.strip()))
+                bad.append("%s:%d: %s" % (p.name, n, code.strip()))
             if re.search(r"\bmdb_txn_(commit|abort)\(", code):
-                bad.append("%s:%d: %s" % (p.name, n, line.strip()))
-            if re.search(r"\bmfad_txn_(commit|abort)\((?!&|txn\))", code):
-                bad.append("%s:%d: %s" % (p.name, n, line.strip()))
+                bad.append("%s:%d: %s" % (p.name, n, code.strip()))
+            if re.search(r"\bmfad_txn_(commit|abort)\((?!&)", code) and \
+                    p.name not in ("mfad_ctx.c",):
+                bad.append("%s:%d: %s" % (p.name, n, code.strip()))
     assert bad == [], "\n".join(bad)
 
 
-def test_the_idiom_is_in_use():
+def test_the_dispatcher_ends_every_request():
+    text = (MFAD / "mfad_dispatch.c").read_text()
+    run = text[text.index("\nmfad_dispatch_run("):]
+    run = run[:run.index("\n}\n")]
+    # After the handler, in every case, before the reply is framed.
+    assert re.search(r"r = h->fn\(&rq\);\n\tmfad_dispatch_end\(&rq, r\);",
+                     run)
+    assert run.count("mfad_dispatch_end(&rq, r);") == 2
+    end = text[text.index("\nmfad_dispatch_end("):]
+    end = end[:end.index("\n}\n")]
+    assert "mfad_rq_abort(rq);" in end
+
+
+def test_the_lifetime_is_in_use():
     text = "".join(p.read_text() for p in sources())
-    assert len(re.findall(r"mfad_txn_commit\(&", text)) > 10
-    assert len(re.findall(r"mfad_txn_abort\(&", text)) > 10
+    assert len(re.findall(r"mfad_rq_begin\(rq, [01]\)", text)) > 15
+    assert len(re.findall(r"mfad_rq_end\(rq, 1\)", text)) > 10
+    assert len(re.findall(r"mfad_rq_abort\(rq\)", text)) > 10
+    assert "mfad_store_batch" not in text

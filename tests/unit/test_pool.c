@@ -3,7 +3,9 @@
  * and real threads: a request that only reads (user list, audit, device
  * list, status, metrics, user show) runs on the reader thread with a
  * read-only transaction, so it answers while a writer holds the store
- * and the committing thread waits for it.
+ * and the committing thread waits for it. And a request's lifetime
+ * (mfad_rq_*, mfad_ctx.c): each transaction ends once, and inside a
+ * batch a read-only one writes nothing.
  */
 #include "config.h"
 
@@ -165,12 +167,93 @@ test_reads_flagged(void **state)
 	assert_null(mfad_dispatch_find(0xff));
 }
 
+/* Whether user has an account, read in a transaction of its own. */
+static int
+acct_exists(struct fix *f, const char *user)
+{
+	struct mfad_txn *txn = NULL;
+	struct mfad_acct a;
+	int r;
+
+	assert_int_equal(mfad_txn_begin(f->ctx.store, 1, &txn), 0);
+	r = mfad_acct_get(txn, f->ctx.store, user, &a);
+	mfad_txn_abort(&txn);
+	assert_true(r == 0 || r == MSS_ERR_NOTFOUND);
+	return r == 0;
+}
+
+/* Puts an account named user in rq's open transaction. */
+static void
+rq_put(struct mfad_rq *rq, const char *user)
+{
+	struct mfad_acct a;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.user, sizeof(a.user), "%s", user);
+	snprintf(a.email, sizeof(a.email), "%s@example.com", user);
+	snprintf(a.lang, sizeof(a.lang), "en");
+	assert_non_null(rq->txn);
+	assert_int_equal(mfad_acct_put(rq->txn, rq->ctx->store, &a, NULL), 0);
+}
+
+static void
+test_rq_lifetime(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_txn *batch = NULL;
+	struct mfad_rq rq;
+
+	/* Alone: a top-level transaction, ended once. */
+	memset(&rq, 0, sizeof(rq));
+	rq.ctx = &f->ctx;
+	assert_int_equal(mfad_rq_end(&rq, 1), 0);	/* none open: no-op */
+	assert_int_equal(mfad_rq_begin(&rq, 0), 0);
+	assert_int_equal(mfad_rq_begin(&rq, 0), MSS_ERR_INVAL);
+	rq_put(&rq, "alone");
+	assert_int_equal(mfad_rq_end(&rq, 1), 0);
+	assert_null(rq.txn);
+	assert_int_equal(mfad_rq_end(&rq, 1), 0);	/* a second end */
+	mfad_rq_abort(&rq);
+	assert_true(acct_exists(f, "alone"));
+	mfad_rq_lazy(&rq);			/* outside a batch: nothing */
+	assert_int_equal(rq.lazy, 0);
+
+	/* Begun again after its end, then left open: the abort drops it. */
+	assert_int_equal(mfad_rq_begin(&rq, 0), 0);
+	rq_put(&rq, "dropped");
+	mfad_rq_abort(&rq);
+	assert_null(rq.txn);
+	assert_false(acct_exists(f, "dropped"));
+
+	/* In a batch: children of it, durable with it; a read-only one
+	 * writes nothing, whatever its end asks. */
+	assert_int_equal(mfad_txn_begin(f->ctx.store, 0, &batch), 0);
+	memset(&rq, 0, sizeof(rq));
+	rq.ctx = &f->ctx;
+	rq.batch = batch;
+	assert_int_equal(mfad_rq_begin(&rq, 0), 0);
+	rq_put(&rq, "child");
+	assert_int_equal(mfad_rq_end(&rq, 1), 0);
+	assert_false(acct_exists(f, "child"));	/* not before the batch */
+	assert_int_equal(mfad_rq_begin(&rq, 1), 0);
+	rq_put(&rq, "readonly");
+	assert_int_equal(mfad_rq_end(&rq, 1), 0);
+	assert_null(rq.txn);
+	mfad_rq_lazy(&rq);
+	assert_int_equal(rq.lazy, 1);
+	assert_int_equal(mfad_txn_commit(&batch), 0);
+	assert_true(acct_exists(f, "child"));
+	assert_false(acct_exists(f, "readonly"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reads_flagged),
 		cmocka_unit_test_setup_teardown(test_read_beside_writer,
+		    fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_rq_lifetime,
 		    fix_setup, fix_teardown),
 	};
 

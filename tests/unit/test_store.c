@@ -1341,16 +1341,14 @@ test_txn_end_idiom(void **state)
 
 	/* Children of a batch: the aborted one leaves no trace. */
 	batch = wtxn(f);
-	mfad_store_batch(batch);
-	txn = wtxn(f);
+	assert_int_equal(mfad_txn_begin_child(batch, &txn), 0);
 	make_acct(&a, "kept", "kept@example.com");
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
-	txn = wtxn(f);
+	assert_int_equal(mfad_txn_begin_child(batch, &txn), 0);
 	make_acct(&a, "dropped", "dropped@example.com");
 	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
 	mfad_txn_abort(&txn);
-	mfad_store_batch(NULL);
 	assert_int_equal(mfad_txn_commit(&batch), 0);
 	assert_null(batch);
 	txn = rtxn(f);
