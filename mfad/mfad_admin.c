@@ -929,7 +929,7 @@ mfad_admin_device_revoke(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 			    "no such device");
 			goto out;
 		}
-		if ((r = mfad_device_del(txn, ctx->store, ra.key)) != 0)
+		if ((r = mfad_device_del(txn, ctx->store, user, ra.key)) != 0)
 			goto out;
 		n = 1;
 	}
