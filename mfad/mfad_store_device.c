@@ -239,11 +239,39 @@ mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
 }
 
 /*
- * One transaction of the migration: moves up to MFAD_MIGRATE_BATCH
- * records of the older devices sub-database under their users (a record
- * that does not read is dropped: no login could use it); when none is
- * left, drops devices and userdevs and puts the guard in their place.
- * *done: the migration is over (or there was none to do).
+ * Moves the older record at hash (if any) under its user and deletes
+ * it; a record that does not read is dropped: no login could use it.
+ */
+static int
+mfad_device_move(MDB_txn *mt, struct mfad_store *st, MDB_dbi old,
+    const uint8_t hash[MFAD_KEY_LEN], unsigned long *moved,
+    unsigned long *dropped)
+{
+	MDB_val k = { MFAD_KEY_LEN, (void *)hash }, v;
+	struct mfad_device d;
+	int rc, r;
+
+	if ((rc = mdb_get(mt, old, &k, &v)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mfad_store_err(rc, "device migration");
+	if (mfad_rec_decode(&mfad_rec_device, v.mv_data, v.mv_size, &d) == 0 &&
+	    mfad_store_user_key_ok(d.user)) {
+		if ((r = mfad_device_write(mt, st->devices, hash, &d)) != 0)
+			return r;
+		(*moved)++;
+	} else
+		(*dropped)++;
+	return mfad_store_err(mdb_del(mt, old, &k, NULL), "device migration");
+}
+
+/*
+ * One transaction of the migration: up to MFAD_MIGRATE_BATCH devices
+ * moved, first in the order of the older index (by user: the new
+ * sub-database fills like an append, its pages full), then any record
+ * the index missed; when none is left, devices and userdevs are dropped
+ * and the guard put in their place. *done: the migration is over (or
+ * there was none to do).
  */
 static int
 mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
@@ -257,10 +285,9 @@ mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
 	MDB_dbi old, idx, main;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	struct mfad_device d;
 	uint8_t key[MFAD_KEY_LEN];
 	unsigned n = 0;
-	int rc, r;
+	int rc, r, has_idx;
 
 	*done = 0;
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &mt)) != 0)
@@ -276,27 +303,53 @@ mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
 		goto finish;		/* a new store */
 	if (rc != 0)
 		goto fail;
+	rc = mdb_dbi_open(mt, "userdevs", 0, &idx);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	has_idx = rc == 0;
+
+	/* By user, through the index. */
+	if (has_idx) {
+		if ((rc = mdb_cursor_open(mt, idx, &cur)) != 0)
+			goto fail;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		    rc == 0 && n < MFAD_MIGRATE_BATCH;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST), n++) {
+			if (v.mv_size == MFAD_KEY_LEN) {
+				memcpy(key, v.mv_data, MFAD_KEY_LEN);
+				if ((r = mfad_device_move(mt, st, old, key,
+				    moved, dropped)) != 0) {
+					mdb_cursor_close(cur);
+					mdb_txn_abort(mt);
+					return r;
+				}
+			}
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+		}
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto fail;
+	}
+	/* Then what the index did not name, by hash. */
 	if ((rc = mdb_cursor_open(mt, old, &cur)) != 0)
 		goto fail;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	    rc == 0 && n < MFAD_MIGRATE_BATCH;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) {
-		if (k.mv_size == MFAD_KEY_LEN &&
-		    mfad_rec_decode(&mfad_rec_device, v.mv_data, v.mv_size,
-		    &d) == 0 && mfad_store_user_key_ok(d.user)) {
-			memcpy(key, k.mv_data, MFAD_KEY_LEN);
-			if ((r = mfad_device_write(mt, st->devices, key,
-			    &d)) != 0) {
-				mdb_cursor_close(cur);
-				mdb_txn_abort(mt);
-				return r;
-			}
-			(*moved)++;
-		} else
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST), n++) {
+		if (k.mv_size != MFAD_KEY_LEN) {
 			(*dropped)++;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		n++;
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			continue;
+		}
+		memcpy(key, k.mv_data, MFAD_KEY_LEN);
+		if ((r = mfad_device_move(mt, st, old, key, moved,
+		    dropped)) != 0) {
+			mdb_cursor_close(cur);
+			mdb_txn_abort(mt);
+			return r;
+		}
 	}
 	mdb_cursor_close(cur);
 	if (rc == 0) {
@@ -307,10 +360,8 @@ mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
 	}
 	if (rc != MDB_NOTFOUND)
 		goto fail;
-	rc = mdb_dbi_open(mt, "userdevs", 0, &idx);
-	if (rc == 0)
-		rc = mdb_drop(mt, idx, 1);
-	if ((rc != 0 && rc != MDB_NOTFOUND) || (rc = mdb_drop(mt, old, 1)) != 0)
+	if ((has_idx && (rc = mdb_drop(mt, idx, 1)) != 0) ||
+	    (rc = mdb_drop(mt, old, 1)) != 0)
 		goto fail;
 finish:
 	if ((rc = mdb_dbi_open(mt, NULL, 0, &main)) != 0 ||
