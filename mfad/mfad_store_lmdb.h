@@ -5,9 +5,11 @@
  *
  * Sub-databases: accounts (user -> account), emails (address -> user),
  * logins (hash of login token -> pending login), userdevices (user ->
- * remembered devices, dupsort: keyed device hash and record), outbox (id -> queued mail), audit (time -> event), throttles (keyed
+ * remembered devices, dupsort: keyed device hash, then the record),
+ * outbox (id -> queued mail), audit (time -> event), throttles (keyed
  * hash of user and typed address -> recent sends of the empty-password
- * path), meta (reserved).
+ * path), meta (reserved). In LMDB's main database, a plain record named
+ * devices stands where an older layout's sub-database was.
  */
 #ifndef MFAD_STORE_LMDB_H
 #define MFAD_STORE_LMDB_H
