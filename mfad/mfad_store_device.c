@@ -281,6 +281,7 @@ mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
 	    (void *)mfad_device_guard_key };
 	MDB_val gv = { sizeof(mfad_device_guard_val) - 1,
 	    (void *)mfad_device_guard_val };
+	struct mfad_txn *txn = NULL;
 	MDB_txn *mt;
 	MDB_dbi old, idx, main;
 	MDB_cursor *cur;
@@ -290,12 +291,13 @@ mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
 	int rc, r, has_idx;
 
 	*done = 0;
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &mt)) != 0)
-		return mfad_store_err(rc, "device migration");
+	if ((r = mfad_txn_begin(st, 0, &txn)) != 0)
+		return r;
+	mt = txn->mt;
 	rc = mdb_dbi_open(mt, mfad_device_guard_key, 0, &old);
 	if (rc == MDB_INCOMPATIBLE) {
 		/* The guard: migrated, or made by this layout. */
-		mdb_txn_abort(mt);
+		mfad_txn_abort(&txn);
 		*done = 1;
 		return 0;
 	}
@@ -320,7 +322,7 @@ mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
 				if ((r = mfad_device_move(mt, st, old, key,
 				    moved, dropped)) != 0) {
 					mdb_cursor_close(cur);
-					mdb_txn_abort(mt);
+					mfad_txn_abort(&txn);
 					return r;
 				}
 			}
@@ -347,16 +349,14 @@ mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
 		if ((r = mfad_device_move(mt, st, old, key, moved,
 		    dropped)) != 0) {
 			mdb_cursor_close(cur);
-			mdb_txn_abort(mt);
+			mfad_txn_abort(&txn);
 			return r;
 		}
 	}
 	mdb_cursor_close(cur);
 	if (rc == 0) {
 		/* More to move: the next transaction goes on. */
-		if ((rc = mdb_txn_commit(mt)) != 0)
-			return mfad_store_err(rc, "device migration");
-		return 0;
+		return mfad_txn_commit(&txn);
 	}
 	if (rc != MDB_NOTFOUND)
 		goto fail;
@@ -367,12 +367,12 @@ finish:
 	if ((rc = mdb_dbi_open(mt, NULL, 0, &main)) != 0 ||
 	    (rc = mdb_put(mt, main, &gk, &gv, 0)) != 0)
 		goto fail;
-	if ((rc = mdb_txn_commit(mt)) != 0)
-		return mfad_store_err(rc, "device migration");
+	if ((r = mfad_txn_commit(&txn)) != 0)
+		return r;
 	*done = 1;
 	return 0;
 fail:
-	mdb_txn_abort(mt);
+	mfad_txn_abort(&txn);
 	return mfad_store_err(rc, "device migration");
 }
 
