@@ -108,9 +108,12 @@ mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
 			pos->klen = k.mv_size < sizeof(pos->key) ? k.mv_size :
 			    sizeof(pos->key);
 			memcpy(pos->key, k.mv_data, pos->klen);
-			memset(pos->dkey, 0, sizeof(pos->dkey));
-			memcpy(pos->dkey, v.mv_data, v.mv_size <
-			    sizeof(pos->dkey) ? v.mv_size : sizeof(pos->dkey));
+			if (pos->phase == MFAD_SWEEP_DEVICES) {
+				memset(pos->dkey, 0, sizeof(pos->dkey));
+				memcpy(pos->dkey, v.mv_data, v.mv_size <
+				    sizeof(pos->dkey) ? v.mv_size :
+				    sizeof(pos->dkey));
+			}
 			go = mfad_sweep_one(txn, st, pos->phase, &k, &v, now,
 			    audit_before);
 			if (go == MFAD_SWEEP_END) {
