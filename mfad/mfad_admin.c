@@ -940,7 +940,7 @@ mfad_admin_device_revoke(struct mfad_rq *rq)
 			    "no such device");
 			goto out;
 		}
-		if ((r = mfad_device_del(rq->txn, ctx->store, ra.key)) != 0)
+		if ((r = mfad_device_del(rq->txn, ctx->store, user, ra.key)) != 0)
 			goto out;
 		n = 1;
 	}

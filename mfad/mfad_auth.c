@@ -617,7 +617,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 		mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
 		    devhash);
 		has_dev = 1;
-		r = mfad_device_get(rq->txn, ctx->store, devhash, &d);
+		r = mfad_device_get(rq->txn, ctx->store, qp->user, devhash, &d);
 		if (r == 0 && d.expires > now && strcmp(d.user, qp->user) == 0 &&
 		    kind == MFAD_LOGIN_SIGNIN) {
 			struct mfad_audit_ev ev = { "login_ok", qp->user,

@@ -219,7 +219,8 @@ mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	for (i = 0; i < row->ndev; i++) {
 		struct mfad_device old;
 
-		r = mfad_device_get(txn, ctx->store, pl->devkey[i], &old);
+		r = mfad_device_get(txn, ctx->store, row->user, pl->devkey[i],
+		    &old);
 		if (r == 0)
 			continue;	/* already remembered: left as it is */
 		if (r != MSS_ERR_NOTFOUND)

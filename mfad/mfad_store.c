@@ -71,8 +71,8 @@ mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
 		{ "accounts", 0, offsetof(struct mfad_store, accounts) },
 		{ "emails", 0, offsetof(struct mfad_store, emails) },
 		{ "logins", 0, offsetof(struct mfad_store, logins) },
-		{ "devices", 0, offsetof(struct mfad_store, devices) },
-		{ "userdevs", MDB_DUPSORT, offsetof(struct mfad_store, userdevs) },
+		{ "userdevices", MDB_DUPSORT,
+		    offsetof(struct mfad_store, devices) },
 		{ "outbox", 0, offsetof(struct mfad_store, outbox) },
 		{ "audit", 0, offsetof(struct mfad_store, audit) },
 		{ "meta", 0, offsetof(struct mfad_store, meta) },
@@ -136,6 +136,8 @@ mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
 		r = mfad_store_err(rc, "open");
 		goto fail;
 	}
+	if ((r = mfad_store_device_migrate(st)) != 0)
+		goto fail;
 	*out = st;
 	return 0;
 fail:

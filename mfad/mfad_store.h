@@ -225,14 +225,20 @@ int mfad_throttle_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_throttle_rec *t)
     MSS_WUR;
 
+/*
+ * A remembered device is found under its user: key is its keyed hash,
+ * which binds the user anyway (mfad_device_hash). put writes it under
+ * d->user, replacing the one with the same key. MSS_ERR_NOTFOUND when
+ * the user has no device of that key.
+ */
 int mfad_device_get(struct mfad_txn *txn, struct mfad_store *st,
-    const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
+    const char *user, const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
     MSS_WUR;
 int mfad_device_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d)
     MSS_WUR;
 int mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
-    const uint8_t key[MFAD_KEY_LEN]) MSS_WUR;
+    const char *user, const uint8_t key[MFAD_KEY_LEN]) MSS_WUR;
 /* Calls fn for each device of user (key, record). */
 int mfad_device_list(struct mfad_txn *txn, struct mfad_store *st,
     const char *user,
@@ -304,6 +310,8 @@ struct mfad_sweep_pos {
 	int		phase;
 	size_t		klen;		/* 0: from the first key */
 	unsigned char	key[64];	/* the last key looked at */
+	unsigned char	dkey[MFAD_KEY_LEN];	/* devices: the last hash
+						   under key */
 };
 int mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
     uint64_t now,

@@ -333,8 +333,12 @@ const struct mfad_rec_type mfad_rec_throttle = {
 /*
  * Devices: version 2 gives the strings a one-byte length instead of
  * four: nine bytes less a device, millions of them in a large store.
- * Version 1 records still read, and become version 2 when next written.
+ * Version 3 drops the user: the record is a duplicate under its user's
+ * key, after the device's keyed hash (mfad_store_device.c). Versions 1
+ * and 2, keyed by the hash alone, are read only by the store's
+ * migration at open, which fills in nothing: they carry the user.
  */
+#define MFAD_REC_V3_DEVICE	3
 
 static int
 mfad_device_encode(struct mss_buf *b, const void *rec)
@@ -342,8 +346,7 @@ mfad_device_encode(struct mss_buf *b, const void *rec)
 	const struct mfad_device *d = rec;
 	int r;
 
-	if ((r = mfad_put_text8(b, d->user)) != 0 ||
-	    (r = mfad_put_text8(b, d->kind)) != 0 ||
+	if ((r = mfad_put_text8(b, d->kind)) != 0 ||
 	    (r = mfad_put_text8(b, d->service)) != 0 ||
 	    (r = mss_buf_put_u64(b, d->created)) != 0 ||
 	    (r = mss_buf_put_u64(b, d->expires)) != 0 ||
@@ -361,8 +364,10 @@ mfad_device_decode(struct mss_buf *b, uint8_t ver, void *rec)
 
 	memset(d, 0, sizeof(*d));
 	text = ver < MFAD_REC_V2 ? mfad_get_text : mfad_get_text8;
-	if ((r = text(b, d->user, sizeof(d->user))) != 0 ||
-	    (r = text(b, d->kind, sizeof(d->kind))) != 0 ||
+	if (ver < MFAD_REC_V3_DEVICE &&
+	    (r = text(b, d->user, sizeof(d->user))) != 0)
+		return r;
+	if ((r = text(b, d->kind, sizeof(d->kind))) != 0 ||
 	    (r = text(b, d->service, sizeof(d->service))) != 0 ||
 	    (r = mss_buf_get_u64(b, &d->created)) != 0 ||
 	    (r = mss_buf_get_u64(b, &d->expires)) != 0 ||
@@ -371,8 +376,10 @@ mfad_device_decode(struct mss_buf *b, uint8_t ver, void *rec)
 	return 0;
 }
 
+/* A version 3 record takes at most 1 + 2 + 15 + 63 + 24 bytes: with
+ * its hash, well within the 511 bytes LMDB allows a sorted duplicate. */
 const struct mfad_rec_type mfad_rec_device = {
-	"device", MFAD_REC_V2, MFAD_REC_MAX, mfad_device_encode,
+	"device", MFAD_REC_V3_DEVICE, MFAD_REC_MAX, mfad_device_encode,
 	mfad_device_decode, NULL
 };
 
@@ -554,6 +561,18 @@ mfad_rec_get(struct mfad_txn *txn, MDB_dbi dbi, const void *k, size_t klen,
 	if ((rc = mdb_get(txn->mt, dbi, &key, &val)) != 0)
 		return mfad_store_err(rc, t->name);
 	return mfad_rec_decode(t, val.mv_data, val.mv_size, out);
+}
+
+int
+mfad_rec_encode(struct mss_buf *b, const struct mfad_rec_type *t,
+    const void *rec)
+{
+	int r;
+
+	if ((r = mss_buf_put_u8(b, t->version)) != 0 ||
+	    (r = t->encode(b, rec)) != 0)
+		return r;
+	return 0;
 }
 
 int

@@ -1,56 +1,164 @@
 /*
- * The store's remembered devices (keyed device hash -> device) and
- * their index by user (userdevs, dupsort: user -> device hashes), kept
- * together in the caller's transaction.
+ * The store's remembered devices, in one sub-database keyed by user
+ * (userdevices, dupsort): each of a user's devices is one duplicate, its
+ * keyed hash (MFAD_KEY_LEN bytes) followed by its record (codec, version
+ * 3, without the user: the key says it). The duplicates sort by hash, so
+ * a login finds its device under the user it names, a list walks them in
+ * id order, and a revoke of all deletes one key. The migration of the
+ * older layout (devices: hash -> record, userdevs: user -> hashes) runs
+ * once at open.
  */
 #include "config.h"
 
 #include <string.h>
 
+#include "mfad_log.h"
 #include "mfad_store_lmdb.h"
+#include "mss_buf.h"
 #include "mss_err.h"
+
+#define MFAD_DEVICE_V3		3	/* the first record of this layout */
+#define MFAD_DEVICE_VAL_MAX	511	/* LMDB's bound on a duplicate */
+#define MFAD_MIGRATE_BATCH	1024	/* devices moved a transaction */
+
+/* What an older mfad finds where its sub-database was: a plain record,
+ * which it cannot open as one, so it refuses the store. */
+static const char mfad_device_guard_key[] = "devices";
+static const char mfad_device_guard_val[] =
+    "moved to userdevices by a newer mfad";
+
+/* Decodes the value v found under user key k into hash and d. */
+static int
+mfad_device_value(const MDB_val *k, const MDB_val *v,
+    uint8_t hash[MFAD_KEY_LEN], struct mfad_device *d)
+{
+	const uint8_t *p = v->mv_data;
+	int r;
+
+	if (k->mv_size == 0 || k->mv_size > MFAD_USER_MAX ||
+	    memchr(k->mv_data, '\0', k->mv_size) != NULL ||
+	    v->mv_size <= MFAD_KEY_LEN || p[MFAD_KEY_LEN] < MFAD_DEVICE_V3) {
+		mfad_log(LOG_ERR, "store: malformed device record");
+		return MSS_ERR_STORE;
+	}
+	if ((r = mfad_rec_decode(&mfad_rec_device, p + MFAD_KEY_LEN,
+	    v->mv_size - MFAD_KEY_LEN, d)) != 0)
+		return r;
+	memcpy(d->user, k->mv_data, k->mv_size);
+	d->user[k->mv_size] = '\0';
+	memcpy(hash, p, MFAD_KEY_LEN);
+	return 0;
+}
+
+int
+mfad_store_device_expired(const MDB_val *k, const MDB_val *v, uint64_t now)
+{
+	struct mfad_device d;
+	uint8_t hash[MFAD_KEY_LEN];
+	int r;
+
+	if ((r = mfad_device_value(k, v, hash, &d)) == MSS_ERR_STORE)
+		return 1;		/* no login can use it */
+	return r == 0 && d.expires <= now;
+}
+
+/* Puts the cursor on user's device hash: MDB_NOTFOUND when absent. */
+static int
+mfad_device_seek(MDB_cursor *cur, const char *user,
+    const uint8_t key[MFAD_KEY_LEN], MDB_val *v)
+{
+	MDB_val k = { strlen(user), (void *)user };
+	int rc;
+
+	v->mv_size = MFAD_KEY_LEN;
+	v->mv_data = (void *)key;
+	rc = mdb_cursor_get(cur, &k, v, MDB_GET_BOTH_RANGE);
+	if (rc == 0 && (v->mv_size < MFAD_KEY_LEN ||
+	    memcmp(v->mv_data, key, MFAD_KEY_LEN) != 0))
+		rc = MDB_NOTFOUND;
+	return rc;
+}
+
+/* Writes d (its user the key) at hash key, replacing the one there. */
+static int
+mfad_device_write(MDB_txn *mt, MDB_dbi dbi, const uint8_t key[MFAD_KEY_LEN],
+    const struct mfad_device *d)
+{
+	MDB_cursor *cur;
+	MDB_val k = { strlen(d->user), (void *)d->user }, v;
+	struct mss_buf *b;
+	int rc, r;
+
+	if (!mfad_store_user_key_ok(d->user))
+		return mfad_store_err(MDB_BAD_VALSIZE, "device");
+	if ((b = mss_buf_new(MFAD_DEVICE_VAL_MAX)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mss_buf_put(b, key, MFAD_KEY_LEN)) != 0 ||
+	    (r = mfad_rec_encode(b, &mfad_rec_device, d)) != 0) {
+		mss_buf_free(b);
+		return r == MSS_ERR_NOMEM ? r : MSS_ERR_STORE;
+	}
+	if ((rc = mdb_cursor_open(mt, dbi, &cur)) != 0) {
+		mss_buf_free(b);
+		return mfad_store_err(rc, "cursor");
+	}
+	rc = mfad_device_seek(cur, d->user, key, &v);
+	if (rc == 0)
+		rc = mdb_cursor_del(cur, 0);
+	if (rc == 0 || rc == MDB_NOTFOUND) {
+		v.mv_size = mss_buf_avail(b);
+		v.mv_data = (void *)mss_buf_ptr(b);
+		rc = mdb_cursor_put(cur, &k, &v, 0);
+	}
+	mdb_cursor_close(cur);
+	mss_buf_free(b);
+	return mfad_store_err(rc, "device");
+}
 
 int
 mfad_device_get(struct mfad_txn *txn, struct mfad_store *st,
-    const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
+    const char *user, const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d)
 {
-	return mfad_rec_get(txn, st->devices, key, MFAD_KEY_LEN,
-	    &mfad_rec_device, d);
+	MDB_cursor *cur;
+	MDB_val k = { strlen(user), (void *)user }, v;
+	uint8_t hash[MFAD_KEY_LEN];
+	int rc, r;
+
+	if (!mfad_store_user_key_ok(user))
+		return MSS_ERR_NOTFOUND;
+	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	if ((rc = mfad_device_seek(cur, user, key, &v)) == 0)
+		r = mfad_device_value(&k, &v, hash, d);
+	else
+		r = mfad_store_err(rc, "device");
+	mdb_cursor_close(cur);
+	return r;
 }
 
 int
 mfad_device_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d)
 {
-	MDB_val k = { strlen(d->user), (void *)d->user };
-	MDB_val v = { MFAD_KEY_LEN, (void *)key };
-	int rc, r;
-
-	if ((r = mfad_rec_put(txn, st->devices, key, MFAD_KEY_LEN,
-	    &mfad_rec_device, d, 0)) != 0)
-		return r;
-	rc = mdb_put(txn->mt, st->userdevs, &k, &v, MDB_NODUPDATA);
-	if (rc != MDB_KEYEXIST)
-		r = mfad_store_err(rc, "device index");
-	return r;
+	return mfad_device_write(txn->mt, st->devices, key, d);
 }
 
 int
 mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
-    const uint8_t key[MFAD_KEY_LEN])
+    const char *user, const uint8_t key[MFAD_KEY_LEN])
 {
-	struct mfad_device d;
-	MDB_val k, v = { MFAD_KEY_LEN, (void *)key };
-	int r, rc;
+	MDB_cursor *cur;
+	MDB_val v;
+	int rc;
 
-	if ((r = mfad_device_get(txn, st, key, &d)) != 0)
-		return r;
-	k.mv_size = strlen(d.user);
-	k.mv_data = d.user;
-	rc = mdb_del(txn->mt, st->userdevs, &k, &v);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return mfad_store_err(rc, "device index");
-	return mfad_rec_del(txn, st->devices, key, MFAD_KEY_LEN, "device");
+	if (!mfad_store_user_key_ok(user))
+		return MSS_ERR_NOTFOUND;
+	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
+		return mfad_store_err(rc, "cursor");
+	if ((rc = mfad_device_seek(cur, user, key, &v)) == 0)
+		rc = mdb_cursor_del(cur, 0);
+	mdb_cursor_close(cur);
+	return mfad_store_err(rc, "device");
 }
 
 int
@@ -78,7 +186,7 @@ mfad_device_list_after(struct mfad_txn *txn, struct mfad_store *st,
 
 	if (!mfad_store_user_key_ok(user))
 		return 0;
-	if ((rc = mdb_cursor_open(txn->mt, st->userdevs, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
 	if (after != NULL) {
 		/* The first key at or above after + zeros; keys sharing the
@@ -91,18 +199,11 @@ mfad_device_list_after(struct mfad_txn *txn, struct mfad_store *st,
 	} else
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		if (v.mv_size != MFAD_KEY_LEN)
-			continue;
-		if (after != NULL &&
+		if (after != NULL && v.mv_size >= MFAD_DEVICE_ID_LEN &&
 		    memcmp(v.mv_data, after, MFAD_DEVICE_ID_LEN) <= 0)
 			continue;
-		memcpy(key, v.mv_data, MFAD_KEY_LEN);
-		r = mfad_device_get(txn, st, key, &d);
-		if (r == MSS_ERR_NOTFOUND) {
-			r = 0;
-			continue;
-		}
-		if (r != 0 || (r = fn(key, &d, arg)) != 0)
+		if ((r = mfad_device_value(&k, &v, key, &d)) != 0 ||
+		    (r = fn(key, &d, arg)) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);
@@ -116,30 +217,183 @@ mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, unsigned *n)
 {
 	MDB_cursor *cur;
-	MDB_val k = { strlen(user), (void *)user }, v, dk;
-	int rc, r = 0;
+	MDB_val k = { strlen(user), (void *)user }, v;
+	size_t count = 0;
+	int rc;
 
 	*n = 0;
 	if (!mfad_store_user_key_ok(user))
 		return 0;
-	if ((rc = mdb_cursor_open(txn->mt, st->userdevs, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		dk = v;
-		rc = mdb_del(txn->mt, st->devices, &dk, NULL);
-		if (rc == 0)
-			(*n)++;
-		else if (rc != MDB_NOTFOUND) {
-			r = mfad_store_err(rc, "device revoke");
-			break;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	if (rc == 0 && (rc = mdb_cursor_count(cur, &count)) == 0)
+		rc = mdb_cursor_del(cur, MDB_NODUPDATA);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mfad_store_err(rc, "device revoke");
+	*n = (unsigned)count;
+	return 0;
+}
+
+/*
+ * Moves the older record at hash (if any) under its user and deletes
+ * it; a record that does not read is dropped: no login could use it.
+ */
+static int
+mfad_device_move(MDB_txn *mt, struct mfad_store *st, MDB_dbi old,
+    const uint8_t hash[MFAD_KEY_LEN], unsigned long *moved,
+    unsigned long *dropped)
+{
+	MDB_val k = { MFAD_KEY_LEN, (void *)hash }, v;
+	struct mfad_device d;
+	int rc, r;
+
+	if ((rc = mdb_get(mt, old, &k, &v)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return mfad_store_err(rc, "device migration");
+	if (mfad_rec_decode(&mfad_rec_device, v.mv_data, v.mv_size, &d) == 0 &&
+	    mfad_store_user_key_ok(d.user)) {
+		if ((r = mfad_device_write(mt, st->devices, hash, &d)) != 0)
+			return r;
+		(*moved)++;
+	} else
+		(*dropped)++;
+	return mfad_store_err(mdb_del(mt, old, &k, NULL), "device migration");
+}
+
+/*
+ * One transaction of the migration: up to MFAD_MIGRATE_BATCH devices
+ * moved, first in the order of the older index (by user: the new
+ * sub-database fills like an append, its pages full), then any record
+ * the index missed; when none is left, devices and userdevs are dropped
+ * and the guard put in their place. *done: the migration is over (or
+ * there was none to do).
+ */
+static int
+mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
+    unsigned long *dropped, int *done)
+{
+	MDB_val gk = { sizeof(mfad_device_guard_key) - 1,
+	    (void *)mfad_device_guard_key };
+	MDB_val gv = { sizeof(mfad_device_guard_val) - 1,
+	    (void *)mfad_device_guard_val };
+	struct mfad_txn *txn = NULL;
+	MDB_txn *mt;
+	MDB_dbi old, idx, main;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[MFAD_KEY_LEN];
+	unsigned n = 0;
+	int rc, r, has_idx;
+
+	*done = 0;
+	if ((r = mfad_txn_begin(st, 0, &txn)) != 0)
+		return r;
+	mt = txn->mt;
+	rc = mdb_dbi_open(mt, mfad_device_guard_key, 0, &old);
+	if (rc == MDB_INCOMPATIBLE) {
+		/* The guard: migrated, or made by this layout. */
+		mfad_txn_abort(&txn);
+		*done = 1;
+		return 0;
+	}
+	if (rc == MDB_NOTFOUND)
+		goto finish;		/* a new store */
+	if (rc != 0)
+		goto fail;
+	rc = mdb_dbi_open(mt, "userdevs", 0, &idx);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	has_idx = rc == 0;
+
+	/* By user, through the index. */
+	if (has_idx) {
+		if ((rc = mdb_cursor_open(mt, idx, &cur)) != 0)
+			goto fail;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		    rc == 0 && n < MFAD_MIGRATE_BATCH;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST), n++) {
+			if (v.mv_size == MFAD_KEY_LEN) {
+				memcpy(key, v.mv_data, MFAD_KEY_LEN);
+				if ((r = mfad_device_move(mt, st, old, key,
+				    moved, dropped)) != 0) {
+					mdb_cursor_close(cur);
+					mfad_txn_abort(&txn);
+					return r;
+				}
+			}
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+		}
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto fail;
+	}
+	/* Then what the index did not name, by hash. */
+	if ((rc = mdb_cursor_open(mt, old, &cur)) != 0)
+		goto fail;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	    rc == 0 && n < MFAD_MIGRATE_BATCH;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST), n++) {
+		if (k.mv_size != MFAD_KEY_LEN) {
+			(*dropped)++;
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			continue;
+		}
+		memcpy(key, k.mv_data, MFAD_KEY_LEN);
+		if ((r = mfad_device_move(mt, st, old, key, moved,
+		    dropped)) != 0) {
+			mdb_cursor_close(cur);
+			mfad_txn_abort(&txn);
+			return r;
 		}
 	}
 	mdb_cursor_close(cur);
-	if (r != 0)
+	if (rc == 0) {
+		/* More to move: the next transaction goes on. */
+		return mfad_txn_commit(&txn);
+	}
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	if ((has_idx && (rc = mdb_drop(mt, idx, 1)) != 0) ||
+	    (rc = mdb_drop(mt, old, 1)) != 0)
+		goto fail;
+finish:
+	if ((rc = mdb_dbi_open(mt, NULL, 0, &main)) != 0 ||
+	    (rc = mdb_put(mt, main, &gk, &gv, 0)) != 0)
+		goto fail;
+	if ((r = mfad_txn_commit(&txn)) != 0)
 		return r;
-	rc = mdb_del(txn->mt, st->userdevs, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return mfad_store_err(rc, "device index");
+	*done = 1;
+	return 0;
+fail:
+	mfad_txn_abort(&txn);
+	return mfad_store_err(rc, "device migration");
+}
+
+int
+mfad_store_device_migrate(struct mfad_store *st)
+{
+	unsigned long moved = 0, dropped = 0;
+	int r, done = 0, logged = 0;
+
+	while (!done) {
+		if ((r = mfad_device_migrate_step(st, &moved, &dropped,
+		    &done)) != 0)
+			return r;
+		if (!done && !logged) {
+			mfad_log(LOG_NOTICE, "store: moving remembered devices "
+			    "under their users (once)");
+			logged = 1;
+		}
+	}
+	if (logged || moved > 0 || dropped > 0)
+		mfad_log(LOG_NOTICE, "store: %lu remembered devices moved, "
+		    "%lu unreadable ones dropped", moved, dropped);
 	return 0;
 }

@@ -4,11 +4,12 @@
  * the store sees an LMDB type.
  *
  * Sub-databases: accounts (user -> account), emails (address -> user),
- * logins (hash of login token -> pending login), devices (keyed device
- * hash -> remembered device), userdevs (user -> device hashes, dupsort),
+ * logins (hash of login token -> pending login), userdevices (user ->
+ * remembered devices, dupsort: keyed device hash, then the record),
  * outbox (id -> queued mail), audit (time -> event), throttles (keyed
  * hash of user and typed address -> recent sends of the empty-password
- * path), meta (reserved).
+ * path), meta (reserved). In LMDB's main database, a plain record named
+ * devices stands where an older layout's sub-database was.
  */
 #ifndef MFAD_STORE_LMDB_H
 #define MFAD_STORE_LMDB_H
@@ -19,8 +20,8 @@
 
 struct mfad_store {
 	MDB_env	*env;
-	MDB_dbi	 accounts, emails, logins, devices, userdevs, outbox, audit,
-		 meta, throttles;
+	MDB_dbi	 accounts, emails, logins, devices, outbox, audit, meta,
+		 throttles;
 	char	*path;
 };
 
@@ -56,6 +57,9 @@ extern const struct mfad_rec_type mfad_rec_acct, mfad_rec_login,
 /* Decodes the len bytes at data as a record of type t into out. */
 int mfad_rec_decode(const struct mfad_rec_type *t, const void *data,
     size_t len, void *out) MSS_WUR;
+/* Appends rec's version byte and fields to b. */
+int mfad_rec_encode(struct mss_buf *b, const struct mfad_rec_type *t,
+    const void *rec) MSS_WUR;
 /* Reads the record at key k of dbi: MSS_ERR_NOTFOUND when absent. */
 int mfad_rec_get(struct mfad_txn *txn, MDB_dbi dbi, const void *k,
     size_t klen, const struct mfad_rec_type *t, void *out) MSS_WUR;
@@ -75,5 +79,19 @@ int mfad_rec_outmsg_times(const void *data, size_t len, uint64_t *created,
 void mfad_store_u64_key(uint64_t v, unsigned char k[8]);
 uint64_t mfad_store_key_u64(const unsigned char *k);
 int mfad_store_user_key_ok(const char *user);
+
+/*
+ * Moves the remembered devices of an older store (devices: hash ->
+ * record with its user, and their index userdevs) under their users,
+ * in transactions of their own, then drops both sub-databases and
+ * leaves in their place a record that an older mfad cannot open as one
+ * (mfad_store_device.c). Called by mfad_store_open; a crash leaves a
+ * store that the next open finishes migrating.
+ */
+int mfad_store_device_migrate(struct mfad_store *st) MSS_WUR;
+/* Whether the device value v under user key k has expired by now or
+ * does not read (1: it goes, as no login can use it). */
+int mfad_store_device_expired(const MDB_val *k, const MDB_val *v,
+    uint64_t now);
 
 #endif /* MFAD_STORE_LMDB_H */

@@ -11,27 +11,26 @@
 #include "mss_err.h"
 
 /*
- * Whether the record at k of phase pos->phase goes (1) or stays (0);
- * MFAD_SWEEP_END when the audit walk reached records to keep. A
- * corrupt login or device goes (no login can use it); a device's index
- * entry goes with it.
+ * Whether the record at k (value v) of phase pos->phase goes (1) or
+ * stays (0); MFAD_SWEEP_END when the audit walk reached records to keep.
+ * A corrupt login or device goes (no login can use it).
  */
 #define MFAD_SWEEP_END	2
 static int
 mfad_sweep_one(struct mfad_txn *txn, struct mfad_store *st, int phase,
-    const MDB_val *k, uint64_t now, uint64_t audit_before, int *rcp)
+    const MDB_val *k, const MDB_val *v, uint64_t now, uint64_t audit_before)
 {
 	uint8_t key[MFAD_KEY_LEN];
 	struct mfad_login l;
-	struct mfad_device d;
 	struct mfad_throttle_rec t;
-	int r, rc;
+	int r;
 
-	*rcp = 0;
 	if (phase == MFAD_SWEEP_AUDIT)
 		return k->mv_size >= 8 &&
 		    mfad_store_key_u64(k->mv_data) / 1000000 >= audit_before ?
 		    MFAD_SWEEP_END : 1;
+	if (phase == MFAD_SWEEP_DEVICES)
+		return mfad_store_device_expired(k, v, now);
 	if (k->mv_size != MFAD_KEY_LEN)
 		return 0;
 	memcpy(key, k->mv_data, MFAD_KEY_LEN);
@@ -39,29 +38,53 @@ mfad_sweep_one(struct mfad_txn *txn, struct mfad_store *st, int phase,
 	case MFAD_SWEEP_LOGINS:
 		r = mfad_login_get(txn, st, key, &l);
 		return r == MSS_ERR_STORE || (r == 0 && l.expires <= now);
-	case MFAD_SWEEP_DEVICES:
-		r = mfad_device_get(txn, st, key, &d);
-		if ((r != 0 && r != MSS_ERR_STORE) || (r == 0 &&
-		    d.expires > now))
-			return 0;
-		/* A corrupt record has no readable user: its index entry
-		 * stays, and mfad_device_list skips what it cannot read. */
-		if (r == 0) {
-			rc = mdb_del(txn->mt, st->userdevs,
-			    &(MDB_val){ strlen(d.user), d.user },
-			    &(MDB_val){ MFAD_KEY_LEN, key });
-			if (rc != 0 && rc != MDB_NOTFOUND) {
-				*rcp = rc;
-				return 0;
-			}
-		}
-		return 1;
 	default:
 		r = mfad_throttle_get(txn, st, key, &t);
 		/* An hour after its last send a record limits nothing. */
 		return !((r != 0 && r != MSS_ERR_STORE) || (r == 0 &&
 		    t.nsends > 0 && t.sends[t.nsends - 1] + 3600 > now));
 	}
+}
+
+/*
+ * Puts cur after the last record pos looked at (kept, or gone). Devices
+ * are duplicates under their user: there the last hash counts too.
+ */
+static int
+mfad_sweep_resume(MDB_cursor *cur, const struct mfad_sweep_pos *pos,
+    MDB_val *k, MDB_val *v)
+{
+	int rc;
+
+	if (pos->klen == 0)
+		return mdb_cursor_get(cur, k, v, MDB_FIRST);
+	if (pos->phase == MFAD_SWEEP_DEVICES) {
+		k->mv_size = pos->klen;
+		k->mv_data = (void *)pos->key;
+		v->mv_size = MFAD_KEY_LEN;
+		v->mv_data = (void *)pos->dkey;
+		rc = mdb_cursor_get(cur, k, v, MDB_GET_BOTH_RANGE);
+		if (rc == 0 && v->mv_size >= MFAD_KEY_LEN &&
+		    memcmp(v->mv_data, pos->dkey, MFAD_KEY_LEN) == 0)
+			return mdb_cursor_get(cur, k, v, MDB_NEXT);
+		if (rc != MDB_NOTFOUND)
+			return rc;
+		/* No hash above the last one left under that user. */
+		k->mv_size = pos->klen;
+		k->mv_data = (void *)pos->key;
+		rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+		if (rc == 0 && k->mv_size == pos->klen &&
+		    memcmp(k->mv_data, pos->key, pos->klen) == 0)
+			rc = mdb_cursor_get(cur, k, v, MDB_NEXT_NODUP);
+		return rc;
+	}
+	k->mv_size = pos->klen;
+	k->mv_data = (void *)pos->key;
+	rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0 && k->mv_size == pos->klen &&
+	    memcmp(k->mv_data, pos->key, pos->klen) == 0)
+		rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+	return rc;
 }
 
 int
@@ -78,27 +101,21 @@ mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
 		if ((rc = mdb_cursor_open(txn->mt, dbis[pos->phase],
 		    &cur)) != 0)
 			return mfad_store_err(rc, "cursor");
-		if (pos->klen == 0)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		else {
-			/* On after the last key seen (kept, or gone). */
-			k.mv_size = pos->klen;
-			k.mv_data = pos->key;
-			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-			if (rc == 0 && k.mv_size == pos->klen &&
-			    memcmp(k.mv_data, pos->key, pos->klen) == 0)
-				rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-		}
+		rc = mfad_sweep_resume(cur, pos, &k, &v);
 		for (; rc == 0 && budget > 0;
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			budget--;
 			pos->klen = k.mv_size < sizeof(pos->key) ? k.mv_size :
 			    sizeof(pos->key);
 			memcpy(pos->key, k.mv_data, pos->klen);
-			go = mfad_sweep_one(txn, st, pos->phase, &k, now,
-			    audit_before, &rc);
-			if (rc != 0)
-				break;
+			if (pos->phase == MFAD_SWEEP_DEVICES) {
+				memset(pos->dkey, 0, sizeof(pos->dkey));
+				memcpy(pos->dkey, v.mv_data, v.mv_size <
+				    sizeof(pos->dkey) ? v.mv_size :
+				    sizeof(pos->dkey));
+			}
+			go = mfad_sweep_one(txn, st, pos->phase, &k, &v, now,
+			    audit_before);
 			if (go == MFAD_SWEEP_END) {
 				rc = MDB_NOTFOUND;
 				break;

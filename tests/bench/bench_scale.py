@@ -11,7 +11,10 @@ store, the store's size on disk, and mfad's resident memory, idle and
 under load.
 
   tests/bench/bench_scale.py [--sizes N,N...] [--devices N] [--seconds S]
-                             [--runs N] [--quick]
+                             [--runs N] [--quick] [--stat]
+
+--stat prints mdb_stat -a of each store (its pages per sub-database) to
+standard error.
 """
 
 import argparse
@@ -58,6 +61,22 @@ def count_devices(env, users):
     return n
 
 
+def print_stat(db, size):
+    """Pages per sub-database (mdb_stat -a), to standard error."""
+    r = subprocess.run(["mdb_stat", "-a", str(db)], capture_output=True,
+                       text=True)
+    print("mdb_stat -a, %d accounts:" % size, file=sys.stderr)
+    name = "(main)"
+    for line in r.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("Status of "):
+            name = line[len("Status of "):]
+        elif line.endswith("pages:") or "pages:" in line:
+            print("  %-10s %s" % (name, line), file=sys.stderr)
+    if r.returncode != 0:
+        print("  mdb_stat failed: %s" % r.stderr.strip(), file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,1000000")
@@ -65,6 +84,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--stat", action="store_true")
     args = ap.parse_args()
     if args.quick:
         args.sizes, args.seconds, args.runs = "200,2000", 1, 1
@@ -125,6 +145,8 @@ def main():
             b.row("%d accounts: mfad resident outside the LMDB map, after "
                   "load" % size, "KiB", [peak_out],
                   key="scale_%d_rss_load_out" % size)
+            if args.stat:
+                print_stat(env.db, size)
         finally:
             env.close()
 

@@ -2,6 +2,9 @@
 device=sshkey,rhost,tty)."""
 
 import json
+import os
+import shutil
+import subprocess
 import time
 from datetime import datetime
 
@@ -149,3 +152,73 @@ def test_notice_mailed_when_device_remembered(env):
     env.full_login(rhost="192.0.2.7", remember="y")
     notice = env.smtp.wait_for(ALICE, match=h.is_notice)
     assert notice["Subject"]
+
+
+def _dump(db, name):
+    """The (key, value) pairs of sub-database name, as bytes."""
+    text = subprocess.run(["mdb_dump", "-s", name, str(db)],
+                          capture_output=True, text=True, check=True).stdout
+    lines = text.split("HEADER=END\n", 1)[1].split("DATA=END", 1)[0]
+    vals = [bytes.fromhex(x.strip()) for x in lines.splitlines()]
+    return list(zip(vals[0::2], vals[1::2]))
+
+
+def _load(db, name, pairs, dupsort=False):
+    text = "VERSION=3\nformat=bytevalue\ndatabase=%s\ntype=btree\n" % name
+    if dupsort:
+        text += "duplicates=1\ndupsort=1\n"
+    text += "HEADER=END\n"
+    for k, v in pairs:
+        text += " %s\n %s\n" % (k.hex(), v.hex())
+    text += "DATA=END\n"
+    subprocess.run(["mdb_load", "-s", name, str(db)], input=text.encode(),
+                   check=True)
+
+
+def _to_older_layout(db, tmp):
+    """Rewrites the store in db as an mfad before device records of
+    version 3 left it: devices (hash -> record of version 2, with its
+    user) and userdevs (user -> hashes), no guard record."""
+    names = [line.split("Status of ", 1)[1] for line in subprocess.run(
+        ["mdb_stat", "-a", str(db)], capture_output=True, text=True,
+        check=True).stdout.splitlines() if line.startswith("Status of ")]
+    tmp.mkdir()
+    devices, userdevs = [], []
+    for user, v in _dump(db, "userdevices"):
+        assert v[32] == 3
+        devices.append((v[:32], b"\x02" + bytes([len(user)]) + user +
+                        v[33:]))
+        userdevs.append((user, v[:32]))
+    for name in names:
+        if name not in ("Main DB", "userdevices"):
+            _load(tmp, name, _dump(db, name))
+    _load(tmp, "devices", sorted(devices))
+    _load(tmp, "userdevs", userdevs, dupsort=True)
+    for f in ("data.mdb", "lock.mdb"):
+        (db / f).unlink(missing_ok=True)
+    shutil.move(str(tmp / "data.mdb"), str(db / "data.mdb"))
+    os.chmod(db / "data.mdb", 0o600)
+
+
+def test_older_device_layout_is_migrated_at_start(env, tmp_path):
+    """A store whose devices an older mfad kept by hash, with an index
+    by user: mfad moves them under their users when it starts, and they
+    still skip the code."""
+    env.full_login(rhost="192.0.2.7", remember="y")
+    env.full_login(rhost="192.0.2.9", remember="y")
+    before = env.ctl_json("device", "list", "alice")
+    assert len(_expiries(before)) == 2, before
+    env.mfad.stop()
+    _to_older_layout(env.db, tmp_path / "old")
+    stat = subprocess.run(["mdb_stat", "-a", str(env.db)],
+                          capture_output=True, text=True).stdout
+    assert "Status of userdevs" in stat and "userdevices" not in stat
+    env.mfad.start()
+    assert "2 remembered devices moved" in env.mfad.log_text()
+    assert env.ctl_json("device", "list", "alice") == before
+    remembered_login(env, rhost="192.0.2.7")
+    remembered_login(env, rhost="192.0.2.9")
+    stat = subprocess.run(["mdb_stat", "-a", str(env.db)],
+                          capture_output=True, text=True).stdout
+    assert "Status of userdevs" not in stat
+    assert "Status of devices" not in stat

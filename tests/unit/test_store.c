@@ -407,11 +407,11 @@ test_acct_del_removes_index_and_devices(void **state)
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
 	    MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_device_get(txn, f->st, ka1, &d),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", ka1, &d),
 	    MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_device_get(txn, f->st, ka2, &d),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", ka2, &d),
 	    MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_device_get(txn, f->st, kb, &d), 0);
+	assert_int_equal(mfad_device_get(txn, f->st, "bob", kb, &d), 0);
 	assert_string_equal(d.user, "bob");
 	assert_int_equal(mfad_acct_get(txn, f->st, "bob", &a), 0);
 	assert_int_equal(mfad_acct_count(txn, f->st, &n), 0);
@@ -419,9 +419,8 @@ test_acct_del_removes_index_and_devices(void **state)
 	mfad_txn_abort(&txn);
 	assert_no_owner(f, "alice@example.com");
 	assert_owner(f, "bob@example.com", "bob");
-	/* Only bob's device is left, in the devices and in the index. */
+	/* Only bob's device is left. */
 	assert_int_equal(db_entries(f, f->st->devices), 1);
-	assert_int_equal(db_entries(f, f->st->userdevs), 1);
 
 	/* A deleted account's address can be taken again. */
 	put_acct(f, "carol", "alice@example.com");
@@ -704,7 +703,7 @@ test_device_put_get_list_del(void **state)
 
 	txn = rtxn(f);
 	memset(&g, 0xee, sizeof(g));
-	assert_int_equal(mfad_device_get(txn, f->st, k1, &g), 0);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", k1, &g), 0);
 	mfad_txn_abort(&txn);
 	make_device(&d, "alice", 5000);
 	snprintf(d.service, sizeof(d.service), "login");
@@ -726,22 +725,30 @@ test_device_put_get_list_del(void **state)
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(list_devs(f, "alice", &ds), 2);
 	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, k1, &g), 0);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", k1, &g), 0);
 	mfad_txn_abort(&txn);
 	assert_true(g.expires == 9000);
 	assert_true(g.last_used == 8000);
 
 	/* Delete one. */
 	txn = wtxn(f);
-	assert_int_equal(mfad_device_del(txn, f->st, k1), 0);
-	assert_int_equal(mfad_device_del(txn, f->st, k1), MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_device_get(txn, f->st, k1, &g),
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", k1), 0);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", k1),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", k1, &g),
+	    MSS_ERR_NOTFOUND);
+	/* Found only under its own user. */
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", kb, &g),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", kb),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_device_get(txn, f->st, "", kb, &g),
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(list_devs(f, "alice", &ds), 1);
 	assert_true(has_key(&ds, k2));
 	assert_int_equal(list_devs(f, "bob", &ds), 1);
-	assert_int_equal(db_entries(f, f->st->userdevs), 2);
+	assert_int_equal(db_entries(f, f->st->devices), 2);
 }
 
 static void
@@ -778,10 +785,10 @@ test_device_revoke_all(void **state)
 	txn = rtxn(f);
 	for (i = 0; i < 5; i++) {
 		make_key(key, (unsigned char)(0x20 + i));
-		assert_int_equal(mfad_device_get(txn, f->st, key, &g),
-		    MSS_ERR_NOTFOUND);
+		assert_int_equal(mfad_device_get(txn, f->st, "alice", key,
+		    &g), MSS_ERR_NOTFOUND);
 	}
-	assert_int_equal(mfad_device_get(txn, f->st, kb, &g), 0);
+	assert_int_equal(mfad_device_get(txn, f->st, "bob", kb, &g), 0);
 	assert_string_equal(g.user, "bob");
 	mfad_txn_abort(&txn);
 	assert_int_equal(list_devs(f, "bob", &ds), 1);
@@ -1140,11 +1147,11 @@ check_sweep(void **state, int pieces)
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_login_get(txn, f->st, ll, &l), 0);
 	assert_true(l.expires == now + 1);
-	assert_int_equal(mfad_device_get(txn, f->st, dold, &d),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", dold, &d),
 	    MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_device_get(txn, f->st, dedge, &d),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", dedge, &d),
 	    MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_device_get(txn, f->st, dlive, &d), 0);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", dlive, &d), 0);
 	/* The audit left is the two new records, in time order. */
 	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
 	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
@@ -1156,10 +1163,9 @@ check_sweep(void **state, int pieces)
 	mfad_txn_abort(&txn);
 	assert_int_equal(db_entries(f, f->st->audit), 2);
 	assert_int_equal(db_entries(f, f->st->logins), 1);
-	/* The user's device index lost the expired ones too. */
 	assert_int_equal(list_devs(f, "alice", &ds), 1);
 	assert_true(has_key(&ds, dlive));
-	assert_int_equal(db_entries(f, f->st->userdevs), 1);
+	assert_int_equal(db_entries(f, f->st->devices), 1);
 
 	/* A second sweep finds nothing. */
 	txn = wtxn(f);
@@ -1296,7 +1302,7 @@ test_abort_leaves_nothing(void **state)
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_login_get(txn, f->st, key, &l),
 	    MSS_ERR_NOTFOUND);
-	assert_int_equal(mfad_device_get(txn, f->st, key, &d),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &d),
 	    MSS_ERR_NOTFOUND);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m),
 	    MSS_ERR_NOTFOUND);
@@ -1305,7 +1311,7 @@ test_abort_leaves_nothing(void **state)
 	mfad_txn_abort(&txn);
 	assert_no_owner(f, "alice@example.com");
 	assert_int_equal(db_entries(f, f->st->emails), 0);
-	assert_int_equal(db_entries(f, f->st->userdevs), 0);
+	assert_int_equal(db_entries(f, f->st->devices), 0);
 	assert_int_equal(db_entries(f, f->st->outbox), 0);
 }
 
@@ -1712,77 +1718,294 @@ put_str32(unsigned char *p, const char *s)
  * it) still reads, and is version 2 once written again; a version 2
  * string running past the record, or holding a NUL, is a store error.
  */
+/*
+ * The device layout before version 3 (devices: hash -> record with its
+ * user; userdevs: user -> hashes), as an older mfad left it: written
+ * straight into the store's environment, with the guard this layout
+ * leaves in place of devices taken away.
+ */
+struct olddev {
+	uint8_t			key[MFAD_KEY_LEN];
+	struct mfad_device	d;
+	int			version;	/* 1, 2, or 0: junk */
+	int			noindex;	/* not in userdevs */
+};
+
+static size_t
+old_device_bytes(const struct olddev *o, unsigned char *v)
+{
+	const struct mfad_device *d = &o->d;
+	size_t l = 0, i, n;
+	const char *s[3] = { d->user, d->kind, d->service };
+	uint64_t t[3] = { d->created, d->expires, d->last_used };
+
+	if (o->version == 0) {
+		memcpy(v, "\x02junk", 5);
+		return 5;
+	}
+	v[l++] = (unsigned char)o->version;
+	for (i = 0; i < 3; i++) {
+		n = strlen(s[i]);
+		if (o->version == 1)
+			l += put_str32(v + l, s[i]);
+		else {
+			v[l++] = (unsigned char)n;
+			memcpy(v + l, s[i], n);
+			l += n;
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		for (n = 0; n < 8; n++)
+			v[l + n] = (unsigned char)(t[i] >> (56 - 8 * n));
+		l += 8;
+	}
+	return l;
+}
+
 static void
-test_device_v2_short_strings(void **state)
+write_old_layout(struct fix *f, const struct olddev *o, size_t n)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi main, devs, idx;
+	MDB_val k, v;
+	unsigned char buf[512];
+	size_t i;
+	int rc;
+
+	mfad_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, TEST_MAP_SIZE), 0);
+	assert_int_equal(mdb_env_open(env, f->conf->database, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main), 0);
+	k.mv_size = 7;
+	k.mv_data = "devices";
+	rc = mdb_del(txn, main, &k, NULL);
+	assert_true(rc == 0 || rc == MDB_NOTFOUND);
+	assert_int_equal(mdb_dbi_open(txn, "devices", MDB_CREATE, &devs), 0);
+	assert_int_equal(mdb_dbi_open(txn, "userdevs",
+	    MDB_CREATE | MDB_DUPSORT, &idx), 0);
+	for (i = 0; i < n; i++) {
+		k.mv_size = MFAD_KEY_LEN;
+		k.mv_data = (void *)o[i].key;
+		v.mv_size = old_device_bytes(&o[i], buf);
+		v.mv_data = buf;
+		assert_int_equal(mdb_put(txn, devs, &k, &v, 0), 0);
+		if (o[i].version == 0 || o[i].noindex)
+			continue;
+		k.mv_size = strlen(o[i].d.user);
+		k.mv_data = (void *)o[i].d.user;
+		v.mv_size = MFAD_KEY_LEN;
+		v.mv_data = (void *)o[i].key;
+		assert_int_equal(mdb_put(txn, idx, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* What an older mfad's open of its device sub-databases finds. */
+static void
+assert_old_layout_gone(struct fix *f)
+{
+	struct mfad_txn *txn = rtxn(f);
+	MDB_dbi dbi;
+
+	/* An older mfad opens devices with MDB_CREATE: refused. */
+	assert_int_equal(mdb_dbi_open(txn->mt, "devices", MDB_CREATE, &dbi),
+	    MDB_INCOMPATIBLE);
+	assert_int_equal(mdb_dbi_open(txn->mt, "userdevs", 0, &dbi),
+	    MDB_NOTFOUND);
+	mfad_txn_abort(&txn);
+}
+
+static void
+make_olddev(struct olddev *o, const char *user, unsigned char tag,
+    int version)
+{
+	memset(o, 0, sizeof(*o));
+	make_key(o->key, tag);
+	o->key[1] = (unsigned char)(tag >> 8);
+	snprintf(o->d.user, sizeof(o->d.user), "%s", user);
+	snprintf(o->d.kind, sizeof(o->d.kind), "rhost");
+	snprintf(o->d.service, sizeof(o->d.service), version == 1 ?
+	    "sshd" : "a-service-name-of-sixty-three-bytes-exactly-in-a-stor"
+	    "e-of-mfad");
+	o->d.created = 1700000000 + tag;
+	o->d.expires = 1702592000 + tag;
+	o->d.last_used = 1700000500 + tag;
+	o->version = version;
+}
+
+/* A new store holds the guard from the start: an older mfad refuses
+ * it instead of finding no devices. */
+static void
+test_device_new_store_refuses_older_mfad(void **state)
 {
 	struct fix *f = *state;
-	unsigned char v1[256], bad[256];
-	uint8_t key[MFAD_KEY_LEN];
-	MDB_val k = { MFAD_KEY_LEN, key }, v;
-	struct mfad_device d, got;
+
+	assert_old_layout_gone(f);
+	fix_reopen(f);
+	assert_old_layout_gone(f);
+}
+
+/* Versions 1 and 2 of the older layout move under their users at open,
+ * read back field for field; junk is dropped; the old sub-databases go. */
+static void
+test_device_migration(void **state)
+{
+	struct fix *f = *state;
+	struct olddev o[4];
+	struct mfad_device got;
+	struct devs ds;
 	struct mfad_txn *txn;
-	size_t l1, i;
+	size_t i;
 
-	memset(&d, 0, sizeof(d));
-	snprintf(d.user, sizeof(d.user), "alice");
-	snprintf(d.kind, sizeof(d.kind), "rhost");
-	snprintf(d.service, sizeof(d.service), "sshd");
-	d.created = 1700000000;
-	d.expires = 1702592000;
-	d.last_used = 1700000500;
-	l1 = 0;
-	v1[l1++] = 1;
-	l1 += put_str32(v1 + l1, d.user);
-	l1 += put_str32(v1 + l1, d.kind);
-	l1 += put_str32(v1 + l1, d.service);
-	for (i = 0; i < 8; i++)
-		v1[l1 + i] = (unsigned char)(d.created >> (56 - 8 * i));
-	for (i = 0; i < 8; i++)
-		v1[l1 + 8 + i] = (unsigned char)(d.expires >> (56 - 8 * i));
-	for (i = 0; i < 8; i++)
-		v1[l1 + 16 + i] = (unsigned char)(d.last_used >> (56 - 8 * i));
-	l1 += 24;
-	make_key(key, 0x31);
-	put_raw(f, f->st->devices, key, sizeof(key), v1, l1);
+	make_olddev(&o[0], "alice", 0x31, 1);
+	make_olddev(&o[1], "alice", 0x32, 2);
+	make_olddev(&o[2], "bob", 0x33, 2);
+	make_olddev(&o[3], "bob", 0x34, 0);
+	o[2].noindex = 1;	/* moved all the same */
+	write_old_layout(f, o, 4);
+	assert_int_equal(mfad_store_open(f->conf, &f->st), 0);
+	assert_old_layout_gone(f);
 
+	txn = rtxn(f);
+	for (i = 0; i < 3; i++) {
+		memset(&got, 0xee, sizeof(got));
+		assert_int_equal(mfad_device_get(txn, f->st, o[i].d.user,
+		    o[i].key, &got), 0);
+		assert_memory_equal(&got, &o[i].d, sizeof(got));
+	}
+	assert_int_equal(mfad_device_get(txn, f->st, "bob", o[3].key, &got),
+	    MSS_ERR_NOTFOUND);
+	mfad_txn_abort(&txn);
+	assert_int_equal(db_entries(f, f->st->devices), 3);
+	assert_int_equal(list_devs(f, "alice", &ds), 2);
+	assert_int_equal(list_devs(f, "bob", &ds), 1);
+
+	/* A second open has nothing more to do. */
+	fix_reopen(f);
+	assert_int_equal(db_entries(f, f->st->devices), 3);
+	assert_old_layout_gone(f);
+}
+
+/*
+ * A migration cut short (a crash between two of its transactions) left
+ * some devices moved and the rest in the older layout: the next open
+ * finishes it. Enough devices for several transactions of the move.
+ */
+static void
+test_device_migration_resumes(void **state)
+{
+	enum { NOLD = 2500, NNEW = 300 };
+	struct fix *f = *state;
+	struct olddev *o;
+	struct mfad_device got;
+	struct devs ds;
+	struct mfad_txn *txn;
+	char user[16];
+	size_t i;
+
+	assert_non_null(o = calloc(NOLD + NNEW, sizeof(*o)));
+	for (i = 0; i < NOLD + NNEW; i++) {
+		snprintf(user, sizeof(user), "u%04zu", i / 3);
+		make_olddev(&o[i], user, (unsigned char)(i & 0xff), 2);
+		o[i].key[1] = (unsigned char)(i >> 8);
+		o[i].key[2] = (unsigned char)i;
+	}
+	/* The moved ones, as the migration wrote them. */
 	txn = wtxn(f);
-	memset(&got, 0xee, sizeof(got));
-	assert_int_equal(mfad_device_get(txn, f->st, key, &got), 0);
-	assert_memory_equal(&got, &d, sizeof(d));
-	assert_int_equal(mfad_device_put(txn, f->st, key, &got), 0);
+	for (i = NOLD; i < NOLD + NNEW; i++)
+		assert_int_equal(mfad_device_put(txn, f->st, o[i].key,
+		    &o[i].d), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	write_old_layout(f, o, NOLD);
+	assert_int_equal(mfad_store_open(f->conf, &f->st), 0);
+	assert_old_layout_gone(f);
+	assert_int_equal(db_entries(f, f->st->devices), NOLD + NNEW);
+	txn = rtxn(f);
+	for (i = 0; i < NOLD + NNEW; i += 7) {
+		assert_int_equal(mfad_device_get(txn, f->st, o[i].d.user,
+		    o[i].key, &got), 0);
+		assert_memory_equal(&got, &o[i].d, sizeof(got));
+	}
+	mfad_txn_abort(&txn);
+	assert_int_equal(list_devs(f, "u0000", &ds), 3);
+	assert_int_equal(list_devs(f, "u0900", &ds), 3);
+	free(o);
+}
+
+/* Version 3 records, under their user: strict like every record. */
+static void
+test_device_v3_corrupt(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_device d, got;
+	struct devs ds;
+	uint8_t key[MFAD_KEY_LEN];
+	unsigned char bad[256];
+	MDB_val k = { 5, "alice" }, v;
+	struct mfad_txn *txn;
+	unsigned n = 0;
+	size_t len;
+
+	make_key(key, 0x31);
+	make_device(&d, "alice", 5000);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
 	assert_int_equal(mdb_get(txn->mt, f->st->devices, &k, &v), 0);
-	assert_int_equal(v.mv_size, l1 - 9);
-	assert_int_equal(((const unsigned char *)v.mv_data)[0], 2);
-	assert_true(v.mv_size <= sizeof(bad));
-	memcpy(bad, v.mv_data, v.mv_size);
-	memset(&got, 0xee, sizeof(got));
-	assert_int_equal(mfad_device_get(txn, f->st, key, &got), 0);
-	assert_memory_equal(&got, &d, sizeof(d));
+	/* hash, version 3, kind and service with a 1-byte length, times */
+	len = MFAD_KEY_LEN + 1 + 1 + 7 + 1 + 4 + 24;
+	assert_int_equal(v.mv_size, len);
+	assert_memory_equal(v.mv_data, key, MFAD_KEY_LEN);
+	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 3);
+	memcpy(bad, v.mv_data, len);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 
-	/* The user's length past the end of the record. */
-	bad[1] = 200;
-	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	/* The kind's length past the end of the record. */
+	bad[MFAD_KEY_LEN + 1] = 200;
+	put_raw(f, f->st->devices, "alice", 5, bad, len);
 	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
 	    MSS_ERR_STORE);
 	mfad_txn_abort(&txn);
-	/* A NUL inside the user name. */
-	bad[1] = 5;
-	bad[3] = '\0';
-	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* A record of the older layout's versions has no place here. */
+	bad[MFAD_KEY_LEN + 1] = 7;
+	bad[MFAD_KEY_LEN] = 2;
+	put_raw(f, f->st->devices, "alice", 5, bad, len);
 	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
 	    MSS_ERR_STORE);
 	mfad_txn_abort(&txn);
-	/* A kind longer than the field holds. */
-	bad[3] = 'i';
-	bad[1 + 1 + 5] = 16;
-	put_raw(f, f->st->devices, key, sizeof(key), bad, l1 - 9);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* A trailing byte. */
+	bad[MFAD_KEY_LEN] = 3;
+	bad[len] = 0;
+	put_raw(f, f->st->devices, "alice", 5, bad, len + 1);
 	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, key, &got),
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
 	    MSS_ERR_STORE);
 	mfad_txn_abort(&txn);
+	/* The list stops at it too; the sweep takes it away. */
+	txn = rtxn(f);
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(mfad_device_list(txn, f->st, "alice", collect_dev,
+	    &ds), MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, 1000, 0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_int_equal(list_devs(f, "alice", &ds), 0);
 }
 
 /* Recovery codes: kept with the account, used once each, in any order. */
@@ -1872,11 +2095,14 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	make_key(key, 0x77);
 	u64_key(id, idk);
 	put_raw(f, f->st->logins, key, sizeof(key), "\x01junk", 5);
-	put_raw(f, f->st->devices, key, sizeof(key), "\x01junk", 5);
+	memcpy(raw, key, MFAD_KEY_LEN);
+	memcpy(raw + MFAD_KEY_LEN, "\x03junk", 5);
+	put_raw(f, f->st->devices, "alice", 5, raw, MFAD_KEY_LEN + 5);
 	put_raw(f, f->st->outbox, idk, sizeof(idk), "\x01junk", 5);
 	txn = rtxn(f);
 	assert_int_equal(mfad_login_get(txn, f->st, key, &l), MSS_ERR_STORE);
-	assert_int_equal(mfad_device_get(txn, f->st, key, &d), MSS_ERR_STORE);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &d),
+	    MSS_ERR_STORE);
 	assert_int_equal(mfad_outbox_get(txn, f->st, id, &m), MSS_ERR_STORE);
 	assert_null(m.sealed);
 	mfad_txn_abort(&txn);
@@ -2038,7 +2264,10 @@ main(void)
 		T(test_corrupt_account_version_fails_list),
 		T(test_account_v1_still_reads),
 		T(test_account_v4_cur_login_only_when_set),
-		T(test_device_v2_short_strings),
+		T(test_device_new_store_refuses_older_mfad),
+		T(test_device_migration),
+		T(test_device_migration_resumes),
+		T(test_device_v3_corrupt),
 		T(test_account_recovery_codes),
 		T(test_corrupt_login_device_outbox_are_store_errors),
 		T(test_throttle_audit_layouts),
