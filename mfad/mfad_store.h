@@ -171,7 +171,10 @@ int mfad_txn_commit(struct mfad_txn **txn) MSS_WUR;
 void mfad_txn_abort(struct mfad_txn **txn);
 
 /* Accounts: MSS_ERR_NOTFOUND when absent. put also keeps the email index
- * (old_email: the address the account had, or NULL for a new one). */
+ * (old_email: the address the account had, or NULL for a new one); it is
+ * for the fields written whole (address, language, state, password hash,
+ * times): a counter changes through its event operation below, whose
+ * result a holds when the put follows it (LMDB writes the record whole). */
 int mfad_acct_get(struct mfad_txn *txn, struct mfad_store *st, const char *user,
     struct mfad_acct *a) MSS_WUR;
 int mfad_acct_put(struct mfad_txn *txn, struct mfad_store *st,
