@@ -457,7 +457,9 @@ mfad_admin_user_op(struct mfad_rq *rq, uint8_t type)
 			    MFAD_ACCT_INVITED;
 		snprintf(detail, sizeof(detail), "failures=%u mails_cleared=%u",
 		    (unsigned)a.failures, (unsigned)a.nsends);
-		mfad_acct_rule_clear_failures(&a);
+		if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a.user,
+		    &a)) != 0)
+			break;
 		a.nsends = 0;
 		memset(a.sends, 0, sizeof(a.sends));
 		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);

@@ -517,7 +517,9 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	if ((r = mfad_notice_queue(ctx, txn, MFAD_MAIL_THROTTLED, a, &l, 0, 0,
 	    now)) != 0 || (r = mfad_audit(ctx, txn, &ev)) != 0)
 		return r;
-	a->throttle_noticed = now;
+	if ((r = mfad_acct_notice_set(txn, ctx->store, a->user,
+	    MFAD_NOTICE_THROTTLE, now, a)) != 0)
+		return r;
 	*queued = 1;
 	return 0;
 }
@@ -540,6 +542,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	uint64_t now;
 	uint8_t kind = MFAD_LOGIN_SIGNIN;
 	int r, found = c->found, ok = c->ok, has_dev = 0, locked_now = 0;
+	int failed = 0;
 	uint32_t cwait;
 	int full, queued, quiet = 0;
 
@@ -583,8 +586,10 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 		    "wrong password";
 	if (why == NULL && mfad_acct_rule_is_locked(&a, now))
 		why = "account locked";
-	else if (why != NULL && !mfad_acct_rule_is_locked(&a, now))
+	else if (why != NULL && !mfad_acct_rule_is_locked(&a, now)) {
 		locked_now = mfad_acct_rule_fail(conf, &a, now);
+		failed = 1;
+	}
 	/* Must (re-)enroll, right password: the code proves the address,
 	 * then a new password; no remembered device skips that. */
 	if (why == NULL && mfad_acct_rule_must_enroll(conf, &a, now)) {
@@ -594,7 +599,9 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			kind = MFAD_LOGIN_ENROLL;
 	}
 	if (why != NULL) {
-		if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
+		if ((failed && (r = mfad_login_acct_fail(rq->txn, ctx, &a,
+		    locked_now, now)) != 0) ||
+		    (r = mfad_acct_put(rq->txn, ctx->store, &a,
 		    a.email)) != 0 ||
 		    (r = mfad_deny(ctx, rq->txn, qp, why)) != 0)
 			goto out_txn;
@@ -624,12 +631,13 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			    qp->service, qp->rhost, "success",
 			    "method=device" };
 
-			mfad_acct_rule_clear_failures(&a);
 			a.last_login = now;
 			d.last_used = now;
 			if (mfad_store_full_recently())
 				r = MSS_ERR_MAPFULL;
-			else if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
+			else if ((r = mfad_acct_failures_clear(rq->txn,
+			    ctx->store, a.user, &a)) == 0 &&
+			    (r = mfad_acct_put(rq->txn, ctx->store, &a,
 			    a.email)) == 0 &&
 			    (r = mfad_device_put(rq->txn, ctx->store, devhash,
 			    &d)) == 0 &&
@@ -734,7 +742,8 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 		r = mfad_auth_busy(rq, qp);
 		goto out;
 	}
-	if (r != 0)
+	if (r != 0 ||
+	    (r = mfad_login_acct_send(rq->txn, ctx, &a, &l, now)) != 0)
 		goto out_txn;
 	/* The newest sign-in: a later login may take its code over. */
 	a.has_cur_login = 1;
@@ -903,16 +912,28 @@ mfad_auth_code(struct mfad_rq *rq)
 		if (!match && l.kind == MFAD_LOGIN_SIGNIN &&
 		    mfad_recovery_norm(code, norm) == 0) {
 			mfad_recovery_hash(ctx->keys, l.user, norm, h);
-			match = recovered =
-			    mfad_acct_recovery_use(&a, h) == 0;
+			r = mfad_acct_recovery_take(rq->txn, ctx->store,
+			    l.user, h, &a);
+			match = recovered = r == 0;
+			if (r == MSS_ERR_NOTFOUND)
+				r = 0;
 		}
 		sodium_memzero(norm, sizeof(norm));
+		if (r != 0) {
+			sodium_memzero(h, sizeof(h));
+			goto out;
+		}
 		if (match) {
 			mfad_login_rule_verified(&l, now);
 			res = MSS_CODE_OK;
 			result = "success";
+			if (l.kind == MFAD_LOGIN_SIGNIN &&
+			    (r = mfad_acct_failures_clear(rq->txn,
+			    ctx->store, l.user, &a)) != 0) {
+				sodium_memzero(h, sizeof(h));
+				goto out;
+			}
 			if (l.kind == MFAD_LOGIN_SIGNIN) {
-				mfad_acct_rule_clear_failures(&a);
 				a.last_login = now;
 				event = "login_ok";
 				detail = recovered ? "method=recovery" :
@@ -930,8 +951,14 @@ mfad_auth_code(struct mfad_rq *rq)
 			 * against the account: a wrong code of a reset or an
 			 * enrollment counts against its login alone, so that
 			 * a real one and a decoy answer alike. */
-			if (l.kind == MFAD_LOGIN_SIGNIN)
+			if (l.kind == MFAD_LOGIN_SIGNIN) {
 				locked_now = mfad_acct_rule_fail(conf, &a, now);
+				if ((r = mfad_login_acct_fail(rq->txn, ctx,
+				    &a, locked_now, now)) != 0) {
+					sodium_memzero(h, sizeof(h));
+					goto out;
+				}
+			}
 			event = "code_wrong";
 			if (mfad_login_rule_wrong(conf, &l, locked_now,
 			    &left)) {
@@ -1044,7 +1071,8 @@ mfad_auth_resend(struct mfad_rq *rq)
 		    0, 60);
 		goto out;
 	}
-	if (r != 0)
+	if (r != 0 ||
+	    (r = mfad_login_acct_send(rq->txn, ctx, &a, &l, now)) != 0)
 		goto out;
 	{
 		struct mfad_audit_ev ev = { "code_resent", l.user, l.service,

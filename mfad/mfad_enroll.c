@@ -184,12 +184,11 @@ mfad_reset_send(struct mfad_ctx *ctx, struct mfad_txn *txn, struct mfad_acct *a,
 		return r;
 	if (l->kind == MFAD_LOGIN_DECOY)
 		mfad_decoy_work(ctx, l, token, lang);
-	mfad_acct_rule_sends_record(t->sends, &t->nsends, now);
-	mfad_acct_rule_sends_record(u->sends, &u->nsends, now);
 	mfad_throttle_user_key(ctx->keys, l->user, ukey);
-	if ((r = mfad_throttle_put(txn, ctx->store, l->tkey, t)) != 0)
+	if ((r = mfad_throttle_send_add(txn, ctx->store, l->tkey, now,
+	    t)) != 0)
 		return r;
-	return mfad_throttle_put(txn, ctx->store, ukey, u);
+	return mfad_throttle_send_add(txn, ctx->store, ukey, now, u);
 }
 
 int
@@ -420,7 +419,9 @@ mfad_set_password(struct mfad_rq *rq)
 	 * new password, and the record says so. */
 	cleared = a.locked_until > now || a.failures > 0;
 	memcpy(a.pwhash, hash, sizeof(hash));
-	mfad_acct_rule_clear_failures(&a);
+	if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a.user,
+	    &a)) != 0)
+		goto out;
 	/* A new password ends every remembered device (SECURITY 17). */
 	if ((r = mfad_device_revoke_all(rq->txn, ctx->store, a.user, &n)) != 0)
 		goto out;
@@ -545,6 +546,9 @@ mfad_change_password(struct mfad_rq *rq)
 		else if (!ok) {
 			why = "wrong password";
 			locked_now = mfad_acct_rule_fail(conf, &a, now);
+			if ((r = mfad_login_acct_fail(rq->txn, ctx, &a,
+			    locked_now, now)) != 0)
+				goto out;
 		}
 	} else
 		why = "unknown user";
@@ -565,7 +569,9 @@ mfad_change_password(struct mfad_rq *rq)
 		goto out;
 	}
 	memcpy(a.pwhash, nh, sizeof(nh));
-	mfad_acct_rule_clear_failures(&a);
+	if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a.user,
+	    &a)) != 0)
+		goto out;
 	{
 		struct mfad_audit_ev ev = { "password_changed", user, service,
 		    "", "success", NULL };

@@ -114,12 +114,6 @@ mfad_login_init(struct mfad_ctx *ctx, struct mfad_login *l, uint8_t kind,
 	}
 }
 
-static void
-mfad_login_record_send(struct mfad_acct *a, uint64_t now)
-{
-	mfad_acct_rule_sends_record(a->sends, &a->nsends, now);
-}
-
 int
 mfad_login_send_code(struct mfad_ctx *ctx, struct mfad_txn *txn,
     struct mfad_acct *a,
@@ -158,10 +152,7 @@ mfad_login_send_code(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	r = mfad_outbox_queue(ctx, txn, kinds[l->kind], a->user, a->email,
 	    a->lang, &vars, l->code_expires, key);
 	sodium_memzero(code, sizeof(code));
-	if (r != 0)
-		return r;
-	mfad_login_record_send(a, now);
-	return 0;
+	return r;
 }
 
 void
@@ -173,6 +164,30 @@ mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l, uint64_t now)
 	l->mail = MSS_MAIL_SENT;
 	mfad_code_nonce_new(l->code_nonce);
 	randombytes_buf(l->codehash, sizeof(l->codehash));
+}
+
+int
+mfad_login_acct_send(struct mfad_txn *txn, struct mfad_ctx *ctx,
+    struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
+{
+	if (l->kind == MFAD_LOGIN_DECOY)
+		return 0;
+	return mfad_acct_send_add(txn, ctx->store, a->user, now, a);
+}
+
+int
+mfad_login_acct_fail(struct mfad_txn *txn, struct mfad_ctx *ctx,
+    struct mfad_acct *a, int event, uint64_t now)
+{
+	int r;
+
+	if ((r = mfad_acct_fail_add(txn, ctx->store, a->user, now,
+	    a->locked_until, a)) != 0)
+		return r;
+	if (event == MFAD_LOCK_NOTIFY)
+		r = mfad_acct_notice_set(txn, ctx->store, a->user,
+		    MFAD_NOTICE_LOCK, now, a);
+	return r;
 }
 
 int

@@ -75,6 +75,16 @@ int mfad_login_send_code(struct mfad_ctx *ctx, struct mfad_txn *txn,
  * can end only with a recovery code, or with a later resend's code. */
 void mfad_login_no_code(struct mfad_ctx *ctx, struct mfad_login *l,
     uint64_t now);
+/* Counts the code mailed at now for l in its account a (the per-account
+ * throttle), in the store and in a, unless l is a decoy. The
+ * empty-password path counts its sends in its throttle records instead. */
+int mfad_login_acct_send(struct mfad_txn *txn, struct mfad_ctx *ctx,
+    struct mfad_acct *a, const struct mfad_login *l, uint64_t now) MSS_WUR;
+/* Stores the failure that mfad_acct_rule_fail counted in a at now
+ * (event: what it returned): the failure and its lock, and the lock
+ * notice's time on MFAD_LOCK_NOTIFY; a gets the counters as stored. */
+int mfad_login_acct_fail(struct mfad_txn *txn, struct mfad_ctx *ctx,
+    struct mfad_acct *a, int event, uint64_t now) MSS_WUR;
 /* Stores a unless l is a decoy, whose account is a stand-in. */
 int mfad_login_acct_save(struct mfad_txn *txn, struct mfad_ctx *ctx,
     const struct mfad_acct *a, const struct mfad_login *l) MSS_WUR;

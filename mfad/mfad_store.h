@@ -171,7 +171,10 @@ int mfad_txn_commit(struct mfad_txn **txn) MSS_WUR;
 void mfad_txn_abort(struct mfad_txn **txn);
 
 /* Accounts: MSS_ERR_NOTFOUND when absent. put also keeps the email index
- * (old_email: the address the account had, or NULL for a new one). */
+ * (old_email: the address the account had, or NULL for a new one); it is
+ * for the fields written whole (address, language, state, password hash,
+ * times): a counter changes through its event operation below, whose
+ * result a holds when the put follows it (LMDB writes the record whole). */
 int mfad_acct_get(struct mfad_txn *txn, struct mfad_store *st, const char *user,
     struct mfad_acct *a) MSS_WUR;
 int mfad_acct_put(struct mfad_txn *txn, struct mfad_store *st,
@@ -200,13 +203,52 @@ void mfad_acct_wipe(struct mfad_acct *a);
  * An account's recovery codes, kept in its record (hashes only, see
  * mfad_recovery_hash): set replaces them with n hashes (0 removes them);
  * use finds h among them in constant time and removes it, returning 0,
- * or MSS_ERR_NOTFOUND. The caller stores the account with mfad_acct_put,
- * in the transaction that decided.
+ * or MSS_ERR_NOTFOUND: it changes only a, and a stored code is used up
+ * by mfad_acct_recovery_take.
  */
 void mfad_acct_recovery_set(struct mfad_acct *a,
     const uint8_t (*h)[MFAD_KEY_LEN], uint32_t n);
 int mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
     MSS_WUR;
+
+/*
+ * An account's counters change by the event, never by a replace of a
+ * value read earlier (doc/STORE.md, "Counters"), so that a backend with
+ * several writers loses none: each of these changes the stored account
+ * in txn, and a, when not NULL (the caller's copy), gets the counters as
+ * stored. MSS_ERR_NOTFOUND when the account is absent. The decisions
+ * (locked, throttled) stay the account rules' (mfad_acct.h), on the
+ * account as loaded.
+ *
+ * fail_add counts one failure at now; locked_until is the lock the rules
+ * gave it (mfad_acct_rule_fail; 0: none), which replaces the stored one
+ * only when later (a lock that ran out by now ends first).
+ * failures_clear ends the streak and any lock (a success, an unlock).
+ * send_add records a mail sent at now, keeping the sends of the last
+ * MFAD_SENDS_WINDOW seconds (at most MFAD_SENDS_MAX, the newest).
+ * recovery_take uses up the recovery code whose hash is h (compared in
+ * constant time): 0 once, MSS_ERR_NOTFOUND when it is not (or no
+ * longer) there.
+ * notice_set replaces a notice time (enum mfad_notice) by t only when t
+ * is later.
+ */
+#define MFAD_SENDS_WINDOW	3600
+enum mfad_notice {
+	MFAD_NOTICE_THROTTLE = 0,	/* throttle_noticed */
+	MFAD_NOTICE_LOCK = 1,		/* lock_noticed */
+};
+int mfad_acct_fail_add(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t now, uint64_t locked_until,
+    struct mfad_acct *a) MSS_WUR;
+int mfad_acct_failures_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, struct mfad_acct *a) MSS_WUR;
+int mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t now, struct mfad_acct *a) MSS_WUR;
+int mfad_acct_recovery_take(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a)
+    MSS_WUR;
+int mfad_acct_notice_set(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, int which, uint64_t t, struct mfad_acct *a) MSS_WUR;
 
 int mfad_login_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_login *l)
@@ -223,6 +265,12 @@ int mfad_throttle_get(struct mfad_txn *txn, struct mfad_store *st,
     MSS_WUR;
 int mfad_throttle_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_throttle_rec *t)
+    MSS_WUR;
+/* Records a send at now in the record at key (created when absent),
+ * pruned as mfad_acct_send_add prunes; t, when not NULL, gets the
+ * record as stored. */
+int mfad_throttle_send_add(struct mfad_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], uint64_t now, struct mfad_throttle_rec *t)
     MSS_WUR;
 
 /*

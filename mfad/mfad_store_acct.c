@@ -120,6 +120,133 @@ mfad_acct_del(struct mfad_txn *txn, struct mfad_store *st,
 	    "account");
 }
 
+void
+mfad_store_sends_add(uint64_t *sends, uint32_t *nsends, uint64_t now)
+{
+	uint32_t i, j;
+
+	for (i = j = 0; i < *nsends && i < MFAD_SENDS_MAX; i++)
+		if (sends[i] + MFAD_SENDS_WINDOW > now)
+			sends[j++] = sends[i];
+	if (j == MFAD_SENDS_MAX) {
+		memmove(sends, sends + 1, (MFAD_SENDS_MAX - 1) *
+		    sizeof(sends[0]));
+		j--;
+	}
+	sends[j++] = now;
+	*nsends = j;
+}
+
+/*
+ * The counter operations, read-modify-write in the caller's transaction
+ * (LMDB has one writer at a time: nothing is lost). Only the account's
+ * record changes: its address, and so the email index, stays.
+ */
+static int
+mfad_acct_counter_store(struct mfad_txn *txn, struct mfad_store *st,
+    struct mfad_acct *cur, struct mfad_acct *a)
+{
+	int r;
+
+	r = mfad_rec_put(txn, st->accounts, cur->user, strlen(cur->user),
+	    &mfad_rec_acct, cur, 0);
+	if (r == 0 && a != NULL) {
+		a->failures = cur->failures;
+		a->locked_until = cur->locked_until;
+		a->nsends = cur->nsends;
+		memcpy(a->sends, cur->sends, sizeof(a->sends));
+		a->throttle_noticed = cur->throttle_noticed;
+		a->lock_noticed = cur->lock_noticed;
+		a->nrecovery = cur->nrecovery;
+		memcpy(a->recovery, cur->recovery, sizeof(a->recovery));
+	}
+	mfad_acct_wipe(cur);
+	return r;
+}
+
+int
+mfad_acct_fail_add(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t now, uint64_t locked_until,
+    struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	int r;
+
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	if (cur.failures < UINT32_MAX)
+		cur.failures++;
+	if (cur.locked_until != 0 && cur.locked_until <= now)
+		cur.locked_until = 0;
+	if (locked_until > cur.locked_until)
+		cur.locked_until = locked_until;
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
+int
+mfad_acct_failures_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	int r;
+
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	cur.failures = 0;
+	cur.locked_until = 0;
+	cur.lock_noticed = 0;
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
+int
+mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t now, struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	int r;
+
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	mfad_store_sends_add(cur.sends, &cur.nsends, now);
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
+int
+mfad_acct_recovery_take(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	int r;
+
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	if ((r = mfad_acct_recovery_use(&cur, h)) != 0) {
+		mfad_acct_wipe(&cur);
+		return r;
+	}
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
+int
+mfad_acct_notice_set(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, int which, uint64_t t, struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	uint64_t *p;
+	int r;
+
+	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK)
+		return MSS_ERR_STORE;
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	p = which == MFAD_NOTICE_LOCK ? &cur.lock_noticed :
+	    &cur.throttle_noticed;
+	/* Only a later time: a lost replace only repeats a notice. */
+	if (t > *p)
+		*p = t;
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
 int
 mfad_acct_by_email(struct mfad_txn *txn, struct mfad_store *st,
     const char *email, char *user, size_t userlen)

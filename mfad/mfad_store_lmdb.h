@@ -74,6 +74,10 @@ int mfad_rec_del(struct mfad_txn *txn, MDB_dbi dbi, const void *k,
 int mfad_rec_outmsg_times(const void *data, size_t len, uint64_t *created,
     uint64_t *next_try) MSS_WUR;
 
+/* Keeps the send times of the last MFAD_SENDS_WINDOW seconds before
+ * now, in order, then appends now (dropping the oldest when full). */
+void mfad_store_sends_add(uint64_t *sends, uint32_t *nsends, uint64_t now);
+
 /* Keys: big-endian u64 (LMDB order is numeric order), and whether a
  * user name can be one (not empty, not too long). */
 void mfad_store_u64_key(uint64_t v, unsigned char k[8]);

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "mfad_store_lmdb.h"
 
 int
@@ -21,4 +23,22 @@ mfad_throttle_put(struct mfad_txn *txn, struct mfad_store *st,
 {
 	return mfad_rec_put(txn, st->throttles, key, MFAD_KEY_LEN,
 	    &mfad_rec_throttle, t, 0);
+}
+
+int
+mfad_throttle_send_add(struct mfad_txn *txn, struct mfad_store *st,
+    const uint8_t key[MFAD_KEY_LEN], uint64_t now, struct mfad_throttle_rec *t)
+{
+	struct mfad_throttle_rec cur;
+	int r;
+
+	r = mfad_throttle_get(txn, st, key, &cur);
+	if (r == MSS_ERR_NOTFOUND)
+		memset(&cur, 0, sizeof(cur));
+	else if (r != 0)
+		return r;
+	mfad_store_sends_add(cur.sends, &cur.nsends, now);
+	if ((r = mfad_throttle_put(txn, st, key, &cur)) == 0 && t != NULL)
+		*t = cur;
+	return r;
 }

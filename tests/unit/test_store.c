@@ -2052,6 +2052,222 @@ test_account_recovery_codes(void **state)
 	assert_true(sodium_is_zero(a.recovery[0], MFAD_KEY_LEN));
 }
 
+/* The counter operations: each changes the stored account by its event
+ * and hands the caller the counters as stored. */
+static void
+test_acct_recovery_take(void **state)
+{
+	struct fix *f = *state;
+	uint8_t h[2][MFAD_KEY_LEN], other[MFAD_KEY_LEN];
+	struct mfad_acct a, mine;
+	struct mfad_txn *txn;
+
+	put_acct(f, "alice", "alice@example.com");
+	memset(h[0], 0x11, MFAD_KEY_LEN);
+	memset(h[1], 0x22, MFAD_KEY_LEN);
+	memset(other, 0x44, MFAD_KEY_LEN);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_acct_recovery_set(&a, (const uint8_t (*)[MFAD_KEY_LEN])h, 2);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	txn = wtxn(f);
+	memset(&mine, 0, sizeof(mine));
+	assert_int_equal(mfad_acct_recovery_take(txn, f->st, "alice", other,
+	    &mine), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_recovery_take(txn, f->st, "alice", h[1],
+	    &mine), 0);
+	assert_int_equal(mine.nrecovery, 1);
+	assert_memory_equal(mine.recovery[0], h[0], MFAD_KEY_LEN);
+	assert_int_equal(mfad_acct_recovery_take(txn, f->st, "bob", h[0],
+	    NULL), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	/* Used once: a second take of the same code finds nothing. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_recovery_take(txn, f->st, "alice", h[1],
+	    NULL), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_acct_recovery_take(txn, f->st, "alice", h[0],
+	    NULL), 0);
+	assert_int_equal(mfad_acct_recovery_take(txn, f->st, "alice", h[0],
+	    NULL), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(a.nrecovery, 0);
+	assert_string_equal(a.email, "alice@example.com");
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&mine);
+}
+
+static void
+test_acct_fail_add_and_clear(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a, mine;
+	struct mfad_txn *txn;
+	char user[MFAD_USER_MAX + 1];
+
+	put_acct(f, "alice", "alice@example.com");
+	txn = wtxn(f);
+	/* Failures without a lock, then one with a lock. */
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "alice", 1000, 0,
+	    NULL), 0);
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "alice", 1001, 1600,
+	    &mine), 0);
+	assert_int_equal(mine.failures, 2);
+	assert_int_equal(mine.locked_until, 1600);
+	/* An earlier lock never replaces a later one. */
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "alice", 1002, 1200,
+	    &mine), 0);
+	assert_int_equal(mine.failures, 3);
+	assert_int_equal(mine.locked_until, 1600);
+	/* A lock that ran out ends, and a failure without one keeps none. */
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "alice", 1600, 0,
+	    &mine), 0);
+	assert_int_equal(mine.failures, 4);
+	assert_int_equal(mine.locked_until, 0);
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "alice", 1700, 9000,
+	    NULL), 0);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "alice",
+	    MFAD_NOTICE_LOCK, 1700, NULL), 0);
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "bob", 1700, 0, NULL),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(a.failures, 5);
+	assert_int_equal(a.locked_until, 9000);
+	assert_int_equal(a.lock_noticed, 1700);
+
+	/* A success or an unlock ends the streak, the lock and its notice;
+	 * the address and its index stay. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_failures_clear(txn, f->st, "alice", &mine),
+	    0);
+	assert_int_equal(mine.failures, 0);
+	assert_int_equal(mfad_acct_failures_clear(txn, f->st, "bob", NULL),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	assert_int_equal(mfad_acct_by_email(txn, f->st, "alice@example.com",
+	    user, sizeof(user)), 0);
+	mfad_txn_abort(&txn);
+	assert_string_equal(user, "alice");
+	assert_int_equal(a.failures, 0);
+	assert_int_equal(a.locked_until, 0);
+	assert_int_equal(a.lock_noticed, 0);
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&mine);
+}
+
+static void
+test_acct_send_add_prunes(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a, mine;
+	struct mfad_txn *txn;
+	uint32_t i;
+
+	put_acct(f, "alice", "alice@example.com");
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_send_add(txn, f->st, "alice", 10000, NULL),
+	    0);
+	assert_int_equal(mfad_acct_send_add(txn, f->st, "alice", 11000,
+	    &mine), 0);
+	assert_int_equal(mine.nsends, 2);
+	/* The first leaves the hour: only the last two stay, in order. */
+	assert_int_equal(mfad_acct_send_add(txn, f->st, "alice",
+	    10000 + MFAD_SENDS_WINDOW, &mine), 0);
+	assert_int_equal(mine.nsends, 2);
+	assert_int_equal(mine.sends[0], 11000);
+	assert_int_equal(mine.sends[1], 10000 + MFAD_SENDS_WINDOW);
+	assert_int_equal(mfad_acct_send_add(txn, f->st, "bob", 1, NULL),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+
+	/* A full list drops its oldest. */
+	txn = wtxn(f);
+	for (i = 0; i < MFAD_SENDS_MAX + 2; i++)
+		assert_int_equal(mfad_acct_send_add(txn, f->st, "alice",
+		    20000 + i, NULL), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(a.nsends, MFAD_SENDS_MAX);
+	assert_int_equal(a.sends[0], 20002);
+	assert_int_equal(a.sends[MFAD_SENDS_MAX - 1], 20000 + MFAD_SENDS_MAX +
+	    1);
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&mine);
+}
+
+static void
+test_acct_notice_only_later(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a, mine;
+	struct mfad_txn *txn;
+
+	put_acct(f, "alice", "alice@example.com");
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "alice",
+	    MFAD_NOTICE_THROTTLE, 5000, NULL), 0);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "alice",
+	    MFAD_NOTICE_THROTTLE, 4000, &mine), 0);
+	assert_int_equal(mine.throttle_noticed, 5000);
+	assert_int_equal(mine.lock_noticed, 0);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "alice",
+	    MFAD_NOTICE_LOCK, 3000, NULL), 0);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "alice",
+	    MFAD_NOTICE_LOCK, 2000, NULL), 0);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "alice", 7, 9000,
+	    NULL), MSS_ERR_STORE);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "bob",
+	    MFAD_NOTICE_LOCK, 1, NULL), MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(a.throttle_noticed, 5000);
+	assert_int_equal(a.lock_noticed, 3000);
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&mine);
+}
+
+static void
+test_throttle_send_add(void **state)
+{
+	struct fix *f = *state;
+	uint8_t key[MFAD_KEY_LEN];
+	struct mfad_throttle_rec t;
+	struct mfad_txn *txn;
+
+	memset(key, 0x5a, sizeof(key));
+	txn = wtxn(f);
+	/* Absent: created with the one send. */
+	assert_int_equal(mfad_throttle_send_add(txn, f->st, key, 10000, &t),
+	    0);
+	assert_int_equal(t.nsends, 1);
+	assert_int_equal(mfad_throttle_send_add(txn, f->st, key, 11000, NULL),
+	    0);
+	assert_int_equal(mfad_throttle_send_add(txn, f->st, key,
+	    10000 + MFAD_SENDS_WINDOW, NULL), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_throttle_get(txn, f->st, key, &t), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(t.nsends, 2);
+	assert_int_equal(t.sends[0], 11000);
+	assert_int_equal(t.sends[1], 10000 + MFAD_SENDS_WINDOW);
+}
+
 /* The list refuses a record of an unknown version, as mfad_acct_get
  * does, instead of handing it to the callback as data. */
 static void
@@ -2269,6 +2485,11 @@ main(void)
 		T(test_device_migration_resumes),
 		T(test_device_v3_corrupt),
 		T(test_account_recovery_codes),
+		T(test_acct_recovery_take),
+		T(test_acct_fail_add_and_clear),
+		T(test_acct_send_add_prunes),
+		T(test_acct_notice_only_later),
+		T(test_throttle_send_add),
 		T(test_corrupt_login_device_outbox_are_store_errors),
 		T(test_throttle_audit_layouts),
 	};
