@@ -321,6 +321,9 @@ struct mfad_auth_cont {
 	struct mfad_peer	peer;
 	int			found;
 	int			ok;
+	int			may_early; /* mfad_auth_early_ok */
+	int			early;	/* answered on the worker */
+	char			lang[3];	/* that answer's language */
 	char			hash[MFAD_HASH_MAX];	/* the one verified */
 	char			nh[MFAD_HASH_MAX];	/* rehash, or "" */
 };
@@ -335,6 +338,45 @@ mfad_auth_cont_free(struct mfad_auth_cont *c)
 	free(c);
 }
 
+/*
+ * A login a remembered device ends with no change but its record (last
+ * login and use, the audit copy): the account in good standing (no
+ * failure counted, no lock, nothing to enroll), the address right, the
+ * device known, unexpired and this user's. Read in prepare's transaction;
+ * once the password is checked too, the worker answers it at once
+ * (mfad_auth_start_early) and the committer only records it, lazily.
+ * Anything else goes the whole way through mfad_auth_start_finish.
+ */
+static int
+mfad_auth_early_ok(struct mfad_ctx *ctx, MDB_txn *txn,
+    struct mfad_auth_cont *c, const struct mfad_acct *a)
+{
+	const struct mfad_conf *conf = ctx->conf;
+	const struct mfad_auth_req *qp = &c->q;
+	struct mfad_device d;
+	uint8_t devhash[32];
+	uint64_t now = mfad_clock_real_s();
+	int ok;
+
+	if (qp->device[0] == '\0' || conf->remember_days == 0 ||
+	    a->failures != 0 || a->locked_until != 0 || a->lock_noticed != 0 ||
+	    mfad_acct_rule_is_locked(a, now) ||
+	    mfad_acct_rule_must_enroll(conf, a, now) ||
+	    (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
+	    strcasecmp(qp->email, a->email) != 0))
+		return 0;
+	mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
+	    devhash);
+	if (mfad_device_get(txn, ctx->store, devhash, &d) != 0)
+		return 0;
+	ok = d.expires > now && strcmp(d.user, qp->user) == 0;
+	sodium_memzero(&d, sizeof(d));
+	if (ok)
+		mfad_str_copy(c->lang, sizeof(c->lang),
+		    mfad_acct_reply_lang(a));
+	return ok;
+}
+
 int
 mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
     struct mss_buf *req, struct mfad_auth_cont **out)
@@ -343,7 +385,7 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_auth_cont *c;
 	struct mfad_acct a;
 	MDB_txn *txn = NULL;
-	int r;
+	int r, early;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -358,6 +400,7 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto fail;
 	r = strlen(c->q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
 	    mfad_acct_get(txn, ctx->store, c->q.user, &a);
+	early = r == 0 && mfad_auth_early_ok(ctx, txn, c, &a);
 	mfad_txn_abort(&txn);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto fail;
@@ -369,9 +412,11 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	c->ok = mfad_pw_verify(conf, c->hash, c->q.password);
 	/* Limits changed since this hash was made: a new one, made here
 	 * where hashing belongs, stored with the login's other changes. */
-	if (c->ok && mfad_pw_needs_rehash(conf, c->hash) &&
-	    mfad_pw_hash(conf, c->q.password, c->nh) != 0)
-		c->nh[0] = '\0';
+	if (c->ok && mfad_pw_needs_rehash(conf, c->hash)) {
+		if (mfad_pw_hash(conf, c->q.password, c->nh) != 0)
+			c->nh[0] = '\0';
+	} else if (c->ok && early)
+		c->may_early = 1;
 	mss_str_free(c->q.password);
 	c->q.password = NULL;
 	*out = c;
@@ -518,6 +563,95 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, MDB_txn *txn,
 }
 
 int
+mfad_auth_cont_early(const struct mfad_auth_cont *c)
+{
+	return c->may_early;
+}
+
+int
+mfad_auth_start_early(struct mfad_auth_cont *c, uint8_t *rtype,
+    struct mss_buf *rep)
+{
+	int r;
+
+	if (!c->may_early)
+		return MSS_ERR_INVAL;
+	if ((r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_OK, "", "", 0, 0,
+	    0, c->lang)) != 0) {
+		mss_buf_reset(rep);
+		return r;
+	}
+	c->early = 1;
+	return 0;
+}
+
+/*
+ * The record of a login answered on the worker: last login and use and
+ * the audit copy, read again here so that nothing written meanwhile is
+ * undone (an account or device gone since is left alone). Nothing of it
+ * guards a later login: lazy, as the reply has gone; a failure is only
+ * logged.
+ */
+static void
+mfad_auth_early_record(struct mfad_ctx *ctx, struct mfad_auth_cont *c)
+{
+	const struct mfad_auth_req *qp = &c->q;
+	struct mfad_audit_ev ev = { "login_ok", qp->user, qp->service,
+	    qp->rhost, "success", "method=device" };
+	struct mfad_acct a;
+	struct mfad_device d;
+	uint8_t devhash[32];
+	MDB_txn *txn = NULL;
+	uint64_t now = mfad_clock_real_s();
+	int r, found = 0;
+
+	mfad_store_lazy();
+	if (mfad_store_full_recently()) {
+		r = MSS_ERR_MAPFULL;
+		goto full;
+	}
+	if ((r = mfad_txn_begin(ctx->store, 0, &txn)) != 0)
+		goto out;
+	if ((r = mfad_acct_get(txn, ctx->store, qp->user, &a)) == 0) {
+		found = 1;
+		if (a.last_login < now)
+			a.last_login = now;
+		r = mfad_acct_put(txn, ctx->store, &a, a.email);
+	} else if (r == MSS_ERR_NOTFOUND)
+		r = 0;
+	if (r == 0) {
+		mfad_device_hash(ctx->keys, qp->user, ctx->hostname,
+		    qp->device, devhash);
+		if ((r = mfad_device_get(txn, ctx->store, devhash, &d)) == 0) {
+			if (strcmp(d.user, qp->user) == 0) {
+				d.last_used = now;
+				r = mfad_device_put(txn, ctx->store, devhash,
+				    &d);
+			}
+			sodium_memzero(&d, sizeof(d));
+		} else if (r == MSS_ERR_NOTFOUND)
+			r = 0;
+	}
+	if (r == 0 && (r = mfad_audit(ctx, txn, &ev)) == 0)
+		r = mfad_txn_commit(&txn);
+full:
+	if (r == MSS_ERR_MAPFULL) {
+		/* As in finish: a full store costs only the record. */
+		mfad_txn_abort(&txn);
+		ev.detail = "method=device, store full: not recorded";
+		mfad_audit_log(&ev);
+		r = 0;
+	}
+out:
+	mfad_txn_abort(&txn);
+	if (found)
+		mfad_acct_wipe(&a);
+	if (r != 0)
+		mfad_log(LOG_ERR, "store: the record of a remembered-device "
+		    "login of %s was lost: %s", qp->user, mss_strerror(r));
+}
+
+int
 mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
     uint8_t *rtype, struct mss_buf *rep)
 {
@@ -537,6 +671,11 @@ mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
 	uint32_t cwait;
 	int full, queued, quiet = 0;
 
+	/* Answered on the worker already: only its record is left. */
+	if (c->early) {
+		mfad_auth_early_record(ctx, c);
+		return 0;
+	}
 	now = mfad_clock_real_s();
 	/*
 	 * While the global mail ceiling is full, every answer but a
@@ -763,7 +902,10 @@ mfad_auth_start(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 
 	if ((r = mfad_auth_start_prepare(ctx, peer, req, &c)) != 0)
 		return r;
-	r = mfad_auth_start_finish(ctx, c, rtype, rep);
+	if (c->may_early && (r = mfad_auth_start_early(c, rtype, rep)) == 0)
+		mfad_auth_early_record(ctx, c);
+	else
+		r = mfad_auth_start_finish(ctx, c, rtype, rep);
 	mfad_auth_cont_free(c);
 	return r;
 }

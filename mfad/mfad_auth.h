@@ -29,6 +29,17 @@ int mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 int mfad_auth_start_finish(struct mfad_ctx *ctx, struct mfad_auth_cont *c,
     uint8_t *rtype, struct mss_buf *rep) MSS_WUR;
 void mfad_auth_cont_free(struct mfad_auth_cont *c);
+/*
+ * A remembered device whose login changes nothing but its record
+ * (last login and use, the audit copy): mfad_auth_cont_early says so
+ * after prepare, and the worker answers it with mfad_auth_start_early.
+ * Once that reply is made, finish only records the login, lazily
+ * (mfad_store_lazy), whatever happened to the account meanwhile; when
+ * it could not be made, finish goes the whole way.
+ */
+int mfad_auth_cont_early(const struct mfad_auth_cont *c);
+int mfad_auth_start_early(struct mfad_auth_cont *c, uint8_t *rtype,
+    struct mss_buf *rep) MSS_WUR;
 int mfad_auth_code(struct mfad_ctx *, const struct mfad_peer *,
     struct mss_buf *, uint8_t *, struct mss_buf *) MSS_WUR;
 int mfad_auth_resend(struct mfad_ctx *, const struct mfad_peer *,

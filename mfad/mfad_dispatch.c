@@ -247,7 +247,9 @@ mfad_dispatch_fail(struct mfad_req *q, int r)
 	struct mss_buf *rep;
 	uint8_t rtype;
 
-	if (q->out == NULL || (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+	/* An answer given already stands: only a lazy record was lost. */
+	if (q->early || q->out == NULL ||
+	    (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
 		return;
 	if (mfad_reply_result(rep, &rtype, r, mss_strerror(r)) == 0)
 		mfad_dispatch_frame(q, rtype, rep);
@@ -296,6 +298,13 @@ mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q)
 		r = mfad_auth_start_finish(&ctx, q->cont, &rtype, rep);
 	else if (h->flags & MFAD_H_SPLIT) {
 		r = mfad_auth_start_prepare(&ctx, &q->peer, q->in, &q->cont);
+		/* A remembered device with nothing but its record to write:
+		 * the reply now, the record on the committer. */
+		if (r == 0 && mfad_auth_cont_early(q->cont) &&
+		    mfad_auth_start_early(q->cont, &rtype, rep) == 0) {
+			mfad_dispatch_outcome(q, 0, rtype, rep);
+			q->early = 1;
+		}
 		if (r == 0) {
 			mfad_snap_view_end(&ctx);
 			mss_buf_free(rep);
@@ -308,7 +317,8 @@ mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q)
 		mfad_auth_cont_free(q->cont);
 		q->cont = NULL;
 	}
-	mfad_dispatch_outcome(q, r, rtype, rep);
+	if (!q->early)
+		mfad_dispatch_outcome(q, r, rtype, rep);
 	mss_buf_free(rep);
 }
 
@@ -317,6 +327,11 @@ mfad_dispatch_abandon(struct mfad_req *q, int r)
 {
 	mfad_auth_cont_free(q->cont);
 	q->cont = NULL;
+	if (q->early) {
+		mfad_log(LOG_ERR, "store: the record of a remembered-device "
+		    "login was lost: %s", mss_strerror(r));
+		return;
+	}
 	mss_buf_free(q->out);
 	q->out = mss_buf_new(1);
 	mfad_dispatch_fail(q, r);

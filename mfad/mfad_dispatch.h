@@ -40,6 +40,8 @@ struct mfad_req {
 	struct mss_buf		*in;
 	struct mss_buf		*out;	/* framed reply, or NULL: drop */
 	struct mfad_auth_cont	*cont;	/* AUTH_START's second half */
+	int			 early;	/* out was given before cont ran:
+					 * nothing may replace it */
 };
 
 /* The entry for type, or NULL. */
@@ -47,7 +49,8 @@ const struct mfad_handler *mfad_dispatch_find(uint8_t type);
 
 /*
  * Runs q (or AUTH_START's first half, which sets q->cont and leaves the
- * reply to the committer): the role check, then the handler with one
+ * reply to the committer, unless it can answer at once: q->early, see
+ * mfad_auth_start_early): the role check, then the handler with one
  * configuration snapshot. The framed reply is in q->out.
  */
 void mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q);

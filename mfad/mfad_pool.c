@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -56,6 +58,31 @@ mfad_sweep(struct mfad_ctx *ctx)
 		mfad_log(LOG_DEBUG, "swept %u expired records", n);
 }
 
+/*
+ * Sends what of j's reply the socket takes at once, from the thread that
+ * finished it: the caller need not wait for the event loop to wake up
+ * (it writes the rest, if any, and closes). The loop leaves a connection
+ * alone while its job is out, so the socket is still the request's.
+ */
+static void
+mfad_pool_reply(struct mfad_job *j)
+{
+	struct mss_buf *out = j->req.out;
+	ssize_t n;
+
+	if (!j->has_sock || out == NULL)
+		return;
+	while (mss_buf_avail(out) > 0) {
+		n = send(j->sock, mss_buf_ptr(out), mss_buf_avail(out),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		out->off += (size_t)n;
+	}
+}
+
 /* Hands finished jobs (a list) back to the event loop. */
 static void
 mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
@@ -63,6 +90,8 @@ mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
 	struct mfad_job *j, *next;
 	char c = 1;
 
+	for (j = list; j != NULL; j = j->next)
+		mfad_pool_reply(j);
 	pthread_mutex_lock(&p->lock);
 	for (j = list; j != NULL; j = next) {
 		next = j->next;
@@ -348,8 +377,10 @@ mfad_worker(void *arg)
 		}
 		trusted = j->trusted;
 		mfad_pw_priority(trusted);
-		/* AUTH_START's first half reads only the password hash,
-		 * which no carried change touches. */
+		/* AUTH_START's first half reads the password hash and,
+		 * for a remembered device, the account's standing and the
+		 * device: carried changes are records only (last use, the
+		 * audit copy), on which none of these depend. */
 		if ((h = mfad_dispatch_find(j->req.type)) == NULL ||
 		    !(h->flags & MFAD_H_SPLIT))
 			mfad_pool_sync(p);
@@ -360,9 +391,13 @@ mfad_worker(void *arg)
 			pthread_cond_signal(&p->cond);
 			pthread_mutex_unlock(&p->lock);
 		}
-		if (j->req.cont != NULL)
+		if (j->req.cont != NULL) {
+			/* Answered already: the reply goes now, the record
+			 * with the next group commit. */
+			if (j->req.early)
+				mfad_pool_reply(j);
 			mfad_commit_push(p, j);
-		else {
+		} else {
 			j->next = NULL;
 			mfad_pool_deliver(p, j);
 		}

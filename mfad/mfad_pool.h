@@ -30,6 +30,8 @@ struct mfad_job {
 	uint64_t		 gen;
 	int			 sweep;	/* housekeeping, no connection */
 	int			 trusted; /* PAM caller or admin: first */
+	int			 has_sock; /* sock: the connection's socket */
+	int			 sock;	/* open while the job is out (BUSY) */
 	struct mfad_req		 req;
 };
 
