@@ -83,17 +83,28 @@ mfad_pool_reply(struct mfad_job *j)
 	}
 }
 
-/* Hands finished jobs (a list) back to the event loop. */
+/* Hands finished jobs (a list) back to the event loop; records, which
+ * have no connection, are freed. */
 static void
 mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
 {
-	struct mfad_job *j, *next;
+	struct mfad_job *j, *next, *back = NULL;
 	char c = 1;
 
-	for (j = list; j != NULL; j = j->next)
-		mfad_pool_reply(j);
-	pthread_mutex_lock(&p->lock);
 	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		if (j->record) {
+			mfad_job_free(j);
+			continue;
+		}
+		mfad_pool_reply(j);
+		j->next = back;
+		back = j;
+	}
+	if (back == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (j = back; j != NULL; j = next) {
 		next = j->next;
 		j->next = p->done;
 		p->done = j;
@@ -114,27 +125,54 @@ mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
 	else
 		p->ctodo = j;
 	p->ctodo_tail = j;
-	pthread_cond_signal(&p->ccond);
+	if (j->record)
+		p->crecords++;
+	/* A carried batch takes a record when it commits (MFAD_CARRY_MS
+	 * at most, or at once for a request that reads or needs the
+	 * disk): one wake-up for many logins. */
+	if (!j->record || !p->ccarry)
+		pthread_cond_signal(&p->ccond);
 	pthread_mutex_unlock(&p->lock);
 }
 
 /*
- * Before a request on a worker: commits a carried batch, so that what
- * every earlier reply said is in the store it reads, and its own write
- * transaction does not wait on the batch's.
+ * The record of j, answered early (mfad_auth_start_early): a job of its
+ * own, with no connection, that takes j's second half. NULL when out of
+ * memory (j keeps it).
+ */
+static struct mfad_job *
+mfad_pool_record(struct mfad_job *j)
+{
+	struct mfad_job *rec;
+
+	if ((rec = calloc(1, sizeof(*rec))) == NULL)
+		return NULL;
+	rec->record = 1;
+	rec->trusted = j->trusted;
+	rec->req.type = j->req.type;
+	rec->req.peer = j->req.peer;
+	rec->req.peer.nfds = 0;
+	rec->req.early = 1;
+	rec->req.cont = j->req.cont;
+	j->req.cont = NULL;
+	return rec;
+}
+
+/*
+ * Before a request on a worker: commits a carried batch and the records
+ * queued, so that what every earlier reply said is in the store it
+ * reads, and its own write transaction does not wait on the batch's.
+ * The committer signals cflushed after each round that commits or runs
+ * records.
  */
 static void
 mfad_pool_sync(struct mfad_pool *p)
 {
-	uint64_t gen;
-
 	pthread_mutex_lock(&p->lock);
-	if (p->ccarry) {
-		gen = p->cgen;
+	while (p->ccarry || p->crecords > 0) {
 		p->cflush = 1;
 		pthread_cond_signal(&p->ccond);
-		while (p->cgen == gen)
-			pthread_cond_wait(&p->cflushed, &p->lock);
+		pthread_cond_wait(&p->cflushed, &p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -181,7 +219,7 @@ mfad_committer(void *arg)
 	struct mfad_job *batch, *j, *next, *held, **tail;
 	struct timespec due = { 0, 0 };
 	MDB_txn *txn = NULL;
-	size_t carried = 0;
+	size_t carried = 0, nrec;
 	int r, strict = 0, flush, timedout;
 
 	pthread_setname_np(pthread_self(), "mfad-commit");
@@ -216,9 +254,11 @@ mfad_committer(void *arg)
 		}
 		held = NULL;
 		tail = &held;
+		nrec = 0;
 		for (j = batch; j != NULL; j = next) {
 			next = j->next;
 			j->next = NULL;
+			nrec += j->record != 0;
 			if (r == 0) {
 				(void)mfad_store_lazy_take();
 				mfad_dispatch_run(p->ctx, &j->req);
@@ -257,6 +297,16 @@ mfad_committer(void *arg)
 			p->ccarry = 0;
 			p->cflush = 0;
 			p->cgen++;
+			p->crecords -= nrec;
+			nrec = 0;
+			pthread_cond_broadcast(&p->cflushed);
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (nrec > 0) {
+			/* Run, and carried (or lost with a batch that could
+			 * not begin): a reader waits for the batch now. */
+			pthread_mutex_lock(&p->lock);
+			p->crecords -= nrec;
 			pthread_cond_broadcast(&p->cflushed);
 			pthread_mutex_unlock(&p->lock);
 		}
@@ -356,7 +406,7 @@ mfad_worker(void *arg)
 {
 	struct mfad_pool *p = arg;
 	const struct mfad_handler *h;
-	struct mfad_job *j;
+	struct mfad_job *j, *rec;
 	int trusted;
 
 	pthread_setname_np(pthread_self(), "mfad-worker");
@@ -391,9 +441,15 @@ mfad_worker(void *arg)
 			pthread_cond_signal(&p->cond);
 			pthread_mutex_unlock(&p->lock);
 		}
-		if (j->req.cont != NULL) {
-			/* Answered already: the reply goes now, the record
-			 * with the next group commit. */
+		if (j->req.cont != NULL && j->req.early &&
+		    (rec = mfad_pool_record(j)) != NULL) {
+			/* Answered already: its record is queued first, so
+			 * that any later request commits with or after it,
+			 * then the reply goes and the connection closes. */
+			mfad_commit_push(p, rec);
+			j->next = NULL;
+			mfad_pool_deliver(p, j);
+		} else if (j->req.cont != NULL) {
 			if (j->req.early)
 				mfad_pool_reply(j);
 			mfad_commit_push(p, j);

@@ -32,6 +32,8 @@ struct mfad_job {
 	int			 trusted; /* PAM caller or admin: first */
 	int			 has_sock; /* sock: the connection's socket */
 	int			 sock;	/* open while the job is out (BUSY) */
+	int			 record;  /* an early answer's record: no
+					   * connection, freed once run */
 	struct mfad_req		 req;
 };
 
@@ -79,6 +81,10 @@ struct mfad_pool {
 	int			 ccarry, cflush;
 	uint64_t		 cgen;
 	pthread_cond_t		 cflushed;
+	/* Records of early answers queued and not yet run (they wake the
+	 * committer only when no batch is carried): readers wait for them
+	 * as for a carried batch. */
+	size_t			 crecords;
 };
 
 /* Starts the committer and the workers; on failure, mfad_pool_stop
