@@ -24,7 +24,9 @@
  * Requests whose changes guard nothing (mfad_store_lazy) have their reply
  * at once; their changes stay in the open batch, committed with the next
  * request that needs a durable reply, or at most MFAD_CARRY_MS later, or
- * after MFAD_CARRY_MAX of them, or before any other request runs.
+ * after MFAD_CARRY_MAX of them (counted as they run: records queued
+ * while a batch is carried all run at its commit), or before any other
+ * request runs.
  */
 #define MFAD_CARRY_MS	50
 #define MFAD_CARRY_MAX	64
@@ -210,7 +212,9 @@ mfad_carry_over(const struct timespec *due)
  * open (carried) for the next batch; it commits, in order, with the next
  * request that needs the disk, or after MFAD_CARRY_MS, MFAD_CARRY_MAX
  * requests, a request for a worker (mfad_pool_sync) or at the stop. A
- * crash in that window loses those changes, and only those.
+ * crash in that window loses those changes, and only those. The records
+ * of logins a worker answered early (job->record) are such requests,
+ * queued before their reply went.
  */
 static void *
 mfad_committer(void *arg)
