@@ -300,7 +300,6 @@ mfad_committer(void *arg)
 			pthread_mutex_lock(&p->lock);
 			p->ccarry = 0;
 			p->cflush = 0;
-			p->cgen++;
 			p->crecords -= nrec;
 			nrec = 0;
 			pthread_cond_broadcast(&p->cflushed);

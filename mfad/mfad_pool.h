@@ -77,9 +77,9 @@ struct mfad_pool {
 	struct mfad_job		*ctodo, *ctodo_tail;
 	int			 cstop;
 	/* A batch carried open with replies already given (see
-	 * mfad_committer): cflush asks for its commit, cgen counts them. */
+	 * mfad_committer): cflush asks for its commit, cflushed tells of
+	 * each commit and each round of records run. */
 	int			 ccarry, cflush;
-	uint64_t		 cgen;
 	pthread_cond_t		 cflushed;
 	/* Records of early answers queued and not yet run (they wake the
 	 * committer only when no batch is carried): readers wait for them
