@@ -341,39 +341,51 @@ mfad_auth_cont_free(struct mfad_auth_cont *c)
 /*
  * A login a remembered device ends with no change but its record (last
  * login and use, the audit copy): the account in good standing (no
- * failure counted, no lock, nothing to enroll), the address right, the
- * device known, unexpired and this user's. Read in prepare's transaction;
- * once the password is checked too, the worker answers it at once
- * (mfad_auth_start_early) and the committer only records it, lazily.
- * Anything else goes the whole way through mfad_auth_start_finish.
+ * failure counted, no lock, nothing to enroll) with the hash just
+ * verified, the address right, the device known, unexpired and this
+ * user's. Read after the password check, in one read transaction, as
+ * finish would read them (nothing about the device is looked at before
+ * the password is known to be right); the worker then answers at once
+ * (mfad_auth_start_early) and the committer only records the login,
+ * lazily. Anything else goes the whole way through finish.
  */
 static int
-mfad_auth_early_ok(struct mfad_ctx *ctx, MDB_txn *txn,
-    struct mfad_auth_cont *c, const struct mfad_acct *a)
+mfad_auth_early_ok(struct mfad_ctx *ctx, struct mfad_auth_cont *c)
 {
 	const struct mfad_conf *conf = ctx->conf;
 	const struct mfad_auth_req *qp = &c->q;
+	struct mfad_acct a;
 	struct mfad_device d;
 	uint8_t devhash[32];
 	uint64_t now = mfad_clock_real_s();
-	int ok;
+	MDB_txn *txn = NULL;
+	int ok = 0;
 
 	if (qp->device[0] == '\0' || conf->remember_days == 0 ||
-	    a->failures != 0 || a->locked_until != 0 || a->lock_noticed != 0 ||
-	    mfad_acct_rule_is_locked(a, now) ||
-	    mfad_acct_rule_must_enroll(conf, a, now) ||
-	    (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
-	    strcasecmp(qp->email, a->email) != 0))
+	    mfad_txn_begin(ctx->store, 1, &txn) != 0)
 		return 0;
+	if (mfad_acct_get(txn, ctx->store, qp->user, &a) != 0)
+		goto out;
+	if (sodium_memcmp(a.pwhash, c->hash, sizeof(c->hash)) != 0 ||
+	    a.failures != 0 || a.locked_until != 0 || a.lock_noticed != 0 ||
+	    mfad_acct_rule_is_locked(&a, now) ||
+	    mfad_acct_rule_must_enroll(conf, &a, now) ||
+	    (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
+	    strcasecmp(qp->email, a.email) != 0))
+		goto wipe;
 	mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
 	    devhash);
 	if (mfad_device_get(txn, ctx->store, devhash, &d) != 0)
-		return 0;
+		goto wipe;
 	ok = d.expires > now && strcmp(d.user, qp->user) == 0;
 	sodium_memzero(&d, sizeof(d));
 	if (ok)
 		mfad_str_copy(c->lang, sizeof(c->lang),
-		    mfad_acct_reply_lang(a));
+		    mfad_acct_reply_lang(&a));
+wipe:
+	mfad_acct_wipe(&a);
+out:
+	mfad_txn_abort(&txn);
 	return ok;
 }
 
@@ -385,7 +397,7 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	struct mfad_auth_cont *c;
 	struct mfad_acct a;
 	MDB_txn *txn = NULL;
-	int r, early;
+	int r;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -400,7 +412,6 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 		goto fail;
 	r = strlen(c->q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
 	    mfad_acct_get(txn, ctx->store, c->q.user, &a);
-	early = r == 0 && mfad_auth_early_ok(ctx, txn, c, &a);
 	mfad_txn_abort(&txn);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto fail;
@@ -415,8 +426,8 @@ mfad_auth_start_prepare(struct mfad_ctx *ctx, const struct mfad_peer *peer,
 	if (c->ok && mfad_pw_needs_rehash(conf, c->hash)) {
 		if (mfad_pw_hash(conf, c->q.password, c->nh) != 0)
 			c->nh[0] = '\0';
-	} else if (c->ok && early)
-		c->may_early = 1;
+	} else if (c->ok && c->found)
+		c->may_early = mfad_auth_early_ok(ctx, c);
 	mss_str_free(c->q.password);
 	c->q.password = NULL;
 	*out = c;
