@@ -138,7 +138,7 @@ mss_client_connect(const char *path, uid_t owner, int timeout_ms, int *fdp)
 	socklen_t len;
 	long long deadline, left;
 	char why[256];
-	int fd, nfd, r, fl;
+	int fd, nfd, r;
 
 	*fdp = -1;
 	if ((r = mss_client_check_path(path, owner, why, sizeof(why))) != 0)
@@ -183,11 +183,8 @@ mss_client_connect(const char *path, uid_t owner, int timeout_ms, int *fdp)
 		    MSS_ERR_TIMEOUT : MSS_ERR_UNAVAIL;
 		goto fail;
 	}
-	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
-		r = MSS_ERR_SYSTEM;
-		goto fail;
-	}
+	/* No O_NONBLOCK needed: mss_io sends and receives with
+	 * MSG_DONTWAIT and polls against its deadline. */
 	len = sizeof(cred);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
 	    len != sizeof(cred)) {

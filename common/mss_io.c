@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -46,26 +47,48 @@ mss_wait(int fd, short events, long long deadline)
 	}
 }
 
+/*
+ * Sends the bytes of iov (n entries, consumed as they go) in as few
+ * calls as the socket takes: header and payload leave together, so that
+ * the peer wakes once for a request. Waits only when the socket is full.
+ */
 static int MSS_WUR
-mss_write_all(int fd, const unsigned char *p, size_t n, long long deadline)
+mss_writev_all(int fd, struct iovec *iov, int n, long long deadline)
 {
+	struct msghdr msg;
 	ssize_t w;
+	size_t k;
 	int r;
 
+	while (n > 0 && iov[0].iov_len == 0) {
+		iov++;
+		n--;
+	}
 	while (n > 0) {
-		if ((r = mss_wait(fd, POLLOUT, deadline)) != 0)
-			return r;
-		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		msg.msg_iovlen = (size_t)n;
+		w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN) {
+			if ((r = mss_wait(fd, POLLOUT, deadline)) != 0)
+				return r;
+			continue;
+		}
 		if (w < 0)
 			return errno == EPIPE ? MSS_ERR_EOF : MSS_ERR_SYSTEM;
-		p += w;
-		n -= (size_t)w;
+		for (k = (size_t)w; n > 0 && k >= iov[0].iov_len; n--, iov++)
+			k -= iov[0].iov_len;
+		if (n > 0) {
+			iov[0].iov_base = (unsigned char *)iov[0].iov_base + k;
+			iov[0].iov_len -= k;
+		}
 	}
 	return 0;
 }
 
+/* Reads n bytes; waits only when none are there yet. */
 static int MSS_WUR
 mss_read_all(int fd, unsigned char *p, size_t n, long long deadline)
 {
@@ -73,11 +96,14 @@ mss_read_all(int fd, unsigned char *p, size_t n, long long deadline)
 	int r;
 
 	while (n > 0) {
-		if ((r = mss_wait(fd, POLLIN, deadline)) != 0)
-			return r;
 		got = recv(fd, p, n, MSG_DONTWAIT);
-		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		if (got < 0 && errno == EINTR)
 			continue;
+		if (got < 0 && errno == EAGAIN) {
+			if ((r = mss_wait(fd, POLLIN, deadline)) != 0)
+				return r;
+			continue;
+		}
 		if (got < 0)
 			return MSS_ERR_SYSTEM;
 		if (got == 0)
@@ -178,6 +204,7 @@ mss_msg_send_fds(int fd, uint8_t type, const struct mss_buf *payload,
 	long long deadline = mss_now_ms() + timeout_ms;
 	unsigned char hdr[MSS_FRAME_HDR];
 	size_t n = payload == NULL ? 0 : mss_buf_avail(payload), sent = 0;
+	struct iovec iov[2];
 	int r;
 
 	if (n > MSS_MSG_MAX)
@@ -186,12 +213,11 @@ mss_msg_send_fds(int fd, uint8_t type, const struct mss_buf *payload,
 	if (nfds > 0 && (r = mss_send_fds(fd, hdr, sizeof(hdr), fds, nfds,
 	    deadline, &sent)) != 0)
 		return r;
-	if ((r = mss_write_all(fd, hdr + sent, sizeof(hdr) - sent,
-	    deadline)) != 0)
-		return r;
-	if (n == 0)
-		return 0;
-	return mss_write_all(fd, mss_buf_ptr(payload), n, deadline);
+	iov[0].iov_base = hdr + sent;
+	iov[0].iov_len = sizeof(hdr) - sent;
+	iov[1].iov_base = n > 0 ? (void *)mss_buf_ptr(payload) : NULL;
+	iov[1].iov_len = n;
+	return mss_writev_all(fd, iov, 2, deadline);
 }
 
 int

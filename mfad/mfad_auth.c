@@ -325,6 +325,9 @@ struct mfad_auth_cont {
 	struct mfad_peer	peer;
 	int			found;
 	int			ok;
+	int			may_early; /* mfad_auth_early_ok */
+	int			early;	/* answered on the worker */
+	char			lang[3];	/* that answer's language */
 	char			hash[MFAD_HASH_MAX];	/* the one verified */
 	char			nh[MFAD_HASH_MAX];	/* rehash, or "" */
 };
@@ -337,6 +340,57 @@ mfad_auth_cont_free(struct mfad_auth_cont *c)
 	mfad_auth_req_free(&c->q);
 	sodium_memzero(c, sizeof(*c));
 	free(c);
+}
+
+/*
+ * A login a remembered device ends with no change but its record (last
+ * login and use, the audit copy): the account in good standing (no
+ * failure counted, no lock, nothing to enroll) with the hash just
+ * verified, the address right, the device known, unexpired and this
+ * user's. Read after the password check, in one read transaction, as
+ * finish would read them (nothing about the device is looked at before
+ * the password is known to be right); the worker then answers at once
+ * (mfad_auth_start_early) and the committer only records the login,
+ * lazily. Anything else goes the whole way through finish.
+ */
+static int
+mfad_auth_early_ok(struct mfad_rq *rq, struct mfad_auth_cont *c)
+{
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_conf *conf = ctx->conf;
+	const struct mfad_auth_req *qp = &c->q;
+	struct mfad_acct a;
+	struct mfad_device d;
+	uint8_t devhash[32];
+	uint64_t now = mfad_clock_real_s();
+	int ok = 0;
+
+	if (qp->device[0] == '\0' || conf->remember_days == 0 ||
+	    mfad_rq_begin(rq, 1) != 0)
+		return 0;
+	if (mfad_acct_get(rq->txn, ctx->store, qp->user, &a) != 0)
+		goto out;
+	if (sodium_memcmp(a.pwhash, c->hash, sizeof(c->hash)) != 0 ||
+	    a.failures != 0 || a.locked_until != 0 || a.lock_noticed != 0 ||
+	    mfad_acct_rule_is_locked(&a, now) ||
+	    mfad_acct_rule_must_enroll(conf, &a, now) ||
+	    (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
+	    strcasecmp(qp->email, a.email) != 0))
+		goto wipe;
+	mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
+	    devhash);
+	if (mfad_device_get(rq->txn, ctx->store, devhash, &d) != 0)
+		goto wipe;
+	ok = d.expires > now && strcmp(d.user, qp->user) == 0;
+	sodium_memzero(&d, sizeof(d));
+	if (ok)
+		mfad_str_copy(c->lang, sizeof(c->lang),
+		    mfad_acct_reply_lang(&a));
+wipe:
+	mfad_acct_wipe(&a);
+out:
+	mfad_rq_abort(rq);
+	return ok;
 }
 
 int
@@ -374,9 +428,11 @@ mfad_auth_start_prepare(struct mfad_rq *rq, struct mfad_auth_cont **out)
 	c->ok = mfad_pw_verify(conf, c->hash, c->q.password);
 	/* Limits changed since this hash was made: a new one, made here
 	 * where hashing belongs, stored with the login's other changes. */
-	if (c->ok && mfad_pw_needs_rehash(conf, c->hash) &&
-	    mfad_pw_hash(conf, c->q.password, c->nh) != 0)
-		c->nh[0] = '\0';
+	if (c->ok && mfad_pw_needs_rehash(conf, c->hash)) {
+		if (mfad_pw_hash(conf, c->q.password, c->nh) != 0)
+			c->nh[0] = '\0';
+	} else if (c->ok && c->found)
+		c->may_early = mfad_auth_early_ok(rq, c);
 	mss_str_free(c->q.password);
 	c->q.password = NULL;
 	*out = c;
@@ -525,6 +581,95 @@ mfad_auth_throttle_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
 }
 
 int
+mfad_auth_cont_early(const struct mfad_auth_cont *c)
+{
+	return c->may_early;
+}
+
+int
+mfad_auth_start_early(struct mfad_rq *rq, struct mfad_auth_cont *c)
+{
+	int r;
+
+	if (!c->may_early)
+		return MSS_ERR_INVAL;
+	if ((r = mfad_reply_auth_lang(rq->out, &rq->rtype, MSS_AUTH_OK, "",
+	    "", 0, 0, 0, c->lang)) != 0) {
+		mss_buf_reset(rq->out);
+		return r;
+	}
+	c->early = 1;
+	return 0;
+}
+
+/*
+ * The record of a login answered on the worker: last login and use and
+ * the audit copy, read again here so that nothing written meanwhile is
+ * undone (an account or device gone since is left alone). Nothing of it
+ * guards a later login: lazy, as the reply has gone; a failure is only
+ * logged.
+ */
+static void
+mfad_auth_early_record(struct mfad_rq *rq, struct mfad_auth_cont *c)
+{
+	struct mfad_ctx *ctx = rq->ctx;
+	const struct mfad_auth_req *qp = &c->q;
+	struct mfad_audit_ev ev = { "login_ok", qp->user, qp->service,
+	    qp->rhost, "success", "method=device" };
+	struct mfad_acct a;
+	struct mfad_device d;
+	uint8_t devhash[32];
+	uint64_t now = mfad_clock_real_s();
+	int r, found = 0;
+
+	mfad_rq_lazy(rq);
+	if (mfad_store_full_recently()) {
+		r = MSS_ERR_MAPFULL;
+		goto full;
+	}
+	if ((r = mfad_rq_begin(rq, 0)) != 0)
+		goto out;
+	if ((r = mfad_acct_get(rq->txn, ctx->store, qp->user, &a)) == 0) {
+		found = 1;
+		if (a.last_login < now)
+			a.last_login = now;
+		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
+	} else if (r == MSS_ERR_NOTFOUND)
+		r = 0;
+	if (r == 0) {
+		mfad_device_hash(ctx->keys, qp->user, ctx->hostname,
+		    qp->device, devhash);
+		if ((r = mfad_device_get(rq->txn, ctx->store, devhash,
+		    &d)) == 0) {
+			if (strcmp(d.user, qp->user) == 0) {
+				d.last_used = now;
+				r = mfad_device_put(rq->txn, ctx->store,
+				    devhash, &d);
+			}
+			sodium_memzero(&d, sizeof(d));
+		} else if (r == MSS_ERR_NOTFOUND)
+			r = 0;
+	}
+	if (r == 0 && (r = mfad_audit(ctx, rq->txn, &ev)) == 0)
+		r = mfad_rq_end(rq, 1);
+full:
+	if (r == MSS_ERR_MAPFULL) {
+		/* As in finish: a full store costs only the record. */
+		mfad_rq_abort(rq);
+		ev.detail = "method=device, store full: not recorded";
+		mfad_audit_log(&ev);
+		r = 0;
+	}
+out:
+	mfad_rq_abort(rq);
+	if (found)
+		mfad_acct_wipe(&a);
+	if (r != 0)
+		mfad_log(LOG_ERR, "store: the record of a remembered-device "
+		    "login of %s was lost: %s", qp->user, mss_strerror(r));
+}
+
+int
 mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 {
 	struct mfad_ctx *ctx = rq->ctx;
@@ -546,6 +691,11 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	uint32_t cwait;
 	int full, queued, quiet = 0;
 
+	/* Answered on the worker already: only its record is left. */
+	if (c->early) {
+		mfad_auth_early_record(rq, c);
+		return 0;
+	}
 	now = mfad_clock_real_s();
 	/*
 	 * While the global mail ceiling is full, every answer but a
@@ -779,7 +929,10 @@ mfad_auth_start(struct mfad_rq *rq)
 
 	if ((r = mfad_auth_start_prepare(rq, &c)) != 0)
 		return r;
-	r = mfad_auth_start_finish(rq, c);
+	if (c->may_early && (r = mfad_auth_start_early(rq, c)) == 0)
+		mfad_auth_early_record(rq, c);
+	else
+		r = mfad_auth_start_finish(rq, c);
 	mfad_auth_cont_free(c);
 	return r;
 }

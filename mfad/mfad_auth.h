@@ -28,6 +28,17 @@ int mfad_auth_start_prepare(struct mfad_rq *rq, struct mfad_auth_cont **c)
 int mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
     MSS_WUR;
 void mfad_auth_cont_free(struct mfad_auth_cont *c);
+/*
+ * A remembered device whose login changes nothing but its record
+ * (last login and use, the audit copy): mfad_auth_cont_early says so
+ * after prepare, and the worker answers it with mfad_auth_start_early.
+ * Once that reply is made, finish only records the login, lazily
+ * (mfad_rq_lazy), whatever happened to the account meanwhile; when
+ * it could not be made, finish goes the whole way.
+ */
+int mfad_auth_cont_early(const struct mfad_auth_cont *c);
+int mfad_auth_start_early(struct mfad_rq *rq, struct mfad_auth_cont *c)
+    MSS_WUR;
 int mfad_auth_code(struct mfad_rq *) MSS_WUR;
 int mfad_auth_resend(struct mfad_rq *) MSS_WUR;
 int mfad_auth_remember(struct mfad_rq *) MSS_WUR;

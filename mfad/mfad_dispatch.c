@@ -241,7 +241,9 @@ mfad_dispatch_fail(struct mfad_req *q, int r)
 	struct mss_buf *rep;
 	uint8_t rtype;
 
-	if (q->out == NULL || (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
+	/* An answer given already stands: only a lazy record was lost. */
+	if (q->early || q->out == NULL ||
+	    (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
 		return;
 	if (mfad_reply_result(rep, &rtype, r, mss_strerror(r)) == 0)
 		mfad_dispatch_frame(q, rtype, rep);
@@ -311,6 +313,13 @@ mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q,
 		r = mfad_auth_start_finish(&rq, q->cont);
 	else if (h->flags & MFAD_H_SPLIT) {
 		r = mfad_auth_start_prepare(&rq, &q->cont);
+		/* A remembered device with nothing but its record to write:
+		 * the reply now, the record on the committer. */
+		if (r == 0 && mfad_auth_cont_early(q->cont) &&
+		    mfad_auth_start_early(&rq, q->cont) == 0) {
+			mfad_dispatch_outcome(q, 0, rq.rtype, rq.out);
+			q->early = 1;
+		}
 		if (r == 0) {
 			mfad_dispatch_end(&rq, r);
 			mfad_snap_view_end(&ctx);
@@ -326,7 +335,8 @@ mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q,
 		mfad_auth_cont_free(q->cont);
 		q->cont = NULL;
 	}
-	mfad_dispatch_outcome(q, r, rq.rtype, rq.out);
+	if (!q->early)
+		mfad_dispatch_outcome(q, r, rq.rtype, rq.out);
 	mss_buf_free(rq.out);
 }
 
@@ -335,6 +345,11 @@ mfad_dispatch_abandon(struct mfad_req *q, int r)
 {
 	mfad_auth_cont_free(q->cont);
 	q->cont = NULL;
+	if (q->early) {
+		mfad_log(LOG_ERR, "store: the record of a remembered-device "
+		    "login was lost: %s", mss_strerror(r));
+		return;
+	}
 	mss_buf_free(q->out);
 	q->out = mss_buf_new(1);
 	mfad_dispatch_fail(q, r);

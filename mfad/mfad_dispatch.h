@@ -41,6 +41,8 @@ struct mfad_req {
 	struct mss_buf		*out;	/* framed reply, or NULL: drop */
 	struct mfad_auth_cont	*cont;	/* AUTH_START's second half */
 	int			 lazy;	/* it called mfad_rq_lazy */
+	int			 early;	/* out was given before cont ran:
+					 * nothing may replace it */
 };
 
 /* The entry for type, or NULL. */
@@ -48,7 +50,8 @@ const struct mfad_handler *mfad_dispatch_find(uint8_t type);
 
 /*
  * Runs q (or AUTH_START's first half, which sets q->cont and leaves the
- * reply to the committer): the role check, then the handler with one
+ * reply to the committer, unless it can answer at once: q->early, see
+ * mfad_auth_start_early): the role check, then the handler with one
  * configuration snapshot, in a struct mfad_rq whose transactions are
  * children of batch (the committing thread's) or, when batch is NULL,
  * top-level. Ends whatever transaction the handler left open. The

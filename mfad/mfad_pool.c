@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,7 +24,9 @@
  * Requests whose changes guard nothing (mfad_rq_lazy) have their reply
  * at once; their changes stay in the open batch, committed with the next
  * request that needs a durable reply, or at most MFAD_CARRY_MS later, or
- * after MFAD_CARRY_MAX of them, or before any other request runs.
+ * after MFAD_CARRY_MAX of them (counted as they run: records queued
+ * while a batch is carried all run at its commit), or before any other
+ * request runs.
  */
 #define MFAD_CARRY_MS	50
 #define MFAD_CARRY_MAX	64
@@ -56,15 +60,53 @@ mfad_sweep(struct mfad_ctx *ctx)
 		mfad_log(LOG_DEBUG, "swept %u expired records", n);
 }
 
-/* Hands finished jobs (a list) back to the event loop. */
+/*
+ * Sends what of j's reply the socket takes at once, from the thread that
+ * finished it: the caller need not wait for the event loop to wake up
+ * (it writes the rest, if any, and closes). The loop leaves a connection
+ * alone while its job is out, so the socket is still the request's.
+ */
+static void
+mfad_pool_reply(struct mfad_job *j)
+{
+	struct mss_buf *out = j->req.out;
+	ssize_t n;
+
+	if (!j->has_sock || out == NULL)
+		return;
+	while (mss_buf_avail(out) > 0) {
+		n = send(j->sock, mss_buf_ptr(out), mss_buf_avail(out),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		out->off += (size_t)n;
+	}
+}
+
+/* Hands finished jobs (a list) back to the event loop; records, which
+ * have no connection, are freed. */
 static void
 mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
 {
-	struct mfad_job *j, *next;
+	struct mfad_job *j, *next, *back = NULL;
 	char c = 1;
 
-	pthread_mutex_lock(&p->lock);
 	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		if (j->record) {
+			mfad_job_free(j);
+			continue;
+		}
+		mfad_pool_reply(j);
+		j->next = back;
+		back = j;
+	}
+	if (back == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (j = back; j != NULL; j = next) {
 		next = j->next;
 		j->next = p->done;
 		p->done = j;
@@ -85,27 +127,54 @@ mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
 	else
 		p->ctodo = j;
 	p->ctodo_tail = j;
-	pthread_cond_signal(&p->ccond);
+	if (j->record)
+		p->crecords++;
+	/* A carried batch takes a record when it commits (MFAD_CARRY_MS
+	 * at most, or at once for a request that reads or needs the
+	 * disk): one wake-up for many logins. */
+	if (!j->record || !p->ccarry)
+		pthread_cond_signal(&p->ccond);
 	pthread_mutex_unlock(&p->lock);
 }
 
 /*
- * Before a request on a worker: commits a carried batch, so that what
- * every earlier reply said is in the store it reads, and its own write
- * transaction does not wait on the batch's.
+ * The record of j, answered early (mfad_auth_start_early): a job of its
+ * own, with no connection, that takes j's second half. NULL when out of
+ * memory (j keeps it).
+ */
+static struct mfad_job *
+mfad_pool_record(struct mfad_job *j)
+{
+	struct mfad_job *rec;
+
+	if ((rec = calloc(1, sizeof(*rec))) == NULL)
+		return NULL;
+	rec->record = 1;
+	rec->trusted = j->trusted;
+	rec->req.type = j->req.type;
+	rec->req.peer = j->req.peer;
+	rec->req.peer.nfds = 0;
+	rec->req.early = 1;
+	rec->req.cont = j->req.cont;
+	j->req.cont = NULL;
+	return rec;
+}
+
+/*
+ * Before a request on a worker: commits a carried batch and the records
+ * queued, so that what every earlier reply said is in the store it
+ * reads, and its own write transaction does not wait on the batch's.
+ * The committer signals cflushed after each round that commits or runs
+ * records.
  */
 static void
 mfad_pool_sync(struct mfad_pool *p)
 {
-	uint64_t gen;
-
 	pthread_mutex_lock(&p->lock);
-	if (p->ccarry) {
-		gen = p->cgen;
+	while (p->ccarry || p->crecords > 0) {
 		p->cflush = 1;
 		pthread_cond_signal(&p->ccond);
-		while (p->cgen == gen)
-			pthread_cond_wait(&p->cflushed, &p->lock);
+		pthread_cond_wait(&p->cflushed, &p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 }
@@ -144,7 +213,9 @@ mfad_carry_over(const struct timespec *due)
  * open (carried) for the next batch; it commits, in order, with the next
  * request that needs the disk, or after MFAD_CARRY_MS, MFAD_CARRY_MAX
  * requests, a request for a worker (mfad_pool_sync) or at the stop. A
- * crash in that window loses those changes, and only those.
+ * crash in that window loses those changes, and only those. The records
+ * of logins a worker answered early (job->record) are such requests,
+ * queued before their reply went.
  */
 static void *
 mfad_committer(void *arg)
@@ -153,7 +224,7 @@ mfad_committer(void *arg)
 	struct mfad_job *batch, *j, *next, *held, **tail;
 	struct timespec due = { 0, 0 };
 	struct mfad_txn *txn = NULL;
-	size_t carried = 0;
+	size_t carried = 0, nrec;
 	int r, strict = 0, flush, timedout;
 
 	pthread_setname_np(pthread_self(), "mfad-commit");
@@ -187,9 +258,11 @@ mfad_committer(void *arg)
 		}
 		held = NULL;
 		tail = &held;
+		nrec = 0;
 		for (j = batch; j != NULL; j = next) {
 			next = j->next;
 			j->next = NULL;
+			nrec += j->record != 0;
 			if (r == 0) {
 				mfad_dispatch_run(p->ctx, &j->req, txn);
 				if (j->req.lazy && !strict) {
@@ -225,7 +298,16 @@ mfad_committer(void *arg)
 			pthread_mutex_lock(&p->lock);
 			p->ccarry = 0;
 			p->cflush = 0;
-			p->cgen++;
+			p->crecords -= nrec;
+			nrec = 0;
+			pthread_cond_broadcast(&p->cflushed);
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (nrec > 0) {
+			/* Run, and carried (or lost with a batch that could
+			 * not begin): a reader waits for the batch now. */
+			pthread_mutex_lock(&p->lock);
+			p->crecords -= nrec;
 			pthread_cond_broadcast(&p->cflushed);
 			pthread_mutex_unlock(&p->lock);
 		}
@@ -325,7 +407,7 @@ mfad_worker(void *arg)
 {
 	struct mfad_pool *p = arg;
 	const struct mfad_handler *h;
-	struct mfad_job *j;
+	struct mfad_job *j, *rec;
 	int trusted;
 
 	pthread_setname_np(pthread_self(), "mfad-worker");
@@ -346,8 +428,10 @@ mfad_worker(void *arg)
 		}
 		trusted = j->trusted;
 		mfad_pw_priority(trusted);
-		/* AUTH_START's first half reads only the password hash,
-		 * which no carried change touches. */
+		/* AUTH_START's first half reads the password hash and,
+		 * for a remembered device, the account's standing and the
+		 * device: carried changes are records only (last use, the
+		 * audit copy), on which none of these depend. */
 		if ((h = mfad_dispatch_find(j->req.type)) == NULL ||
 		    !(h->flags & MFAD_H_SPLIT))
 			mfad_pool_sync(p);
@@ -358,9 +442,19 @@ mfad_worker(void *arg)
 			pthread_cond_signal(&p->cond);
 			pthread_mutex_unlock(&p->lock);
 		}
-		if (j->req.cont != NULL)
+		if (j->req.cont != NULL && j->req.early &&
+		    (rec = mfad_pool_record(j)) != NULL) {
+			/* Answered already: its record is queued first, so
+			 * that any later request commits with or after it,
+			 * then the reply goes and the connection closes. */
+			mfad_commit_push(p, rec);
+			j->next = NULL;
+			mfad_pool_deliver(p, j);
+		} else if (j->req.cont != NULL) {
+			if (j->req.early)
+				mfad_pool_reply(j);
 			mfad_commit_push(p, j);
-		else {
+		} else {
 			j->next = NULL;
 			mfad_pool_deliver(p, j);
 		}

@@ -30,6 +30,10 @@ struct mfad_job {
 	uint64_t		 gen;
 	int			 sweep;	/* housekeeping, no connection */
 	int			 trusted; /* PAM caller or admin: first */
+	int			 has_sock; /* sock: the connection's socket */
+	int			 sock;	/* open while the job is out (BUSY) */
+	int			 record;  /* an early answer's record: no
+					   * connection, freed once run */
 	struct mfad_req		 req;
 };
 
@@ -73,10 +77,14 @@ struct mfad_pool {
 	struct mfad_job		*ctodo, *ctodo_tail;
 	int			 cstop;
 	/* A batch carried open with replies already given (see
-	 * mfad_committer): cflush asks for its commit, cgen counts them. */
+	 * mfad_committer): cflush asks for its commit, cflushed tells of
+	 * each commit and each round of records run. */
 	int			 ccarry, cflush;
-	uint64_t		 cgen;
 	pthread_cond_t		 cflushed;
+	/* Records of early answers queued and not yet run (they wake the
+	 * committer only when no batch is carried): readers wait for them
+	 * as for a carried batch. */
+	size_t			 crecords;
 };
 
 /* Starts the committer and the workers; on failure, mfad_pool_stop

@@ -395,6 +395,8 @@ mfad_conn_read(struct mfad_srv *s, struct mfad_conn *c)
 	j->req.in = c->in;
 	j->req.peer = c->peer;
 	j->trusted = c->uidx < 0;
+	j->has_sock = 1;
+	j->sock = c->fd;
 	memcpy(j->req.peer.fds, c->fds, sizeof(c->fds));
 	j->req.peer.nfds = c->nfds;
 	c->nfds = 0;

@@ -124,7 +124,7 @@ pam_mss_ctx_init(struct pam_mss_ctx *ctx, pam_handle_t *pamh, int flags,
 	}
 	ctx->lang = pam_mss_msg_lang(pamh, ctx->opts.lang);
 	if (pam_mss_wire_init(&ctx->wire, pamh, ctx->opts.socket,
-	    ctx->opts.socket_owner) != 0)
+	    ctx->opts.socket_owner, ctx->opts.owner_default) != 0)
 		return PAM_BUF_ERR;
 	return PAM_SUCCESS;
 }
@@ -203,7 +203,8 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 	}
 	/* A socket that may not be mfad's is not an outage: whatever
 	 * failmode says, the login is denied. */
-	r = mss_client_check_path(ctx->opts.socket, ctx->opts.socket_owner,
+	(void)pam_mss_wire_owner(&ctx->wire);
+	r = mss_client_check_path(ctx->opts.socket, ctx->wire.socket_owner,
 	    why, sizeof(why));
 	if (err == MSS_ERR_PEER || r == MSS_ERR_PEER || r == MSS_ERR_INVAL) {
 		if (r == 0 || r == MSS_ERR_UNAVAIL)

@@ -223,13 +223,25 @@ pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
 		}
 	}
 	/* Unnamed, the owner is the user the shipped unit runs mfad as, if
-	 * the system has one (root alone otherwise). */
-	if (!owner_named && pam_mss_opt_uid(MSS_UNIT_USER, &o->socket_owner)
-	    != 0)
+	 * the system has one (root alone otherwise): looked up when a check
+	 * with root alone fails (pam_mss_opts_unit_owner). */
+	if (!owner_named) {
 		o->socket_owner = 0;
+		o->owner_default = 1;
+	}
 	return PAM_SUCCESS;
 bad:
 	pam_syslog(pamh, LOG_ERR, "bad value in argument \"%s\": "
 	    "refusing to run", arg);
 	return PAM_SERVICE_ERR;
+}
+
+uid_t
+pam_mss_opts_unit_owner(void)
+{
+	uid_t uid;
+
+	if (pam_mss_opt_uid(MSS_UNIT_USER, &uid) != 0)
+		return 0;
+	return uid;
 }

@@ -31,6 +31,8 @@ enum pam_mss_dev {
 struct pam_mss_opts {
 	const char		*socket;	/* default or into argv */
 	uid_t			 socket_owner;	/* besides root; 0: none */
+	int			 owner_default;	/* not named: the unit user's,
+						 * looked up when needed */
 	enum pam_mss_failmode	 failmode;
 	enum pam_mss_dev	 device[PAM_MSS_DEV_MAX];	/* in order */
 	unsigned int		 ndevice;	/* 0: device=none */
@@ -56,5 +58,13 @@ struct pam_mss_opts {
  */
 int pam_mss_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
     struct pam_mss_opts *opts) MSS_WUR;
+
+/*
+ * The uid of the user the shipped unit runs mfad as (MSS_UNIT_USER): 0
+ * when the system has no such user. The default socket_owner, looked up
+ * only when a check finds something not owned by root: a name service
+ * lookup costs more than the rest of a remembered-device login.
+ */
+uid_t pam_mss_opts_unit_owner(void);
 
 #endif /* PAM_MSS_OPTS_H */

@@ -8,16 +8,18 @@
 #include "mss_client.h"
 #include "mss_err.h"
 #include "mss_proto.h"
+#include "pam_mss_opts.h"
 #include "pam_mss_wire.h"
 
 int
 pam_mss_wire_init(struct pam_mss_wire *w, pam_handle_t *pamh,
-    const char *socket, uid_t socket_owner)
+    const char *socket, uid_t socket_owner, int owner_lazy)
 {
 	memset(w, 0, sizeof(*w));
 	w->pamh = pamh;
 	w->socket = socket;
 	w->socket_owner = socket_owner;
+	w->owner_lazy = owner_lazy;
 	if ((w->req = mss_buf_new(MSS_MSG_MAX)) == NULL ||
 	    (w->rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
 		return MSS_ERR_NOMEM;
@@ -33,6 +35,16 @@ pam_mss_wire_clear(struct pam_mss_wire *w)
 }
 
 int
+pam_mss_wire_owner(struct pam_mss_wire *w)
+{
+	if (!w->owner_lazy)
+		return 0;
+	w->owner_lazy = 0;
+	w->socket_owner = pam_mss_opts_unit_owner();
+	return w->socket_owner != 0;
+}
+
+int
 pam_mss_wire_call(struct pam_mss_wire *w, uint8_t type, uint8_t expect)
 {
 	char *text = NULL;
@@ -42,6 +54,11 @@ pam_mss_wire_call(struct pam_mss_wire *w, uint8_t type, uint8_t expect)
 
 	r = mss_client_call(w->socket, w->socket_owner, type, w->req, &rtype,
 	    w->rep, MSS_IO_TIMEOUT_MS);
+	/* Something on the path is not root's: it may be the unit user's.
+	 * A check with root alone is stricter, so passing it is enough. */
+	if (r == MSS_ERR_PEER && pam_mss_wire_owner(w))
+		r = mss_client_call(w->socket, w->socket_owner, type, w->req,
+		    &rtype, w->rep, MSS_IO_TIMEOUT_MS);
 	mss_buf_reset(w->req);
 	if (r != 0)
 		goto out;

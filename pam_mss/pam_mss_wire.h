@@ -28,6 +28,7 @@ struct pam_mss_wire {
 	pam_handle_t		*pamh;		/* for the log */
 	const char		*socket;
 	uid_t			 socket_owner;
+	int			 owner_lazy;	/* the unit user, not looked up */
 	struct mss_buf		*req;		/* wiped after each call */
 	struct mss_buf		*rep;
 };
@@ -45,9 +46,18 @@ struct pam_mss_wire_start {
 	uint32_t	 flags;		/* MSS_AUTH_F_* */
 };
 
-/* Allocates the buffers; 0 or MSS_ERR_NOMEM (clear w either way). */
+/*
+ * Allocates the buffers; 0 or MSS_ERR_NOMEM (clear w either way).
+ * owner_lazy: socket_owner is the unit user's, not looked up yet; calls
+ * check the path with root alone first (see pam_mss_wire_owner).
+ */
 int pam_mss_wire_init(struct pam_mss_wire *w, pam_handle_t *pamh,
-    const char *socket, uid_t socket_owner) MSS_WUR;
+    const char *socket, uid_t socket_owner, int owner_lazy) MSS_WUR;
+/*
+ * Looks the unit user up if that is still to do: 1 when it gave an owner
+ * besides root (a check that failed with root alone may pass now).
+ */
+int pam_mss_wire_owner(struct pam_mss_wire *w);
 /* Wipes and frees the buffers. */
 void pam_mss_wire_clear(struct pam_mss_wire *w);
 /*

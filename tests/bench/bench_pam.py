@@ -3,7 +3,13 @@
 pam_permit, pam_google_authenticator (TOTP), pam_unix (a yescrypt
 password) and pam_mss on a remembered device (mfad at the lowest password
 cost), each looped by pam_loop.c (pam_start_confdir / pam_authenticate /
-pam_end).
+pam_end). Every module gets the same PAM_RHOST (pam_mss needs it for its
+device identity): libpam's own audit record resolves it on every
+transaction, a cost that belongs to none of the modules.
+
+For scale, the same run also times sock_floor.c: a connection, one
+request and one reply to the simplest server a Unix socket can have, the
+least any module that asks a daemon can cost.
 
 Always with a syslog daemon on /dev/log, as on every real machine: a
 module that logs costs its syslog writes, and without a reader on
@@ -54,6 +60,7 @@ def totp(secret_b32, t=None, step=30, digits=6):
 NS_ENV = "MSS_BENCH_PAM_NS"
 UNIX_USER = "mssbench"
 UNIX_PASSWORD = "correct horse battery staple"
+RHOST = "192.0.2.7"
 
 
 def in_namespace(work):
@@ -155,6 +162,7 @@ def main():
                            env=dict(os.environ, **{NS_ENV: "1"}))
         sys.exit(r.returncode)
     tool = b.cc("pam_loop", ["pam_loop.c"], b.pkg("pam"))
+    floor_tool = b.cc("sock_floor", ["sock_floor.c"])
     work = tempfile.mkdtemp(prefix="mss-bench-pam-")
     os.chmod(work, 0o755)
     in_namespace(work)
@@ -186,32 +194,42 @@ def main():
     try:
         env.start()
         addr = env.add_user("alice")
-        env.full_login("alice", rhost="192.0.2.7", remember="y")
+        env.full_login("alice", rhost=RHOST, remember="y")
         svc = env.service("mss-bench")
-        keys = ("permit", "gauth", "unix", "mss")
+        keys = ("permit", "gauth", "unix", "mss", "floor")
         results = {k: [] for k in keys}
         p99 = {k: [] for k in keys}
         for _ in range(args.runs):
             # Interleaved, so that drifts of the machine hit all four.
-            r = loop(tool, pamd, "permit", args.n)
+            r = loop(tool, pamd, "permit", args.n, rhost=RHOST)
             results["permit"].append(r["median_us"])
             p99["permit"].append(r["p99_us"])
             if have_gauth:
-                r = loop(tool, pamd, "gauth", args.n, code=totp(secret))
+                r = loop(tool, pamd, "gauth", args.n, rhost=RHOST,
+                         code=totp(secret))
                 results["gauth"].append(r["median_us"])
                 p99["gauth"].append(r["p99_us"])
             r = loop(tool, pamd, "unix", n_unix, user=UNIX_USER,
-                     password=UNIX_PASSWORD)
+                     rhost=RHOST, password=UNIX_PASSWORD)
             results["unix"].append(r["median_us"])
             p99["unix"].append(r["p99_us"])
             r = loop(tool, env.pamd, svc, args.n, user="alice",
-                     rhost="192.0.2.7", email=addr, password=h.PASSWORD)
+                     rhost=RHOST, email=addr, password=h.PASSWORD)
             results["mss"].append(r["median_us"])
             p99["mss"].append(r["p99_us"])
+            r = subprocess.run([floor_tool, "-d", work, "-n", str(args.n)],
+                               capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                sys.exit("sock_floor failed: %s" % r.stderr)
+            r = json.loads(r.stdout)
+            results["floor"].append(r["median_us"])
+            p99["floor"].append(r["p99_us"])
         names = {"permit": "PAM pam_permit",
                  "gauth": "PAM pam_google_authenticator (TOTP)",
                  "unix": "PAM pam_unix (yescrypt)",
-                 "mss": "PAM pam_mss, remembered device"}
+                 "mss": "PAM pam_mss, remembered device",
+                 "floor": "Unix socket: connection, request and reply to "
+                          "the simplest server (sock_floor, no PAM)"}
         counts = {"unix": n_unix}
         base = sorted(results["permit"])[len(results["permit"]) // 2]
         for k in keys:
@@ -225,7 +243,7 @@ def main():
                 names[k], counts.get(k, args.n)),
                   "us", results[k], p99=sorted(p99[k])[len(p99[k]) // 2],
                   key="pam_" + k, note=logging)
-            if k != "permit":
+            if k not in ("permit", "floor"):
                 b.row("%s, overhead over pam_permit" % names[k], "us",
                       [x - base for x in results[k]],
                       key="pam_%s_overhead" % k, note=logging)

@@ -159,3 +159,33 @@ def test_wrong_password_count_survives_sigkill_at_once(env):
         env.mfad.kill()
         env.mfad.start()
         assert env.ctl_json("user", "show", "alice")["failures"] == i
+
+
+def test_device_login_clearing_failures_waits_for_disk(env):
+    """A remembered-device login after a wrong password clears the
+    account's failure count: that change guards something, so this login
+    is not answered early (before its batch is on disk). SIGKILL right
+    after its reply keeps the count at zero and the login's record."""
+    used, n = remember_device(env)
+    assert raw_auth(env, h.PASSWORD + "x") == AUTH_DENIED
+    assert raw_auth(env, h.PASSWORD) == AUTH_OK
+    env.mfad.kill()
+    env.mfad.start()
+    assert env.ctl_json("user", "show", "alice")["failures"] == 0
+    assert last_used(env) > used
+    assert len(device_logins(env)) == n + 1
+
+
+def test_early_answers_recorded_in_order_with_a_later_failure(env):
+    """Many remembered-device logins answered early, then a wrong
+    password: SIGKILL right after its reply loses neither the count nor
+    any of the records queued before it, each counted once."""
+    used, n = remember_device(env)
+    for _ in range(20):
+        assert raw_auth(env, h.PASSWORD) == AUTH_OK
+    assert raw_auth(env, h.PASSWORD + "x") == AUTH_DENIED
+    env.mfad.kill()
+    env.mfad.start()
+    assert env.ctl_json("user", "show", "alice")["failures"] == 1
+    assert last_used(env) > used
+    assert len(device_logins(env)) == n + 20
