@@ -379,7 +379,7 @@ mfad_auth_early_ok(struct mfad_rq *rq, struct mfad_auth_cont *c)
 		goto wipe;
 	mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
 	    devhash);
-	if (mfad_device_get(rq->txn, ctx->store, devhash, &d) != 0)
+	if (mfad_device_get(rq->txn, ctx->store, qp->user, devhash, &d) != 0)
 		goto wipe;
 	ok = d.expires > now && strcmp(d.user, qp->user) == 0;
 	sodium_memzero(&d, sizeof(d));
@@ -639,8 +639,8 @@ mfad_auth_early_record(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	if (r == 0) {
 		mfad_device_hash(ctx->keys, qp->user, ctx->hostname,
 		    qp->device, devhash);
-		if ((r = mfad_device_get(rq->txn, ctx->store, devhash,
-		    &d)) == 0) {
+		if ((r = mfad_device_get(rq->txn, ctx->store, qp->user,
+		    devhash, &d)) == 0) {
 			if (strcmp(d.user, qp->user) == 0) {
 				d.last_used = now;
 				r = mfad_device_put(rq->txn, ctx->store,
