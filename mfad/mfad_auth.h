@@ -8,7 +8,7 @@
 #define MFAD_AUTH_H
 
 #include "mfad_acct.h"
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_login.h"
 #include "mfad_mail.h"
 #include "mfad_ctx.h"

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "mfad_clock.h"
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_conf.h"
 #include "mfad_peer.h"
 #include "mfad_store.h"

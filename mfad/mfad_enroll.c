@@ -9,7 +9,7 @@
 
 #include "mfad_audit.h"
 #include "mfad_auth.h"
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_enroll.h"
 #include "mfad_log.h"
 #include "mfad_outbox.h"

@@ -15,7 +15,7 @@
 #ifndef MFAD_ENROLL_H
 #define MFAD_ENROLL_H
 
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_ctx.h"
 #include "mfad_store.h"
 

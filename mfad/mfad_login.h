@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "mfad_acct.h"
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_conf.h"
 #include "mfad_ctx.h"
 #include "mfad_store.h"

@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "mfad_audit.h"
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_log.h"
 #include "mfad_outbox.h"
 #include "mfad_render.h"

@@ -13,7 +13,7 @@
 
 #include <sodium.h>
 
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_log.h"
 #include "mfad_pw.h"
 #include "mfad_snap.h"

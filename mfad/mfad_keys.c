@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mfad_log.h"
 #include "mss_err.h"
 

@@ -6,8 +6,8 @@
  * in locked memory; subkeys are derived from it per purpose, so a code
  * hash can never be mistaken for a device hash.
  */
-#ifndef MFAD_CODE_H
-#define MFAD_CODE_H
+#ifndef MFAD_KEYS_H
+#define MFAD_KEYS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -106,4 +106,4 @@ int mfad_unseal(const struct mfad_keys *k, const unsigned char *in,
     size_t inlen, char **out, size_t *outlen)
     MSS_WUR;
 
-#endif /* MFAD_CODE_H */
+#endif /* MFAD_KEYS_H */

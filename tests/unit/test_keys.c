@@ -1,5 +1,5 @@
 /*
- * Unit tests for mfad/mfad_code.c: the master key file, one-time codes,
+ * Unit tests for mfad/mfad_keys.c: the master key file, one-time codes,
  * code and device hashes, login tokens and the sealing of queued mail
  * (SECURITY.md rules 1, 3, 4 and 16). Every test runs the real code in a
  * fresh mkdtemp directory.
@@ -24,7 +24,7 @@
 
 #include <sodium.h>
 
-#include "mfad_code.h"
+#include "mfad_keys.h"
 #include "mss_err.h"
 
 #define KEY_LEN		32
@@ -45,7 +45,7 @@ static size_t nmade;
 static void
 tdir_make(struct tdir *t)
 {
-	snprintf(t->dir, sizeof(t->dir), "/tmp/test_code.XXXXXX");
+	snprintf(t->dir, sizeof(t->dir), "/tmp/test_keys.XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->key, sizeof(t->key), "%s/mfad.key", t->dir);
 	assert_true(nmade < MAX_DIRS);
