@@ -46,7 +46,7 @@ usage(void)
 
 /* The socket's directory: created if missing, never used when anyone but
  * root or mfad's own user could write to it. */
-static int
+static int MSS_WUR
 mfad_socket_dir(const char *sock)
 {
 	char copy[4096], *dir;
@@ -73,7 +73,7 @@ mfad_socket_dir(const char *sock)
  * root or of mfad's user (uid), writable by nobody else; data.mdb and
  * mfad.key readable by nobody else. 0, or -1 with the reason in err.
  */
-static int
+static int MSS_WUR
 mfad_check_database(const struct mfad_conf *conf, uid_t uid, char *err,
     size_t errlen)
 {
@@ -125,7 +125,7 @@ mfad_warn_plain_mail(const struct mfad_conf *conf)
 	    "%s, which is not on this host", h);
 }
 
-static int
+static int MSS_WUR
 mfad_drop_privileges(const struct mfad_conf *conf, const struct passwd *pw)
 {
 	if (chown(conf->database, pw->pw_uid, pw->pw_gid) != 0 &&
@@ -149,7 +149,7 @@ mfad_drop_privileges(const struct mfad_conf *conf, const struct passwd *pw)
  * *confp is the configuration in force at the end (a reload replaces it),
  * for the caller to free.
  */
-static int
+static int MSS_WUR
 mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 {
 	struct mfad_conf *conf = *confp;

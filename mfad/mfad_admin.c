@@ -41,7 +41,7 @@
  * Reads user's account into a: 0 when found; MSS_ERR_NOTFOUND once the
  * "no such user" answer is in rep; another error otherwise.
  */
-static int
+static int MSS_WUR
 mfad_admin_find(struct mfad_txn *txn, struct mfad_ctx *ctx, const char *user,
     struct mfad_acct *a, struct mss_buf *rep, uint8_t *rtype)
 {
@@ -55,7 +55,7 @@ mfad_admin_find(struct mfad_txn *txn, struct mfad_ctx *ctx, const char *user,
 	return r;
 }
 
-static int
+static int MSS_WUR
 mfad_admin_event(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_peer *peer, const char *event, const char *user,
     const char *what)
@@ -124,7 +124,7 @@ mfad_admin_status(struct mfad_rq *rq)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_metric(struct mss_buf *rep, uint32_t *n, const char *name,
     const char *label, int counter, uint64_t val)
 {
@@ -201,7 +201,7 @@ mfad_admin_metrics(struct mfad_rq *rq)
 
 /* Replaces the string *email by its stored form (mss_addr.h). 0, or the
  * normaliser's error with why filled in. */
-static int
+static int MSS_WUR
 mfad_admin_email(char **email, char *why, size_t whylen)
 {
 	char addr[MSS_EMAIL_MAX + 1], *s;
@@ -223,7 +223,7 @@ mfad_admin_email(char **email, char *why, size_t whylen)
  * do; else MSS_ERR_INVAL, or MSS_ERR_REFUSED for an address mfad cannot
  * serve, with why filled in; or MSS_ERR_NOMEM.
  */
-static int
+static int MSS_WUR
 mfad_admin_email_lang(char **email, const char *lang, int required,
     char *why, size_t whylen)
 {
@@ -372,7 +372,7 @@ mfad_count_dev(const uint8_t *key, const struct mfad_device *d, void *arg)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_put_user(struct mfad_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
     const struct mfad_acct *a)
 {
@@ -740,7 +740,7 @@ out:
 	return r;
 }
 
-static int
+static int MSS_WUR
 mfad_list_one(const struct mfad_acct *a, void *arg)
 {
 	struct mfad_list_arg *la = arg;
@@ -800,7 +800,7 @@ struct mfad_devlist_arg {
 	int		 more;
 };
 
-static int
+static int MSS_WUR
 mfad_devlist_one(const uint8_t *key, const struct mfad_device *d, void *arg)
 {
 	struct mfad_devlist_arg *da = arg;
@@ -1039,7 +1039,7 @@ mfad_audit_rec_size(const struct mfad_audit_rec *a)
 	    strlen(a->detail);
 }
 
-static int
+static int MSS_WUR
 mfad_audit_page_one(const struct mfad_audit_rec *a, void *arg)
 {
 	struct mfad_audit_page *pg = arg;
@@ -1129,7 +1129,7 @@ out:
  */
 
 /* Checks that fd is a new, private file open for writing. */
-static int
+static int MSS_WUR
 mfad_backup_check_fd(int fd, const char *name, char *why, size_t whylen)
 {
 	struct stat sb;
@@ -1160,7 +1160,7 @@ mfad_backup_check_fd(int fd, const char *name, char *why, size_t whylen)
 }
 
 /* Copies the key file of the database directory into out. */
-static int
+static int MSS_WUR
 mfad_backup_key(const char *database, int out, char *why, size_t whylen)
 {
 	unsigned char key[MFAD_KEYFILE_MAX];

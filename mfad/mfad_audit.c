@@ -84,7 +84,7 @@ mfad_audit_log(const struct mfad_audit_ev *ev)
 /* Logs and stores ev; counted: whether it is a new event, or a summary
  * of events counted as they came. Without txn, in rq's transaction,
  * begun and ended here, or (no rq) in a top-level one of its own. */
-static int
+static int MSS_WUR
 mfad_audit_rec(struct mfad_ctx *ctx, struct mfad_txn *txn,
     struct mfad_rq *rq, const struct mfad_audit_ev *ev, int counted)
 {
@@ -194,7 +194,7 @@ mfad_agg_fill(struct mfad_agg *g, const struct mfad_audit_ev *ev)
 
 /* Writes the summary of g: the last of its events left out, standing
  * for all of them. */
-static int
+static int MSS_WUR
 mfad_agg_write(struct mfad_ctx *ctx, struct mfad_txn *txn, struct mfad_rq *rq,
     const struct mfad_agg *g)
 {
@@ -208,7 +208,7 @@ mfad_agg_write(struct mfad_ctx *ctx, struct mfad_txn *txn, struct mfad_rq *rq,
 	return mfad_audit_rec(ctx, txn, rq, &ev, 1);
 }
 
-static int
+static int MSS_WUR
 mfad_audit_agg_in(struct mfad_ctx *ctx, struct mfad_txn *txn,
     struct mfad_rq *rq, const struct mfad_audit_ev *ev, uint32_t uid,
     const char *who)

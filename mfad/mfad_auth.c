@@ -82,7 +82,7 @@ mfad_reply_auth(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
 	    minutes, mail, wait, "");
 }
 
-static int
+static int MSS_WUR
 mfad_reply_code(struct mss_buf *rep, uint8_t *rtype, uint8_t result,
     uint32_t left, uint8_t may_remember, uint32_t days, uint8_t mail,
     uint8_t next, const char *lang)
@@ -124,7 +124,7 @@ mfad_mail_vars_init(struct mfad_ctx *ctx, struct mfad_mail_vars *vars,
 /* Queues a notice; MSS_ERR_THROTTLED when the global ceiling refuses
  * it, for the callers that must not go on without it. until: {until}
  * (a lock's end), or 0. */
-static int
+static int MSS_WUR
 mfad_notice_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
     enum mfad_mail_kind kind, const struct mfad_acct *a,
     const struct mfad_login *l, unsigned minutes, uint64_t until,
@@ -144,7 +144,7 @@ mfad_notice_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
 }
 
 /* mfad_notice with the values of {minutes} and {until}. */
-static int
+static int MSS_WUR
 mfad_notice_until(struct mfad_ctx *ctx, struct mfad_txn *txn,
     enum mfad_mail_kind kind, const struct mfad_acct *a,
     const struct mfad_login *l, unsigned minutes, uint64_t until,
@@ -264,7 +264,7 @@ mfad_commit_code_sent(struct mfad_rq *rq, const char *hex,
  * Text that is no address mfad can serve stays as typed: it matches no
  * account and gets the same answer as any other wrong address.
  */
-static int
+static int MSS_WUR
 mfad_auth_req_email(struct mfad_auth_req *q)
 {
 	char addr[MSS_EMAIL_MAX + 1], *s;
@@ -310,7 +310,7 @@ mfad_auth_req_parse(struct mss_buf *req, struct mfad_auth_req *q, int start)
 }
 
 
-static int
+static int MSS_WUR
 mfad_deny(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_auth_req *q, const char *why)
 {
@@ -462,7 +462,7 @@ mfad_auth_rehash(const struct mfad_auth_cont *c, struct mfad_acct *a)
  * ceiling's whole window, the same for everyone, so that two answers
  * cannot be told apart by the second they were given.
  */
-static int
+static int MSS_WUR
 mfad_auth_busy(struct mfad_rq *rq, const struct mfad_auth_req *qp)
 {
 	struct mfad_audit_ev ev = { "throttled", qp->user, qp->service,
@@ -486,7 +486,7 @@ mfad_auth_busy(struct mfad_rq *rq, const struct mfad_auth_req *qp)
  * is no code to take; MSS_ERR_THROTTLED when the global ceiling refused
  * the notice; else the reply is written and *txn committed.
  */
-static int
+static int MSS_WUR
 mfad_auth_takeover(struct mfad_rq *rq, const struct mfad_auth_cont *c,
     struct mfad_acct *a, int has_dev, uint64_t now)
 {
@@ -551,7 +551,7 @@ out:
  * an hour. MSS_ERR_THROTTLED when the global ceiling refused the
  * notice. *queued says whether a notice went into txn.
  */
-static int
+static int MSS_WUR
 mfad_auth_throttle_notice(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_auth_req *qp, struct mfad_acct *a, uint64_t now,
     int *queued)
@@ -955,7 +955,7 @@ mfad_code_digits(const char *code, unsigned len)
  * the owner is mailed. MSS_ERR_THROTTLED when the global ceiling refused
  * the notice.
  */
-static int
+static int MSS_WUR
 mfad_recovery_used(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_acct *a, const struct mfad_login *l, uint64_t now)
 {

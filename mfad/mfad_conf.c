@@ -63,35 +63,35 @@ struct conf_key {
 	unsigned long long	 max;
 };
 
-static int conf_set_uint(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_uint(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_map_size(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_map_size(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_path(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_path(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_socket(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_socket(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_user(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_user(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_group(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_group(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_pam_uids(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_pam_uids(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_strength(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_strength(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_opslimit(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_opslimit(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_memlimit(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_memlimit(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_date(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_date(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_smtp(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_smtp(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_tls(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_tls(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_from(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_from(struct conf_ctx *, const struct conf_key *,
     const char *);
-static int conf_set_language(struct conf_ctx *, const struct conf_key *,
+static int MSS_WUR conf_set_language(struct conf_ctx *, const struct conf_key *,
     const char *);
 
 #define OFF(f)	offsetof(struct mfad_conf, f)
@@ -166,7 +166,7 @@ struct conf_ctx {
 };
 
 /* Formats "path:line: reason" into ctx->err; returns MSS_ERR_CONFIG. */
-static int __attribute__((format(printf, 3, 4)))
+static int MSS_WUR __attribute__((format(printf, 3, 4)))
 conf_error(struct conf_ctx *ctx, unsigned line, const char *fmt, ...)
 {
 	char reason[512];
@@ -181,7 +181,7 @@ conf_error(struct conf_ctx *ctx, unsigned line, const char *fmt, ...)
 	return MSS_ERR_CONFIG;
 }
 
-static int
+static int MSS_WUR
 conf_nomem(struct conf_ctx *ctx)
 {
 	if (ctx->errlen > 0)
@@ -220,7 +220,7 @@ conf_show(const char *s, char *buf, size_t len)
 #define SHOW(s)	conf_show((s), ctx->show, sizeof(ctx->show))
 
 /* Strict unsigned decimal: digits only, no sign, no blanks, no overflow. */
-static int
+static int MSS_WUR
 conf_parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;
@@ -239,7 +239,7 @@ conf_parse_u64(const char *s, uint64_t *out)
 }
 
 /* A byte count: digits, then optionally one of K, M, G, T (powers of 1024). */
-static int
+static int MSS_WUR
 conf_parse_bytes(const char *s, uint64_t *out)
 {
 	char digits[32];
@@ -275,7 +275,7 @@ conf_parse_bytes(const char *s, uint64_t *out)
 }
 
 /* Stores a copy of value in the char * field at off, freeing the old one. */
-static int
+static int MSS_WUR
 conf_store_str(struct conf_ctx *ctx, size_t off, const char *value)
 {
 	char **field = (char **)(void *)((char *)ctx->conf + off);
@@ -288,7 +288,7 @@ conf_store_str(struct conf_ctx *ctx, size_t off, const char *value)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_uint(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -302,7 +302,7 @@ conf_set_uint(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_bytes_error(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value, const char *min, const char *max)
 {
@@ -312,7 +312,7 @@ conf_bytes_error(struct conf_ctx *ctx, const struct conf_key *key,
 	    SHOW(value));
 }
 
-static int
+static int MSS_WUR
 conf_set_map_size(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -325,7 +325,7 @@ conf_set_map_size(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_memlimit(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -338,7 +338,7 @@ conf_set_memlimit(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_opslimit(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -352,7 +352,7 @@ conf_set_opslimit(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_path(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -363,7 +363,7 @@ conf_set_path(struct conf_ctx *ctx, const struct conf_key *key,
 	return conf_store_str(ctx, key->off, value);
 }
 
-static int
+static int MSS_WUR
 conf_set_socket(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -381,7 +381,7 @@ conf_set_socket(struct conf_ctx *ctx, const struct conf_key *key,
  * Looks up a user with getpwnam_r. Returns 0 and sets *uid, MSS_ERR_NOTFOUND
  * for no such user, MSS_ERR_SYSTEM (errno set) when the lookup failed.
  */
-static int
+static int MSS_WUR
 conf_lookup_user(const char *name, uid_t *uid)
 {
 	struct passwd pw, *res = NULL;
@@ -412,7 +412,7 @@ conf_lookup_user(const char *name, uid_t *uid)
 	return MSS_ERR_SYSTEM;
 }
 
-static int
+static int MSS_WUR
 conf_lookup_group(const char *name)
 {
 	struct group gr, *res = NULL;
@@ -441,7 +441,7 @@ conf_lookup_group(const char *name)
 }
 
 /* Reports a failed user or group lookup of value; r from conf_lookup_*. */
-static int
+static int MSS_WUR
 conf_lookup_error(struct conf_ctx *ctx, const struct conf_key *key,
     const char *what, const char *value, int r)
 {
@@ -456,7 +456,7 @@ conf_lookup_error(struct conf_ctx *ctx, const struct conf_key *key,
 	    strerror(errno));
 }
 
-static int
+static int MSS_WUR
 conf_set_user(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -468,7 +468,7 @@ conf_set_user(struct conf_ctx *ctx, const struct conf_key *key,
 	return conf_store_str(ctx, key->off, value);
 }
 
-static int
+static int MSS_WUR
 conf_set_group(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -480,7 +480,7 @@ conf_set_group(struct conf_ctx *ctx, const struct conf_key *key,
 }
 
 /* "root, 1000,www-data": user names or uids; the same uid counts once. */
-static int
+static int MSS_WUR
 conf_set_pam_uids(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -542,7 +542,7 @@ conf_set_pam_uids(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_strength(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -560,7 +560,7 @@ conf_set_strength(struct conf_ctx *ctx, const struct conf_key *key,
 }
 
 /* YYYY-MM-DD from 2000-01-01 to 9999-12-31, a real calendar day. */
-static int
+static int MSS_WUR
 conf_parse_date(const char *s, time_t *out)
 {
 	static const unsigned mdays[12] =
@@ -599,7 +599,7 @@ conf_parse_date(const char *s, time_t *out)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_date(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -654,7 +654,7 @@ conf_v6_ok(const char *s, size_t len)
 	return colons >= 2;
 }
 
-static int
+static int MSS_WUR
 conf_set_smtp(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -699,7 +699,7 @@ conf_set_smtp(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_tls(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -714,7 +714,7 @@ conf_set_tls(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_from(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -730,7 +730,7 @@ conf_set_from(struct conf_ctx *ctx, const struct conf_key *key,
 	return conf_store_str(ctx, OFF(from), addr);
 }
 
-static int
+static int MSS_WUR
 conf_set_language(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
@@ -755,7 +755,7 @@ conf_trim(char *s)
 }
 
 /* Handles one line; *section is the current section, NULL before any. */
-static int
+static int MSS_WUR
 conf_line(struct conf_ctx *ctx, char *line, const char **section)
 {
 	char *s, *eq, *name, *value, *end;
@@ -828,7 +828,7 @@ conf_key_line(const struct conf_ctx *ctx, const char *section,
 }
 
 /* Checks between keys, once the whole file is read. */
-static int
+static int MSS_WUR
 conf_finish(struct conf_ctx *ctx)
 {
 	struct mfad_conf *conf = ctx->conf;

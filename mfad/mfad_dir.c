@@ -128,7 +128,7 @@ dir_log_fail(LDAP *ld, const char *uri, const char *step, int rc)
 }
 
 /* Options for one new handle: protocol, timeouts, TLS always verified. */
-static int
+static int MSS_WUR
 dir_options(struct mfad_dir *d, LDAP *ld)
 {
 	struct timeval net, op;
@@ -154,7 +154,7 @@ dir_options(struct mfad_dir *d, LDAP *ld)
 }
 
 /* Connects, secures and binds to one URI; *ldp is set on success. */
-static int
+static int MSS_WUR
 dir_connect_one(struct mfad_dir *d, size_t i, char *pw, size_t pwlen,
     LDAP **ldp)
 {
@@ -202,7 +202,7 @@ dir_connect_one(struct mfad_dir *d, size_t i, char *pw, size_t pwlen,
 }
 
 /* The password file's one line, without its line end. */
-static int
+static int MSS_WUR
 dir_read_pw(struct mfad_dir *d, char *pw, size_t pwsize, size_t *pwlen)
 {
 	char why[512];

@@ -24,7 +24,7 @@ static struct mfad_log_limit mfad_lim_bad =
 
 /* Dispatch table: who may send what, and who answers it. */
 
-static int
+static int MSS_WUR
 mfad_h_user_del(struct mfad_rq *rq)
 {
 	return mfad_admin_user_op(rq, MSS_REQ_USER_DEL);
@@ -35,7 +35,7 @@ mfad_h_user_del(struct mfad_rq *rq)
  * its uid names; the request's first string is that account. Returns 0
  * when it may go on, MSS_ERR_PERM (audited) when not, or the parse error.
  */
-static int
+static int MSS_WUR
 mfad_h_self(struct mfad_rq *rq, const char *what)
 {
 	const struct mfad_peer *p = rq->peer;
@@ -70,7 +70,7 @@ out:
 	return r;
 }
 
-static int
+static int MSS_WUR
 mfad_h_user_show(struct mfad_rq *rq)
 {
 	int e;
@@ -80,7 +80,7 @@ mfad_h_user_show(struct mfad_rq *rq)
 	return mfad_admin_user_op(rq, MSS_REQ_USER_SHOW);
 }
 
-static int
+static int MSS_WUR
 mfad_h_device_list(struct mfad_rq *rq)
 {
 	int e;
@@ -90,7 +90,7 @@ mfad_h_device_list(struct mfad_rq *rq)
 	return mfad_admin_device_list(rq);
 }
 
-static int
+static int MSS_WUR
 mfad_h_device_revoke(struct mfad_rq *rq)
 {
 	int e;
@@ -100,31 +100,31 @@ mfad_h_device_revoke(struct mfad_rq *rq)
 	return mfad_admin_device_revoke(rq);
 }
 
-static int
+static int MSS_WUR
 mfad_h_user_lock(struct mfad_rq *rq)
 {
 	return mfad_admin_user_op(rq, MSS_REQ_USER_LOCK);
 }
 
-static int
+static int MSS_WUR
 mfad_h_user_unlock(struct mfad_rq *rq)
 {
 	return mfad_admin_user_op(rq, MSS_REQ_USER_UNLOCK);
 }
 
-static int
+static int MSS_WUR
 mfad_h_user_disable(struct mfad_rq *rq)
 {
 	return mfad_admin_user_op(rq, MSS_REQ_USER_DISABLE);
 }
 
-static int
+static int MSS_WUR
 mfad_h_user_enable(struct mfad_rq *rq)
 {
 	return mfad_admin_user_op(rq, MSS_REQ_USER_ENABLE);
 }
 
-static int
+static int MSS_WUR
 mfad_h_user_reenroll(struct mfad_rq *rq)
 {
 	return mfad_admin_user_op(rq, MSS_REQ_USER_REENROLL);

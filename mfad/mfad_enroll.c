@@ -94,7 +94,7 @@ mfad_decoy_work(struct mfad_ctx *ctx, const struct mfad_login *l,
 }
 
 /* Reads the record of key into *t (empty when there is none). */
-static int
+static int MSS_WUR
 mfad_reset_rec(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
 {
@@ -115,7 +115,7 @@ mfad_reset_rec(struct mfad_ctx *ctx, struct mfad_txn *txn,
  * then the global ceiling. 0 with *t and *u filled, or
  * MSS_ERR_THROTTLED with *wait and *why, or a store error.
  */
-static int
+static int MSS_WUR
 mfad_reset_limits(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_login *l, struct mfad_throttle_rec *t,
     struct mfad_throttle_rec *u, uint64_t now, uint32_t *wait,
@@ -150,7 +150,7 @@ mfad_reset_limits(struct mfad_ctx *ctx, struct mfad_txn *txn,
  * Audits a throttled request of l in rq's transaction (one record a
  * minute for a caller that keeps asking), commits, answers "throttled".
  */
-static int
+static int MSS_WUR
 mfad_reset_throttled(struct mfad_rq *rq, const struct mfad_login *l,
     const char *why, uint32_t wait)
 {
@@ -171,7 +171,7 @@ mfad_reset_throttled(struct mfad_rq *rq, const struct mfad_login *l,
  * the throttle record t, never in the account (whose sends would tell
  * of its recent sign-ins).
  */
-static int
+static int MSS_WUR
 mfad_reset_send(struct mfad_ctx *ctx, struct mfad_txn *txn, struct mfad_acct *a,
     struct mfad_login *l, const uint8_t token[MFAD_TOKEN_BYTES],
     const uint8_t key[32], const char *lang, struct mfad_throttle_rec *t,
@@ -339,7 +339,7 @@ mfad_invite_mail(struct mfad_ctx *ctx, struct mfad_txn *txn,
  * RESULT 19 for a new password the policy refused: the English reason
  * for the log, then its number, which the module words (PROTOCOL.md).
  */
-static int
+static int MSS_WUR
 mfad_reply_pw_refused(struct mss_buf *rep, uint8_t *rtype,
     enum mss_pw_reason reason)
 {

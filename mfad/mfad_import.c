@@ -83,7 +83,7 @@ mfad_import_device_ok(const char *id, char kind[16])
 
 /* Checks a row and reads what it would change into *pl. 0, a row error
  * (msg says why), or a store error with *fatal set. */
-static int
+static int MSS_WUR
 mfad_import_check(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_import_row *row, struct mfad_import_plan *pl,
     char *msg, size_t msglen, int *fatal)
@@ -187,7 +187,7 @@ store:
 
 /* Applies one row in txn; *msg gets the answer. 0 or a row error code;
  * a store failure is returned as is with *fatal set, and ends the batch. */
-static int
+static int MSS_WUR
 mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_peer *peer, const struct mfad_import_row *row,
     char *msg, size_t msglen, int *fatal)
@@ -286,7 +286,7 @@ out:
 }
 
 /* Reads one row of the request. */
-static int
+static int MSS_WUR
 mfad_import_read(struct mss_buf *req, struct mfad_import_row *row)
 {
 	uint32_t i;

@@ -16,7 +16,7 @@
 #include "mfad_log.h"
 #include "mss_err.h"
 
-static int
+static int MSS_WUR
 mfad_read_key(int fd, uint8_t *key, size_t n)
 {
 	ssize_t got;
@@ -51,7 +51,7 @@ mfad_sync_dir(const char *dir)
  * A new master key: written under a temporary name, synced, then renamed
  * into place, so that a crash never leaves a short mfad.key behind.
  */
-static int
+static int MSS_WUR
 mfad_key_create(const char *dir, const char *path)
 {
 	uint8_t master[crypto_kdf_KEYBYTES];

@@ -89,7 +89,7 @@ mfad_outbox_status(struct mfad_outbox *ob, char *last_error, size_t errlen)
 }
 
 /* Takes one unit of the global per-minute budget, or says no. */
-static int
+static int MSS_WUR
 mfad_outbox_ceiling(struct mfad_outbox *ob, unsigned max)
 {
 	uint64_t now = mfad_clock_real_s(), *ring;
@@ -226,7 +226,7 @@ mfad_outbox_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
 
 /* The code of l was taken over: the account's newest login, when it
  * holds that same code, shows the state of its mail too. */
-static int
+static int MSS_WUR
 mfad_outbox_moved_state(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_login *l, uint8_t state)
 {
@@ -252,7 +252,7 @@ mfad_outbox_moved_state(struct mfad_ctx *ctx, struct mfad_txn *txn,
 }
 
 /* Records a login's mail state, if the login is still there. */
-static int
+static int MSS_WUR
 mfad_outbox_login_state(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_outmsg *m, uint8_t state)
 {
@@ -316,7 +316,7 @@ mfad_outbox_relay_known(struct mfad_outbox *ob, uint64_t now)
 }
 
 /* Records one message's outcome in txn. */
-static int
+static int MSS_WUR
 mfad_outbox_record(struct mfad_outbox *ob, struct mfad_txn *txn,
     struct ob_item *it, uint64_t now)
 {
@@ -375,7 +375,7 @@ mfad_outbox_record(struct mfad_outbox *ob, struct mfad_txn *txn,
  * accepted it (or refused it for good, or it expired). Returns 0, or -1
  * when the outcomes could not be recorded (the messages stay due).
  */
-static int
+static int MSS_WUR
 mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 {
 	struct mfad_ctx *ctx = ob->ctx;

@@ -463,7 +463,7 @@ mfad_worker(void *arg)
 }
 
 /* Queues j: trusted jobs in todo, others in their uid's queue. */
-static int
+static int MSS_WUR
 mfad_pool_push(struct mfad_pool *p, struct mfad_job *j)
 {
 	struct mfad_flow *f;

@@ -97,7 +97,7 @@ mfad_cmp(const void *a, const void *b)
 }
 
 /* One entry a line; blank lines and lines starting with '#' skipped. */
-static int
+static int MSS_WUR
 mfad_blocklist_load(const char *path, struct mfad_blocklist *bl)
 {
 	char *line = NULL, **nv;

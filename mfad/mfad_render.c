@@ -162,7 +162,7 @@ render_duration(const char *lang, unsigned minutes, char *buf, size_t len)
  * for a lock that only an administrator ends, that. Returns -1 when the
  * time cannot be shown.
  */
-static int
+static int MSS_WUR
 render_until(const char *lang, const struct mfad_mail_vars *vars, char *buf,
     size_t len)
 {
@@ -195,7 +195,7 @@ render_until(const char *lang, const struct mfad_mail_vars *vars, char *buf,
  * a line break is refused wherever it would go: nothing legitimate holds
  * one.
  */
-static int
+static int MSS_WUR
 render_value(enum render_ph ph, const char *name, const char *lang,
     const struct mfad_mail_vars *vars, char *tmp, size_t tmplen,
     const char **val, char *err, size_t errlen)
@@ -262,7 +262,7 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 	return 0;
 }
 
-static int
+static int MSS_WUR
 render_put(struct mss_buf *b, const void *p, size_t n)
 {
 	if (n == 0)
@@ -270,7 +270,7 @@ render_put(struct mss_buf *b, const void *p, size_t n)
 	return mss_buf_put(b, p, n);
 }
 
-static int
+static int MSS_WUR
 render_puts(struct mss_buf *b, const char *s)
 {
 	return render_put(b, s, strlen(s));
@@ -282,7 +282,7 @@ render_puts(struct mss_buf *b, const char *s)
  * syntax. Returns 0, MSS_ERR_MAIL for a template error ("file:line:
  * reason" in err), MSS_ERR_INVAL for a bad value, or a buffer error.
  */
-static int
+static int MSS_WUR
 render_expand(const struct render_tmpl *t, const char *s, size_t n,
     unsigned line, int subject, const char *lang,
     const struct mfad_mail_vars *vars, struct mss_buf *out, char *err,
@@ -361,7 +361,7 @@ render_tmpl_free(struct render_tmpl *t)
 }
 
 /* Reads the whole file at t->path into t->text. */
-static int
+static int MSS_WUR
 render_tmpl_read(struct render_tmpl *t, char *err, size_t errlen)
 {
 	struct stat st;
@@ -414,7 +414,7 @@ render_tmpl_read(struct render_tmpl *t, char *err, size_t errlen)
  * Checks the text is UTF-8 without control characters (but tabs and line
  * ends), drops a CR before each LF, and splits subject from body.
  */
-static int
+static int MSS_WUR
 render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 {
 	unsigned char *s = (unsigned char *)t->text;
@@ -487,7 +487,7 @@ render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 }
 
 /* Loads and checks the template for kind in lang ("en" or "fr"). */
-static int
+static int MSS_WUR
 render_tmpl_load(const struct mfad_conf *conf, enum mfad_mail_kind kind,
     const char *lang, struct render_tmpl *t, char *err, size_t errlen)
 {
@@ -593,7 +593,7 @@ mfad_render_check(const struct mfad_conf *conf, char *err,
 
 /* "Date:" in RFC 5322 form, in UTC, with English names whatever the
  * locale. */
-static int
+static int MSS_WUR
 render_put_date(struct mss_buf *b, time_t now)
 {
 	static const char *const days[] = {
@@ -616,7 +616,7 @@ render_put_date(struct mss_buf *b, time_t now)
 }
 
 /* "Message-ID: <32 random hex digits@domain of From>". */
-static int
+static int MSS_WUR
 render_put_msgid(struct mss_buf *b, const char *from)
 {
 	unsigned char rnd[16];
@@ -639,7 +639,7 @@ render_put_msgid(struct mss_buf *b, const char *from)
  * UTF-8 characters, one per line: "Subject: =?UTF-8?B?<52>?=" is 73
  * characters, each continuation line 65.
  */
-static int
+static int MSS_WUR
 render_put_subject(struct mss_buf *b, const char *s, size_t n)
 {
 	char b64[sodium_base64_ENCODED_LEN(RENDER_WORD_BYTES,
@@ -689,7 +689,7 @@ render_put_subject(struct mss_buf *b, const char *s, size_t n)
  * starting a line escaped too so no transport can mangle it. Line ends
  * become CRLF.
  */
-static int
+static int MSS_WUR
 render_put_qp(struct mss_buf *b, const char *s, size_t n)
 {
 	static const char hexd[] = "0123456789ABCDEF";
@@ -742,7 +742,7 @@ render_put_qp(struct mss_buf *b, const char *s, size_t n)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 render_put_header(struct mss_buf *b, const char *name, const char *value)
 {
 	int r;
@@ -755,7 +755,7 @@ render_put_header(struct mss_buf *b, const char *name, const char *value)
 }
 
 /* Buffer errors, as the contract's codes. */
-static int
+static int MSS_WUR
 render_buf_error(int r, char *err, size_t errlen)
 {
 	if (r == MSS_ERR_NOMEM)

@@ -191,7 +191,7 @@ mfad_uid_bucket(struct mfad_srv *s, uid_t uid)
 
 /* The entry of uid, made (with no connection) if it has none; -1 when
  * none is left, which the table's size rules out. */
-static int
+static int MSS_WUR
 mfad_uid_get(struct mfad_srv *s, uid_t uid)
 {
 	int *b = mfad_uid_bucket(s, uid), i;
@@ -270,7 +270,7 @@ mfad_conn_close(struct mfad_srv *s, struct mfad_conn *c)
  * than that, or anything else in the control data, fails (-1, EPROTO):
  * what the kernel could not hand over it has closed already.
  */
-static ssize_t
+static ssize_t MSS_WUR
 mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
 {
 	union {
@@ -558,7 +558,7 @@ mfad_accept(struct mfad_srv *s, int lfd)
  * Raises the soft open-file limit to the hard one and sizes the tables
  * from it, keeping MFAD_FD_RESERVE descriptors for everything else.
  */
-static int
+static int MSS_WUR
 mfad_srv_init(struct mfad_srv *s, struct mfad_ctx *ctx,
     struct mfad_pool *pool)
 {
@@ -714,7 +714,7 @@ mfad_reloader(void *arg)
 	return NULL;
 }
 
-static int
+static int MSS_WUR
 mfad_reloader_start(struct mfad_reloader *rl, struct mfad_ctx *ctx)
 {
 	memset(rl, 0, sizeof(*rl));

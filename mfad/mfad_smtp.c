@@ -137,7 +137,7 @@ relay_init(void)
 	relay_init_ok = 1;
 }
 
-static int
+static int MSS_WUR
 relay_ready(char *err, size_t errlen)
 {
 	if (pthread_once(&relay_once, relay_init) != 0 || !relay_init_ok) {
@@ -169,7 +169,7 @@ relay_clean(char *dst, size_t dstlen, const char *src)
  * Reads the SMTP AUTH file (see the top of this file). owner is the uid
  * that reads it when mail is sent; root may own it when owner is root.
  */
-static int
+static int MSS_WUR
 relay_read_auth(const char *path, uid_t owner, struct relay_cred *cred,
     char *err, size_t errlen)
 {
@@ -417,7 +417,7 @@ relay_tls_ctx(const struct mfad_conf *conf, struct relay_events *ev,
  * makes a dead relay fail in RELAY_CONNECT_MS; the connection is closed
  * at once, before the greeting.
  */
-static int
+static int MSS_WUR
 relay_probe(const char *host, const char *port, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;

@@ -142,7 +142,7 @@ mfad_store_sends_add(uint64_t *sends, uint32_t *nsends, uint64_t now)
  * (LMDB has one writer at a time: nothing is lost). Only the account's
  * record changes: its address, and so the email index, stays.
  */
-static int
+static int MSS_WUR
 mfad_acct_counter_store(struct mfad_txn *txn, struct mfad_store *st,
     struct mfad_acct *cur, struct mfad_acct *a)
 {

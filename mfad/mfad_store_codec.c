@@ -55,7 +55,7 @@ mfad_store_user_key_ok(const char *user)
 
 /* Fields: text copied into fixed-size arrays with bounds. */
 
-static int
+static int MSS_WUR
 mfad_get_text(struct mss_buf *b, char *dst, size_t dstlen)
 {
 	char *s;
@@ -69,7 +69,7 @@ mfad_get_text(struct mss_buf *b, char *dst, size_t dstlen)
 }
 
 /* Short text with a one-byte length, as device records keep it. */
-static int
+static int MSS_WUR
 mfad_get_text8(struct mss_buf *b, char *dst, size_t dstlen)
 {
 	uint8_t n;
@@ -86,7 +86,7 @@ mfad_get_text8(struct mss_buf *b, char *dst, size_t dstlen)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_put_text8(struct mss_buf *b, const char *s)
 {
 	size_t n = strlen(s);
@@ -99,7 +99,7 @@ mfad_put_text8(struct mss_buf *b, const char *s)
 	return mss_buf_put(b, s, n);
 }
 
-static int
+static int MSS_WUR
 mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
 {
 	if (mss_buf_avail(b) < n)
@@ -112,7 +112,7 @@ mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
 /* Accounts: version 2 added the notice times and cur_login, 3 the
  * recovery codes, 4 writes cur_login only when there is one. */
 
-static int
+static int MSS_WUR
 mfad_acct_encode(struct mss_buf *b, const void *rec)
 {
 	const struct mfad_acct *a = rec;
@@ -150,7 +150,7 @@ mfad_acct_encode(struct mss_buf *b, const void *rec)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_acct_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	struct mfad_acct *a = rec;
@@ -214,7 +214,7 @@ const struct mfad_rec_type mfad_rec_acct = {
 /* Logins: version 2 added the code's nonce, the takeover notice and the
  * throttle key. */
 
-static int
+static int MSS_WUR
 mfad_login_encode(struct mss_buf *b, const void *rec)
 {
 	const struct mfad_login *l = rec;
@@ -246,7 +246,7 @@ mfad_login_encode(struct mss_buf *b, const void *rec)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_login_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	struct mfad_login *l = rec;
@@ -291,7 +291,7 @@ const struct mfad_rec_type mfad_rec_login = {
 
 /* Throttle records: the recent sends, newest last. */
 
-static int
+static int MSS_WUR
 mfad_throttle_encode(struct mss_buf *b, const void *rec)
 {
 	const struct mfad_throttle_rec *t = rec;
@@ -306,7 +306,7 @@ mfad_throttle_encode(struct mss_buf *b, const void *rec)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_throttle_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	struct mfad_throttle_rec *t = rec;
@@ -340,7 +340,7 @@ const struct mfad_rec_type mfad_rec_throttle = {
  */
 #define MFAD_REC_V3_DEVICE	3
 
-static int
+static int MSS_WUR
 mfad_device_encode(struct mss_buf *b, const void *rec)
 {
 	const struct mfad_device *d = rec;
@@ -355,7 +355,7 @@ mfad_device_encode(struct mss_buf *b, const void *rec)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_device_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	int (*text)(struct mss_buf *, char *, size_t);
@@ -390,7 +390,7 @@ const struct mfad_rec_type mfad_rec_device = {
  */
 #define MFAD_OUTMSG_HEAD	25	/* version + three u64 */
 
-static int
+static int MSS_WUR
 mfad_outmsg_encode(struct mss_buf *b, const void *rec)
 {
 	const struct mfad_outmsg *m = rec;
@@ -412,7 +412,7 @@ mfad_outmsg_encode(struct mss_buf *b, const void *rec)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_outmsg_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	struct mfad_outmsg *m = rec;
@@ -469,7 +469,7 @@ mfad_rec_outmsg_times(const void *data, size_t len, uint64_t *created,
 
 /* Audit records */
 
-static int
+static int MSS_WUR
 mfad_audit_encode(struct mss_buf *b, const void *rec)
 {
 	const struct mfad_audit_rec *a = rec;
@@ -486,7 +486,7 @@ mfad_audit_encode(struct mss_buf *b, const void *rec)
 	return 0;
 }
 
-static int
+static int MSS_WUR
 mfad_audit_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	struct mfad_audit_rec *a = rec;
@@ -512,7 +512,7 @@ const struct mfad_rec_type mfad_rec_audit = {
 /* The codec */
 
 /* A malformed record reads as a store error, never as a parse of junk. */
-static int
+static int MSS_WUR
 mfad_rec_malformed(int r, const struct mfad_rec_type *t)
 {
 	if (r == MSS_ERR_PROTO || r == MSS_ERR_TOOBIG) {

@@ -28,7 +28,7 @@ static const char mfad_device_guard_val[] =
     "moved to userdevices by a newer mfad";
 
 /* Decodes the value v found under user key k into hash and d. */
-static int
+static int MSS_WUR
 mfad_device_value(const MDB_val *k, const MDB_val *v,
     uint8_t hash[MFAD_KEY_LEN], struct mfad_device *d)
 {
@@ -63,7 +63,7 @@ mfad_store_device_expired(const MDB_val *k, const MDB_val *v, uint64_t now)
 }
 
 /* Puts the cursor on user's device hash: MDB_NOTFOUND when absent. */
-static int
+static int MSS_WUR
 mfad_device_seek(MDB_cursor *cur, const char *user,
     const uint8_t key[MFAD_KEY_LEN], MDB_val *v)
 {
@@ -80,7 +80,7 @@ mfad_device_seek(MDB_cursor *cur, const char *user,
 }
 
 /* Writes d (its user the key) at hash key, replacing the one there. */
-static int
+static int MSS_WUR
 mfad_device_write(MDB_txn *mt, MDB_dbi dbi, const uint8_t key[MFAD_KEY_LEN],
     const struct mfad_device *d)
 {
@@ -242,7 +242,7 @@ mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
  * Moves the older record at hash (if any) under its user and deletes
  * it; a record that does not read is dropped: no login could use it.
  */
-static int
+static int MSS_WUR
 mfad_device_move(MDB_txn *mt, struct mfad_store *st, MDB_dbi old,
     const uint8_t hash[MFAD_KEY_LEN], unsigned long *moved,
     unsigned long *dropped)
@@ -273,7 +273,7 @@ mfad_device_move(MDB_txn *mt, struct mfad_store *st, MDB_dbi old,
  * and the guard put in their place. *done: the migration is over (or
  * there was none to do).
  */
-static int
+static int MSS_WUR
 mfad_device_migrate_step(struct mfad_store *st, unsigned long *moved,
     unsigned long *dropped, int *done)
 {

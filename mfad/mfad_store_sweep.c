@@ -16,7 +16,7 @@
  * A corrupt login or device goes (no login can use it).
  */
 #define MFAD_SWEEP_END	2
-static int
+static int MSS_WUR
 mfad_sweep_one(struct mfad_txn *txn, struct mfad_store *st, int phase,
     const MDB_val *k, const MDB_val *v, uint64_t now, uint64_t audit_before)
 {
@@ -50,7 +50,7 @@ mfad_sweep_one(struct mfad_txn *txn, struct mfad_store *st, int phase,
  * Puts cur after the last record pos looked at (kept, or gone). Devices
  * are duplicates under their user: there the last hash counts too.
  */
-static int
+static int MSS_WUR
 mfad_sweep_resume(MDB_cursor *cur, const struct mfad_sweep_pos *pos,
     MDB_val *k, MDB_val *v)
 {
