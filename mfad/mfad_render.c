@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +39,7 @@
 #include "mfad_acct.h"
 #include "mfad_mail.h"
 #include "mfad_render.h"
+#include "mfad_str.h"
 
 #define RENDER_TEMPLATE_MAX	(32 * 1024)	/* bytes of one template */
 #define RENDER_SUBJECT_MAX	1024		/* rendered subject */
@@ -88,21 +88,6 @@ struct render_tmpl {
 	size_t		 body_len;
 	unsigned	 body_line;	/* line number of the body's start */
 };
-
-static void render_err(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-render_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Length of the UTF-8 character at s[0..n), or 0 when it is not valid
@@ -232,7 +217,7 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 		t = vars->time != 0 ? vars->time : (time_t)mfad_clock_real_s();
 		if (gmtime_r(&t, &tm) == NULL ||
 		    strftime(tmp, tmplen, "%Y-%m-%d %H:%M UTC", &tm) == 0) {
-			render_err(err, errlen, "mail: cannot format {%s}",
+			mfad_str_err(err, errlen, "mail: cannot format {%s}",
 			    name);
 			return MSS_ERR_INVAL;
 		}
@@ -244,7 +229,7 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 		break;
 	case RENDER_PH_UNTIL:
 		if (render_until(lang, vars, tmp, tmplen) != 0) {
-			render_err(err, errlen, "mail: cannot format {%s}",
+			mfad_str_err(err, errlen, "mail: cannot format {%s}",
 			    name);
 			return MSS_ERR_INVAL;
 		}
@@ -254,7 +239,7 @@ render_value(enum render_ph ph, const char *name, const char *lang,
 	if (v == NULL)
 		v = "";
 	if (render_has_crlf(v)) {
-		render_err(err, errlen,
+		mfad_str_err(err, errlen,
 		    "mail: value of {%s} holds a line break", name);
 		return MSS_ERR_INVAL;
 	}
@@ -314,7 +299,7 @@ render_expand(const struct render_tmpl *t, const char *s, size_t n,
 		    s[j] != '\n'; j++)
 			;
 		if (j >= n || s[j] != '}') {
-			render_err(err, errlen,
+			mfad_str_err(err, errlen,
 			    "%s:%u: unterminated placeholder", t->path, line);
 			return MSS_ERR_MAIL;
 		}
@@ -327,13 +312,14 @@ render_expand(const struct render_tmpl *t, const char *s, size_t n,
 				break;
 		if (k == sizeof(render_placeholders) /
 		    sizeof(render_placeholders[0])) {
-			render_err(err, errlen, "%s:%u: unknown placeholder "
+			mfad_str_err(err, errlen, "%s:%u: unknown placeholder "
 			    "{%.*s}", t->path, line, nlen > 32 ? 32 : (int)nlen,
 			    s + i + 1);
 			return MSS_ERR_MAIL;
 		}
 		if (subject && render_placeholders[k].ph == RENDER_PH_CODE) {
-			render_err(err, errlen, "%s:%u: {code} is not allowed "
+			mfad_str_err(err, errlen,
+			    "%s:%u: {code} is not allowed "
 			    "in the subject", t->path, line);
 			return MSS_ERR_MAIL;
 		}
@@ -370,12 +356,13 @@ render_tmpl_read(struct render_tmpl *t, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		render_err(err, errlen, "%s: %s", t->path, strerror(errno));
+		mfad_str_err(err, errlen, "%s: %s", t->path, strerror(errno));
 		return MSS_ERR_MAIL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size > RENDER_TEMPLATE_MAX) {
-		render_err(err, errlen, "%s: not a regular file of at most %d "
+		mfad_str_err(err, errlen,
+		    "%s: not a regular file of at most %d "
 		    "bytes", t->path, RENDER_TEMPLATE_MAX);
 		close(fd);
 		return MSS_ERR_MAIL;
@@ -389,7 +376,7 @@ render_tmpl_read(struct render_tmpl *t, char *err, size_t errlen)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			render_err(err, errlen, "%s: %s", t->path,
+			mfad_str_err(err, errlen, "%s: %s", t->path,
 			    strerror(errno));
 			close(fd);
 			return MSS_ERR_MAIL;
@@ -398,7 +385,7 @@ render_tmpl_read(struct render_tmpl *t, char *err, size_t errlen)
 			break;
 		len += (size_t)n;
 		if (len > RENDER_TEMPLATE_MAX) {
-			render_err(err, errlen, "%s: longer than %d bytes",
+			mfad_str_err(err, errlen, "%s: longer than %d bytes",
 			    t->path, RENDER_TEMPLATE_MAX);
 			close(fd);
 			return MSS_ERR_MAIL;
@@ -426,7 +413,8 @@ render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 	for (i = o = 0; i < n; i += clen) {
 		clen = render_utf8_len(s + i, n - i);
 		if (clen == 0) {
-			render_err(err, errlen, "%s:%u: invalid UTF-8", t->path,
+			mfad_str_err(err, errlen,
+			    "%s:%u: invalid UTF-8", t->path,
 			    line);
 			return MSS_ERR_MAIL;
 		}
@@ -435,7 +423,7 @@ render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 		if (s[i] == '\n')
 			line++;
 		else if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
-			render_err(err, errlen,
+			mfad_str_err(err, errlen,
 			    "%s:%u: control character 0x%02x", t->path, line,
 			    s[i]);
 			return MSS_ERR_MAIL;
@@ -447,12 +435,12 @@ render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 	t->len = n = o;
 
 	if (strncmp(t->text, "Subject:", 8) != 0) {
-		render_err(err, errlen, "%s:1: the first line must be "
+		mfad_str_err(err, errlen, "%s:1: the first line must be "
 		    "\"Subject: ...\"", t->path);
 		return MSS_ERR_MAIL;
 	}
 	if ((nl = strchr(t->text, '\n')) == NULL) {
-		render_err(err, errlen, "%s:1: no body after the subject",
+		mfad_str_err(err, errlen, "%s:1: no body after the subject",
 		    t->path);
 		return MSS_ERR_MAIL;
 	}
@@ -464,11 +452,11 @@ render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 	    p[t->subj_len - 1] == '\t'))
 		t->subj_len--;
 	if (t->subj_len == 0) {
-		render_err(err, errlen, "%s:1: empty subject", t->path);
+		mfad_str_err(err, errlen, "%s:1: empty subject", t->path);
 		return MSS_ERR_MAIL;
 	}
 	if (nl[1] != '\n') {
-		render_err(err, errlen, "%s:2: an empty line must follow the "
+		mfad_str_err(err, errlen, "%s:2: an empty line must follow the "
 		    "subject", t->path);
 		return MSS_ERR_MAIL;
 	}
@@ -476,7 +464,7 @@ render_tmpl_parse(struct render_tmpl *t, char *err, size_t errlen)
 	t->body_len = n - (size_t)(t->body - t->text);
 	t->body_line = 3;
 	if (t->body_len == 0) {
-		render_err(err, errlen, "%s:3: empty body", t->path);
+		mfad_str_err(err, errlen, "%s:3: empty body", t->path);
 		return MSS_ERR_MAIL;
 	}
 	if ((r = render_expand(t, t->subj, t->subj_len, 1, 1, "en", NULL, NULL,
@@ -495,13 +483,13 @@ render_tmpl_load(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 
 	memset(t, 0, sizeof(*t));
 	if (conf->templates == NULL) {
-		render_err(err, errlen, "mail: no templates directory set");
+		mfad_str_err(err, errlen, "mail: no templates directory set");
 		return MSS_ERR_MAIL;
 	}
 	n = snprintf(t->path, sizeof(t->path), "%s/%s/%s.txt",
 	    conf->templates, lang, mfad_mail_kind_name(kind));
 	if (n < 0 || (size_t)n >= sizeof(t->path)) {
-		render_err(err, errlen, "%s: path too long", conf->templates);
+		mfad_str_err(err, errlen, "%s: path too long", conf->templates);
 		return MSS_ERR_MAIL;
 	}
 	if ((r = render_tmpl_read(t, err, errlen)) != 0 ||
@@ -550,7 +538,7 @@ mfad_render_check(const struct mfad_conf *conf, char *err,
 	host[sizeof(host) - 1] = '\0';
 	if (conf->from == NULL) {
 		/* The default mfad@HOST needs a host name with a domain. */
-		render_err(err, errlen, "%s: [mail] from is not set and "
+		mfad_str_err(err, errlen, "%s: [mail] from is not set and "
 		    "the host name \"%.64s\" has no domain, so mfad@%.64s "
 		    "is no mail address: set [mail] from", conf->path != NULL ?
 		    conf->path : "mfad.conf", host, host);
@@ -580,7 +568,8 @@ mfad_render_check(const struct mfad_conf *conf, char *err,
 				msg = NULL;
 			}
 			if (r != 0) {
-				render_err(err, errlen, "cannot render the %s "
+				mfad_str_err(err, errlen,
+				    "cannot render the %s "
 				    "mail in %s: %s",
 				    mfad_mail_kind_name((enum mfad_mail_kind)k),
 				    render_langs[l], why[0] ? why :
@@ -761,7 +750,7 @@ render_buf_error(int r, char *err, size_t errlen)
 	if (r == MSS_ERR_NOMEM)
 		return r;
 	if (r == MSS_ERR_TOOBIG) {
-		render_err(err, errlen, "mail: message larger than %d bytes",
+		mfad_str_err(err, errlen, "mail: message larger than %d bytes",
 		    MFAD_MAIL_MSG_MAX);
 		return MSS_ERR_MAIL;
 	}
@@ -787,24 +776,25 @@ mfad_render_message(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 		*len = 0;
 	if (conf == NULL || msg == NULL || len == NULL ||
 	    (unsigned)kind >= MFAD_MAIL_NKINDS) {
-		render_err(err, errlen, "mail: bad arguments");
+		mfad_str_err(err, errlen, "mail: bad arguments");
 		return MSS_ERR_INVAL;
 	}
 	if (vars == NULL)
 		vars = &novars;
 	if (to == NULL || render_has_crlf(to) || !mss_email_valid(to)) {
-		render_err(err, errlen, "mail: bad recipient address");
+		mfad_str_err(err, errlen, "mail: bad recipient address");
 		return MSS_ERR_INVAL;
 	}
 	if (conf->from == NULL || render_has_crlf(conf->from) ||
 	    !mss_email_valid(conf->from)) {
-		render_err(err, errlen, "mail: bad sender address (from)");
+		mfad_str_err(err, errlen, "mail: bad sender address (from)");
 		return MSS_ERR_INVAL;
 	}
 	/* libsodium draws the Message-ID; sodium_init() is idempotent and
 	 * safe from any thread. */
 	if (sodium_init() < 0) {
-		render_err(err, errlen, "mail: library initialisation failed");
+		mfad_str_err(err, errlen,
+		    "mail: library initialisation failed");
 		return MSS_ERR_MAIL;
 	}
 	lang = render_lang(conf, lang);
@@ -822,7 +812,7 @@ mfad_render_message(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 	    (r = render_expand(&t, t.body, t.body_len, t.body_line, 0, lang,
 	    vars, body, err, errlen)) != 0) {
 		if (r == MSS_ERR_TOOBIG)
-			render_err(err, errlen, "%s: rendered text too long",
+			mfad_str_err(err, errlen, "%s: rendered text too long",
 			    t.path);
 		r = r == MSS_ERR_TOOBIG ? MSS_ERR_MAIL : r;
 		goto out;
@@ -832,7 +822,7 @@ mfad_render_message(const struct mfad_conf *conf, enum mfad_mail_kind kind,
 	if (memchr(mss_buf_ptr(subj), '\r', mss_buf_avail(subj)) != NULL ||
 	    memchr(mss_buf_ptr(subj), '\n', mss_buf_avail(subj)) != NULL ||
 	    memchr(mss_buf_ptr(subj), '\0', mss_buf_avail(subj)) != NULL) {
-		render_err(err, errlen, "mail: subject holds CR, LF or NUL");
+		mfad_str_err(err, errlen, "mail: subject holds CR, LF or NUL");
 		r = MSS_ERR_INVAL;
 		goto out;
 	}

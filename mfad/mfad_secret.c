@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,22 +13,7 @@
 
 #include "mss_err.h"
 #include "mfad_secret.h"
-
-static void
-secret_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-secret_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "mfad_str.h"
 
 int
 mfad_secret_read(const char *path, uid_t owner, const char *what,
@@ -44,26 +28,27 @@ mfad_secret_read(const char *path, uid_t owner, const char *what,
 	/* Wiped on every refusal alike; the reads below fill it anew. */
 	sodium_memzero(buf, buflen);
 	if (buflen < 2) {
-		secret_err(err, errlen, "%s: no room to read it", path);
+		mfad_str_err(err, errlen, "%s: no room to read it", path);
 		return MSS_ERR_INVAL;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW))
 	    == -1) {
-		secret_err(err, errlen, "%s: %s", path, strerror(errno));
+		mfad_str_err(err, errlen, "%s: %s", path, strerror(errno));
 		return MSS_ERR_SYSTEM;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		secret_err(err, errlen, "%s: not a regular file", path);
+		mfad_str_err(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		secret_err(err, errlen, "%s: accessible by group or others "
+		mfad_str_err(err, errlen, "%s: accessible by group or others "
 		    "(mode %03o); it must be 0600", path,
 		    (unsigned)(st.st_mode & 0777));
 		goto out;
 	}
 	if (st.st_uid != owner) {
-		secret_err(err, errlen, "%s: owned by uid %u; it must be owned "
+		mfad_str_err(err, errlen,
+		    "%s: owned by uid %u; it must be owned "
 		    "by uid %u, %s", path, (unsigned)st.st_uid,
 		    (unsigned)owner, what);
 		goto out;
@@ -73,7 +58,7 @@ mfad_secret_read(const char *path, uid_t owner, const char *what,
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1) {
-			secret_err(err, errlen, "%s: %s", path,
+			mfad_str_err(err, errlen, "%s: %s", path,
 			    strerror(errno));
 			r = MSS_ERR_SYSTEM;
 			goto out;
@@ -82,13 +67,13 @@ mfad_secret_read(const char *path, uid_t owner, const char *what,
 			break;
 		n += (size_t)got;
 		if (n >= buflen - 1) {
-			secret_err(err, errlen, "%s: too long", path);
+			mfad_str_err(err, errlen, "%s: too long", path);
 			goto out;
 		}
 	}
 	buf[n] = '\0';
 	if (memchr(buf, '\0', n) != NULL) {
-		secret_err(err, errlen, "%s: holds a NUL byte", path);
+		mfad_str_err(err, errlen, "%s: holds a NUL byte", path);
 		goto out;
 	}
 	*len = n;

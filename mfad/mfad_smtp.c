@@ -76,6 +76,7 @@
 #include "mfad_mail.h"
 #include "mfad_secret.h"
 #include "mfad_smtp.h"
+#include "mfad_str.h"
 
 #define RELAY_AUTH_MAX		4096		/* the auth file */
 #define RELAY_TIMEOUT_MS	15000	/* each SMTP reply */
@@ -109,21 +110,6 @@ struct relay_events {
 static pthread_once_t relay_once = PTHREAD_ONCE_INIT;
 static int relay_init_ok;
 
-static void relay_err(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-relay_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* OpenSSL, libsodium and the SASL plugins are
  * set up once per process, whatever thread gets here first. */
 static void
@@ -141,7 +127,8 @@ static int MSS_WUR
 relay_ready(char *err, size_t errlen)
 {
 	if (pthread_once(&relay_once, relay_init) != 0 || !relay_init_ok) {
-		relay_err(err, errlen, "mail: library initialisation failed");
+		mfad_str_err(err, errlen,
+		    "mail: library initialisation failed");
 		return MSS_ERR_MAIL;
 	}
 	return 0;
@@ -193,7 +180,7 @@ relay_read_auth(const char *path, uid_t owner, struct relay_cred *cred,
 			*nl = '\0';
 	}
 	if (*p != '\0' && strspn(p, "\r\n") != strlen(p)) {
-		relay_err(err, errlen, "%s: expected two lines, user then "
+		mfad_str_err(err, errlen, "%s: expected two lines, user then "
 		    "password", path);
 		goto out;
 	}
@@ -201,7 +188,7 @@ relay_read_auth(const char *path, uid_t owner, struct relay_cred *cred,
 	    strlen(line[0]) >= sizeof(cred->user) ||
 	    strlen(line[1]) >= sizeof(cred->pass) ||
 	    strchr(line[0], '\r') != NULL || strchr(line[1], '\r') != NULL) {
-		relay_err(err, errlen, "%s: expected two lines, user then "
+		mfad_str_err(err, errlen, "%s: expected two lines, user then "
 		    "password", path);
 		goto out;
 	}
@@ -372,7 +359,7 @@ relay_tls_ctx(const struct mfad_conf *conf, struct relay_events *ev,
 	int ok;
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		relay_err(err, errlen, "mail: cannot create a TLS context");
+		mfad_str_err(err, errlen, "mail: cannot create a TLS context");
 		return NULL;
 	}
 	ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
@@ -383,7 +370,7 @@ relay_tls_ctx(const struct mfad_conf *conf, struct relay_events *ev,
 	if (ok && conf->ca_file != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, conf->ca_file, NULL)
 		    != 1) {
-			relay_err(err, errlen, "%s: cannot load CA "
+			mfad_str_err(err, errlen, "%s: cannot load CA "
 			    "certificates", conf->ca_file);
 			SSL_CTX_free(ctx);
 			return NULL;
@@ -403,7 +390,7 @@ relay_tls_ctx(const struct mfad_conf *conf, struct relay_events *ev,
 			    conf->smtp_host, 0) == 1;
 	}
 	if (!ok) {
-		relay_err(err, errlen, "mail: cannot set up TLS for %s",
+		mfad_str_err(err, errlen, "mail: cannot set up TLS for %s",
 		    conf->smtp_host);
 		SSL_CTX_free(ctx);
 		return NULL;
@@ -431,7 +418,7 @@ relay_probe(const char *host, const char *port, char *err, size_t errlen)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((gai = getaddrinfo(host, port, &hints, &res)) != 0) {
-		relay_err(err, errlen, "relay %s:%s: %s", host, port,
+		mfad_str_err(err, errlen, "relay %s:%s: %s", host, port,
 		    gai_strerror(gai));
 		return MSS_ERR_MAIL;
 	}
@@ -481,7 +468,7 @@ relay_probe(const char *host, const char *port, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (!ok) {
-		relay_err(err, errlen, "relay %s:%s: %s", host, port,
+		mfad_str_err(err, errlen, "relay %s:%s: %s", host, port,
 		    strerror(last));
 		return MSS_ERR_MAIL;
 	}
@@ -518,13 +505,13 @@ relay_explain(const struct mfad_conf *conf, smtp_message_t message,
 	unsigned long e;
 
 	if (ev->verify_err != X509_V_OK) {
-		relay_err(err, errlen, "relay %s: certificate refused: %s",
+		mfad_str_err(err, errlen, "relay %s: certificate refused: %s",
 		    conf->smtp_host,
 		    X509_verify_cert_error_string(ev->verify_err));
 		return;
 	}
 	if (ev->tls_event != 0) {
-		relay_err(err, errlen, "relay %s: %s; nothing sent",
+		mfad_str_err(err, errlen, "relay %s: %s; nothing sent",
 		    conf->smtp_host, relay_tls_event_name(ev->tls_event));
 		return;
 	}
@@ -533,7 +520,8 @@ relay_explain(const struct mfad_conf *conf, smtp_message_t message,
 		relay_clean(text, sizeof(text), st->text);
 		/* libESMTP goes on after a refused AUTH; the relay then
 		 * refuses MAIL with 530 (RFC 4954). */
-		relay_err(err, errlen, "relay %s refused the sender: %d %s%s%s",
+		mfad_str_err(err, errlen,
+		    "relay %s refused the sender: %d %s%s%s",
 		    conf->smtp_host, st->code, text,
 		    st->code == 530 && conf->auth_file != NULL ?
 		    "; check the credentials in " : "",
@@ -543,21 +531,23 @@ relay_explain(const struct mfad_conf *conf, smtp_message_t message,
 	}
 	if ((st = smtp_recipient_status(rcpt)) != NULL && st->code >= 400) {
 		relay_clean(text, sizeof(text), st->text);
-		relay_err(err, errlen, "relay %s refused the recipient: %d %s",
+		mfad_str_err(err, errlen,
+		    "relay %s refused the recipient: %d %s",
 		    conf->smtp_host, st->code, text);
 		return;
 	}
 	if ((st = smtp_message_transfer_status(message)) != NULL &&
 	    st->code >= 400) {
 		relay_clean(text, sizeof(text), st->text);
-		relay_err(err, errlen, "relay %s refused the message: %d %s",
+		mfad_str_err(err, errlen, "relay %s refused the message: %d %s",
 		    conf->smtp_host, st->code, text);
 		return;
 	}
 	if (conf->tls == MFAD_TLS_STARTTLS && !ev->tls_ok &&
 	    (e = ERR_peek_last_error()) != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
-		relay_err(err, errlen, "relay %s: TLS failed: %s; nothing sent",
+		mfad_str_err(err, errlen,
+		    "relay %s: TLS failed: %s; nothing sent",
 		    conf->smtp_host, buf);
 		return;
 	}
@@ -566,17 +556,18 @@ relay_explain(const struct mfad_conf *conf, smtp_message_t message,
 	if (ev->data_sent) {
 		/* The message was written after DATA's 354, but the answer
 		 * to its end never came: the relay may hold it. */
-		relay_err(err, errlen, "relay %s: no answer to the end of the "
+		mfad_str_err(err, errlen,
+		    "relay %s: no answer to the end of the "
 		    "message (%s); the relay may still deliver it",
 		    conf->smtp_host, text);
 		return;
 	}
 	if (ev->refusal[0] != '\0') {
-		relay_err(err, errlen, "relay %s refused the session: %s; "
+		mfad_str_err(err, errlen, "relay %s refused the session: %s; "
 		    "nothing sent", conf->smtp_host, ev->refusal);
 		return;
 	}
-	relay_err(err, errlen, "relay %s: message not accepted: %s",
+	mfad_str_err(err, errlen, "relay %s: message not accepted: %s",
 	    conf->smtp_host, text);
 }
 
@@ -613,11 +604,12 @@ mfad_smtp_send(const struct mfad_conf *conf, const char *to,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (msg == NULL || len == 0 || len > MFAD_MAIL_MSG_MAX) {
-		relay_err(err, errlen, "mail: bad arguments");
+		mfad_str_err(err, errlen, "mail: bad arguments");
 		return MSS_ERR_MAIL;
 	}
 	if (to == NULL || !mss_email_valid(to)) {
-		relay_err(err, errlen, "mail: bad sender or recipient address");
+		mfad_str_err(err, errlen,
+		    "mail: bad sender or recipient address");
 		return MSS_ERR_MAIL;
 	}
 	memset(&one, 0, sizeof(one));
@@ -626,7 +618,7 @@ mfad_smtp_send(const struct mfad_conf *conf, const char *to,
 	one.len = len;
 	if ((r = mfad_smtp_send_session(conf, &one, 1, 1)) == 0)
 		r = one.result;
-	relay_err(err, errlen, "%s", one.err);
+	mfad_str_err(err, errlen, "%s", one.err);
 	return r;
 }
 
@@ -638,7 +630,7 @@ relay_fail_all(struct mfad_smtp_out *out, size_t n, const char *why)
 
 	for (i = 0; i < n; i++) {
 		out[i].result = MSS_ERR_MAIL;
-		relay_err(out[i].err, sizeof(out[i].err), "%s", why);
+		mfad_str_err(out[i].err, sizeof(out[i].err), "%s", why);
 	}
 }
 
@@ -762,7 +754,7 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 		    out[i].msg == NULL || out[i].len == 0 ||
 		    out[i].len > MFAD_MAIL_MSG_MAX) {
 			out[i].result = MSS_ERR_REFUSED;
-			relay_err(out[i].err, sizeof(out[i].err),
+			mfad_str_err(out[i].err, sizeof(out[i].err),
 			    "mail: bad recipient address or message");
 			continue;
 		}
@@ -856,7 +848,7 @@ mfad_smtp_check(const struct mfad_conf *conf, char *err, size_t errlen)
 		if (conf->user != NULL && owner == 0) {
 			if (getpwnam_r(conf->user, &pwd, pwbuf, sizeof(pwbuf),
 			    &pw) != 0 || pw == NULL) {
-				relay_err(err, errlen,
+				mfad_str_err(err, errlen,
 				    "[mfad] user %s does not exist",
 				    conf->user);
 				return MSS_ERR_MAIL;

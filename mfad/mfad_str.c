@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "mfad_str.h"
@@ -21,4 +22,16 @@ mfad_str_lower(char *dst, const char *src, size_t n)
 	for (i = 0; i + 1 < n && src[i] != '\0'; i++)
 		dst[i] = (char)tolower((unsigned char)src[i]);
 	dst[i] = '\0';
+}
+
+void
+mfad_str_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }
