@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sodium.h>
+
 #include "mfad_ctx.h"
 #include "mfad_log.h"
 #include "mss_proto.h"
@@ -51,6 +53,35 @@ mfad_rq_lazy(struct mfad_rq *rq)
 {
 	if (rq->batch != NULL)
 		rq->lazy = 1;
+}
+
+int
+mfad_rq_acct_load(struct mfad_rq *rq, const char *user)
+{
+	int r;
+
+	sodium_memzero(&rq->acct, sizeof(rq->acct));
+	rq->has_acct = 0;
+	if (rq->txn == NULL) {
+		mfad_log(LOG_ERR, "request: an account read outside its "
+		    "transaction");
+		return MSS_ERR_INVAL;
+	}
+	if ((r = mfad_acct_get(rq->txn, rq->ctx->store, user,
+	    &rq->acct)) != 0) {
+		sodium_memzero(&rq->acct, sizeof(rq->acct));
+		return r;
+	}
+	rq->has_acct = 1;
+	return 0;
+}
+
+void
+mfad_rq_done(struct mfad_rq *rq)
+{
+	mfad_rq_abort(rq);
+	sodium_memzero(&rq->acct, sizeof(rq->acct));
+	rq->has_acct = 0;
 }
 
 int

@@ -47,6 +47,13 @@ struct mfad_ctx {
  * by mistake. Handlers reply only after what they wrote is
  * durable: on the committing thread the pool holds the reply until the
  * batch commits (or carries it, see mfad_rq_lazy).
+ *
+ * The account the request works on lives here too: loaded with
+ * mfad_rq_acct_load inside the transaction, wiped whole by mfad_rq_done,
+ * which the dispatcher calls after every handler, whatever path it took.
+ * So no handler wipes (or can forget to wipe) a password hash or the
+ * recovery hashes. It is about 4.5 KB (the recovery hashes): it sits in
+ * the dispatcher's frame, not in each handler's.
  */
 struct mfad_rq {
 	struct mfad_ctx		*ctx;
@@ -61,6 +68,8 @@ struct mfad_rq {
 	int			 rdonly;	/* txn was begun read-only */
 	int			 end_r;		/* the last end's result */
 	int			 lazy;		/* see mfad_rq_lazy */
+	struct mfad_acct	 acct;		/* see mfad_rq_acct_load */
+	int			 has_acct;	/* acct holds a record */
 };
 
 /*
@@ -85,6 +94,18 @@ void mfad_rq_abort(struct mfad_rq *rq);
  * changes nothing.
  */
 void mfad_rq_lazy(struct mfad_rq *rq);
+/*
+ * Reads user's account into rq->acct in rq's open transaction (none
+ * open: MSS_ERR_INVAL), replacing and wiping what it held. The store's
+ * result (MSS_ERR_NOTFOUND for no such account); on an error rq->acct
+ * holds nothing.
+ */
+int mfad_rq_acct_load(struct mfad_rq *rq, const char *user) MSS_WUR;
+/*
+ * The request's end, which the dispatcher calls after its handler: aborts
+ * a transaction left open (mfad_rq_abort) and wipes rq->acct whole.
+ */
+void mfad_rq_done(struct mfad_rq *rq);
 
 /*
  * A request handler: parses rq->in (strictly, ending with mss_buf_end),

@@ -274,8 +274,9 @@ mfad_dispatch_allowed(struct mfad_rq *rq, const struct mfad_req *q,
 
 /*
  * After the handler, whatever it returned: a transaction it left open is
- * aborted. One that could write and was left open by a handler that
- * answered success lost a change its reply may speak of: logged.
+ * aborted and the request's account wiped (mfad_rq_done). One that could
+ * write and was left open by a handler that answered success lost a
+ * change its reply may speak of: logged.
  */
 static void
 mfad_dispatch_end(struct mfad_rq *rq, int r)
@@ -283,7 +284,7 @@ mfad_dispatch_end(struct mfad_rq *rq, int r)
 	if (rq->txn != NULL && !rq->rdonly && r == 0)
 		mfad_log(LOG_ERR, "request: a change left uncommitted was "
 		    "dropped");
-	mfad_rq_abort(rq);
+	mfad_rq_done(rq);
 }
 
 void

@@ -4,8 +4,9 @@
  * list, status, metrics, user show) runs on the reader thread with a
  * read-only transaction, so it answers while a writer holds the store
  * and the committing thread waits for it. And a request's lifetime
- * (mfad_rq_*, mfad_ctx.c): each transaction ends once, and inside a
- * batch a read-only one writes nothing.
+ * (mfad_rq_*, mfad_ctx.c): each transaction ends once, inside a
+ * batch a read-only one writes nothing, and the request's account is
+ * wiped at its end whatever its handler returned.
  */
 #include "config.h"
 
@@ -246,6 +247,81 @@ test_rq_lifetime(void **state)
 	assert_false(acct_exists(f, "readonly"));
 }
 
+/* Whether n bytes at p are all zero. */
+static int
+all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* A handler that loads the request's account and then fails, as one
+ * refusing a locked account does: it wipes nothing itself. */
+static int
+h_load_then_fail(struct mfad_rq *rq)
+{
+	int r;
+
+	if ((r = mfad_rq_begin(rq, 1)) != 0)
+		return r;
+	if ((r = mfad_rq_acct_load(rq, "alice")) != 0)
+		return r;
+	assert_true(rq->has_acct);
+	assert_string_equal(rq->acct.pwhash, "$argon2id$v=19$not-a-real-hash");
+	assert_int_equal(rq->acct.recovery[2][0], 0xa5);
+	return MSS_ERR_LOCKED;
+}
+
+static void
+test_rq_acct(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a;
+	struct mfad_rq rq;
+
+	/* An account with a password hash and recovery hashes. */
+	memset(&a, 0, sizeof(a));
+	snprintf(a.user, sizeof(a.user), "alice");
+	snprintf(a.email, sizeof(a.email), "alice@example.com");
+	snprintf(a.lang, sizeof(a.lang), "en");
+	snprintf(a.pwhash, sizeof(a.pwhash), "$argon2id$v=19$not-a-real-hash");
+	memset(a.recovery, 0xa5, 3 * sizeof(a.recovery[0]));
+	a.nrecovery = 3;
+	memset(&rq, 0, sizeof(rq));
+	rq.ctx = &f->ctx;
+	assert_int_equal(mfad_rq_begin(&rq, 0), 0);
+	assert_int_equal(mfad_acct_put(rq.txn, f->ctx.store, &a, NULL), 0);
+	assert_int_equal(mfad_rq_end(&rq, 1), 0);
+
+	/* No transaction: refused, nothing held. */
+	assert_int_equal(mfad_rq_acct_load(&rq, "alice"), MSS_ERR_INVAL);
+	assert_false(rq.has_acct);
+
+	/* A missing account replaces, and wipes, the one held. */
+	assert_int_equal(mfad_rq_begin(&rq, 1), 0);
+	assert_int_equal(mfad_rq_acct_load(&rq, "alice"), 0);
+	assert_true(rq.has_acct);
+	assert_string_equal(rq.acct.email, "alice@example.com");
+	assert_int_equal(mfad_rq_acct_load(&rq, "nobody"), MSS_ERR_NOTFOUND);
+	assert_false(rq.has_acct);
+	assert_true(all_zero(&rq.acct, sizeof(rq.acct)));
+
+	/* The end, after a handler that loaded it and failed: the
+	 * transaction aborted, every byte of the account zero. */
+	mfad_rq_abort(&rq);
+	assert_int_equal(h_load_then_fail(&rq), MSS_ERR_LOCKED);
+	assert_non_null(rq.txn);
+	mfad_rq_done(&rq);
+	assert_null(rq.txn);
+	assert_false(rq.has_acct);
+	assert_true(all_zero(&rq.acct, sizeof(rq.acct)));
+}
+
 int
 main(void)
 {
@@ -254,6 +330,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_beside_writer,
 		    fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_rq_lifetime,
+		    fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(test_rq_acct,
 		    fix_setup, fix_teardown),
 	};
 
