@@ -359,7 +359,7 @@ mfad_auth_early_ok(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	struct mfad_ctx *ctx = rq->ctx;
 	const struct mfad_conf *conf = ctx->conf;
 	const struct mfad_auth_req *qp = &c->q;
-	struct mfad_acct a;
+	const struct mfad_acct *a = &rq->acct;
 	struct mfad_device d;
 	uint8_t devhash[32];
 	uint64_t now = mfad_clock_real_s();
@@ -368,26 +368,24 @@ mfad_auth_early_ok(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	if (qp->device[0] == '\0' || conf->remember_days == 0 ||
 	    mfad_rq_begin(rq, 1) != 0)
 		return 0;
-	if (mfad_acct_get(rq->txn, ctx->store, qp->user, &a) != 0)
+	if (mfad_rq_acct_load(rq, qp->user) != 0)
 		goto out;
-	if (sodium_memcmp(a.pwhash, c->hash, sizeof(c->hash)) != 0 ||
-	    a.failures != 0 || a.locked_until != 0 || a.lock_noticed != 0 ||
-	    mfad_acct_rule_is_locked(&a, now) ||
-	    mfad_acct_rule_must_enroll(conf, &a, now) ||
+	if (sodium_memcmp(a->pwhash, c->hash, sizeof(c->hash)) != 0 ||
+	    a->failures != 0 || a->locked_until != 0 || a->lock_noticed != 0 ||
+	    mfad_acct_rule_is_locked(a, now) ||
+	    mfad_acct_rule_must_enroll(conf, a, now) ||
 	    (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
-	    strcasecmp(qp->email, a.email) != 0))
-		goto wipe;
+	    strcasecmp(qp->email, a->email) != 0))
+		goto out;
 	mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
 	    devhash);
 	if (mfad_device_get(rq->txn, ctx->store, qp->user, devhash, &d) != 0)
-		goto wipe;
+		goto out;
 	ok = d.expires > now && strcmp(d.user, qp->user) == 0;
 	sodium_memzero(&d, sizeof(d));
 	if (ok)
 		mfad_str_copy(c->lang, sizeof(c->lang),
-		    mfad_acct_reply_lang(&a));
-wipe:
-	mfad_acct_wipe(&a);
+		    mfad_acct_reply_lang(a));
 out:
 	mfad_rq_abort(rq);
 	return ok;
@@ -401,7 +399,6 @@ mfad_auth_start_prepare(struct mfad_rq *rq, struct mfad_auth_cont **out)
 	struct mss_buf *req = rq->in;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_auth_cont *c;
-	struct mfad_acct a;
 	int r;
 
 	*out = NULL;
@@ -416,15 +413,14 @@ mfad_auth_start_prepare(struct mfad_rq *rq, struct mfad_auth_cont **out)
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto fail;
 	r = strlen(c->q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(rq->txn, ctx->store, c->q.user, &a);
+	    mfad_rq_acct_load(rq, c->q.user);
 	mfad_rq_abort(rq);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto fail;
 	c->found = r == 0;
-	if (c->found && a.state != MFAD_ACCT_INVITED)
-		memcpy(c->hash, a.pwhash, sizeof(c->hash));
-	if (c->found)
-		mfad_acct_wipe(&a);
+	if (c->found && rq->acct.state != MFAD_ACCT_INVITED)
+		memcpy(c->hash, rq->acct.pwhash, sizeof(c->hash));
+	mfad_rq_acct_drop(rq);
 	c->ok = mfad_pw_verify(conf, c->hash, c->q.password);
 	/* Limits changed since this hash was made: a new one, made here
 	 * where hashing belongs, stored with the login's other changes. */
@@ -616,11 +612,11 @@ mfad_auth_early_record(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	const struct mfad_auth_req *qp = &c->q;
 	struct mfad_audit_ev ev = { "login_ok", qp->user, qp->service,
 	    qp->rhost, "success", "method=device" };
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	struct mfad_device d;
 	uint8_t devhash[32];
 	uint64_t now = mfad_clock_real_s();
-	int r, found = 0;
+	int r;
 
 	mfad_rq_lazy(rq);
 	if (mfad_store_full_recently()) {
@@ -629,11 +625,10 @@ mfad_auth_early_record(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	}
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_acct_get(rq->txn, ctx->store, qp->user, &a)) == 0) {
-		found = 1;
-		if (a.last_login < now)
-			a.last_login = now;
-		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
+	if ((r = mfad_rq_acct_load(rq, qp->user)) == 0) {
+		if (a->last_login < now)
+			a->last_login = now;
+		r = mfad_acct_put(rq->txn, ctx->store, a, a->email);
 	} else if (r == MSS_ERR_NOTFOUND)
 		r = 0;
 	if (r == 0) {
@@ -662,8 +657,6 @@ full:
 	}
 out:
 	mfad_rq_abort(rq);
-	if (found)
-		mfad_acct_wipe(&a);
 	if (r != 0)
 		mfad_log(LOG_ERR, "store: the record of a remembered-device "
 		    "login of %s was lost: %s", qp->user, mss_strerror(r));
@@ -677,7 +670,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	const struct mfad_auth_req *qp = &c->q;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	struct mfad_login l;
 	struct mfad_device d;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], devhash[32];
@@ -707,7 +700,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	    &cwait);
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = found ? mfad_acct_get(rq->txn, ctx->store, qp->user, &a) :
+	r = found ? mfad_rq_acct_load(rq, qp->user) :
 	    MSS_ERR_NOTFOUND;
 	found = r == 0;
 	if (r == MSS_ERR_NOTFOUND) {
@@ -723,39 +716,40 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	if (r != 0)
 		goto out_txn;
 	/* The hash changed in between (a reset): decide on the new one. */
-	if (sodium_memcmp(c->hash, a.pwhash, sizeof(c->hash)) != 0)
+	if (sodium_memcmp(c->hash, a->pwhash, sizeof(c->hash)) != 0)
 		ok = 0;
 	/* No failures nor lock to clear: a success changes no guard. */
-	quiet = a.failures == 0 && a.locked_until == 0 && a.lock_noticed == 0;
-	mfad_acct_rule_expire_lock(&a, now);
+	quiet = a->failures == 0 && a->locked_until == 0 &&
+	    a->lock_noticed == 0;
+	mfad_acct_rule_expire_lock(a, now);
 	if (!(qp->flags & MSS_AUTH_F_EMAIL_SKIP) &&
-	    strcasecmp(qp->email, a.email) != 0)
+	    strcasecmp(qp->email, a->email) != 0)
 		why = "email mismatch";
 	else if (!ok)
-		why = a.state == MFAD_ACCT_INVITED ? "not enrolled" :
+		why = a->state == MFAD_ACCT_INVITED ? "not enrolled" :
 		    "wrong password";
-	if (why == NULL && mfad_acct_rule_is_locked(&a, now))
+	if (why == NULL && mfad_acct_rule_is_locked(a, now))
 		why = "account locked";
-	else if (why != NULL && !mfad_acct_rule_is_locked(&a, now)) {
-		locked_now = mfad_acct_rule_fail(conf, &a, now);
+	else if (why != NULL && !mfad_acct_rule_is_locked(a, now)) {
+		locked_now = mfad_acct_rule_fail(conf, a, now);
 		failed = 1;
 	}
 	/* Must (re-)enroll, right password: the code proves the address,
 	 * then a new password; no remembered device skips that. */
-	if (why == NULL && mfad_acct_rule_must_enroll(conf, &a, now)) {
+	if (why == NULL && mfad_acct_rule_must_enroll(conf, a, now)) {
 		if (qp->flags & MSS_AUTH_F_NOENROLL)
 			why = "enrollment required";
 		else
 			kind = MFAD_LOGIN_ENROLL;
 	}
 	if (why != NULL) {
-		if ((failed && (r = mfad_login_acct_fail(rq->txn, ctx, &a,
+		if ((failed && (r = mfad_login_acct_fail(rq->txn, ctx, a,
 		    locked_now, now)) != 0) ||
-		    (r = mfad_acct_put(rq->txn, ctx->store, &a,
-		    a.email)) != 0 ||
+		    (r = mfad_acct_put(rq->txn, ctx->store, a,
+		    a->email)) != 0 ||
 		    (r = mfad_deny(ctx, rq->txn, qp, why)) != 0)
 			goto out_txn;
-		if (locked_now && (r = mfad_lock_event(ctx, rq->txn, &a,
+		if (locked_now && (r = mfad_lock_event(ctx, rq->txn, a,
 		    locked_now, qp->service, qp->rhost)) != 0)
 			goto out_txn;
 		if ((r = mfad_rq_end(rq, 1)) != 0)
@@ -768,7 +762,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	}
 
 	/* Password right. A remembered device skips the code. */
-	mfad_auth_rehash(c, &a);
+	mfad_auth_rehash(c, a);
 	memset(&l, 0, sizeof(l));
 	if (qp->device[0] != '\0' && conf->remember_days > 0) {
 		mfad_device_hash(ctx->keys, qp->user, ctx->hostname, qp->device,
@@ -781,14 +775,14 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			    qp->service, qp->rhost, "success",
 			    "method=device" };
 
-			a.last_login = now;
+			a->last_login = now;
 			d.last_used = now;
 			if (mfad_store_full_recently())
 				r = MSS_ERR_MAPFULL;
 			else if ((r = mfad_acct_failures_clear(rq->txn,
-			    ctx->store, a.user, &a)) == 0 &&
-			    (r = mfad_acct_put(rq->txn, ctx->store, &a,
-			    a.email)) == 0 &&
+			    ctx->store, a->user, a)) == 0 &&
+			    (r = mfad_acct_put(rq->txn, ctx->store, a,
+			    a->email)) == 0 &&
 			    (r = mfad_device_put(rq->txn, ctx->store, devhash,
 			    &d)) == 0 &&
 			    (r = mfad_audit(ctx, rq->txn, &ev)) == 0)
@@ -819,7 +813,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			if (quiet && c->nh[0] == '\0')
 				mfad_rq_lazy(rq);
 			r = mfad_reply_auth_lang(rep, rtype, MSS_AUTH_OK, "",
-			    "", 0, 0, 0, mfad_acct_reply_lang(&a));
+			    "", 0, 0, 0, mfad_acct_reply_lang(a));
 			goto out;
 		}
 		if (r != 0 && r != MSS_ERR_NOTFOUND)
@@ -830,9 +824,9 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 		goto out;
 	}
 
-	if (mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
+	if (mfad_acct_rule_throttle(conf, a, now, &wait) != 0) {
 		/* A live code to continue with rather than a wait. */
-		r = mfad_auth_takeover(rq, c, &a, has_dev, now);
+		r = mfad_auth_takeover(rq, c, a, has_dev, now);
 		if (r == MSS_ERR_THROTTLED) {
 			r = mfad_auth_busy(rq, qp);
 			goto out;
@@ -840,20 +834,20 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 		if (r != MSS_ERR_NOTFOUND)
 			goto out_txn;	/* done (ended), or failed */
 		/* None: the owner is told that the password was right. */
-		r = mfad_auth_throttle_notice(ctx, rq->txn, qp, &a, now,
+		r = mfad_auth_throttle_notice(ctx, rq->txn, qp, a, now,
 		    &queued);
 		if (r == MSS_ERR_THROTTLED) {
 			r = mfad_auth_busy(rq, qp);
 			goto out;
 		}
 		if (r != 0 ||
-		    (r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) != 0)
+		    (r = mfad_acct_put(rq->txn, ctx->store, a, a->email)) != 0)
 			goto out_txn;
 		/* An account with recovery codes still gets a code prompt,
 		 * for one of them: no new mail is needed for that. */
-		if (kind == MFAD_LOGIN_SIGNIN && a.nrecovery > 0) {
+		if (kind == MFAD_LOGIN_SIGNIN && a->nrecovery > 0) {
 			mfad_login_init(ctx, &l, kind, &c->peer, qp->user,
-			    qp->service, qp->rhost, a.email,
+			    qp->service, qp->rhost, a->email,
 			    has_dev ? qp->device : "", now);
 			mfad_login_no_code(ctx, &l, now);
 			mfad_token_new(token, hex);
@@ -873,49 +867,47 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			r = mfad_reply_auth_lang(rep, rtype,
 			    MSS_AUTH_THROTTLED, hex, l.masked,
 			    mfad_minutes(conf), l.mail, wait,
-			    mfad_acct_reply_lang(&a));
+			    mfad_acct_reply_lang(a));
 		} else
 			r = mfad_commit_throttled(rq, qp->user,
 			    qp->service, qp->rhost, wait,
-			    mfad_acct_reply_lang(&a));
+			    mfad_acct_reply_lang(a));
 		if (r == 0 && queued)
 			mfad_outbox_kick(ctx->outbox);
 		goto out;
 	}
 
 	mfad_login_init(ctx, &l, kind, &c->peer, qp->user,
-	    qp->service, qp->rhost, a.email, has_dev ? qp->device : "", now);
+	    qp->service, qp->rhost, a->email, has_dev ? qp->device : "", now);
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_login_send_code(ctx, rq->txn, &a, &l, token, key, now);
+	r = mfad_login_send_code(ctx, rq->txn, a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
 		r = mfad_auth_busy(rq, qp);
 		goto out;
 	}
 	if (r != 0 ||
-	    (r = mfad_login_acct_send(rq->txn, ctx, &a, &l, now)) != 0)
+	    (r = mfad_login_acct_send(rq->txn, ctx, a, &l, now)) != 0)
 		goto out_txn;
 	/* The newest sign-in: a later login may take its code over. */
-	a.has_cur_login = 1;
-	memcpy(a.cur_login, key, sizeof(a.cur_login));
+	a->has_cur_login = 1;
+	memcpy(a->cur_login, key, sizeof(a->cur_login));
 	{
 		struct mfad_audit_ev ev = { "code_sent", qp->user, qp->service,
 		    qp->rhost, "info", NULL };
 
 		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_acct_put(rq->txn, ctx->store, &a,
-		    a.email)) != 0 ||
+		    (r = mfad_acct_put(rq->txn, ctx->store, a,
+		    a->email)) != 0 ||
 		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out_txn;
 	}
 	r = mfad_commit_code_sent(rq, hex, l.masked,
-	    mfad_acct_reply_lang(&a));
+	    mfad_acct_reply_lang(a));
 	goto out;
 out_txn:
 	mfad_rq_abort(rq);
 out:
-	if (found)
-		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	sodium_memzero(hex, sizeof(hex));
 	return r;
@@ -994,12 +986,11 @@ int
 mfad_auth_code(struct mfad_rq *rq)
 {
 	struct mfad_ctx *ctx = rq->ctx;
-	const struct mfad_peer *peer = rq->peer;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], h[32];
 	char *hex = NULL, *code = NULL, norm[MFAD_RECOVERY_CHARS + 1];
 	const char *event, *result = "failure", *detail = NULL;
@@ -1007,7 +998,7 @@ mfad_auth_code(struct mfad_rq *rq)
 	uint32_t left = 0;
 	uint64_t now = mfad_clock_real_s();
 	enum mfad_login_gate gate;
-	int r, match, have_acct = 0, locked_now = 0, recovered = 0;
+	int r, match, locked_now = 0, recovered = 0;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &code, MSS_CODE_ANSWER_MAX)) != 0 ||
@@ -1015,7 +1006,7 @@ mfad_auth_code(struct mfad_rq *rq)
 		goto out;
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l, &a);
+	r = mfad_login_open(rq, hex, token, key, &l);
 	if (r == MSS_ERR_NOTFOUND) {
 		mfad_rq_abort(rq);
 		r = mfad_reply_code(rep, rtype, MSS_CODE_BADLOGIN, 0, 0, 0, 0,
@@ -1024,9 +1015,8 @@ mfad_auth_code(struct mfad_rq *rq)
 	}
 	if (r != 0)
 		goto out;
-	have_acct = 1;
-	mfad_acct_rule_expire_lock(&a, now);
-	switch ((gate = mfad_login_rule_gate(&l, &a, now))) {
+	mfad_acct_rule_expire_lock(a, now);
+	switch ((gate = mfad_login_rule_gate(&l, a, now))) {
 	case MFAD_LOGIN_GATE_MOVED:
 		/* A newer login took this code over; nothing is checked. */
 		event = "code_moved";
@@ -1066,7 +1056,7 @@ mfad_auth_code(struct mfad_rq *rq)
 		    mfad_recovery_norm(code, norm) == 0) {
 			mfad_recovery_hash(ctx->keys, l.user, norm, h);
 			r = mfad_acct_recovery_take(rq->txn, ctx->store,
-			    l.user, h, &a);
+			    l.user, h, a);
 			match = recovered = r == 0;
 			if (r == MSS_ERR_NOTFOUND)
 				r = 0;
@@ -1082,12 +1072,12 @@ mfad_auth_code(struct mfad_rq *rq)
 			result = "success";
 			if (l.kind == MFAD_LOGIN_SIGNIN &&
 			    (r = mfad_acct_failures_clear(rq->txn,
-			    ctx->store, l.user, &a)) != 0) {
+			    ctx->store, l.user, a)) != 0) {
 				sodium_memzero(h, sizeof(h));
 				goto out;
 			}
 			if (l.kind == MFAD_LOGIN_SIGNIN) {
-				a.last_login = now;
+				a->last_login = now;
 				event = "login_ok";
 				detail = recovered ? "method=recovery" :
 				    "method=code";
@@ -1105,9 +1095,9 @@ mfad_auth_code(struct mfad_rq *rq)
 			 * enrollment counts against its login alone, so that
 			 * a real one and a decoy answer alike. */
 			if (l.kind == MFAD_LOGIN_SIGNIN) {
-				locked_now = mfad_acct_rule_fail(conf, &a, now);
+				locked_now = mfad_acct_rule_fail(conf, a, now);
 				if ((r = mfad_login_acct_fail(rq->txn, ctx,
-				    &a, locked_now, now)) != 0) {
+				    a, locked_now, now)) != 0) {
 					sodium_memzero(h, sizeof(h));
 					goto out;
 				}
@@ -1128,17 +1118,17 @@ mfad_auth_code(struct mfad_rq *rq)
 		    result, detail };
 
 		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_login_acct_save(rq->txn, ctx, &a, &l)) != 0 ||
+		    (r = mfad_login_acct_save(rq->txn, ctx, a, &l)) != 0 ||
 		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
 	/* The owner hears of it: no code was mailed for this sign-in. Fail
 	 * closed: no notice, no use (the global ceiling is full). */
-	if (recovered && (r = mfad_recovery_used(ctx, rq->txn, &a, &l,
+	if (recovered && (r = mfad_recovery_used(ctx, rq->txn, a, &l,
 	    now)) != 0)
 		goto out;
 	if (locked_now && l.kind != MFAD_LOGIN_DECOY &&
-	    (r = mfad_lock_event(ctx, rq->txn, &a, locked_now, l.service,
+	    (r = mfad_lock_event(ctx, rq->txn, a, locked_now, l.service,
 	    l.rhost)) != 0)
 		goto out;
 	if ((r = mfad_rq_end(rq, 1)) != 0)
@@ -1154,11 +1144,9 @@ mfad_auth_code(struct mfad_rq *rq)
 	    MSS_NEXT_DONE : l.kind == MFAD_LOGIN_ENROLL ? MSS_NEXT_ENROLL :
 	    l.kind == MFAD_LOGIN_RESET ? MSS_NEXT_RESET : MSS_NEXT_DONE,
 	    res == MSS_CODE_OK && l.kind != MFAD_LOGIN_DECOY ?
-	    mfad_acct_reply_lang(&a) : "");
+	    mfad_acct_reply_lang(a) : "");
 out:
 	mfad_rq_abort(rq);
-	if (have_acct)
-		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	mss_str_free(hex);
 	mss_str_free(code);
@@ -1169,24 +1157,23 @@ int
 mfad_auth_resend(struct mfad_rq *rq)
 {
 	struct mfad_ctx *ctx = rq->ctx;
-	const struct mfad_peer *peer = rq->peer;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL;
 	uint32_t wait;
 	uint64_t now = mfad_clock_real_s();
-	int r, have_acct = 0;
+	int r;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l, &a);
+	r = mfad_login_open(rq, hex, token, key, &l);
 	if (r == MSS_ERR_NOTFOUND) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
 		    0, 0);
@@ -1194,8 +1181,7 @@ mfad_auth_resend(struct mfad_rq *rq)
 	}
 	if (r != 0)
 		goto out;
-	have_acct = 1;
-	mfad_acct_rule_expire_lock(&a, now);
+	mfad_acct_rule_expire_lock(a, now);
 	if (l.state != MFAD_LOGIN_PENDING) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_EXPIRED, "", "", 0,
 		    0, 0);
@@ -1203,44 +1189,42 @@ mfad_auth_resend(struct mfad_rq *rq)
 	}
 	/* A login of the empty-password path has its own throttle. */
 	if (l.has_tkey) {
-		r = mfad_code_resend(rq, &a, &l, token, key, hex);
+		r = mfad_code_resend(rq, a, &l, token, key, hex);
 		goto out;
 	}
-	if (mfad_acct_rule_is_locked(&a, now)) {
+	if (mfad_acct_rule_is_locked(a, now)) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_DENIED, "", "", 0, 0,
 		    0);
 		goto out;
 	}
 	if (l.kind != MFAD_LOGIN_DECOY &&
-	    mfad_acct_rule_throttle(conf, &a, now, &wait) != 0) {
+	    mfad_acct_rule_throttle(conf, a, now, &wait) != 0) {
 		r = mfad_commit_throttled(rq, l.user, l.service, l.rhost,
 		    wait, "");
 		goto out;
 	}
 	/* The new code replaces the old one: its hash is overwritten. */
-	r = mfad_login_send_code(ctx, rq->txn, &a, &l, token, key, now);
+	r = mfad_login_send_code(ctx, rq->txn, a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {
 		r = mfad_reply_auth(rep, rtype, MSS_AUTH_THROTTLED, "", "", 0,
 		    0, 60);
 		goto out;
 	}
 	if (r != 0 ||
-	    (r = mfad_login_acct_send(rq->txn, ctx, &a, &l, now)) != 0)
+	    (r = mfad_login_acct_send(rq->txn, ctx, a, &l, now)) != 0)
 		goto out;
 	{
 		struct mfad_audit_ev ev = { "code_resent", l.user, l.service,
 		    l.rhost, "info", NULL };
 
 		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_login_acct_save(rq->txn, ctx, &a, &l)) != 0 ||
+		    (r = mfad_login_acct_save(rq->txn, ctx, a, &l)) != 0 ||
 		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
 	r = mfad_commit_code_sent(rq, hex, l.masked, "");
 out:
 	mfad_rq_abort(rq);
-	if (have_acct)
-		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	mss_str_free(hex);
 	return r;
@@ -1250,28 +1234,25 @@ int
 mfad_auth_remember(struct mfad_rq *rq)
 {
 	struct mfad_ctx *ctx = rq->ctx;
-	const struct mfad_peer *peer = rq->peer;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	struct mfad_device d;
 	struct mfad_mail_vars vars;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL;
 	uint64_t now = mfad_clock_real_s();
-	int r, have_acct = 0;
+	int r;
 
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l,
-	    &a)) != 0)
+	if ((r = mfad_login_open(rq, hex, token, key, &l)) != 0)
 		goto out;
-	have_acct = 1;
 	if (!((l.kind == MFAD_LOGIN_SIGNIN &&
 	    l.state == MFAD_LOGIN_VERIFIED) || (l.kind == MFAD_LOGIN_ENROLL &&
 	    l.state == MFAD_LOGIN_ENROLLED)) || !l.has_device ||
@@ -1301,8 +1282,8 @@ mfad_auth_remember(struct mfad_rq *rq)
 		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
-	r = mfad_outbox_queue(ctx, rq->txn, MFAD_MAIL_DEVICE, a.user, a.email,
-	    a.lang, &vars, now + 86400, NULL);
+	r = mfad_outbox_queue(ctx, rq->txn, MFAD_MAIL_DEVICE, a->user, a->email,
+	    a->lang, &vars, now + 86400, NULL);
 	if (r != 0 && r != MSS_ERR_THROTTLED)
 		goto out;
 	if ((r = mfad_rq_end(rq, 1)) != 0)
@@ -1311,8 +1292,6 @@ mfad_auth_remember(struct mfad_rq *rq)
 	r = mfad_reply_result(rep, rtype, 0, "device remembered");
 out:
 	mfad_rq_abort(rq);
-	if (have_acct)
-		mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	mss_str_free(hex);
 	return r;
@@ -1324,7 +1303,6 @@ mfad_auth_acct(struct mfad_rq *rq)
 	struct mfad_ctx *ctx = rq->ctx;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
-	struct mfad_acct a;
 	char *service = NULL, *user = NULL;
 	uint8_t state;
 	int r;
@@ -1338,17 +1316,15 @@ mfad_auth_acct(struct mfad_rq *rq)
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(rq->txn, ctx->store, user, &a);
+	    mfad_rq_acct_load(rq, user);
 	mfad_rq_abort(rq);
 	if (r == MSS_ERR_NOTFOUND)
 		state = MSS_ACCT_UNKNOWN;
 	else if (r != 0)
 		goto out;
-	else {
-		state = mfad_acct_rule_wire_state(ctx->conf, &a,
+	else
+		state = mfad_acct_rule_wire_state(ctx->conf, &rq->acct,
 		    mfad_clock_real_s());
-		mfad_acct_wipe(&a);
-	}
 	/* Invited and unknown accounts are asked about before every login;
 	 * only a refusal of an existing account is worth a record, and one
 	 * a minute of them: else a locked account would answer later than

@@ -55,13 +55,19 @@ mfad_rq_lazy(struct mfad_rq *rq)
 		rq->lazy = 1;
 }
 
+void
+mfad_rq_acct_drop(struct mfad_rq *rq)
+{
+	sodium_memzero(&rq->acct, sizeof(rq->acct));
+	rq->has_acct = 0;
+}
+
 int
 mfad_rq_acct_load(struct mfad_rq *rq, const char *user)
 {
 	int r;
 
-	sodium_memzero(&rq->acct, sizeof(rq->acct));
-	rq->has_acct = 0;
+	mfad_rq_acct_drop(rq);
 	if (rq->txn == NULL) {
 		mfad_log(LOG_ERR, "request: an account read outside its "
 		    "transaction");
@@ -69,7 +75,7 @@ mfad_rq_acct_load(struct mfad_rq *rq, const char *user)
 	}
 	if ((r = mfad_acct_get(rq->txn, rq->ctx->store, user,
 	    &rq->acct)) != 0) {
-		sodium_memzero(&rq->acct, sizeof(rq->acct));
+		mfad_rq_acct_drop(rq);
 		return r;
 	}
 	rq->has_acct = 1;
@@ -80,8 +86,7 @@ void
 mfad_rq_done(struct mfad_rq *rq)
 {
 	mfad_rq_abort(rq);
-	sodium_memzero(&rq->acct, sizeof(rq->acct));
-	rq->has_acct = 0;
+	mfad_rq_acct_drop(rq);
 }
 
 int

@@ -101,6 +101,9 @@ void mfad_rq_lazy(struct mfad_rq *rq);
  * holds nothing.
  */
 int mfad_rq_acct_load(struct mfad_rq *rq, const char *user) MSS_WUR;
+/* Wipes rq->acct whole before the end, where a handler is done with it
+ * before slow work (a password hash). */
+void mfad_rq_acct_drop(struct mfad_rq *rq);
 /*
  * The request's end, which the dispatcher calls after its handler: aborts
  * a transaction left open (mfad_rq_abort) and wipes rq->acct whole.

@@ -199,7 +199,7 @@ mfad_reset_start(struct mfad_rq *rq)
 	struct mss_buf *req = rq->in;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_auth_req q;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	struct mfad_login l;
 	struct mfad_throttle_rec t, u;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32], kind;
@@ -209,7 +209,7 @@ mfad_reset_start(struct mfad_rq *rq)
 	uint64_t now = mfad_clock_real_s();
 	int r, found = 0;
 
-	memset(&a, 0, sizeof(a));
+	memset(a, 0, sizeof(*a));
 	memset(token, 0, sizeof(token));
 	memset(hex, 0, sizeof(hex));
 	if ((r = mfad_auth_req_parse(req, &q, 0)) != 0)
@@ -219,13 +219,13 @@ mfad_reset_start(struct mfad_rq *rq)
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
 	r = strlen(q.user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(rq->txn, ctx->store, q.user, &a);
+	    mfad_rq_acct_load(rq, q.user);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
 	if (!found)
-		memset(&a, 0, sizeof(a));
-	kind = mfad_reset_kind(conf, &a, found, q.email, q.flags, now, &why);
+		memset(a, 0, sizeof(*a));
+	kind = mfad_reset_kind(conf, a, found, q.email, q.flags, now, &why);
 	/*
 	 * The masked address always comes from what was typed, so that a
 	 * real login and a decoy cannot differ even in letter case.
@@ -243,7 +243,7 @@ mfad_reset_start(struct mfad_rq *rq)
 		goto out;
 	mfad_token_new(token, hex);
 	mfad_token_key(token, key);
-	r = mfad_reset_send(ctx, rq->txn, &a, &l, token, key, q.lang, &t, &u,
+	r = mfad_reset_send(ctx, rq->txn, a, &l, token, key, q.lang, &t, &u,
 	    now);
 	if (r == MSS_ERR_THROTTLED) {
 		/* The ceiling filled since it was read: rare, and the same
@@ -273,7 +273,6 @@ mfad_reset_start(struct mfad_rq *rq)
 	r = mfad_commit_code_sent(rq, hex, l.masked, "");
 out:
 	mfad_rq_abort(rq);
-	mfad_acct_wipe(&a);
 	sodium_memzero(token, sizeof(token));
 	sodium_memzero(hex, sizeof(hex));
 	mfad_auth_req_free(&q);
@@ -355,18 +354,17 @@ int
 mfad_set_password(struct mfad_rq *rq)
 {
 	struct mfad_ctx *ctx = rq->ctx;
-	const struct mfad_peer *peer = rq->peer;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
 	const struct mfad_conf *conf = ctx->conf;
 	struct mfad_login l;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	uint8_t token[MFAD_TOKEN_BYTES], key[32];
 	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[128];
 	enum mss_pw_reason reason;
 	uint64_t now = mfad_clock_real_s();
 	unsigned n = 0;
-	int r, have = 0, cleared;
+	int r, cleared;
 
 	hash[0] = '\0';
 	if ((r = mss_buf_get_str(req, &hex, MSS_STR_MAX)) != 0 ||
@@ -377,19 +375,17 @@ mfad_set_password(struct mfad_rq *rq)
 	/* Check, then hash with no transaction open, then check again. */
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l, &a);
+	r = mfad_login_open(rq, hex, token, key, &l);
 	mfad_rq_abort(rq);
 	if (r == MSS_ERR_NOTFOUND || (r == 0 && !mfad_login_rule_may_set(&l, now))) {
-		if (r == 0)
-			mfad_acct_wipe(&a);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
 		    "no login may set a password here");
 		goto out;
 	}
 	if (r != 0)
 		goto out;
-	r = mfad_pw_policy(conf, a.user, a.email, pw, &reason);
-	mfad_acct_wipe(&a);
+	r = mfad_pw_policy(conf, a->user, a->email, pw, &reason);
+	mfad_rq_acct_drop(rq);
 	if (r != 0) {
 		struct mfad_audit_ev ev = { "password_refused", l.user,
 		    l.service, l.rhost, "failure",
@@ -404,26 +400,24 @@ mfad_set_password(struct mfad_rq *rq)
 
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_login_open(ctx, peer, rq->txn, hex, token, key, &l,
-	    &a)) != 0)
+	if ((r = mfad_login_open(rq, hex, token, key, &l)) != 0)
 		goto out;
-	have = 1;
 	/* An admin lock that came after the code is not undone here. */
-	if (!mfad_login_rule_may_set(&l, now) || a.state == MFAD_ACCT_LOCKED ||
-	    a.state == MFAD_ACCT_DISABLED) {
+	if (!mfad_login_rule_may_set(&l, now) || a->state == MFAD_ACCT_LOCKED ||
+	    a->state == MFAD_ACCT_DISABLED) {
 		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND,
 		    "no login may set a password here");
 		goto out;
 	}
 	/* The mailbox is proven: a lockout after failures ends with the
 	 * new password, and the record says so. */
-	cleared = a.locked_until > now || a.failures > 0;
-	memcpy(a.pwhash, hash, sizeof(hash));
-	if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a.user,
-	    &a)) != 0)
+	cleared = a->locked_until > now || a->failures > 0;
+	memcpy(a->pwhash, hash, sizeof(hash));
+	if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a->user,
+	    a)) != 0)
 		goto out;
 	/* A new password ends every remembered device (SECURITY 17). */
-	if ((r = mfad_device_revoke_all(rq->txn, ctx->store, a.user, &n)) != 0)
+	if ((r = mfad_device_revoke_all(rq->txn, ctx->store, a->user, &n)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "devices_revoked=%u%s", n,
 	    cleared ? ", lock and failures cleared" : "");
@@ -432,18 +426,18 @@ mfad_set_password(struct mfad_rq *rq)
 	 * A reset keeps them (they replace the mailbox, not the password),
 	 * and so does a first enrollment (an admin may hand them over
 	 * with the invitation). */
-	if (l.kind == MFAD_LOGIN_ENROLL && a.enrolled != 0 &&
-	    a.nrecovery > 0) {
+	if (l.kind == MFAD_LOGIN_ENROLL && a->enrolled != 0 &&
+	    a->nrecovery > 0) {
 		snprintf(detail + strlen(detail), sizeof(detail) -
 		    strlen(detail), ", recovery_revoked=%u",
-		    (unsigned)a.nrecovery);
-		mfad_acct_recovery_set(&a, NULL, 0);
+		    (unsigned)a->nrecovery);
+		mfad_acct_recovery_set(a, NULL, 0);
 	}
 	if (l.kind == MFAD_LOGIN_ENROLL) {
-		a.state = MFAD_ACCT_ACTIVE;
-		a.reenroll = 0;
-		a.enrolled = now;
-		a.last_login = now;
+		a->state = MFAD_ACCT_ACTIVE;
+		a->reenroll = 0;
+		a->enrolled = now;
+		a->last_login = now;
 		l.state = MFAD_LOGIN_ENROLLED;
 	} else
 		l.state = MFAD_LOGIN_DONE;
@@ -452,12 +446,12 @@ mfad_set_password(struct mfad_rq *rq)
 		    "enrolled" : "password_reset", l.user, l.service, l.rhost,
 		    "success", detail };
 
-		if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
-		    a.email)) != 0 ||
+		if ((r = mfad_acct_put(rq->txn, ctx->store, a,
+		    a->email)) != 0 ||
 		    (r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
 		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0 ||
 		    (r = mfad_notice(ctx, rq->txn, l.kind == MFAD_LOGIN_ENROLL ?
-		    MFAD_MAIL_ENROLLED : MFAD_MAIL_PASSWORD_CHANGED, &a,
+		    MFAD_MAIL_ENROLLED : MFAD_MAIL_PASSWORD_CHANGED, a,
 		    &l, now)) != 0)
 			goto out;
 	}
@@ -468,8 +462,6 @@ mfad_set_password(struct mfad_rq *rq)
 	r = mfad_reply_result(rep, rtype, 0, "password set");
 out:
 	mfad_rq_abort(rq);
-	if (have)
-		mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
 	sodium_memzero(token, sizeof(token));
 	mss_str_free(hex);
@@ -486,14 +478,14 @@ mfad_change_password(struct mfad_rq *rq)
 	const struct mfad_conf *conf = ctx->conf;
 	char *service = NULL, *user = NULL, *old = NULL, *pw = NULL;
 	char hash[MFAD_HASH_MAX], nh[MFAD_HASH_MAX];
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	enum mss_pw_reason reason;
 	const char *why = NULL;
 	uint64_t now = mfad_clock_real_s();
 	int r, found = 0, ok, locked_now = 0;
 
 	hash[0] = nh[0] = '\0';
-	memset(&a, 0, sizeof(a));
+	memset(a, 0, sizeof(*a));
 	if ((r = mss_buf_get_str(req, &service, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &old, MSS_PASS_MAX)) != 0 ||
@@ -505,26 +497,26 @@ mfad_change_password(struct mfad_rq *rq)
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(rq->txn, ctx->store, user, &a);
+	    mfad_rq_acct_load(rq, user);
 	mfad_rq_abort(rq);
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
-	if (found && a.state == MFAD_ACCT_ACTIVE)
-		memcpy(hash, a.pwhash, sizeof(hash));
+	if (found && a->state == MFAD_ACCT_ACTIVE)
+		memcpy(hash, a->pwhash, sizeof(hash));
 	ok = mfad_pw_verify(conf, hash, old);
 	/* A refusal by policy already says that the old password was right:
 	 * the account's language tells nothing more. */
-	if (ok && (r = mfad_pw_policy(conf, user, found ? a.email : "", pw,
+	if (ok && (r = mfad_pw_policy(conf, user, found ? a->email : "", pw,
 	    &reason)) != 0) {
 		if ((r = mfad_reply_pw_refused(rep, rtype, reason)) == 0)
-			r = mss_buf_put_str(rep, mfad_acct_reply_lang(&a));
+			r = mss_buf_put_str(rep, mfad_acct_reply_lang(a));
 		goto out;
 	}
 	if (ok && strcmp(old, pw) == 0) {
 		if ((r = mfad_reply_pw_refused(rep, rtype,
 		    MSS_PW_SAME_AS_OLD)) == 0)
-			r = mss_buf_put_str(rep, mfad_acct_reply_lang(&a));
+			r = mss_buf_put_str(rep, mfad_acct_reply_lang(a));
 		goto out;
 	}
 	if (ok && (r = mfad_pw_hash(conf, pw, nh)) != 0)
@@ -532,21 +524,20 @@ mfad_change_password(struct mfad_rq *rq)
 
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = found ? mfad_acct_get(rq->txn, ctx->store, user,
-	    &a) : MSS_ERR_NOTFOUND;
+	r = found ? mfad_rq_acct_load(rq, user) : MSS_ERR_NOTFOUND;
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
 		goto out;
 	found = r == 0;
 	if (found) {
-		mfad_acct_rule_expire_lock(&a, now);
-		if (sodium_memcmp(hash, a.pwhash, sizeof(hash)) != 0)
+		mfad_acct_rule_expire_lock(a, now);
+		if (sodium_memcmp(hash, a->pwhash, sizeof(hash)) != 0)
 			ok = 0;
-		if (mfad_acct_rule_is_locked(&a, now))
+		if (mfad_acct_rule_is_locked(a, now))
 			why = "account locked";
 		else if (!ok) {
 			why = "wrong password";
-			locked_now = mfad_acct_rule_fail(conf, &a, now);
-			if ((r = mfad_login_acct_fail(rq->txn, ctx, &a,
+			locked_now = mfad_acct_rule_fail(conf, a, now);
+			if ((r = mfad_login_acct_fail(rq->txn, ctx, a,
 			    locked_now, now)) != 0)
 				goto out;
 		}
@@ -556,10 +547,11 @@ mfad_change_password(struct mfad_rq *rq)
 		struct mfad_audit_ev ev = { "password_change_denied", user,
 		    service, "", "failure", why };
 
-		if ((found && (r = mfad_acct_put(rq->txn, ctx->store, &a,
-		    a.email)) != 0) || (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
+		if ((found && (r = mfad_acct_put(rq->txn, ctx->store, a,
+		    a->email)) != 0) ||
+		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
-		if (locked_now && (r = mfad_lock_event(ctx, rq->txn, &a,
+		if (locked_now && (r = mfad_lock_event(ctx, rq->txn, a,
 		    locked_now, service, "")) != 0)
 			goto out;
 		r = mfad_rq_end(rq, 1);
@@ -568,19 +560,19 @@ mfad_change_password(struct mfad_rq *rq)
 			    "authentication failed");
 		goto out;
 	}
-	memcpy(a.pwhash, nh, sizeof(nh));
-	if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a.user,
-	    &a)) != 0)
+	memcpy(a->pwhash, nh, sizeof(nh));
+	if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a->user,
+	    a)) != 0)
 		goto out;
 	{
 		struct mfad_audit_ev ev = { "password_changed", user, service,
 		    "", "success", NULL };
 
-		if ((r = mfad_acct_put(rq->txn, ctx->store, &a,
-		    a.email)) != 0 ||
+		if ((r = mfad_acct_put(rq->txn, ctx->store, a,
+		    a->email)) != 0 ||
 		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0 ||
 		    (r = mfad_notice(ctx, rq->txn, MFAD_MAIL_PASSWORD_CHANGED,
-		    &a,
+		    a,
 		    NULL, now)) != 0)
 			goto out;
 	}
@@ -589,10 +581,9 @@ mfad_change_password(struct mfad_rq *rq)
 		goto out;
 	mfad_outbox_kick(ctx->outbox);
 	if ((r = mfad_reply_result(rep, rtype, 0, "password changed")) == 0)
-		r = mss_buf_put_str(rep, mfad_acct_reply_lang(&a));
+		r = mss_buf_put_str(rep, mfad_acct_reply_lang(a));
 out:
 	mfad_rq_abort(rq);
-	mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
 	sodium_memzero(nh, sizeof(nh));
 	mss_str_free(service);

@@ -200,27 +200,29 @@ mfad_login_acct_save(struct mfad_txn *txn, struct mfad_ctx *ctx,
 }
 
 int
-mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mfad_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
-    uint8_t key[32], struct mfad_login *l, struct mfad_acct *a)
+mfad_login_open(struct mfad_rq *rq, const char *hex,
+    uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32], struct mfad_login *l)
 {
+	struct mfad_acct *a = &rq->acct;
 	int r;
 
 	if (mfad_token_parse(hex, token) != 0)
 		return MSS_ERR_NOTFOUND;
 	mfad_token_key(token, key);
-	if ((r = mfad_login_get(txn, ctx->store, key, l)) != 0)
+	if ((r = mfad_login_get(rq->txn, rq->ctx->store, key, l)) != 0)
 		return r;
 	/* A login continues only from the caller that started it, or a
 	 * trusted PAM caller. */
-	if (!(peer->roles & MFAD_ROLE_PAM) && l->caller_uid != peer->uid)
+	if (!(rq->peer->roles & MFAD_ROLE_PAM) &&
+	    l->caller_uid != rq->peer->uid)
 		return MSS_ERR_PERM;
 	if (l->kind == MFAD_LOGIN_DECOY) {
 		/* A stand-in account that is never stored. */
-		memset(a, 0, sizeof(*a));
+		sodium_memzero(a, sizeof(*a));
 		mfad_str_copy(a->user, sizeof(a->user), l->user);
 		a->state = MFAD_ACCT_ACTIVE;
+		rq->has_acct = 1;
 		return 0;
 	}
-	return mfad_acct_get(txn, ctx->store, l->user, a);
+	return mfad_rq_acct_load(rq, l->user);
 }

@@ -89,12 +89,13 @@ int mfad_login_acct_fail(struct mfad_txn *txn, struct mfad_ctx *ctx,
 int mfad_login_acct_save(struct mfad_txn *txn, struct mfad_ctx *ctx,
     const struct mfad_acct *a, const struct mfad_login *l) MSS_WUR;
 /*
- * Opens the login named by hex for this peer: fills token, key, l and its
- * account a (a stand-in for a decoy). MSS_ERR_NOTFOUND for a malformed or
- * unknown login, MSS_ERR_PERM when the peer did not start it.
+ * Opens the login named by hex for rq's peer, in rq's transaction: fills
+ * token, key, l and the request's account rq->acct (a stand-in for a
+ * decoy). MSS_ERR_NOTFOUND for a malformed or unknown login, MSS_ERR_PERM
+ * when the peer did not start it.
  */
-int mfad_login_open(struct mfad_ctx *ctx, const struct mfad_peer *peer,
-    struct mfad_txn *txn, const char *hex, uint8_t token[MFAD_TOKEN_BYTES],
-    uint8_t key[32], struct mfad_login *l, struct mfad_acct *a) MSS_WUR;
+int mfad_login_open(struct mfad_rq *rq, const char *hex,
+    uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32], struct mfad_login *l)
+    MSS_WUR;
 
 #endif /* MFAD_LOGIN_H */
