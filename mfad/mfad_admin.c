@@ -38,19 +38,19 @@
 #define MFAD_KEYFILE_MAX	256
 
 /*
- * Reads user's account into a: 0 when found; MSS_ERR_NOTFOUND once the
- * "no such user" answer is in rep; another error otherwise.
+ * Reads user's account into the request's (rq->acct): 0 when found;
+ * MSS_ERR_NOTFOUND once the "no such user" answer is in rq->out; another
+ * error otherwise.
  */
 static int MSS_WUR
-mfad_admin_find(struct mfad_txn *txn, struct mfad_ctx *ctx, const char *user,
-    struct mfad_acct *a, struct mss_buf *rep, uint8_t *rtype)
+mfad_admin_find(struct mfad_rq *rq, const char *user)
 {
 	int r;
 
 	r = strlen(user) > MFAD_USER_MAX ? MSS_ERR_NOTFOUND :
-	    mfad_acct_get(txn, ctx->store, user, a);
-	if (r == MSS_ERR_NOTFOUND && (r = mfad_reply_result(rep, rtype,
-	    MSS_ERR_NOTFOUND, "no such user")) == 0)
+	    mfad_rq_acct_load(rq, user);
+	if (r == MSS_ERR_NOTFOUND && (r = mfad_reply_result(rq->out,
+	    &rq->rtype, MSS_ERR_NOTFOUND, "no such user")) == 0)
 		return MSS_ERR_NOTFOUND;
 	return r;
 }
@@ -252,11 +252,10 @@ mfad_admin_user_add(struct mfad_rq *rq)
 	char hash[MFAD_HASH_MAX], owner[MFAD_USER_MAX + 1], msg[300];
 	char bad[MSS_ADDR_WHY_MAX];
 	enum mss_pw_reason reason;
-	struct mfad_acct a, old;
+	struct mfad_acct *a = &rq->acct;
 	int r;
 
 	hash[0] = '\0';
-	memset(&a, 0, sizeof(a));
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &email, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &lang, MSS_STR_MAX)) != 0 ||
@@ -278,10 +277,9 @@ mfad_admin_user_add(struct mfad_rq *rq)
 	 * about the password; checked again in the transaction below. */
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	r = mfad_acct_get(rq->txn, ctx->store, user, &old);
+	r = mfad_rq_acct_load(rq, user);
 	mfad_rq_abort(rq);
 	if (r == 0) {
-		mfad_acct_wipe(&old);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
 		    "user already exists");
 		goto out;
@@ -299,29 +297,30 @@ mfad_admin_user_add(struct mfad_rq *rq)
 		if ((r = mfad_pw_hash(conf, pw, hash)) != 0)
 			goto out;
 	}
-	snprintf(a.user, sizeof(a.user), "%s", user);
-	snprintf(a.email, sizeof(a.email), "%s", email);
-	snprintf(a.lang, sizeof(a.lang), "%s", lang[0] ? lang :
-	    conf->language);
-	a.created = mfad_clock_real_s();
-	if (hash[0] != '\0') {
-		memcpy(a.pwhash, hash, sizeof(hash));
-		a.state = MFAD_ACCT_ACTIVE;
-		a.enrolled = a.created;
-	} else
-		a.state = MFAD_ACCT_INVITED;
 
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	r = mfad_acct_get(rq->txn, ctx->store, user, &old);
+	r = mfad_rq_acct_load(rq, user);
 	if (r == 0) {
-		mfad_acct_wipe(&old);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_EXISTS,
 		    "user already exists");
 		goto out;
 	}
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
+	/* None: the request's account becomes the new one. */
+	snprintf(a->user, sizeof(a->user), "%s", user);
+	snprintf(a->email, sizeof(a->email), "%s", email);
+	snprintf(a->lang, sizeof(a->lang), "%s", lang[0] ? lang :
+	    conf->language);
+	a->created = mfad_clock_real_s();
+	if (hash[0] != '\0') {
+		memcpy(a->pwhash, hash, sizeof(hash));
+		a->state = MFAD_ACCT_ACTIVE;
+		a->enrolled = a->created;
+	} else
+		a->state = MFAD_ACCT_INVITED;
+	rq->has_acct = 1;
 	r = mfad_acct_by_email(rq->txn, ctx->store, email, owner,
 	    sizeof(owner));
 	if (r == 0) {
@@ -331,14 +330,14 @@ mfad_admin_user_add(struct mfad_rq *rq)
 	}
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
-	if ((r = mfad_acct_put(rq->txn, ctx->store, &a, NULL)) != 0 ||
+	if ((r = mfad_acct_put(rq->txn, ctx->store, a, NULL)) != 0 ||
 	    (r = mfad_admin_event(ctx, rq->txn, peer, "user_added", user,
 	    hash[0] ? "state=active" : "state=invited")) != 0)
 		goto out;
 	if (hash[0] != '\0' && (r = mfad_admin_event(ctx, rq->txn, peer,
 	    "password_set", user, "via --password-stdin")) != 0)
 		goto out;
-	if (hash[0] == '\0' && (r = mfad_invite_mail(ctx, rq->txn, &a)) != 0)
+	if (hash[0] == '\0' && (r = mfad_invite_mail(ctx, rq->txn, a)) != 0)
 		goto out;
 	r = mfad_rq_end(rq, 1);
 	if (r != 0)
@@ -348,7 +347,6 @@ mfad_admin_user_add(struct mfad_rq *rq)
 	    "added (invited)");
 out:
 	mfad_rq_abort(rq);
-	mfad_acct_wipe(&a);
 	sodium_memzero(hash, sizeof(hash));
 	mss_str_free(user);
 	mss_str_free(email);
@@ -415,54 +413,53 @@ mfad_admin_user_op(struct mfad_rq *rq, uint8_t type)
 	struct mfad_ctx *ctx = rq->ctx;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	char *user = NULL, detail[64];
 	const char *event = NULL, *msg = NULL;
 	unsigned n = 0;
-	int r, have = 0;
+	int r;
 
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_end(req)) != 0)
 		goto out;
 	if ((r = mfad_rq_begin(rq, type == MSS_REQ_USER_SHOW)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq, user)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	have = 1;
 	detail[0] = '\0';
 	switch (type) {
 	case MSS_REQ_USER_SHOW:
 		*rtype = MSS_REP_USER;
-		r = mfad_put_user(rq->txn, ctx, rep, &a);
+		r = mfad_put_user(rq->txn, ctx, rep, a);
 		goto out;
 	case MSS_REQ_USER_DEL:
-		r = mfad_acct_del(rq->txn, ctx->store, &a);
+		r = mfad_acct_del(rq->txn, ctx->store, a);
 		event = "user_deleted";
 		msg = "deleted";
 		break;
 	case MSS_REQ_USER_LOCK:
-		a.state = MFAD_ACCT_LOCKED;
-		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
+		a->state = MFAD_ACCT_LOCKED;
+		r = mfad_acct_put(rq->txn, ctx->store, a, a->email);
 		event = "user_locked";
 		msg = "locked";
 		break;
 	case MSS_REQ_USER_UNLOCK:
 		/* Unlock ends an admin lock, a lockout and the mail
 		 * throttles alike: the helpdesk's one lever. */
-		if (a.state == MFAD_ACCT_LOCKED)
-			a.state = a.pwhash[0] ? MFAD_ACCT_ACTIVE :
+		if (a->state == MFAD_ACCT_LOCKED)
+			a->state = a->pwhash[0] ? MFAD_ACCT_ACTIVE :
 			    MFAD_ACCT_INVITED;
 		snprintf(detail, sizeof(detail), "failures=%u mails_cleared=%u",
-		    (unsigned)a.failures, (unsigned)a.nsends);
-		if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a.user,
-		    &a)) != 0)
+		    (unsigned)a->failures, (unsigned)a->nsends);
+		if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a->user,
+		    a)) != 0)
 			break;
-		a.nsends = 0;
-		memset(a.sends, 0, sizeof(a.sends));
-		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
+		a->nsends = 0;
+		memset(a->sends, 0, sizeof(a->sends));
+		r = mfad_acct_put(rq->txn, ctx->store, a, a->email);
 		event = "user_unlocked";
 		msg = "unlocked";
 		break;
@@ -470,33 +467,33 @@ mfad_admin_user_op(struct mfad_rq *rq, uint8_t type)
 		/* Kept, with its devices, until enabled again: while
 		 * disabled it cannot sign in, enroll or reset, and a
 		 * remembered device skips nothing. */
-		a.state = MFAD_ACCT_DISABLED;
-		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
+		a->state = MFAD_ACCT_DISABLED;
+		r = mfad_acct_put(rq->txn, ctx->store, a, a->email);
 		event = "user_disabled";
 		msg = "disabled";
 		break;
 	case MSS_REQ_USER_ENABLE:
 		/* Active again once it has a password, else invited; an
 		 * admin lock is for unlock to end. */
-		if (a.state == MFAD_ACCT_DISABLED) {
-			a.state = a.pwhash[0] ? MFAD_ACCT_ACTIVE :
+		if (a->state == MFAD_ACCT_DISABLED) {
+			a->state = a->pwhash[0] ? MFAD_ACCT_ACTIVE :
 			    MFAD_ACCT_INVITED;
-			msg = a.state == MFAD_ACCT_INVITED ?
+			msg = a->state == MFAD_ACCT_INVITED ?
 			    "enabled (invited)" : "enabled";
 		} else
 			msg = "not disabled: unchanged";
-		r = mfad_acct_put(rq->txn, ctx->store, &a, a.email);
+		r = mfad_acct_put(rq->txn, ctx->store, a, a->email);
 		event = "user_enabled";
 		break;
 	case MSS_REQ_USER_REENROLL:
 		/* Whatever stood in for the mailbox goes with the old
 		 * enrollment: devices and recovery codes. */
-		a.reenroll = 1;
+		a->reenroll = 1;
 		snprintf(detail, sizeof(detail), "recovery_revoked=%u",
-		    (unsigned)a.nrecovery);
-		mfad_acct_recovery_set(&a, NULL, 0);
-		if ((r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) == 0)
-			r = mfad_device_revoke_all(rq->txn, ctx->store, a.user,
+		    (unsigned)a->nrecovery);
+		mfad_acct_recovery_set(a, NULL, 0);
+		if ((r = mfad_acct_put(rq->txn, ctx->store, a, a->email)) == 0)
+			r = mfad_device_revoke_all(rq->txn, ctx->store, a->user,
 			    &n);
 		snprintf(detail + strlen(detail), sizeof(detail) -
 		    strlen(detail), " devices_revoked=%u", n);
@@ -508,12 +505,10 @@ mfad_admin_user_op(struct mfad_rq *rq, uint8_t type)
 		goto out;
 	}
 	if (r == 0)
-		r = mfad_admin_done(rq, event, a.user,
+		r = mfad_admin_done(rq, event, a->user,
 		    detail[0] ? detail : NULL, msg);
 out:
 	mfad_rq_abort(rq);
-	if (have)
-		mfad_acct_wipe(&a);
 	mss_str_free(user);
 	return r;
 }
@@ -531,14 +526,14 @@ mfad_admin_user_recovery(struct mfad_rq *rq)
 	const struct mfad_peer *peer = rq->peer;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	struct mfad_mail_vars vars;
 	uint8_t (*h)[MFAD_KEY_LEN] = NULL;
 	char (*codes)[MFAD_RECOVERY_TEXT + 1] = NULL;
 	char *user = NULL, detail[64], norm[MFAD_RECOVERY_CHARS + 1];
 	uint64_t now = mfad_clock_real_s();
 	uint32_t count, i, j;
-	int r, have = 0;
+	int r;
 
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_u32(req, &count)) != 0 ||
@@ -557,18 +552,17 @@ mfad_admin_user_recovery(struct mfad_rq *rq)
 	}
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq, user)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	have = 1;
 	if (count == 0) {
 		snprintf(detail, sizeof(detail), "count=%u",
-		    (unsigned)a.nrecovery);
-		mfad_acct_recovery_set(&a, NULL, 0);
-		if ((r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) == 0)
-			r = mfad_admin_done(rq, "recovery_revoked", a.user,
+		    (unsigned)a->nrecovery);
+		mfad_acct_recovery_set(a, NULL, 0);
+		if ((r = mfad_acct_put(rq->txn, ctx->store, a, a->email)) == 0)
+			r = mfad_admin_done(rq, "recovery_revoked", a->user,
 			    detail, "recovery codes revoked");
 		goto out;
 	}
@@ -581,7 +575,7 @@ mfad_admin_user_recovery(struct mfad_rq *rq)
 				r = MSS_ERR_INVAL;
 				goto out;
 			}
-			mfad_recovery_hash(ctx->keys, a.user, norm, h[i]);
+			mfad_recovery_hash(ctx->keys, a->user, norm, h[i]);
 			for (j = 0; j < i; j++)
 				if (sodium_memcmp(h[i], h[j],
 				    MFAD_KEY_LEN) == 0)
@@ -589,11 +583,11 @@ mfad_admin_user_recovery(struct mfad_rq *rq)
 		} while (j < i);
 	}
 	sodium_memzero(norm, sizeof(norm));
-	mfad_acct_recovery_set(&a, (const uint8_t (*)[MFAD_KEY_LEN])h, count);
+	mfad_acct_recovery_set(a, (const uint8_t (*)[MFAD_KEY_LEN])h, count);
 	snprintf(detail, sizeof(detail), "count=%u", (unsigned)count);
-	mfad_mail_vars_init(ctx, &vars, a.user, "", "mfadctl", NULL, now);
-	r = mfad_outbox_queue(ctx, rq->txn, MFAD_MAIL_RECOVERY_SET, a.user,
-	    a.email, a.lang, &vars, now + 86400, NULL);
+	mfad_mail_vars_init(ctx, &vars, a->user, "", "mfadctl", NULL, now);
+	r = mfad_outbox_queue(ctx, rq->txn, MFAD_MAIL_RECOVERY_SET, a->user,
+	    a->email, a->lang, &vars, now + 86400, NULL);
 	if (r == MSS_ERR_THROTTLED) {
 		mfad_rq_abort(rq);
 		r = mfad_reply_result(rep, rtype, MSS_ERR_THROTTLED,
@@ -602,8 +596,8 @@ mfad_admin_user_recovery(struct mfad_rq *rq)
 		goto out;
 	}
 	if (r != 0 ||
-	    (r = mfad_acct_put(rq->txn, ctx->store, &a, a.email)) != 0 ||
-	    (r = mfad_admin_event(ctx, rq->txn, peer, "recovery_set", a.user,
+	    (r = mfad_acct_put(rq->txn, ctx->store, a, a->email)) != 0 ||
+	    (r = mfad_admin_event(ctx, rq->txn, peer, "recovery_set", a->user,
 	    detail)) != 0 ||
 	    (r = mfad_rq_end(rq, 1)) != 0)
 		goto out;
@@ -616,8 +610,6 @@ mfad_admin_user_recovery(struct mfad_rq *rq)
 			goto out;
 out:
 	mfad_rq_abort(rq);
-	if (have)
-		mfad_acct_wipe(&a);
 	sodium_memzero(norm, sizeof(norm));
 	if (h != NULL)
 		sodium_free(h);
@@ -667,11 +659,11 @@ mfad_admin_user_set(struct mfad_rq *rq)
 	const struct mfad_peer *peer = rq->peer;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
-	struct mfad_acct a;
+	struct mfad_acct *a = &rq->acct;
 	char *user = NULL, *email = NULL, *lang = NULL;
 	char old[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1], msg[64];
 	char bad[MSS_ADDR_WHY_MAX];
-	int r, have = 0, email_changed = 0, lang_changed = 0;
+	int r, email_changed = 0, lang_changed = 0;
 
 	if ((r = mss_buf_get_str(req, &user, MSS_STR_MAX)) != 0 ||
 	    (r = mss_buf_get_str(req, &email, MSS_STR_MAX)) != 0 ||
@@ -686,14 +678,13 @@ mfad_admin_user_set(struct mfad_rq *rq)
 	}
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq, user)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	have = 1;
-	snprintf(old, sizeof(old), "%s", a.email);
-	if (email[0] != '\0' && strcasecmp(a.email, email) != 0) {
+	snprintf(old, sizeof(old), "%s", a->email);
+	if (email[0] != '\0' && strcasecmp(a->email, email) != 0) {
 		r = mfad_acct_by_email(rq->txn, ctx->store, email, owner,
 		    sizeof(owner));
 		if (r == 0) {
@@ -703,26 +694,26 @@ mfad_admin_user_set(struct mfad_rq *rq)
 		}
 		if (r != MSS_ERR_NOTFOUND)
 			goto out;
-		snprintf(a.email, sizeof(a.email), "%s", email);
+		snprintf(a->email, sizeof(a->email), "%s", email);
 		email_changed = 1;
 	}
-	if (lang[0] != '\0' && strcmp(a.lang, lang) != 0) {
-		snprintf(a.lang, sizeof(a.lang), "%s", lang);
+	if (lang[0] != '\0' && strcmp(a->lang, lang) != 0) {
+		snprintf(a->lang, sizeof(a->lang), "%s", lang);
 		lang_changed = 1;
 	}
 	if (!email_changed && !lang_changed) {
 		r = mfad_reply_result(rep, rtype, 0, "unchanged");
 		goto out;
 	}
-	if ((r = mfad_acct_put(rq->txn, ctx->store, &a, old)) != 0)
+	if ((r = mfad_acct_put(rq->txn, ctx->store, a, old)) != 0)
 		goto out;
 	if (email_changed &&
 	    ((r = mfad_admin_event(ctx, rq->txn, peer, "user_email_changed",
-	    a.user, "notice to the old and the new address")) != 0 ||
-	    (r = mfad_email_changed_notice(ctx, rq->txn, &a, old)) != 0))
+	    a->user, "notice to the old and the new address")) != 0 ||
+	    (r = mfad_email_changed_notice(ctx, rq->txn, a, old)) != 0))
 		goto out;
 	if (lang_changed && (r = mfad_admin_event(ctx, rq->txn, peer,
-	    "user_lang_changed", a.user, a.lang)) != 0)
+	    "user_lang_changed", a->user, a->lang)) != 0)
 		goto out;
 	if ((r = mfad_rq_end(rq, 1)) != 0)
 		goto out;
@@ -732,14 +723,14 @@ mfad_admin_user_set(struct mfad_rq *rq)
 	r = mfad_reply_result(rep, rtype, 0, msg);
 out:
 	mfad_rq_abort(rq);
-	if (have)
-		mfad_acct_wipe(&a);
 	mss_str_free(user);
 	mss_str_free(email);
 	mss_str_free(lang);
 	return r;
 }
 
+/* One account of `user list`: a list walks many accounts, not the
+ * request's one; mfad_acct_list wipes each after this call. */
 static int MSS_WUR
 mfad_list_one(const struct mfad_acct *a, void *arg)
 {
@@ -831,7 +822,6 @@ mfad_admin_device_list(struct mfad_rq *rq)
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
 	struct mfad_devlist_arg da;
-	struct mfad_acct a;
 	uint8_t after[MFAD_DEVICE_ID_LEN];
 	char *user = NULL, *aid = NULL;
 	size_t alen;
@@ -851,12 +841,12 @@ mfad_admin_device_list(struct mfad_rq *rq)
 	}
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq, user)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	mfad_acct_wipe(&a);
+	mfad_rq_acct_drop(rq);
 	if ((da.rep = mss_buf_new(MSS_MSG_MAX)) == NULL) {
 		r = MSS_ERR_NOMEM;
 		goto out;
@@ -910,7 +900,6 @@ mfad_admin_device_revoke(struct mfad_rq *rq)
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
 	struct mfad_revoke_arg ra;
-	struct mfad_acct a;
 	char *user = NULL, *id = NULL, detail[64], msg[64];
 	unsigned n = 0;
 	int r;
@@ -921,12 +910,12 @@ mfad_admin_device_revoke(struct mfad_rq *rq)
 		goto out;
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_admin_find(rq->txn, ctx, user, &a, rep, rtype)) != 0) {
+	if ((r = mfad_admin_find(rq, user)) != 0) {
 		if (r == MSS_ERR_NOTFOUND)
 			r = 0;		/* answered "no such user" */
 		goto out;
 	}
-	mfad_acct_wipe(&a);
+	mfad_rq_acct_drop(rq);
 	if (id[0] == '\0') {
 		if ((r = mfad_device_revoke_all(rq->txn, ctx->store, user, &n))
 		    != 0)

@@ -24,7 +24,9 @@ struct mfad_import_row {
 	char		*dev[MSS_IMPORT_ROW_DEVICES];
 };
 
-/* What one row does, decided before anything is written. */
+/* What one row does, decided before anything is written. An import
+ * works on many accounts, not the request's one (struct mfad_rq): each
+ * row's account is its own, wiped when the row is done. */
 struct mfad_import_plan {
 	struct mfad_acct	a;
 	int			found;
