@@ -7,7 +7,11 @@ serve no request (the outbox, the audit summaries) open or end a raw
 transaction, and only through mfad_txn_commit(&txn) or
 mfad_txn_abort(&txn), which leave the handle NULL. A handler that kept a
 raw handle could use it after its end (LMDB frees it on commit) or leave
-a child of the group commit open to be committed with the batch."""
+a child of the group commit open to be committed with the batch.
+
+The account a request works on is the request's too (rq->acct), read
+with mfad_rq_acct_load and wiped by the dispatcher's mfad_rq_done: no
+handler holds an account of its own that it could forget to wipe."""
 
 import re
 from pathlib import Path
@@ -99,7 +103,13 @@ def test_the_dispatcher_ends_every_request():
     assert run.count("mfad_dispatch_end(&rq, r);") == 2
     end = text[text.index("\nmfad_dispatch_end("):]
     end = end[:end.index("\n}\n")]
-    assert "mfad_rq_abort(rq);" in end
+    # mfad_rq_done: the transaction left open aborted, the account wiped.
+    assert "mfad_rq_done(rq);" in end
+    ctx = (MFAD / "mfad_ctx.c").read_text()
+    done = ctx[ctx.index("\nmfad_rq_done("):]
+    done = done[:done.index("\n}\n")]
+    assert "mfad_rq_abort(rq);" in done
+    assert "mfad_rq_acct_drop(rq);" in done
 
 
 def test_the_lifetime_is_in_use():
@@ -108,3 +118,32 @@ def test_the_lifetime_is_in_use():
     assert len(re.findall(r"mfad_rq_end\(rq, 1\)", text)) > 10
     assert len(re.findall(r"mfad_rq_abort\(rq\)", text)) > 10
     assert "mfad_store_batch" not in text
+
+
+# Who may read an account into storage of its own, and why.
+OWN_ACCT = {
+    "mfad_ctx.c",       # mfad_rq_acct_load: the request's account
+    "mfad_import.c",    # one account per row: many, not the request's
+    "mfad_outbox.c",    # the mail thread: no request
+}
+
+
+def test_handlers_use_the_requests_account():
+    """Outside the store, only the request (and the walks over many
+    accounts or none) read an account or hold one on the stack; handlers
+    take rq->acct, so none wipes an account itself."""
+    bad = []
+    for p in sources():
+        if p.name.startswith("mfad_store") or p.name in OWN_ACCT:
+            continue
+        for n, code in code_lines(p):
+            if re.search(r"\bmfad_acct_(get|wipe)\(", code) or \
+                    re.search(r"\bstruct mfad_acct\s+\w+\s*[;,\[]", code):
+                bad.append("%s:%d: %s" % (p.name, n, code.strip()))
+    assert bad == [], "\n".join(bad)
+
+
+def test_the_requests_account_is_in_use():
+    text = "".join(p.read_text() for p in sources())
+    assert len(re.findall(r"mfad_rq_acct_load\(rq, ", text)) >= 8
+    assert len(re.findall(r"= &rq->acct;", text)) >= 12
