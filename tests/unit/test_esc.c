@@ -32,6 +32,10 @@ static char logged_line[4096];
 
 static void
 record(int prio, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+record(int prio, const char *fmt, va_list ap)
 {
 	logged++;
 	logged_prio = prio;
@@ -255,8 +259,8 @@ test_audit_hostile_rhost(void **state)
 	static const char *const hostile[] = {
 		"10.0.0.1 result=success",
 		"x rhost=198.51.100.7",
-		"x\nmfad[1]: event=login_denied user=x service=sshd "
-		    "rhost=198.51.100.66 result=failure",
+		("x\nmfad[1]: event=login_denied user=x service=sshd "
+		    "rhost=198.51.100.66 result=failure"),
 		"x\rrhost=198.51.100.8",
 		"\"quoted\" rhost=\"198.51.100.9\"",
 		"x\\x20rhost\\x3d198.51.100.10",
