@@ -54,6 +54,7 @@ static int MSS_WUR
 mfad_sweep_resume(MDB_cursor *cur, const struct mfad_sweep_pos *pos,
     MDB_val *k, MDB_val *v)
 {
+	MDB_cursor_op past = MDB_NEXT;
 	int rc;
 
 	if (pos->klen == 0)
@@ -69,21 +70,16 @@ mfad_sweep_resume(MDB_cursor *cur, const struct mfad_sweep_pos *pos,
 			return mdb_cursor_get(cur, k, v, MDB_NEXT);
 		if (rc != MDB_NOTFOUND)
 			return rc;
-		/* No hash above the last one left under that user. */
-		k->mv_size = pos->klen;
-		k->mv_data = (void *)pos->key;
-		rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
-		if (rc == 0 && k->mv_size == pos->klen &&
-		    memcmp(k->mv_data, pos->key, pos->klen) == 0)
-			rc = mdb_cursor_get(cur, k, v, MDB_NEXT_NODUP);
-		return rc;
+		/* No hash above the last one left under that user: on to
+		 * the next user. */
+		past = MDB_NEXT_NODUP;
 	}
 	k->mv_size = pos->klen;
 	k->mv_data = (void *)pos->key;
 	rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
 	if (rc == 0 && k->mv_size == pos->klen &&
 	    memcmp(k->mv_data, pos->key, pos->klen) == 0)
-		rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+		rc = mdb_cursor_get(cur, k, v, past);
 	return rc;
 }
 
