@@ -23,6 +23,15 @@ enum mfad_tls {
 	MFAD_TLS_NONE = 1,
 };
 
+/* [directory] uri: at most this many providers. */
+#define MFAD_CONF_DIR_URIS_MAX	8
+
+enum mfad_device_scope {
+	MFAD_DEVICE_SCOPE_HOST = 0,	/* a device works on the host that
+					   remembered it (kept locally) */
+	MFAD_DEVICE_SCOPE_FLEET = 1,	/* on every host (in the directory) */
+};
+
 enum mfad_strength {
 	MFAD_STRENGTH_INTERACTIVE = 0,
 	MFAD_STRENGTH_MODERATE = 1,
@@ -53,6 +62,8 @@ struct mfad_conf {
 
 	/* [device] */
 	unsigned	 remember_days;		/* 0..365, 30; 0 = off */
+	enum mfad_device_scope device_scope;	/* host; fleet only with
+						   [directory] */
 
 	/* [password] */
 	unsigned	 pw_min_length;		/* 8..1024, 12 */
@@ -83,6 +94,26 @@ struct mfad_conf {
 	char		*templates;		/* PKGDATADIR "/templates" */
 	unsigned	 mail_max_per_minute;	/* global ceiling; 600 */
 	unsigned	 mail_connections;	/* parallel SMTP sessions; 16 */
+
+	/* [directory]: fleet mode when dir_nuris > 0 (doc/STORE.md);
+	 * absent, everything stays in the local LMDB. */
+	char		*dir_uris[MFAD_CONF_DIR_URIS_MAX];	/* ldaps:// or
+						   ldap:// (STARTTLS), in
+						   the order tried */
+	size_t		 dir_nuris;
+	char		*dir_base;		/* DN the accounts are under:
+						   uid=USER,<base> */
+	char		*dir_bind_dn;
+	char		*dir_bind_pw_file;	/* checked as auth_file */
+	char		*dir_ca_file;		/* NULL: system CAs */
+	unsigned	 dir_timeout_ms;	/* connect and each operation;
+						   2000 */
+	char		*dir_key_file;		/* the fleet key, the same on
+						   every host: keys the hashes
+						   kept in the directory */
+	char		*dir_host;		/* this host's name in the
+						   values it writes;
+						   gethostname() */
 };
 
 /*

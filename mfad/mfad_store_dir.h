@@ -1,0 +1,86 @@
+/*
+ * The directory backend of mfad's store (fleet mode, doc/STORE.md): the
+ * long-lived state of accounts, and remembered devices with [device]
+ * scope = fleet, in an OpenLDAP directory (conf/ldap/README), reached
+ * through a few connections of mfad_dir shared by mfad's threads. The
+ * LMDB backend's public functions (mfad_store.h) call these when the
+ * store has a directory; the rest (logins, codes, outbox, audit,
+ * throttles, devices with scope = host) stays in the local LMDB.
+ *
+ * A directory write is not part of the caller's LMDB transaction: it is
+ * done, and durable on the provider, when the function returns, which
+ * is why a guard (a failure, a send, a used recovery code) is written
+ * first and the local part after it (doc/STORE.md, "What one transaction
+ * must cover").
+ *
+ * Results are those of mfad_store.h, and MSS_ERR_UNAVAIL when no
+ * provider answers (logged; the next call tries to connect again).
+ */
+#ifndef MFAD_STORE_DIR_H
+#define MFAD_STORE_DIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mfad_conf.h"
+#include "mfad_store.h"
+
+struct mfad_sdir;
+
+/* Sets up the connections from conf's [directory]; connects none (the
+ * first use does, and a lost one is replaced by itself). */
+int mfad_sdir_open(const struct mfad_conf *conf, struct mfad_sdir **out)
+    MSS_WUR;
+void mfad_sdir_close(struct mfad_sdir *sd);
+/* 0 when a provider answers a read of the base. */
+int mfad_sdir_check(struct mfad_sdir *sd) MSS_WUR;
+
+/*
+ * Accounts, as mfad_acct_* of mfad_store.h. The person entry
+ * (uid=USER,<base>) is the directory's own: put adds the mfadAccount
+ * class to it, and returns MSS_ERR_NOTFOUND when there is no such
+ * entry; del removes the class, mfad's attributes, the password and the
+ * devices, and keeps the person.
+ */
+int mfad_sdir_acct_get(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
+    const char *old_email) MSS_WUR;
+int mfad_sdir_acct_del(struct mfad_sdir *sd, const struct mfad_acct *a)
+    MSS_WUR;
+int mfad_sdir_acct_by_email(struct mfad_sdir *sd, const char *email,
+    char *user, size_t userlen) MSS_WUR;
+int mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
+    int (*fn)(const struct mfad_acct *, void *), void *arg, int *more)
+    MSS_WUR;
+int mfad_sdir_acct_count(struct mfad_sdir *sd, uint64_t *n) MSS_WUR;
+
+/* The counters as events: added and deleted values (conf/ldap/README,
+ * "Concurrent writes"). */
+int mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
+    uint64_t now, uint64_t locked_until, struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
+    uint64_t now, struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_recovery_take(struct mfad_sdir *sd, const char *user,
+    const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_notice_set(struct mfad_sdir *sd, const char *user,
+    int which, uint64_t t, struct mfad_acct *a) MSS_WUR;
+
+/* Remembered devices with [device] scope = fleet: child entries
+ * mfadDeviceId=HEX of the account, as mfad_device_* of mfad_store.h. */
+int mfad_sdir_device_get(struct mfad_sdir *sd, const char *user,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_device *d) MSS_WUR;
+int mfad_sdir_device_put(struct mfad_sdir *sd,
+    const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d) MSS_WUR;
+int mfad_sdir_device_del(struct mfad_sdir *sd, const char *user,
+    const uint8_t key[MFAD_KEY_LEN]) MSS_WUR;
+int mfad_sdir_device_list_after(struct mfad_sdir *sd, const char *user,
+    const uint8_t *after,
+    int (*fn)(const uint8_t *, const struct mfad_device *, void *),
+    void *arg) MSS_WUR;
+int mfad_sdir_device_revoke_all(struct mfad_sdir *sd, const char *user,
+    unsigned *n) MSS_WUR;
+
+#endif /* MFAD_STORE_DIR_H */
