@@ -40,6 +40,7 @@
 #define WORDS_MAX	16
 
 static struct mfad_store *st;
+static struct mfad_txn *txn;
 
 static const char *const states[] = { "active", "invited", "locked",
     "disabled" };
@@ -161,7 +162,7 @@ cmd_put(char **w, int n)
 	a.nsends = 1;
 	a.sends[0] = 1;
 	a.locked_until = 5;
-	r = mfad_acct_put(NULL, st, &a, n > 12 ? w[12] : NULL);
+	r = mfad_acct_put(txn, st, &a, n > 12 ? w[12] : NULL);
 	mfad_acct_wipe(&a);
 	return r;
 }
@@ -186,6 +187,7 @@ many_run(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (i >= m->n)
 			break;
+		/* No transaction: the directory's accounts need none. */
 		if ((r = mfad_acct_fail_add(NULL, st, m->user, m->now, 0,
 		    NULL)) != 0) {
 			pthread_mutex_lock(&m->lock);
@@ -222,27 +224,54 @@ cmd_many(char **w, int n)
 	printf("ok errors=%d\n", m.errs);
 }
 
+/* A listing, written out only when the whole call succeeded. */
+struct listing {
+	char	*buf;
+	size_t	 len;
+	FILE	*f;
+	int	 n;
+};
+
+static void
+listing_open(struct listing *l)
+{
+	memset(l, 0, sizeof(*l));
+	if ((l->f = open_memstream(&l->buf, &l->len)) == NULL)
+		exit(1);
+}
+
+/* "ok LIST" (or "ok -") on success, and frees it. */
+static void
+listing_close(struct listing *l, int r, const char *tail)
+{
+	fclose(l->f);
+	if (r == 0)
+		printf("ok %s%s\n", l->n ? l->buf : "-", tail);
+	free(l->buf);
+}
+
 static int
 dev_show(const uint8_t *key, const struct mfad_device *d, void *arg)
 {
 	char h[2 * MFAD_KEY_LEN + 1];
-	int *first = arg;
+	struct listing *l = arg;
 
 	hex(key, MFAD_KEY_LEN, h);
-	printf("%s%s:%s:%s:%llu:%llu:%llu", *first ? " " : ",", h, d->kind,
-	    d->service[0] ? d->service : "-", (unsigned long long)d->created,
-	    (unsigned long long)d->expires, (unsigned long long)d->last_used);
-	*first = 0;
+	fprintf(l->f, "%s%s:%s:%s:%llu:%llu:%llu", l->n ? "," : "", h,
+	    d->kind, d->service[0] ? d->service : "-",
+	    (unsigned long long)d->created, (unsigned long long)d->expires,
+	    (unsigned long long)d->last_used);
+	l->n++;
 	return 0;
 }
 
 static int
 acct_name(const struct mfad_acct *a, void *arg)
 {
-	int *first = arg;
+	struct listing *l = arg;
 
-	printf("%s%s", *first ? " " : ",", a->user);
-	*first = 0;
+	fprintf(l->f, "%s%s", l->n ? "," : "", a->user);
+	l->n++;
 	return 0;
 }
 
@@ -254,9 +283,10 @@ run(char **w, int n)
 	uint8_t key[MFAD_KEY_LEN];
 	char user[MFAD_USER_MAX + 1];
 	const char *c = w[0];
+	struct listing l;
 	uint64_t cnt;
 	unsigned nd;
-	int r, more, first = 1;
+	int r, more;
 
 	memset(&a, 0, sizeof(a));
 	if (strcmp(c, "put") == 0) {
@@ -271,7 +301,7 @@ run(char **w, int n)
 		return;
 	}
 	if (strcmp(c, "count") == 0) {
-		if ((r = mfad_acct_count(NULL, st, &cnt)) == 0)
+		if ((r = mfad_acct_count(txn, st, &cnt)) == 0)
 			printf("ok %llu\n", (unsigned long long)cnt);
 		else
 			err(r);
@@ -282,43 +312,43 @@ run(char **w, int n)
 		return;
 	}
 	if (strcmp(c, "get") == 0)
-		r = mfad_acct_get(NULL, st, w[1], &a);
+		r = mfad_acct_get(txn, st, w[1], &a);
 	else if (strcmp(c, "del") == 0) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
-		if ((r = mfad_acct_del(NULL, st, &a)) == 0)
+		if ((r = mfad_acct_del(txn, st, &a)) == 0)
 			printf("ok\n");
 		goto done;
 	} else if (strcmp(c, "by_email") == 0) {
-		if ((r = mfad_acct_by_email(NULL, st, w[1], user,
+		if ((r = mfad_acct_by_email(txn, st, w[1], user,
 		    sizeof(user))) == 0)
 			printf("ok %s\n", user);
 		goto done;
 	} else if (strcmp(c, "list") == 0 && n == 3) {
-		printf("ok");
-		r = mfad_acct_list(NULL, st, dash(w[1]), strtoul(w[2], NULL,
-		    10), acct_name, &first, &more);
-		printf("%s more=%d\n", first ? " -" : "", more);
+		listing_open(&l);
+		r = mfad_acct_list(txn, st, dash(w[1]), strtoul(w[2], NULL,
+		    10), acct_name, &l, &more);
+		listing_close(&l, r, more ? " more=1" : " more=0");
 		goto done;
 	} else if (strcmp(c, "fail_add") == 0 && n == 4) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
-		r = mfad_acct_fail_add(NULL, st, w[1], strtoull(w[2], NULL,
+		r = mfad_acct_fail_add(txn, st, w[1], strtoull(w[2], NULL,
 		    10), strtoull(w[3], NULL, 10), &a);
 	} else if (strcmp(c, "failures_clear") == 0) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
-		r = mfad_acct_failures_clear(NULL, st, w[1], &a);
+		r = mfad_acct_failures_clear(txn, st, w[1], &a);
 	} else if (strcmp(c, "send_add") == 0 && n == 3) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
-		r = mfad_acct_send_add(NULL, st, w[1], strtoull(w[2], NULL,
+		r = mfad_acct_send_add(txn, st, w[1], strtoull(w[2], NULL,
 		    10), &a);
 	} else if (strcmp(c, "recovery_take") == 0 && n == 3) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
 		if (unhex(w[2], key, sizeof(key)) != 0)
 			r = MSS_ERR_INVAL;
 		else
-			r = mfad_acct_recovery_take(NULL, st, w[1], key, &a);
+			r = mfad_acct_recovery_take(txn, st, w[1], key, &a);
 	} else if (strcmp(c, "notice_set") == 0 && n == 4) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
-		r = mfad_acct_notice_set(NULL, st, w[1],
+		r = mfad_acct_notice_set(txn, st, w[1],
 		    strcmp(w[2], "lock") == 0 ? MFAD_NOTICE_LOCK :
 		    MFAD_NOTICE_THROTTLE, strtoull(w[3], NULL, 10), &a);
 	} else if (strcmp(c, "dev_put") == 0 && n == 8) {
@@ -331,7 +361,7 @@ run(char **w, int n)
 		d.last_used = strtoull(w[7], NULL, 10);
 		if (unhex(w[2], key, sizeof(key)) != 0)
 			r = MSS_ERR_INVAL;
-		else if ((r = mfad_device_put(NULL, st, key, &d)) == 0)
+		else if ((r = mfad_device_put(txn, st, key, &d)) == 0)
 			printf("ok\n");
 		goto done;
 	} else if ((strcmp(c, "dev_get") == 0 || strcmp(c, "dev_del") == 0) &&
@@ -339,13 +369,12 @@ run(char **w, int n)
 		if (unhex(w[2], key, sizeof(key)) != 0)
 			r = MSS_ERR_INVAL;
 		else if (c[4] == 'g') {
-			if ((r = mfad_device_get(NULL, st, w[1], key,
-			    &d)) == 0) {
-				printf("ok");
-				(void)dev_show(key, &d, &first);
-				printf("\n");
-			}
-		} else if ((r = mfad_device_del(NULL, st, w[1], key)) == 0)
+			listing_open(&l);
+			if ((r = mfad_device_get(txn, st, w[1], key,
+			    &d)) == 0)
+				(void)dev_show(key, &d, &l);
+			listing_close(&l, r, "");
+		} else if ((r = mfad_device_del(txn, st, w[1], key)) == 0)
 			printf("ok\n");
 		goto done;
 	} else if (strcmp(c, "dev_list") == 0) {
@@ -353,13 +382,13 @@ run(char **w, int n)
 			r = MSS_ERR_INVAL;
 			goto done;
 		}
-		printf("ok");
-		r = mfad_device_list_after(NULL, st, w[1], n > 2 ? key : NULL,
-		    dev_show, &first);
-		printf("%s\n", first ? " -" : "");
+		listing_open(&l);
+		r = mfad_device_list_after(txn, st, w[1], n > 2 ? key : NULL,
+		    dev_show, &l);
+		listing_close(&l, r, "");
 		goto done;
 	} else if (strcmp(c, "dev_revoke") == 0) {
-		if ((r = mfad_device_revoke_all(NULL, st, w[1], &nd)) == 0)
+		if ((r = mfad_device_revoke_all(txn, st, w[1], &nd)) == 0)
 			printf("ok %u\n", nd);
 		goto done;
 	} else
@@ -423,8 +452,17 @@ main(int argc, char **argv)
 		for (p = line; n < WORDS_MAX &&
 		    (w[n] = strtok_r(p, " ", &save)) != NULL; p = NULL)
 			n++;
-		if (n > 0)
+		/* A local transaction around each, as mfad's requests have:
+		 * the parts that stay local (devices with scope host) need
+		 * it; the directory's do not see it. */
+		if (n > 0 && (r = mfad_txn_begin(st, 0, &txn)) != 0)
+			err(r);
+		else if (n > 0) {
 			run(w, n);
+			if ((r = mfad_txn_commit(&txn)) != 0)
+				fprintf(stderr, "commit: %s\n",
+				    mss_strerror(r));
+		}
 		fflush(stdout);
 	}
 	mfad_store_close(st);
