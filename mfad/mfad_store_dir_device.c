@@ -139,8 +139,10 @@ sdir_device_mods(struct mfad_sdir *sd, const uint8_t key[MFAD_KEY_LEN],
 	    (r = mfad_sdir_mod1(ms, op, "mfadDeviceId", hex)) != 0))
 		return r;
 	if ((r = mfad_sdir_mod1(ms, op, "mfadDeviceKind", dev->kind)) != 0 ||
-	    (r = mfad_sdir_mod_time(ms, op, "mfadCreated", dev->created)) != 0 ||
-	    (r = mfad_sdir_mod_time(ms, op, "mfadExpires", dev->expires)) != 0 ||
+	    (r = mfad_sdir_mod_time(ms, op, "mfadCreated",
+	    dev->created)) != 0 ||
+	    (r = mfad_sdir_mod_time(ms, op, "mfadExpires",
+	    dev->expires)) != 0 ||
 	    (r = mfad_sdir_mod1(ms, op, "mfadHost", sd->host)) != 0)
 		return r;
 	/* Empty ones: absent in an add, removed by a replace. */
