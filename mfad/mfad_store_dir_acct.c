@@ -599,9 +599,8 @@ sdir_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
 		return MSS_ERR_INVAL;
 	/* The person's own values stay when they say the same: another
 	 * value of mail, a region in the language tag. */
-	if (strcasecmp(raw->mail, a->email) != 0 &&
-	    (r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "mail",
-	    a->email[0] != '\0' ? a->email : NULL)) != 0)
+	if (a->email[0] != '\0' && strcasecmp(raw->mail, a->email) != 0 &&
+	    (r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "mail", a->email)) != 0)
 		return r;
 	if (a->lang[0] != '\0' && strcmp(raw->lang, a->lang) != 0 &&
 	    (r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "preferredLanguage",
@@ -676,14 +675,18 @@ mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
 		r = 0;
 	if (r != 0)
 		goto out;
-	/* One account per address. */
-	r = sdir_email_owner(sd, d, a->email, a->user, owner, sizeof(owner));
-	if (r == 0) {
-		r = MSS_ERR_EXISTS;
-		goto out;
+	/* One account per address: looked up when it changes (or the
+	 * person becomes an account). */
+	if (!raw.has_class || strcasecmp(raw.mail, a->email) != 0) {
+		r = sdir_email_owner(sd, d, a->email, a->user, owner,
+		    sizeof(owner));
+		if (r == 0) {
+			r = MSS_ERR_EXISTS;
+			goto out;
+		}
+		if (r != MSS_ERR_NOTFOUND)
+			goto out;
 	}
-	if (r != MSS_ERR_NOTFOUND)
-		goto out;
 	/* Its own step: the access rules let the hosts write mfad's
 	 * attributes only on entries that already have the class. */
 	if (!raw.has_class) {
