@@ -415,6 +415,24 @@ sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
 }
 
 /*
+ * Whether entry e is named by exactly user: the directory matches uid
+ * without case, and a login name is not the same name in another case.
+ */
+static int
+sdir_same_user(LDAP *ld, LDAPMessage *e, const char *user)
+{
+	char uid[MFAD_USER_MAX + 1], *edn;
+	int same;
+
+	if ((edn = ldap_get_dn(ld, e)) == NULL)
+		return 0;
+	same = mfad_sdir_rdn_value(edn, "uid", uid, sizeof(uid)) == 0 &&
+	    strcmp(uid, user) == 0;
+	ldap_memfree(edn);
+	return same;
+}
+
+/*
  * Reads the account at dn into a (and raw): MSS_ERR_NOTFOUND when there
  * is no such entry (raw->exists 0) or it is no mfadAccount. On any
  * error a and raw hold nothing to wipe or free.
@@ -436,7 +454,8 @@ sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 		return MSS_ERR_NOTFOUND;
 	if (ldrc != LDAP_SUCCESS)
 		return mfad_sdir_refused(sd, "read", dn, ldrc);
-	if ((e = ldap_first_entry(d->ld, res)) == NULL)
+	if ((e = ldap_first_entry(d->ld, res)) == NULL ||
+	    !sdir_same_user(d->ld, e, user))
 		r = MSS_ERR_NOTFOUND;
 	else
 		r = sdir_acct_parse(sd, d->ld, e, dn, user, now, a, raw);

@@ -223,6 +223,13 @@ def test_put_on_missing_person_not_found(fleet, stores):
     # A person without the class is no account either.
     add_person(fleet, "plain")
     assert a.ask("get plain") == (False, NOTFOUND)
+    # Names are exact: the directory's uid matches without case, a login
+    # name does not.
+    add_person(fleet, "quinn")
+    assert put(a, "quinn")[0]
+    assert a.ask("get Quinn") == (False, NOTFOUND)
+    assert put(a, "QUINN", email="q2@example.org") == (False, NOTFOUND)
+    assert a.acct("get quinn")["email"] == "quinn@example.org"
 
 
 def test_address_of_another_account_exists(fleet, stores):
