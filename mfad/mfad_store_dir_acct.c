@@ -869,7 +869,9 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 	if ((a = malloc(sizeof(*a))) == NULL)
 		return MSS_ERR_NOMEM;
 	d = mfad_sdir_take(sd);
-	if ((r = sdir_acct_names(sd, d, &names, &n)) != 0)
+	r = sdir_acct_names(sd, d, &names, &n);
+	mfad_sdir_give(sd, d);
+	if (r != 0)
 		goto out;
 	qsort(names, n, sizeof(*names), sdir_str_cmp);
 	for (i = 0; i < n; i++) {
@@ -881,8 +883,11 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 		}
 		if ((r = mfad_sdir_acct_dn(sd, names[i], dn, sizeof(dn))) != 0)
 			break;
+		/* Not held while fn runs: fn may use the store too. */
+		d = mfad_sdir_take(sd);
 		r = sdir_acct_read(sd, d, dn, names[i], mfad_clock_real_s(),
 		    a, &raw);
+		mfad_sdir_give(sd, d);
 		if (r == MSS_ERR_NOTFOUND) {
 			/* Deleted since the search. */
 			r = 0;
@@ -898,7 +903,6 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 		done++;
 	}
  out:
-	mfad_sdir_give(sd, d);
 	sdir_strv_free(names, n);
 	free(a);
 	return r;

@@ -6,7 +6,9 @@
  * A caller takes one connection of the pool for the whole of one public
  * operation, runs its steps on it through the primitives below (each a
  * synchronous LDAP operation tried again once on a new connection when
- * the first was lost: mfad_dir_lost) and gives it back.
+ * the first was lost: mfad_dir_lost) and gives it back. None is held
+ * while a caller's callback runs (a list's): the callback may use the
+ * store too, and four of them waiting for a fifth would never end.
  */
 #ifndef MFAD_STORE_DIR_LDAP_H
 #define MFAD_STORE_DIR_LDAP_H
