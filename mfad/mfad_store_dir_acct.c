@@ -778,9 +778,11 @@ mfad_sdir_acct_del(struct mfad_sdir *sd, const struct mfad_acct *a)
 	    "mfadAccount")) != 0 ||
 	    (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
 		goto out;
-	if (ldrc == LDAP_NO_SUCH_OBJECT || ldrc == LDAP_NO_SUCH_ATTRIBUTE)
+	/* The class gone already: by a try whose answer was lost, or by
+	 * another host meanwhile; either way the account is no more. */
+	if (ldrc == LDAP_NO_SUCH_OBJECT)
 		r = MSS_ERR_NOTFOUND;
-	else if (ldrc != LDAP_SUCCESS)
+	else if (ldrc != LDAP_SUCCESS && ldrc != LDAP_NO_SUCH_ATTRIBUTE)
 		r = mfad_sdir_refused(sd, "account delete", dn, ldrc);
  out:
 	mfad_sdir_give(sd, d);
