@@ -231,6 +231,22 @@ mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
 }
 
 int
+mfad_acct_sends_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	int r;
+
+	if (st->dir != NULL)
+		return mfad_sdir_acct_sends_clear(st->dir, user, a);
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	cur.nsends = 0;
+	memset(cur.sends, 0, sizeof(cur.sends));
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
+int
 mfad_acct_recovery_take(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a)
 {

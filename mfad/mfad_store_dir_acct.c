@@ -1170,6 +1170,37 @@ mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
 	return r;
 }
 
+/* The sends read now, deleted by value: one added meanwhile elsewhere
+ * stays (a mail sent after the clear). */
+int
+mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a)
+{
+	char dn[MFAD_SDIR_DN_MAX];
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct sdir_raw raw;
+	uint64_t now = mfad_clock_real_s();
+	int r;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	d = mfad_sdir_take(sd);
+	if ((r = sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
+		mfad_acct_wipe(cur);
+		r = sdir_values_del(sd, d, dn, user, now, "mfadSend",
+		    raw.send, raw.nsend, NULL, 0);
+		sdir_raw_free(&raw);
+		if (r == 0)
+			r = sdir_acct_counters(sd, d, dn, user, now, a);
+	}
+	mfad_sdir_give(sd, d);
+	free(cur);
+	return r;
+}
+
 int
 mfad_sdir_acct_recovery_take(struct mfad_sdir *sd, const char *user,
     const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a)

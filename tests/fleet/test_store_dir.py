@@ -336,6 +336,10 @@ def test_sends_window(fleet, stores):
     # The one past the hour was deleted by value.
     assert len(entry(fleet, "uid=hugo," + h.PEOPLE)["mfadSend"]) == 2
     assert a.acct("get hugo")["sends"] == "%d,%d" % (now - 10, now)
+    # An unlock's clear deletes them, and only them.
+    assert a.acct("sends_clear hugo")["sends"] == "-"
+    assert "mfadSend" not in entry(fleet, "uid=hugo," + h.PEOPLE)
+    assert a.acct("send_add hugo %d" % now)["sends"] == str(now)
 
 
 def test_failures_clear_keeps_one_added_meanwhile(both, stores):
