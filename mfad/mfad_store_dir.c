@@ -79,6 +79,7 @@ mfad_sdir_open(const struct mfad_conf *conf, struct mfad_sdir **out)
 	if ((sd = calloc(1, sizeof(*sd))) == NULL)
 		return MSS_ERR_NOMEM;
 	sd->down_limit = (struct mfad_log_limit)MFAD_LOG_LIMIT_INIT(60);
+	sd->conn_limit = (struct mfad_log_limit)MFAD_LOG_LIMIT_INIT(60);
 	for (i = 0; i < conf->dir_nuris; i++) {
 		if ((sd->uris[i] = strdup(conf->dir_uris[i])) == NULL)
 			goto nomem;
@@ -109,6 +110,8 @@ mfad_sdir_open(const struct mfad_conf *conf, struct mfad_sdir **out)
 	p.net_timeout_ms = conf->dir_timeout_ms > 0 ?
 	    (int)conf->dir_timeout_ms : 2000;
 	p.op_timeout_ms = p.net_timeout_ms;
+	/* Four connections through an outage: a line a minute. */
+	p.fail_limit = &sd->conn_limit;
 	for (i = 0; i < MFAD_SDIR_CONNS; i++)
 		if ((r = mfad_dir_init(&sd->conns[i], &p)) != 0) {
 			sdir_free(sd);
@@ -257,9 +260,11 @@ sdir_run(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_op *op,
 	for (tries = 0; tries < 2; tries++) {
 		if ((r = mfad_dir_handle(d, &ld)) != 0) {
 			mfad_log_limited(&sd->down_limit, LOG_ERR,
-			    "directory: %s of %s: no provider (%s); failing "
-			    "closed", sdir_op_name(op->kind), op->dn,
-			    mss_strerror(r));
+			    "directory: %s of %s: %s; failing closed",
+			    sdir_op_name(op->kind), op->dn,
+			    r == MSS_ERR_CONFIG ? "no provider accepts the "
+			    "bind (password file or DN)" :
+			    "no provider answers");
 			return MSS_ERR_UNAVAIL;
 		}
 		rc = sdir_op_run(ld, op);

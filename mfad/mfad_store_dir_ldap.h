@@ -35,6 +35,7 @@ struct mfad_sdir {
 	char			*base, *bind_dn, *pw_file, *ca_file;
 	char			 host[MFAD_SDIR_HOST_MAX + 1];
 	struct mfad_log_limit	 down_limit;	/* "unavailable" lines */
+	struct mfad_log_limit	 conn_limit;	/* mfad_dir's failures */
 };
 
 struct mfad_dir *mfad_sdir_take(struct mfad_sdir *sd);
