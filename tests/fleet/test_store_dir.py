@@ -268,8 +268,9 @@ def test_del_keeps_the_person(fleet, stores):
 
 
 def test_concurrent_failures_on_both_providers_all_counted(fleet, stores):
-    """N failures through each provider at once, from two hosts, four
-    threads each: after replication both count all of them."""
+    """N failures through each provider at once, from two hosts (eight
+    threads on A's four connections, four on B's): after replication
+    both count all of them."""
     add_person(fleet, "erin")
     a = stores([fleet.a.url])
     b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
@@ -277,7 +278,7 @@ def test_concurrent_failures_on_both_providers_all_counted(fleet, stores):
     fleet.wait_replicated("uid=erin," + h.PEOPLE)
     h.wait_until(lambda: b.ask("get erin")[0], 10, "account on B")
     n, now = 40, int(time.time())
-    a.send("fail_many erin %d 4 %d" % (n, now))
+    a.send("fail_many erin %d 8 %d" % (n, now))
     b.send("fail_many erin %d 4 %d" % (n, now))
     assert a.reply() == ["ok", "errors=0"], a.log()
     assert b.reply() == ["ok", "errors=0"], b.log()
