@@ -2,9 +2,8 @@
  * Accounts in the directory (conf/ldap/README, doc/STORE.md): the
  * person entry uid=USER,<base> with the auxiliary class mfadAccount.
  * The entry is read whole and parsed strictly into struct mfad_acct;
- * put writes the fields written whole (replaces), and the counters
- * change only through the event functions, as added and deleted values,
- * so that writes made at once on two providers all survive replication.
+ * put writes the fields written whole (replaces); the counters change
+ * only through the event functions (mfad_store_dir_event.c).
  */
 #include "config.h"
 
@@ -20,8 +19,6 @@
 #include "mfad_store_dir_ldap.h"
 #include "mfad_str.h"
 
-#define SDIR_EVENT_MAX	320	/* bytes of a TIME_US:HOST:NONCE value */
-#define SDIR_TRIES	4	/* rereads when a value moved meanwhile */
 #define SDIR_ARGON2	"{ARGON2}"
 
 static char *sdir_acct_attrs[] = {
@@ -39,24 +36,8 @@ static const char *const sdir_states[] = {
 	[MFAD_ACCT_DISABLED] = "disabled",
 };
 
-/* What an entry holds beyond struct mfad_acct, for the writes that
- * follow its read: the event values as stored (deleted by value). */
-struct sdir_raw {
-	int		 exists;	/* the person entry is there */
-	int		 has_class;	/* and has mfadAccount */
-	char		 mail[MFAD_EMAIL_MAX + 1];	/* its first value */
-	char		 lang[4];	/* as parsed */
-	int		 cur_ours;	/* mfadCurrentLogin is this host's */
-	int		 has_cur;	/* mfadCurrentLogin is set */
-	char		**fail;		/* mfadFailure values */
-	size_t		 nfail;
-	char		**send;		/* mfadSend values */
-	uint64_t	*send_s;	/* and their times (seconds) */
-	size_t		 nsend;
-};
-
-static void
-sdir_strv_free(char **v, size_t n)
+void
+mfad_sdir_strv_free(char **v, size_t n)
 {
 	size_t i;
 
@@ -67,17 +48,17 @@ sdir_strv_free(char **v, size_t n)
 	free(v);
 }
 
-static void
-sdir_raw_free(struct sdir_raw *raw)
+void
+mfad_sdir_raw_free(struct mfad_sdir_raw *raw)
 {
-	sdir_strv_free(raw->fail, raw->nfail);
-	sdir_strv_free(raw->send, raw->nsend);
+	mfad_sdir_strv_free(raw->fail, raw->nfail);
+	mfad_sdir_strv_free(raw->send, raw->nsend);
 	free(raw->send_s);
 	memset(raw, 0, sizeof(*raw));
 }
 
-static int
-sdir_strv_has(char **v, size_t n, const char *s)
+int
+mfad_sdir_strv_has(char **v, size_t n, const char *s)
 {
 	size_t i;
 
@@ -102,7 +83,7 @@ sdir_event_parse(const struct berval *bv, uint64_t *us)
 	struct berval t;
 	size_t i;
 
-	if (bv->bv_len == 0 || bv->bv_len > SDIR_EVENT_MAX ||
+	if (bv->bv_len == 0 || bv->bv_len > MFAD_SDIR_EVENT_MAX ||
 	    memchr(s, '\0', bv->bv_len) != NULL)
 		return MSS_ERR_STORE;
 	if ((c1 = memchr(s, ':', bv->bv_len)) == NULL)
@@ -117,18 +98,6 @@ sdir_event_parse(const struct berval *bv, uint64_t *us)
 	t.bv_val = (char *)s;
 	t.bv_len = (size_t)(c1 - s);
 	return mfad_sdir_u64(&t, us);
-}
-
-/* A new event value for this host at now (seconds). */
-static void
-sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf, size_t len)
-{
-	uint32_t nonce;
-	uint64_t us = now * 1000000 + mfad_clock_real_us() % 1000000;
-
-	randombytes_buf(&nonce, sizeof(nonce));
-	snprintf(buf, len, "%llu:%s:%08x", (unsigned long long)us, sd->host,
-	    (unsigned)nonce);
 }
 
 static int
@@ -186,7 +155,7 @@ sdir_events(LDAP *ld, LDAPMessage *e, const char *dn, const char *attr,
  done:
 	mfad_sdir_vals_free(v);
 	if (r != 0) {
-		sdir_strv_free(*out, *nout);
+		mfad_sdir_strv_free(*out, *nout);
 		*out = NULL;
 		*nout = 0;
 		if (times != NULL) {
@@ -200,7 +169,7 @@ sdir_events(LDAP *ld, LDAPMessage *e, const char *dn, const char *attr,
 /* The recent sends (the last MFAD_SENDS_WINDOW before now), in order,
  * the newest MFAD_SENDS_MAX of them. */
 static int MSS_WUR
-sdir_sends(const struct sdir_raw *raw, uint64_t now, struct mfad_acct *a)
+sdir_sends(const struct mfad_sdir_raw *raw, uint64_t now, struct mfad_acct *a)
 {
 	uint64_t *t;
 	size_t i, n = 0, from;
@@ -271,7 +240,7 @@ sdir_parse_recovery(LDAP *ld, LDAPMessage *e, const char *dn,
 /* HOST:KEY_HEX; only this host's sign-in is its own (logins are local). */
 static int MSS_WUR
 sdir_parse_cur(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
-    const char *dn, struct mfad_acct *a, struct sdir_raw *raw)
+    const char *dn, struct mfad_acct *a, struct mfad_sdir_raw *raw)
 {
 	struct berval **v;
 	const char *c;
@@ -307,7 +276,7 @@ sdir_parse_cur(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
  * of preferredLanguage when it is two or three letters). */
 static int MSS_WUR
 sdir_parse_person(LDAP *ld, LDAPMessage *e, const char *dn,
-    struct mfad_acct *a, struct sdir_raw *raw)
+    struct mfad_acct *a, struct mfad_sdir_raw *raw)
 {
 	struct berval **v;
 	size_t n, i;
@@ -349,7 +318,7 @@ sdir_parse_person(LDAP *ld, LDAPMessage *e, const char *dn,
 static int MSS_WUR
 sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
     const char *dn, const char *user, uint64_t now, struct mfad_acct *a,
-    struct sdir_raw *raw)
+    struct mfad_sdir_raw *raw)
 {
 	struct berval **v;
 	size_t n, i;
@@ -437,10 +406,10 @@ sdir_same_user(LDAP *ld, LDAPMessage *e, const char *user)
  * is no such entry (raw->exists 0) or it is no mfadAccount. On any
  * error a and raw hold nothing to wipe or free.
  */
-static int MSS_WUR
-sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
-    const char *user, uint64_t now, struct mfad_acct *a,
-    struct sdir_raw *raw)
+int
+mfad_sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *dn, const char *user, uint64_t now, struct mfad_acct *a,
+    struct mfad_sdir_raw *raw)
 {
 	LDAPMessage *res = NULL, *e;
 	int r, ldrc;
@@ -463,11 +432,11 @@ sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 	if (r != 0) {
 		mfad_acct_wipe(a);
 		if (r != MSS_ERR_NOTFOUND)
-			sdir_raw_free(raw);
+			mfad_sdir_raw_free(raw);
 		else {
 			/* Keep exists and the person's fields for put. */
-			sdir_strv_free(raw->fail, raw->nfail);
-			sdir_strv_free(raw->send, raw->nsend);
+			mfad_sdir_strv_free(raw->fail, raw->nfail);
+			mfad_sdir_strv_free(raw->send, raw->nsend);
 			free(raw->send_s);
 			raw->fail = raw->send = NULL;
 			raw->send_s = NULL;
@@ -478,19 +447,19 @@ sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 }
 
 /* The account's counters as stored now, into a (when not NULL). */
-static int MSS_WUR
-sdir_acct_counters(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
-    const char *user, uint64_t now, struct mfad_acct *a)
+int
+mfad_sdir_acct_counters(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *dn, const char *user, uint64_t now, struct mfad_acct *a)
 {
 	struct mfad_acct *cur;
-	struct sdir_raw raw;
+	struct mfad_sdir_raw raw;
 	int r;
 
 	if (a == NULL)
 		return 0;
 	if ((cur = malloc(sizeof(*cur))) == NULL)
 		return MSS_ERR_NOMEM;
-	if ((r = sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
+	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
 		a->failures = cur->failures;
 		a->locked_until = cur->locked_until;
 		a->nsends = cur->nsends;
@@ -499,7 +468,7 @@ sdir_acct_counters(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 		a->lock_noticed = cur->lock_noticed;
 		a->nrecovery = cur->nrecovery;
 		memcpy(a->recovery, cur->recovery, sizeof(a->recovery));
-		sdir_raw_free(&raw);
+		mfad_sdir_raw_free(&raw);
 	}
 	mfad_acct_wipe(cur);
 	free(cur);
@@ -516,17 +485,17 @@ mfad_sdir_acct_get(struct mfad_sdir *sd, const char *user,
 {
 	char dn[MFAD_SDIR_DN_MAX];
 	struct mfad_dir *d;
-	struct sdir_raw raw;
+	struct mfad_sdir_raw raw;
 	int r;
 
 	memset(a, 0, sizeof(*a));
 	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
 		return r;
 	d = mfad_sdir_take(sd);
-	r = sdir_acct_read(sd, d, dn, user, mfad_clock_real_s(), a, &raw);
+	r = mfad_sdir_acct_read(sd, d, dn, user, mfad_clock_real_s(), a, &raw);
 	mfad_sdir_give(sd, d);
 	if (r == 0)
-		sdir_raw_free(&raw);
+		mfad_sdir_raw_free(&raw);
 	return r;
 }
 
@@ -604,7 +573,7 @@ mfad_sdir_acct_by_email(struct mfad_sdir *sd, const char *email, char *user,
 /* The fields put writes whole, as replaces. */
 static int MSS_WUR
 sdir_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
-    const struct sdir_raw *raw, struct mfad_sdir_mods *ms)
+    const struct mfad_sdir_raw *raw, struct mfad_sdir_mods *ms)
 {
 	char pw[MFAD_HASH_MAX + sizeof(SDIR_ARGON2)];
 	char cur[MFAD_SDIR_HOST_MAX + 2 * MFAD_KEY_LEN + 2];
@@ -676,7 +645,7 @@ mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
 	struct mfad_sdir_mods ms;
 	struct mfad_acct *cur;
 	struct mfad_dir *d;
-	struct sdir_raw raw;
+	struct mfad_sdir_raw raw;
 	int r, ldrc;
 
 	(void)old_email;	/* the directory's address is compared */
@@ -686,7 +655,7 @@ mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
 		return MSS_ERR_NOMEM;
 	mfad_sdir_mods_init(&ms);
 	d = mfad_sdir_take(sd);
-	r = sdir_acct_read(sd, d, dn, a->user, mfad_clock_real_s(), cur,
+	r = mfad_sdir_acct_read(sd, d, dn, a->user, mfad_clock_real_s(), cur,
 	    &raw);
 	mfad_acct_wipe(cur);
 	free(cur);
@@ -731,7 +700,7 @@ mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
  out:
 	mfad_sdir_give(sd, d);
 	mfad_sdir_mods_free(&ms);
-	sdir_raw_free(&raw);
+	mfad_sdir_raw_free(&raw);
 	return r;
 }
 
@@ -750,7 +719,7 @@ mfad_sdir_acct_del(struct mfad_sdir *sd, const struct mfad_acct *a)
 	struct mfad_sdir_mods ms;
 	struct mfad_acct *cur;
 	struct mfad_dir *d;
-	struct sdir_raw raw;
+	struct mfad_sdir_raw raw;
 	unsigned n;
 	size_t i;
 	int r, ldrc;
@@ -761,11 +730,11 @@ mfad_sdir_acct_del(struct mfad_sdir *sd, const struct mfad_acct *a)
 		return MSS_ERR_NOMEM;
 	mfad_sdir_mods_init(&ms);
 	d = mfad_sdir_take(sd);
-	r = sdir_acct_read(sd, d, dn, a->user, mfad_clock_real_s(), cur,
+	r = mfad_sdir_acct_read(sd, d, dn, a->user, mfad_clock_real_s(), cur,
 	    &raw);
 	mfad_acct_wipe(cur);
 	free(cur);
-	sdir_raw_free(&raw);
+	mfad_sdir_raw_free(&raw);
 	/* The devices first: their rules want the class on the parent. */
 	if (r != 0 || (r = mfad_sdir_children_del(sd, d, dn, &n)) != 0)
 		goto out;
@@ -837,7 +806,7 @@ sdir_acct_names(struct mfad_sdir *sd, struct mfad_dir *d, char ***out,
 	}
 	ldap_msgfree(res);
 	if (r != 0) {
-		sdir_strv_free(v, n);
+		mfad_sdir_strv_free(v, n);
 		return r;
 	}
 	*out = v;
@@ -863,7 +832,7 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 	char dn[MFAD_SDIR_DN_MAX], **names = NULL;
 	struct mfad_acct *a;
 	struct mfad_dir *d;
-	struct sdir_raw raw;
+	struct mfad_sdir_raw raw;
 	size_t n = 0, i, done = 0;
 	int r;
 
@@ -887,8 +856,8 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 			break;
 		/* Not held while fn runs: fn may use the store too. */
 		d = mfad_sdir_take(sd);
-		r = sdir_acct_read(sd, d, dn, names[i], mfad_clock_real_s(),
-		    a, &raw);
+		r = mfad_sdir_acct_read(sd, d, dn, names[i],
+		    mfad_clock_real_s(), a, &raw);
 		mfad_sdir_give(sd, d);
 		if (r == MSS_ERR_NOTFOUND) {
 			/* Deleted since the search. */
@@ -897,7 +866,7 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 		}
 		if (r != 0)
 			break;
-		sdir_raw_free(&raw);
+		mfad_sdir_raw_free(&raw);
 		r = fn(a, arg);
 		mfad_acct_wipe(a);
 		if (r != 0)
@@ -905,7 +874,7 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 		done++;
 	}
  out:
-	sdir_strv_free(names, n);
+	mfad_sdir_strv_free(names, n);
 	free(a);
 	return r;
 }
@@ -922,383 +891,8 @@ mfad_sdir_acct_count(struct mfad_sdir *sd, uint64_t *n)
 	d = mfad_sdir_take(sd);
 	r = sdir_acct_names(sd, d, &names, &cnt);
 	mfad_sdir_give(sd, d);
-	sdir_strv_free(names, cnt);
+	mfad_sdir_strv_free(names, cnt);
 	if (r == 0)
 		*n = cnt;
-	return r;
-}
-
-/*
- * The counter events. Each reads the entry, writes its values (added
- * with a nonce, deleted by value) and reads the entry again for the
- * caller's copy. A write that meets a value moved meanwhile (another
- * provider deleted it first: LDAP_NO_SUCH_ATTRIBUTE fails the whole
- * modify) reads again and retries, SDIR_TRIES times at most.
- */
-int
-mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
-    uint64_t now, uint64_t locked_until, struct mfad_acct *a)
-{
-	char dn[MFAD_SDIR_DN_MAX], val[SDIR_EVENT_MAX + 1];
-	struct mfad_sdir_mods ms;
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct sdir_raw raw;
-	uint64_t stored, eff;
-	int r, ldrc = LDAP_OTHER, tries;
-
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	sdir_event_new(sd, now, val, sizeof(val));
-	mfad_sdir_mods_init(&ms);
-	d = mfad_sdir_take(sd);
-	for (tries = 0; tries < SDIR_TRIES; tries++) {
-		if ((r = sdir_acct_read(sd, d, dn, user, now, cur, &raw)) != 0)
-			goto out;
-		stored = cur->locked_until;
-		mfad_acct_wipe(cur);
-		if (sdir_strv_has(raw.fail, raw.nfail, val)) {
-			/* Applied by a try whose answer was lost. */
-			sdir_raw_free(&raw);
-			break;
-		}
-		sdir_raw_free(&raw);
-		/* A lock that ran out by now ends first. */
-		eff = stored != 0 && stored <= now ? 0 : stored;
-		mfad_sdir_mods_free(&ms);
-		if ((r = mfad_sdir_mod1(&ms, LDAP_MOD_ADD, "mfadFailure",
-		    val)) != 0)
-			goto out;
-		if (locked_until > eff)
-			r = mfad_sdir_mod_time(&ms, LDAP_MOD_REPLACE,
-			    "mfadLockedUntil", locked_until);
-		else if (stored != 0 && eff == 0)
-			/* By value: a later lock set meanwhile stays. */
-			r = mfad_sdir_mod_time(&ms, LDAP_MOD_DELETE,
-			    "mfadLockedUntil", stored);
-		if (r != 0 || (r = mfad_sdir_modify(sd, d, dn, ms.p,
-		    &ldrc)) != 0)
-			goto out;
-		if (ldrc == LDAP_SUCCESS || ldrc == LDAP_TYPE_OR_VALUE_EXISTS)
-			break;
-		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE) {
-			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
-			    mfad_sdir_refused(sd, "failure count", dn, ldrc);
-			goto out;
-		}
-	}
-	if (tries == SDIR_TRIES) {
-		r = mfad_sdir_refused(sd, "failure count", dn, ldrc);
-		goto out;
-	}
-	r = sdir_acct_counters(sd, d, dn, user, now, a);
- out:
-	mfad_sdir_give(sd, d);
-	mfad_sdir_mods_free(&ms);
-	free(cur);
-	return r;
-}
-
-/* Of the values v read first, those still in w (read now). */
-static size_t
-sdir_strv_common(char **v, size_t nv, char **w, size_t nw, const char **out)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < nv; i++)
-		if (sdir_strv_has(w, nw, v[i]))
-			out[n++] = v[i];
-	return n;
-}
-
-/*
- * Deletes, by value, those of the values first (read before) that are
- * still stored in attr, with extra (replaces) in the same modify; a
- * value deleted meanwhile elsewhere is left out on the next try.
- * first == NULL: every stored value matching keep() == 0.
- */
-static int MSS_WUR
-sdir_values_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
-    const char *user, uint64_t now, const char *attr, char **first,
-    size_t nfirst, const char *const *extra, size_t nextra)
-{
-	struct mfad_sdir_mods ms;
-	struct mfad_acct *cur;
-	struct sdir_raw raw;
-	const char **vals = NULL;
-	char **w;
-	size_t n, nw, i;
-	int r = 0, ldrc = LDAP_OTHER, tries;
-
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	if (nfirst > 0 && (vals = calloc(nfirst, sizeof(*vals))) == NULL) {
-		free(cur);
-		return MSS_ERR_NOMEM;
-	}
-	mfad_sdir_mods_init(&ms);
-	for (tries = 0; tries < SDIR_TRIES; tries++) {
-		n = 0;
-		if (tries > 0) {
-			if ((r = sdir_acct_read(sd, d, dn, user, now, cur,
-			    &raw)) != 0)
-				break;
-			mfad_acct_wipe(cur);
-			w = strcmp(attr, "mfadFailure") == 0 ? raw.fail :
-			    raw.send;
-			nw = strcmp(attr, "mfadFailure") == 0 ? raw.nfail :
-			    raw.nsend;
-			n = sdir_strv_common(first, nfirst, w, nw, vals);
-			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE, attr,
-			    vals, n) : 0;
-			sdir_raw_free(&raw);
-		} else {
-			for (i = 0; i < nfirst; i++)
-				vals[n++] = first[i];
-			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE, attr,
-			    vals, n) : 0;
-		}
-		for (i = 0; r == 0 && i < nextra; i++)
-			r = mfad_sdir_mod1(&ms, LDAP_MOD_REPLACE, extra[i],
-			    NULL);
-		if (r != 0)
-			break;
-		if (ms.n == 0)
-			break;
-		if ((r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
-			break;
-		mfad_sdir_mods_free(&ms);
-		if (ldrc == LDAP_SUCCESS)
-			break;
-		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE) {
-			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
-			    mfad_sdir_refused(sd, attr, dn, ldrc);
-			break;
-		}
-	}
-	if (r == 0 && tries == SDIR_TRIES)
-		r = mfad_sdir_refused(sd, attr, dn, ldrc);
-	mfad_sdir_mods_free(&ms);
-	free(vals);
-	free(cur);
-	return r;
-}
-
-int
-mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
-    struct mfad_acct *a)
-{
-	static const char *const lock[] = { "mfadLockedUntil",
-	    "mfadLockNoticed" };
-	char dn[MFAD_SDIR_DN_MAX];
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct sdir_raw raw;
-	uint64_t now = mfad_clock_real_s();
-	int r;
-
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	d = mfad_sdir_take(sd);
-	if ((r = sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
-		mfad_acct_wipe(cur);
-		/* The failures read now: one counted meanwhile on the
-		 * other provider stays. */
-		r = sdir_values_del(sd, d, dn, user, now, "mfadFailure",
-		    raw.fail, raw.nfail, lock, 2);
-		sdir_raw_free(&raw);
-		if (r == 0)
-			r = sdir_acct_counters(sd, d, dn, user, now, a);
-	}
-	mfad_sdir_give(sd, d);
-	free(cur);
-	return r;
-}
-
-int
-mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
-    uint64_t now, struct mfad_acct *a)
-{
-	char dn[MFAD_SDIR_DN_MAX], val[SDIR_EVENT_MAX + 1], **old = NULL;
-	struct mfad_sdir_mods ms;
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct sdir_raw raw;
-	size_t i, nold = 0;
-	int r, ldrc;
-
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	sdir_event_new(sd, now, val, sizeof(val));
-	mfad_sdir_mods_init(&ms);
-	d = mfad_sdir_take(sd);
-	if ((r = sdir_acct_read(sd, d, dn, user, now, cur, &raw)) != 0)
-		goto out;
-	mfad_acct_wipe(cur);
-	/* The send first (the guard), then the old ones pruned. */
-	if ((r = mfad_sdir_mod1(&ms, LDAP_MOD_ADD, "mfadSend", val)) != 0 ||
-	    (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
-		goto out;
-	if (ldrc != LDAP_SUCCESS && ldrc != LDAP_TYPE_OR_VALUE_EXISTS) {
-		r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
-		    mfad_sdir_refused(sd, "send count", dn, ldrc);
-		goto out;
-	}
-	if (raw.nsend > 0 && (old = calloc(raw.nsend, sizeof(*old))) == NULL) {
-		r = MSS_ERR_NOMEM;
-		goto out;
-	}
-	for (i = 0; i < raw.nsend; i++)
-		if (raw.send_s[i] + MFAD_SENDS_WINDOW <= now)
-			old[nold++] = raw.send[i];
-	if (nold > 0 && (r = sdir_values_del(sd, d, dn, user, now,
-	    "mfadSend", old, nold, NULL, 0)) != 0)
-		goto out;
-	r = sdir_acct_counters(sd, d, dn, user, now, a);
- out:
-	mfad_sdir_give(sd, d);
-	mfad_sdir_mods_free(&ms);
-	sdir_raw_free(&raw);
-	free(old);
-	free(cur);
-	return r;
-}
-
-/* The sends read now, deleted by value: one added meanwhile elsewhere
- * stays (a mail sent after the clear). */
-int
-mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
-    struct mfad_acct *a)
-{
-	char dn[MFAD_SDIR_DN_MAX];
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct sdir_raw raw;
-	uint64_t now = mfad_clock_real_s();
-	int r;
-
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	d = mfad_sdir_take(sd);
-	if ((r = sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
-		mfad_acct_wipe(cur);
-		r = sdir_values_del(sd, d, dn, user, now, "mfadSend",
-		    raw.send, raw.nsend, NULL, 0);
-		sdir_raw_free(&raw);
-		if (r == 0)
-			r = sdir_acct_counters(sd, d, dn, user, now, a);
-	}
-	mfad_sdir_give(sd, d);
-	free(cur);
-	return r;
-}
-
-int
-mfad_sdir_acct_recovery_take(struct mfad_sdir *sd, const char *user,
-    const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a)
-{
-	char dn[MFAD_SDIR_DN_MAX], hex[2 * MFAD_KEY_LEN + 1];
-	struct mfad_sdir_mods ms;
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct sdir_raw raw;
-	uint32_t i;
-	int r, ldrc, found = 0;
-
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	mfad_sdir_mods_init(&ms);
-	d = mfad_sdir_take(sd);
-	if ((r = sdir_acct_read(sd, d, dn, user, mfad_clock_real_s(), cur,
-	    &raw)) != 0)
-		goto out;
-	sdir_raw_free(&raw);
-	/* Every code compared, in constant time. */
-	for (i = 0; i < cur->nrecovery; i++)
-		found |= sodium_memcmp(cur->recovery[i], h, MFAD_KEY_LEN) == 0;
-	mfad_acct_wipe(cur);
-	if (!found) {
-		r = MSS_ERR_NOTFOUND;
-		goto out;
-	}
-	/* The delete decides: it fails when the value is gone, so the code
-	 * is used once on this provider. */
-	mfad_sdir_hex(h, MFAD_KEY_LEN, hex);
-	r = mfad_sdir_mod1(&ms, LDAP_MOD_DELETE, "mfadRecoveryCode", hex);
-	sodium_memzero(hex, sizeof(hex));
-	if (r != 0 || (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
-		goto out;
-	if (ldrc == LDAP_NO_SUCH_ATTRIBUTE || ldrc == LDAP_NO_SUCH_OBJECT) {
-		r = MSS_ERR_NOTFOUND;
-		goto out;
-	}
-	if (ldrc != LDAP_SUCCESS) {
-		r = mfad_sdir_refused(sd, "recovery code use", dn, ldrc);
-		goto out;
-	}
-	r = sdir_acct_counters(sd, d, dn, user, mfad_clock_real_s(), a);
- out:
-	mfad_sdir_give(sd, d);
-	mfad_sdir_mods_free(&ms);
-	free(cur);
-	return r;
-}
-
-int
-mfad_sdir_acct_notice_set(struct mfad_sdir *sd, const char *user, int which,
-    uint64_t t, struct mfad_acct *a)
-{
-	char dn[MFAD_SDIR_DN_MAX];
-	struct mfad_sdir_mods ms;
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct sdir_raw raw;
-	const char *attr;
-	uint64_t stored, now = mfad_clock_real_s();
-	int r, ldrc;
-
-	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK)
-		return MSS_ERR_STORE;
-	attr = which == MFAD_NOTICE_LOCK ? "mfadLockNoticed" :
-	    "mfadThrottleNoticed";
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	mfad_sdir_mods_init(&ms);
-	d = mfad_sdir_take(sd);
-	if ((r = sdir_acct_read(sd, d, dn, user, now, cur, &raw)) != 0)
-		goto out;
-	sdir_raw_free(&raw);
-	stored = which == MFAD_NOTICE_LOCK ? cur->lock_noticed :
-	    cur->throttle_noticed;
-	mfad_acct_wipe(cur);
-	/* Only a later time (a lost replace only repeats a notice). */
-	if (t > stored) {
-		if ((r = mfad_sdir_mod_time(&ms, LDAP_MOD_REPLACE, attr,
-		    t)) != 0 ||
-		    (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
-			goto out;
-		if (ldrc != LDAP_SUCCESS) {
-			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
-			    mfad_sdir_refused(sd, "notice time", dn, ldrc);
-			goto out;
-		}
-	}
-	r = sdir_acct_counters(sd, d, dn, user, now, a);
- out:
-	mfad_sdir_give(sd, d);
-	mfad_sdir_mods_free(&ms);
-	free(cur);
 	return r;
 }

@@ -120,4 +120,39 @@ void mfad_sdir_hex(const uint8_t *in, size_t n, char *out);
 int mfad_sdir_unhex(const char *in, size_t len, uint8_t *out, size_t n)
     MSS_WUR;
 
+/*
+ * The account as read (mfad_store_dir_acct.c), for the event functions
+ * (mfad_store_dir_event.c): what an entry holds beyond struct
+ * mfad_acct, the event values as stored (deleted by value).
+ */
+#define MFAD_SDIR_EVENT_MAX	320	/* bytes of a TIME_US:HOST:NONCE */
+struct mfad_sdir_raw {
+	int		 exists;	/* the person entry is there */
+	int		 has_class;	/* and has mfadAccount */
+	char		 mail[MFAD_EMAIL_MAX + 1];	/* its first value */
+	char		 lang[4];	/* as parsed */
+	int		 cur_ours;	/* mfadCurrentLogin is this host's */
+	int		 has_cur;	/* mfadCurrentLogin is set */
+	char		**fail;		/* mfadFailure values */
+	size_t		 nfail;
+	char		**send;		/* mfadSend values */
+	uint64_t	*send_s;	/* and their times (seconds) */
+	size_t		 nsend;
+};
+
+void mfad_sdir_raw_free(struct mfad_sdir_raw *raw);
+void mfad_sdir_strv_free(char **v, size_t n);
+int mfad_sdir_strv_has(char **v, size_t n, const char *s);
+/* Reads the account at dn into a (and raw): MSS_ERR_NOTFOUND when there
+ * is no such entry (raw->exists 0) or it is no mfadAccount; now is the
+ * time the recent sends are counted from. On any error a and raw hold
+ * nothing to wipe or free. */
+int mfad_sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *dn, const char *user, uint64_t now, struct mfad_acct *a,
+    struct mfad_sdir_raw *raw) MSS_WUR;
+/* The account's counters as stored now, into a (when not NULL). */
+int mfad_sdir_acct_counters(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *dn, const char *user, uint64_t now, struct mfad_acct *a)
+    MSS_WUR;
+
 #endif /* MFAD_STORE_DIR_LDAP_H */
