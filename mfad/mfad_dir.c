@@ -9,6 +9,8 @@
  * bind is sent.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -105,9 +107,30 @@ mfad_dir_init(struct mfad_dir *d, const struct mfad_dir_params *p)
 	return 0;
 }
 
+/*
+ * A failure's line: through the caller's limiter when it gave one (a
+ * pool of connections retrying through an outage would otherwise write
+ * lines for every request), else always.
+ */
+static void __attribute__((format(printf, 3, 4)))
+dir_log(const struct mfad_dir *d, int prio, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (d->p.fail_limit != NULL)
+		(void)mfad_log_limited(d->p.fail_limit, prio, "%s", line);
+	else
+		mfad_log(prio, "%s", line);
+}
+
 /* The reason libldap or the server gave for the last failure, if any. */
 static void
-dir_log_fail(LDAP *ld, const char *uri, const char *step, int rc)
+dir_log_fail(const struct mfad_dir *d, LDAP *ld, const char *uri,
+    const char *step, int rc)
 {
 	char *diag = NULL;
 
@@ -120,7 +143,7 @@ dir_log_fail(LDAP *ld, const char *uri, const char *step, int rc)
 	if (why != NULL && (*why == '\0' ||
 	    strcmp(why, "(unknown error code)") == 0))
 		why = NULL;
-	mfad_log(LOG_WARNING, "directory: %s: %s: %s%s%s%s", uri, step,
+	dir_log(d, LOG_WARNING, "directory: %s: %s: %s%s%s%s", uri, step,
 	    ldap_err2string(rc), why != NULL ? " (" : "",
 	    why != NULL ? why : "", why != NULL ? ")" : "");
 	if (diag != NULL)
@@ -165,24 +188,24 @@ dir_connect_one(struct mfad_dir *d, size_t i, char *pw, size_t pwlen,
 
 	*ldp = NULL;
 	if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS) {
-		dir_log_fail(NULL, uri, "init", rc);
+		dir_log_fail(d, NULL, uri, "init", rc);
 		return rc;
 	}
 	if ((rc = dir_options(d, ld)) != LDAP_SUCCESS) {
-		dir_log_fail(ld, uri, "TLS or timeout options", rc);
+		dir_log_fail(d, ld, uri, "TLS or timeout options", rc);
 		goto fail;
 	}
 	/* Its own step, so that the log tells a provider that does not
 	 * answer from one whose certificate is refused. */
 	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS) {
-		dir_log_fail(ld, uri, strncmp(uri, "ldaps://", 8) == 0 ?
+		dir_log_fail(d, ld, uri, strncmp(uri, "ldaps://", 8) == 0 ?
 		    "connect or TLS handshake (certificate refused?)" :
 		    "connect", rc);
 		goto fail;
 	}
 	if (strncmp(uri, "ldap://", 7) == 0 &&
 	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		dir_log_fail(ld, uri, rc == LDAP_CONNECT_ERROR ?
+		dir_log_fail(d, ld, uri, rc == LDAP_CONNECT_ERROR ?
 		    "STARTTLS (certificate refused?)" : "STARTTLS", rc);
 		goto fail;
 	}
@@ -191,7 +214,7 @@ dir_connect_one(struct mfad_dir *d, size_t i, char *pw, size_t pwlen,
 	rc = ldap_sasl_bind_s(ld, d->p.bind_dn, LDAP_SASL_SIMPLE, &cred, NULL,
 	    NULL, NULL);
 	if (rc != LDAP_SUCCESS) {
-		dir_log_fail(ld, uri, "bind", rc);
+		dir_log_fail(d, ld, uri, "bind", rc);
 		goto fail;
 	}
 	*ldp = ld;
@@ -211,7 +234,7 @@ dir_read_pw(struct mfad_dir *d, char *pw, size_t pwsize, size_t *pwlen)
 	if ((r = mfad_secret_read(d->p.bind_pw_file, d->p.bind_pw_owner,
 	    "the user mfad runs as", pw, pwsize, pwlen, why,
 	    sizeof(why))) != 0) {
-		mfad_log(LOG_ERR, "directory: bind_pw_file %s", why);
+		dir_log(d, LOG_ERR, "directory: bind_pw_file %s", why);
 		return MSS_ERR_CONFIG;
 	}
 	if (*pwlen > 0 && pw[*pwlen - 1] == '\n')
@@ -221,7 +244,7 @@ dir_read_pw(struct mfad_dir *d, char *pw, size_t pwsize, size_t *pwlen)
 	if (*pwlen == 0 || memchr(pw, '\n', *pwlen) != NULL ||
 	    memchr(pw, '\r', *pwlen) != NULL) {
 		sodium_memzero(pw, pwsize);
-		mfad_log(LOG_ERR, "directory: bind_pw_file %s: expected one "
+		dir_log(d, LOG_ERR, "directory: bind_pw_file %s: expected one "
 		    "line, the password", d->p.bind_pw_file);
 		return MSS_ERR_CONFIG;
 	}
@@ -249,7 +272,7 @@ mfad_dir_connect(struct mfad_dir *d)
 	}
 	sodium_memzero(pw, sizeof(pw));
 	if (d->ld == NULL) {
-		mfad_log(LOG_ERR, "directory: no provider reachable (%zu "
+		dir_log(d, LOG_ERR, "directory: no provider reachable (%zu "
 		    "tried; last: %s)", d->p.nuris, ldap_err2string(last));
 		/* Refused credentials are the configuration's fault; any
 		 * other failure is the directory being unavailable. */
@@ -319,7 +342,7 @@ mfad_dir_check(struct mfad_dir *d)
 		if (rc == LDAP_SUCCESS)
 			return 0;
 		if (!mfad_dir_lost(d, rc)) {
-			dir_log_fail(ld, d->p.uris[d->cur], "check", rc);
+			dir_log_fail(d, ld, d->p.uris[d->cur], "check", rc);
 			return mfad_dir_err(rc);
 		}
 	}

@@ -19,6 +19,8 @@
 
 #include <ldap.h>
 
+struct mfad_log_limit;
+
 #define MFAD_DIR_URIS_MAX	8
 #define MFAD_DIR_PW_MAX		512	/* bytes of a bind password */
 
@@ -33,6 +35,8 @@ struct mfad_dir_params {
 	const char	*ca_file;	/* NULL: the system's CAs */
 	int		 net_timeout_ms;	/* connect, TLS handshake */
 	int		 op_timeout_ms;		/* each operation */
+	struct mfad_log_limit	*fail_limit;	/* failures' lines go through
+						   it; NULL: all written */
 };
 
 struct mfad_dir {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mfad_log.h"
+#include "mfad_store_dir.h"
 #include "mfad_store_lmdb.h"
 #include "mss_err.h"
 #include "mfad_clock.h"
@@ -138,6 +139,17 @@ mfad_store_open(const struct mfad_conf *conf, struct mfad_store **out)
 	}
 	if ((r = mfad_store_device_migrate(st)) != 0)
 		goto fail;
+	/* Fleet mode: the directory is set up, not reached (mfad starts
+	 * while it is down; the first use connects). */
+	st->device_scope = conf->device_scope;
+	if (conf->dir_nuris > 0) {
+		if ((r = mfad_sdir_open(conf, &st->dir)) != 0)
+			goto fail;
+		mfad_log(LOG_INFO, "store: accounts%s in the directory; the "
+		    "rest in %s", st->device_scope ==
+		    MFAD_DEVICE_SCOPE_FLEET ? " and devices" : "",
+		    conf->database);
+	}
 	*out = st;
 	return 0;
 fail:
@@ -153,6 +165,7 @@ mfad_store_close(struct mfad_store *st)
 {
 	if (st == NULL)
 		return;
+	mfad_sdir_close(st->dir);
 	mdb_env_close(st->env);
 	free(st->path);
 	free(st);

@@ -226,6 +226,8 @@ int mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
  * failures_clear ends the streak and any lock (a success, an unlock).
  * send_add records a mail sent at now, keeping the sends of the last
  * MFAD_SENDS_WINDOW seconds (at most MFAD_SENDS_MAX, the newest).
+ * sends_clear forgets the account's recent sends (an unlock ends the
+ * mail throttle too).
  * recovery_take uses up the recovery code whose hash is h (compared in
  * constant time): 0 once, MSS_ERR_NOTFOUND when it is not (or no
  * longer) there.
@@ -244,6 +246,8 @@ int mfad_acct_failures_clear(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, struct mfad_acct *a) MSS_WUR;
 int mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, uint64_t now, struct mfad_acct *a) MSS_WUR;
+int mfad_acct_sends_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, struct mfad_acct *a) MSS_WUR;
 int mfad_acct_recovery_take(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a)
     MSS_WUR;

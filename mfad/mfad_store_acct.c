@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "mfad_store_dir.h"
 #include "mfad_store_lmdb.h"
 #include "mss_err.h"
 #include "mfad_str.h"
@@ -61,6 +62,8 @@ int
 mfad_acct_get(struct mfad_txn *txn, struct mfad_store *st, const char *user,
     struct mfad_acct *a)
 {
+	if (st->dir != NULL)
+		return mfad_sdir_acct_get(st->dir, user, a);
 	if (!mfad_store_user_key_ok(user))
 		return MSS_ERR_NOTFOUND;
 	return mfad_rec_get(txn, st->accounts, user, strlen(user),
@@ -74,6 +77,8 @@ mfad_acct_put(struct mfad_txn *txn, struct mfad_store *st,
 	char lower[MFAD_EMAIL_MAX + 1], owner[MFAD_USER_MAX + 1];
 	int r;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_put(st->dir, a, old_email);
 	mfad_str_lower(lower, a->email, sizeof(lower));
 	if (old_email == NULL || strcasecmp(old_email, a->email) != 0) {
 		/* One account per address. */
@@ -110,6 +115,13 @@ mfad_acct_del(struct mfad_txn *txn, struct mfad_store *st,
 	unsigned n;
 	int r;
 
+	if (st->dir != NULL) {
+		/* Devices kept here ([device] scope host) go with it. */
+		if ((r = mfad_sdir_acct_del(st->dir, a)) != 0 ||
+		    MFAD_STORE_DEV_DIR(st))
+			return r;
+		return mfad_device_revoke_all(txn, st, a->user, &n);
+	}
 	mfad_str_lower(lower, a->email, sizeof(lower));
 	r = mfad_rec_del(txn, st->emails, lower, strlen(lower), "email index");
 	if (r != 0 && r != MSS_ERR_NOTFOUND)
@@ -172,6 +184,9 @@ mfad_acct_fail_add(struct mfad_txn *txn, struct mfad_store *st,
 	struct mfad_acct cur;
 	int r;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_fail_add(st->dir, user, now,
+		    locked_until, a);
 	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
 		return r;
 	if (cur.failures < UINT32_MAX)
@@ -190,6 +205,8 @@ mfad_acct_failures_clear(struct mfad_txn *txn, struct mfad_store *st,
 	struct mfad_acct cur;
 	int r;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_failures_clear(st->dir, user, a);
 	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
 		return r;
 	cur.failures = 0;
@@ -205,9 +222,27 @@ mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
 	struct mfad_acct cur;
 	int r;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_send_add(st->dir, user, now, a);
 	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
 		return r;
 	mfad_store_sends_add(cur.sends, &cur.nsends, now);
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
+int
+mfad_acct_sends_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	int r;
+
+	if (st->dir != NULL)
+		return mfad_sdir_acct_sends_clear(st->dir, user, a);
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	cur.nsends = 0;
+	memset(cur.sends, 0, sizeof(cur.sends));
 	return mfad_acct_counter_store(txn, st, &cur, a);
 }
 
@@ -218,6 +253,8 @@ mfad_acct_recovery_take(struct mfad_txn *txn, struct mfad_store *st,
 	struct mfad_acct cur;
 	int r;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_recovery_take(st->dir, user, h, a);
 	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
 		return r;
 	if ((r = mfad_acct_recovery_use(&cur, h)) != 0) {
@@ -235,6 +272,9 @@ mfad_acct_notice_set(struct mfad_txn *txn, struct mfad_store *st,
 	uint64_t *p;
 	int r;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_notice_set(st->dir, user, which,
+		    t, a);
 	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK)
 		return MSS_ERR_STORE;
 	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
@@ -255,6 +295,9 @@ mfad_acct_by_email(struct mfad_txn *txn, struct mfad_store *st,
 	MDB_val key, val;
 	int rc;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_by_email(st->dir, email, user,
+		    userlen);
 	if (email[0] == '\0' || strlen(email) > MFAD_EMAIL_MAX)
 		return MSS_ERR_NOTFOUND;
 	mfad_str_lower(lower, email, sizeof(lower));
@@ -280,6 +323,9 @@ mfad_acct_list(struct mfad_txn *txn, struct mfad_store *st, const char *after,
 	size_t n = 0;
 	int rc, r = 0;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_list(st->dir, after, max, fn, arg,
+		    more);
 	*more = 0;
 	if ((rc = mdb_cursor_open(txn->mt, st->accounts, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
@@ -319,6 +365,8 @@ mfad_acct_count(struct mfad_txn *txn, struct mfad_store *st, uint64_t *n)
 	MDB_stat ms;
 	int rc;
 
+	if (st->dir != NULL)
+		return mfad_sdir_acct_count(st->dir, n);
 	if ((rc = mdb_stat(txn->mt, st->accounts, &ms)) != 0)
 		return mfad_store_err(rc, "stat");
 	*n = ms.ms_entries;

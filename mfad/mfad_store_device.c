@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mfad_log.h"
+#include "mfad_store_dir.h"
 #include "mfad_store_lmdb.h"
 #include "mss_buf.h"
 #include "mss_err.h"
@@ -124,6 +125,8 @@ mfad_device_get(struct mfad_txn *txn, struct mfad_store *st,
 	uint8_t hash[MFAD_KEY_LEN];
 	int rc, r;
 
+	if (MFAD_STORE_DEV_DIR(st))
+		return mfad_sdir_device_get(st->dir, user, key, d);
 	if (!mfad_store_user_key_ok(user))
 		return MSS_ERR_NOTFOUND;
 	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
@@ -140,6 +143,8 @@ int
 mfad_device_put(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d)
 {
+	if (MFAD_STORE_DEV_DIR(st))
+		return mfad_sdir_device_put(st->dir, key, d);
 	return mfad_device_write(txn->mt, st->devices, key, d);
 }
 
@@ -151,6 +156,8 @@ mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
 	MDB_val v;
 	int rc;
 
+	if (MFAD_STORE_DEV_DIR(st))
+		return mfad_sdir_device_del(st->dir, user, key);
 	if (!mfad_store_user_key_ok(user))
 		return MSS_ERR_NOTFOUND;
 	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
@@ -184,6 +191,9 @@ mfad_device_list_after(struct mfad_txn *txn, struct mfad_store *st,
 	uint8_t key[MFAD_KEY_LEN];
 	int rc, r = 0;
 
+	if (MFAD_STORE_DEV_DIR(st))
+		return mfad_sdir_device_list_after(st->dir, user, after,
+		    fn, arg);
 	if (!mfad_store_user_key_ok(user))
 		return 0;
 	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
@@ -221,6 +231,8 @@ mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
 	size_t count = 0;
 	int rc;
 
+	if (MFAD_STORE_DEV_DIR(st))
+		return mfad_sdir_device_revoke_all(st->dir, user, n);
 	*n = 0;
 	if (!mfad_store_user_key_ok(user))
 		return 0;

@@ -63,6 +63,8 @@ int mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
     uint64_t now, struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_recovery_take(struct mfad_sdir *sd, const char *user,
     const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_notice_set(struct mfad_sdir *sd, const char *user,

@@ -18,12 +18,25 @@
 
 #include "mfad_store.h"
 
+struct mfad_sdir;
+
+/*
+ * dir: the directory backend (mfad_store_dir.h) that holds the accounts
+ * in fleet mode, and the devices when device_scope is fleet; NULL: all
+ * stays here. The public account and device functions hand their work
+ * to it first thing (mfad_store_acct.c, mfad_store_device.c).
+ */
 struct mfad_store {
 	MDB_env	*env;
 	MDB_dbi	 accounts, emails, logins, devices, outbox, audit, meta,
 		 throttles;
 	char	*path;
+	struct mfad_sdir	*dir;
+	enum mfad_device_scope	 device_scope;
 };
+/* Whether st's devices live in the directory. */
+#define MFAD_STORE_DEV_DIR(st) \
+	((st)->dir != NULL && (st)->device_scope == MFAD_DEVICE_SCOPE_FLEET)
 
 /* A transaction: the LMDB handle, malloc'd by mfad_txn_begin or
  * mfad_txn_begin_child and freed by mfad_txn_commit or mfad_txn_abort. */

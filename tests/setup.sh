@@ -50,4 +50,5 @@ if [ ! -f Makefile ] || [ "$#" -gt 0 ]; then
 	"$SRC/configure" --enable-werror "$@"
 fi
 make -j"$(nproc)"
-make -j"$(nproc)" tests/pam/pam_driver tests/fleet/dir_driver
+make -j"$(nproc)" tests/pam/pam_driver tests/fleet/dir_driver \
+    tests/fleet/store_driver

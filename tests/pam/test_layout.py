@@ -5,7 +5,11 @@ the dispatch table (mfad_dispatch.c) the one file that sees every
 handler. The store's LMDB backend stays behind its interface: only its
 own files (mfad_store*.c, and the store's unit test) include lmdb.h or
 mfad_store_lmdb.h, call mdb_* or name an MDB_ type, and no other header
-names one. Run as a script, prints the include graph and the findings.
+names one. LDAP stays as low: only the directory connection (mfad_dir.c,
+mfad_dir.h) and the store's directory backend (mfad_store_dir*.c and its
+header mfad_store_dir_ldap.h) include ldap.h or mfad_dir.h, call ldap_*
+or name an LDAP type. Run as a script, prints the include graph and the
+findings.
 
   tests/pam/test_layout.py [SRC_ROOT]
 """
@@ -138,6 +142,54 @@ def lmdb_leaks(files):
     return out
 
 
+# The files that may speak LDAP.
+LDAP_OK = re.compile(r"^mfad/(mfad_dir\.[ch]|mfad_store_dir\w*\.c|"
+                     r"mfad_store_dir_ldap\.h)$")
+LDAP_USE = (
+    (re.compile(r"^\s*#\s*include\s*<(ldap|lber)\.h>", re.M),
+     "includes ldap.h"),
+    (re.compile(r'^\s*#\s*include\s*"(mfad_dir|mfad_store_dir_ldap)\.h"',
+                re.M), "includes the directory's own header"),
+    (re.compile(r"\bldap_\w+\s*\("), "calls ldap_*"),
+    (re.compile(r"\b(LDAP\w*|BerElement|BerValue)\s*\*|\bstruct\s+berval\b"),
+     "names an LDAP type"),
+)
+
+
+def ldap_leaks(files):
+    """Files outside the directory's layers that use LDAP."""
+    out = []
+    for name in sorted(files):
+        if LDAP_OK.match(name):
+            continue
+        for pat, what in LDAP_USE:
+            if pat.search(files[name]):
+                out.append("%s %s" % (name, what))
+    return out
+
+
+def test_ldap_behind_the_directory_layers():
+    assert ldap_leaks(sources(ROOT)) == []
+
+
+def test_check_finds_ldap_above_the_store():
+    files = {
+        "mfad/mfad_auth.c": "#include <ldap.h>\n",
+        "mfad/mfad_admin.c": "\tr = ldap_search_ext_s(ld, b);\n",
+        "mfad/mfad_pool.h": "int f(LDAP *ld);\n",
+        "mfad/mfad_enroll.c": '#include "mfad_dir.h"\n',
+        "mfad/mfad_store_dir_acct.c": "#include <ldap.h>\nLDAP *ld;\n",
+        "mfad/mfad_dir.h": "LDAPMessage *m;\n",
+        "mfad/mfad_store_dir.h": "/* an LDAP directory, OpenLDAP */\n",
+    }
+    assert ldap_leaks(files) == [
+        "mfad/mfad_admin.c calls ldap_*",
+        "mfad/mfad_auth.c includes ldap.h",
+        "mfad/mfad_enroll.c includes the directory's own header",
+        "mfad/mfad_pool.h names an LDAP type",
+    ]
+
+
 def test_lmdb_behind_the_store():
     assert lmdb_leaks(sources(ROOT)) == []
 
@@ -183,7 +235,7 @@ if __name__ == "__main__":
     g = graph(root)
     for f, incs in g.items():
         print("%-18s -> %s" % (f, " ".join(incs)))
-    p = problems(g) + lmdb_leaks(sources(root))
+    p = problems(g) + lmdb_leaks(sources(root)) + ldap_leaks(sources(root))
     for line in p:
         print("FAIL", line)
     print("%d file(s), %d problem(s)" % (len(g), len(p)))

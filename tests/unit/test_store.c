@@ -2209,6 +2209,32 @@ test_acct_send_add_prunes(void **state)
 }
 
 static void
+test_acct_sends_clear(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct a, mine;
+	struct mfad_txn *txn;
+
+	put_acct(f, "alice", "alice@example.com");
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_send_add(txn, f->st, "alice", 10000,
+	    &mine), 0);
+	assert_int_equal(mine.nsends, 1);
+	assert_int_equal(mfad_acct_sends_clear(txn, f->st, "alice", &mine), 0);
+	assert_int_equal(mine.nsends, 0);
+	assert_int_equal(mfad_acct_sends_clear(txn, f->st, "bob", NULL),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(a.nsends, 0);
+	assert_string_equal(a.email, "alice@example.com");
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&mine);
+}
+
+static void
 test_acct_notice_only_later(void **state)
 {
 	struct fix *f = *state;
@@ -2488,6 +2514,7 @@ main(void)
 		T(test_acct_recovery_take),
 		T(test_acct_fail_add_and_clear),
 		T(test_acct_send_add_prunes),
+		T(test_acct_sends_clear),
 		T(test_acct_notice_only_later),
 		T(test_throttle_send_add),
 		T(test_corrupt_login_device_outbox_are_store_errors),

@@ -1,0 +1,409 @@
+/*
+ * An account's counters in the directory as events (conf/ldap/README,
+ * "Concurrent writes"; doc/STORE.md, "The directory backend"): values
+ * added with a nonce and deleted by value, never a value read and
+ * replaced, so that writes made at once on two providers all survive
+ * replication. The account's read and its mapping are
+ * mfad_store_dir_acct.c's.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mss_err.h"
+#include "mfad_clock.h"
+#include "mfad_store_dir_ldap.h"
+
+#define SDIR_TRIES	4	/* rereads when a value moved meanwhile */
+
+/* A new event value for this host at now (seconds). */
+static void
+sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf, size_t len)
+{
+	uint32_t nonce;
+	uint64_t us = now * 1000000 + mfad_clock_real_us() % 1000000;
+
+	randombytes_buf(&nonce, sizeof(nonce));
+	snprintf(buf, len, "%llu:%s:%08x", (unsigned long long)us, sd->host,
+	    (unsigned)nonce);
+}
+
+/*
+ * Each event reads the entry, writes its values (added
+ * with a nonce, deleted by value) and reads the entry again for the
+ * caller's copy. A write that meets a value moved meanwhile (another
+ * provider deleted it first: LDAP_NO_SUCH_ATTRIBUTE fails the whole
+ * modify) reads again and retries, SDIR_TRIES times at most.
+ */
+int
+mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
+    uint64_t now, uint64_t locked_until, struct mfad_acct *a)
+{
+	char dn[MFAD_SDIR_DN_MAX], val[MFAD_SDIR_EVENT_MAX + 1];
+	struct mfad_sdir_mods ms;
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	uint64_t stored, eff;
+	int r, ldrc = LDAP_OTHER, tries;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	sdir_event_new(sd, now, val, sizeof(val));
+	mfad_sdir_mods_init(&ms);
+	d = mfad_sdir_take(sd);
+	for (tries = 0; tries < SDIR_TRIES; tries++) {
+		if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur,
+		    &raw)) != 0)
+			goto out;
+		stored = cur->locked_until;
+		mfad_acct_wipe(cur);
+		if (mfad_sdir_strv_has(raw.fail, raw.nfail, val)) {
+			/* Applied by a try whose answer was lost. */
+			mfad_sdir_raw_free(&raw);
+			break;
+		}
+		mfad_sdir_raw_free(&raw);
+		/* A lock that ran out by now ends first. */
+		eff = stored != 0 && stored <= now ? 0 : stored;
+		mfad_sdir_mods_free(&ms);
+		if ((r = mfad_sdir_mod1(&ms, LDAP_MOD_ADD, "mfadFailure",
+		    val)) != 0)
+			goto out;
+		if (locked_until > eff)
+			r = mfad_sdir_mod_time(&ms, LDAP_MOD_REPLACE,
+			    "mfadLockedUntil", locked_until);
+		else if (stored != 0 && eff == 0)
+			/* By value: a later lock set meanwhile stays. */
+			r = mfad_sdir_mod_time(&ms, LDAP_MOD_DELETE,
+			    "mfadLockedUntil", stored);
+		if (r != 0 || (r = mfad_sdir_modify(sd, d, dn, ms.p,
+		    &ldrc)) != 0)
+			goto out;
+		if (ldrc == LDAP_SUCCESS || ldrc == LDAP_TYPE_OR_VALUE_EXISTS)
+			break;
+		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE) {
+			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
+			    mfad_sdir_refused(sd, "failure count", dn, ldrc);
+			goto out;
+		}
+	}
+	if (tries == SDIR_TRIES) {
+		r = mfad_sdir_refused(sd, "failure count", dn, ldrc);
+		goto out;
+	}
+	r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
+ out:
+	mfad_sdir_give(sd, d);
+	mfad_sdir_mods_free(&ms);
+	free(cur);
+	return r;
+}
+
+/* Of the values v read first, those still in w (read now). */
+static size_t
+sdir_strv_common(char **v, size_t nv, char **w, size_t nw, const char **out)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nv; i++)
+		if (mfad_sdir_strv_has(w, nw, v[i]))
+			out[n++] = v[i];
+	return n;
+}
+
+/*
+ * Deletes, by value, those of the values first (read before) that are
+ * still stored in attr, with extra (replaces) in the same modify; a
+ * value deleted meanwhile elsewhere is left out on the next try.
+ * first == NULL: every stored value matching keep() == 0.
+ */
+static int MSS_WUR
+sdir_values_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
+    const char *user, uint64_t now, const char *attr, char **first,
+    size_t nfirst, const char *const *extra, size_t nextra)
+{
+	struct mfad_sdir_mods ms;
+	struct mfad_acct *cur;
+	struct mfad_sdir_raw raw;
+	const char **vals = NULL;
+	char **w;
+	size_t n, nw, i;
+	int r = 0, ldrc = LDAP_OTHER, tries;
+
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	if (nfirst > 0 && (vals = calloc(nfirst, sizeof(*vals))) == NULL) {
+		free(cur);
+		return MSS_ERR_NOMEM;
+	}
+	mfad_sdir_mods_init(&ms);
+	for (tries = 0; tries < SDIR_TRIES; tries++) {
+		n = 0;
+		if (tries > 0) {
+			if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur,
+			    &raw)) != 0)
+				break;
+			mfad_acct_wipe(cur);
+			w = strcmp(attr, "mfadFailure") == 0 ? raw.fail :
+			    raw.send;
+			nw = strcmp(attr, "mfadFailure") == 0 ? raw.nfail :
+			    raw.nsend;
+			n = sdir_strv_common(first, nfirst, w, nw, vals);
+			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE, attr,
+			    vals, n) : 0;
+			mfad_sdir_raw_free(&raw);
+		} else {
+			for (i = 0; i < nfirst; i++)
+				vals[n++] = first[i];
+			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE, attr,
+			    vals, n) : 0;
+		}
+		for (i = 0; r == 0 && i < nextra; i++)
+			r = mfad_sdir_mod1(&ms, LDAP_MOD_REPLACE, extra[i],
+			    NULL);
+		if (r != 0)
+			break;
+		if (ms.n == 0)
+			break;
+		if ((r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
+			break;
+		mfad_sdir_mods_free(&ms);
+		if (ldrc == LDAP_SUCCESS)
+			break;
+		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE) {
+			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
+			    mfad_sdir_refused(sd, attr, dn, ldrc);
+			break;
+		}
+	}
+	if (r == 0 && tries == SDIR_TRIES)
+		r = mfad_sdir_refused(sd, attr, dn, ldrc);
+	mfad_sdir_mods_free(&ms);
+	free(vals);
+	free(cur);
+	return r;
+}
+
+int
+mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a)
+{
+	static const char *const lock[] = { "mfadLockedUntil",
+	    "mfadLockNoticed" };
+	char dn[MFAD_SDIR_DN_MAX];
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	uint64_t now = mfad_clock_real_s();
+	int r;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	d = mfad_sdir_take(sd);
+	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
+		mfad_acct_wipe(cur);
+		/* The failures read now: one counted meanwhile on the
+		 * other provider stays. */
+		r = sdir_values_del(sd, d, dn, user, now, "mfadFailure",
+		    raw.fail, raw.nfail, lock, 2);
+		mfad_sdir_raw_free(&raw);
+		if (r == 0)
+			r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
+	}
+	mfad_sdir_give(sd, d);
+	free(cur);
+	return r;
+}
+
+int
+mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
+    uint64_t now, struct mfad_acct *a)
+{
+	char dn[MFAD_SDIR_DN_MAX], val[MFAD_SDIR_EVENT_MAX + 1], **old = NULL;
+	struct mfad_sdir_mods ms;
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	size_t i, nold = 0;
+	int r, ldrc;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	sdir_event_new(sd, now, val, sizeof(val));
+	mfad_sdir_mods_init(&ms);
+	d = mfad_sdir_take(sd);
+	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) != 0)
+		goto out;
+	mfad_acct_wipe(cur);
+	/* The send first (the guard), then the old ones pruned. */
+	if ((r = mfad_sdir_mod1(&ms, LDAP_MOD_ADD, "mfadSend", val)) != 0 ||
+	    (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
+		goto out;
+	if (ldrc != LDAP_SUCCESS && ldrc != LDAP_TYPE_OR_VALUE_EXISTS) {
+		r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
+		    mfad_sdir_refused(sd, "send count", dn, ldrc);
+		goto out;
+	}
+	if (raw.nsend > 0 && (old = calloc(raw.nsend, sizeof(*old))) == NULL) {
+		r = MSS_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < raw.nsend; i++)
+		if (raw.send_s[i] + MFAD_SENDS_WINDOW <= now)
+			old[nold++] = raw.send[i];
+	if (nold > 0 && (r = sdir_values_del(sd, d, dn, user, now,
+	    "mfadSend", old, nold, NULL, 0)) != 0)
+		goto out;
+	r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
+ out:
+	mfad_sdir_give(sd, d);
+	mfad_sdir_mods_free(&ms);
+	mfad_sdir_raw_free(&raw);
+	free(old);
+	free(cur);
+	return r;
+}
+
+/* The sends read now, deleted by value: one added meanwhile elsewhere
+ * stays (a mail sent after the clear). */
+int
+mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a)
+{
+	char dn[MFAD_SDIR_DN_MAX];
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	uint64_t now = mfad_clock_real_s();
+	int r;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	d = mfad_sdir_take(sd);
+	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
+		mfad_acct_wipe(cur);
+		r = sdir_values_del(sd, d, dn, user, now, "mfadSend",
+		    raw.send, raw.nsend, NULL, 0);
+		mfad_sdir_raw_free(&raw);
+		if (r == 0)
+			r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
+	}
+	mfad_sdir_give(sd, d);
+	free(cur);
+	return r;
+}
+
+int
+mfad_sdir_acct_recovery_take(struct mfad_sdir *sd, const char *user,
+    const uint8_t h[MFAD_KEY_LEN], struct mfad_acct *a)
+{
+	char dn[MFAD_SDIR_DN_MAX], hex[2 * MFAD_KEY_LEN + 1];
+	struct mfad_sdir_mods ms;
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	uint32_t i;
+	int r, ldrc, found = 0;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	mfad_sdir_mods_init(&ms);
+	d = mfad_sdir_take(sd);
+	if ((r = mfad_sdir_acct_read(sd, d, dn, user, mfad_clock_real_s(), cur,
+	    &raw)) != 0)
+		goto out;
+	mfad_sdir_raw_free(&raw);
+	/* Every code compared, in constant time. */
+	for (i = 0; i < cur->nrecovery; i++)
+		found |= sodium_memcmp(cur->recovery[i], h, MFAD_KEY_LEN) == 0;
+	mfad_acct_wipe(cur);
+	if (!found) {
+		r = MSS_ERR_NOTFOUND;
+		goto out;
+	}
+	/* The delete decides: it fails when the value is gone, so the code
+	 * is used once on this provider. */
+	mfad_sdir_hex(h, MFAD_KEY_LEN, hex);
+	r = mfad_sdir_mod1(&ms, LDAP_MOD_DELETE, "mfadRecoveryCode", hex);
+	sodium_memzero(hex, sizeof(hex));
+	if (r != 0 || (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
+		goto out;
+	if (ldrc == LDAP_NO_SUCH_ATTRIBUTE || ldrc == LDAP_NO_SUCH_OBJECT) {
+		r = MSS_ERR_NOTFOUND;
+		goto out;
+	}
+	if (ldrc != LDAP_SUCCESS) {
+		r = mfad_sdir_refused(sd, "recovery code use", dn, ldrc);
+		goto out;
+	}
+	r = mfad_sdir_acct_counters(sd, d, dn, user, mfad_clock_real_s(), a);
+ out:
+	mfad_sdir_give(sd, d);
+	mfad_sdir_mods_free(&ms);
+	free(cur);
+	return r;
+}
+
+int
+mfad_sdir_acct_notice_set(struct mfad_sdir *sd, const char *user, int which,
+    uint64_t t, struct mfad_acct *a)
+{
+	char dn[MFAD_SDIR_DN_MAX];
+	struct mfad_sdir_mods ms;
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	const char *attr;
+	uint64_t stored, now = mfad_clock_real_s();
+	int r, ldrc;
+
+	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK)
+		return MSS_ERR_STORE;
+	attr = which == MFAD_NOTICE_LOCK ? "mfadLockNoticed" :
+	    "mfadThrottleNoticed";
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	mfad_sdir_mods_init(&ms);
+	d = mfad_sdir_take(sd);
+	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) != 0)
+		goto out;
+	mfad_sdir_raw_free(&raw);
+	stored = which == MFAD_NOTICE_LOCK ? cur->lock_noticed :
+	    cur->throttle_noticed;
+	mfad_acct_wipe(cur);
+	/* Only a later time (a lost replace only repeats a notice). */
+	if (t > stored) {
+		if ((r = mfad_sdir_mod_time(&ms, LDAP_MOD_REPLACE, attr,
+		    t)) != 0 ||
+		    (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
+			goto out;
+		if (ldrc != LDAP_SUCCESS) {
+			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
+			    mfad_sdir_refused(sd, "notice time", dn, ldrc);
+			goto out;
+		}
+	}
+	r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
+ out:
+	mfad_sdir_give(sd, d);
+	mfad_sdir_mods_free(&ms);
+	free(cur);
+	return r;
+}
