@@ -95,15 +95,25 @@ mfad_admin_status(struct mfad_rq *rq)
 	uint8_t *rtype = &rq->rtype;
 	char err[256];
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, age;
+	const char *dir = "answering";
 	size_t n;
 	uint64_t id;
-	int r;
+	int r, fleet = ctx->conf->dir_nuris > 0;
 
 	if ((r = mss_buf_end(req)) != 0)
 		return r;
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		return r;
-	if ((r = mfad_acct_count(rq->txn, ctx->store, &accounts)) == 0)
+	/* Fleet mode: the accounts are counted in the directory, so the
+	 * count says whether it answers; one that does not is what status
+	 * is asked for then, not a reason to fail. */
+	r = mfad_acct_count(rq->txn, ctx->store, &accounts);
+	if (r == MSS_ERR_UNAVAIL && fleet) {
+		dir = "unreachable";
+		accounts = 0;
+		r = 0;
+	}
+	if (r == 0)
 		r = mfad_outbox_due(rq->txn, ctx->store, 0, &id, 0, &n, &depth,
 		    &oldest, &next);
 	mfad_rq_abort(rq);
@@ -119,7 +129,8 @@ mfad_admin_status(struct mfad_rq *rq)
 	    (r = mss_buf_put_u64(rep, accounts)) != 0 ||
 	    (r = mss_buf_put_u64(rep, depth)) != 0 ||
 	    (r = mss_buf_put_u64(rep, age)) != 0 ||
-	    (r = mss_buf_put_str(rep, err)) != 0)
+	    (r = mss_buf_put_str(rep, err)) != 0 ||
+	    (fleet && (r = mss_buf_put_str(rep, dir)) != 0))
 		return r;
 	return 0;
 }
@@ -240,6 +251,13 @@ mfad_admin_email_lang(char **email, const char *lang, int required,
 	return 0;
 }
 
+void
+mfad_admin_no_person(char *msg, size_t len, const char *user)
+{
+	snprintf(msg, len, "%.64s: no person entry in the directory (people "
+	    "are created with the directory's own tools)", user);
+}
+
 int
 mfad_admin_user_add(struct mfad_rq *rq)
 {
@@ -330,7 +348,13 @@ mfad_admin_user_add(struct mfad_rq *rq)
 	}
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
-	if ((r = mfad_acct_put(rq->txn, ctx->store, a, NULL)) != 0 ||
+	r = mfad_acct_put(rq->txn, ctx->store, a, NULL);
+	if (r == MSS_ERR_NOTFOUND && conf->dir_nuris > 0) {
+		mfad_admin_no_person(msg, sizeof(msg), user);
+		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND, msg);
+		goto out;
+	}
+	if (r != 0 ||
 	    (r = mfad_admin_event(ctx, rq->txn, peer, "user_added", user,
 	    hash[0] ? "state=active" : "state=invited")) != 0)
 		goto out;
