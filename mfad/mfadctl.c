@@ -415,6 +415,8 @@ static const struct {
 	    "(see mfad(8))." },
 	{ "mfad_uptime_seconds", "Seconds since mfad started." },
 	{ "mfad_accounts", "Accounts in the store." },
+	{ "mfad_directory_up", "Fleet mode: 1 when the directory answers, "
+	    "0 when it does not." },
 	{ "mfad_outbox_mails", "Mails waiting in the outbox." },
 	{ "mfad_outbox_oldest_seconds", "Age of the oldest mail waiting." },
 	{ "mfad_worker_queue", "Requests waiting for a worker (password "

@@ -179,6 +179,13 @@ def test_status_says_unreachable(denv):
     assert st["accounts"] is None
 
 
+def test_metrics_say_the_directory_is_down(denv):
+    out = denv.ctl_ok("metrics")
+    lines = out.splitlines()
+    assert "mfad_directory_up 0" in lines, out
+    assert not [ln for ln in lines if ln.startswith("mfad_accounts")], out
+
+
 def test_mfad_keeps_running_and_logs(denv):
     for _ in range(3):
         denv.ctl("user", "show", "alice")

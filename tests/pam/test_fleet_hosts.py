@@ -116,6 +116,8 @@ def test_account_added_on_one_host_logs_in_on_the_other(hosts):
     a.add_user("alice")
     h.wait_until(lambda: _shown(b, "alice"), what="alice on host B")
     b.full_login("alice")
+    assert "directory        answering" in b.ctl_ok("status")
+    assert "mfad_directory_up 1" in b.ctl_ok("metrics").splitlines()
 
 
 def test_recovery_code_made_on_one_host_works_on_the_other(hosts):
