@@ -145,7 +145,9 @@ enum mss_req_type {
  *                 str message ("added", "unchanged", "email changed" or
  *                 the reason of an error)
  * MSS_REP_STATUS  str version, u64 uptime, u64 accounts, u64 outbox,
- *                 u64 oldest (seconds), str last_mail_error
+ *                 u64 oldest (seconds), str last_mail_error; in fleet
+ *                 mode only, then str directory ("answering" or
+ *                 "unreachable", when accounts is 0 for unknown)
  * MSS_REP_METRICS  u32 n, n times: str name, str label (key="value",
  *                 or ""), u8 counter (1: counter, 0: gauge), u64 value
  * MSS_REP_USER    user record (below)

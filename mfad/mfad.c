@@ -144,6 +144,32 @@ mfad_drop_privileges(const struct mfad_conf *conf, const struct passwd *pw)
 }
 
 /*
+ * Fleet mode: the hashes kept in the directory are keyed by the fleet
+ * key, the same on every host (mfad_keys.h). Local mode changes nothing.
+ */
+static int MSS_WUR
+mfad_start_fleet(const struct mfad_conf *conf, struct mfad_keys *keys)
+{
+	char err[512];
+	int r;
+
+	if (conf->dir_nuris == 0)
+		return 0;
+	if ((r = mfad_keys_fleet(keys, conf->dir_key_file,
+	    conf->device_scope == MFAD_DEVICE_SCOPE_FLEET, err,
+	    sizeof(err))) != 0) {
+		mfad_log(LOG_ERR, "[directory] key_file: %s", err);
+		return r;
+	}
+	mfad_log(LOG_NOTICE, "fleet mode: accounts in the directory at %s%s "
+	    "(base %s, this host %s), devices %s", conf->dir_uris[0],
+	    conf->dir_nuris > 1 ? " and more" : "", conf->dir_base,
+	    conf->dir_host, conf->device_scope == MFAD_DEVICE_SCOPE_FLEET ?
+	    "in the directory" : "on this host");
+	return 0;
+}
+
+/*
  * Everything after the configuration: the socket, the store, the threads,
  * then the event loop until a signal stops it. Returns the exit status;
  * *confp is the configuration in force at the end (a reload replaces it),
@@ -219,6 +245,7 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		snprintf(ctx.hostname, sizeof(ctx.hostname), "localhost");
 	if ((r = mfad_store_open(conf, &ctx.store)) != 0 ||
 	    (r = mfad_keys_load(conf->database, &ctx.keys)) != 0 ||
+	    (r = mfad_start_fleet(conf, ctx.keys)) != 0 ||
 	    (r = mfad_pw_init(conf)) != 0) {
 		mfad_log(LOG_ERR, "cannot start: %s", mss_strerror(r));
 		mfad_store_close(ctx.store);

@@ -95,15 +95,25 @@ mfad_admin_status(struct mfad_rq *rq)
 	uint8_t *rtype = &rq->rtype;
 	char err[256];
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, age;
+	const char *dir = "answering";
 	size_t n;
 	uint64_t id;
-	int r;
+	int r, fleet = ctx->conf->dir_nuris > 0;
 
 	if ((r = mss_buf_end(req)) != 0)
 		return r;
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		return r;
-	if ((r = mfad_acct_count(rq->txn, ctx->store, &accounts)) == 0)
+	/* Fleet mode: the accounts are counted in the directory, so the
+	 * count says whether it answers; one that does not is what status
+	 * is asked for then, not a reason to fail. */
+	r = mfad_acct_count(rq->txn, ctx->store, &accounts);
+	if (r == MSS_ERR_UNAVAIL && fleet) {
+		dir = "unreachable";
+		accounts = 0;
+		r = 0;
+	}
+	if (r == 0)
 		r = mfad_outbox_due(rq->txn, ctx->store, 0, &id, 0, &n, &depth,
 		    &oldest, &next);
 	mfad_rq_abort(rq);
@@ -119,7 +129,8 @@ mfad_admin_status(struct mfad_rq *rq)
 	    (r = mss_buf_put_u64(rep, accounts)) != 0 ||
 	    (r = mss_buf_put_u64(rep, depth)) != 0 ||
 	    (r = mss_buf_put_u64(rep, age)) != 0 ||
-	    (r = mss_buf_put_str(rep, err)) != 0)
+	    (r = mss_buf_put_str(rep, err)) != 0 ||
+	    (fleet && (r = mss_buf_put_str(rep, dir)) != 0))
 		return r;
 	return 0;
 }
@@ -155,16 +166,26 @@ mfad_admin_metrics(struct mfad_rq *rq)
 	const char *ev;
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, val;
 	uint64_t map = 0, used = 0, id;
-	uint32_t n = 0;
+	uint32_t n = 0, gauges = MFAD_GAUGES;
 	size_t i, nd;
-	int r;
+	int r, fleet = ctx->conf->dir_nuris > 0, dir_up = 1;
 
 	(void)peer;
 	if ((r = mss_buf_end(req)) != 0)
 		return r;
 	if ((r = mfad_rq_begin(rq, 1)) != 0)
 		return r;
-	if ((r = mfad_acct_count(rq->txn, ctx->store, &accounts)) == 0)
+	/* Fleet mode: whether the directory answers is a gauge of its own,
+	 * and the accounts, counted there, are left out while it does not
+	 * (a 0 would read as every account gone). */
+	r = mfad_acct_count(rq->txn, ctx->store, &accounts);
+	if (r == MSS_ERR_UNAVAIL && fleet) {
+		dir_up = 0;
+		r = 0;
+	}
+	if (fleet)
+		gauges += dir_up ? 1 : 0;
+	if (r == 0)
 		r = mfad_outbox_due(rq->txn, ctx->store, 0, &id, 0, &nd, &depth,
 		    &oldest, &next);
 	mfad_rq_abort(rq);
@@ -174,7 +195,7 @@ mfad_admin_metrics(struct mfad_rq *rq)
 	*rtype = MSS_REP_METRICS;
 	for (i = 0; mfad_audit_counter(i, &val) != NULL; i++)
 		;
-	if ((r = mss_buf_put_u32(rep, (uint32_t)i + MFAD_GAUGES)) != 0)
+	if ((r = mss_buf_put_u32(rep, (uint32_t)i + gauges)) != 0)
 		return r;
 	for (i = 0; (ev = mfad_audit_counter(i, &val)) != NULL; i++) {
 		snprintf(label, sizeof(label), "event=\"%s\"", ev);
@@ -184,7 +205,10 @@ mfad_admin_metrics(struct mfad_rq *rq)
 	}
 	if ((r = mfad_metric(rep, &n, "mfad_uptime_seconds", "", 0,
 	    mfad_clock_real_s() - (uint64_t)ctx->started)) != 0 ||
-	    (r = mfad_metric(rep, &n, "mfad_accounts", "", 0, accounts)) != 0 ||
+	    (dir_up && (r = mfad_metric(rep, &n, "mfad_accounts", "", 0,
+	    accounts)) != 0) ||
+	    (fleet && (r = mfad_metric(rep, &n, "mfad_directory_up", "", 0,
+	    (uint64_t)dir_up)) != 0) ||
 	    (r = mfad_metric(rep, &n, "mfad_outbox_mails", "", 0, depth)) != 0 ||
 	    (r = mfad_metric(rep, &n, "mfad_outbox_oldest_seconds", "", 0,
 	    oldest == 0 || oldest > now_us ? 0 : now_us - oldest)) != 0 ||
@@ -196,7 +220,7 @@ mfad_admin_metrics(struct mfad_rq *rq)
 	    used)) != 0)
 		return r;
 	/* The count sent first must be the count written. */
-	return n == i + MFAD_GAUGES ? 0 : MSS_ERR_SYSTEM;
+	return n == i + gauges ? 0 : MSS_ERR_SYSTEM;
 }
 
 /* Replaces the string *email by its stored form (mss_addr.h). 0, or the
@@ -238,6 +262,13 @@ mfad_admin_email_lang(char **email, const char *lang, int required,
 		return MSS_ERR_INVAL;
 	}
 	return 0;
+}
+
+void
+mfad_admin_no_person(char *msg, size_t len, const char *user)
+{
+	snprintf(msg, len, "%.64s: no person entry in the directory (people "
+	    "are created with the directory's own tools)", user);
 }
 
 int
@@ -330,7 +361,13 @@ mfad_admin_user_add(struct mfad_rq *rq)
 	}
 	if (r != MSS_ERR_NOTFOUND)
 		goto out;
-	if ((r = mfad_acct_put(rq->txn, ctx->store, a, NULL)) != 0 ||
+	r = mfad_acct_put(rq->txn, ctx->store, a, NULL);
+	if (r == MSS_ERR_NOTFOUND && conf->dir_nuris > 0) {
+		mfad_admin_no_person(msg, sizeof(msg), user);
+		r = mfad_reply_result(rep, rtype, MSS_ERR_NOTFOUND, msg);
+		goto out;
+	}
+	if (r != 0 ||
 	    (r = mfad_admin_event(ctx, rq->txn, peer, "user_added", user,
 	    hash[0] ? "state=active" : "state=invited")) != 0)
 		goto out;

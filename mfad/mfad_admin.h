@@ -11,6 +11,9 @@
 int mfad_admin_status(struct mfad_rq *) MSS_WUR;
 int mfad_admin_metrics(struct mfad_rq *) MSS_WUR;
 int mfad_admin_user_add(struct mfad_rq *) MSS_WUR;
+/* Fleet mode: the answer for a user the directory has no person entry
+ * for (MSS_ERR_NOTFOUND from mfad_acct_put), into msg. */
+void mfad_admin_no_person(char *msg, size_t len, const char *user);
 /* del, show, lock, unlock, reenroll: one user argument each. */
 int mfad_admin_user_op(struct mfad_rq *, uint8_t type) MSS_WUR;
 /* user recovery: new codes (count 1..100) or none (count 0). */

@@ -16,9 +16,11 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -38,6 +40,9 @@
 #include "mss_ident.h"
 #include "mss_proto.h"
 #include "mfad_conf.h"
+#include "mfad_dir.h"
+#include "mfad_keys.h"
+#include "mfad_secret.h"
 
 #define CONF_MAX_LINE		4096		/* longest line read */
 #define CONF_WEAK_MEMLIMIT	(19ULL << 20)	/* below: pw_weak */
@@ -93,6 +98,18 @@ static int MSS_WUR conf_set_from(struct conf_ctx *, const struct conf_key *,
     const char *);
 static int MSS_WUR conf_set_language(struct conf_ctx *, const struct conf_key *,
     const char *);
+static int MSS_WUR conf_set_scope(struct conf_ctx *, const struct conf_key *,
+    const char *);
+static int MSS_WUR conf_set_dir_uris(struct conf_ctx *,
+    const struct conf_key *, const char *);
+static int MSS_WUR conf_set_dn(struct conf_ctx *, const struct conf_key *,
+    const char *);
+static int MSS_WUR conf_set_readable(struct conf_ctx *,
+    const struct conf_key *, const char *);
+static int MSS_WUR conf_set_timeout_ms(struct conf_ctx *,
+    const struct conf_key *, const char *);
+static int MSS_WUR conf_set_dir_host(struct conf_ctx *,
+    const struct conf_key *, const char *);
 
 #define OFF(f)	offsetof(struct mfad_conf, f)
 
@@ -117,6 +134,7 @@ static const struct conf_key conf_keys[] = {
 	{ "code", "max_sends", conf_set_uint, OFF(code_max_sends), 1, 64 },
 	{ "device", "remember_days", conf_set_uint, OFF(remember_days),
 	    0, 365 },
+	{ "device", "scope", conf_set_scope, 0, 0, 0 },
 	{ "password", "min_length", conf_set_uint, OFF(pw_min_length),
 	    8, 1024 },
 	{ "password", "max_length", conf_set_uint, OFF(pw_max_length),
@@ -145,14 +163,29 @@ static const struct conf_key conf_keys[] = {
 	 * (tests/pam/test_docs.py reads this table). */
 	{ "mail", "connections", conf_set_uint, OFF(mail_connections),
 	    1, 32 },
+	/* 8 is MFAD_CONF_DIR_URIS_MAX; the timeout's bounds are in ms. */
+	{ "directory", "uri", conf_set_dir_uris, 0, 1, 8 },
+	{ "directory", "base", conf_set_dn, OFF(dir_base), 0, 0 },
+	{ "directory", "bind_dn", conf_set_dn, OFF(dir_bind_dn), 0, 0 },
+	{ "directory", "bind_pw_file", conf_set_path, OFF(dir_bind_pw_file),
+	    0, 0 },
+	{ "directory", "ca_file", conf_set_readable, OFF(dir_ca_file), 0, 0 },
+	{ "directory", "timeout", conf_set_timeout_ms, OFF(dir_timeout_ms),
+	    100, 60000 },
+	{ "directory", "key_file", conf_set_path, OFF(dir_key_file), 0, 0 },
+	{ "directory", "host", conf_set_dir_host, 0, 0, 0 },
 };
 
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 _Static_assert(MFAD_MAIL_CONNECTIONS_MAX == 32,
     "[mail] connections: the range in conf_keys is 1 to 32");
+_Static_assert(MFAD_CONF_DIR_URIS_MAX == 8 &&
+    MFAD_CONF_DIR_URIS_MAX <= MFAD_DIR_URIS_MAX,
+    "[directory] uri: at most 8 in conf_keys, all of them in mfad_dir");
 
 static const char *const conf_sections[] = {
 	"mfad", "code", "device", "password", "lockout", "policy", "mail",
+	"directory",
 };
 
 struct conf_ctx {
@@ -160,6 +193,7 @@ struct conf_ctx {
 	const char		*path;
 	unsigned		 line;		/* line being read, from 1 */
 	unsigned		 lines[CONF_NKEYS]; /* where each key was set */
+	unsigned		 dir_line;	/* first "[directory]", or 0 */
 	char			*err;
 	size_t			 errlen;
 	char			 show[300];	/* a value, quoted for a message */
@@ -740,6 +774,193 @@ conf_set_language(struct conf_ctx *ctx, const struct conf_key *key,
 	return conf_store_str(ctx, OFF(language), value);
 }
 
+static int MSS_WUR
+conf_set_scope(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value)
+{
+	if (strcmp(value, "host") == 0)
+		ctx->conf->device_scope = MFAD_DEVICE_SCOPE_HOST;
+	else if (strcmp(value, "fleet") == 0)
+		ctx->conf->device_scope = MFAD_DEVICE_SCOPE_FLEET;
+	else
+		return conf_error(ctx, ctx->line, "[%s] %s must be host or "
+		    "fleet, not \"%s\"", key->section, key->name,
+		    SHOW(value));
+	return 0;
+}
+
+/*
+ * One provider: ldaps://HOST[:PORT][/] or ldap://HOST[:PORT][/] (then
+ * STARTTLS, verified as ldaps://). No DN, attributes or extensions:
+ * the base is [directory] base, and nothing else of an LDAP URL means
+ * anything to mfad.
+ */
+static int
+conf_dir_uri_ok(const char *s, size_t len)
+{
+	size_t i, skip;
+
+	if (len > 7 && strncmp(s, "ldap://", 7) == 0)
+		skip = 7;
+	else if (len > 8 && strncmp(s, "ldaps://", 8) == 0)
+		skip = 8;
+	else
+		return 0;
+	if (s[len - 1] == '/')
+		len--;
+	if (len <= skip || len > 255)
+		return 0;
+	for (i = skip; i < len; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '.' || s[i] == '_' || s[i] == ':' ||
+		    s[i] == '[' || s[i] == ']'))
+			return 0;
+	}
+	return s[skip] != ':';
+}
+
+/* "ldaps://a.example ldaps://b.example": tried in that order. */
+static int MSS_WUR
+conf_set_dir_uris(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value)
+{
+	char *uris[MFAD_CONF_DIR_URIS_MAX];
+	const char *p = value, *end;
+	size_t n = 0, i, len;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		for (end = p; *end != '\0' && *end != ' ' && *end != '\t';
+		    end++)
+			;
+		len = (size_t)(end - p);
+		if (!conf_dir_uri_ok(p, len) || n == key->max) {
+			for (i = 0; i < n; i++)
+				free(uris[i]);
+			if (n == key->max)
+				return conf_error(ctx, ctx->line, "[%s] %s: at "
+				    "most %llu URIs", key->section, key->name,
+				    key->max);
+			return conf_error(ctx, ctx->line, "[%s] %s must be a "
+			    "list of ldaps://HOST[:PORT] or ldap://HOST[:PORT]"
+			    " (STARTTLS) separated by blanks, not \"%s\"",
+			    key->section, key->name, SHOW(value));
+		}
+		if ((uris[n] = strndup(p, len)) == NULL) {
+			for (i = 0; i < n; i++)
+				free(uris[i]);
+			return conf_nomem(ctx);
+		}
+		n++;
+		p = end;
+	}
+	for (i = 0; i < ctx->conf->dir_nuris; i++)
+		free(ctx->conf->dir_uris[i]);
+	for (i = 0; i < n; i++)
+		ctx->conf->dir_uris[i] = uris[i];
+	ctx->conf->dir_nuris = n;
+	return 0;
+}
+
+/* A DN: "attr=value" parts; its syntax is the directory's to check, but
+ * a value with no '=' or with a control byte is a mistake here. */
+static int MSS_WUR
+conf_set_dn(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value)
+{
+	size_t i;
+
+	for (i = 0; value[i] != '\0'; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			break;
+	if (value[i] != '\0' || strchr(value, '=') == NULL || i > 1024)
+		return conf_error(ctx, ctx->line, "[%s] %s must be a DN such "
+		    "as dc=example,dc=org, not \"%s\"", key->section,
+		    key->name, SHOW(value));
+	return conf_store_str(ctx, key->off, value);
+}
+
+/* A file mfad reads at each connection: there and readable now. */
+static int MSS_WUR
+conf_set_readable(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value)
+{
+	struct stat sb;
+	int fd;
+
+	if (value[0] != '/')
+		return conf_set_path(ctx, key, value);
+	if ((fd = open(value, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return conf_error(ctx, ctx->line, "[%s] %s: cannot read "
+		    "\"%s\": %s", key->section, key->name, SHOW(value),
+		    strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return conf_error(ctx, ctx->line, "[%s] %s: \"%s\" is not a "
+		    "regular file", key->section, key->name, SHOW(value));
+	}
+	close(fd);
+	return conf_set_path(ctx, key, value);
+}
+
+/* Seconds with up to three decimals ("2", "0.5"), kept in ms. */
+static int MSS_WUR
+conf_set_timeout_ms(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value)
+{
+	char whole[16];
+	const char *dot = strchr(value, '.');
+	uint64_t s, ms = 0;
+	size_t n, i;
+
+	n = dot != NULL ? (size_t)(dot - value) : strlen(value);
+	if (n == 0 || n >= sizeof(whole))
+		goto bad;
+	memcpy(whole, value, n);
+	whole[n] = '\0';
+	if (conf_parse_u64(whole, &s) != 0 || s > key->max / 1000)
+		goto bad;
+	if (dot != NULL) {
+		/* "0.5" is 500 ms: the digits, then as many zeros as the
+		 * three decimals lack. */
+		if ((n = strlen(dot + 1)) == 0 || n > 3)
+			goto bad;
+		for (i = 1; i <= 3; i++) {
+			ms *= 10;
+			if (i <= n) {
+				if (dot[i] < '0' || dot[i] > '9')
+					goto bad;
+				ms += (uint64_t)(dot[i] - '0');
+			}
+		}
+	}
+	ms += s * 1000;
+	if (ms < key->min || ms > key->max)
+		goto bad;
+	*(unsigned *)(void *)((char *)ctx->conf + key->off) = (unsigned)ms;
+	return 0;
+bad:
+	return conf_error(ctx, ctx->line, "[%s] %s must be a number of "
+	    "seconds from 0.1 to 60 (up to three decimals), not \"%s\"",
+	    key->section, key->name, SHOW(value));
+}
+
+static int MSS_WUR
+conf_set_dir_host(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value)
+{
+	if (!conf_host_ok(value, strlen(value)))
+		return conf_error(ctx, ctx->line, "[%s] %s must be a host "
+		    "name (letters, digits, '.', '-' and '_'), not \"%s\"",
+		    key->section, key->name, SHOW(value));
+	return conf_store_str(ctx, OFF(dir_host), value);
+}
+
 static char *
 conf_trim(char *s)
 {
@@ -775,12 +996,15 @@ conf_line(struct conf_ctx *ctx, char *line, const char **section)
 		    sizeof(conf_sections[0]); i++) {
 			if (strcmp(name, conf_sections[i]) == 0) {
 				*section = conf_sections[i];
+				if (strcmp(name, "directory") == 0 &&
+				    ctx->dir_line == 0)
+					ctx->dir_line = ctx->line;
 				return 0;
 			}
 		}
 		return conf_error(ctx, ctx->line, "unknown section [%s]; "
 		    "known: [mfad], [code], [device], [password], [lockout], "
-		    "[policy], [mail]", SHOW(name));
+		    "[policy], [mail], [directory]", SHOW(name));
 	}
 	if ((eq = strchr(s, '=')) == NULL)
 		return conf_error(ctx, ctx->line, "expected \"key = value\", "
@@ -827,6 +1051,81 @@ conf_key_line(const struct conf_ctx *ctx, const char *section,
 	return 0;
 }
 
+/*
+ * Who must own the directory's secret files: the user mfad runs as, as
+ * for [mail] auth_file (root reading the file for "mfad -t" or before it
+ * drops to [mfad] user checks them against that user).
+ */
+static int MSS_WUR
+conf_secret_owner(struct conf_ctx *ctx, uid_t *owner)
+{
+	int r;
+
+	*owner = geteuid();
+	if (ctx->conf->user == NULL || *owner != 0)
+		return 0;
+	if ((r = conf_lookup_user(ctx->conf->user, owner)) != 0)
+		return conf_error(ctx, conf_key_line(ctx, "mfad", "user"),
+		    "[mfad] user %s: cannot look it up", ctx->conf->user);
+	return 0;
+}
+
+/*
+ * [directory]: every key it needs, and its secret files readable by
+ * mfad's user alone, checked now so that a mistake is named with its
+ * line by "mfad -t" rather than found at the first login. [device] scope
+ * = fleet needs the directory.
+ */
+static int MSS_WUR
+conf_finish_dir(struct conf_ctx *ctx)
+{
+	static const char *const required[] = {
+		"uri", "base", "bind_dn", "bind_pw_file", "key_file",
+	};
+	struct mfad_conf *conf = ctx->conf;
+	char buf[MFAD_DIR_PW_MAX + 2], why[512];
+	uint8_t key[MFAD_FLEET_KEY_LEN];
+	size_t i, len;
+	uid_t owner;
+	int r;
+
+	if (ctx->dir_line == 0) {
+		if (conf->device_scope == MFAD_DEVICE_SCOPE_FLEET)
+			return conf_error(ctx, conf_key_line(ctx, "device",
+			    "scope"), "[device] scope = fleet needs a "
+			    "[directory] section");
+		return 0;
+	}
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (conf_key_line(ctx, "directory", required[i]) == 0)
+			return conf_error(ctx, ctx->dir_line, "[directory] "
+			    "%s is required", required[i]);
+	if ((r = conf_secret_owner(ctx, &owner)) != 0)
+		return r;
+	r = mfad_secret_read(conf->dir_bind_pw_file, owner,
+	    "the user mfad runs as", buf, sizeof(buf), &len, why, sizeof(why));
+	if (r == 0 && (len == 0 || len > MFAD_DIR_PW_MAX)) {
+		snprintf(why, sizeof(why), "%s: must hold the password, at "
+		    "most %d bytes", conf->dir_bind_pw_file, MFAD_DIR_PW_MAX);
+		r = MSS_ERR_CONFIG;
+	}
+	sodium_memzero(buf, sizeof(buf));
+	if (r != 0)
+		return conf_error(ctx, conf_key_line(ctx, "directory",
+		    "bind_pw_file"), "[directory] bind_pw_file: %s", why);
+	r = mfad_keys_fleet_read(conf->dir_key_file, owner, key, why,
+	    sizeof(why));
+	sodium_memzero(key, sizeof(key));
+	if (r != 0)
+		return conf_error(ctx, conf_key_line(ctx, "directory",
+		    "key_file"), "[directory] key_file: %s", why);
+	if (!conf_host_ok(conf->dir_host, strlen(conf->dir_host)))
+		return conf_error(ctx, ctx->dir_line, "this host's name "
+		    "\"%s\" cannot be written to the directory: set "
+		    "[directory] host", SHOW(conf->dir_host));
+	return 0;
+}
+
 /* Checks between keys, once the whole file is read. */
 static int MSS_WUR
 conf_finish(struct conf_ctx *ctx)
@@ -869,7 +1168,7 @@ conf_finish(struct conf_ctx *ctx)
 	}
 	conf->pw_weak = conf->pw_memlimit < CONF_WEAK_MEMLIMIT ||
 	    conf->pw_opslimit < CONF_WEAK_OPSLIMIT;
-	return 0;
+	return conf_finish_dir(ctx);
 }
 
 struct mfad_conf *
@@ -909,6 +1208,8 @@ mfad_conf_new(void)
 	conf->tls = MFAD_TLS_STARTTLS;
 	conf->mail_max_per_minute = 600;
 	conf->mail_connections = 16;
+	conf->device_scope = MFAD_DEVICE_SCOPE_HOST;
+	conf->dir_timeout_ms = 2000;
 	if ((conf->socket = strdup(MSS_DEFAULT_SOCKET)) == NULL ||
 	    (conf->database = strdup(LOCALSTATEDIR "/lib/mfad")) == NULL ||
 	    (conf->smtp = strdup("localhost:25")) == NULL ||
@@ -916,7 +1217,8 @@ mfad_conf_new(void)
 	    (conf->smtp_port = strdup("25")) == NULL ||
 	    (mss_email_valid(from) && (conf->from = strdup(from)) == NULL) ||
 	    (conf->language = strdup("en")) == NULL ||
-	    (conf->templates = strdup(PKGDATADIR "/templates")) == NULL) {
+	    (conf->templates = strdup(PKGDATADIR "/templates")) == NULL ||
+	    (conf->dir_host = strdup(host)) == NULL) {
 		mfad_conf_free(conf);
 		return NULL;
 	}
@@ -926,6 +1228,8 @@ mfad_conf_new(void)
 void
 mfad_conf_free(struct mfad_conf *conf)
 {
+	size_t i;
+
 	if (conf == NULL)
 		return;
 	free(conf->path);
@@ -943,6 +1247,14 @@ mfad_conf_free(struct mfad_conf *conf)
 	free(conf->from);
 	free(conf->language);
 	free(conf->templates);
+	for (i = 0; i < conf->dir_nuris; i++)
+		free(conf->dir_uris[i]);
+	free(conf->dir_base);
+	free(conf->dir_bind_dn);
+	free(conf->dir_bind_pw_file);
+	free(conf->dir_ca_file);
+	free(conf->dir_key_file);
+	free(conf->dir_host);
 	free(conf);
 }
 

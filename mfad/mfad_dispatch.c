@@ -22,6 +22,22 @@
 static struct mfad_log_limit mfad_lim_bad =
     MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
 
+/*
+ * MSS_ERR_UNAVAIL from a handler is the store's: in fleet mode, no
+ * provider of the directory answered (mfad's own socket answers, so the
+ * word is about the directory). The module takes the code as an outage
+ * and applies its failmode; mfadctl says so and exits 3.
+ */
+#define MFAD_DIR_UNAVAIL_MSG	"the directory is unreachable"
+static struct mfad_log_limit mfad_lim_dir =
+    MFAD_LOG_LIMIT_INIT(MFAD_LOG_EVERY);
+
+static const char *
+mfad_dispatch_msg(int r)
+{
+	return r == MSS_ERR_UNAVAIL ? MFAD_DIR_UNAVAIL_MSG : mss_strerror(r);
+}
+
 /* Dispatch table: who may send what, and who answers it. */
 
 static int MSS_WUR
@@ -230,7 +246,8 @@ mfad_dispatch_outcome(struct mfad_req *q, int r, uint8_t rtype,
 		q->out = NULL;
 		return;
 	}
-	if (r != 0 && mfad_reply_result(rep, &rtype, r, mss_strerror(r)) != 0)
+	if (r != 0 && mfad_reply_result(rep, &rtype, r,
+	    mfad_dispatch_msg(r)) != 0)
 		return;
 	mfad_dispatch_frame(q, rtype, rep);
 }
@@ -245,7 +262,7 @@ mfad_dispatch_fail(struct mfad_req *q, int r)
 	if (q->early || q->out == NULL ||
 	    (rep = mss_buf_new(MSS_MSG_MAX)) == NULL)
 		return;
-	if (mfad_reply_result(rep, &rtype, r, mss_strerror(r)) == 0)
+	if (mfad_reply_result(rep, &rtype, r, mfad_dispatch_msg(r)) == 0)
 		mfad_dispatch_frame(q, rtype, rep);
 	else {
 		mss_buf_free(q->out);
@@ -329,6 +346,10 @@ mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q,
 		}
 	} else
 		r = h->fn(&rq);
+	if (r == MSS_ERR_UNAVAIL)
+		mfad_log_limited(&mfad_lim_dir, LOG_ERR, "%s from uid %u "
+		    "refused: %s", h != NULL ? h->name : "request",
+		    (unsigned)q->peer.uid, MFAD_DIR_UNAVAIL_MSG);
 	mfad_dispatch_end(&rq, r);
 	q->lazy = rq.lazy;
 	mfad_snap_view_end(&ctx);

@@ -213,6 +213,24 @@ mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	if (r != 0)
 		goto out;
 	*fatal = 1;
+	/*
+	 * The account before its devices: in fleet mode a device is an
+	 * entry under the person's, and a person the directory does not
+	 * have is this row's error, not the batch's (mfad attaches to the
+	 * people of the directory; it never creates them).
+	 */
+	if (pl->email_changed || pl->activated || !pl->found) {
+		r = mfad_acct_put(txn, ctx->store, &pl->a,
+		    pl->found ? pl->old : NULL);
+		if (r == MSS_ERR_NOTFOUND && !pl->found &&
+		    ctx->conf->dir_nuris > 0) {
+			*fatal = 0;
+			mfad_admin_no_person(msg, msglen, row->user);
+			goto out;
+		}
+		if (r != 0)
+			goto store;
+	}
 	memset(&d, 0, sizeof(d));
 	snprintf(d.user, sizeof(d.user), "%s", row->user);
 	snprintf(d.service, sizeof(d.service), "mfadctl");
@@ -249,10 +267,6 @@ mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	    pl->email_changed ? "user_email_changed" : pl->activated ?
 	    "password_set" : "device_remembered", pl->a.user, "mfadctl", "",
 	    "success", detail };
-	if ((pl->email_changed || pl->activated || !pl->found) &&
-	    (r = mfad_acct_put(txn, ctx->store, &pl->a,
-	    pl->found ? pl->old : NULL)) != 0)
-		goto store;
 	if ((r = mfad_audit(ctx, txn, &ev)) != 0)
 		goto store;
 	/* Both owners hear of a new address, in the same transaction. */

@@ -142,6 +142,10 @@ mfad_keys_load(const char *dir, struct mfad_keys **out)
 	    master);
 	crypto_kdf_derive_from_key(k->throttle, sizeof(k->throttle), 4,
 	    "mfadthrt", master);
+	/* Recovery codes made before fleet mode existed are keyed by the
+	 * code key: kept as it is in local mode. */
+	memcpy(k->recovery, k->code, sizeof(k->recovery));
+	k->device_fleet = 0;
 	sodium_mprotect_readonly(k);
 	*out = k;
 	r = 0;
@@ -157,6 +161,104 @@ mfad_keys_free(struct mfad_keys *k)
 {
 	if (k != NULL)
 		sodium_free(k);
+}
+
+int
+mfad_keys_fleet_read(const char *path, uid_t owner,
+    uint8_t key[MFAD_FLEET_KEY_LEN], char *err, size_t errlen)
+{
+	/* Room for 64 hex digits and a line end, and one byte more to
+	 * tell a longer file. */
+	uint8_t buf[2 * MFAD_FLEET_KEY_LEN + 3];
+	struct stat sb;
+	size_t n = 0, bin = 0;
+	ssize_t got;
+	int fd, r = MSS_ERR_CONFIG;
+
+	sodium_memzero(key, MFAD_FLEET_KEY_LEN);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW))
+	    < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return MSS_ERR_SYSTEM;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: accessible by group or others "
+		    "(mode %03o); it must be 0600", path,
+		    (unsigned)(sb.st_mode & 0777));
+		goto out;
+	}
+	if (sb.st_uid != owner) {
+		snprintf(err, errlen, "%s: owned by uid %u; it must be owned "
+		    "by uid %u, the user mfad runs as", path,
+		    (unsigned)sb.st_uid, (unsigned)owner);
+		goto out;
+	}
+	while (n < sizeof(buf)) {
+		got = read(fd, buf + n, sizeof(buf) - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			r = MSS_ERR_SYSTEM;
+			goto out;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (n == MFAD_FLEET_KEY_LEN) {
+		memcpy(key, buf, MFAD_FLEET_KEY_LEN);
+		r = 0;
+		goto out;
+	}
+	if (n > 2 * MFAD_FLEET_KEY_LEN && buf[n - 1] == '\n')
+		n--;
+	if (n > 2 * MFAD_FLEET_KEY_LEN && buf[n - 1] == '\r')
+		n--;
+	if (n == 2 * MFAD_FLEET_KEY_LEN &&
+	    sodium_hex2bin(key, MFAD_FLEET_KEY_LEN, (const char *)buf, n,
+	    NULL, &bin, NULL) == 0 && bin == MFAD_FLEET_KEY_LEN) {
+		r = 0;
+		goto out;
+	}
+	sodium_memzero(key, MFAD_FLEET_KEY_LEN);
+	snprintf(err, errlen, "%s: must hold 32 random bytes or 64 hex "
+	    "digits (head -c 32 /dev/urandom)", path);
+out:
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return r;
+}
+
+int
+mfad_keys_fleet(struct mfad_keys *k, const char *path, int device_fleet,
+    char *err, size_t errlen)
+{
+	uint8_t fleet[MFAD_FLEET_KEY_LEN];
+	int r;
+
+	_Static_assert(MFAD_FLEET_KEY_LEN == crypto_kdf_KEYBYTES,
+	    "the fleet key is a KDF master key");
+	if ((r = mfad_keys_fleet_read(path, geteuid(), fleet, err,
+	    errlen)) != 0)
+		return r;
+	sodium_mprotect_readwrite(k);
+	/* Labels of their own: a subkey of the fleet key never equals
+	 * one of a host's own key, whatever the two keys are. */
+	crypto_kdf_derive_from_key(k->recovery, sizeof(k->recovery), 1,
+	    "mfadflrc", fleet);
+	if (device_fleet) {
+		crypto_kdf_derive_from_key(k->device, sizeof(k->device), 2,
+		    "mfadfldv", fleet);
+		k->device_fleet = 1;
+	}
+	sodium_mprotect_readonly(k);
+	sodium_memzero(fleet, sizeof(fleet));
+	return 0;
 }
 
 void
@@ -177,12 +279,12 @@ mfad_code_new(unsigned len, char out[MFAD_CODE_MAX + 1])
 /* Hashes bind (user, code) after bind; each field ends with its NUL,
  * which no user name or code holds, so pairs cannot run together. */
 static void
-mfad_code_hash_bound(const struct mfad_keys *k, const uint8_t *bind,
+mfad_code_hash_bound(const uint8_t key[32], const uint8_t *bind,
     size_t bindlen, const char *user, const char *code, uint8_t out[32])
 {
 	crypto_generichash_state h;
 
-	crypto_generichash_init(&h, k->code, sizeof(k->code), 32);
+	crypto_generichash_init(&h, key, 32, 32);
 	crypto_generichash_update(&h, bind, bindlen);
 	crypto_generichash_update(&h, (const uint8_t *)user,
 	    strlen(user) + 1);
@@ -204,7 +306,7 @@ mfad_code_hash(const struct mfad_keys *k,
 
 	memcpy(bind, label, sizeof(label));
 	memcpy(bind + sizeof(label), nonce, MFAD_CODE_NONCE_BYTES);
-	mfad_code_hash_bound(k, bind, sizeof(bind), user, code, out);
+	mfad_code_hash_bound(k->code, bind, sizeof(bind), user, code, out);
 	sodium_memzero(bind, sizeof(bind));
 }
 
@@ -213,7 +315,8 @@ mfad_code_hash_token(const struct mfad_keys *k,
     const uint8_t token[MFAD_TOKEN_BYTES], const char *user,
     const char *code, uint8_t out[32])
 {
-	mfad_code_hash_bound(k, token, MFAD_TOKEN_BYTES, user, code, out);
+	mfad_code_hash_bound(k->code, token, MFAD_TOKEN_BYTES, user, code,
+	    out);
 }
 
 void
@@ -260,8 +363,8 @@ mfad_recovery_hash(const struct mfad_keys *k, const char *user,
 {
 	static const char label[] = "mfad recovery v1";
 
-	mfad_code_hash_bound(k, (const uint8_t *)label, sizeof(label), user,
-	    norm, out);
+	mfad_code_hash_bound(k->recovery, (const uint8_t *)label,
+	    sizeof(label), user, norm, out);
 }
 
 void
@@ -278,6 +381,8 @@ mfad_device_hash(const struct mfad_keys *k, const char *user,
 {
 	crypto_generichash_state h;
 
+	if (k->device_fleet)
+		host = "";
 	crypto_generichash_init(&h, k->device, sizeof(k->device), 32);
 	crypto_generichash_update(&h, (const uint8_t *)user, strlen(user) + 1);
 	crypto_generichash_update(&h, (const uint8_t *)host, strlen(host) + 1);

@@ -5,9 +5,17 @@
  * The master key (<database>/mfad.key, 32 random bytes, mode 0600) lives
  * in locked memory; subkeys are derived from it per purpose, so a code
  * hash can never be mistaken for a device hash.
+ *
+ * In fleet mode ([directory] in mfad.conf) the hashes kept in the
+ * directory must be the same on every host: the recovery codes' and,
+ * with [device] scope = fleet, the devices' subkeys are derived from the
+ * fleet key ([directory] key_file, the same file on every host) instead,
+ * and a device hash then leaves the host out.
  */
 #ifndef MFAD_KEYS_H
 #define MFAD_KEYS_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,13 +31,36 @@ struct mfad_keys {
 	uint8_t	device[32];	/* keyed hash of device identities */
 	uint8_t	box[32];	/* sealing of the outbox */
 	uint8_t	throttle[32];	/* keyed hash of (user, typed address) */
+	uint8_t	recovery[32];	/* keyed hash of recovery codes: the code
+				   key, or the fleet key's subkey */
+	int	device_fleet;	/* device: the fleet key's subkey, and the
+				   host is left out of its hashes */
 };
+
+/* The fleet key: 32 bytes, in its file as such or as 64 hex digits. */
+#define MFAD_FLEET_KEY_LEN	32
 
 /* Loads (or on first start creates) dir/mfad.key and derives the subkeys
  * into a new sodium_malloc'd, locked struct. Free with mfad_keys_free. */
 int mfad_keys_load(const char *dir, struct mfad_keys **out)
     MSS_WUR;
 void mfad_keys_free(struct mfad_keys *k);
+/*
+ * Reads the fleet key file: a regular file (no symbolic link) of owner,
+ * neither readable nor writable by group or others, holding 32 bytes or
+ * 64 hex digits (a final newline allowed). On error err gets a line
+ * naming the file, never its content, and key is wiped; MSS_ERR_CONFIG
+ * (MSS_ERR_SYSTEM when it cannot be opened or read).
+ */
+int mfad_keys_fleet_read(const char *path, uid_t owner,
+    uint8_t key[MFAD_FLEET_KEY_LEN], char *err, size_t errlen) MSS_WUR;
+/*
+ * Fleet mode: derives the recovery subkey, and with device_fleet the
+ * device subkey, from the fleet key at path (owned by mfad's user),
+ * replacing the local ones in k.
+ */
+int mfad_keys_fleet(struct mfad_keys *k, const char *path, int device_fleet,
+    char *err, size_t errlen) MSS_WUR;
 
 /* A code of len digits (6..10) from randombytes_uniform, NUL-terminated. */
 void mfad_code_new(unsigned len, char out[MFAD_CODE_MAX + 1]);
@@ -49,7 +80,8 @@ void mfad_code_hash_token(const struct mfad_keys *k,
 /* A fresh random nonce for a new code, never all zero (which marks a
  * code bound the old way). */
 void mfad_code_nonce_new(uint8_t nonce[MFAD_CODE_NONCE_BYTES]);
-/* Device hash: bound to the user and this host. */
+/* Device hash: bound to the user and this host (host is left out when
+ * k->device_fleet: a device remembered on one host counts on all). */
 void mfad_device_hash(const struct mfad_keys *k, const char *user,
     const char *host, const char *identity, uint8_t out[32]);
 
@@ -74,8 +106,9 @@ void mfad_recovery_new(char out[MFAD_RECOVERY_TEXT + 1]);
  */
 int mfad_recovery_norm(const char *typed, char out[MFAD_RECOVERY_CHARS + 1])
     MSS_WUR;
-/* The stored form of a canonical recovery code: keyed by the code key,
- * bound to the user, labelled apart from the one-time codes' hashes. */
+/* The stored form of a canonical recovery code: keyed by the recovery
+ * key, bound to the user, labelled apart from the one-time codes'
+ * hashes. */
 void mfad_recovery_hash(const struct mfad_keys *k, const char *user,
     const char *norm, uint8_t out[32]);
 

@@ -634,6 +634,22 @@ mfad_srv_free(struct mfad_srv *s)
 }
 
 /*
+ * The store and the keys were set up for the mode at start: where the
+ * accounts and devices live, and which key hashes what, cannot change
+ * under them. (Other [directory] keys are read when the store opens:
+ * they too take effect at the next start.)
+ */
+static int
+mfad_reload_same_mode(const struct mfad_conf *cur, const struct mfad_conf *nc)
+{
+	if ((cur->dir_nuris > 0) != (nc->dir_nuris > 0) ||
+	    cur->device_scope != nc->device_scope)
+		return 0;
+	return cur->dir_nuris == 0 ||
+	    strcmp(cur->dir_key_file, nc->dir_key_file) == 0;
+}
+
+/*
  * SIGHUP: the new file is read, checked and published as a new snapshot
  * on a thread of its own, since the checks hash a password (and may wait
  * for a core to do it): the event loop keeps answering meanwhile, and
@@ -656,6 +672,12 @@ mfad_reload(struct mfad_ctx *ctx)
 	if (mfad_render_check(nc, err, sizeof(err)) != 0) {
 		mfad_log(LOG_ERR, "reload refused, keeping the running "
 		    "configuration: %s", err);
+		goto refused;
+	}
+	if (!mfad_reload_same_mode(cur, nc)) {
+		mfad_log(LOG_ERR, "reload refused, keeping the running "
+		    "configuration: turning fleet mode on or off, or changing "
+		    "[device] scope or [directory] key_file, needs a restart");
 		goto refused;
 	}
 	if (strcmp(nc->socket, cur->socket) != 0 ||

@@ -5,8 +5,9 @@
  * request type, usage), as in smtpctl. Arguments are checked here before
  * anything is sent, so that a typo never reaches the daemon; mfad checks
  * them again and decides. Exit status is part of the interface (see
- * mfadctl(8)): 0 done, 1 refused or not found, 2 usage, 3 mfad
- * unreachable or answering nonsense, 4 permission denied.
+ * mfadctl(8)): 0 done, 1 refused or not found, 2 usage, 3 mfad (or, in
+ * fleet mode, its directory) unreachable or answering nonsense, 4
+ * permission denied.
  *
  * Output is either text for a person (aligned, control characters made
  * harmless) or, with --json, exactly one JSON value on stdout.
@@ -304,9 +305,9 @@ static int MSS_WUR
 ctl_status(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req, *rep = NULL;
-	char *version = NULL, *mailerr = NULL, buf[64];
+	char *version = NULL, *mailerr = NULL, *dir = NULL, buf[64];
 	uint64_t uptime, accounts, outbox, oldest;
-	int first = 1, ex;
+	int first = 1, ex, unknown;
 
 	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL) {
 		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
@@ -321,18 +322,28 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
 	    mss_buf_get_u64(rep, &outbox) != 0 ||
 	    mss_buf_get_u64(rep, &oldest) != 0 ||
 	    mss_buf_get_str(rep, &mailerr, MSS_STR_MAX) != 0 ||
+	    (mss_buf_avail(rep) > 0 &&
+	    mss_buf_get_str(rep, &dir, MSS_STR_MAX) != 0) ||
 	    mss_buf_end(rep) != 0) {
 		ex = ctl_malformed(ctl);
 		goto out;
 	}
+	/* Fleet mode: the directory's state, and no count without it. */
+	unknown = dir != NULL && strcmp(dir, "unreachable") == 0;
 	if (ctl->json) {
 		putchar('{');
 		ctl_json_kstr(&first, "version", version);
 		ctl_json_knum(&first, "uptime", uptime);
-		ctl_json_knum(&first, "accounts", accounts);
+		if (unknown) {
+			ctl_json_key(&first, "accounts");
+			fputs("null", stdout);
+		} else
+			ctl_json_knum(&first, "accounts", accounts);
 		ctl_json_knum(&first, "outbox", outbox);
 		ctl_json_knum(&first, "oldest", oldest);
 		ctl_json_kstr_null(&first, "last_mail_error", mailerr);
+		if (dir != NULL)
+			ctl_json_kstr(&first, "directory", dir);
 		puts("}");
 		goto out;
 	}
@@ -340,16 +351,25 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
 	ctl_text(stdout, version);
 	printf("\nuptime           %s\n",
 	    ctl_duration(uptime, buf, sizeof(buf)));
-	printf("accounts         %" PRIu64 "\n", accounts);
+	if (unknown)
+		printf("accounts         -\n");
+	else
+		printf("accounts         %" PRIu64 "\n", accounts);
 	printf("outbox           %" PRIu64 "\n", outbox);
 	printf("oldest           %s\n", outbox == 0 && oldest == 0 ? "-" :
 	    ctl_duration(oldest, buf, sizeof(buf)));
 	fputs("last mail error  ", stdout);
 	ctl_text(stdout, mailerr[0] != '\0' ? mailerr : "-");
 	putchar('\n');
+	if (dir != NULL) {
+		fputs("directory        ", stdout);
+		ctl_text(stdout, dir);
+		putchar('\n');
+	}
 out:
 	mss_str_free(version);
 	mss_str_free(mailerr);
+	mss_str_free(dir);
 	mss_buf_free(req);
 	mss_buf_free(rep);
 	return ex;
@@ -395,6 +415,8 @@ static const struct {
 	    "(see mfad(8))." },
 	{ "mfad_uptime_seconds", "Seconds since mfad started." },
 	{ "mfad_accounts", "Accounts in the store." },
+	{ "mfad_directory_up", "Fleet mode: 1 when the directory answers, "
+	    "0 when it does not." },
 	{ "mfad_outbox_mails", "Mails waiting in the outbox." },
 	{ "mfad_outbox_oldest_seconds", "Age of the oldest mail waiting." },
 	{ "mfad_worker_queue", "Requests waiting for a worker (password "

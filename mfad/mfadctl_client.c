@@ -120,6 +120,10 @@ ctl_exit_for(uint32_t code)
 		return CTL_EXIT_OK;
 	if (code == (uint32_t)-MSS_ERR_PERM)
 		return CTL_EXIT_PERM;
+	/* Fleet mode: mfad answers but its directory does not. Like mfad
+	 * down, a state to wait out, not a refusal of this command. */
+	if (code == (uint32_t)-MSS_ERR_UNAVAIL)
+		return CTL_EXIT_UNAVAIL;
 	return CTL_EXIT_REFUSED;
 }
 

@@ -20,7 +20,8 @@ enum ctl_exit {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_REFUSED = 1,	/* refused or not found */
 	CTL_EXIT_USAGE = 2,	/* bad arguments or configuration */
-	CTL_EXIT_UNAVAIL = 3,	/* mfad down, or its reply malformed */
+	CTL_EXIT_UNAVAIL = 3,	/* mfad down, its reply malformed, or
+				   its directory unreachable */
 	CTL_EXIT_PERM = 4,	/* mfad says we may not */
 };
 

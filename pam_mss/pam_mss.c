@@ -194,6 +194,7 @@ pam_mss_device(struct pam_mss_ctx *ctx)
 static int MSS_WUR
 pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 {
+	const char *what;
 	char why[256];
 	int r;
 
@@ -218,6 +219,10 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 		ctx->why = "mfad socket not trusted";
 		return PAM_AUTHINFO_UNAVAIL;
 	}
+	/* mfad itself answered that it cannot decide: in fleet mode, its
+	 * directory is unreachable. The same outage for failmode. */
+	what = ctx->wire.answered && err == MSS_ERR_UNAVAIL ?
+	    "the directory of mfad unreachable" : mss_strerror(err);
 	if (ctx->opts.failmode == PAM_MSS_FAIL_SAFE) {
 		struct pam_mss_logf f;
 
@@ -225,11 +230,11 @@ pam_mss_unavail(struct pam_mss_ctx *ctx, int err)
 		pam_syslog(ctx->pamh, LOG_CRIT, "mfad unreachable, "
 		    "failmode=safe: login not checked by pam_mss "
 		    "(service=%s rhost=%s: %s: %s)", f.service, f.rhost,
-		    ctx->opts.socket, mss_strerror(err));
+		    ctx->opts.socket, what);
 		return PAM_IGNORE;
 	}
 	pam_syslog(ctx->pamh, LOG_ERR, "mfad unavailable at %s: %s",
-	    ctx->opts.socket, mss_strerror(err));
+	    ctx->opts.socket, what);
 	pam_mss_say(ctx, PAM_ERROR_MSG, PAM_MSS_M_UNAVAIL, NULL, 0);
 	ctx->why = "mfad unavailable";
 	return PAM_AUTHINFO_UNAVAIL;

@@ -52,6 +52,7 @@ pam_mss_wire_call(struct pam_mss_wire *w, uint8_t type, uint8_t expect)
 	uint32_t code;
 	int r;
 
+	w->answered = 0;
 	r = mss_client_call(w->socket, w->socket_owner, type, w->req, &rtype,
 	    w->rep, MSS_IO_TIMEOUT_MS);
 	/* Something on the path is not root's: it may be the unit user's.
@@ -80,6 +81,7 @@ pam_mss_wire_call(struct pam_mss_wire *w, uint8_t type, uint8_t expect)
 		goto out;
 	}
 	r = -(int)code;
+	w->answered = 1;
 	pam_mss_sanitize(text);
 	pam_syslog(w->pamh, LOG_ERR, "mfad refused request %u: %s (%s)",
 	    (unsigned int)type, mss_strerror(r), text);

@@ -31,6 +31,9 @@ struct pam_mss_wire {
 	int			 owner_lazy;	/* the unit user, not looked up */
 	struct mss_buf		*req;		/* wiped after each call */
 	struct mss_buf		*rep;
+	int			 answered;	/* the last error was mfad's
+						   answer, not a failure to
+						   reach it */
 };
 
 /* The fields AUTH_START and RESET_START share; "" for what is unset. */

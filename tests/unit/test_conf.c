@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -152,6 +153,17 @@ check_defaults(const struct mfad_conf *c)
 	assert_string_equal(c->templates, PKGDATADIR "/templates");
 	assert_int_equal(c->mail_max_per_minute, 600);
 	assert_int_equal(c->mail_connections, 16);
+
+	/* No [directory]: local mode. */
+	assert_int_equal(c->device_scope, MFAD_DEVICE_SCOPE_HOST);
+	assert_int_equal(c->dir_nuris, 0);
+	assert_null(c->dir_base);
+	assert_null(c->dir_bind_dn);
+	assert_null(c->dir_bind_pw_file);
+	assert_null(c->dir_ca_file);
+	assert_null(c->dir_key_file);
+	assert_int_equal(c->dir_timeout_ms, 2000);
+	assert_string_equal(c->dir_host, host);
 }
 
 static void
@@ -493,6 +505,11 @@ static const char *const all_keys[][2] = {
 	{ "mail", "auth_file" }, { "mail", "from" },
 	{ "mail", "language" }, { "mail", "templates" },
 	{ "mail", "max_per_minute" }, { "mail", "connections" },
+	{ "device", "scope" }, { "directory", "uri" },
+	{ "directory", "base" }, { "directory", "bind_dn" },
+	{ "directory", "bind_pw_file" }, { "directory", "ca_file" },
+	{ "directory", "timeout" }, { "directory", "key_file" },
+	{ "directory", "host" },
 };
 
 #define NKEYS	(sizeof(all_keys) / sizeof(all_keys[0]))
@@ -915,6 +932,273 @@ test_error_text(void **state)
 	assert_int_equal(unlink(path), 0);
 }
 
+/*
+ * [directory] and [device] scope. The secret files are made by the test,
+ * owned by whoever runs it (mfad's user, as [mfad] user is not set).
+ */
+struct dir_files {
+	char	pw[64];		/* bind password, 0600 */
+	char	key[64];	/* fleet key, 32 raw bytes, 0600 */
+	char	ca[64];		/* anything readable */
+};
+
+static void
+write_mode(const void *data, size_t len, mode_t mode, char *path,
+    size_t pathlen)
+{
+	write_file(data, len, path, pathlen);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+dir_files_make(struct dir_files *f)
+{
+	/* A NUL among the key's bytes: a binary key is read as such. */
+	static const uint8_t key[32] = { 0x00, 0x01, 0xfe, 0x0a, 0x0d, 7 };
+
+	write_mode("secret\n", 7, 0600, f->pw, sizeof(f->pw));
+	write_mode(key, sizeof(key), 0600, f->key, sizeof(f->key));
+	write_mode("-----BEGIN CERTIFICATE-----\n", 28, 0644, f->ca,
+	    sizeof(f->ca));
+}
+
+static void
+dir_files_rm(const struct dir_files *f)
+{
+	assert_int_equal(unlink(f->pw), 0);
+	assert_int_equal(unlink(f->key), 0);
+	assert_int_equal(unlink(f->ca), 0);
+}
+
+/* A [directory] section with every required key, then extra lines. The
+ * section starts on line 1; uri is line 2, base 3, bind_dn 4,
+ * bind_pw_file 5, key_file 6, extra from line 7. */
+static void
+dir_text(char *buf, size_t len, const struct dir_files *f, const char *uri,
+    const char *extra)
+{
+	snprintf(buf, len, "[directory]\nuri = %s\n"
+	    "base = ou=people,dc=example,dc=org\n"
+	    "bind_dn = cn=h1,ou=mfad,ou=services,dc=example,dc=org\n"
+	    "bind_pw_file = %s\nkey_file = %s\n%s", uri, f->pw, f->key,
+	    extra);
+}
+
+static void
+test_dir_keys(void **state)
+{
+	struct dir_files f;
+	struct mfad_conf *c;
+	char text[2048], extra[256];
+
+	(void)state;
+	dir_files_make(&f);
+	snprintf(extra, sizeof(extra), "ca_file = %s\ntimeout = 0.5\n"
+	    "host = h1.example_2\n[device]\nscope = fleet\n", f.ca);
+	dir_text(text, sizeof(text), &f,
+	    "ldaps://ldap1.example.org  ldap://[::1]:3389/\tldaps://h:636",
+	    extra);
+	c = load_ok(text);
+	assert_int_equal(c->dir_nuris, 3);
+	assert_string_equal(c->dir_uris[0], "ldaps://ldap1.example.org");
+	assert_string_equal(c->dir_uris[1], "ldap://[::1]:3389/");
+	assert_string_equal(c->dir_uris[2], "ldaps://h:636");
+	assert_string_equal(c->dir_base, "ou=people,dc=example,dc=org");
+	assert_string_equal(c->dir_bind_dn,
+	    "cn=h1,ou=mfad,ou=services,dc=example,dc=org");
+	assert_string_equal(c->dir_bind_pw_file, f.pw);
+	assert_string_equal(c->dir_key_file, f.key);
+	assert_string_equal(c->dir_ca_file, f.ca);
+	assert_int_equal(c->dir_timeout_ms, 500);
+	assert_string_equal(c->dir_host, "h1.example_2");
+	assert_int_equal(c->device_scope, MFAD_DEVICE_SCOPE_FLEET);
+	mfad_conf_free(c);
+
+	/* Defaults of the optional keys; scope stays host. */
+	dir_text(text, sizeof(text), &f, "ldap://127.0.0.1:1", "");
+	c = load_ok(text);
+	assert_int_equal(c->dir_nuris, 1);
+	assert_null(c->dir_ca_file);
+	assert_int_equal(c->dir_timeout_ms, 2000);
+	assert_int_equal(c->device_scope, MFAD_DEVICE_SCOPE_HOST);
+	mfad_conf_free(c);
+
+	/* Timeouts: whole seconds and up to three decimals. */
+	dir_text(text, sizeof(text), &f, "ldaps://a", "timeout = 60\n");
+	c = load_ok(text);
+	assert_int_equal(c->dir_timeout_ms, 60000);
+	mfad_conf_free(c);
+	dir_text(text, sizeof(text), &f, "ldaps://a", "timeout = 0.1\n");
+	c = load_ok(text);
+	assert_int_equal(c->dir_timeout_ms, 100);
+	mfad_conf_free(c);
+	dir_text(text, sizeof(text), &f, "ldaps://a", "timeout = 2.25\n");
+	c = load_ok(text);
+	assert_int_equal(c->dir_timeout_ms, 2250);
+	mfad_conf_free(c);
+
+	/* [device] scope = host is accepted with or without a directory. */
+	c = load_ok("[device]\nscope = host\n");
+	assert_int_equal(c->device_scope, MFAD_DEVICE_SCOPE_HOST);
+	mfad_conf_free(c);
+	dir_files_rm(&f);
+}
+
+/* The fleet key as 64 hex digits, with or without a final newline. */
+static void
+test_dir_key_hex(void **state)
+{
+	static const char hex[] = "000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191A1B1C1D1E1F\n";
+	struct dir_files f;
+	struct mfad_conf *c;
+	char text[2048];
+
+	(void)state;
+	dir_files_make(&f);
+	assert_int_equal(unlink(f.key), 0);
+	write_mode(hex, sizeof(hex) - 1, 0600, f.key, sizeof(f.key));
+	dir_text(text, sizeof(text), &f, "ldaps://a", "");
+	c = load_ok(text);
+	mfad_conf_free(c);
+	assert_int_equal(unlink(f.key), 0);
+	write_mode(hex, sizeof(hex) - 2, 0400, f.key, sizeof(f.key));
+	dir_text(text, sizeof(text), &f, "ldaps://a", "");
+	c = load_ok(text);
+	mfad_conf_free(c);
+	dir_files_rm(&f);
+}
+
+static void
+test_dir_errors(void **state)
+{
+	static const char *const required[] = {
+		"uri", "base", "bind_dn", "bind_pw_file", "key_file",
+	};
+	static const char *const bad_uris[] = {
+		"ldapi:///", "http://h", "ldaps://", "ldap://", "ldaps:/h",
+		"ldaps://h/dc=example", "ldaps://:636", "ldaps://h?x",
+		"LDAPS://h",
+	};
+	static const char *const bad_timeouts[] = {
+		"0", "0.05", "0.099", "61", "60.001", "1.2345", "abc", "1.",
+		".5", "-1", "1e3", "2s", "0.5.1",
+	};
+	struct dir_files f;
+	char text[2048], reason[256], path[64], *p, *q;
+	size_t i;
+
+	(void)state;
+	dir_files_make(&f);
+
+	/* Each required key, left out: named, at the section's line. */
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		dir_text(text, sizeof(text), &f, "ldaps://a", "");
+		assert_non_null(p = strstr(text, required[i]));
+		assert_non_null(q = strchr(p, '\n'));
+		memmove(p, q + 1, strlen(q + 1) + 1);
+		snprintf(reason, sizeof(reason), "[directory] %s is required",
+		    required[i]);
+		expect_err(text, 1, reason);
+	}
+	/* The section alone, further down. */
+	expect_err("[code]\nlength = 6\n\n[directory]\n", 4,
+	    "[directory] uri is required");
+
+	for (i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++) {
+		dir_text(text, sizeof(text), &f, bad_uris[i], "");
+		expect_err(text, 2, "[directory] uri must be a list of "
+		    "ldaps://HOST[:PORT] or ldap://HOST[:PORT]");
+	}
+	dir_text(text, sizeof(text), &f, "ldaps://a ldaps://b ldaps://c "
+	    "ldaps://d ldaps://e ldaps://f ldaps://g ldaps://h ldaps://i", "");
+	expect_err(text, 2, "[directory] uri: at most 8 URIs");
+
+	for (i = 0; i < sizeof(bad_timeouts) / sizeof(bad_timeouts[0]);
+	    i++) {
+		snprintf(reason, sizeof(reason), "timeout = %s\n",
+		    bad_timeouts[i]);
+		dir_text(text, sizeof(text), &f, "ldaps://a", reason);
+		expect_err(text, 7, "[directory] timeout must be a number of "
+		    "seconds from 0.1 to 60");
+	}
+
+	dir_text(text, sizeof(text), &f, "ldaps://a", "host = a:b\n");
+	expect_err(text, 7, "[directory] host must be a host name");
+	dir_text(text, sizeof(text), &f, "ldaps://a", "host = -a\n");
+	expect_err(text, 7, "[directory] host must be a host name");
+	expect_err("[directory]\nbase = example\n", 2,
+	    "[directory] base must be a DN");
+	expect_err("[directory]\nbind_dn = cn=a\x01\n", 2,
+	    "[directory] bind_dn must be a DN");
+	expect_err("[directory]\nbind_pw_file = pw\n", 2,
+	    "[directory] bind_pw_file must be an absolute path");
+	expect_err("[directory]\nkey_file = k\n", 2,
+	    "[directory] key_file must be an absolute path");
+	expect_err("[directory]\nca_file = /nonexistent/ca.pem\n", 2,
+	    "[directory] ca_file: cannot read \"/nonexistent/ca.pem\"");
+	expect_err("[directory]\nca_file = /tmp\n", 2,
+	    "[directory] ca_file: \"/tmp\" is not a regular file");
+	expect_err("[directory]\nbogus = 1\n", 2,
+	    "unknown key \"bogus\" in [directory]");
+	expect_err("[directory]\nuri = ldaps://a\nuri = ldaps://b\n", 3,
+	    "[directory] uri is already set on line 2");
+
+	/* scope */
+	expect_err("[device]\nremember_days = 3\nscope = fleet\n", 3,
+	    "[device] scope = fleet needs a [directory] section");
+	expect_err("[device]\nscope = everywhere\n", 2,
+	    "[device] scope must be host or fleet, not \"everywhere\"");
+
+	/* The secret files: mode, content, presence, each at its line. */
+	assert_int_equal(chmod(f.key, 0644), 0);
+	dir_text(text, sizeof(text), &f, "ldaps://a", "");
+	expect_err(text, 6, "[directory] key_file: ");
+	expect_err(text, 6, "accessible by group or others (mode 644); it "
+	    "must be 0600");
+	assert_int_equal(chmod(f.key, 0640), 0);
+	expect_err(text, 6, "(mode 640)");
+	assert_int_equal(chmod(f.key, 0600), 0);
+	assert_int_equal(chmod(f.pw, 0604), 0);
+	expect_err(text, 5, "[directory] bind_pw_file: ");
+	expect_err(text, 5, "accessible by group or others (mode 604)");
+	assert_int_equal(chmod(f.pw, 0600), 0);
+
+	/* A key of the wrong length, or not hex. */
+	write_mode("0123", 4, 0600, path, sizeof(path));
+	snprintf(text, sizeof(text), "[directory]\nuri = ldaps://a\n"
+	    "base = dc=e\nbind_dn = cn=x\nbind_pw_file = %s\nkey_file = %s\n",
+	    f.pw, path);
+	expect_err(text, 6, "must hold 32 random bytes or 64 hex digits");
+	assert_int_equal(unlink(path), 0);
+	memset(reason, 'g', 64);
+	write_mode(reason, 64, 0600, path, sizeof(path));
+	snprintf(text, sizeof(text), "[directory]\nuri = ldaps://a\n"
+	    "base = dc=e\nbind_dn = cn=x\nbind_pw_file = %s\nkey_file = %s\n",
+	    f.pw, path);
+	expect_err(text, 6, "must hold 32 random bytes or 64 hex digits");
+	assert_int_equal(unlink(path), 0);
+	/* Missing files. */
+	snprintf(text, sizeof(text), "[directory]\nuri = ldaps://a\n"
+	    "base = dc=e\nbind_dn = cn=x\nbind_pw_file = %s\n"
+	    "key_file = /nonexistent/fleet.key\n", f.pw);
+	expect_err(text, 6, "[directory] key_file: /nonexistent/fleet.key: "
+	    "No such file or directory");
+	snprintf(text, sizeof(text), "[directory]\nuri = ldaps://a\n"
+	    "base = dc=e\nbind_dn = cn=x\nkey_file = %s\n"
+	    "bind_pw_file = /nonexistent/pw\n", f.key);
+	expect_err(text, 6, "[directory] bind_pw_file: /nonexistent/pw: "
+	    "No such file or directory");
+	/* An empty password file. */
+	write_mode("", 0, 0600, path, sizeof(path));
+	snprintf(text, sizeof(text), "[directory]\nuri = ldaps://a\n"
+	    "base = dc=e\nbind_dn = cn=x\nkey_file = %s\n"
+	    "bind_pw_file = %s\n", f.key, path);
+	expect_err(text, 6, "must hold the password");
+	assert_int_equal(unlink(path), 0);
+	dir_files_rm(&f);
+}
+
 /* Reads srcdir/rel into a malloc'd string. */
 static char *
 read_source(const char *rel)
@@ -1051,6 +1335,9 @@ main(void)
 		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_directory),
 		cmocka_unit_test(test_error_text),
+		cmocka_unit_test(test_dir_keys),
+		cmocka_unit_test(test_dir_key_hex),
+		cmocka_unit_test(test_dir_errors),
 		cmocka_unit_test(test_sample_config),
 		cmocka_unit_test(test_manual),
 	};

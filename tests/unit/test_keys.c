@@ -85,6 +85,10 @@ tdir_remove(struct tdir *t)
 	(void)rmdir(t->key);
 	snprintf(other, sizeof(other), "%s/target", t->dir);
 	(void)unlink(other);
+	snprintf(other, sizeof(other), "%s/fleet.key", t->dir);
+	(void)unlink(other);
+	snprintf(other, sizeof(other), "%s/link.key", t->dir);
+	(void)unlink(other);
 	assert_int_equal(rmdir(t->dir), 0);
 }
 
@@ -905,6 +909,218 @@ test_unseal_too_short_fails(void **state)
 	tdir_remove(&t);
 }
 
+/* Fleet key */
+
+/* path gets a fleet key file in t's directory: key as raw bytes (hex 0)
+ * or as 64 hex digits and a newline. */
+static void
+fleet_key_write(const struct tdir *t, const uint8_t key[32], int hex,
+    mode_t mode, char *path, size_t len)
+{
+	char text[65];
+	int fd;
+
+	snprintf(path, len, "%s/fleet.key", t->dir);
+	(void)unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	if (hex) {
+		sodium_bin2hex(text, sizeof(text), key, 32);
+		assert_int_equal(write(fd, text, 64), 64);
+		assert_int_equal(write(fd, "\n", 1), 1);
+	} else
+		assert_int_equal(write(fd, key, 32), 32);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+/*
+ * Two hosts (two master keys) with the same fleet key: the same recovery
+ * hashes, and with scope fleet the same device hashes whatever the host;
+ * each unlike the host's own. One-time codes stay keyed by the host.
+ */
+static void
+test_fleet_key_shared(void **state)
+{
+	struct mfad_keys *k1, *k2;
+	struct tdir t1, t2;
+	uint8_t fleet[32], nonce[MFAD_CODE_NONCE_BYTES];
+	uint8_t l1[32], l2[32], h1[32], h2[32], d1[32], d2[32], dl[32];
+	char path[128], err[256];
+
+	(void)state;
+	k1 = keys_in(&t1);
+	k2 = keys_in(&t2);
+	randombytes_buf(fleet, sizeof(fleet));
+	fleet_key_write(&t1, fleet, 0, 0600, path, sizeof(path));
+
+	mfad_recovery_hash(k1, "alice", "k7mqx3tf9wna", l1);
+	mfad_recovery_hash(k2, "alice", "k7mqx3tf9wna", l2);
+	assert_memory_not_equal(l1, l2, 32);
+	mfad_device_hash(k1, "alice", "host1", "ssh:SHA256:abc", dl);
+
+	assert_int_equal(mfad_keys_fleet(k1, path, 1, err, sizeof(err)), 0);
+	/* The second host has the same key, copied as hex. */
+	fleet_key_write(&t2, fleet, 1, 0600, path, sizeof(path));
+	assert_int_equal(mfad_keys_fleet(k2, path, 1, err, sizeof(err)), 0);
+
+	mfad_recovery_hash(k1, "alice", "k7mqx3tf9wna", h1);
+	mfad_recovery_hash(k2, "alice", "k7mqx3tf9wna", h2);
+	assert_memory_equal(h1, h2, 32);
+	assert_memory_not_equal(h1, l1, 32);
+	assert_memory_not_equal(h1, l2, 32);
+	mfad_recovery_hash(k2, "bob", "k7mqx3tf9wna", h2);
+	assert_memory_not_equal(h1, h2, 32);
+
+	mfad_device_hash(k1, "alice", "host1", "ssh:SHA256:abc", d1);
+	mfad_device_hash(k2, "alice", "host2", "ssh:SHA256:abc", d2);
+	assert_memory_equal(d1, d2, 32);
+	assert_memory_not_equal(d1, dl, 32);
+	mfad_device_hash(k2, "bob", "host2", "ssh:SHA256:abc", d2);
+	assert_memory_not_equal(d1, d2, 32);
+	/* The device key is not the recovery key. */
+	assert_memory_not_equal(k1->device, k1->recovery, 32);
+
+	memset(nonce, 0x11, sizeof(nonce));
+	mfad_code_hash(k1, nonce, "alice", "123456", h1);
+	mfad_code_hash(k2, nonce, "alice", "123456", h2);
+	assert_memory_not_equal(h1, h2, 32);
+
+	mfad_keys_free(k1);
+	mfad_keys_free(k2);
+	tdir_remove(&t1);
+	tdir_remove(&t2);
+}
+
+/* Scope host: recovery codes from the fleet key, devices as before. */
+static void
+test_fleet_key_devices_stay(void **state)
+{
+	struct mfad_keys *k;
+	struct tdir t;
+	uint8_t fleet[32], d1[32], d2[32];
+	char path[128], err[256];
+
+	(void)state;
+	k = keys_in(&t);
+	mfad_device_hash(k, "alice", "host1", "id", d1);
+	randombytes_buf(fleet, sizeof(fleet));
+	fleet_key_write(&t, fleet, 0, 0600, path, sizeof(path));
+	assert_int_equal(mfad_keys_fleet(k, path, 0, err, sizeof(err)), 0);
+	mfad_device_hash(k, "alice", "host1", "id", d2);
+	assert_memory_equal(d1, d2, 32);
+	mfad_device_hash(k, "alice", "host2", "id", d2);
+	assert_memory_not_equal(d1, d2, 32);
+	assert_int_equal(k->device_fleet, 0);
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+/*
+ * Local mode keeps the derivations of before fleet mode, so that recovery
+ * codes and remembered devices survive an upgrade: the hashes are
+ * recomputed here from mfad.key by hand.
+ */
+static void
+test_local_hashes_unchanged(void **state)
+{
+	static const char label[] = "mfad recovery v1";
+	struct mfad_keys *k;
+	struct tdir t;
+	crypto_generichash_state st;
+	uint8_t master[32], sub[32], want[32], got[32];
+
+	(void)state;
+	k = keys_in(&t);
+	assert_int_equal(read_file(t.key, master, sizeof(master)), 32);
+
+	crypto_kdf_derive_from_key(sub, 32, 1, "mfadcode", master);
+	crypto_generichash_init(&st, sub, 32, 32);
+	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label));
+	crypto_generichash_update(&st, (const uint8_t *)"alice", 6);
+	crypto_generichash_update(&st, (const uint8_t *)"k7mqx3tf9wna", 13);
+	crypto_generichash_final(&st, want, 32);
+	mfad_recovery_hash(k, "alice", "k7mqx3tf9wna", got);
+	assert_memory_equal(want, got, 32);
+
+	crypto_kdf_derive_from_key(sub, 32, 2, "mfaddevi", master);
+	crypto_generichash_init(&st, sub, 32, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"alice", 6);
+	crypto_generichash_update(&st, (const uint8_t *)"host1", 6);
+	crypto_generichash_update(&st, (const uint8_t *)"id", 3);
+	crypto_generichash_final(&st, want, 32);
+	mfad_device_hash(k, "alice", "host1", "id", got);
+	assert_memory_equal(want, got, 32);
+
+	sodium_memzero(master, sizeof(master));
+	mfad_keys_free(k);
+	tdir_remove(&t);
+}
+
+/* What the fleet key file must be. */
+static void
+test_fleet_key_file_checks(void **state)
+{
+	struct tdir t;
+	uint8_t fleet[32], got[32];
+	char path[128], link[160], err[256];
+	int fd;
+
+	(void)state;
+	tdir_make(&t);
+	randombytes_buf(fleet, sizeof(fleet));
+	fleet_key_write(&t, fleet, 0, 0600, path, sizeof(path));
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), 0);
+	assert_memory_equal(fleet, got, 32);
+	fleet_key_write(&t, fleet, 1, 0400, path, sizeof(path));
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), 0);
+	assert_memory_equal(fleet, got, 32);
+
+	/* Readable by others: refused, whatever it holds. */
+	fleet_key_write(&t, fleet, 0, 0644, path, sizeof(path));
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), MSS_ERR_CONFIG);
+	assert_non_null(strstr(err, "accessible by group or others"));
+	assert_true(sodium_is_zero(got, 32));
+	fleet_key_write(&t, fleet, 0, 0620, path, sizeof(path));
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), MSS_ERR_CONFIG);
+	/* Another owner. */
+	fleet_key_write(&t, fleet, 0, 0600, path, sizeof(path));
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid() + 1, got, err,
+	    sizeof(err)), MSS_ERR_CONFIG);
+	assert_non_null(strstr(err, "owned by uid"));
+	/* A symbolic link to a good file. */
+	snprintf(link, sizeof(link), "%s/link.key", t.dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_not_equal(mfad_keys_fleet_read(link, geteuid(), got, err,
+	    sizeof(err)), 0);
+	/* Short, long, or not hex. */
+	assert_int_equal(truncate(path, 31), 0);
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), MSS_ERR_CONFIG);
+	assert_non_null(strstr(err, "32 random bytes or 64 hex digits"));
+	assert_null(strstr(err, "\n"));
+	assert_int_equal(truncate(path, 33), 0);
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), MSS_ERR_CONFIG);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "zz0102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\n", 65), 65);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), MSS_ERR_CONFIG);
+	assert_true(sodium_is_zero(got, 32));
+	/* Missing. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mfad_keys_fleet_read(path, geteuid(), got, err,
+	    sizeof(err)), MSS_ERR_SYSTEM);
+	tdir_remove(&t);
+}
+
 int
 main(void)
 {
@@ -935,6 +1151,10 @@ main(void)
 		cmocka_unit_test(test_unseal_flipped_byte_fails),
 		cmocka_unit_test(test_unseal_other_key_fails),
 		cmocka_unit_test(test_unseal_too_short_fails),
+		cmocka_unit_test(test_fleet_key_shared),
+		cmocka_unit_test(test_fleet_key_devices_stay),
+		cmocka_unit_test(test_local_hashes_unchanged),
+		cmocka_unit_test(test_fleet_key_file_checks),
 	};
 
 	if (sodium_init() < 0)
