@@ -43,37 +43,18 @@ class Hosts:
         self.dir.mkdir(mode=0o700)
         # The fleet key: 32 random bytes, the same file on every host.
         self.key_file = self.dir / "fleet.key"
-        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                     0o600)
-        os.write(fd, secrets.token_bytes(32))
-        os.close(fd)
+        write_secret(self.key_file, secrets.token_bytes(32))
         self.hosts = []
-        order = {"host-a": (fleet.a, fleet.b),
-                 "host-b": (fleet.b, fleet.a)}
-        for name, dn in (("host-a", fh.HOST_A_DN), ("host-b", fh.HOST_B_DN)):
-            pw_file = self.dir / ("%s.pw" % name)
-            fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                         0o600)
-            os.write(fd, (fh.HOST_PW + "\n").encode())
-            os.close(fd)
+        for name in ("host-a", "host-b"):
             smtp = mh.SmtpServer()
             smtp.start()
-            conf = mh._merge({
-                "lockout": {"threshold": LOCK_THRESHOLD},
-                "directory": {
-                    "uri": uri_list(order[name]),
-                    "base": fh.PEOPLE,
-                    "bind_dn": dn,
-                    "bind_pw_file": pw_file,
-                    "ca_file": fleet.ca,
-                    "timeout": 1,
-                    "key_file": self.key_file,
-                    "host": name,
-                },
-            }, config)
+            conf = mh._merge({"lockout": {"threshold": LOCK_THRESHOLD}},
+                             directory_config(fleet, name, self.dir,
+                                              self.key_file))
+            conf = mh._merge(conf, config)
             env = mh.MssEnv(smtp, conf)
             env.name = name
-            env.node = order[name][0]
+            env.node = own_node(fleet, name)
             self.hosts.append(env)
         self.a, self.b = self.hosts
 
@@ -156,6 +137,40 @@ class Hosts:
             if not n.running:
                 n.proc = None
                 n.start()
+
+
+def write_secret(path, data):
+    """A new file of root, mode 0600, holding data."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def own_node(fleet, name):
+    return fleet.a if name == "host-a" else fleet.b
+
+
+def directory_config(fleet, name, directory, key_file):
+    """The mfad.conf sections of host name ("host-a" or "host-b"): its
+    own provider first, then the other; bound as its own service entry,
+    whose password file is written into directory."""
+    first = own_node(fleet, name)
+    second = fleet.b if first is fleet.a else fleet.a
+    pw_file = Path(directory) / ("%s.pw" % name)
+    if not pw_file.exists():
+        write_secret(pw_file, (fh.HOST_PW + "\n").encode())
+    return {"directory": {
+        "uri": uri_list((first, second)),
+        "base": fh.PEOPLE,
+        "bind_dn": fh.HOST_A_DN if name == "host-a" else fh.HOST_B_DN,
+        "bind_pw_file": pw_file,
+        "ca_file": fleet.ca,
+        "timeout": 1,
+        "key_file": key_file,
+        "host": name,
+    }}
 
 
 def dn_of(uid):
