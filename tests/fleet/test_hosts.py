@@ -239,6 +239,10 @@ def test_failures_on_both_hosts_lock_both_and_unlock_on_a_frees_b(hosts):
     assert [env.smtp.count(addr, mh.has_code) for env in hosts.hosts] == \
         codes
 
+    # The refused attempts may have counted failures: A's unlock clears
+    # the values it reads, so let B's reach A's provider first.
+    fh.wait_until(lambda: hosts.same_on_both("dora", "mfadFailure"), 10,
+                  "the failures on both providers")
     assert "unlocked" in hosts.a.ctl_ok("user", "unlock", "dora")
     hosts.wait_both("dora", "mfadLockedUntil", lambda v: v == [])
     hosts.wait_both("dora", "mfadFailure", lambda v: v == [])
@@ -324,7 +328,6 @@ def test_device_remembered_on_a_skips_the_code_on_b_with_fleet_scope(
     assert len(devs) == 1, devs
     fh.wait_until(lambda: hosts.children(hosts.fleet.b, "gus") == devs, 10,
                   "the device on B's provider")
-    assert hosts.read(hosts.fleet.b, "gus", "mfadState") == ["active"]
     n = hosts.b.smtp.count(addr, mh.has_code)
     remembered_login(hosts.b, "gus", rhost="192.0.2.7")
     # Another device still gets a code on B.
