@@ -88,7 +88,8 @@ def remembered_login(env, uid, **kw):
 
 
 def to_code_prompt(env, uid, password=PASSWORD):
-    """Email and password up to the code prompt (a code is mailed)."""
+    """Email and password up to the code prompt; the code mailed is
+    taken from the host's sink, so that a later login reads its own."""
     login = env.login(uid)
     login.expect("ECHO_ON", mh.PROMPT_EMAIL)
     login.answer(addr_of(uid))
@@ -97,6 +98,7 @@ def to_code_prompt(env, uid, password=PASSWORD):
     while True:
         style, text = login.next()
         if style == "ECHO_ON" and mh.PROMPT_CODE in text:
+            env.smtp.wait_for_code(addr_of(uid))
             return login
         assert style not in login.PROMPTS and style != "RESULT", \
             "no code prompt\n%s" % login.dump()
