@@ -6,9 +6,10 @@ providers of tests/fleet/fleet_harness.py (delta-syncrepl, STARTTLS):
   mfad_load.c, with the directory backend (accounts and remembered
   devices in the directory: [device] scope = fleet) and, in the same run,
   with the local LMDB backend;
-- the replication delay of a lock: mfadState set to locked on host A's
-  provider (as host A binds), until the value is on the other provider,
-  and until host B refuses the account's remembered-device login;
+- the replication delay of a lock: mfadLockedUntil set on host A's
+  provider (as host A binds, as it locks after failures), until the
+  value is on the other provider, and until host B refuses the
+  account's remembered-device login;
 - failover: host A's own provider stopped (SIGTERM: its connections
   close) or frozen (SIGSTOP: it accepts and never answers), until a
   login on host A succeeds through the second provider.
@@ -183,42 +184,44 @@ def throughput(tool, args, fleet, tmp, key):
 
 
 def lock_delay(tool, args, fleet, a, a_smtp, b_env):
-    """A lock written on A's provider: the time until the value is read
-    on B's provider, and until host B refuses the account."""
+    """A lock written on A's provider, as host A writes the lock of a
+    failure that reached the threshold (mfadLockedUntil): the time until
+    the value is read on B's provider, and until host B refuses the
+    account's remembered-device login."""
     i = LOCK_USER
     add_people(fleet, i, 1)
     setup_accounts(tool, a, a_smtp.port, i, 1)
     wait_probe(b_env, i, AUTH_OK)
+    settle(b_env)
     dn = hh.dn_of(user(i))
     on_value, on_refusal = [], []
     w = fleet.conn(fleet.a, fh.HOST_A_DN, fh.HOST_PW)
     r = fleet.conn(fleet.b)
+
+    def locked_on_b():
+        r.search(dn, "(objectClass=*)", ldap3.BASE,
+                 attributes=["mfadLockedUntil"])
+        return bool(r.entries and r.entries[0].entry_attributes_as_dict
+                    .get("mfadLockedUntil"))
     try:
         for _ in range(args.locks):
             got = {}
 
             def value(t0):
-                while True:
-                    r.search(dn, "(objectClass=*)", ldap3.BASE,
-                             attributes=["mfadState"])
-                    if r.entries and \
-                            r.entries[0].entry_attributes_as_dict.get(
-                                "mfadState") == ["locked"]:
+                while time.monotonic() - t0 < 30:
+                    if locked_on_b():
                         got["value"] = time.monotonic() - t0
-                        return
-                    if time.monotonic() - t0 > 30:
                         return
 
             def refusal(t0):
-                while True:
+                while time.monotonic() - t0 < 30:
                     if probe(b_env, i) == AUTH_DENIED:
                         got["refusal"] = time.monotonic() - t0
                         return
-                    if time.monotonic() - t0 > 30:
-                        return
 
-            if not w.modify(dn, {"mfadState":
-                                 [(ldap3.MODIFY_REPLACE, ["locked"])]}):
+            until = str(int(time.time()) + 900)
+            if not w.modify(dn, {"mfadLockedUntil":
+                                 [(ldap3.MODIFY_REPLACE, [until])]}):
                 sys.exit("lock: %s" % w.result)
             t0 = time.monotonic()
             threads = [threading.Thread(target=f, args=(t0,))
@@ -231,14 +234,19 @@ def lock_delay(tool, args, fleet, a, a_smtp, b_env):
                 sys.exit("the lock did not reach B within 30 s: %r" % got)
             on_value.append(got["value"] * 1e3)
             on_refusal.append(got["refusal"] * 1e3)
-            if not w.modify(dn, {"mfadState":
-                                 [(ldap3.MODIFY_REPLACE, ["active"])]}):
+            # Unmeasured: the refusal's records written, the lock
+            # removed on both providers, B lets the account in again.
+            settle(b_env)
+            if not w.modify(dn, {"mfadLockedUntil":
+                                 [(ldap3.MODIFY_DELETE, [])]}):
                 sys.exit("unlock: %s" % w.result)
-            # Unmeasured: B lets the account in again (which also ends
-            # the failures that the refused probes counted).
+            deadline = time.monotonic() + 30
+            while locked_on_b():
+                if time.monotonic() > deadline:
+                    sys.exit("the unlock did not reach B's provider")
+                time.sleep(0.005)
             wait_probe(b_env, i, AUTH_OK)
             settle(b_env)
-            settle(a)
     finally:
         w.unbind()
         r.unbind()
@@ -335,7 +343,11 @@ def main():
         failover(args, fleet, a)
     finally:
         for env in envs:
-            env.close()
+            try:
+                env.close()
+            except AssertionError as e:
+                print("closing mfad: %s" % e, file=sys.stderr)
+                env.mfad.kill()
         for n in fleet.nodes:
             if n.proc is not None and n.proc.poll() is None:
                 n.proc.send_signal(signal.SIGCONT)
