@@ -54,3 +54,44 @@ def both(fleet):
         if not n.running:
             n.proc = None
             n.start()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "hosts(**sections): extra mfad.conf keys for both hosts")
+    config.addinivalue_line(
+        "markers", "slow: takes more than a few seconds")
+
+
+@pytest.fixture
+def make_hosts(request, fleet):
+    """make_hosts(config) -> started Hosts (hosts_harness.py): mfad on
+    host A and host B over the module's two providers, config merged
+    into both mfad.conf. Both providers run again after the test."""
+    import hosts_harness
+    made = []
+
+    def make(config=None, start=True):
+        missing = hosts_harness.mh.missing_binaries()
+        if missing:
+            pytest.fail("not built (set MSS_BUILDDIR): " + ", ".join(missing))
+        hs = hosts_harness.Hosts(fleet, config)
+        made.append(hs)
+        if start:
+            hs.start()
+        return hs
+
+    yield make
+    rep = getattr(request.node, "rep_call", None)
+    failed = rep is not None and rep.failed
+    for hs in made:
+        hs.ensure_running()
+        hs.close(keep=failed)
+
+
+@pytest.fixture
+def hosts(request, make_hosts):
+    """Started Hosts; @pytest.mark.hosts(device={...}) adds mfad.conf
+    keys to both."""
+    marker = request.node.get_closest_marker("hosts")
+    return make_hosts(marker.kwargs if marker else None)
