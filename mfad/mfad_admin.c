@@ -492,10 +492,10 @@ mfad_admin_user_op(struct mfad_rq *rq, uint8_t type)
 		snprintf(detail, sizeof(detail), "failures=%u mails_cleared=%u",
 		    (unsigned)a->failures, (unsigned)a->nsends);
 		if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a->user,
+		    a)) != 0 ||
+		    (r = mfad_acct_sends_clear(rq->txn, ctx->store, a->user,
 		    a)) != 0)
 			break;
-		a->nsends = 0;
-		memset(a->sends, 0, sizeof(a->sends));
 		r = mfad_acct_put(rq->txn, ctx->store, a, a->email);
 		event = "user_unlocked";
 		msg = "unlocked";

@@ -365,8 +365,11 @@ mfad_auth_early_ok(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	uint64_t now = mfad_clock_real_s();
 	int ok = 0;
 
+	/* In fleet mode the record is a few round trips to the directory:
+	 * answered early, records would queue faster than they are
+	 * written, with nothing to hold the logins back. */
 	if (qp->device[0] == '\0' || conf->remember_days == 0 ||
-	    mfad_rq_begin(rq, 1) != 0)
+	    conf->dir_nuris > 0 || mfad_rq_begin(rq, 1) != 0)
 		return 0;
 	if (mfad_rq_acct_load(rq, qp->user) != 0)
 		goto out;
@@ -625,11 +628,13 @@ mfad_auth_early_record(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	}
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	if ((r = mfad_rq_acct_load(rq, qp->user)) == 0) {
-		if (a->last_login < now)
-			a->last_login = now;
-		r = mfad_acct_put(rq->txn, ctx->store, a, a->email);
-	} else if (r == MSS_ERR_NOTFOUND)
+	/* Only the last login: a whole put would write back what was read,
+	 * undoing a lock or a used recovery code that another host made
+	 * meanwhile (fleet mode). */
+	if ((r = mfad_rq_acct_load(rq, qp->user)) == 0)
+		r = mfad_acct_notice_set(rq->txn, ctx->store, qp->user,
+		    MFAD_NOTICE_LAST_LOGIN, now, a);
+	else if (r == MSS_ERR_NOTFOUND)
 		r = 0;
 	if (r == 0) {
 		mfad_device_hash(ctx->keys, qp->user, ctx->hostname,

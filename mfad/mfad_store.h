@@ -238,6 +238,10 @@ int mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
 enum mfad_notice {
 	MFAD_NOTICE_THROTTLE = 0,	/* throttle_noticed */
 	MFAD_NOTICE_LOCK = 1,		/* lock_noticed */
+	MFAD_NOTICE_LAST_LOGIN = 2,	/* last_login: a time that only moves
+					   forward too, written alone so that
+					   a login's record never puts back
+					   what it read (a state, a hash) */
 };
 int mfad_acct_fail_add(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, uint64_t now, uint64_t locked_until,

@@ -275,11 +275,13 @@ mfad_acct_notice_set(struct mfad_txn *txn, struct mfad_store *st,
 	if (st->dir != NULL)
 		return mfad_sdir_acct_notice_set(st->dir, user, which,
 		    t, a);
-	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK)
+	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK &&
+	    which != MFAD_NOTICE_LAST_LOGIN)
 		return MSS_ERR_STORE;
 	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
 		return r;
 	p = which == MFAD_NOTICE_LOCK ? &cur.lock_noticed :
+	    which == MFAD_NOTICE_LAST_LOGIN ? &cur.last_login :
 	    &cur.throttle_noticed;
 	/* Only a later time: a lost replace only repeats a notice. */
 	if (t > *p)

@@ -479,6 +479,57 @@ mfad_sdir_acct_counters(struct mfad_sdir *sd, struct mfad_dir *d,
  * Every public function takes a connection for its whole run: the
  * pattern below (dn, take, work, give) is the same in each.
  */
+/*
+ * The fields written whole, as this thread last read them for one user:
+ * a put after that read replaces only the fields the caller changed.
+ * A put that wrote everything it read would put back, on its provider,
+ * a value another host changed since (a lock, a used recovery code, a
+ * new password) before that change replicated here. Secrets are kept
+ * as digests only. Valid from a get to the next put, or a get of
+ * another user or one that found nothing.
+ */
+struct sdir_seen {
+	int		valid;
+	char		user[MFAD_USER_MAX + 1];
+	uint8_t		state, reenroll;
+	uint64_t	created, enrolled, last_login;
+	uint8_t		pw[32], rec[32];
+};
+static __thread struct sdir_seen sdir_seen;
+
+static void
+sdir_digest_acct(const struct mfad_acct *a, uint8_t pw[32], uint8_t rec[32])
+{
+	uint32_t n = a->nrecovery > MFAD_RECOVERY_MAX ? MFAD_RECOVERY_MAX :
+	    a->nrecovery;
+
+	crypto_generichash(pw, 32, (const unsigned char *)a->pwhash,
+	    strnlen(a->pwhash, sizeof(a->pwhash)), NULL, 0);
+	crypto_generichash(rec, 32, (const unsigned char *)a->recovery,
+	    (size_t)n * MFAD_KEY_LEN, NULL, 0);
+}
+
+static void
+sdir_seen_set(const struct mfad_acct *a)
+{
+	struct sdir_seen *s = &sdir_seen;
+
+	snprintf(s->user, sizeof(s->user), "%s", a->user);
+	s->state = a->state;
+	s->reenroll = a->reenroll;
+	s->created = a->created;
+	s->enrolled = a->enrolled;
+	s->last_login = a->last_login;
+	sdir_digest_acct(a, s->pw, s->rec);
+	s->valid = 1;
+}
+
+static void
+sdir_seen_clear(void)
+{
+	sodium_memzero(&sdir_seen, sizeof(sdir_seen));
+}
+
 int
 mfad_sdir_acct_get(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a)
@@ -494,8 +545,11 @@ mfad_sdir_acct_get(struct mfad_sdir *sd, const char *user,
 	d = mfad_sdir_take(sd);
 	r = mfad_sdir_acct_read(sd, d, dn, user, mfad_clock_real_s(), a, &raw);
 	mfad_sdir_give(sd, d);
-	if (r == 0)
+	if (r == 0) {
 		mfad_sdir_raw_free(&raw);
+		sdir_seen_set(a);
+	} else
+		sdir_seen_clear();
 	return r;
 }
 
@@ -575,6 +629,9 @@ static int MSS_WUR
 sdir_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
     const struct mfad_sdir_raw *raw, struct mfad_sdir_mods *ms)
 {
+	const struct sdir_seen *seen = sdir_seen.valid &&
+	    strcmp(sdir_seen.user, a->user) == 0 ? &sdir_seen : NULL;
+	uint8_t dpw[32], drec[32];
 	char pw[MFAD_HASH_MAX + sizeof(SDIR_ARGON2)];
 	char cur[MFAD_SDIR_HOST_MAX + 2 * MFAD_KEY_LEN + 2];
 	char (*hex)[2 * MFAD_KEY_LEN + 1] = NULL;
@@ -594,22 +651,33 @@ sdir_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
 	    (r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "preferredLanguage",
 	    a->lang)) != 0)
 		return r;
-	snprintf(pw, sizeof(pw), "%s%s", SDIR_ARGON2, a->pwhash);
-	r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "userPassword",
-	    a->pwhash[0] != '\0' ? pw : NULL);
-	sodium_memzero(pw, sizeof(pw));
+	sdir_digest_acct(a, dpw, drec);
+	r = 0;
+	if (seen == NULL || sodium_memcmp(seen->pw, dpw, 32) != 0) {
+		snprintf(pw, sizeof(pw), "%s%s", SDIR_ARGON2, a->pwhash);
+		r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "userPassword",
+		    a->pwhash[0] != '\0' ? pw : NULL);
+		sodium_memzero(pw, sizeof(pw));
+	}
 	if (r != 0 ||
+	    ((seen == NULL || seen->state != a->state) &&
 	    (r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "mfadState",
-	    sdir_states[a->state])) != 0 ||
+	    sdir_states[a->state])) != 0) ||
+	    ((seen == NULL || seen->created != a->created) &&
 	    (r = mfad_sdir_mod_time(ms, LDAP_MOD_REPLACE, "mfadCreated",
-	    a->created)) != 0 ||
+	    a->created)) != 0) ||
+	    ((seen == NULL || seen->enrolled != a->enrolled) &&
 	    (r = mfad_sdir_mod_time(ms, LDAP_MOD_REPLACE, "mfadEnrolled",
-	    a->enrolled)) != 0 ||
+	    a->enrolled)) != 0) ||
+	    ((seen == NULL || seen->last_login != a->last_login) &&
 	    (r = mfad_sdir_mod_time(ms, LDAP_MOD_REPLACE, "mfadLastLogin",
-	    a->last_login)) != 0 ||
+	    a->last_login)) != 0) ||
+	    ((seen == NULL || seen->reenroll != a->reenroll) &&
 	    (r = mfad_sdir_mod1(ms, LDAP_MOD_REPLACE, "mfadReenroll",
-	    a->reenroll ? "TRUE" : "FALSE")) != 0)
+	    a->reenroll ? "TRUE" : "FALSE")) != 0))
 		return r;
+	if (seen != NULL && sodium_memcmp(seen->rec, drec, 32) == 0)
+		goto current;
 	n = a->nrecovery > MFAD_RECOVERY_MAX ? MFAD_RECOVERY_MAX :
 	    a->nrecovery;
 	if (n > 0 && (hex = calloc(n, sizeof(*hex))) == NULL)
@@ -625,6 +693,7 @@ sdir_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
 	}
 	if (r != 0)
 		return r;
+ current:
 	/* The newest sign-in is this host's; another host's stays. */
 	if (a->has_cur_login) {
 		snprintf(cur, sizeof(cur), "%s:", sd->host);
@@ -698,6 +767,7 @@ mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
 	else if (ldrc != LDAP_SUCCESS)
 		r = mfad_sdir_refused(sd, "account write", dn, ldrc);
  out:
+	sdir_seen_clear();
 	mfad_sdir_give(sd, d);
 	mfad_sdir_mods_free(&ms);
 	mfad_sdir_raw_free(&raw);

@@ -372,9 +372,11 @@ mfad_sdir_acct_notice_set(struct mfad_sdir *sd, const char *user, int which,
 	uint64_t stored, now = mfad_clock_real_s();
 	int r, ldrc;
 
-	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK)
+	if (which != MFAD_NOTICE_THROTTLE && which != MFAD_NOTICE_LOCK &&
+	    which != MFAD_NOTICE_LAST_LOGIN)
 		return MSS_ERR_STORE;
 	attr = which == MFAD_NOTICE_LOCK ? "mfadLockNoticed" :
+	    which == MFAD_NOTICE_LAST_LOGIN ? "mfadLastLogin" :
 	    "mfadThrottleNoticed";
 	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
 		return r;
@@ -386,6 +388,7 @@ mfad_sdir_acct_notice_set(struct mfad_sdir *sd, const char *user, int which,
 		goto out;
 	mfad_sdir_raw_free(&raw);
 	stored = which == MFAD_NOTICE_LOCK ? cur->lock_noticed :
+	    which == MFAD_NOTICE_LAST_LOGIN ? cur->last_login :
 	    cur->throttle_noticed;
 	mfad_acct_wipe(cur);
 	/* Only a later time (a lost replace only repeats a notice). */

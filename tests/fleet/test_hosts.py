@@ -6,8 +6,8 @@ slapd. Replication takes milliseconds: every wait for it is on a
 condition read from the providers or from mfad, never a fixed sleep (one
 short sleep stays, where no mail may come).
 
-The tests marked xfail are races that mfad loses today; slow ones take
-several seconds each.
+The test marked xfail is a limit mfad has today (unpaged searches); slow
+ones take several seconds each.
 
     MSS_BUILDDIR=$PWD/build /usr/bin/python3 -m pytest -p no:cacheprovider \\
         tests/fleet/test_hosts.py
@@ -342,14 +342,7 @@ class BusyOnB:
         return False
 
 
-WHOLE_ACCOUNT = ("a remembered-device login's record rewrites the whole "
-                 "account (mfad_sdir_acct_put replaces mfadState, "
-                 "userPassword, mfadRecoveryCode): one that read the "
-                 "account before another host's change arrived undoes it")
-
-
 @pytest.mark.slow
-@pytest.mark.xfail(reason=WHOLE_ACCOUNT, strict=False)
 @pytest.mark.hosts(device={"scope": "fleet"})
 def test_admin_lock_on_a_holds_while_b_logs_in(hosts):
     """An admin lock on A is not undone by the remembered-device logins
@@ -370,7 +363,6 @@ def test_admin_lock_on_a_holds_while_b_logs_in(hosts):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=WHOLE_ACCOUNT, strict=False)
 @pytest.mark.hosts(device={"scope": "fleet"})
 def test_recovery_code_used_on_a_stays_used_while_b_logs_in(hosts):
     """A recovery code used on A stays used although B serves the
