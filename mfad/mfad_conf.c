@@ -40,7 +40,6 @@
 #include "mss_ident.h"
 #include "mss_proto.h"
 #include "mfad_conf.h"
-#include "mfad_dir.h"
 #include "mfad_keys.h"
 #include "mfad_secret.h"
 
@@ -179,9 +178,8 @@ static const struct conf_key conf_keys[] = {
 #define CONF_NKEYS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 _Static_assert(MFAD_MAIL_CONNECTIONS_MAX == 32,
     "[mail] connections: the range in conf_keys is 1 to 32");
-_Static_assert(MFAD_CONF_DIR_URIS_MAX == 8 &&
-    MFAD_CONF_DIR_URIS_MAX <= MFAD_DIR_URIS_MAX,
-    "[directory] uri: at most 8 in conf_keys, all of them in mfad_dir");
+_Static_assert(MFAD_CONF_DIR_URIS_MAX == 8,
+    "[directory] uri: at most 8 in conf_keys");
 
 static const char *const conf_sections[] = {
 	"mfad", "code", "device", "password", "lockout", "policy", "mail",
@@ -1083,7 +1081,7 @@ conf_finish_dir(struct conf_ctx *ctx)
 		"uri", "base", "bind_dn", "bind_pw_file", "key_file",
 	};
 	struct mfad_conf *conf = ctx->conf;
-	char buf[MFAD_DIR_PW_MAX + 2], why[512];
+	char buf[MFAD_CONF_DIR_PW_MAX + 2], why[512];
 	uint8_t key[MFAD_FLEET_KEY_LEN];
 	size_t i, len;
 	uid_t owner;
@@ -1104,9 +1102,9 @@ conf_finish_dir(struct conf_ctx *ctx)
 		return r;
 	r = mfad_secret_read(conf->dir_bind_pw_file, owner,
 	    "the user mfad runs as", buf, sizeof(buf), &len, why, sizeof(why));
-	if (r == 0 && (len == 0 || len > MFAD_DIR_PW_MAX)) {
+	if (r == 0 && (len == 0 || len > MFAD_CONF_DIR_PW_MAX)) {
 		snprintf(why, sizeof(why), "%s: must hold the password, at "
-		    "most %d bytes", conf->dir_bind_pw_file, MFAD_DIR_PW_MAX);
+		    "most %d bytes", conf->dir_bind_pw_file, MFAD_CONF_DIR_PW_MAX);
 		r = MSS_ERR_CONFIG;
 	}
 	sodium_memzero(buf, sizeof(buf));

@@ -25,6 +25,8 @@ enum mfad_tls {
 
 /* [directory] uri: at most this many providers. */
 #define MFAD_CONF_DIR_URIS_MAX	8
+/* [directory] bind_pw_file: the bytes of a bind password. */
+#define MFAD_CONF_DIR_PW_MAX	512
 
 enum mfad_device_scope {
 	MFAD_DEVICE_SCOPE_HOST = 0,	/* a device works on the host that

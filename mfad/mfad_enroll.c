@@ -8,10 +8,12 @@
 #include <sodium.h>
 
 #include "mfad_audit.h"
-#include "mfad_auth.h"
+#include "mfad_acct.h"
+#include "mfad_auth_shared.h"
 #include "mfad_keys.h"
 #include "mfad_enroll.h"
 #include "mfad_log.h"
+#include "mfad_login.h"
 #include "mfad_outbox.h"
 #include "mfad_pw.h"
 #include "mfad_render.h"

@@ -5,7 +5,7 @@
 
 #include <sodium.h>
 
-#include "mfad_auth.h"
+#include "mfad_auth_shared.h"
 #include "mfad_login.h"
 #include "mfad_outbox.h"
 #include "mfad_str.h"

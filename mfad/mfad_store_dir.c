@@ -26,6 +26,11 @@
 #include "mfad_store_dir_ldap.h"
 #include "mfad_str.h"
 
+_Static_assert(MFAD_CONF_DIR_URIS_MAX <= MFAD_DIR_URIS_MAX,
+    "[directory] uri: every URI the config takes fits in mfad_dir");
+_Static_assert(MFAD_CONF_DIR_PW_MAX == MFAD_DIR_PW_MAX,
+    "[directory] bind_pw_file: the config checks what mfad_dir reads");
+
 static void
 sdir_free(struct mfad_sdir *sd)
 {

@@ -72,6 +72,30 @@ def cycles(g):
     return found
 
 
+def unit(name):
+    """The unit a file belongs to: x.c and x.h are one; the store's
+    files, with its backend's own header, are one."""
+    base = name.rsplit(".", 1)[0]
+    return "mfad_store" if base.startswith("mfad_store") else base
+
+
+def unit_graph(g):
+    """{unit: [units whose headers it includes]}: x.c including y.h
+    means x needs y."""
+    u = {}
+    for f, incs in g.items():
+        edges = u.setdefault(unit(f), set())
+        edges.update(unit(h) for h in incs if unit(h) != unit(f))
+    return {k: sorted(v) for k, v in u.items()}
+
+
+def unit_cycles(g):
+    """Every cycle among units (a .c that needs a header whose own .c
+    needs the first one back), each once."""
+    ug = unit_graph(g)
+    return cycles({k + ".h": [v + ".h" for v in vs] for k, vs in ug.items()})
+
+
 def closure(g, name):
     """Headers name reaches, directly or not."""
     seen, todo = set(), list(g.get(name, []))
@@ -88,6 +112,9 @@ def problems(g):
     out = []
     for c in cycles(g):
         out.append("cycle: " + " -> ".join(c + [c[0]]))
+    for c in unit_cycles(g):
+        out.append("unit cycle: " + " -> ".join(
+            x[:-2] for x in c + [c[0]]))
     for f in sorted(g):
         reach = closure(g, f)
         if f in HANDLERS or f in [h[:-1] + "h" for h in HANDLERS]:
@@ -217,6 +244,13 @@ def test_no_cycle():
     assert cycles(graph(ROOT)) == []
 
 
+def test_no_unit_cycle():
+    """No two units need each other: the helpers that several handlers
+    share sit in a unit below them (mfad_auth_shared), not in one of
+    them."""
+    assert unit_cycles(graph(ROOT)) == []
+
+
 def test_downward_only():
     assert problems(graph(ROOT)) == []
 
@@ -228,6 +262,17 @@ def test_check_finds_a_cycle():
     p = problems(g)
     assert "cycle: a.h -> b.h -> a.h" in p
     assert "handler mfad_auth.c reaches mfad_server.h" in p
+
+
+def test_check_finds_a_unit_cycle():
+    """The check itself: two units that include each other's header
+    through their .c files are a cycle; the store's files are one."""
+    g = {"mfad_x.c": ["mfad_x.h", "mfad_y.h"], "mfad_x.h": [],
+         "mfad_y.c": ["mfad_y.h", "mfad_x.h"], "mfad_y.h": [],
+         "mfad_store.c": ["mfad_store_lmdb.h"],
+         "mfad_store_lmdb.h": ["mfad_store.h"], "mfad_store.h": []}
+    assert unit_cycles(g) == [["mfad_x.h", "mfad_y.h"]]
+    assert "unit cycle: mfad_x -> mfad_y -> mfad_x" in problems(g)
 
 
 if __name__ == "__main__":
