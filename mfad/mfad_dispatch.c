@@ -346,11 +346,11 @@ mfad_dispatch_run(struct mfad_ctx *shared, struct mfad_req *q,
 		}
 	} else
 		r = h->fn(&rq);
+	mfad_dispatch_end(&rq, r);
 	if (r == MSS_ERR_UNAVAIL)
 		mfad_log_limited(&mfad_lim_dir, LOG_ERR, "%s from uid %u "
 		    "refused: %s", h != NULL ? h->name : "request",
 		    (unsigned)q->peer.uid, MFAD_DIR_UNAVAIL_MSG);
-	mfad_dispatch_end(&rq, r);
 	q->lazy = rq.lazy;
 	mfad_snap_view_end(&ctx);
 	if (q->cont != NULL) {

@@ -191,12 +191,15 @@ sdir_values_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 	return r;
 }
 
-int
-mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
-    struct mfad_acct *a)
+/*
+ * Deletes, by value, the values of attr (failures or sends) the entry
+ * has now, and the single-valued attributes also[]: a value added
+ * meanwhile on the other provider stays. a gets the counters as stored.
+ */
+static int MSS_WUR
+sdir_values_clear(struct mfad_sdir *sd, const char *user, int sends,
+    const char *const *also, size_t nalso, struct mfad_acct *a)
 {
-	static const char *const lock[] = { "mfadLockedUntil",
-	    "mfadLockNoticed" };
 	char dn[MFAD_SDIR_DN_MAX];
 	struct mfad_acct *cur;
 	struct mfad_dir *d;
@@ -211,10 +214,11 @@ mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
 	d = mfad_sdir_take(sd);
 	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
 		mfad_acct_wipe(cur);
-		/* The failures read now: one counted meanwhile on the
-		 * other provider stays. */
-		r = sdir_values_del(sd, d, dn, user, now, "mfadFailure",
-		    raw.fail, raw.nfail, lock, 2);
+		r = sends ?
+		    sdir_values_del(sd, d, dn, user, now, "mfadSend",
+		    raw.send, raw.nsend, also, nalso) :
+		    sdir_values_del(sd, d, dn, user, now, "mfadFailure",
+		    raw.fail, raw.nfail, also, nalso);
 		mfad_sdir_raw_free(&raw);
 		if (r == 0)
 			r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
@@ -222,6 +226,16 @@ mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
 	mfad_sdir_give(sd, d);
 	free(cur);
 	return r;
+}
+
+int
+mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a)
+{
+	static const char *const lock[] = { "mfadLockedUntil",
+	    "mfadLockNoticed" };
+
+	return sdir_values_clear(sd, user, 0, lock, 2, a);
 }
 
 int
@@ -281,29 +295,7 @@ int
 mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a)
 {
-	char dn[MFAD_SDIR_DN_MAX];
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct mfad_sdir_raw raw;
-	uint64_t now = mfad_clock_real_s();
-	int r;
-
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	d = mfad_sdir_take(sd);
-	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
-		mfad_acct_wipe(cur);
-		r = sdir_values_del(sd, d, dn, user, now, "mfadSend",
-		    raw.send, raw.nsend, NULL, 0);
-		mfad_sdir_raw_free(&raw);
-		if (r == 0)
-			r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
-	}
-	mfad_sdir_give(sd, d);
-	free(cur);
-	return r;
+	return sdir_values_clear(sd, user, 1, NULL, 0, a);
 }
 
 int
