@@ -914,7 +914,8 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 	mfad_sdir_give(sd, d);
 	if (r != 0)
 		goto out;
-	qsort(names, n, sizeof(*names), sdir_str_cmp);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), sdir_str_cmp);
 	for (i = 0; i < n; i++) {
 		if (strcmp(names[i], after) <= 0)
 			continue;

@@ -267,7 +267,7 @@ mfad_sdir_device_list_after(struct mfad_sdir *sd, const char *user,
 	}
 	ldap_msgfree(res);
 	mfad_sdir_give(sd, d);
-	if (r == 0) {
+	if (r == 0 && n > 0) {
 		qsort(v, n, sizeof(*v), sdir_dev_cmp);
 		for (i = 0; i < n; i++) {
 			if (after != NULL && memcmp(v[i].key, after,
