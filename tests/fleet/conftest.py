@@ -95,3 +95,12 @@ def hosts(request, make_hosts):
     keys to both."""
     marker = request.node.get_closest_marker("hosts")
     return make_hosts(marker.kwargs if marker else None)
+
+
+@pytest.fixture
+def pw_file(fleet):
+    """The host-a service entry's bind password, in a file of mode 0600."""
+    p = fleet.tmp / "bind_pw"
+    p.write_text(h.HOST_PW + "\n")
+    os.chmod(p, 0o600)
+    return p

@@ -297,6 +297,32 @@ class Fleet:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class DriverProc:
+    """A C test driver (dir_driver, store_driver) run as a child: its
+    stderr goes to err_path under the fleet's directory, its stdin and
+    stdout carry one command and one answer a line."""
+
+    def __init__(self, fleet, driver, args, tag):
+        if not driver.exists():
+            import pytest
+            pytest.fail("not built (set MSS_BUILDDIR): %s" % driver)
+        self.err_path = fleet.tmp / ("%s.err" % tag)
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen([str(driver)] + list(args),
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=self.err, text=True)
+
+    def log(self):
+        self.err.flush()
+        return self.err_path.read_text()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+        self.err.close()
+
+
 def person(uid, mfad=True, **extra):
     """(dn, objectClass, attributes) of a person."""
     oc = ["inetOrgPerson"] + (["mfadAccount"] if mfad else [])

@@ -18,21 +18,15 @@ DRIVER = BUILDDIR / "tests" / "fleet" / "dir_driver"
 NET_MS, OP_MS = 1000, 1000
 
 
-class Driver:
+class Driver(h.DriverProc):
     def __init__(self, fleet, uris, pw_file, ca=None, extra=()):
-        if not DRIVER.exists():
-            pytest.fail("not built (set MSS_BUILDDIR): %s" % DRIVER)
-        self.err_path = fleet.tmp / ("driver-%d.err" % time.monotonic_ns())
-        args = [str(DRIVER), "-b", h.PEOPLE, "-D", h.HOST_A_DN,
+        args = ["-b", h.PEOPLE, "-D", h.HOST_A_DN,
                 "-y", str(pw_file), "-c", str(ca or fleet.ca),
                 "-n", str(NET_MS), "-t", str(OP_MS)]
         for u in uris:
             args += ["-u", u]
-        self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen(args + list(extra),
-                                     stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True)
+        super().__init__(fleet, DRIVER, args + list(extra),
+                         "driver-%d" % time.monotonic_ns())
 
     def ask(self, cmd):
         """(ok, uri or code, elapsed ms)"""
@@ -45,23 +39,6 @@ class Driver:
         if words[0] == "ok":
             return True, words[1], int(words[2])
         return False, int(words[1]), int(words[-1])
-
-    def log(self):
-        self.err.flush()
-        return self.err_path.read_text()
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(10)
-        self.err.close()
-
-
-@pytest.fixture
-def pw_file(fleet):
-    p = fleet.tmp / "bind_pw"
-    p.write_text(h.HOST_PW + "\n")
-    os.chmod(p, 0o600)
-    return p
 
 
 @pytest.fixture

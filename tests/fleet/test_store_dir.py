@@ -8,7 +8,6 @@ provider answers, then working again by itself."""
 
 import os
 import secrets
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,25 +25,19 @@ PWHASH = ("$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA"
           "$qnB0H2ZpJk1sVmdzZlNobmF1b3Z0d2VhbG1vc3R0aGVyZQ")
 
 
-class Store:
+class Store(h.DriverProc):
     """One store_driver process: a local LMDB and the directory."""
 
     def __init__(self, fleet, uris, pw_file, host="host-a",
                  bind=h.HOST_A_DN, scope="fleet"):
-        if not DRIVER.exists():
-            pytest.fail("not built (set MSS_BUILDDIR): %s" % DRIVER)
         tag = "%s-%d" % (host, time.monotonic_ns())
         self.db = fleet.tmp / ("store-" + tag)
-        self.err_path = fleet.tmp / ("store-%s.err" % tag)
-        args = [str(DRIVER), "-d", str(self.db), "-b", h.PEOPLE,
+        args = ["-d", str(self.db), "-b", h.PEOPLE,
                 "-D", bind, "-y", str(pw_file), "-c", str(fleet.ca),
                 "-t", str(TIMEOUT_MS), "-H", host, "-s", scope]
         for u in uris:
             args += ["-u", u]
-        self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True)
+        super().__init__(fleet, DRIVER, args, "store-" + tag)
         assert self.proc.stdout.readline().strip() == "ready", self.log()
 
     def send(self, cmd):
@@ -73,22 +66,6 @@ class Store:
         """The account a command answered, as a dict."""
         return dict(kv.split("=", 1) for kv in self.ok(cmd))
 
-    def log(self):
-        self.err.flush()
-        return self.err_path.read_text()
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(10)
-        self.err.close()
-
-
-@pytest.fixture
-def pw_file(fleet):
-    p = fleet.tmp / "bind_pw"
-    p.write_text(h.HOST_PW + "\n")
-    os.chmod(p, 0o600)
-    return p
 
 
 @pytest.fixture
