@@ -1,0 +1,573 @@
+/*
+ * Many accounts at once in the directory (an import's rows, doc/STORE.md
+ * "The directory backend"): one search for up to MFAD_SDIR_BATCH names
+ * or addresses (an OR of escaped assertions), and writes sent on one
+ * connection without waiting for each answer, up to MFAD_SDIR_WINDOW of
+ * them in flight, each result matched to its row by message id. A row
+ * costs a share of a few round trips instead of six of its own.
+ *
+ * A lost connection: the writes that answered are known; the others are
+ * sent again once on a new connection (each is harmless to run twice:
+ * replaces, and an added class that is there counts as done), and when
+ * that one is lost too their rows get MSS_ERR_UNAVAIL, never success.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "mss_err.h"
+#include "mfad_clock.h"
+#include "mfad_store_dir_ldap.h"
+#include "mfad_str.h"
+
+/* An assertion value escaped: at most three bytes for one. */
+#define SDIR_ESC_MAX(len)	((len) * 3 + 1)
+
+/*
+ * The filter "(|(ATTR=V1)(ATTR=V2)...)" of vals[from..to) that are not
+ * NULL, inside "(&PRE...)" when pre is not NULL; *out is malloc'd, NULL
+ * when no value is left.
+ */
+static int MSS_WUR
+sdir_or_filter(const char *pre, const char *attr, const char *const *vals,
+    size_t from, size_t to, char **out)
+{
+	char *f, esc[SDIR_ESC_MAX(MFAD_EMAIL_MAX)];
+	size_t i, len = 16 + (pre != NULL ? strlen(pre) : 0), off, any = 0;
+
+	*out = NULL;
+	for (i = from; i < to; i++)
+		if (vals[i] != NULL) {
+			len += strlen(attr) + 3 + SDIR_ESC_MAX(strlen(vals[i]));
+			any++;
+		}
+	if (any == 0)
+		return 0;
+	if ((f = malloc(len)) == NULL)
+		return MSS_ERR_NOMEM;
+	off = (size_t)snprintf(f, len, "%s%s(|", pre != NULL ? "(&" : "",
+	    pre != NULL ? pre : "");
+	for (i = from; i < to; i++) {
+		if (vals[i] == NULL)
+			continue;
+		if (strlen(vals[i]) > MFAD_EMAIL_MAX ||
+		    mfad_sdir_filter_esc(vals[i], esc, sizeof(esc)) != 0) {
+			free(f);
+			return MSS_ERR_INVAL;
+		}
+		off += (size_t)snprintf(f + off, len - off, "(%s=%s)", attr,
+		    esc);
+	}
+	snprintf(f + off, len - off, ")%s", pre != NULL ? ")" : "");
+	*out = f;
+	return 0;
+}
+
+/* The uid of entry e's RDN into uid; MSS_ERR_STORE (logged) when the
+ * entry is not named by uid. */
+static int MSS_WUR
+sdir_entry_uid(LDAP *ld, LDAPMessage *e, char *uid, size_t len)
+{
+	char *edn;
+	int r;
+
+	if ((edn = ldap_get_dn(ld, e)) == NULL)
+		return MSS_ERR_NOMEM;
+	if ((r = mfad_sdir_rdn_value(edn, "uid", uid, len)) != 0) {
+		mfad_log(LOG_ERR, "directory: %s: not named by uid", edn);
+		r = MSS_ERR_STORE;
+	}
+	ldap_memfree(edn);
+	return r;
+}
+
+/*
+ * Reads the accounts of users into a[i] and raw[i], rc[i] as
+ * mfad_sdir_acct_read's: 0, or MSS_ERR_NOTFOUND with raw[i].exists when
+ * the person is there without mfadAccount. raw keeps the person's
+ * fields only (its event values are freed). The return: 0, or an error
+ * of the whole read (the rows then hold nothing to wipe).
+ */
+static int MSS_WUR
+sdir_read_many(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *const *users, size_t n, struct mfad_acct *const *a,
+    struct mfad_sdir_raw *raw, int *rc)
+{
+	char dn[MFAD_SDIR_DN_MAX], uid[MFAD_USER_MAX + 1], *filter = NULL;
+	const char **valid = NULL;
+	LDAPMessage *res = NULL, *e;
+	uint64_t now = mfad_clock_real_s();
+	size_t i, j, c;
+	int r = 0, ldrc;
+
+	if (n == 0)
+		return 0;
+	if ((valid = calloc(n, sizeof(*valid))) == NULL)
+		return MSS_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		memset(&raw[i], 0, sizeof(raw[i]));
+		memset(a[i], 0, sizeof(*a[i]));
+		rc[i] = MSS_ERR_NOTFOUND;
+		/* A name that cannot be an account's is none, as get says. */
+		if (mfad_sdir_acct_dn(sd, users[i], dn, sizeof(dn)) == 0)
+			valid[i] = users[i];
+	}
+	for (c = 0; r == 0 && c < n; c += MFAD_SDIR_BATCH) {
+		size_t to = c + MFAD_SDIR_BATCH < n ? c + MFAD_SDIR_BATCH : n;
+
+		if ((r = sdir_or_filter(NULL, "uid", valid, c, to,
+		    &filter)) != 0 || filter == NULL)
+			continue;
+		r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
+		    filter, mfad_sdir_acct_attrs, &res, &ldrc);
+		free(filter);
+		filter = NULL;
+		if (r != 0)
+			break;
+		if (ldrc != LDAP_SUCCESS) {
+			r = mfad_sdir_refused(sd, "account search", sd->base,
+			    ldrc);
+			break;
+		}
+		for (e = ldap_first_entry(d->ld, res); r == 0 && e != NULL;
+		    e = ldap_next_entry(d->ld, e)) {
+			if ((r = sdir_entry_uid(d->ld, e, uid,
+			    sizeof(uid))) != 0)
+				break;
+			/* The name exactly: uid matches without case. */
+			for (j = c; j < to; j++)
+				if (valid[j] != NULL &&
+				    strcmp(valid[j], uid) == 0 &&
+				    !raw[j].exists)
+					break;
+			if (j == to)
+				continue;
+			if ((r = mfad_sdir_acct_dn(sd, users[j], dn,
+			    sizeof(dn))) != 0)
+				break;
+			r = mfad_sdir_acct_parse(sd, d->ld, e, dn, users[j],
+			    now, a[j], &raw[j]);
+			if (r == 0 || r == MSS_ERR_NOTFOUND) {
+				rc[j] = r;
+				r = 0;
+			}
+			/* The person's fields stay for put; the rest goes. */
+			mfad_sdir_strv_free(raw[j].fail, raw[j].nfail);
+			mfad_sdir_strv_free(raw[j].send, raw[j].nsend);
+			free(raw[j].send_s);
+			raw[j].fail = raw[j].send = NULL;
+			raw[j].send_s = NULL;
+			raw[j].nfail = raw[j].nsend = 0;
+		}
+		ldap_msgfree(res);
+		res = NULL;
+	}
+	free(valid);
+	if (r != 0)
+		for (i = 0; i < n; i++) {
+			mfad_acct_wipe(a[i]);
+			rc[i] = r;
+		}
+	return r;
+}
+
+/* s with its leading and trailing spaces gone, each run of spaces made
+ * one and ASCII letters in lower case, into out (len bytes). */
+static void
+sdir_ia5_norm(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	while (*s == ' ')
+		s++;
+	for (; *s != '\0' && o + 1 < len; s++) {
+		if (*s == ' ' && (s[1] == ' ' || s[1] == '\0'))
+			continue;
+		out[o++] = *s >= 'A' && *s <= 'Z' ? (char)(*s | 0x20) : *s;
+	}
+	out[o] = '\0';
+}
+
+/* Whether two addresses are the same to the directory's mail equality
+ * (caseIgnoreIA5Match: case, and runs of spaces, ignored). */
+static int
+sdir_ia5_eq(const char *x, const char *y)
+{
+	char nx[MFAD_EMAIL_MAX + 2], ny[MFAD_EMAIL_MAX + 2];
+
+	if (strlen(x) > MFAD_EMAIL_MAX || strlen(y) > MFAD_EMAIL_MAX)
+		return 0;
+	sdir_ia5_norm(x, nx, sizeof(nx));
+	sdir_ia5_norm(y, ny, sizeof(ny));
+	return strcmp(nx, ny) == 0;
+}
+
+/*
+ * The account (by its uid) owning each address emails[i] (NULL: none
+ * asked), other than excl[i] when excl is not NULL: owner[i] and rc[i]
+ * 0, or rc[i] MSS_ERR_NOTFOUND. Two accounts with one address are
+ * refused as one lookup refuses them.
+ */
+static int MSS_WUR
+sdir_owners_many(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *const *emails, const char *const *excl, size_t n,
+    char (*owner)[MFAD_USER_MAX + 1], int *rc)
+{
+	char *attrs[] = { "mail", NULL }, uid[MFAD_USER_MAX + 1];
+	char val[MFAD_EMAIL_MAX + 1];
+	char *filter = NULL;
+	struct berval **v;
+	LDAPMessage *res = NULL, *e;
+	size_t i, j, k, c, nv;
+	int r = 0, ldrc;
+
+	for (i = 0; i < n; i++) {
+		rc[i] = MSS_ERR_NOTFOUND;
+		owner[i][0] = '\0';
+	}
+	for (c = 0; r == 0 && c < n; c += MFAD_SDIR_BATCH) {
+		size_t to = c + MFAD_SDIR_BATCH < n ? c + MFAD_SDIR_BATCH : n;
+
+		for (i = c; i < to; i++)
+			if (emails[i] != NULL && (emails[i][0] == '\0' ||
+			    strlen(emails[i]) > MFAD_EMAIL_MAX))
+				break;
+		if (i < to) {
+			r = MSS_ERR_INVAL;
+			break;
+		}
+		if ((r = sdir_or_filter("(objectClass=mfadAccount)", "mail",
+		    emails, c, to, &filter)) != 0 || filter == NULL)
+			continue;
+		r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
+		    filter, attrs, &res, &ldrc);
+		free(filter);
+		filter = NULL;
+		if (r != 0)
+			break;
+		if (ldrc != LDAP_SUCCESS) {
+			r = mfad_sdir_refused(sd, "address lookup", sd->base,
+			    ldrc);
+			break;
+		}
+		for (e = ldap_first_entry(d->ld, res); r == 0 && e != NULL;
+		    e = ldap_next_entry(d->ld, e)) {
+			if ((r = sdir_entry_uid(d->ld, e, uid,
+			    sizeof(uid))) != 0)
+				break;
+			v = mfad_sdir_vals(d->ld, e, "mail", &nv);
+			for (j = c; r == 0 && j < to; j++) {
+				if (emails[j] == NULL || (excl != NULL &&
+				    excl[j] != NULL &&
+				    strcasecmp(uid, excl[j]) == 0))
+					continue;
+				for (k = 0; k < nv; k++) {
+					if (v[k]->bv_len > MFAD_EMAIL_MAX ||
+					    memchr(v[k]->bv_val, '\0',
+					    v[k]->bv_len) != NULL)
+						continue;
+					memcpy(val, v[k]->bv_val,
+					    v[k]->bv_len);
+					val[v[k]->bv_len] = '\0';
+					if (sdir_ia5_eq(val, emails[j]))
+						break;
+				}
+				if (k == nv)
+					continue;
+				if (rc[j] == 0 && strcmp(owner[j], uid) != 0) {
+					/* Two providers can each accept one
+					 * address within the replication
+					 * delay: refuse to guess. */
+					mfad_log(LOG_ERR, "directory: address "
+					    "%s belongs to several accounts "
+					    "(%s, %s...)", emails[j], owner[j],
+					    uid);
+					r = MSS_ERR_STORE;
+					break;
+				}
+				mfad_str_copy(owner[j], sizeof(owner[j]), uid);
+				rc[j] = 0;
+			}
+			mfad_sdir_vals_free(v);
+		}
+		ldap_msgfree(res);
+		res = NULL;
+	}
+	return r;
+}
+
+int
+mfad_sdir_acct_get_many(struct mfad_sdir *sd, const char *const *users,
+    size_t n, struct mfad_acct *const *a, int *rc)
+{
+	struct mfad_sdir_raw *raw;
+	struct mfad_dir *d;
+	int r;
+
+	if ((raw = calloc(n ? n : 1, sizeof(*raw))) == NULL)
+		return MSS_ERR_NOMEM;
+	d = mfad_sdir_take(sd);
+	r = sdir_read_many(sd, d, users, n, a, raw, rc);
+	mfad_sdir_give(sd, d);
+	free(raw);
+	return r;
+}
+
+int
+mfad_sdir_acct_by_email_many(struct mfad_sdir *sd, const char *const *emails,
+    size_t n, char (*owner)[MFAD_USER_MAX + 1], int *rc)
+{
+	struct mfad_dir *d;
+	int r;
+
+	d = mfad_sdir_take(sd);
+	r = sdir_owners_many(sd, d, emails, NULL, n, owner, rc);
+	mfad_sdir_give(sd, d);
+	return r;
+}
+
+/* One write of a batch: a modify of dn. */
+struct sdir_wop {
+	const char	*dn;
+	LDAPMod		**mods;		/* NULL: nothing to send */
+	int		 msgid;		/* in flight on the connection */
+	int		 sent, done;
+	int		 ldrc;		/* its result, once done */
+};
+
+/*
+ * Sends the modifies of w on d, at most MFAD_SDIR_WINDOW of them in
+ * flight, and collects each result by message id. 0 when every one has
+ * its result (ldrc, the caller's to judge); MSS_ERR_UNAVAIL (logged)
+ * when the connection was lost twice, the writes not done then having
+ * no result (done 0): they may or may not have been applied.
+ */
+static int MSS_WUR
+sdir_write_many(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_wop *w,
+    size_t n)
+{
+	struct timeval tv;
+	LDAPMessage *msg;
+	LDAP *ld;
+	size_t i, next, inflight, left;
+	int tries, r, rc = LDAP_SERVER_DOWN, id, err;
+
+	for (tries = 0; tries < 2; tries++) {
+		for (i = 0, left = 0; i < n; i++) {
+			w[i].sent = 0;
+			if (w[i].mods != NULL && !w[i].done)
+				left++;
+		}
+		if (left == 0)
+			return 0;
+		if ((r = mfad_dir_handle(d, &ld)) != 0) {
+			mfad_log_limited(&sd->down_limit, LOG_ERR,
+			    "directory: batch of %zu writes: %s; failing "
+			    "closed", left, r == MSS_ERR_CONFIG ? "no "
+			    "provider accepts the bind (password file or DN)" :
+			    "no provider answers");
+			return MSS_ERR_UNAVAIL;
+		}
+		next = 0;
+		inflight = 0;
+		rc = LDAP_SUCCESS;
+		while (left > 0) {
+			for (; next < n && inflight < MFAD_SDIR_WINDOW; next++) {
+				if (w[next].mods == NULL || w[next].done)
+					continue;
+				rc = ldap_modify_ext(ld, w[next].dn,
+				    w[next].mods, NULL, NULL, &w[next].msgid);
+				if (rc != LDAP_SUCCESS)
+					break;
+				w[next].sent = 1;
+				inflight++;
+			}
+			if (rc != LDAP_SUCCESS)
+				break;
+			tv.tv_sec = d->p.op_timeout_ms / 1000;
+			tv.tv_usec = (d->p.op_timeout_ms % 1000) * 1000;
+			msg = NULL;
+			id = ldap_result(ld, LDAP_RES_ANY, LDAP_MSG_ALL, &tv,
+			    &msg);
+			if (id <= 0) {
+				if (id == 0)
+					rc = LDAP_TIMEOUT;
+				else if (ldap_get_option(ld,
+				    LDAP_OPT_RESULT_CODE, &rc) !=
+				    LDAP_OPT_SUCCESS || rc == LDAP_SUCCESS)
+					rc = LDAP_SERVER_DOWN;
+				if (msg != NULL)
+					ldap_msgfree(msg);
+				break;
+			}
+			id = ldap_msgid(msg);
+			for (i = 0; i < n; i++)
+				if (w[i].sent && !w[i].done &&
+				    w[i].msgid == id)
+					break;
+			if (i == n) {
+				ldap_msgfree(msg);	/* not one of ours */
+				continue;
+			}
+			if (ldap_parse_result(ld, msg, &err, NULL, NULL,
+			    NULL, NULL, 1) != LDAP_SUCCESS)
+				err = LDAP_SERVER_DOWN;
+			if (err == LDAP_SERVER_DOWN ||
+			    err == LDAP_UNAVAILABLE || err == LDAP_BUSY) {
+				rc = err;
+				break;
+			}
+			w[i].done = 1;
+			w[i].ldrc = err;
+			inflight--;
+			left--;
+		}
+		if (left == 0)
+			return 0;
+		/* Those without a result go again on a new connection. */
+		if (!mfad_dir_lost(d, rc))
+			(void)mfad_dir_lost(d, LDAP_SERVER_DOWN);
+	}
+	mfad_log_limited(&sd->down_limit, LOG_ERR, "directory: batch of "
+	    "writes: connection lost twice (%s); failing closed",
+	    ldap_err2string(rc));
+	return MSS_ERR_UNAVAIL;
+}
+
+/*
+ * put of each a[i] as mfad_sdir_acct_put's, in three steps for all rows
+ * together: the entries read, the addresses that change looked up, the
+ * class added where it is missing (its own step: the access rules let
+ * the hosts write mfad's attributes only on entries that already have
+ * it), then the fields. rc[i] gets row i's result. The return: 0, or the
+ * error that left rows without a result (their rc is that error).
+ */
+int
+mfad_sdir_acct_put_many(struct mfad_sdir *sd,
+    const struct mfad_acct *const *a, const struct mfad_acct *const *before,
+    size_t n, int *rc)
+{
+	struct mfad_acct **cur = NULL;
+	struct mfad_sdir_raw *raw = NULL;
+	struct mfad_sdir_mods *ms = NULL;
+	struct sdir_wop *w = NULL;
+	char (*dn)[MFAD_SDIR_DN_MAX] = NULL;
+	char (*owner)[MFAD_USER_MAX + 1] = NULL;
+	const char **users = NULL, **emails = NULL, **excl = NULL;
+	int *orc = NULL, r = MSS_ERR_NOMEM, step;
+	struct mfad_dir *d = NULL;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		rc[i] = MSS_ERR_NOMEM;
+	if ((cur = calloc(n, sizeof(*cur))) == NULL ||
+	    (raw = calloc(n, sizeof(*raw))) == NULL ||
+	    (ms = calloc(n, sizeof(*ms))) == NULL ||
+	    (w = calloc(n, sizeof(*w))) == NULL ||
+	    (dn = calloc(n, sizeof(*dn))) == NULL ||
+	    (owner = calloc(n, sizeof(*owner))) == NULL ||
+	    (users = calloc(n, sizeof(*users))) == NULL ||
+	    (emails = calloc(n, sizeof(*emails))) == NULL ||
+	    (excl = calloc(n, sizeof(*excl))) == NULL ||
+	    (orc = calloc(n, sizeof(*orc))) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		mfad_sdir_mods_init(&ms[i]);
+		if ((cur[i] = malloc(sizeof(**cur))) == NULL)
+			goto out;
+		users[i] = a[i]->user;
+	}
+	d = mfad_sdir_take(sd);
+	if ((r = sdir_read_many(sd, d, users, n, cur, raw, rc)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		mfad_acct_wipe(cur[i]);
+		if (rc[i] == MSS_ERR_NOTFOUND && raw[i].exists)
+			rc[i] = 0;
+		else if (rc[i] != 0)
+			continue;
+		if ((rc[i] = mfad_sdir_acct_dn(sd, a[i]->user, dn[i],
+		    sizeof(dn[i]))) != 0)
+			continue;
+		/* One account per address: looked up when it changes (or
+		 * the person becomes an account). */
+		if (!raw[i].has_class ||
+		    strcasecmp(raw[i].mail, a[i]->email) != 0) {
+			emails[i] = a[i]->email;
+			excl[i] = a[i]->user;
+		}
+	}
+	if ((r = sdir_owners_many(sd, d, emails, excl, n, owner, orc)) != 0) {
+		for (i = 0; i < n; i++)
+			rc[i] = r;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (rc[i] == 0 && emails[i] != NULL && orc[i] == 0)
+			rc[i] = MSS_ERR_EXISTS;
+	for (step = 0; step < 2; step++) {
+		for (i = 0; i < n; i++) {
+			memset(&w[i], 0, sizeof(w[i]));
+			w[i].dn = dn[i];
+			if (rc[i] != 0 || (step == 0 && raw[i].has_class))
+				continue;
+			mfad_sdir_mods_free(&ms[i]);
+			rc[i] = step == 0 ? mfad_sdir_mod1(&ms[i],
+			    LDAP_MOD_ADD, "objectClass", "mfadAccount") :
+			    mfad_sdir_acct_put_mods(sd, a[i],
+			    before != NULL ? before[i] : NULL, &raw[i], &ms[i]);
+			if (rc[i] == 0 && ms[i].n > 0)
+				w[i].mods = ms[i].p;
+		}
+		r = sdir_write_many(sd, d, w, n);
+		for (i = 0; i < n; i++) {
+			if (w[i].mods == NULL)
+				continue;
+			if (!w[i].done)
+				rc[i] = r != 0 ? r : MSS_ERR_UNAVAIL;
+			else if (w[i].ldrc == LDAP_NO_SUCH_OBJECT)
+				rc[i] = MSS_ERR_NOTFOUND;
+			else if (w[i].ldrc != LDAP_SUCCESS &&
+			    !(step == 0 &&
+			    w[i].ldrc == LDAP_TYPE_OR_VALUE_EXISTS))
+				rc[i] = mfad_sdir_refused(sd, step == 0 ?
+				    "adding mfadAccount" : "account write",
+				    dn[i], w[i].ldrc);
+		}
+		if (r != 0)
+			goto out;
+	}
+	r = 0;
+ out:
+	mfad_sdir_acct_seen_clear();
+	if (d != NULL)
+		mfad_sdir_give(sd, d);
+	for (i = 0; cur != NULL && i < n; i++) {
+		if (cur[i] != NULL) {
+			mfad_acct_wipe(cur[i]);
+			free(cur[i]);
+		}
+		if (ms != NULL)
+			mfad_sdir_mods_free(&ms[i]);
+		if (raw != NULL)
+			mfad_sdir_raw_free(&raw[i]);
+	}
+	free(cur);
+	free(raw);
+	free(ms);
+	free(w);
+	free(dn);
+	free(owner);
+	free(users);
+	free(emails);
+	free(excl);
+	free(orc);
+	return r;
+}
