@@ -221,28 +221,30 @@ sdir_owners_many(struct mfad_sdir *sd, struct mfad_dir *d,
 	char *attrs[] = { "mail", NULL }, uid[MFAD_USER_MAX + 1];
 	char val[MFAD_EMAIL_MAX + 1];
 	char *filter = NULL;
+	const char **ask;
 	struct berval **v;
 	LDAPMessage *res = NULL, *e;
 	size_t i, j, k, c, nv;
 	int r = 0, ldrc;
 
+	if (n == 0)
+		return 0;
+	/* An address no account can have (empty, too long) has no owner,
+	 * as one lookup answers. */
+	if ((ask = calloc(n, sizeof(*ask))) == NULL)
+		return MSS_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
 		rc[i] = MSS_ERR_NOTFOUND;
 		owner[i][0] = '\0';
+		if (emails[i] != NULL && emails[i][0] != '\0' &&
+		    strlen(emails[i]) <= MFAD_EMAIL_MAX)
+			ask[i] = emails[i];
 	}
 	for (c = 0; r == 0 && c < n; c += MFAD_SDIR_BATCH) {
 		size_t to = c + MFAD_SDIR_BATCH < n ? c + MFAD_SDIR_BATCH : n;
 
-		for (i = c; i < to; i++)
-			if (emails[i] != NULL && (emails[i][0] == '\0' ||
-			    strlen(emails[i]) > MFAD_EMAIL_MAX))
-				break;
-		if (i < to) {
-			r = MSS_ERR_INVAL;
-			break;
-		}
 		if ((r = sdir_or_filter("(objectClass=mfadAccount)", "mail",
-		    emails, c, to, &filter)) != 0 || filter == NULL)
+		    ask, c, to, &filter)) != 0 || filter == NULL)
 			continue;
 		r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
 		    filter, attrs, &res, &ldrc);
@@ -262,7 +264,7 @@ sdir_owners_many(struct mfad_sdir *sd, struct mfad_dir *d,
 				break;
 			v = mfad_sdir_vals(d->ld, e, "mail", &nv);
 			for (j = c; r == 0 && j < to; j++) {
-				if (emails[j] == NULL || (excl != NULL &&
+				if (ask[j] == NULL || (excl != NULL &&
 				    excl[j] != NULL &&
 				    strcasecmp(uid, excl[j]) == 0))
 					continue;
@@ -298,6 +300,7 @@ sdir_owners_many(struct mfad_sdir *sd, struct mfad_dir *d,
 		ldap_msgfree(res);
 		res = NULL;
 	}
+	free(ask);
 	return r;
 }
 
