@@ -86,10 +86,34 @@ sdir_entry_uid(LDAP *ld, LDAPMessage *e, char *uid, size_t len)
 	return r;
 }
 
+/* Whether e has mfadAccount and no mfadState at all: what a put leaves
+ * when its connection is lost between its two modifies. */
+static int
+sdir_half_written(LDAP *ld, LDAPMessage *e)
+{
+	struct berval **v;
+	size_t n, i;
+	int cls = 0;
+
+	v = mfad_sdir_vals(ld, e, "objectClass", &n);
+	for (i = 0; i < n; i++)
+		if (v[i]->bv_len == strlen("mfadAccount") &&
+		    strncasecmp(v[i]->bv_val, "mfadAccount",
+		    v[i]->bv_len) == 0)
+			cls = 1;
+	mfad_sdir_vals_free(v);
+	if (!cls)
+		return 0;
+	v = mfad_sdir_vals(ld, e, "mfadState", &n);
+	mfad_sdir_vals_free(v);
+	return n == 0;
+}
+
 /*
  * Reads the accounts of users into a[i] and raw[i], rc[i] as
  * mfad_sdir_acct_read's: 0, or MSS_ERR_NOTFOUND with raw[i].exists when
- * the person is there without mfadAccount. raw keeps the person's
+ * the person is there without mfadAccount, or with it and without
+ * mfadState (a write cut short, which put_many completes). raw keeps the person's
  * fields only (its event values are freed). The return: 0, or an error
  * of the whole read (the rows then hold nothing to wipe).
  */
@@ -103,7 +127,7 @@ sdir_read_many(struct mfad_sdir *sd, struct mfad_dir *d,
 	LDAPMessage *res = NULL, *e;
 	uint64_t now = mfad_clock_real_s();
 	size_t i, j, c;
-	int r = 0, ldrc;
+	int r = 0, ldrc, half;
 
 	if (n == 0)
 		return 0;
@@ -150,8 +174,21 @@ sdir_read_many(struct mfad_sdir *sd, struct mfad_dir *d,
 			if ((r = mfad_sdir_acct_dn(sd, users[j], dn,
 			    sizeof(dn))) != 0)
 				break;
+			half = sdir_half_written(d->ld, e);
 			r = mfad_sdir_acct_parse(sd, d->ld, e, dn, users[j],
 			    now, a[j], &raw[j]);
+			if (half && raw[j].exists) {
+				/* A put cut short between the class and the
+				 * fields (a lost connection): no account yet,
+				 * to be written whole, the class again. */
+				mfad_log(LOG_WARNING, "directory: %s: "
+				    "mfadAccount without mfadState (a write "
+				    "cut short): taken as no account", dn);
+				mfad_acct_wipe(a[j]);
+				raw[j].has_class = 0;
+				raw[j].has_cur = raw[j].cur_ours = 0;
+				r = MSS_ERR_NOTFOUND;
+			}
 			if (r == 0 || r == MSS_ERR_NOTFOUND) {
 				rc[j] = r;
 				r = 0;
@@ -334,21 +371,36 @@ mfad_sdir_acct_by_email_many(struct mfad_sdir *sd, const char *const *emails,
 	return r;
 }
 
-/* One write of a batch: a modify of dn. */
+/*
+ * The writes of one row: up to two modifies of dn, the second sent when
+ * the first succeeded (the class, then the fields: another host reading
+ * the entry in between finds an account without its state, so the
+ * second follows its own first at once, not the whole batch's firsts).
+ */
 struct sdir_wop {
 	const char	*dn;
-	LDAPMod		**mods;		/* NULL: nothing to send */
+	LDAPMod		**mods[2];	/* NULL: no such step */
+	int		 step;		/* the one in flight or next */
 	int		 msgid;		/* in flight on the connection */
 	int		 sent, done;
-	int		 ldrc;		/* its result, once done */
+	int		 ldrc;		/* the result of step, once done */
 };
+
+/* The first step of w to send, or 2 when it has none. */
+static int
+sdir_wop_first(const struct sdir_wop *w)
+{
+	return w->mods[0] != NULL ? 0 : w->mods[1] != NULL ? 1 : 2;
+}
 
 /*
  * Sends the modifies of w on d, at most MFAD_SDIR_WINDOW of them in
- * flight, and collects each result by message id. 0 when every one has
- * its result (ldrc, the caller's to judge); MSS_ERR_UNAVAIL (logged)
- * when the connection was lost twice, the writes not done then having
- * no result (done 0): they may or may not have been applied.
+ * flight, and collects each result by message id: a row is done at its
+ * last step's result, or at a first step's refusal (an added class that
+ * is there counts as added). 0 when every row is done (ldrc and step
+ * say how, the caller's to judge); MSS_ERR_UNAVAIL (logged) when the
+ * connection was lost twice, the rows not done then having no result
+ * (done 0): they may or may not have been written.
  */
 static int MSS_WUR
 sdir_write_many(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_wop *w,
@@ -357,13 +409,17 @@ sdir_write_many(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_wop *w,
 	struct timeval tv;
 	LDAPMessage *msg;
 	LDAP *ld;
-	size_t i, next, inflight, left;
+	size_t i, inflight, left;
 	int tries, r, rc = LDAP_SERVER_DOWN, id, err;
 
+	for (i = 0; i < n; i++) {
+		w[i].step = sdir_wop_first(&w[i]);
+		w[i].done = w[i].step == 2;
+	}
 	for (tries = 0; tries < 2; tries++) {
 		for (i = 0, left = 0; i < n; i++) {
 			w[i].sent = 0;
-			if (w[i].mods != NULL && !w[i].done)
+			if (!w[i].done)
 				left++;
 		}
 		if (left == 0)
@@ -376,18 +432,19 @@ sdir_write_many(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_wop *w,
 			    "no provider answers");
 			return MSS_ERR_UNAVAIL;
 		}
-		next = 0;
 		inflight = 0;
 		rc = LDAP_SUCCESS;
 		while (left > 0) {
-			for (; next < n && inflight < MFAD_SDIR_WINDOW; next++) {
-				if (w[next].mods == NULL || w[next].done)
+			for (i = 0; i < n && inflight < MFAD_SDIR_WINDOW;
+			    i++) {
+				if (w[i].done || w[i].sent)
 					continue;
-				rc = ldap_modify_ext(ld, w[next].dn,
-				    w[next].mods, NULL, NULL, &w[next].msgid);
+				rc = ldap_modify_ext(ld, w[i].dn,
+				    w[i].mods[w[i].step], NULL, NULL,
+				    &w[i].msgid);
 				if (rc != LDAP_SUCCESS)
 					break;
-				w[next].sent = 1;
+				w[i].sent = 1;
 				inflight++;
 			}
 			if (rc != LDAP_SUCCESS)
@@ -425,9 +482,16 @@ sdir_write_many(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_wop *w,
 				rc = err;
 				break;
 			}
+			inflight--;
+			w[i].sent = 0;
+			if (w[i].step == 0 && w[i].mods[1] != NULL &&
+			    (err == LDAP_SUCCESS ||
+			    err == LDAP_TYPE_OR_VALUE_EXISTS)) {
+				w[i].step = 1;
+				continue;
+			}
 			w[i].done = 1;
 			w[i].ldrc = err;
-			inflight--;
 			left--;
 		}
 		if (left == 0)
@@ -443,12 +507,13 @@ sdir_write_many(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_wop *w,
 }
 
 /*
- * put of each a[i] as mfad_sdir_acct_put's, in three steps for all rows
- * together: the entries read, the addresses that change looked up, the
- * class added where it is missing (its own step: the access rules let
- * the hosts write mfad's attributes only on entries that already have
- * it), then the fields. rc[i] gets row i's result. The return: 0, or the
- * error that left rows without a result (their rc is that error).
+ * put of each a[i] as mfad_sdir_acct_put's, for all rows together: the
+ * entries read, the addresses that change looked up, then the writes:
+ * for each row the class where it is missing (its own modify: the
+ * access rules let the hosts write mfad's attributes only on entries
+ * that already have it), then the fields. rc[i] gets row i's result.
+ * The return: 0, or the error that left rows without a result (their rc
+ * is that error).
  */
 int
 mfad_sdir_acct_put_many(struct mfad_sdir *sd,
@@ -457,12 +522,12 @@ mfad_sdir_acct_put_many(struct mfad_sdir *sd,
 {
 	struct mfad_acct **cur = NULL;
 	struct mfad_sdir_raw *raw = NULL;
-	struct mfad_sdir_mods *ms = NULL;
+	struct mfad_sdir_mods *ms = NULL, *ms0 = NULL;
 	struct sdir_wop *w = NULL;
 	char (*dn)[MFAD_SDIR_DN_MAX] = NULL;
 	char (*owner)[MFAD_USER_MAX + 1] = NULL;
 	const char **users = NULL, **emails = NULL, **excl = NULL;
-	int *orc = NULL, r = MSS_ERR_NOMEM, step;
+	int *orc = NULL, r = MSS_ERR_NOMEM;
 	struct mfad_dir *d = NULL;
 	size_t i;
 
@@ -473,6 +538,7 @@ mfad_sdir_acct_put_many(struct mfad_sdir *sd,
 	if ((cur = calloc(n, sizeof(*cur))) == NULL ||
 	    (raw = calloc(n, sizeof(*raw))) == NULL ||
 	    (ms = calloc(n, sizeof(*ms))) == NULL ||
+	    (ms0 = calloc(n, sizeof(*ms0))) == NULL ||
 	    (w = calloc(n, sizeof(*w))) == NULL ||
 	    (dn = calloc(n, sizeof(*dn))) == NULL ||
 	    (owner = calloc(n, sizeof(*owner))) == NULL ||
@@ -483,6 +549,7 @@ mfad_sdir_acct_put_many(struct mfad_sdir *sd,
 		goto out;
 	for (i = 0; i < n; i++) {
 		mfad_sdir_mods_init(&ms[i]);
+		mfad_sdir_mods_init(&ms0[i]);
 		if ((cur[i] = malloc(sizeof(**cur))) == NULL)
 			goto out;
 		users[i] = a[i]->user;
@@ -515,38 +582,42 @@ mfad_sdir_acct_put_many(struct mfad_sdir *sd,
 	for (i = 0; i < n; i++)
 		if (rc[i] == 0 && emails[i] != NULL && orc[i] == 0)
 			rc[i] = MSS_ERR_EXISTS;
-	for (step = 0; step < 2; step++) {
-		for (i = 0; i < n; i++) {
-			memset(&w[i], 0, sizeof(w[i]));
-			w[i].dn = dn[i];
-			if (rc[i] != 0 || (step == 0 && raw[i].has_class))
+	for (i = 0; i < n; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].dn = dn[i];
+		if (rc[i] != 0)
+			continue;
+		if (!raw[i].has_class) {
+			if ((rc[i] = mfad_sdir_mod1(&ms0[i], LDAP_MOD_ADD,
+			    "objectClass", "mfadAccount")) != 0)
 				continue;
-			mfad_sdir_mods_free(&ms[i]);
-			rc[i] = step == 0 ? mfad_sdir_mod1(&ms[i],
-			    LDAP_MOD_ADD, "objectClass", "mfadAccount") :
-			    mfad_sdir_acct_put_mods(sd, a[i],
-			    before != NULL ? before[i] : NULL, &raw[i], &ms[i]);
-			if (rc[i] == 0 && ms[i].n > 0)
-				w[i].mods = ms[i].p;
+			w[i].mods[0] = ms0[i].p;
 		}
-		r = sdir_write_many(sd, d, w, n);
-		for (i = 0; i < n; i++) {
-			if (w[i].mods == NULL)
-				continue;
-			if (!w[i].done)
-				rc[i] = r != 0 ? r : MSS_ERR_UNAVAIL;
-			else if (w[i].ldrc == LDAP_NO_SUCH_OBJECT)
-				rc[i] = MSS_ERR_NOTFOUND;
-			else if (w[i].ldrc != LDAP_SUCCESS &&
-			    !(step == 0 &&
-			    w[i].ldrc == LDAP_TYPE_OR_VALUE_EXISTS))
-				rc[i] = mfad_sdir_refused(sd, step == 0 ?
-				    "adding mfadAccount" : "account write",
-				    dn[i], w[i].ldrc);
+		if ((rc[i] = mfad_sdir_acct_put_mods(sd, a[i], before != NULL ?
+		    before[i] : NULL, &raw[i], &ms[i])) != 0) {
+			w[i].mods[0] = NULL;
+			continue;
 		}
-		if (r != 0)
-			goto out;
+		if (ms[i].n > 0)
+			w[i].mods[1] = ms[i].p;
 	}
+	r = sdir_write_many(sd, d, w, n);
+	for (i = 0; i < n; i++) {
+		if (w[i].mods[0] == NULL && w[i].mods[1] == NULL)
+			continue;
+		if (!w[i].done)
+			rc[i] = r != 0 ? r : MSS_ERR_UNAVAIL;
+		else if (w[i].ldrc == LDAP_NO_SUCH_OBJECT)
+			rc[i] = MSS_ERR_NOTFOUND;
+		else if (w[i].ldrc != LDAP_SUCCESS &&
+		    !(w[i].step == 0 &&
+		    w[i].ldrc == LDAP_TYPE_OR_VALUE_EXISTS))
+			rc[i] = mfad_sdir_refused(sd, w[i].step == 0 ?
+			    "adding mfadAccount" : "account write",
+			    dn[i], w[i].ldrc);
+	}
+	if (r != 0)
+		goto out;
 	r = 0;
  out:
 	mfad_sdir_acct_seen_clear();
@@ -559,12 +630,15 @@ mfad_sdir_acct_put_many(struct mfad_sdir *sd,
 		}
 		if (ms != NULL)
 			mfad_sdir_mods_free(&ms[i]);
+		if (ms0 != NULL)
+			mfad_sdir_mods_free(&ms0[i]);
 		if (raw != NULL)
 			mfad_sdir_raw_free(&raw[i]);
 	}
 	free(cur);
 	free(raw);
 	free(ms);
+	free(ms0);
 	free(w);
 	free(dn);
 	free(owner);
