@@ -6,10 +6,11 @@
  * them in flight, each result matched to its row by message id. A row
  * costs a share of a few round trips instead of six of its own.
  *
- * A lost connection: the writes that answered are known; the others are
- * sent again once on a new connection (each is harmless to run twice:
- * replaces, and an added class that is there counts as done), and when
- * that one is lost too their rows get MSS_ERR_UNAVAIL, never success.
+ * A lost connection: the rows whose writes answered are known; the others
+ * are written again once, from their first step, on a new connection
+ * (each write is harmless to run twice: replaces, and an added class
+ * that is there counts as done), and when that one is lost too their
+ * rows get MSS_ERR_UNAVAIL, never success.
  */
 #include "config.h"
 
@@ -412,15 +413,18 @@ sdir_write_many(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_wop *w,
 	size_t i, inflight, left;
 	int tries, r, rc = LDAP_SERVER_DOWN, id, err;
 
-	for (i = 0; i < n; i++) {
-		w[i].step = sdir_wop_first(&w[i]);
-		w[i].done = w[i].step == 2;
-	}
+	for (i = 0; i < n; i++)
+		w[i].done = sdir_wop_first(&w[i]) == 2;
 	for (tries = 0; tries < 2; tries++) {
+		/* A row not done starts again from its first step: the new
+		 * connection may be to another provider, which the class
+		 * added on the first has not reached yet. */
 		for (i = 0, left = 0; i < n; i++) {
 			w[i].sent = 0;
-			if (!w[i].done)
+			if (!w[i].done) {
+				w[i].step = sdir_wop_first(&w[i]);
 				left++;
+			}
 		}
 		if (left == 0)
 			return 0;

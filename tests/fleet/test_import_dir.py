@@ -3,7 +3,9 @@ together (mfad_store_dir_batch.c): hundreds of people imported on host
 A are accounts on host B; a file of awkward rows gets, row for row, the
 answers the local LMDB backend gives; a provider stopped in the middle
 either leaves the import to the other provider or fails it closed,
-reporting no row."""
+reporting no row (test_import_dir_down.py, test_import_dir_failover.py:
+each a fleet of its own, since past 500 accounts mfad's account count
+fails today, test_hosts.py's xfail)."""
 
 import json
 import threading
@@ -11,8 +13,6 @@ import time
 
 import argon2
 import ldap3
-import pytest
-
 import fleet_harness as fh
 import hosts_harness as hh
 from hosts_harness import mh
@@ -190,45 +190,3 @@ def stop_when_written(fleet, node, prefix, stop):
     t = threading.Thread(target=run)
     t.start()
     return t
-
-
-@pytest.mark.slow
-def test_own_provider_stopped_mid_import_the_other_takes_over(hosts):
-    """Host A's own provider stops while an import writes: the writes
-    without an answer go again through the second provider, and every
-    row is reported added and is an account on B."""
-    uids = ["over%04d" % i for i in range(1500)]
-    add_many(hosts.fleet, uids)
-    t = stop_when_written(hosts.fleet, hosts.fleet.a, "over",
-                          hosts.fleet.a.stop)
-    rc, rows, err = import_rows(hosts.a, "".join(
-        "%s,%s@example.org,en\n" % (u, u) for u in uids))
-    t.join()
-    assert hosts.fleet.a.proc is None, "the provider was not stopped"
-    assert rc == mh.CTL_OK, (rc, str(rows)[:300], err)
-    assert [r.get("result") for r in rows] == ["added"] * len(uids)
-    assert wait_accounts(hosts.fleet, hosts.fleet.b, "over", uids) == uids
-
-
-@pytest.mark.slow
-def test_only_provider_stopped_mid_import_fails_closed(make_hosts, fleet):
-    """A host with one provider, stopped while an import writes: mfadctl
-    fails as for an unreachable directory (exit 3) and reports no row;
-    once the provider is back the same file imports every row."""
-    hs = make_hosts({"directory": {"uri": hh.uri_list((fleet.a,))}})
-    uids = ["gone%04d" % i for i in range(1500)]
-    add_many(hs.fleet, uids)
-    text = "".join("%s,%s@example.org,en\n" % (u, u) for u in uids)
-    t = stop_when_written(hs.fleet, hs.fleet.a, "gone", hs.fleet.a.stop)
-    rc, rows, err = import_rows(hs.a, text)
-    t.join()
-    assert rc == mh.CTL_UNREACHABLE, (rc, rows, err)
-    # The error alone: no row's result.
-    assert isinstance(rows, dict) and rows.get("ok") is False, rows
-    assert "the directory is unreachable" in err, err
-    assert hs.a.mfad.running
-    hs.fleet.a.start()
-    rc, rows, err = import_rows(hs.a, text)
-    assert rc == mh.CTL_OK, (rc, str(rows)[:300], err)
-    assert {r.get("result") for r in rows} <= {"added", "unchanged"}
-    assert accounts_on(hs.fleet, hs.fleet.a, "gone") == uids
