@@ -223,7 +223,10 @@ int mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
  * fail_add counts one failure at now; locked_until is the lock the rules
  * gave it (mfad_acct_rule_fail; 0: none), which replaces the stored one
  * only when later (a lock that ran out by now ends first).
- * failures_clear ends the streak and any lock (a success, an unlock).
+ * failures_clear ends the streak and any lock (an unlock, a password
+ * set through a code). login_clear ends the streak after a login that
+ * succeeded, and the lock only when it ran out by now: a lock that holds
+ * was set after the login's decision (by another host, in fleet mode).
  * send_add records a mail sent at now, keeping the sends of the last
  * MFAD_SENDS_WINDOW seconds (at most MFAD_SENDS_MAX, the newest).
  * sends_clear forgets the account's recent sends (an unlock ends the
@@ -248,6 +251,8 @@ int mfad_acct_fail_add(struct mfad_txn *txn, struct mfad_store *st,
     struct mfad_acct *a) MSS_WUR;
 int mfad_acct_failures_clear(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, struct mfad_acct *a) MSS_WUR;
+int mfad_acct_login_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_acct_sends_clear(struct mfad_txn *txn, struct mfad_store *st,

@@ -61,6 +61,8 @@ int mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
     uint64_t now, uint64_t locked_until, struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_login_clear(struct mfad_sdir *sd, const char *user,
+    uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
     uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,

@@ -54,6 +54,7 @@ mfad_sdir_raw_free(struct mfad_sdir_raw *raw)
 	mfad_sdir_strv_free(raw->fail, raw->nfail);
 	mfad_sdir_strv_free(raw->send, raw->nsend);
 	free(raw->send_s);
+	free(raw->lock);
 	memset(raw, 0, sizeof(*raw));
 }
 
@@ -117,6 +118,38 @@ sdir_bad(const char *dn, const char *attr)
 
 /* The event values of attr: copies into *out, times into *us (seconds;
  * us may be NULL). */
+/*
+ * The lock times: each host that locks adds its own value, and an end
+ * deletes the values it read, so that two hosts locking at once on two
+ * providers never replace each other's value (a replace against a
+ * write of the same attribute on the other provider can leave the
+ * providers different for good). The latest one holds.
+ */
+static int MSS_WUR
+sdir_locks(LDAP *ld, LDAPMessage *e, const char *dn,
+    struct mfad_sdir_raw *raw, struct mfad_acct *a)
+{
+	struct berval **v;
+	size_t n, i;
+	int r = 0;
+
+	a->locked_until = 0;
+	v = mfad_sdir_vals(ld, e, "mfadLockedUntil", &n);
+	if (n > 0 && (raw->lock = calloc(n, sizeof(*raw->lock))) == NULL)
+		r = MSS_ERR_NOMEM;
+	for (i = 0; r == 0 && i < n; i++) {
+		if (mfad_sdir_u64(v[i], &raw->lock[i]) != 0) {
+			r = sdir_bad(dn, "mfadLockedUntil");
+			break;
+		}
+		raw->nlock = i + 1;
+		if (raw->lock[i] > a->locked_until)
+			a->locked_until = raw->lock[i];
+	}
+	mfad_sdir_vals_free(v);
+	return r;
+}
+
 static int MSS_WUR
 sdir_events(LDAP *ld, LDAPMessage *e, const char *dn, const char *attr,
     char ***out, uint64_t **times, size_t *nout)
@@ -362,8 +395,6 @@ sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
 		return sdir_bad(dn, "mfadEnrolled");
 	if (mfad_sdir_time(ld, e, "mfadLastLogin", &a->last_login) != 0)
 		return sdir_bad(dn, "mfadLastLogin");
-	if (mfad_sdir_time(ld, e, "mfadLockedUntil", &a->locked_until) != 0)
-		return sdir_bad(dn, "mfadLockedUntil");
 	if (mfad_sdir_time(ld, e, "mfadThrottleNoticed",
 	    &a->throttle_noticed) != 0)
 		return sdir_bad(dn, "mfadThrottleNoticed");
@@ -376,7 +407,8 @@ sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
 	    &raw->nfail)) != 0 ||
 	    (r = sdir_events(ld, e, dn, "mfadSend", &raw->send,
 	    &raw->send_s, &raw->nsend)) != 0 ||
-	    (r = sdir_sends(raw, now, a)) != 0)
+	    (r = sdir_sends(raw, now, a)) != 0 ||
+	    (r = sdir_locks(ld, e, dn, raw, a)) != 0)
 		return r;
 	a->failures = raw->nfail > UINT32_MAX ? UINT32_MAX :
 	    (uint32_t)raw->nfail;

@@ -138,6 +138,9 @@ struct mfad_sdir_raw {
 	char		**send;		/* mfadSend values */
 	uint64_t	*send_s;	/* and their times (seconds) */
 	size_t		 nsend;
+	uint64_t	*lock;		/* mfadLockedUntil values: one a
+					   host, the latest holds */
+	size_t		 nlock;
 };
 
 void mfad_sdir_raw_free(struct mfad_sdir_raw *raw);

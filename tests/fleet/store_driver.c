@@ -14,6 +14,7 @@
  *   get USER            ok FIELD=VALUE ... (every field of the account)
  *   del USER | by_email EMAIL | list AFTER MAX | count
  *   fail_add USER NOW LOCKED_UNTIL | failures_clear USER |
+ *   login_clear USER NOW |
  *   send_add USER NOW | sends_clear USER | recovery_take USER HEX |
  *   notice_set USER lock|throttle TIME
  *                       ok FIELD=VALUE ... (the account as returned)
@@ -336,6 +337,10 @@ run(char **w, int n)
 	} else if (strcmp(c, "failures_clear") == 0) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
 		r = mfad_acct_failures_clear(txn, st, w[1], &a);
+	} else if (strcmp(c, "login_clear") == 0 && n == 3) {
+		snprintf(a.user, sizeof(a.user), "%s", w[1]);
+		r = mfad_acct_login_clear(txn, st, w[1], strtoull(w[2], NULL,
+		    10), &a);
 	} else if (strcmp(c, "sends_clear") == 0) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
 		r = mfad_acct_sends_clear(txn, st, w[1], &a);

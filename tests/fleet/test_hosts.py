@@ -364,6 +364,34 @@ def test_admin_lock_on_a_holds_while_b_logs_in(hosts):
 
 @pytest.mark.slow
 @pytest.mark.hosts(device={"scope": "fleet"})
+def test_failure_lock_from_a_holds_while_b_logs_in(hosts):
+    """The lock that host A writes when a failure streak reaches the
+    threshold (mfadLockedUntil on A's provider, written here as A writes
+    it, with A's credentials) is not undone by the remembered-device
+    logins B serves at that moment: a login B decided before the lock
+    arrived ends the failure streak, not a lock it never saw. A race:
+    a few rounds, each on its own account."""
+    for k in range(3):
+        uid = "tove%d" % k
+        enrolled(hosts, uid)
+        until = str(int(time.time()) + 900)
+        with BusyOnB(hosts, uid) as busy:
+            c = hosts.fleet.conn(hosts.fleet.a, fh.HOST_A_DN, fh.HOST_PW)
+            try:
+                assert c.modify(hh.dn_of(uid), {"mfadLockedUntil": [
+                    (hh.ldap3.MODIFY_REPLACE, [until])]}), c.result
+            finally:
+                c.unbind()
+        fh.wait_until(lambda: hosts.same_on_both(uid, "mfadLockedUntil"),
+                      10, "the providers agree")
+        assert hosts.read(hosts.fleet.a, uid, "mfadLockedUntil") == \
+            [until], "round %d: the lock written on A was undone by B " \
+            "(B's results: %r)" % (k, busy.results)
+        failed_login(hosts.b, uid, PASSWORD, rhost="192.0.2.9")
+
+
+@pytest.mark.slow
+@pytest.mark.hosts(device={"scope": "fleet"})
 def test_recovery_code_used_on_a_stays_used_while_b_logs_in(hosts):
     """A recovery code used on A stays used although B serves the
     account's remembered device at that moment. A race: a few rounds."""

@@ -79,7 +79,8 @@ def test_schema_file_loads(tmp_path):
     # Per-event attributes are multi-valued; the rest are not.
     for a in attrs:
         name = re.search(r"NAME '(\w+)'", a).group(1)
-        multi = name in ("mfadFailure", "mfadSend", "mfadRecoveryCode")
+        multi = name in ("mfadFailure", "mfadSend", "mfadRecoveryCode",
+                         "mfadLockedUntil")
         assert ("SINGLE-VALUE" not in a) == multi, a
     r = subprocess.run([h.SLAPTEST, "-F", str(d)], capture_output=True,
                        text=True)

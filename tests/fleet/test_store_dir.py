@@ -8,6 +8,7 @@ provider answers, then working again by itself."""
 
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -345,6 +346,79 @@ def test_failures_clear_keeps_one_added_meanwhile(both, stores):
                  "the failure of the partition on both")
     vals = entry(fleet, dn)["mfadFailure"]
     assert len(vals) == 1 and ":host-b:" in vals[0]
+
+
+def test_login_clear_keeps_a_lock_that_holds(fleet, stores):
+    """The clear of a login that succeeded ends the failures, and the
+    lock only when it ran out: a lock that holds was written after the
+    login's decision (by another host). Nothing is replaced: each value
+    goes by value, so a lock written meanwhile on the other provider
+    stays."""
+    add_person(fleet, "karl")
+    a = stores()
+    assert put(a, "karl")[0]
+    now = int(time.time())
+    a.ok("fail_add karl %d %d" % (now, now + 600))
+    a.ok("notice_set karl lock %d" % now)
+    got = a.acct("login_clear karl %d" % now)
+    assert (got["failures"], got["locked_until"], got["lock_noticed"]) == \
+        ("0", str(now + 600), str(now))
+    e = entry(fleet, "uid=karl," + h.PEOPLE)
+    assert "mfadFailure" not in e
+    assert e["mfadLockedUntil"] == [now + 600]
+    # Ran out by then: the lock and its notice go too.
+    a.ok("fail_add karl %d 0" % now)
+    got = a.acct("login_clear karl %d" % (now + 600))
+    assert (got["failures"], got["locked_until"], got["lock_noticed"]) == \
+        ("0", "0", "0")
+    e = entry(fleet, "uid=karl," + h.PEOPLE)
+    assert not {"mfadFailure", "mfadLockedUntil", "mfadLockNoticed"} & \
+        set(e)
+    assert a.ask("login_clear nobody %d" % now) == (False, NOTFOUND)
+
+
+def test_locks_at_once_on_both_providers_agree(both, stores):
+    """Two hosts lock one account at the same moment on their own
+    providers: each adds its lock time, so that both providers end with
+    both values (a replace on each could leave them different for good,
+    each with the other's value), and the latest holds on both; an unlock
+    on one host then ends the lock on both."""
+    fleet = both
+    dn = add_person(fleet, "leif")
+    a = stores([fleet.a.url])
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    assert put(a, "leif")[0]
+    h.wait_until(lambda: b.ask("get leif")[0], 10, "leif on B")
+    for k in range(5):
+        now = int(time.time())
+        got = {}
+        ts = [threading.Thread(target=lambda s=s, t=t: got.update(
+            {t: s.acct("fail_add leif %d %d" % (now, now + 600 + t))}))
+            for s, t in ((a, 0), (b, 1))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        # Each value a lock (A adds none when it read B's later one
+        # first); the latest holds.
+        def agree():
+            va = sorted(entry(fleet, dn).get("mfadLockedUntil", []))
+            vb = sorted(entry(fleet, dn, fleet.b).get("mfadLockedUntil",
+                                                      []))
+            return va == vb and va[-1:] == [now + 601]
+        try:
+            h.wait_until(agree, 10, "round %d: both providers agree" % k)
+        except AssertionError:
+            raise AssertionError("round %d, locks at %d: A has %r, B %r" % (
+                k, now + 600, entry(fleet, dn).get("mfadLockedUntil"),
+                entry(fleet, dn, fleet.b).get("mfadLockedUntil")))
+        assert a.acct("get leif")["locked_until"] == str(now + 601)
+        assert b.acct("get leif")["locked_until"] == str(now + 601)
+        assert a.acct("failures_clear leif")["locked_until"] == "0"
+        for node in fleet.nodes:
+            h.wait_until(lambda: "mfadLockedUntil" not in entry(
+                fleet, dn, node), 10,
+                "round %d: the unlock on %s" % (k, node.url))
 
 
 def test_recovery_code_used_once(fleet, stores):
