@@ -899,8 +899,8 @@ sdir_str_cmp(const void *a, const void *b)
 }
 
 /*
- * One search for the names, sorted here (uid has no ordering rule to
- * ask the server for), then a read of each account of the page: the
+ * One paged search for the names, sorted here (uid has no ordering rule
+ * to ask the server for), then a read of each account of the page: the
  * page costs max reads, the names of all accounts one search.
  */
 int
