@@ -335,10 +335,11 @@ mfad_sdir_delete(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 }
 
 /*
- * Paged searches (RFC 2696). slapd's default size limit (500 entries)
- * bounds every search and every page, so a page asks for fewer; the
- * total a paged search may return is slapd's size.prtotal, which the
- * hosts' identities are given (conf/ldap/mfad-acl.conf, "limits").
+ * Paged searches (RFC 2696). A page asks for fewer entries than slapd's
+ * default size limit (500), which bounds one answer, so that no page
+ * meets it; the total a paged search may return is slapd's
+ * size.prtotal, which the hosts' identities are given
+ * (conf/ldap/mfad-acl.conf, "limits").
  */
 #define SDIR_PAGE_SIZE	250
 
