@@ -861,58 +861,66 @@ mfad_sdir_acct_del(struct mfad_sdir *sd, const struct mfad_acct *a)
 	return r;
 }
 
-/* The names of every account (from their DNs), sorted. */
+/* The names of the accounts, as the search gives them. */
+struct sdir_names {
+	char	**v;
+	size_t	  n, cap;
+};
+
+static int
+sdir_names_add(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	struct sdir_names *nm = arg;
+	char uid[MFAD_USER_MAX + 1], *edn, **nv;
+	int r;
+
+	if (e == NULL) {
+		mfad_sdir_strv_free(nm->v, nm->n);
+		memset(nm, 0, sizeof(*nm));
+		return 0;
+	}
+	if ((edn = ldap_get_dn(ld, e)) == NULL)
+		return MSS_ERR_NOMEM;
+	r = mfad_sdir_rdn_value(edn, "uid", uid, sizeof(uid));
+	if (r != 0)
+		mfad_log(LOG_ERR, "directory: %s: not named by uid", edn);
+	ldap_memfree(edn);
+	if (r != 0)
+		return r;
+	if (nm->n == nm->cap) {
+		nm->cap = nm->cap ? nm->cap * 2 : 64;
+		if ((nv = reallocarray(nm->v, nm->cap, sizeof(*nv))) == NULL)
+			return MSS_ERR_NOMEM;
+		nm->v = nv;
+	}
+	if ((nm->v[nm->n] = strdup(uid)) == NULL)
+		return MSS_ERR_NOMEM;
+	nm->n++;
+	return 0;
+}
+
+/* The names of every account (from their DNs), in pages: there may be
+ * more than one search may return. */
 static int MSS_WUR
 sdir_acct_names(struct mfad_sdir *sd, struct mfad_dir *d, char ***out,
     size_t *nout)
 {
-	char *attrs[] = { LDAP_NO_ATTRS, NULL }, *edn, **v = NULL, **nv;
-	char uid[MFAD_USER_MAX + 1];
-	LDAPMessage *res = NULL, *e;
-	size_t n = 0, cap = 0;
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct sdir_names nm = { NULL, 0, 0 };
 	int r, ldrc;
 
 	*out = NULL;
 	*nout = 0;
-	if ((r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
-	    "(objectClass=mfadAccount)", attrs, &res, &ldrc)) != 0)
-		return r;
-	if (ldrc != LDAP_SUCCESS)
-		return mfad_sdir_refused(sd, "account search", sd->base, ldrc);
-	for (e = ldap_first_entry(d->ld, res); e != NULL;
-	    e = ldap_next_entry(d->ld, e)) {
-		if ((edn = ldap_get_dn(d->ld, e)) == NULL) {
-			r = MSS_ERR_NOMEM;
-			break;
-		}
-		r = mfad_sdir_rdn_value(edn, "uid", uid, sizeof(uid));
-		if (r != 0)
-			mfad_log(LOG_ERR, "directory: %s: not named by uid",
-			    edn);
-		ldap_memfree(edn);
-		if (r != 0)
-			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
-				r = MSS_ERR_NOMEM;
-				break;
-			}
-			v = nv;
-		}
-		if ((v[n] = strdup(uid)) == NULL) {
-			r = MSS_ERR_NOMEM;
-			break;
-		}
-		n++;
-	}
-	ldap_msgfree(res);
+	r = mfad_sdir_search_paged(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
+	    "(objectClass=mfadAccount)", attrs, sdir_names_add, &nm, &ldrc);
+	if (r == 0 && ldrc != LDAP_SUCCESS)
+		r = mfad_sdir_refused(sd, "account search", sd->base, ldrc);
 	if (r != 0) {
-		mfad_sdir_strv_free(v, n);
+		mfad_sdir_strv_free(nm.v, nm.n);
 		return r;
 	}
-	*out = v;
-	*nout = n;
+	*out = nm.v;
+	*nout = nm.n;
 	return 0;
 }
 
@@ -923,8 +931,8 @@ sdir_str_cmp(const void *a, const void *b)
 }
 
 /*
- * One search for the names, sorted here (uid has no ordering rule to
- * ask the server for), then a read of each account of the page: the
+ * One paged search for the names, sorted here (uid has no ordering rule
+ * to ask the server for), then a read of each account of the page: the
  * page costs max reads, the names of all accounts one search.
  */
 int
@@ -982,19 +990,32 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 	return r;
 }
 
+static int
+sdir_count_one(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	uint64_t *n = arg;
+
+	(void)ld;
+	*n = e != NULL ? *n + 1 : 0;
+	return 0;
+}
+
+/* Counted as the pages come: no name kept. */
 int
 mfad_sdir_acct_count(struct mfad_sdir *sd, uint64_t *n)
 {
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
 	struct mfad_dir *d;
-	char **names = NULL;
-	size_t cnt = 0;
-	int r;
+	uint64_t cnt = 0;
+	int r, ldrc;
 
 	*n = 0;
 	d = mfad_sdir_take(sd);
-	r = sdir_acct_names(sd, d, &names, &cnt);
+	r = mfad_sdir_search_paged(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
+	    "(objectClass=mfadAccount)", attrs, sdir_count_one, &cnt, &ldrc);
 	mfad_sdir_give(sd, d);
-	mfad_sdir_strv_free(names, cnt);
+	if (r == 0 && ldrc != LDAP_SUCCESS)
+		r = mfad_sdir_refused(sd, "account count", sd->base, ldrc);
 	if (r == 0)
 		*n = cnt;
 	return r;

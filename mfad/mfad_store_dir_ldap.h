@@ -58,6 +58,19 @@ int mfad_sdir_add(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, LDAPMod **mods, int *ldrc) MSS_WUR;
 int mfad_sdir_delete(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, int *ldrc) MSS_WUR;
+
+/*
+ * A search of many entries in pages (RFC 2696) on d, each page freed
+ * once fn saw its entries (fn(ld, e, arg), e valid until fn returns);
+ * the answers as mfad_sdir_search's. A connection lost between pages
+ * starts the search again once on a new one, after fn(NULL, NULL, arg):
+ * drop what the failed search gave. fn's error ends the search and is
+ * returned.
+ */
+int mfad_sdir_search_paged(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int (*fn)(LDAP *, LDAPMessage *, void *), void *arg, int *ldrc)
+    MSS_WUR;
 /* A refusal the caller did not expect: logged with dn, mapped by
  * mfad_dir_err (MSS_ERR_STORE when it maps to nothing closer). */
 int mfad_sdir_refused(struct mfad_sdir *sd, const char *what,

@@ -88,7 +88,8 @@ def test_schema_file_loads(tmp_path):
 
 def test_ldif_forms_match_and_load_into_cn_config(tmp_path):
     """mfad.ldif and mfad-acl.ldif added to a running slapd's cn=config
-    give what slaptest makes of mfad.schema and mfad-acl.conf."""
+    give what slaptest makes of mfad.schema and mfad-acl.conf: the
+    schema, the access rules and the hosts' limits."""
     want = convert(tmp_path, "want") / "cn=config"
     live = convert(tmp_path, "live", schema=False, acl=False)
     sock = tmp_path / "ldapi"
@@ -127,6 +128,9 @@ def test_ldif_forms_match_and_load_into_cn_config(tmp_path):
         assert len(values(db, "olcAccess")) == 9
         assert acl_canon(values(got, "olcAccess")) == \
             acl_canon(values(db, "olcAccess"))
+        got = search("olcDatabase={1}mdb,cn=config", "olcLimits")
+        assert len(values(db, "olcLimits")) == 1
+        assert values(got, "olcLimits") == values(db, "olcLimits")
     finally:
         proc.terminate()
         proc.wait(10)

@@ -3,11 +3,13 @@ through two real slapd providers, driven by tests/fleet/store_driver: the
 account's fields as conf/ldap/README maps them, one account per person
 and per address, the counters as values that writes made at once on both
 providers all keep, a recovery code used once, remembered devices as
-child entries, and the store failing closed (MSS_ERR_UNAVAIL) while no
-provider answers, then working again by itself."""
+child entries, the store failing closed (MSS_ERR_UNAVAIL) while no
+provider answers, then working again by itself, and the accounts listed
+and counted in pages past slapd's default size limit."""
 
 import os
 import secrets
+import socket
 import threading
 import time
 from pathlib import Path
@@ -566,3 +568,123 @@ def test_malformed_value_is_a_store_error(fleet, stores):
     assert "uid=olga,%s: malformed mfadState" % h.PEOPLE in a.log()
     # The password hash never reaches the log.
     assert PWHASH not in a.log()
+
+
+# Past the size limit: last in the file, the accounts stay ----------------
+
+# More accounts than slapd's default size limit (500), which the
+# providers keep: list and count need their paged searches and the
+# hosts' size.prtotal of conf/ldap/mfad-acl.conf.
+MANY = 620
+
+
+@pytest.fixture(scope="module")
+def many(fleet):
+    """MANY accounts as another host would have left them, on both."""
+    names = ["pg%04d" % i for i in range(MANY)]
+    c = fleet.conn(fleet.a)
+    try:
+        for u in names:
+            dn, oc, attrs = h.person(u, mfadState="active",
+                                     mfadCreated="1764547200")
+            assert c.add(dn, oc, attrs), c.result
+    finally:
+        c.unbind()
+    fleet.wait_replicated("uid=%s,%s" % (names[-1], h.PEOPLE))
+    return names
+
+
+def listed(s):
+    """The account names from "pg" on of one `list` call (those before
+    are other tests', one of them left unreadable), checked to be whole:
+    sorted, each once, every one of the fixture's."""
+    words = s.ok("list pf 100000")
+    assert words[-1] == "more=0"
+    names = words[0].split(",")
+    assert names == sorted(set(names))
+    assert [u for u in names if u.startswith("pg")] == \
+        ["pg%04d" % i for i in range(MANY)]
+    return names
+
+
+@pytest.mark.slow
+def test_list_and_count_past_the_size_limit(fleet, stores, many):
+    for uris in ([fleet.a.url, fleet.b.url], [fleet.b.url]):
+        s = stores(uris)
+        assert int(s.ok("count")[0]) >= MANY
+        assert set(many) <= set(listed(s))
+        # A page of them as before.
+        words = s.ok("list pg0299 3")
+        assert words == ["pg0300,pg0301,pg0302", "more=1"]
+
+
+class BreakOnce:
+    """A TCP relay to a provider that closes its first connection when
+    the client asks again after a large answer (a paged search's second
+    page: the traffic is TLS, so sizes are all there is to see). Later
+    connections pass through."""
+
+    LARGE = 8192    # well above STARTTLS, handshake and bind; below a page
+
+    def __init__(self, port):
+        self.port = port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.url = "ldap://127.0.0.1:%d/" % self.lsock.getsockname()[1]
+        self.broken = threading.Event()
+        self.first = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self.port))
+            state = {"down": 0, "break": self.first}
+            self.first = False
+            for src, dst, down in ((up, c, True), (c, up, False)):
+                threading.Thread(target=self._pump,
+                                 args=(src, dst, down, state, c, up),
+                                 daemon=True).start()
+
+    def _pump(self, src, dst, down, state, c, up):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if down:
+                    state["down"] += len(data)
+                elif state["break"] and state["down"] > self.LARGE:
+                    self.broken.set()
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sk in (c, up):
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.lsock.close()
+
+
+@pytest.mark.slow
+def test_connection_lost_between_pages_starts_over(fleet, stores, many):
+    """The connection closed after the first page: the search starts
+    again on a new one, and the list has each account once."""
+    want = listed(stores([fleet.a.url]))
+    relay = BreakOnce(fleet.a.port)
+    try:
+        s = stores([relay.url])
+        assert listed(s) == want
+        assert relay.broken.is_set()
+        assert "directory: lost %s" % relay.url in s.log()
+        assert int(s.ok("count")[0]) >= MANY
+    finally:
+        relay.close()
