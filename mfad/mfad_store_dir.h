@@ -84,5 +84,10 @@ int mfad_sdir_device_list_after(struct mfad_sdir *sd, const char *user,
     void *arg) MSS_WUR;
 int mfad_sdir_device_revoke_all(struct mfad_sdir *sd, const char *user,
     unsigned *n) MSS_WUR;
+/* Deletes at most budget devices (of any account) whose mfadExpires is
+ * now or earlier; *n counts those this call deleted, *more is 1 when
+ * more were left for the next call. */
+int mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now,
+    unsigned budget, unsigned *n, int *more) MSS_WUR;
 
 #endif /* MFAD_STORE_DIR_H */

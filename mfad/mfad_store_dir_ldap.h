@@ -52,6 +52,11 @@ void mfad_sdir_give(struct mfad_sdir *sd, struct mfad_dir *d);
 int mfad_sdir_search(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *base, int scope, const char *filter, char **attrs,
     LDAPMessage **res, int *ldrc) MSS_WUR;
+/* At most limit entries (limit > 0): LDAP_SIZELIMIT_EXCEEDED is one of
+ * the answers that leave *res with what came. */
+int mfad_sdir_search_limit(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int limit, LDAPMessage **res, int *ldrc) MSS_WUR;
 int mfad_sdir_modify(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, LDAPMod **mods, int *ldrc) MSS_WUR;
 int mfad_sdir_add(struct mfad_sdir *sd, struct mfad_dir *d,
