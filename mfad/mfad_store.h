@@ -397,6 +397,15 @@ int mfad_store_dir_sweep(struct mfad_store *st, uint64_t now,
     unsigned budget, unsigned *n, int *more) MSS_WUR;
 
 /*
+ * Fleet mode: the URI of the provider that answered the last directory
+ * operation ("" before any did) into last, and all the URIs in the order
+ * they are tried, separated by spaces, into all; returns 1. 0 and both
+ * "" in local mode.
+ */
+int mfad_store_dir_uris(struct mfad_store *st, char *last, size_t lastlen,
+    char *all, size_t alllen);
+
+/*
  * The store refused a write as full (MSS_ERR_MAPFULL) within the last
  * MFAD_FULL_SECS seconds: a request that can decide without writing
  * skips its bookkeeping rather than fail. A sweep that freed records

@@ -261,6 +261,15 @@ sdir_op_name(int kind)
 	}
 }
 
+/* The provider that answered, for the status (mfad_sdir_uris). */
+static void
+sdir_answered(struct mfad_sdir *sd, const struct mfad_dir *d)
+{
+	pthread_mutex_lock(&sd->lock);
+	sd->answered = d->cur + 1;
+	pthread_mutex_unlock(&sd->lock);
+}
+
 /*
  * The retry-once idiom of mfad_dir_lost: a write run again may have
  * been applied the first time; the callers' writes are made so that a
@@ -288,6 +297,7 @@ sdir_run(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_op *op,
 		}
 		rc = sdir_op_run(ld, op);
 		if (!mfad_dir_lost(d, rc)) {
+			sdir_answered(sd, d);
 			*ldrc = rc;
 			return 0;
 		}
@@ -341,6 +351,30 @@ mfad_sdir_search_limit(struct mfad_sdir *sd, struct mfad_dir *d,
 		*res = NULL;
 	}
 	return 0;
+}
+
+void
+mfad_sdir_uris(struct mfad_sdir *sd, char *last, size_t lastlen,
+    char *all, size_t alllen)
+{
+	size_t i, j = 0, answered;
+	int n;
+
+	pthread_mutex_lock(&sd->lock);
+	answered = sd->answered;
+	pthread_mutex_unlock(&sd->lock);
+	mfad_str_copy(last, lastlen, answered > 0 && answered <= sd->nuris ?
+	    sd->uris[answered - 1] : "");
+	all[0] = '\0';
+	for (i = 0; i < sd->nuris && j < alllen; i++) {
+		n = snprintf(all + j, alllen - j, "%s%s", i > 0 ? " " : "",
+		    sd->uris[i]);
+		if (n < 0 || (size_t)n >= alllen - j) {
+			all[j] = '\0';
+			break;
+		}
+		j += (size_t)n;
+	}
 }
 
 int

@@ -36,6 +36,9 @@ struct mfad_sdir {
 	char			 host[MFAD_SDIR_HOST_MAX + 1];
 	struct mfad_log_limit	 down_limit;	/* "unavailable" lines */
 	struct mfad_log_limit	 conn_limit;	/* mfad_dir's failures */
+	size_t			 answered;	/* 1 + the index of the URI
+						   that last answered; 0:
+						   none yet (under lock) */
 };
 
 struct mfad_dir *mfad_sdir_take(struct mfad_sdir *sd);
