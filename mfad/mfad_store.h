@@ -389,6 +389,28 @@ int mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
     uint64_t audit_before, unsigned *n) MSS_WUR;
 
 /*
+ * Fleet mode: one step of the directory's sweep, devices past their
+ * expiry (any host's: the directory keeps them for the fleet), at most
+ * budget of them in one search and their deletes; *n gets how many
+ * went, *more is 1 when more are left for the next step. 0 and nothing
+ * done in local mode; MSS_ERR_UNAVAIL (logged by the store, a line a
+ * minute) when no provider answers. Never inside a transaction: each
+ * delete is a round trip to a provider.
+ */
+#define MFAD_DIR_SWEEP_BUDGET	100
+int mfad_store_dir_sweep(struct mfad_store *st, uint64_t now,
+    unsigned budget, unsigned *n, int *more) MSS_WUR;
+
+/*
+ * Fleet mode: the URI of the provider that answered the last directory
+ * operation ("" before any did) into last, and all the URIs in the order
+ * they are tried, separated by spaces, into all; returns 1. 0 and both
+ * "" in local mode.
+ */
+int mfad_store_dir_uris(struct mfad_store *st, char *last, size_t lastlen,
+    char *all, size_t alllen);
+
+/*
  * The store refused a write as full (MSS_ERR_MAPFULL) within the last
  * MFAD_FULL_SECS seconds: a request that can decide without writing
  * skips its bookkeeping rather than fail. A sweep that freed records

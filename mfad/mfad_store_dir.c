@@ -214,6 +214,12 @@ struct sdir_op {
 	int		 timeout_ms;
 };
 enum { SDIR_SEARCH, SDIR_MODIFY, SDIR_ADD, SDIR_DELETE };
+/* A search with a size limit: an sdir_op inside one of these. */
+enum { SDIR_SEARCH_LIMIT = 16 };
+struct sdir_op_limit {
+	struct sdir_op	 op;		/* first */
+	int		 sizelimit;
+};
 
 static int
 sdir_op_run(LDAP *ld, struct sdir_op *op)
@@ -227,6 +233,13 @@ sdir_op_run(LDAP *ld, struct sdir_op *op)
 		*op->res = NULL;
 		return ldap_search_ext_s(ld, op->dn, op->scope, op->filter,
 		    op->attrs, 0, NULL, NULL, &tv, 0, op->res);
+	case SDIR_SEARCH_LIMIT:
+		tv.tv_sec = op->timeout_ms / 1000;
+		tv.tv_usec = (op->timeout_ms % 1000) * 1000;
+		*op->res = NULL;
+		return ldap_search_ext_s(ld, op->dn, op->scope, op->filter,
+		    op->attrs, 0, NULL, NULL, &tv,
+		    ((struct sdir_op_limit *)op)->sizelimit, op->res);
 	case SDIR_MODIFY:
 		return ldap_modify_ext_s(ld, op->dn, op->mods, NULL, NULL);
 	case SDIR_ADD:
@@ -240,11 +253,21 @@ static const char *
 sdir_op_name(int kind)
 {
 	switch (kind) {
-	case SDIR_SEARCH:	return "read";
+	case SDIR_SEARCH:
+	case SDIR_SEARCH_LIMIT:	return "read";
 	case SDIR_MODIFY:	return "modify";
 	case SDIR_ADD:		return "add";
 	default:		return "delete";
 	}
+}
+
+/* The provider that answered, for the status (mfad_sdir_uris). */
+static void
+sdir_answered(struct mfad_sdir *sd, const struct mfad_dir *d)
+{
+	pthread_mutex_lock(&sd->lock);
+	sd->answered = d->cur + 1;
+	pthread_mutex_unlock(&sd->lock);
 }
 
 /*
@@ -274,6 +297,7 @@ sdir_run(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_op *op,
 		}
 		rc = sdir_op_run(ld, op);
 		if (!mfad_dir_lost(d, rc)) {
+			sdir_answered(sd, d);
 			*ldrc = rc;
 			return 0;
 		}
@@ -305,6 +329,52 @@ mfad_sdir_search(struct mfad_sdir *sd, struct mfad_dir *d, const char *base,
 		*res = NULL;
 	}
 	return 0;
+}
+
+/* As mfad_sdir_search, at most limit entries: LDAP_SIZELIMIT_EXCEEDED
+ * keeps those returned in *res. */
+int
+mfad_sdir_search_limit(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int limit, LDAPMessage **res, int *ldrc)
+{
+	struct sdir_op_limit ol = { { SDIR_SEARCH_LIMIT, base, scope, filter,
+	    attrs, NULL, res, 0 }, limit };
+	int r;
+
+	*res = NULL;
+	if ((r = sdir_run(sd, d, &ol.op, ldrc)) != 0)
+		return r;
+	if (*ldrc != LDAP_SUCCESS && *ldrc != LDAP_SIZELIMIT_EXCEEDED &&
+	    *res != NULL) {
+		ldap_msgfree(*res);
+		*res = NULL;
+	}
+	return 0;
+}
+
+void
+mfad_sdir_uris(struct mfad_sdir *sd, char *last, size_t lastlen,
+    char *all, size_t alllen)
+{
+	size_t i, j = 0, answered;
+	int n;
+
+	pthread_mutex_lock(&sd->lock);
+	answered = sd->answered;
+	pthread_mutex_unlock(&sd->lock);
+	mfad_str_copy(last, lastlen, answered > 0 && answered <= sd->nuris ?
+	    sd->uris[answered - 1] : "");
+	all[0] = '\0';
+	for (i = 0; i < sd->nuris && j < alllen; i++) {
+		n = snprintf(all + j, alllen - j, "%s%s", i > 0 ? " " : "",
+		    sd->uris[i]);
+		if (n < 0 || (size_t)n >= alllen - j) {
+			all[j] = '\0';
+			break;
+		}
+		j += (size_t)n;
+	}
 }
 
 int

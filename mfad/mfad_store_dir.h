@@ -86,5 +86,16 @@ int mfad_sdir_device_list_after(struct mfad_sdir *sd, const char *user,
     void *arg) MSS_WUR;
 int mfad_sdir_device_revoke_all(struct mfad_sdir *sd, const char *user,
     unsigned *n) MSS_WUR;
+/* Deletes at most budget devices (of any account) whose mfadExpires is
+ * now or earlier; *n counts those this call deleted, *more is 1 when
+ * more were left for the next call. */
+int mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now,
+    unsigned budget, unsigned *n, int *more) MSS_WUR;
+
+/* The URI of the provider that answered the last operation ("" before
+ * any did) into last, and every URI in the order they are tried,
+ * separated by spaces, into all. */
+void mfad_sdir_uris(struct mfad_sdir *sd, char *last, size_t lastlen,
+    char *all, size_t alllen);
 
 #endif /* MFAD_STORE_DIR_H */

@@ -36,6 +36,9 @@ struct mfad_sdir {
 	char			 host[MFAD_SDIR_HOST_MAX + 1];
 	struct mfad_log_limit	 down_limit;	/* "unavailable" lines */
 	struct mfad_log_limit	 conn_limit;	/* mfad_dir's failures */
+	size_t			 answered;	/* 1 + the index of the URI
+						   that last answered; 0:
+						   none yet (under lock) */
 };
 
 struct mfad_dir *mfad_sdir_take(struct mfad_sdir *sd);
@@ -52,6 +55,11 @@ void mfad_sdir_give(struct mfad_sdir *sd, struct mfad_dir *d);
 int mfad_sdir_search(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *base, int scope, const char *filter, char **attrs,
     LDAPMessage **res, int *ldrc) MSS_WUR;
+/* At most limit entries (limit > 0): LDAP_SIZELIMIT_EXCEEDED is one of
+ * the answers that leave *res with what came. */
+int mfad_sdir_search_limit(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int limit, LDAPMessage **res, int *ldrc) MSS_WUR;
 int mfad_sdir_modify(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, LDAPMod **mods, int *ldrc) MSS_WUR;
 int mfad_sdir_add(struct mfad_sdir *sd, struct mfad_dir *d,

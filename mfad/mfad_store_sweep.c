@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "mfad_store_dir.h"
 #include "mfad_store_lmdb.h"
 #include "mss_err.h"
 
@@ -175,4 +176,17 @@ mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
 	if (*n > 0)
 		mfad_store_full_clear();
 	return 0;
+}
+
+int
+mfad_store_dir_sweep(struct mfad_store *st, uint64_t now, unsigned budget,
+    unsigned *n, int *more)
+{
+	*n = 0;
+	*more = 0;
+	/* Any scope: devices a host left there under scope fleet expire
+	 * too. */
+	if (st->dir == NULL)
+		return 0;
+	return mfad_sdir_device_sweep(st->dir, now, budget, n, more);
 }

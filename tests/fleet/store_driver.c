@@ -22,6 +22,8 @@
  *   dev_put USER KEY_HEX KIND SERVICE CREATED EXPIRES LAST_USED
  *   dev_get USER KEY_HEX | dev_del USER KEY_HEX |
  *   dev_list USER [AFTER_HEX] | dev_revoke USER
+ *   dev_sweep NOW BUDGET      one step of the directory's sweep:
+ *                             ok DELETED more=0|1
  */
 #include <pthread.h>
 #include <signal.h>
@@ -394,6 +396,11 @@ run(char **w, int n)
 		r = mfad_device_list_after(txn, st, w[1], n > 2 ? key : NULL,
 		    dev_show, &l);
 		listing_close(&l, r, "");
+		goto done;
+	} else if (strcmp(c, "dev_sweep") == 0 && n == 3) {
+		if ((r = mfad_store_dir_sweep(st, strtoull(w[1], NULL, 10),
+		    (unsigned)strtoul(w[2], NULL, 10), &nd, &more)) == 0)
+			printf("ok %u more=%d\n", nd, more);
 		goto done;
 	} else if (strcmp(c, "dev_revoke") == 0) {
 		if ((r = mfad_device_revoke_all(txn, st, w[1], &nd)) == 0)

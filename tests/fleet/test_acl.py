@@ -115,3 +115,28 @@ def test_monitor_reads_without_secrets(fleet):
     assert "userPassword" not in got and "mfadRecoveryCode" not in got
     assert modify(m, erin, "mfadState", ldap3.MODIFY_REPLACE, ["active"]) \
         == DENIED
+
+
+def test_host_sweeps_expired_devices_monitor_cannot(fleet):
+    """The sweep's search (every device under ou=people past a time, by
+    the ordering of mfadExpires) and its delete: a host may, the monitor
+    reads but deletes nothing."""
+    erin, _ = setup_people(fleet)
+    c = fleet.conn(fleet.a, h.HOST_A_DN, h.HOST_PW)
+    dev = "mfadDeviceId=%s,%s" % (secrets.token_hex(32), erin)
+    assert c.add(dev, ["mfadDevice"], {
+        "mfadDeviceKind": "tty", "mfadCreated": "1", "mfadExpires": "1000",
+        "mfadHost": "host-a"}), c.result
+
+    def found(conn, t):
+        conn.search(h.PEOPLE, "(&(objectClass=mfadDevice)(mfadExpires<=%d))"
+                    % t, ldap3.SUBTREE, attributes=[])
+        return [e.entry_dn for e in conn.entries]
+    assert dev in found(c, 1000)
+    assert dev not in found(c, 999)
+    m = fleet.conn(fleet.a, h.MONITOR_DN, h.MONITOR_PW)
+    assert dev in found(m, 1000)
+    m.delete(dev)
+    assert m.result["description"] == DENIED
+    assert c.delete(dev), c.result
+    assert dev not in found(c, 1000)

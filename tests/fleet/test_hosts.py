@@ -18,6 +18,7 @@ import threading
 import time
 
 import argon2
+import ldap3
 import pytest
 
 import fleet_harness as fh
@@ -475,6 +476,46 @@ def test_device_remembered_on_a_asks_the_code_on_b_with_host_scope(hosts):
     assert hosts.b.ctl_json("device", "list", "hugo") == []
 
 
+@pytest.mark.hosts(device={"scope": "fleet"})
+def test_expired_fleet_device_swept_from_both_providers(hosts):
+    """The sweep's step in the directory: a fleet device whose
+    mfadExpires passed (written in the directory, as if thirty days had
+    gone) is deleted by the host that sweeps (B, at its start), from both
+    providers; the user's unexpired device and another user's stay, and
+    logins see the difference."""
+    enrolled(hosts, "lotte")
+    enrolled(hosts, "moss")
+    hosts.a.full_login("lotte", rhost="192.0.2.7", remember="y")
+    old = hosts.children(hosts.fleet.a, "lotte")
+    hosts.a.full_login("lotte", rhost="192.0.2.8", remember="y")
+    keep = [d for d in hosts.children(hosts.fleet.a, "lotte") if d not in old]
+    hosts.b.full_login("moss", rhost="192.0.2.7", remember="y")
+    other = hosts.children(hosts.fleet.b, "moss")
+    assert len(old) == len(keep) == len(other) == 1
+    c = hosts.fleet.conn(hosts.fleet.a)
+    assert c.modify(old[0], {"mfadExpires": [
+        (ldap3.MODIFY_REPLACE, [str(int(time.time()) - 60)])]}), c.result
+    c.unbind()
+    for node in hosts.fleet.nodes:
+        fh.wait_until(lambda: hosts.children(node, "lotte") == sorted(
+            old + keep) and hosts.children(node, "moss") == other, 10,
+            "the devices on %s" % node.url)
+    # The housekeeping runs at the start, then once a minute.
+    hosts.b.mfad.restart()
+    log = hosts.b.mfad.wait_log("expired devices from the directory")
+    assert "swept 1 expired devices from the directory" in log, log
+    for node in hosts.fleet.nodes:
+        fh.wait_until(lambda: hosts.children(node, "lotte") == keep, 10,
+                      "the expired device gone from %s" % node.url)
+        assert hosts.children(node, "moss") == other
+    # The kept one spares the code; the swept one's rhost gets one.
+    remembered_login(hosts.a, "lotte", rhost="192.0.2.8")
+    addr = addr_of("lotte")
+    n = hosts.a.smtp.count(addr, mh.has_code)
+    hosts.a.full_login("lotte", rhost="192.0.2.7", remember="n")
+    assert hosts.a.smtp.count(addr, mh.has_code) == n + 1
+
+
 # Providers down ------------------------------------------------------------
 
 
@@ -491,6 +532,37 @@ def test_one_provider_stopped_both_hosts_go_on(hosts):
         finally:
             node.proc = None
             node.start()
+
+
+def test_status_names_the_provider_that_answers(hosts):
+    """`mfadctl status` says which provider answered: A's own first;
+    with it stopped, the second; with both stopped, the URIs tried."""
+    enrolled(hosts, "nils")
+    first, second = (n.url.rstrip("/") for n in hosts.fleet.nodes)
+    env = hosts.a
+    out = env.ctl_ok("status")
+    assert "directory        answering (%s)\n" % first in out, out
+    st = env.ctl_json("status")
+    assert st["directory"] == "answering" and st["directory_uri"] == first
+    assert "directory_tried" not in st
+    hosts.fleet.a.stop()
+    out = env.ctl_ok("status")
+    assert "directory        answering (%s)\n" % second in out, out
+    st = env.ctl_json("status")
+    assert st["directory_uri"] == second, st
+    assert st["accounts"] >= 1
+    hosts.fleet.b.stop()
+    out = env.ctl_ok("status")
+    assert "directory        unreachable (tried %s, %s)\n" % (
+        first, second) in out, out
+    st = env.ctl_json("status")
+    assert st["directory"] == "unreachable" and st["accounts"] is None
+    assert st["directory_uri"] is None
+    assert st["directory_tried"] == [first, second]
+    hosts.fleet.b.proc = None
+    hosts.fleet.b.start()
+    mh.wait_until(lambda: "answering (%s)" % second in env.ctl_ok("status"),
+                  20, "B answering again")
 
 
 @pytest.mark.slow

@@ -570,6 +570,76 @@ def test_malformed_value_is_a_store_error(fleet, stores):
     assert PWHASH not in a.log()
 
 
+def test_sweep_takes_expired_devices_from_the_directory(both, stores):
+    """One step of the directory's sweep (mfad_store_dir_sweep): the
+    devices of any account whose mfadExpires is now or earlier go, from
+    both providers, at most the budget at a time; the others stay. An
+    expiry set in the directory itself counts as the store's own. A host
+    that finds nothing left (another swept first) is fine, and with no
+    provider the step fails UNAVAIL and works again later."""
+    fleet = both
+    now = int(time.time())
+    dns = {u: add_person(fleet, u) for u in ("sven", "rosa")}
+    a = stores()
+    for u in dns:
+        assert put(a, u)[0]
+    # What earlier tests left expired goes first.
+    assert a.ok("dev_sweep %d 1000" % now)[1] == "more=0"
+    k = {n: hexkey() for n in ("gone1", "gone2", "now", "edited", "stay",
+                               "other_gone", "other_stay")}
+    dev = {n: "mfadDeviceId=%s,%s" % (
+        key, dns["rosa" if n.startswith("other") else "sven"])
+        for n, key in k.items()}
+    for n, exp in (("gone1", now - 86400), ("gone2", now - 1), ("now", now),
+                   ("edited", now + 86400 * 30), ("stay", now + 1),
+                   ("other_gone", now - 5),
+                   ("other_stay", now + 86400 * 30)):
+        user = "rosa" if n.startswith("other") else "sven"
+        a.ok("dev_put %s %s sshkey sshd %d %d 0" % (user, k[n], now - 90000,
+                                                     exp))
+    # Thirty days pass for one of them: its expiry written directly.
+    c = fleet.conn(fleet.a)
+    assert c.modify(dev["edited"], {"mfadExpires": [
+        (ldap3.MODIFY_REPLACE, [str(now - 60)])]}), c.result
+    c.unbind()
+    gone = {"gone1", "gone2", "now", "edited", "other_gone"}
+    for n in k:
+        fleet.wait_replicated(dev[n])
+    # A budget of 3 leaves 2 for the next step.
+    assert a.ok("dev_sweep %d 3" % now) == ["3", "more=1"]
+    assert a.ok("dev_sweep %d 3" % now) == ["2", "more=0"]
+    assert a.ok("dev_sweep %d 3" % now) == ["0", "more=0"]
+    for node in fleet.nodes:
+        h.wait_until(lambda: all(entry(fleet, dev[n], node) is None
+                                 for n in gone), 10,
+                     "expired devices gone from %s" % node.url)
+        for n in set(k) - gone:
+            assert entry(fleet, dev[n], node) is not None, (n, node.url)
+    assert a.ask("dev_get sven %s" % k["gone1"]) == (False, NOTFOUND)
+    assert a.ok("dev_get sven %s" % k["stay"])[0].startswith(k["stay"])
+    assert a.ok("dev_get rosa %s" % k["other_stay"])
+    # Another host, on the other provider: nothing left to do.
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    assert b.ok("dev_sweep %d 100" % now) == ["0", "more=0"]
+    # A second later the one at now + 1 expires too, on B this time.
+    assert b.ok("dev_sweep %d 100" % (now + 1)) == ["1", "more=0"]
+    h.wait_until(lambda: entry(fleet, dev["stay"], fleet.a) is None, 10,
+                 "swept on B, gone from A")
+    assert entry(fleet, dev["other_stay"], fleet.a) is not None
+    assert entry(fleet, dev["edited"], fleet.b) is None
+    # No provider: UNAVAIL, and the next step works once one is back.
+    c = fleet.conn(fleet.a)
+    assert c.modify(dev["other_stay"], {"mfadExpires": [
+        (ldap3.MODIFY_REPLACE, [str(now - 60)])]}), c.result
+    c.unbind()
+    fleet.a.stop()
+    fleet.b.stop()
+    assert a.ask("dev_sweep %d 100" % now) == (False, UNAVAIL)
+    fleet.a.start()
+    assert a.ok("dev_sweep %d 100" % now) == ["1", "more=0"]
+    assert entry(fleet, dev["other_stay"], fleet.a) is None
+
+
 # Past the size limit: last in the file, the accounts stay ----------------
 
 # More accounts than slapd's default size limit (500), which the
