@@ -272,7 +272,9 @@ int mfad_login_put(struct mfad_txn *txn, struct mfad_store *st,
 int mfad_login_del(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN]) MSS_WUR;
 
-/* Throttle records; MSS_ERR_NOTFOUND when absent. */
+/* Throttle records; MSS_ERR_NOTFOUND when absent. In fleet mode they
+ * are in the directory, keyed alike on every host (the fleet key's
+ * subkey), and change by send_add only: put is MSS_ERR_INVAL there. */
 int mfad_throttle_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
     MSS_WUR;
@@ -382,7 +384,8 @@ int mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
  * The whole sweep in transactions of its own of MFAD_SWEEP_BUDGET
  * records each: a full store can free space (a big delete needs room
  * for its copied pages; a small one finds it in what the last one
- * freed), and logins never wait long behind it.
+ * freed), and logins never wait long behind it. In fleet mode it then
+ * sweeps the directory's throttle records (mfad_sdir_throttle_sweep).
  */
 #define MFAD_SWEEP_BUDGET	256
 int mfad_store_sweep_run(struct mfad_store *st, uint64_t now,

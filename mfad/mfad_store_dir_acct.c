@@ -76,9 +76,8 @@ sdir_is(const struct berval *bv, const char *s)
 	    strncasecmp(bv->bv_val, s, bv->bv_len) == 0;
 }
 
-/* TIME_US:HOST:NONCE, strictly: digits, a host without ':', 8 hex. */
-static int MSS_WUR
-sdir_event_parse(const struct berval *bv, uint64_t *us)
+int
+mfad_sdir_event_parse(const struct berval *bv, uint64_t *us)
 {
 	const char *s = bv->bv_val, *c1, *c2;
 	struct berval t;
@@ -172,7 +171,7 @@ sdir_events(LDAP *ld, LDAPMessage *e, const char *dn, const char *attr,
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		if (sdir_event_parse(v[i], &us) != 0) {
+		if (mfad_sdir_event_parse(v[i], &us) != 0) {
 			r = sdir_bad(dn, attr);
 			goto done;
 		}

@@ -20,9 +20,8 @@
 
 #define SDIR_TRIES	4	/* rereads when a value moved meanwhile */
 
-/* A new event value for this host at now (seconds). */
-static void
-sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf, size_t len)
+void
+mfad_sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf, size_t len)
 {
 	uint32_t nonce;
 	uint64_t us = now * 1000000 + mfad_clock_real_us() % 1000000;
@@ -56,7 +55,7 @@ mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
 		return r;
 	if ((cur = malloc(sizeof(*cur))) == NULL)
 		return MSS_ERR_NOMEM;
-	sdir_event_new(sd, now, val, sizeof(val));
+	mfad_sdir_event_new(sd, now, val, sizeof(val));
 	mfad_sdir_mods_init(&ms);
 	d = mfad_sdir_take(sd);
 	for (tries = 0; tries < SDIR_TRIES; tries++) {
@@ -344,7 +343,7 @@ mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
 		return r;
 	if ((cur = malloc(sizeof(*cur))) == NULL)
 		return MSS_ERR_NOMEM;
-	sdir_event_new(sd, now, val, sizeof(val));
+	mfad_sdir_event_new(sd, now, val, sizeof(val));
 	mfad_sdir_mods_init(&ms);
 	d = mfad_sdir_take(sd);
 	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) != 0)

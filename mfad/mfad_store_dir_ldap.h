@@ -147,6 +147,12 @@ int mfad_sdir_unhex(const char *in, size_t len, uint8_t *out, size_t n)
  * mfad_acct, the event values as stored (deleted by value).
  */
 #define MFAD_SDIR_EVENT_MAX	320	/* bytes of a TIME_US:HOST:NONCE */
+/* A new event value of this host at now (seconds), nonce included
+ * (mfad_store_dir_event.c); and an event value read, strictly: digits,
+ * a host without ':', 8 hex; *us its time (mfad_store_dir_acct.c). */
+void mfad_sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf,
+    size_t len);
+int mfad_sdir_event_parse(const struct berval *bv, uint64_t *us) MSS_WUR;
 struct mfad_sdir_raw {
 	int		 exists;	/* the person entry is there */
 	int		 has_class;	/* and has mfadAccount */

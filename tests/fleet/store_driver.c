@@ -24,6 +24,11 @@
  *   dev_list USER [AFTER_HEX] | dev_revoke USER
  *   dev_sweep NOW BUDGET      one step of the directory's sweep:
  *                             ok DELETED more=0|1
+ *   thr_add KEY_HEX NOW | thr_get KEY_HEX
+ *                       ok n=N sends=T,... (the record as returned)
+ *   thr_put KEY_HEX     a put of one send at 1 (refused in fleet mode)
+ *   thr_many KEY_HEX N THREADS NOW   N thr_add at once on THREADS threads
+ *   sweep NOW           ok N (records the whole sweep deleted)
  */
 #include <pthread.h>
 #include <signal.h>
@@ -172,6 +177,7 @@ cmd_put(char **w, int n)
 
 struct many {
 	const char	*user;
+	const uint8_t	*key;		/* thr_many: the record's key */
 	uint64_t	 now;
 	int		 n, threads, errs;
 	pthread_mutex_t	 lock;
@@ -190,20 +196,23 @@ many_run(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (i >= m->n)
 			break;
-		/* No transaction: the directory's accounts need none. */
-		if ((r = mfad_acct_fail_add(NULL, st, m->user, m->now, 0,
-		    NULL)) != 0) {
+		/* No transaction: the directory's records need none. */
+		r = m->key != NULL ? mfad_throttle_send_add(NULL, st, m->key,
+		    m->now, NULL) : mfad_acct_fail_add(NULL, st, m->user,
+		    m->now, 0, NULL);
+		if (r != 0) {
 			pthread_mutex_lock(&m->lock);
 			m->errs++;
 			pthread_mutex_unlock(&m->lock);
-			fprintf(stderr, "fail_add: %s\n", mss_strerror(r));
+			fprintf(stderr, "%s: %s\n", m->key != NULL ?
+			    "thr_add" : "fail_add", mss_strerror(r));
 		}
 	}
 	return NULL;
 }
 
 static void
-cmd_many(char **w, int n)
+cmd_many(char **w, int n, const uint8_t *key)
 {
 	pthread_t t[32];
 	struct many m;
@@ -211,6 +220,7 @@ cmd_many(char **w, int n)
 
 	memset(&m, 0, sizeof(m));
 	m.user = w[1];
+	m.key = key;
 	m.n = atoi(w[2]);
 	m.threads = atoi(w[3]);
 	m.now = strtoull(w[4], NULL, 10);
@@ -225,6 +235,63 @@ cmd_many(char **w, int n)
 		pthread_join(t[i], NULL);
 	pthread_mutex_destroy(&m.lock);
 	printf("ok errors=%d\n", m.errs);
+}
+
+static void
+thr_show(const struct mfad_throttle_rec *t)
+{
+	uint32_t i;
+
+	printf("ok n=%u sends=", t->nsends);
+	for (i = 0; i < t->nsends; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)t->sends[i]);
+	printf("%s\n", t->nsends == 0 ? "-" : "");
+}
+
+static void
+cmd_throttle(char **w, int n)
+{
+	struct mfad_throttle_rec t;
+	uint8_t key[MFAD_KEY_LEN];
+	unsigned got;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	if (strcmp(w[0], "sweep") == 0 && n == 2) {
+		if ((r = mfad_store_sweep_run(st, strtoull(w[1], NULL, 10), 0,
+		    &got)) == 0)
+			printf("ok %u\n", got);
+		else
+			err(r);
+		return;
+	}
+	if (n < 2 || unhex(w[1], key, sizeof(key)) != 0) {
+		err(MSS_ERR_INVAL);
+		return;
+	}
+	if (strcmp(w[0], "thr_many") == 0 && n == 5) {
+		cmd_many(w, n, key);
+		return;
+	}
+	if (strcmp(w[0], "thr_add") == 0 && n == 3)
+		r = mfad_throttle_send_add(txn, st, key, strtoull(w[2], NULL,
+		    10), &t);
+	else if (strcmp(w[0], "thr_get") == 0 && n == 2)
+		r = mfad_throttle_get(txn, st, key, &t);
+	else if (strcmp(w[0], "thr_put") == 0 && n == 2) {
+		t.nsends = 1;
+		t.sends[0] = 1;
+		if ((r = mfad_throttle_put(txn, st, key, &t)) == 0)
+			printf("ok\n");
+		else
+			err(r);
+		return;
+	} else
+		r = MSS_ERR_INVAL;
+	if (r == 0)
+		thr_show(&t);
+	else
+		err(r);
 }
 
 /* A listing, written out only when the whole call succeeded. */
@@ -300,7 +367,11 @@ run(char **w, int n)
 		return;
 	}
 	if (strcmp(c, "fail_many") == 0 && n == 5) {
-		cmd_many(w, n);
+		cmd_many(w, n, NULL);
+		return;
+	}
+	if (strncmp(c, "thr_", 4) == 0) {
+		cmd_throttle(w, n);
 		return;
 	}
 	if (strcmp(c, "count") == 0) {
@@ -470,7 +541,10 @@ main(int argc, char **argv)
 		/* A local transaction around each, as mfad's requests have:
 		 * the parts that stay local (devices with scope host) need
 		 * it; the directory's do not see it. */
-		if (n > 0 && (r = mfad_txn_begin(st, 0, &txn)) != 0)
+		if (n > 0 && strcmp(w[0], "sweep") == 0)
+			/* Its own transactions, as mfad's sweep. */
+			cmd_throttle(w, n);
+		else if (n > 0 && (r = mfad_txn_begin(st, 0, &txn)) != 0)
 			err(r);
 		else if (n > 0) {
 			run(w, n);

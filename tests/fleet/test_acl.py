@@ -140,3 +140,47 @@ def test_host_sweeps_expired_devices_monitor_cannot(fleet):
     assert m.result["description"] == DENIED
     assert c.delete(dev), c.result
     assert dev not in found(c, 1000)
+
+
+def test_host_writes_throttle_records_only_in_their_container(fleet):
+    """The hosts add the container ou=mfad-throttle under the people once,
+    and mfadThrottle entries in it, and nothing else there; the monitor
+    reads them."""
+    erin, _ = setup_people(fleet)
+    c = fleet.conn(fleet.a, h.HOST_A_DN, h.HOST_PW)
+    A, D = ldap3.MODIFY_ADD, ldap3.MODIFY_DELETE
+    ou = "ou=mfad-throttle," + h.PEOPLE
+    if not fleet.exists(c, ou):
+        assert c.add(ou, ["organizationalUnit"], {"ou": "mfad-throttle"}), \
+            c.result
+    key = secrets.token_hex(32)
+    rec = "mfadThrottleId=%s,%s" % (key, ou)
+    assert c.add(rec, ["mfadThrottle"], {"mfadThrottleId": key}), c.result
+    assert modify(c, rec, "mfadThrottleSend", A, ["1:host-a:00000001"]) == \
+        "success"
+    assert modify(c, rec, "mfadThrottleSend", A, ["2:host-a:00000002"]) == \
+        "success"
+    assert modify(c, rec, "mfadThrottleSend", D, ["1:host-a:00000001"]) == \
+        "success"
+    assert attrs_of(c, rec)["mfadThrottleSend"] == ["2:host-a:00000002"]
+    m = fleet.conn(fleet.a, h.MONITOR_DN, h.MONITOR_PW)
+    assert attrs_of(m, rec)["mfadThrottleSend"] == ["2:host-a:00000002"]
+    assert modify(m, rec, "mfadThrottleSend", A, ["3:x:00000003"]) == DENIED
+    assert not m.add("mfadThrottleId=%s,%s" % (secrets.token_hex(32), ou),
+                     ["mfadThrottle"], {"mfadThrottleId": "00"})
+    # No other class in the container, no other child of the people, no
+    # record elsewhere (under the people, under an account).
+    assert not c.add("cn=x," + ou, ["organizationalRole"], {"cn": "x"})
+    assert c.result["description"] == DENIED
+    assert not c.add("ou=other," + h.PEOPLE, ["organizationalUnit"],
+                     {"ou": "other"})
+    assert c.result["description"] == DENIED
+    for parent in (h.PEOPLE, erin, "ou=services," + h.BASE):
+        k = secrets.token_hex(32)
+        assert not c.add("mfadThrottleId=%s,%s" % (k, parent),
+                         ["mfadThrottle"], {"mfadThrottleId": k}), parent
+        assert c.result["description"] == DENIED, parent
+    # And no person removed through the people's children.
+    assert not c.delete(erin)
+    assert c.result["description"] == DENIED
+    assert c.delete(rec), c.result

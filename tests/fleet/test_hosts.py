@@ -13,6 +13,7 @@ Slow tests take several seconds each.
 """
 
 import json
+import re
 import signal
 import threading
 import time
@@ -634,6 +635,100 @@ def test_import_on_a_people_log_in_on_b(hosts):
         hosts.b.full_login(uid)
     assert shown(hosts.b, "lena")["lang"] == "fr"
     assert shown(hosts.b, "nobody-here") == {}
+
+
+# The empty-password path's mail throttle ---------------------------------------
+
+
+# A wrong code, then Enter until the module gives up (as
+# tests/pam/test_reset_path.py): with resend_interval 0 and max_sends 3
+# two codes are resent, then mfad throttles.
+RESEND_ANSWERS = ["000000", "", "", "", "", "", ""]
+THROTTLE_OU = "ou=mfad-throttle," + fh.PEOPLE
+
+
+def reset_conversation(env, uid, addr, answers=RESEND_ANSWERS):
+    """One empty-password login of uid typing addr, code prompts answered
+    in turn; its transcript, the seconds of a wait left out (the two
+    conversations compared run one after the other)."""
+    login = env.login(uid)
+    left = list(answers)
+    while True:
+        style, text = login.next()
+        if style == "RESULT":
+            break
+        if style not in login.PROMPTS:
+            continue
+        if text == mh.PROMPT_EMAIL:
+            login.answer(addr)
+        elif text == mh.PROMPT_PASSWORD:
+            login.answer("")
+        elif text == mh.PROMPT_CODE:
+            assert left, "more code prompts than answers\n" + login.dump()
+            login.answer(left.pop(0))
+        else:
+            raise AssertionError("unexpected prompt %r\n%s" %
+                                 (text, login.dump()))
+    login.close()
+    return [re.sub(r"\d+ seconds", "N seconds", line)
+            for line in login.transcript]
+
+
+def throttle_entries(fleet, node):
+    """The throttle records on node, as the administrator reads them:
+    [(dn, values)]."""
+    c = fleet.conn(node)
+    try:
+        c.search(THROTTLE_OU, "(objectClass=mfadThrottle)", ldap3.LEVEL,
+                 attributes=["*"])
+        return [(e.entry_dn, e.entry_attributes_as_dict) for e in c.entries]
+    finally:
+        c.unbind()
+
+
+@pytest.mark.hosts(code={"resend_interval": 0, "max_sends": 3})
+def test_empty_password_mail_allowance_is_the_fleets(hosts):
+    """The codes the empty-password path mailed for a user and a typed
+    address on host A count on host B: B mails none. The conversation of
+    a user with no person in the directory is the same as an enrolled
+    one's on both hosts (their addresses mask alike)."""
+    real = enrolled(hosts, "throa")
+    cases = [("throa", real), ("throb", addr_of("throb"))]
+    # The module's providers outlive a test: records of earlier ones.
+    before = {dn for dn, _ in throttle_entries(hosts.fleet, hosts.fleet.a)}
+    got = [reset_conversation(hosts.a, u, a) for u, a in cases]
+    assert got[0] == got[1], "\n\n".join("\n".join(t) for t in got)
+    lines = "\n".join(got[0])
+    assert "Too many requests" in lines, lines
+    sent = 1 + lines.count("A new code was sent")
+    assert sent == 3, lines
+    mh.wait_until(lambda: hosts.a.smtp.count(real, mh.has_code) == sent,
+                  what="the codes mailed on A")
+    # In the directory, one record per (user, address) and per user, for
+    # the unknown user too; the values are host A's; no name shows.
+    recs = [(dn, attrs) for dn, attrs in
+            throttle_entries(hosts.fleet, hosts.fleet.a) if dn not in before]
+    assert len(recs) == 4, recs
+    for dn, attrs in recs:
+        rdn = dn.split(",", 1)[0]
+        assert re.fullmatch(r"mfadThrottleId=[0-9a-f]{64}", rdn), dn
+        assert attrs["mfadThrottleId"] == [rdn.split("=")[1]]
+        assert len(attrs["mfadThrottleSend"]) == sent, (dn, attrs)
+        assert all(":host-a:" in v for v in attrs["mfadThrottleSend"])
+    # On B, through its own provider, the allowance is spent.
+    def on_b():
+        got_b = dict(throttle_entries(hosts.fleet, hosts.fleet.b))
+        return all(len(got_b.get(dn, {}).get("mfadThrottleSend", [])) ==
+                   sent for dn, _ in recs)
+    fh.wait_until(on_b, 10, "the records on B's provider")
+    got_b = [reset_conversation(hosts.b, u, a) for u, a in cases]
+    assert got_b[0] == got_b[1], "\n\n".join("\n".join(t) for t in got_b)
+    lines_b = "\n".join(got_b[0])
+    # Refused at the start: no code prompt, no mail.
+    assert "Too many codes were requested" in lines_b, lines_b
+    assert mh.PROMPT_CODE not in lines_b, lines_b
+    assert hosts.b.smtp.count(real, mh.has_code) == 0
+    assert hosts.a.smtp.count(real, mh.has_code) == sent
 
 
 # Size ------------------------------------------------------------------------

@@ -74,12 +74,12 @@ def test_schema_file_loads(tmp_path):
     text = (d / "cn=config" / "cn=schema" / "cn={3}mfad.ldif").read_text()
     attrs = values(text, "olcAttributeTypes")
     classes = values(text, "olcObjectClasses")
-    assert len(attrs) == 18 and len(classes) == 2
+    assert len(attrs) == 20 and len(classes) == 3
     # Per-event attributes are multi-valued; the rest are not.
     for a in attrs:
         name = re.search(r"NAME '(\w+)'", a).group(1)
         multi = name in ("mfadFailure", "mfadSend", "mfadRecoveryCode",
-                         "mfadLockedUntil")
+                         "mfadLockedUntil", "mfadThrottleSend")
         assert ("SINGLE-VALUE" not in a) == multi, a
     r = subprocess.run([h.SLAPTEST, "-F", str(d)], capture_output=True,
                        text=True)
@@ -125,7 +125,7 @@ def test_ldif_forms_match_and_load_into_cn_config(tmp_path):
             assert values(got, attr) == values(schema, attr), attr
         got = search("olcDatabase={1}mdb,cn=config", "olcAccess")
         db = (want / "olcDatabase={1}mdb.ldif").read_text()
-        assert len(values(db, "olcAccess")) == 9
+        assert len(values(db, "olcAccess")) == 12
         assert acl_canon(values(got, "olcAccess")) == \
             acl_canon(values(db, "olcAccess"))
         got = search("olcDatabase={1}mdb,cn=config", "olcLimits")

@@ -640,6 +640,101 @@ def test_sweep_takes_expired_devices_from_the_directory(both, stores):
     assert entry(fleet, dev["other_stay"], fleet.a) is None
 
 
+THROTTLE_OU = "ou=mfad-throttle," + h.PEOPLE
+
+
+def throttle(s, cmd):
+    """The record a thr_ command answered: (count, [times])."""
+    n, sends = s.ok(cmd)
+    sends = sends.split("=", 1)[1]
+    return (int(n.split("=", 1)[1]),
+            [] if sends == "-" else [int(t) for t in sends.split(",")])
+
+
+def test_throttle_records_across_providers(fleet, stores):
+    """A record of the empty-password path: added by its first send (the
+    container too, the first time), one value per send, the same record
+    for both hosts through either provider; old values deleted by value;
+    no put, which would replace what the other host added."""
+    a = stores([fleet.a.url])
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    key, now = hexkey(), int(time.time())
+    assert a.ask("thr_get %s" % key) == (False, NOTFOUND)
+    assert throttle(a, "thr_add %s %d" % (key, now - 4000)) == \
+        (1, [now - 4000])
+    dn = "mfadThrottleId=%s,%s" % (key, THROTTLE_OU)
+    e = entry(fleet, dn)
+    assert e["mfadThrottleId"] == [key]
+    assert e["objectClass"] == ["mfadThrottle"]
+    fleet.wait_replicated(dn)
+    h.wait_until(lambda: b.ask("thr_get %s" % key)[0], 10, "record on B")
+    # B's send goes into the same entry; the one past the hour goes.
+    assert throttle(b, "thr_add %s %d" % (key, now - 10)) == \
+        (1, [now - 10])
+    h.wait_until(lambda: throttle(a, "thr_get %s" % key) == (1, [now - 10]),
+                 10, "B's send and prune on A")
+    assert throttle(a, "thr_add %s %d" % (key, now)) == (2, [now - 10, now])
+    vals = entry(fleet, dn)["mfadThrottleSend"]
+    assert len(vals) == 2
+    assert sorted(v.split(":")[1] for v in vals) == ["host-a", "host-b"]
+    # The values are events: TIME_US:HOST:NONCE.
+    assert all(int(v.split(":")[0]) // 1000000 in (now - 10, now)
+               for v in vals)
+    assert a.ask("thr_put %s" % key) == (False, -10)
+    # Another key, another record.
+    assert throttle(a, "thr_add %s %d" % (hexkey(), now)) == (1, [now])
+    assert throttle(a, "thr_get %s" % key) == (2, [now - 10, now])
+
+
+def test_concurrent_throttle_sends_all_counted(fleet, stores):
+    """Sends at once through both providers, the first of them racing to
+    add the entry: after replication every one is there."""
+    a = stores([fleet.a.url])
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    key, n, now = hexkey(), 20, int(time.time())
+    a.send("thr_many %s %d 4 %d" % (key, n, now))
+    b.send("thr_many %s %d 4 %d" % (key, n, now))
+    assert a.reply() == ["ok", "errors=0"], a.log()
+    assert b.reply() == ["ok", "errors=0"], b.log()
+    want = (2 * n, [now] * 2 * n)
+    h.wait_until(lambda: throttle(a, "thr_get %s" % key) == want and
+                 throttle(b, "thr_get %s" % key) == want, 15,
+                 "%d sends on both" % (2 * n))
+    vals = entry(fleet, "mfadThrottleId=%s,%s" % (key, THROTTLE_OU))
+    assert len(set(vals["mfadThrottleSend"])) == 2 * n
+
+
+def test_throttle_sweep(fleet, stores):
+    """The sweep deletes the records with no send in the window and the
+    old values of the others."""
+    a = stores([fleet.a.url])
+    old, live, now = hexkey(), hexkey(), int(time.time())
+    a.ok("thr_add %s %d" % (old, now - 7200))
+    a.ok("thr_add %s %d" % (live, now - 7200))
+    a.ok("thr_add %s %d" % (live, now - 5))
+    got = int(a.ok("sweep %d" % now)[0])
+    assert got >= 1
+    assert a.ask("thr_get %s" % old) == (False, NOTFOUND)
+    assert throttle(a, "thr_get %s" % live) == (1, [now - 5])
+    assert len(entry(fleet, "mfadThrottleId=%s,%s" %
+                     (live, THROTTLE_OU))["mfadThrottleSend"]) == 1
+
+
+def test_throttle_fails_closed_when_down(both, stores):
+    fleet = both
+    a = stores()
+    key = hexkey()
+    a.ok("thr_add %s %d" % (key, int(time.time())))
+    fleet.a.stop()
+    fleet.b.stop()
+    assert a.ask("thr_get %s" % key) == (False, UNAVAIL)
+    assert a.ask("thr_add %s %d" % (key, int(time.time()))) == \
+        (False, UNAVAIL)
+    assert a.ask("sweep %d" % int(time.time())) == (False, UNAVAIL)
+    fleet.a.start()
+    assert throttle(a, "thr_get %s" % key)[0] == 1
+
+
 # Past the size limit: last in the file, the accounts stay ----------------
 
 # More accounts than slapd's default size limit (500), which the
