@@ -93,7 +93,7 @@ mfad_admin_status(struct mfad_rq *rq)
 	struct mfad_ctx *ctx = rq->ctx;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
-	char err[256];
+	char err[256], last[MSS_STR_MAX], all[MSS_STR_MAX];
 	uint64_t accounts = 0, depth = 0, oldest = 0, next = 0, now_us, age;
 	const char *dir = "answering";
 	size_t n;
@@ -120,6 +120,10 @@ mfad_admin_status(struct mfad_rq *rq)
 	if (r != 0)
 		return r;
 	mfad_outbox_status(ctx->outbox, err, sizeof(err));
+	/* Where: the provider the count (or a request since) was answered
+	 * by, or every URI the store tried in vain. */
+	(void)mfad_store_dir_uris(ctx->store, last, sizeof(last), all,
+	    sizeof(all));
 	now_us = mfad_clock_real_s();
 	age = oldest == 0 || oldest > now_us ? 0 : now_us - oldest;
 	*rtype = MSS_REP_STATUS;
@@ -130,7 +134,9 @@ mfad_admin_status(struct mfad_rq *rq)
 	    (r = mss_buf_put_u64(rep, depth)) != 0 ||
 	    (r = mss_buf_put_u64(rep, age)) != 0 ||
 	    (r = mss_buf_put_str(rep, err)) != 0 ||
-	    (fleet && (r = mss_buf_put_str(rep, dir)) != 0))
+	    (fleet && (r = mss_buf_put_str(rep, dir)) != 0) ||
+	    (fleet && (r = mss_buf_put_str(rep, strcmp(dir, "answering") ==
+	    0 ? last : all)) != 0))
 		return r;
 	return 0;
 }

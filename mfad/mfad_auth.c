@@ -519,8 +519,8 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			d.last_used = now;
 			if (mfad_store_full_recently())
 				r = MSS_ERR_MAPFULL;
-			else if ((r = mfad_acct_failures_clear(rq->txn,
-			    ctx->store, a->user, a)) == 0 &&
+			else if ((r = mfad_acct_login_clear(rq->txn,
+			    ctx->store, a->user, now, a)) == 0 &&
 			    (r = mfad_acct_put(rq->txn, ctx->store, a,
 			    a->email)) == 0 &&
 			    (r = mfad_device_put(rq->txn, ctx->store, devhash,
@@ -811,8 +811,8 @@ mfad_auth_code(struct mfad_rq *rq)
 			res = MSS_CODE_OK;
 			result = "success";
 			if (l.kind == MFAD_LOGIN_SIGNIN &&
-			    (r = mfad_acct_failures_clear(rq->txn,
-			    ctx->store, l.user, a)) != 0) {
+			    (r = mfad_acct_login_clear(rq->txn,
+			    ctx->store, l.user, now, a)) != 0) {
 				sodium_memzero(h, sizeof(h));
 				goto out;
 			}

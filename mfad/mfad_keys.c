@@ -251,6 +251,10 @@ mfad_keys_fleet(struct mfad_keys *k, const char *path, int device_fleet,
 	 * one of a host's own key, whatever the two keys are. */
 	crypto_kdf_derive_from_key(k->recovery, sizeof(k->recovery), 1,
 	    "mfadflrc", fleet);
+	/* The empty-password path's throttle records are in the
+	 * directory: one key for a (user, address) on every host. */
+	crypto_kdf_derive_from_key(k->throttle, sizeof(k->throttle), 3,
+	    "mfadflth", fleet);
 	if (device_fleet) {
 		crypto_kdf_derive_from_key(k->device, sizeof(k->device), 2,
 		    "mfadfldv", fleet);

@@ -7,10 +7,11 @@
  * hash can never be mistaken for a device hash.
  *
  * In fleet mode ([directory] in mfad.conf) the hashes kept in the
- * directory must be the same on every host: the recovery codes' and,
- * with [device] scope = fleet, the devices' subkeys are derived from the
- * fleet key ([directory] key_file, the same file on every host) instead,
- * and a device hash then leaves the host out.
+ * directory must be the same on every host: the recovery codes' and the
+ * throttle records' and, with [device] scope = fleet, the devices'
+ * subkeys are derived from the fleet key ([directory] key_file, the
+ * same file on every host) instead, and a device hash then leaves the
+ * host out.
  */
 #ifndef MFAD_KEYS_H
 #define MFAD_KEYS_H
@@ -30,7 +31,8 @@ struct mfad_keys {
 	uint8_t	code[32];	/* keyed hash of codes */
 	uint8_t	device[32];	/* keyed hash of device identities */
 	uint8_t	box[32];	/* sealing of the outbox */
-	uint8_t	throttle[32];	/* keyed hash of (user, typed address) */
+	uint8_t	throttle[32];	/* keyed hash of (user, typed address):
+				   the fleet key's subkey in fleet mode */
 	uint8_t	recovery[32];	/* keyed hash of recovery codes: the code
 				   key, or the fleet key's subkey */
 	int	device_fleet;	/* device: the fleet key's subkey, and the
@@ -55,9 +57,9 @@ void mfad_keys_free(struct mfad_keys *k);
 int mfad_keys_fleet_read(const char *path, uid_t owner,
     uint8_t key[MFAD_FLEET_KEY_LEN], char *err, size_t errlen) MSS_WUR;
 /*
- * Fleet mode: derives the recovery subkey, and with device_fleet the
- * device subkey, from the fleet key at path (owned by mfad's user),
- * replacing the local ones in k.
+ * Fleet mode: derives the recovery and throttle subkeys, and with
+ * device_fleet the device subkey, from the fleet key at path (owned by
+ * mfad's user), replacing the local ones in k.
  */
 int mfad_keys_fleet(struct mfad_keys *k, const char *path, int device_fleet,
     char *err, size_t errlen) MSS_WUR;

@@ -44,7 +44,7 @@ mfad_sweep(struct mfad_ctx *ctx)
 	unsigned n = 0;
 	uint64_t now = mfad_clock_real_s(), keep;
 	struct mfad_conf *conf;
-	int r;
+	int r, more;
 
 	conf = mfad_snap_hold(ctx);
 	keep = (uint64_t)conf->audit_days * 86400;
@@ -58,6 +58,15 @@ mfad_sweep(struct mfad_ctx *ctx)
 		mfad_log(LOG_ERR, "sweep: %s", mss_strerror(r));
 	else if (n > 0)
 		mfad_log(LOG_DEBUG, "swept %u expired records", n);
+	/* Fleet mode: one bounded step in the directory, here on a worker
+	 * (round trips, no transaction held). A directory that does not
+	 * answer was logged by the store; the next sweep tries again. */
+	if ((r = mfad_store_dir_sweep(ctx->store, now, MFAD_DIR_SWEEP_BUDGET,
+	    &n, &more)) != 0 && r != MSS_ERR_UNAVAIL)
+		mfad_log(LOG_ERR, "sweep: directory: %s", mss_strerror(r));
+	else if (r == 0 && n > 0)
+		mfad_log(LOG_DEBUG, "swept %u expired devices from the "
+		    "directory%s", n, more ? ", more left" : "");
 }
 
 /*

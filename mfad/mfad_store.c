@@ -249,6 +249,18 @@ mfad_store_copy_fd(struct mfad_store *st, int fd)
 }
 
 int
+mfad_store_dir_uris(struct mfad_store *st, char *last, size_t lastlen,
+    char *all, size_t alllen)
+{
+	if (st->dir == NULL) {
+		last[0] = all[0] = '\0';
+		return 0;
+	}
+	mfad_sdir_uris(st->dir, last, lastlen, all, alllen);
+	return 1;
+}
+
+int
 mfad_store_usage(struct mfad_store *st, uint64_t *map, uint64_t *used)
 {
 	MDB_envinfo info;

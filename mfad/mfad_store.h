@@ -247,7 +247,10 @@ int mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
  * fail_add counts one failure at now; locked_until is the lock the rules
  * gave it (mfad_acct_rule_fail; 0: none), which replaces the stored one
  * only when later (a lock that ran out by now ends first).
- * failures_clear ends the streak and any lock (a success, an unlock).
+ * failures_clear ends the streak and any lock (an unlock, a password
+ * set through a code). login_clear ends the streak after a login that
+ * succeeded, and the lock only when it ran out by now: a lock that holds
+ * was set after the login's decision (by another host, in fleet mode).
  * send_add records a mail sent at now, keeping the sends of the last
  * MFAD_SENDS_WINDOW seconds (at most MFAD_SENDS_MAX, the newest).
  * sends_clear forgets the account's recent sends (an unlock ends the
@@ -272,6 +275,8 @@ int mfad_acct_fail_add(struct mfad_txn *txn, struct mfad_store *st,
     struct mfad_acct *a) MSS_WUR;
 int mfad_acct_failures_clear(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, struct mfad_acct *a) MSS_WUR;
+int mfad_acct_login_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_acct_sends_clear(struct mfad_txn *txn, struct mfad_store *st,
@@ -291,7 +296,9 @@ int mfad_login_put(struct mfad_txn *txn, struct mfad_store *st,
 int mfad_login_del(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN]) MSS_WUR;
 
-/* Throttle records; MSS_ERR_NOTFOUND when absent. */
+/* Throttle records; MSS_ERR_NOTFOUND when absent. In fleet mode they
+ * are in the directory, keyed alike on every host (the fleet key's
+ * subkey), and change by send_add only: put is MSS_ERR_INVAL there. */
 int mfad_throttle_get(struct mfad_txn *txn, struct mfad_store *st,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t)
     MSS_WUR;
@@ -401,11 +408,34 @@ int mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
  * The whole sweep in transactions of its own of MFAD_SWEEP_BUDGET
  * records each: a full store can free space (a big delete needs room
  * for its copied pages; a small one finds it in what the last one
- * freed), and logins never wait long behind it.
+ * freed), and logins never wait long behind it. In fleet mode it then
+ * sweeps the directory's throttle records (mfad_sdir_throttle_sweep).
  */
 #define MFAD_SWEEP_BUDGET	256
 int mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
     uint64_t audit_before, unsigned *n) MSS_WUR;
+
+/*
+ * Fleet mode: one step of the directory's sweep, devices past their
+ * expiry (any host's: the directory keeps them for the fleet), at most
+ * budget of them in one search and their deletes; *n gets how many
+ * went, *more is 1 when more are left for the next step. 0 and nothing
+ * done in local mode; MSS_ERR_UNAVAIL (logged by the store, a line a
+ * minute) when no provider answers. Never inside a transaction: each
+ * delete is a round trip to a provider.
+ */
+#define MFAD_DIR_SWEEP_BUDGET	100
+int mfad_store_dir_sweep(struct mfad_store *st, uint64_t now,
+    unsigned budget, unsigned *n, int *more) MSS_WUR;
+
+/*
+ * Fleet mode: the URI of the provider that answered the last directory
+ * operation ("" before any did) into last, and all the URIs in the order
+ * they are tried, separated by spaces, into all; returns 1. 0 and both
+ * "" in local mode.
+ */
+int mfad_store_dir_uris(struct mfad_store *st, char *last, size_t lastlen,
+    char *all, size_t alllen);
 
 /*
  * The store refused a write as full (MSS_ERR_MAPFULL) within the last

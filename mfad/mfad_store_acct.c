@@ -216,6 +216,25 @@ mfad_acct_failures_clear(struct mfad_txn *txn, struct mfad_store *st,
 }
 
 int
+mfad_acct_login_clear(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t now, struct mfad_acct *a)
+{
+	struct mfad_acct cur;
+	int r;
+
+	if (st->dir != NULL)
+		return mfad_sdir_acct_login_clear(st->dir, user, now, a);
+	if ((r = mfad_acct_get(txn, st, user, &cur)) != 0)
+		return r;
+	cur.failures = 0;
+	if (cur.locked_until <= now) {
+		cur.locked_until = 0;
+		cur.lock_noticed = 0;
+	}
+	return mfad_acct_counter_store(txn, st, &cur, a);
+}
+
+int
 mfad_acct_send_add(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, uint64_t now, struct mfad_acct *a)
 {

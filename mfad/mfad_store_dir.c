@@ -214,6 +214,12 @@ struct sdir_op {
 	int		 timeout_ms;
 };
 enum { SDIR_SEARCH, SDIR_MODIFY, SDIR_ADD, SDIR_DELETE };
+/* A search with a size limit: an sdir_op inside one of these. */
+enum { SDIR_SEARCH_LIMIT = 16 };
+struct sdir_op_limit {
+	struct sdir_op	 op;		/* first */
+	int		 sizelimit;
+};
 
 static int
 sdir_op_run(LDAP *ld, struct sdir_op *op)
@@ -227,6 +233,13 @@ sdir_op_run(LDAP *ld, struct sdir_op *op)
 		*op->res = NULL;
 		return ldap_search_ext_s(ld, op->dn, op->scope, op->filter,
 		    op->attrs, 0, NULL, NULL, &tv, 0, op->res);
+	case SDIR_SEARCH_LIMIT:
+		tv.tv_sec = op->timeout_ms / 1000;
+		tv.tv_usec = (op->timeout_ms % 1000) * 1000;
+		*op->res = NULL;
+		return ldap_search_ext_s(ld, op->dn, op->scope, op->filter,
+		    op->attrs, 0, NULL, NULL, &tv,
+		    ((struct sdir_op_limit *)op)->sizelimit, op->res);
 	case SDIR_MODIFY:
 		return ldap_modify_ext_s(ld, op->dn, op->mods, NULL, NULL);
 	case SDIR_ADD:
@@ -240,11 +253,21 @@ static const char *
 sdir_op_name(int kind)
 {
 	switch (kind) {
-	case SDIR_SEARCH:	return "read";
+	case SDIR_SEARCH:
+	case SDIR_SEARCH_LIMIT:	return "read";
 	case SDIR_MODIFY:	return "modify";
 	case SDIR_ADD:		return "add";
 	default:		return "delete";
 	}
+}
+
+/* The provider that answered, for the status (mfad_sdir_uris). */
+static void
+sdir_answered(struct mfad_sdir *sd, const struct mfad_dir *d)
+{
+	pthread_mutex_lock(&sd->lock);
+	sd->answered = d->cur + 1;
+	pthread_mutex_unlock(&sd->lock);
 }
 
 /*
@@ -274,6 +297,7 @@ sdir_run(struct mfad_sdir *sd, struct mfad_dir *d, struct sdir_op *op,
 		}
 		rc = sdir_op_run(ld, op);
 		if (!mfad_dir_lost(d, rc)) {
+			sdir_answered(sd, d);
 			*ldrc = rc;
 			return 0;
 		}
@@ -307,6 +331,52 @@ mfad_sdir_search(struct mfad_sdir *sd, struct mfad_dir *d, const char *base,
 	return 0;
 }
 
+/* As mfad_sdir_search, at most limit entries: LDAP_SIZELIMIT_EXCEEDED
+ * keeps those returned in *res. */
+int
+mfad_sdir_search_limit(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int limit, LDAPMessage **res, int *ldrc)
+{
+	struct sdir_op_limit ol = { { SDIR_SEARCH_LIMIT, base, scope, filter,
+	    attrs, NULL, res, 0 }, limit };
+	int r;
+
+	*res = NULL;
+	if ((r = sdir_run(sd, d, &ol.op, ldrc)) != 0)
+		return r;
+	if (*ldrc != LDAP_SUCCESS && *ldrc != LDAP_SIZELIMIT_EXCEEDED &&
+	    *res != NULL) {
+		ldap_msgfree(*res);
+		*res = NULL;
+	}
+	return 0;
+}
+
+void
+mfad_sdir_uris(struct mfad_sdir *sd, char *last, size_t lastlen,
+    char *all, size_t alllen)
+{
+	size_t i, j = 0, answered;
+	int n;
+
+	pthread_mutex_lock(&sd->lock);
+	answered = sd->answered;
+	pthread_mutex_unlock(&sd->lock);
+	mfad_str_copy(last, lastlen, answered > 0 && answered <= sd->nuris ?
+	    sd->uris[answered - 1] : "");
+	all[0] = '\0';
+	for (i = 0; i < sd->nuris && j < alllen; i++) {
+		n = snprintf(all + j, alllen - j, "%s%s", i > 0 ? " " : "",
+		    sd->uris[i]);
+		if (n < 0 || (size_t)n >= alllen - j) {
+			all[j] = '\0';
+			break;
+		}
+		j += (size_t)n;
+	}
+}
+
 int
 mfad_sdir_modify(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
     LDAPMod **mods, int *ldrc)
@@ -332,6 +402,141 @@ mfad_sdir_delete(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 	struct sdir_op op = { SDIR_DELETE, dn, 0, NULL, NULL, NULL, NULL, 0 };
 
 	return sdir_run(sd, d, &op, ldrc);
+}
+
+/*
+ * Paged searches (RFC 2696). A page asks for fewer entries than slapd's
+ * default size limit (500), which bounds one answer, so that no page
+ * meets it; the total a paged search may return is slapd's
+ * size.prtotal, which the hosts' identities are given
+ * (conf/ldap/mfad-acl.conf, "limits").
+ */
+#define SDIR_PAGE_SIZE	250
+
+struct sdir_paged {
+	const char	*base;
+	int		 scope;
+	const char	*filter;
+	char		**attrs;
+	int		(*fn)(LDAP *, LDAPMessage *, void *);
+	void		*arg;
+	int		 fn_r;	/* fn's error, which ends the search */
+};
+
+/*
+ * The pages of one search, all on ld: a cookie belongs to the
+ * connection that gave it. The LDAP result code of the first page that
+ * fails, or of the last.
+ */
+static int
+sdir_paged_run(LDAP *ld, struct sdir_paged *q, int timeout_ms)
+{
+	struct berval cookie = { 0, NULL };
+	LDAPControl *sctl[2] = { NULL, NULL }, **rctl = NULL, *pr;
+	LDAPMessage *res, *e;
+	struct timeval tv;
+	ber_int_t total;
+	int rc;
+
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	for (;;) {
+		/* Critical: a server without paging refuses, rather than
+		 * answering as much as its size limit lets it. */
+		if ((rc = ldap_create_page_control(ld, SDIR_PAGE_SIZE,
+		    &cookie, 1, &sctl[0])) != LDAP_SUCCESS)
+			break;
+		res = NULL;
+		rc = ldap_search_ext_s(ld, q->base, q->scope, q->filter,
+		    q->attrs, 0, sctl, NULL, &tv, 0, &res);
+		ldap_control_free(sctl[0]);
+		sctl[0] = NULL;
+		if (rc != LDAP_SUCCESS) {
+			ldap_msgfree(res);
+			break;
+		}
+		for (e = ldap_first_entry(ld, res); e != NULL &&
+		    q->fn_r == 0; e = ldap_next_entry(ld, e))
+			q->fn_r = q->fn(ld, e, q->arg);
+		ber_memfree(cookie.bv_val);
+		cookie.bv_val = NULL;
+		cookie.bv_len = 0;
+		/* Frees the page. */
+		if ((rc = ldap_parse_result(ld, res, NULL, NULL, NULL, NULL,
+		    &rctl, 1)) != LDAP_SUCCESS)
+			break;
+		pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctl, NULL);
+		if (pr != NULL && ldap_parse_pageresponse_control(ld, pr,
+		    &total, &cookie) != LDAP_SUCCESS)
+			rc = LDAP_DECODING_ERROR;
+		ldap_controls_free(rctl);
+		rctl = NULL;
+		/* No control in the answer: a server that sent it all. */
+		if (rc != LDAP_SUCCESS || cookie.bv_len == 0)
+			break;
+		if (q->fn_r != 0) {
+			/* A page of size 0 ends the search on the server. */
+			if (ldap_create_page_control(ld, 0, &cookie, 0,
+			    &sctl[0]) == LDAP_SUCCESS) {
+				res = NULL;
+				(void)ldap_search_ext_s(ld, q->base, q->scope,
+				    q->filter, q->attrs, 0, sctl, NULL, &tv, 0,
+				    &res);
+				ldap_msgfree(res);
+				ldap_control_free(sctl[0]);
+			}
+			break;
+		}
+	}
+	ber_memfree(cookie.bv_val);
+	return rc;
+}
+
+int
+mfad_sdir_search_paged(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int (*fn)(LDAP *, LDAPMessage *, void *), void *arg, int *ldrc)
+{
+	struct sdir_paged q = { base, scope, filter, attrs, fn, arg, 0 };
+	LDAP *ld;
+	int tries, r, rc = LDAP_SERVER_DOWN;
+
+	*ldrc = LDAP_OTHER;
+	for (tries = 0; tries < 2; tries++) {
+		if ((r = mfad_dir_handle(d, &ld)) != 0) {
+			mfad_log_limited(&sd->down_limit, LOG_ERR,
+			    "directory: paged read of %s: %s; failing closed",
+			    base, r == MSS_ERR_CONFIG ? "no provider accepts "
+			    "the bind (password file or DN)" :
+			    "no provider answers");
+			return MSS_ERR_UNAVAIL;
+		}
+		/* What fn was given is of the search that failed. */
+		if (tries > 0 && (q.fn_r = fn(NULL, NULL, arg)) != 0)
+			return q.fn_r;
+		rc = sdir_paged_run(ld, &q, d->p.op_timeout_ms);
+		if (q.fn_r != 0)
+			return q.fn_r;
+		if (mfad_dir_lost(d, rc))
+			continue;
+		if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION)
+			mfad_log_limited(&sd->down_limit, LOG_ERR,
+			    "directory: %s refuses paged results (RFC 2696) "
+			    "for the search under %s", d->p.uris[d->cur],
+			    base);
+		else if (rc == LDAP_SIZELIMIT_EXCEEDED)
+			mfad_log_limited(&sd->down_limit, LOG_ERR,
+			    "directory: paged read of %s: size limit "
+			    "exceeded; the hosts' bind DNs need slapd's "
+			    "size.prtotal=unlimited (conf/ldap/README, "
+			    "\"Size limit\")", base);
+		*ldrc = rc;
+		return 0;
+	}
+	mfad_log_limited(&sd->down_limit, LOG_ERR, "directory: paged read "
+	    "of %s: connection lost twice (%s); failing closed", base,
+	    ldap_err2string(rc));
+	return MSS_ERR_UNAVAIL;
 }
 
 int

@@ -1,11 +1,12 @@
 /*
  * The directory backend of mfad's store (fleet mode, doc/STORE.md): the
- * long-lived state of accounts, and remembered devices with [device]
- * scope = fleet, in an OpenLDAP directory (conf/ldap/README), reached
- * through a few connections of mfad_dir shared by mfad's threads. The
- * LMDB backend's public functions (mfad_store.h) call these when the
- * store has a directory; the rest (logins, codes, outbox, audit,
- * throttles, devices with scope = host) stays in the local LMDB.
+ * long-lived state of accounts, the empty-password path's throttle
+ * records, and remembered devices with [device] scope = fleet, in an
+ * OpenLDAP directory (conf/ldap/README), reached through a few
+ * connections of mfad_dir shared by mfad's threads. The LMDB backend's
+ * public functions (mfad_store.h) call these when the store has a
+ * directory; the rest (logins, codes, outbox, audit, devices with scope
+ * = host) stays in the local LMDB.
  *
  * A directory write is not part of the caller's LMDB transaction: it is
  * done, and durable on the provider, when the function returns, which
@@ -78,6 +79,8 @@ int mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
     uint64_t now, uint64_t locked_until, struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a) MSS_WUR;
+int mfad_sdir_acct_login_clear(struct mfad_sdir *sd, const char *user,
+    uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
     uint64_t now, struct mfad_acct *a) MSS_WUR;
 int mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
@@ -100,6 +103,32 @@ int mfad_sdir_device_list_after(struct mfad_sdir *sd, const char *user,
     int (*fn)(const uint8_t *, const struct mfad_device *, void *),
     void *arg) MSS_WUR;
 int mfad_sdir_device_revoke_all(struct mfad_sdir *sd, const char *user,
+    unsigned *n) MSS_WUR;
+/* Deletes at most budget devices (of any account) whose mfadExpires is
+ * now or earlier; *n counts those this call deleted, *more is 1 when
+ * more were left for the next call. */
+int mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now,
+    unsigned budget, unsigned *n, int *more) MSS_WUR;
+
+/* The URI of the provider that answered the last operation ("" before
+ * any did) into last, and every URI in the order they are tried,
+ * separated by spaces, into all. */
+void mfad_sdir_uris(struct mfad_sdir *sd, char *last, size_t lastlen,
+    char *all, size_t alllen);
+
+/*
+ * The empty-password path's throttle records (mfad_throttle_* of
+ * mfad_store.h): entries mfadThrottleId=HEX,ou=mfad-throttle,<base>, a
+ * send one added value. There is no put: a record changes by its sends
+ * only. sweep deletes the records with no send in the window and the
+ * old values of the others; *n gets how many records went.
+ */
+int mfad_sdir_throttle_get(struct mfad_sdir *sd,
+    const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t) MSS_WUR;
+int mfad_sdir_throttle_send_add(struct mfad_sdir *sd,
+    const uint8_t key[MFAD_KEY_LEN], uint64_t now,
+    struct mfad_throttle_rec *t) MSS_WUR;
+int mfad_sdir_throttle_sweep(struct mfad_sdir *sd, uint64_t now,
     unsigned *n) MSS_WUR;
 
 #endif /* MFAD_STORE_DIR_H */

@@ -54,6 +54,7 @@ mfad_sdir_raw_free(struct mfad_sdir_raw *raw)
 	mfad_sdir_strv_free(raw->fail, raw->nfail);
 	mfad_sdir_strv_free(raw->send, raw->nsend);
 	free(raw->send_s);
+	free(raw->lock);
 	memset(raw, 0, sizeof(*raw));
 }
 
@@ -75,9 +76,8 @@ sdir_is(const struct berval *bv, const char *s)
 	    strncasecmp(bv->bv_val, s, bv->bv_len) == 0;
 }
 
-/* TIME_US:HOST:NONCE, strictly: digits, a host without ':', 8 hex. */
-static int MSS_WUR
-sdir_event_parse(const struct berval *bv, uint64_t *us)
+int
+mfad_sdir_event_parse(const struct berval *bv, uint64_t *us)
 {
 	const char *s = bv->bv_val, *c1, *c2;
 	struct berval t;
@@ -117,6 +117,38 @@ sdir_bad(const char *dn, const char *attr)
 
 /* The event values of attr: copies into *out, times into *us (seconds;
  * us may be NULL). */
+/*
+ * The lock times: each host that locks adds its own value, and an end
+ * deletes the values it read, so that two hosts locking at once on two
+ * providers never replace each other's value (a replace against a
+ * write of the same attribute on the other provider can leave the
+ * providers different for good). The latest one holds.
+ */
+static int MSS_WUR
+sdir_locks(LDAP *ld, LDAPMessage *e, const char *dn,
+    struct mfad_sdir_raw *raw, struct mfad_acct *a)
+{
+	struct berval **v;
+	size_t n, i;
+	int r = 0;
+
+	a->locked_until = 0;
+	v = mfad_sdir_vals(ld, e, "mfadLockedUntil", &n);
+	if (n > 0 && (raw->lock = calloc(n, sizeof(*raw->lock))) == NULL)
+		r = MSS_ERR_NOMEM;
+	for (i = 0; r == 0 && i < n; i++) {
+		if (mfad_sdir_u64(v[i], &raw->lock[i]) != 0) {
+			r = sdir_bad(dn, "mfadLockedUntil");
+			break;
+		}
+		raw->nlock = i + 1;
+		if (raw->lock[i] > a->locked_until)
+			a->locked_until = raw->lock[i];
+	}
+	mfad_sdir_vals_free(v);
+	return r;
+}
+
 static int MSS_WUR
 sdir_events(LDAP *ld, LDAPMessage *e, const char *dn, const char *attr,
     char ***out, uint64_t **times, size_t *nout)
@@ -139,7 +171,7 @@ sdir_events(LDAP *ld, LDAPMessage *e, const char *dn, const char *attr,
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		if (sdir_event_parse(v[i], &us) != 0) {
+		if (mfad_sdir_event_parse(v[i], &us) != 0) {
 			r = sdir_bad(dn, attr);
 			goto done;
 		}
@@ -362,8 +394,6 @@ mfad_sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
 		return sdir_bad(dn, "mfadEnrolled");
 	if (mfad_sdir_time(ld, e, "mfadLastLogin", &a->last_login) != 0)
 		return sdir_bad(dn, "mfadLastLogin");
-	if (mfad_sdir_time(ld, e, "mfadLockedUntil", &a->locked_until) != 0)
-		return sdir_bad(dn, "mfadLockedUntil");
 	if (mfad_sdir_time(ld, e, "mfadThrottleNoticed",
 	    &a->throttle_noticed) != 0)
 		return sdir_bad(dn, "mfadThrottleNoticed");
@@ -376,7 +406,8 @@ mfad_sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
 	    &raw->nfail)) != 0 ||
 	    (r = sdir_events(ld, e, dn, "mfadSend", &raw->send,
 	    &raw->send_s, &raw->nsend)) != 0 ||
-	    (r = sdir_sends(raw, now, a)) != 0)
+	    (r = sdir_sends(raw, now, a)) != 0 ||
+	    (r = sdir_locks(ld, e, dn, raw, a)) != 0)
 		return r;
 	a->failures = raw->nfail > UINT32_MAX ? UINT32_MAX :
 	    (uint32_t)raw->nfail;
@@ -857,58 +888,66 @@ mfad_sdir_acct_del(struct mfad_sdir *sd, const struct mfad_acct *a)
 	return r;
 }
 
-/* The names of every account (from their DNs), sorted. */
+/* The names of the accounts, as the search gives them. */
+struct sdir_names {
+	char	**v;
+	size_t	  n, cap;
+};
+
+static int
+sdir_names_add(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	struct sdir_names *nm = arg;
+	char uid[MFAD_USER_MAX + 1], *edn, **nv;
+	int r;
+
+	if (e == NULL) {
+		mfad_sdir_strv_free(nm->v, nm->n);
+		memset(nm, 0, sizeof(*nm));
+		return 0;
+	}
+	if ((edn = ldap_get_dn(ld, e)) == NULL)
+		return MSS_ERR_NOMEM;
+	r = mfad_sdir_rdn_value(edn, "uid", uid, sizeof(uid));
+	if (r != 0)
+		mfad_log(LOG_ERR, "directory: %s: not named by uid", edn);
+	ldap_memfree(edn);
+	if (r != 0)
+		return r;
+	if (nm->n == nm->cap) {
+		nm->cap = nm->cap ? nm->cap * 2 : 64;
+		if ((nv = reallocarray(nm->v, nm->cap, sizeof(*nv))) == NULL)
+			return MSS_ERR_NOMEM;
+		nm->v = nv;
+	}
+	if ((nm->v[nm->n] = strdup(uid)) == NULL)
+		return MSS_ERR_NOMEM;
+	nm->n++;
+	return 0;
+}
+
+/* The names of every account (from their DNs), in pages: there may be
+ * more than one search may return. */
 static int MSS_WUR
 sdir_acct_names(struct mfad_sdir *sd, struct mfad_dir *d, char ***out,
     size_t *nout)
 {
-	char *attrs[] = { LDAP_NO_ATTRS, NULL }, *edn, **v = NULL, **nv;
-	char uid[MFAD_USER_MAX + 1];
-	LDAPMessage *res = NULL, *e;
-	size_t n = 0, cap = 0;
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct sdir_names nm = { NULL, 0, 0 };
 	int r, ldrc;
 
 	*out = NULL;
 	*nout = 0;
-	if ((r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
-	    "(objectClass=mfadAccount)", attrs, &res, &ldrc)) != 0)
-		return r;
-	if (ldrc != LDAP_SUCCESS)
-		return mfad_sdir_refused(sd, "account search", sd->base, ldrc);
-	for (e = ldap_first_entry(d->ld, res); e != NULL;
-	    e = ldap_next_entry(d->ld, e)) {
-		if ((edn = ldap_get_dn(d->ld, e)) == NULL) {
-			r = MSS_ERR_NOMEM;
-			break;
-		}
-		r = mfad_sdir_rdn_value(edn, "uid", uid, sizeof(uid));
-		if (r != 0)
-			mfad_log(LOG_ERR, "directory: %s: not named by uid",
-			    edn);
-		ldap_memfree(edn);
-		if (r != 0)
-			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
-				r = MSS_ERR_NOMEM;
-				break;
-			}
-			v = nv;
-		}
-		if ((v[n] = strdup(uid)) == NULL) {
-			r = MSS_ERR_NOMEM;
-			break;
-		}
-		n++;
-	}
-	ldap_msgfree(res);
+	r = mfad_sdir_search_paged(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
+	    "(objectClass=mfadAccount)", attrs, sdir_names_add, &nm, &ldrc);
+	if (r == 0 && ldrc != LDAP_SUCCESS)
+		r = mfad_sdir_refused(sd, "account search", sd->base, ldrc);
 	if (r != 0) {
-		mfad_sdir_strv_free(v, n);
+		mfad_sdir_strv_free(nm.v, nm.n);
 		return r;
 	}
-	*out = v;
-	*nout = n;
+	*out = nm.v;
+	*nout = nm.n;
 	return 0;
 }
 
@@ -919,8 +958,8 @@ sdir_str_cmp(const void *a, const void *b)
 }
 
 /*
- * One search for the names, sorted here (uid has no ordering rule to
- * ask the server for), then a read of each account of the page: the
+ * One paged search for the names, sorted here (uid has no ordering rule
+ * to ask the server for), then a read of each account of the page: the
  * page costs max reads, the names of all accounts one search.
  */
 int
@@ -978,19 +1017,32 @@ mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
 	return r;
 }
 
+static int
+sdir_count_one(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	uint64_t *n = arg;
+
+	(void)ld;
+	*n = e != NULL ? *n + 1 : 0;
+	return 0;
+}
+
+/* Counted as the pages come: no name kept. */
 int
 mfad_sdir_acct_count(struct mfad_sdir *sd, uint64_t *n)
 {
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
 	struct mfad_dir *d;
-	char **names = NULL;
-	size_t cnt = 0;
-	int r;
+	uint64_t cnt = 0;
+	int r, ldrc;
 
 	*n = 0;
 	d = mfad_sdir_take(sd);
-	r = sdir_acct_names(sd, d, &names, &cnt);
+	r = mfad_sdir_search_paged(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
+	    "(objectClass=mfadAccount)", attrs, sdir_count_one, &cnt, &ldrc);
 	mfad_sdir_give(sd, d);
-	mfad_sdir_strv_free(names, cnt);
+	if (r == 0 && ldrc != LDAP_SUCCESS)
+		r = mfad_sdir_refused(sd, "account count", sd->base, ldrc);
 	if (r == 0)
 		*n = cnt;
 	return r;

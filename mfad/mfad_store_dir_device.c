@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,50 +282,44 @@ mfad_sdir_device_list_after(struct mfad_sdir *sd, const char *user,
 	return r;
 }
 
-/* The children of dn, deleted one by one; *n counts those this call
- * deleted (one deleted meanwhile elsewhere is not counted). */
-int
-mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
-    const char *dn, unsigned *n)
+/* The names of res's entries, copied: the deletes reuse the
+ * connection. On failure *dns holds the *cnt copied so far. */
+static int MSS_WUR
+sdir_dns(struct mfad_dir *d, LDAPMessage *res, char ***dns, size_t *cnt)
 {
-	char *attrs[] = { LDAP_NO_ATTRS, NULL }, *cdn, **dns = NULL, **nv;
-	LDAPMessage *res = NULL, *e;
-	size_t cnt = 0, cap = 0, i;
-	int r, ldrc;
+	char *cdn, **nv;
+	LDAPMessage *e;
+	size_t cap = 0;
 
-	*n = 0;
-	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_ONELEVEL,
-	    "(objectClass=mfadDevice)", attrs, &res, &ldrc)) != 0)
-		return r;
-	if (ldrc == LDAP_NO_SUCH_OBJECT)
-		return 0;
-	if (ldrc != LDAP_SUCCESS)
-		return mfad_sdir_refused(sd, "device search", dn, ldrc);
-	/* The names first: the deletes reuse the connection. */
-	for (e = ldap_first_entry(d->ld, res); e != NULL;
-	    e = ldap_next_entry(d->ld, e)) {
-		if (cnt == cap) {
+	for (e = res != NULL ? ldap_first_entry(d->ld, res) : NULL;
+	    e != NULL; e = ldap_next_entry(d->ld, e)) {
+		if (*cnt == cap) {
 			cap = cap ? cap * 2 : 16;
-			if ((nv = reallocarray(dns, cap, sizeof(*dns))) ==
-			    NULL) {
-				r = MSS_ERR_NOMEM;
-				break;
-			}
-			dns = nv;
+			if ((nv = reallocarray(*dns, cap, sizeof(**dns))) ==
+			    NULL)
+				return MSS_ERR_NOMEM;
+			*dns = nv;
 		}
-		if ((cdn = ldap_get_dn(d->ld, e)) == NULL) {
-			r = MSS_ERR_NOMEM;
-			break;
-		}
-		dns[cnt] = strdup(cdn);
+		if ((cdn = ldap_get_dn(d->ld, e)) == NULL)
+			return MSS_ERR_NOMEM;
+		(*dns)[*cnt] = strdup(cdn);
 		ldap_memfree(cdn);
-		if (dns[cnt] == NULL) {
-			r = MSS_ERR_NOMEM;
-			break;
-		}
-		cnt++;
+		if ((*dns)[*cnt] == NULL)
+			return MSS_ERR_NOMEM;
+		(*cnt)++;
 	}
-	ldap_msgfree(res);
+	return 0;
+}
+
+/* Deletes the entries named; one gone already (deleted meanwhile
+ * elsewhere) is not counted in *n. Frees dns. */
+static int MSS_WUR
+sdir_dns_del(struct mfad_sdir *sd, struct mfad_dir *d, char **dns,
+    size_t cnt, int r, unsigned *n)
+{
+	size_t i;
+	int ldrc;
+
 	for (i = 0; r == 0 && i < cnt; i++) {
 		if ((r = mfad_sdir_delete(sd, d, dns[i], &ldrc)) != 0)
 			break;
@@ -337,6 +332,69 @@ mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
 	for (i = 0; i < cnt; i++)
 		free(dns[i]);
 	free(dns);
+	return r;
+}
+
+/* The children of dn, deleted one by one; *n counts those this call
+ * deleted (one deleted meanwhile elsewhere is not counted). */
+int
+mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *dn, unsigned *n)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL }, **dns = NULL;
+	LDAPMessage *res = NULL;
+	size_t cnt = 0;
+	int r, ldrc;
+
+	*n = 0;
+	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_ONELEVEL,
+	    "(objectClass=mfadDevice)", attrs, &res, &ldrc)) != 0)
+		return r;
+	if (ldrc == LDAP_NO_SUCH_OBJECT)
+		return 0;
+	if (ldrc != LDAP_SUCCESS)
+		return mfad_sdir_refused(sd, "device search", dn, ldrc);
+	r = sdir_dns(d, res, &dns, &cnt);
+	ldap_msgfree(res);
+	return sdir_dns_del(sd, d, dns, cnt, r, n);
+}
+
+/*
+ * One step of the directory's sweep: one search for at most budget
+ * devices past their expiry (mfadExpires, ordered and indexed,
+ * conf/ldap/README), deleted one by one. Every host sweeps: one that
+ * finds an entry gone swept after another, which is fine. More than
+ * the budget (LDAP_SIZELIMIT_EXCEEDED) waits for the next step.
+ */
+int
+mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now, unsigned budget,
+    unsigned *n, int *more)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL }, **dns = NULL, filter[96];
+	LDAPMessage *res = NULL;
+	struct mfad_dir *d;
+	size_t cnt = 0;
+	int r, ldrc;
+
+	*n = 0;
+	*more = 0;
+	if (budget == 0 || budget > INT_MAX)
+		return MSS_ERR_INVAL;
+	snprintf(filter, sizeof(filter),
+	    "(&(objectClass=mfadDevice)(mfadExpires<=%llu))",
+	    (unsigned long long)now);
+	d = mfad_sdir_take(sd);
+	r = mfad_sdir_search_limit(sd, d, sd->base, LDAP_SCOPE_SUBTREE,
+	    filter, attrs, (int)budget, &res, &ldrc);
+	if (r == 0 && ldrc == LDAP_SIZELIMIT_EXCEEDED)
+		*more = 1;
+	else if (r == 0 && ldrc != LDAP_SUCCESS)
+		r = mfad_sdir_refused(sd, "device sweep", sd->base, ldrc);
+	if (r == 0)
+		r = sdir_dns(d, res, &dns, &cnt);
+	ldap_msgfree(res);
+	r = sdir_dns_del(sd, d, dns, cnt, r, n);
+	mfad_sdir_give(sd, d);
 	return r;
 }
 

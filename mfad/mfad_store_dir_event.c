@@ -20,9 +20,8 @@
 
 #define SDIR_TRIES	4	/* rereads when a value moved meanwhile */
 
-/* A new event value for this host at now (seconds). */
-static void
-sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf, size_t len)
+void
+mfad_sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf, size_t len)
 {
 	uint32_t nonce;
 	uint64_t us = now * 1000000 + mfad_clock_real_us() % 1000000;
@@ -49,13 +48,14 @@ mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
 	struct mfad_dir *d;
 	struct mfad_sdir_raw raw;
 	uint64_t stored, eff;
+	size_t i;
 	int r, ldrc = LDAP_OTHER, tries;
 
 	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
 		return r;
 	if ((cur = malloc(sizeof(*cur))) == NULL)
 		return MSS_ERR_NOMEM;
-	sdir_event_new(sd, now, val, sizeof(val));
+	mfad_sdir_event_new(sd, now, val, sizeof(val));
 	mfad_sdir_mods_init(&ms);
 	d = mfad_sdir_take(sd);
 	for (tries = 0; tries < SDIR_TRIES; tries++) {
@@ -69,26 +69,33 @@ mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,
 			mfad_sdir_raw_free(&raw);
 			break;
 		}
-		mfad_sdir_raw_free(&raw);
 		/* A lock that ran out by now ends first. */
 		eff = stored != 0 && stored <= now ? 0 : stored;
 		mfad_sdir_mods_free(&ms);
-		if ((r = mfad_sdir_mod1(&ms, LDAP_MOD_ADD, "mfadFailure",
-		    val)) != 0)
-			goto out;
-		if (locked_until > eff)
-			r = mfad_sdir_mod_time(&ms, LDAP_MOD_REPLACE,
+		r = mfad_sdir_mod1(&ms, LDAP_MOD_ADD, "mfadFailure", val);
+		/* A later lock: this host's value added beside the others
+		 * (the latest holds); the values that ran out deleted by
+		 * value. Deleting another host's value that still holds,
+		 * while that host writes, can leave the providers
+		 * different. */
+		if (r == 0 && locked_until > eff)
+			r = mfad_sdir_mod_time(&ms, LDAP_MOD_ADD,
 			    "mfadLockedUntil", locked_until);
-		else if (stored != 0 && eff == 0)
-			/* By value: a later lock set meanwhile stays. */
-			r = mfad_sdir_mod_time(&ms, LDAP_MOD_DELETE,
-			    "mfadLockedUntil", stored);
+		for (i = 0; r == 0 && i < raw.nlock; i++)
+			if (raw.lock[i] <= now)
+				r = mfad_sdir_mod_time(&ms, LDAP_MOD_DELETE,
+				    "mfadLockedUntil", raw.lock[i]);
+		mfad_sdir_raw_free(&raw);
 		if (r != 0 || (r = mfad_sdir_modify(sd, d, dn, ms.p,
 		    &ldrc)) != 0)
 			goto out;
-		if (ldrc == LDAP_SUCCESS || ldrc == LDAP_TYPE_OR_VALUE_EXISTS)
+		if (ldrc == LDAP_SUCCESS)
 			break;
-		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE) {
+		/* A value moved meanwhile, or the same lock time came from
+		 * elsewhere, or this failure is in (a lost answer): read
+		 * again. */
+		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE &&
+		    ldrc != LDAP_TYPE_OR_VALUE_EXISTS) {
 			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
 			    mfad_sdir_refused(sd, "failure count", dn, ldrc);
 			goto out;
@@ -119,22 +126,19 @@ sdir_strv_common(char **v, size_t nv, char **w, size_t nw, const char **out)
 }
 
 /*
- * Deletes, by value, those of the values first (read before) that are
- * still stored in attr, with extra (replaces) in the same modify; a
- * value deleted meanwhile elsewhere is left out on the next try.
- * first == NULL: every stored value matching keep() == 0.
+ * Deletes, by value, those of the sends first (read before) that are
+ * still stored; a value deleted meanwhile elsewhere is left out on the
+ * next try.
  */
 static int MSS_WUR
-sdir_values_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
-    const char *user, uint64_t now, const char *attr, char **first,
-    size_t nfirst, const char *const *extra, size_t nextra)
+sdir_sends_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
+    const char *user, uint64_t now, char **first, size_t nfirst)
 {
 	struct mfad_sdir_mods ms;
 	struct mfad_acct *cur;
 	struct mfad_sdir_raw raw;
 	const char **vals = NULL;
-	char **w;
-	size_t n, nw, i;
+	size_t n, i;
 	int r = 0, ldrc = LDAP_OTHER, tries;
 
 	if ((cur = malloc(sizeof(*cur))) == NULL)
@@ -151,26 +155,18 @@ sdir_values_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 			    &raw)) != 0)
 				break;
 			mfad_acct_wipe(cur);
-			w = strcmp(attr, "mfadFailure") == 0 ? raw.fail :
-			    raw.send;
-			nw = strcmp(attr, "mfadFailure") == 0 ? raw.nfail :
-			    raw.nsend;
-			n = sdir_strv_common(first, nfirst, w, nw, vals);
-			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE, attr,
-			    vals, n) : 0;
+			n = sdir_strv_common(first, nfirst, raw.send,
+			    raw.nsend, vals);
+			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE,
+			    "mfadSend", vals, n) : 0;
 			mfad_sdir_raw_free(&raw);
 		} else {
 			for (i = 0; i < nfirst; i++)
 				vals[n++] = first[i];
-			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE, attr,
-			    vals, n) : 0;
+			r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE,
+			    "mfadSend", vals, n) : 0;
 		}
-		for (i = 0; r == 0 && i < nextra; i++)
-			r = mfad_sdir_mod1(&ms, LDAP_MOD_REPLACE, extra[i],
-			    NULL);
-		if (r != 0)
-			break;
-		if (ms.n == 0)
+		if (r != 0 || ms.n == 0)
 			break;
 		if ((r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
 			break;
@@ -179,12 +175,12 @@ sdir_values_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 			break;
 		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE) {
 			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
-			    mfad_sdir_refused(sd, attr, dn, ldrc);
+			    mfad_sdir_refused(sd, "send count", dn, ldrc);
 			break;
 		}
 	}
 	if (r == 0 && tries == SDIR_TRIES)
-		r = mfad_sdir_refused(sd, attr, dn, ldrc);
+		r = mfad_sdir_refused(sd, "send count", dn, ldrc);
 	mfad_sdir_mods_free(&ms);
 	free(vals);
 	free(cur);
@@ -192,13 +188,12 @@ sdir_values_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 }
 
 /*
- * Deletes, by value, the values of attr (failures or sends) the entry
- * has now, and the single-valued attributes also[]: a value added
- * meanwhile on the other provider stays. a gets the counters as stored.
+ * Deletes, by value, the sends the entry has now: one added meanwhile
+ * on the other provider stays. a gets the counters as stored.
  */
 static int MSS_WUR
-sdir_values_clear(struct mfad_sdir *sd, const char *user, int sends,
-    const char *const *also, size_t nalso, struct mfad_acct *a)
+sdir_sends_clear(struct mfad_sdir *sd, const char *user,
+    struct mfad_acct *a)
 {
 	char dn[MFAD_SDIR_DN_MAX];
 	struct mfad_acct *cur;
@@ -214,11 +209,8 @@ sdir_values_clear(struct mfad_sdir *sd, const char *user, int sends,
 	d = mfad_sdir_take(sd);
 	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
 		mfad_acct_wipe(cur);
-		r = sends ?
-		    sdir_values_del(sd, d, dn, user, now, "mfadSend",
-		    raw.send, raw.nsend, also, nalso) :
-		    sdir_values_del(sd, d, dn, user, now, "mfadFailure",
-		    raw.fail, raw.nfail, also, nalso);
+		r = sdir_sends_del(sd, d, dn, user, now, raw.send,
+		    raw.nsend);
 		mfad_sdir_raw_free(&raw);
 		if (r == 0)
 			r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
@@ -228,14 +220,111 @@ sdir_values_clear(struct mfad_sdir *sd, const char *user, int sends,
 	return r;
 }
 
+
+/*
+ * Ends the failure streak: the failures stored now, the lock and its
+ * notice deleted by value, so that a lock or a failure that arrives
+ * between this read and the modify stays (a modify that meets one,
+ * LDAP_NO_SUCH_ATTRIBUTE, reads again). Never a replace: a replace on
+ * one provider and a write of the same attribute at once on the other
+ * can leave the two providers different for good (doc/STORE.md).
+ * keep_lock: after a login that succeeded, a lock that holds now was
+ * written after the login's decision, which found none (another
+ * host's, on its way here through replication): it stays, with its
+ * notice.
+ */
+static int MSS_WUR
+sdir_streak_end(struct mfad_sdir *sd, const char *user, uint64_t now,
+    int keep_lock, struct mfad_acct *a)
+{
+	char dn[MFAD_SDIR_DN_MAX], **first = NULL;
+	const char **vals = NULL;
+	struct mfad_sdir_mods ms;
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	uint64_t lock, notice;
+	size_t nfirst = 0, n, i;
+	int r, ldrc = LDAP_OTHER, tries;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	mfad_sdir_mods_init(&ms);
+	d = mfad_sdir_take(sd);
+	for (tries = 0; tries < SDIR_TRIES; tries++) {
+		if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur,
+		    &raw)) != 0)
+			goto out;
+		lock = cur->locked_until;
+		notice = cur->lock_noticed;
+		mfad_acct_wipe(cur);
+		mfad_sdir_mods_free(&ms);
+		if (tries == 0) {
+			/* The streak as read first; later ones stay. */
+			first = raw.fail;
+			nfirst = raw.nfail;
+			raw.fail = NULL;
+			raw.nfail = 0;
+			if (nfirst > 0 && (vals = calloc(nfirst,
+			    sizeof(*vals))) == NULL) {
+				mfad_sdir_raw_free(&raw);
+				r = MSS_ERR_NOMEM;
+				goto out;
+			}
+			for (n = 0; n < nfirst; n++)
+				vals[n] = first[n];
+		} else
+			n = sdir_strv_common(first, nfirst, raw.fail,
+			    raw.nfail, vals);
+		r = n > 0 ? mfad_sdir_mod(&ms, LDAP_MOD_DELETE, "mfadFailure",
+		    vals, n) : 0;
+		for (i = 0; r == 0 && i < raw.nlock; i++)
+			if (!keep_lock || raw.lock[i] <= now)
+				r = mfad_sdir_mod_time(&ms, LDAP_MOD_DELETE,
+				    "mfadLockedUntil", raw.lock[i]);
+		mfad_sdir_raw_free(&raw);
+		if (r == 0 && notice != 0 && (!keep_lock || lock <= now))
+			r = mfad_sdir_mod_time(&ms, LDAP_MOD_DELETE,
+			    "mfadLockNoticed", notice);
+		if (r != 0 || ms.n == 0)
+			break;
+		if ((r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
+			goto out;
+		if (ldrc == LDAP_SUCCESS)
+			break;
+		if (ldrc != LDAP_NO_SUCH_ATTRIBUTE) {
+			r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
+			    mfad_sdir_refused(sd, "failure count", dn, ldrc);
+			goto out;
+		}
+	}
+	if (r == 0 && tries == SDIR_TRIES)
+		r = mfad_sdir_refused(sd, "failure count", dn, ldrc);
+	if (r == 0)
+		r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
+ out:
+	mfad_sdir_give(sd, d);
+	mfad_sdir_mods_free(&ms);
+	mfad_sdir_strv_free(first, nfirst);
+	free(vals);
+	free(cur);
+	return r;
+}
+
 int
 mfad_sdir_acct_failures_clear(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a)
 {
-	static const char *const lock[] = { "mfadLockedUntil",
-	    "mfadLockNoticed" };
+	return sdir_streak_end(sd, user, mfad_clock_real_s(), 0, a);
+}
 
-	return sdir_values_clear(sd, user, 0, lock, 2, a);
+int
+mfad_sdir_acct_login_clear(struct mfad_sdir *sd, const char *user,
+    uint64_t now, struct mfad_acct *a)
+{
+	return sdir_streak_end(sd, user, now, 1, a);
 }
 
 int
@@ -254,7 +343,7 @@ mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
 		return r;
 	if ((cur = malloc(sizeof(*cur))) == NULL)
 		return MSS_ERR_NOMEM;
-	sdir_event_new(sd, now, val, sizeof(val));
+	mfad_sdir_event_new(sd, now, val, sizeof(val));
 	mfad_sdir_mods_init(&ms);
 	d = mfad_sdir_take(sd);
 	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) != 0)
@@ -276,8 +365,8 @@ mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
 	for (i = 0; i < raw.nsend; i++)
 		if (raw.send_s[i] + MFAD_SENDS_WINDOW <= now)
 			old[nold++] = raw.send[i];
-	if (nold > 0 && (r = sdir_values_del(sd, d, dn, user, now,
-	    "mfadSend", old, nold, NULL, 0)) != 0)
+	if (nold > 0 && (r = sdir_sends_del(sd, d, dn, user, now, old,
+	    nold)) != 0)
 		goto out;
 	r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
  out:
@@ -295,7 +384,7 @@ int
 mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a)
 {
-	return sdir_values_clear(sd, user, 1, NULL, 0, a);
+	return sdir_sends_clear(sd, user, a);
 }
 
 int

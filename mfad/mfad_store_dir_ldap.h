@@ -36,6 +36,9 @@ struct mfad_sdir {
 	char			 host[MFAD_SDIR_HOST_MAX + 1];
 	struct mfad_log_limit	 down_limit;	/* "unavailable" lines */
 	struct mfad_log_limit	 conn_limit;	/* mfad_dir's failures */
+	size_t			 answered;	/* 1 + the index of the URI
+						   that last answered; 0:
+						   none yet (under lock) */
 };
 
 struct mfad_dir *mfad_sdir_take(struct mfad_sdir *sd);
@@ -52,12 +55,30 @@ void mfad_sdir_give(struct mfad_sdir *sd, struct mfad_dir *d);
 int mfad_sdir_search(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *base, int scope, const char *filter, char **attrs,
     LDAPMessage **res, int *ldrc) MSS_WUR;
+/* At most limit entries (limit > 0): LDAP_SIZELIMIT_EXCEEDED is one of
+ * the answers that leave *res with what came. */
+int mfad_sdir_search_limit(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int limit, LDAPMessage **res, int *ldrc) MSS_WUR;
 int mfad_sdir_modify(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, LDAPMod **mods, int *ldrc) MSS_WUR;
 int mfad_sdir_add(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, LDAPMod **mods, int *ldrc) MSS_WUR;
 int mfad_sdir_delete(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, int *ldrc) MSS_WUR;
+
+/*
+ * A search of many entries in pages (RFC 2696) on d, each page freed
+ * once fn saw its entries (fn(ld, e, arg), e valid until fn returns);
+ * the answers as mfad_sdir_search's. A connection lost between pages
+ * starts the search again once on a new one, after fn(NULL, NULL, arg):
+ * drop what the failed search gave. fn's error ends the search and is
+ * returned.
+ */
+int mfad_sdir_search_paged(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *base, int scope, const char *filter, char **attrs,
+    int (*fn)(LDAP *, LDAPMessage *, void *), void *arg, int *ldrc)
+    MSS_WUR;
 /* A refusal the caller did not expect: logged with dn, mapped by
  * mfad_dir_err (MSS_ERR_STORE when it maps to nothing closer). */
 int mfad_sdir_refused(struct mfad_sdir *sd, const char *what,
@@ -126,6 +147,12 @@ int mfad_sdir_unhex(const char *in, size_t len, uint8_t *out, size_t n)
  * mfad_acct, the event values as stored (deleted by value).
  */
 #define MFAD_SDIR_EVENT_MAX	320	/* bytes of a TIME_US:HOST:NONCE */
+/* A new event value of this host at now (seconds), nonce included
+ * (mfad_store_dir_event.c); and an event value read, strictly: digits,
+ * a host without ':', 8 hex; *us its time (mfad_store_dir_acct.c). */
+void mfad_sdir_event_new(struct mfad_sdir *sd, uint64_t now, char *buf,
+    size_t len);
+int mfad_sdir_event_parse(const struct berval *bv, uint64_t *us) MSS_WUR;
 struct mfad_sdir_raw {
 	int		 exists;	/* the person entry is there */
 	int		 has_class;	/* and has mfadAccount */
@@ -138,6 +165,9 @@ struct mfad_sdir_raw {
 	char		**send;		/* mfadSend values */
 	uint64_t	*send_s;	/* and their times (seconds) */
 	size_t		 nsend;
+	uint64_t	*lock;		/* mfadLockedUntil values: one a
+					   host, the latest holds */
+	size_t		 nlock;
 };
 
 void mfad_sdir_raw_free(struct mfad_sdir_raw *raw);

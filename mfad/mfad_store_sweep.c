@@ -1,12 +1,14 @@
 /*
  * The store's sweep: logins and devices past their expiry, throttle
  * records an hour after their last send, audit records past their
- * keeping time, deleted a budget of records at a time.
+ * keeping time, deleted a budget of records at a time; in fleet mode
+ * the directory's throttle records after them.
  */
 #include "config.h"
 
 #include <string.h>
 
+#include "mfad_store_dir.h"
 #include "mfad_store_lmdb.h"
 #include "mss_err.h"
 
@@ -39,7 +41,9 @@ mfad_sweep_one(struct mfad_txn *txn, struct mfad_store *st, int phase,
 		r = mfad_login_get(txn, st, key, &l);
 		return r == MSS_ERR_STORE || (r == 0 && l.expires <= now);
 	default:
-		r = mfad_throttle_get(txn, st, key, &t);
+		/* The local records: in fleet mode those of before it. */
+		r = mfad_rec_get(txn, st->throttles, key, MFAD_KEY_LEN,
+		    &mfad_rec_throttle, &t);
 		/* An hour after its last send a record limits nothing. */
 		return !((r != 0 && r != MSS_ERR_STORE) || (r == 0 &&
 		    t.nsends > 0 && t.sends[t.nsends - 1] + 3600 > now));
@@ -174,5 +178,25 @@ mfad_store_sweep_run(struct mfad_store *st, uint64_t now,
 	/* Room was made: a write may work again. */
 	if (*n > 0)
 		mfad_store_full_clear();
+	/* Fleet mode: the throttle records in the directory too (every
+	 * host sweeps them; a record gone already is no error). */
+	if (st->dir != NULL) {
+		if ((r = mfad_sdir_throttle_sweep(st->dir, now, &got)) != 0)
+			return r;
+		*n += got;
+	}
 	return 0;
+}
+
+int
+mfad_store_dir_sweep(struct mfad_store *st, uint64_t now, unsigned budget,
+    unsigned *n, int *more)
+{
+	*n = 0;
+	*more = 0;
+	/* Any scope: devices a host left there under scope fleet expire
+	 * too. */
+	if (st->dir == NULL)
+		return 0;
+	return mfad_sdir_device_sweep(st->dir, now, budget, n, more);
 }

@@ -305,9 +305,10 @@ static int MSS_WUR
 ctl_status(struct ctl *ctl, int argc, char **argv)
 {
 	struct mss_buf *req, *rep = NULL;
-	char *version = NULL, *mailerr = NULL, *dir = NULL, buf[64];
+	char *version = NULL, *mailerr = NULL, *dir = NULL, *where = NULL;
+	char buf[64], *p, *save;
 	uint64_t uptime, accounts, outbox, oldest;
-	int first = 1, ex, unknown;
+	int first = 1, ex, unknown, n;
 
 	if ((req = mss_buf_new(MSS_MSG_MAX)) == NULL) {
 		ctl_warnx(ctl, "%s", mss_strerror(MSS_ERR_NOMEM));
@@ -324,6 +325,8 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
 	    mss_buf_get_str(rep, &mailerr, MSS_STR_MAX) != 0 ||
 	    (mss_buf_avail(rep) > 0 &&
 	    mss_buf_get_str(rep, &dir, MSS_STR_MAX) != 0) ||
+	    (mss_buf_avail(rep) > 0 &&
+	    mss_buf_get_str(rep, &where, MSS_STR_MAX) != 0) ||
 	    mss_buf_end(rep) != 0) {
 		ex = ctl_malformed(ctl);
 		goto out;
@@ -344,6 +347,23 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
 		ctl_json_kstr_null(&first, "last_mail_error", mailerr);
 		if (dir != NULL)
 			ctl_json_kstr(&first, "directory", dir);
+		/* Where: the provider that answered, or those tried (URIs
+		 * hold no space). */
+		if (dir != NULL && where != NULL && !unknown)
+			ctl_json_kstr_null(&first, "directory_uri", where);
+		else if (dir != NULL && where != NULL) {
+			ctl_json_key(&first, "directory_uri");
+			fputs("null", stdout);
+			ctl_json_key(&first, "directory_tried");
+			putchar('[');
+			for (n = 0, p = strtok_r(where, " ", &save); p != NULL;
+			    p = strtok_r(NULL, " ", &save), n++) {
+				if (n > 0)
+					putchar(',');
+				ctl_json_str(p);
+			}
+			putchar(']');
+		}
 		puts("}");
 		goto out;
 	}
@@ -364,12 +384,23 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
 	if (dir != NULL) {
 		fputs("directory        ", stdout);
 		ctl_text(stdout, dir);
+		if (where != NULL && where[0] != '\0') {
+			fputs(unknown ? " (tried " : " (", stdout);
+			for (n = 0, p = strtok_r(where, " ", &save); p != NULL;
+			    p = strtok_r(NULL, " ", &save), n++) {
+				if (n > 0)
+					fputs(", ", stdout);
+				ctl_text(stdout, p);
+			}
+			putchar(')');
+		}
 		putchar('\n');
 	}
 out:
 	mss_str_free(version);
 	mss_str_free(mailerr);
 	mss_str_free(dir);
+	mss_str_free(where);
 	mss_buf_free(req);
 	mss_buf_free(rep);
 	return ex;

@@ -134,7 +134,7 @@ def slapd_conf(dirs, urls, ca, cert, key, acl=True):
         "rootpw %s" % ADMIN_PW,
         "directory %s" % (d / "main"),
         "maxsize 67108864",
-        "index objectClass,entryCSN,entryUUID,uid,mail eq",
+        "index objectClass,entryCSN,entryUUID,uid,mail,mfadExpires eq",
     ]
     for i, u in enumerate(urls):
         lines.append(

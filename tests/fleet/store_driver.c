@@ -14,6 +14,7 @@
  *   get USER            ok FIELD=VALUE ... (every field of the account)
  *   del USER | by_email EMAIL | list AFTER MAX | count
  *   fail_add USER NOW LOCKED_UNTIL | failures_clear USER |
+ *   login_clear USER NOW |
  *   send_add USER NOW | sends_clear USER | recovery_take USER HEX |
  *   notice_set USER lock|throttle TIME
  *                       ok FIELD=VALUE ... (the account as returned)
@@ -21,6 +22,13 @@
  *   dev_put USER KEY_HEX KIND SERVICE CREATED EXPIRES LAST_USED
  *   dev_get USER KEY_HEX | dev_del USER KEY_HEX |
  *   dev_list USER [AFTER_HEX] | dev_revoke USER
+ *   dev_sweep NOW BUDGET      one step of the directory's sweep:
+ *                             ok DELETED more=0|1
+ *   thr_add KEY_HEX NOW | thr_get KEY_HEX
+ *                       ok n=N sends=T,... (the record as returned)
+ *   thr_put KEY_HEX     a put of one send at 1 (refused in fleet mode)
+ *   thr_many KEY_HEX N THREADS NOW   N thr_add at once on THREADS threads
+ *   sweep NOW           ok N (records the whole sweep deleted)
  */
 #include <pthread.h>
 #include <signal.h>
@@ -240,6 +248,7 @@ cmd_put(char **w, int n)
 
 struct many {
 	const char	*user;
+	const uint8_t	*key;		/* thr_many: the record's key */
 	uint64_t	 now;
 	int		 n, threads, errs;
 	pthread_mutex_t	 lock;
@@ -258,20 +267,23 @@ many_run(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (i >= m->n)
 			break;
-		/* No transaction: the directory's accounts need none. */
-		if ((r = mfad_acct_fail_add(NULL, st, m->user, m->now, 0,
-		    NULL)) != 0) {
+		/* No transaction: the directory's records need none. */
+		r = m->key != NULL ? mfad_throttle_send_add(NULL, st, m->key,
+		    m->now, NULL) : mfad_acct_fail_add(NULL, st, m->user,
+		    m->now, 0, NULL);
+		if (r != 0) {
 			pthread_mutex_lock(&m->lock);
 			m->errs++;
 			pthread_mutex_unlock(&m->lock);
-			fprintf(stderr, "fail_add: %s\n", mss_strerror(r));
+			fprintf(stderr, "%s: %s\n", m->key != NULL ?
+			    "thr_add" : "fail_add", mss_strerror(r));
 		}
 	}
 	return NULL;
 }
 
 static void
-cmd_many(char **w, int n)
+cmd_many(char **w, int n, const uint8_t *key)
 {
 	pthread_t t[32];
 	struct many m;
@@ -279,6 +291,7 @@ cmd_many(char **w, int n)
 
 	memset(&m, 0, sizeof(m));
 	m.user = w[1];
+	m.key = key;
 	m.n = atoi(w[2]);
 	m.threads = atoi(w[3]);
 	m.now = strtoull(w[4], NULL, 10);
@@ -293,6 +306,63 @@ cmd_many(char **w, int n)
 		pthread_join(t[i], NULL);
 	pthread_mutex_destroy(&m.lock);
 	printf("ok errors=%d\n", m.errs);
+}
+
+static void
+thr_show(const struct mfad_throttle_rec *t)
+{
+	uint32_t i;
+
+	printf("ok n=%u sends=", t->nsends);
+	for (i = 0; i < t->nsends; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)t->sends[i]);
+	printf("%s\n", t->nsends == 0 ? "-" : "");
+}
+
+static void
+cmd_throttle(char **w, int n)
+{
+	struct mfad_throttle_rec t;
+	uint8_t key[MFAD_KEY_LEN];
+	unsigned got;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	if (strcmp(w[0], "sweep") == 0 && n == 2) {
+		if ((r = mfad_store_sweep_run(st, strtoull(w[1], NULL, 10), 0,
+		    &got)) == 0)
+			printf("ok %u\n", got);
+		else
+			err(r);
+		return;
+	}
+	if (n < 2 || unhex(w[1], key, sizeof(key)) != 0) {
+		err(MSS_ERR_INVAL);
+		return;
+	}
+	if (strcmp(w[0], "thr_many") == 0 && n == 5) {
+		cmd_many(w, n, key);
+		return;
+	}
+	if (strcmp(w[0], "thr_add") == 0 && n == 3)
+		r = mfad_throttle_send_add(txn, st, key, strtoull(w[2], NULL,
+		    10), &t);
+	else if (strcmp(w[0], "thr_get") == 0 && n == 2)
+		r = mfad_throttle_get(txn, st, key, &t);
+	else if (strcmp(w[0], "thr_put") == 0 && n == 2) {
+		t.nsends = 1;
+		t.sends[0] = 1;
+		if ((r = mfad_throttle_put(txn, st, key, &t)) == 0)
+			printf("ok\n");
+		else
+			err(r);
+		return;
+	} else
+		r = MSS_ERR_INVAL;
+	if (r == 0)
+		thr_show(&t);
+	else
+		err(r);
 }
 
 /* A listing, written out only when the whole call succeeded. */
@@ -373,7 +443,11 @@ run(char **w, int n)
 		return;
 	}
 	if (strcmp(c, "fail_many") == 0 && n == 5) {
-		cmd_many(w, n);
+		cmd_many(w, n, NULL);
+		return;
+	}
+	if (strncmp(c, "thr_", 4) == 0) {
+		cmd_throttle(w, n);
 		return;
 	}
 	if (strcmp(c, "count") == 0) {
@@ -412,6 +486,10 @@ run(char **w, int n)
 	} else if (strcmp(c, "failures_clear") == 0) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
 		r = mfad_acct_failures_clear(txn, st, w[1], &a);
+	} else if (strcmp(c, "login_clear") == 0 && n == 3) {
+		snprintf(a.user, sizeof(a.user), "%s", w[1]);
+		r = mfad_acct_login_clear(txn, st, w[1], strtoull(w[2], NULL,
+		    10), &a);
 	} else if (strcmp(c, "sends_clear") == 0) {
 		snprintf(a.user, sizeof(a.user), "%s", w[1]);
 		r = mfad_acct_sends_clear(txn, st, w[1], &a);
@@ -465,6 +543,11 @@ run(char **w, int n)
 		r = mfad_device_list_after(txn, st, w[1], n > 2 ? key : NULL,
 		    dev_show, &l);
 		listing_close(&l, r, "");
+		goto done;
+	} else if (strcmp(c, "dev_sweep") == 0 && n == 3) {
+		if ((r = mfad_store_dir_sweep(st, strtoull(w[1], NULL, 10),
+		    (unsigned)strtoul(w[2], NULL, 10), &nd, &more)) == 0)
+			printf("ok %u more=%d\n", nd, more);
 		goto done;
 	} else if (strcmp(c, "dev_revoke") == 0) {
 		if ((r = mfad_device_revoke_all(txn, st, w[1], &nd)) == 0)
@@ -534,7 +617,10 @@ main(int argc, char **argv)
 		/* A local transaction around each, as mfad's requests have:
 		 * the parts that stay local (devices with scope host) need
 		 * it; the directory's do not see it. */
-		if (n > 0 && (r = mfad_txn_begin(st, 0, &txn)) != 0)
+		if (n > 0 && strcmp(w[0], "sweep") == 0)
+			/* Its own transactions, as mfad's sweep. */
+			cmd_throttle(w, n);
+		else if (n > 0 && (r = mfad_txn_begin(st, 0, &txn)) != 0)
 			err(r);
 		else if (n > 0) {
 			run(w, n);

@@ -115,3 +115,72 @@ def test_monitor_reads_without_secrets(fleet):
     assert "userPassword" not in got and "mfadRecoveryCode" not in got
     assert modify(m, erin, "mfadState", ldap3.MODIFY_REPLACE, ["active"]) \
         == DENIED
+
+
+def test_host_sweeps_expired_devices_monitor_cannot(fleet):
+    """The sweep's search (every device under ou=people past a time, by
+    the ordering of mfadExpires) and its delete: a host may, the monitor
+    reads but deletes nothing."""
+    erin, _ = setup_people(fleet)
+    c = fleet.conn(fleet.a, h.HOST_A_DN, h.HOST_PW)
+    dev = "mfadDeviceId=%s,%s" % (secrets.token_hex(32), erin)
+    assert c.add(dev, ["mfadDevice"], {
+        "mfadDeviceKind": "tty", "mfadCreated": "1", "mfadExpires": "1000",
+        "mfadHost": "host-a"}), c.result
+
+    def found(conn, t):
+        conn.search(h.PEOPLE, "(&(objectClass=mfadDevice)(mfadExpires<=%d))"
+                    % t, ldap3.SUBTREE, attributes=[])
+        return [e.entry_dn for e in conn.entries]
+    assert dev in found(c, 1000)
+    assert dev not in found(c, 999)
+    m = fleet.conn(fleet.a, h.MONITOR_DN, h.MONITOR_PW)
+    assert dev in found(m, 1000)
+    m.delete(dev)
+    assert m.result["description"] == DENIED
+    assert c.delete(dev), c.result
+    assert dev not in found(c, 1000)
+
+
+def test_host_writes_throttle_records_only_in_their_container(fleet):
+    """The hosts add the container ou=mfad-throttle under the people once,
+    and mfadThrottle entries in it, and nothing else there; the monitor
+    reads them."""
+    erin, _ = setup_people(fleet)
+    c = fleet.conn(fleet.a, h.HOST_A_DN, h.HOST_PW)
+    A, D = ldap3.MODIFY_ADD, ldap3.MODIFY_DELETE
+    ou = "ou=mfad-throttle," + h.PEOPLE
+    if not fleet.exists(c, ou):
+        assert c.add(ou, ["organizationalUnit"], {"ou": "mfad-throttle"}), \
+            c.result
+    key = secrets.token_hex(32)
+    rec = "mfadThrottleId=%s,%s" % (key, ou)
+    assert c.add(rec, ["mfadThrottle"], {"mfadThrottleId": key}), c.result
+    assert modify(c, rec, "mfadThrottleSend", A, ["1:host-a:00000001"]) == \
+        "success"
+    assert modify(c, rec, "mfadThrottleSend", A, ["2:host-a:00000002"]) == \
+        "success"
+    assert modify(c, rec, "mfadThrottleSend", D, ["1:host-a:00000001"]) == \
+        "success"
+    assert attrs_of(c, rec)["mfadThrottleSend"] == ["2:host-a:00000002"]
+    m = fleet.conn(fleet.a, h.MONITOR_DN, h.MONITOR_PW)
+    assert attrs_of(m, rec)["mfadThrottleSend"] == ["2:host-a:00000002"]
+    assert modify(m, rec, "mfadThrottleSend", A, ["3:x:00000003"]) == DENIED
+    assert not m.add("mfadThrottleId=%s,%s" % (secrets.token_hex(32), ou),
+                     ["mfadThrottle"], {"mfadThrottleId": "00"})
+    # No other class in the container, no other child of the people, no
+    # record elsewhere (under the people, under an account).
+    assert not c.add("cn=x," + ou, ["organizationalRole"], {"cn": "x"})
+    assert c.result["description"] == DENIED
+    assert not c.add("ou=other," + h.PEOPLE, ["organizationalUnit"],
+                     {"ou": "other"})
+    assert c.result["description"] == DENIED
+    for parent in (h.PEOPLE, erin, "ou=services," + h.BASE):
+        k = secrets.token_hex(32)
+        assert not c.add("mfadThrottleId=%s,%s" % (k, parent),
+                         ["mfadThrottle"], {"mfadThrottleId": k}), parent
+        assert c.result["description"] == DENIED, parent
+    # And no person removed through the people's children.
+    assert not c.delete(erin)
+    assert c.result["description"] == DENIED
+    assert c.delete(rec), c.result

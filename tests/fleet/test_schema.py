@@ -4,7 +4,6 @@ load into slapd and say the same thing."""
 
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import fleet_harness as h
@@ -75,11 +74,12 @@ def test_schema_file_loads(tmp_path):
     text = (d / "cn=config" / "cn=schema" / "cn={3}mfad.ldif").read_text()
     attrs = values(text, "olcAttributeTypes")
     classes = values(text, "olcObjectClasses")
-    assert len(attrs) == 18 and len(classes) == 2
+    assert len(attrs) == 20 and len(classes) == 3
     # Per-event attributes are multi-valued; the rest are not.
     for a in attrs:
         name = re.search(r"NAME '(\w+)'", a).group(1)
-        multi = name in ("mfadFailure", "mfadSend", "mfadRecoveryCode")
+        multi = name in ("mfadFailure", "mfadSend", "mfadRecoveryCode",
+                         "mfadLockedUntil", "mfadThrottleSend")
         assert ("SINGLE-VALUE" not in a) == multi, a
     r = subprocess.run([h.SLAPTEST, "-F", str(d)], capture_output=True,
                        text=True)
@@ -88,7 +88,8 @@ def test_schema_file_loads(tmp_path):
 
 def test_ldif_forms_match_and_load_into_cn_config(tmp_path):
     """mfad.ldif and mfad-acl.ldif added to a running slapd's cn=config
-    give what slaptest makes of mfad.schema and mfad-acl.conf."""
+    give what slaptest makes of mfad.schema and mfad-acl.conf: the
+    schema, the access rules and the hosts' limits."""
     want = convert(tmp_path, "want") / "cn=config"
     live = convert(tmp_path, "live", schema=False, acl=False)
     sock = tmp_path / "ldapi"
@@ -97,8 +98,12 @@ def test_ldif_forms_match_and_load_into_cn_config(tmp_path):
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        h.wait_until(sock.exists, 10, "slapd's ldapi socket")
-        time.sleep(0.1)
+        # The socket exists before slapd accepts on it: wait for an
+        # answer, not for the file (a loaded machine shows the gap).
+        h.wait_until(lambda: sock.exists() and subprocess.run(
+            ["ldapsearch", "-Q", "-Y", "EXTERNAL", "-H", uri, "-s", "base",
+             "-b", "cn=config", "1.1"], capture_output=True).returncode == 0,
+            10, "slapd answering on its ldapi socket")
         for f, tool in (("mfad.ldif", "ldapadd"),
                         ("mfad-acl.ldif", "ldapmodify")):
             r = subprocess.run([tool, "-Q", "-Y", "EXTERNAL", "-H", uri,
@@ -120,9 +125,12 @@ def test_ldif_forms_match_and_load_into_cn_config(tmp_path):
             assert values(got, attr) == values(schema, attr), attr
         got = search("olcDatabase={1}mdb,cn=config", "olcAccess")
         db = (want / "olcDatabase={1}mdb.ldif").read_text()
-        assert len(values(db, "olcAccess")) == 9
+        assert len(values(db, "olcAccess")) == 12
         assert acl_canon(values(got, "olcAccess")) == \
             acl_canon(values(db, "olcAccess"))
+        got = search("olcDatabase={1}mdb,cn=config", "olcLimits")
+        assert len(values(db, "olcLimits")) == 1
+        assert values(got, "olcLimits") == values(db, "olcLimits")
     finally:
         proc.terminate()
         proc.wait(10)

@@ -3,11 +3,14 @@ through two real slapd providers, driven by tests/fleet/store_driver: the
 account's fields as conf/ldap/README maps them, one account per person
 and per address, the counters as values that writes made at once on both
 providers all keep, a recovery code used once, remembered devices as
-child entries, and the store failing closed (MSS_ERR_UNAVAIL) while no
-provider answers, then working again by itself."""
+child entries, the store failing closed (MSS_ERR_UNAVAIL) while no
+provider answers, then working again by itself, and the accounts listed
+and counted in pages past slapd's default size limit."""
 
 import os
 import secrets
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -347,6 +350,79 @@ def test_failures_clear_keeps_one_added_meanwhile(both, stores):
     assert len(vals) == 1 and ":host-b:" in vals[0]
 
 
+def test_login_clear_keeps_a_lock_that_holds(fleet, stores):
+    """The clear of a login that succeeded ends the failures, and the
+    lock only when it ran out: a lock that holds was written after the
+    login's decision (by another host). Nothing is replaced: each value
+    goes by value, so a lock written meanwhile on the other provider
+    stays."""
+    add_person(fleet, "karl")
+    a = stores()
+    assert put(a, "karl")[0]
+    now = int(time.time())
+    a.ok("fail_add karl %d %d" % (now, now + 600))
+    a.ok("notice_set karl lock %d" % now)
+    got = a.acct("login_clear karl %d" % now)
+    assert (got["failures"], got["locked_until"], got["lock_noticed"]) == \
+        ("0", str(now + 600), str(now))
+    e = entry(fleet, "uid=karl," + h.PEOPLE)
+    assert "mfadFailure" not in e
+    assert e["mfadLockedUntil"] == [now + 600]
+    # Ran out by then: the lock and its notice go too.
+    a.ok("fail_add karl %d 0" % now)
+    got = a.acct("login_clear karl %d" % (now + 600))
+    assert (got["failures"], got["locked_until"], got["lock_noticed"]) == \
+        ("0", "0", "0")
+    e = entry(fleet, "uid=karl," + h.PEOPLE)
+    assert not {"mfadFailure", "mfadLockedUntil", "mfadLockNoticed"} & \
+        set(e)
+    assert a.ask("login_clear nobody %d" % now) == (False, NOTFOUND)
+
+
+def test_locks_at_once_on_both_providers_agree(both, stores):
+    """Two hosts lock one account at the same moment on their own
+    providers: each adds its lock time, so that both providers end with
+    both values (a replace on each could leave them different for good,
+    each with the other's value), and the latest holds on both; an unlock
+    on one host then ends the lock on both."""
+    fleet = both
+    dn = add_person(fleet, "leif")
+    a = stores([fleet.a.url])
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    assert put(a, "leif")[0]
+    h.wait_until(lambda: b.ask("get leif")[0], 10, "leif on B")
+    for k in range(5):
+        now = int(time.time())
+        got = {}
+        ts = [threading.Thread(target=lambda s=s, t=t: got.update(
+            {t: s.acct("fail_add leif %d %d" % (now, now + 600 + t))}))
+            for s, t in ((a, 0), (b, 1))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        # Each value a lock (A adds none when it read B's later one
+        # first); the latest holds.
+        def agree():
+            va = sorted(entry(fleet, dn).get("mfadLockedUntil", []))
+            vb = sorted(entry(fleet, dn, fleet.b).get("mfadLockedUntil",
+                                                      []))
+            return va == vb and va[-1:] == [now + 601]
+        try:
+            h.wait_until(agree, 10, "round %d: both providers agree" % k)
+        except AssertionError:
+            raise AssertionError("round %d, locks at %d: A has %r, B %r" % (
+                k, now + 600, entry(fleet, dn).get("mfadLockedUntil"),
+                entry(fleet, dn, fleet.b).get("mfadLockedUntil")))
+        assert a.acct("get leif")["locked_until"] == str(now + 601)
+        assert b.acct("get leif")["locked_until"] == str(now + 601)
+        assert a.acct("failures_clear leif")["locked_until"] == "0"
+        for node in fleet.nodes:
+            h.wait_until(lambda: "mfadLockedUntil" not in entry(
+                fleet, dn, node), 10,
+                "round %d: the unlock on %s" % (k, node.url))
+
+
 def test_recovery_code_used_once(fleet, stores):
     add_person(fleet, "jill")
     a = stores([fleet.a.url])
@@ -492,6 +568,291 @@ def test_malformed_value_is_a_store_error(fleet, stores):
     assert "uid=olga,%s: malformed mfadState" % h.PEOPLE in a.log()
     # The password hash never reaches the log.
     assert PWHASH not in a.log()
+
+
+def test_sweep_takes_expired_devices_from_the_directory(both, stores):
+    """One step of the directory's sweep (mfad_store_dir_sweep): the
+    devices of any account whose mfadExpires is now or earlier go, from
+    both providers, at most the budget at a time; the others stay. An
+    expiry set in the directory itself counts as the store's own. A host
+    that finds nothing left (another swept first) is fine, and with no
+    provider the step fails UNAVAIL and works again later."""
+    fleet = both
+    now = int(time.time())
+    dns = {u: add_person(fleet, u) for u in ("sven", "rosa")}
+    a = stores()
+    for u in dns:
+        assert put(a, u)[0]
+    # What earlier tests left expired goes first.
+    assert a.ok("dev_sweep %d 1000" % now)[1] == "more=0"
+    k = {n: hexkey() for n in ("gone1", "gone2", "now", "edited", "stay",
+                               "other_gone", "other_stay")}
+    dev = {n: "mfadDeviceId=%s,%s" % (
+        key, dns["rosa" if n.startswith("other") else "sven"])
+        for n, key in k.items()}
+    for n, exp in (("gone1", now - 86400), ("gone2", now - 1), ("now", now),
+                   ("edited", now + 86400 * 30), ("stay", now + 1),
+                   ("other_gone", now - 5),
+                   ("other_stay", now + 86400 * 30)):
+        user = "rosa" if n.startswith("other") else "sven"
+        a.ok("dev_put %s %s sshkey sshd %d %d 0" % (user, k[n], now - 90000,
+                                                     exp))
+    # Thirty days pass for one of them: its expiry written directly.
+    c = fleet.conn(fleet.a)
+    assert c.modify(dev["edited"], {"mfadExpires": [
+        (ldap3.MODIFY_REPLACE, [str(now - 60)])]}), c.result
+    c.unbind()
+    gone = {"gone1", "gone2", "now", "edited", "other_gone"}
+    for n in k:
+        fleet.wait_replicated(dev[n])
+    # A budget of 3 leaves 2 for the next step.
+    assert a.ok("dev_sweep %d 3" % now) == ["3", "more=1"]
+    assert a.ok("dev_sweep %d 3" % now) == ["2", "more=0"]
+    assert a.ok("dev_sweep %d 3" % now) == ["0", "more=0"]
+    for node in fleet.nodes:
+        h.wait_until(lambda: all(entry(fleet, dev[n], node) is None
+                                 for n in gone), 10,
+                     "expired devices gone from %s" % node.url)
+        for n in set(k) - gone:
+            assert entry(fleet, dev[n], node) is not None, (n, node.url)
+    assert a.ask("dev_get sven %s" % k["gone1"]) == (False, NOTFOUND)
+    assert a.ok("dev_get sven %s" % k["stay"])[0].startswith(k["stay"])
+    assert a.ok("dev_get rosa %s" % k["other_stay"])
+    # Another host, on the other provider: nothing left to do.
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    assert b.ok("dev_sweep %d 100" % now) == ["0", "more=0"]
+    # A second later the one at now + 1 expires too, on B this time.
+    assert b.ok("dev_sweep %d 100" % (now + 1)) == ["1", "more=0"]
+    h.wait_until(lambda: entry(fleet, dev["stay"], fleet.a) is None, 10,
+                 "swept on B, gone from A")
+    assert entry(fleet, dev["other_stay"], fleet.a) is not None
+    assert entry(fleet, dev["edited"], fleet.b) is None
+    # No provider: UNAVAIL, and the next step works once one is back.
+    c = fleet.conn(fleet.a)
+    assert c.modify(dev["other_stay"], {"mfadExpires": [
+        (ldap3.MODIFY_REPLACE, [str(now - 60)])]}), c.result
+    c.unbind()
+    fleet.a.stop()
+    fleet.b.stop()
+    assert a.ask("dev_sweep %d 100" % now) == (False, UNAVAIL)
+    fleet.a.start()
+    assert a.ok("dev_sweep %d 100" % now) == ["1", "more=0"]
+    assert entry(fleet, dev["other_stay"], fleet.a) is None
+
+
+THROTTLE_OU = "ou=mfad-throttle," + h.PEOPLE
+
+
+def throttle(s, cmd):
+    """The record a thr_ command answered: (count, [times])."""
+    n, sends = s.ok(cmd)
+    sends = sends.split("=", 1)[1]
+    return (int(n.split("=", 1)[1]),
+            [] if sends == "-" else [int(t) for t in sends.split(",")])
+
+
+def test_throttle_records_across_providers(fleet, stores):
+    """A record of the empty-password path: added by its first send (the
+    container too, the first time), one value per send, the same record
+    for both hosts through either provider; old values deleted by value;
+    no put, which would replace what the other host added."""
+    a = stores([fleet.a.url])
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    key, now = hexkey(), int(time.time())
+    assert a.ask("thr_get %s" % key) == (False, NOTFOUND)
+    assert throttle(a, "thr_add %s %d" % (key, now - 4000)) == \
+        (1, [now - 4000])
+    dn = "mfadThrottleId=%s,%s" % (key, THROTTLE_OU)
+    e = entry(fleet, dn)
+    assert e["mfadThrottleId"] == [key]
+    assert e["objectClass"] == ["mfadThrottle"]
+    fleet.wait_replicated(dn)
+    h.wait_until(lambda: b.ask("thr_get %s" % key)[0], 10, "record on B")
+    # B's send goes into the same entry; the one past the hour goes.
+    assert throttle(b, "thr_add %s %d" % (key, now - 10)) == \
+        (1, [now - 10])
+    h.wait_until(lambda: throttle(a, "thr_get %s" % key) == (1, [now - 10]),
+                 10, "B's send and prune on A")
+    assert throttle(a, "thr_add %s %d" % (key, now)) == (2, [now - 10, now])
+    vals = entry(fleet, dn)["mfadThrottleSend"]
+    assert len(vals) == 2
+    assert sorted(v.split(":")[1] for v in vals) == ["host-a", "host-b"]
+    # The values are events: TIME_US:HOST:NONCE.
+    assert all(int(v.split(":")[0]) // 1000000 in (now - 10, now)
+               for v in vals)
+    assert a.ask("thr_put %s" % key) == (False, -10)
+    # Another key, another record.
+    assert throttle(a, "thr_add %s %d" % (hexkey(), now)) == (1, [now])
+    assert throttle(a, "thr_get %s" % key) == (2, [now - 10, now])
+
+
+def test_concurrent_throttle_sends_all_counted(fleet, stores):
+    """Sends at once through both providers, the first of them racing to
+    add the entry: after replication every one is there."""
+    a = stores([fleet.a.url])
+    b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
+    key, n, now = hexkey(), 20, int(time.time())
+    a.send("thr_many %s %d 4 %d" % (key, n, now))
+    b.send("thr_many %s %d 4 %d" % (key, n, now))
+    assert a.reply() == ["ok", "errors=0"], a.log()
+    assert b.reply() == ["ok", "errors=0"], b.log()
+    want = (2 * n, [now] * 2 * n)
+    h.wait_until(lambda: throttle(a, "thr_get %s" % key) == want and
+                 throttle(b, "thr_get %s" % key) == want, 15,
+                 "%d sends on both" % (2 * n))
+    vals = entry(fleet, "mfadThrottleId=%s,%s" % (key, THROTTLE_OU))
+    assert len(set(vals["mfadThrottleSend"])) == 2 * n
+
+
+def test_throttle_sweep(fleet, stores):
+    """The sweep deletes the records with no send in the window and the
+    old values of the others."""
+    a = stores([fleet.a.url])
+    old, live, now = hexkey(), hexkey(), int(time.time())
+    a.ok("thr_add %s %d" % (old, now - 7200))
+    a.ok("thr_add %s %d" % (live, now - 7200))
+    a.ok("thr_add %s %d" % (live, now - 5))
+    got = int(a.ok("sweep %d" % now)[0])
+    assert got >= 1
+    assert a.ask("thr_get %s" % old) == (False, NOTFOUND)
+    assert throttle(a, "thr_get %s" % live) == (1, [now - 5])
+    assert len(entry(fleet, "mfadThrottleId=%s,%s" %
+                     (live, THROTTLE_OU))["mfadThrottleSend"]) == 1
+
+
+def test_throttle_fails_closed_when_down(both, stores):
+    fleet = both
+    a = stores()
+    key = hexkey()
+    a.ok("thr_add %s %d" % (key, int(time.time())))
+    fleet.a.stop()
+    fleet.b.stop()
+    assert a.ask("thr_get %s" % key) == (False, UNAVAIL)
+    assert a.ask("thr_add %s %d" % (key, int(time.time()))) == \
+        (False, UNAVAIL)
+    assert a.ask("sweep %d" % int(time.time())) == (False, UNAVAIL)
+    fleet.a.start()
+    assert throttle(a, "thr_get %s" % key)[0] == 1
+
+
+# Past the size limit: last in the file, the accounts stay ----------------
+
+# More accounts than slapd's default size limit (500), which the
+# providers keep: list and count need their paged searches and the
+# hosts' size.prtotal of conf/ldap/mfad-acl.conf.
+MANY = 620
+
+
+@pytest.fixture(scope="module")
+def many(fleet):
+    """MANY accounts as another host would have left them, on both."""
+    names = ["pg%04d" % i for i in range(MANY)]
+    c = fleet.conn(fleet.a)
+    try:
+        for u in names:
+            dn, oc, attrs = h.person(u, mfadState="active",
+                                     mfadCreated="1764547200")
+            assert c.add(dn, oc, attrs), c.result
+    finally:
+        c.unbind()
+    fleet.wait_replicated("uid=%s,%s" % (names[-1], h.PEOPLE))
+    return names
+
+
+def listed(s):
+    """The account names from "pg" on of one `list` call (those before
+    are other tests', one of them left unreadable), checked to be whole:
+    sorted, each once, every one of the fixture's."""
+    words = s.ok("list pf 100000")
+    assert words[-1] == "more=0"
+    names = words[0].split(",")
+    assert names == sorted(set(names))
+    assert [u for u in names if u.startswith("pg")] == \
+        ["pg%04d" % i for i in range(MANY)]
+    return names
+
+
+@pytest.mark.slow
+def test_list_and_count_past_the_size_limit(fleet, stores, many):
+    for uris in ([fleet.a.url, fleet.b.url], [fleet.b.url]):
+        s = stores(uris)
+        assert int(s.ok("count")[0]) >= MANY
+        assert set(many) <= set(listed(s))
+        # A page of them as before.
+        words = s.ok("list pg0299 3")
+        assert words == ["pg0300,pg0301,pg0302", "more=1"]
+
+
+class BreakOnce:
+    """A TCP relay to a provider that closes its first connection when
+    the client asks again after a large answer (a paged search's second
+    page: the traffic is TLS, so sizes are all there is to see). Later
+    connections pass through."""
+
+    LARGE = 8192    # well above STARTTLS, handshake and bind; below a page
+
+    def __init__(self, port):
+        self.port = port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.url = "ldap://127.0.0.1:%d/" % self.lsock.getsockname()[1]
+        self.broken = threading.Event()
+        self.first = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self.port))
+            state = {"down": 0, "break": self.first}
+            self.first = False
+            for src, dst, down in ((up, c, True), (c, up, False)):
+                threading.Thread(target=self._pump,
+                                 args=(src, dst, down, state, c, up),
+                                 daemon=True).start()
+
+    def _pump(self, src, dst, down, state, c, up):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if down:
+                    state["down"] += len(data)
+                elif state["break"] and state["down"] > self.LARGE:
+                    self.broken.set()
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sk in (c, up):
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.lsock.close()
+
+
+@pytest.mark.slow
+def test_connection_lost_between_pages_starts_over(fleet, stores, many):
+    """The connection closed after the first page: the search starts
+    again on a new one, and the list has each account once."""
+    want = listed(stores([fleet.a.url]))
+    relay = BreakOnce(fleet.a.port)
+    try:
+        s = stores([relay.url])
+        assert listed(s) == want
+        assert relay.broken.is_set()
+        assert "directory: lost %s" % relay.url in s.log()
+        assert int(s.ok("count")[0]) >= MANY
+    finally:
+        relay.close()
 
 
 def test_many_accounts_at_once(fleet, stores):

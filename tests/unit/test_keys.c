@@ -946,6 +946,7 @@ test_fleet_key_shared(void **state)
 	struct tdir t1, t2;
 	uint8_t fleet[32], nonce[MFAD_CODE_NONCE_BYTES];
 	uint8_t l1[32], l2[32], h1[32], h2[32], d1[32], d2[32], dl[32];
+	uint8_t th1[32], th2[32], tu1[32];
 	char path[128], err[256];
 
 	(void)state;
@@ -958,6 +959,10 @@ test_fleet_key_shared(void **state)
 	mfad_recovery_hash(k2, "alice", "k7mqx3tf9wna", l2);
 	assert_memory_not_equal(l1, l2, 32);
 	mfad_device_hash(k1, "alice", "host1", "ssh:SHA256:abc", dl);
+	mfad_throttle_key(k1, "alice", "a@example.org", th1);
+	mfad_throttle_key(k2, "alice", "a@example.org", th2);
+	assert_memory_not_equal(th1, th2, 32);
+	mfad_throttle_user_key(k1, "alice", tu1);
 
 	assert_int_equal(mfad_keys_fleet(k1, path, 1, err, sizeof(err)), 0);
 	/* The second host has the same key, copied as hex. */
@@ -980,6 +985,22 @@ test_fleet_key_shared(void **state)
 	assert_memory_not_equal(d1, d2, 32);
 	/* The device key is not the recovery key. */
 	assert_memory_not_equal(k1->device, k1->recovery, 32);
+
+	/* Throttle records: one key per (user, address) on every host,
+	 * whatever the case typed, unlike the host's own. */
+	mfad_throttle_key(k1, "alice", "a@example.org", h1);
+	mfad_throttle_key(k2, "alice", "A@Example.ORG", h2);
+	assert_memory_equal(h1, h2, 32);
+	assert_memory_not_equal(h1, th1, 32);
+	assert_memory_not_equal(h1, th2, 32);
+	mfad_throttle_key(k2, "bob", "a@example.org", h2);
+	assert_memory_not_equal(h1, h2, 32);
+	mfad_throttle_user_key(k1, "alice", h1);
+	mfad_throttle_user_key(k2, "alice", h2);
+	assert_memory_equal(h1, h2, 32);
+	assert_memory_not_equal(h1, tu1, 32);
+	assert_memory_not_equal(k1->throttle, k1->recovery, 32);
+	assert_memory_not_equal(k1->throttle, k1->device, 32);
 
 	memset(nonce, 0x11, sizeof(nonce));
 	mfad_code_hash(k1, nonce, "alice", "123456", h1);

@@ -2166,6 +2166,39 @@ test_acct_fail_add_and_clear(void **state)
 	mfad_acct_wipe(&mine);
 }
 
+/* A login's clear ends the failures, and the lock only when it ran out:
+ * one that holds was set after the login's decision. */
+static void
+test_acct_login_clear_keeps_a_lock_that_holds(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_acct mine;
+	struct mfad_txn *txn;
+
+	put_acct(f, "alice", "alice@example.com");
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "alice", 1000, 1600,
+	    NULL), 0);
+	assert_int_equal(mfad_acct_notice_set(txn, f->st, "alice",
+	    MFAD_NOTICE_LOCK, 1000, NULL), 0);
+	assert_int_equal(mfad_acct_login_clear(txn, f->st, "alice", 1500,
+	    &mine), 0);
+	assert_int_equal(mine.failures, 0);
+	assert_int_equal(mine.locked_until, 1600);
+	assert_int_equal(mine.lock_noticed, 1000);
+	assert_int_equal(mfad_acct_fail_add(txn, f->st, "alice", 1500, 0,
+	    NULL), 0);
+	assert_int_equal(mfad_acct_login_clear(txn, f->st, "alice", 1600,
+	    &mine), 0);
+	assert_int_equal(mine.failures, 0);
+	assert_int_equal(mine.locked_until, 0);
+	assert_int_equal(mine.lock_noticed, 0);
+	assert_int_equal(mfad_acct_login_clear(txn, f->st, "bob", 1600, NULL),
+	    MSS_ERR_NOTFOUND);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	mfad_acct_wipe(&mine);
+}
+
 static void
 test_acct_send_add_prunes(void **state)
 {
@@ -2513,6 +2546,7 @@ main(void)
 		T(test_account_recovery_codes),
 		T(test_acct_recovery_take),
 		T(test_acct_fail_add_and_clear),
+		T(test_acct_login_clear_keeps_a_lock_that_holds),
 		T(test_acct_send_add_prunes),
 		T(test_acct_sends_clear),
 		T(test_acct_notice_only_later),
