@@ -4,8 +4,8 @@ A are accounts on host B; a file of awkward rows gets, row for row, the
 answers the local LMDB backend gives; a provider stopped in the middle
 either leaves the import to the other provider or fails it closed,
 reporting no row (test_import_dir_down.py, test_import_dir_failover.py:
-each a fleet of its own, since past 500 accounts mfad's account count
-fails today, test_hosts.py's xfail)."""
+each with two providers of its own, which a stopped and restarted
+provider's catching up leaves to no other test)."""
 
 import json
 import threading
