@@ -519,6 +519,7 @@ mfad_sdir_search_paged(struct mfad_sdir *sd, struct mfad_dir *d,
 			return q.fn_r;
 		if (mfad_dir_lost(d, rc))
 			continue;
+		sdir_answered(sd, d);
 		if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION)
 			mfad_log_limited(&sd->down_limit, LOG_ERR,
 			    "directory: %s refuses paged results (RFC 2696) "

@@ -352,61 +352,77 @@ sdir_tsweep_free(struct sdir_tsweep *w, size_t n)
 	free(w);
 }
 
-/* The records under the container into *out (*n of them), read before
- * anything is written: a write may replace d's connection. A malformed
- * one is left alone (logged). */
+/* The records read so far by a paged search. */
+struct sdir_tlist {
+	struct sdir_tsweep	*w;
+	size_t			 n, cap;
+};
+
+/* One record of a page into the list; a malformed one is left alone
+ * (logged). fn(NULL, NULL): the search starts again, drop the list. */
+static int
+sdir_throttle_add(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	struct sdir_tlist *l = arg;
+	struct sdir_tsweep *nw;
+	char *edn;
+	int r;
+
+	if (e == NULL) {
+		sdir_tsweep_free(l->w, l->n);
+		memset(l, 0, sizeof(*l));
+		return 0;
+	}
+	if (l->n == l->cap) {
+		if ((nw = reallocarray(l->w, l->cap ? l->cap * 2 : 64,
+		    sizeof(*nw))) == NULL)
+			return MSS_ERR_NOMEM;
+		l->w = nw;
+		l->cap = l->cap ? l->cap * 2 : 64;
+	}
+	if ((edn = ldap_get_dn(ld, e)) == NULL)
+		return 0;
+	r = sdir_tsends_parse(ld, e, edn, &l->w[l->n].ts);
+	if (r == 0 && (l->w[l->n].dn = strdup(edn)) == NULL) {
+		sdir_tsends_free(&l->w[l->n].ts);
+		r = MSS_ERR_NOMEM;
+	}
+	ldap_memfree(edn);
+	if (r == 0)
+		l->n++;
+	return r == MSS_ERR_NOMEM ? r : 0;
+}
+
+/*
+ * The records under the container into *out (*n of them), read before
+ * anything is written (a write may replace d's connection), in pages:
+ * past slapd's size limit as the account list is (the hosts'
+ * size.prtotal of conf/ldap/mfad-acl.conf).
+ */
 static int MSS_WUR
 sdir_throttle_list(struct mfad_sdir *sd, struct mfad_dir *d,
     struct sdir_tsweep **out, size_t *n)
 {
-	char ou[MFAD_SDIR_DN_MAX], *edn;
-	LDAPMessage *res = NULL, *e;
-	struct sdir_tsweep *w = NULL;
-	size_t cnt = 0;
+	char ou[MFAD_SDIR_DN_MAX];
+	struct sdir_tlist l = { NULL, 0, 0 };
 	int r, ldrc;
 
 	*out = NULL;
 	*n = 0;
 	if ((r = sdir_throttle_ou(sd, ou, sizeof(ou))) != 0)
 		return r;
-	if ((r = mfad_sdir_search(sd, d, ou, LDAP_SCOPE_ONELEVEL,
-	    "(objectClass=mfadThrottle)", sdir_throttle_attrs, &res,
-	    &ldrc)) != 0)
-		return r;
+	r = mfad_sdir_search_paged(sd, d, ou, LDAP_SCOPE_ONELEVEL,
+	    "(objectClass=mfadThrottle)", sdir_throttle_attrs,
+	    sdir_throttle_add, &l, &ldrc);
 	/* No container: no send yet in the fleet. */
-	if (ldrc == LDAP_NO_SUCH_OBJECT)
-		return 0;
-	if (ldrc != LDAP_SUCCESS)
-		return mfad_sdir_refused(sd, "throttle sweep", ou, ldrc);
-	if (ldap_count_entries(d->ld, res) > 0 &&
-	    (w = calloc((size_t)ldap_count_entries(d->ld, res),
-	    sizeof(*w))) == NULL) {
-		ldap_msgfree(res);
-		return MSS_ERR_NOMEM;
-	}
-	for (e = ldap_first_entry(d->ld, res); e != NULL;
-	    e = ldap_next_entry(d->ld, e)) {
-		if ((edn = ldap_get_dn(d->ld, e)) == NULL)
-			continue;
-		r = sdir_tsends_parse(d->ld, e, edn, &w[cnt].ts);
-		if (r == 0 && (w[cnt].dn = strdup(edn)) == NULL) {
-			sdir_tsends_free(&w[cnt].ts);
-			r = MSS_ERR_NOMEM;
-		}
-		ldap_memfree(edn);
-		if (r == MSS_ERR_NOMEM)
-			break;
-		if (r == 0)
-			cnt++;
-		r = 0;
-	}
-	ldap_msgfree(res);
-	if (r != 0) {
-		sdir_tsweep_free(w, cnt);
+	if (r == 0 && ldrc != LDAP_SUCCESS && ldrc != LDAP_NO_SUCH_OBJECT)
+		r = mfad_sdir_refused(sd, "throttle sweep", ou, ldrc);
+	if (r != 0 || ldrc != LDAP_SUCCESS) {
+		sdir_tsweep_free(l.w, l.n);
 		return r;
 	}
-	*out = w;
-	*n = cnt;
+	*out = l.w;
+	*n = l.n;
 	return 0;
 }
 

@@ -231,7 +231,10 @@ def lock_delay(tool, args, fleet, a, a_smtp, b_env):
             for t in threads:
                 t.join()
             if "value" not in got or "refusal" not in got:
-                sys.exit("the lock did not reach B within 30 s: %r" % got)
+                sys.exit("the lock did not reach B within 30 s: %r; on "
+                         "B's provider now: %s; B's log:\n%s" % (
+                             got, locked_on_b(),
+                             b_env.mfad.log_text()[-3000:]))
             on_value.append(got["value"] * 1e3)
             on_refusal.append(got["refusal"] * 1e3)
             # Unmeasured: the refusal's records written, the lock
@@ -305,8 +308,6 @@ def failover(args, fleet, a):
 
 def main():
     ap = argparse.ArgumentParser()
-    # Under slapd's default size limit (500): past it mfad's account
-    # count, and with it the status the benchmark waits on, fails today.
     ap.add_argument("--accounts", type=int, default=400)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--runs", type=int, default=3)
