@@ -29,6 +29,10 @@ struct mfad_import_row {
  * row's account is its own, wiped when the row is done. */
 struct mfad_import_plan {
 	struct mfad_acct	a;
+	struct mfad_acct	before;		/* a as read, when found */
+	int			code;		/* the row's error, 0: go on */
+	int			put;		/* the account is written */
+	char			msg[300];
 	int			found;
 	char			email[MFAD_EMAIL_MAX + 1];	/* stored form */
 	char			old[MFAD_EMAIL_MAX + 1];
@@ -83,14 +87,12 @@ mfad_import_device_ok(const char *id, char kind[16])
 	return 1;
 }
 
-/* Checks a row and reads what it would change into *pl. 0, a row error
- * (msg says why), or a store error with *fatal set. */
+/* Checks what a row says by itself, before the store is read. 0, a row
+ * error (msg says why), or a failure with *fatal set. */
 static int MSS_WUR
-mfad_import_check(struct mfad_ctx *ctx, struct mfad_txn *txn,
-    const struct mfad_import_row *row, struct mfad_import_plan *pl,
-    char *msg, size_t msglen, int *fatal)
+mfad_import_check(struct mfad_ctx *ctx, const struct mfad_import_row *row,
+    struct mfad_import_plan *pl, char *msg, size_t msglen, int *fatal)
 {
-	char owner[MFAD_USER_MAX + 1];
 	const char *why;
 	uint32_t i, j;
 	int r;
@@ -137,19 +139,27 @@ mfad_import_check(struct mfad_ctx *ctx, struct mfad_txn *txn,
 		    "([device] remember_days = 0)");
 		return MSS_ERR_REFUSED;
 	}
-	r = mfad_acct_by_email(txn, ctx->store, pl->email, owner,
-	    sizeof(owner));
-	if (r == 0 && strcmp(owner, row->user) != 0) {
+	return 0;
+}
+
+/*
+ * Decides what a checked row changes, from the store as read for it:
+ * the owner of its address (owner_rc 0: owner) and its account
+ * (acct_rc 0: read into pl->a). 0 or a row error (msg says why).
+ */
+static int MSS_WUR
+mfad_import_plan(struct mfad_ctx *ctx, const struct mfad_import_row *row,
+    struct mfad_import_plan *pl, int owner_rc, const char *owner,
+    int acct_rc, char *msg, size_t msglen)
+{
+	if (owner_rc == 0 && strcmp(owner, row->user) != 0) {
 		snprintf(msg, msglen, "email address already used by %s",
 		    owner);
 		return MSS_ERR_EXISTS;
 	}
-	if (r != 0 && r != MSS_ERR_NOTFOUND)
-		goto store;
-	r = mfad_acct_get(txn, ctx->store, row->user, &pl->a);
-	if (r != 0 && r != MSS_ERR_NOTFOUND)
-		goto store;
-	pl->found = r == 0;
+	pl->found = acct_rc == 0;
+	if (pl->found)
+		pl->before = pl->a;
 	if (!pl->found) {
 		memset(&pl->a, 0, sizeof(pl->a));
 		snprintf(pl->a.user, sizeof(pl->a.user), "%s", row->user);
@@ -180,21 +190,22 @@ mfad_import_check(struct mfad_ctx *ctx, struct mfad_txn *txn,
 		    "(give its argon2id hash)");
 		return MSS_ERR_REFUSED;
 	}
+	pl->put = pl->email_changed || pl->activated || !pl->found;
 	return 0;
-store:
-	*fatal = 1;
-	snprintf(msg, msglen, "%s", mss_strerror(r));
-	return r;
 }
 
-/* Applies one row in txn; *msg gets the answer. 0 or a row error code;
- * a store failure is returned as is with *fatal set, and ends the batch. */
+/*
+ * Ends a planned row in txn, its account written already (put: put's
+ * result): its devices, audit record and mail; *msg gets the answer.
+ * 0 or a row error code; a store failure is returned as is with *fatal
+ * set, and ends the batch.
+ */
 static int MSS_WUR
-mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
+mfad_import_finish(struct mfad_ctx *ctx, struct mfad_txn *txn,
     const struct mfad_peer *peer, const struct mfad_import_row *row,
-    char *msg, size_t msglen, int *fatal)
+    struct mfad_import_plan *pl, int put, char *msg, size_t msglen,
+    int *fatal)
 {
-	struct mfad_import_plan *pl;
 	struct mfad_audit_ev ev;
 	struct mfad_device d;
 	char detail[300];
@@ -204,14 +215,6 @@ mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	size_t off;
 	int r;
 
-	if ((pl = calloc(1, sizeof(*pl))) == NULL) {
-		*fatal = 1;
-		snprintf(msg, msglen, "%s", mss_strerror(MSS_ERR_NOMEM));
-		return MSS_ERR_NOMEM;
-	}
-	r = mfad_import_check(ctx, txn, row, pl, msg, msglen, fatal);
-	if (r != 0)
-		goto out;
 	*fatal = 1;
 	/*
 	 * The account before its devices: in fleet mode a device is an
@@ -219,9 +222,8 @@ mfad_import_row(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	 * have is this row's error, not the batch's (mfad attaches to the
 	 * people of the directory; it never creates them).
 	 */
-	if (pl->email_changed || pl->activated || !pl->found) {
-		r = mfad_acct_put(txn, ctx->store, &pl->a,
-		    pl->found ? pl->old : NULL);
+	r = put;
+	if (pl->put) {
 		if (r == MSS_ERR_NOTFOUND && !pl->found &&
 		    ctx->conf->dir_nuris > 0) {
 			*fatal = 0;
@@ -296,8 +298,145 @@ done:
 store:
 	snprintf(msg, msglen, "%s", mss_strerror(r));
 out:
-	mfad_acct_wipe(&pl->a);
-	free(pl);
+	return r;
+}
+
+/*
+ * Whether row j's address meets one that an earlier row of [from, j)
+ * writes or gives up: read before that write, the owner it was checked
+ * against would be the wrong one.
+ */
+static int
+mfad_import_meets(const struct mfad_import_plan *pl, uint32_t from,
+    uint32_t j)
+{
+	uint32_t i;
+
+	for (i = from; i < j; i++) {
+		if (pl[i].code != 0 || !pl[i].put)
+			continue;
+		if (strcasecmp(pl[j].email, pl[i].a.email) == 0 ||
+		    (pl[i].email_changed &&
+		    strcasecmp(pl[j].email, pl[i].old) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Rows from..n: checked, then the store read for all of them at once
+ * (their addresses' owners, their accounts), planned, and the accounts
+ * written at once, up to the first row whose address an earlier one
+ * changes (the next call starts there, reading the store as written):
+ * each row sees what a row-by-row run would see. *end gets the first row
+ * not done; each done row's answer goes to out. A failure of the store
+ * is returned, and ends the batch.
+ */
+static int MSS_WUR
+mfad_import_part(struct mfad_rq *rq, const struct mfad_import_row *rows,
+    uint32_t from, uint32_t n, struct mfad_import_plan *pl,
+    struct mss_buf *out, uint32_t *end)
+{
+	struct mfad_ctx *ctx = rq->ctx;
+	const char **users = NULL, **emails = NULL, **olds = NULL;
+	const struct mfad_acct **as = NULL, **befores = NULL;
+	struct mfad_acct **reads = NULL;
+	char (*owner)[MFAD_USER_MAX + 1] = NULL;
+	int *orc = NULL, *arc = NULL, *prc = NULL, *putrc = NULL;
+	uint32_t i, k, m = 0, e, np = 0, *idx = NULL;
+	int r = MSS_ERR_NOMEM, code, fatal;
+
+	if ((users = calloc(n, sizeof(*users))) == NULL ||
+	    (emails = calloc(n, sizeof(*emails))) == NULL ||
+	    (olds = calloc(n, sizeof(*olds))) == NULL ||
+	    (as = calloc(n, sizeof(*as))) == NULL ||
+	    (befores = calloc(n, sizeof(*befores))) == NULL ||
+	    (reads = calloc(n, sizeof(*reads))) == NULL ||
+	    (owner = calloc(n, sizeof(*owner))) == NULL ||
+	    (orc = calloc(n, sizeof(*orc))) == NULL ||
+	    (arc = calloc(n, sizeof(*arc))) == NULL ||
+	    (prc = calloc(n, sizeof(*prc))) == NULL ||
+	    (putrc = calloc(n, sizeof(*putrc))) == NULL ||
+	    (idx = calloc(n, sizeof(*idx))) == NULL)
+		goto out;
+	for (i = from; i < n; i++) {
+		mfad_acct_wipe(&pl[i].a);
+		mfad_acct_wipe(&pl[i].before);
+		memset(&pl[i], 0, sizeof(pl[i]));
+		pl[i].code = mfad_import_check(ctx, &rows[i], &pl[i],
+		    pl[i].msg, sizeof(pl[i].msg), &fatal);
+		if (fatal) {
+			r = pl[i].code;
+			goto out;
+		}
+		if (pl[i].code != 0)
+			continue;
+		idx[m] = i;
+		users[m] = rows[i].user;
+		emails[m] = pl[i].email;
+		reads[m] = &pl[i].a;
+		m++;
+	}
+	if ((r = mfad_acct_by_email_many(rq->txn, ctx->store, emails, m,
+	    owner, orc)) != 0 ||
+	    (r = mfad_acct_get_many(rq->txn, ctx->store, users, m, reads,
+	    arc)) != 0)
+		goto out;
+	for (k = 0; k < m; k++) {
+		i = idx[k];
+		pl[i].code = mfad_import_plan(ctx, &rows[i], &pl[i], orc[k],
+		    owner[k], arc[k], pl[i].msg, sizeof(pl[i].msg));
+	}
+	for (e = from + 1; e < n && !mfad_import_meets(pl, from, e); e++)
+		;
+	for (i = from; i < e; i++) {
+		if (pl[i].code != 0 || !pl[i].put)
+			continue;
+		idx[np] = i;
+		as[np] = &pl[i].a;
+		befores[np] = pl[i].found ? &pl[i].before : NULL;
+		olds[np] = pl[i].found ? pl[i].old : NULL;
+		np++;
+	}
+	if ((r = mfad_acct_put_many(rq->txn, ctx->store, as, befores, olds,
+	    np, prc)) != 0)
+		goto out;
+	for (k = 0; k < np; k++)
+		putrc[idx[k] - from] = prc[k];
+	for (i = from; i < e; i++) {
+		code = pl[i].code;
+		if (code == 0) {
+			code = mfad_import_finish(ctx, rq->txn, rq->peer,
+			    &rows[i], &pl[i], putrc[i - from], pl[i].msg,
+			    sizeof(pl[i].msg), &fatal);
+			if (fatal) {
+				/* Nothing of the batch is kept; each row
+				 * says why. */
+				r = code;
+				goto out;
+			}
+		}
+		if ((r = mss_buf_put_u32(out, rows[i].line)) != 0 ||
+		    (r = mss_buf_put_u32(out, (uint32_t)(code < 0 ? -code :
+		    code))) != 0 ||
+		    (r = mss_buf_put_str(out, pl[i].msg)) != 0)
+			goto out;
+	}
+	*end = e;
+	r = 0;
+out:
+	free(users);
+	free(emails);
+	free(olds);
+	free(as);
+	free(befores);
+	free(reads);
+	free(owner);
+	free(orc);
+	free(arc);
+	free(prc);
+	free(putrc);
+	free(idx);
 	return r;
 }
 
@@ -327,15 +466,14 @@ mfad_import_read(struct mss_buf *req, struct mfad_import_row *row)
 int
 mfad_import(struct mfad_rq *rq)
 {
-	struct mfad_ctx *ctx = rq->ctx;
-	const struct mfad_peer *peer = rq->peer;
 	struct mss_buf *req = rq->in, *rep = rq->out;
 	uint8_t *rtype = &rq->rtype;
 	struct mfad_import_row *rows = NULL;
+	struct mfad_import_plan *pl = NULL;
 	struct mss_buf *out = NULL;
 	char msg[300];
 	uint32_t n, i, j, got = 0, ndev;
-	int r, code, fatal;
+	int r;
 
 	if ((r = mss_buf_get_u32(req, &n)) != 0)
 		return r;
@@ -372,22 +510,15 @@ mfad_import(struct mfad_rq *rq)
 		r = MSS_ERR_NOMEM;
 		goto out;
 	}
+	if ((pl = calloc(n ? n : 1, sizeof(*pl))) == NULL) {
+		r = MSS_ERR_NOMEM;
+		goto out;
+	}
 	if ((r = mfad_rq_begin(rq, 0)) != 0)
 		goto out;
-	for (i = 0; i < n; i++) {
-		code = mfad_import_row(ctx, rq->txn, peer, &rows[i], msg,
-		    sizeof(msg), &fatal);
-		if (fatal) {
-			/* Nothing of the batch is kept; each row says why. */
-			r = code;
+	for (i = 0, j = 0; i < n; i = j)
+		if ((r = mfad_import_part(rq, rows, i, n, pl, out, &j)) != 0)
 			goto out;
-		}
-		if ((r = mss_buf_put_u32(out, rows[i].line)) != 0 ||
-		    (r = mss_buf_put_u32(out, (uint32_t)(code < 0 ? -code :
-		    code))) != 0 ||
-		    (r = mss_buf_put_str(out, msg)) != 0)
-			goto out;
-	}
 	r = mfad_rq_end(rq, 1);
 	if (r != 0)
 		goto out;
@@ -397,6 +528,13 @@ mfad_import(struct mfad_rq *rq)
 		goto out;
 out:
 	mfad_rq_abort(rq);
+	if (pl != NULL) {
+		for (i = 0; i < n; i++) {
+			mfad_acct_wipe(&pl[i].a);
+			mfad_acct_wipe(&pl[i].before);
+		}
+		free(pl);
+	}
 	mss_buf_free(out);
 	mfad_rows_free(rows, got);
 	return r;

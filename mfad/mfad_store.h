@@ -186,6 +186,30 @@ int mfad_acct_del(struct mfad_txn *txn, struct mfad_store *st,
 int mfad_acct_by_email(struct mfad_txn *txn, struct mfad_store *st,
     const char *email, char *user, size_t userlen)
     MSS_WUR;
+/*
+ * Many accounts in one call (an import's rows), each row as the
+ * function for one above does it, its result in rc[i]; a backend that
+ * gains by it does them together (the directory: a few searches, and
+ * writes sent without waiting for each answer; doc/STORE.md).
+ * get_many reads users[i] into *a[i]; by_email_many the owner of
+ * emails[i] (NULL: none asked) into owner[i]. Their return is 0, or the
+ * first failure of the store (then no row holds anything).
+ * put_many writes *a[i] as mfad_acct_put(a[i], old_email[i]); before[i]
+ * (before NULL, or an entry NULL: unknown) is the account as the caller
+ * read it, so that only what it changed is written. Its return is 0 when
+ * every row has its result, else the failure that left rows without
+ * one (MSS_ERR_UNAVAIL: the directory was lost): their rc[i] is that
+ * error, and each may or may not have been written.
+ */
+int mfad_acct_get_many(struct mfad_txn *txn, struct mfad_store *st,
+    const char *const *users, size_t n, struct mfad_acct *const *a, int *rc)
+    MSS_WUR;
+int mfad_acct_by_email_many(struct mfad_txn *txn, struct mfad_store *st,
+    const char *const *emails, size_t n, char (*owner)[MFAD_USER_MAX + 1],
+    int *rc) MSS_WUR;
+int mfad_acct_put_many(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *const *a, const struct mfad_acct *const *before,
+    const char *const *old_email, size_t n, int *rc) MSS_WUR;
 /* Calls fn for each account whose name sorts after `after` ("" = all),
  * at most `max` of them; *more says whether others follow. */
 int mfad_acct_list(struct mfad_txn *txn, struct mfad_store *st,

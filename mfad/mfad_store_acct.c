@@ -334,6 +334,71 @@ mfad_acct_by_email(struct mfad_txn *txn, struct mfad_store *st,
 }
 
 int
+mfad_acct_get_many(struct mfad_txn *txn, struct mfad_store *st,
+    const char *const *users, size_t n, struct mfad_acct *const *a, int *rc)
+{
+	size_t i, j;
+
+	if (st->dir != NULL)
+		return mfad_sdir_acct_get_many(st->dir, users, n, a, rc);
+	for (i = 0; i < n; i++) {
+		rc[i] = mfad_acct_get(txn, st, users[i], a[i]);
+		if (rc[i] != 0 && rc[i] != MSS_ERR_NOTFOUND) {
+			for (j = 0; j <= i; j++) {
+				mfad_acct_wipe(a[j]);
+				rc[j] = rc[i];
+			}
+			return rc[i];
+		}
+	}
+	return 0;
+}
+
+int
+mfad_acct_by_email_many(struct mfad_txn *txn, struct mfad_store *st,
+    const char *const *emails, size_t n, char (*owner)[MFAD_USER_MAX + 1],
+    int *rc)
+{
+	size_t i;
+
+	if (st->dir != NULL)
+		return mfad_sdir_acct_by_email_many(st->dir, emails, n, owner,
+		    rc);
+	for (i = 0; i < n; i++) {
+		owner[i][0] = '\0';
+		rc[i] = emails[i] == NULL ? MSS_ERR_NOTFOUND :
+		    mfad_acct_by_email(txn, st, emails[i], owner[i],
+		    sizeof(owner[i]));
+		if (rc[i] != 0 && rc[i] != MSS_ERR_NOTFOUND)
+			return rc[i];
+	}
+	return 0;
+}
+
+int
+mfad_acct_put_many(struct mfad_txn *txn, struct mfad_store *st,
+    const struct mfad_acct *const *a, const struct mfad_acct *const *before,
+    const char *const *old_email, size_t n, int *rc)
+{
+	size_t i, j;
+
+	if (st->dir != NULL)
+		return mfad_sdir_acct_put_many(st->dir, a, before, n, rc);
+	/* The loop of put in the caller's transaction: after a failure of
+	 * the store the transaction is not to be written to again. */
+	for (i = 0; i < n; i++) {
+		rc[i] = mfad_acct_put(txn, st, a[i], old_email[i]);
+		if (rc[i] != 0 && rc[i] != MSS_ERR_NOTFOUND &&
+		    rc[i] != MSS_ERR_EXISTS) {
+			for (j = i + 1; j < n; j++)
+				rc[j] = rc[i];
+			return rc[i];
+		}
+	}
+	return 0;
+}
+
+int
 mfad_acct_list(struct mfad_txn *txn, struct mfad_store *st, const char *after,
     size_t max, int (*fn)(const struct mfad_acct *, void *), void *arg,
     int *more)

@@ -56,6 +56,23 @@ int mfad_sdir_acct_list(struct mfad_sdir *sd, const char *after, size_t max,
     MSS_WUR;
 int mfad_sdir_acct_count(struct mfad_sdir *sd, uint64_t *n) MSS_WUR;
 
+/*
+ * Many accounts at once (mfad_store_dir_batch.c; mfad_acct_*_many of
+ * mfad_store.h): a search for up to MFAD_SDIR_BATCH names or addresses
+ * at a time, and the writes sent on one connection with up to
+ * MFAD_SDIR_WINDOW of them waiting for their results.
+ */
+#define MFAD_SDIR_BATCH		100
+#define MFAD_SDIR_WINDOW	32
+int mfad_sdir_acct_get_many(struct mfad_sdir *sd, const char *const *users,
+    size_t n, struct mfad_acct *const *a, int *rc) MSS_WUR;
+int mfad_sdir_acct_by_email_many(struct mfad_sdir *sd,
+    const char *const *emails, size_t n, char (*owner)[MFAD_USER_MAX + 1],
+    int *rc) MSS_WUR;
+int mfad_sdir_acct_put_many(struct mfad_sdir *sd,
+    const struct mfad_acct *const *a, const struct mfad_acct *const *before,
+    size_t n, int *rc) MSS_WUR;
+
 /* The counters as events: added and deleted values (conf/ldap/README,
  * "Concurrent writes"). */
 int mfad_sdir_acct_fail_add(struct mfad_sdir *sd, const char *user,

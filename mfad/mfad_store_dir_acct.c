@@ -21,7 +21,7 @@
 
 #define SDIR_ARGON2	"{ARGON2}"
 
-static char *sdir_acct_attrs[] = {
+char *mfad_sdir_acct_attrs[] = {
 	"objectClass", "mail", "preferredLanguage", "userPassword",
 	"mfadState", "mfadCreated", "mfadEnrolled", "mfadReenroll",
 	"mfadLastLogin", "mfadFailure", "mfadLockedUntil", "mfadSend",
@@ -347,8 +347,8 @@ sdir_parse_person(LDAP *ld, LDAPMessage *e, const char *dn,
  * person without mfadAccount is no account: MSS_ERR_NOTFOUND with
  * raw->exists set. now: the time the recent sends are counted from.
  */
-static int MSS_WUR
-sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
+int
+mfad_sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
     const char *dn, const char *user, uint64_t now, struct mfad_acct *a,
     struct mfad_sdir_raw *raw)
 {
@@ -448,7 +448,7 @@ mfad_sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d,
 	memset(raw, 0, sizeof(*raw));
 	memset(a, 0, sizeof(*a));
 	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_BASE,
-	    "(objectClass=*)", sdir_acct_attrs, &res, &ldrc)) != 0)
+	    "(objectClass=*)", mfad_sdir_acct_attrs, &res, &ldrc)) != 0)
 		return r;
 	if (ldrc == LDAP_NO_SUCH_OBJECT)
 		return MSS_ERR_NOTFOUND;
@@ -458,7 +458,8 @@ mfad_sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d,
 	    !sdir_same_user(d->ld, e, user))
 		r = MSS_ERR_NOTFOUND;
 	else
-		r = sdir_acct_parse(sd, d->ld, e, dn, user, now, a, raw);
+		r = mfad_sdir_acct_parse(sd, d->ld, e, dn, user, now, a,
+		    raw);
 	ldap_msgfree(res);
 	if (r != 0) {
 		mfad_acct_wipe(a);
@@ -541,10 +542,8 @@ sdir_digest_acct(const struct mfad_acct *a, uint8_t pw[32], uint8_t rec[32])
 }
 
 static void
-sdir_seen_set(const struct mfad_acct *a)
+sdir_seen_fill(struct sdir_seen *s, const struct mfad_acct *a)
 {
-	struct sdir_seen *s = &sdir_seen;
-
 	snprintf(s->user, sizeof(s->user), "%s", a->user);
 	s->state = a->state;
 	s->reenroll = a->reenroll;
@@ -556,9 +555,21 @@ sdir_seen_set(const struct mfad_acct *a)
 }
 
 static void
+sdir_seen_set(const struct mfad_acct *a)
+{
+	sdir_seen_fill(&sdir_seen, a);
+}
+
+static void
 sdir_seen_clear(void)
 {
 	sodium_memzero(&sdir_seen, sizeof(sdir_seen));
+}
+
+void
+mfad_sdir_acct_seen_clear(void)
+{
+	sdir_seen_clear();
 }
 
 int
@@ -658,10 +669,9 @@ mfad_sdir_acct_by_email(struct mfad_sdir *sd, const char *email, char *user,
 /* The fields put writes whole, as replaces. */
 static int MSS_WUR
 sdir_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
-    const struct mfad_sdir_raw *raw, struct mfad_sdir_mods *ms)
+    const struct sdir_seen *seen, const struct mfad_sdir_raw *raw,
+    struct mfad_sdir_mods *ms)
 {
-	const struct sdir_seen *seen = sdir_seen.valid &&
-	    strcmp(sdir_seen.user, a->user) == 0 ? &sdir_seen : NULL;
 	uint8_t dpw[32], drec[32];
 	char pw[MFAD_HASH_MAX + sizeof(SDIR_ARGON2)];
 	char cur[MFAD_SDIR_HOST_MAX + 2 * MFAD_KEY_LEN + 2];
@@ -738,6 +748,22 @@ sdir_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
 }
 
 int
+mfad_sdir_acct_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
+    const struct mfad_acct *before, const struct mfad_sdir_raw *raw,
+    struct mfad_sdir_mods *ms)
+{
+	struct sdir_seen seen;
+	int r;
+
+	if (before == NULL)
+		return sdir_put_mods(sd, a, NULL, raw, ms);
+	sdir_seen_fill(&seen, before);
+	r = sdir_put_mods(sd, a, &seen, raw, ms);
+	sodium_memzero(&seen, sizeof(seen));
+	return r;
+}
+
+int
 mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
     const char *old_email)
 {
@@ -790,7 +816,9 @@ mfad_sdir_acct_put(struct mfad_sdir *sd, const struct mfad_acct *a,
 			goto out;
 		}
 	}
-	if ((r = sdir_put_mods(sd, a, &raw, &ms)) != 0 ||
+	if ((r = sdir_put_mods(sd, a, sdir_seen.valid &&
+	    strcmp(sdir_seen.user, a->user) == 0 ? &sdir_seen : NULL, &raw,
+	    &ms)) != 0 ||
 	    (r = mfad_sdir_modify(sd, d, dn, ms.p, &ldrc)) != 0)
 		goto out;
 	if (ldrc == LDAP_NO_SUCH_OBJECT)

@@ -180,6 +180,24 @@ int mfad_sdir_strv_has(char **v, size_t n, const char *s);
 int mfad_sdir_acct_read(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, const char *user, uint64_t now, struct mfad_acct *a,
     struct mfad_sdir_raw *raw) MSS_WUR;
+/*
+ * For the batches (mfad_store_dir_batch.c): the attributes a read of an
+ * account asks for; the parse of one entry e at dn (as
+ * mfad_sdir_acct_read's, which allocates raw's event values: free them
+ * with mfad_sdir_raw_free on 0 and on MSS_ERR_NOTFOUND too); put's
+ * modify list for a (before: the account as the caller read it, whose
+ * unchanged fields are not written; NULL: every field); and the end of
+ * what put remembers of this thread's last read.
+ */
+extern char *mfad_sdir_acct_attrs[];
+int mfad_sdir_acct_parse(struct mfad_sdir *sd, LDAP *ld, LDAPMessage *e,
+    const char *dn, const char *user, uint64_t now, struct mfad_acct *a,
+    struct mfad_sdir_raw *raw) MSS_WUR;
+int mfad_sdir_acct_put_mods(struct mfad_sdir *sd, const struct mfad_acct *a,
+    const struct mfad_acct *before, const struct mfad_sdir_raw *raw,
+    struct mfad_sdir_mods *ms) MSS_WUR;
+void mfad_sdir_acct_seen_clear(void);
+
 /* The account's counters as stored now, into a (when not NULL). */
 int mfad_sdir_acct_counters(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *dn, const char *user, uint64_t now, struct mfad_acct *a)

@@ -45,7 +45,7 @@
 #include "mfad_log.h"
 #include "mfad_store.h"
 
-#define WORDS_MAX	16
+#define WORDS_MAX	512	/* get_many and the others take hundreds */
 
 static struct mfad_store *st;
 static struct mfad_txn *txn;
@@ -127,6 +127,77 @@ show(const struct mfad_acct *a)
 	if (a->nrecovery == 0)
 		printf("-");
 	printf("\n");
+}
+
+/*
+ * get_many USER..., by_email_many ADDR..., put_many USER ADDR...: the
+ * functions for many accounts, each row's result after "ok": the state
+ * of the account got, its owner, or "-"; else "err:CODE". put_many
+ * writes new invited accounts.
+ */
+static void
+cmd_batch(const char *c, char **w, int n)
+{
+	struct mfad_acct *a = NULL, **ap = NULL;
+	char (*owner)[MFAD_USER_MAX + 1] = NULL;
+	const char **v = NULL;
+	int *rc = NULL, i, k, r;
+
+	k = strcmp(c, "put_many") == 0 ? (n - 1) / 2 : n - 1;
+	if (k < 1 || (a = calloc((size_t)k, sizeof(*a))) == NULL ||
+	    (ap = calloc((size_t)k, sizeof(*ap))) == NULL ||
+	    (owner = calloc((size_t)k, sizeof(*owner))) == NULL ||
+	    (v = calloc((size_t)k, sizeof(*v))) == NULL ||
+	    (rc = calloc((size_t)k, sizeof(*rc))) == NULL) {
+		err(MSS_ERR_INVAL);
+		goto out;
+	}
+	for (i = 0; i < k; i++) {
+		ap[i] = &a[i];
+		v[i] = w[1 + i];
+	}
+	if (strcmp(c, "get_many") == 0)
+		r = mfad_acct_get_many(txn, st, v, (size_t)k, ap, rc);
+	else if (strcmp(c, "by_email_many") == 0)
+		r = mfad_acct_by_email_many(txn, st, v, (size_t)k, owner, rc);
+	else {
+		for (i = 0; i < k; i++) {
+			snprintf(a[i].user, sizeof(a[i].user), "%s",
+			    w[1 + 2 * i]);
+			snprintf(a[i].email, sizeof(a[i].email), "%s",
+			    w[2 + 2 * i]);
+			snprintf(a[i].lang, sizeof(a[i].lang), "en");
+			a[i].state = MFAD_ACCT_INVITED;
+			a[i].created = 1764547200;
+			v[i] = NULL;
+		}
+		r = mfad_acct_put_many(txn, st,
+		    (const struct mfad_acct *const *)ap, NULL, v, (size_t)k,
+		    rc);
+	}
+	if (r != 0) {
+		err(r);
+		goto out;
+	}
+	printf("ok");
+	for (i = 0; i < k; i++)
+		if (rc[i] != 0)
+			printf(" err:%d", rc[i]);
+		else if (strcmp(c, "get_many") == 0)
+			printf(" %s", states[a[i].state]);
+		else if (strcmp(c, "by_email_many") == 0)
+			printf(" %s", owner[i]);
+		else
+			printf(" -");
+	printf("\n");
+ out:
+	for (i = 0; a != NULL && i < k; i++)
+		mfad_acct_wipe(&a[i]);
+	free(a);
+	free(ap);
+	free(owner);
+	free(v);
+	free(rc);
 }
 
 static int
@@ -366,6 +437,11 @@ run(char **w, int n)
 			err(r);
 		return;
 	}
+	if (strcmp(c, "get_many") == 0 || strcmp(c, "by_email_many") == 0 ||
+	    strcmp(c, "put_many") == 0) {
+		cmd_batch(c, w, n);
+		return;
+	}
 	if (strcmp(c, "fail_many") == 0 && n == 5) {
 		cmd_many(w, n, NULL);
 		return;
@@ -491,7 +567,7 @@ int
 main(int argc, char **argv)
 {
 	static struct mfad_conf conf;
-	char line[8192], *w[WORDS_MAX], *p, *save;
+	char line[65536], *w[WORDS_MAX], *p, *save;
 	int c, n, r;
 
 	conf.map_size = 16 << 20;

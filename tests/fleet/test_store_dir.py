@@ -853,3 +853,42 @@ def test_connection_lost_between_pages_starts_over(fleet, stores, many):
         assert int(s.ok("count")[0]) >= MANY
     finally:
         relay.close()
+
+
+def test_many_accounts_at_once(fleet, stores):
+    """get_many, by_email_many and put_many (an import's rows) answer
+    each row as the function for one account does, past one search's
+    share of names (100): exact names, a person without the class, a
+    missing person, an address another account has, and an entry a put
+    cut short (the class, no state) taken as no account and written
+    whole."""
+    a = stores()
+    many = ["bulk%03d" % i for i in range(150)]
+    c = fleet.conn(fleet.a)
+    try:
+        for u in many + ["bplain", "bhalf"]:
+            dn, oc, attrs = h.person(u, mfad=False)
+            assert c.add(dn, oc, attrs), c.result
+        # What a put leaves when its connection is lost between its
+        # class and its fields.
+        assert c.modify("uid=bhalf," + h.PEOPLE, {"objectClass": [
+            (ldap3.MODIFY_ADD, ["mfadAccount"])]}), c.result
+    finally:
+        c.unbind()
+    fleet.wait_replicated("uid=bhalf," + h.PEOPLE)
+    rows = " ".join("%s %s@example.org" % (u, u) for u in many)
+    assert a.ok("put_many " + rows) == ["-"] * len(many)
+    assert a.ok("put_many nobody-b nobody-b@example.org bplain "
+                "bulk000@example.org bhalf bhalf@example.org") == \
+        ["err:%d" % NOTFOUND, "err:%d" % EXISTS, "-"]
+    assert a.acct("get bhalf")["state"] == "invited"
+    assert a.ok("get_many " + " ".join(many)) == ["invited"] * len(many)
+    assert a.ok("get_many Bulk000 bplain nobody-b bulk149 bhalf") == \
+        ["err:%d" % NOTFOUND] * 3 + ["invited", "invited"]
+    assert a.ok("by_email_many " + " ".join(
+        "%s@EXAMPLE.org" % u for u in many)) == many
+    assert a.ok("by_email_many none@example.org BHALF@example.org") == \
+        ["err:%d" % NOTFOUND, "bhalf"]
+    # The same through the functions for one account.
+    assert a.ask("get Bulk000") == (False, NOTFOUND)
+    assert a.ok("by_email bulk149@example.org") == ["bulk149"]
