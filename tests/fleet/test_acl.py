@@ -313,3 +313,69 @@ def test_shared_attributes_stay_the_organisations(fleet):
     assert not attrs_of(o, grace, ["userPassword"]).get("userPassword")
     c.unbind()
     o.unbind()
+
+
+AUDITOR_DN = "cn=auditor,ou=services," + h.BASE
+AUDITOR_PW = "auditor-secret"
+# conf/ldap/README, "Access": an auditor's rules, before mfad's.
+AUDITOR_RULES = """
+access to dn.onelevel="%(people)s" filter=(objectClass=mfadAccount)
+        attrs=mfadState,mfadCreated,mfadEnrolled,mfadReenroll,mfadLastLogin,mfadFailure,mfadLockedUntil,mfadSend,mfadThrottleNoticed,mfadLockNoticed,mfadRecoveryCode,mfadCurrentLogin
+    by dn.exact="%(auditor)s" read
+    by * break
+access to dn.subtree="%(people)s"
+        filter=(|(objectClass=mfadDevice)(objectClass=mfadThrottle)(ou=mfad-throttle))
+    by dn.exact="%(auditor)s" read
+    by * break
+""" % {"people": h.PEOPLE, "auditor": AUDITOR_DN}
+
+
+def test_auditor_rules_before_mfads(tmp_path):
+    """An organisation's rules placed before mfad's let an auditor read
+    mfad's data; the hosts keep their rights, everyone else sees nothing."""
+    ca, cert, key = h.make_ca(tmp_path / "tls")
+    port, sport = h.free_port(), h.free_port()
+    conf = h.slapd_conf(tmp_path / "a", ["ldap://127.0.0.1:%d/" % port],
+                        ca, cert, key)
+    include = "include %s" % (h.LDAP_CONF / "mfad-acl.conf")
+    assert include in conf
+    # One provider alone: no syncrepl, so no multiprovider.
+    conf = conf.replace(include, AUDITOR_RULES + include).replace(
+        "multiprovider on\n", "")
+    node = h.Slapd(tmp_path / "a", port, sport, conf)
+    node.start()
+    try:
+        fleet = h.Fleet.__new__(h.Fleet)
+        fleet.nodes = [node]
+        fleet.a = fleet.b = node
+        h.Fleet.populate(fleet)
+        admin = fleet.conn(node)
+        assert admin.add(AUDITOR_DN,
+                         ["applicationProcess", "simpleSecurityObject"],
+                         {"userPassword": AUDITOR_PW}), admin.result
+        admin.unbind()
+        grace, oscar, dev, ou, rec = setup_mfad_data(fleet)
+        a = fleet.conn(node, AUDITOR_DN, AUDITOR_PW)
+        got = attrs_of(a, grace, ["*"])
+        assert got["mfadState"] == ["locked"]
+        assert got["mfadRecoveryCode"] == ["%064x" % 5]
+        assert got["mfadCurrentLogin"]
+        assert attrs_of(a, dev)["mfadHost"] == ["host-a"]
+        assert attrs_of(a, ou) is not None
+        assert attrs_of(a, rec)["mfadThrottleSend"] == ["1:host-a:00000003"]
+        assert modify(a, grace, "mfadState", ldap3.MODIFY_REPLACE,
+                      ["active"]) == DENIED
+        # The hosts go through the auditor's rules to mfad's.
+        c = fleet.conn(node, h.HOST_A_DN, h.HOST_PW)
+        assert modify(c, grace, "mfadState", ldap3.MODIFY_REPLACE,
+                      ["active"]) == "success"
+        assert attrs_of(c, rec)["mfadThrottleSend"]
+        # Anyone else still gets nothing of mfad's.
+        o = fleet.conn(node, oscar, "oscar-pw")
+        got = attrs_of(o, grace, ["*"])
+        assert got["uid"] == ["grace"]
+        assert not [x for x in got if x.startswith("mfad")], got
+        for dn in (dev, ou, rec):
+            assert attrs_of(o, dn) is None, dn
+    finally:
+        node.stop()
