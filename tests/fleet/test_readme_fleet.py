@@ -402,3 +402,21 @@ def test_readme_fleet_section_as_written(world):
     assert anon.get("mail") == ["alice@example.org"], anon
     hidden = [a for a in anon if a.startswith("mfad")]
     assert not hidden, "anonymous reads %s" % hidden
+    # Nor any of mfad's entries under the people (devices, the mail
+    # throttle's container and records), which cn=admin does see.
+    mine = "(|(objectClass=mfadDevice)(objectClass=mfadThrottle)" \
+        "(ou=mfad-throttle)(mfadState=*))"
+
+    def subtree(dn=None, pw=None):
+        cmd = ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H",
+               provs[0].url, "-b", "ou=people," + suffix]
+        if dn:
+            cmd += ["-D", dn, "-w", pw]
+        r = subprocess.run(cmd + [mine, "1.1"], capture_output=True,
+                           text=True, timeout=30,
+                           env=dict(os.environ, LDAPTLS_CACERT=str(ca)))
+        assert r.returncode == 0, r.stderr
+        return [line for line in r.stdout.splitlines()
+                if line.startswith("dn:")]
+    assert alice in " ".join(subtree(fh.ADMIN_DN, SECRETS["ADMIN_PW"]))
+    assert subtree() == [], "anonymous finds %s" % subtree()
