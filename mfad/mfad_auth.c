@@ -517,10 +517,13 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 
 			a->last_login = now;
 			d.last_used = now;
+			/* Quiet: nothing to clear (a failure or lock that
+			 * came since is after this success: it stays), and
+			 * in fleet mode two round trips saved. */
 			if (mfad_store_full_recently())
 				r = MSS_ERR_MAPFULL;
-			else if ((r = mfad_acct_login_clear(rq->txn,
-			    ctx->store, a->user, now, a)) == 0 &&
+			else if ((quiet || (r = mfad_acct_login_clear(rq->txn,
+			    ctx->store, a->user, now, a)) == 0) &&
 			    (r = mfad_acct_put(rq->txn, ctx->store, a,
 			    a->email)) == 0 &&
 			    (r = mfad_device_put(rq->txn, ctx->store, devhash,
