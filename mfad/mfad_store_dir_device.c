@@ -165,7 +165,7 @@ mfad_sdir_device_put(struct mfad_sdir *sd, const uint8_t key[MFAD_KEY_LEN],
 	char dn[MFAD_SDIR_DN_MAX];
 	struct mfad_sdir_mods ms;
 	struct mfad_dir *d;
-	int r, ldrc, add;
+	int r, ldrc = LDAP_OTHER, add, tries;
 
 	/* The class wants them (MUST). */
 	if (dev->kind[0] == '\0' || dev->created == 0 || dev->expires == 0)
@@ -174,23 +174,29 @@ mfad_sdir_device_put(struct mfad_sdir *sd, const uint8_t key[MFAD_KEY_LEN],
 		return r;
 	mfad_sdir_mods_init(&ms);
 	d = mfad_sdir_take(sd);
-	for (add = 1; add >= 0; add--) {
+	/* A replace first: most puts are a remembered device's login,
+	 * which finds the entry there; a new one is added. An add that
+	 * finds it there after all (made meanwhile elsewhere) replaces. */
+	for (add = 0, tries = 0; tries < 3; tries++) {
 		mfad_sdir_mods_free(&ms);
 		if ((r = sdir_device_mods(sd, key, dev, add, &ms)) != 0)
 			break;
 		r = add ? mfad_sdir_add(sd, d, dn, ms.p, &ldrc) :
 		    mfad_sdir_modify(sd, d, dn, ms.p, &ldrc);
-		if (r != 0)
+		if (r != 0 || ldrc == LDAP_SUCCESS)
 			break;
-		/* Added, or there already: replaced. */
-		if (ldrc == LDAP_SUCCESS)
-			break;
-		if (add && ldrc == LDAP_ALREADY_EXISTS)
+		if ((!add && ldrc == LDAP_NO_SUCH_OBJECT) ||
+		    (add && ldrc == LDAP_ALREADY_EXISTS)) {
+			add = !add;
 			continue;
+		}
+		/* No person entry above it. */
 		r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
 		    mfad_sdir_refused(sd, "device write", dn, ldrc);
 		break;
 	}
+	if (r == 0 && ldrc != LDAP_SUCCESS)
+		r = mfad_sdir_refused(sd, "device write", dn, ldrc);
 	mfad_sdir_give(sd, d);
 	mfad_sdir_mods_free(&ms);
 	return r;
