@@ -69,6 +69,28 @@ sdir_or_filter(const char *pre, const char *attr, const char *const *vals,
 	return 0;
 }
 
+/* One search of the accounts whose attr is one of vals[from, to) (and
+ * pre): *res NULL when none of them can be asked for. */
+static int MSS_WUR
+sdir_chunk_search(struct mfad_sdir *sd, struct mfad_dir *d, const char *pre,
+    const char *attr, const char *const *vals, size_t from, size_t to,
+    char **attrs, const char *what, LDAPMessage **res)
+{
+	char *filter = NULL;
+	int r, ldrc;
+
+	*res = NULL;
+	if ((r = sdir_or_filter(pre, attr, vals, from, to, &filter)) != 0 ||
+	    filter == NULL)
+		return r;
+	r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL, filter,
+	    attrs, res, &ldrc);
+	free(filter);
+	if (r == 0 && ldrc != LDAP_SUCCESS)
+		r = mfad_sdir_refused(sd, what, sd->base, ldrc);
+	return r;
+}
+
 /* The uid of entry e's RDN into uid; MSS_ERR_STORE (logged) when the
  * entry is not named by uid. */
 static int MSS_WUR
@@ -123,12 +145,12 @@ sdir_read_many(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *const *users, size_t n, struct mfad_acct *const *a,
     struct mfad_sdir_raw *raw, int *rc)
 {
-	char dn[MFAD_SDIR_DN_MAX], uid[MFAD_USER_MAX + 1], *filter = NULL;
+	char dn[MFAD_SDIR_DN_MAX], uid[MFAD_USER_MAX + 1];
 	const char **valid = NULL;
 	LDAPMessage *res = NULL, *e;
 	uint64_t now = mfad_clock_real_s();
 	size_t i, j, c;
-	int r = 0, ldrc, half;
+	int r = 0, half;
 
 	if (n == 0)
 		return 0;
@@ -145,20 +167,11 @@ sdir_read_many(struct mfad_sdir *sd, struct mfad_dir *d,
 	for (c = 0; r == 0 && c < n; c += MFAD_SDIR_BATCH) {
 		size_t to = c + MFAD_SDIR_BATCH < n ? c + MFAD_SDIR_BATCH : n;
 
-		if ((r = sdir_or_filter(NULL, "uid", valid, c, to,
-		    &filter)) != 0 || filter == NULL)
+		if ((r = sdir_chunk_search(sd, d, NULL, "uid", valid, c, to,
+		    mfad_sdir_acct_attrs, "account search", &res)) != 0)
+			break;
+		if (res == NULL)
 			continue;
-		r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
-		    filter, mfad_sdir_acct_attrs, &res, &ldrc);
-		free(filter);
-		filter = NULL;
-		if (r != 0)
-			break;
-		if (ldrc != LDAP_SUCCESS) {
-			r = mfad_sdir_refused(sd, "account search", sd->base,
-			    ldrc);
-			break;
-		}
 		for (e = ldap_first_entry(d->ld, res); r == 0 && e != NULL;
 		    e = ldap_next_entry(d->ld, e)) {
 			if ((r = sdir_entry_uid(d->ld, e, uid,
@@ -258,12 +271,11 @@ sdir_owners_many(struct mfad_sdir *sd, struct mfad_dir *d,
 {
 	char *attrs[] = { "mail", NULL }, uid[MFAD_USER_MAX + 1];
 	char val[MFAD_EMAIL_MAX + 1];
-	char *filter = NULL;
 	const char **ask;
 	struct berval **v;
 	LDAPMessage *res = NULL, *e;
 	size_t i, j, k, c, nv;
-	int r = 0, ldrc;
+	int r = 0;
 
 	if (n == 0)
 		return 0;
@@ -281,20 +293,11 @@ sdir_owners_many(struct mfad_sdir *sd, struct mfad_dir *d,
 	for (c = 0; r == 0 && c < n; c += MFAD_SDIR_BATCH) {
 		size_t to = c + MFAD_SDIR_BATCH < n ? c + MFAD_SDIR_BATCH : n;
 
-		if ((r = sdir_or_filter("(objectClass=mfadAccount)", "mail",
-		    ask, c, to, &filter)) != 0 || filter == NULL)
+		if ((r = sdir_chunk_search(sd, d, "(objectClass=mfadAccount)",
+		    "mail", ask, c, to, attrs, "address lookup", &res)) != 0)
+			break;
+		if (res == NULL)
 			continue;
-		r = mfad_sdir_search(sd, d, sd->base, LDAP_SCOPE_ONELEVEL,
-		    filter, attrs, &res, &ldrc);
-		free(filter);
-		filter = NULL;
-		if (r != 0)
-			break;
-		if (ldrc != LDAP_SUCCESS) {
-			r = mfad_sdir_refused(sd, "address lookup", sd->base,
-			    ldrc);
-			break;
-		}
 		for (e = ldap_first_entry(d->ld, res); r == 0 && e != NULL;
 		    e = ldap_next_entry(d->ld, e)) {
 			if ((r = sdir_entry_uid(d->ld, e, uid,
