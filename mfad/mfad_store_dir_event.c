@@ -188,40 +188,6 @@ sdir_sends_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
 }
 
 /*
- * Deletes, by value, the sends the entry has now: one added meanwhile
- * on the other provider stays. a gets the counters as stored.
- */
-static int MSS_WUR
-sdir_sends_clear(struct mfad_sdir *sd, const char *user,
-    struct mfad_acct *a)
-{
-	char dn[MFAD_SDIR_DN_MAX];
-	struct mfad_acct *cur;
-	struct mfad_dir *d;
-	struct mfad_sdir_raw raw;
-	uint64_t now = mfad_clock_real_s();
-	int r;
-
-	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
-		return r;
-	if ((cur = malloc(sizeof(*cur))) == NULL)
-		return MSS_ERR_NOMEM;
-	d = mfad_sdir_take(sd);
-	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
-		mfad_acct_wipe(cur);
-		r = sdir_sends_del(sd, d, dn, user, now, raw.send,
-		    raw.nsend);
-		mfad_sdir_raw_free(&raw);
-		if (r == 0)
-			r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
-	}
-	mfad_sdir_give(sd, d);
-	free(cur);
-	return r;
-}
-
-
-/*
  * Ends the failure streak: the failures stored now, the lock and its
  * notice deleted by value, so that a lock or a failure that arrives
  * between this read and the modify stays (a modify that meets one,
@@ -378,13 +344,38 @@ mfad_sdir_acct_send_add(struct mfad_sdir *sd, const char *user,
 	return r;
 }
 
-/* The sends read now, deleted by value: one added meanwhile elsewhere
- * stays (a mail sent after the clear). */
+/*
+ * The sends read now, deleted by value: one added meanwhile on the other
+ * provider stays (a mail sent after the clear). a gets the counters as
+ * stored.
+ */
 int
 mfad_sdir_acct_sends_clear(struct mfad_sdir *sd, const char *user,
     struct mfad_acct *a)
 {
-	return sdir_sends_clear(sd, user, a);
+	char dn[MFAD_SDIR_DN_MAX];
+	struct mfad_acct *cur;
+	struct mfad_dir *d;
+	struct mfad_sdir_raw raw;
+	uint64_t now = mfad_clock_real_s();
+	int r;
+
+	if ((r = mfad_sdir_acct_dn(sd, user, dn, sizeof(dn))) != 0)
+		return r;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return MSS_ERR_NOMEM;
+	d = mfad_sdir_take(sd);
+	if ((r = mfad_sdir_acct_read(sd, d, dn, user, now, cur, &raw)) == 0) {
+		mfad_acct_wipe(cur);
+		r = sdir_sends_del(sd, d, dn, user, now, raw.send,
+		    raw.nsend);
+		mfad_sdir_raw_free(&raw);
+		if (r == 0)
+			r = mfad_sdir_acct_counters(sd, d, dn, user, now, a);
+	}
+	mfad_sdir_give(sd, d);
+	free(cur);
+	return r;
 }
 
 int
