@@ -162,7 +162,7 @@ struct mfad_uid_ent {
 	uid_t		uid;
 	unsigned	conns;
 	unsigned	busy;		/* requests in flight */
-	int		next;		/* in its bucket or free list */
+	int		next;		/* in its bucket or free list, + 1 */
 };
 
 struct mfad_srv {
@@ -170,14 +170,16 @@ struct mfad_srv {
 	struct mfad_pool	*pool;
 	struct mfad_conn	*conns;
 	size_t			 nconns;
-	size_t			*freev;		/* free slots */
+	size_t			*freev;		/* slots freed */
 	size_t			 nfree;
+	size_t			 fresh;	/* no slot ever used at or above */
 	size_t			 hi;	/* no slot in use at or above */
 	size_t			 unpriv, unpriv_max;
 	struct mfad_uid_ent	*uids;		/* nconns entries */
-	int			*buckets;
+	int			*buckets;	/* entry + 1; 0: none */
 	size_t			 nbuckets;	/* a power of two */
-	int			 ufree;
+	int			 ufree;		/* entry + 1; 0: none */
+	size_t			 ufresh; /* no entry ever used at or above */
 	int			 spare;	/* given up on EMFILE */
 	long long		 accept_after;	/* no accept before */
 };
@@ -196,16 +198,20 @@ mfad_uid_get(struct mfad_srv *s, uid_t uid)
 {
 	int *b = mfad_uid_bucket(s, uid), i;
 
-	for (i = *b; i >= 0; i = s->uids[i].next)
+	for (i = *b - 1; i >= 0; i = s->uids[i].next - 1)
 		if (s->uids[i].uid == uid)
 			return i;
-	if ((i = s->ufree) < 0)
+	if (s->ufree > 0) {
+		i = s->ufree - 1;
+		s->ufree = s->uids[i].next;
+	} else if (s->ufresh < s->nconns)
+		i = (int)s->ufresh++;
+	else
 		return -1;
-	s->ufree = s->uids[i].next;
 	s->uids[i].uid = uid;
 	s->uids[i].conns = s->uids[i].busy = 0;
 	s->uids[i].next = *b;
-	*b = i;
+	*b = i + 1;
 	return i;
 }
 
@@ -217,12 +223,12 @@ mfad_uid_drop_idle(struct mfad_srv *s, int i)
 
 	if (s->uids[i].conns > 0)
 		return;
-	for (pp = mfad_uid_bucket(s, s->uids[i].uid); *pp != i;
-	    pp = &s->uids[*pp].next)
+	for (pp = mfad_uid_bucket(s, s->uids[i].uid); *pp != i + 1;
+	    pp = &s->uids[*pp - 1].next)
 		;
 	*pp = s->uids[i].next;
 	s->uids[i].next = s->ufree;
-	s->ufree = i;
+	s->ufree = i + 1;
 }
 
 static int
@@ -475,7 +481,7 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 		close(fd);
 		return;
 	}
-	if (s->nfree == 0) {
+	if (s->nfree == 0 && s->fresh == s->nconns) {
 		mfad_log_limited(&mfad_lim_full, LOG_WARNING, "all %zu "
 		    "connections in use: refusing uid %u", s->nconns,
 		    (unsigned)peer.uid);
@@ -502,9 +508,10 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 		s->uids[u].conns++;
 		s->unpriv++;
 	}
-	c = &s->conns[s->freev[--s->nfree]];
-	/* The loop scans slots up to hi only: the free slots are a stack,
-	 * so the slots in use stay low, whatever nconns is. */
+	c = &s->conns[s->nfree > 0 ? s->freev[--s->nfree] : s->fresh++];
+	/* The loop scans slots up to hi only: a freed slot is taken again
+	 * before a new one, so the slots in use stay low, whatever nconns
+	 * is. */
 	if ((size_t)(c - s->conns) >= s->hi)
 		s->hi = (size_t)(c - s->conns) + 1;
 	c->peer = peer;
@@ -564,7 +571,7 @@ mfad_srv_init(struct mfad_srv *s, struct mfad_ctx *ctx,
 {
 	struct rlimit rl;
 	rlim_t lim = 1024;
-	size_t i, n;
+	size_t n;
 
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
@@ -594,21 +601,16 @@ mfad_srv_init(struct mfad_srv *s, struct mfad_ctx *ctx,
 	s->unpriv_max = MFAD_UNPRIV_SHARE(n);
 	for (s->nbuckets = 1; s->nbuckets < n; s->nbuckets <<= 1)
 		;
+	/* Zeroed tables that need no first pass: their pages stay
+	 * untouched, out of the resident memory, until the slots are used
+	 * (all of them, 16,384 and more, would be megabytes). A slot at or
+	 * above fresh, an entry at or above ufresh, was never used; a free
+	 * slot is MFAD_CONN_FREE, which is 0. */
 	if ((s->conns = calloc(n, sizeof(*s->conns))) == NULL ||
 	    (s->freev = calloc(n, sizeof(*s->freev))) == NULL ||
 	    (s->uids = calloc(n, sizeof(*s->uids))) == NULL ||
 	    (s->buckets = calloc(s->nbuckets, sizeof(*s->buckets))) == NULL)
 		return MSS_ERR_NOMEM;
-	for (i = 0; i < n; i++) {
-		s->conns[i].fd = -1;
-		s->conns[i].uidx = -1;
-		s->freev[n - 1 - i] = i;
-		s->uids[i].next = i + 1 < n ? (int)(i + 1) : -1;
-	}
-	s->nfree = n;
-	s->ufree = 0;
-	for (i = 0; i < s->nbuckets; i++)
-		s->buckets[i] = -1;
 	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	mfad_log(LOG_INFO, "up to %zu connections (open-file limit %llu), "
 	    "%zu for unprivileged callers, %d per uid", n,
@@ -622,7 +624,7 @@ mfad_srv_free(struct mfad_srv *s)
 	size_t i;
 
 	if (s->conns != NULL)
-		for (i = 0; i < s->nconns; i++)
+		for (i = 0; i < s->fresh; i++)
 			if (s->conns[i].state != MFAD_CONN_FREE)
 				mfad_conn_close(s, &s->conns[i]);
 	if (s->spare >= 0)
