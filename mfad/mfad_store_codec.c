@@ -8,8 +8,11 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "mfad_log.h"
 #include "mfad_store_lmdb.h"
@@ -19,6 +22,7 @@
 #define MFAD_REC_V2		2
 #define MFAD_REC_V3		3	/* accounts: recovery codes */
 #define MFAD_REC_V4		4	/* accounts: cur_login only when set */
+#define MFAD_REC_V5		5	/* accounts: compact, without the user */
 #define MFAD_REC_MAX		8192
 
 /* Keys */
@@ -109,43 +113,285 @@ mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
 	return 0;
 }
 
-/* Accounts: version 2 added the notice times and cur_login, 3 the
- * recovery codes, 4 writes cur_login only when there is one. */
+/*
+ * Integers of the compact versions: seven bits a byte, low bits first,
+ * the high bit set on every byte but the last (a time in seconds takes
+ * 5 bytes, a zero 1). Decoding takes only the shortest form of a value
+ * that fits in 64 bits, so that each value has one encoding.
+ */
+static int MSS_WUR
+mfad_put_var(struct mss_buf *b, uint64_t v)
+{
+	uint8_t p[10];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return mss_buf_put(b, p, n);
+}
+
+static int MSS_WUR
+mfad_get_var(struct mss_buf *b, uint64_t *v)
+{
+	uint64_t x = 0;
+	uint8_t c;
+	unsigned shift = 0;
+	int r;
+
+	for (;;) {
+		if ((r = mss_buf_get_u8(b, &c)) != 0)
+			return r;
+		if (shift == 63 && c > 1)
+			return MSS_ERR_PROTO;	/* past 64 bits */
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if ((c & 0x80) == 0)
+			break;
+		if ((shift += 7) > 63)
+			return MSS_ERR_PROTO;
+	}
+	if (c == 0 && shift > 0)
+		return MSS_ERR_PROTO;		/* not the shortest form */
+	*v = x;
+	return 0;
+}
+
+static int MSS_WUR
+mfad_get_var32(struct mss_buf *b, uint32_t *v)
+{
+	uint64_t x;
+	int r;
+
+	if ((r = mfad_get_var(b, &x)) != 0)
+		return r;
+	if (x > UINT32_MAX)
+		return MSS_ERR_PROTO;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/*
+ * Password hashes of the compact account: libsodium's argon2id string,
+ * $argon2id$v=19$m=M,t=T,p=P$SALT$HASH (16 and 32 bytes in base64
+ * without padding), is kept as its three costs and 48 raw bytes, about
+ * 40 bytes less than the text. Any other string (another algorithm or
+ * length, a form that does not print back the same, "" while invited)
+ * stays the text: a hash reads back as exactly the string written.
+ */
+#define MFAD_PW_TEXT		0
+#define MFAD_PW_ARGON2ID	1
+#define MFAD_PW_SALT		16
+#define MFAD_PW_HASH		32
+#define MFAD_PW_B64		sodium_base64_VARIANT_ORIGINAL_NO_PADDING
+
+/* Prints the argon2id string of the costs and raw bytes into out. */
+static int MSS_WUR
+mfad_pw_print(char *out, size_t outlen, uint32_t m, uint32_t t, uint32_t p,
+    const uint8_t salt[MFAD_PW_SALT], const uint8_t hash[MFAD_PW_HASH])
+{
+	char s[sodium_base64_ENCODED_LEN(MFAD_PW_SALT, MFAD_PW_B64)];
+	char h[sodium_base64_ENCODED_LEN(MFAD_PW_HASH, MFAD_PW_B64)];
+	int n;
+
+	sodium_bin2base64(s, sizeof(s), salt, MFAD_PW_SALT, MFAD_PW_B64);
+	sodium_bin2base64(h, sizeof(h), hash, MFAD_PW_HASH, MFAD_PW_B64);
+	n = snprintf(out, outlen, "$argon2id$v=19$m=%u,t=%u,p=%u$%s$%s",
+	    (unsigned)m, (unsigned)t, (unsigned)p, s, h);
+	sodium_memzero(h, sizeof(h));
+	return n < 0 || (size_t)n >= outlen ? MSS_ERR_TOOBIG : 0;
+}
+
+/* Reads a decimal u32 at *sp up to the byte end; *sp passes it. */
+static int
+mfad_pw_num(const char **sp, char end, uint32_t *v)
+{
+	const char *s = *sp;
+	uint64_t x = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((x = x * 10 + (uint64_t)(*s - '0')) > UINT32_MAX)
+			return -1;
+	if (*s != end)
+		return -1;
+	*sp = s + 1;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/* Whether pw is an argon2id string that the compact form prints back
+ * byte for byte: then its costs and raw bytes. */
+static int
+mfad_pw_parse(const char *pw, uint32_t *m, uint32_t *t, uint32_t *p,
+    uint8_t salt[MFAD_PW_SALT], uint8_t hash[MFAD_PW_HASH])
+{
+	static const char pre[] = "$argon2id$v=19$m=";
+	char again[MFAD_HASH_MAX];
+	const char *s = pw, *e;
+	size_t n;
+	int ok;
+
+	if (strncmp(s, pre, sizeof(pre) - 1) != 0)
+		return 0;
+	s += sizeof(pre) - 1;
+	if (mfad_pw_num(&s, ',', m) != 0 || strncmp(s, "t=", 2) != 0)
+		return 0;
+	s += 2;
+	if (mfad_pw_num(&s, ',', t) != 0 || strncmp(s, "p=", 2) != 0)
+		return 0;
+	s += 2;
+	if (mfad_pw_num(&s, '$', p) != 0 || (e = strchr(s, '$')) == NULL)
+		return 0;
+	if (sodium_base642bin(salt, MFAD_PW_SALT, s, (size_t)(e - s), NULL,
+	    &n, NULL, MFAD_PW_B64) != 0 || n != MFAD_PW_SALT)
+		return 0;
+	s = e + 1;
+	if (sodium_base642bin(hash, MFAD_PW_HASH, s, strlen(s), NULL, &n,
+	    NULL, MFAD_PW_B64) != 0 || n != MFAD_PW_HASH)
+		return 0;
+	ok = mfad_pw_print(again, sizeof(again), *m, *t, *p, salt, hash) ==
+	    0 && strcmp(again, pw) == 0;
+	sodium_memzero(again, sizeof(again));
+	return ok;
+}
+
+static int MSS_WUR
+mfad_put_pw(struct mss_buf *b, const char *pw)
+{
+	uint8_t salt[MFAD_PW_SALT], hash[MFAD_PW_HASH];
+	uint32_t m, t, p;
+	int r;
+
+	if (!mfad_pw_parse(pw, &m, &t, &p, salt, hash)) {
+		r = mss_buf_put_u8(b, MFAD_PW_TEXT);
+		if (r == 0)
+			r = mfad_put_text8(b, pw);
+	} else if ((r = mss_buf_put_u8(b, MFAD_PW_ARGON2ID)) == 0 &&
+	    (r = mfad_put_var(b, m)) == 0 &&
+	    (r = mfad_put_var(b, t)) == 0 &&
+	    (r = mfad_put_var(b, p)) == 0 &&
+	    (r = mss_buf_put(b, salt, sizeof(salt))) == 0)
+		r = mss_buf_put(b, hash, sizeof(hash));
+	sodium_memzero(salt, sizeof(salt));
+	sodium_memzero(hash, sizeof(hash));
+	return r;
+}
+
+static int MSS_WUR
+mfad_get_pw(struct mss_buf *b, char *dst, size_t dstlen)
+{
+	uint8_t form, salt[MFAD_PW_SALT], hash[MFAD_PW_HASH];
+	uint32_t m, t, p;
+	int r;
+
+	if ((r = mss_buf_get_u8(b, &form)) != 0)
+		return r;
+	if (form == MFAD_PW_TEXT)
+		return mfad_get_text8(b, dst, dstlen);
+	if (form != MFAD_PW_ARGON2ID)
+		return MSS_ERR_PROTO;
+	if ((r = mfad_get_var32(b, &m)) == 0 &&
+	    (r = mfad_get_var32(b, &t)) == 0 &&
+	    (r = mfad_get_var32(b, &p)) == 0 &&
+	    (r = mfad_get_fixed(b, salt, sizeof(salt))) == 0 &&
+	    (r = mfad_get_fixed(b, hash, sizeof(hash))) == 0)
+		r = mfad_pw_print(dst, dstlen, m, t, p, salt, hash);
+	sodium_memzero(salt, sizeof(salt));
+	sodium_memzero(hash, sizeof(hash));
+	return r;
+}
+
+/*
+ * Accounts: version 2 added the notice times and cur_login, 3 the
+ * recovery codes, 4 writes cur_login only when there is one. Version 5
+ * is the same fields made compact: no user (the record's key is its
+ * user: mfad_store_acct.c fills it in), strings with a one-byte length,
+ * the password hash as above, the integers as variable-length ones
+ * (most of an account's times and counters are zero).
+ */
 
 static int MSS_WUR
 mfad_acct_encode(struct mss_buf *b, const void *rec)
 {
 	const struct mfad_acct *a = rec;
-	uint32_t i;
+	uint32_t i, nsends, nrec;
 	int r;
 
-	if ((r = mss_buf_put_str(b, a->user)) != 0 ||
-	    (r = mss_buf_put_str(b, a->email)) != 0 ||
-	    (r = mss_buf_put_str(b, a->lang)) != 0 ||
+	nsends = a->nsends < MFAD_SENDS_MAX ? a->nsends : MFAD_SENDS_MAX;
+	nrec = a->nrecovery < MFAD_RECOVERY_MAX ? a->nrecovery :
+	    MFAD_RECOVERY_MAX;
+	if ((r = mfad_put_text8(b, a->email)) != 0 ||
+	    (r = mfad_put_text8(b, a->lang)) != 0 ||
 	    (r = mss_buf_put_u8(b, a->state)) != 0 ||
 	    (r = mss_buf_put_u8(b, a->reenroll)) != 0 ||
-	    (r = mss_buf_put_str(b, a->pwhash)) != 0 ||
-	    (r = mss_buf_put_u64(b, a->created)) != 0 ||
-	    (r = mss_buf_put_u64(b, a->enrolled)) != 0 ||
-	    (r = mss_buf_put_u64(b, a->last_login)) != 0 ||
-	    (r = mss_buf_put_u32(b, a->failures)) != 0 ||
-	    (r = mss_buf_put_u64(b, a->locked_until)) != 0 ||
-	    (r = mss_buf_put_u32(b, a->nsends)) != 0)
+	    (r = mfad_put_pw(b, a->pwhash)) != 0 ||
+	    (r = mfad_put_var(b, a->created)) != 0 ||
+	    (r = mfad_put_var(b, a->enrolled)) != 0 ||
+	    (r = mfad_put_var(b, a->last_login)) != 0 ||
+	    (r = mfad_put_var(b, a->failures)) != 0 ||
+	    (r = mfad_put_var(b, a->locked_until)) != 0 ||
+	    (r = mfad_put_var(b, nsends)) != 0)
 		return r;
-	for (i = 0; i < a->nsends && i < MFAD_SENDS_MAX; i++)
-		if ((r = mss_buf_put_u64(b, a->sends[i])) != 0)
+	for (i = 0; i < nsends; i++)
+		if ((r = mfad_put_var(b, a->sends[i])) != 0)
 			return r;
-	if ((r = mss_buf_put_u64(b, a->throttle_noticed)) != 0 ||
-	    (r = mss_buf_put_u64(b, a->lock_noticed)) != 0 ||
+	if ((r = mfad_put_var(b, a->throttle_noticed)) != 0 ||
+	    (r = mfad_put_var(b, a->lock_noticed)) != 0 ||
 	    (r = mss_buf_put_u8(b, a->has_cur_login != 0)) != 0)
 		return r;
 	if (a->has_cur_login &&
 	    (r = mss_buf_put(b, a->cur_login, MFAD_KEY_LEN)) != 0)
 		return r;
-	if ((r = mss_buf_put_u32(b, a->nrecovery)) != 0)
+	if ((r = mfad_put_var(b, nrec)) != 0)
 		return r;
-	for (i = 0; i < a->nrecovery && i < MFAD_RECOVERY_MAX; i++)
+	for (i = 0; i < nrec; i++)
 		if ((r = mss_buf_put(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
+			return r;
+	return 0;
+}
+
+/* Version 5: the layout mfad_acct_encode writes. */
+static int MSS_WUR
+mfad_acct_decode_v5(struct mss_buf *b, struct mfad_acct *a)
+{
+	uint32_t i;
+	int r;
+
+	if ((r = mfad_get_text8(b, a->email, sizeof(a->email))) != 0 ||
+	    (r = mfad_get_text8(b, a->lang, sizeof(a->lang))) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->state)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->reenroll)) != 0 ||
+	    (r = mfad_get_pw(b, a->pwhash, sizeof(a->pwhash))) != 0 ||
+	    (r = mfad_get_var(b, &a->created)) != 0 ||
+	    (r = mfad_get_var(b, &a->enrolled)) != 0 ||
+	    (r = mfad_get_var(b, &a->last_login)) != 0 ||
+	    (r = mfad_get_var32(b, &a->failures)) != 0 ||
+	    (r = mfad_get_var(b, &a->locked_until)) != 0 ||
+	    (r = mfad_get_var32(b, &a->nsends)) != 0)
+		return r;
+	if (a->nsends > MFAD_SENDS_MAX)
+		return MSS_ERR_PROTO;
+	for (i = 0; i < a->nsends; i++)
+		if ((r = mfad_get_var(b, &a->sends[i])) != 0)
+			return r;
+	if ((r = mfad_get_var(b, &a->throttle_noticed)) != 0 ||
+	    (r = mfad_get_var(b, &a->lock_noticed)) != 0 ||
+	    (r = mss_buf_get_u8(b, &a->has_cur_login)) != 0)
+		return r;
+	if (a->has_cur_login > 1)
+		return MSS_ERR_PROTO;
+	if (a->has_cur_login &&
+	    (r = mfad_get_fixed(b, a->cur_login, MFAD_KEY_LEN)) != 0)
+		return r;
+	if ((r = mfad_get_var32(b, &a->nrecovery)) != 0)
+		return r;
+	if (a->nrecovery > MFAD_RECOVERY_MAX)
+		return MSS_ERR_PROTO;
+	for (i = 0; i < a->nrecovery; i++)
+		if ((r = mfad_get_fixed(b, a->recovery[i], MFAD_KEY_LEN)) != 0)
 			return r;
 	return 0;
 }
@@ -158,6 +404,8 @@ mfad_acct_decode(struct mss_buf *b, uint8_t ver, void *rec)
 	int r;
 
 	memset(a, 0, sizeof(*a));
+	if (ver >= MFAD_REC_V5)
+		return mfad_acct_decode_v5(b, a);
 	if ((r = mfad_get_text(b, a->user, sizeof(a->user))) != 0 ||
 	    (r = mfad_get_text(b, a->email, sizeof(a->email))) != 0 ||
 	    (r = mfad_get_text(b, a->lang, sizeof(a->lang))) != 0 ||
@@ -207,7 +455,7 @@ mfad_acct_clear(void *rec)
 }
 
 const struct mfad_rec_type mfad_rec_acct = {
-	"account", MFAD_REC_V4, MFAD_REC_MAX, mfad_acct_encode,
+	"account", MFAD_REC_V5, MFAD_REC_MAX, mfad_acct_encode,
 	mfad_acct_decode, mfad_acct_clear
 };
 

@@ -1451,20 +1451,75 @@ put_raw(struct fix *f, MDB_dbi dbi, const void *k, size_t klen,
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 }
 
-/* The stored bytes of a good record of alice, into buf. */
+/* Big-endian integers and four-byte-length strings of versions 1 to 4. */
+static size_t
+put_be(unsigned char *p, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+	return n;
+}
+
+static size_t
+put_s32(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	put_be(p, n, 4);
+	memcpy(p + 4, s, n);
+	return 4 + n;
+}
+
+/* a as a version 4 record (as the previous mfad wrote it), into p. */
+static size_t
+v4_acct_bytes(const struct mfad_acct *a, unsigned char *p)
+{
+	size_t l = 0;
+	uint32_t i;
+
+	p[l++] = 4;
+	l += put_s32(p + l, a->user);
+	l += put_s32(p + l, a->email);
+	l += put_s32(p + l, a->lang);
+	p[l++] = a->state;
+	p[l++] = a->reenroll;
+	l += put_s32(p + l, a->pwhash);
+	l += put_be(p + l, a->created, 8);
+	l += put_be(p + l, a->enrolled, 8);
+	l += put_be(p + l, a->last_login, 8);
+	l += put_be(p + l, a->failures, 4);
+	l += put_be(p + l, a->locked_until, 8);
+	l += put_be(p + l, a->nsends, 4);
+	for (i = 0; i < a->nsends; i++)
+		l += put_be(p + l, a->sends[i], 8);
+	l += put_be(p + l, a->throttle_noticed, 8);
+	l += put_be(p + l, a->lock_noticed, 8);
+	p[l++] = a->has_cur_login;
+	if (a->has_cur_login) {
+		memcpy(p + l, a->cur_login, MFAD_KEY_LEN);
+		l += MFAD_KEY_LEN;
+	}
+	l += put_be(p + l, a->nrecovery, 4);
+	for (i = 0; i < a->nrecovery; i++) {
+		memcpy(p + l, a->recovery[i], MFAD_KEY_LEN);
+		l += MFAD_KEY_LEN;
+	}
+	return l;
+}
+
+/* A good record of alice, as version 4 wrote it, into buf (alice is
+ * in the store, as this version writes her). */
 static size_t
 good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 {
-	MDB_val key = { 5, (void *)"alice" }, val;
-	struct mfad_txn *txn;
+	struct mfad_acct a;
 
 	put_acct(f, "alice", "alice@example.com");
-	txn = rtxn(f);
-	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
-	assert_true(val.mv_size <= len);
-	memcpy(buf, val.mv_data, val.mv_size);
-	mfad_txn_abort(&txn);
-	return val.mv_size;
+	make_acct(&a, "alice", "alice@example.com");
+	assert_true(len >= 1024);
+	return v4_acct_bytes(&a, buf);
 }
 
 /* Version 2 added throttle_noticed, lock_noticed, has_cur_login and
@@ -1653,15 +1708,10 @@ test_account_v4_cur_login_only_when_set(void **state)
 	make_acct(&a, "alice", "alice@example.com");
 	a.has_cur_login = 1;
 	memset(a.cur_login, 0xa5, MFAD_KEY_LEN);
-	txn = wtxn(f);
-	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
-	txn = rtxn(f);
-	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
-	l = val.mv_size;
-	assert_true(l <= sizeof(with));
-	memcpy(with, val.mv_data, l);
+	l = v4_acct_bytes(&a, with);
 	assert_int_equal(l, lw + MFAD_KEY_LEN);
+	put_raw(f, f->st->accounts, "alice", 5, with, l);
+	txn = rtxn(f);
 	memset(&b, 0xee, sizeof(b));
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
 	mfad_txn_abort(&txn);
@@ -1680,7 +1730,7 @@ test_account_v4_cur_login_only_when_set(void **state)
 	assert_acct_corrupt(f, bad, l);
 
 	/* A version 3 record (cur_login always there) rewritten is
-	 * version 4, and shorter. */
+	 * version 5, and shorter. */
 	memcpy(bad, with, l);
 	bad[0] = 3;
 	bad[l - V3_ACCT_TAIL - MFAD_KEY_LEN - 1] = 0;
@@ -1691,11 +1741,283 @@ test_account_v4_cur_login_only_when_set(void **state)
 	assert_int_equal(b.has_cur_login, 0);
 	assert_int_equal(mfad_acct_put(txn, f->st, &b, b.email), 0);
 	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
-	assert_int_equal(val.mv_size, lw);
-	assert_int_equal(((const unsigned char *)val.mv_data)[0], 4);
+	assert_true(val.mv_size < lw);
+	assert_int_equal(((const unsigned char *)val.mv_data)[0], 5);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	mfad_acct_wipe(&a);
 	mfad_acct_wipe(&b);
+}
+
+/* The stored bytes of user's account. */
+static size_t
+stored_acct(struct fix *f, const char *user, unsigned char *buf, size_t len)
+{
+	MDB_val key = { strlen(user), (void *)user }, val;
+	struct mfad_txn *txn = rtxn(f);
+
+	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
+	assert_true(val.mv_size <= len);
+	memcpy(buf, val.mv_data, val.mv_size);
+	mfad_txn_abort(&txn);
+	return val.mv_size;
+}
+
+static int
+has_bytes(const unsigned char *p, size_t len, const void *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(p + i, s, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Version 5: no user (the key holds it), one-byte string lengths, the
+ * argon2id hash as its costs and raw bytes, variable-length integers.
+ * Every field reads back as written, and the record is less than half
+ * of version 4's for an imported account.
+ */
+static void
+test_account_v5_compact(void **state)
+{
+	struct fix *f = *state;
+	unsigned char v4[8192], v5[8192];
+	struct mfad_acct a, b;
+	struct mfad_txn *txn;
+	size_t l4, l5;
+	uint32_t i;
+
+	make_acct(&a, "u0000042", "someone@example.org");
+	assert_int_equal(crypto_pwhash_str(a.pwhash, "pw", 2,
+	    crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN), 0);
+	a.state = MFAD_ACCT_ACTIVE;
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	l5 = stored_acct(f, a.user, v5, sizeof(v5));
+	l4 = v4_acct_bytes(&a, v4);
+	assert_int_equal(v5[0], 5);
+	assert_false(has_bytes(v5, l5, a.user, strlen(a.user)));
+	assert_false(has_bytes(v5, l5, "argon2id", 8));
+	assert_true(l5 * 2 < l4);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* Every field set, the largest values included. */
+	a.reenroll = 1;
+	a.state = MFAD_ACCT_LOCKED;
+	a.created = UINT64_MAX;
+	a.enrolled = 0x80;
+	a.last_login = 0x7f;
+	a.failures = UINT32_MAX;
+	a.locked_until = 1ULL << 63;
+	a.nsends = MFAD_SENDS_MAX;
+	for (i = 0; i < MFAD_SENDS_MAX; i++)
+		a.sends[i] = (1ULL << (i % 64)) - 1;
+	a.throttle_noticed = 1700000001;
+	a.lock_noticed = 1;
+	a.has_cur_login = 1;
+	memset(a.cur_login, 0x5a, MFAD_KEY_LEN);
+	a.nrecovery = MFAD_RECOVERY_MAX;
+	for (i = 0; i < MFAD_RECOVERY_MAX; i++)
+		memset(a.recovery[i], (int)i, MFAD_KEY_LEN);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* The same account as version 4 wrote it reads the same. */
+	l4 = v4_acct_bytes(&a, v4);
+	put_raw(f, f->st->accounts, a.user, strlen(a.user), v4, l4);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&b);
+}
+
+/* Writes pw as alice's hash and reads it back: the same string, byte
+ * for byte; compact tells whether the record kept it as raw bytes. */
+static void
+pw_round_trip(struct fix *f, const char *pw, int compact)
+{
+	unsigned char raw[1024];
+	struct mfad_acct a, b;
+	struct mfad_txn *txn;
+	size_t l;
+
+	make_acct(&a, "alice", "alice@example.com");
+	memset(a.pwhash, 0, sizeof(a.pwhash));
+	snprintf(a.pwhash, sizeof(a.pwhash), "%s", pw);
+	assert_string_equal(a.pwhash, pw);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	l = stored_acct(f, "alice", raw, sizeof(raw));
+	if (pw[0] != '\0')
+		assert_int_equal(has_bytes(raw, l, pw, strlen(pw)), !compact);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
+	mfad_txn_abort(&txn);
+	assert_string_equal(b.pwhash, pw);
+	assert_memory_equal(&a, &b, sizeof(a));
+}
+
+static void
+test_account_v5_pwhash_forms(void **state)
+{
+	static const char *odd[] = {
+		"",
+		"!",
+		"*LOCKED*",
+		"{ARGON2}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		/* argon2i, another version, the costs in another order */
+		"$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=16$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$t=1,m=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		/* a leading zero, a sign, a cost past 32 bits */
+		"$argon2id$v=19$m=08,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=+8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=4294967296,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		/* a salt of 8 bytes, a hash of 16, padding, another
+		 * alphabet, bits past the end, a trailing byte */
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA==$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2F-dA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdB$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2h",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g\n",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g$",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$",
+		"$argon2id$v=19$m=8,t=1,p=1$$",
+		"$argon2id$v=19$m=,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$",
+	};
+	struct fix *f = *state;
+	char pw[MFAD_HASH_MAX], longest[MFAD_HASH_MAX];
+	size_t i;
+
+	/* libsodium's own strings, at several costs. */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(crypto_pwhash_str(pw, "secret", 6,
+		    crypto_pwhash_OPSLIMIT_MIN + i,
+		    crypto_pwhash_MEMLIMIT_MIN << i), 0);
+		pw_round_trip(f, pw, 1);
+	}
+	/* The canonical form of costs libsodium would not pick. */
+	pw_round_trip(f, "$argon2id$v=19$m=4294967295,t=0,p=255$"
+	    "c2FsdHNhbHRzYWx0c2FsdA$"
+	    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", 1);
+	for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		pw_round_trip(f, odd[i], 0);
+	memset(longest, '$', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	pw_round_trip(f, longest, 0);
+}
+
+/* A version 5 record of alice built by hand: email "a", lang "en", the
+ * hash "" (text), created 1, nothing else; corruptions of it. */
+static const unsigned char v5_min[] = {
+	5, 1, 'a', 2, 'e', 'n', 0, 0, 0, 0,
+	1, 0, 0, 0, 0, 0,		/* created .. nsends */
+	0, 0, 0, 0			/* notices, has_cur_login, nrecovery */
+};
+
+static void
+test_account_v5_corrupt(void **state)
+{
+	struct fix *f = *state;
+	unsigned char bad[sizeof(v5_min) + 64];
+	struct mfad_acct a;
+	struct mfad_txn *txn;
+
+	put_raw(f, f->st->accounts, "alice", 5, v5_min, sizeof(v5_min));
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_string_equal(a.user, "alice");
+	assert_string_equal(a.email, "a");
+	assert_string_equal(a.lang, "en");
+	assert_true(a.created == 1);
+
+	/* Short, or a byte of trailing junk. */
+	assert_acct_corrupt(f, v5_min, sizeof(v5_min) - 1);
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[sizeof(v5_min)] = 0;
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 1);
+	/* A language longer than its field, a NUL in the address. */
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[3] = 4;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	bad[3] = 2;
+	bad[2] = '\0';
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	/* An unknown form of password hash. */
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[8] = 2;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	/* The argon2id form cut short. */
+	bad[8] = 1;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	/* created as a longer form of 1: 0x81 0x00. */
+	memcpy(bad, v5_min, 10);
+	bad[10] = 0x81;
+	bad[11] = 0x00;
+	memcpy(bad + 12, v5_min + 11, sizeof(v5_min) - 11);
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 1);
+	/* created past 64 bits: ten bytes, the last 0x02. */
+	memcpy(bad, v5_min, 10);
+	memset(bad + 10, 0xff, 9);
+	bad[19] = 0x02;
+	memcpy(bad + 20, v5_min + 11, sizeof(v5_min) - 11);
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 9);
+	/* failures past 32 bits. */
+	memcpy(bad, v5_min, 13);
+	memcpy(bad + 13, "\x80\x80\x80\x80\x10", 5);
+	memcpy(bad + 18, v5_min + 14, sizeof(v5_min) - 14);
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 4);
+	/* More sends than MFAD_SENDS_MAX, has_cur_login 2, more recovery
+	 * codes than MFAD_RECOVERY_MAX. */
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[15] = MFAD_SENDS_MAX + 1;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[18] = 2;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[19] = MFAD_RECOVERY_MAX + 1;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
 }
 
 /* Appends s with a four-byte big-endian length (version 1 strings). */
@@ -2341,7 +2663,7 @@ test_corrupt_account_version_fails_list(void **state)
 	int more;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	good[0] = 5;	/* a version this build does not know */
+	good[0] = 6;	/* a version this build does not know */
 	put_raw(f, f->st->accounts, "alice", 5, good, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
@@ -2539,6 +2861,9 @@ main(void)
 		T(test_corrupt_account_version_fails_list),
 		T(test_account_v1_still_reads),
 		T(test_account_v4_cur_login_only_when_set),
+		T(test_account_v5_compact),
+		T(test_account_v5_pwhash_forms),
+		T(test_account_v5_corrupt),
 		T(test_device_new_store_refuses_older_mfad),
 		T(test_device_migration),
 		T(test_device_migration_resumes),
