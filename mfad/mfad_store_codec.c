@@ -585,8 +585,13 @@ const struct mfad_rec_type mfad_rec_throttle = {
  * key, after the device's keyed hash (mfad_store_device.c). Versions 1
  * and 2, keyed by the hash alone, are read only by the store's
  * migration at open, which fills in nothing: they carry the user.
+ * Version 4 makes the three times variable-length integers: created,
+ * then expires as its distance from created (modulo 2^64, so any value
+ * reads back: 4 bytes for a year), then last use (1 byte while unused,
+ * as an imported device is), 10 bytes instead of 24.
  */
 #define MFAD_REC_V3_DEVICE	3
+#define MFAD_REC_V4_DEVICE	4
 
 static int MSS_WUR
 mfad_device_encode(struct mss_buf *b, const void *rec)
@@ -596,9 +601,9 @@ mfad_device_encode(struct mss_buf *b, const void *rec)
 
 	if ((r = mfad_put_text8(b, d->kind)) != 0 ||
 	    (r = mfad_put_text8(b, d->service)) != 0 ||
-	    (r = mss_buf_put_u64(b, d->created)) != 0 ||
-	    (r = mss_buf_put_u64(b, d->expires)) != 0 ||
-	    (r = mss_buf_put_u64(b, d->last_used)) != 0)
+	    (r = mfad_put_var(b, d->created)) != 0 ||
+	    (r = mfad_put_var(b, d->expires - d->created)) != 0 ||
+	    (r = mfad_put_var(b, d->last_used)) != 0)
 		return r;
 	return 0;
 }
@@ -608,6 +613,7 @@ mfad_device_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	int (*text)(struct mss_buf *, char *, size_t);
 	struct mfad_device *d = rec;
+	uint64_t lead;
 	int r;
 
 	memset(d, 0, sizeof(*d));
@@ -616,18 +622,27 @@ mfad_device_decode(struct mss_buf *b, uint8_t ver, void *rec)
 	    (r = text(b, d->user, sizeof(d->user))) != 0)
 		return r;
 	if ((r = text(b, d->kind, sizeof(d->kind))) != 0 ||
-	    (r = text(b, d->service, sizeof(d->service))) != 0 ||
-	    (r = mss_buf_get_u64(b, &d->created)) != 0 ||
+	    (r = text(b, d->service, sizeof(d->service))) != 0)
+		return r;
+	if (ver >= MFAD_REC_V4_DEVICE) {
+		if ((r = mfad_get_var(b, &d->created)) != 0 ||
+		    (r = mfad_get_var(b, &lead)) != 0 ||
+		    (r = mfad_get_var(b, &d->last_used)) != 0)
+			return r;
+		d->expires = d->created + lead;
+		return 0;
+	}
+	if ((r = mss_buf_get_u64(b, &d->created)) != 0 ||
 	    (r = mss_buf_get_u64(b, &d->expires)) != 0 ||
 	    (r = mss_buf_get_u64(b, &d->last_used)) != 0)
 		return r;
 	return 0;
 }
 
-/* A version 3 record takes at most 1 + 2 + 15 + 63 + 24 bytes: with
+/* A version 4 record takes at most 1 + 2 + 15 + 63 + 30 bytes: with
  * its hash, well within the 511 bytes LMDB allows a sorted duplicate. */
 const struct mfad_rec_type mfad_rec_device = {
-	"device", MFAD_REC_V3_DEVICE, MFAD_REC_MAX, mfad_device_encode,
+	"device", MFAD_REC_V4_DEVICE, MFAD_REC_MAX, mfad_device_encode,
 	mfad_device_decode, NULL
 };
 

@@ -175,6 +175,36 @@ def _load(db, name, pairs, dupsort=False):
                    check=True)
 
 
+def _var(b, i):
+    """The variable-length integer of a compact record at b[i:]: (value,
+    next offset)."""
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def device_v4_to_v3(v):
+    """A device duplicate (hash, record of version 4) as version 3 wrote
+    it: the same strings, the times as three 8-byte integers."""
+    assert v[32] == 4
+    i = 33
+    i += 1 + v[i]           # kind
+    i += 1 + v[i]           # service
+    strings = v[33:i]
+    created, i = _var(v, i)
+    lead, i = _var(v, i)
+    used, i = _var(v, i)
+    assert i == len(v)
+    expires = (created + lead) % 2 ** 64
+    return (v[:32] + b"\x03" + strings + created.to_bytes(8, "big") +
+            expires.to_bytes(8, "big") + used.to_bytes(8, "big"))
+
+
 def _to_older_layout(db, tmp):
     """Rewrites the store in db as an mfad before device records of
     version 3 left it: devices (hash -> record of version 2, with its
@@ -185,7 +215,7 @@ def _to_older_layout(db, tmp):
     tmp.mkdir()
     devices, userdevs = [], []
     for user, v in _dump(db, "userdevices"):
-        assert v[32] == 3
+        v = device_v4_to_v3(v)
         devices.append((v[:32], b"\x02" + bytes([len(user)]) + user +
                         v[33:]))
         userdevs.append((user, v[:32]))

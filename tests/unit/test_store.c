@@ -2279,11 +2279,12 @@ test_device_v3_corrupt(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
 	assert_int_equal(mdb_get(txn->mt, f->st->devices, &k, &v), 0);
-	/* hash, version 3, kind and service with a 1-byte length, times */
-	len = MFAD_KEY_LEN + 1 + 1 + 7 + 1 + 4 + 24;
+	/* hash, version 4, kind and service with a 1-byte length, times
+	 * (1000, 4000 later, 1500: two bytes each) */
+	len = MFAD_KEY_LEN + 1 + 1 + 7 + 1 + 4 + 6;
 	assert_int_equal(v.mv_size, len);
 	assert_memory_equal(v.mv_data, key, MFAD_KEY_LEN);
-	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 3);
+	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 4);
 	memcpy(bad, v.mv_data, len);
 	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
@@ -2309,8 +2310,20 @@ test_device_v3_corrupt(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* A time in a longer form than its shortest (1500: 0xdc 0x0b). */
+	bad[MFAD_KEY_LEN] = 4;
+	bad[len - 1] = 0x8b;
+	bad[len] = 0x00;
+	put_raw(f, f->st->devices, "alice", 5, bad, len + 1);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	/* A trailing byte. */
-	bad[MFAD_KEY_LEN] = 3;
+	bad[len - 1] = 0x0b;
 	bad[len] = 0;
 	put_raw(f, f->st->devices, "alice", 5, bad, len + 1);
 	txn = rtxn(f);
@@ -2328,6 +2341,114 @@ test_device_v3_corrupt(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(list_devs(f, "alice", &ds), 0);
+}
+
+/*
+ * Version 4 keeps the times as variable-length integers. Version 3
+ * duplicates (as the previous mfad wrote them) and version 4 ones live
+ * under one user: each is found by its hash, listed in hash order,
+ * swept when expired, and a version 3 one written again is version 4.
+ */
+static size_t
+v3_device_bytes(const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d,
+    unsigned char *p)
+{
+	size_t l = 0, n;
+
+	memcpy(p, key, MFAD_KEY_LEN);
+	l += MFAD_KEY_LEN;
+	p[l++] = 3;
+	p[l++] = (unsigned char)(n = strlen(d->kind));
+	memcpy(p + l, d->kind, n);
+	l += n;
+	p[l++] = (unsigned char)(n = strlen(d->service));
+	memcpy(p + l, d->service, n);
+	l += n;
+	l += put_be(p + l, d->created, 8);
+	l += put_be(p + l, d->expires, 8);
+	l += put_be(p + l, d->last_used, 8);
+	return l;
+}
+
+static void
+test_device_v3_v4_mixed(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_device d[4], got;
+	uint8_t key[4][MFAD_KEY_LEN];
+	unsigned char raw[256];
+	MDB_val k = { 5, "alice" }, v;
+	MDB_cursor *cur;
+	struct devs ds;
+	struct mfad_txn *txn;
+	unsigned i, n = 0;
+	size_t len;
+
+	for (i = 0; i < 4; i++) {
+		make_key(key[i], (unsigned char)(0x40 + i));
+		make_device(&d[i], "alice", 5000 + i);
+		d[i].kind[0] = (char)('a' + i);
+	}
+	/* Extremes of the times, as version 4 keeps them. */
+	d[1].created = UINT64_MAX;
+	d[1].expires = 3;
+	d[1].last_used = 0;
+	d[3].created = 1700000000;
+	d[3].expires = 1700000000 + 365 * 86400ULL;
+	d[3].last_used = UINT64_MAX;
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_put(txn, f->st, key[1], &d[1]), 0);
+	assert_int_equal(mfad_device_put(txn, f->st, key[3], &d[3]), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* 0x40 and 0x42 as version 3 duplicates, between them. */
+	d[2].expires = 500;	/* expired by 1000 */
+	len = v3_device_bytes(key[0], &d[0], raw);
+	put_raw(f, f->st->devices, "alice", 5, raw, len);
+	len = v3_device_bytes(key[2], &d[2], raw);
+	put_raw(f, f->st->devices, "alice", 5, raw, len);
+
+	txn = rtxn(f);
+	for (i = 0; i < 4; i++) {
+		memset(&got, 0xee, sizeof(got));
+		assert_int_equal(mfad_device_get(txn, f->st, "alice", key[i],
+		    &got), 0);
+		assert_memory_equal(&got, &d[i], sizeof(got));
+	}
+	mfad_txn_abort(&txn);
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(list_devs(f, "alice", &ds), 4);
+	for (i = 0; i < 4; i++)
+		assert_memory_equal(&ds.d[i], &d[i], sizeof(d[i]));
+
+	/* The version 3 one written again is version 4, and shorter. */
+	d[0].last_used = 4000;
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_put(txn, f->st, key[0], &d[0]), 0);
+	assert_int_equal(mdb_cursor_open(txn->mt, f->st->devices, &cur), 0);
+	v.mv_size = MFAD_KEY_LEN;
+	v.mv_data = key[0];
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE), 0);
+	assert_memory_equal(v.mv_data, key[0], MFAD_KEY_LEN);
+	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 4);
+	assert_true(v.mv_size < v3_device_bytes(key[0], &d[0], raw));
+	mdb_cursor_close(cur);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key[0], &got),
+	    0);
+	assert_memory_equal(&got, &d[0], sizeof(got));
+	mfad_txn_abort(&txn);
+
+	/* The sweep takes the expired ones of either version: the version
+	 * 3 one (500) and d[1] (3). */
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, 1000, 0, &n), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_int_equal(n, 2);
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(list_devs(f, "alice", &ds), 2);
+	assert_memory_equal(&ds.d[0], &d[0], sizeof(d[0]));
+	assert_memory_equal(&ds.d[1], &d[3], sizeof(d[3]));
 }
 
 /* Recovery codes: kept with the account, used once each, in any order. */
@@ -2868,6 +2989,7 @@ main(void)
 		T(test_device_migration),
 		T(test_device_migration_resumes),
 		T(test_device_v3_corrupt),
+		T(test_device_v3_v4_mixed),
 		T(test_account_recovery_codes),
 		T(test_acct_recovery_take),
 		T(test_acct_fail_add_and_clear),
