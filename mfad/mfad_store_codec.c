@@ -730,7 +730,13 @@ mfad_rec_outmsg_times(const void *data, size_t len, uint64_t *created,
 	return 0;
 }
 
-/* Audit records */
+/*
+ * Audit records: version 2 drops the time, which the record's key holds
+ * (mfad_store_audit.c: the same microseconds, then a random tail), and
+ * gives the strings a one-byte length (every field's buffer holds at
+ * most 255 bytes): 26 bytes less an event.
+ */
+#define MFAD_REC_V2_AUDIT	2
 
 static int MSS_WUR
 mfad_audit_encode(struct mss_buf *b, const void *rec)
@@ -738,38 +744,44 @@ mfad_audit_encode(struct mss_buf *b, const void *rec)
 	const struct mfad_audit_rec *a = rec;
 	int r;
 
-	if ((r = mss_buf_put_u64(b, a->time_us)) != 0 ||
-	    (r = mss_buf_put_str(b, a->event)) != 0 ||
-	    (r = mss_buf_put_str(b, a->user)) != 0 ||
-	    (r = mss_buf_put_str(b, a->service)) != 0 ||
-	    (r = mss_buf_put_str(b, a->rhost)) != 0 ||
-	    (r = mss_buf_put_str(b, a->result)) != 0 ||
-	    (r = mss_buf_put_str(b, a->detail)) != 0)
+	if ((r = mfad_put_text8(b, a->event)) != 0 ||
+	    (r = mfad_put_text8(b, a->user)) != 0 ||
+	    (r = mfad_put_text8(b, a->service)) != 0 ||
+	    (r = mfad_put_text8(b, a->rhost)) != 0 ||
+	    (r = mfad_put_text8(b, a->result)) != 0 ||
+	    (r = mfad_put_text8(b, a->detail)) != 0)
 		return r;
 	return 0;
 }
 
+/* Version 2 leaves time_us 0: the caller reads it from the key. */
 static int MSS_WUR
 mfad_audit_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
+	int (*text)(struct mss_buf *, char *, size_t);
 	struct mfad_audit_rec *a = rec;
 	int r;
 
-	(void)ver;
 	memset(a, 0, sizeof(*a));
-	if ((r = mss_buf_get_u64(b, &a->time_us)) != 0 ||
-	    (r = mfad_get_text(b, a->event, sizeof(a->event))) != 0 ||
-	    (r = mfad_get_text(b, a->user, sizeof(a->user))) != 0 ||
-	    (r = mfad_get_text(b, a->service, sizeof(a->service))) != 0 ||
-	    (r = mfad_get_text(b, a->rhost, sizeof(a->rhost))) != 0 ||
-	    (r = mfad_get_text(b, a->result, sizeof(a->result))) != 0 ||
-	    (r = mfad_get_text(b, a->detail, sizeof(a->detail))) != 0)
+	text = mfad_get_text8;
+	if (ver < MFAD_REC_V2_AUDIT) {
+		text = mfad_get_text;
+		if ((r = mss_buf_get_u64(b, &a->time_us)) != 0)
+			return r;
+	}
+	if ((r = text(b, a->event, sizeof(a->event))) != 0 ||
+	    (r = text(b, a->user, sizeof(a->user))) != 0 ||
+	    (r = text(b, a->service, sizeof(a->service))) != 0 ||
+	    (r = text(b, a->rhost, sizeof(a->rhost))) != 0 ||
+	    (r = text(b, a->result, sizeof(a->result))) != 0 ||
+	    (r = text(b, a->detail, sizeof(a->detail))) != 0)
 		return r;
 	return 0;
 }
 
 const struct mfad_rec_type mfad_rec_audit = {
-	"audit", 1, MFAD_REC_MAX, mfad_audit_encode, mfad_audit_decode, NULL
+	"audit", MFAD_REC_V2_AUDIT, MFAD_REC_MAX, mfad_audit_encode,
+	mfad_audit_decode, NULL
 };
 
 /* The codec */

@@ -2852,14 +2852,29 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	mfad_txn_abort(&txn);
 }
 
-static int
-count_audit(const struct mfad_audit_rec *a, void *arg)
-{
-	unsigned *n = arg;
+struct audits {
+	struct mfad_audit_rec	r[4];
+	unsigned		n;
+};
 
-	assert_string_equal(a->event, "login_ok");
-	(*n)++;
+static int
+collect_audit(const struct mfad_audit_rec *a, void *arg)
+{
+	struct audits *as = arg;
+
+	assert_true(as->n < 4);
+	as->r[as->n++] = *a;
 	return 0;
+}
+
+static size_t
+put_str8(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	p[0] = (unsigned char)n;
+	memcpy(p + 1, s, n);
+	return 1 + n;
 }
 
 static size_t
@@ -2874,8 +2889,11 @@ put_u64be(unsigned char *p, uint64_t v)
 
 /*
  * The codec writes the layouts the store always had: a throttle record
- * and an audit event, byte for byte. An audit event past its layout
- * (a trailing byte, an unknown version) is skipped by the list.
+ * byte for byte; an audit event as version 2, without its time (the key
+ * holds it) and with 1-byte string lengths. A version 1 event (as the
+ * previous mfad wrote it) still reads, its time the same; an event past
+ * its layout (a trailing byte, an unknown version) is skipped by the
+ * list.
  */
 static void
 test_throttle_audit_layouts(void **state)
@@ -2883,14 +2901,14 @@ test_throttle_audit_layouts(void **state)
 	struct fix *f = *state;
 	struct mfad_throttle_rec t;
 	struct mfad_audit_rec a = { 1700000000123456ULL, "login_ok", "alice",
-	    "sshd", "192.0.2.7", "success", "method=code" };
-	unsigned char want[512], raw[512];
+	    "sshd", "192.0.2.7", "success", "method=code" }, old;
+	unsigned char want[1400], raw[1400], ok[12];
 	uint8_t key[MFAD_KEY_LEN];
 	MDB_val k = { MFAD_KEY_LEN, key }, v;
 	MDB_cursor *cur;
 	struct mfad_txn *txn;
-	unsigned seen = 0;
-	size_t n = 0;
+	struct audits as;
+	size_t n = 0, n1;
 	int more;
 
 	memset(&t, 0, sizeof(t));
@@ -2916,35 +2934,98 @@ test_throttle_audit_layouts(void **state)
 	assert_memory_equal(v.mv_data, want, n);
 
 	n = 0;
-	want[n++] = 1;
-	n += put_u64be(want + n, a.time_us);
-	n += put_str32(want + n, a.event);
-	n += put_str32(want + n, a.user);
-	n += put_str32(want + n, a.service);
-	n += put_str32(want + n, a.rhost);
-	n += put_str32(want + n, a.result);
-	n += put_str32(want + n, a.detail);
+	want[n++] = 2;
+	n += put_str8(want + n, a.event);
+	n += put_str8(want + n, a.user);
+	n += put_str8(want + n, a.service);
+	n += put_str8(want + n, a.rhost);
+	n += put_str8(want + n, a.result);
+	n += put_str8(want + n, a.detail);
 	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
 	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	assert_int_equal(k.mv_size, 12);
+	assert_true(mfad_store_key_u64(k.mv_data) == a.time_us);
 	assert_int_equal(v.mv_size, n);
 	assert_memory_equal(v.mv_data, want, n);
 	mdb_cursor_close(cur);
 	mfad_txn_abort(&txn);
 
-	/* The same event with a byte past its end, then of version 2. */
+	/* Read back whole, the time from the key. */
+	memset(&as, 0, sizeof(as));
+	txn = rtxn(f);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, collect_audit,
+	    &as, &more), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(as.n, 1);
+	assert_memory_equal(&as.r[0], &a, sizeof(a));
+
+	/* A version 1 event, a microsecond later, longest strings. */
+	memset(&old, 0, sizeof(old));
+	old.time_us = a.time_us + 1;
+	memset(old.event, 'e', sizeof(old.event) - 1);
+	memset(old.user, 'u', sizeof(old.user) - 1);
+	memset(old.service, 's', sizeof(old.service) - 1);
+	memset(old.rhost, 'r', sizeof(old.rhost) - 1);
+	memset(old.result, 'x', sizeof(old.result) - 1);
+	memset(old.detail, 'd', sizeof(old.detail) - 1);
+	n1 = 0;
+	raw[n1++] = 1;
+	n1 += put_u64be(raw + n1, old.time_us);
+	n1 += put_str32(raw + n1, old.event);
+	n1 += put_str32(raw + n1, old.user);
+	n1 += put_str32(raw + n1, old.service);
+	n1 += put_str32(raw + n1, old.rhost);
+	n1 += put_str32(raw + n1, old.result);
+	n1 += put_str32(raw + n1, old.detail);
+	put_u64be(ok, old.time_us);
+	memcpy(ok + 8, "abcd", 4);
+	put_raw(f, f->st->audit, ok, sizeof(ok), raw, n1);
+	memset(&as, 0, sizeof(as));
+	txn = rtxn(f);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, collect_audit,
+	    &as, &more), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(as.n, 2);
+	assert_memory_equal(&as.r[0], &old, sizeof(old));
+	assert_memory_equal(&as.r[1], &a, sizeof(a));
+	/* The same, written again, is version 2 and 26 bytes shorter. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_audit_put(txn, f->st, &as.r[0]), 0);
+	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
+	if (memcmp(k.mv_data, ok, sizeof(ok)) == 0)
+		assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_PREV), 0);
+	assert_int_equal(((unsigned char *)v.mv_data)[0], 2);
+	assert_int_equal(v.mv_size, n1 - 26);
+	mdb_cursor_close(cur);
+	mfad_txn_abort(&txn);
+
+	/* Version 2 with a byte past its end, of version 3, and a string
+	 * longer than its field (a 17-byte result). */
 	memcpy(raw, want, n);
 	raw[n] = 0;
 	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x01" "abcd",
 	    12, raw, n + 1);
-	raw[0] = 2;
+	raw[0] = 3;
 	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x02" "abcd",
 	    12, raw, n);
+	n1 = 0;
+	raw[n1++] = 2;
+	n1 += put_str8(raw + n1, a.event);
+	n1 += put_str8(raw + n1, a.user);
+	n1 += put_str8(raw + n1, a.service);
+	n1 += put_str8(raw + n1, a.rhost);
+	n1 += put_str8(raw + n1, "successsuccesssuc");
+	n1 += put_str8(raw + n1, a.detail);
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x03" "abcd",
+	    12, raw, n1);
+	memset(&as, 0, sizeof(as));
 	txn = rtxn(f);
-	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, count_audit,
-	    &seen, &more), 0);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, collect_audit,
+	    &as, &more), 0);
 	mfad_txn_abort(&txn);
-	assert_int_equal(seen, 1);
-	assert_int_equal(db_entries(f, f->st->audit), 3);
+	assert_int_equal(as.n, 2);
+	assert_int_equal(db_entries(f, f->st->audit), 5);
 }
 
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
