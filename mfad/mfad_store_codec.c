@@ -103,6 +103,61 @@ mfad_put_text8(struct mss_buf *b, const char *s)
 	return mss_buf_put(b, s, n);
 }
 
+/*
+ * Short fields that hold a few values most of the time (a device's kind
+ * and service, an audit event's name, service and result): a byte below
+ * 0x80 is the length of the text after it; 0x80 + i stands for the i-th
+ * of these words, one byte for the whole text. The list is part of the
+ * format: a word is only ever added at its end.
+ */
+static const char *const mfad_words[] = {
+	"rhost", "sshkey", "tty", "none", "mfadctl", "sshd", "login",
+	"sudo", "su", "success", "failure", "login_ok", "login_denied",
+	"user_added", "device_remembered", "password_set", "code_sent",
+	"code_ok", "code_wrong"
+};
+#define MFAD_WORD		0x80
+#define MFAD_NWORDS		(sizeof(mfad_words) / sizeof(mfad_words[0]))
+
+static int MSS_WUR
+mfad_put_word(struct mss_buf *b, const char *s)
+{
+	size_t i, n = strlen(s);
+	int r;
+
+	for (i = 0; i < MFAD_NWORDS; i++)
+		if (strcmp(s, mfad_words[i]) == 0)
+			return mss_buf_put_u8(b, (uint8_t)(MFAD_WORD + i));
+	if (n >= MFAD_WORD)
+		return MSS_ERR_TOOBIG;
+	if ((r = mss_buf_put_u8(b, (uint8_t)n)) != 0)
+		return r;
+	return mss_buf_put(b, s, n);
+}
+
+static int MSS_WUR
+mfad_get_word(struct mss_buf *b, char *dst, size_t dstlen)
+{
+	const char *w;
+	uint8_t c;
+	int r;
+
+	if (mss_buf_avail(b) < 1)
+		return MSS_ERR_PROTO;
+	c = *mss_buf_ptr(b);
+	if (c < MFAD_WORD)
+		return mfad_get_text8(b, dst, dstlen);
+	if ((r = mss_buf_get_u8(b, &c)) != 0)
+		return r;
+	if ((size_t)(c - MFAD_WORD) >= MFAD_NWORDS)
+		return MSS_ERR_PROTO;
+	w = mfad_words[c - MFAD_WORD];
+	if (strlen(w) >= dstlen)
+		return MSS_ERR_PROTO;
+	memcpy(dst, w, strlen(w) + 1);
+	return 0;
+}
+
 static int MSS_WUR
 mfad_get_fixed(struct mss_buf *b, uint8_t *dst, size_t n)
 {
@@ -585,10 +640,11 @@ const struct mfad_rec_type mfad_rec_throttle = {
  * key, after the device's keyed hash (mfad_store_device.c). Versions 1
  * and 2, keyed by the hash alone, are read only by the store's
  * migration at open, which fills in nothing: they carry the user.
- * Version 4 makes the three times variable-length integers: created,
- * then expires as its distance from created (modulo 2^64, so any value
- * reads back: 4 bytes for a year), then last use (1 byte while unused,
- * as an imported device is), 10 bytes instead of 24.
+ * Version 4 keeps kind and service as words (above: "rhost" and
+ * "mfadctl" take a byte each) and makes the three times variable-length
+ * integers: created, then expires as its distance from created (modulo
+ * 2^64, so any value reads back: 4 bytes for a year), then last use (1
+ * byte while unused, as an imported device is), 10 bytes instead of 24.
  */
 #define MFAD_REC_V3_DEVICE	3
 #define MFAD_REC_V4_DEVICE	4
@@ -599,8 +655,8 @@ mfad_device_encode(struct mss_buf *b, const void *rec)
 	const struct mfad_device *d = rec;
 	int r;
 
-	if ((r = mfad_put_text8(b, d->kind)) != 0 ||
-	    (r = mfad_put_text8(b, d->service)) != 0 ||
+	if ((r = mfad_put_word(b, d->kind)) != 0 ||
+	    (r = mfad_put_word(b, d->service)) != 0 ||
 	    (r = mfad_put_var(b, d->created)) != 0 ||
 	    (r = mfad_put_var(b, d->expires - d->created)) != 0 ||
 	    (r = mfad_put_var(b, d->last_used)) != 0)
@@ -617,7 +673,8 @@ mfad_device_decode(struct mss_buf *b, uint8_t ver, void *rec)
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	text = ver < MFAD_REC_V2 ? mfad_get_text : mfad_get_text8;
+	text = ver < MFAD_REC_V2 ? mfad_get_text :
+	    ver < MFAD_REC_V4_DEVICE ? mfad_get_text8 : mfad_get_word;
 	if (ver < MFAD_REC_V3_DEVICE &&
 	    (r = text(b, d->user, sizeof(d->user))) != 0)
 		return r;
@@ -732,9 +789,10 @@ mfad_rec_outmsg_times(const void *data, size_t len, uint64_t *created,
 
 /*
  * Audit records: version 2 drops the time, which the record's key holds
- * (mfad_store_audit.c: the same microseconds, then a random tail), and
+ * (mfad_store_audit.c: the same microseconds, then a random tail),
  * gives the strings a one-byte length (every field's buffer holds at
- * most 255 bytes): 26 bytes less an event.
+ * most 255 bytes) and keeps event, service and result as words: 26
+ * bytes less an event, and up to 24 more for the common ones.
  */
 #define MFAD_REC_V2_AUDIT	2
 
@@ -744,11 +802,11 @@ mfad_audit_encode(struct mss_buf *b, const void *rec)
 	const struct mfad_audit_rec *a = rec;
 	int r;
 
-	if ((r = mfad_put_text8(b, a->event)) != 0 ||
+	if ((r = mfad_put_word(b, a->event)) != 0 ||
 	    (r = mfad_put_text8(b, a->user)) != 0 ||
-	    (r = mfad_put_text8(b, a->service)) != 0 ||
+	    (r = mfad_put_word(b, a->service)) != 0 ||
 	    (r = mfad_put_text8(b, a->rhost)) != 0 ||
-	    (r = mfad_put_text8(b, a->result)) != 0 ||
+	    (r = mfad_put_word(b, a->result)) != 0 ||
 	    (r = mfad_put_text8(b, a->detail)) != 0)
 		return r;
 	return 0;
@@ -759,21 +817,23 @@ static int MSS_WUR
 mfad_audit_decode(struct mss_buf *b, uint8_t ver, void *rec)
 {
 	int (*text)(struct mss_buf *, char *, size_t);
+	int (*word)(struct mss_buf *, char *, size_t);
 	struct mfad_audit_rec *a = rec;
 	int r;
 
 	memset(a, 0, sizeof(*a));
 	text = mfad_get_text8;
+	word = mfad_get_word;
 	if (ver < MFAD_REC_V2_AUDIT) {
-		text = mfad_get_text;
+		text = word = mfad_get_text;
 		if ((r = mss_buf_get_u64(b, &a->time_us)) != 0)
 			return r;
 	}
-	if ((r = text(b, a->event, sizeof(a->event))) != 0 ||
+	if ((r = word(b, a->event, sizeof(a->event))) != 0 ||
 	    (r = text(b, a->user, sizeof(a->user))) != 0 ||
-	    (r = text(b, a->service, sizeof(a->service))) != 0 ||
+	    (r = word(b, a->service, sizeof(a->service))) != 0 ||
 	    (r = text(b, a->rhost, sizeof(a->rhost))) != 0 ||
-	    (r = text(b, a->result, sizeof(a->result))) != 0 ||
+	    (r = word(b, a->result, sizeof(a->result))) != 0 ||
 	    (r = text(b, a->detail, sizeof(a->detail))) != 0)
 		return r;
 	return 0;

@@ -188,14 +188,29 @@ def _var(b, i):
             return v, i
 
 
+# The words of the compact records (mfad_store_codec.c, doc/STORE.md).
+WORDS = ["rhost", "sshkey", "tty", "none", "mfadctl", "sshd", "login",
+         "sudo", "su", "success", "failure", "login_ok", "login_denied",
+         "user_added", "device_remembered", "password_set", "code_sent",
+         "code_ok", "code_wrong"]
+
+
+def _word(b, i):
+    """A word field at b[i:] as text with a 1-byte length: (bytes, next
+    offset)."""
+    if b[i] >= 0x80:
+        w = WORDS[b[i] - 0x80].encode()
+        return bytes([len(w)]) + w, i + 1
+    return b[i:i + 1 + b[i]], i + 1 + b[i]
+
+
 def device_v4_to_v3(v):
     """A device duplicate (hash, record of version 4) as version 3 wrote
     it: the same strings, the times as three 8-byte integers."""
     assert v[32] == 4
-    i = 33
-    i += 1 + v[i]           # kind
-    i += 1 + v[i]           # service
-    strings = v[33:i]
+    kind, i = _word(v, 33)
+    service, i = _word(v, i)
+    strings = kind + service
     created, i = _var(v, i)
     lead, i = _var(v, i)
     used, i = _var(v, i)

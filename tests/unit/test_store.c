@@ -2268,7 +2268,7 @@ test_device_v3_corrupt(void **state)
 	struct mfad_device d, got;
 	struct devs ds;
 	uint8_t key[MFAD_KEY_LEN];
-	unsigned char bad[256];
+	unsigned char bad[256], v3_times[6];
 	MDB_val k = { 5, "alice" }, v;
 	struct mfad_txn *txn;
 	unsigned n = 0;
@@ -2279,13 +2279,16 @@ test_device_v3_corrupt(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
 	assert_int_equal(mdb_get(txn->mt, f->st->devices, &k, &v), 0);
-	/* hash, version 4, kind and service with a 1-byte length, times
-	 * (1000, 4000 later, 1500: two bytes each) */
-	len = MFAD_KEY_LEN + 1 + 1 + 7 + 1 + 4 + 6;
+	/* hash, version 4, kind with a 1-byte length, service ("sshd")
+	 * as a word, times (1000, 4000 later, 1500: two bytes each) */
+	len = MFAD_KEY_LEN + 1 + 1 + 7 + 1 + 6;
 	assert_int_equal(v.mv_size, len);
 	assert_memory_equal(v.mv_data, key, MFAD_KEY_LEN);
 	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 4);
+	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN + 9],
+	    0x85);
 	memcpy(bad, v.mv_data, len);
+	memcpy(v3_times, bad + MFAD_KEY_LEN + 10, 6);
 	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 
@@ -2310,8 +2313,44 @@ test_device_v3_corrupt(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
-	/* A time in a longer form than its shortest (1500: 0xdc 0x0b). */
+	/* A word past the list, a word longer than its field (the 17
+	 * bytes of "device_remembered" as a kind). */
 	bad[MFAD_KEY_LEN] = 4;
+	bad[MFAD_KEY_LEN + 9] = 0x80 + 19;
+	put_raw(f, f->st->devices, "alice", 5, bad, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	bad[MFAD_KEY_LEN + 9] = 0x85;
+	memmove(bad + MFAD_KEY_LEN + 2, bad + MFAD_KEY_LEN + 9,
+	    len - MFAD_KEY_LEN - 9);
+	bad[MFAD_KEY_LEN + 1] = 0x80 + 14;
+	put_raw(f, f->st->devices, "alice", 5, bad, len - 7);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* The same with a word that fits ("rhost") reads. */
+	bad[MFAD_KEY_LEN + 1] = 0x80;
+	put_raw(f, f->st->devices, "alice", 5, bad, len - 7);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got), 0);
+	assert_string_equal(got.kind, "rhost");
+	assert_string_equal(got.service, "sshd");
+	assert_true(got.created == 1000 && got.expires == 5000 &&
+	    got.last_used == 1500);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	memcpy(bad + MFAD_KEY_LEN + 1, "\x07ssh-key\x85", 9);
+	memcpy(bad + MFAD_KEY_LEN + 10, v3_times, 6);
+	/* A time in a longer form than its shortest (1500: 0xdc 0x0b). */
 	bad[len - 1] = 0x8b;
 	bad[len] = 0x00;
 	put_raw(f, f->st->devices, "alice", 5, bad, len + 1);
@@ -2933,13 +2972,14 @@ test_throttle_audit_layouts(void **state)
 	assert_int_equal(v.mv_size, n);
 	assert_memory_equal(v.mv_data, want, n);
 
+	/* "login_ok", "sshd" and "success" are words: a byte each. */
 	n = 0;
 	want[n++] = 2;
-	n += put_str8(want + n, a.event);
+	want[n++] = 0x80 + 11;
 	n += put_str8(want + n, a.user);
-	n += put_str8(want + n, a.service);
+	want[n++] = 0x80 + 5;
 	n += put_str8(want + n, a.rhost);
-	n += put_str8(want + n, a.result);
+	want[n++] = 0x80 + 9;
 	n += put_str8(want + n, a.detail);
 	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
 	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
@@ -3019,13 +3059,42 @@ test_throttle_audit_layouts(void **state)
 	n1 += put_str8(raw + n1, a.detail);
 	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x03" "abcd",
 	    12, raw, n1);
+	/* A word past the list as the event; the same events' words as
+	 * text read (and are the one kept). */
+	n1 = 0;
+	raw[n1++] = 2;
+	raw[n1++] = 0x80 + 19;
+	n1 += put_str8(raw + n1, a.user);
+	n1 += put_str8(raw + n1, a.service);
+	n1 += put_str8(raw + n1, a.rhost);
+	n1 += put_str8(raw + n1, a.result);
+	n1 += put_str8(raw + n1, a.detail);
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x04" "abcd",
+	    12, raw, n1);
+	raw[1] = 0x80 + 18;	/* "code_wrong": the same bytes read */
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x06" "abcd",
+	    12, raw, n1);
+	n1 = 0;
+	raw[n1++] = 2;
+	n1 += put_str8(raw + n1, a.event);
+	n1 += put_str8(raw + n1, a.user);
+	n1 += put_str8(raw + n1, a.service);
+	n1 += put_str8(raw + n1, a.rhost);
+	n1 += put_str8(raw + n1, a.result);
+	n1 += put_str8(raw + n1, a.detail);
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x05" "abcd",
+	    12, raw, n1);
 	memset(&as, 0, sizeof(as));
 	txn = rtxn(f);
 	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, collect_audit,
 	    &as, &more), 0);
 	mfad_txn_abort(&txn);
-	assert_int_equal(as.n, 2);
-	assert_int_equal(db_entries(f, f->st->audit), 5);
+	assert_int_equal(as.n, 4);
+	assert_string_equal(as.r[2].event, "code_wrong");
+	assert_true(as.r[2].time_us == 6);
+	a.time_us = 5;
+	assert_memory_equal(&as.r[3], &a, sizeof(a));
+	assert_int_equal(db_entries(f, f->st->audit), 8);
 }
 
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
