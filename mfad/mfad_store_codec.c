@@ -22,7 +22,7 @@
 #define MFAD_REC_V2		2
 #define MFAD_REC_V3		3	/* accounts: recovery codes */
 #define MFAD_REC_V4		4	/* accounts: cur_login only when set */
-#define MFAD_REC_V5		5	/* accounts: compact, without the user */
+#define MFAD_REC_V5		5	/* accounts: compact, no user */
 #define MFAD_REC_MAX		8192
 
 /* Keys */
