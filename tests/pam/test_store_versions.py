@@ -7,6 +7,7 @@ import base64
 import os
 import shutil
 import subprocess
+import time
 
 from test_device import (_dump, _load, _var, _word, device_v4_to_v3,
                          remembered_login)
@@ -123,11 +124,20 @@ def _versions(db, name):
 def test_previous_records_open_and_log_in(env, tmp_path):
     env.full_login(rhost="192.0.2.7", remember="y")
     env.ctl_ok("user", "add", "bob", "--email", "bob@example.org")
-    before = (env.ctl_json("user", "show", "alice"),
-              env.ctl_json("user", "show", "bob"),
-              env.ctl_json("device", "list", "alice"),
-              env.ctl_json("audit", "--limit", "1000"),
-              env.ctl_ok("audit", "--limit", "1000"))
+    env.smtp.wait_for("bob@example.org")
+    # The mails' own events come after them: the trail is read once it
+    # stays the same for a second.
+    before, deadline = None, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = (env.ctl_json("user", "show", "alice"),
+               env.ctl_json("user", "show", "bob"),
+               env.ctl_json("device", "list", "alice"),
+               env.ctl_json("audit", "--limit", "1000"),
+               env.ctl_ok("audit", "--limit", "1000"))
+        if now == before:
+            break
+        before = now
+        time.sleep(1)
     assert before[2] and before[3]
     env.mfad.stop()
     _to_previous_records(env.db, tmp_path / "old")
