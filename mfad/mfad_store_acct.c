@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "mfad_log.h"
 #include "mfad_store_dir.h"
 #include "mfad_store_lmdb.h"
 #include "mss_err.h"
@@ -58,16 +59,42 @@ mfad_acct_recovery_use(struct mfad_acct *a, const uint8_t h[MFAD_KEY_LEN])
 	return 0;
 }
 
+/* Decodes the account v stored under key k: its user is the key (since
+ * version 5 the record does not hold it; before, the same name). */
+static int MSS_WUR
+mfad_acct_value(const MDB_val *k, const MDB_val *v, struct mfad_acct *a)
+{
+	int r;
+
+	if (k->mv_size == 0 || k->mv_size > MFAD_USER_MAX ||
+	    memchr(k->mv_data, '\0', k->mv_size) != NULL) {
+		mfad_log(LOG_ERR, "store: malformed account key");
+		return MSS_ERR_STORE;
+	}
+	if ((r = mfad_rec_decode(&mfad_rec_acct, v->mv_data, v->mv_size,
+	    a)) != 0)
+		return r;
+	memcpy(a->user, k->mv_data, k->mv_size);
+	a->user[k->mv_size] = '\0';
+	return 0;
+}
+
 int
 mfad_acct_get(struct mfad_txn *txn, struct mfad_store *st, const char *user,
     struct mfad_acct *a)
 {
+	MDB_val k, v;
+	int rc;
+
 	if (st->dir != NULL)
 		return mfad_sdir_acct_get(st->dir, user, a);
 	if (!mfad_store_user_key_ok(user))
 		return MSS_ERR_NOTFOUND;
-	return mfad_rec_get(txn, st->accounts, user, strlen(user),
-	    &mfad_rec_acct, a);
+	k.mv_size = strlen(user);
+	k.mv_data = (void *)user;
+	if ((rc = mdb_get(txn->mt, st->accounts, &k, &v)) != 0)
+		return mfad_store_err(rc, "account");
+	return mfad_acct_value(&k, &v, a);
 }
 
 int
@@ -430,8 +457,7 @@ mfad_acct_list(struct mfad_txn *txn, struct mfad_store *st, const char *after,
 			*more = 1;
 			break;
 		}
-		if ((r = mfad_rec_decode(&mfad_rec_acct, val.mv_data,
-		    val.mv_size, &a)) != 0)
+		if ((r = mfad_acct_value(&key, &val, &a)) != 0)
 			break;
 		r = fn(&a, arg);
 		mfad_acct_wipe(&a);

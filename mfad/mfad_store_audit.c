@@ -1,7 +1,7 @@
 /*
  * The store's audit trail: time -> event, keyed by the event's time in
- * microseconds (big-endian) and a random tail. It stays in the local
- * store in every mode.
+ * microseconds (big-endian) and a random tail; the record itself holds
+ * no time (codec version 2). It stays in the local store in every mode.
  */
 #include "config.h"
 
@@ -66,6 +66,9 @@ mfad_audit_list(struct mfad_txn *txn, struct mfad_store *st,
 			r = 0;
 			continue;
 		}
+		/* The event's time is its key's (since version 2 the
+		 * record does not repeat it; before, the same value). */
+		a.time_us = mfad_store_key_u64(key.mv_data);
 		if (user[0] != '\0' && strcmp(user, a.user) != 0)
 			continue;
 		if ((r = fn(&a, arg)) != 0) {

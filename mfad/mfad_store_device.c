@@ -2,9 +2,10 @@
  * The store's remembered devices, in one sub-database keyed by user
  * (userdevices, dupsort): each of a user's devices is one duplicate, its
  * keyed hash (MFAD_KEY_LEN bytes) followed by its record (codec, version
- * 3, without the user: the key says it). The duplicates sort by hash, so
- * a login finds its device under the user it names, a list walks them in
- * id order, and a revoke of all deletes one key. The migration of the
+ * 3 or 4, without the user: the key says it). The duplicates sort by
+ * hash, whatever the version after it, so a login finds its device under
+ * the user it names, a list walks them in id order, and a revoke of all
+ * deletes one key. The migration of the
  * older layout (devices: hash -> record, userdevs: user -> hashes) runs
  * once at open.
  */

@@ -175,6 +175,51 @@ def _load(db, name, pairs, dupsort=False):
                    check=True)
 
 
+def _var(b, i):
+    """The variable-length integer of a compact record at b[i:]: (value,
+    next offset)."""
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+# The words of the compact records (mfad_store_codec.c, doc/STORE.md).
+WORDS = ["rhost", "sshkey", "tty", "none", "mfadctl", "sshd", "login",
+         "sudo", "su", "success", "failure", "login_ok", "login_denied",
+         "user_added", "device_remembered", "password_set", "code_sent",
+         "code_ok", "code_wrong"]
+
+
+def _word(b, i):
+    """A word field at b[i:] as text with a 1-byte length: (bytes, next
+    offset)."""
+    if b[i] >= 0x80:
+        w = WORDS[b[i] - 0x80].encode()
+        return bytes([len(w)]) + w, i + 1
+    return b[i:i + 1 + b[i]], i + 1 + b[i]
+
+
+def device_v4_to_v3(v):
+    """A device duplicate (hash, record of version 4) as version 3 wrote
+    it: the same strings, the times as three 8-byte integers."""
+    assert v[32] == 4
+    kind, i = _word(v, 33)
+    service, i = _word(v, i)
+    strings = kind + service
+    created, i = _var(v, i)
+    lead, i = _var(v, i)
+    used, i = _var(v, i)
+    assert i == len(v)
+    expires = (created + lead) % 2 ** 64
+    return (v[:32] + b"\x03" + strings + created.to_bytes(8, "big") +
+            expires.to_bytes(8, "big") + used.to_bytes(8, "big"))
+
+
 def _to_older_layout(db, tmp):
     """Rewrites the store in db as an mfad before device records of
     version 3 left it: devices (hash -> record of version 2, with its
@@ -185,7 +230,7 @@ def _to_older_layout(db, tmp):
     tmp.mkdir()
     devices, userdevs = [], []
     for user, v in _dump(db, "userdevices"):
-        assert v[32] == 3
+        v = device_v4_to_v3(v)
         devices.append((v[:32], b"\x02" + bytes([len(user)]) + user +
                         v[33:]))
         userdevs.append((user, v[:32]))

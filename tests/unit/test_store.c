@@ -1451,20 +1451,75 @@ put_raw(struct fix *f, MDB_dbi dbi, const void *k, size_t klen,
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 }
 
-/* The stored bytes of a good record of alice, into buf. */
+/* Big-endian integers and four-byte-length strings of versions 1 to 4. */
+static size_t
+put_be(unsigned char *p, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+	return n;
+}
+
+static size_t
+put_s32(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	put_be(p, n, 4);
+	memcpy(p + 4, s, n);
+	return 4 + n;
+}
+
+/* a as a version 4 record (as the previous mfad wrote it), into p. */
+static size_t
+v4_acct_bytes(const struct mfad_acct *a, unsigned char *p)
+{
+	size_t l = 0;
+	uint32_t i;
+
+	p[l++] = 4;
+	l += put_s32(p + l, a->user);
+	l += put_s32(p + l, a->email);
+	l += put_s32(p + l, a->lang);
+	p[l++] = a->state;
+	p[l++] = a->reenroll;
+	l += put_s32(p + l, a->pwhash);
+	l += put_be(p + l, a->created, 8);
+	l += put_be(p + l, a->enrolled, 8);
+	l += put_be(p + l, a->last_login, 8);
+	l += put_be(p + l, a->failures, 4);
+	l += put_be(p + l, a->locked_until, 8);
+	l += put_be(p + l, a->nsends, 4);
+	for (i = 0; i < a->nsends; i++)
+		l += put_be(p + l, a->sends[i], 8);
+	l += put_be(p + l, a->throttle_noticed, 8);
+	l += put_be(p + l, a->lock_noticed, 8);
+	p[l++] = a->has_cur_login;
+	if (a->has_cur_login) {
+		memcpy(p + l, a->cur_login, MFAD_KEY_LEN);
+		l += MFAD_KEY_LEN;
+	}
+	l += put_be(p + l, a->nrecovery, 4);
+	for (i = 0; i < a->nrecovery; i++) {
+		memcpy(p + l, a->recovery[i], MFAD_KEY_LEN);
+		l += MFAD_KEY_LEN;
+	}
+	return l;
+}
+
+/* A good record of alice, as version 4 wrote it, into buf (alice is
+ * in the store, as this version writes her). */
 static size_t
 good_acct_bytes(struct fix *f, unsigned char *buf, size_t len)
 {
-	MDB_val key = { 5, (void *)"alice" }, val;
-	struct mfad_txn *txn;
+	struct mfad_acct a;
 
 	put_acct(f, "alice", "alice@example.com");
-	txn = rtxn(f);
-	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
-	assert_true(val.mv_size <= len);
-	memcpy(buf, val.mv_data, val.mv_size);
-	mfad_txn_abort(&txn);
-	return val.mv_size;
+	make_acct(&a, "alice", "alice@example.com");
+	assert_true(len >= 1024);
+	return v4_acct_bytes(&a, buf);
 }
 
 /* Version 2 added throttle_noticed, lock_noticed, has_cur_login and
@@ -1653,15 +1708,10 @@ test_account_v4_cur_login_only_when_set(void **state)
 	make_acct(&a, "alice", "alice@example.com");
 	a.has_cur_login = 1;
 	memset(a.cur_login, 0xa5, MFAD_KEY_LEN);
-	txn = wtxn(f);
-	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
-	txn = rtxn(f);
-	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
-	l = val.mv_size;
-	assert_true(l <= sizeof(with));
-	memcpy(with, val.mv_data, l);
+	l = v4_acct_bytes(&a, with);
 	assert_int_equal(l, lw + MFAD_KEY_LEN);
+	put_raw(f, f->st->accounts, "alice", 5, with, l);
+	txn = rtxn(f);
 	memset(&b, 0xee, sizeof(b));
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
 	mfad_txn_abort(&txn);
@@ -1680,7 +1730,7 @@ test_account_v4_cur_login_only_when_set(void **state)
 	assert_acct_corrupt(f, bad, l);
 
 	/* A version 3 record (cur_login always there) rewritten is
-	 * version 4, and shorter. */
+	 * version 5, and shorter. */
 	memcpy(bad, with, l);
 	bad[0] = 3;
 	bad[l - V3_ACCT_TAIL - MFAD_KEY_LEN - 1] = 0;
@@ -1691,11 +1741,283 @@ test_account_v4_cur_login_only_when_set(void **state)
 	assert_int_equal(b.has_cur_login, 0);
 	assert_int_equal(mfad_acct_put(txn, f->st, &b, b.email), 0);
 	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
-	assert_int_equal(val.mv_size, lw);
-	assert_int_equal(((const unsigned char *)val.mv_data)[0], 4);
+	assert_true(val.mv_size < lw);
+	assert_int_equal(((const unsigned char *)val.mv_data)[0], 5);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	mfad_acct_wipe(&a);
 	mfad_acct_wipe(&b);
+}
+
+/* The stored bytes of user's account. */
+static size_t
+stored_acct(struct fix *f, const char *user, unsigned char *buf, size_t len)
+{
+	MDB_val key = { strlen(user), (void *)user }, val;
+	struct mfad_txn *txn = rtxn(f);
+
+	assert_int_equal(mdb_get(txn->mt, f->st->accounts, &key, &val), 0);
+	assert_true(val.mv_size <= len);
+	memcpy(buf, val.mv_data, val.mv_size);
+	mfad_txn_abort(&txn);
+	return val.mv_size;
+}
+
+static int
+has_bytes(const unsigned char *p, size_t len, const void *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(p + i, s, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Version 5: no user (the key holds it), one-byte string lengths, the
+ * argon2id hash as its costs and raw bytes, variable-length integers.
+ * Every field reads back as written, and the record is less than half
+ * of version 4's for an imported account.
+ */
+static void
+test_account_v5_compact(void **state)
+{
+	struct fix *f = *state;
+	unsigned char v4[8192], v5[8192];
+	struct mfad_acct a, b;
+	struct mfad_txn *txn;
+	size_t l4, l5;
+	uint32_t i;
+
+	make_acct(&a, "u0000042", "someone@example.org");
+	assert_int_equal(crypto_pwhash_str(a.pwhash, "pw", 2,
+	    crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN), 0);
+	a.state = MFAD_ACCT_ACTIVE;
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	l5 = stored_acct(f, a.user, v5, sizeof(v5));
+	l4 = v4_acct_bytes(&a, v4);
+	assert_int_equal(v5[0], 5);
+	assert_false(has_bytes(v5, l5, a.user, strlen(a.user)));
+	assert_false(has_bytes(v5, l5, "argon2id", 8));
+	assert_true(l5 * 2 < l4);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* Every field set, the largest values included. */
+	a.reenroll = 1;
+	a.state = MFAD_ACCT_LOCKED;
+	a.created = UINT64_MAX;
+	a.enrolled = 0x80;
+	a.last_login = 0x7f;
+	a.failures = UINT32_MAX;
+	a.locked_until = 1ULL << 63;
+	a.nsends = MFAD_SENDS_MAX;
+	for (i = 0; i < MFAD_SENDS_MAX; i++)
+		a.sends[i] = (1ULL << (i % 64)) - 1;
+	a.throttle_noticed = 1700000001;
+	a.lock_noticed = 1;
+	a.has_cur_login = 1;
+	memset(a.cur_login, 0x5a, MFAD_KEY_LEN);
+	a.nrecovery = MFAD_RECOVERY_MAX;
+	for (i = 0; i < MFAD_RECOVERY_MAX; i++)
+		memset(a.recovery[i], (int)i, MFAD_KEY_LEN);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, a.email), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+
+	/* The same account as version 4 wrote it reads the same. */
+	l4 = v4_acct_bytes(&a, v4);
+	put_raw(f, f->st->accounts, a.user, strlen(a.user), v4, l4);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, a.user, &b), 0);
+	mfad_txn_abort(&txn);
+	assert_memory_equal(&a, &b, sizeof(a));
+	mfad_acct_wipe(&a);
+	mfad_acct_wipe(&b);
+}
+
+/* Writes pw as alice's hash and reads it back: the same string, byte
+ * for byte; compact tells whether the record kept it as raw bytes. */
+static void
+pw_round_trip(struct fix *f, const char *pw, int compact)
+{
+	unsigned char raw[1024];
+	struct mfad_acct a, b;
+	struct mfad_txn *txn;
+	size_t l;
+
+	make_acct(&a, "alice", "alice@example.com");
+	memset(a.pwhash, 0, sizeof(a.pwhash));
+	snprintf(a.pwhash, sizeof(a.pwhash), "%s", pw);
+	assert_string_equal(a.pwhash, pw);
+	txn = wtxn(f);
+	assert_int_equal(mfad_acct_put(txn, f->st, &a, NULL), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	l = stored_acct(f, "alice", raw, sizeof(raw));
+	if (pw[0] != '\0')
+		assert_int_equal(has_bytes(raw, l, pw, strlen(pw)), !compact);
+	txn = rtxn(f);
+	memset(&b, 0xee, sizeof(b));
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &b), 0);
+	mfad_txn_abort(&txn);
+	assert_string_equal(b.pwhash, pw);
+	assert_memory_equal(&a, &b, sizeof(a));
+}
+
+static void
+test_account_v5_pwhash_forms(void **state)
+{
+	static const char *odd[] = {
+		"",
+		"!",
+		"*LOCKED*",
+		"{ARGON2}$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		/* argon2i, another version, the costs in another order */
+		"$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=16$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$t=1,m=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		/* a leading zero, a sign, a cost past 32 bits */
+		"$argon2id$v=19$m=08,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=+8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=4294967296,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		/* a salt of 8 bytes, a hash of 16, padding, another
+		 * alphabet, bits past the end, a trailing byte */
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA==$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2F-dA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdB$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2h",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g\n",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g$",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$",
+		"$argon2id$v=19$m=8,t=1,p=1$$",
+		"$argon2id$v=19$m=,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		"$argon2id$",
+	};
+	struct fix *f = *state;
+	char pw[MFAD_HASH_MAX], longest[MFAD_HASH_MAX];
+	size_t i;
+
+	/* libsodium's own strings, at several costs. */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(crypto_pwhash_str(pw, "secret", 6,
+		    crypto_pwhash_OPSLIMIT_MIN + i,
+		    crypto_pwhash_MEMLIMIT_MIN << i), 0);
+		pw_round_trip(f, pw, 1);
+	}
+	/* The canonical form of costs libsodium would not pick. */
+	pw_round_trip(f, "$argon2id$v=19$m=4294967295,t=0,p=255$"
+	    "c2FsdHNhbHRzYWx0c2FsdA$"
+	    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", 1);
+	for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		pw_round_trip(f, odd[i], 0);
+	memset(longest, '$', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	pw_round_trip(f, longest, 0);
+}
+
+/* A version 5 record of alice built by hand: email "a", lang "en", the
+ * hash "" (text), created 1, nothing else; corruptions of it. */
+static const unsigned char v5_min[] = {
+	5, 1, 'a', 2, 'e', 'n', 0, 0, 0, 0,
+	1, 0, 0, 0, 0, 0,		/* created .. nsends */
+	0, 0, 0, 0			/* notices, has_cur_login, nrecovery */
+};
+
+static void
+test_account_v5_corrupt(void **state)
+{
+	struct fix *f = *state;
+	unsigned char bad[sizeof(v5_min) + 64];
+	struct mfad_acct a;
+	struct mfad_txn *txn;
+
+	put_raw(f, f->st->accounts, "alice", 5, v5_min, sizeof(v5_min));
+	txn = rtxn(f);
+	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a), 0);
+	mfad_txn_abort(&txn);
+	assert_string_equal(a.user, "alice");
+	assert_string_equal(a.email, "a");
+	assert_string_equal(a.lang, "en");
+	assert_true(a.created == 1);
+
+	/* Short, or a byte of trailing junk. */
+	assert_acct_corrupt(f, v5_min, sizeof(v5_min) - 1);
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[sizeof(v5_min)] = 0;
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 1);
+	/* A language longer than its field, a NUL in the address. */
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[3] = 4;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	bad[3] = 2;
+	bad[2] = '\0';
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	/* An unknown form of password hash. */
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[8] = 2;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	/* The argon2id form cut short. */
+	bad[8] = 1;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	/* created as a longer form of 1: 0x81 0x00. */
+	memcpy(bad, v5_min, 10);
+	bad[10] = 0x81;
+	bad[11] = 0x00;
+	memcpy(bad + 12, v5_min + 11, sizeof(v5_min) - 11);
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 1);
+	/* created past 64 bits: ten bytes, the last 0x02. */
+	memcpy(bad, v5_min, 10);
+	memset(bad + 10, 0xff, 9);
+	bad[19] = 0x02;
+	memcpy(bad + 20, v5_min + 11, sizeof(v5_min) - 11);
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 9);
+	/* failures past 32 bits. */
+	memcpy(bad, v5_min, 13);
+	memcpy(bad + 13, "\x80\x80\x80\x80\x10", 5);
+	memcpy(bad + 18, v5_min + 14, sizeof(v5_min) - 14);
+	assert_acct_corrupt(f, bad, sizeof(v5_min) + 4);
+	/* More sends than MFAD_SENDS_MAX, has_cur_login 2, more recovery
+	 * codes than MFAD_RECOVERY_MAX. */
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[15] = MFAD_SENDS_MAX + 1;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[18] = 2;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
+	memcpy(bad, v5_min, sizeof(v5_min));
+	bad[19] = MFAD_RECOVERY_MAX + 1;
+	assert_acct_corrupt(f, bad, sizeof(v5_min));
 }
 
 /* Appends s with a four-byte big-endian length (version 1 strings). */
@@ -1946,7 +2268,7 @@ test_device_v3_corrupt(void **state)
 	struct mfad_device d, got;
 	struct devs ds;
 	uint8_t key[MFAD_KEY_LEN];
-	unsigned char bad[256];
+	unsigned char bad[256], v3_times[6];
 	MDB_val k = { 5, "alice" }, v;
 	struct mfad_txn *txn;
 	unsigned n = 0;
@@ -1957,12 +2279,16 @@ test_device_v3_corrupt(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
 	assert_int_equal(mdb_get(txn->mt, f->st->devices, &k, &v), 0);
-	/* hash, version 3, kind and service with a 1-byte length, times */
-	len = MFAD_KEY_LEN + 1 + 1 + 7 + 1 + 4 + 24;
+	/* hash, version 4, kind with a 1-byte length, service ("sshd")
+	 * as a word, times (1000, 4000 later, 1500: two bytes each) */
+	len = MFAD_KEY_LEN + 1 + 1 + 7 + 1 + 6;
 	assert_int_equal(v.mv_size, len);
 	assert_memory_equal(v.mv_data, key, MFAD_KEY_LEN);
-	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 3);
+	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 4);
+	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN + 9],
+	    0x85);
 	memcpy(bad, v.mv_data, len);
+	memcpy(v3_times, bad + MFAD_KEY_LEN + 10, 6);
 	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 
@@ -1987,8 +2313,56 @@ test_device_v3_corrupt(void **state)
 	txn = wtxn(f);
 	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* A word past the list, a word longer than its field (the 17
+	 * bytes of "device_remembered" as a kind). */
+	bad[MFAD_KEY_LEN] = 4;
+	bad[MFAD_KEY_LEN + 9] = 0x80 + 19;
+	put_raw(f, f->st->devices, "alice", 5, bad, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	bad[MFAD_KEY_LEN + 9] = 0x85;
+	memmove(bad + MFAD_KEY_LEN + 2, bad + MFAD_KEY_LEN + 9,
+	    len - MFAD_KEY_LEN - 9);
+	bad[MFAD_KEY_LEN + 1] = 0x80 + 14;
+	put_raw(f, f->st->devices, "alice", 5, bad, len - 7);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* The same with a word that fits ("rhost") reads. */
+	bad[MFAD_KEY_LEN + 1] = 0x80;
+	put_raw(f, f->st->devices, "alice", 5, bad, len - 7);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got), 0);
+	assert_string_equal(got.kind, "rhost");
+	assert_string_equal(got.service, "sshd");
+	assert_true(got.created == 1000 && got.expires == 5000 &&
+	    got.last_used == 1500);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	memcpy(bad + MFAD_KEY_LEN + 1, "\x07ssh-key\x85", 9);
+	memcpy(bad + MFAD_KEY_LEN + 10, v3_times, 6);
+	/* A time in a longer form than its shortest (1500: 0xdc 0x0b). */
+	bad[len - 1] = 0x8b;
+	bad[len] = 0x00;
+	put_raw(f, f->st->devices, "alice", 5, bad, len + 1);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
 	/* A trailing byte. */
-	bad[MFAD_KEY_LEN] = 3;
+	bad[len - 1] = 0x0b;
 	bad[len] = 0;
 	put_raw(f, f->st->devices, "alice", 5, bad, len + 1);
 	txn = rtxn(f);
@@ -2006,6 +2380,114 @@ test_device_v3_corrupt(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 	assert_int_equal(list_devs(f, "alice", &ds), 0);
+}
+
+/*
+ * Version 4 keeps the times as variable-length integers. Version 3
+ * duplicates (as the previous mfad wrote them) and version 4 ones live
+ * under one user: each is found by its hash, listed in hash order,
+ * swept when expired, and a version 3 one written again is version 4.
+ */
+static size_t
+v3_device_bytes(const uint8_t key[MFAD_KEY_LEN], const struct mfad_device *d,
+    unsigned char *p)
+{
+	size_t l = 0, n;
+
+	memcpy(p, key, MFAD_KEY_LEN);
+	l += MFAD_KEY_LEN;
+	p[l++] = 3;
+	p[l++] = (unsigned char)(n = strlen(d->kind));
+	memcpy(p + l, d->kind, n);
+	l += n;
+	p[l++] = (unsigned char)(n = strlen(d->service));
+	memcpy(p + l, d->service, n);
+	l += n;
+	l += put_be(p + l, d->created, 8);
+	l += put_be(p + l, d->expires, 8);
+	l += put_be(p + l, d->last_used, 8);
+	return l;
+}
+
+static void
+test_device_v3_v4_mixed(void **state)
+{
+	struct fix *f = *state;
+	struct mfad_device d[4], got;
+	uint8_t key[4][MFAD_KEY_LEN];
+	unsigned char raw[256];
+	MDB_val k = { 5, "alice" }, v;
+	MDB_cursor *cur;
+	struct devs ds;
+	struct mfad_txn *txn;
+	unsigned i, n = 0;
+	size_t len;
+
+	for (i = 0; i < 4; i++) {
+		make_key(key[i], (unsigned char)(0x40 + i));
+		make_device(&d[i], "alice", 5000 + i);
+		d[i].kind[0] = (char)('a' + i);
+	}
+	/* Extremes of the times, as version 4 keeps them. */
+	d[1].created = UINT64_MAX;
+	d[1].expires = 3;
+	d[1].last_used = 0;
+	d[3].created = 1700000000;
+	d[3].expires = 1700000000 + 365 * 86400ULL;
+	d[3].last_used = UINT64_MAX;
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_put(txn, f->st, key[1], &d[1]), 0);
+	assert_int_equal(mfad_device_put(txn, f->st, key[3], &d[3]), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	/* 0x40 and 0x42 as version 3 duplicates, between them. */
+	d[2].expires = 500;	/* expired by 1000 */
+	len = v3_device_bytes(key[0], &d[0], raw);
+	put_raw(f, f->st->devices, "alice", 5, raw, len);
+	len = v3_device_bytes(key[2], &d[2], raw);
+	put_raw(f, f->st->devices, "alice", 5, raw, len);
+
+	txn = rtxn(f);
+	for (i = 0; i < 4; i++) {
+		memset(&got, 0xee, sizeof(got));
+		assert_int_equal(mfad_device_get(txn, f->st, "alice", key[i],
+		    &got), 0);
+		assert_memory_equal(&got, &d[i], sizeof(got));
+	}
+	mfad_txn_abort(&txn);
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(list_devs(f, "alice", &ds), 4);
+	for (i = 0; i < 4; i++)
+		assert_memory_equal(&ds.d[i], &d[i], sizeof(d[i]));
+
+	/* The version 3 one written again is version 4, and shorter. */
+	d[0].last_used = 4000;
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_put(txn, f->st, key[0], &d[0]), 0);
+	assert_int_equal(mdb_cursor_open(txn->mt, f->st->devices, &cur), 0);
+	v.mv_size = MFAD_KEY_LEN;
+	v.mv_data = key[0];
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE), 0);
+	assert_memory_equal(v.mv_data, key[0], MFAD_KEY_LEN);
+	assert_int_equal(((unsigned char *)v.mv_data)[MFAD_KEY_LEN], 4);
+	assert_true(v.mv_size < v3_device_bytes(key[0], &d[0], raw));
+	mdb_cursor_close(cur);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key[0], &got),
+	    0);
+	assert_memory_equal(&got, &d[0], sizeof(got));
+	mfad_txn_abort(&txn);
+
+	/* The sweep takes the expired ones of either version: the version
+	 * 3 one (500) and d[1] (3). */
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, 1000, 0, &n), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_int_equal(n, 2);
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(list_devs(f, "alice", &ds), 2);
+	assert_memory_equal(&ds.d[0], &d[0], sizeof(d[0]));
+	assert_memory_equal(&ds.d[1], &d[3], sizeof(d[3]));
 }
 
 /* Recovery codes: kept with the account, used once each, in any order. */
@@ -2341,7 +2823,7 @@ test_corrupt_account_version_fails_list(void **state)
 	int more;
 
 	len = good_acct_bytes(f, good, sizeof(good));
-	good[0] = 5;	/* a version this build does not know */
+	good[0] = 6;	/* a version this build does not know */
 	put_raw(f, f->st->accounts, "alice", 5, good, len);
 	txn = rtxn(f);
 	assert_int_equal(mfad_acct_get(txn, f->st, "alice", &a),
@@ -2409,14 +2891,29 @@ test_corrupt_login_device_outbox_are_store_errors(void **state)
 	mfad_txn_abort(&txn);
 }
 
-static int
-count_audit(const struct mfad_audit_rec *a, void *arg)
-{
-	unsigned *n = arg;
+struct audits {
+	struct mfad_audit_rec	r[4];
+	unsigned		n;
+};
 
-	assert_string_equal(a->event, "login_ok");
-	(*n)++;
+static int
+collect_audit(const struct mfad_audit_rec *a, void *arg)
+{
+	struct audits *as = arg;
+
+	assert_true(as->n < 4);
+	as->r[as->n++] = *a;
 	return 0;
+}
+
+static size_t
+put_str8(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	p[0] = (unsigned char)n;
+	memcpy(p + 1, s, n);
+	return 1 + n;
 }
 
 static size_t
@@ -2431,8 +2928,11 @@ put_u64be(unsigned char *p, uint64_t v)
 
 /*
  * The codec writes the layouts the store always had: a throttle record
- * and an audit event, byte for byte. An audit event past its layout
- * (a trailing byte, an unknown version) is skipped by the list.
+ * byte for byte; an audit event as version 2, without its time (the key
+ * holds it) and with 1-byte string lengths. A version 1 event (as the
+ * previous mfad wrote it) still reads, its time the same; an event past
+ * its layout (a trailing byte, an unknown version) is skipped by the
+ * list.
  */
 static void
 test_throttle_audit_layouts(void **state)
@@ -2440,14 +2940,14 @@ test_throttle_audit_layouts(void **state)
 	struct fix *f = *state;
 	struct mfad_throttle_rec t;
 	struct mfad_audit_rec a = { 1700000000123456ULL, "login_ok", "alice",
-	    "sshd", "192.0.2.7", "success", "method=code" };
-	unsigned char want[512], raw[512];
+	    "sshd", "192.0.2.7", "success", "method=code" }, old;
+	unsigned char want[1400], raw[1400], ok[12];
 	uint8_t key[MFAD_KEY_LEN];
 	MDB_val k = { MFAD_KEY_LEN, key }, v;
 	MDB_cursor *cur;
 	struct mfad_txn *txn;
-	unsigned seen = 0;
-	size_t n = 0;
+	struct audits as;
+	size_t n = 0, n1;
 	int more;
 
 	memset(&t, 0, sizeof(t));
@@ -2472,36 +2972,129 @@ test_throttle_audit_layouts(void **state)
 	assert_int_equal(v.mv_size, n);
 	assert_memory_equal(v.mv_data, want, n);
 
+	/* "login_ok", "sshd" and "success" are words: a byte each. */
 	n = 0;
-	want[n++] = 1;
-	n += put_u64be(want + n, a.time_us);
-	n += put_str32(want + n, a.event);
-	n += put_str32(want + n, a.user);
-	n += put_str32(want + n, a.service);
-	n += put_str32(want + n, a.rhost);
-	n += put_str32(want + n, a.result);
-	n += put_str32(want + n, a.detail);
+	want[n++] = 2;
+	want[n++] = 0x80 + 11;
+	n += put_str8(want + n, a.user);
+	want[n++] = 0x80 + 5;
+	n += put_str8(want + n, a.rhost);
+	want[n++] = 0x80 + 9;
+	n += put_str8(want + n, a.detail);
 	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
 	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+	assert_int_equal(k.mv_size, 12);
+	assert_true(mfad_store_key_u64(k.mv_data) == a.time_us);
 	assert_int_equal(v.mv_size, n);
 	assert_memory_equal(v.mv_data, want, n);
 	mdb_cursor_close(cur);
 	mfad_txn_abort(&txn);
 
-	/* The same event with a byte past its end, then of version 2. */
+	/* Read back whole, the time from the key. */
+	memset(&as, 0, sizeof(as));
+	txn = rtxn(f);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, collect_audit,
+	    &as, &more), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(as.n, 1);
+	assert_memory_equal(&as.r[0], &a, sizeof(a));
+
+	/* A version 1 event, a microsecond later, longest strings. */
+	memset(&old, 0, sizeof(old));
+	old.time_us = a.time_us + 1;
+	memset(old.event, 'e', sizeof(old.event) - 1);
+	memset(old.user, 'u', sizeof(old.user) - 1);
+	memset(old.service, 's', sizeof(old.service) - 1);
+	memset(old.rhost, 'r', sizeof(old.rhost) - 1);
+	memset(old.result, 'x', sizeof(old.result) - 1);
+	memset(old.detail, 'd', sizeof(old.detail) - 1);
+	n1 = 0;
+	raw[n1++] = 1;
+	n1 += put_u64be(raw + n1, old.time_us);
+	n1 += put_str32(raw + n1, old.event);
+	n1 += put_str32(raw + n1, old.user);
+	n1 += put_str32(raw + n1, old.service);
+	n1 += put_str32(raw + n1, old.rhost);
+	n1 += put_str32(raw + n1, old.result);
+	n1 += put_str32(raw + n1, old.detail);
+	put_u64be(ok, old.time_us);
+	memcpy(ok + 8, "abcd", 4);
+	put_raw(f, f->st->audit, ok, sizeof(ok), raw, n1);
+	memset(&as, 0, sizeof(as));
+	txn = rtxn(f);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, collect_audit,
+	    &as, &more), 0);
+	mfad_txn_abort(&txn);
+	assert_int_equal(as.n, 2);
+	assert_memory_equal(&as.r[0], &old, sizeof(old));
+	assert_memory_equal(&as.r[1], &a, sizeof(a));
+	/* The same, written again, is version 2 and 26 bytes shorter. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_audit_put(txn, f->st, &as.r[0]), 0);
+	assert_int_equal(mdb_cursor_open(txn->mt, f->st->audit, &cur), 0);
+	assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
+	if (memcmp(k.mv_data, ok, sizeof(ok)) == 0)
+		assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_PREV), 0);
+	assert_int_equal(((unsigned char *)v.mv_data)[0], 2);
+	assert_int_equal(v.mv_size, n1 - 26);
+	mdb_cursor_close(cur);
+	mfad_txn_abort(&txn);
+
+	/* Version 2 with a byte past its end, of version 3, and a string
+	 * longer than its field (a 17-byte result). */
 	memcpy(raw, want, n);
 	raw[n] = 0;
 	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x01" "abcd",
 	    12, raw, n + 1);
-	raw[0] = 2;
+	raw[0] = 3;
 	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x02" "abcd",
 	    12, raw, n);
+	n1 = 0;
+	raw[n1++] = 2;
+	n1 += put_str8(raw + n1, a.event);
+	n1 += put_str8(raw + n1, a.user);
+	n1 += put_str8(raw + n1, a.service);
+	n1 += put_str8(raw + n1, a.rhost);
+	n1 += put_str8(raw + n1, "successsuccesssuc");
+	n1 += put_str8(raw + n1, a.detail);
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x03" "abcd",
+	    12, raw, n1);
+	/* A word past the list as the event; the same events' words as
+	 * text read (and are the one kept). */
+	n1 = 0;
+	raw[n1++] = 2;
+	raw[n1++] = 0x80 + 19;
+	n1 += put_str8(raw + n1, a.user);
+	n1 += put_str8(raw + n1, a.service);
+	n1 += put_str8(raw + n1, a.rhost);
+	n1 += put_str8(raw + n1, a.result);
+	n1 += put_str8(raw + n1, a.detail);
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x04" "abcd",
+	    12, raw, n1);
+	raw[1] = 0x80 + 18;	/* "code_wrong": the same bytes read */
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x06" "abcd",
+	    12, raw, n1);
+	n1 = 0;
+	raw[n1++] = 2;
+	n1 += put_str8(raw + n1, a.event);
+	n1 += put_str8(raw + n1, a.user);
+	n1 += put_str8(raw + n1, a.service);
+	n1 += put_str8(raw + n1, a.rhost);
+	n1 += put_str8(raw + n1, a.result);
+	n1 += put_str8(raw + n1, a.detail);
+	put_raw(f, f->st->audit, "\x00\x00\x00\x00\x00\x00\x00\x05" "abcd",
+	    12, raw, n1);
+	memset(&as, 0, sizeof(as));
 	txn = rtxn(f);
-	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, count_audit,
-	    &seen, &more), 0);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, collect_audit,
+	    &as, &more), 0);
 	mfad_txn_abort(&txn);
-	assert_int_equal(seen, 1);
-	assert_int_equal(db_entries(f, f->st->audit), 3);
+	assert_int_equal(as.n, 4);
+	assert_string_equal(as.r[2].event, "code_wrong");
+	assert_true(as.r[2].time_us == 6);
+	a.time_us = 5;
+	assert_memory_equal(&as.r[3], &a, sizeof(a));
+	assert_int_equal(db_entries(f, f->st->audit), 8);
 }
 
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
@@ -2539,10 +3132,14 @@ main(void)
 		T(test_corrupt_account_version_fails_list),
 		T(test_account_v1_still_reads),
 		T(test_account_v4_cur_login_only_when_set),
+		T(test_account_v5_compact),
+		T(test_account_v5_pwhash_forms),
+		T(test_account_v5_corrupt),
 		T(test_device_new_store_refuses_older_mfad),
 		T(test_device_migration),
 		T(test_device_migration_resumes),
 		T(test_device_v3_corrupt),
+		T(test_device_v3_v4_mixed),
 		T(test_account_recovery_codes),
 		T(test_acct_recovery_take),
 		T(test_acct_fail_add_and_clear),
