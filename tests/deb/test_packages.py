@@ -24,7 +24,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -170,7 +169,8 @@ def test_build():
         if src.is_file():
             (tree / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, tree / f)
-    env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=%d" %
+    # No debug symbol packages: nothing here installs them.
+    env = dict(os.environ, DEB_BUILD_OPTIONS="noddebs parallel=%d" %
                min(2, os.cpu_count() or 1))
     env.pop("MAKEFLAGS", None)
     r = run(["dpkg-buildpackage", "-us", "-uc", "-b"], check=False,
@@ -191,7 +191,7 @@ def test_build():
 def test_lintian():
     """No error and no warning that is not overridden (with its reason)
     in debian/*.lintian-overrides."""
-    r = run(["lintian", "--info", str(S.changes)], check=False)
+    r = run(["lintian", "--show-overrides", str(S.changes)], check=False)
     print("lintian %s:\n%s%s" % (S.changes.name, r.stdout, r.stderr))
     bad = [line for line in r.stdout.splitlines()
            if re.match(r"^[EW]: ", line)]
