@@ -111,7 +111,12 @@ test_defaults(void **state)
 	assert_int_equal(logged, 0);
 	assert_string_equal(o.socket, MSS_DEFAULT_SOCKET);
 	assert_string_equal(o.socket, "/run/mfad/mfad.sock");
-	assert_int_equal(o.socket_owner, unit_uid());
+	/* Unnamed, the owner is looked up only when a path check needs it,
+	 * so that whether the system has the unit's user (as after the
+	 * packages are installed, or purged) changes nothing here. */
+	assert_int_equal(o.socket_owner, 0);
+	assert_int_equal(o.owner_default, 1);
+	assert_int_equal(pam_mss_opts_unit_owner(), unit_uid());
 	assert_int_equal(o.failmode, PAM_MSS_FAIL_SECURE);
 	assert_int_equal(o.ndevice, 3);
 	assert_int_equal(o.device[0], PAM_MSS_DEV_SSHKEY);
