@@ -1925,15 +1925,24 @@ ctl_import_print(const struct ctl *ctl, const struct ctl_import *im)
 }
 
 /* One line for every imported name getpwnam does not know, not one a
- * name: an import may hold hundreds. */
+ * name: an import may hold hundreds. Only lines that changed something
+ * are looked up (an unchanged one was warned about when it was added),
+ * and the lookups stop at MFADCTL_NO_UNIX_MAX unknown names: a name that
+ * no NSS source knows is the slowest lookup there is (each source is
+ * asked in turn), and a file of names unknown here, imported on the
+ * wrong host, would otherwise spend minutes on them. */
+#define MFADCTL_NO_UNIX_MAX	100
+
 static void
 ctl_import_no_unix(const struct ctl *ctl, const struct ctl_import *im)
 {
 	const char *first = NULL;
 	size_t i, n = 0;
 
-	for (i = 0; i < im->n; i++) {
+	for (i = 0; i < im->n && n < MFADCTL_NO_UNIX_MAX; i++) {
 		if (!im->res[i].ok || im->res[i].user == NULL ||
+		    (im->res[i].text != NULL &&
+		    strcmp(im->res[i].text, "unchanged") == 0) ||
 		    !ctl_no_unix_user(im->res[i].user))
 			continue;
 		if (n++ == 0)
@@ -1942,6 +1951,10 @@ ctl_import_no_unix(const struct ctl *ctl, const struct ctl_import *im)
 	if (n == 1)
 		ctl_warnx(ctl, "warning: 1 user has no Unix account on this "
 		    "host: %s", first);
+	else if (n >= MFADCTL_NO_UNIX_MAX && i < im->n)
+		ctl_warnx(ctl, "warning: %zu users have no Unix account on "
+		    "this host, the first %s; no more names were looked up",
+		    n, first);
 	else if (n > 1)
 		ctl_warnx(ctl, "warning: %zu users have no Unix account on "
 		    "this host, the first %s", n, first);

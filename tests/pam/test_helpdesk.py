@@ -124,6 +124,33 @@ def test_import_warns_once_with_a_count(env):
     assert rc == CTL_OK and NO_UNIX not in err, err
 
 
+def test_import_warns_only_for_lines_that_changed(env):
+    csv = "nounix4,nounix4@example.org\nnounix5,nounix5@example.org\n"
+    rc, out, err = env.ctl("import", "-", input=csv)
+    assert rc == CTL_OK and "2 users have %s" % NO_UNIX in err, err
+    # The same file again changes nothing: it was warned about already.
+    rc, out, err = env.ctl("import", "-", input=csv)
+    assert rc == CTL_OK and out.count(": unchanged") == 2, (out, err)
+    assert NO_UNIX not in err, err
+    # A changed line is looked up again.
+    rc, out, err = env.ctl("import", "-", input=(
+        "nounix4,nounix4@example.net\nnounix5,nounix5@example.org\n"))
+    assert rc == CTL_OK and "1 user has %s" % NO_UNIX in err, err
+    assert err.rstrip().endswith(": nounix4"), err
+
+
+def test_import_stops_looking_up_after_100_unknown_names(env):
+    csv = "".join("nounix%03d,nounix%03d@example.org\n" % (i, i)
+                  for i in range(150))
+    rc, out, err = env.ctl("import", "-", input=csv)
+    assert rc == CTL_OK and out.count(": added") == 150, (out, err)
+    lines = [l for l in err.splitlines() if NO_UNIX in l]
+    assert len(lines) == 1, err
+    assert "100 users have %s" % NO_UNIX in lines[0], lines
+    assert "the first nounix000" in lines[0], lines
+    assert "no more names were looked up" in lines[0], lines
+
+
 def test_disable_enable_need_an_admin(env):
     for verb in ("disable", "enable"):
         rc, out, err = env.ctl("user", verb, "alice", as_nobody=True)
