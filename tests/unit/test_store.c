@@ -1451,6 +1451,25 @@ put_raw(struct fix *f, MDB_dbi dbi, const void *k, size_t klen,
 	assert_int_equal(mfad_txn_commit(&txn), 0);
 }
 
+/* A device record of alice's under key that does not read: the login's
+ * lookup is a store error, and the record can still be deleted. */
+static void
+device_refused(struct fix *f, const unsigned char *key,
+    const unsigned char *rec, size_t len)
+{
+	struct mfad_device got;
+	struct mfad_txn *txn;
+
+	put_raw(f, f->st->devices, "alice", 5, rec, len);
+	txn = rtxn(f);
+	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
+	    MSS_ERR_STORE);
+	mfad_txn_abort(&txn);
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+}
+
 /* Big-endian integers and four-byte-length strings of versions 1 to 4. */
 static size_t
 put_be(unsigned char *p, uint64_t v, size_t n)
@@ -2294,49 +2313,21 @@ test_device_v3_corrupt(void **state)
 
 	/* The kind's length past the end of the record. */
 	bad[MFAD_KEY_LEN + 1] = 200;
-	put_raw(f, f->st->devices, "alice", 5, bad, len);
-	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
-	    MSS_ERR_STORE);
-	mfad_txn_abort(&txn);
-	txn = wtxn(f);
-	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
+	device_refused(f, key, bad, len);
 	/* A record of the older layout's versions has no place here. */
 	bad[MFAD_KEY_LEN + 1] = 7;
 	bad[MFAD_KEY_LEN] = 2;
-	put_raw(f, f->st->devices, "alice", 5, bad, len);
-	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
-	    MSS_ERR_STORE);
-	mfad_txn_abort(&txn);
-	txn = wtxn(f);
-	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
+	device_refused(f, key, bad, len);
 	/* A word past the list, a word longer than its field (the 17
 	 * bytes of "device_remembered" as a kind). */
 	bad[MFAD_KEY_LEN] = 4;
 	bad[MFAD_KEY_LEN + 9] = 0x80 + 19;
-	put_raw(f, f->st->devices, "alice", 5, bad, len);
-	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
-	    MSS_ERR_STORE);
-	mfad_txn_abort(&txn);
-	txn = wtxn(f);
-	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
+	device_refused(f, key, bad, len);
 	bad[MFAD_KEY_LEN + 9] = 0x85;
 	memmove(bad + MFAD_KEY_LEN + 2, bad + MFAD_KEY_LEN + 9,
 	    len - MFAD_KEY_LEN - 9);
 	bad[MFAD_KEY_LEN + 1] = 0x80 + 14;
-	put_raw(f, f->st->devices, "alice", 5, bad, len - 7);
-	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
-	    MSS_ERR_STORE);
-	mfad_txn_abort(&txn);
-	txn = wtxn(f);
-	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
+	device_refused(f, key, bad, len - 7);
 	/* The same with a word that fits ("rhost") reads. */
 	bad[MFAD_KEY_LEN + 1] = 0x80;
 	put_raw(f, f->st->devices, "alice", 5, bad, len - 7);
@@ -2353,14 +2344,7 @@ test_device_v3_corrupt(void **state)
 	/* A time in a longer form than its shortest (1500: 0xdc 0x0b). */
 	bad[len - 1] = 0x8b;
 	bad[len] = 0x00;
-	put_raw(f, f->st->devices, "alice", 5, bad, len + 1);
-	txn = rtxn(f);
-	assert_int_equal(mfad_device_get(txn, f->st, "alice", key, &got),
-	    MSS_ERR_STORE);
-	mfad_txn_abort(&txn);
-	txn = wtxn(f);
-	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
-	assert_int_equal(mfad_txn_commit(&txn), 0);
+	device_refused(f, key, bad, len + 1);
 	/* A trailing byte. */
 	bad[len - 1] = 0x0b;
 	bad[len] = 0;
