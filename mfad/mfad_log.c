@@ -200,6 +200,7 @@ mfad_vlog(int fac, int prio, const char *fmt, va_list ap)
 	struct timespec ts;
 	char line[2048];
 	size_t n;
+	int wake;
 
 	if (prio == LOG_DEBUG && !mfad_log_debug)
 		return;
@@ -221,14 +222,18 @@ mfad_vlog(int fac, int prio, const char *fmt, va_list ap)
 	l->prio = fac | prio;
 	l->ts = ts;
 	memcpy(l->text, line, n);
+	/* The thread sleeps only on an empty queue: a line behind others
+	 * needs no wake-up, and one is sent once the lock is free. */
+	wake = mfad_log_head == NULL;
 	if (mfad_log_tail != NULL)
 		mfad_log_tail->next = l;
 	else
 		mfad_log_head = l;
 	mfad_log_tail = l;
 	mfad_log_queued++;
-	pthread_cond_signal(&mfad_log_more);
 	pthread_mutex_unlock(&mfad_log_lock);
+	if (wake)
+		pthread_cond_signal(&mfad_log_more);
 }
 
 void

@@ -129,6 +129,8 @@ mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
 static void
 mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
 {
+	int wake;
+
 	pthread_mutex_lock(&p->lock);
 	j->next = NULL;
 	if (p->ctodo_tail != NULL)
@@ -141,9 +143,12 @@ mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
 	/* A carried batch takes a record when it commits (MFAD_CARRY_MS
 	 * at most, or at once for a request that reads or needs the
 	 * disk): one wake-up for many logins. */
-	if (!j->record || !p->ccarry)
-		pthread_cond_signal(&p->ccond);
+	wake = !j->record || !p->ccarry;
 	pthread_mutex_unlock(&p->lock);
+	/* Signalled once the lock is free: a thread woken while it is
+	 * held would only wake to sleep again on it. */
+	if (wake)
+		pthread_cond_signal(&p->ccond);
 }
 
 /*
@@ -302,7 +307,7 @@ mfad_committer(void *arg)
 					    "remembered-device logins were "
 					    "lost", carried);
 			} else
-				mfad_outbox_kick(p->ctx->outbox);
+				mfad_outbox_kick_queued(p->ctx->outbox);
 			carried = 0;
 			pthread_mutex_lock(&p->lock);
 			p->ccarry = 0;
@@ -368,8 +373,8 @@ mfad_reader_push(struct mfad_pool *p, struct mfad_job *j)
 	else
 		p->rtodo = j;
 	p->rtodo_tail = j;
-	pthread_cond_signal(&p->rcond);
 	pthread_mutex_unlock(&p->lock);
+	pthread_cond_signal(&p->rcond);
 }
 
 /*
@@ -508,8 +513,8 @@ mfad_pool_push(struct mfad_pool *p, struct mfad_job *j)
 		f->tail = j;
 	}
 	mfad_jobs_waiting_add(1);
-	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+	pthread_cond_signal(&p->cond);
 	return 0;
 }
 
