@@ -47,6 +47,8 @@ struct mfad_outbox {
 	pthread_cond_t	 cond;
 	int		 stop;
 	unsigned	 kicks;		/* mail was queued */
+	unsigned	 queued;	/* messages put in a transaction */
+	unsigned	 queued_kicked;	/* queued at the last batch's kick */
 	unsigned	 work;		/* a sender left work for others */
 	unsigned	 busy;		/* senders in a session */
 	uint64_t	*claimed;	/* ids those sessions are sending */
@@ -65,6 +67,11 @@ struct mfad_outbox {
 	unsigned	 ring_n;
 };
 
+/*
+ * One sender wakes: it takes its share and, when more is due than that,
+ * wakes the others (mfad_outbox_main). Waking every sender for each
+ * message would have them all scan the outbox for one.
+ */
 void
 mfad_outbox_kick(struct mfad_outbox *ob)
 {
@@ -72,8 +79,29 @@ mfad_outbox_kick(struct mfad_outbox *ob)
 		return;
 	pthread_mutex_lock(&ob->lock);
 	ob->kicks++;
-	pthread_cond_broadcast(&ob->cond);
 	pthread_mutex_unlock(&ob->lock);
+	pthread_cond_signal(&ob->cond);
+}
+
+/*
+ * The committing thread's kick, after each batch: only when a message
+ * was put since the last one (most batches are logins and wrong codes
+ * that queue none). A message put by a transaction that did not commit
+ * costs one kick for nothing, never a missed one.
+ */
+void
+mfad_outbox_kick_queued(struct mfad_outbox *ob)
+{
+	int queued;
+
+	if (ob == NULL)
+		return;
+	pthread_mutex_lock(&ob->lock);
+	queued = ob->queued != ob->queued_kicked;
+	ob->queued_kicked = ob->queued;
+	pthread_mutex_unlock(&ob->lock);
+	if (queued)
+		mfad_outbox_kick(ob);
 }
 
 void
@@ -218,6 +246,11 @@ mfad_outbox_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
 	free(msg);
 	if (r == 0)
 		r = mfad_outbox_put(txn, ctx->store, &m, &id);
+	if (r == 0 && ctx->outbox != NULL) {
+		pthread_mutex_lock(&ctx->outbox->lock);
+		ctx->outbox->queued++;
+		pthread_mutex_unlock(&ctx->outbox->lock);
+	}
 	if (r != 0 && kind != MFAD_MAIL_INVITE)
 		mfad_outbox_refund(ctx->outbox);
 	mfad_outmsg_clear(&m);

@@ -28,6 +28,9 @@ int mfad_outbox_start(struct mfad_ctx *ctx, struct mfad_outbox **out)
 unsigned mfad_outbox_stop(struct mfad_outbox *ob);
 /* Wakes the sender: call after committing a transaction that queued. */
 void mfad_outbox_kick(struct mfad_outbox *ob);
+/* The same, after a group commit: only when mail was queued since the
+ * last such call. */
+void mfad_outbox_kick_queued(struct mfad_outbox *ob);
 /* 1 when the global per-minute ceiling is reached, with *wait the
  * seconds until it frees; takes nothing. */
 int mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
