@@ -11,6 +11,16 @@ For scale, the same run also times sock_floor.c: a connection, one
 request and one reply to the simplest server a Unix socket can have, the
 least any module that asks a daemon can cost.
 
+pam_mss stays loaded once loaded (-z nodelete) where libpam unloads the
+other modules at every pam_end, so a process that loops transactions
+pays pam_mss's loading once. Two more ways to look at one login, closer
+to a real host's, where logins come one at a time: transactions 5 ms
+apart (pam_loop -w, sock_floor -w: the processes, mfad's threads among
+them, sleep in between, SPARSE a run), and the first transaction of a
+new process, as in sshd's child for each session or a one-shot su,
+which pays every module's loading (pam_loop once per process, COLD
+times per module, interleaved).
+
 Always with a syslog daemon on /dev/log, as on every real machine: a
 module that logs costs its syslog writes, and without a reader on
 /dev/log glibc's syslog() fails to connect on every call, which costs a
@@ -22,7 +32,8 @@ file of its scratch directory); the machine's /dev is not touched. The
 pam_unix user is made the same way, in an overlay of /etc inside that
 namespace.
 
-  tests/bench/bench_pam.py [--n N] [--runs R] [--quick]
+  tests/bench/bench_pam.py [--n N] [--runs R] [--sparse SPARSE]
+                           [--cold COLD] [--quick]
 """
 
 import argparse
@@ -40,6 +51,7 @@ import time
 
 import ctypes
 import shutil
+import statistics
 
 import benchlib as b
 from benchlib import h
@@ -61,6 +73,7 @@ NS_ENV = "MSS_BENCH_PAM_NS"
 UNIX_USER = "mssbench"
 UNIX_PASSWORD = "correct horse battery staple"
 RHOST = "192.0.2.7"
+SPARSE_US = 5000
 
 
 def in_namespace(work):
@@ -135,9 +148,9 @@ def loop(tool, confdir, service, n, **kw):
     cmd = [tool, "-D", str(confdir), "-s", service, "-u",
            kw.get("user", "root"), "-n", str(n)]
     for opt, k in (("-r", "rhost"), ("-e", "email"), ("-p", "password"),
-                   ("-c", "code")):
+                   ("-c", "code"), ("-w", "pause")):
         if kw.get(k) is not None:
-            cmd += [opt, kw[k]]
+            cmd += [opt, str(kw[k])]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         sys.exit("pam_loop %s failed: %s" % (service, r.stderr))
@@ -148,10 +161,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--sparse", type=int, default=300)
+    ap.add_argument("--cold", type=int, default=300)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
-        args.n, args.runs = 100, 1
+        args.n, args.runs, args.sparse, args.cold = 100, 1, 20, 20
     if os.environ.get(NS_ENV) is None:
         if os.geteuid() != 0 or shutil.which("unshare") is None:
             sys.exit("bench_pam.py needs root and unshare(1): it makes a "
@@ -197,33 +212,60 @@ def main():
         env.full_login("alice", rhost=RHOST, remember="y")
         svc = env.service("mss-bench")
         keys = ("permit", "gauth", "unix", "mss", "floor")
-        results = {k: [] for k in keys}
-        p99 = {k: [] for k in keys}
+        sparse_keys = ("permit", "gauth", "mss", "floor")
+        results = {k: [] for k in keys + tuple(k + "_sparse"
+                                               for k in sparse_keys)}
+        p99 = {k: [] for k in results}
+
+        def measure(k, n, pause):
+            if k == "floor":
+                r = subprocess.run([floor_tool, "-d", work, "-n", str(n),
+                                    "-w", str(pause)], capture_output=True,
+                                   text=True, timeout=600)
+                if r.returncode != 0:
+                    sys.exit("sock_floor failed: %s" % r.stderr)
+                return json.loads(r.stdout)
+            if k == "permit":
+                return loop(tool, pamd, "permit", n, rhost=RHOST,
+                            pause=pause)
+            if k == "gauth":
+                return loop(tool, pamd, "gauth", n, rhost=RHOST,
+                            code=totp(secret), pause=pause)
+            if k == "unix":
+                return loop(tool, pamd, "unix", n, user=UNIX_USER,
+                            rhost=RHOST, password=UNIX_PASSWORD,
+                            pause=pause)
+            return loop(tool, env.pamd, svc, n, user="alice", rhost=RHOST,
+                        email=addr, password=h.PASSWORD, pause=pause)
+
         for _ in range(args.runs):
-            # Interleaved, so that drifts of the machine hit all four.
-            r = loop(tool, pamd, "permit", args.n, rhost=RHOST)
-            results["permit"].append(r["median_us"])
-            p99["permit"].append(r["p99_us"])
+            # Interleaved, so that drifts of the machine hit them all.
+            for k in keys:
+                if k == "gauth" and not have_gauth:
+                    continue
+                r = measure(k, n_unix if k == "unix" else args.n, 0)
+                results[k].append(r["median_us"])
+                p99[k].append(r["p99_us"])
+            # Then SPARSE_US apart: the processes wait in between, as on
+            # a host where logins come one by one.
+            for k in sparse_keys:
+                if k == "gauth" and not have_gauth:
+                    continue
+                r = measure(k, args.sparse, SPARSE_US)
+                results[k + "_sparse"].append(r["median_us"])
+                p99[k + "_sparse"].append(r["p99_us"])
+        # First transactions: one process each, every module in turn.
+        cold = {k: [] for k in ("permit", "gauth", "mss")}
+        for _ in range(args.cold):
+            cold["permit"].append(loop(tool, pamd, "permit", 1,
+                                       rhost=RHOST)["median_us"])
             if have_gauth:
-                r = loop(tool, pamd, "gauth", args.n, rhost=RHOST,
-                         code=totp(secret))
-                results["gauth"].append(r["median_us"])
-                p99["gauth"].append(r["p99_us"])
-            r = loop(tool, pamd, "unix", n_unix, user=UNIX_USER,
-                     rhost=RHOST, password=UNIX_PASSWORD)
-            results["unix"].append(r["median_us"])
-            p99["unix"].append(r["p99_us"])
-            r = loop(tool, env.pamd, svc, args.n, user="alice",
-                     rhost=RHOST, email=addr, password=h.PASSWORD)
-            results["mss"].append(r["median_us"])
-            p99["mss"].append(r["p99_us"])
-            r = subprocess.run([floor_tool, "-d", work, "-n", str(args.n)],
-                               capture_output=True, text=True, timeout=600)
-            if r.returncode != 0:
-                sys.exit("sock_floor failed: %s" % r.stderr)
-            r = json.loads(r.stdout)
-            results["floor"].append(r["median_us"])
-            p99["floor"].append(r["p99_us"])
+                cold["gauth"].append(loop(tool, pamd, "gauth", 1,
+                                          rhost=RHOST, code=totp(secret))[
+                                              "median_us"])
+            cold["mss"].append(loop(tool, env.pamd, svc, 1, user="alice",
+                                    rhost=RHOST, email=addr,
+                                    password=h.PASSWORD)["median_us"])
         names = {"permit": "PAM pam_permit",
                  "gauth": "PAM pam_google_authenticator (TOTP)",
                  "unix": "PAM pam_unix (yescrypt)",
@@ -247,6 +289,34 @@ def main():
                 b.row("%s, overhead over pam_permit" % names[k], "us",
                       [x - base for x in results[k]],
                       key="pam_%s_overhead" % k, note=logging)
+        sparse_base = statistics.median(results["permit_sparse"])
+        for k in sparse_keys:
+            xs = results[k + "_sparse"]
+            if not xs:
+                continue
+            b.row("%s, %d ms apart, time per transaction (%d a run)" % (
+                names[k], SPARSE_US // 1000, args.sparse), "us", xs,
+                  p99=statistics.median(p99[k + "_sparse"]),
+                  key="pam_%s_sparse" % k, note=logging)
+            if k not in ("permit", "floor"):
+                b.row("%s, %d ms apart, overhead over pam_permit" % (
+                    names[k], SPARSE_US // 1000), "us",
+                      [x - sparse_base for x in xs],
+                      key="pam_%s_sparse_overhead" % k, note=logging)
+        # One sample a process: runs is the number of processes, and the
+        # overhead is each sample's over pam_permit's median.
+        cold_base = statistics.median(cold["permit"])
+        for k in ("permit", "gauth", "mss"):
+            if not cold[k]:
+                continue
+            b.row("%s, first transaction of a new process" % names[k],
+                  "us", cold[k], p99=b.percentile(cold[k], 99),
+                  key="pam_%s_cold" % k, note=logging)
+            if k != "permit":
+                b.row("%s, first transaction of a new process, overhead "
+                      "over pam_permit" % names[k], "us",
+                      [x - cold_base for x in cold[k]],
+                      key="pam_%s_cold_overhead" % k, note=logging)
     finally:
         env.close()
         smtp.stop()

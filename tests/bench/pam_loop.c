@@ -3,12 +3,14 @@
  * pam_end) of one service, with a conversation that answers from argv.
  *
  *	pam_loop -D CONFDIR -s SERVICE -u USER [-r RHOST] [-n N]
- *	    [-e EMAIL] [-p PASSWORD] [-c CODE]
+ *	    [-e EMAIL] [-p PASSWORD] [-c CODE] [-w USEC]
  *
  * An echo-on prompt naming a mail address gets EMAIL, one naming a
  * password gets PASSWORD, any other prompt gets CODE ("remember" gets
- * "n"). Every transaction must succeed. Prints one JSON line: n, the
- * median, p99, min and max time of one transaction in microseconds.
+ * "n"). Every transaction must succeed. -w pauses USEC microseconds
+ * before each one (untimed), as between the logins of a real host.
+ * Prints one JSON line: n, the median, p99, min and max time of one
+ * transaction in microseconds.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -86,10 +88,10 @@ main(int argc, char *argv[])
 	const char *rhost = NULL;
 	pam_handle_t *ph;
 	double *t, t0;
-	long n = 100, i;
+	long n = 100, i, pause = 0;
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "D:s:u:r:n:e:p:c:")) != -1) {
+	while ((ch = getopt(argc, argv, "D:s:u:r:n:e:p:c:w:")) != -1) {
 		switch (ch) {
 		case 'D': confdir = optarg; break;
 		case 's': service = optarg; break;
@@ -99,10 +101,11 @@ main(int argc, char *argv[])
 		case 'e': a.email = optarg; break;
 		case 'p': a.password = optarg; break;
 		case 'c': a.code = optarg; break;
+		case 'w': pause = atol(optarg); break;
 		default:
 			fprintf(stderr, "usage: pam_loop -D CONFDIR -s SERVICE "
 			    "-u USER [-r RHOST] [-n N] [-e EMAIL] [-p PASSWORD] "
-			    "[-c CODE]\n");
+			    "[-c CODE] [-w USEC]\n");
 			return 2;
 		}
 	}
@@ -111,6 +114,8 @@ main(int argc, char *argv[])
 	if ((t = calloc(n, sizeof(*t))) == NULL)
 		return 1;
 	for (i = 0; i < n; i++) {
+		if (pause > 0)
+			usleep((useconds_t)pause);
 		t0 = now_us();
 		rc = pam_start_confdir(service, user, &pc, confdir, &ph);
 		if (rc != PAM_SUCCESS) {

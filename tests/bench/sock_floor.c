@@ -5,9 +5,10 @@
  * N round trips the way common/mss_client.c makes them (socket, connect,
  * one send, poll, receive, close).
  *
- *	sock_floor -d DIR [-n N]
+ *	sock_floor -d DIR [-n N] [-w USEC]
  *
- * DIR holds the socket. Prints one JSON line as pam_loop does: n, the
+ * DIR holds the socket; -w pauses USEC microseconds (untimed) before
+ * each round trip, so that the server is idle when it comes. Prints one JSON line as pam_loop does: n, the
  * median, p99, min and max time of one round trip in microseconds.
  */
 #define _GNU_SOURCE
@@ -72,16 +73,18 @@ main(int argc, char *argv[])
 	char req[127], rep[256];
 	const char *dir = NULL;
 	double *t, t0;
-	long n = 1000, i;
+	long n = 1000, i, pause = 0;
 	pid_t pid;
 	int ch, lfd, fd;
 
-	while ((ch = getopt(argc, argv, "d:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:n:w:")) != -1) {
 		switch (ch) {
 		case 'd': dir = optarg; break;
 		case 'n': n = atol(optarg); break;
+		case 'w': pause = atol(optarg); break;
 		default:
-			fprintf(stderr, "usage: sock_floor -d DIR [-n N]\n");
+			fprintf(stderr, "usage: sock_floor -d DIR [-n N] "
+			    "[-w USEC]\n");
 			return 2;
 		}
 	}
@@ -110,6 +113,8 @@ main(int argc, char *argv[])
 		return 1;
 	memset(req, 'x', sizeof(req));
 	for (i = 0; i < n; i++) {
+		if (pause > 0)
+			usleep((useconds_t)pause);
 		t0 = now_us();
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
