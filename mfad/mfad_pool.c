@@ -125,9 +125,10 @@ mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
 		mfad_log(LOG_ERR, "wake-up pipe: %s", strerror(errno));
 }
 
-/* Queues a job for the committing thread. */
-static void
-mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
+/* Queues a job for the committing thread; 1 when it must be woken for
+ * it (mfad_commit_push). */
+static int
+mfad_commit_queue(struct mfad_pool *p, struct mfad_job *j)
 {
 	int wake;
 
@@ -145,9 +146,16 @@ mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
 	 * disk): one wake-up for many logins. */
 	wake = !j->record || !p->ccarry;
 	pthread_mutex_unlock(&p->lock);
+	return wake;
+}
+
+/* Queues a job for the committing thread and wakes it if need be. */
+static void
+mfad_commit_push(struct mfad_pool *p, struct mfad_job *j)
+{
 	/* Signalled once the lock is free: a thread woken while it is
 	 * held would only wake to sleep again on it. */
-	if (wake)
+	if (mfad_commit_queue(p, j))
 		pthread_cond_signal(&p->ccond);
 }
 
@@ -422,7 +430,7 @@ mfad_worker(void *arg)
 	struct mfad_pool *p = arg;
 	const struct mfad_handler *h;
 	struct mfad_job *j, *rec;
-	int trusted;
+	int trusted, wake;
 
 	pthread_setname_np(pthread_self(), "mfad-worker");
 	for (;;) {
@@ -460,10 +468,15 @@ mfad_worker(void *arg)
 		    (rec = mfad_pool_record(j)) != NULL) {
 			/* Answered already: its record is queued first, so
 			 * that any later request commits with or after it,
-			 * then the reply goes and the connection closes. */
-			mfad_commit_push(p, rec);
+			 * then the reply goes and the connection closes.
+			 * The committing thread is woken last: woken
+			 * before, it would take this core from the
+			 * reply. */
+			wake = mfad_commit_queue(p, rec);
 			j->next = NULL;
 			mfad_pool_deliver(p, j);
+			if (wake)
+				pthread_cond_signal(&p->ccond);
 		} else if (j->req.cont != NULL) {
 			if (j->req.early)
 				mfad_pool_reply(j);
