@@ -12,6 +12,7 @@ reports "FDS <before> <after>" (and "FDNEW <fd> <target>") around each
 transaction.
 """
 
+import ast
 import pwd
 import re
 import subprocess
@@ -537,3 +538,59 @@ def test_every_code_seen_is_documented():
     assert not undocumented, "results not in pam_mss(8): %r" % undocumented
     # The paths above reach most of the list.
     assert len(SEEN) >= 8, SEEN
+
+
+# --------------------------------------------------------------------------
+# The module stays loaded (-z nodelete, pam_mss(8))
+
+STAY_LOADED = r"""
+import ctypes, sys
+pam = ctypes.CDLL("libpam.so.0")
+
+
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", ctypes.c_void_p), ("appdata", ctypes.c_void_p)]
+
+
+def maps(name):
+    with open("/proc/self/maps") as f:
+        return sorted(l.split()[0] for l in f if l.rstrip().endswith(name))
+
+
+conv = Conv(None, None)
+seen = []
+for _ in range(2):
+    h = ctypes.c_void_p()
+    rc = pam.pam_start_confdir(sys.argv[2].encode(), b"alice",
+                               ctypes.byref(conv), sys.argv[1].encode(),
+                               ctypes.byref(h))
+    assert rc == 0, rc
+    loaded = maps("/pam_mss.so"), maps("/pam_permit.so")
+    pam.pam_end(h, 0)
+    seen.append((loaded, maps("/pam_mss.so"), maps("/pam_permit.so")))
+print(repr(seen))
+"""
+
+
+def test_module_stays_loaded_after_pam_end(env):
+    """pam_start loads pam_mss and pam_permit; pam_end unloads
+    pam_permit but not pam_mss, and the next pam_start finds pam_mss
+    where it was instead of mapping it again."""
+    if h.SANITIZED:
+        pytest.skip("a Python process cannot load the sanitized module")
+    name = write_stack(env, "mss-resident", [
+        mss_line(env), "auth required pam_permit.so"])
+    r = subprocess.run(["/usr/bin/python3", "-c", STAY_LOADED,
+                        str(env.pamd), name], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    seen = ast.literal_eval(r.stdout)
+    (mss_in, permit_in), mss_after, permit_after = seen[0]
+    assert mss_in and permit_in, seen
+    assert mss_after == mss_in, "pam_end unloaded pam_mss"
+    assert permit_after == [], "pam_permit should be unloaded: %r" % (
+        seen,)
+    # The second transaction: the same mappings, none added.
+    (mss_in2, permit_in2), mss_after2, _ = seen[1]
+    assert mss_in2 == mss_in and mss_after2 == mss_in
+    assert permit_in2
