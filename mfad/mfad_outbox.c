@@ -47,8 +47,7 @@ struct mfad_outbox {
 	pthread_cond_t	 cond;
 	int		 stop;
 	unsigned	 kicks;		/* mail was queued */
-	unsigned	 queued;	/* messages put in a transaction */
-	unsigned	 queued_kicked;	/* queued at the last batch's kick */
+	int		 queued;	/* a message put since the last batch */
 	unsigned	 work;		/* a sender left work for others */
 	unsigned	 busy;		/* senders in a session */
 	uint64_t	*claimed;	/* ids those sessions are sending */
@@ -97,8 +96,8 @@ mfad_outbox_kick_queued(struct mfad_outbox *ob)
 	if (ob == NULL)
 		return;
 	pthread_mutex_lock(&ob->lock);
-	queued = ob->queued != ob->queued_kicked;
-	ob->queued_kicked = ob->queued;
+	queued = ob->queued;
+	ob->queued = 0;
 	pthread_mutex_unlock(&ob->lock);
 	if (queued)
 		mfad_outbox_kick(ob);
@@ -248,7 +247,7 @@ mfad_outbox_queue(struct mfad_ctx *ctx, struct mfad_txn *txn,
 		r = mfad_outbox_put(txn, ctx->store, &m, &id);
 	if (r == 0 && ctx->outbox != NULL) {
 		pthread_mutex_lock(&ctx->outbox->lock);
-		ctx->outbox->queued++;
+		ctx->outbox->queued = 1;
 		pthread_mutex_unlock(&ctx->outbox->lock);
 	}
 	if (r != 0 && kind != MFAD_MAIL_INVITE)
