@@ -217,8 +217,13 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 
 	if (mfad_socket_dir(conf->socket) != 0)
 		return 1;
-	if (mfad_server_listen(conf->socket, pw ? pw->pw_uid : (uid_t)-1,
-	    &lfd) != 0)
+	/*
+	 * Root gives the socket to [mfad] user before it becomes that user.
+	 * Started as that user already (the unit's User=), mfad owns it: no
+	 * chown, which the unit's system-call filter forbids.
+	 */
+	if (mfad_server_listen(conf->socket, pw != NULL && geteuid() == 0 ?
+	    pw->pw_uid : (uid_t)-1, &lfd) != 0)
 		return 1;
 	if (pw != NULL && getuid() == 0) {
 		if (mkdir(conf->database, 0700) != 0 && errno != EEXIST) {
