@@ -1,8 +1,11 @@
 """The Debian packages, end to end, on this machine (as root): built from
 a copy of the tree with dpkg-buildpackage, checked by lintian, installed
 with apt-get, configured as an admin would, one mailed-code login through
-the installed pam_mss.so and mfad, the pam-auth-update profile switched
-on and off, then purged, with nothing of the packages left behind.
+the installed pam_mss.so and mfad, the installed unit run by systemd as
+PID 1 (in a throwaway copy of this machine, systemd_box.py: mfad inside
+the unit's sandbox, logging to the journal), the pam-auth-update profile
+switched on and off, then purged, with nothing of the packages left
+behind.
 
 Run by .ci/run after the other suites; needs MSS_BUILDDIR for pam_driver:
 
@@ -17,6 +20,7 @@ whatever happened; the packages are purged at the end too.
 import grp
 import os
 import pwd
+import queue
 import re
 import shlex
 import shutil
@@ -24,12 +28,14 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pam"))
 import mss_harness as h  # noqa: E402
+import systemd_box  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent.parent
 PACKAGES = ("libpam-mss", "mfad")
@@ -40,6 +46,9 @@ PROFILE = Path("/usr/share/pam-configs/mss")
 SERVICE = Path("/etc/pam.d/mss-pkgtest")
 USER = "msspkgtest"
 ADDR = "msspkgtest@example.org"
+BOX_USER = "msspkgbox"          # only in the systemd box
+BOX_ADDR = "msspkgbox@example.org"
+BOX_RHOST = "192.0.2.7"
 PAM_STATE = [Path("/etc/pam.d") / n for n in (
     "common-auth", "common-account", "common-password", "common-session",
     "common-session-noninteractive")]
@@ -327,6 +336,153 @@ def test_mfad_login():
         login.close()
     assert (state / "mfad.key").is_file()
     assert _stop_mfad() == 0, S.mfad_log.read_text()
+
+
+# The relay inside the box (which has a network of its own): the
+# harness's aiosmtpd sink, printing each code mailed to argv[3].
+_BOX_RELAY = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import mss_harness as h
+s = h.SmtpServer(port=int(sys.argv[2]))
+s.start()
+print("ready", flush=True)
+while True:
+    try:
+        print("code", s.wait_for_code(sys.argv[3], timeout=3600), flush=True)
+    except AssertionError:
+        pass
+"""
+
+
+def _lines_of(proc):
+    """A queue of proc's output lines, read by a thread (None at EOF)."""
+    q = queue.Queue()
+
+    def read():
+        for line in proc.stdout:
+            q.put(line.split())
+        q.put(None)
+    threading.Thread(target=read, daemon=True).start()
+    return q
+
+
+def _status(box, pid):
+    """/proc/PID/status of a process of the box, as {key: value}."""
+    text = box.run(["cat", "/proc/%s/status" % pid]).stdout
+    return dict((k, v.strip()) for k, _, v in
+                (line.partition(":") for line in text.splitlines()))
+
+
+def _show(box, *props):
+    r = box.run(["systemctl", "show", "mfad", "-p", ",".join(props)])
+    return dict(line.split("=", 1) for line in r.stdout.splitlines())
+
+
+def test_unit_under_systemd():
+    """The installed unit, run by systemd as PID 1 (in a throwaway copy of
+    this machine: tests/deb/systemd_box.py): mfad starts as its User=,
+    inside the unit's sandbox (no new privileges, no capabilities, the
+    system-call filter), tells systemd it is ready, serves a complete
+    mailed-code login through the installed module, logs to the journal,
+    reloads and stops cleanly. A system call the filter forbids would
+    kill it (SIGSYS) and fail this test."""
+    driver = h.PAM_DRIVER.parent
+    box = systemd_box.SystemdBox(binds=[
+        (driver, "/mss-test/driver"),
+        (Path(h.__file__).parent, "/mss-test/harness")])
+    relay = None
+    try:
+        box.start()
+        relay = box.popen(["/usr/bin/python3", "-c", _BOX_RELAY,
+                           "/mss-test/harness", S.smtp.port, BOX_ADDR],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+        relay_out = _lines_of(relay)
+        assert relay_out.get(timeout=30) == ["ready"]
+        box.run(["systemctl", "start", "mfad"], timeout=90)
+        unit = _unit()
+        show = _show(box, "ActiveState", "SubState", "MainPID", "Type",
+                     "NRestarts")
+        assert (show["ActiveState"], show["SubState"], show["Type"]) == \
+            ("active", "running", "notify"), show
+        pid = show["MainPID"]
+        st = _status(box, pid)
+        uid = str(pwd.getpwnam(unit["User"]).pw_uid)
+        gid = str(grp.getgrnam(unit["Group"]).gr_gid)
+        assert st["Uid"].split() == [uid] * 4, st["Uid"]
+        assert st["Gid"].split() == [gid] * 4, st["Gid"]
+        assert st["NoNewPrivs"] == "1", st
+        assert st["Seccomp"] == "2", st         # the filter is on
+        assert int(st["CapBnd"], 16) == 0, st
+        assert int(st["CapEff"], 16) == 0, st
+        # ProtectSystem=strict: / is read-only for it.
+        mounts = box.run(["cat", "/proc/%s/mountinfo" % pid]).stdout
+        root = [m.split() for m in mounts.splitlines()
+                if m.split()[4] == "/"]
+        assert root and "ro" in root[-1][5].split(","), root
+
+        # A person enrolled in the box, by root with the installed
+        # mfadctl (the password hashed by the sandboxed mfad).
+        box.run(["mfadctl", "status"])
+        box.run(["useradd", "-M", "-s", "/usr/sbin/nologin", BOX_USER])
+        box.run(["mfadctl", "user", "add", BOX_USER, "--email", BOX_ADDR,
+                 "--lang", "en", "--password-stdin"],
+                input=h.PASSWORD + "\n")
+        # A mailed-code login that remembers the device, then one from
+        # the same host that the device lets through without a code.
+        for remembered in (False, True):
+            login = h.Login("/etc/pam.d", SERVICE.name, BOX_USER, acct=True,
+                            rhost=BOX_RHOST,
+                            driver="/mss-test/driver/pam_driver",
+                            wrap=box.enter())
+            try:
+                login.expect("ECHO_ON", h.PROMPT_EMAIL)
+                login.answer(BOX_ADDR)
+                login.expect("ECHO_OFF", h.PROMPT_PASSWORD)
+                login.answer(h.PASSWORD)
+                if not remembered:
+                    login.expect("INFO", h.mask_email(BOX_ADDR))
+                    login.expect("ECHO_ON", h.PROMPT_CODE)
+                    line = relay_out.get(timeout=30)
+                    assert line[:1] == ["code"], line
+                    login.answer(line[1])
+                    login.expect("ECHO_ON", h.PROMPT_REMEMBER)
+                    login.answer("y")
+                assert login.result() == h.PAM_SUCCESS, login.dump()
+                assert login.result("acct_mgmt") == h.PAM_SUCCESS, \
+                    login.dump()
+                if remembered:
+                    assert not [t for _, t in login.lines()
+                                if h.PROMPT_CODE in t], login.dump()
+            finally:
+                login.close()
+        # One device, remembered for the remote host (mfad keeps only a
+        # keyed hash of it), and used by the second login.
+        devices = box.run(["mfadctl", "device", "list", BOX_USER]).stdout
+        rows = [r.split() for r in devices.splitlines()[1:]]
+        assert [r[1:3] for r in rows] == [["rhost", SERVICE.name]], devices
+
+        box.run(["systemctl", "reload", "mfad"])
+        h.wait_until(lambda: "configuration reloaded" in box.run(
+            ["journalctl", "-u", "mfad", "-o", "cat", "--no-pager"]).stdout,
+            what="the reload in the journal")
+        box.run(["systemctl", "stop", "mfad"], timeout=90)
+        show = _show(box, "ActiveState", "Result", "ExecMainStatus",
+                     "NRestarts")
+        assert show == {"ActiveState": "inactive", "Result": "success",
+                        "ExecMainStatus": "0", "NRestarts": "0"}, show
+        journal = box.run(["journalctl", "-u", "mfad", "-o", "cat",
+                           "--no-pager"]).stdout
+        limit = int(unit["LimitNOFILE"])
+        for want in ("ready on /run/mfad/mfad.sock",
+                     "(open-file limit %d)" % limit,
+                     "configuration reloaded", "stopped"):
+            assert want in journal, (want, journal)
+    finally:
+        if relay is not None:
+            relay.kill()
+        box.stop()
 
 
 def _lines(path):

@@ -515,7 +515,7 @@ class Login:
 
     def __init__(self, confdir, service, user, rhost=None, tty=None,
                  pamenv=(), acct=False, extra_args=(), as_uid=None,
-                 as_gid=None, driver=None):
+                 as_gid=None, driver=None, wrap=()):
         cmd = [str(driver or PAM_DRIVER), "-D", str(confdir), "-s", service,
                "-u", user]
         if as_uid is not None:
@@ -531,6 +531,8 @@ class Login:
         if acct:
             cmd.append("-a")
         cmd += list(extra_args)
+        # wrap: a prefix that runs the driver elsewhere (another namespace).
+        cmd = list(wrap) + cmd
         self.cmd = cmd
         self.transcript = []    # every line seen, raw, in order
         self.results = {}
