@@ -14,7 +14,8 @@ machine itself is closed:
 - its own network namespace, where systemd brings up lo;
 - a cgroup of its own in every hierarchy, removed afterwards.
 
-Host directories can be shown read-only at a path of the box (binds).
+Directories of this machine can be shown at a path of the box (binds):
+read-only, unless "rw" follows them.
 """
 
 import os
@@ -23,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# Runs in the new namespaces: $1 the box's directory, then pairs of
-# (host directory, path in the box).
+# Runs in the new namespaces: $1 the box's directory, then triples of
+# (host directory, path in the box, ro or rw).
 _BOOT = r"""
 set -e
 BOX=$1; shift
@@ -47,11 +48,13 @@ mount -o remount,bind,ro "$R/sys"
 mount -t proc proc "$R/proc"
 mount --bind "$R/proc/sys" "$R/proc/sys"
 mount -o remount,bind,ro "$R/proc/sys"
-while [ $# -gt 1 ]; do
+while [ $# -gt 2 ]; do
 	mkdir -p "$R$2"
 	mount --bind "$1" "$R$2"
-	mount -o remount,bind,ro "$R$2"
-	shift 2
+	if [ "$3" != rw ]; then
+		mount -o remount,bind,ro "$R$2"
+	fi
+	shift 3
 done
 exec setpriv --bounding-set=-sys_module,-sys_time,-sys_boot \
     chroot "$R" /usr/bin/env -i container=mss-test \
@@ -113,7 +116,8 @@ def _remove_cgroups(dirs):
 
 class SystemdBox:
     def __init__(self, binds=()):
-        self.binds = list(binds)    # (host directory, path in the box)
+        # (host directory, path in the box[, "rw"])
+        self.binds = list(binds)
         self.dir = Path(tempfile.mkdtemp(prefix="mss-box-"))
         self.log = self.dir.with_suffix(".log")
         self.proc = None
@@ -129,8 +133,9 @@ class SystemdBox:
                 p.write_text(str(os.getpid()))
 
         args = []
-        for host, inside in self.binds:
-            args += [str(host), str(inside)]
+        for bind in self.binds:
+            args += [str(bind[0]), str(bind[1]),
+                     bind[2] if len(bind) > 2 else "ro"]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 ["unshare", "--mount", "--pid", "--net", "--uts", "--ipc",
