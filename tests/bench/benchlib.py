@@ -122,11 +122,16 @@ def bench_env(config=None):
 def load(tool, env, port, mode, clients=1, accounts=1, first=0, seconds=5,
          wrong=90, password=None):
     """Runs mfad_load once; returns its JSON result."""
-    cmd = [tool, "-s", str(env.sock), "-m", mode, "-c", str(clients),
+    # An env in other namespaces (bench_sandbox.py) names the command
+    # prefix that enters them.
+    cmd = list(getattr(env, "wrap", ())) + [
+           tool, "-s", str(env.sock), "-m", mode, "-c", str(clients),
            "-n", str(accounts), "-f", str(first), "-d", str(seconds),
            "-P", str(port), "-w", str(wrong)]
     if password is not None:
         cmd += ["-p", password]
+    if getattr(env, "owner", None) is not None:
+        cmd += ["-o", env.owner]
     r = subprocess.run(cmd, capture_output=True, text=True,
                        timeout=seconds + 600)
     if r.returncode != 0 or not r.stdout.startswith("{"):

@@ -4,7 +4,10 @@
  * that reads the codes out of the mails mfad sends.
  *
  *	mfad_load -s SOCK -m MODE [-c CLIENTS] [-n ACCOUNTS] [-f FIRST]
- *	    [-d SECONDS] [-P SMTPPORT] [-w WRONG] [-p PASSWORD]
+ *	    [-d SECONDS] [-P SMTPPORT] [-w WRONG] [-p PASSWORD] [-o USER]
+ *
+ * The socket must be root's or, with -o, USER's (mfad's own user, as
+ * under its systemd unit), as pam_mss's socket_owner= allows.
  *
  * Accounts are u%07d with the address u%07d@example.org, FIRST to
  * FIRST + ACCOUNTS - 1; client t uses the accounts whose offset is t
@@ -33,6 +36,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -76,6 +80,7 @@ struct load_client {
 };
 
 static const char	*sock_path;
+static uid_t		 sock_owner;	/* besides root: -o */
 static const char	*password = "correct horse battery staple";
 static enum load_mode	 mode;
 static int		 nclients = 1, wrong_per_login = 90;
@@ -128,7 +133,7 @@ call(uint8_t type, struct mss_buf *req, struct mss_buf *rep)
 {
 	uint8_t rtype;
 
-	if (mss_client_call(sock_path, 0, type, req, &rtype, rep,
+	if (mss_client_call(sock_path, sock_owner, type, req, &rtype, rep,
 	    LOAD_TIMEOUT) != 0)
 		return -1;
 	return rtype;
@@ -628,7 +633,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: mfad_load -s SOCK -m MODE [-c CLIENTS] "
 	    "[-n ACCOUNTS] [-f FIRST] [-d SECONDS] [-P SMTPPORT] [-w WRONG] "
-	    "[-p PASSWORD]\n");
+	    "[-p PASSWORD] [-o USER]\n");
 	exit(2);
 }
 
@@ -641,9 +646,10 @@ main(int argc, char *argv[])
 	double t0, elapsed, *all;
 	size_t n = 0, k, j;
 	unsigned long errors = 0;
+	struct passwd *pw;
 	int ch, i, port = 0;
 
-	while ((ch = getopt(argc, argv, "s:m:c:n:f:d:P:w:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:m:c:n:f:d:P:w:p:o:")) != -1) {
 		switch (ch) {
 		case 's': sock_path = optarg; break;
 		case 'm': mname = optarg; break;
@@ -654,6 +660,11 @@ main(int argc, char *argv[])
 		case 'P': port = atoi(optarg); break;
 		case 'w': wrong_per_login = atoi(optarg); break;
 		case 'p': password = optarg; break;
+		case 'o':
+			if ((pw = getpwnam(optarg)) == NULL)
+				usage();
+			sock_owner = pw->pw_uid;
+			break;
 		default: usage();
 		}
 	}
