@@ -14,7 +14,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
 	python3-argon2 python3-prometheus-client fail2ban
 	openssh-server openssh-client mandoc lmdb-utils openssl util-linux
-	systemd
+	systemd python3-seccomp
 	faketime gettext libpam-google-authenticator
 	slapd ldap-utils libldap-dev python3-ldap3"
 

@@ -8,8 +8,10 @@ pam_driver (tests/pam/pam_driver.c). Nothing is mocked.
 Binaries are looked up under $MSS_BUILDDIR (default: the source tree).
 """
 
+import atexit
 import email
 import email.policy
+import importlib.util
 import json
 import os
 import queue
@@ -40,6 +42,34 @@ PAM_DRIVER = BUILDDIR / "tests" / "pam" / "pam_driver"
 # sanitizer (sshd, pamtester, pam_unix's helpers) cannot host pam_mss.so
 # built with it, and libfaketime cannot be preloaded before ASan.
 SANITIZED = os.environ.get("MSS_SANITIZED") == "1"
+
+# mfad runs under its systemd unit's system-call filter (unit_filter.py):
+# a call the unit forbids kills it here as on a production host. Not in
+# the sanitizer build (its runtime makes calls of its own), nor without
+# libseccomp's Python binding (tests/setup.sh installs it);
+# MSS_UNIT_FILTER=0 turns it off.
+UNIT_FILTER = TESTS_DIR / "unit_filter.py"
+_unit_filter_list = []
+
+
+def unit_filter():
+    """The command prefix that runs a program under the unit's filter, or
+    [] where it is off."""
+    if SANITIZED or os.environ.get("MSS_UNIT_FILTER") == "0" or \
+            shutil.which("systemd-analyze") is None:
+        return []
+    if importlib.util.find_spec("seccomp") is None:
+        return []
+    if not _unit_filter_list:
+        fd, path = tempfile.mkstemp(prefix="mss-unit-filter-")
+        os.close(fd)
+        os.chmod(path, 0o644)   # mfad may start as another user
+        atexit.register(os.unlink, path)
+        subprocess.run(["/usr/bin/python3", str(UNIT_FILTER), "--list",
+                        path], check=True)
+        _unit_filter_list.append(path)
+    return ["/usr/bin/python3", str(UNIT_FILTER), _unit_filter_list[0]]
+
 
 # Linux-PAM return codes (security/_pam_types.h).
 PAM_SUCCESS = 0
@@ -273,7 +303,8 @@ class Mfad:
         logf = open(self.log, "ab")
         try:
             self.proc = subprocess.Popen(
-                self.wrapper + [str(MFAD), "-c", str(self.conf), "-f", "-d"],
+                self.wrapper + unit_filter() +
+                [str(MFAD), "-c", str(self.conf), "-f", "-d"],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                 env=dict(os.environ, **self.environ))
         finally:

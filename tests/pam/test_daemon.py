@@ -87,6 +87,26 @@ def test_mfad_sigterm_exits_cleanly(env):
     env.full_login()
 
 
+def test_mfad_runs_under_the_units_filter(env):
+    """Every mfad of the suite runs under the system-call filter of its
+    systemd unit (mss_harness.unit_filter), so that a call the unit
+    forbids kills it here as it would on a production host."""
+    if h.SANITIZED or os.environ.get("MSS_UNIT_FILTER") == "0":
+        pytest.skip("the unit's filter is off for this build")
+    prefix = h.unit_filter()
+    assert prefix, "no unit filter here: tests/setup.sh installs " \
+        "python3-seccomp and systemd"
+    status = dict(line.split(":", 1) for line in open(
+        "/proc/%d/status" % env.mfad.proc.pid).read().splitlines())
+    assert status["Seccomp"].strip() == "2", status
+    assert status["NoNewPrivs"].strip() == "1", status
+    allowed = set(open(prefix[-1]).read().split())
+    assert {"fdatasync", "epoll_wait", "sendmsg"} <= allowed
+    assert not {"chown", "fchownat", "setuid", "chroot"} & allowed
+    # And it still answers.
+    assert env.ctl_json("status")["outbox"] == 0
+
+
 @pytest.mark.parametrize("abstract", [False, True])
 def test_mfad_tells_systemd_ready_reloading_stopping(make_env, tmp_path,
                                                       abstract):
