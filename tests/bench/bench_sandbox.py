@@ -30,6 +30,7 @@ import benchlib as b
 
 sys.path.insert(0, os.path.join(b.SRC, "tests", "deb"))
 import systemd_box  # noqa: E402
+import unit_filter  # noqa: E402
 
 UNIT = Path(b.SRC) / "conf" / "systemd" / "mfad.service.in"
 # Not passed to systemd-run: it runs the command itself, once.
@@ -38,18 +39,8 @@ SKIP = ("ExecStartPre", "ExecStart", "ExecReload", "Restart", "RestartSec")
 
 def unit_properties():
     """The [Service] settings of the shipped unit, in order."""
-    props, section = [], None
-    for line in UNIT.read_text().splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line
-        elif section == "[Service]":
-            k, _, v = line.partition("=")
-            if k.strip() not in SKIP:
-                props.append("%s=%s" % (k.strip(), v.strip()))
-    return props
+    return ["%s=%s" % kv for kv in unit_filter.service_settings(UNIT)
+            if kv[0] not in SKIP]
 
 
 class _Log:

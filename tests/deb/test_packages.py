@@ -36,6 +36,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pam"))
 import mss_harness as h  # noqa: E402
 import systemd_box  # noqa: E402
+import unit_filter  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent.parent
 PACKAGES = ("libpam-mss", "mfad")
@@ -239,18 +240,7 @@ def test_install():
 
 def _unit():
     """The [Service] keys of the installed unit (last one wins)."""
-    keys, section = {}, None
-    for line in UNIT.read_text().splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line
-            continue
-        if section == "[Service]" and "=" in line:
-            k, _, v = line.partition("=")
-            keys[k.strip()] = v.strip()
-    return keys
+    return dict(unit_filter.service_settings(UNIT))
 
 
 def _edit_conf(port):
@@ -341,7 +331,7 @@ def test_mfad_login():
 # The relay inside the box (which has a network of its own): the
 # harness's aiosmtpd sink, printing each code mailed to argv[3].
 _BOX_RELAY = r"""
-import sys, time
+import sys
 sys.path.insert(0, sys.argv[1])
 import mss_harness as h
 s = h.SmtpServer(port=int(sys.argv[2]))

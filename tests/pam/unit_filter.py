@@ -38,12 +38,26 @@ def _expand(name, seen):
     return calls
 
 
+def service_settings(unit=UNIT):
+    """The [Service] settings of a unit file, in order, as (key, value)."""
+    out, section = [], None
+    for line in Path(unit).read_text().splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line:
+            key, _, value = line.partition("=")
+            out.append((key.strip(), value.strip()))
+    return out
+
+
 def allowed():
     """The calls the unit's SystemCallFilter= lines leave allowed: the
     first line is an allow list; a line starting with ~ takes away."""
     calls = None
-    for line in UNIT.read_text().splitlines():
-        key, _, value = line.strip().partition("=")
+    for key, value in service_settings():
         if key != "SystemCallFilter":
             continue
         deny = value.startswith("~")
