@@ -9,8 +9,9 @@ both stores in directories of this machine's file system.
   conf/systemd/mfad.service.in but the Exec lines: User=mfad, the
   sandbox and its system-call filter, LimitNOFILE; its log goes to the
   box's journald through /dev/log, as on a Debian host.
-- As the benchmarks run it (bench_env): root, no sandbox, stderr to a
-  file and syslog to this machine's /dev/log.
+- As the benchmarks run it (bench_env): root, with the unit's
+  system-call filter (mss_harness.unit_filter) and no other part of the
+  sandbox, stderr to a file and syslog to this machine's /dev/log.
 
   tests/bench/bench_sandbox.py [--accounts N] [--seconds S] [--runs R]
                                [--quick]
@@ -149,8 +150,8 @@ def main():
     try:
         env.start()
         box, benv = start_box(env, state, smtp.port)
-        sides = (("root", "as root, no sandbox", tool, env,
-                  env.mfad.proc.pid),
+        sides = (("root", "as root, with the unit's system-call filter "
+                  "only", tool, env, env.mfad.proc.pid),
                  ("unit", "under its unit (User=mfad, sandbox, journald)",
                   box_tool, benv, benv.pid()))
         for _, _, t, e, _ in sides:
