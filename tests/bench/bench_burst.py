@@ -282,8 +282,7 @@ def main():
     if args.quick:
         args.rtt, args.burst, args.spread, args.seconds, args.wait = \
             "25", 20, 0, 0, 60
-    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
-                common=True)
+    tool = b.mfad_load()
     runs = [(args.burst, 0)]
     if args.spread:
         runs.append((args.spread, args.seconds))

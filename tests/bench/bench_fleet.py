@@ -323,8 +323,7 @@ def main():
     if missing:
         sys.exit("missing (tests/setup.sh installs them): " +
                  ", ".join(missing))
-    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
-                common=True)
+    tool = b.mfad_load()
     fleet = fh.Fleet()
     envs = []
     try:

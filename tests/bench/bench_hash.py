@@ -27,8 +27,7 @@ def main():
         args.seconds, args.runs = 2, 1
     cores = os.cpu_count()
     verify = b.cc("pwverify", ["pwverify.c"], ["-lsodium", "-lpthread"])
-    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
-                common=True)
+    tool = b.mfad_load()
     accounts = 64
     smtp, env = b.bench_env({"password": {"strength": "interactive",
                                           "opslimit": None,

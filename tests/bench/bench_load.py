@@ -9,7 +9,6 @@ figures measure mfad, its store and its mail path, not argon2.
                             [--quick]
 """
 
-import argparse
 import threading
 
 import benchlib as b
@@ -44,16 +43,8 @@ class RssSampler(threading.Thread):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=2048)
-    ap.add_argument("--seconds", type=float, default=5)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    if args.quick:
-        args.accounts, args.seconds, args.runs = 128, 1, 1
-    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
-                common=True)
+    args = b.load_args()
+    tool = b.mfad_load()
     smtp, env = b.bench_env()
     try:
         env.start()

@@ -17,7 +17,6 @@ both stores in directories of this machine's file system.
                                [--quick]
 """
 
-import argparse
 import copy
 import json
 import os
@@ -131,18 +130,10 @@ def start_box(env, state, port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=2048)
-    ap.add_argument("--seconds", type=float, default=5)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    if args.quick:
-        args.accounts, args.seconds, args.runs = 128, 1, 1
+    args = b.load_args()
     if os.geteuid() != 0 or shutil.which("systemd-run") is None:
         sys.exit("bench_sandbox.py needs root and systemd")
-    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
-                common=True)
+    tool = b.mfad_load()
     box_tool = "/mss-test/bin/mfad_load"
     smtp, env = b.bench_env()
     state = Path(tempfile.mkdtemp(prefix="mss-bench-state-"))

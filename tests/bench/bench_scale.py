@@ -89,8 +89,7 @@ def main():
     if args.quick:
         args.sizes, args.seconds, args.runs = "200,2000", 1, 1
     sizes = [int(x) for x in args.sizes.split(",")]
-    tool = b.cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
-                common=True)
+    tool = b.mfad_load()
     hasher = b.cc("pwverify", ["pwverify.c"], ["-lsodium", "-lpthread"])
     pwhash = subprocess.run([hasher, "-H"], capture_output=True, text=True,
                             check=True).stdout.strip()

@@ -2,6 +2,7 @@
 C programs of this directory, statistics, JSON rows, and a scratch mfad
 (tests/pam/mss_harness.py) configured for benchmarks."""
 
+import argparse
 import json
 import os
 import statistics
@@ -44,6 +45,26 @@ def cc(name, sources, libs=(), common=False):
     if r.returncode != 0:
         sys.exit("cc failed: %s\n%s" % (" ".join(cmd), r.stderr))
     return out
+
+
+def mfad_load():
+    """Builds mfad_load.c, the load generator; returns its path."""
+    return cc("mfad_load", ["mfad_load.c"], ["-lsodium", "-lpthread"],
+              common=True)
+
+
+def load_args():
+    """The options of the mfad_load benchmarks (bench_load.py,
+    bench_sandbox.py): --accounts, --seconds, --runs, --quick."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accounts", type=int, default=2048)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.accounts, args.seconds, args.runs = 128, 1, 1
+    return args
 
 
 def percentile(xs, p):
