@@ -32,6 +32,7 @@
 #include "mfad_smtp.h"
 #include "mfad_snap.h"
 #include "mfad_store.h"
+#include "mfad_store_dir.h"
 #include "mss_err.h"
 
 #define MFAD_USAGE \
@@ -199,7 +200,8 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 	if ((r = mfad_smtp_check(conf, err, sizeof(err))) != 0 ||
 	    (r = mfad_render_check(conf, err, sizeof(err))) != 0 ||
 	    (r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
-	    geteuid(), err, sizeof(err))) != 0) {
+	    geteuid(), err, sizeof(err))) != 0 ||
+	    (r = mfad_sdir_ready(conf, err, sizeof(err))) != 0) {
 		mfad_log(LOG_ERR, "%s", err);
 		return 1;
 	}
@@ -359,6 +361,8 @@ main(int argc, char **argv)
 		if (r == 0)
 			r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
 			    geteuid(), err, sizeof(err));
+		if (r == 0)
+			r = mfad_sdir_ready(conf, err, sizeof(err));
 		if (r != 0)
 			fprintf(stderr, "mfad: %s\n", err);
 		else

@@ -35,6 +35,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pam"))
 import mss_harness as h  # noqa: E402
+# The installed mfad loads the installed module, not the build's.
+os.environ.pop("MFAD_MODULE_DIR", None)
 import systemd_box  # noqa: E402
 import unit_filter  # noqa: E402
 

@@ -183,6 +183,10 @@ def test_enrolled_on_a_logs_in_on_b(hosts):
     n_a = hosts.a.smtp.count(ana, mh.has_code)
     hosts.b.full_login("ana")
     assert hosts.a.smtp.count(ana, mh.has_code) == n_a
+    # Each host runs on the build's directory module, with libldap.
+    for host in hosts.hosts:
+        maps = open("/proc/%d/maps" % host.mfad.proc.pid).read()
+        assert "/mfad_store_dir.so" in maps and "libldap" in maps
 
     # Invited on A, enrolled on A: email, an empty password, A's code,
     # the new password twice.

@@ -35,6 +35,9 @@ TEMPLATES = SRC_ROOT / "conf" / "templates"
 BUILDDIR = Path(os.environ.get("MSS_BUILDDIR", str(SRC_ROOT))).resolve()
 
 MFAD = BUILDDIR / "mfad" / "mfad"
+# The build's directory module (fleet mode): mfad, "mfad -t" and the
+# store driver load it from here, not from the install's module directory.
+os.environ.setdefault("MFAD_MODULE_DIR", str(BUILDDIR / "mfad" / ".libs"))
 MFADCTL = BUILDDIR / "mfad" / "mfadctl"
 PAM_MSS = BUILDDIR / "pam_mss" / ".libs" / "pam_mss.so"
 PAM_DRIVER = BUILDDIR / "tests" / "pam" / "pam_driver"

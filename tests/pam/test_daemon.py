@@ -107,6 +107,28 @@ def test_mfad_runs_under_the_units_filter(env):
     assert env.ctl_json("status")["outbox"] == 0
 
 
+def _mapped(pid):
+    """The file names mapped into process pid."""
+    names = set()
+    for line in open("/proc/%d/maps" % pid):
+        parts = line.split()
+        if len(parts) >= 6:
+            names.add(os.path.basename(parts[5]))
+    return names
+
+
+def test_local_mode_loads_no_directory_library(env):
+    """Without [directory], mfad maps neither its directory module nor
+    libldap and the TLS libraries under it: their pages are no part of
+    a host's resident memory in local mode."""
+    env.full_login()
+    mapped = _mapped(env.mfad.proc.pid)
+    assert any(n.startswith("liblmdb") for n in mapped), mapped
+    assert not [n for n in mapped if n.startswith(
+        ("mfad_store_dir", "libldap", "liblber", "libgnutls",
+         "libp11-kit", "libsasl2"))], mapped
+
+
 @pytest.mark.parametrize("abstract", [False, True])
 def test_mfad_tells_systemd_ready_reloading_stopping(make_env, tmp_path,
                                                       abstract):

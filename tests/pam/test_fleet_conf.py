@@ -80,6 +80,43 @@ def test_good_fleet_config_is_accepted(fenv):
     assert "configuration OK" in out
 
 
+def test_fleet_mode_without_its_module_is_refused(fenv, tmp_path):
+    """The directory module is what fleet mode runs on: "mfad -t" and
+    the start refuse a [directory] whose module does not load, and say
+    so; without [directory] the module is not needed at all."""
+    key, pw = _fleet_files(fenv)
+    _write(fenv, _directory(key, pw), device={"scope": "fleet"})
+    empty = tmp_path / "modules"
+    empty.mkdir()
+    gone = dict(os.environ, MFAD_MODULE_DIR=str(empty))
+    r = subprocess.run([str(h.MFAD), "-t", "-c", str(fenv.conf)],
+                       capture_output=True, text=True, timeout=30, env=gone)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "fleet mode needs its module, which does not load" in r.stderr
+    assert str(empty / "mfad_store_dir.so") in r.stderr
+    r = subprocess.run([str(h.MFAD), "-c", str(fenv.conf), "-f"],
+                       capture_output=True, text=True, timeout=30, env=gone)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "fleet mode needs its module" in r.stderr
+    # A module of another build (here: any other library) is refused.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "mfad_store_dir.so").symlink_to(
+        h.BUILDDIR / "pam_mss" / ".libs" / "pam_mss.so")
+    r = subprocess.run([str(h.MFAD), "-t", "-c", str(fenv.conf)],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, MFAD_MODULE_DIR=str(other)))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "is not the module of this mfad" in r.stderr
+    # Local mode needs no module.
+    config = {k: dict(v) for k, v in fenv.config.items()}
+    config.pop("directory", None)
+    h.write_ini(fenv.conf, config)
+    r = subprocess.run([str(h.MFAD), "-t", "-c", str(fenv.conf)],
+                       capture_output=True, text=True, timeout=30, env=gone)
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize("missing", ["uri", "base", "bind_dn",
                                      "bind_pw_file", "key_file"])
 def test_each_required_key(fenv, missing):
