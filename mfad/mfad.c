@@ -197,7 +197,7 @@ mfad_start(struct mfad_conf **confp, struct passwd *pw, int fg, int debug)
 		    "uid %u: set it to this user, so that \"mfad -t\" run as "
 		    "root checks the database against it",
 		    (unsigned)geteuid());
-	if ((r = mfad_smtp_check(conf, err, sizeof(err))) != 0 ||
+	if ((r = mfad_smtp_check_apart(conf, err, sizeof(err))) != 0 ||
 	    (r = mfad_render_check(conf, err, sizeof(err))) != 0 ||
 	    (r = mfad_check_database(conf, pw != NULL ? pw->pw_uid :
 	    geteuid(), err, sizeof(err))) != 0 ||

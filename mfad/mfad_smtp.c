@@ -43,6 +43,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -869,4 +870,63 @@ mfad_smtp_check(const struct mfad_conf *conf, char *err, size_t errlen)
 		SSL_CTX_free(ctx);
 	}
 	return 0;
+}
+
+/*
+ * mfad_smtp_check in a child process, for the start: it needs the
+ * verdict, not what the check leaves behind. Setting up OpenSSL maps and
+ * touches about 2 MiB of its library, which mfad needs only once it
+ * sends mail. Without a child (fork refused), the check runs here.
+ */
+int
+mfad_smtp_check_apart(const struct mfad_conf *conf, char *err, size_t errlen)
+{
+	struct {
+		int	r;
+		char	err[1024];
+	} out;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+	int fds[2], status = 0;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return mfad_smtp_check(conf, err, errlen);
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return mfad_smtp_check(conf, err, errlen);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		memset(&out, 0, sizeof(out));
+		out.r = mfad_smtp_check(conf, out.err, sizeof(out.err));
+		/* One write, under PIPE_BUF: whole or not at all. */
+		n = write(fds[1], &out, sizeof(out));
+		_exit(n == (ssize_t)sizeof(out) ? 0 : 1);
+	}
+	close(fds[1]);
+	while (got < sizeof(out)) {
+		n = read(fds[0], (char *)&out + got, sizeof(out) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got != sizeof(out) || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		mfad_str_err(err, errlen, "mail: the check of the relay set-up "
+		    "did not finish (%s %d)", WIFSIGNALED(status) ? "signal" :
+		    "status", WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status));
+		return MSS_ERR_MAIL;
+	}
+	out.err[sizeof(out.err) - 1] = '\0';
+	if (out.r != 0)
+		mfad_str_err(err, errlen, "%s", out.err);
+	return out.r;
 }

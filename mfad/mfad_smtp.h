@@ -53,5 +53,9 @@ int mfad_smtp_send_session(const struct mfad_conf *conf,
  * conf, or MSS_ERR_MAIL with the reason in err. */
 int mfad_smtp_check(const struct mfad_conf *conf, char *err, size_t errlen)
     MSS_WUR;
+/* The same, in a child process (the start's): mfad loads OpenSSL's
+ * state at its first mail, not before. */
+int mfad_smtp_check_apart(const struct mfad_conf *conf, char *err,
+    size_t errlen) MSS_WUR;
 
 #endif /* MFAD_SMTP_H */
