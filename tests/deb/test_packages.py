@@ -45,6 +45,7 @@ PACKAGES = ("libpam-mss", "mfad")
 CONF = Path("/etc/mfad/mfad.conf")
 UNIT = Path("/lib/systemd/system/mfad.service")
 MODULE = Path("/lib/x86_64-linux-gnu/security/pam_mss.so")
+STORE_DIR_MODULE = Path("/usr/lib/x86_64-linux-gnu/pam_mss/mfad_store_dir.so")
 PROFILE = Path("/usr/share/pam-configs/mss")
 SERVICE = Path("/etc/pam.d/mss-pkgtest")
 USER = "msspkgtest"
@@ -258,6 +259,36 @@ def _edit_conf(port):
     CONF.write_text(text)
 
 
+def _fleet_check(uid, gid):
+    """With a [directory], the installed "mfad -t" loads the installed
+    directory module (fleet mode's), from the package's directory."""
+    assert str(STORE_DIR_MODULE) in S.files
+    key, pw = S.work / "fleet.key", S.work / "ldap.pw"
+    key.write_bytes(bytes(range(32)))
+    pw.write_text("secret\n")
+    for f in (key, pw):
+        os.chown(f, uid, gid)
+        os.chmod(f, 0o600)
+    conf = S.work / "mfad-fleet.conf"
+    conf.write_text(CONF.read_text() + (
+        "\n[directory]\nuri = ldap://127.0.0.1:1\n"
+        "base = ou=people,dc=example,dc=org\n"
+        "bind_dn = cn=host1,ou=mfad,ou=services,dc=example,dc=org\n"
+        "bind_pw_file = %s\nkey_file = %s\n" % (pw, key)))
+    r = run(["/usr/sbin/mfad", "-t", "-c", str(conf)], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "configuration OK" in r.stdout
+    # Without it, fleet mode does not start, and says why.
+    saved = STORE_DIR_MODULE.with_suffix(".moved")
+    STORE_DIR_MODULE.rename(saved)
+    try:
+        r = run(["/usr/sbin/mfad", "-t", "-c", str(conf)], check=False)
+    finally:
+        saved.rename(STORE_DIR_MODULE)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "fleet mode needs its module" in r.stderr, r.stderr
+
+
 def test_mfad_login():
     """mfad started as the package sets it up, a user enrolled with the
     installed mfadctl, and one complete mailed-code login through the
@@ -302,6 +333,11 @@ def test_mfad_login():
                      check=False).returncode == 0,
                  what="mfad answering mfadctl status")
     assert S.mfad.poll() is None, S.mfad_log.read_text()
+    # Local mode: no directory module, nor libldap, in the running mfad.
+    maps = Path("/proc/%d/maps" % S.mfad.pid).read_text()
+    assert "/usr/sbin/mfad" in maps
+    assert "mfad_store_dir" not in maps and "libldap" not in maps
+    _fleet_check(uid, gid)
     # Its store and key, in the unit's state directory, owned by User=.
     state = Path("/var/lib") / unit["StateDirectory"]
     assert _mode(state) == (0o700, user, group)
