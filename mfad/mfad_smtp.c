@@ -110,18 +110,26 @@ struct relay_events {
 
 static pthread_once_t relay_once = PTHREAD_ONCE_INIT;
 static int relay_init_ok;
+static pthread_once_t relay_tls_once = PTHREAD_ONCE_INIT;
+static int relay_tls_init_ok;
 
-/* OpenSSL, libsodium and the SASL plugins are
- * set up once per process, whatever thread gets here first. */
+/* libsodium and the SASL plugins are set up once per process, whatever
+ * thread gets here first. */
 static void
 relay_init(void)
 {
 	if (sodium_init() < 0)
 		return;
-	if (OPENSSL_init_ssl(0, NULL) != 1)
-		return;
 	auth_client_init();
 	relay_init_ok = 1;
+}
+
+/* OpenSSL, only for a relay reached with STARTTLS: its set-up maps and
+ * touches about 2 MiB of libcrypto, of no use to tls = none. */
+static void
+relay_tls_init(void)
+{
+	relay_tls_init_ok = OPENSSL_init_ssl(0, NULL) == 1;
 }
 
 static int MSS_WUR
@@ -359,6 +367,12 @@ relay_tls_ctx(const struct mfad_conf *conf, struct relay_events *ev,
 	SSL_CTX *ctx;
 	int ok;
 
+	if (pthread_once(&relay_tls_once, relay_tls_init) != 0 ||
+	    !relay_tls_init_ok) {
+		mfad_str_err(err, errlen, "mail: TLS library initialisation "
+		    "failed");
+		return NULL;
+	}
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		mfad_str_err(err, errlen, "mail: cannot create a TLS context");
 		return NULL;
@@ -780,7 +794,10 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 		goto out;
 	}
 
-	ERR_clear_error();
+	/* OpenSSL's error queue is this thread's: clean for the session's
+	 * STARTTLS (and untouched without it, which loads no OpenSSL). */
+	if (ctx != NULL)
+		ERR_clear_error();
 	(void)smtp_start_session(session);
 	/*
 	 * Each message on its own: a message whose final dot got a 2xx is
@@ -805,7 +822,8 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 		out[i].result = relay_refused(message[i], rcpt[i]) ?
 		    MSS_ERR_REFUSED : MSS_ERR_MAIL;
 	}
-	ERR_clear_error();
+	if (ctx != NULL)
+		ERR_clear_error();
 	/* Whether libESMTP reached the relay: its health, for the next. */
 	r = ev.connected ? 0 : MSS_ERR_MAIL;
 	goto out;
