@@ -1131,6 +1131,15 @@ conf_finish(struct conf_ctx *ctx)
 	struct mfad_conf *conf = ctx->conf;
 	unsigned lmin, lmax;
 
+	/* PLAIN and LOGIN send the password as it is; libESMTP 1.1.0 as
+	 * Debian packages it has no CRAM-MD5 (it looks for its plugin as
+	 * sasl-cram-md5.so, which the package names sasl-crammd5.so), so
+	 * without TLS the relay would see mfad's password or no AUTH at
+	 * all, every mail refused. */
+	if (conf->auth_file != NULL && conf->tls == MFAD_TLS_NONE)
+		return conf_error(ctx, conf_key_line(ctx, "mail", "auth_file"),
+		    "[mail] auth_file needs tls = starttls: mfad sends its "
+		    "SMTP AUTH password only inside TLS");
 	if (conf->pw_max_length < conf->pw_min_length) {
 		lmin = conf_key_line(ctx, "password", "min_length");
 		lmax = conf_key_line(ctx, "password", "max_length");

@@ -9,7 +9,8 @@
  * regular file owned by the user mfad sends mail as ([mfad] user, else
  * root), with no permission at all for group or others. Mechanisms that
  * send the password in the clear (PLAIN, LOGIN) are allowed only inside
- * STARTTLS; with tls=none only CRAM-MD5 can be used.
+ * STARTTLS, and the configuration refuses auth_file with tls = none
+ * (mfad_conf.c: Debian's libESMTP has no CRAM-MD5).
  *
  * mfad_smtp_check(), which `mfad -t` and the start both run, checks the
  * relay set-up that can be checked without the relay: the auth file (so

@@ -170,6 +170,29 @@ def test_auth_required_and_given_mail_arrives(world):
     assert "s3cret" not in env.mfad.wait_log("event=mail_sent")
 
 
+def test_auth_file_without_tls_refused(world):
+    """SMTP AUTH only inside STARTTLS: with tls = none an auth_file makes
+    mfad -t fail and mfad refuse to start, with the file's line (PLAIN
+    and LOGIN would show the password to anyone on the path, and Debian's
+    libESMTP has no CRAM-MD5)."""
+    relay = h.RelayServer()
+    auth = write_auth_file(world.tmp / "auth", "mailer", "s3cret pa:ss")
+    env = world(relay, {"mail": {"smtp": "127.0.0.1:%d" % relay.port,
+                                 "tls": "none", "auth_file": auth}},
+                start=False)
+    line = next(n for n, text in enumerate(
+        env.conf.read_text().splitlines(), 1)
+        if text.startswith("auth_file"))
+    r = subprocess.run([str(h.MFAD), "-t", "-c", str(env.conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stderr.startswith("mfad: %s:%d: [mail] auth_file needs tls = "
+                               "starttls" % (env.conf, line)), r.stderr
+    with pytest.raises(AssertionError) as exc:
+        env.start()
+    assert "auth_file needs tls = starttls" in str(exc.value)
+
+
 def test_auth_wrong_password_nothing_sent_and_logged(world):
     """SECURITY 26: a wrong AUTH password: the relay accepts nothing, mfad
     keeps the message for a retry and logs why (the relay's answer), and

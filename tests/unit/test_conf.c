@@ -246,7 +246,7 @@ test_every_key(void **state)
 	    "reenroll_before = 2026-01-01\n"
 	    "[mail]\n"
 	    "smtp = mail.example.org:587\n"
-	    "tls = none\n"
+	    "tls = starttls\n"
 	    "ca_file = /etc/ssl/certs/ca.pem\n"
 	    "auth_file = /etc/mfad/smtp-auth\n"
 	    "from = no-reply@example.org\n"
@@ -287,7 +287,7 @@ test_every_key(void **state)
 	assert_string_equal(c->smtp, "mail.example.org:587");
 	assert_string_equal(c->smtp_host, "mail.example.org");
 	assert_string_equal(c->smtp_port, "587");
-	assert_int_equal(c->tls, MFAD_TLS_NONE);
+	assert_int_equal(c->tls, MFAD_TLS_STARTTLS);
 	assert_string_equal(c->ca_file, "/etc/ssl/certs/ca.pem");
 	assert_string_equal(c->auth_file, "/etc/mfad/smtp-auth");
 	assert_string_equal(c->from, "no-reply@example.org");
@@ -561,6 +561,11 @@ test_structure_errors(void **state)
 	/* A repeated section does not make a repeated key legal. */
 	expect_err("[code]\nlength = 6\n[mail]\ntls = none\n[code]\n"
 	    "length = 6\n", 6, "[code] length is already set on line 2");
+	/* SMTP AUTH only inside TLS, whichever key comes first. */
+	expect_err("[mail]\ntls = none\nauth_file = /etc/mfad/a\n", 3,
+	    "[mail] auth_file needs tls = starttls");
+	expect_err("[mail]\nauth_file = /etc/mfad/a\n\ntls = none\n", 2,
+	    "[mail] auth_file needs tls = starttls");
 	/* Not a continuation: an indented key is a key of its own. */
 	expect_err("[code]\n  length = 6\n  length = 8\n", 3,
 	    "already set on line 2");
