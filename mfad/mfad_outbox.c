@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct mfad_outbox {
 	int		 queued;	/* a message put since the last batch */
 	unsigned	 work;		/* a sender left work for others */
 	unsigned	 busy;		/* senders in a session */
+	int		 trim;		/* sessions ended since the last trim */
 	uint64_t	*claimed;	/* ids those sessions are sending */
 	size_t		 nclaimed;
 	uint64_t	 relay_good;	/* last session that reached the relay */
@@ -643,6 +645,7 @@ mfad_outbox_main(void *arg)
 			pthread_mutex_lock(&ob->lock);
 			mfad_outbox_unclaim(ob, mine, k);
 			ob->busy--;
+			ob->trim = 1;
 			pthread_mutex_unlock(&ob->lock);
 			/* Look again at once (what came meanwhile), unless
 			 * the store failed: a store that keeps failing must
@@ -656,6 +659,16 @@ mfad_outbox_main(void *arg)
 		if (ob->stop) {
 			pthread_mutex_unlock(&ob->lock);
 			break;
+		}
+		if (ob->kicks == seen_kick && ob->work == seen_work &&
+		    ob->busy == 0 && ob->trim) {
+			/* The last session of a burst is over: what its
+			 * TLS and SMTP buffers took stays in each sender's
+			 * malloc arena unless given back, once, here. */
+			ob->trim = 0;
+			pthread_mutex_unlock(&ob->lock);
+			malloc_trim(0);
+			pthread_mutex_lock(&ob->lock);
 		}
 		if (ob->kicks == seen_kick && ob->work == seen_work) {
 			clock_gettime(CLOCK_REALTIME, &until);

@@ -208,7 +208,8 @@ def start_logins(env, first, n, seconds):
 
 def scenario(tool, rtt, n, seconds, wait, connections=None):
     """One scenario with a fresh relay, proxy and mfad; returns
-    (latencies in ms, logins refused, messages not accepted in time)."""
+    (latencies in ms, logins refused, messages not accepted in time,
+    mfad's resident memory outside the LMDB map once idle after it)."""
     tmp = tempfile.mkdtemp(prefix="mss-burst-")
     child = subprocess.Popen([sys.executable, os.path.abspath(__file__),
                               "--serve", tmp, str(rtt)],
@@ -249,7 +250,12 @@ def scenario(tool, rtt, n, seconds, wait, connections=None):
         # A message not accepted within the wait counts as the wait: the
         # figures are then lower bounds.
         lat += [wait * 1000.0] * missing
-        return sorted(lat), n - len(sent), missing
+        # Idle after the burst: the outbox empty, its sessions over.
+        h.wait_until(lambda: env.ctl_json("status").get("outbox", 0) == 0,
+                     timeout=wait, what="an empty outbox")
+        time.sleep(1)
+        rss = b.rss_outside_map_kib(env.mfad.proc.pid)
+        return sorted(lat), n - len(sent), missing, rss
     finally:
         if env is not None:
             env.close()
@@ -286,10 +292,13 @@ def main():
     runs = [(args.burst, 0)]
     if args.spread:
         runs.append((args.spread, args.seconds))
+    idle = None
     for rtt in (int(x) for x in args.rtt.split(",")):
         for n, secs in runs:
-            lat, refused, missing = scenario(tool, rtt, n, secs, args.wait,
-                                              args.connections)
+            lat, refused, missing, rss = scenario(
+                tool, rtt, n, secs, args.wait, args.connections)
+            if idle is None:
+                idle = (n, rtt, rss)
             what = "%d logins at once" % n if secs == 0 else \
                 "%d logins within %g s" % (n, secs)
             notes = []
@@ -308,6 +317,11 @@ def main():
             if notes:
                 r["note"] = "; ".join(notes)
             print(json.dumps(r), flush=True)
+    # The memory of an mfad that has mailed through STARTTLS, as most
+    # relays want: OpenSSL's state, and every mail thread's.
+    b.row("mfad resident memory outside the LMDB map, idle after %d mails "
+          "through STARTTLS and AUTH (relay at %d ms RTT)" % idle[:2], "KiB",
+          [idle[2]], key="burst_rss_idle")
 
 
 if __name__ == "__main__":
