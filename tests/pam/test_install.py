@@ -14,6 +14,7 @@ import mss_harness as h
 EXPECTED = {
     "etc/mfad/mfad.conf",
     "lib/security/pam_mss.so",
+    "lib/pam_mss/mfad_store_dir.so",
     "lib/systemd/system/mfad.service",
     "lib/tmpfiles.d/mfad.conf",
     "lib/sysusers.d/mfad.conf",
@@ -74,7 +75,8 @@ def _files(root):
 
 def test_install_file_list(tmp_path):
     """make install honours DESTDIR and puts each file where Debian
-    expects it, with no libtool archive in the PAM directory."""
+    expects it, with no libtool archive in the PAM directory nor beside
+    mfad's directory module."""
     _install(tmp_path)
     prefix = _prefix().lstrip("/")
     found = _files(tmp_path / prefix)
