@@ -321,7 +321,7 @@ def main():
     # relays want: OpenSSL's state, and every mail thread's.
     b.row("mfad resident memory outside the LMDB map, idle after %d mails "
           "through STARTTLS and AUTH (relay at %d ms RTT)" % idle[:2], "KiB",
-          [idle[2]], key="burst_rss_idle")
+          [idle[2]], key="rss_burst_idle")
 
 
 if __name__ == "__main__":
