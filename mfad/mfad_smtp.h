@@ -53,8 +53,8 @@ int mfad_smtp_send_session(const struct mfad_conf *conf,
  * conf, or MSS_ERR_MAIL with the reason in err. */
 int mfad_smtp_check(const struct mfad_conf *conf, char *err, size_t errlen)
     MSS_WUR;
-/* The same, in a child process (the start's): mfad loads OpenSSL's
- * state at its first mail, not before. */
+/* The same, in a child process (the start's): mfad sets OpenSSL up at
+ * its first session with STARTTLS, not before. */
 int mfad_smtp_check_apart(const struct mfad_conf *conf, char *err,
     size_t errlen) MSS_WUR;
 
