@@ -18,6 +18,7 @@ whatever happened; the packages are purged at the end too.
 """
 
 import grp
+import json
 import os
 import pwd
 import queue
@@ -38,6 +39,8 @@ import mss_harness as h  # noqa: E402
 # The installed mfad loads the installed module, not the build's.
 os.environ.pop("MFAD_MODULE_DIR", None)
 import systemd_box  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fleet"))
+from fleet_harness import missing_tools as fh_missing  # noqa: E402
 import unit_filter  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent.parent
@@ -383,13 +386,14 @@ while True:
 """
 
 
-def _lines_of(proc):
-    """A queue of proc's output lines, read by a thread (None at EOF)."""
+def _lines_of(proc, split=True):
+    """A queue of proc's output lines, read by a thread (None at EOF):
+    each split into words, or whole."""
     q = queue.Queue()
 
     def read():
         for line in proc.stdout:
-            q.put(line.split())
+            q.put(line.split() if split else line.strip())
         q.put(None)
     threading.Thread(target=read, daemon=True).start()
     return q
@@ -405,6 +409,58 @@ def _status(box, pid):
 def _show(box, *props):
     r = box.run(["systemctl", "show", "mfad", "-p", ",".join(props)])
     return dict(line.split("=", 1) for line in r.stdout.splitlines())
+
+
+def _box_logins(box, relay_out):
+    """In the box: a mailed-code login of BOX_USER that remembers the
+    device, then one from the same host that the device lets through
+    without a code; mfadctl then lists that one device, remembered for
+    the remote host (mfad keeps only a keyed hash of it)."""
+    for remembered in (False, True):
+        login = h.Login("/etc/pam.d", SERVICE.name, BOX_USER, acct=True,
+                        rhost=BOX_RHOST, driver="/mss-test/driver/pam_driver",
+                        wrap=box.enter())
+        try:
+            login.expect("ECHO_ON", h.PROMPT_EMAIL)
+            login.answer(BOX_ADDR)
+            login.expect("ECHO_OFF", h.PROMPT_PASSWORD)
+            login.answer(h.PASSWORD)
+            if not remembered:
+                login.expect("INFO", h.mask_email(BOX_ADDR))
+                login.expect("ECHO_ON", h.PROMPT_CODE)
+                line = relay_out.get(timeout=30)
+                assert line[:1] == ["code"], line
+                login.answer(line[1])
+                login.expect("ECHO_ON", h.PROMPT_REMEMBER)
+                login.answer("y")
+            assert login.result() == h.PAM_SUCCESS, login.dump()
+            assert login.result("acct_mgmt") == h.PAM_SUCCESS, login.dump()
+            if remembered:
+                assert not [t for _, t in login.lines()
+                            if h.PROMPT_CODE in t], login.dump()
+        finally:
+            login.close()
+    devices = box.run(["mfadctl", "device", "list", BOX_USER]).stdout
+    rows = [r.split() for r in devices.splitlines()[1:]]
+    assert [r[1:3] for r in rows] == [["rhost", SERVICE.name]], devices
+
+
+def _sandboxed(box, unit, pid):
+    """The unit's mfad (pid, in the box) runs as its User= and Group=,
+    with no new privileges, no capabilities, the system-call filter on,
+    and / read-only (ProtectSystem=strict)."""
+    st = _status(box, pid)
+    uid = str(pwd.getpwnam(unit["User"]).pw_uid)
+    gid = str(grp.getgrnam(unit["Group"]).gr_gid)
+    assert st["Uid"].split() == [uid] * 4, st["Uid"]
+    assert st["Gid"].split() == [gid] * 4, st["Gid"]
+    assert st["NoNewPrivs"] == "1", st
+    assert st["Seccomp"] == "2", st
+    assert int(st["CapBnd"], 16) == 0, st
+    assert int(st["CapEff"], 16) == 0, st
+    mounts = box.run(["cat", "/proc/%s/mountinfo" % pid]).stdout
+    root = [m.split() for m in mounts.splitlines() if m.split()[4] == "/"]
+    assert root and "ro" in root[-1][5].split(","), root
 
 
 def test_unit_under_systemd():
@@ -434,21 +490,7 @@ def test_unit_under_systemd():
                      "NRestarts")
         assert (show["ActiveState"], show["SubState"], show["Type"]) == \
             ("active", "running", "notify"), show
-        pid = show["MainPID"]
-        st = _status(box, pid)
-        uid = str(pwd.getpwnam(unit["User"]).pw_uid)
-        gid = str(grp.getgrnam(unit["Group"]).gr_gid)
-        assert st["Uid"].split() == [uid] * 4, st["Uid"]
-        assert st["Gid"].split() == [gid] * 4, st["Gid"]
-        assert st["NoNewPrivs"] == "1", st
-        assert st["Seccomp"] == "2", st         # the filter is on
-        assert int(st["CapBnd"], 16) == 0, st
-        assert int(st["CapEff"], 16) == 0, st
-        # ProtectSystem=strict: / is read-only for it.
-        mounts = box.run(["cat", "/proc/%s/mountinfo" % pid]).stdout
-        root = [m.split() for m in mounts.splitlines()
-                if m.split()[4] == "/"]
-        assert root and "ro" in root[-1][5].split(","), root
+        _sandboxed(box, unit, show["MainPID"])
 
         # A person enrolled in the box, by root with the installed
         # mfadctl (the password hashed by the sandboxed mfad).
@@ -457,39 +499,7 @@ def test_unit_under_systemd():
         box.run(["mfadctl", "user", "add", BOX_USER, "--email", BOX_ADDR,
                  "--lang", "en", "--password-stdin"],
                 input=h.PASSWORD + "\n")
-        # A mailed-code login that remembers the device, then one from
-        # the same host that the device lets through without a code.
-        for remembered in (False, True):
-            login = h.Login("/etc/pam.d", SERVICE.name, BOX_USER, acct=True,
-                            rhost=BOX_RHOST,
-                            driver="/mss-test/driver/pam_driver",
-                            wrap=box.enter())
-            try:
-                login.expect("ECHO_ON", h.PROMPT_EMAIL)
-                login.answer(BOX_ADDR)
-                login.expect("ECHO_OFF", h.PROMPT_PASSWORD)
-                login.answer(h.PASSWORD)
-                if not remembered:
-                    login.expect("INFO", h.mask_email(BOX_ADDR))
-                    login.expect("ECHO_ON", h.PROMPT_CODE)
-                    line = relay_out.get(timeout=30)
-                    assert line[:1] == ["code"], line
-                    login.answer(line[1])
-                    login.expect("ECHO_ON", h.PROMPT_REMEMBER)
-                    login.answer("y")
-                assert login.result() == h.PAM_SUCCESS, login.dump()
-                assert login.result("acct_mgmt") == h.PAM_SUCCESS, \
-                    login.dump()
-                if remembered:
-                    assert not [t for _, t in login.lines()
-                                if h.PROMPT_CODE in t], login.dump()
-            finally:
-                login.close()
-        # One device, remembered for the remote host (mfad keeps only a
-        # keyed hash of it), and used by the second login.
-        devices = box.run(["mfadctl", "device", "list", BOX_USER]).stdout
-        rows = [r.split() for r in devices.splitlines()[1:]]
-        assert [r[1:3] for r in rows] == [["rhost", SERVICE.name]], devices
+        _box_logins(box, relay_out)
 
         box.run(["systemctl", "reload", "mfad"])
         h.wait_until(lambda: "configuration reloaded" in box.run(
@@ -510,6 +520,137 @@ def test_unit_under_systemd():
     finally:
         if relay is not None:
             relay.kill()
+        box.stop()
+
+
+# Two OpenLDAP providers inside the box (tests/fleet/fleet_harness.py),
+# with the person argv[2] in the directory, as an organisation's own
+# tools would have added it. Prints the [directory] settings as JSON,
+# then, for each "devices" line, the DNs of that person's device entries
+# on each provider.
+_BOX_FLEET = r"""
+import json
+import sys
+sys.path.insert(0, sys.argv[1])
+import ldap3
+import fleet_harness as fh
+fleet = fh.Fleet()
+fleet.start()
+dn, oc, attrs = fh.person(sys.argv[2], mfad=False)
+c = fleet.conn(fleet.a)
+assert c.add(dn, oc, attrs), c.result
+c.unbind()
+fleet.wait_replicated(dn)
+print(json.dumps({"uri": " ".join(n.url.rstrip("/") for n in fleet.nodes),
+                  "base": fh.PEOPLE, "bind_dn": fh.HOST_A_DN,
+                  "pw": fh.HOST_PW, "ca": str(fleet.ca)}), flush=True)
+for line in sys.stdin:
+    out = []
+    for node in fleet.nodes:
+        c = fleet.conn(node)
+        c.search(dn, "(objectClass=mfadDevice)", ldap3.LEVEL, attributes=[])
+        out.append(sorted(e.entry_dn for e in c.entries))
+        c.unbind()
+    print(json.dumps(out), flush=True)
+fleet.close()
+"""
+
+
+def _fleet_conf(box, settings):
+    """The box's mfad.conf in fleet mode, as an admin sets a host up: the
+    [directory] section, devices kept fleet-wide, and the host's bind
+    password, the fleet key and the providers' CA under /etc/mfad (mfad's
+    /tmp is its own: PrivateTmp=)."""
+    unit = _unit()
+    uid = pwd.getpwnam(unit["User"]).pw_uid
+    gid = grp.getgrnam(unit["Group"]).gr_gid
+    etc = box.path("/etc/mfad")
+    files = {"ldap.pw": (settings["pw"] + "\n").encode(),
+             "fleet.key": os.urandom(32),
+             "ldap-ca.pem": box.path(settings["ca"]).read_bytes()}
+    for name, data in files.items():
+        f = etc / name
+        f.write_bytes(data)
+        os.chown(f, uid, gid)
+        os.chmod(f, 0o600)
+    text = CONF.read_text()
+    assert "#scope = host" in text
+    text = text.replace("#scope = host", "scope = fleet", 1) + (
+        "\n[directory]\nuri = %s\nbase = %s\nbind_dn = %s\n"
+        "bind_pw_file = /etc/mfad/ldap.pw\nca_file = /etc/mfad/ldap-ca.pem\n"
+        "key_file = /etc/mfad/fleet.key\nhost = box\n" % (
+            settings["uri"], settings["base"], settings["bind_dn"]))
+    (etc / "mfad.conf").write_text(text)
+    assert _mode(etc / "mfad.conf") == (0o640, "root", "mfad")
+
+
+def test_fleet_unit_under_systemd():
+    """Fleet mode under the installed unit, run by systemd in the box:
+    mfad loads the installed directory module inside the sandbox, reaches
+    two OpenLDAP providers over STARTTLS, and serves a person enrolled
+    once in the directory: a mailed-code login that remembers the device
+    (kept in the directory, so replicated to both providers), then a
+    login that the device lets through."""
+    missing = fh_missing()
+    if missing:
+        pytest.skip("fleet tools missing: %s" % ", ".join(missing))
+    driver = h.PAM_DRIVER.parent
+    box = systemd_box.SystemdBox(binds=[
+        (driver, "/mss-test/driver"),
+        (Path(h.__file__).parent, "/mss-test/harness"),
+        (SRC, "/mss-test/src")])
+    relay = fleet = None
+    try:
+        box.start()
+        relay = box.popen(["/usr/bin/python3", "-c", _BOX_RELAY,
+                           "/mss-test/harness", S.smtp.port, BOX_ADDR],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+        relay_out = _lines_of(relay)
+        assert relay_out.get(timeout=30) == ["ready"]
+        fleet = box.popen(["/usr/bin/python3", "-c", _BOX_FLEET,
+                           "/mss-test/src/tests/fleet", BOX_USER],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+        fleet_out = _lines_of(fleet, split=False)
+        line = fleet_out.get(timeout=60)
+        assert line is not None and line.startswith("{"), line
+        _fleet_conf(box, json.loads(line))
+
+        box.run(["systemctl", "start", "mfad"], timeout=90)
+        unit = _unit()
+        show = _show(box, "ActiveState", "SubState", "MainPID")
+        assert (show["ActiveState"], show["SubState"]) == \
+            ("active", "running"), show
+        pid = show["MainPID"]
+        _sandboxed(box, unit, pid)
+        # mfad loads the module at its first directory request.
+        box.run(["useradd", "-M", "-s", "/usr/sbin/nologin", BOX_USER])
+        box.run(["mfadctl", "user", "add", BOX_USER, "--email", BOX_ADDR,
+                 "--lang", "en", "--password-stdin"],
+                input=h.PASSWORD + "\n")
+        maps = box.run(["cat", "/proc/%s/maps" % pid]).stdout
+        assert str(STORE_DIR_MODULE) in maps, maps
+        assert "libldap" in maps, maps
+        _box_logins(box, relay_out)
+        # The device is the directory's: an entry under the person's,
+        # written on the first provider and replicated to the second.
+        fleet.stdin.write("devices\n")
+        fleet.stdin.flush()
+        on = json.loads(fleet_out.get(timeout=30))
+        assert len(on[0]) == 1 and on[1] == on[0], on
+
+        box.run(["systemctl", "stop", "mfad"], timeout=90)
+        show = _show(box, "ActiveState", "Result", "NRestarts")
+        assert show == {"ActiveState": "inactive", "Result": "success",
+                        "NRestarts": "0"}, show
+        journal = box.run(["journalctl", "-u", "mfad", "-o", "cat",
+                           "--no-pager"]).stdout
+        assert "ready on /run/mfad/mfad.sock" in journal, journal
+    finally:
+        for proc in (relay, fleet):
+            if proc is not None:
+                proc.kill()
         box.stop()
 
 
