@@ -3,7 +3,8 @@ a copy of the tree with dpkg-buildpackage, checked by lintian, installed
 with apt-get, configured as an admin would, one mailed-code login through
 the installed pam_mss.so and mfad, the installed unit run by systemd as
 PID 1 (in a throwaway copy of this machine, systemd_box.py: mfad inside
-the unit's sandbox, logging to the journal), the pam-auth-update profile
+the unit's sandbox, logging to the journal; then in fleet mode, with two
+OpenLDAP providers in the box), the pam-auth-update profile
 switched on and off, then purged, with nothing of the packages left
 behind.
 
