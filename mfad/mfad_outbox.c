@@ -23,6 +23,16 @@
 
 #define MFAD_OUTBOX_BATCH	32	/* messages in one SMTP session */
 /*
+ * A session takes at least this many of the messages waiting (or all of
+ * them): a steady stream of codes, a few every batch, then goes out in a
+ * few sessions a second rather than one per message. Each session costs
+ * a connection, a handshake and a durable record of its outcomes, which
+ * compete with the group commit for the processors and the disk. Not
+ * more: in a burst, each mail a session carries beyond its even share
+ * costs the last one three round trips to the relay (bench_burst.py).
+ */
+#define MFAD_OUTBOX_SHARE_MIN	4
+/*
  * libESMTP's connect() has no deadline (relay_probe() in mfad_smtp.c), so
  * a session first reaches the relay with one unless a session reached it
  * less than this many seconds ago: a relay that answers is not probed
@@ -51,6 +61,7 @@ struct mfad_outbox {
 	int		 queued;	/* a message put since the last batch */
 	unsigned	 work;		/* a sender left work for others */
 	unsigned	 busy;		/* senders in a session */
+	unsigned	 settling;	/* senders about to look */
 	int		 trim;		/* sessions ended since the last trim */
 	uint64_t	*claimed;	/* ids those sessions are sending */
 	size_t		 nclaimed;
@@ -71,17 +82,23 @@ struct mfad_outbox {
 /*
  * One sender wakes: it takes its share and, when more is due than that,
  * wakes the others (mfad_outbox_main). Waking every sender for each
- * message would have them all scan the outbox for one.
+ * message would have them all scan the outbox for one. While a sender
+ * is settling, about to look, a kick wakes no other: that look comes
+ * after the kick's message was committed, and takes it.
  */
 void
 mfad_outbox_kick(struct mfad_outbox *ob)
 {
+	int wake;
+
 	if (ob == NULL)
 		return;
 	pthread_mutex_lock(&ob->lock);
 	ob->kicks++;
+	wake = ob->settling == 0;
 	pthread_mutex_unlock(&ob->lock);
-	pthread_cond_signal(&ob->cond);
+	if (wake)
+		pthread_cond_signal(&ob->cond);
 }
 
 /*
@@ -536,6 +553,26 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 	return ret;
 }
 
+/*
+ * An even share between the senders free now, so that a burst goes out
+ * over parallel sessions; but not less than MFAD_OUTBOX_SHARE_MIN, nor
+ * more than MFAD_OUTBOX_BATCH.
+ */
+size_t
+mfad_outbox_share(size_t waiting, unsigned free_senders)
+{
+	size_t want;
+
+	if (free_senders == 0)
+		free_senders = 1;
+	want = (waiting + free_senders - 1) / free_senders;
+	if (want < MFAD_OUTBOX_SHARE_MIN)
+		want = MFAD_OUTBOX_SHARE_MIN;
+	if (want > waiting)
+		want = waiting;
+	return want > MFAD_OUTBOX_BATCH ? MFAD_OUTBOX_BATCH : want;
+}
+
 /* Whether id is being sent by a session now. */
 static int
 mfad_outbox_claimed(const struct mfad_outbox *ob, uint64_t id)
@@ -621,12 +658,7 @@ mfad_outbox_main(void *arg)
 			if (!mfad_outbox_claimed(ob, ids[i]))
 				ids[free_n++] = ids[i];
 		if (free_n > 0 && ob->busy < limit) {
-			/* An even share between the senders free now, so
-			 * that a burst goes out over parallel sessions. */
-			want = (free_n + (limit - ob->busy) - 1) /
-			    (limit - ob->busy);
-			if (want > MFAD_OUTBOX_BATCH)
-				want = MFAD_OUTBOX_BATCH;
+			want = mfad_outbox_share(free_n, limit - ob->busy);
 			for (k = 0; k < want; k++) {
 				mine[k] = ids[k];
 				ob->claimed[ob->nclaimed++] = ids[k];
@@ -684,12 +716,17 @@ mfad_outbox_main(void *arg)
 		}
 		r = ob->stop;
 		settle = ob->kicks != seen_kick;
+		ob->settling += settle;
 		pthread_mutex_unlock(&ob->lock);
 		if (r)
 			break;
-		if (settle)
+		if (settle) {
 			nanosleep(&(struct timespec){ 0, MFAD_OUTBOX_SETTLE_NS },
 			    NULL);
+			pthread_mutex_lock(&ob->lock);
+			ob->settling--;
+			pthread_mutex_unlock(&ob->lock);
+		}
 	}
 	free(ids);
 	return NULL;

@@ -31,6 +31,10 @@ void mfad_outbox_kick(struct mfad_outbox *ob);
 /* The same, after a group commit: only when mail was queued since the
  * last such call. */
 void mfad_outbox_kick_queued(struct mfad_outbox *ob);
+/* How many of the waiting messages a sender takes into its session when
+ * free_senders (itself included) are free: an even share, at least 4 (or
+ * all that wait), at most 32. */
+size_t mfad_outbox_share(size_t waiting, unsigned free_senders);
 /* 1 when the global per-minute ceiling is reached, with *wait the
  * seconds until it frees; takes nothing. */
 int mfad_outbox_ceiling_full(struct mfad_outbox *ob, unsigned max,
