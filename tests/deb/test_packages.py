@@ -400,6 +400,18 @@ def _lines_of(proc, split=True):
     return q
 
 
+def _box_relay(box):
+    """The relay inside the box, started and ready: (its process, the
+    queue of its output lines)."""
+    relay = box.popen(["/usr/bin/python3", "-c", _BOX_RELAY,
+                       "/mss-test/harness", S.smtp.port, BOX_ADDR],
+                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                      stderr=subprocess.STDOUT, text=True)
+    out = _lines_of(relay)
+    assert out.get(timeout=30) == ["ready"]
+    return relay, out
+
+
 def _status(box, pid):
     """/proc/PID/status of a process of the box, as {key: value}."""
     text = box.run(["cat", "/proc/%s/status" % pid]).stdout
@@ -479,12 +491,7 @@ def test_unit_under_systemd():
     relay = None
     try:
         box.start()
-        relay = box.popen(["/usr/bin/python3", "-c", _BOX_RELAY,
-                           "/mss-test/harness", S.smtp.port, BOX_ADDR],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-        relay_out = _lines_of(relay)
-        assert relay_out.get(timeout=30) == ["ready"]
+        relay, relay_out = _box_relay(box)
         box.run(["systemctl", "start", "mfad"], timeout=90)
         unit = _unit()
         show = _show(box, "ActiveState", "SubState", "MainPID", "Type",
@@ -603,12 +610,7 @@ def test_fleet_unit_under_systemd():
     relay = fleet = None
     try:
         box.start()
-        relay = box.popen(["/usr/bin/python3", "-c", _BOX_RELAY,
-                           "/mss-test/harness", S.smtp.port, BOX_ADDR],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-        relay_out = _lines_of(relay)
-        assert relay_out.get(timeout=30) == ["ready"]
+        relay, relay_out = _box_relay(box)
         fleet = box.popen(["/usr/bin/python3", "-c", _BOX_FLEET,
                            "/mss-test/src/tests/fleet", BOX_USER],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
