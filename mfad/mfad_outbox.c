@@ -715,7 +715,7 @@ mfad_outbox_main(void *arg)
 			pthread_cond_timedwait(&ob->cond, &ob->lock, &until);
 		}
 		r = ob->stop;
-		settle = ob->kicks != seen_kick;
+		settle = !r && ob->kicks != seen_kick;
 		ob->settling += settle;
 		pthread_mutex_unlock(&ob->lock);
 		if (r)
