@@ -31,6 +31,10 @@
 #define MFAD_CARRY_MS	50
 #define MFAD_CARRY_MAX	64
 
+/* A core's password memory is unmapped once it has checked nothing for
+ * this long (mfad_pw_trim): kept through a burst, given back after. */
+#define MFAD_PW_KEEP_S	2
+
 void
 mfad_job_free(struct mfad_job *j)
 {
@@ -430,13 +434,26 @@ mfad_worker(void *arg)
 	struct mfad_pool *p = arg;
 	const struct mfad_handler *h;
 	struct mfad_job *j, *rec;
+	struct timespec until;
 	int trusted, wake;
 
 	pthread_setname_np(pthread_self(), "mfad-worker");
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		while ((j = mfad_pool_take(p)) == NULL && !p->stop)
-			pthread_cond_wait(&p->cond, &p->lock);
+		while ((j = mfad_pool_take(p)) == NULL && !p->stop) {
+			if (mfad_pw_mapped_arenas() == 0) {
+				pthread_cond_wait(&p->cond, &p->lock);
+				continue;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += MFAD_PW_KEEP_S;
+			if (pthread_cond_timedwait(&p->cond, &p->lock,
+			    &until) == ETIMEDOUT) {
+				pthread_mutex_unlock(&p->lock);
+				mfad_pw_trim(MFAD_PW_KEEP_S);
+				pthread_mutex_lock(&p->lock);
+			}
+		}
 		pthread_mutex_unlock(&p->lock);
 		if (j == NULL)
 			break;
@@ -541,12 +558,13 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 	memset(p, 0, sizeof(*p));
 	p->ctx = ctx;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	/* The committer's wait for a carried batch is on the monotonic
-	 * clock (mfad_carry_due). */
+	/* The committer's wait for a carried batch (mfad_carry_due) and an
+	 * idle worker's for the time to give back its password memory are
+	 * on the monotonic clock. */
 	if (pthread_condattr_init(&ca) != 0 ||
 	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&p->ccond, &ca) != 0)
+	    pthread_cond_init(&p->ccond, &ca) != 0 ||
+	    pthread_cond_init(&p->cond, &ca) != 0)
 		return MSS_ERR_SYSTEM;
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&p->cflushed, NULL);

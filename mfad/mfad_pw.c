@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "mfad_argon2.h"
+#include "mfad_clock.h"
 #include "mfad_log.h"
 #include "mfad_pw.h"
 #include "mss_err.h"
@@ -30,21 +32,40 @@ static pthread_cond_t mfad_pw_free = PTHREAD_COND_INITIALIZER;
 static unsigned mfad_pw_cores, mfad_pw_busy, mfad_pw_urgent_waiting;
 static __thread int mfad_pw_urgent;
 
+/*
+ * One arena a core: a check takes a free one with its core and leaves
+ * it mapped for the next (mfad_argon2.h), so that a burst of logins maps
+ * no memory and faults in no page; mfad_pw_trim unmaps the arenas of
+ * cores idle for a while. At most cores x memlimit stays mapped, as
+ * many as can hash at once anyway.
+ */
+#define MFAD_PW_SLOTS	256
+struct mfad_pw_slot {
+	struct mfad_argon2_arena arena;
+	int			 busy;
+	long long		 last;	/* monotonic seconds */
+};
+static struct mfad_pw_slot mfad_pw_slots[MFAD_PW_SLOTS];
+static unsigned mfad_pw_mapped;	/* arenas mapped (atomic reads) */
+
 void
 mfad_pw_priority(int urgent)
 {
 	mfad_pw_urgent = urgent;
 }
 
-static void
+/* Waits for a free core; returns the slot of its arena. */
+static struct mfad_pw_slot *
 mfad_pw_enter(void)
 {
+	struct mfad_pw_slot *s;
 	long n;
 
 	pthread_mutex_lock(&mfad_pw_gate);
 	if (mfad_pw_cores == 0) {
 		n = sysconf(_SC_NPROCESSORS_ONLN);
-		mfad_pw_cores = n > 0 ? (unsigned)n : 1;
+		mfad_pw_cores = n <= 0 ? 1 : n > MFAD_PW_SLOTS ? MFAD_PW_SLOTS :
+		    (unsigned)n;
 	}
 	if (mfad_pw_urgent) {
 		mfad_pw_urgent_waiting++;
@@ -56,15 +77,70 @@ mfad_pw_enter(void)
 		    mfad_pw_urgent_waiting > 0)
 			pthread_cond_wait(&mfad_pw_free, &mfad_pw_gate);
 	mfad_pw_busy++;
+	/* A free slot exists: fewer than mfad_pw_cores are busy. The
+	 * first free one, so that few arenas stay mapped. */
+	for (s = mfad_pw_slots; s->busy; s++)
+		;
+	s->busy = 1;
 	pthread_mutex_unlock(&mfad_pw_gate);
+	return s;
 }
 
 static void
-mfad_pw_leave(void)
+mfad_pw_leave(struct mfad_pw_slot *s)
 {
 	pthread_mutex_lock(&mfad_pw_gate);
+	s->busy = 0;
+	s->last = mfad_clock_mono_s();
 	mfad_pw_busy--;
 	pthread_cond_broadcast(&mfad_pw_free);
+	pthread_mutex_unlock(&mfad_pw_gate);
+}
+
+/*
+ * Checks pw against hash on a core of the gate, in its arena; strings
+ * the arena path does not take (or no memory for it) go to libsodium.
+ * 1 for a match.
+ */
+static int
+mfad_pw_check(const char *hash, const char *pw)
+{
+	struct mfad_pw_slot *s;
+	size_t n = strlen(pw);
+	int had, r;
+
+	s = mfad_pw_enter();
+	had = s->arena.mem != NULL;
+	r = mfad_argon2_verify(&s->arena, hash, pw, n);
+	if (r == MFAD_ARGON2_OTHER)
+		r = crypto_pwhash_str_verify(hash, pw, n) == 0;
+	if (!had && s->arena.mem != NULL)
+		__atomic_add_fetch(&mfad_pw_mapped, 1, __ATOMIC_RELAXED);
+	mfad_pw_leave(s);
+	return r;
+}
+
+int
+mfad_pw_mapped_arenas(void)
+{
+	return (int)__atomic_load_n(&mfad_pw_mapped, __ATOMIC_RELAXED);
+}
+
+void
+mfad_pw_trim(unsigned idle_s)
+{
+	long long now = mfad_clock_mono_s();
+	size_t i;
+
+	pthread_mutex_lock(&mfad_pw_gate);
+	for (i = 0; i < MFAD_PW_SLOTS; i++) {
+		struct mfad_pw_slot *s = &mfad_pw_slots[i];
+
+		if (s->busy || s->arena.mem == NULL || now - s->last < (long long)idle_s)
+			continue;
+		mfad_argon2_arena_free(&s->arena);
+		__atomic_sub_fetch(&mfad_pw_mapped, 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&mfad_pw_gate);
 }
 
@@ -172,10 +248,12 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
 	char h[crypto_pwhash_STRBYTES];
 	int r;
 
-	mfad_pw_enter();
+	struct mfad_pw_slot *s;
+
+	s = mfad_pw_enter();
 	r = crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
 	    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13);
-	mfad_pw_leave();
+	mfad_pw_leave(s);
 	if (r != 0) {
 		mfad_log(LOG_ERR, "password hashing failed (out of memory?)");
 		return MSS_ERR_NOMEM;
@@ -218,7 +296,6 @@ int
 mfad_pw_verify(const struct mfad_conf *conf, const char *hash, const char *pw)
 {
 	char dummy[crypto_pwhash_STRBYTES];
-	int ok;
 
 	(void)conf;
 	if (hash == NULL || hash[0] == '\0') {
@@ -226,16 +303,12 @@ mfad_pw_verify(const struct mfad_conf *conf, const char *hash, const char *pw)
 		memcpy(dummy, mfad_pw_dummy, sizeof(dummy));
 		pthread_mutex_unlock(&mfad_pw_lock);
 		/* Spend the same time as a real check, then say no. */
-		mfad_pw_enter();
-		if (crypto_pwhash_str_verify(dummy, pw, strlen(pw)) == 0)
+		if (mfad_pw_check(dummy, pw))
 			mfad_log(LOG_DEBUG, "dummy hash matched");
-		mfad_pw_leave();
+		sodium_memzero(dummy, sizeof(dummy));
 		return 0;
 	}
-	mfad_pw_enter();
-	ok = crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
-	mfad_pw_leave();
-	return ok;
+	return mfad_pw_check(hash, pw);
 }
 
 int

@@ -1,6 +1,7 @@
 /*
- * Passwords: argon2id through crypto_pwhash_str. These calls are slow on
- * purpose and run only on worker threads, never on the event loop.
+ * Passwords: argon2id, made by crypto_pwhash_str and checked in memory
+ * kept mapped (mfad_argon2.h). These calls are slow on purpose and run
+ * only on worker threads, never on the event loop.
  */
 #ifndef MFAD_PW_H
 #define MFAD_PW_H
@@ -15,6 +16,13 @@
 /* Marks the calling thread's hashing as urgent (1) or not (0): urgent
  * threads take the next free core first. Threads start not urgent. */
 void mfad_pw_priority(int urgent);
+/*
+ * Unmaps the memory kept for checks (mfad_argon2.h) on cores that have
+ * not checked a password for idle_s seconds or more.
+ */
+void mfad_pw_trim(unsigned idle_s);
+/* How many cores keep memory mapped (read without a lock: a hint). */
+int mfad_pw_mapped_arenas(void);
 /* Hashes pw with conf's limits into out (MFAD_HASH_MAX bytes). */
 int mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
     char out[MFAD_HASH_MAX]) MSS_WUR;

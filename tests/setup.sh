@@ -9,7 +9,7 @@ BUILD=${MSS_BUILDDIR:-$SRC/build}
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libpam0g-dev libsodium-dev libesmtp-dev liblmdb-dev libssl-dev
-	libidn2-dev
+	libidn2-dev libargon2-dev
 	libcmocka-dev libpam-wrapper libpamtest0-dev pamtester
 	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
 	python3-argon2 python3-prometheus-client fail2ban

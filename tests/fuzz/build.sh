@@ -35,7 +35,7 @@ INC="-I$OUT/obj -I$SRC -I$SRC/common -I$SRC/mfad -I$SRC/pam_mss -I$SRC/tests/fuz
     -DFUZZ_TEMPLATES=\"$SRC/conf/templates\""
 LIBS="$OUT/obj/mfad/.libs/libmfad.a $OUT/obj/common/.libs/libmsscommon.a
     $(pkg-config --libs libsodium lmdb libesmtp-1.0 libssl libcrypto pam ldap \
-    libidn2)
+    libidn2 libargon2)
     -lpthread"
 PAM_SRC="$SRC/pam_mss/pam_mss_opts.c $SRC/pam_mss/pam_mss_msg.c
     $SRC/pam_mss/pam_mss_rep.c $OUT/obj/pam_mss/pam_mss_fr.c"

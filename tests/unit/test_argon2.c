@@ -1,0 +1,190 @@
+/*
+ * Unit tests for mfad/mfad_argon2.c: checks in kept memory agree with
+ * libsodium's on its own strings and on libargon2's with several lanes;
+ * the memory stays mapped, grows with the cost and is wiped after each
+ * check; malformed strings, and costs past mfad.conf's limits, are left
+ * to libsodium (MFAD_ARGON2_OTHER). And mfad_pw's arenas: mapped by a
+ * check, unmapped by mfad_pw_trim once idle.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include <argon2.h>
+#include <sodium.h>
+
+#include "mfad_argon2.h"
+#include "mfad_conf.h"
+#include "mfad_pw.h"
+
+#define PW	"correct horse battery staple"
+
+static void
+make(char *out, unsigned long long ops, size_t mem)
+{
+	assert_int_equal(crypto_pwhash_str_alg(out, PW, strlen(PW), ops, mem,
+	    crypto_pwhash_ALG_ARGON2ID13), 0);
+}
+
+static void
+agrees_with_libsodium(void **state)
+{
+	static const struct { unsigned long long ops; size_t kib; } cost[] = {
+		{ 1, 8 }, { 2, 64 }, { 3, 1024 }, { 1, 4096 } };
+	struct mfad_argon2_arena a = { NULL, 0 };
+	char h[crypto_pwhash_STRBYTES];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cost) / sizeof(cost[0]); i++) {
+		make(h, cost[i].ops, cost[i].kib * 1024);
+		assert_int_equal(mfad_argon2_verify(&a, h, PW, strlen(PW)), 1);
+		assert_int_equal(crypto_pwhash_str_verify(h, PW, strlen(PW)),
+		    0);
+		assert_int_equal(mfad_argon2_verify(&a, h, "correct horse "
+		    "battery stapl", strlen(PW) - 1), 0);
+		assert_int_equal(mfad_argon2_verify(&a, h, PW "!",
+		    strlen(PW) + 1), 0);
+		/* One byte of the stored hash changed. */
+		h[strlen(h) - 2] = h[strlen(h) - 2] == 'A' ? 'B' : 'A';
+		assert_int_equal(mfad_argon2_verify(&a, h, PW, strlen(PW)), 0);
+	}
+	mfad_argon2_arena_free(&a);
+	assert_null(a.mem);
+}
+
+/* Imports may carry several lanes (p > 1), made by other libraries. */
+static void
+several_lanes(void **state)
+{
+	struct mfad_argon2_arena a = { NULL, 0 };
+	uint8_t salt[16];
+	char h[256];
+
+	(void)state;
+	randombytes_buf(salt, sizeof(salt));
+	assert_int_equal(argon2id_hash_encoded(2, 1024, 4, PW, strlen(PW),
+	    salt, sizeof(salt), 32, h, sizeof(h)), ARGON2_OK);
+	assert_non_null(strstr(h, ",p=4$"));
+	assert_int_equal(mfad_argon2_verify(&a, h, PW, strlen(PW)), 1);
+	assert_int_equal(mfad_argon2_verify(&a, h, "x", 1), 0);
+	mfad_argon2_arena_free(&a);
+}
+
+static void
+memory_kept_and_wiped(void **state)
+{
+	struct mfad_argon2_arena a = { NULL, 0 };
+	char h[crypto_pwhash_STRBYTES];
+	uint8_t *first;
+
+	(void)state;
+	make(h, 1, 64 * 1024);
+	assert_int_equal(mfad_argon2_verify(&a, h, PW, strlen(PW)), 1);
+	assert_non_null(a.mem);
+	assert_true(a.len >= 64 * 1024);
+	first = a.mem;
+	/* libargon2 wiped what it used: nothing of it is left. */
+	assert_true(mfad_argon2_arena_clear(&a));
+	assert_int_equal(mfad_argon2_verify(&a, h, "wrong", 5), 0);
+	assert_ptr_equal(a.mem, first);
+	assert_true(mfad_argon2_arena_clear(&a));
+	/* A costlier string grows it. */
+	make(h, 1, 1024 * 1024);
+	assert_int_equal(mfad_argon2_verify(&a, h, PW, strlen(PW)), 1);
+	assert_true(a.len >= 1024 * 1024);
+	assert_true(mfad_argon2_arena_clear(&a));
+	mfad_argon2_arena_free(&a);
+}
+
+static void
+others_left_to_libsodium(void **state)
+{
+	static const char *bad[] = {
+		"",
+		"$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=16$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=08,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=99999999999999999999,t=1,p=1$c2FsdHNhbHQ$"
+		    "aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=4194305,t=1,p=1$c2FsdHNhbHQ$"
+		    "aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=101,p=1$c2FsdHNhbHQ$"
+		    "aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=0,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=0$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=17$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFz",
+		"$argon2id$v=19$m=8,t=1,p=1$c2Fs*HNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA$",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ",
+		"$argon2id$v=19$m=8,t=1,p=1 $c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+	};
+	struct mfad_argon2_arena a = { NULL, 0 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(mfad_argon2_verify(&a, bad[i], PW,
+		    strlen(PW)), MFAD_ARGON2_OTHER);
+	}
+	/* None of them got far enough to map memory. */
+	assert_null(a.mem);
+}
+
+/* mfad_pw: a check maps its core's arena; trim unmaps it once idle. */
+static void
+pw_arenas_trimmed(void **state)
+{
+	struct mfad_conf *c = mfad_conf_new();
+	char h[MFAD_HASH_MAX];
+
+	(void)state;
+	assert_non_null(c);
+	c->pw_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+	c->pw_memlimit = 256 * 1024;
+	assert_int_equal(mfad_pw_init(c), 0);
+	assert_int_equal(mfad_pw_hash(c, PW, h), 0);
+	mfad_pw_trim(0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 0);
+	assert_int_equal(mfad_pw_verify(c, h, PW), 1);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+	assert_int_equal(mfad_pw_verify(c, h, "wrong password"), 0);
+	/* The dummy check of an unknown account takes the same path. */
+	assert_int_equal(mfad_pw_verify(c, "", PW), 0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+	mfad_pw_trim(3600);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+	mfad_pw_trim(0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 0);
+	assert_int_equal(mfad_pw_verify(c, h, PW), 1);
+	mfad_pw_trim(0);
+	mfad_conf_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(agrees_with_libsodium),
+		cmocka_unit_test(several_lanes),
+		cmocka_unit_test(memory_kept_and_wiped),
+		cmocka_unit_test(others_left_to_libsodium),
+		cmocka_unit_test(pw_arenas_trimmed),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
