@@ -90,7 +90,7 @@ def main():
         args.sizes, args.seconds, args.runs = "200,2000", 1, 1
     sizes = [int(x) for x in args.sizes.split(",")]
     tool = b.mfad_load()
-    hasher = b.cc("pwverify", ["pwverify.c"], ["-lsodium", "-lpthread"])
+    hasher = b.pwverify()
     pwhash = subprocess.run([hasher, "-H"], capture_output=True, text=True,
                             check=True).stdout.strip()
     for size in sizes:

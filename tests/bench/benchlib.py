@@ -53,6 +53,15 @@ def mfad_load():
               common=True)
 
 
+def pwverify():
+    """Builds pwverify.c with mfad's own password check
+    (mfad/mfad_argon2.c); returns its path."""
+    return cc("pwverify", ["pwverify.c",
+                           os.path.join(SRC, "mfad", "mfad_argon2.c")],
+              ["-I" + builddir(), "-I" + os.path.join(SRC, "mfad")] +
+              pkg("libsodium", "libargon2") + ["-lpthread"])
+
+
 def load_args():
     """The options of the mfad_load benchmarks (bench_load.py,
     bench_sandbox.py): --accounts, --seconds, --runs, --quick."""
