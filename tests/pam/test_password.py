@@ -238,3 +238,41 @@ def test_unknown_reason_is_a_plain_refusal_and_no_reason_is_malformed(
         assert not any("newer rule" in x for x in errors), login.dump()
     finally:
         fake.close()
+
+
+def _check_arenas_kib(pid):
+    """The memory mfad keeps mapped for password checks: its anonymous
+    writable mappings marked not to be dumped (mfad/mfad_argon2.c), in
+    KiB."""
+    total, size, anon = 0, 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5:
+                anon = len(head) == 5 and head[1].startswith("rw")
+            elif head[0] == "Size:":
+                size = int(head[1])
+            elif head[0] == "VmFlags:" and anon and "dd" in head[1:]:
+                total += size
+    return total
+
+
+def test_check_memory_kept_then_given_back(make_env):
+    """A password check leaves its memory mapped for the next one (no
+    fresh pages a check) and mfad unmaps it once no check came for 2 s:
+    an idle mfad holds no password memory."""
+    env = make_env({"password": {"opslimit": 1, "memlimit": "40M"}})
+    env.add_user("alice")
+    pid = env.mfad.proc.pid
+    h.wait_until(lambda: _check_arenas_kib(pid) == 0, timeout=15)
+    login = env.login("alice")
+    login.expect("ECHO_ON", h.PROMPT_EMAIL)
+    login.answer(ALICE)
+    login.expect("ECHO_OFF", h.PROMPT_PASSWORD)
+    login.answer(h.PASSWORD)
+    login.expect("INFO", h.mask_email(ALICE))
+    # Just checked: still mapped.
+    assert _check_arenas_kib(pid) >= 40 * 1024
+    login.expect("ECHO_ON", h.PROMPT_CODE)
+    env.finish_login(login, env.smtp.wait_for_code(ALICE))
+    h.wait_until(lambda: _check_arenas_kib(pid) == 0, timeout=15)
