@@ -97,6 +97,16 @@ mfad_pw_leave(struct mfad_pw_slot *s)
 	pthread_mutex_unlock(&mfad_pw_gate);
 }
 
+/* Unmaps s's arena (s busy, or the gate's lock held). */
+static void
+mfad_pw_unmap(struct mfad_pw_slot *s)
+{
+	if (s->arena.mem == NULL)
+		return;
+	mfad_argon2_arena_free(&s->arena);
+	__atomic_sub_fetch(&mfad_pw_mapped, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Checks pw against hash on a core of the gate, in its arena; strings
  * the arena path does not take (or no memory for it) go to libsodium.
@@ -136,10 +146,8 @@ mfad_pw_trim(unsigned idle_s)
 	for (i = 0; i < MFAD_PW_SLOTS; i++) {
 		struct mfad_pw_slot *s = &mfad_pw_slots[i];
 
-		if (s->busy || s->arena.mem == NULL || now - s->last < (long long)idle_s)
-			continue;
-		mfad_argon2_arena_free(&s->arena);
-		__atomic_sub_fetch(&mfad_pw_mapped, 1, __ATOMIC_RELAXED);
+		if (!s->busy && now - s->last >= (long long)idle_s)
+			mfad_pw_unmap(s);
 	}
 	pthread_mutex_unlock(&mfad_pw_gate);
 }
@@ -246,11 +254,13 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
     char out[MFAD_HASH_MAX])
 {
 	char h[crypto_pwhash_STRBYTES];
+	struct mfad_pw_slot *s;
 	int r;
 
-	struct mfad_pw_slot *s;
-
 	s = mfad_pw_enter();
+	/* libsodium maps memory of its own to hash: the core's arena goes,
+	 * so that a core never holds twice memlimit. */
+	mfad_pw_unmap(s);
 	r = crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
 	    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13);
 	mfad_pw_leave(s);

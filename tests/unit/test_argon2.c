@@ -4,7 +4,7 @@
  * the memory stays mapped, grows with the cost and is wiped after each
  * check; malformed strings, and costs past mfad.conf's limits, are left
  * to libsodium (MFAD_ARGON2_OTHER). And mfad_pw's arenas: mapped by a
- * check, unmapped by mfad_pw_trim once idle.
+ * check, unmapped by mfad_pw_trim once idle and before a hash.
  */
 #include "config.h"
 
@@ -167,6 +167,11 @@ pw_arenas_trimmed(void **state)
 	mfad_pw_trim(3600);
 	assert_int_equal(mfad_pw_mapped_arenas(), 1);
 	mfad_pw_trim(0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 0);
+	assert_int_equal(mfad_pw_verify(c, h, PW), 1);
+	/* Hashing (libsodium's own memory) gives the core's arena back
+	 * first: never twice memlimit on one core. */
+	assert_int_equal(mfad_pw_hash(c, PW, h), 0);
 	assert_int_equal(mfad_pw_mapped_arenas(), 0);
 	assert_int_equal(mfad_pw_verify(c, h, PW), 1);
 	mfad_pw_trim(0);
