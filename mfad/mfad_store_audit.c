@@ -1,16 +1,32 @@
 /*
  * The store's audit trail: time -> event, keyed by the event's time in
- * microseconds (big-endian) and a random tail; the record itself holds
- * no time (codec version 2). It stays in the local store in every mode.
+ * microseconds (big-endian) and a tail, a counter from a random start;
+ * the record itself holds no time (codec version 2). It stays in the
+ * local store in every mode.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "mfad_store_lmdb.h"
 #include "mss_err.h"
+
+/*
+ * The tail: events of one microsecond all stay, in the order they came.
+ * A counter, not a random draw each time: no two tails of this process
+ * meet, and the committing thread makes no system call for it.
+ */
+static uint32_t mfad_audit_seq;
+static pthread_once_t mfad_audit_seq_once = PTHREAD_ONCE_INIT;
+
+static void
+mfad_audit_seq_init(void)
+{
+	mfad_audit_seq = randombytes_random();
+}
 
 int
 mfad_audit_put(struct mfad_txn *txn, struct mfad_store *st,
@@ -19,10 +35,13 @@ mfad_audit_put(struct mfad_txn *txn, struct mfad_store *st,
 	unsigned char k[12];
 	uint32_t seq;
 
-	/* time + random tail: two events in one microsecond both stay. */
 	mfad_store_u64_key(a->time_us, k);
-	seq = randombytes_random();
-	memcpy(k + 8, &seq, 4);
+	pthread_once(&mfad_audit_seq_once, mfad_audit_seq_init);
+	seq = __atomic_fetch_add(&mfad_audit_seq, 1, __ATOMIC_RELAXED);
+	k[8] = (unsigned char)(seq >> 24);
+	k[9] = (unsigned char)(seq >> 16);
+	k[10] = (unsigned char)(seq >> 8);
+	k[11] = (unsigned char)seq;
 	return mfad_rec_put(txn, st->audit, k, sizeof(k), &mfad_rec_audit, a,
 	    0);
 }

@@ -1061,6 +1061,51 @@ test_audit_put(void **state)
 	assert_int_equal(db_entries(f, f->st->audit), 3);
 }
 
+/* The events of one microsecond, newest first as the list reads them. */
+struct same_us {
+	unsigned	n;
+	int		in_order;
+};
+
+static int
+same_us_check(const struct mfad_audit_rec *a, void *arg)
+{
+	struct same_us *s = arg;
+	char want[32];
+
+	snprintf(want, sizeof(want), "ev%u", 299 - s->n);
+	if (strcmp(a->event, want) != 0)
+		s->in_order = 0;
+	s->n++;
+	return 0;
+}
+
+static void
+test_audit_same_microsecond(void **state)
+{
+	struct fix *f = *state;
+	struct same_us s = { 0, 1 };
+	struct mfad_audit_rec r;
+	struct mfad_txn *txn;
+	unsigned i;
+	int more;
+
+	txn = wtxn(f);
+	for (i = 0; i < 300; i++) {
+		make_audit(&r, 7000000, "x");
+		snprintf(r.event, sizeof(r.event), "ev%u", i);
+		assert_int_equal(mfad_audit_put(txn, f->st, &r), 0);
+	}
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	txn = rtxn(f);
+	assert_int_equal(mfad_audit_list(txn, f->st, "", 0, 0, same_us_check,
+	    &s, &more), 0);
+	mfad_txn_abort(&txn);
+	/* Every one stays, and they list in the order they came. */
+	assert_int_equal(s.n, 300);
+	assert_true(s.in_order);
+}
+
 /* Sweep */
 
 /* The sweep in transactions of one record each, as mfad runs it in
@@ -3100,6 +3145,7 @@ main(void)
 		T(test_outbox_ids_strictly_increase),
 		T(test_outbox_due),
 		T(test_audit_put),
+		T(test_audit_same_microsecond),
 		T(test_sweep),
 		T(test_sweep_in_pieces),
 		T(test_throttle_put_get_sweep),
