@@ -43,10 +43,25 @@ static __thread int mfad_pw_urgent;
 struct mfad_pw_slot {
 	struct mfad_argon2_arena arena;
 	int			 busy;
+	int			 counted; /* in mfad_pw_mapped */
 	long long		 last;	/* monotonic seconds */
 };
 static struct mfad_pw_slot mfad_pw_slots[MFAD_PW_SLOTS];
-static unsigned mfad_pw_mapped;	/* arenas mapped (atomic reads) */
+/* Arenas mapped: written under the gate's lock, read without it. */
+static unsigned mfad_pw_mapped;
+
+/* Brings mfad_pw_mapped up to date with s (the gate's lock held). */
+static void
+mfad_pw_count(struct mfad_pw_slot *s)
+{
+	int mapped = s->arena.mem != NULL;
+
+	if (mapped == s->counted)
+		return;
+	s->counted = mapped;
+	__atomic_store_n(&mfad_pw_mapped, mapped ? mfad_pw_mapped + 1 :
+	    mfad_pw_mapped - 1, __ATOMIC_RELAXED);
+}
 
 void
 mfad_pw_priority(int urgent)
@@ -90,21 +105,14 @@ static void
 mfad_pw_leave(struct mfad_pw_slot *s)
 {
 	pthread_mutex_lock(&mfad_pw_gate);
+	/* A check may have mapped the arena, or lost it when it could
+	 * not grow it; a hash unmaps it. */
+	mfad_pw_count(s);
 	s->busy = 0;
 	s->last = mfad_clock_mono_s();
 	mfad_pw_busy--;
 	pthread_cond_broadcast(&mfad_pw_free);
 	pthread_mutex_unlock(&mfad_pw_gate);
-}
-
-/* Unmaps s's arena (s busy, or the gate's lock held). */
-static void
-mfad_pw_unmap(struct mfad_pw_slot *s)
-{
-	if (s->arena.mem == NULL)
-		return;
-	mfad_argon2_arena_free(&s->arena);
-	__atomic_sub_fetch(&mfad_pw_mapped, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -117,15 +125,12 @@ mfad_pw_check(const char *hash, const char *pw)
 {
 	struct mfad_pw_slot *s;
 	size_t n = strlen(pw);
-	int had, r;
+	int r;
 
 	s = mfad_pw_enter();
-	had = s->arena.mem != NULL;
 	r = mfad_argon2_verify(&s->arena, hash, pw, n);
 	if (r == MFAD_ARGON2_OTHER)
 		r = crypto_pwhash_str_verify(hash, pw, n) == 0;
-	if (!had && s->arena.mem != NULL)
-		__atomic_add_fetch(&mfad_pw_mapped, 1, __ATOMIC_RELAXED);
 	mfad_pw_leave(s);
 	return r;
 }
@@ -146,8 +151,10 @@ mfad_pw_trim(unsigned idle_s)
 	for (i = 0; i < MFAD_PW_SLOTS; i++) {
 		struct mfad_pw_slot *s = &mfad_pw_slots[i];
 
-		if (!s->busy && now - s->last >= (long long)idle_s)
-			mfad_pw_unmap(s);
+		if (!s->busy && now - s->last >= (long long)idle_s) {
+			mfad_argon2_arena_free(&s->arena);
+			mfad_pw_count(s);
+		}
 	}
 	pthread_mutex_unlock(&mfad_pw_gate);
 }
@@ -260,7 +267,7 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
 	s = mfad_pw_enter();
 	/* libsodium maps memory of its own to hash: the core's arena goes,
 	 * so that a core never holds twice memlimit. */
-	mfad_pw_unmap(s);
+	mfad_argon2_arena_free(&s->arena);
 	r = crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
 	    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13);
 	mfad_pw_leave(s);

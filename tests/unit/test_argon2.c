@@ -4,7 +4,8 @@
  * the memory stays mapped, grows with the cost and is wiped after each
  * check; malformed strings, and costs past mfad.conf's limits, are left
  * to libsodium (MFAD_ARGON2_OTHER). And mfad_pw's arenas: mapped by a
- * check, unmapped by mfad_pw_trim once idle and before a hash.
+ * check, unmapped by mfad_pw_trim once idle and before a hash; a check
+ * with no memory for it says no.
  */
 #include "config.h"
 
@@ -14,6 +15,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/resource.h>
+
+#include <stdio.h>
 #include <string.h>
 
 #include <argon2.h>
@@ -24,6 +28,15 @@
 #include "mfad_pw.h"
 
 #define PW	"correct horse battery staple"
+
+/* AddressSanitizer maps terabytes of shadow: no address-space limit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN	1
+#endif
+#endif
 
 static void
 make(char *out, unsigned long long ops, size_t mem)
@@ -178,6 +191,64 @@ pw_arenas_trimmed(void **state)
 	mfad_conf_free(c);
 }
 
+/* The process's address space now, in bytes (VmSize). */
+static unsigned long long
+vm_size(void)
+{
+	unsigned long long kib = 0;
+	char line[256];
+	FILE *f;
+
+	assert_non_null(f = fopen("/proc/self/status", "re"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmSize: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	assert_true(kib > 0);
+	return kib * 1024;
+}
+
+/*
+ * No memory for a check: it says no (libsodium, tried next, finds none
+ * either), the arena that could not grow is gone and not counted, and
+ * the same check matches once memory is back.
+ */
+static void
+pw_check_without_memory(void **state)
+{
+	struct mfad_conf *c = mfad_conf_new();
+	char small[MFAD_HASH_MAX], big[crypto_pwhash_STRBYTES];
+	struct rlimit old, lim;
+
+	(void)state;
+#ifdef UNDER_ASAN
+	skip();
+#endif
+	assert_non_null(c);
+	c->pw_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+	c->pw_memlimit = 64 * 1024;
+	assert_int_equal(mfad_pw_init(c), 0);
+	assert_int_equal(mfad_pw_hash(c, PW, small), 0);
+	make(big, 1, 256 * 1024 * 1024);
+	mfad_pw_trim(0);
+	assert_int_equal(mfad_pw_verify(c, small, PW), 1);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+
+	assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+	lim = old;
+	lim.rlim_cur = vm_size() + 64 * 1024 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+	assert_int_equal(mfad_pw_verify(c, big, PW), 0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 0);
+	assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+
+	assert_int_equal(mfad_pw_verify(c, big, PW), 1);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+	mfad_pw_trim(0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 0);
+	mfad_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -187,6 +258,7 @@ main(void)
 		cmocka_unit_test(memory_kept_and_wiped),
 		cmocka_unit_test(others_left_to_libsodium),
 		cmocka_unit_test(pw_arenas_trimmed),
+		cmocka_unit_test(pw_check_without_memory),
 	};
 
 	if (sodium_init() < 0)
