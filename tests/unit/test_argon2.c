@@ -157,19 +157,29 @@ others_left_to_libsodium(void **state)
 	assert_null(a.mem);
 }
 
+/* A config hashing at one pass and memlimit bytes, with PW's hash in
+ * h; mfad_pw ready for it. */
+static struct mfad_conf *
+pw_conf(size_t memlimit, char h[MFAD_HASH_MAX])
+{
+	struct mfad_conf *c = mfad_conf_new();
+
+	assert_non_null(c);
+	c->pw_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+	c->pw_memlimit = memlimit;
+	assert_int_equal(mfad_pw_init(c), 0);
+	assert_int_equal(mfad_pw_hash(c, PW, h), 0);
+	return c;
+}
+
 /* mfad_pw: a check maps its core's arena; trim unmaps it once idle. */
 static void
 pw_arenas_trimmed(void **state)
 {
-	struct mfad_conf *c = mfad_conf_new();
 	char h[MFAD_HASH_MAX];
+	struct mfad_conf *c = pw_conf(256 * 1024, h);
 
 	(void)state;
-	assert_non_null(c);
-	c->pw_opslimit = crypto_pwhash_OPSLIMIT_MIN;
-	c->pw_memlimit = 256 * 1024;
-	assert_int_equal(mfad_pw_init(c), 0);
-	assert_int_equal(mfad_pw_hash(c, PW, h), 0);
 	mfad_pw_trim(0);
 	assert_int_equal(mfad_pw_mapped_arenas(), 0);
 	assert_int_equal(mfad_pw_verify(c, h, PW), 1);
@@ -218,16 +228,11 @@ vm_size(void)
 static void
 pw_check_without_memory(void **state)
 {
-	struct mfad_conf *c = mfad_conf_new();
 	char small[MFAD_HASH_MAX], big[crypto_pwhash_STRBYTES];
+	struct mfad_conf *c = pw_conf(64 * 1024, small);
 	struct rlimit old, lim;
 
 	(void)state;
-	assert_non_null(c);
-	c->pw_opslimit = crypto_pwhash_OPSLIMIT_MIN;
-	c->pw_memlimit = 64 * 1024;
-	assert_int_equal(mfad_pw_init(c), 0);
-	assert_int_equal(mfad_pw_hash(c, PW, small), 0);
 	make(big, 1, 256 * 1024 * 1024);
 	mfad_pw_trim(0);
 	assert_int_equal(mfad_pw_verify(c, small, PW), 1);
