@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@
 #define MFAD_ARGON2_MAX_PASSES	100U
 #define MFAD_ARGON2_MAX_LANES	16U
 #define MFAD_ARGON2_MAX_BYTES	64	/* salt and hash */
+/* What a new hash gets, as libsodium's crypto_pwhash_str_alg. */
+#define MFAD_ARGON2_SALT_BYTES	16
+#define MFAD_ARGON2_HASH_BYTES	32
 
 /* libargon2's allocation callbacks take no argument: the arena of the
  * check running on this thread. */
@@ -107,6 +111,23 @@ mfad_argon2_b64(const char **s, int stop, uint8_t *out, size_t *outlen)
 	return 0;
 }
 
+/* Runs ctx (its out, pwd, salt and costs set) in a's memory. */
+static int
+mfad_argon2_run(struct mfad_argon2_arena *a, argon2_context *ctx)
+{
+	int r;
+
+	ctx->threads = 1;
+	ctx->version = ARGON2_VERSION_13;
+	ctx->allocate_cbk = mfad_argon2_alloc;
+	ctx->free_cbk = mfad_argon2_release;
+	ctx->flags = ARGON2_DEFAULT_FLAGS;
+	mfad_argon2_cur = a;
+	r = argon2_ctx(ctx, Argon2_id);
+	mfad_argon2_cur = NULL;
+	return r;
+}
+
 int
 mfad_argon2_verify(struct mfad_argon2_arena *a, const char *encoded,
     const char *pw, size_t pwlen)
@@ -145,15 +166,51 @@ mfad_argon2_verify(struct mfad_argon2_arena *a, const char *encoded,
 	ctx.t_cost = t;
 	ctx.m_cost = m;
 	ctx.lanes = p;
-	ctx.threads = 1;
-	ctx.version = ARGON2_VERSION_13;
-	ctx.allocate_cbk = mfad_argon2_alloc;
-	ctx.free_cbk = mfad_argon2_release;
-	ctx.flags = ARGON2_DEFAULT_FLAGS;
-	mfad_argon2_cur = a;
-	if (argon2_ctx(&ctx, Argon2_id) == ARGON2_OK)
+	if (mfad_argon2_run(a, &ctx) == ARGON2_OK)
 		r = sodium_memcmp(got, want, wantlen) == 0;
-	mfad_argon2_cur = NULL;
 	sodium_memzero(got, sizeof(got));
+	return r;
+}
+
+int
+mfad_argon2_hash(struct mfad_argon2_arena *a, uint32_t t, uint32_t m,
+    const char *pw, size_t pwlen, char *out, size_t outlen)
+{
+	uint8_t salt[MFAD_ARGON2_SALT_BYTES], h[MFAD_ARGON2_HASH_BYTES];
+	char b64salt[sodium_base64_ENCODED_LEN(sizeof(salt),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+	char b64h[sodium_base64_ENCODED_LEN(sizeof(h),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+	argon2_context ctx;
+	int n, r = MFAD_ARGON2_OTHER;
+
+	if (t < ARGON2_MIN_TIME || t > MFAD_ARGON2_MAX_PASSES || m < 8 ||
+	    m > MFAD_ARGON2_MAX_KIB || pwlen > ARGON2_MAX_PWD_LENGTH)
+		return MFAD_ARGON2_OTHER;
+	randombytes_buf(salt, sizeof(salt));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.out = h;
+	ctx.outlen = sizeof(h);
+	/* Not written: ctx.flags keeps the password. */
+	ctx.pwd = (uint8_t *)(uintptr_t)pw;
+	ctx.pwdlen = (uint32_t)pwlen;
+	ctx.salt = salt;
+	ctx.saltlen = sizeof(salt);
+	ctx.t_cost = t;
+	ctx.m_cost = m;
+	ctx.lanes = 1;
+	if (mfad_argon2_run(a, &ctx) == ARGON2_OK) {
+		sodium_bin2base64(b64salt, sizeof(b64salt), salt, sizeof(salt),
+		    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+		sodium_bin2base64(b64h, sizeof(b64h), h, sizeof(h),
+		    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+		n = snprintf(out, outlen, "$argon2id$v=19$m=%u,t=%u,p=1$%s$%s",
+		    (unsigned)m, (unsigned)t, b64salt, b64h);
+		r = n > 0 && (size_t)n < outlen ? 0 : MFAD_ARGON2_OTHER;
+		if (r != 0 && outlen > 0)
+			out[0] = '\0';
+		sodium_memzero(b64h, sizeof(b64h));
+	}
+	sodium_memzero(h, sizeof(h));
 	return r;
 }

@@ -33,9 +33,9 @@ static unsigned mfad_pw_cores, mfad_pw_busy, mfad_pw_urgent_waiting;
 static __thread int mfad_pw_urgent;
 
 /*
- * One arena a core: a check takes a free one with its core and leaves
- * it mapped for the next (mfad_argon2.h), so that a burst of logins maps
- * no memory and faults in no page; mfad_pw_trim unmaps the arenas of
+ * One arena a core: a check or a hash takes a free one with its core and
+ * leaves it mapped for the next (mfad_argon2.h), so that a burst of
+ * logins maps no memory and faults in no page; mfad_pw_trim unmaps the arenas of
  * cores idle for a while. At most cores x memlimit stays mapped, as
  * many as can hash at once anyway.
  */
@@ -105,8 +105,8 @@ static void
 mfad_pw_leave(struct mfad_pw_slot *s)
 {
 	pthread_mutex_lock(&mfad_pw_gate);
-	/* A check may have mapped the arena, or lost it when it could
-	 * not grow it; a hash unmaps it. */
+	/* A check or a hash may have mapped the arena, or lost it when
+	 * it could not grow it. */
 	mfad_pw_count(s);
 	s->busy = 0;
 	s->last = mfad_clock_mono_s();
@@ -265,11 +265,20 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
 	int r;
 
 	s = mfad_pw_enter();
-	/* libsodium maps memory of its own to hash: the core's arena goes,
-	 * so that a core never holds twice memlimit. */
-	mfad_argon2_arena_free(&s->arena);
-	r = crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
-	    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13);
+	/* Costs past 32 bits (mfad.conf allows none) are left to
+	 * libsodium, which refuses them. */
+	r = conf->pw_opslimit > UINT32_MAX ||
+	    conf->pw_memlimit / 1024 > UINT32_MAX ? MFAD_ARGON2_OTHER :
+	    mfad_argon2_hash(&s->arena, (uint32_t)conf->pw_opslimit,
+	    (uint32_t)(conf->pw_memlimit / 1024), pw, strlen(pw), h,
+	    sizeof(h));
+	if (r != 0) {
+		/* No memory for the arena: libsodium maps its own, without
+		 * the arena, so that a core never holds twice memlimit. */
+		mfad_argon2_arena_free(&s->arena);
+		r = crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
+		    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13);
+	}
 	mfad_pw_leave(s);
 	if (r != 0) {
 		mfad_log(LOG_ERR, "password hashing failed (out of memory?)");

@@ -17,8 +17,8 @@
  * threads take the next free core first. Threads start not urgent. */
 void mfad_pw_priority(int urgent);
 /*
- * Unmaps the memory kept for checks (mfad_argon2.h) on cores that have
- * not checked a password for idle_s seconds or more.
+ * Unmaps the memory kept for checks and hashes (mfad_argon2.h) on
+ * cores that have not used it for idle_s seconds or more.
  */
 void mfad_pw_trim(unsigned idle_s);
 /* How many cores keep memory mapped (read without a lock: a hint). */

@@ -3,9 +3,10 @@
  * libsodium's on its own strings and on libargon2's with several lanes;
  * the memory stays mapped, grows with the cost and is wiped after each
  * check; malformed strings, and costs past mfad.conf's limits, are left
- * to libsodium (MFAD_ARGON2_OTHER). And mfad_pw's arenas: mapped by a
- * check, unmapped by mfad_pw_trim once idle and before a hash; a check
- * with no memory for it says no.
+ * to libsodium (MFAD_ARGON2_OTHER). Hashes made in kept memory are the
+ * strings libsodium makes, and it checks them. And mfad_pw's arenas:
+ * mapped by a check or a hash, unmapped by mfad_pw_trim once idle; a
+ * check or a hash with no memory for it says no.
  */
 #include "config.h"
 
@@ -71,6 +72,59 @@ agrees_with_libsodium(void **state)
 	}
 	mfad_argon2_arena_free(&a);
 	assert_null(a.mem);
+}
+
+/* A hash made in kept memory is the string crypto_pwhash_str_alg makes
+ * at the same costs (only the salt and hash differ), which libsodium
+ * and mfad both check and libsodium does not want rehashed. */
+static void
+hashes_as_libsodium_does(void **state)
+{
+	static const struct { uint32_t t, kib; } cost[] = {
+		{ 1, 8 }, { 2, 64 }, { 3, 1024 } };
+	struct mfad_argon2_arena a = { NULL, 0 };
+	char h[crypto_pwhash_STRBYTES], h2[crypto_pwhash_STRBYTES];
+	char ref[crypto_pwhash_STRBYTES];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cost) / sizeof(cost[0]); i++) {
+		make(ref, cost[i].t, (size_t)cost[i].kib * 1024);
+		assert_int_equal(mfad_argon2_hash(&a, cost[i].t, cost[i].kib,
+		    PW, strlen(PW), h, sizeof(h)), 0);
+		assert_int_equal(strlen(h), strlen(ref));
+		/* The same text up to the salt, and the salt as long. */
+		assert_non_null(strstr(ref, ",p=1$"));
+		assert_int_equal(strncmp(h, ref, (size_t)(strstr(ref, ",p=1$")
+		    - ref) + 5), 0);
+		assert_int_equal(strrchr(h, '$') - h, strrchr(ref, '$') - ref);
+		assert_int_equal(crypto_pwhash_str_verify(h, PW, strlen(PW)),
+		    0);
+		assert_int_equal(crypto_pwhash_str_needs_rehash(h, cost[i].t,
+		    (size_t)cost[i].kib * 1024), 0);
+		assert_int_equal(mfad_argon2_verify(&a, h, PW, strlen(PW)), 1);
+		assert_int_equal(mfad_argon2_verify(&a, h, "wrong", 5), 0);
+		assert_true(mfad_argon2_arena_clear(&a));
+		/* A fresh salt each time. */
+		assert_int_equal(mfad_argon2_hash(&a, cost[i].t, cost[i].kib,
+		    PW, strlen(PW), h2, sizeof(h2)), 0);
+		assert_string_not_equal(h, h2);
+	}
+	/* Costs outside the range, and no room for the string. */
+	mfad_argon2_arena_free(&a);
+	assert_int_equal(mfad_argon2_hash(&a, 0, 64, PW, strlen(PW), h,
+	    sizeof(h)), MFAD_ARGON2_OTHER);
+	assert_int_equal(mfad_argon2_hash(&a, 101, 64, PW, strlen(PW), h,
+	    sizeof(h)), MFAD_ARGON2_OTHER);
+	assert_int_equal(mfad_argon2_hash(&a, 1, 7, PW, strlen(PW), h,
+	    sizeof(h)), MFAD_ARGON2_OTHER);
+	assert_int_equal(mfad_argon2_hash(&a, 1, 4U * 1024 * 1024 + 1, PW,
+	    strlen(PW), h, sizeof(h)), MFAD_ARGON2_OTHER);
+	assert_null(a.mem);
+	assert_int_equal(mfad_argon2_hash(&a, 1, 8, PW, strlen(PW), h, 40),
+	    MFAD_ARGON2_OTHER);
+	assert_int_equal(h[0], '\0');
+	mfad_argon2_arena_free(&a);
 }
 
 /* Imports may carry several lanes (p > 1), made by other libraries. */
@@ -193,11 +247,13 @@ pw_arenas_trimmed(void **state)
 	mfad_pw_trim(0);
 	assert_int_equal(mfad_pw_mapped_arenas(), 0);
 	assert_int_equal(mfad_pw_verify(c, h, PW), 1);
-	/* Hashing (libsodium's own memory) gives the core's arena back
-	 * first: never twice memlimit on one core. */
+	/* A hash is made in the core's arena too, and leaves it mapped. */
+	mfad_pw_trim(0);
 	assert_int_equal(mfad_pw_hash(c, PW, h), 0);
-	assert_int_equal(mfad_pw_mapped_arenas(), 0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+	assert_int_equal(crypto_pwhash_str_verify(h, PW, strlen(PW)), 0);
 	assert_int_equal(mfad_pw_verify(c, h, PW), 1);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
 	mfad_pw_trim(0);
 	mfad_conf_free(c);
 }
@@ -229,6 +285,7 @@ static void
 pw_check_without_memory(void **state)
 {
 	char small[MFAD_HASH_MAX], big[crypto_pwhash_STRBYTES];
+	char made[MFAD_HASH_MAX];
 	struct mfad_conf *c = pw_conf(64 * 1024, small);
 	struct rlimit old, lim;
 
@@ -248,6 +305,21 @@ pw_check_without_memory(void **state)
 
 	assert_int_equal(mfad_pw_verify(c, big, PW), 1);
 	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+
+	/* No memory for a hash either: neither the arena nor libsodium
+	 * gets it, so no hash, and no arena left; then one once memory
+	 * is back. */
+	c->pw_memlimit = 256 * 1024 * 1024;
+	mfad_pw_trim(0);
+	assert_int_equal(mfad_pw_verify(c, small, PW), 1);
+	lim.rlim_cur = vm_size() + 64 * 1024 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+	assert_int_not_equal(mfad_pw_hash(c, PW, made), 0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 0);
+	assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+	assert_int_equal(mfad_pw_hash(c, PW, made), 0);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+	assert_int_equal(mfad_pw_verify(c, made, PW), 1);
 	mfad_pw_trim(0);
 	assert_int_equal(mfad_pw_mapped_arenas(), 0);
 	mfad_conf_free(c);
@@ -259,6 +331,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(agrees_with_libsodium),
+		cmocka_unit_test(hashes_as_libsodium_does),
 		cmocka_unit_test(several_lanes),
 		cmocka_unit_test(memory_kept_and_wiped),
 		cmocka_unit_test(others_left_to_libsodium),
