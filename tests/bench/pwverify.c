@@ -11,8 +11,9 @@
  *
  * Prints one JSON line: the median time of one verification on one
  * thread (ms) and the share of it spent in the kernel, the same for
- * libsodium's (page faults and zeroing of its fresh memory), the
- * verifications per second of T threads, and T. With -H
+ * libsodium's (page faults and zeroing of its fresh memory), the median
+ * time of one hash both ways, the verifications per second of T threads,
+ * and T. With -H
  * it prints instead a hash of the benchmarks' password at the lowest cost
  * mfad accepts, for `mfadctl import` (bench_scale.py).
  */
@@ -51,6 +52,22 @@ verify_one(struct mfad_argon2_arena *a, int sodium)
 		abort();
 }
 
+/* One hash of pw at the interactive limits: mfad's way or libsodium's. */
+static void
+hash_one(struct mfad_argon2_arena *a, int sodium)
+{
+	char h[crypto_pwhash_STRBYTES];
+
+	if (sodium ? crypto_pwhash_str_alg(h, pw, strlen(pw),
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE,
+	    crypto_pwhash_ALG_ARGON2ID13) != 0 :
+	    mfad_argon2_hash(a, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE / 1024, pw, strlen(pw), h,
+	    sizeof(h)) != 0)
+		abort();
+}
+
 static void *
 worker(void *arg)
 {
@@ -77,7 +94,7 @@ main(int argc, char *argv[])
 {
 	pthread_t th[256];
 	struct rusage ru0, ru1;
-	double *t, t0, el, usr, sys, one[2], kshare[2];
+	double *t, t0, el, usr, sys, one[4], kshare[4];
 	long n = 10, i;
 	int way;
 	int ch, nt = (int)sysconf(_SC_NPROCESSORS_ONLN), print_hash = 0;
@@ -108,14 +125,22 @@ main(int argc, char *argv[])
 		return 1;
 	if ((t = calloc(n, sizeof(*t))) == NULL)
 		return 1;
-	for (way = 0; way < 2; way++) {
+	/* way 0, 1: verify, mfad's way and libsodium's; 2, 3: hash. */
+	for (way = 0; way < 4; way++) {
 		struct mfad_argon2_arena a = { NULL, 0 };
 
-		verify_one(&a, way);	/* the arena is mapped, as in mfad */
+		/* The arena is mapped, as in mfad. */
+		if (way < 2)
+			verify_one(&a, way);
+		else
+			hash_one(&a, way - 2);
 		getrusage(RUSAGE_SELF, &ru0);
 		for (i = 0; i < n; i++) {
 			t0 = now_s();
-			verify_one(&a, way);
+			if (way < 2)
+				verify_one(&a, way);
+			else
+				hash_one(&a, way - 2);
 			t[i] = (now_s() - t0) * 1e3;
 		}
 		getrusage(RUSAGE_SELF, &ru1);
@@ -138,7 +163,8 @@ main(int argc, char *argv[])
 	el = now_s() - t0;
 	printf("{\"one_ms\": %.3f, \"kernel_share\": %.1f, "
 	    "\"sodium_one_ms\": %.3f, \"sodium_kernel_share\": %.1f, "
+	    "\"hash_ms\": %.3f, \"sodium_hash_ms\": %.3f, "
 	    "\"threads\": %d, \"parallel_per_s\": %.2f}\n", one[0],
-	    kshare[0], one[1], kshare[1], nt, nt * n / el);
+	    kshare[0], one[1], kshare[1], one[2], one[3], nt, nt * n / el);
 	return 0;
 }
