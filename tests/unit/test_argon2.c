@@ -92,6 +92,9 @@ hashes_as_libsodium_does(void **state)
 		make(ref, cost[i].t, (size_t)cost[i].kib * 1024);
 		assert_int_equal(mfad_argon2_hash(&a, cost[i].t, cost[i].kib,
 		    PW, strlen(PW), h, sizeof(h)), 0);
+		/* Kept, and wiped. */
+		assert_true(a.len >= (size_t)cost[i].kib * 1024);
+		assert_true(mfad_argon2_arena_clear(&a));
 		assert_int_equal(strlen(h), strlen(ref));
 		/* The same text up to the salt, and the salt as long. */
 		assert_non_null(strstr(ref, ",p=1$"));
