@@ -279,6 +279,23 @@ vm_size(void)
 	return kib * 1024;
 }
 
+/* A small arena mapped by a check of small, then no more than 64 MiB
+ * of address space left; old gets the limit to put back. */
+static void
+small_arena_then_no_memory(struct mfad_conf *c, const char *small,
+    struct rlimit *old)
+{
+	struct rlimit lim;
+
+	mfad_pw_trim(0);
+	assert_int_equal(mfad_pw_verify(c, small, PW), 1);
+	assert_int_equal(mfad_pw_mapped_arenas(), 1);
+	assert_int_equal(getrlimit(RLIMIT_AS, old), 0);
+	lim = *old;
+	lim.rlim_cur = vm_size() + 64 * 1024 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+}
+
 /*
  * No memory for a check: it says no (libsodium, tried next, finds none
  * either), the arena that could not grow is gone and not counted, and
@@ -290,18 +307,11 @@ pw_check_without_memory(void **state)
 	char small[MFAD_HASH_MAX], big[crypto_pwhash_STRBYTES];
 	char made[MFAD_HASH_MAX];
 	struct mfad_conf *c = pw_conf(64 * 1024, small);
-	struct rlimit old, lim;
+	struct rlimit old;
 
 	(void)state;
 	make(big, 1, 256 * 1024 * 1024);
-	mfad_pw_trim(0);
-	assert_int_equal(mfad_pw_verify(c, small, PW), 1);
-	assert_int_equal(mfad_pw_mapped_arenas(), 1);
-
-	assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
-	lim = old;
-	lim.rlim_cur = vm_size() + 64 * 1024 * 1024;
-	assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+	small_arena_then_no_memory(c, small, &old);
 	assert_int_equal(mfad_pw_verify(c, big, PW), 0);
 	assert_int_equal(mfad_pw_mapped_arenas(), 0);
 	assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
@@ -313,10 +323,7 @@ pw_check_without_memory(void **state)
 	 * gets it, so no hash, and no arena left; then one once memory
 	 * is back. */
 	c->pw_memlimit = 256 * 1024 * 1024;
-	mfad_pw_trim(0);
-	assert_int_equal(mfad_pw_verify(c, small, PW), 1);
-	lim.rlim_cur = vm_size() + 64 * 1024 * 1024;
-	assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+	small_arena_then_no_memory(c, small, &old);
 	assert_int_not_equal(mfad_pw_hash(c, PW, made), 0);
 	assert_int_equal(mfad_pw_mapped_arenas(), 0);
 	assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
