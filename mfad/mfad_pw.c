@@ -33,11 +33,11 @@ static unsigned mfad_pw_cores, mfad_pw_busy, mfad_pw_urgent_waiting;
 static __thread int mfad_pw_urgent;
 
 /*
- * One arena a core: a check or a hash takes a free one with its core and
- * leaves it mapped for the next (mfad_argon2.h), so that a burst of
- * logins maps no memory and faults in no page; mfad_pw_trim unmaps the arenas of
- * cores idle for a while. At most cores x memlimit stays mapped, as
- * many as can hash at once anyway.
+ * One arena a core: a check or a hash takes a free one with its core
+ * and leaves it mapped for the next (mfad_argon2.h), so that a burst of
+ * logins maps no memory and faults in no page; mfad_pw_trim unmaps the
+ * arenas of cores idle for a while. At most cores x memlimit stays
+ * mapped, as many as can hash at once anyway.
  */
 #define MFAD_PW_SLOTS	256
 struct mfad_pw_slot {
@@ -273,8 +273,9 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
 	    (uint32_t)(conf->pw_memlimit / 1024), pw, strlen(pw), h,
 	    sizeof(h));
 	if (r != 0) {
-		/* No memory for the arena: libsodium maps its own, without
-		 * the arena, so that a core never holds twice memlimit. */
+		/* The arena could not be mapped (or the costs are past its
+		 * path): libsodium maps memory of its own, once the arena
+		 * is gone, so that a core never holds twice memlimit. */
 		mfad_argon2_arena_free(&s->arena);
 		r = crypto_pwhash_str_alg(h, pw, strlen(pw), conf->pw_opslimit,
 		    conf->pw_memlimit, crypto_pwhash_ALG_ARGON2ID13);
