@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "mfad_argon2.h"
 #include "mfad_conf.h"
 #include "mfad_store_lmdb.h"
 #include "mss_err.h"
@@ -1988,6 +1989,7 @@ test_account_v5_pwhash_forms(void **state)
 		    "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
 		"$argon2id$",
 	};
+	struct mfad_argon2_arena arena = { NULL, 0 };
 	struct fix *f = *state;
 	char pw[MFAD_HASH_MAX], longest[MFAD_HASH_MAX];
 	size_t i;
@@ -1999,6 +2001,13 @@ test_account_v5_pwhash_forms(void **state)
 		    crypto_pwhash_MEMLIMIT_MIN << i), 0);
 		pw_round_trip(f, pw, 1);
 	}
+	/* mfad's own strings (mfad_argon2_hash) have libsodium's form. */
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mfad_argon2_hash(&arena, 1 + (uint32_t)i,
+		    8U << i, "secret", 6, pw, sizeof(pw)), 0);
+		pw_round_trip(f, pw, 1);
+	}
+	mfad_argon2_arena_free(&arena);
 	/* The canonical form of costs libsodium would not pick. */
 	pw_round_trip(f, "$argon2id$v=19$m=4294967295,t=0,p=255$"
 	    "c2FsdHNhbHRzYWx0c2FsdA$"
