@@ -173,8 +173,8 @@ mfad_argon2_verify(struct mfad_argon2_arena *a, const char *encoded,
 }
 
 int
-mfad_argon2_hash(struct mfad_argon2_arena *a, uint32_t t, uint32_t m,
-    const char *pw, size_t pwlen, char *out, size_t outlen)
+mfad_argon2_hash(struct mfad_argon2_arena *a, unsigned long long opslimit,
+    size_t memlimit, const char *pw, size_t pwlen, char *out, size_t outlen)
 {
 	uint8_t salt[MFAD_ARGON2_SALT_BYTES], h[MFAD_ARGON2_HASH_BYTES];
 	char b64salt[sodium_base64_ENCODED_LEN(sizeof(salt),
@@ -182,11 +182,16 @@ mfad_argon2_hash(struct mfad_argon2_arena *a, uint32_t t, uint32_t m,
 	char b64h[sodium_base64_ENCODED_LEN(sizeof(h),
 	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
 	argon2_context ctx;
+	uint32_t t, m;
 	int n, r = MFAD_ARGON2_OTHER;
 
-	if (t < ARGON2_MIN_TIME || t > MFAD_ARGON2_MAX_PASSES || m < 8 ||
-	    m > MFAD_ARGON2_MAX_KIB || pwlen > ARGON2_MAX_PWD_LENGTH)
+	/* KiB, as libsodium counts them. */
+	if (opslimit < ARGON2_MIN_TIME || opslimit > MFAD_ARGON2_MAX_PASSES ||
+	    memlimit / 1024 < 8 || memlimit / 1024 > MFAD_ARGON2_MAX_KIB ||
+	    pwlen > ARGON2_MAX_PWD_LENGTH)
 		return MFAD_ARGON2_OTHER;
+	t = (uint32_t)opslimit;
+	m = (uint32_t)(memlimit / 1024);
 	randombytes_buf(salt, sizeof(salt));
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.out = h;

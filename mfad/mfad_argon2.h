@@ -35,14 +35,15 @@ struct mfad_argon2_arena {
 int mfad_argon2_verify(struct mfad_argon2_arena *a, const char *encoded,
     const char *pw, size_t pwlen);
 /*
- * Hashes pw with a fresh random salt at t passes and m KiB, one lane, in
- * a's memory, into out as the same "$argon2id$v=19$m=M,t=T,p=1$salt$hash"
- * string crypto_pwhash_str_alg makes (16-byte salt, 32-byte hash).
- * Returns 0, or MFAD_ARGON2_OTHER when the costs are out of this path's
- * range, out is too small, or the memory could not be mapped.
+ * Hashes pw with a fresh random salt at opslimit passes and memlimit
+ * bytes, one lane, in a's memory, into out: the costs and the string of
+ * crypto_pwhash_str_alg ("$argon2id$v=19$m=M,t=T,p=1$salt$hash", 16-byte
+ * salt, 32-byte hash). Returns 0, or MFAD_ARGON2_OTHER when the costs
+ * are out of this path's range, out is too small, or the memory could
+ * not be mapped.
  */
-int mfad_argon2_hash(struct mfad_argon2_arena *a, uint32_t t, uint32_t m,
-    const char *pw, size_t pwlen, char *out, size_t outlen);
+int mfad_argon2_hash(struct mfad_argon2_arena *a, unsigned long long opslimit,
+    size_t memlimit, const char *pw, size_t pwlen, char *out, size_t outlen);
 /* Unmaps a's memory. */
 void mfad_argon2_arena_free(struct mfad_argon2_arena *a);
 /* 1 when every byte of a's memory is zero (for the tests). */

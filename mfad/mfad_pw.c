@@ -265,13 +265,8 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
 	int r;
 
 	s = mfad_pw_enter();
-	/* Costs past 32 bits (mfad.conf allows none) are left to
-	 * libsodium, which refuses them. */
-	r = conf->pw_opslimit > UINT32_MAX ||
-	    conf->pw_memlimit / 1024 > UINT32_MAX ? MFAD_ARGON2_OTHER :
-	    mfad_argon2_hash(&s->arena, (uint32_t)conf->pw_opslimit,
-	    (uint32_t)(conf->pw_memlimit / 1024), pw, strlen(pw), h,
-	    sizeof(h));
+	r = mfad_argon2_hash(&s->arena, conf->pw_opslimit, conf->pw_memlimit,
+	    pw, strlen(pw), h, sizeof(h));
 	if (r != 0) {
 		/* The arena could not be mapped (or the costs are past its
 		 * path): libsodium maps memory of its own, once the arena

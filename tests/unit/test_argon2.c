@@ -90,8 +90,9 @@ hashes_as_libsodium_does(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cost) / sizeof(cost[0]); i++) {
 		make(ref, cost[i].t, (size_t)cost[i].kib * 1024);
-		assert_int_equal(mfad_argon2_hash(&a, cost[i].t, cost[i].kib,
-		    PW, strlen(PW), h, sizeof(h)), 0);
+		assert_int_equal(mfad_argon2_hash(&a, cost[i].t,
+		    (size_t)cost[i].kib * 1024, PW, strlen(PW), h, sizeof(h)),
+		    0);
 		/* Kept, and wiped. */
 		assert_true(a.len >= (size_t)cost[i].kib * 1024);
 		assert_true(mfad_argon2_arena_clear(&a));
@@ -109,23 +110,24 @@ hashes_as_libsodium_does(void **state)
 		assert_int_equal(mfad_argon2_verify(&a, h, "wrong", 5), 0);
 		assert_true(mfad_argon2_arena_clear(&a));
 		/* A fresh salt each time. */
-		assert_int_equal(mfad_argon2_hash(&a, cost[i].t, cost[i].kib,
-		    PW, strlen(PW), h2, sizeof(h2)), 0);
+		assert_int_equal(mfad_argon2_hash(&a, cost[i].t,
+		    (size_t)cost[i].kib * 1024, PW, strlen(PW), h2, sizeof(h2)),
+		    0);
 		assert_string_not_equal(h, h2);
 	}
 	/* Costs outside the range, and no room for the string. */
 	mfad_argon2_arena_free(&a);
-	assert_int_equal(mfad_argon2_hash(&a, 0, 64, PW, strlen(PW), h,
+	assert_int_equal(mfad_argon2_hash(&a, 0, 64 * 1024, PW, strlen(PW),
+	    h, sizeof(h)), MFAD_ARGON2_OTHER);
+	assert_int_equal(mfad_argon2_hash(&a, 101, 64 * 1024, PW, strlen(PW),
+	    h, sizeof(h)), MFAD_ARGON2_OTHER);
+	assert_int_equal(mfad_argon2_hash(&a, 1, 7 * 1024, PW, strlen(PW), h,
 	    sizeof(h)), MFAD_ARGON2_OTHER);
-	assert_int_equal(mfad_argon2_hash(&a, 101, 64, PW, strlen(PW), h,
-	    sizeof(h)), MFAD_ARGON2_OTHER);
-	assert_int_equal(mfad_argon2_hash(&a, 1, 7, PW, strlen(PW), h,
-	    sizeof(h)), MFAD_ARGON2_OTHER);
-	assert_int_equal(mfad_argon2_hash(&a, 1, 4U * 1024 * 1024 + 1, PW,
-	    strlen(PW), h, sizeof(h)), MFAD_ARGON2_OTHER);
+	assert_int_equal(mfad_argon2_hash(&a, 1, (4UL * 1024 * 1024 + 1) *
+	    1024, PW, strlen(PW), h, sizeof(h)), MFAD_ARGON2_OTHER);
 	assert_null(a.mem);
-	assert_int_equal(mfad_argon2_hash(&a, 1, 8, PW, strlen(PW), h, 40),
-	    MFAD_ARGON2_OTHER);
+	assert_int_equal(mfad_argon2_hash(&a, 1, 8 * 1024, PW, strlen(PW), h,
+	    40), MFAD_ARGON2_OTHER);
 	assert_int_equal(h[0], '\0');
 	mfad_argon2_arena_free(&a);
 }
