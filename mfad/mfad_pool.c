@@ -98,13 +98,20 @@ mfad_pool_reply(struct mfad_job *j)
 	}
 }
 
-/* Hands finished jobs (a list) back to the event loop; records, which
- * have no connection, are freed. */
+/*
+ * Hands finished jobs (a list) back to the event loop; records, which
+ * have no connection, are freed. Only the thread that finds p->done
+ * empty writes to the wake-up pipe: a list already there has its byte
+ * written, or about to be, and the loop drains the pipe before it takes
+ * the list (mfad_pool_done), so no job is left without a wake-up. Under
+ * load this saves a system call a request.
+ */
 static void
 mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
 {
 	struct mfad_job *j, *next, *back = NULL;
 	char c = 1;
+	int wake;
 
 	for (j = list; j != NULL; j = next) {
 		next = j->next;
@@ -119,13 +126,14 @@ mfad_pool_deliver(struct mfad_pool *p, struct mfad_job *list)
 	if (back == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
+	wake = p->done == NULL;
 	for (j = back; j != NULL; j = next) {
 		next = j->next;
 		j->next = p->done;
 		p->done = j;
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (write(p->wake[1], &c, 1) < 0 && errno != EAGAIN)
+	if (wake && write(p->wake[1], &c, 1) < 0 && errno != EAGAIN)
 		mfad_log(LOG_ERR, "wake-up pipe: %s", strerror(errno));
 }
 
@@ -692,6 +700,8 @@ mfad_pool_done(struct mfad_pool *p)
 	struct mfad_job *done;
 	char buf[256];
 
+	/* Before the list is taken: a byte written after this read is for
+	 * jobs added after it (see mfad_pool_deliver). */
 	while (read(p->wake[0], buf, sizeof(buf)) > 0)
 		;
 	pthread_mutex_lock(&p->lock);

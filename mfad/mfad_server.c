@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "mfad_clock.h"
 #include "mfad_log.h"
 #include "mfad_notify.h"
@@ -50,6 +52,7 @@
 #define MFAD_ACCEPT_BATCH	64	/* accepts between two polls */
 #define MFAD_ACCEPT_PAUSE_MS	100	/* out of descriptors: a rest */
 #define MFAD_LOG_EVERY		60	/* seconds between two lines */
+#define MFAD_READ_AHEAD		4096	/* read with a header: most requests */
 
 /* Lines a flood repeats: one a minute, with a count. */
 static struct mfad_log_limit mfad_lim_full =
@@ -277,7 +280,7 @@ mfad_conn_close(struct mfad_srv *s, struct mfad_conn *c)
  * what the kernel could not hand over it has closed already.
  */
 static ssize_t MSS_WUR
-mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
+mfad_conn_recv(struct mfad_conn *c, struct iovec *iov, int iovcnt)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -285,16 +288,13 @@ mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
 	} cbuf;
 	struct msghdr msg;
 	struct cmsghdr *cm;
-	struct iovec iov;
 	ssize_t n;
 	size_t k, i;
 	int bad = 0, fd;
 
 	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = buf;
-	iov.iov_len = len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = (size_t)iovcnt;
 	msg.msg_control = cbuf.buf;
 	msg.msg_controllen = sizeof(cbuf.buf);
 	if ((n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC)) < 0)
@@ -328,38 +328,67 @@ mfad_conn_recv(struct mfad_conn *c, void *buf, size_t len)
 	return n;
 }
 
-/* Reads what is there; a complete request goes to the pool. */
+/*
+ * The header is in: checks it, makes the request's buffer and moves into
+ * it the got bytes read after the header (ahead). 0, or -1 when the
+ * connection must be dropped.
+ */
+static int
+mfad_conn_begin(struct mfad_conn *c, const unsigned char *ahead, size_t got)
+{
+	/* Bound checked before any allocation. */
+	if (mss_frame_header(c->hdr, &c->type, &c->len) != 0) {
+		mfad_log_limited(&mfad_lim_bad, LOG_NOTICE, "bad frame from "
+		    "uid %u: dropped", (unsigned)c->peer.uid);
+		return -1;
+	}
+	if ((c->in = mss_buf_new(c->len)) == NULL)
+		return -1;
+	if (got > c->len)
+		got = c->len;
+	if (got > 0 && mss_buf_put(c->in, ahead, got) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Reads what is there; a complete request goes to the pool. The header
+ * is read together with what follows it: a client writes its frame at
+ * once, so one system call usually takes the whole request. Bytes past
+ * the frame are dropped, as a connection carries one request.
+ */
 static void
 mfad_conn_read(struct mfad_srv *s, struct mfad_conn *c)
 {
+	unsigned char ahead[MFAD_READ_AHEAD];
+	struct iovec iov[2];
 	struct mfad_job *j;
 	unsigned char *dst;
 	ssize_t n;
-	size_t want;
+	size_t want, got;
+	int r;
 
 	for (;;) {
 		if (c->hdr_got < MSS_FRAME_HDR) {
-			n = mfad_conn_recv(c, c->hdr + c->hdr_got,
-			    MSS_FRAME_HDR - c->hdr_got);
+			iov[0].iov_base = c->hdr + c->hdr_got;
+			iov[0].iov_len = MSS_FRAME_HDR - c->hdr_got;
+			iov[1].iov_base = ahead;
+			iov[1].iov_len = sizeof(ahead);
+			n = mfad_conn_recv(c, iov, 2);
 			if (n > 0) {
-				c->hdr_got += (size_t)n;
-				if (c->hdr_got < MSS_FRAME_HDR)
-					continue;
-				/* Bound checked before any allocation. */
-				if (mss_frame_header(c->hdr, &c->type,
-				    &c->len) != 0) {
-					mfad_log_limited(&mfad_lim_bad,
-					    LOG_NOTICE, "bad frame from "
-					    "uid %u: dropped",
-					    (unsigned)c->peer.uid);
+				/* The header's part is filled first. */
+				got = (size_t)n > iov[0].iov_len ?
+				    (size_t)n - iov[0].iov_len : 0;
+				c->hdr_got += (size_t)n - got;
+				r = c->hdr_got < MSS_FRAME_HDR ? 0 :
+				    mfad_conn_begin(c, ahead, got);
+				sodium_memzero(ahead, got);
+				if (r != 0) {
 					mfad_conn_close(s, c);
 					return;
 				}
-				if ((c->in = mss_buf_new(c->len)) == NULL) {
-					mfad_conn_close(s, c);
-					return;
-				}
-				if (c->len == 0)
+				if (c->in != NULL &&
+				    mss_buf_avail(c->in) == c->len)
 					break;
 				continue;
 			}
@@ -369,7 +398,9 @@ mfad_conn_read(struct mfad_srv *s, struct mfad_conn *c)
 				mfad_conn_close(s, c);
 				return;
 			}
-			n = mfad_conn_recv(c, dst, want);
+			iov[0].iov_base = dst;
+			iov[0].iov_len = want;
+			n = mfad_conn_recv(c, iov, 1);
 			if (n > 0) {
 				mss_buf_commit(c->in, (size_t)n);
 				if (mss_buf_avail(c->in) == c->len)

@@ -352,6 +352,63 @@ def test_garbage_on_socket_does_not_stop_login(env):
     env.ctl_ok("status")
 
 
+def _send_in_pieces(sock, pieces):
+    """Writes pieces a moment apart (so that mfad reads them apart);
+    returns the reply frame's (type, payload), or None when mfad closed
+    the connection."""
+    with _connect(sock) as s:
+        s.settimeout(h.TIMEOUT)
+        for piece in pieces:
+            s.sendall(piece)
+            time.sleep(0.05)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4],
+                                                             "big"):
+            chunk = s.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+    return data[5], data[6:4 + int.from_bytes(data[:4], "big")]
+
+
+def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
+    """DESIGN 5: mfad reads a request's header together with what
+    follows it. A frame written at once, in pieces (the header split,
+    part of the body with it), larger than what mfad reads with the
+    header, or followed by bytes past its end, gets the same answer;
+    nothing past the frame is taken as a request."""
+    auth = h.frame(2, b"".join(h.pstr(v) for v in (     # AUTH_START
+        "mss-raw", "nobody", "nobody@example.org", "not the password", "",
+        "192.0.2.7", "", "en")) + (0).to_bytes(4, "big"))
+
+    # An import of 64 rows with long addresses, one user twice: refused
+    # the same way each time, in a frame larger than what mfad reads
+    # with the header.
+    def row(line, user):
+        addr = "%s.%s@%s.example.org" % (user, "x" * 50, "d" * 60)
+        return (line.to_bytes(4, "big") + h.pstr(user) + h.pstr(addr) +
+                h.pstr("") + h.pstr("") + (0).to_bytes(4, "big"))
+    rows = [row(i + 1, "u%04d" % i) for i in range(63)] + [row(64, "u0000")]
+    big = h.frame(32, (64).to_bytes(4, "big") + b"".join(rows))
+    assert len(big) > 2 * 4096
+
+    for f, rtype in ((auth, 101), (big, h.REP_RESULT)):   # AUTH, RESULT
+        whole = _send_in_pieces(env.sock, [f])
+        assert whole is not None and whole[0] == rtype, whole
+        shapes = {
+            "header split": [f[:3], f[3:9], f[9:]],
+            "header alone": [f[:6], f[6:]],
+            "body split": [f[:40], f[40:41], f[41:]],
+            "bytes past it": [f + h.frame(2, b"") * 3 + b"junk"],
+        }
+        for name, pieces in shapes.items():
+            assert _send_in_pieces(env.sock, pieces) == whole, name
+    assert b"line 64: user u0000 is also on line 1" in whole[1], whole
+    assert "u0001" not in {u["user"] for u in env.ctl_json("user", "list")}
+    assert env.mfad.running
+    env.full_login()
+
+
 def test_many_stalled_clients_do_not_block_login(env):
     """SECURITY 25: a hundred idle connections leave room for a login."""
     idle = [_connect(env.sock) for _ in range(100)]
