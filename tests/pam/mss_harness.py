@@ -995,14 +995,18 @@ def wait_audited(env, event, timeout=30):
         time.sleep(0.25)
 
 
-def raw_request(sock, type_, payload=b"", timeout=10):
-    """Sends one frame to mfad's socket; returns (reply type, payload)
-    or None when mfad closed the connection."""
+def raw_request(sock, type_, payload=b"", timeout=10, pieces=None):
+    """Sends one frame to mfad's socket, or the byte strings of pieces
+    50 ms apart; returns (reply type, payload) or None when mfad closed
+    the connection."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(str(sock))
-        s.sendall(frame(type_, payload))
+        for piece in pieces or [frame(type_, payload)]:
+            s.sendall(piece)
+            if pieces:
+                time.sleep(0.05)
         data = b""
         while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4],
                                                              "big"):

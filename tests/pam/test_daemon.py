@@ -352,25 +352,6 @@ def test_garbage_on_socket_does_not_stop_login(env):
     env.ctl_ok("status")
 
 
-def _send_in_pieces(sock, pieces):
-    """Writes pieces a moment apart (so that mfad reads them apart);
-    returns the reply frame's (type, payload), or None when mfad closed
-    the connection."""
-    with _connect(sock) as s:
-        s.settimeout(h.TIMEOUT)
-        for piece in pieces:
-            s.sendall(piece)
-            time.sleep(0.05)
-        data = b""
-        while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4],
-                                                             "big"):
-            chunk = s.recv(65536)
-            if not chunk:
-                return None
-            data += chunk
-    return data[5], data[6:4 + int.from_bytes(data[:4], "big")]
-
-
 def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
     """DESIGN 5: mfad reads a request's header together with what
     follows it. A frame written at once, in pieces (the header split,
@@ -393,7 +374,7 @@ def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
     assert len(big) > 2 * 4096
 
     for f, rtype in ((auth, 101), (big, h.REP_RESULT)):   # AUTH, RESULT
-        whole = _send_in_pieces(env.sock, [f])
+        whole = h.raw_request(env.sock, None, pieces=[f])
         assert whole is not None and whole[0] == rtype, whole
         shapes = {
             "header split": [f[:3], f[3:9], f[9:]],
@@ -402,7 +383,7 @@ def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
             "bytes past it": [f + h.frame(2, b"") * 3 + b"junk"],
         }
         for name, pieces in shapes.items():
-            assert _send_in_pieces(env.sock, pieces) == whole, name
+            assert h.raw_request(env.sock, None, pieces=pieces) == whole, name
     assert b"line 64: user u0000 is also on line 1" in whole[1], whole
     assert "u0001" not in {u["user"] for u in env.ctl_json("user", "list")}
     assert env.mfad.running
