@@ -221,7 +221,7 @@ mss_client_call_fds(const char *path, uid_t owner, uint8_t type,
 	if ((r = mss_client_connect(path, owner, timeout_ms, &fd)) != 0)
 		return r;
 	if ((r = mss_msg_send_fds(fd, type, req, fds, nfds, timeout_ms)) == 0)
-		r = mss_msg_recv(fd, rtype, rep, timeout_ms);
+		r = mss_msg_recv_last(fd, rtype, rep, timeout_ms);
 	close(fd);
 	/* A daemon that hangs up without answering is as good as down. */
 	if (r == MSS_ERR_EOF)

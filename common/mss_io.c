@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mss_buf.h"
 #include "mss_err.h"
 #include "mss_io.h"
 #include "mss_proto.h"
@@ -220,25 +221,78 @@ mss_msg_send_fds(int fd, uint8_t type, const struct mss_buf *payload,
 	return mss_writev_all(fd, iov, 2, deadline);
 }
 
-int
-mss_msg_recv(int fd, uint8_t *type, struct mss_buf *payload, int timeout_ms)
+/*
+ * Reads one frame. With last, the peer sends nothing after it (a reply:
+ * one request per connection), so the frame is awaited first and then
+ * read with the header in one call, bytes past it dropped; without, no
+ * byte past the frame is read.
+ */
+static int MSS_WUR
+mss_msg_read(int fd, uint8_t *type, struct mss_buf *payload, int timeout_ms,
+    int last)
 {
 	long long deadline = mss_now_ms() + timeout_ms;
-	unsigned char hdr[MSS_FRAME_HDR], *p;
+	unsigned char hdr[MSS_FRAME_HDR], ahead[MSS_READ_AHEAD], *p;
+	struct iovec iov[2];
+	struct msghdr msg;
+	size_t have = 0, got = 0, inahead = 0;
+	ssize_t w;
 	uint32_t n;
 	int r;
 
 	mss_buf_reset(payload);
-	if ((r = mss_read_all(fd, hdr, sizeof(hdr), deadline)) != 0)
-		return r;
-	if ((r = mss_frame_header(hdr, type, &n)) != 0)
-		return r;
-	if (n == 0)
-		return 0;
-	if ((p = mss_buf_reserve(payload, n)) == NULL)
-		return MSS_ERR_TOOBIG;
-	if ((r = mss_read_all(fd, p, n, deadline)) != 0)
-		return r;
+	if (last) {
+		if ((r = mss_wait(fd, POLLIN, deadline)) != 0)
+			return r;
+		memset(&msg, 0, sizeof(msg));
+		iov[0].iov_base = hdr;
+		iov[0].iov_len = sizeof(hdr);
+		iov[1].iov_base = ahead;
+		iov[1].iov_len = sizeof(ahead);
+		msg.msg_iov = iov;
+		msg.msg_iovlen = 2;
+		do
+			w = recvmsg(fd, &msg, MSG_DONTWAIT);
+		while (w < 0 && errno == EINTR);
+		if (w == 0)
+			return MSS_ERR_EOF;
+		if (w < 0 && errno != EAGAIN)
+			return MSS_ERR_SYSTEM;
+		if (w > 0) {
+			have = (size_t)w < sizeof(hdr) ? (size_t)w :
+			    sizeof(hdr);
+			got = inahead = (size_t)w - have;
+		}
+	}
+	if ((r = mss_read_all(fd, hdr + have, sizeof(hdr) - have,
+	    deadline)) != 0)
+		goto out;
+	if ((r = mss_frame_header(hdr, type, &n)) != 0 || n == 0)
+		goto out;
+	if ((p = mss_buf_reserve(payload, n)) == NULL) {
+		r = MSS_ERR_TOOBIG;
+		goto out;
+	}
+	if (got > n)
+		got = n;
+	memcpy(p, ahead, got);
+	if ((r = mss_read_all(fd, p + got, n - got, deadline)) != 0)
+		goto out;
 	mss_buf_commit(payload, n);
-	return 0;
+out:
+	mss_wipe(ahead, inahead);
+	return r;
+}
+
+int
+mss_msg_recv(int fd, uint8_t *type, struct mss_buf *payload, int timeout_ms)
+{
+	return mss_msg_read(fd, type, payload, timeout_ms, 0);
+}
+
+int
+mss_msg_recv_last(int fd, uint8_t *type, struct mss_buf *payload,
+    int timeout_ms)
+{
+	return mss_msg_read(fd, type, payload, timeout_ms, 1);
 }

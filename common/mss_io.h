@@ -23,6 +23,10 @@ int mss_msg_send_fds(int fd, uint8_t type, const struct mss_buf *payload,
 /* Reads a frame into payload (reset first); *type gets its type. */
 int mss_msg_recv(int fd, uint8_t *type, struct mss_buf *payload,
     int timeout_ms) MSS_WUR;
+/* The same for the last frame the peer sends (a reply): one wait and
+ * usually one read; whatever follows the frame is read and dropped. */
+int mss_msg_recv_last(int fd, uint8_t *type, struct mss_buf *payload,
+    int timeout_ms) MSS_WUR;
 /*
  * Checks a frame header: returns the payload length in *len, or
  * MSS_ERR_PROTO (bad version) / MSS_ERR_TOOBIG. The daemon, which reads

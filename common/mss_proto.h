@@ -16,6 +16,7 @@
 #define MSS_FRAME_HDR		6		/* u32 length + version + type */
 #define MSS_MSG_MAX		(64 * 1024)	/* payload bound, both ways */
 #define MSS_STR_MAX		1024		/* any one string field */
+#define MSS_READ_AHEAD		4096		/* read with a header at once */
 
 /*
  * USER_IMPORT bounds. mfad applies one request in one transaction: these

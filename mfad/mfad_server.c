@@ -52,7 +52,6 @@
 #define MFAD_ACCEPT_BATCH	64	/* accepts between two polls */
 #define MFAD_ACCEPT_PAUSE_MS	100	/* out of descriptors: a rest */
 #define MFAD_LOG_EVERY		60	/* seconds between two lines */
-#define MFAD_READ_AHEAD		4096	/* read with a header: most requests */
 
 /* Lines a flood repeats: one a minute, with a count. */
 static struct mfad_log_limit mfad_lim_full =
@@ -360,7 +359,7 @@ mfad_conn_begin(struct mfad_conn *c, const unsigned char *ahead, size_t got)
 static void
 mfad_conn_read(struct mfad_srv *s, struct mfad_conn *c)
 {
-	unsigned char ahead[MFAD_READ_AHEAD];
+	unsigned char ahead[MSS_READ_AHEAD];
 	struct iovec iov[2];
 	struct mfad_job *j;
 	unsigned char *dst;

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -508,6 +509,117 @@ test_io_send_over_max_is_toobig(void **state)
 	mss_buf_free(out);
 }
 
+/* Writes the frame in p in three pieces 20 ms apart, from a child. */
+static void
+write_in_pieces(int fd, const unsigned char *p, size_t n, size_t cut1,
+    size_t cut2)
+{
+	pid_t pid;
+
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		if (write(fd, p, cut1) != (ssize_t)cut1)
+			_exit(1);
+		usleep(20000);
+		if (write(fd, p + cut1, cut2 - cut1) != (ssize_t)(cut2 - cut1))
+			_exit(1);
+		usleep(20000);
+		_exit(write(fd, p + cut2, n - cut2) == (ssize_t)(n - cut2) ?
+		    0 : 1);
+	}
+	/* The parent reads meanwhile, then waits for the child. */
+}
+
+/*
+ * mss_msg_recv_last: a reply, the last frame of its connection. It is
+ * read whole whether it comes at once, with bytes after it (read and
+ * dropped), larger than what is read with the header, or in pieces (the
+ * header cut in two, part of the payload with it).
+ */
+static void
+test_io_recv_last_reads_a_reply_in_any_shape(void **state)
+{
+	int *fds = *state;
+	struct mss_buf *out, *in;
+	unsigned char frame[MSS_FRAME_HDR + 3 * MSS_READ_AHEAD], junk[8];
+	size_t len, i;
+	uint8_t type = 0;
+	int st;
+
+	assert_non_null(out = mss_buf_new(MSS_MSG_MAX));
+	assert_non_null(in = mss_buf_new(MSS_MSG_MAX));
+	for (i = 0; i < 3 * MSS_READ_AHEAD; i++)
+		frame[MSS_FRAME_HDR + i] = (unsigned char)(i * 7 + 1);
+
+	/* Small, then followed by bytes that must not stay in the socket. */
+	assert_int_equal(mss_buf_put_str(out, "login-id"), 0);
+	assert_int_equal(mss_msg_send(fds[1], MSS_REP_AUTH, out,
+	    TEST_TIMEOUT_MS), 0);
+	assert_int_equal(write(fds[1], "more", 4), 4);
+	assert_int_equal(mss_msg_recv_last(fds[0], &type, in,
+	    TEST_TIMEOUT_MS), 0);
+	assert_int_equal(type, MSS_REP_AUTH);
+	assert_int_equal(mss_buf_avail(in), mss_buf_avail(out));
+	assert_memory_equal(mss_buf_ptr(in), mss_buf_ptr(out),
+	    mss_buf_avail(out));
+	assert_int_equal(recv(fds[0], junk, sizeof(junk), MSG_DONTWAIT), -1);
+
+	/* Three times what is read with the header. */
+	len = sizeof(frame);
+	mss_frame_put_header(frame, MSS_REP_RESULT, len - MSS_FRAME_HDR);
+	assert_int_equal(write(fds[1], frame, len), (ssize_t)len);
+	assert_int_equal(mss_msg_recv_last(fds[0], &type, in,
+	    TEST_TIMEOUT_MS), 0);
+	assert_int_equal(type, MSS_REP_RESULT);
+	assert_int_equal(mss_buf_avail(in), len - MSS_FRAME_HDR);
+	assert_memory_equal(mss_buf_ptr(in), frame + MSS_FRAME_HDR,
+	    len - MSS_FRAME_HDR);
+
+	/* In pieces: the header cut after 3 bytes, then 5 payload bytes
+	 * with its rest. */
+	len = MSS_FRAME_HDR + 100;
+	mss_frame_put_header(frame, MSS_REP_RESULT, 100);
+	write_in_pieces(fds[1], frame, len, 3, MSS_FRAME_HDR + 5);
+	assert_int_equal(mss_msg_recv_last(fds[0], &type, in,
+	    TEST_TIMEOUT_MS), 0);
+	assert_true(wait(&st) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(mss_buf_avail(in), 100);
+	assert_memory_equal(mss_buf_ptr(in), frame + MSS_FRAME_HDR, 100);
+
+	mss_buf_free(out);
+	mss_buf_free(in);
+}
+
+/* mss_msg_recv_last fails as mss_msg_recv does: a silent peer times out,
+ * a truncated frame or a hang-up before any byte is EOF. */
+static void
+test_io_recv_last_failures(void **state)
+{
+	int *fds = *state;
+	struct mss_buf *in;
+	unsigned char hdr[MSS_FRAME_HDR];
+	uint8_t type;
+
+	assert_non_null(in = mss_buf_new(16));
+	assert_int_equal(mss_msg_recv_last(fds[0], &type, in,
+	    TEST_TIMEOUT_MS), MSS_ERR_TIMEOUT);
+	/* Over the buffer's bound: refused from the header. */
+	put_header(hdr, 2 + 17, MSS_PROTO_VERSION, MSS_REQ_CODE);
+	assert_int_equal(write(fds[1], hdr, sizeof(hdr)), sizeof(hdr));
+	assert_int_equal(mss_msg_recv_last(fds[0], &type, in,
+	    TEST_TIMEOUT_MS), MSS_ERR_TOOBIG);
+	put_header(hdr, 2 + 10, MSS_PROTO_VERSION, MSS_REQ_CODE);
+	assert_int_equal(write(fds[1], hdr, sizeof(hdr)), sizeof(hdr));
+	assert_int_equal(write(fds[1], "01234", 5), 5);
+	assert_int_equal(mss_msg_recv_last(fds[0], &type, in,
+	    TEST_TIMEOUT_MS), MSS_ERR_TIMEOUT);
+	close(fds[1]);
+	fds[1] = -1;
+	assert_int_equal(mss_msg_recv_last(fds[0], &type, in,
+	    TEST_TIMEOUT_MS), MSS_ERR_EOF);
+	mss_buf_free(in);
+}
+
 int
 main(void)
 {
@@ -548,6 +660,11 @@ main(void)
 		    sp_setup, sp_teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_io_send_over_max_is_toobig, sp_setup, sp_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_io_recv_last_reads_a_reply_in_any_shape,
+		    sp_setup, sp_teardown),
+		cmocka_unit_test_setup_teardown(test_io_recv_last_failures,
+		    sp_setup, sp_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
