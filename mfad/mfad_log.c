@@ -36,6 +36,9 @@ struct mfad_log_line {
 
 static int mfad_log_fg;
 static int mfad_log_debug;
+/* "mfad[PID]" once mfad has its final pid (mfad_log_start): the same
+ * bytes as LOG_PID gives, without a getpid() call at every line. */
+static char mfad_log_ident[32];
 
 static pthread_mutex_t	 mfad_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 mfad_log_more = PTHREAD_COND_INITIALIZER;
@@ -156,6 +159,11 @@ mfad_log_start(void)
 	sigset_t all, old;
 	int rc;
 
+	/* After daemon(), before any other thread logs. */
+	closelog();
+	snprintf(mfad_log_ident, sizeof(mfad_log_ident), "mfad[%ld]",
+	    (long)getpid());
+	openlog(mfad_log_ident, LOG_NDELAY, LOG_DAEMON);
 	/* The thread takes no signal: mfad reads them from a signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

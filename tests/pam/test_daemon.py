@@ -80,6 +80,41 @@ def test_failmode_safe_does_not_weaken_wrong_password(env):
     assert rc == h.PAM_AUTH_ERR, login.dump()
 
 
+def test_syslog_lines_carry_mfads_own_pid(make_env, tmp_path):
+    """Every line mfad gives syslog, before its log thread starts and
+    from it, reads "mfad[PID]: " with mfad's own pid, as syslog(3) makes
+    it with LOG_PID. mfad runs in a mount namespace of its own where
+    /dev/log is this test's socket (on an overlay of /dev when the
+    machine has no /dev/log)."""
+    path = tmp_path / "log.sock"
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(path))
+    sink.settimeout(h.TIMEOUT)
+    for d in ("dev-upper", "dev-work"):
+        (tmp_path / d).mkdir()
+    env = make_env(start=False)
+    env.mfad.wrapper = [
+        "unshare", "-m", "--propagation", "private", "sh", "-c",
+        '[ -e /dev/log ] || { mount -t overlay overlay -o lowerdir=/dev,'
+        'upperdir="$1",workdir="$2" /dev && : > /dev/log; } && '
+        'mount --bind "$0" /dev/log && shift 2 && exec "$@"',
+        str(path), str(tmp_path / "dev-upper"), str(tmp_path / "dev-work")]
+    env.start()
+    env.add_user("alice")
+    env.full_login()
+    lines = []
+    while not any("event=login_ok" in x for x in lines):
+        lines.append(sink.recv(65536).decode())
+    sink.close()
+    head = re.compile(r"^<\d+>\w{3} [ \d]\d \d\d:\d\d:\d\d mfad\[(\d+)\]: ")
+    for line in lines:
+        m = head.match(line)
+        assert m and int(m.group(1)) == env.mfad.proc.pid, line
+    # The first line is the start's, logged inline; the login's come
+    # from the log thread.
+    assert "acceptable for tests only" in lines[0], lines[0]
+
+
 def test_mfad_sigterm_exits_cleanly(env):
     """mfad stops on SIGTERM with status 0 and removes nothing it needs."""
     assert env.mfad.stop() == 0, env.mfad.log_text()
