@@ -995,18 +995,18 @@ def wait_audited(env, event, timeout=30):
         time.sleep(0.25)
 
 
-def raw_request(sock, type_, payload=b"", timeout=10, pieces=None):
-    """Sends one frame to mfad's socket, or the byte strings of pieces
-    50 ms apart; returns (reply type, payload) or None when mfad closed
-    the connection."""
+def raw_exchange(sock, pieces, timeout=10):
+    """Sends the byte strings of pieces to mfad's socket, 50 ms apart
+    when there are several (so that mfad reads them apart); returns the
+    reply's (type, payload), or None when mfad closed the connection."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(str(sock))
-        for piece in pieces or [frame(type_, payload)]:
-            s.sendall(piece)
-            if pieces:
+        for i, piece in enumerate(pieces):
+            if i > 0:
                 time.sleep(0.05)
+            s.sendall(piece)
         data = b""
         while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4],
                                                              "big"):
@@ -1018,6 +1018,12 @@ def raw_request(sock, type_, payload=b"", timeout=10, pieces=None):
         s.close()
     n = int.from_bytes(data[:4], "big")
     return data[5], data[6:4 + n]
+
+
+def raw_request(sock, type_, payload=b"", timeout=10):
+    """Sends one frame to mfad's socket; returns (reply type, payload)
+    or None when mfad closed the connection."""
+    return raw_exchange(sock, [frame(type_, payload)], timeout)
 
 
 def pstr(s):

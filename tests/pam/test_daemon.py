@@ -409,7 +409,7 @@ def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
     assert len(big) > 2 * 4096
 
     for f, rtype in ((auth, 101), (big, h.REP_RESULT)):   # AUTH, RESULT
-        whole = h.raw_request(env.sock, None, pieces=[f])
+        whole = h.raw_exchange(env.sock, [f])
         assert whole is not None and whole[0] == rtype, whole
         shapes = {
             "header split": [f[:3], f[3:9], f[9:]],
@@ -418,7 +418,7 @@ def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
             "bytes past it": [f + h.frame(2, b"") * 3 + b"junk"],
         }
         for name, pieces in shapes.items():
-            assert h.raw_request(env.sock, None, pieces=pieces) == whole, name
+            assert h.raw_exchange(env.sock, pieces) == whole, name
     assert b"line 64: user u0000 is also on line 1" in whole[1], whole
     assert "u0001" not in {u["user"] for u in env.ctl_json("user", "list")}
     assert env.mfad.running
