@@ -8,7 +8,9 @@ lowest cost mfad accepts) and DEVICES remembered devices, the first being
 the one mfad_load logs in from (rhost:10.0.0.1). Then: p50/p99 of
 remembered-device logins at 1 and 16 clients over every account of the
 store, the store's size on disk, and mfad's resident memory, idle and
-under load.
+under load. Every store is filled first, each by an mfad of its own; the
+loads then go to the stores in turn, run after run, so that the sizes
+are compared side by side.
 
   tests/bench/bench_scale.py [--sizes N,N...] [--devices N] [--seconds S]
                              [--runs N] [--quick] [--stat]
@@ -93,62 +95,91 @@ def main():
     hasher = b.pwverify()
     pwhash = subprocess.run([hasher, "-H"], capture_output=True, text=True,
                             check=True).stdout.strip()
-    for size in sizes:
-        smtp, env = b.bench_env()
-        try:
-            env.start()
-            pid = env.mfad.proc.pid
-            path = env.dir / "bulk.csv"
-            write_csv(path, size, args.devices, pwhash)
-            dt = bulk_import(env, path)
-            path.unlink()
-            b.row("%d accounts: mfadctl import, active with %d devices each "
-                  "(%d devices)" % (size, args.devices, size * args.devices),
-                  "s", [dt], key="fill_%d" % size)
-            sample = ["u%07d" % i for i in (0, size // 2, size - 1)]
-            if count_devices(env, sample) != len(sample) * args.devices:
-                sys.exit("the import did not remember every device")
-            time.sleep(1)
-            idle = b.vmrss_kib(pid)
-            idle_out = b.rss_outside_map_kib(pid)
-            idle_anon = b.rss_anon_kib(pid)
-            for c in (1, 16):
-                p50s, p99s, rates, peak, peak_out = [], [], [], 0, 0
-                for _ in range(args.runs):
-                    r = b.load(tool, env, smtp.port, "device", clients=c,
-                               accounts=size, seconds=args.seconds)
-                    peak = max(peak, b.vmrss_kib(pid))
-                    peak_out = max(peak_out, b.rss_outside_map_kib(pid))
-                    p50s.append(r["p50_ms"])
-                    p99s.append(r["p99_ms"])
-                    rates.append(r["rate"])
+    stores = []
+    try:
+        for size in sizes:
+            stores.append(fill(tool, size, args.devices, pwhash, args.stat))
+        # Every store's mfad is idle while another is filled or loaded.
+        time.sleep(1)
+        for st in stores:
+            pid = st["env"].mfad.proc.pid
+            st["idle"] = b.vmrss_kib(pid)
+            st["idle_out"] = b.rss_outside_map_kib(pid)
+            st["idle_anon"] = b.rss_anon_kib(pid)
+        for c in (1, 16):
+            for st in stores:
+                st["p50s"], st["p99s"], st["rates"] = [], [], []
+            # The stores in turn, run after run: side by side, so that
+            # the machine's swings from one minute to the next fall on
+            # every size alike.
+            for _ in range(args.runs):
+                for st in stores:
+                    env, pid = st["env"], st["env"].mfad.proc.pid
+                    r = b.load(tool, env, st["smtp"].port, "device",
+                               clients=c, accounts=st["size"],
+                               seconds=args.seconds)
+                    st["peak"] = max(st.get("peak", 0), b.vmrss_kib(pid))
+                    st["peak_out"] = max(st.get("peak_out", 0),
+                                         b.rss_outside_map_kib(pid))
+                    st["p50s"].append(r["p50_ms"])
+                    st["p99s"].append(r["p99_ms"])
+                    st["rates"].append(r["rate"])
+            for st in stores:
+                size, p99s = st["size"], st["p99s"]
                 b.row("%d accounts: remembered-device login, %d clients, "
-                      "latency p50 (p99 column)" % (size, c), "ms", p50s,
-                      p99=sorted(p99s)[len(p99s) // 2],
+                      "latency p50 (p99 column)" % (size, c), "ms",
+                      st["p50s"], p99=sorted(p99s)[len(p99s) // 2],
                       key="scale_%d_c%d" % (size, c))
                 b.row("%d accounts: remembered-device logins, %d clients"
-                      % (size, c), "logins/s", rates,
+                      % (size, c), "logins/s", st["rates"],
                       key="scale_%d_c%d_rate" % (size, c))
-            b.row("%d accounts: store on disk (du of the database dir)" %
-                  size, "MiB", [b.du_bytes(env.db) / 2 ** 20],
-                  key="scale_%d_du" % size)
-            b.row("%d accounts: mfad VmRSS idle" % size, "KiB", [idle],
-                  key="scale_%d_rss_idle" % size)
-            b.row("%d accounts: mfad resident outside the LMDB map, idle" %
-                  size, "KiB", [idle_out], key="scale_%d_rss_idle_out" %
-                  size)
-            b.row("%d accounts: mfad private memory (RssAnon), idle" % size,
-                  "KiB", [idle_anon], key="scale_%d_rss_anon" % size)
-            b.row("%d accounts: mfad VmRSS after load" % size, "KiB",
-                  [peak], key="scale_%d_rss_load" % size)
-            b.row("%d accounts: mfad resident outside the LMDB map, after "
-                  "load" % size, "KiB", [peak_out],
-                  key="scale_%d_rss_load_out" % size)
-            if args.stat:
-                print_stat(env.db, size)
-        finally:
-            env.close()
+        for st in stores:
+            report(st)
+    finally:
+        for st in stores:
+            st["env"].close()
 
+
+def fill(tool, size, devices, pwhash, stat):
+    """A running mfad with a store of SIZE accounts, imported: a dict of
+    its smtp, env, size and the import's row."""
+    smtp, env = b.bench_env()
+    st = {"smtp": smtp, "env": env, "size": size}
+    try:
+        env.start()
+        path = env.dir / "bulk.csv"
+        write_csv(path, size, devices, pwhash)
+        dt = bulk_import(env, path)
+        path.unlink()
+        b.row("%d accounts: mfadctl import, active with %d devices each "
+              "(%d devices)" % (size, devices, size * devices), "s", [dt],
+              key="fill_%d" % size)
+        sample = ["u%07d" % i for i in (0, size // 2, size - 1)]
+        if count_devices(env, sample) != len(sample) * devices:
+            sys.exit("the import did not remember every device")
+        if stat:
+            print_stat(env.db, size)
+    except BaseException:
+        env.close()
+        raise
+    return st
+
+
+def report(st):
+    """The rows of one store's size and memory."""
+    size, env = st["size"], st["env"]
+    b.row("%d accounts: store on disk (du of the database dir)" % size,
+          "MiB", [b.du_bytes(env.db) / 2 ** 20], key="scale_%d_du" % size)
+    b.row("%d accounts: mfad VmRSS idle" % size, "KiB", [st["idle"]],
+          key="scale_%d_rss_idle" % size)
+    b.row("%d accounts: mfad resident outside the LMDB map, idle" % size,
+          "KiB", [st["idle_out"]], key="scale_%d_rss_idle_out" % size)
+    b.row("%d accounts: mfad private memory (RssAnon), idle" % size, "KiB",
+          [st["idle_anon"]], key="scale_%d_rss_anon" % size)
+    b.row("%d accounts: mfad VmRSS after load" % size, "KiB", [st["peak"]],
+          key="scale_%d_rss_load" % size)
+    b.row("%d accounts: mfad resident outside the LMDB map, after load" %
+          size, "KiB", [st["peak_out"]], key="scale_%d_rss_load_out" % size)
 
 if __name__ == "__main__":
     main()
