@@ -13,13 +13,16 @@
 
 #include "mfad_log.h"
 #include "mfad_clock.h"
+#include "mfad_syslog.h"
 
 /*
  * Lines are written by a thread of their own once mfad_log_start has run:
- * a syslog() call is a system call or several (a reconnect each time when
- * no syslog daemon listens), and the thread that commits logins must not
- * wait for it. The queue keeps the order; when it is full, the caller
- * waits, so that no line is ever dropped.
+ * a write to syslog is a system call or several (a reconnect each time
+ * when no syslog daemon listens), and the thread that commits logins must
+ * not wait for it. The queue keeps the order; when it is full, the caller
+ * waits, so that no line is ever dropped. The thread sends what it takes
+ * from the queue in batches (mfad_syslog_send): one wake-up of the
+ * syslog daemon for many lines.
  */
 #define MFAD_LOG_QUEUE	4096		/* lines waiting, at most */
 /* Under load, the thread lets lines gather before it wakes again: one
@@ -36,8 +39,9 @@ struct mfad_log_line {
 
 static int mfad_log_fg;
 static int mfad_log_debug;
-/* "mfad[PID]" once mfad has its final pid (mfad_log_start): the same
- * bytes as LOG_PID gives, without a getpid() call at every line. */
+/* "mfad[PID]": the same bytes as glibc's LOG_PID gives, without a
+ * getpid() call at every line; set again once mfad has its final pid
+ * (mfad_log_start). */
 static char mfad_log_ident[32];
 
 static pthread_mutex_t	 mfad_log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,7 +72,9 @@ mfad_log_init(int foreground, int debug)
 {
 	mfad_log_fg = foreground && !mfad_stderr_is_journal();
 	mfad_log_debug = debug;
-	openlog("mfad", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	snprintf(mfad_log_ident, sizeof(mfad_log_ident), "mfad[%ld]",
+	    (long)getpid());
+	mfad_syslog_open(mfad_log_ident, LOG_DAEMON);
 }
 
 /* A batch of stderr lines, written with one call (stderr has no buffer
@@ -86,17 +92,16 @@ mfad_log_flush(struct mfad_log_out *o)
 	o->len = 0;
 }
 
-/* Sends line to syslog and, in the foreground, to stderr: at once, or
- * into o to be written with the rest of a batch. */
+/* In the foreground, line to stderr: at once, or into o to be written
+ * with the rest of a batch. */
 static void
-mfad_log_write(int prio, const struct timespec *ts, const char *line,
+mfad_log_stderr(const struct timespec *ts, const char *line,
     struct mfad_log_out *o)
 {
 	char stamped[2200];
 	struct tm tm;
 	int n;
 
-	syslog(prio, "%s", line);
 	if (!mfad_log_fg)
 		return;
 	gmtime_r(&ts->tv_sec, &tm);
@@ -118,13 +123,24 @@ mfad_log_write(int prio, const struct timespec *ts, const char *line,
 	o->len += (size_t)n;
 }
 
+/* One line, written by the caller: to syslog and to stderr. */
+static void
+mfad_log_write(int prio, const struct timespec *ts, const char *line)
+{
+	struct mfad_syslog_line sl = { prio, *ts, line };
+
+	mfad_syslog_send(&sl, 1);
+	mfad_log_stderr(ts, line, NULL);
+}
+
 static void *
 mfad_log_main(void *arg)
 {
 	static struct mfad_log_out out;		/* this thread's only */
 	const struct timespec gather = { 0, MFAD_LOG_GATHER_NS };
-	struct mfad_log_line *l, *next;
-	unsigned n;
+	struct mfad_syslog_line batch[MFAD_SYSLOG_BATCH];
+	struct mfad_log_line *l, *next, *sent, *gone;
+	unsigned n, k;
 
 	(void)arg;
 	/* Named for top -H and ps -L. */
@@ -139,10 +155,22 @@ mfad_log_main(void *arg)
 		mfad_log_queued = 0;
 		pthread_cond_broadcast(&mfad_log_room);
 		pthread_mutex_unlock(&mfad_log_lock);
-		for (n = 0; l != NULL; l = next, n++) {
+		for (n = k = 0, sent = l; l != NULL; l = next, n++) {
 			next = l->next;
-			mfad_log_write(l->prio, &l->ts, l->text, &out);
-			free(l);
+			mfad_log_stderr(&l->ts, l->text, &out);
+			batch[k].prio = l->prio;
+			batch[k].ts = l->ts;
+			batch[k++].text = l->text;
+			if (k < MFAD_SYSLOG_BATCH && next != NULL)
+				continue;
+			/* The batch's texts are freed once sent. */
+			mfad_syslog_send(batch, k);
+			while (sent != next) {
+				gone = sent;
+				sent = sent->next;
+				free(gone);
+			}
+			k = 0;
 		}
 		mfad_log_flush(&out);
 		if (n >= MFAD_LOG_BURST)
@@ -160,10 +188,9 @@ mfad_log_start(void)
 	int rc;
 
 	/* After daemon(), before any other thread logs. */
-	closelog();
 	snprintf(mfad_log_ident, sizeof(mfad_log_ident), "mfad[%ld]",
 	    (long)getpid());
-	openlog(mfad_log_ident, LOG_NDELAY, LOG_DAEMON);
+	mfad_syslog_open(mfad_log_ident, LOG_DAEMON);
 	/* The thread takes no signal: mfad reads them from a signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -221,7 +248,7 @@ mfad_vlog(int fac, int prio, const char *fmt, va_list ap)
 		/* No thread yet (or no memory): written here, in order
 		 * with nothing queued since none can be. */
 		pthread_mutex_unlock(&mfad_log_lock);
-		mfad_log_write(fac | prio, &ts, line, NULL);
+		mfad_log_write(fac | prio, &ts, line);
 		return;
 	}
 	while (mfad_log_queued >= MFAD_LOG_QUEUE)

@@ -83,23 +83,8 @@ def test_failmode_safe_does_not_weaken_wrong_password(env):
 def test_syslog_lines_carry_mfads_own_pid(make_env, tmp_path):
     """Every line mfad gives syslog, before its log thread starts and
     from it, reads "mfad[PID]: " with mfad's own pid, as syslog(3) makes
-    it with LOG_PID. mfad runs in a mount namespace of its own where
-    /dev/log is this test's socket (on an overlay of /dev when the
-    machine has no /dev/log)."""
-    path = tmp_path / "log.sock"
-    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sink.bind(str(path))
-    sink.settimeout(h.TIMEOUT)
-    for d in ("dev-upper", "dev-work"):
-        (tmp_path / d).mkdir()
-    env = make_env(start=False)
-    env.mfad.wrapper = [
-        "unshare", "-m", "--propagation", "private", "sh", "-c",
-        '[ -e /dev/log ] || { mount -t overlay overlay -o lowerdir=/dev,'
-        'upperdir="$1",workdir="$2" /dev && : > /dev/log; } && '
-        'mount --bind "$0" /dev/log && shift 2 && exec "$@"',
-        str(path), str(tmp_path / "dev-upper"), str(tmp_path / "dev-work")]
-    env.start()
+    it with LOG_PID. /dev/log is this test's socket (_dev_log_link)."""
+    env, sink, path = _env_logging_to_a_sink(make_env, tmp_path)
     env.add_user("alice")
     env.full_login()
     lines = []
@@ -113,6 +98,124 @@ def test_syslog_lines_carry_mfads_own_pid(make_env, tmp_path):
     # The first line is the start's, logged inline; the login's come
     # from the log thread.
     assert "acceptable for tests only" in lines[0], lines[0]
+
+
+def _dev_log_link(env, tmp_path, path):
+    """mfad runs in a mount namespace of its own where /dev/log, on an
+    overlay of /dev, is a symbolic link to path, as systemd's is to the
+    journal's socket: the test can put another socket there, as a syslog
+    daemon that restarts does."""
+    for d in ("dev-upper", "dev-work"):
+        (tmp_path / d).mkdir()
+    env.mfad.wrapper = [
+        "unshare", "-m", "--propagation", "private", "sh", "-c",
+        'mount -t overlay overlay -o lowerdir=/dev,upperdir="$1",'
+        'workdir="$2" /dev && rm -f /dev/log && ln -s "$0" /dev/log && '
+        'shift 2 && exec "$@"',
+        str(path), str(tmp_path / "dev-upper"), str(tmp_path / "dev-work")]
+
+
+def _dgram_sink(path):
+    """A datagram socket bound at path, as rsyslogd's or journald's."""
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(path))
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sink.settimeout(h.TIMEOUT)
+    return sink
+
+
+def _env_logging_to_a_sink(make_env, tmp_path):
+    """A started env whose mfad's /dev/log is a datagram socket of this
+    test: (env, the socket, its path)."""
+    path = tmp_path / "log.sock"
+    sink = _dgram_sink(path)
+    env = make_env(start=False)
+    _dev_log_link(env, tmp_path, path)
+    env.start()
+    return env, sink, path
+
+
+def _syslog_lines(sock, until):
+    """Syslog records read from sock (a datagram each, or a stream of
+    records each ended by a NUL) up to the first holding until."""
+    lines, rest = [], b""
+    while not any(until in x for x in lines):
+        data = sock.recv(65536)
+        assert data, "the syslog socket was closed"
+        if sock.type == socket.SOCK_DGRAM:
+            lines.append(data.decode())
+            continue
+        rest += data
+        *done, rest = rest.split(b"\0")
+        lines += [x.decode() for x in done]
+    return lines
+
+
+def test_syslog_reconnects_to_a_restarted_daemon_datagram_or_stream(
+        make_env, tmp_path):
+    """mfad sends its lines itself, many in one call: when the syslog
+    daemon restarts it connects again, to a datagram socket (rsyslogd,
+    journald) or a stream one (syslog-ng's unix-stream, where each line
+    ends with a NUL, as syslog(3) sends them), and every line keeps the
+    header "<PRI>Mmm dd hh:mm:ss mfad[PID]: "."""
+    env, sink, path = _env_logging_to_a_sink(make_env, tmp_path)
+    env.add_user("alice")
+    head = re.compile(r"^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d "
+                      r"mfad\[(\d+)\]: ")
+
+    def check(lines):
+        # None lost at the change: the login's first line is there.
+        assert any("event=code_sent user=alice" in x for x in lines), lines
+        for line in lines:
+            m = head.match(line)
+            assert m and int(m.group(2)) == env.mfad.proc.pid, line
+            if "event=login_ok" in line:
+                # authpriv.info: the audit's facility.
+                assert int(m.group(1)) == 10 * 8 + 6, line
+
+    env.full_login()
+    check(_syslog_lines(sink, "event=login_ok"))
+    # The daemon restarts as a stream listener.
+    sink.close()
+    path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(4)
+    listener.settimeout(h.TIMEOUT)
+    env.full_login()
+    conn, _ = listener.accept()
+    conn.settimeout(h.TIMEOUT)
+    check(_syslog_lines(conn, "event=login_ok"))
+    # And again as a datagram socket: the stream's end is noticed.
+    conn.close()
+    listener.close()
+    path.unlink()
+    sink = _dgram_sink(path)
+    env.full_login()
+    check(_syslog_lines(sink, "event=login_ok"))
+    sink.close()
+
+
+def test_syslog_lines_of_a_burst_arrive_whole_and_in_order(make_env,
+                                                          tmp_path):
+    """An import of 500 accounts logs 500 lines at once, which the log
+    thread sends in batches: every one reaches the syslog socket, in the
+    order of the file, each a datagram of its own."""
+    env, sink, path = _env_logging_to_a_sink(make_env, tmp_path)
+    users = ["burst%03d" % i for i in range(500)]
+    csv = tmp_path / "staff.csv"
+    csv.write_text("".join("%s,%s@example.org,en\n" % (u, u)
+                           for u in users))
+    env.ctl_ok("import", csv)
+    added = []
+    while len(added) < len(users):
+        line = sink.recv(65536).decode()
+        assert line.count("mfad[") == 1, line
+        m = re.search(r"event=user_added user=(\S+) ", line)
+        if m:
+            added.append(m.group(1))
+    assert added == users
+    sink.close()
 
 
 def test_mfad_sigterm_exits_cleanly(env):

@@ -21,47 +21,27 @@
 #include "mfad_log.h"
 #include "mss_esc.h"
 
-void __wrap___syslog_chk(int prio, int flag, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void __wrap_syslog(int prio, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#include "mfad_syslog.h"
+
+void __wrap_mfad_syslog_send(const struct mfad_syslog_line *lines,
+    size_t n);
 
 static unsigned int logged;
 static int logged_prio;
 static char logged_line[4096];
 
-static void
-record(int prio, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void
-record(int prio, const char *fmt, va_list ap)
-{
-	logged++;
-	logged_prio = prio;
-	vsnprintf(logged_line, sizeof(logged_line), fmt, ap);
-}
-
-/* _FORTIFY_SOURCE turns syslog into __syslog_chk; either is caught. */
+/* What mfad's log would send to /dev/log, line by line. */
 void
-__wrap___syslog_chk(int prio, int flag, const char *fmt, ...)
+__wrap_mfad_syslog_send(const struct mfad_syslog_line *lines, size_t n)
 {
-	va_list ap;
+	size_t i;
 
-	(void)flag;
-	va_start(ap, fmt);
-	record(prio, fmt, ap);
-	va_end(ap);
-}
-
-void
-__wrap_syslog(int prio, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	record(prio, fmt, ap);
-	va_end(ap);
+	for (i = 0; i < n; i++) {
+		logged++;
+		logged_prio = lines[i].prio;
+		snprintf(logged_line, sizeof(logged_line), "%s",
+		    lines[i].text);
+	}
 }
 
 /* s escaped for a bare (quoted = 0) or quoted field into a 1 KiB buffer. */
