@@ -44,6 +44,15 @@ static int mfad_log_debug;
  * (mfad_log_start). */
 static char mfad_log_ident[32];
 
+/* The tag of this process's lines, from its pid now. */
+static void
+mfad_log_ident_set(void)
+{
+	snprintf(mfad_log_ident, sizeof(mfad_log_ident), "mfad[%ld]",
+	    (long)getpid());
+	mfad_syslog_open(mfad_log_ident, LOG_DAEMON);
+}
+
 static pthread_mutex_t	 mfad_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 mfad_log_more = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t	 mfad_log_room = PTHREAD_COND_INITIALIZER;
@@ -72,9 +81,7 @@ mfad_log_init(int foreground, int debug)
 {
 	mfad_log_fg = foreground && !mfad_stderr_is_journal();
 	mfad_log_debug = debug;
-	snprintf(mfad_log_ident, sizeof(mfad_log_ident), "mfad[%ld]",
-	    (long)getpid());
-	mfad_syslog_open(mfad_log_ident, LOG_DAEMON);
+	mfad_log_ident_set();
 }
 
 /* A batch of stderr lines, written with one call (stderr has no buffer
@@ -188,9 +195,7 @@ mfad_log_start(void)
 	int rc;
 
 	/* After daemon(), before any other thread logs. */
-	snprintf(mfad_log_ident, sizeof(mfad_log_ident), "mfad[%ld]",
-	    (long)getpid());
-	mfad_syslog_open(mfad_log_ident, LOG_DAEMON);
+	mfad_log_ident_set();
 	/* The thread takes no signal: mfad reads them from a signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
