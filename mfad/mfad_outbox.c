@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 #include "mss_mask.h"
 #include "mss_proto.h"
 
-#define MFAD_OUTBOX_BATCH	32	/* messages in one SMTP session */
+#define MFAD_OUTBOX_BATCH	32	/* messages in one SMTP session, at most */
 /*
  * A session takes at least this many of the messages waiting (or all of
  * them): a steady stream of codes, a few every batch, then goes out in a
@@ -421,139 +422,6 @@ mfad_outbox_record(struct mfad_outbox *ob, struct mfad_txn *txn,
 }
 
 /*
- * Sends the messages ids[0..n) in one SMTP session and records each
- * one's outcome; a message leaves the outbox only once the relay has
- * accepted it (or refused it for good, or it expired). Returns 0, or -1
- * when the outcomes could not be recorded (the messages stay due).
- */
-static int MSS_WUR
-mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
-{
-	struct mfad_ctx *ctx = ob->ctx;
-	struct mfad_conf *conf;
-	struct ob_item *items;
-	struct mfad_smtp_out *out = NULL;
-	struct mfad_txn *txn = NULL;
-	uint64_t now = mfad_clock_real_s();
-	size_t i, k, nout = 0;
-	int r, ret = -1;
-
-	if ((items = calloc(n, sizeof(*items))) == NULL ||
-	    (out = calloc(n, sizeof(*out))) == NULL) {
-		free(items);
-		return -1;
-	}
-	if (mfad_txn_begin(ctx->store, 1, &txn) != 0)
-		goto done;
-	for (i = 0; i < n; i++) {
-		items[i].id = ids[i];
-		if (mfad_outbox_get(txn, ctx->store, ids[i], &items[i].m) != 0)
-			continue;
-		/* Read again after the claim: another session may have
-		 * settled it since the scan (sent: gone; failed: due
-		 * later). */
-		if (items[i].m.next_try > now) {
-			mfad_outmsg_clear(&items[i].m);
-			continue;
-		}
-		items[i].loaded = 1;
-	}
-	mfad_txn_abort(&txn);
-
-	for (i = 0; i < n; i++) {
-		struct ob_item *it = &items[i];
-
-		if (!it->loaded)
-			continue;
-		if (it->m.expires <= now) {
-			it->event = "mail_expired";
-			snprintf(it->err, sizeof(it->err), "expired after %u "
-			    "tries%s%s", it->m.tries,
-			    it->m.last_error[0] ? ": " : "", it->m.last_error);
-		} else if (mfad_unseal(ctx->keys, it->m.sealed,
-		    it->m.sealed_len, &it->msg, &it->len) != 0) {
-			it->event = "mail_failed";
-			snprintf(it->err, sizeof(it->err), "queued message "
-			    "cannot be opened");
-		} else {
-			out[nout].to = it->m.to;
-			out[nout].msg = it->msg;
-			out[nout].len = it->len;
-			nout++;
-		}
-	}
-	if (nout > 0) {
-		/* The session keeps its snapshot: a reload meanwhile
-		 * neither waits for the relay nor changes its settings. */
-		conf = mfad_snap_hold(ctx);
-		r = mfad_smtp_send_session(conf, out, nout,
-		    !mfad_outbox_relay_known(ob, now));
-		mfad_snap_release(conf);
-		pthread_mutex_lock(&ob->lock);
-		/* The relay's health, judged by this session: the next
-		 * ones skip the probe while it answers. */
-		ob->relay_good = r == 0 ? mfad_clock_real_s() : 0;
-		pthread_mutex_unlock(&ob->lock);
-	}
-	for (i = k = 0; i < n; i++) {
-		struct ob_item *it = &items[i];
-
-		if (it->msg == NULL)
-			continue;
-		sodium_memzero(it->msg, it->len);
-		free(it->msg);
-		it->msg = NULL;
-		it->sent = out[k].result == 0;
-		if (it->sent)
-			it->event = "mail_sent";
-		else {
-			snprintf(it->err, sizeof(it->err), "%s", out[k].err);
-			if (out[k].result == MSS_ERR_REFUSED)
-				it->event = "mail_failed"; /* for good */
-		}
-		k++;
-	}
-
-	pthread_mutex_lock(&ob->lock);
-	/* The relay's answer to the session's last message, cut to what
-	 * status shows. */
-	for (i = n; i-- > 0; )
-		if (items[i].loaded) {
-			snprintf(ob->last_error, sizeof(ob->last_error),
-			    "%.255s", items[i].sent ? "" : items[i].err);
-			break;
-		}
-	pthread_mutex_unlock(&ob->lock);
-
-	/* Every outcome of the session in one transaction. */
-	if (mfad_txn_begin(ctx->store, 0, &txn) != 0)
-		goto done;
-	for (i = 0; i < n; i++)
-		if (items[i].loaded &&
-		    mfad_outbox_record(ob, txn, &items[i], now) != 0)
-			goto done;
-	if (mfad_txn_commit(&txn) != 0)
-		goto done;
-	ret = 0;
- done:
-	if (ret != 0)
-		mfad_log(LOG_ERR, "outbox: cannot record a delivery result");
-	mfad_txn_abort(&txn);
-	for (i = 0; i < n; i++) {
-		if (items[i].msg != NULL) {
-			sodium_memzero(items[i].msg, items[i].len);
-			free(items[i].msg);
-		}
-		if (items[i].loaded)
-			mfad_outmsg_clear(&items[i].m);
-	}
-	sodium_memzero(items, n * sizeof(*items));
-	free(items);
-	free(out);
-	return ret;
-}
-
-/*
  * An even share between the senders free now, so that a burst goes out
  * over parallel sessions; but not less than MFAD_OUTBOX_SHARE_MIN, nor
  * more than MFAD_OUTBOX_BATCH.
@@ -600,23 +468,315 @@ mfad_outbox_unclaim(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
 }
 
 /*
+ * Claims a share of the messages due and not being sent, at most max,
+ * into mine; scan[0..nscan) is room for the look at the outbox, *next
+ * gets the earliest retry of those not due (0 if none). A sender
+ * between sessions (cont = 0) is busy from then on; one whose session
+ * goes on (cont) is busy already and counts itself among the free.
+ * Returns how many; 0 when none is free or no session may start.
+ */
+static size_t
+mfad_outbox_claim(struct mfad_outbox *ob, uint64_t *scan, size_t nscan,
+    uint64_t *mine, size_t max, int cont, uint64_t *next)
+{
+	struct mfad_ctx *ctx = ob->ctx;
+	struct mfad_conf *conf;
+	struct mfad_txn *txn;
+	uint64_t depth, oldest, young;
+	size_t n = 0, i, k = 0, want, free_n;
+	unsigned limit;
+
+	*next = 0;
+	if (mfad_txn_begin(ctx->store, 1, &txn) == 0) {
+		if (mfad_outbox_due(txn, ctx->store, mfad_clock_real_s(), scan,
+		    nscan, &n, &depth, &oldest, next) != 0)
+			n = 0;
+		mfad_txn_abort(&txn);
+	}
+	conf = mfad_snap_hold(ctx);
+	limit = conf->mail_connections;
+	mfad_snap_release(conf);
+	if (limit > ob->nthreads)
+		limit = ob->nthreads;
+
+	/*
+	 * A session that goes on leaves the messages queued less than the
+	 * settling time ago (ids are queueing times in us): the request
+	 * that queued one may not have its answer out yet.
+	 */
+	young = cont ? mfad_clock_real_us() - MFAD_OUTBOX_SETTLE_NS / 1000 :
+	    UINT64_MAX;
+	pthread_mutex_lock(&ob->lock);
+	for (i = free_n = 0; i < n; i++)
+		if (scan[i] <= young && !mfad_outbox_claimed(ob, scan[i]))
+			scan[free_n++] = scan[i];
+	if (!ob->stop && free_n > 0 && (cont || ob->busy < limit)) {
+		want = mfad_outbox_share(free_n, limit > ob->busy ?
+		    limit - ob->busy + (cont ? 1 : 0) : 1);
+		if (want > max)
+			want = max;
+		for (k = 0; k < want; k++) {
+			mine[k] = scan[k];
+			ob->claimed[ob->nclaimed++] = scan[k];
+		}
+		if (!cont)
+			ob->busy++;
+		if (free_n > k && ob->busy < limit) {
+			/* More than this share: wake another. */
+			ob->work++;
+			pthread_cond_broadcast(&ob->cond);
+		}
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return k;
+}
+
+/*
+ * A session's batch in flight: the messages claimed, their records and
+ * what the relay made of them.
+ */
+struct ob_batch {
+	struct mfad_outbox	*ob;
+	uint64_t		 ids[MFAD_OUTBOX_BATCH];
+	struct ob_item		 items[MFAD_OUTBOX_BATCH];
+	struct mfad_smtp_out	 out[MFAD_OUTBOX_BATCH];
+	size_t			 n, nout;
+	size_t			 total;		/* messages of the session */
+	uint64_t		*scan;		/* mfad_outbox_claim's room */
+	size_t			 nscan;
+	int			 failed;	/* the store failed */
+};
+
+/* Reads and opens the messages b->ids[0..n): the ones to send go to
+ * b->out, the expired and unopenable ones get their outcome. */
+static void
+mfad_outbox_load(struct ob_batch *b)
+{
+	struct mfad_ctx *ctx = b->ob->ctx;
+	struct mfad_txn *txn = NULL;
+	uint64_t now = mfad_clock_real_s();
+	size_t i;
+
+	memset(b->items, 0, sizeof(b->items));
+	memset(b->out, 0, sizeof(b->out));
+	b->nout = 0;
+	if (mfad_txn_begin(ctx->store, 1, &txn) != 0)
+		return;
+	for (i = 0; i < b->n; i++) {
+		b->items[i].id = b->ids[i];
+		if (mfad_outbox_get(txn, ctx->store, b->ids[i],
+		    &b->items[i].m) != 0)
+			continue;
+		/* Read again after the claim: another session may have
+		 * settled it since the scan (sent: gone; failed: due
+		 * later). */
+		if (b->items[i].m.next_try > now) {
+			mfad_outmsg_clear(&b->items[i].m);
+			continue;
+		}
+		b->items[i].loaded = 1;
+	}
+	mfad_txn_abort(&txn);
+
+	for (i = 0; i < b->n; i++) {
+		struct ob_item *it = &b->items[i];
+
+		if (!it->loaded)
+			continue;
+		if (it->m.expires <= now) {
+			it->event = "mail_expired";
+			snprintf(it->err, sizeof(it->err), "expired after %u "
+			    "tries%s%s", it->m.tries,
+			    it->m.last_error[0] ? ": " : "", it->m.last_error);
+		} else if (mfad_unseal(ctx->keys, it->m.sealed,
+		    it->m.sealed_len, &it->msg, &it->len) != 0) {
+			it->event = "mail_failed";
+			snprintf(it->err, sizeof(it->err), "queued message "
+			    "cannot be opened");
+		} else {
+			b->out[b->nout].to = it->m.to;
+			b->out[b->nout].msg = it->msg;
+			b->out[b->nout].len = it->len;
+			b->nout++;
+		}
+	}
+}
+
+/*
+ * Records the outcome of each message of b in one transaction, then lets
+ * the messages go (wiped; no longer claimed). A message leaves the
+ * outbox only once the relay has accepted it (or refused it for good,
+ * or it expired). Returns 0, or -1 when the outcomes could not be
+ * recorded (the messages stay due; b->failed says so too).
+ */
+static int
+mfad_outbox_settle(struct ob_batch *b)
+{
+	struct mfad_outbox *ob = b->ob;
+	struct mfad_ctx *ctx = ob->ctx;
+	struct mfad_txn *txn = NULL;
+	uint64_t now = mfad_clock_real_s();
+	size_t i, k;
+	int ret = -1;
+
+	for (i = k = 0; i < b->n; i++) {
+		struct ob_item *it = &b->items[i];
+
+		if (it->msg == NULL)
+			continue;
+		sodium_memzero(it->msg, it->len);
+		free(it->msg);
+		it->msg = NULL;
+		it->sent = b->out[k].result == 0;
+		if (it->sent)
+			it->event = "mail_sent";
+		else {
+			snprintf(it->err, sizeof(it->err), "%s",
+			    b->out[k].err);
+			if (b->out[k].result == MSS_ERR_REFUSED)
+				it->event = "mail_failed"; /* for good */
+		}
+		k++;
+	}
+	sodium_memzero(b->out, sizeof(b->out));
+
+	pthread_mutex_lock(&ob->lock);
+	/* The relay's answer to the batch's last message, cut to what
+	 * status shows. */
+	for (i = b->n; i-- > 0; )
+		if (b->items[i].loaded) {
+			snprintf(ob->last_error, sizeof(ob->last_error),
+			    "%.255s", b->items[i].sent ? "" : b->items[i].err);
+			break;
+		}
+	pthread_mutex_unlock(&ob->lock);
+
+	/* Every outcome of the batch in one transaction. */
+	if (mfad_txn_begin(ctx->store, 0, &txn) != 0)
+		goto done;
+	for (i = 0; i < b->n; i++)
+		if (b->items[i].loaded &&
+		    mfad_outbox_record(ob, txn, &b->items[i], now) != 0)
+			goto done;
+	if (mfad_txn_commit(&txn) != 0)
+		goto done;
+	ret = 0;
+ done:
+	if (ret != 0) {
+		mfad_log(LOG_ERR, "outbox: cannot record a delivery result");
+		b->failed = 1;
+	}
+	mfad_txn_abort(&txn);
+	for (i = 0; i < b->n; i++)
+		if (b->items[i].loaded)
+			mfad_outmsg_clear(&b->items[i].m);
+	sodium_memzero(b->items, sizeof(b->items));
+	pthread_mutex_lock(&ob->lock);
+	mfad_outbox_unclaim(ob, b->ids, b->n);
+	pthread_mutex_unlock(&ob->lock);
+	b->total += b->n;
+	b->n = 0;
+	return ret;
+}
+
+/*
+ * The session's last message so far was answered: its batch is
+ * recorded, and when more is due (and not already being sent), this
+ * session takes its share of that too, up to MFAD_OUTBOX_BATCH messages
+ * a session: a connection already through STARTTLS and AUTH sends a
+ * message in three round trips, a new one in about twelve.
+ */
+static size_t
+mfad_outbox_more(void *arg, struct mfad_smtp_out *done, size_t ndone,
+    struct mfad_smtp_out **more)
+{
+	struct ob_batch *b = arg;
+	uint64_t next;
+
+	(void)done;
+	(void)ndone;
+	*more = NULL;
+	if (mfad_outbox_settle(b) != 0 || b->total >= MFAD_OUTBOX_BATCH)
+		return 0;
+	b->n = mfad_outbox_claim(b->ob, b->scan, b->nscan, b->ids,
+	    MFAD_OUTBOX_BATCH - b->total, 1, &next);
+	if (b->n == 0)
+		return 0;
+	mfad_outbox_load(b);
+	if (b->nout == 0) {
+		/* Only expired or unopenable ones: recorded, and the
+		 * session ends; the sender looks again at once. */
+		(void)mfad_outbox_settle(b);
+		return 0;
+	}
+	*more = b->out;
+	return b->nout;
+}
+
+/*
+ * Sends the messages ids[0..n), claimed by the caller, in one SMTP
+ * session, with what falls due meanwhile (mfad_outbox_more), and records
+ * each one's outcome. Returns 0, or -1 when an outcome could not be
+ * recorded (those messages stay due).
+ */
+static int MSS_WUR
+mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n,
+    uint64_t *scan, size_t nscan)
+{
+	struct mfad_ctx *ctx = ob->ctx;
+	struct mfad_conf *conf;
+	struct ob_batch *b;
+	uint64_t now = mfad_clock_real_s();
+	int r, ret;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		pthread_mutex_lock(&ob->lock);
+		mfad_outbox_unclaim(ob, ids, n);
+		pthread_mutex_unlock(&ob->lock);
+		return -1;
+	}
+	b->ob = ob;
+	b->scan = scan;
+	b->nscan = nscan;
+	memcpy(b->ids, ids, n * sizeof(*ids));
+	b->n = n;
+	mfad_outbox_load(b);
+	if (b->nout > 0) {
+		/* The session keeps its snapshot: a reload meanwhile
+		 * neither waits for the relay nor changes its settings. */
+		conf = mfad_snap_hold(ctx);
+		r = mfad_smtp_send_stream(conf, b->out, b->nout,
+		    !mfad_outbox_relay_known(ob, now), mfad_outbox_more, b);
+		mfad_snap_release(conf);
+		pthread_mutex_lock(&ob->lock);
+		/* The relay's health, judged by this session: the next
+		 * ones skip the probe while it answers. */
+		ob->relay_good = r == 0 ? mfad_clock_real_s() : 0;
+		pthread_mutex_unlock(&ob->lock);
+	}
+	if (b->n > 0)
+		(void)mfad_outbox_settle(b);
+	ret = b->failed ? -1 : 0;
+	sodium_memzero(b, sizeof(*b));
+	free(b);
+	return ret;
+}
+
+/*
  * One of [mail] connections senders. Each wakes as soon as mail is
  * queued, takes its share of what is due and not already being sent
  * (all of it, up to MFAD_OUTBOX_BATCH, when it is the only one free;
- * never waiting for more to come), sends that in one SMTP session, and
- * looks again.
+ * never waiting for more to come), sends that in one SMTP session, which
+ * takes more as its mails are sent (mfad_outbox_more), and looks again.
  */
 static void *
 mfad_outbox_main(void *arg)
 {
 	struct mfad_outbox *ob = arg;
-	struct mfad_ctx *ctx = ob->ctx;
-	uint64_t *ids, mine[MFAD_OUTBOX_BATCH], depth, oldest, next, now;
-	struct mfad_conf *conf;
+	uint64_t *ids, mine[MFAD_OUTBOX_BATCH], next, now;
 	struct timespec until;
-	struct mfad_txn *txn;
-	size_t n, i, k, want, free_n, scan;
-	unsigned seen_kick, seen_work, limit;
+	size_t k, scan;
+	unsigned seen_kick, seen_work;
 	int r, settle, failed;
 
 	pthread_setname_np(pthread_self(), "mfad-mail");
@@ -631,51 +791,14 @@ mfad_outbox_main(void *arg)
 		seen_work = ob->work;
 		pthread_mutex_unlock(&ob->lock);
 
-		n = 0;
-		next = 0;
-		now = mfad_clock_real_s();
 		failed = 0;
-		if (mfad_txn_begin(ctx->store, 1, &txn) == 0) {
-			r = mfad_outbox_due(txn, ctx->store, now, ids, scan, &n,
-			    &depth, &oldest, &next);
-			mfad_txn_abort(&txn);
-			if (r != 0)
-				n = 0;
-		}
-		conf = mfad_snap_hold(ctx);
-		limit = conf->mail_connections;
-		mfad_snap_release(conf);
-		if (limit > ob->nthreads)
-			limit = ob->nthreads;
-
-		k = 0;
-		pthread_mutex_lock(&ob->lock);
-		if (ob->stop) {
-			pthread_mutex_unlock(&ob->lock);
-			break;
-		}
-		for (i = free_n = 0; i < n; i++)
-			if (!mfad_outbox_claimed(ob, ids[i]))
-				ids[free_n++] = ids[i];
-		if (free_n > 0 && ob->busy < limit) {
-			want = mfad_outbox_share(free_n, limit - ob->busy);
-			for (k = 0; k < want; k++) {
-				mine[k] = ids[k];
-				ob->claimed[ob->nclaimed++] = ids[k];
-			}
-			ob->busy++;
-			if (free_n > k && ob->busy < limit) {
-				/* More than this share: wake another. */
-				ob->work++;
-				pthread_cond_broadcast(&ob->cond);
-			}
-		}
-		pthread_mutex_unlock(&ob->lock);
-
+		k = mfad_outbox_claim(ob, ids, scan, mine, MFAD_OUTBOX_BATCH, 0,
+		    &next);
 		if (k > 0) {
-			r = mfad_outbox_session(ob, mine, k);
+			/* The session lets its messages go as it settles
+			 * them. */
+			r = mfad_outbox_session(ob, mine, k, ids, scan);
 			pthread_mutex_lock(&ob->lock);
-			mfad_outbox_unclaim(ob, mine, k);
 			ob->busy--;
 			ob->trim = 1;
 			pthread_mutex_unlock(&ob->lock);

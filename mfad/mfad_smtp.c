@@ -99,7 +99,20 @@ struct relay_src {
 	int		 data_sent;	/* its lines were written */
 };
 
-/* What the session's callbacks saw. */
+/*
+ * Messages added to a session together: the caller's outcomes and what
+ * libESMTP points into until the session is destroyed.
+ */
+struct relay_batch {
+	struct relay_batch	*next;		/* the one added before */
+	struct mfad_smtp_out	*out;
+	size_t			 n;
+	struct relay_src	*src;
+	smtp_message_t		*message;
+	smtp_recipient_t	*rcpt;
+};
+
+/* What the session's callbacks saw, and what they need to go on. */
 struct relay_events {
 	int	tls_ok;		/* STARTTLS completed and accepted */
 	int	tls_event;	/* last STARTTLS problem reported, or 0 */
@@ -107,6 +120,15 @@ struct relay_events {
 	int	data_sent;	/* the message's lines were written */
 	int	connected;	/* libESMTP reached the relay */
 	char	refusal[160];	/* the relay's last 4xx or 5xx line, cleaned */
+	/* For more messages in the same session (mfad_smtp_send_stream): */
+	const struct mfad_conf	*conf;
+	smtp_session_t		 session;
+	int			 tls;		/* STARTTLS required */
+	mfad_smtp_more_fn	 more;
+	void			*more_arg;
+	struct relay_batch	*batches;	/* the newest first */
+	smtp_message_t		 last;		/* the last message added */
+	int			 broken;	/* adding failed: no more */
 };
 
 static pthread_once_t relay_once = PTHREAD_ONCE_INIT;
@@ -251,6 +273,8 @@ relay_msg_cb(void **ctx, int *len, void *arg)
 	return src->msg;
 }
 
+static void relay_continue(struct relay_events *ev, smtp_message_t message);
+
 /* Records what happened; never sets libESMTP's "ok" flags, so a bad
  * certificate or a missing STARTTLS always ends the session. */
 static void
@@ -277,6 +301,12 @@ relay_event_cb(smtp_session_t session, int event_no, void *arg, ...)
 		if (message != NULL &&
 		    (src = smtp_message_get_application_data(message)) != NULL)
 			src->data_sent = 1;
+		break;
+	case SMTP_EV_MESSAGESENT:
+		va_start(ap, arg);
+		message = va_arg(ap, smtp_message_t);
+		va_end(ap);
+		relay_continue(ev, message);
 		break;
 	case SMTP_EV_EXTNA_STARTTLS:
 	case SMTP_EV_WEAK_CIPHER:
@@ -610,6 +640,148 @@ relay_refused(smtp_message_t message, smtp_recipient_t rcpt)
 	    st->code / 100 == 5;
 }
 
+/* Sets every message's outcome to the session's failure. */
+static void
+relay_fail_all(struct mfad_smtp_out *out, size_t n, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[i].result = MSS_ERR_MAIL;
+		mfad_str_err(out[i].err, sizeof(out[i].err), "%s", why);
+	}
+}
+
+/*
+ * Adds out[0..n) to the session as one batch. A message that cannot be
+ * sent gets its outcome at once (MSS_ERR_REFUSED). Returns how many
+ * were added, or -1 when libESMTP could not take them (why says so; the
+ * batch stays listed, so that its outcomes are still set).
+ */
+static int
+relay_batch_add(struct relay_events *ev, struct mfad_smtp_out *out,
+    size_t n, char *why, size_t whylen)
+{
+	struct relay_batch *b;
+	size_t i;
+	int ok = 0;
+
+	for (i = 0; i < n; i++) {
+		out[i].result = MSS_ERR_MAIL;
+		out[i].err[0] = '\0';
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->src = calloc(n, sizeof(*b->src))) == NULL ||
+	    (b->message = calloc(n, sizeof(*b->message))) == NULL ||
+	    (b->rcpt = calloc(n, sizeof(*b->rcpt))) == NULL) {
+		if (b != NULL) {
+			free(b->src);
+			free(b->message);
+			free(b);
+		}
+		snprintf(why, whylen, "mail: out of memory");
+		relay_fail_all(out, n, why);
+		return -1;
+	}
+	b->out = out;
+	b->n = n;
+	b->next = ev->batches;
+	ev->batches = b;
+	for (i = 0; i < n; i++) {
+		if (out[i].to == NULL || !mss_email_valid(out[i].to) ||
+		    out[i].msg == NULL || out[i].len == 0 ||
+		    out[i].len > MFAD_MAIL_MSG_MAX) {
+			out[i].result = MSS_ERR_REFUSED;
+			mfad_str_err(out[i].err, sizeof(out[i].err),
+			    "mail: bad recipient address or message");
+			continue;
+		}
+		b->src[i].msg = out[i].msg;
+		b->src[i].len = out[i].len;
+		if ((b->message[i] = smtp_add_message(ev->session)) == NULL ||
+		    smtp_set_reverse_path(b->message[i], ev->conf->from) == 0 ||
+		    (b->rcpt[i] = smtp_add_recipient(b->message[i],
+		    out[i].to)) == NULL ||
+		    smtp_set_messagecb(b->message[i], relay_msg_cb,
+		    &b->src[i]) == 0) {
+			/* Without a recipient or a reader, libESMTP skips
+			 * it; it is tried again later. */
+			b->message[i] = NULL;
+			snprintf(why, whylen, "mail: cannot set up the "
+			    "message");
+			for (; i < n; i++)
+				if (out[i].result == MSS_ERR_MAIL)
+					mfad_str_err(out[i].err,
+					    sizeof(out[i].err), "%s", why);
+			return -1;
+		}
+		smtp_message_set_application_data_release(b->message[i],
+		    &b->src[i], NULL);
+		ev->last = b->message[i];
+		ok++;
+	}
+	return ok;
+}
+
+/*
+ * The outcome of each message of b that libESMTP was given: a message
+ * whose final dot got a 2xx is the relay's, whatever happened to the
+ * session after it (a later message refused, the connection dropped).
+ */
+static void
+relay_batch_settle(struct relay_events *ev, struct relay_batch *b)
+{
+	const smtp_status_t *st;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->message[i] == NULL)
+			continue;
+		if ((st = smtp_recipient_status(b->rcpt[i])) != NULL &&
+		    st->code / 100 == 2 &&
+		    (st = smtp_message_transfer_status(b->message[i])) !=
+		    NULL && st->code / 100 == 2 && (!ev->tls || ev->tls_ok)) {
+			b->out[i].result = 0;
+			continue;
+		}
+		ev->data_sent = b->src[i].data_sent;
+		relay_explain(ev->conf, b->message[i], b->rcpt[i], ev,
+		    b->out[i].err, sizeof(b->out[i].err));
+		/* Refused for good (5xx): trying again cannot help. */
+		b->out[i].result = relay_refused(b->message[i], b->rcpt[i]) ?
+		    MSS_ERR_REFUSED : MSS_ERR_MAIL;
+	}
+}
+
+/*
+ * The relay has answered the final dot of message. When that is the
+ * last message of the session so far, the newest batch is settled and
+ * handed to ev->more, and what it gives back joins the same session:
+ * libESMTP (1.1) reports the message before it looks for the next one
+ * in its list. A message refused before its data was written is
+ * reported after that look, so then the session ends as it stands.
+ */
+static void
+relay_continue(struct relay_events *ev, smtp_message_t message)
+{
+	struct relay_src *src;
+	struct mfad_smtp_out *out = NULL;
+	char why[512];
+	size_t n;
+
+	if (ev->more == NULL || ev->broken || message == NULL ||
+	    message != ev->last ||
+	    (src = smtp_message_get_application_data(message)) == NULL ||
+	    !src->data_sent)
+		return;
+	relay_batch_settle(ev, ev->batches);
+	if ((n = ev->more(ev->more_arg, ev->batches->out, ev->batches->n,
+	    &out)) == 0 || out == NULL)
+		return;
+	if (relay_batch_add(ev, out, n, why, sizeof(why)) < 0)
+		ev->broken = 1;
+}
+
 int
 mfad_smtp_send(const struct mfad_conf *conf, const char *to,
     const char *msg, size_t len, char *err, size_t errlen)
@@ -638,33 +810,26 @@ mfad_smtp_send(const struct mfad_conf *conf, const char *to,
 	return r;
 }
 
-/* Sets every message's outcome to the session's failure. */
-static void
-relay_fail_all(struct mfad_smtp_out *out, size_t n, const char *why)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[i].result = MSS_ERR_MAIL;
-		mfad_str_err(out[i].err, sizeof(out[i].err), "%s", why);
-	}
-}
-
 int
 mfad_smtp_send_session(const struct mfad_conf *conf,
     struct mfad_smtp_out *out, size_t n, int probe)
+{
+	return mfad_smtp_send_stream(conf, out, n, probe, NULL, NULL);
+}
+
+int
+mfad_smtp_send_stream(const struct mfad_conf *conf,
+    struct mfad_smtp_out *out, size_t n, int probe, mfad_smtp_more_fn more,
+    void *more_arg)
 {
 	static const int which[] = {
 		Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
 		Timeout_TRANSFER, Timeout_DATA2
 	};
 	struct relay_cred cred;
-	struct relay_src *src = NULL;
 	struct relay_events ev;
-	const smtp_status_t *st;
+	struct relay_batch *b;
 	smtp_session_t session = NULL;
-	smtp_message_t *message = NULL;
-	smtp_recipient_t *rcpt = NULL;
 	auth_context_t auth = NULL;
 	SSL_CTX *ctx = NULL;
 	char server[1024], why[512];
@@ -701,12 +866,6 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 		return r;
 	}
 	r = MSS_ERR_MAIL;
-	if ((src = calloc(n, sizeof(*src))) == NULL ||
-	    (message = calloc(n, sizeof(*message))) == NULL ||
-	    (rcpt = calloc(n, sizeof(*rcpt))) == NULL) {
-		snprintf(why, sizeof(why), "mail: out of memory");
-		goto fail;
-	}
 	if (conf->auth_file != NULL &&
 	    relay_read_auth(conf->auth_file, geteuid(), &cred, why,
 	    sizeof(why)) != 0)
@@ -762,34 +921,16 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 	/*
 	 * Every message of the batch in this one session: libESMTP sends
 	 * them in turn, pipelining each one's MAIL, RCPT and DATA when the
-	 * relay offers PIPELINING, and keeps a status per message.
+	 * relay offers PIPELINING, and keeps a status per message. With
+	 * more, what is due meanwhile follows in the same session.
 	 */
-	ok = 0;
-	for (i = 0; i < n; i++) {
-		if (out[i].to == NULL || !mss_email_valid(out[i].to) ||
-		    out[i].msg == NULL || out[i].len == 0 ||
-		    out[i].len > MFAD_MAIL_MSG_MAX) {
-			out[i].result = MSS_ERR_REFUSED;
-			mfad_str_err(out[i].err, sizeof(out[i].err),
-			    "mail: bad recipient address or message");
-			continue;
-		}
-		src[i].msg = out[i].msg;
-		src[i].len = out[i].len;
-		if ((message[i] = smtp_add_message(session)) == NULL ||
-		    smtp_set_reverse_path(message[i], conf->from) == 0 ||
-		    (rcpt[i] = smtp_add_recipient(message[i],
-		    out[i].to)) == NULL ||
-		    smtp_set_messagecb(message[i], relay_msg_cb,
-		    &src[i]) == 0) {
-			snprintf(why, sizeof(why), "mail: cannot set up the "
-			    "message");
-			goto fail;
-		}
-		smtp_message_set_application_data_release(message[i], &src[i],
-		    NULL);
-		ok++;
-	}
+	ev.conf = conf;
+	ev.session = session;
+	ev.tls = ctx != NULL;
+	ev.more = more;
+	ev.more_arg = more_arg;
+	if ((ok = relay_batch_add(&ev, out, n, why, sizeof(why))) < 0)
+		goto fail;
 	if (ok == 0) {
 		r = 0;		/* nothing to send: each says why */
 		goto out;
@@ -800,29 +941,8 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 	if (ctx != NULL)
 		ERR_clear_error();
 	(void)smtp_start_session(session);
-	/*
-	 * Each message on its own: a message whose final dot got a 2xx is
-	 * the relay's, whatever happened to the session after it (a later
-	 * message refused, the connection dropped).
-	 */
-	for (i = 0; i < n; i++) {
-		if (message[i] == NULL)
-			continue;
-		if ((st = smtp_recipient_status(rcpt[i])) != NULL &&
-		    st->code / 100 == 2 &&
-		    (st = smtp_message_transfer_status(message[i])) != NULL &&
-		    st->code / 100 == 2 &&
-		    (ctx == NULL || ev.tls_ok)) {
-			out[i].result = 0;
-			continue;
-		}
-		ev.data_sent = src[i].data_sent;
-		relay_explain(conf, message[i], rcpt[i], &ev, out[i].err,
-		    sizeof(out[i].err));
-		/* Refused for good (5xx): trying again cannot help. */
-		out[i].result = relay_refused(message[i], rcpt[i]) ?
-		    MSS_ERR_REFUSED : MSS_ERR_MAIL;
-	}
+	/* The batches before the newest were settled as they ended. */
+	relay_batch_settle(&ev, ev.batches);
 	if (ctx != NULL)
 		ERR_clear_error();
 	/* Whether libESMTP reached the relay: its health, for the next. */
@@ -838,9 +958,13 @@ mfad_smtp_send_session(const struct mfad_conf *conf,
 		auth_destroy_context(auth);
 	SSL_CTX_free(ctx);
 	sodium_memzero(&cred, sizeof(cred));
-	free(src);
-	free(message);
-	free(rcpt);
+	while ((b = ev.batches) != NULL) {
+		ev.batches = b->next;
+		free(b->src);
+		free(b->message);
+		free(b->rcpt);
+		free(b);
+	}
 	return r;
 }
 

@@ -48,6 +48,26 @@ int mfad_smtp_send_session(const struct mfad_conf *conf,
     struct mfad_smtp_out *out, size_t n, int probe)
     MSS_WUR;
 
+/*
+ * Asked when the relay has answered the last message of a session so
+ * far: done[0..ndone) is that batch, each with its final outcome. It
+ * returns how many messages go on in the same session and points *more
+ * at them (0 ends it). *more must stay as it is until the next call or
+ * the end of the session; the session sets the outcomes in it.
+ */
+typedef size_t (*mfad_smtp_more_fn)(void *arg, struct mfad_smtp_out *done,
+    size_t ndone, struct mfad_smtp_out **more);
+
+/*
+ * mfad_smtp_send_session, with more asked for further messages each time
+ * the last one so far is answered. When it returns, out, or the last
+ * array more gave, holds the outcomes of the session's last batch; the
+ * batches before were handed to more.
+ */
+int mfad_smtp_send_stream(const struct mfad_conf *conf,
+    struct mfad_smtp_out *out, size_t n, int probe, mfad_smtp_more_fn more,
+    void *more_arg) MSS_WUR;
+
 /* Checks what can be checked of the relay set-up without the relay: the
  * auth_file (owner and mode) and the ca_file. 0, MSS_ERR_INVAL for no
  * conf, or MSS_ERR_MAIL with the reason in err. */

@@ -8,7 +8,8 @@ request (AUTH_START frames, as a trusted PAM caller) to FaultyRelay
 hold one up, refuse one recipient or drop the connection after some
 messages. To make a batch certain rather than likely, the tests hold the
 only sender in a first session whose greeting comes late, and queue the
-batch meanwhile: it is then all due when the sender looks again. No
+batch meanwhile: it is then all due when that session, its first message
+answered, looks for more, and follows in the same connection. No
 assertion is about time: the waits are deadlines for events.
 """
 
@@ -103,7 +104,9 @@ def addr(u):
 
 
 def test_queued_codes_share_a_session(world):
-    """Codes queued together go out in one session, not one each."""
+    """Codes queued while a session is at work go out in it, not in a
+    session each: the session's last message answered, the six queued
+    meanwhile follow in the same connection."""
     users = ["u%d" % i for i in range(6)]
     relay = FaultyRelay([{"greeting": HOLD}])
     env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
@@ -114,9 +117,11 @@ def test_queued_codes_share_a_session(world):
     h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
     assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
     sessions = per_session(relay)
-    # The first code alone, then the six queued meanwhile together.
-    assert len(sessions) == 2, sessions
-    assert sorted(sessions[1]) == sorted(addr(u) for u in users), sessions
+    # The first code, then the six queued meanwhile, in one session.
+    assert len(sessions) == 1, sessions
+    assert sessions[0][0] == addr("first"), sessions
+    assert sorted(sessions[0][1:]) == sorted(addr(u) for u in users), \
+        sessions
     assert len(audit(env, "mail_sent")) == 7
 
 
@@ -154,11 +159,12 @@ def test_one_recipient_refused_others_delivered(world):
     assert failed[0]["user"] == "bob"
     assert "550" in failed[0]["detail"], failed[0]
     sessions = per_session(relay)
-    assert len(sessions) == 2, sessions
-    assert sorted(sessions[1]) == [addr("alice"), addr("carol"),
-                                   addr("dave")], sessions
+    # first, then the four queued meanwhile, in one session.
+    assert len(sessions) == 1, sessions
+    assert sorted(sessions[0][1:]) == [addr("alice"), addr("carol"),
+                                       addr("dave")], sessions
     # bob's RCPT was refused once, and never tried again.
-    assert relay.sessions[1].commands.count(("RCPT", False)) == 4
+    assert relay.sessions[0].commands.count(("RCPT", False)) == 5
     assert sum(c.count(("RCPT", False)) for c in
                (s.commands for s in relay.sessions)) == 5
     assert len(audit(env, "mail_sent")) == 4
@@ -167,10 +173,11 @@ def test_one_recipient_refused_others_delivered(world):
 
 def test_dropped_session_resends_only_what_was_not_accepted(world):
     """The relay drops the connection after accepting two messages of a
-    batch of five: those two are not sent again, the other three are, in
-    the next session, and every code arrives once."""
+    batch of five (which followed a first one in the same session): those
+    two are not sent again, the other three are, in the next session, and
+    every code arrives once."""
     users = ["u%d" % i for i in range(5)]
-    relay = FaultyRelay([{"greeting": HOLD}, {"drop_after": 2}])
+    relay = FaultyRelay([{"greeting": HOLD, "drop_after": 3}])
     env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
     hold_sender(env, relay)
     start_all(env, users)
@@ -178,8 +185,9 @@ def test_dropped_session_resends_only_what_was_not_accepted(world):
                what="six messages accepted")
     h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
     sessions = per_session(relay)
-    assert len(sessions[1]) == 2, sessions
-    assert sorted(sessions[1] + sessions[2]) == sorted(
+    assert sessions[0][0] == addr("first"), sessions
+    assert len(sessions[0]) == 3, sessions
+    assert sorted(sessions[0][1:] + sessions[1]) == sorted(
         addr(u) for u in users), sessions
     # Each address exactly once over all sessions: nothing twice.
     assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
@@ -188,7 +196,7 @@ def test_dropped_session_resends_only_what_was_not_accepted(world):
     assert len(sent) == 6, sent
     retried = [r for r in sent if "after 1 failed try" in r["detail"]]
     assert sorted(r["user"] for r in retried) == sorted(
-        u for u in users if addr(u) not in sessions[1]), sent
+        u for u in users if addr(u) not in sessions[0]), sent
 
 
 def test_lone_message_goes_at_once(world):
@@ -219,20 +227,43 @@ def test_no_probe_connection_while_the_relay_answers(world):
 
 
 def test_stop_does_not_wait_for_a_slow_session(world):
-    """A session to a relay that takes 8 s per message holds six; a stop
-    waits for it only up to mfad's grace (10 s), not for all six, says
-    so, and the next start sends what that session had not recorded."""
+    """A session to a relay that takes 8 s per message holds six after
+    its first; a stop waits for it only up to mfad's grace (10 s), not
+    for all six, says so, and the next start sends what that session had
+    not recorded."""
     users = ["u%d" % i for i in range(6)]
-    relay = FaultyRelay([{"greeting": HOLD}, {"dot": ("delay", 8)}, {}])
+    relay = FaultyRelay([{"greeting": HOLD, "dot": ("delay", 8)}, {}])
     env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
     hold_sender(env, relay)
     start_all(env, users)
-    relay.wait(lambda: len(relay.sessions) >= 2 and
-               len(relay.sessions[1].messages) >= 1,
-               what="the slow session's first message")
+    relay.wait(lambda: len(relay.sessions) >= 1 and
+               len(relay.sessions[0].messages) >= 2,
+               what="the slow session's second message")
     # Six messages at 8 s each: 48 s without the grace, about 10 with it.
     assert env.mfad.stop(timeout=30) == 0
     assert "still with the relay" in env.mfad.log_text()
     env.mfad.start()
     relay.wait(lambda: set(addr(u) for u in users) <=
                set(accepted_to(relay)), what="every code sent")
+    # The first message's outcome was recorded as the session went on:
+    # the next start did not send it again.
+    assert accepted_to(relay).count(addr("first")) == 1, accepted_to(relay)
+
+
+def test_a_session_carries_at_most_32_messages(world):
+    """Mail keeps coming while a session is at work: it goes on in that
+    session, but never past 32 messages, as many relays limit the
+    messages of one connection; the rest go in the next session."""
+    users = ["u%d" % i for i in range(40)]
+    relay = FaultyRelay([{"greeting": HOLD}])
+    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
+    hold_sender(env, relay)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= 41,
+               what="41 messages accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    sessions = per_session(relay)
+    assert [len(s) for s in sessions] == [32, 9], sessions
+    assert sessions[0][0] == addr("first"), sessions
+    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
+    assert len(audit(env, "mail_sent")) == 41
