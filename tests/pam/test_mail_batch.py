@@ -103,19 +103,26 @@ def addr(u):
     return u + "@example.org"
 
 
+def held_batch(world, users):
+    """first's session held up (one sender), users' codes queued
+    meanwhile; returns (relay, env) once every code was accepted."""
+    relay = FaultyRelay([{"greeting": HOLD}])
+    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
+    hold_sender(env, relay)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= len(users) + 1,
+               what="every message accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
+    return relay, env
+
+
 def test_queued_codes_share_a_session(world):
     """Codes queued while a session is at work go out in it, not in a
     session each: the session's last message answered, the six queued
     meanwhile follow in the same connection."""
     users = ["u%d" % i for i in range(6)]
-    relay = FaultyRelay([{"greeting": HOLD}])
-    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
-    hold_sender(env, relay)
-    start_all(env, users)
-    relay.wait(lambda: len(relay.accepted()) >= 7,
-               what="seven messages accepted")
-    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
-    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
+    relay, env = held_batch(world, users)
     sessions = per_session(relay)
     # The first code, then the six queued meanwhile, in one session.
     assert len(sessions) == 1, sessions
@@ -255,15 +262,8 @@ def test_a_session_carries_at_most_32_messages(world):
     session, but never past 32 messages, as many relays limit the
     messages of one connection; the rest go in the next session."""
     users = ["u%d" % i for i in range(40)]
-    relay = FaultyRelay([{"greeting": HOLD}])
-    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
-    hold_sender(env, relay)
-    start_all(env, users)
-    relay.wait(lambda: len(relay.accepted()) >= 41,
-               what="41 messages accepted")
-    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    relay, env = held_batch(world, users)
     sessions = per_session(relay)
     assert [len(s) for s in sessions] == [32, 9], sessions
     assert sessions[0][0] == addr("first"), sessions
-    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
     assert len(audit(env, "mail_sent")) == 41
