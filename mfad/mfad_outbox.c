@@ -22,7 +22,7 @@
 #include "mss_mask.h"
 #include "mss_proto.h"
 
-#define MFAD_OUTBOX_BATCH	32	/* messages in one SMTP session, at most */
+#define MFAD_OUTBOX_BATCH	32	/* messages of a session, at most */
 /*
  * A session takes at least this many of the messages waiting (or all of
  * them): a steady stream of codes, a few every batch, then goes out in a
