@@ -471,9 +471,12 @@ mfad_outbox_unclaim(struct mfad_outbox *ob, const uint64_t *ids, size_t n)
  * Claims a share of the messages due and not being sent, at most max,
  * into mine; scan[0..nscan) is room for the look at the outbox, *next
  * gets the earliest retry of those not due (0 if none). A sender
- * between sessions (cont = 0) is busy from then on; one whose session
- * goes on (cont) is busy already and counts itself among the free.
- * Returns how many; 0 when none is free or no session may start.
+ * between sessions (cont = 0) shares with the senders free and is busy
+ * from then on. One whose session goes on (cont) shares with all the
+ * sessions, which come back for more as their mail is sent: taking all
+ * that waits would leave it to one connection, a mail at a time, while
+ * the others end for want of mail. Returns how many; 0 when none is
+ * free or no session may start.
  */
 static size_t
 mfad_outbox_claim(struct mfad_outbox *ob, uint64_t *scan, size_t nscan,
@@ -511,8 +514,8 @@ mfad_outbox_claim(struct mfad_outbox *ob, uint64_t *scan, size_t nscan,
 		if (scan[i] <= young && !mfad_outbox_claimed(ob, scan[i]))
 			scan[free_n++] = scan[i];
 	if (!ob->stop && free_n > 0 && (cont || ob->busy < limit)) {
-		want = mfad_outbox_share(free_n, limit > ob->busy ?
-		    limit - ob->busy + (cont ? 1 : 0) : 1);
+		want = mfad_outbox_share(free_n, cont ? limit :
+		    limit - ob->busy);
 		if (want > max)
 			want = max;
 		for (k = 0; k < want; k++) {
