@@ -42,6 +42,12 @@
 #define MFAD_RELAY_TRUST	60
 #define MFAD_BACKOFF_MAX	60	/* seconds between two tries, at most */
 /*
+ * After the relay turned a session away, the sessions at once stay at
+ * what it took for this long; then each session that ends well allows
+ * one more, until one is turned away again or [mail] connections.
+ */
+#define MFAD_WINDOW_HOLD	60
+/*
  * After a kick, the sender waits this long before it looks: the request
  * that queued the mail has its answer out first, so that the sending
  * never competes with it and a request that mails (a real reset) takes
@@ -67,6 +73,12 @@ struct mfad_outbox {
 	uint64_t	*claimed;	/* ids those sessions are sending */
 	size_t		 nclaimed;
 	uint64_t	 relay_good;	/* last session that reached the relay */
+	/*
+	 * Sessions at once that the relay takes, learnt when it turned one
+	 * away (0: as many as [mail] connections), and when it last did.
+	 */
+	unsigned	 window;
+	uint64_t	 turned_away;
 	char		 last_error[256];
 	/*
 	 * Global ceiling: when the mails of the last minute were queued,
@@ -510,6 +522,8 @@ mfad_outbox_claim(struct mfad_outbox *ob, uint64_t *scan, size_t nscan,
 	young = cont ? mfad_clock_real_us() - MFAD_OUTBOX_SETTLE_NS / 1000 :
 	    UINT64_MAX;
 	pthread_mutex_lock(&ob->lock);
+	if (ob->window != 0 && limit > ob->window)
+		limit = ob->window;
 	for (i = free_n = 0; i < n; i++)
 		if (scan[i] <= young && !mfad_outbox_claimed(ob, scan[i]))
 			scan[free_n++] = scan[i];
@@ -683,6 +697,79 @@ mfad_outbox_settle(struct ob_batch *b)
 }
 
 /*
+ * Lets b's messages go without an outcome: wiped, no longer claimed, and
+ * due as they were (an expired or unopenable one is met again).
+ */
+static void
+mfad_outbox_let_go(struct ob_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct ob_item *it = &b->items[i];
+
+		if (it->msg != NULL) {
+			sodium_memzero(it->msg, it->len);
+			free(it->msg);
+		}
+		if (it->loaded)
+			mfad_outmsg_clear(&it->m);
+	}
+	sodium_memzero(b->out, sizeof(b->out));
+	sodium_memzero(b->items, sizeof(b->items));
+	pthread_mutex_lock(&b->ob->lock);
+	mfad_outbox_unclaim(b->ob, b->ids, b->n);
+	pthread_mutex_unlock(&b->ob->lock);
+	b->n = 0;
+}
+
+/*
+ * The relay turned a session away with a 4xx greeting (why: its answer).
+ * When other sessions of ours are in progress, that is its limit of
+ * sessions from one client (Postfix and Exim answer 421 past it): from
+ * now on no more sessions at once than those, and the messages go back
+ * to them without a try counted against them. Returns whether it was so;
+ * when this session was the only one, the relay refuses any and the
+ * messages fail their try as for any other fault.
+ */
+static int
+mfad_outbox_turned_away(struct mfad_outbox *ob, const char *why)
+{
+	unsigned others;
+	int lower = 0;
+
+	pthread_mutex_lock(&ob->lock);
+	others = ob->busy > 0 ? ob->busy - 1 : 0;
+	if (others > 0) {
+		lower = ob->window == 0 || ob->window > others;
+		if (lower)
+			ob->window = others;
+		ob->turned_away = mfad_clock_real_s();
+	}
+	pthread_mutex_unlock(&ob->lock);
+	if (lower)
+		mfad_log(LOG_NOTICE, "outbox: the relay turned a session away "
+		    "(%s); %u sessions at once for now", why, others);
+	return others > 0;
+}
+
+/*
+ * A session ended well: past MFAD_WINDOW_HOLD after the relay last
+ * turned one away, allow one more session at once.
+ */
+static void
+mfad_outbox_widen(struct mfad_outbox *ob)
+{
+	uint64_t now = mfad_clock_real_s();
+
+	pthread_mutex_lock(&ob->lock);
+	if (ob->window != 0 && now - ob->turned_away >= MFAD_WINDOW_HOLD &&
+	    ++ob->window >= ob->nthreads)
+		ob->window = 0;
+	pthread_mutex_unlock(&ob->lock);
+}
+
+/*
  * The session's last message so far was answered: its batch is
  * recorded, and when more is due (and not already being sent), this
  * session takes its share of that too, up to MFAD_OUTBOX_BATCH messages
@@ -754,8 +841,14 @@ mfad_outbox_session(struct mfad_outbox *ob, const uint64_t *ids, size_t n,
 		pthread_mutex_lock(&ob->lock);
 		/* The relay's health, judged by this session: the next
 		 * ones skip the probe while it answers. */
-		ob->relay_good = r == 0 ? mfad_clock_real_s() : 0;
+		ob->relay_good = r == 0 || r == MSS_ERR_THROTTLED ?
+		    mfad_clock_real_s() : 0;
 		pthread_mutex_unlock(&ob->lock);
+		if (r == MSS_ERR_THROTTLED &&
+		    mfad_outbox_turned_away(ob, b->out[0].err))
+			mfad_outbox_let_go(b);
+		else if (r == 0)
+			mfad_outbox_widen(ob);
 	}
 	if (b->n > 0)
 		(void)mfad_outbox_settle(b);

@@ -119,6 +119,7 @@ struct relay_events {
 	long	verify_err;	/* first certificate error from OpenSSL */
 	int	data_sent;	/* the message's lines were written */
 	int	connected;	/* libESMTP reached the relay */
+	int	greeting;	/* the code of the relay's first reply */
 	char	refusal[160];	/* the relay's last 4xx or 5xx line, cleaned */
 	/* For more messages in the same session (mfad_smtp_send_stream): */
 	const struct mfad_conf	*conf;
@@ -343,6 +344,11 @@ relay_monitor_cb(const char *buf, int buflen, int writing, void *arg)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)((nl != NULL ? nl : end) - p);
 		/* The last line of a refusal: three digits and a space. */
+		if (n >= 4 && p[0] >= '1' && p[0] <= '5' &&
+		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+		    p[3] == ' ' && ev->greeting == 0)
+			ev->greeting = (p[0] - '0') * 100 + (p[1] - '0') * 10 +
+			    (p[2] - '0');
 		if (n >= 4 && (p[0] == '4' || p[0] == '5') &&
 		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
 		    p[3] == ' ') {
@@ -804,7 +810,8 @@ mfad_smtp_send(const struct mfad_conf *conf, const char *to,
 	one.to = to;
 	one.msg = msg;
 	one.len = len;
-	if ((r = mfad_smtp_send_session(conf, &one, 1, 1)) == 0)
+	r = mfad_smtp_send_session(conf, &one, 1, 1);
+	if (r == 0 || r == MSS_ERR_THROTTLED)
 		r = one.result;
 	mfad_str_err(err, errlen, "%s", one.err);
 	return r;
@@ -945,8 +952,16 @@ mfad_smtp_send_stream(const struct mfad_conf *conf,
 	relay_batch_settle(&ev, ev.batches);
 	if (ctx != NULL)
 		ERR_clear_error();
-	/* Whether libESMTP reached the relay: its health, for the next. */
-	r = ev.connected ? 0 : MSS_ERR_MAIL;
+	/*
+	 * Whether libESMTP reached the relay: its health, for the next.
+	 * A 4xx greeting is the relay turning the session away before
+	 * any message (a busy relay, or one over its limit of sessions
+	 * from one client, as Postfix and Exim answer it).
+	 */
+	if (!ev.connected)
+		r = MSS_ERR_MAIL;
+	else
+		r = ev.greeting / 100 == 4 ? MSS_ERR_THROTTLED : 0;
 	goto out;
  fail:
 	relay_fail_all(out, n, why[0] ? why : "mail: cannot send");

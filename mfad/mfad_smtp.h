@@ -41,8 +41,9 @@ int mfad_smtp_send(const struct mfad_conf *conf, const char *to,
  * it was refused for good, MSS_ERR_MAIL otherwise, with the reason in
  * its err. With probe, the relay is first reached with a deadline
  * (libESMTP's own connect has none). Returns 0 when the relay was
- * reached, MSS_ERR_MAIL when it was not (every message failed),
- * MSS_ERR_INVAL for no messages.
+ * reached, MSS_ERR_THROTTLED when it turned the session away with a 4xx
+ * greeting (every message failed, none was tried), MSS_ERR_MAIL when it
+ * was not reached (every message failed), MSS_ERR_INVAL for no messages.
  */
 int mfad_smtp_send_session(const struct mfad_conf *conf,
     struct mfad_smtp_out *out, size_t n, int probe)

@@ -5,15 +5,17 @@ outcome.
 The real mfad sends the codes of logins started with pam_mss's own
 request (AUTH_START frames, as a trusted PAM caller) to FaultyRelay
 (tests/pam/test_relay_faults.py), which records every session and can
-hold one up, refuse one recipient or drop the connection after some
-messages. To make a batch certain rather than likely, the tests hold the
-only sender in a first session whose greeting comes late, and queue the
-batch meanwhile: it is then all due when that session, its first message
-answered, looks for more, and follows in the same connection. No
+hold one up, refuse one recipient, drop the connection after some
+messages or take only so many connections at once. To make a batch
+certain rather than likely, the tests hold the only sender in a first
+session whose greeting comes late, and queue the batch meanwhile: it is
+then all due when that session, its first message answered, looks for
+more, and follows in the same connection. No
 assertion is about time: the waits are deadlines for events.
 """
 
 import threading
+import time
 
 import pytest
 
@@ -267,3 +269,60 @@ def test_a_session_carries_at_most_32_messages(world):
     assert [len(s) for s in sessions] == [32, 9], sessions
     assert sessions[0][0] == addr("first"), sessions
     assert len(audit(env, "mail_sent")) == 41
+
+
+
+def test_relay_limit_on_sessions_is_learnt(world):
+    """A relay that takes 3 connections at once from mfad and greets one
+    more with 421, as Postfix and Exim do past their limit per client:
+    mfad, at [mail] connections = 8, learns that from the sessions turned
+    away, and the messages of those go with the 3 sessions that were
+    taken, without a failed try (no retry warning, no "failed try" in
+    the audit); every message arrives once."""
+    users = ["u%d" % i for i in range(40)]
+    # Every session slow at each message's end, so that they overlap.
+    relay = FaultyRelay([{"dot": ("delay", 0.3)}] * 100, max_open=3)
+    env = world(relay, {"mail": {"connections": 8}}, users)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= 40,
+               what="every message accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert accepted_to(relay) == sorted(addr(u) for u in users)
+    assert relay.refused > 0, "the relay never had to refuse a session"
+    log = env.mfad.log_text()
+    assert "the relay turned a session away" in log, log
+    assert "not sent (try" not in log, log
+    sent = audit(env, "mail_sent")
+    assert len(sent) == 40, sent
+    assert not [r for r in sent if "failed tr" in r.get("detail", "")], sent
+
+
+def test_sessions_widen_again_after_a_minute(world):
+    """After the relay turned sessions away, mfad keeps to the sessions
+    it took for a minute (mfad.conf(5), connections), then allows one
+    more for each session that ends well: once the relay takes more
+    again, so does mfad."""
+    users = ["u%d" % i for i in range(50)]
+    relay = FaultyRelay([{"dot": ("delay", 0.3)}] * 200, max_open=2)
+    env = world(relay, {"mail": {"connections": 8}}, users)
+    start_all(env, users[:20])
+    relay.wait(lambda: len(relay.accepted()) >= 20,
+               what="the first burst accepted")
+    assert relay.refused > 0, "the relay never had to refuse a session"
+    learnt = time.monotonic()
+    with relay._cond:
+        relay.max_open = None
+    # The minute mfad keeps to what it learnt: a wait for a time, not
+    # for an event.
+    time.sleep(max(0, learnt + 62 - time.monotonic()))
+    start_all(env, users[20:30])
+    relay.wait(lambda: len(relay.accepted()) >= 30,
+               what="the second burst accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    with relay._cond:
+        relay.max_active = 0
+    start_all(env, users[30:])
+    relay.wait(lambda: len(relay.accepted()) >= 50,
+               what="the third burst accepted")
+    assert accepted_to(relay) == sorted(addr(u) for u in users)
+    assert relay.max_active > 2, relay.max_active

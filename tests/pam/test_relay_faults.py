@@ -137,6 +137,11 @@ class FaultyRelay:
     refuse: {address: reply line} answered to RCPT TO of that address in
     every session.
 
+    max_open: at most that many connections open at once, as relays limit
+    a client (Postfix's smtpd_client_connection_count_limit, Exim's
+    smtp_accept_max_per_host): one more is greeted with TOO_MANY and
+    closed, and counted in refused.
+
     active and max_active count the sessions open at once; connections
     counts every connection, bare ones (mfad's probe) included.
 
@@ -147,9 +152,13 @@ class FaultyRelay:
     next session in the script."""
 
     GREETING = "220 relay.test ESMTP fault-injecting relay"
+    TOO_MANY = "421 4.7.0 relay.test Error: too many connections"
 
-    def __init__(self, sessions=(), tls=None, refuse=None):
+    def __init__(self, sessions=(), tls=None, refuse=None, max_open=None):
         self.script = list(sessions)
+        self.max_open = max_open
+        self.open = 0
+        self.refused = 0
         self.tls = tls
         self.refuse = {a.lower(): r for a, r in (refuse or {}).items()}
         self.active = 0
@@ -262,10 +271,18 @@ class FaultyRelay:
     def _serve(self, sock):
         conn = _Line(sock)
         conn.counted = False
+        with self._cond:
+            self.open += 1
+            over = self.max_open is not None and self.open > self.max_open
+            self.refused += over
         try:
-            self._session(conn)
+            if over:
+                conn.send(self.TOO_MANY)
+            else:
+                self._session(conn)
         finally:
             with self._cond:
+                self.open -= 1
                 if conn.counted:
                     self.active -= 1
                 self._cond.notify_all()
