@@ -34,6 +34,12 @@
  *   and DATA go together when the relay offers PIPELINING) and keeps a
  *   status for each: a 2xx to one message's final dot stays, whatever
  *   happens to the session after it.
+ * - With a relay that offers CHUNKING (Postfix and Exim do by default) it
+ *   sends each message in BDAT chunks, the last "BDAT 0 LAST", pipelined
+ *   with RCPT TO: two round trips a message instead of three. The
+ *   message's status is then the last BDAT reply it read, which is the
+ *   250 of a chunk when the reply to BDAT LAST never comes: only its
+ *   SMTP_EV_MESSAGESENT says that reply was read.
  * - Sessions on several threads share only the list of SASL plugins,
  *   which it guards with a mutex (built with pthreads, as Debian's is).
  * - It looks for a client certificate under $HOME (~/.authenticate), so
@@ -97,6 +103,7 @@ struct relay_src {
 	size_t		 len;
 	int		 done;
 	int		 data_sent;	/* its lines were written */
+	int		 answered;	/* libESMTP read the reply to its end */
 };
 
 /*
@@ -307,6 +314,9 @@ relay_event_cb(smtp_session_t session, int event_no, void *arg, ...)
 		va_start(ap, arg);
 		message = va_arg(ap, smtp_message_t);
 		va_end(ap);
+		if (message != NULL &&
+		    (src = smtp_message_get_application_data(message)) != NULL)
+			src->answered = 1;
 		relay_continue(ev, message);
 		break;
 	case SMTP_EV_EXTNA_STARTTLS:
@@ -743,7 +753,15 @@ relay_batch_settle(struct relay_events *ev, struct relay_batch *b)
 	for (i = 0; i < b->n; i++) {
 		if (b->message[i] == NULL)
 			continue;
-		if ((st = smtp_recipient_status(b->rcpt[i])) != NULL &&
+		/*
+		 * Accepted: a 2xx to the recipient and to the end of the
+		 * message, whose reply libESMTP did read (MESSAGESENT).
+		 * With CHUNKING, the status is the last BDAT reply read:
+		 * when the one to BDAT LAST never comes, it is still the
+		 * 250 of the chunk before.
+		 */
+		if (b->src[i].answered &&
+		    (st = smtp_recipient_status(b->rcpt[i])) != NULL &&
 		    st->code / 100 == 2 &&
 		    (st = smtp_message_transfer_status(b->message[i])) !=
 		    NULL && st->code / 100 == 2 && (!ev->tls || ev->tls_ok)) {

@@ -326,3 +326,23 @@ def test_sessions_widen_again_after_a_minute(world):
                what="the third burst accepted")
     assert accepted_to(relay) == sorted(addr(u) for u in users)
     assert relay.max_active > 2, relay.max_active
+
+
+def test_chunking_relay_gets_each_code_in_bdat_chunks(world):
+    """A relay that offers CHUNKING (Postfix and Exim do by default): the
+    queued codes follow the first one in its session, each sent in BDAT
+    chunks, never DATA, and each accepted once."""
+    users = ["alice", "bob", "carol"]
+    relay = FaultyRelay([{"greeting": HOLD}], chunking=True)
+    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
+    hold_sender(env, relay)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= 4,
+               what="every message accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
+    assert per_session(relay)[0][0] == addr("first")
+    assert sum(len(x) for x in per_session(relay)) == 4
+    verbs = [v for s in relay.sessions for v, _ in s.commands]
+    assert "BDAT" in verbs and "DATA" not in verbs, verbs
+    assert len(audit(env, "mail_sent")) == 4

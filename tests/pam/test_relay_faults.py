@@ -8,6 +8,10 @@ Every assertion is about what can be seen from outside mfad (what the
 relay received and answered, the audit trail, mfad's log, the login), so
 that the rows hold however mfad's mail sender is built.
 
+The rows named bdat-* (and the bdat case of the lost final reply) run
+against a relay that offers CHUNKING, as Postfix and Exim do by default:
+libESMTP then sends BDAT chunks instead of DATA, and the same rules hold.
+
 For each row:
 - no loss: after a temporary fault (4xx, a dropped connection, a timeout,
   a failed STARTTLS) the message is tried again and arrives once the relay
@@ -77,6 +81,19 @@ class _Line:
         line, _, self.buf = self.buf.partition(b"\r\n")
         return line
 
+    def read_exact(self, n):
+        """n bytes (a BDAT chunk), or None when the connection ends."""
+        while len(self.buf) < n:
+            try:
+                chunk = self.sock.recv(65536)
+            except (OSError, ssl.SSLError):
+                return None
+            if not chunk:
+                return None
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
     def send(self, text):
         try:
             self.sock.sendall(text.encode() + b"\r\n")
@@ -137,6 +154,12 @@ class FaultyRelay:
     refuse: {address: reply line} answered to RCPT TO of that address in
     every session.
 
+    chunking: offer CHUNKING (RFC 3030), as Postfix 3.4 and Exim 4.88 do
+    by default: libESMTP then sends each message in BDAT chunks, the last
+    with LAST, pipelined with RCPT TO. The data and body steps act on the
+    first chunk, dot on the reply to the last; after a refused chunk, those
+    that follow get the same reply until the last.
+
     max_open: at most that many connections open at once, as relays limit
     a client (Postfix's smtpd_client_connection_count_limit, Exim's
     smtp_accept_max_per_host): one more is greeted with TOO_MANY and
@@ -154,8 +177,10 @@ class FaultyRelay:
     GREETING = "220 relay.test ESMTP fault-injecting relay"
     TOO_MANY = "421 4.7.0 relay.test Error: too many connections"
 
-    def __init__(self, sessions=(), tls=None, refuse=None, max_open=None):
+    def __init__(self, sessions=(), tls=None, refuse=None, max_open=None,
+                 chunking=True):
         self.script = list(sessions)
+        self.chunking = chunking
         self.max_open = max_open
         self.open = 0
         self.refused = 0
@@ -299,6 +324,7 @@ class FaultyRelay:
         sess = None
         mail = False
         rcpts = 0
+        chunks = []     # the BDAT chunks of the message so far
         while True:
             line = conn.readline()
             if line is None:
@@ -318,6 +344,8 @@ class FaultyRelay:
             if verb in ("EHLO", "HELO"):
                 caps = ["relay.test", "PIPELINING", "8BITMIME",
                         "ENHANCEDSTATUSCODES"]
+                if self.chunking:
+                    caps.append("CHUNKING")
                 if self.tls is not None and not conn.tls:
                     caps.append("STARTTLS")
                 normal = "\r\n".join("250-" + c for c in caps[:-1]) + \
@@ -352,8 +380,17 @@ class FaultyRelay:
                 if not self._data(conn, sess, faults, mail, rcpts):
                     return
                 mail = False
+            elif verb == "BDAT" and self.chunking:
+                ok, over = self._bdat(conn, sess, faults, line, mail, rcpts,
+                                      chunks)
+                if not ok:
+                    return
+                if over:
+                    mail = False
+                    chunks = []
             elif verb == "RSET":
                 mail = False
+                chunks = []
                 if not conn.send("250 2.0.0 Ok"):
                     return
             elif verb == "NOOP":
@@ -419,7 +456,45 @@ class FaultyRelay:
             lines.append(line[1:] if line.startswith(b".") else line)
             if faults.get("body") == "drop" and len(lines) >= 5:
                 return False
-        msg = {"data": b"\r\n".join(lines) + b"\r\n", "reply": None}
+        return self._received(conn, sess, faults,
+                              b"\r\n".join(lines) + b"\r\n")
+
+    def _bdat(self, conn, sess, faults, line, mail, rcpts, chunks):
+        """One BDAT chunk: (session goes on, message over)."""
+        m = re.match(rb"BDAT +(\d+)( +LAST)? *$", line, re.I)
+        if m is None:
+            return conn.send("501 5.5.4 Syntax: BDAT count [LAST]"), True
+        data = conn.read_exact(int(m.group(1)))
+        if data is None:
+            return False, True
+        last = m.group(2) is not None
+        if not mail:
+            return conn.send("503 5.5.1 Error: need MAIL command"), True
+        if rcpts == 0:
+            return conn.send("554 5.5.1 Error: no valid recipients"), True
+        if chunks and chunks[0] is None:
+            # A chunk before was refused: so is every one after it until
+            # RSET (RFC 3030: the transaction failed).
+            return conn.send(chunks[1]), last
+        if not chunks and faults.get("body") == "drop":
+            return False, True
+        action = faults.get("data")
+        if not chunks and isinstance(action, tuple) and \
+                self._stop.wait(action[1]):
+            return False, True
+        if not chunks and isinstance(action, str) and action[:3].isdigit():
+            chunks[:] = [None, action]
+            return conn.send(action), last
+        chunks.append(data)
+        if not last:
+            return conn.send("250 2.0.0 %d octets received" %
+                             len(data)), False
+        return self._received(conn, sess, faults, b"".join(chunks)), True
+
+    def _received(self, conn, sess, faults, data):
+        """The whole message read: recorded, and the reply to its end
+        (the final dot, or BDAT LAST)."""
+        msg = {"data": data, "reply": None}
         with self._cond:
             sess.messages.append(msg)
             if not conn.tls:
@@ -559,6 +634,14 @@ TEMPORARY = [
      r"451 (4\.3\.0 )?DATA deferred"),
     ("dot-452", {"dot": "452 4.3.1 insufficient system storage"},
      r"452 (4\.3\.1 )?insufficient system storage"),
+    # The rows bdat-*: a relay that offers CHUNKING, as Postfix and Exim
+    # do by default; libESMTP then sends BDAT chunks instead of DATA.
+    ("bdat-first-451", {"data": "451 4.3.0 chunk deferred"},
+     r"451 (4\.3\.0 )?chunk deferred"),
+    ("bdat-last-452", {"dot": "452 4.3.1 insufficient system storage"},
+     r"452 (4\.3\.1 )?insufficient system storage"),
+    ("bdat-drop", {"body": "drop"},
+     r"no answer to the end of the message .*may still deliver it"),
 ]
 
 
@@ -569,7 +652,7 @@ def test_temporary_fault_retried_and_delivered_once(world, row, faults,
     """A 4xx at each step, or a connection dropped in the middle of the
     message: the try fails with a log line naming the relay's answer, the
     message is sent again 2 s later and arrives once; its code logs in."""
-    relay = FaultyRelay([faults])
+    relay = FaultyRelay([faults], chunking=row.startswith("bdat-"))
     env = world(relay)
     login = code_login(env)
     _, detail = assert_delivered_once(env, relay, login)
@@ -583,7 +666,8 @@ def test_temporary_fault_retried_and_delivered_once(world, row, faults,
     assert len(relay.sessions) == 2, [s.commands for s in relay.sessions]
     # The relay got the message's end once before, with a 4xx: that copy
     # was refused, so the one accepted is the only one.
-    assert len(relay.received()) == (2 if row == "dot-452" else 1)
+    assert len(relay.received()) == \
+        (2 if row in ("dot-452", "bdat-last-452") else 1)
 
 
 # --------------------------------------------------------------------------
@@ -599,6 +683,8 @@ PERMANENT = [
      r"554 (5\.3\.4 )?transaction refused"),
     ("dot-554", {"dot": "554 5.7.1 message rejected as spam"},
      r"554 (5\.7\.1 )?message rejected as spam"),
+    ("bdat-last-554", {"dot": "554 5.7.1 message rejected as spam"},
+     r"554 (5\.7\.1 )?message rejected as spam"),
 ]
 
 
@@ -609,7 +695,7 @@ def test_permanent_refusal_dropped_at_once(world, row, faults, answer):
     message for good: it is dropped after that one session, audited as
     mail_failed with the relay's answer, and never tried again (not kept
     until the code expires)."""
-    relay = FaultyRelay([faults])
+    relay = FaultyRelay([faults], chunking=row.startswith("bdat-"))
     env = world(relay)
     login = code_login(env)
     failed = wait_audit(env, "mail_failed", timeout=20)
@@ -647,14 +733,17 @@ def test_slow_relay_within_timeouts_delivers_first_time(world, row, faults):
     assert len(relay.received()) == 1
 
 
-def test_final_reply_never_comes_sent_again_same_message_id(world):
+@pytest.mark.parametrize("chunking", [False, True], ids=["data", "bdat"])
+def test_final_reply_never_comes_sent_again_same_message_id(world,
+                                                            chunking):
     """A relay that reads the whole message and never answers the final
-    dot: after libESMTP's 20 s, mfad cannot know whether the relay keeps
-    the message, logs it and sends it again (SMTP allows this duplicate,
-    RFC 5321 section 6.1). The relay then holds two copies, one accepted,
+    dot (or, with CHUNKING, BDAT LAST, after 250 to the chunks before):
+    after libESMTP's 20 s, mfad cannot know whether the relay keeps the
+    message, logs it and sends it again (SMTP allows this duplicate, RFC
+    5321 section 6.1). The relay then holds two copies, one accepted,
     both with the same Message-ID so that a reader can tell it is one
     message; the code logs in."""
-    relay = FaultyRelay([{"dot": "hang"}])
+    relay = FaultyRelay([{"dot": "hang"}], chunking=chunking)
     env = world(relay)
     login = code_login(env)
     accepted, detail = assert_delivered_once(env, relay, login)
