@@ -134,18 +134,25 @@ def test_queued_codes_share_a_session(world):
     assert len(audit(env, "mail_sent")) == 7
 
 
+def burst(world, relay, connections, n):
+    """n logins at once through relay with [mail] connections; returns
+    env once every code was accepted, each once."""
+    users = ["u%d" % i for i in range(n)]
+    env = world(relay, {"mail": {"connections": connections}}, users)
+    start_all(env, users)
+    relay.wait(lambda: len(relay.accepted()) >= n,
+               what="every message accepted")
+    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
+    assert accepted_to(relay) == sorted(addr(u) for u in users)
+    return env
+
+
 def test_at_most_connections_sessions_at_once(world):
     """[mail] connections = 2: a burst goes out over parallel sessions,
     never more than two at once."""
-    users = ["u%d" % i for i in range(12)]
     # Every session slow at each message's end, so that they overlap.
     relay = FaultyRelay([{"dot": ("delay", 0.5)}] * 40)
-    env = world(relay, {"mail": {"connections": 2}}, users)
-    start_all(env, users)
-    relay.wait(lambda: len(relay.accepted()) >= 12,
-               what="twelve messages accepted")
-    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
-    assert accepted_to(relay) == sorted(addr(u) for u in users)
+    burst(world, relay, 2, 12)
     assert relay.max_active <= 2, relay.max_active
     assert relay.max_active == 2, "the sessions never overlapped"
     assert len(relay.sessions) < 12, per_session(relay)
@@ -279,15 +286,9 @@ def test_relay_limit_on_sessions_is_learnt(world):
     away, and the messages of those go with the 3 sessions that were
     taken, without a failed try (no retry warning, no "failed try" in
     the audit); every message arrives once."""
-    users = ["u%d" % i for i in range(40)]
     # Every session slow at each message's end, so that they overlap.
     relay = FaultyRelay([{"dot": ("delay", 0.3)}] * 100, max_open=3)
-    env = world(relay, {"mail": {"connections": 8}}, users)
-    start_all(env, users)
-    relay.wait(lambda: len(relay.accepted()) >= 40,
-               what="every message accepted")
-    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
-    assert accepted_to(relay) == sorted(addr(u) for u in users)
+    env = burst(world, relay, 8, 40)
     assert relay.refused > 0, "the relay never had to refuse a session"
     log = env.mfad.log_text()
     assert "the relay turned a session away" in log, log

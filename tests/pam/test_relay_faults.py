@@ -69,28 +69,28 @@ class _Line:
         self.buf = b""
         self.tls = False
 
-    def readline(self):
-        while b"\r\n" not in self.buf:
+    def _fill(self, enough):
+        """Reads until enough(buf); False when the connection ends."""
+        while not enough(self.buf):
             try:
                 chunk = self.sock.recv(65536)
             except (OSError, ssl.SSLError):
-                return None
+                return False
             if not chunk:
-                return None
+                return False
             self.buf += chunk
+        return True
+
+    def readline(self):
+        if not self._fill(lambda b: b"\r\n" in b):
+            return None
         line, _, self.buf = self.buf.partition(b"\r\n")
         return line
 
     def read_exact(self, n):
         """n bytes (a BDAT chunk), or None when the connection ends."""
-        while len(self.buf) < n:
-            try:
-                chunk = self.sock.recv(65536)
-            except (OSError, ssl.SSLError):
-                return None
-            if not chunk:
-                return None
-            self.buf += chunk
+        if not self._fill(lambda b: len(b) >= n):
+            return None
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
 
