@@ -105,10 +105,10 @@ def addr(u):
     return u + "@example.org"
 
 
-def held_batch(world, users):
+def held_batch(world, users, chunking=False):
     """first's session held up (one sender), users' codes queued
     meanwhile; returns (relay, env) once every code was accepted."""
-    relay = FaultyRelay([{"greeting": HOLD}])
+    relay = FaultyRelay([{"greeting": HOLD}], chunking=chunking)
     env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
     hold_sender(env, relay)
     start_all(env, users)
@@ -333,15 +333,8 @@ def test_chunking_relay_gets_each_code_in_bdat_chunks(world):
     """A relay that offers CHUNKING (Postfix and Exim do by default): the
     queued codes follow the first one in its session, each sent in BDAT
     chunks, never DATA, and each accepted once."""
-    users = ["alice", "bob", "carol"]
-    relay = FaultyRelay([{"greeting": HOLD}], chunking=True)
-    env = world(relay, {"mail": {"connections": 1}}, ["first"] + users)
-    hold_sender(env, relay)
-    start_all(env, users)
-    relay.wait(lambda: len(relay.accepted()) >= 4,
-               what="every message accepted")
-    h.wait_status(env, lambda s: s["outbox"] == 0, timeout=ARRIVAL)
-    assert accepted_to(relay) == sorted(addr(u) for u in ["first"] + users)
+    relay, env = held_batch(world, ["alice", "bob", "carol"],
+                            chunking=True)
     assert per_session(relay)[0][0] == addr("first")
     assert sum(len(x) for x in per_session(relay)) == 4
     verbs = [v for s in relay.sessions for v, _ in s.commands]
