@@ -178,7 +178,7 @@ class FaultyRelay:
     TOO_MANY = "421 4.7.0 relay.test Error: too many connections"
 
     def __init__(self, sessions=(), tls=None, refuse=None, max_open=None,
-                 chunking=True):
+                 chunking=False):
         self.script = list(sessions)
         self.chunking = chunking
         self.max_open = max_open
