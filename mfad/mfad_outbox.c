@@ -620,6 +620,34 @@ mfad_outbox_load(struct ob_batch *b)
 }
 
 /*
+ * Lets b's messages go: wiped, no longer claimed. Without an outcome
+ * recorded, they stay due as they were (an expired or unopenable one is
+ * met again).
+ */
+static void
+mfad_outbox_let_go(struct ob_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct ob_item *it = &b->items[i];
+
+		if (it->msg != NULL) {
+			sodium_memzero(it->msg, it->len);
+			free(it->msg);
+		}
+		if (it->loaded)
+			mfad_outmsg_clear(&it->m);
+	}
+	sodium_memzero(b->out, sizeof(b->out));
+	sodium_memzero(b->items, sizeof(b->items));
+	pthread_mutex_lock(&b->ob->lock);
+	mfad_outbox_unclaim(b->ob, b->ids, b->n);
+	pthread_mutex_unlock(&b->ob->lock);
+	b->n = 0;
+}
+
+/*
  * Records the outcome of each message of b in one transaction, then lets
  * the messages go (wiped; no longer claimed). A message leaves the
  * outbox only once the relay has accepted it (or refused it for good,
@@ -684,43 +712,9 @@ mfad_outbox_settle(struct ob_batch *b)
 		b->failed = 1;
 	}
 	mfad_txn_abort(&txn);
-	for (i = 0; i < b->n; i++)
-		if (b->items[i].loaded)
-			mfad_outmsg_clear(&b->items[i].m);
-	sodium_memzero(b->items, sizeof(b->items));
-	pthread_mutex_lock(&ob->lock);
-	mfad_outbox_unclaim(ob, b->ids, b->n);
-	pthread_mutex_unlock(&ob->lock);
 	b->total += b->n;
-	b->n = 0;
+	mfad_outbox_let_go(b);
 	return ret;
-}
-
-/*
- * Lets b's messages go without an outcome: wiped, no longer claimed, and
- * due as they were (an expired or unopenable one is met again).
- */
-static void
-mfad_outbox_let_go(struct ob_batch *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->n; i++) {
-		struct ob_item *it = &b->items[i];
-
-		if (it->msg != NULL) {
-			sodium_memzero(it->msg, it->len);
-			free(it->msg);
-		}
-		if (it->loaded)
-			mfad_outmsg_clear(&it->m);
-	}
-	sodium_memzero(b->out, sizeof(b->out));
-	sodium_memzero(b->items, sizeof(b->items));
-	pthread_mutex_lock(&b->ob->lock);
-	mfad_outbox_unclaim(b->ob, b->ids, b->n);
-	pthread_mutex_unlock(&b->ob->lock);
-	b->n = 0;
 }
 
 /*

@@ -347,21 +347,21 @@ relay_monitor_cb(const char *buf, int buflen, int writing, void *arg)
 	const char *p, *end, *nl;
 	char line[sizeof(ev->refusal)];
 	size_t n;
+	int code;
 
 	if (writing != SMTP_CB_READING || buf == NULL || buflen <= 0)
 		return;
 	for (p = buf, end = buf + buflen; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)((nl != NULL ? nl : end) - p);
-		/* The last line of a refusal: three digits and a space. */
-		if (n >= 4 && p[0] >= '1' && p[0] <= '5' &&
+		/* The last line of a reply: three digits and a space. */
+		code = n >= 4 && p[0] >= '1' && p[0] <= '5' &&
 		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
-		    p[3] == ' ' && ev->greeting == 0)
-			ev->greeting = (p[0] - '0') * 100 + (p[1] - '0') * 10 +
-			    (p[2] - '0');
-		if (n >= 4 && (p[0] == '4' || p[0] == '5') &&
-		    p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
-		    p[3] == ' ') {
+		    p[3] == ' ' ? (p[0] - '0') * 100 + (p[1] - '0') * 10 +
+		    (p[2] - '0') : 0;
+		if (code != 0 && ev->greeting == 0)
+			ev->greeting = code;
+		if (code >= 400) {
 			if (n >= sizeof(line))
 				n = sizeof(line) - 1;
 			memcpy(line, p, n);
