@@ -25,6 +25,12 @@ THREADS = {"mfad": "the event loop (mfad)",
            "mfad-log": "the log thread (mfad-log)",
            "mfad-mail": "the mail threads (mfad-mail)"}
 
+# The machine's processor time during a load, by whom (CpuShares).
+PARTS = {"mfad": "mfad, all its threads",
+         "generator": "the load generator (mfad_load)",
+         "syslog": "the syslog daemon (%s)",
+         "other": "everything else on the machine"}
+
 
 class RssSampler(threading.Thread):
     def __init__(self, pid):
@@ -55,17 +61,22 @@ def main():
                accounts=args.accounts)
         b.drain_outbox(tool, env, smtp.port, args.accounts)
         idle, idle_out = b.vmrss_kib(pid), b.rss_outside_map_kib(pid)
+        shares = b.CpuShares(pid)
         sampler = RssSampler(pid)
         sampler.start()
         for mode, what, unit in MODES:
             for c in (1, 16, 64):
                 rates, p50s, p99s, errs = [], [], [], 0
-                cpu = {}
+                cpu, split = {}, {}
                 for _ in range(args.runs):
                     before = b.thread_cpu_s(pid)
+                    shares.start()
                     r = b.load(tool, env, smtp.port, mode, clients=c,
                                accounts=args.accounts,
                                seconds=args.seconds)
+                    for name, secs in shares.stop().items():
+                        split.setdefault(name, []).append(
+                            secs * 1e6 / max(r["ops"], 1))
                     after = b.thread_cpu_s(pid)
                     for name in after:
                         cpu.setdefault(name, []).append(
@@ -90,6 +101,16 @@ def main():
                                       name, name + " threads")), "us",
                                   cpu[name], key="%s%d_cpu_%s" %
                                   (mode, c, name))
+                    # And the whole machine's: who else wants the cores.
+                    for name in ("mfad", "generator", "syslog", "other"):
+                        if name == "syslog" and shares.daemon is None:
+                            continue
+                        part = PARTS[name]
+                        if name == "syslog":
+                            part %= shares.daemon[1]
+                        b.row("mfad %s, %d clients: CPU of %s per request"
+                              % (what, c, part), "us", split[name],
+                              key="%s%d_split_%s" % (mode, c, name))
         sampler.stop.set()
         sampler.join()
         b.row("mfad resident memory, idle, %d accounts (VmRSS)" %

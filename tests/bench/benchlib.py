@@ -203,6 +203,84 @@ def thread_cpu_s(pid):
     return out
 
 
+def proc_cpu_s(pid):
+    """CPU seconds (user + system) of a whole process, all its threads."""
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s():
+    """CPU seconds the whole machine spent working, all cores (the first
+    line of /proc/stat)."""
+    with open("/proc/stat") as f:
+        t = [int(x) for x in f.readline().split()[1:]]
+    # user, nice, system, irq, softirq: not idle, I/O wait nor the time
+    # a hypervisor gave to others (steal).
+    return (t[0] + t[1] + t[2] + t[5] + t[6]) / os.sysconf("SC_CLK_TCK")
+
+
+def syslog_daemon():
+    """(pid, name) of the process that listens on /dev/log (rsyslogd,
+    systemd-journald, ...), found through the socket's inode; None when
+    there is none or it is not visible from here."""
+    try:
+        path = os.path.realpath("/dev/log")
+        inodes = set()
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 8 and parts[7] == path:
+                    inodes.add("socket:[%s]" % parts[6])
+    except OSError:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir("/proc/%s/fd" % pid)
+            for fd in fds:
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) in inodes:
+                    with open("/proc/%s/comm" % pid) as f:
+                        return int(pid), f.read().strip()
+        except OSError:
+            continue
+    return None
+
+
+class CpuShares:
+    """The processor time of one load, split between mfad, the load
+    generator (the children this process waits for in between), the
+    syslog daemon and everything else on the machine."""
+
+    def __init__(self, mfad_pid):
+        self.mfad_pid = mfad_pid
+        self.daemon = syslog_daemon()
+
+    def _now(self):
+        kids = os.times()
+        daemon = 0.0
+        if self.daemon is not None:
+            try:
+                daemon = proc_cpu_s(self.daemon[0])
+            except OSError:
+                self.daemon = None
+        return (proc_cpu_s(self.mfad_pid),
+                kids.children_user + kids.children_system, daemon,
+                machine_busy_s())
+
+    def start(self):
+        self.t0 = self._now()
+
+    def stop(self):
+        """{mfad, generator, syslog, other}: CPU seconds since start."""
+        t1 = self._now()
+        d = [b - a for a, b in zip(self.t0, t1)]
+        out = {"mfad": d[0], "generator": d[1], "syslog": d[2]}
+        out["other"] = max(d[3] - d[0] - d[1] - d[2], 0.0)
+        return out
+
+
 def rss_outside_map_kib(pid):
     """VmRSS less the resident pages of the LMDB map (data.mdb), from
     /proc/PID/smaps."""
