@@ -19,11 +19,14 @@ for each (mfad_load -m add), so nothing of one scenario is still in the
 outbox of the next.
 
 Then both again at the farthest round trip with --far-connections
-sessions at once (32; 0: not), what an administrator there can set.
+sessions at once (32; 0: not), what an administrator there can set; and
+with a relay that offers CHUNKING (BDAT, RFC 3030), as Postfix and Exim
+do by default, at mfad's default sessions (--far-chunking 0: not).
 
   tests/bench/bench_burst.py [--rtt MS,...] [--burst N] [--spread M]
                              [--seconds S] [--wait W] [--connections N]
-                             [--far-connections N] [--quick]
+                             [--far-connections N] [--far-chunking 0|1]
+                             [--quick]
 """
 
 import argparse
@@ -48,29 +51,87 @@ RELAY_USER, RELAY_PASS = "mailer", "bench relay secret"
 
 class PipeliningHandler(h._Handler):
     """Announces PIPELINING, as Postfix and Exim do: aiosmtpd reads
-    pipelined commands in order, but does not say so."""
+    pipelined commands in order, but does not say so; and CHUNKING when
+    the relay serves BDAT (ChunkingSMTP)."""
+
+    def __init__(self, sink, chunking=False):
+        super().__init__(sink)
+        self.chunking = chunking
 
     async def handle_EHLO(self, server, session, envelope, hostname,
                           responses):
         session.host_name = hostname
-        return responses[:-1] + ["250-PIPELINING"] + responses[-1:]
+        more = ["250-PIPELINING"] + (["250-CHUNKING"] if self.chunking
+                                     else [])
+        return responses[:-1] + more + responses[-1:]
+
+
+def chunking_smtp():
+    """aiosmtpd's SMTP with RFC 3030 BDAT, which aiosmtpd lacks and
+    Postfix (3.4 and later) and Exim (4.88 and later) offer by default:
+    each chunk is read whole, then answered; the last one hands the
+    message to the handler as DATA does."""
+    from aiosmtpd.smtp import MISSING, SMTP
+
+    class ChunkingSMTP(SMTP):
+        async def smtp_BDAT(self, arg):
+            if await self.check_helo_needed() or \
+                    await self.check_auth_needed("BDAT"):
+                return
+            words = (arg or "").split()
+            if not 1 <= len(words) <= 2 or not words[0].isdigit() or \
+                    (len(words) == 2 and words[1].upper() != "LAST"):
+                # The size is unknown: the chunk cannot be skipped.
+                await self.push("501 Syntax: BDAT size [LAST]")
+                self.transport.close()
+                return
+            data = await self._reader.readexactly(int(words[0]))
+            if not self.envelope.rcpt_tos:
+                await self.push("503 Error: need RCPT command")
+                return
+            chunks = self.envelope.__dict__.setdefault("chunks", [])
+            chunks.append(data)
+            if len(words) == 1:
+                await self.push("250 2.0.0 %d octets received" %
+                                len(data))
+                return
+            content = b"".join(chunks)
+            self.envelope.original_content = content
+            self.envelope.content = content.decode(
+                "utf-8", errors="surrogateescape") if self._decode_data \
+                else content
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()
+            await self.push("250 OK" if status is MISSING else status)
+
+    return ChunkingSMTP
 
 
 class Recorder(h.RelayServer):
     """A RelayServer that keeps, per accepted message, when it was
     accepted and to whom."""
 
-    def __init__(self, **kw):
+    def __init__(self, chunking=False, **kw):
         super().__init__(**kw)
         self.accepted = []
+        self.chunking = chunking
 
     def start(self):
         from aiosmtpd.controller import Controller
-        c = Controller(PipeliningHandler(self), hostname="127.0.0.1",
-                       port=self.port, tls_context=self.tls_context,
-                       require_starttls=self.require_starttls,
-                       authenticator=self._authenticate,
-                       auth_required=True, auth_require_tls=True)
+        server = chunking_smtp() if self.chunking else None
+
+        class Relay(Controller):
+            def factory(self):
+                if server is None:
+                    return super().factory()
+                return server(self.handler, **self.SMTP_kwargs)
+
+        c = Relay(PipeliningHandler(self, self.chunking),
+                  hostname="127.0.0.1", port=self.port,
+                  tls_context=self.tls_context,
+                  require_starttls=self.require_starttls,
+                  authenticator=self._authenticate,
+                  auth_required=True, auth_require_tls=True)
         c.start()
         self._controller = c
 
@@ -131,9 +192,10 @@ async def proxy(port, target, delay):
         await server.serve_forever()
 
 
-def serve(directory, rtt_ms):
+def serve(directory, rtt_ms, chunking):
     ca, cert, key = h.make_tls(directory, "localhost")
-    relay = Recorder(tls_context=h.server_tls_context(cert, key),
+    relay = Recorder(chunking=chunking,
+                     tls_context=h.server_tls_context(cert, key),
                      require_starttls=True,
                      credentials=(RELAY_USER, RELAY_PASS))
     relay.start()
@@ -210,13 +272,16 @@ def start_logins(env, first, n, seconds):
     return sent
 
 
-def scenario(tool, rtt, n, seconds, wait, connections=None):
-    """One scenario with a fresh relay, proxy and mfad; returns
+def scenario(tool, rtt, n, seconds, wait, connections=None,
+             chunking=False):
+    """One scenario with a fresh relay (offering CHUNKING when asked),
+    proxy and mfad; returns
     (latencies in ms, logins refused, messages not accepted in time,
     mfad's resident memory outside the LMDB map once idle after it)."""
     tmp = tempfile.mkdtemp(prefix="mss-burst-")
     child = subprocess.Popen([sys.executable, os.path.abspath(__file__),
-                              "--serve", tmp, str(rtt)],
+                              "--serve", tmp, str(rtt),
+                              "chunking" if chunking else "data"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True)
     env = None
@@ -276,7 +341,7 @@ def scenario(tool, rtt, n, seconds, wait, connections=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--rtt", default="0,25,100")
     ap.add_argument("--burst", type=int, default=100)
     ap.add_argument("--spread", type=int, default=1000)
@@ -287,10 +352,14 @@ def main():
     ap.add_argument("--far-connections", type=int, default=32,
                     help="then the farthest relay again with this "
                     "[mail] connections (0: not)")
+    ap.add_argument("--far-chunking", type=int, default=1,
+                    help="then the farthest relay again, offering "
+                    "CHUNKING (0: not)")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve[0], float(args.serve[1]))
+        serve(args.serve[0], float(args.serve[1]),
+              args.serve[2] == "chunking")
         return
     if args.quick:
         args.rtt, args.burst, args.spread, args.seconds, args.wait = \
@@ -301,17 +370,21 @@ def main():
     if args.spread:
         runs.append((args.spread, args.seconds))
     rtts = [int(x) for x in args.rtt.split(",")]
-    plan = [(rtt, n, secs, args.connections) for rtt in rtts
+    plan = [(rtt, n, secs, args.connections, False) for rtt in rtts
             for n, secs in runs]
     # The farthest relay with more sessions at once: what an
     # administrator there can set.
     if args.far_connections:
-        plan += [(max(rtts), n, secs, args.far_connections)
+        plan += [(max(rtts), n, secs, args.far_connections, False)
+                 for n, secs in runs]
+    # And a relay that offers CHUNKING, as most do.
+    if args.far_chunking:
+        plan += [(max(rtts), n, secs, args.connections, True)
                  for n, secs in runs]
     idle = None
-    for rtt, n, secs, conns in plan:
+    for rtt, n, secs, conns, chunking in plan:
         lat, refused, missing, rss = scenario(
-            tool, rtt, n, secs, args.wait, conns)
+            tool, rtt, n, secs, args.wait, conns, chunking)
         if idle is None:
             idle = (n, rtt, rss)
         what = "%d logins at once" % n if secs == 0 else \
@@ -324,15 +397,16 @@ def main():
             notes.append("%d not accepted within %g s: lower bounds" %
                          (missing, args.wait))
         r = {"bench": "time to the code, %s, relay at %d ms RTT "
-             "(STARTTLS, AUTH%s): p50 (median), p99, max" % (
-                 what, rtt, ", [mail] connections = %d" % conns
-                 if extra else ""),
+             "(STARTTLS, AUTH%s%s): p50 (median), p99, max" % (
+                 what, rtt, ", CHUNKING" if chunking else "",
+                 ", [mail] connections = %d" % conns if extra else ""),
              "unit": "ms", "runs": 1,
              "median": b.percentile(lat, 50), "p99":
              b.percentile(lat, 99), "min": lat[0] if lat else 0.0,
              "max": lat[-1] if lat else 0.0,
-             "key": "burst_%d_%d%s" % (rtt, n, "_c%d" % conns
-                                       if extra else "")}
+             "key": "burst_%d_%d%s%s" % (
+                 rtt, n, "_c%d" % conns if extra else "",
+                 "_k" if chunking else "")}
         if notes:
             r["note"] = "; ".join(notes)
         print(json.dumps(r), flush=True)
