@@ -28,7 +28,7 @@ THREADS = {"mfad": "the event loop (mfad)",
 # The machine's processor time during a load, by whom (CpuShares).
 PARTS = {"mfad": "mfad, all its threads",
          "generator": "the load generator (mfad_load)",
-         "syslog": "the syslog daemon (%s)",
+         "syslog": "the syslog daemon",
          "other": "everything else on the machine"}
 
 
@@ -102,14 +102,12 @@ def main():
                                   cpu[name], key="%s%d_cpu_%s" %
                                   (mode, c, name))
                     # And the whole machine's: who else wants the cores.
-                    for name in ("mfad", "generator", "syslog", "other"):
-                        if name == "syslog" and shares.daemon is None:
-                            continue
-                        part = PARTS[name]
-                        if name == "syslog":
-                            part %= shares.daemon[1]
+                    for name in shares.parts():
                         b.row("mfad %s, %d clients: CPU of %s per request"
-                              % (what, c, part), "us", split[name],
+                              % (what, c, PARTS[name] + (
+                                  " (%s)" % shares.daemon[1]
+                                  if name == "syslog" else "")),
+                              "us", split[name],
                               key="%s%d_split_%s" % (mode, c, name))
         sampler.stop.set()
         sampler.join()

@@ -188,27 +188,24 @@ def drain_outbox(tool, env, port, accounts, timeout=120):
 def thread_cpu_s(pid):
     """CPU seconds (user + system) each of a process's threads has used,
     summed by thread name (mfad names its threads: mfad-worker, ...)."""
-    tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                stat = f.read()
+            name, cpu = stat_cpu_s("/proc/%d/task/%s/stat" % (pid, tid))
         except OSError:
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out[name] = out.get(name, 0.0) + \
-            (int(fields[11]) + int(fields[12])) / tick
+        out[name] = out.get(name, 0.0) + cpu
     return out
 
 
-def proc_cpu_s(pid):
-    """CPU seconds (user + system) of a whole process, all its threads."""
-    with open("/proc/%d/stat" % pid) as f:
+def stat_cpu_s(path):
+    """(name, CPU seconds of user + system) from a /proc stat file: a
+    thread's (task/TID/stat) or a whole process's (PID/stat)."""
+    with open(path) as f:
         stat = f.read()
     fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (stat[stat.index("(") + 1:stat.rindex(")")],
+            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
 
 
 def machine_busy_s():
@@ -257,15 +254,21 @@ class CpuShares:
         self.mfad_pid = mfad_pid
         self.daemon = syslog_daemon()
 
+    def parts(self):
+        """The parts stop() measures: the syslog daemon's only when one
+        was found."""
+        return ("mfad", "generator") + (
+            ("syslog",) if self.daemon is not None else ()) + ("other",)
+
     def _now(self):
         kids = os.times()
         daemon = 0.0
         if self.daemon is not None:
             try:
-                daemon = proc_cpu_s(self.daemon[0])
+                daemon = stat_cpu_s("/proc/%d/stat" % self.daemon[0])[1]
             except OSError:
                 self.daemon = None
-        return (proc_cpu_s(self.mfad_pid),
+        return (stat_cpu_s("/proc/%d/stat" % self.mfad_pid)[1],
                 kids.children_user + kids.children_system, daemon,
                 machine_busy_s())
 
