@@ -150,8 +150,9 @@ def bench_env(config=None):
 
 
 def load(tool, env, port, mode, clients=1, accounts=1, first=0, seconds=5,
-         wrong=90, password=None):
-    """Runs mfad_load once; returns its JSON result."""
+         wrong=90, password=None, rate=None):
+    """Runs mfad_load once; returns its JSON result. With rate, the
+    measured requests are paced at rate a second in all (mfad_load -r)."""
     # An env in other namespaces (bench_sandbox.py) names the command
     # prefix that enters them.
     cmd = list(getattr(env, "wrap", ())) + [
@@ -160,6 +161,8 @@ def load(tool, env, port, mode, clients=1, accounts=1, first=0, seconds=5,
            "-P", str(port), "-w", str(wrong)]
     if password is not None:
         cmd += ["-p", password]
+    if rate is not None:
+        cmd += ["-r", str(rate)]
     if getattr(env, "owner", None) is not None:
         cmd += ["-o", env.owner]
     r = subprocess.run(cmd, capture_output=True, text=True,

@@ -4,7 +4,8 @@
  * that reads the codes out of the mails mfad sends.
  *
  *	mfad_load -s SOCK -m MODE [-c CLIENTS] [-n ACCOUNTS] [-f FIRST]
- *	    [-d SECONDS] [-P SMTPPORT] [-w WRONG] [-p PASSWORD] [-o USER]
+ *	    [-d SECONDS] [-r RATE] [-P SMTPPORT] [-w WRONG] [-p PASSWORD]
+ *	    [-o USER]
  *
  * The socket must be root's or, with -o, USER's (mfad's own user, as
  * under its systemd unit), as pam_mss's socket_owner= allows.
@@ -25,8 +26,19 @@
  *	badpw		AUTH_START with a wrong password: DENIED
  *
  * Setup modes run once over the accounts; the others run for SECONDS.
- * Only the measured requests count. Output: one JSON line with the
- * operations, errors, throughput and latency percentiles (ms).
+ * Only the measured requests count. Without -r each client sends its
+ * next request as soon as it has the last one's answer, so the clients
+ * keep mfad saturated. With -r the measured requests are paced: RATE a
+ * second in all, each at a time fixed in advance (client t's k-th at
+ * (k * CLIENTS + t) / RATE seconds from the start), and a request's
+ * time runs from that time, not from when a late client got round to
+ * sending it, so time spent behind a slow answer counts.
+ *
+ * Output: one JSON line with the operations, errors, throughput and
+ * latency percentiles (ms); and, from a probe thread (probe_main), the
+ * stops of the whole machine during the load, the time they took, and
+ * the p99 of the requests that met none of them (null when the probe
+ * could not have a real-time priority).
  */
 #include "config.h"
 
@@ -38,6 +50,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,8 +87,10 @@ struct load_client {
 	pthread_t	 thread;
 	int		 id;
 	double		*lat;		/* ms */
+	double		*at;		/* when each began, now_s() */
 	size_t		 nlat, caplat;
 	unsigned long	 errors;
+	unsigned long	 sent;		/* measured requests, for -r */
 	struct load_slot slot;
 };
 
@@ -86,6 +101,8 @@ static enum load_mode	 mode;
 static int		 nclients = 1, wrong_per_login = 90;
 static long		 naccounts = 1, first;
 static double		 duration = 5;
+static double		 rate;		/* -r: requests a second, or 0 */
+static double		 t_begin;	/* now_s() at the start */
 static struct timespec	 t_end;
 static struct load_client *clients;
 static volatile int	 stop_all;
@@ -111,20 +128,109 @@ time_up(void)
 	    ts.tv_nsec >= t_end.tv_nsec);
 }
 
-static void
-record(struct load_client *c, double ms)
+/*
+ * When the next measured request of c starts: now, or with -r its time
+ * in the schedule, waited for if it is still to come.
+ */
+static double
+pace(struct load_client *c)
 {
-	double *p;
+	struct timespec ts;
+	double at;
+
+	if (rate <= 0)
+		return now_s();
+	at = t_begin + ((double)c->sent++ * nclients + c->id) / rate;
+	if (now_s() < at) {
+		ts.tv_sec = (time_t)at;
+		ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL) == EINTR)
+			;
+	}
+	return at;
+}
+
+/* A request of c, begun at t0, has its answer. */
+static void
+record(struct load_client *c, double t0)
+{
+	double end = now_s();
 
 	if (c->nlat == c->caplat) {
 		c->caplat = c->caplat ? c->caplat * 2 : 4096;
-		if ((p = realloc(c->lat, c->caplat * sizeof(*p))) == NULL) {
+		if ((c->lat = realloc(c->lat, c->caplat *
+		    sizeof(*c->lat))) == NULL ||
+		    (c->at = realloc(c->at, c->caplat *
+		    sizeof(*c->at))) == NULL) {
 			perror("realloc");
 			exit(1);
 		}
-		c->lat = p;
 	}
-	c->lat[c->nlat++] = ms;
+	c->at[c->nlat] = t0;
+	c->lat[c->nlat++] = (end - t0) * 1e3;
+}
+
+/* --- stops of the whole machine --------------------------------------- */
+
+/*
+ * A thread at real-time priority that sleeps PROBE_TICK at a time: no
+ * thread of this machine can keep it from running, so when it wakes
+ * much later than asked, the machine itself was not running (a virtual
+ * machine whose host stopped it, for one). Each such stop is kept, so
+ * that the requests it held up can be told from the others. It costs a
+ * wake-up every PROBE_TICK.
+ */
+#define PROBE_TICK	0.002			/* s */
+#define PROBE_LATE	0.002			/* s past the tick: a stop */
+#define PROBE_MAX	100000
+
+static double		 stop_from[PROBE_MAX], stop_to[PROBE_MAX];
+static size_t		 nstops;
+static int		 probe_ok;		/* it got its priority */
+static volatile int	 probe_end;
+
+static void *
+probe_main(void *arg)
+{
+	struct sched_param sp;
+	struct timespec tick = { 0, (long)(PROBE_TICK * 1e9) };
+	double before, after;
+
+	(void)arg;
+	memset(&sp, 0, sizeof(sp));
+	sp.sched_priority = sched_get_priority_min(SCHED_FIFO);
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+		return NULL;
+	probe_ok = 1;
+	while (!probe_end) {
+		before = now_s();
+		nanosleep(&tick, NULL);
+		after = now_s();
+		if (after - before > PROBE_TICK + PROBE_LATE &&
+		    nstops < PROBE_MAX) {
+			stop_from[nstops] = before;
+			stop_to[nstops++] = after;
+		}
+	}
+	return NULL;
+}
+
+/* Whether a request from t0 for ms milliseconds met a stop. */
+static int
+stopped_during(double t0, double ms)
+{
+	size_t lo = 0, hi = nstops, mid;
+
+	/* The first stop that ends after t0; stops are in time order. */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (stop_to[mid] <= t0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nstops && stop_from[lo] < t0 + ms / 1e3;
 }
 
 /* One request; returns the reply type or -1. */
@@ -352,7 +458,7 @@ client_main(void *arg)
 				c->errors++;
 				continue;
 			}
-			record(c, (now_s() - t0) * 1e3);
+			record(c, t0);
 			continue;
 		}
 		if (time_up())
@@ -364,7 +470,7 @@ client_main(void *arg)
 			 * over rather than in key order. */
 			i = first + c->id + ((k++ * LOAD_STRIDE) % per) *
 			    nclients;
-			t0 = now_s();
+			t0 = pace(c);
 			if (auth_start(i, mode == M_DEVICE ? password :
 			    "wrong horse battery staple",
 			    LOAD_DEV1, &res, NULL) != 0 ||
@@ -372,7 +478,7 @@ client_main(void *arg)
 			    MSS_AUTH_DENIED))
 				c->errors++;
 			else
-				record(c, (now_s() - t0) * 1e3);
+				record(c, t0);
 			break;
 		case M_WRONG:
 			if (!have_login || attempts >= wrong_per_login) {
@@ -392,21 +498,21 @@ client_main(void *arg)
 				attempts = 0;
 			}
 			attempts++;
-			t0 = now_s();
+			t0 = pace(c);
 			if (send_code(login, "000000", &res) != 0 ||
 			    res != MSS_CODE_WRONG) {
 				c->errors++;
 				have_login = 0;
 			} else
-				record(c, (now_s() - t0) * 1e3);
+				record(c, t0);
 			break;
 		case M_FULL:
 			i = first + c->id + (k++ % per) * nclients;
-			t0 = now_s();
+			t0 = pace(c);
 			if (full_login(c, i, LOAD_DEV2, NULL) != 0)
 				c->errors++;
 			else
-				record(c, (now_s() - t0) * 1e3);
+				record(c, t0);
 			break;
 		default:
 			break;
@@ -632,8 +738,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mfad_load -s SOCK -m MODE [-c CLIENTS] "
-	    "[-n ACCOUNTS] [-f FIRST] [-d SECONDS] [-P SMTPPORT] [-w WRONG] "
-	    "[-p PASSWORD] [-o USER]\n");
+	    "[-n ACCOUNTS] [-f FIRST] [-d SECONDS] [-r RATE] [-P SMTPPORT] "
+	    "[-w WRONG] [-p PASSWORD] [-o USER]\n");
 	exit(2);
 }
 
@@ -643,13 +749,14 @@ main(int argc, char *argv[])
 	static const char *const names[] = { "add", "remember", "device",
 	    "wrong", "full", "badpw" };
 	const char *mname = NULL;
-	double t0, elapsed, *all;
-	size_t n = 0, k, j;
+	double t0, elapsed, *all, *clear, stopped = 0;
+	size_t n = 0, k, j, nclear = 0;
+	pthread_t probe;
 	unsigned long errors = 0;
 	struct passwd *pw;
 	int ch, i, port = 0;
 
-	while ((ch = getopt(argc, argv, "s:m:c:n:f:d:P:w:p:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:m:c:n:f:d:r:P:w:p:o:")) != -1) {
 		switch (ch) {
 		case 's': sock_path = optarg; break;
 		case 'm': mname = optarg; break;
@@ -657,6 +764,7 @@ main(int argc, char *argv[])
 		case 'n': naccounts = atol(optarg); break;
 		case 'f': first = atol(optarg); break;
 		case 'd': duration = atof(optarg); break;
+		case 'r': rate = atof(optarg); break;
 		case 'P': port = atoi(optarg); break;
 		case 'w': wrong_per_login = atoi(optarg); break;
 		case 'p': password = optarg; break;
@@ -669,7 +777,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (sock_path == NULL || mname == NULL || nclients < 1 ||
-	    nclients > LOAD_MAXCLIENTS || naccounts < 1)
+	    nclients > LOAD_MAXCLIENTS || naccounts < 1 || rate < 0)
 		usage();
 	for (i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (strcmp(mname, names[i]) == 0)
@@ -697,7 +805,11 @@ main(int argc, char *argv[])
 		t_end.tv_sec++;
 		t_end.tv_nsec -= 1000000000L;
 	}
-	t0 = now_s();
+	if (pthread_create(&probe, NULL, probe_main, NULL) != 0) {
+		perror("pthread_create");
+		return 1;
+	}
+	t0 = t_begin = now_s();
 	for (i = 0; i < nclients; i++)
 		if (pthread_create(&clients[i].thread, NULL, client_main,
 		    &clients[i]) != 0) {
@@ -707,20 +819,40 @@ main(int argc, char *argv[])
 	for (i = 0; i < nclients; i++)
 		pthread_join(clients[i].thread, NULL);
 	elapsed = now_s() - t0;
+	probe_end = 1;
+	pthread_join(probe, NULL);
 	for (i = 0; i < nclients; i++) {
 		n += clients[i].nlat;
 		errors += clients[i].errors;
 	}
-	if ((all = calloc(n + 1, sizeof(*all))) == NULL)
+	if ((all = calloc(n + 1, sizeof(*all))) == NULL ||
+	    (clear = calloc(n + 1, sizeof(*clear))) == NULL)
 		return 1;
 	for (i = 0, k = 0; i < nclients; i++)
-		for (j = 0; j < clients[i].nlat; j++)
+		for (j = 0; j < clients[i].nlat; j++) {
 			all[k++] = clients[i].lat[j];
+			if (!stopped_during(clients[i].at[j],
+			    clients[i].lat[j]))
+				clear[nclear++] = clients[i].lat[j];
+		}
 	qsort(all, n, sizeof(*all), cmp_double);
+	qsort(clear, nclear, sizeof(*clear), cmp_double);
+	for (k = 0; k < nstops; k++)
+		stopped += stop_to[k] - stop_from[k] - PROBE_TICK;
 	printf("{\"mode\": \"%s\", \"clients\": %d, \"ops\": %zu, "
 	    "\"errors\": %lu, \"seconds\": %.3f, \"rate\": %.1f, "
-	    "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f}\n",
-	    mname, nclients, n, errors, elapsed, n / elapsed,
+	    "\"offered\": %.1f, "
+	    "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, ",
+	    mname, nclients, n, errors, elapsed, n / elapsed, rate,
 	    pct(all, n, 50), pct(all, n, 99), n ? all[n - 1] : 0.0);
+	/* Without its priority the probe sees nothing of the machine:
+	 * no figures rather than zeros. */
+	if (probe_ok)
+		printf("\"stops\": %zu, \"stopped_ms\": %.1f, "
+		    "\"clear\": %zu, \"p99_clear_ms\": %.3f}\n", nstops,
+		    stopped * 1e3, nclear, pct(clear, nclear, 99));
+	else
+		printf("\"stops\": null, \"stopped_ms\": null, "
+		    "\"clear\": null, \"p99_clear_ms\": null}\n");
 	return errors > 0 && n == 0 ? 1 : 0;
 }
