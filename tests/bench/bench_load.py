@@ -5,6 +5,14 @@ the code read from the mail by the generator's own SMTP sink. The password
 hash is at the lowest cost mfad accepts (opslimit=1, memlimit=8K), so the
 figures measure mfad, its store and its mail path, not argon2.
 
+Each client sends its next request as soon as it has its answer, so the
+clients keep mfad as busy as they can. Remembered-device logins and
+wrong-code checks then run again from 64 clients paced at PACE a second
+in all (mfad_load -r), the rate of the targets. During every 64-client
+load, mfad_load's probe thread counts the time the whole machine was
+stopped (a virtual machine's host may stop it), and the p99 of the
+requests that met no such stop.
+
   tests/bench/bench_load.py [--accounts N] [--seconds S] [--runs R]
                             [--quick]
 """
@@ -24,6 +32,10 @@ THREADS = {"mfad": "the event loop (mfad)",
            "mfad-reader": "the reading thread (mfad-reader)",
            "mfad-log": "the log thread (mfad-log)",
            "mfad-mail": "the mail threads (mfad-mail)"}
+
+# The rate of the targets (BENCHMARKS.md): 64 clients paced at this many
+# requests a second in all.
+PACE = 5000
 
 # The machine's processor time during a load, by whom (CpuShares).
 PARTS = {"mfad": "mfad, all its threads",
@@ -48,6 +60,41 @@ class RssSampler(threading.Thread):
                 return
 
 
+def stop_rows(what, how, key, runs):
+    """The stops of the whole machine during runs (mfad_load's probe)
+    and the p99 of the requests that met none; nothing when the probe
+    had no real-time priority."""
+    if any(r["stops"] is None for r in runs):
+        return
+    b.row("mfad %s, %s: time the whole machine was stopped (a probe "
+          "thread at real-time priority woke late), per second of load"
+          % (what, how), "ms", [r["stopped_ms"] / r["seconds"]
+                                for r in runs], key=key + "_stopped")
+    b.row("mfad %s, %s: stops of the whole machine, per second of load"
+          % (what, how), "stops", [r["stops"] / r["seconds"]
+                                   for r in runs], key=key + "_stops")
+    b.row("mfad %s, %s: latency p99 of the requests that met no such "
+          "stop (%d of %d)" % (what, how, sum(r["clear"] for r in runs),
+                               sum(r["ops"] for r in runs)),
+          "ms", [r["p99_clear_ms"] for r in runs], key=key + "_clear")
+
+
+def paced(args, tool, env, smtp, mode, what, unit):
+    """mode again from 64 clients, paced at PACE a second in all."""
+    runs = [b.load(tool, env, smtp.port, mode, clients=64,
+                   accounts=args.accounts, seconds=args.seconds,
+                   rate=PACE) for _ in range(args.runs)]
+    errs = sum(r["errors"] for r in runs)
+    how = "64 clients paced at %s a second" % format(PACE, ",")
+    b.row("mfad %s, %s: throughput" % (what, how), unit,
+          [r["rate"] for r in runs], key="%s64p_rate" % mode,
+          note="%d errors" % errs if errs else None)
+    b.row("mfad %s, %s: latency p50 (p99 column)" % (what, how), "ms",
+          [r["p50_ms"] for r in runs], p99=max(r["p99_ms"] for r in runs),
+          key="%s64p_lat" % mode)
+    stop_rows(what, how, "%s64p" % mode, runs)
+
+
 def main():
     args = b.load_args()
     tool = b.mfad_load()
@@ -66,7 +113,7 @@ def main():
         sampler.start()
         for mode, what, unit in MODES:
             for c in (1, 16, 64):
-                rates, p50s, p99s, errs = [], [], [], 0
+                rates, p50s, p99s, errs, runs = [], [], [], 0, []
                 cpu, split = {}, {}
                 for _ in range(args.runs):
                     before = b.thread_cpu_s(pid)
@@ -86,6 +133,7 @@ def main():
                     p50s.append(r["p50_ms"])
                     p99s.append(r["p99_ms"])
                     errs += r["errors"]
+                    runs.append(r)
                 note = "%d errors" % errs if errs else None
                 b.row("mfad %s, %d clients: throughput" % (what, c), unit,
                       rates, key="%s%d_rate" % (mode, c), note=note)
@@ -93,6 +141,8 @@ def main():
                       (what, c), "ms", p50s, p99=max(p99s),
                       key="%s%d_lat" % (mode, c))
                 if c == 64 and mode != "full":
+                    stop_rows(what, "64 clients", "%s64" % mode, runs)
+                    paced(args, tool, env, smtp, mode, what, unit)
                     # Where mfad's CPU goes, per request, by thread.
                     for name in sorted(cpu):
                         if max(cpu[name]) >= 1:
