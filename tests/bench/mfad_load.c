@@ -175,11 +175,11 @@ record(struct load_client *c, double t0)
 
 /*
  * A thread at real-time priority that sleeps PROBE_TICK at a time: no
- * thread of this machine can keep it from running, so when it wakes
- * much later than asked, the machine itself was not running (a virtual
- * machine whose host stopped it, for one). Each such stop is kept, so
- * that the requests it held up can be told from the others. It costs a
- * wake-up every PROBE_TICK.
+ * ordinary thread of this machine can keep it from running, so when it
+ * wakes much later than asked, the machine itself was not running (a
+ * virtual machine whose host stopped it, for one). Each such stop is
+ * kept, so that the requests it held up can be told from the others.
+ * It costs a wake-up every PROBE_TICK.
  */
 #define PROBE_TICK	0.002			/* s */
 #define PROBE_LATE	0.002			/* s past the tick: a stop */
