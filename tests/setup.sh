@@ -13,7 +13,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 	libcmocka-dev libpam-wrapper libpamtest0-dev pamtester
 	python3-aiosmtpd python3-pytest python3-paramiko python3-pexpect
 	python3-argon2 python3-prometheus-client fail2ban
-	openssh-server openssh-client mandoc lmdb-utils openssl util-linux
+	openssh-server openssh-client sudo mandoc lmdb-utils openssl util-linux
 	systemd python3-seccomp
 	faketime gettext libpam-google-authenticator
 	slapd ldap-utils libldap-dev python3-ldap3"

@@ -1,10 +1,11 @@
 """pytest fixtures for the end-to-end tests: a real OpenSSH sshd on
-127.0.0.1 (test_ssh.py) and console logins through a pseudo-terminal with
-pamtester (test_console.py), both with the built pam_mss.so, a real mfad
-and a real SMTP server from tests/pam/mss_harness.py.
+127.0.0.1 (test_ssh.py), console logins through a pseudo-terminal with
+pamtester (test_console.py) and Debian's sudo in a user's shell on one
+(test_sudo.py), all with the built pam_mss.so, a real mfad and a real
+SMTP server from tests/pam/mss_harness.py.
 
 Run as root after building (Debian 12 packages: openssh-server,
-openssh-client, python3-paramiko, python3-pexpect, pamtester):
+openssh-client, python3-paramiko, python3-pexpect, pamtester, sudo):
 
     MSS_BUILDDIR=/path/to/build /usr/bin/python3 -m pytest \\
         -p no:cacheprovider -q tests/e2e
@@ -14,6 +15,9 @@ end (leftovers of an interrupted run are overwritten by the next one):
   /usr/local/sbin/sshd-mss-test   symlink to /usr/sbin/sshd
   /etc/pam.d/sshd-mss-test        its PAM service
   /etc/pam.d/mss-console-test     pamtester's PAM service
+  /etc/pam.d/mss-sudo-test        sudo's PAM service for the test users
+  /etc/sudoers.d/mss-sudo-test    their sudo rule (test_sudo.py), and
+                                  their timestamps in /run/sudo/ts
   users mssuser1, mssuser2        created with useradd -m, removed with
                                   userdel -r
   /run/sshd                       sshd's privilege separation directory,
@@ -222,13 +226,14 @@ def console_service(env):
 
 @pytest.fixture
 def console():
-    """console() -> an e2e_console.Console (a shell on a new pseudo-
-    terminal); every one is closed after the test and its output printed
-    (pytest shows it for a failed test, or with -rP)."""
+    """console(user=None) -> an e2e_console.Console (a shell on a new
+    pseudo-terminal, root's or user's); every one is closed after the
+    test and its output printed (pytest shows it for a failed test, or
+    with -rP)."""
     opened = []
 
-    def open_console():
-        c = e2e_console.Console()
+    def open_console(user=None):
+        c = e2e_console.Console(user=user)
         opened.append(c)
         return c
     yield open_console

@@ -13,14 +13,18 @@ PS1 = "mss-console$ "
 
 class Console:
     """One shell on a fresh pseudo-terminal; several logins may run in
-    turn on the same terminal."""
+    turn on the same terminal. With user, the shell is that user's
+    (runuser, which asks no password of root)."""
 
-    def __init__(self, timeout=TIMEOUT):
+    def __init__(self, timeout=TIMEOUT, user=None):
         self.log = io.StringIO()
+        argv = ["/bin/sh"]
+        if user is not None:
+            argv = ["/usr/sbin/runuser", "-u", user, "--"] + argv
         self.child = pexpect.spawn(
-            "/bin/sh", env={"PS1": PS1, "TERM": "dumb",
-                            "LANG": "C.UTF-8",
-                            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            argv[0], argv[1:],
+            env={"PS1": PS1, "TERM": "dumb", "LANG": "C.UTF-8",
+                 "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
             encoding="utf-8", codec_errors="replace", timeout=timeout,
             echo=True)
         self.child.logfile_read = self.log
@@ -38,6 +42,16 @@ class Console:
         self.child.sendline('pamtester -v %s%s %s authenticate; '
                             'echo "STATUS=$?"' % (item, service, user))
         self.child.expect_exact("performing operation - authenticate")
+        self._mark()
+
+    def run(self, command):
+        """Runs command (shell text) and marks the start of its output;
+        status() gives its exit status."""
+        self.child.sendline('%s; echo "STATUS=$?"' % command)
+        self.child.expect_exact('echo "STATUS=$?"')
+        self._mark()
+
+    def _mark(self):
         # pexpect may have read past the match: what it has not handed out
         # yet (buffer) is already in the log.
         self.mark = len(self.log.getvalue()) - len(self.child.buffer)
@@ -52,7 +66,8 @@ class Console:
         self.child.sendline(text)
 
     def status(self):
-        """pamtester's exit status, after the login ends."""
+        """The exit status of pamtester (login) or of the command
+        (run), once it ends."""
         self.child.expect(r"STATUS=(\d+)")
         st = int(self.child.match.group(1))
         self.child.expect_exact(PS1)
