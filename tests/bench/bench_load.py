@@ -26,13 +26,6 @@ MODES = (("device", "remembered-device logins", "logins/s"),
          ("full", "full logins, code mailed to the sink", "logins/s"))
 
 
-THREADS = {"mfad": "the event loop (mfad)",
-           "mfad-commit": "the committing thread (mfad-commit)",
-           "mfad-worker": "the workers (mfad-worker)",
-           "mfad-reader": "the reading thread (mfad-reader)",
-           "mfad-log": "the log thread (mfad-log)",
-           "mfad-mail": "the mail threads (mfad-mail)"}
-
 # The rate of the targets (BENCHMARKS.md): 64 clients paced at this many
 # requests a second in all.
 PACE = 5000
@@ -147,7 +140,7 @@ def main():
                     for name in sorted(cpu):
                         if max(cpu[name]) >= 1:
                             b.row("mfad %s, %d clients: CPU of %s per "
-                                  "request" % (what, c, THREADS.get(
+                                  "request" % (what, c, b.THREADS.get(
                                       name, name + " threads")), "us",
                                   cpu[name], key="%s%d_cpu_%s" %
                                   (mode, c, name))

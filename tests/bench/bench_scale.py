@@ -7,8 +7,9 @@ hash of the load generator's password (made once by pwverify -H, at the
 lowest cost mfad accepts) and DEVICES remembered devices, the first being
 the one mfad_load logs in from (rhost:10.0.0.1). Then: p50/p99 of
 remembered-device logins at 1 and 16 clients over every account of the
-store, the store's size on disk, and mfad's resident memory, idle and
-under load. Every store is filled first, each by an mfad of its own; the
+store, the CPU each of mfad's threads spends on a login at 16 clients,
+the store's size on disk, and mfad's resident memory, idle and under
+load. Every store is filled first, each by an mfad of its own; the
 loads then go to the stores in turn, run after run, so that the sizes
 are compared side by side.
 
@@ -109,15 +110,22 @@ def main():
         for c in (1, 16):
             for st in stores:
                 st["p50s"], st["p99s"], st["rates"] = [], [], []
+                st["cpu"] = {}
             # The stores in turn, run after run: side by side, so that
             # the machine's swings from one minute to the next fall on
             # every size alike.
             for _ in range(args.runs):
                 for st in stores:
                     env, pid = st["env"], st["env"].mfad.proc.pid
+                    before = b.thread_cpu_s(pid)
                     r = b.load(tool, env, st["smtp"].port, "device",
                                clients=c, accounts=st["size"],
                                seconds=args.seconds)
+                    after = b.thread_cpu_s(pid)
+                    for name in after:
+                        st["cpu"].setdefault(name, []).append(
+                            (after[name] - before.get(name, 0)) * 1e6 /
+                            max(r["ops"], 1))
                     st["peak"] = max(st.get("peak", 0), b.vmrss_kib(pid))
                     st["peak_out"] = max(st.get("peak_out", 0),
                                          b.rss_outside_map_kib(pid))
@@ -133,6 +141,17 @@ def main():
                 b.row("%d accounts: remembered-device logins, %d clients"
                       % (size, c), "logins/s", st["rates"],
                       key="scale_%d_c%d_rate" % (size, c))
+                if c == 1:
+                    continue
+                # Where mfad's CPU goes, per login, by thread: what a
+                # larger store costs, and where.
+                for name in sorted(st["cpu"]):
+                    if max(st["cpu"][name]) >= 1 and name in b.THREADS:
+                        b.row("%d accounts: remembered-device logins, %d "
+                              "clients: CPU of %s per login" % (
+                                  size, c, b.THREADS[name]), "us",
+                              st["cpu"][name], key="scale_%d_c%d_cpu_%s"
+                              % (size, c, name))
         for st in stores:
             report(st)
     finally:

@@ -188,6 +188,15 @@ def drain_outbox(tool, env, port, accounts, timeout=120):
              seconds=2)
 
 
+# mfad's threads by name (pthread_setname_np), as the rows name them.
+THREADS = {"mfad": "the event loop (mfad)",
+           "mfad-commit": "the committing thread (mfad-commit)",
+           "mfad-worker": "the workers (mfad-worker)",
+           "mfad-reader": "the reading thread (mfad-reader)",
+           "mfad-log": "the log thread (mfad-log)",
+           "mfad-mail": "the mail threads (mfad-mail)"}
+
+
 def thread_cpu_s(pid):
     """CPU seconds (user + system) each of a process's threads has used,
     summed by thread name (mfad names its threads: mfad-worker, ...)."""
