@@ -1,25 +1,28 @@
-"""sudo through the shipped stack (conf/pam.d/sudo, README.md "PAM
-stacks"): Debian's real sudo, run by an ordinary user in a shell on a
-pseudo-terminal, with the built pam_mss.so and a real mfad and SMTP
+"""sudo through the shipped stacks (conf/pam.d/sudo and sudo-i, README.md
+"PAM stacks"): Debian's real sudo, run by an ordinary user in a shell on
+a pseudo-terminal, with the built pam_mss.so and a real mfad and SMTP
 server.
 
-The stack is the file of conf/pam.d with only pam_mss.so rewritten (the
-built module, this test's socket), installed as the PAM service
-mss-sudo-test; a sudoers drop-in gives mssuser1 /usr/bin/id as root and
-points sudo at that service for mssuser1 alone (pam_service), so that
-nobody else's sudo on the machine changes while the tests run. Both files
-are removed when the tests end, and so is mssuser1's sudo timestamp.
+The stacks are the files of conf/pam.d with only pam_mss.so rewritten
+(the built module, this test's socket), installed as the PAM services
+mss-sudo-test and mss-sudo-i-test; a sudoers drop-in gives the test users
+/usr/bin/id and root's shell (for sudo -i) as root, and points sudo at
+those services for them alone (pam_service, pam_login_service), so that
+nobody else's sudo on the machine changes while the tests run. The files
+are removed when the tests end, and so are the users' sudo timestamps.
 
 What is checked: sudo asks the caller's own address, password and the
 mailed code, never the Unix password, and runs the command as root; its
 own timestamp spares the next command on the same terminal (the README's
-reason for device=none); -k asks again with a new code; wrong codes end
+reason for device=none); -k asks again with a new code; sudo -i, which
+reads its own PAM file, asks the same; wrong codes end
 in sudo's failure without a Unix password prompt (sudo itself starts the
 login again, passwd_tries times); a sudoer with no mfad account gets the
 same prompts, no mail and no command.
 """
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -33,10 +36,11 @@ import mss_harness as h
 USER = "mssuser1"
 ADDR = "mssuser1@example.org"
 SERVICE = "mss-sudo-test"
+LOGIN_SERVICE = "mss-sudo-i-test"
 SUDOERS = Path("/etc/sudoers.d/mss-sudo-test")
 SUDO = "/usr/bin/sudo"
 TIMESTAMP_DIR = Path("/run/sudo/ts")
-CONF = h.SRC_ROOT / "conf" / "pam.d" / "sudo"
+CONF = h.SRC_ROOT / "conf" / "pam.d"
 
 EMAIL = "Email address: "
 # sudo shows its own password prompt in place of a PAM prompt that is
@@ -57,8 +61,9 @@ def _forget_timestamps():
 
 @pytest.fixture
 def sudo_stack(env):
-    """The shipped sudo stack as mss-sudo-test and the sudoers drop-in
-    that uses it for mssuser1 and mssuser2; removed at the end, and
+    """The shipped sudo and sudo-i stacks as mss-sudo-test and
+    mss-sudo-i-test, and the sudoers drop-in that uses them for mssuser1
+    and mssuser2; removed at the end, and
     their Unix passwords locked again (useradd's "!")."""
     if not os.path.exists(SUDO) or shutil.which("visudo") is None:
         pytest.fail("missing (Debian: sudo): " + SUDO)
@@ -66,13 +71,16 @@ def sudo_stack(env):
               "common-session-noninteractive"):
         if not os.path.exists("/etc/pam.d/" + f):
             pytest.fail("no /etc/pam.d/%s to include" % f)
-    text = re.sub(r"(?<![\w/.])pam_mss\.so\b",
-                  "%s socket=%s lang=en" % (h.PAM_MSS, env.sock),
-                  CONF.read_text())
-    e2e_sshd.write_pam_service(SERVICE, text)
+    for name, conf in ((SERVICE, "sudo"), (LOGIN_SERVICE, "sudo-i")):
+        text = re.sub(r"(?<![\w/.])pam_mss\.so\b",
+                      "%s socket=%s lang=en" % (h.PAM_MSS, env.sock),
+                      (CONF / conf).read_text())
+        e2e_sshd.write_pam_service(name, text)
     rules = ("# written by tests/e2e/test_sudo.py; removed when it ends\n"
-             "Defaults:mssuser1,mssuser2 pam_service=%s, lecture=never\n"
-             "mssuser1,mssuser2 ALL=(root) /usr/bin/id\n" % SERVICE)
+             "Defaults:mssuser1,mssuser2 pam_service=%s, "
+             "pam_login_service=%s, lecture=never\n"
+             "mssuser1,mssuser2 ALL=(root) /usr/bin/id, %s\n" %
+             (SERVICE, LOGIN_SERVICE, pwd.getpwnam("root").pw_shell))
     tmp = SUDOERS.with_name(".mss-sudo-test.tmp")
     tmp.write_text(rules)
     os.chmod(tmp, 0o440)
@@ -87,6 +95,7 @@ def sudo_stack(env):
                        timeout=30)
     SUDOERS.unlink()
     e2e_sshd.remove_pam_service(SERVICE)
+    e2e_sshd.remove_pam_service(LOGIN_SERVICE)
     _forget_timestamps()
 
 
@@ -97,10 +106,10 @@ def unix_password(user, password):
                    text=True, check=True, capture_output=True, timeout=30)
 
 
-def code_sudo(env, con):
+def code_sudo(env, con, command=COMMAND):
     """sudo with the caller's address, password and mailed code; returns
     the terminal output."""
-    con.run(COMMAND)
+    con.run(command)
     con.expect(EMAIL)
     con.answer(ADDR)
     con.expect(PASSWORD)
@@ -144,6 +153,19 @@ def test_sudo_timestamp_spares_the_next_command(env, sudo_stack, console):
     codes = [h.code_from(m) for _, _, m in env.smtp.messages
              if h.has_code(m)]
     assert len(codes) == 2 and codes[0] != codes[1]
+
+
+def test_sudo_login_shell_asks_the_same(env, sudo_stack, console):
+    """sudo -i reads pam_login_service's file (Debian: /etc/pam.d/sudo-i),
+    not sudo's: the shipped sudo-i asks the address, password and code
+    too, and never the Unix password, here the same as mfad's."""
+    unix_password(USER, h.PASSWORD)
+    con = console(user=USER)
+    out = code_sudo(env, con, "sudo -i -- /usr/bin/id -u")
+    assert re.search(r"^0\r?$", out, re.M), con.transcript()
+    log = env.mfad.log_text()
+    assert re.search(r"event=login_ok user=%s service=%s .*method=code"
+                     % (USER, LOGIN_SERVICE), log), log[-2000:]
 
 
 def test_sudo_wrong_codes_fail_without_the_unix_password(env, sudo_stack,

@@ -28,6 +28,7 @@ EXPECTED = {
     "share/pam_mss/pam.d/sshd",
     "share/pam_mss/pam.d/su",
     "share/pam_mss/pam.d/sudo",
+    "share/pam_mss/pam.d/sudo-i",
     "share/bash-completion/completions/mfadctl",
     "share/pam_mss/fail2ban/filter.d/mfad.conf",
     "share/pam_mss/fail2ban/jail.d/mfad.conf",

@@ -1,5 +1,6 @@
-"""The recommended /etc/pam.d stacks (conf/pam.d/{sshd,login,su,sudo})
-and the exemption recipes, as README.md and pam_mss(8) show them.
+"""The recommended /etc/pam.d stacks (conf/pam.d/{sshd,login,su,sudo,
+sudo-i}) and the exemption recipes, as README.md and pam_mss(8) show
+them.
 
 1. README.md and pam_mss(8) show each stack with the same module lines,
    in the same order with the same arguments, as the file in conf/pam.d
@@ -32,7 +33,7 @@ from mss_harness import (PAM_MAXTRIES, PAM_SUCCESS, PROMPT_CODE,
 README = h.SRC_ROOT / "README.md"
 MAN_PAGE = h.SRC_ROOT / "man" / "pam_mss.8"
 CONF = h.SRC_ROOT / "conf" / "pam.d"
-STACKS = ("sshd", "login", "su", "sudo")
+STACKS = ("sshd", "login", "su", "sudo", "sudo-i")
 SSHD_CONFIG = ("UsePAM yes", "KbdInteractiveAuthentication yes",
                "AuthenticationMethods publickey,keyboard-interactive",
                "ExposeAuthInfo yes")
