@@ -16,6 +16,7 @@ end (leftovers of an interrupted run are overwritten by the next one):
   /etc/pam.d/sshd-mss-test        its PAM service
   /etc/pam.d/mss-console-test     pamtester's PAM service
   /etc/pam.d/mss-sudo-test        sudo's PAM service for the test users
+  /etc/pam.d/mss-sudo-i-test      and sudo -i's
   /etc/sudoers.d/mss-sudo-test    their sudo rule (test_sudo.py), and
                                   their timestamps in /run/sudo/ts
   users mssuser1, mssuser2        created with useradd -m, removed with

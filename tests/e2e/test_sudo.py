@@ -15,10 +15,10 @@ What is checked: sudo asks the caller's own address, password and the
 mailed code, never the Unix password, and runs the command as root; its
 own timestamp spares the next command on the same terminal (the README's
 reason for device=none); -k asks again with a new code; sudo -i, which
-reads its own PAM file, asks the same; wrong codes end
-in sudo's failure without a Unix password prompt (sudo itself starts the
-login again, passwd_tries times); a sudoer with no mfad account gets the
-same prompts, no mail and no command.
+reads its own PAM file, asks the same; wrong codes end in sudo's failure
+without a Unix password prompt (sudo itself starts the login again,
+passwd_tries times); a sudoer with no mfad account gets the same prompts,
+no mail and no command.
 """
 
 import os
@@ -34,6 +34,7 @@ import e2e_sshd
 import mss_harness as h
 
 USER = "mssuser1"
+USERS = ("mssuser1", "mssuser2")	# the sudoers of the drop-in
 ADDR = "mssuser1@example.org"
 SERVICE = "mss-sudo-test"
 LOGIN_SERVICE = "mss-sudo-i-test"
@@ -52,7 +53,7 @@ COMMAND = "sudo -- /usr/bin/id -u"
 
 
 def _forget_timestamps():
-    for user in ("mssuser1", "mssuser2"):
+    for user in USERS:
         try:
             (TIMESTAMP_DIR / user).unlink()
         except FileNotFoundError:
@@ -62,12 +63,12 @@ def _forget_timestamps():
 @pytest.fixture
 def sudo_stack(env):
     """The shipped sudo and sudo-i stacks as mss-sudo-test and
-    mss-sudo-i-test, and the sudoers drop-in that uses them for mssuser1
-    and mssuser2; removed at the end, and
-    their Unix passwords locked again (useradd's "!")."""
+    mss-sudo-i-test, and the sudoers drop-in that uses them for USERS;
+    removed at the end, and their Unix passwords locked again (useradd's
+    "!")."""
     if not os.path.exists(SUDO) or shutil.which("visudo") is None:
         pytest.fail("missing (Debian: sudo): " + SUDO)
-    for f in ("common-auth", "common-account",
+    for f in ("common-auth", "common-account", "common-session",
               "common-session-noninteractive"):
         if not os.path.exists("/etc/pam.d/" + f):
             pytest.fail("no /etc/pam.d/%s to include" % f)
@@ -76,11 +77,13 @@ def sudo_stack(env):
                       "%s socket=%s lang=en" % (h.PAM_MSS, env.sock),
                       (CONF / conf).read_text())
         e2e_sshd.write_pam_service(name, text)
+    who = ",".join(USERS)
     rules = ("# written by tests/e2e/test_sudo.py; removed when it ends\n"
-             "Defaults:mssuser1,mssuser2 pam_service=%s, "
-             "pam_login_service=%s, lecture=never\n"
-             "mssuser1,mssuser2 ALL=(root) /usr/bin/id, %s\n" %
-             (SERVICE, LOGIN_SERVICE, pwd.getpwnam("root").pw_shell))
+             "Defaults:%s pam_service=%s, pam_login_service=%s, "
+             "lecture=never\n"
+             "%s ALL=(root) /usr/bin/id, %s\n" %
+             (who, SERVICE, LOGIN_SERVICE, who,
+              pwd.getpwnam("root").pw_shell))
     tmp = SUDOERS.with_name(".mss-sudo-test.tmp")
     tmp.write_text(rules)
     os.chmod(tmp, 0o440)
@@ -90,7 +93,7 @@ def sudo_stack(env):
     os.replace(tmp, SUDOERS)
     _forget_timestamps()
     yield SERVICE
-    for user in ("mssuser1", "mssuser2"):
+    for user in USERS:
         subprocess.run(["usermod", "-p", "!", user], capture_output=True,
                        timeout=30)
     SUDOERS.unlink()
@@ -142,14 +145,7 @@ def test_sudo_timestamp_spares_the_next_command(env, sudo_stack, console):
     assert con.status() == 0, con.transcript()
     assert EMAIL not in con.output(), con.transcript()
     assert len(env.smtp.messages) == 1
-    con.run("sudo -k -- /usr/bin/id -u")
-    con.expect(EMAIL)
-    con.answer(ADDR)
-    con.expect(PASSWORD)
-    con.answer(h.PASSWORD)
-    con.expect(CODE)
-    con.answer(env.smtp.wait_for_code(ADDR))
-    assert con.status() == 0, con.transcript()
+    code_sudo(env, con, "sudo -k -- /usr/bin/id -u")
     codes = [h.code_from(m) for _, _, m in env.smtp.messages
              if h.has_code(m)]
     assert len(codes) == 2 and codes[0] != codes[1]
