@@ -400,6 +400,7 @@ out:
 
 struct mfad_count_arg {
 	uint32_t	n;
+	uint64_t	last;	/* the latest last use */
 };
 
 static int
@@ -407,10 +408,9 @@ mfad_count_dev(const uint8_t *key, const struct mfad_device *d, void *arg)
 {
 	struct mfad_count_arg *c = arg;
 
-	(void)key;
 	if (d->expires > mfad_clock_real_s())
 		c->n++;
-	return 0;
+	return mfad_device_last_used(key, d, &c->last);
 }
 
 static int MSS_WUR
@@ -440,7 +440,8 @@ mfad_put_user(struct mfad_txn *txn, struct mfad_ctx *ctx, struct mss_buf *rep,
 	    (r = mss_buf_put_u64(rep, a->enrolled)) != 0 ||
 	    (r = mss_buf_put_u32(rep, a->failures)) != 0 ||
 	    (r = mss_buf_put_u64(rep, a->locked_until)) != 0 ||
-	    (r = mss_buf_put_u64(rep, a->last_login)) != 0 ||
+	    (r = mss_buf_put_u64(rep, a->last_login > c.last ?
+	    a->last_login : c.last)) != 0 ||
 	    (r = mss_buf_put_u32(rep, c.n)) != 0 ||
 	    (r = mss_buf_put_u32(rep, recent)) != 0 ||
 	    (r = mss_buf_put_u64(rep, resend_until)) != 0 ||

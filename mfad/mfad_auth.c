@@ -365,12 +365,16 @@ mfad_auth_early_record(struct mfad_rq *rq, struct mfad_auth_cont *c)
 		goto out;
 	/* Only the last login: a whole put would write back what was read,
 	 * undoing a lock or a used recovery code that another host made
-	 * meanwhile (fleet mode). */
-	if ((r = mfad_rq_acct_load(rq, qp->user)) == 0)
-		r = mfad_acct_notice_set(rq->txn, ctx->store, qp->user,
-		    MFAD_NOTICE_LAST_LOGIN, now, a);
-	else if (r == MSS_ERR_NOTFOUND)
-		r = 0;
+	 * meanwhile (fleet mode). In the local store the device's last use
+	 * is the login's time (mfad_device_keeps_last_login). */
+	r = 0;
+	if (!mfad_device_keeps_last_login(ctx->store)) {
+		if ((r = mfad_rq_acct_load(rq, qp->user)) == 0)
+			r = mfad_acct_notice_set(rq->txn, ctx->store,
+			    qp->user, MFAD_NOTICE_LAST_LOGIN, now, a);
+		else if (r == MSS_ERR_NOTFOUND)
+			r = 0;
+	}
 	if (r == 0) {
 		mfad_device_hash(ctx->keys, qp->user, ctx->hostname,
 		    qp->device, devhash);

@@ -340,6 +340,18 @@ int mfad_device_list_after(struct mfad_txn *txn, struct mfad_store *st,
 /* Deletes every device of user; *n gets how many. */
 int mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, unsigned *n) MSS_WUR;
+/*
+ * 1 when a remembered-device login's time is kept by its device alone
+ * (the local store): its record then writes one page, not two. An
+ * account's last login is the later of its own and its devices' last
+ * use (mfad_device_last_used); a device that goes (revoked, expired)
+ * leaves its last use in the account's. 0 in fleet mode, where the
+ * account's last login is the directory's, shared by every host.
+ */
+int mfad_device_keeps_last_login(const struct mfad_store *st);
+/* Raises *t to d's last use: a mfad_device_list callback. */
+int mfad_device_last_used(const uint8_t *key, const struct mfad_device *d,
+    void *t);
 
 /* Queues a message under a new id (time-ordered); *id gets it. */
 int mfad_outbox_put(struct mfad_txn *txn, struct mfad_store *st,

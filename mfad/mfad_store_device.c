@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include <sodium.h>
+
 #include "mfad_log.h"
 #include "mfad_store_dir.h"
 #include "mfad_store_lmdb.h"
@@ -50,6 +52,22 @@ mfad_device_value(const MDB_val *k, const MDB_val *v,
 	d->user[k->mv_size] = '\0';
 	memcpy(hash, p, MFAD_KEY_LEN);
 	return 0;
+}
+
+int
+mfad_store_device_seen(const MDB_val *k, const MDB_val *v,
+    char user[MFAD_USER_MAX + 1], uint64_t *last_used)
+{
+	struct mfad_device d;
+	uint8_t hash[MFAD_KEY_LEN];
+	int r;
+
+	if ((r = mfad_device_value(k, v, hash, &d)) == 0) {
+		memcpy(user, d.user, MFAD_USER_MAX + 1);
+		*last_used = d.last_used;
+	}
+	sodium_memzero(&d, sizeof(d));
+	return r;
 }
 
 int
@@ -150,12 +168,47 @@ mfad_device_put(struct mfad_txn *txn, struct mfad_store *st,
 }
 
 int
+mfad_device_keeps_last_login(const struct mfad_store *st)
+{
+	return st->dir == NULL;
+}
+
+int
+mfad_device_last_used(const uint8_t *key, const struct mfad_device *d,
+    void *t)
+{
+	uint64_t *last = t;
+
+	(void)key;
+	if (d->last_used > *last)
+		*last = d->last_used;
+	return 0;
+}
+
+int
+mfad_store_device_fold(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t last_used)
+{
+	int r;
+
+	if (!mfad_device_keeps_last_login(st) || last_used == 0)
+		return 0;
+	r = mfad_acct_notice_set(txn, st, user, MFAD_NOTICE_LAST_LOGIN,
+	    last_used, NULL);
+	/* A device left by an account deleted since: nothing to keep. */
+	return r == MSS_ERR_NOTFOUND ? 0 : r;
+}
+
+int
 mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, const uint8_t key[MFAD_KEY_LEN])
 {
 	MDB_cursor *cur;
 	MDB_val v;
-	int rc;
+	struct mfad_device d;
+	uint8_t hash[MFAD_KEY_LEN];
+	uint64_t last = 0;
+	int rc, r;
 
 	if (MFAD_STORE_DEV_DIR(st))
 		return mfad_sdir_device_del(st->dir, user, key);
@@ -163,10 +216,18 @@ mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
 		return MSS_ERR_NOTFOUND;
 	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
-	if ((rc = mfad_device_seek(cur, user, key, &v)) == 0)
+	if ((rc = mfad_device_seek(cur, user, key, &v)) == 0) {
+		/* One that does not read has no last use to keep. */
+		if (mfad_device_value(&(MDB_val){ strlen(user),
+		    (void *)user }, &v, hash, &d) == 0)
+			last = d.last_used;
+		sodium_memzero(&d, sizeof(d));
 		rc = mdb_cursor_del(cur, 0);
+	}
 	mdb_cursor_close(cur);
-	return mfad_store_err(rc, "device");
+	if ((r = mfad_store_err(rc, "device")) != 0)
+		return r;
+	return mfad_store_device_fold(txn, st, user, last);
 }
 
 int
@@ -229,7 +290,10 @@ mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
 {
 	MDB_cursor *cur;
 	MDB_val k = { strlen(user), (void *)user }, v;
+	struct mfad_device d;
+	uint8_t hash[MFAD_KEY_LEN];
 	size_t count = 0;
+	uint64_t last = 0;
 	int rc;
 
 	if (MFAD_STORE_DEV_DIR(st))
@@ -239,6 +303,14 @@ mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
 		return 0;
 	if ((rc = mdb_cursor_open(txn->mt, st->devices, &cur)) != 0)
 		return mfad_store_err(rc, "cursor");
+	/* The latest use first, kept in the account below; one that
+	 * does not read has none. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP))
+		if (mfad_device_value(&k, &v, hash, &d) == 0 &&
+		    d.last_used > last)
+			last = d.last_used;
+	sodium_memzero(&d, sizeof(d));
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
 	if (rc == 0 && (rc = mdb_cursor_count(cur, &count)) == 0)
 		rc = mdb_cursor_del(cur, MDB_NODUPDATA);
@@ -248,7 +320,7 @@ mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
 	if (rc != 0)
 		return mfad_store_err(rc, "device revoke");
 	*n = (unsigned)count;
-	return 0;
+	return mfad_store_device_fold(txn, st, user, last);
 }
 
 /*

@@ -110,5 +110,13 @@ int mfad_store_device_migrate(struct mfad_store *st) MSS_WUR;
  * does not read (1: it goes, as no login can use it). */
 int mfad_store_device_expired(const MDB_val *k, const MDB_val *v,
     uint64_t now);
+/* Keeps a device's last use, as it goes, in its user's last login (see
+ * mfad_device_keeps_last_login); 0 when the account is gone. */
+int mfad_store_device_fold(struct mfad_txn *txn, struct mfad_store *st,
+    const char *user, uint64_t last_used) MSS_WUR;
+/* The user and last use of the device value v under key k: 0, or
+ * MSS_ERR_STORE when it does not read. */
+int mfad_store_device_seen(const MDB_val *k, const MDB_val *v,
+    char user[MFAD_USER_MAX + 1], uint64_t *last_used);
 
 #endif /* MFAD_STORE_LMDB_H */

@@ -50,6 +50,19 @@ mfad_sweep_one(struct mfad_txn *txn, struct mfad_store *st, int phase,
 	}
 }
 
+/* An expired device's last use stays in its user's last login. */
+static int MSS_WUR
+mfad_sweep_fold(struct mfad_txn *txn, struct mfad_store *st,
+    const MDB_val *k, const MDB_val *v)
+{
+	char user[MFAD_USER_MAX + 1];
+	uint64_t last;
+
+	if (mfad_store_device_seen(k, v, user, &last) != 0)
+		return 0;		/* no last use to keep */
+	return mfad_store_device_fold(txn, st, user, last);
+}
+
 /*
  * Puts cur after the last record pos looked at (kept, or gone). Devices
  * are duplicates under their user: there the last hash counts too.
@@ -95,7 +108,7 @@ mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
 	MDB_dbi dbis[] = { st->logins, st->devices, st->throttles, st->audit };
 	MDB_cursor *cur;
 	MDB_val k, v;
-	int rc, go;
+	int rc, go, r;
 
 	while (pos->phase < MFAD_SWEEP_DONE && budget > 0) {
 		if ((rc = mdb_cursor_open(txn->mt, dbis[pos->phase],
@@ -119,6 +132,11 @@ mfad_store_sweep_step(struct mfad_txn *txn, struct mfad_store *st,
 			if (go == MFAD_SWEEP_END) {
 				rc = MDB_NOTFOUND;
 				break;
+			}
+			if (go && pos->phase == MFAD_SWEEP_DEVICES &&
+			    (r = mfad_sweep_fold(txn, st, &k, &v)) != 0) {
+				mdb_cursor_close(cur);
+				return r;
 			}
 			if (go && (rc = mdb_cursor_del(cur, 0)) != 0)
 				break;

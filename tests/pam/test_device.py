@@ -115,6 +115,27 @@ def test_device_revoke_all_brings_code_back(env):
     env.full_login(rhost="192.0.2.7", remember="n")
 
 
+def _last_login(env):
+    v = env.ctl_json("user", "show", "alice")["last_login"]
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+    return v
+
+
+def test_last_login_of_a_remembered_device_survives_revoke(env):
+    """The last login `user show` gives counts remembered-device logins
+    (their time is kept in the device), and stays once the device is
+    revoked."""
+    env.full_login(rhost="192.0.2.7", remember="y")
+    first = _last_login(env)
+    time.sleep(2.1)
+    t1 = int(time.time())
+    remembered_login(env, rhost="192.0.2.7")
+    assert _last_login(env) >= t1 > first
+    env.ctl_ok("device", "revoke", "alice", "--all")
+    assert _last_login(env) >= t1
+
+
 @pytest.mark.mfad(device={"remember_days": 0})
 def test_remember_days_zero_never_asks(env):
     """DESIGN 3: remember_days = 0 turns remembering off: no prompt."""

@@ -807,6 +807,79 @@ test_device_revoke_all(void **state)
 	mfad_txn_abort(&txn);
 }
 
+/* The last login of a device login is its device's last use, and stays
+ * in the account when the device goes: revoked, all revoked, expired. */
+static uint64_t
+last_login_of(struct fix *f, const char *user)
+{
+	struct mfad_txn *txn = rtxn(f);
+	struct mfad_acct a;
+
+	assert_int_equal(mfad_acct_get(txn, f->st, user, &a), 0);
+	mfad_txn_abort(&txn);
+	return a.last_login;
+}
+
+static void
+put_device_used(struct fix *f, const char *user, unsigned char tag,
+    uint64_t expires, uint64_t last_used)
+{
+	struct mfad_txn *txn = wtxn(f);
+	struct mfad_device d;
+	uint8_t key[MFAD_KEY_LEN];
+
+	make_key(key, tag);
+	make_device(&d, user, expires);
+	d.last_used = last_used;
+	assert_int_equal(mfad_device_put(txn, f->st, key, &d), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+}
+
+static void
+test_device_gone_keeps_last_use(void **state)
+{
+	const uint64_t now = 1700000000;
+	struct fix *f = *state;
+	struct mfad_txn *txn;
+	uint8_t key[MFAD_KEY_LEN];
+	unsigned n;
+
+	assert_true(mfad_device_keeps_last_login(f->st));
+	put_acct(f, "alice", "alice@example.org");
+	put_acct(f, "bob", "bob@example.org");
+	put_device_used(f, "alice", 0x71, now + 86400, now - 300);
+	put_device_used(f, "alice", 0x72, now + 86400, now - 900);
+	put_device_used(f, "alice", 0x73, now + 86400, now - 600);
+	put_device_used(f, "bob", 0x74, now - 1, now - 50);
+	put_device_used(f, "bob", 0x75, now + 86400, now - 70);
+	assert_true(last_login_of(f, "alice") == 0);
+
+	/* One revoked: its last use is kept. */
+	txn = wtxn(f);
+	make_key(key, 0x71);
+	assert_int_equal(mfad_device_del(txn, f->st, "alice", key), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_true(last_login_of(f, "alice") == now - 300);
+	/* All revoked: the latest of theirs, never an earlier time. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_device_revoke_all(txn, f->st, "alice", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_true(last_login_of(f, "alice") == now - 300);
+	/* Expired and swept: its last use is kept; the live one stays. */
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, now, 0, &n), 0);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_true(last_login_of(f, "bob") == now - 50);
+	/* A device whose account is gone goes alone. */
+	put_device_used(f, "carol", 0x76, now - 1, now - 10);
+	txn = wtxn(f);
+	assert_int_equal(mfad_store_sweep(txn, f->st, now, 0, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(mfad_txn_commit(&txn), 0);
+	assert_int_equal(db_entries(f, f->st->devices), 1);
+}
+
 /* Outbox */
 
 static void
@@ -3150,6 +3223,7 @@ main(void)
 		T(test_login_put_get_del),
 		T(test_device_put_get_list_del),
 		T(test_device_revoke_all),
+		T(test_device_gone_keeps_last_use),
 		T(test_outbox_put_get_update_del),
 		T(test_outbox_ids_strictly_increase),
 		T(test_outbox_due),
