@@ -365,6 +365,7 @@ mfad_set_password(struct mfad_rq *rq)
 	char *hex = NULL, *pw = NULL, hash[MFAD_HASH_MAX], detail[128];
 	enum mss_pw_reason reason;
 	uint64_t now = mfad_clock_real_s();
+	uint64_t seen = 0;
 	unsigned n = 0;
 	int r, cleared;
 
@@ -418,7 +419,15 @@ mfad_set_password(struct mfad_rq *rq)
 	if ((r = mfad_acct_failures_clear(rq->txn, ctx->store, a->user,
 	    a)) != 0)
 		goto out;
-	/* A new password ends every remembered device (SECURITY 17). */
+	/* A new password ends every remembered device (SECURITY 17). Their
+	 * last use, the time of their logins, stays in the account's last
+	 * login, which the put below writes (a list that does not read
+	 * only loses that time). */
+	if (mfad_device_list(rq->txn, ctx->store, a->user,
+	    mfad_device_last_used, &seen) != 0)
+		seen = 0;
+	if (seen > a->last_login)
+		a->last_login = seen;
 	if ((r = mfad_device_revoke_all(rq->txn, ctx->store, a->user, &n)) != 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "devices_revoked=%u%s", n,

@@ -136,6 +136,24 @@ def test_last_login_of_a_remembered_device_survives_revoke(env):
     assert _last_login(env) >= t1
 
 
+def test_last_login_of_a_remembered_device_survives_reset(env):
+    """A password reset revokes the devices (SECURITY 17); the last
+    login they carried stays in the account."""
+    env.full_login(rhost="192.0.2.7", remember="y")
+    time.sleep(2.1)
+    t1 = int(time.time())
+    remembered_login(env, rhost="192.0.2.7")
+    login = env.start_empty_password("alice")
+    msg = env.smtp.wait_for(ALICE, match=h.has_code)
+    login.answer(h.code_from(msg))
+    for _ in range(2):
+        login.expect("ECHO_OFF")
+        login.answer("a brand new passphrase")
+    login.expect("ERROR", "log in again")
+    assert env.ctl_json("device", "list", "alice") == []
+    assert _last_login(env) >= t1
+
+
 @pytest.mark.mfad(device={"remember_days": 0})
 def test_remember_days_zero_never_asks(env):
     """DESIGN 3: remember_days = 0 turns remembering off: no prompt."""
