@@ -152,16 +152,23 @@ def test_previous_records_open_and_log_in(env, tmp_path):
              env.ctl_ok("audit", "--limit", "1000"))
     assert after == before
     # The remembered device still skips the code; what the login wrote
-    # again is of the newest version, next to the older ones.
+    # again is of the newest version, next to the older ones. Its time
+    # is written in the device alone: the account is left as it was,
+    # until a login with a code writes it.
     remembered_login(env, rhost="192.0.2.7")
     events = env.ctl_json("audit", "--limit", "1000")
     assert len(events) > len(before[3])
     assert all(e in events for e in before[3])
     env.mfad.stop()
     accounts = dict(_dump(env.db, "accounts"))
-    assert accounts[b"alice"][0] == 5 and accounts[b"bob"][0] == 4
+    assert accounts[b"alice"][0] == 4 and accounts[b"bob"][0] == 4
     assert _versions(env.db, "userdevices") == [4]
     assert _versions(env.db, "audit") == [1, 2]
+    env.mfad.start()
+    env.full_login(rhost="192.0.2.8", remember="n")
+    env.mfad.stop()
+    accounts = dict(_dump(env.db, "accounts"))
+    assert accounts[b"alice"][0] == 5 and accounts[b"bob"][0] == 4
     env.mfad.start()
     assert env.ctl_json("user", "show", "bob") == before[1]
     assert env.ctl_json("device", "list", "alice")[0]["id"] == \
