@@ -205,8 +205,7 @@ mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
 {
 	MDB_cursor *cur;
 	MDB_val v;
-	struct mfad_device d;
-	uint8_t hash[MFAD_KEY_LEN];
+	char owner[MFAD_USER_MAX + 1];
 	uint64_t last = 0;
 	int rc, r;
 
@@ -218,10 +217,9 @@ mfad_device_del(struct mfad_txn *txn, struct mfad_store *st,
 		return mfad_store_err(rc, "cursor");
 	if ((rc = mfad_device_seek(cur, user, key, &v)) == 0) {
 		/* One that does not read has no last use to keep. */
-		if (mfad_device_value(&(MDB_val){ strlen(user),
-		    (void *)user }, &v, hash, &d) == 0)
-			last = d.last_used;
-		sodium_memzero(&d, sizeof(d));
+		if (mfad_store_device_seen(&(MDB_val){ strlen(user),
+		    (void *)user }, &v, owner, &last) != 0)
+			last = 0;
 		rc = mdb_cursor_del(cur, 0);
 	}
 	mdb_cursor_close(cur);
