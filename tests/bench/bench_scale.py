@@ -13,7 +13,13 @@ load. Every store is filled first, each by an mfad of its own; the
 loads then go to the stores in turn, run after run, so that the sizes
 are compared side by side.
 
-  tests/bench/bench_scale.py [--sizes N,N...] [--devices N] [--seconds S]
+The same sizes again with the store in memory (--memory-sizes; a tmpfs,
+/dev/shm), loaded in the same rounds: the difference between the two
+sizes with no disk under the store is what its larger B-trees cost; the
+rest of the difference on disk is the writing of more distinct pages.
+
+  tests/bench/bench_scale.py [--sizes N,N...] [--memory-sizes N,N...]
+                             [--devices N] [--seconds S]
                              [--runs N] [--quick] [--stat]
 
 --stat prints mdb_stat -a of each store (its pages per sub-database) to
@@ -21,9 +27,12 @@ standard error.
 """
 
 import argparse
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import benchlib as b
 from benchlib import h
@@ -83,6 +92,7 @@ def print_stat(db, size):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,1000000")
+    ap.add_argument("--memory-sizes", default="1000,1000000")
     ap.add_argument("--devices", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--runs", type=int, default=3)
@@ -91,7 +101,14 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.sizes, args.seconds, args.runs = "200,2000", 1, 1
+        args.memory_sizes = args.sizes
     sizes = [int(x) for x in args.sizes.split(",")]
+    msizes = [int(x) for x in args.memory_sizes.split(",") if x]
+    mdir = memory_dir() if msizes else None
+    if msizes and mdir is None:
+        print("bench_scale: no tmpfs at /dev/shm; no store in memory",
+              file=sys.stderr)
+        msizes = []
     tool = b.mfad_load()
     hasher = b.pwverify()
     pwhash = subprocess.run([hasher, "-H"], capture_output=True, text=True,
@@ -100,9 +117,12 @@ def main():
     try:
         for size in sizes:
             stores.append(fill(tool, size, args.devices, pwhash, args.stat))
+        for size in msizes:
+            stores.append(fill(tool, size, args.devices, pwhash, False,
+                               memory=mdir))
         # Every store's mfad is idle while another is filled or loaded.
         time.sleep(1)
-        for st in stores:
+        for st in disk(stores):
             pid = st["env"].mfad.proc.pid
             st["idle"] = b.vmrss_kib(pid)
             st["idle_out"] = b.rss_outside_map_kib(pid)
@@ -134,14 +154,18 @@ def main():
                     st["rates"].append(r["rate"])
             for st in stores:
                 size, p99s = st["size"], st["p99s"]
-                b.row("%d accounts: remembered-device login, %d clients, "
-                      "latency p50 (p99 column)" % (size, c), "ms",
+                what, key = "%d accounts" % size, "scale_%d" % size
+                if st["memory"]:
+                    what += ", store in memory (tmpfs)"
+                    key = "memscale_%d" % size
+                b.row("%s: remembered-device login, %d clients, "
+                      "latency p50 (p99 column)" % (what, c), "ms",
                       st["p50s"], p99=sorted(p99s)[len(p99s) // 2],
-                      key="scale_%d_c%d" % (size, c))
-                b.row("%d accounts: remembered-device logins, %d clients"
-                      % (size, c), "logins/s", st["rates"],
-                      key="scale_%d_c%d_rate" % (size, c))
-                if c == 1:
+                      key="%s_c%d" % (key, c))
+                b.row("%s: remembered-device logins, %d clients"
+                      % (what, c), "logins/s", st["rates"],
+                      key="%s_c%d_rate" % (key, c))
+                if c == 1 or st["memory"]:
                     continue
                 # Where mfad's CPU goes, per login, by thread: what a
                 # larger store costs, and where.
@@ -152,34 +176,65 @@ def main():
                                   size, c, b.THREADS[name]), "us",
                               st["cpu"][name], key="scale_%d_c%d_cpu_%s"
                               % (size, c, name))
-        for st in stores:
+        for st in disk(stores):
             report(st)
     finally:
         for st in stores:
-            st["env"].close()
+            close(st)
 
 
-def fill(tool, size, devices, pwhash, stat):
+def disk(stores):
+    return [st for st in stores if not st["memory"]]
+
+
+def memory_dir():
+    """/dev/shm if a tmpfs is mounted there, else None."""
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                dev, where, fstype = line.split()[:3]
+                if where == "/dev/shm" and fstype == "tmpfs":
+                    return Path(where)
+    except OSError:
+        pass
+    return None
+
+
+def close(st):
+    st["env"].close()
+    if st["memory"]:
+        shutil.rmtree(st["memory"], ignore_errors=True)
+
+
+def fill(tool, size, devices, pwhash, stat, memory=None):
     """A running mfad with a store of SIZE accounts, imported: a dict of
-    its smtp, env, size and the import's row."""
-    smtp, env = b.bench_env()
-    st = {"smtp": smtp, "env": env, "size": size}
+    its smtp, env, size and the import's row. With memory (a tmpfs
+    directory), the store is made there."""
+    config, where = None, None
+    if memory is not None:
+        where = Path(tempfile.mkdtemp(prefix="mss-scale-", dir=memory))
+        config = {"mfad": {"database": where / "db"}}
+    smtp, env = b.bench_env(config)
+    st = {"smtp": smtp, "env": env, "size": size, "memory": where}
+    if where is not None:
+        env.db = where / "db"
     try:
         env.start()
         path = env.dir / "bulk.csv"
         write_csv(path, size, devices, pwhash)
         dt = bulk_import(env, path)
         path.unlink()
-        b.row("%d accounts: mfadctl import, active with %d devices each "
-              "(%d devices)" % (size, devices, size * devices), "s", [dt],
-              key="fill_%d" % size)
+        if where is None:
+            b.row("%d accounts: mfadctl import, active with %d devices "
+                  "each (%d devices)" % (size, devices, size * devices),
+                  "s", [dt], key="fill_%d" % size)
         sample = ["u%07d" % i for i in (0, size // 2, size - 1)]
         if count_devices(env, sample) != len(sample) * devices:
             sys.exit("the import did not remember every device")
         if stat:
             print_stat(env.db, size)
     except BaseException:
-        env.close()
+        close(st)
         raise
     return st
 
