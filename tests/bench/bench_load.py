@@ -53,25 +53,6 @@ class RssSampler(threading.Thread):
                 return
 
 
-def stop_rows(what, how, key, runs):
-    """The stops of the whole machine during runs (mfad_load's probe)
-    and the p99 of the requests that met none; nothing when the probe
-    had no real-time priority."""
-    if any(r["stops"] is None for r in runs):
-        return
-    b.row("mfad %s, %s: time the whole machine was stopped (a probe "
-          "thread at real-time priority woke late), per second of load"
-          % (what, how), "ms", [r["stopped_ms"] / r["seconds"]
-                                for r in runs], key=key + "_stopped")
-    b.row("mfad %s, %s: stops of the whole machine, per second of load"
-          % (what, how), "stops", [r["stops"] / r["seconds"]
-                                   for r in runs], key=key + "_stops")
-    b.row("mfad %s, %s: latency p99 of the requests that met no such "
-          "stop (%d of %d)" % (what, how, sum(r["clear"] for r in runs),
-                               sum(r["ops"] for r in runs)),
-          "ms", [r["p99_clear_ms"] for r in runs], key=key + "_clear")
-
-
 def paced(args, tool, env, smtp, mode, what, unit):
     """mode again from 64 clients, paced at PACE a second in all."""
     runs = [b.load(tool, env, smtp.port, mode, clients=64,
@@ -85,7 +66,7 @@ def paced(args, tool, env, smtp, mode, what, unit):
     b.row("mfad %s, %s: latency p50 (p99 column)" % (what, how), "ms",
           [r["p50_ms"] for r in runs], p99=max(r["p99_ms"] for r in runs),
           key="%s64p_lat" % mode)
-    stop_rows(what, how, "%s64p" % mode, runs)
+    b.stop_rows(what, how, "%s64p" % mode, runs)
 
 
 def main():
@@ -134,7 +115,7 @@ def main():
                       (what, c), "ms", p50s, p99=max(p99s),
                       key="%s%d_lat" % (mode, c))
                 if c == 64 and mode != "full":
-                    stop_rows(what, "64 clients", "%s64" % mode, runs)
+                    b.stop_rows(what, "64 clients", "%s64" % mode, runs)
                     paced(args, tool, env, smtp, mode, what, unit)
                     # Where mfad's CPU goes, per request, by thread.
                     for name in sorted(cpu):

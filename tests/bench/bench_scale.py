@@ -130,6 +130,7 @@ def main():
         for c in (1, 16):
             for st in stores:
                 st["p50s"], st["p99s"], st["rates"] = [], [], []
+                st["runs"] = []
                 st["cpu"] = {}
             # The stores in turn, run after run: side by side, so that
             # the machine's swings from one minute to the next fall on
@@ -149,6 +150,7 @@ def main():
                     st["peak"] = max(st.get("peak", 0), b.vmrss_kib(pid))
                     st["peak_out"] = max(st.get("peak_out", 0),
                                          b.rss_outside_map_kib(pid))
+                    st["runs"].append(r)
                     st["p50s"].append(r["p50_ms"])
                     st["p99s"].append(r["p99_ms"])
                     st["rates"].append(r["rate"])
@@ -165,7 +167,13 @@ def main():
                 b.row("%s: remembered-device logins, %d clients"
                       % (what, c), "logins/s", st["rates"],
                       key="%s_c%d_rate" % (key, c))
-                if c == 1 or st["memory"]:
+                if c == 1:
+                    continue
+                # How often the host stopped the whole machine, and the
+                # p99 of the logins that met no such stop.
+                b.stop_rows("remembered-device logins", "%s, %d clients"
+                            % (what, c), "%s_c%d" % (key, c), st["runs"])
+                if st["memory"]:
                     continue
                 # Where mfad's CPU goes, per login, by thread: what a
                 # larger store costs, and where.

@@ -174,6 +174,25 @@ def load(tool, env, port, mode, clients=1, accounts=1, first=0, seconds=5,
     return json.loads(r.stdout)
 
 
+def stop_rows(what, how, key, runs):
+    """The stops of the whole machine during runs (mfad_load's probe)
+    and the p99 of the requests that met none; nothing when the probe
+    had no real-time priority."""
+    if any(r["stops"] is None for r in runs):
+        return
+    row("mfad %s, %s: time the whole machine was stopped (a probe "
+        "thread at real-time priority woke late), per second of load"
+        % (what, how), "ms", [r["stopped_ms"] / r["seconds"]
+                              for r in runs], key=key + "_stopped")
+    row("mfad %s, %s: stops of the whole machine, per second of load"
+        % (what, how), "stops", [r["stops"] / r["seconds"]
+                                 for r in runs], key=key + "_stops")
+    row("mfad %s, %s: latency p99 of the requests that met no such "
+        "stop (%d of %d)" % (what, how, sum(r["clear"] for r in runs),
+                             sum(r["ops"] for r in runs)),
+        "ms", [r["p99_clear_ms"] for r in runs], key=key + "_clear")
+
+
 def drain_outbox(tool, env, port, accounts, timeout=120):
     """Setup queues mail (the notice of each remembered device) that mfad
     may not have delivered yet: its relay is the sink of mfad_load, which
