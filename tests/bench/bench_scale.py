@@ -192,6 +192,7 @@ def main():
 
 
 def disk(stores):
+    """The stores on disk, whose size and memory rows are reported."""
     return [st for st in stores if not st["memory"]]
 
 
@@ -200,7 +201,7 @@ def memory_dir():
     try:
         with open("/proc/mounts") as f:
             for line in f:
-                dev, where, fstype = line.split()[:3]
+                where, fstype = line.split()[1:3]
                 if where == "/dev/shm" and fstype == "tmpfs":
                     return Path(where)
     except OSError:
