@@ -494,8 +494,8 @@ mfad_accept_shed(struct mfad_srv *s, int lfd, int err)
 	s->accept_after = mfad_clock_mono_ms() + MFAD_ACCEPT_PAUSE_MS;
 }
 
-/* Gives fd a slot, or closes it when its caller is over a limit. */
-static void
+/* Gives fd a slot, or closes it when its caller is over a limit (NULL). */
+static struct mfad_conn *
 mfad_accept_one(struct mfad_srv *s, int fd)
 {
 	struct mfad_ctx *ctx = s->ctx;
@@ -509,14 +509,14 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 	mfad_snap_release(conf);
 	if (r != 0) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	if (s->nfree == 0 && s->fresh == s->nconns) {
 		mfad_log_limited(&mfad_lim_full, LOG_WARNING, "all %zu "
 		    "connections in use: refusing uid %u", s->nconns,
 		    (unsigned)peer.uid);
 		close(fd);
-		return;
+		return NULL;
 	}
 	if (!mfad_peer_trusted(&peer)) {
 		if (s->unpriv >= s->unpriv_max) {
@@ -525,7 +525,7 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 			    "their share: refusing uid %u", s->unpriv,
 			    (unsigned)peer.uid);
 			close(fd);
-			return;
+			return NULL;
 		}
 		if ((u = mfad_uid_get(s, peer.uid)) < 0 ||
 		    s->uids[u].conns >= MFAD_UID_CONNS) {
@@ -533,7 +533,7 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 			    "holds %d connections, its limit: refusing one",
 			    (unsigned)peer.uid, MFAD_UID_CONNS);
 			close(fd);
-			return;
+			return NULL;
 		}
 		s->uids[u].conns++;
 		s->unpriv++;
@@ -550,11 +550,13 @@ mfad_accept_one(struct mfad_srv *s, int fd)
 	c->state = MFAD_CONN_READ;
 	c->hdr_got = 0;
 	c->deadline = mfad_clock_mono_ms() + MFAD_IO_DEADLINE_MS;
+	return c;
 }
 
 static void
 mfad_accept(struct mfad_srv *s, int lfd)
 {
+	struct mfad_conn *c;
 	unsigned n;
 	int fd;
 
@@ -563,7 +565,14 @@ mfad_accept(struct mfad_srv *s, int lfd)
 	for (n = 0; n < MFAD_ACCEPT_BATCH; n++) {
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC)) >= 0) {
-			mfad_accept_one(s, fd);
+			/* A client writes its request as soon as it is
+			 * connected: read it now rather than a poll later,
+			 * unless its uid has its fill in flight (the loop
+			 * reads it once one is answered). */
+			if ((c = mfad_accept_one(s, fd)) != NULL &&
+			    (c->uidx < 0 ||
+			    s->uids[c->uidx].busy < MFAD_UID_BUSY))
+				mfad_conn_read(s, c);
 			continue;
 		}
 		switch (errno) {

@@ -493,9 +493,11 @@ def test_garbage_on_socket_does_not_stop_login(env):
 def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
     """DESIGN 5: mfad reads a request's header together with what
     follows it. A frame written at once, in pieces (the header split,
-    part of the body with it), larger than what mfad reads with the
-    header, or followed by bytes past its end, gets the same answer;
-    nothing past the frame is taken as a request."""
+    part of the body with it), only once mfad has taken the connection
+    (it reads a new connection at once, and finds nothing yet), larger
+    than what mfad reads with the header, or followed by bytes past its
+    end, gets the same answer; nothing past the frame is taken as a
+    request."""
     auth = h.frame(2, b"".join(h.pstr(v) for v in (     # AUTH_START
         "mss-raw", "nobody", "nobody@example.org", "not the password", "",
         "192.0.2.7", "", "en")) + (0).to_bytes(4, "big"))
@@ -517,6 +519,7 @@ def test_request_read_whole_in_pieces_or_followed_by_bytes(env):
         shapes = {
             "header split": [f[:3], f[3:9], f[9:]],
             "header alone": [f[:6], f[6:]],
+            "after a pause": [b"", f],
             "body split": [f[:40], f[40:41], f[41:]],
             "bytes past it": [f + h.frame(2, b"") * 3 + b"junk"],
         }
