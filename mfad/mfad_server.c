@@ -848,7 +848,9 @@ mfad_server_run(struct mfad_ctx *ctx, int lfd, int sigfd)
 	}
 	if ((r = mfad_reloader_start(&reloader, ctx)) != 0) {
 		mfad_pool_stop(&pool);
-		free(conns);
+		mfad_srv_free(&srv);
+		free(pfd);
+		free(map);
 		return r;
 	}
 	next_sweep = mfad_clock_mono_ms();
