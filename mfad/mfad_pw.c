@@ -222,7 +222,9 @@ mfad_blocklist_load(const char *path, struct mfad_blocklist *bl)
 	}
 	free(line);
 	fclose(fp);
-	qsort(bl->v, bl->n, sizeof(*bl->v), mfad_cmp);
+	/* An empty list has no array: qsort wants one all the same. */
+	if (bl->n > 1)
+		qsort(bl->v, bl->n, sizeof(*bl->v), mfad_cmp);
 	if ((bl->path = strdup(path)) == NULL) {
 		mfad_blocklist_free(bl);
 		return MSS_ERR_NOMEM;

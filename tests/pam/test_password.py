@@ -186,6 +186,28 @@ def test_each_refusal_in_the_users_language(make_env, tmp_path, lang):
     assert login.result("chauthtok") == PAM_SUCCESS, login.dump()
 
 
+@pytest.mark.parametrize("text", ["", "# common passwords\n\n"])
+def test_empty_blocklist_blocks_nothing(make_env, tmp_path, text):
+    """A blocklist with no entry (an empty file, or only a comment and
+    a blank line) is a list of none: mfad starts, says so, and a new
+    password is taken."""
+    blocklist = tmp_path / "blocklist.txt"
+    blocklist.write_text(text)
+    env = make_env({"password": {"blocklist": blocklist}})
+    env.add_user("alice")
+    assert "password blocklist %s: 0 entries" % blocklist in \
+        env.mfad.log_text()
+    login = env.login("alice", service=env.service("mss-pw"),
+                      extra_args=["-c"])
+    login.expect("ECHO_OFF")
+    login.answer(h.PASSWORD)
+    for _ in range(2):
+        login.expect("ECHO_OFF")
+        login.answer(NEW_PASSWORD)
+    login.expect("INFO")
+    assert login.result("chauthtok") == PAM_SUCCESS, login.dump()
+
+
 def test_refusal_reason_is_a_number_on_the_wire(env):
     """doc/PROTOCOL.md: CHANGE_PASSWORD refused by the policy answers
     RESULT 19, the English message (for logs), then the reason as a u32
