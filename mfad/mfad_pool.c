@@ -701,8 +701,9 @@ mfad_pool_done(struct mfad_pool *p)
 	char buf[256];
 
 	/* Before the list is taken: a byte written after this read is for
-	 * jobs added after it (see mfad_pool_deliver). */
-	while (read(p->wake[0], buf, sizeof(buf)) > 0)
+	 * jobs added after it (see mfad_pool_deliver). A pipe gives what it
+	 * holds: a short read emptied it, with no second read to learn so. */
+	while (read(p->wake[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf))
 		;
 	pthread_mutex_lock(&p->lock);
 	done = p->done;
