@@ -9,6 +9,7 @@ a CA made here by openssl.
 """
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -41,9 +42,22 @@ BASE_SCHEMAS = ("core", "cosine", "inetorgperson")
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's range for outgoing connections: a
+    provider stopped and started again finds its ports free, where one
+    from that range can meanwhile be the local port of a connection
+    (a consumer retrying it, any client), and slapd's bind fails."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below %d" % low)
 
 
 def missing_tools():
