@@ -13,11 +13,23 @@ load, mfad_load's probe thread counts the time the whole machine was
 stopped (a virtual machine's host may stop it), and the p99 of the
 requests that met no such stop.
 
+The same remembered-device load then goes, at 1, 16 and 64 clients, to
+the simplest server (sock_floor -S: one thread that answers each request
+at once with mfad's answer to a remembered device; no store, no password
+check, no log line): what the machine gives the load itself, in the same
+run, beside what mfad makes of it.
+
   tests/bench/bench_load.py [--accounts N] [--seconds S] [--runs R]
                             [--quick]
 """
 
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
+import time
+import types
 
 import benchlib as b
 
@@ -67,6 +79,35 @@ def paced(args, tool, env, smtp, mode, what, unit):
           [r["p50_ms"] for r in runs], p99=max(r["p99_ms"] for r in runs),
           key="%s64p_lat" % mode)
     b.stop_rows(what, how, "%s64p" % mode, runs)
+
+
+def floor(args, tool):
+    """The remembered-device load, aimed at sock_floor -S."""
+    work = tempfile.mkdtemp(prefix="mss-floor-")
+    sock = os.path.join(work, "floor.sock")
+    srv = subprocess.Popen([b.sock_floor(), "-S", sock])
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        env = types.SimpleNamespace(sock=sock, mfad=None)
+        for c in (1, 16, 64):
+            runs = [b.load(tool, env, 0, "device", clients=c,
+                           accounts=args.accounts, seconds=args.seconds)
+                    for _ in range(args.runs)]
+            what = "the simplest server (sock_floor -S), " \
+                "remembered-device requests, %d clients" % c
+            b.row("%s: throughput" % what, "requests/s",
+                  [r["rate"] for r in runs], key="floor%d_rate" % c)
+            b.row("%s: latency p50 (p99 column)" % what, "ms",
+                  [r["p50_ms"] for r in runs],
+                  p99=max(r["p99_ms"] for r in runs),
+                  key="floor%d_lat" % c)
+    finally:
+        srv.kill()
+        srv.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
@@ -143,6 +184,7 @@ def main():
               [sampler.peak], key="rss_load")
         b.row("mfad resident memory outside the LMDB map, peak under load",
               "KiB", [sampler.peak_out], key="rss_load_out")
+        floor(args, tool)
     finally:
         env.close()
 

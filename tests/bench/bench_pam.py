@@ -177,7 +177,7 @@ def main():
                            env=dict(os.environ, **{NS_ENV: "1"}))
         sys.exit(r.returncode)
     tool = b.cc("pam_loop", ["pam_loop.c"], b.pkg("pam"))
-    floor_tool = b.cc("sock_floor", ["sock_floor.c"])
+    floor_tool = b.sock_floor()
     work = tempfile.mkdtemp(prefix="mss-bench-pam-")
     os.chmod(work, 0o755)
     in_namespace(work)

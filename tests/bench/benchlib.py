@@ -53,6 +53,11 @@ def mfad_load():
               common=True)
 
 
+def sock_floor():
+    """Builds sock_floor.c, the simplest server; returns its path."""
+    return cc("sock_floor", ["sock_floor.c"], ["-lsodium"], common=True)
+
+
 def pwverify():
     """Builds pwverify.c with mfad's own password check
     (mfad/mfad_argon2.c); returns its path."""
@@ -170,7 +175,7 @@ def load(tool, env, port, mode, clients=1, accounts=1, first=0, seconds=5,
     if r.returncode != 0 or not r.stdout.startswith("{"):
         sys.exit("mfad_load %s failed (%d): %s%s\n%s" % (
             mode, r.returncode, r.stdout, r.stderr,
-            env.mfad.log_text()[-3000:]))
+            env.mfad.log_text()[-3000:] if env.mfad else ""))
     return json.loads(r.stdout)
 
 
