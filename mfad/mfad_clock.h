@@ -18,5 +18,7 @@ uint64_t mfad_clock_real_us(void);
 long long mfad_clock_mono_s(void);
 /* Monotonic time in milliseconds, from an unspecified start. */
 long long mfad_clock_mono_ms(void);
+/* Monotonic time in microseconds, to time a computation. */
+long long mfad_clock_mono_us(void);
 
 #endif

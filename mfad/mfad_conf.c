@@ -99,6 +99,8 @@ static int MSS_WUR conf_set_language(struct conf_ctx *, const struct conf_key *,
     const char *);
 static int MSS_WUR conf_set_scope(struct conf_ctx *, const struct conf_key *,
     const char *);
+static int MSS_WUR conf_set_pw_impl(struct conf_ctx *,
+    const struct conf_key *, const char *);
 static int MSS_WUR conf_set_dir_uris(struct conf_ctx *,
     const struct conf_key *, const char *);
 static int MSS_WUR conf_set_dn(struct conf_ctx *, const struct conf_key *,
@@ -144,6 +146,7 @@ static const struct conf_key conf_keys[] = {
 	{ "password", "memlimit", conf_set_memlimit, 0,
 	    crypto_pwhash_MEMLIMIT_MIN, CONF_MAX_MEMLIMIT },
 	{ "password", "blocklist", conf_set_path, OFF(pw_blocklist), 0, 0 },
+	{ "password", "implementation", conf_set_pw_impl, 0, 0, 0 },
 	{ "lockout", "threshold", conf_set_uint, OFF(lock_threshold),
 	    1, 100 },
 	{ "lockout", "duration", conf_set_uint, OFF(lock_duration),
@@ -787,6 +790,23 @@ conf_set_scope(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
+static int
+conf_set_pw_impl(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value)
+{
+	if (strcmp(value, "auto") == 0)
+		ctx->conf->pw_impl = MFAD_PW_IMPL_AUTO;
+	else if (strcmp(value, "libargon2") == 0)
+		ctx->conf->pw_impl = MFAD_PW_IMPL_LIBARGON2;
+	else if (strcmp(value, "libsodium") == 0)
+		ctx->conf->pw_impl = MFAD_PW_IMPL_LIBSODIUM;
+	else
+		return conf_error(ctx, ctx->line, "[%s] %s must be auto, "
+		    "libargon2 or libsodium, not \"%s\"", key->section,
+		    key->name, SHOW(value));
+	return 0;
+}
+
 /*
  * One provider: ldaps://HOST[:PORT][/] or ldap://HOST[:PORT][/] (then
  * STARTTLS, verified as ldaps://). No DN, attributes or extensions:
@@ -1206,6 +1226,7 @@ mfad_conf_new(void)
 	conf->pw_min_length = 12;
 	conf->pw_max_length = 256;
 	conf->pw_strength = MFAD_STRENGTH_INTERACTIVE;
+	conf->pw_impl = MFAD_PW_IMPL_AUTO;
 	conf->pw_opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 	conf->pw_memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 	conf->pw_weak = 0;

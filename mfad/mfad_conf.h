@@ -34,6 +34,15 @@ enum mfad_device_scope {
 	MFAD_DEVICE_SCOPE_FLEET = 1,	/* on every host (in the directory) */
 };
 
+/* [password] implementation: whose argon2id code checks and makes the
+ * hashes (both give the same strings). */
+enum mfad_pw_impl {
+	MFAD_PW_IMPL_AUTO = 0,		/* the faster here, timed at start */
+	MFAD_PW_IMPL_LIBARGON2 = 1,	/* libargon2, memory kept mapped */
+	MFAD_PW_IMPL_LIBSODIUM = 2,	/* libsodium, its code for this
+					   processor, memory mapped afresh */
+};
+
 enum mfad_strength {
 	MFAD_STRENGTH_INTERACTIVE = 0,
 	MFAD_STRENGTH_MODERATE = 1,
@@ -75,6 +84,7 @@ struct mfad_conf {
 	size_t		 pw_memlimit;		/* bytes; from strength, or set */
 	int		 pw_weak;		/* explicit limits under 19 MiB/t=2 */
 	char		*pw_blocklist;		/* file, or NULL */
+	enum mfad_pw_impl pw_impl;		/* auto */
 
 	/* [lockout] */
 	unsigned	 lock_threshold;	/* 1..100, 10 */

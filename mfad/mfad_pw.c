@@ -116,6 +116,109 @@ mfad_pw_leave(struct mfad_pw_slot *s)
 }
 
 /*
+ * Whose argon2id code runs: libargon2's in the arenas (0), or
+ * libsodium's (1), which picks code for the processor it runs on (AVX2,
+ * SSSE3 or portable C) but maps fresh memory for each computation. Where
+ * libsodium has fast code, that can outweigh its page faults; [password]
+ * implementation = auto times both at start (mfad_pw_choose). Written
+ * by mfad_pw_init, read by the workers.
+ */
+static int mfad_pw_sodium;
+/* The costs auto was last timed at (0: not yet). */
+static unsigned long long mfad_pw_timed_ops;
+static size_t mfad_pw_timed_mem;
+
+/* The timing: at most this much memory, the configured passes, the
+ * faster of MFAD_PW_TIME_ROUNDS hashes each way, in turn (the arena
+ * mapped first: kept mapped is how it runs). libsodium is chosen only
+ * when it is faster by more than a tenth: its unmapping interrupts the
+ * other cores, which one thread's time does not show. */
+#define MFAD_PW_TIME_MEM	((size_t)16 << 20)
+#define MFAD_PW_TIME_ROUNDS	3
+
+static int
+mfad_pw_libsodium(void)
+{
+	return __atomic_load_n(&mfad_pw_sodium, __ATOMIC_RELAXED);
+}
+
+/*
+ * Times both ways at conf's passes on a core of the gate; *arena_ms and
+ * *sodium_ms get the faster hash of each (*arena_ms < 0: the arena path
+ * could not run). The password hashed is a constant: nothing secret.
+ */
+static void
+mfad_pw_time(const struct mfad_conf *conf, size_t mem, double *arena_ms,
+    double *sodium_ms)
+{
+	static const char pw[] = "a timing, not a password";
+	char h[crypto_pwhash_STRBYTES];
+	struct mfad_pw_slot *s;
+	double t;
+	int i;
+
+	*arena_ms = *sodium_ms = -1;
+	s = mfad_pw_enter();
+	if (mfad_argon2_hash(&s->arena, conf->pw_opslimit, mem, pw,
+	    sizeof(pw) - 1, h, sizeof(h)) == 0) {
+		for (i = 0; i < MFAD_PW_TIME_ROUNDS; i++) {
+			t = mfad_clock_mono_us() / 1e3;
+			if (mfad_argon2_hash(&s->arena, conf->pw_opslimit, mem,
+			    pw, sizeof(pw) - 1, h, sizeof(h)) != 0) {
+				*arena_ms = -1;
+				break;
+			}
+			t = mfad_clock_mono_us() / 1e3 - t;
+			if (*arena_ms < 0 || t < *arena_ms)
+				*arena_ms = t;
+			t = mfad_clock_mono_us() / 1e3;
+			if (crypto_pwhash_str_alg(h, pw, sizeof(pw) - 1,
+			    conf->pw_opslimit, mem,
+			    crypto_pwhash_ALG_ARGON2ID13) != 0)
+				continue;
+			t = mfad_clock_mono_us() / 1e3 - t;
+			if (*sodium_ms < 0 || t < *sodium_ms)
+				*sodium_ms = t;
+		}
+	}
+	mfad_argon2_arena_free(&s->arena);
+	mfad_pw_leave(s);
+}
+
+/* Sets mfad_pw_sodium from conf's [password] implementation. */
+static void
+mfad_pw_choose(const struct mfad_conf *conf)
+{
+	size_t mem = conf->pw_memlimit < MFAD_PW_TIME_MEM ?
+	    conf->pw_memlimit : MFAD_PW_TIME_MEM;
+	double a, so;
+	int sodium;
+
+	if (conf->pw_impl != MFAD_PW_IMPL_AUTO) {
+		sodium = conf->pw_impl == MFAD_PW_IMPL_LIBSODIUM;
+		if (sodium != mfad_pw_libsodium() || mfad_pw_timed_ops == 0)
+			mfad_log(LOG_INFO, "password hashing: %s (set by "
+			    "[password] implementation)", sodium ?
+			    "libsodium" : "libargon2");
+		mfad_pw_timed_ops = 0;
+		__atomic_store_n(&mfad_pw_sodium, sodium, __ATOMIC_RELAXED);
+		return;
+	}
+	/* The same costs as last time: the same answer. */
+	if (mfad_pw_timed_ops == conf->pw_opslimit && mfad_pw_timed_mem == mem)
+		return;
+	mfad_pw_time(conf, mem, &a, &so);
+	sodium = a < 0 || (so >= 0 && so < a * 0.9);
+	mfad_log(LOG_INFO, "password hashing: %s, the faster here (argon2id, "
+	    "%llu passes, %zu KiB: libargon2 %.3f ms, libsodium %.3f ms)",
+	    sodium ? "libsodium" : "libargon2", conf->pw_opslimit,
+	    mem / 1024, a, so);
+	mfad_pw_timed_ops = conf->pw_opslimit;
+	mfad_pw_timed_mem = mem;
+	__atomic_store_n(&mfad_pw_sodium, sodium, __ATOMIC_RELAXED);
+}
+
+/*
  * Checks pw against hash on a core of the gate, in its arena; strings
  * the arena path does not take (or no memory for it) go to libsodium.
  * 1 for a match.
@@ -128,9 +231,12 @@ mfad_pw_check(const char *hash, const char *pw)
 	int r;
 
 	s = mfad_pw_enter();
-	r = mfad_argon2_verify(&s->arena, hash, pw, n);
-	if (r == MFAD_ARGON2_OTHER)
+	r = mfad_pw_libsodium() ? MFAD_ARGON2_OTHER :
+	    mfad_argon2_verify(&s->arena, hash, pw, n);
+	if (r == MFAD_ARGON2_OTHER) {
+		mfad_argon2_arena_free(&s->arena);
 		r = crypto_pwhash_str_verify(hash, pw, n) == 0;
+	}
 	mfad_pw_leave(s);
 	return r;
 }
@@ -267,7 +373,8 @@ mfad_pw_hash(const struct mfad_conf *conf, const char *pw,
 	int r;
 
 	s = mfad_pw_enter();
-	r = mfad_argon2_hash(&s->arena, conf->pw_opslimit, conf->pw_memlimit,
+	r = mfad_pw_libsodium() ? MFAD_ARGON2_OTHER :
+	    mfad_argon2_hash(&s->arena, conf->pw_opslimit, conf->pw_memlimit,
 	    pw, strlen(pw), h, sizeof(h));
 	if (r != 0) {
 		/* The arena could not be mapped (or the costs are past its
@@ -297,7 +404,7 @@ mfad_pw_init(const struct mfad_conf *conf)
 	int r;
 
 	memset(&bl, 0, sizeof(bl));
-
+	mfad_pw_choose(conf);
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
 	if ((r = mfad_pw_hash(conf, pw, h)) != 0)

@@ -2,6 +2,7 @@
 presets, the warning for cheap explicit limits, rehash on login, length
 rules without truncation."""
 
+import re
 import subprocess
 import time
 
@@ -206,6 +207,36 @@ def test_empty_blocklist_blocks_nothing(make_env, tmp_path, text):
         login.answer(NEW_PASSWORD)
     login.expect("INFO")
     assert login.result("chauthtok") == PAM_SUCCESS, login.dump()
+
+
+@pytest.mark.parametrize("impl", ["auto", "libargon2", "libsodium"])
+def test_hashing_implementation(make_env, impl):
+    """[password] implementation: mfad logs whose argon2id code it
+    runs (auto: the faster of the two, with both times), and with each
+    the old password is checked, the new one hashed, and that hash
+    checked at the next change."""
+    env = make_env({"password": {"implementation": impl}})
+    env.add_user("alice")
+    log = env.mfad.log_text()
+    if impl == "auto":
+        assert re.search(r"password hashing: (libargon2|libsodium), the "
+                         r"faster here \(argon2id, \d+ passes, \d+ KiB: "
+                         r"libargon2 [\d.]+ ms, libsodium [\d.]+ ms\)",
+                         log), log
+    else:
+        assert "password hashing: %s (set by [password] implementation)" \
+            % impl in log, log
+    for old, new in ((h.PASSWORD, NEW_PASSWORD), (NEW_PASSWORD,
+                                                  h.PASSWORD + "!")):
+        login = env.login("alice", service=env.service("mss-pw"),
+                          extra_args=["-c"])
+        login.expect("ECHO_OFF")
+        login.answer(old)
+        for _ in range(2):
+            login.expect("ECHO_OFF")
+            login.answer(new)
+        login.expect("INFO")
+        assert login.result("chauthtok") == PAM_SUCCESS, login.dump()
 
 
 def test_refusal_reason_is_a_number_on_the_wire(env):

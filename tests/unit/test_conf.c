@@ -154,6 +154,8 @@ check_defaults(const struct mfad_conf *c)
 	assert_int_equal(c->mail_max_per_minute, 600);
 	assert_int_equal(c->mail_connections, 16);
 
+	assert_int_equal(c->pw_impl, MFAD_PW_IMPL_AUTO);
+
 	/* No [directory]: local mode. */
 	assert_int_equal(c->device_scope, MFAD_DEVICE_SCOPE_HOST);
 	assert_int_equal(c->dir_nuris, 0);
@@ -467,6 +469,8 @@ static const struct bad_value bad_values[] = {
 	{ "mail", "connections", "0",
 	    "[mail] connections must be an integer from 1 to 32" },
 	{ "mail", "connections", "33", "not \"33\"" },
+	{ "password", "implementation", "fast", "[password] implementation "
+	    "must be auto, libargon2 or libsodium, not \"fast\"" },
 };
 
 /* Each bad value is refused, naming the line it is on. */
@@ -499,7 +503,8 @@ static const char *const all_keys[][2] = {
 	{ "device", "remember_days" }, { "password", "min_length" },
 	{ "password", "max_length" }, { "password", "strength" },
 	{ "password", "opslimit" }, { "password", "memlimit" },
-	{ "password", "blocklist" }, { "lockout", "threshold" },
+	{ "password", "blocklist" }, { "password", "implementation" },
+	{ "lockout", "threshold" },
 	{ "lockout", "duration" }, { "policy", "reenroll_before" },
 	{ "mail", "smtp" }, { "mail", "tls" }, { "mail", "ca_file" },
 	{ "mail", "auth_file" }, { "mail", "from" },
@@ -989,6 +994,32 @@ dir_text(char *buf, size_t len, const struct dir_files *f, const char *uri,
 	    extra);
 }
 
+/* [password] implementation: each of its three words. */
+static void
+test_pw_impl(void **state)
+{
+	static const struct {
+		const char		*word;
+		enum mfad_pw_impl	 impl;
+	} impls[] = {
+		{ "auto", MFAD_PW_IMPL_AUTO },
+		{ "libargon2", MFAD_PW_IMPL_LIBARGON2 },
+		{ "libsodium", MFAD_PW_IMPL_LIBSODIUM },
+	};
+	struct mfad_conf *c;
+	char text[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(impls) / sizeof(impls[0]); i++) {
+		snprintf(text, sizeof(text), "[password]\nimplementation = "
+		    "%s\n", impls[i].word);
+		c = load_ok(text);
+		assert_int_equal(c->pw_impl, impls[i].impl);
+		mfad_conf_free(c);
+	}
+}
+
 static void
 test_dir_keys(void **state)
 {
@@ -1326,6 +1357,7 @@ main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_integer_bounds),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_pw_impl),
 		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_structure_errors),
 		cmocka_unit_test(test_line_format),
