@@ -326,6 +326,17 @@ mfad_blocklist_load(const char *path, struct mfad_blocklist *bl)
 		mfad_str_lower(bl->v[bl->n], bl->v[bl->n], SIZE_MAX);
 		bl->n++;
 	}
+	/* getline's -1 is the end of the file or an error: a list cut
+	 * short (or a directory, which opens but cannot be read) is not
+	 * a shorter list. */
+	if (ferror(fp)) {
+		mfad_log(LOG_ERR, "[password] blocklist %s: %s", path,
+		    strerror(errno));
+		free(line);
+		fclose(fp);
+		mfad_blocklist_free(bl);
+		return MSS_ERR_CONFIG;
+	}
 	free(line);
 	fclose(fp);
 	/* An empty list has no array: qsort wants one all the same. */

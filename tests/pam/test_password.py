@@ -3,6 +3,7 @@ presets, the warning for cheap explicit limits, rehash on login, length
 rules without truncation."""
 
 import re
+import signal
 import subprocess
 import time
 
@@ -237,6 +238,20 @@ def test_hashing_implementation(make_env, impl):
             login.answer(new)
         login.expect("INFO")
         assert login.result("chauthtok") == PAM_SUCCESS, login.dump()
+
+
+def test_unreadable_blocklist_refuses_the_reload(make_env, tmp_path):
+    """A blocklist that opens but cannot be read (a directory) is not an
+    empty list of 0 entries: the reload is refused, naming the error."""
+    blocklist = tmp_path / "blocklist.txt"
+    blocklist.write_text("Password1234\n")
+    env = make_env({"password": {"blocklist": blocklist}})
+    env.config["password"]["blocklist"] = tmp_path
+    h.write_ini(env.conf, env.config)
+    env.mfad.proc.send_signal(signal.SIGHUP)
+    log = env.mfad.wait_log("reload refused: cannot hash, or the blocklist")
+    assert "[password] blocklist %s: Is a directory" % tmp_path in log, log
+    assert "password blocklist %s: 0 entries" % tmp_path not in log, log
 
 
 def test_refusal_reason_is_a_number_on_the_wire(env):
