@@ -121,12 +121,14 @@ mfad_pw_leave(struct mfad_pw_slot *s)
  * SSSE3 or portable C) but maps fresh memory for each computation. Where
  * libsodium has fast code, that can outweigh its page faults; [password]
  * implementation = auto times both at start (mfad_pw_choose). Written
- * by mfad_pw_init, read by the workers.
+ * by mfad_pw_apply, read by the workers.
  */
 static int mfad_pw_sodium;
-/* The costs auto was last timed at (0: not yet). */
+/* The costs auto was last timed at (0: not timed, or not auto). */
 static unsigned long long mfad_pw_timed_ops;
 static size_t mfad_pw_timed_mem;
+/* A way was set once (the first one is always logged). */
+static int mfad_pw_set;
 
 /* The timing: at most this much memory, the configured passes, the
  * faster of MFAD_PW_TIME_ROUNDS hashes each way, in turn (the arena
@@ -185,37 +187,63 @@ mfad_pw_time(const struct mfad_conf *conf, size_t mem, double *arena_ms,
 	mfad_pw_leave(s);
 }
 
-/* Sets mfad_pw_sodium from conf's [password] implementation. */
-static void
-mfad_pw_choose(const struct mfad_conf *conf)
-{
-	size_t mem = conf->pw_memlimit < MFAD_PW_TIME_MEM ?
-	    conf->pw_memlimit : MFAD_PW_TIME_MEM;
-	double a, so;
-	int sodium;
+/* What mfad_pw_choose found, for mfad_pw_apply. */
+struct mfad_pw_way {
+	int	 sodium;
+	int	 timed;		/* auto, timed now: a and so are its times */
+	int	 same;		/* auto, the costs last timed: no change */
+	double	 a, so;		/* ms; < 0: that way could not run */
+	size_t	 mem;
+};
 
+/* Finds the way conf's [password] implementation asks for, timing both
+ * under auto unless the costs are those last timed. Changes nothing. */
+static void
+mfad_pw_choose(const struct mfad_conf *conf, struct mfad_pw_way *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->mem = conf->pw_memlimit < MFAD_PW_TIME_MEM ? conf->pw_memlimit :
+	    MFAD_PW_TIME_MEM;
 	if (conf->pw_impl != MFAD_PW_IMPL_AUTO) {
-		sodium = conf->pw_impl == MFAD_PW_IMPL_LIBSODIUM;
-		if (sodium != mfad_pw_libsodium() || mfad_pw_timed_ops == 0)
-			mfad_log(LOG_INFO, "password hashing: %s (set by "
-			    "[password] implementation)", sodium ?
-			    "libsodium" : "libargon2");
-		mfad_pw_timed_ops = 0;
-		__atomic_store_n(&mfad_pw_sodium, sodium, __ATOMIC_RELAXED);
+		w->sodium = conf->pw_impl == MFAD_PW_IMPL_LIBSODIUM;
 		return;
 	}
-	/* The same costs as last time: the same answer. */
-	if (mfad_pw_timed_ops == conf->pw_opslimit && mfad_pw_timed_mem == mem)
+	if (mfad_pw_timed_ops == conf->pw_opslimit &&
+	    mfad_pw_timed_mem == w->mem) {
+		w->sodium = mfad_pw_libsodium();
+		w->same = 1;
 		return;
-	mfad_pw_time(conf, mem, &a, &so);
-	sodium = a < 0 || (so >= 0 && so < a * 0.9);
-	mfad_log(LOG_INFO, "password hashing: %s, the faster here (argon2id, "
-	    "%llu passes, %zu KiB: libargon2 %.3f ms, libsodium %.3f ms)",
-	    sodium ? "libsodium" : "libargon2", conf->pw_opslimit,
-	    mem / 1024, a, so);
-	mfad_pw_timed_ops = conf->pw_opslimit;
-	mfad_pw_timed_mem = mem;
-	__atomic_store_n(&mfad_pw_sodium, sodium, __ATOMIC_RELAXED);
+	}
+	mfad_pw_time(conf, w->mem, &w->a, &w->so);
+	w->sodium = w->a < 0 || (w->so >= 0 && w->so < w->a * 0.9);
+	w->timed = 1;
+}
+
+/* Makes w the way of the checks and hashes to come, and says so. */
+static void
+mfad_pw_apply(const struct mfad_conf *conf, const struct mfad_pw_way *w)
+{
+	if (w->same)
+		return;
+	if (w->timed) {
+		mfad_log(LOG_INFO, "password hashing: %s, the faster here "
+		    "(argon2id, %llu passes, %zu KiB: libargon2 %.3f ms, "
+		    "libsodium %.3f ms)", w->sodium ? "libsodium" :
+		    "libargon2", conf->pw_opslimit, w->mem / 1024, w->a,
+		    w->so);
+		mfad_pw_timed_ops = conf->pw_opslimit;
+		mfad_pw_timed_mem = w->mem;
+	} else {
+		if (w->sodium != mfad_pw_libsodium() || mfad_pw_timed_ops ||
+		    !mfad_pw_set)
+			mfad_log(LOG_INFO, "password hashing: %s (set by "
+			    "[password] implementation)", w->sodium ?
+			    "libsodium" : "libargon2");
+		mfad_pw_timed_ops = 0;
+		mfad_pw_timed_mem = 0;
+	}
+	mfad_pw_set = 1;
+	__atomic_store_n(&mfad_pw_sodium, w->sodium, __ATOMIC_RELAXED);
 }
 
 /*
@@ -410,12 +438,14 @@ int
 mfad_pw_init(const struct mfad_conf *conf)
 {
 	struct mfad_blocklist bl, old;
+	struct mfad_pw_way way;
 	char pw[33], h[MFAD_HASH_MAX];
 	unsigned char rnd[16];
 	int r;
 
 	memset(&bl, 0, sizeof(bl));
-	mfad_pw_choose(conf);
+	/* Found now, taken with the rest once nothing can fail. */
+	mfad_pw_choose(conf, &way);
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
 	if ((r = mfad_pw_hash(conf, pw, h)) != 0)
@@ -429,6 +459,7 @@ mfad_pw_init(const struct mfad_conf *conf)
 	old = mfad_pw_block;
 	mfad_pw_block = bl;
 	pthread_mutex_unlock(&mfad_pw_lock);
+	mfad_pw_apply(conf, &way);
 	mfad_blocklist_free(&old);
 	sodium_memzero(pw, sizeof(pw));
 	return 0;

@@ -254,6 +254,32 @@ def test_unreadable_blocklist_refuses_the_reload(make_env, tmp_path):
     assert "password blocklist %s: 0 entries" % tmp_path not in log, log
 
 
+def test_hashing_implementation_on_reload(make_env, tmp_path):
+    """[password] implementation is read again on SIGHUP. A reload that
+    is refused (here the blocklist is a directory) leaves the way as it
+    was and logs nothing of the new one; the next, applied, logs it."""
+    env = make_env({"password": {"implementation": "libargon2"}})
+    env.add_user("alice")
+    env.mfad.wait_log("password hashing: libargon2 (set by")
+    env.config["password"]["implementation"] = "libsodium"
+    env.config["password"]["blocklist"] = tmp_path
+    h.write_ini(env.conf, env.config)
+    env.mfad.proc.send_signal(signal.SIGHUP)
+    env.mfad.wait_log("reload refused: cannot hash, or the blocklist")
+    assert "password hashing: libsodium" not in env.mfad.log_text()
+    del env.config["password"]["blocklist"]
+    h.write_ini(env.conf, env.config)
+    env.mfad.proc.send_signal(signal.SIGHUP)
+    env.mfad.wait_log("configuration reloaded")
+    env.mfad.wait_log("password hashing: libsodium (set by")
+    login = env.login("alice")
+    login.expect("ECHO_ON", PROMPT_EMAIL)
+    login.answer("alice@example.org")
+    login.expect("ECHO_OFF", h.PROMPT_PASSWORD)
+    login.answer(h.WRONG_PASSWORD)
+    assert login.result() == PAM_AUTH_ERR, login.dump()
+
+
 def test_refusal_reason_is_a_number_on_the_wire(env):
     """doc/PROTOCOL.md: CHANGE_PASSWORD refused by the policy answers
     RESULT 19, the English message (for logs), then the reason as a u32
