@@ -248,7 +248,8 @@ mfad_pw_apply(const struct mfad_conf *conf, const struct mfad_pw_way *w)
 
 /*
  * Checks pw against hash on a core of the gate, in its arena; strings
- * the arena path does not take (or no memory for it) go to libsodium.
+ * the arena path does not take (or no memory for it) go to libsodium,
+ * as every check does when libsodium is the way (mfad_pw_sodium).
  * 1 for a match.
  */
 static int
