@@ -38,7 +38,7 @@ def main():
     smtp, env = b.bench_env({"password": {"strength": "interactive",
                                           "opslimit": None,
                                           "memlimit": None}})
-    one, par, rates, p50s, p99s, ksh = [], [], [], [], [], []
+    one, par, spar, rates, p50s, p99s, ksh = [], [], [], [], [], [], []
     sone, sksh, hms, shms = [], [], [], []
     chosen = None
     try:
@@ -59,6 +59,7 @@ def main():
             hms.append(v["hash_ms"])
             shms.append(v["sodium_hash_ms"])
             par.append(v["parallel_per_s"])
+            spar.append(v["sodium_parallel_per_s"])
             r = b.load(tool, env, smtp.port, "badpw", clients=args.clients,
                        accounts=accounts, seconds=args.seconds)
             rates.append(r["rate"])
@@ -83,8 +84,12 @@ def main():
     limits = [cores * 1000.0 / min(x, y) for x, y in zip(one, sone)]
     b.row("hashing limit = %d cores / one verify, the faster way" % cores,
           "verifies/s", limits, key="hash_limit")
-    b.row("argon2id verify at interactive, %d threads at once (pwverify)" %
-          cores, "verifies/s", par, key="hash_parallel")
+    b.row("argon2id verify at interactive, %d threads at once, memory "
+          "kept mapped as mfad does (pwverify)" % cores, "verifies/s", par,
+          key="hash_parallel")
+    b.row("libsodium crypto_pwhash_str_verify at interactive, %d threads "
+          "at once (pwverify)" % cores, "verifies/s", spar,
+          key="hash_sodium_parallel")
     b.row("mfad wrong-password logins at interactive, %d clients" %
           args.clients, "verifies/s", rates, key="hash_mfad",
           note="mfad chose %s" % chosen if chosen else None)
