@@ -577,20 +577,42 @@ conf_set_pam_uids(struct conf_ctx *ctx, const struct conf_key *key,
 	return 0;
 }
 
+/* value as one of words (a NULL-ended list), its index in *out; else
+ * an error that names them all ("a, b or c"). */
+static int MSS_WUR
+conf_word(struct conf_ctx *ctx, const struct conf_key *key,
+    const char *value, const char *const *words, int *out)
+{
+	char list[128];
+	size_t n, len = 0;
+
+	for (n = 0; words[n] != NULL; n++)
+		if (strcmp(value, words[n]) == 0) {
+			*out = (int)n;
+			return 0;
+		}
+	list[0] = '\0';
+	for (n = 0; words[n] != NULL && len < sizeof(list); n++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		    "%s%s", n == 0 ? "" : words[n + 1] == NULL ? " or " : ", ",
+		    words[n]);
+	return conf_error(ctx, ctx->line, "[%s] %s must be %s, not \"%s\"",
+	    key->section, key->name, list, SHOW(value));
+}
+
 static int MSS_WUR
 conf_set_strength(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
-	if (strcmp(value, "interactive") == 0)
-		ctx->conf->pw_strength = MFAD_STRENGTH_INTERACTIVE;
-	else if (strcmp(value, "moderate") == 0)
-		ctx->conf->pw_strength = MFAD_STRENGTH_MODERATE;
-	else if (strcmp(value, "sensitive") == 0)
-		ctx->conf->pw_strength = MFAD_STRENGTH_SENSITIVE;
-	else
-		return conf_error(ctx, ctx->line, "[%s] %s must be "
-		    "interactive, moderate or sensitive, not \"%s\"",
-		    key->section, key->name, SHOW(value));
+	static const char *const words[] = { "interactive", "moderate",
+	    "sensitive", NULL };
+	static const enum mfad_strength to[] = { MFAD_STRENGTH_INTERACTIVE,
+	    MFAD_STRENGTH_MODERATE, MFAD_STRENGTH_SENSITIVE };
+	int i, r;
+
+	if ((r = conf_word(ctx, key, value, words, &i)) != 0)
+		return r;
+	ctx->conf->pw_strength = to[i];
 	return 0;
 }
 
@@ -769,9 +791,11 @@ static int MSS_WUR
 conf_set_language(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
-	if (strcmp(value, "fr") != 0 && strcmp(value, "en") != 0)
-		return conf_error(ctx, ctx->line, "[%s] %s must be fr or en, "
-		    "not \"%s\"", key->section, key->name, SHOW(value));
+	static const char *const words[] = { "fr", "en", NULL };
+	int i, r;
+
+	if ((r = conf_word(ctx, key, value, words, &i)) != 0)
+		return r;
 	return conf_store_str(ctx, OFF(language), value);
 }
 
@@ -779,31 +803,30 @@ static int MSS_WUR
 conf_set_scope(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
-	if (strcmp(value, "host") == 0)
-		ctx->conf->device_scope = MFAD_DEVICE_SCOPE_HOST;
-	else if (strcmp(value, "fleet") == 0)
-		ctx->conf->device_scope = MFAD_DEVICE_SCOPE_FLEET;
-	else
-		return conf_error(ctx, ctx->line, "[%s] %s must be host or "
-		    "fleet, not \"%s\"", key->section, key->name,
-		    SHOW(value));
+	static const char *const words[] = { "host", "fleet", NULL };
+	static const enum mfad_device_scope to[] = {
+	    MFAD_DEVICE_SCOPE_HOST, MFAD_DEVICE_SCOPE_FLEET };
+	int i, r;
+
+	if ((r = conf_word(ctx, key, value, words, &i)) != 0)
+		return r;
+	ctx->conf->device_scope = to[i];
 	return 0;
 }
 
-static int
+static int MSS_WUR
 conf_set_pw_impl(struct conf_ctx *ctx, const struct conf_key *key,
     const char *value)
 {
-	if (strcmp(value, "auto") == 0)
-		ctx->conf->pw_impl = MFAD_PW_IMPL_AUTO;
-	else if (strcmp(value, "libargon2") == 0)
-		ctx->conf->pw_impl = MFAD_PW_IMPL_LIBARGON2;
-	else if (strcmp(value, "libsodium") == 0)
-		ctx->conf->pw_impl = MFAD_PW_IMPL_LIBSODIUM;
-	else
-		return conf_error(ctx, ctx->line, "[%s] %s must be auto, "
-		    "libargon2 or libsodium, not \"%s\"", key->section,
-		    key->name, SHOW(value));
+	static const char *const words[] = { "auto", "libargon2",
+	    "libsodium", NULL };
+	static const enum mfad_pw_impl to[] = { MFAD_PW_IMPL_AUTO,
+	    MFAD_PW_IMPL_LIBARGON2, MFAD_PW_IMPL_LIBSODIUM };
+	int i, r;
+
+	if ((r = conf_word(ctx, key, value, words, &i)) != 0)
+		return r;
+	ctx->conf->pw_impl = to[i];
 	return 0;
 }
 
