@@ -3,7 +3,8 @@
 Both load conf/ldap/mfad.schema and conf/ldap/mfad-acl.conf and replicate
 each other with delta-syncrepl (an accesslog database, syncdata=accesslog):
 plain multi-provider replication loses values added at the same time on
-the two nodes. Each slapd is a foreground child (-d 0) of the test; a node
+the two nodes. Each slapd is a foreground child of the test (-d none: only
+the messages slapd logs at any level, its errors, go to slapd.log); a node
 listens on ldap:// (STARTTLS offered) and ldaps://, with a certificate of
 a CA made here by openssl.
 """
@@ -41,23 +42,40 @@ MONITOR_PW = "monitor-secret"
 BASE_SCHEMAS = ("core", "cosine", "inetorgperson")
 
 
-def free_port():
-    """A free port below the kernel's range for outgoing connections: a
-    provider stopped and started again finds its ports free, where one
-    from that range can meanwhile be the local port of a connection
-    (a consumer retrying it, any client), and slapd's bind fails."""
+def free_ports(n):
+    """n distinct free ports below the kernel's range for outgoing
+    connections: a provider stopped and started again finds its ports
+    free, where one from that range can meanwhile be the local port of a
+    connection (a consumer retrying it, any client), and slapd's bind
+    fails. Each port stays bound until all n are chosen, so no two are
+    the same."""
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         low = int(f.read().split()[0])
     rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randrange(10000, max(low, 10001))
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    held = []
+    try:
+        for _ in range(200 * n):
+            if len(held) == n:
+                break
+            port = rng.randrange(10000, max(low, 10001))
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
+                s.close()
                 continue
-            return port
-    raise AssertionError("no free port below %d" % low)
+            held.append(s)
+        if len(held) < n:
+            raise AssertionError("no %d free ports below %d" % (n, low))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
+def free_port():
+    """One free port, as free_ports."""
+    return free_ports(1)[0]
 
 
 def missing_tools():
@@ -198,7 +216,7 @@ class Slapd:
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [SLAPD, "-f", str(self.conf), "-h",
-             "%s %s" % (self.url, self.ldaps_url), "-d", "0"],
+             "%s %s" % (self.url, self.ldaps_url), "-d", "none"],
             stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
         wait_until(self._answers, timeout, "slapd on %s" % self.url)
@@ -244,19 +262,45 @@ class Fleet:
     def __init__(self):
         self.tmp = Path(tempfile.mkdtemp(prefix="mss-fleet-"))
         self.ca, self.cert, self.key = make_ca(self.tmp / "tls")
-        ports = [free_port() for _ in range(4)]
-        urls = ["ldap://127.0.0.1:%d/" % p for p in ports[:2]]
         self.nodes = []
-        for i, name in enumerate("ab"):
-            conf = slapd_conf(self.tmp / name, urls, self.ca, self.cert,
-                              self.key)
-            self.nodes.append(Slapd(self.tmp / name, ports[i], ports[2 + i],
-                                    conf))
+        for name in "ab":
+            self.nodes.append(Slapd(self.tmp / name, 0, 0, ""))
         self.a, self.b = self.nodes
+        self.place(free_ports(4))
+
+    def place(self, ports):
+        """The four ports of the two nodes, and the configuration that
+        names them: each node's listeners, and its peer's URL."""
+        urls = ["ldap://127.0.0.1:%d/" % p for p in ports[:2]]
+        for i, n in enumerate(self.nodes):
+            n.port, n.sport = ports[i], ports[2 + i]
+            n.url = urls[i]
+            n.ldaps_url = "ldaps://127.0.0.1:%d/" % n.sport
+            n.conf.write_text(slapd_conf(n.dir, urls, self.ca, self.cert,
+                                         self.key))
 
     def start(self):
-        for n in self.nodes:
-            n.start()
+        """Both nodes, then the test entries. A first start that finds a
+        port taken meanwhile (another program may bind a free port between
+        the choice and slapd's bind) starts again on four new ones."""
+        for attempt in range(3):
+            try:
+                for n in self.nodes:
+                    n.start()
+                break
+            except AssertionError:
+                taken = any("errno=98" in n.log.read_text()
+                            for n in self.nodes if n.log.exists())
+                for n in self.nodes:
+                    n.stop()
+                if not taken or attempt == 2:
+                    raise
+                for n in self.nodes:
+                    n.log.write_text("")
+                    for sub in ("main", "accesslog"):
+                        shutil.rmtree(n.dir / sub)
+                        (n.dir / sub).mkdir()
+                self.place(free_ports(4))
         self.populate()
 
     def populate(self):

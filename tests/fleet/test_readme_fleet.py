@@ -155,7 +155,7 @@ class Provider:
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [fh.SLAPD, "-F", str(self.confdir), "-h",
-             " ".join(self.listeners()), "-d", "0"],
+             " ".join(self.listeners()), "-d", "none"],
             stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
         fh.wait_until(self._answers, 10, "slapd %d" % self.n)

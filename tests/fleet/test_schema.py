@@ -94,7 +94,7 @@ def test_ldif_forms_match_and_load_into_cn_config(tmp_path):
     live = convert(tmp_path, "live", schema=False, acl=False)
     sock = tmp_path / "ldapi"
     uri = "ldapi://" + str(sock).replace("/", "%2F")
-    proc = subprocess.Popen([h.SLAPD, "-F", str(live), "-h", uri, "-d", "0"],
+    proc = subprocess.Popen([h.SLAPD, "-F", str(live), "-h", uri, "-d", "none"],
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
