@@ -258,14 +258,15 @@ mfad_pw_print(char *out, size_t outlen, uint32_t m, uint32_t t, uint32_t p,
 	return n < 0 || (size_t)n >= outlen ? MSS_ERR_TOOBIG : 0;
 }
 
-/* Reads a decimal u32 at *sp up to the byte end; *sp passes it. */
+/* Reads a decimal u32 at *sp up to the byte end, as printf prints it
+ * (no sign, no leading zero); *sp passes it. */
 static int
 mfad_pw_num(const char **sp, char end, uint32_t *v)
 {
 	const char *s = *sp;
 	uint64_t x = 0;
 
-	if (*s < '0' || *s > '9')
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != end))
 		return -1;
 	for (; *s >= '0' && *s <= '9'; s++)
 		if ((x = x * 10 + (uint64_t)(*s - '0')) > UINT32_MAX)
@@ -277,17 +278,20 @@ mfad_pw_num(const char **sp, char end, uint32_t *v)
 	return 0;
 }
 
-/* Whether pw is an argon2id string that the compact form prints back
- * byte for byte: then its costs and raw bytes. */
+/*
+ * Whether pw is an argon2id string that the compact form prints back
+ * byte for byte: then its costs and raw bytes. No print to compare: the
+ * numbers are read only in printf's form, and sodium_base642bin takes
+ * only the canonical text (no padding, no other byte, the bits past the
+ * last byte zero), so each part has one spelling.
+ */
 static int
 mfad_pw_parse(const char *pw, uint32_t *m, uint32_t *t, uint32_t *p,
     uint8_t salt[MFAD_PW_SALT], uint8_t hash[MFAD_PW_HASH])
 {
 	static const char pre[] = "$argon2id$v=19$m=";
-	char again[MFAD_HASH_MAX];
 	const char *s = pw, *e;
 	size_t n;
-	int ok;
 
 	if (strncmp(s, pre, sizeof(pre) - 1) != 0)
 		return 0;
@@ -304,13 +308,8 @@ mfad_pw_parse(const char *pw, uint32_t *m, uint32_t *t, uint32_t *p,
 	    &n, NULL, MFAD_PW_B64) != 0 || n != MFAD_PW_SALT)
 		return 0;
 	s = e + 1;
-	if (sodium_base642bin(hash, MFAD_PW_HASH, s, strlen(s), NULL, &n,
-	    NULL, MFAD_PW_B64) != 0 || n != MFAD_PW_HASH)
-		return 0;
-	ok = mfad_pw_print(again, sizeof(again), *m, *t, *p, salt, hash) ==
-	    0 && strcmp(again, pw) == 0;
-	sodium_memzero(again, sizeof(again));
-	return ok;
+	return sodium_base642bin(hash, MFAD_PW_HASH, s, strlen(s), NULL,
+	    &n, NULL, MFAD_PW_B64) == 0 && n == MFAD_PW_HASH;
 }
 
 static int MSS_WUR
