@@ -864,8 +864,12 @@ mfad_auth_code(struct mfad_rq *rq)
 		struct mfad_audit_ev ev = { event, l.user, l.service, l.rhost,
 		    result, detail };
 
+		/* Only a code that matched changed the account beyond what
+		 * its counter operations stored (last_login): any other
+		 * answer leaves its record as those wrote it. */
 		if ((r = mfad_login_put(rq->txn, ctx->store, key, &l)) != 0 ||
-		    (r = mfad_login_acct_save(rq->txn, ctx, a, &l)) != 0 ||
+		    (res == MSS_CODE_OK &&
+		    (r = mfad_login_acct_save(rq->txn, ctx, a, &l)) != 0) ||
 		    (r = mfad_audit(ctx, rq->txn, &ev)) != 0)
 			goto out;
 	}
