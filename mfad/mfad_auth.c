@@ -251,7 +251,7 @@ mfad_auth_takeover(struct mfad_rq *rq, const struct mfad_auth_cont *c,
 	    qp->service, qp->rhost, a->email, has_dev ? qp->device : "", now);
 	mfad_login_rule_take_over(&old, &l);
 	left = (unsigned)((l.code_expires - now + 59) / 60);
-	mfad_token_new(token, hex);
+	mfad_token_new(now, token, hex);
 	mfad_token_key(token, key);
 	if (!l.noticed) {
 		if ((r = mfad_notice_queue(ctx, rq->txn, MFAD_MAIL_CODE_TAKEN,
@@ -597,7 +597,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			    qp->service, qp->rhost, a->email,
 			    has_dev ? qp->device : "", now);
 			mfad_login_no_code(ctx, &l, now);
-			mfad_token_new(token, hex);
+			mfad_token_new(now, token, hex);
 			mfad_token_key(token, key);
 			if ((r = mfad_login_put(rq->txn, ctx->store, key,
 			    &l)) != 0)
@@ -626,7 +626,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 
 	mfad_login_init(ctx, &l, kind, &c->peer, qp->user,
 	    qp->service, qp->rhost, a->email, has_dev ? qp->device : "", now);
-	mfad_token_new(token, hex);
+	mfad_token_new(now, token, hex);
 	mfad_token_key(token, key);
 	r = mfad_login_send_code(ctx, rq->txn, a, &l, token, key, now);
 	if (r == MSS_ERR_THROTTLED) {

@@ -243,7 +243,7 @@ mfad_reset_start(struct mfad_rq *rq)
 	}
 	if (r != 0)
 		goto out;
-	mfad_token_new(token, hex);
+	mfad_token_new(now, token, hex);
 	mfad_token_key(token, key);
 	r = mfad_reset_send(ctx, rq->txn, a, &l, token, key, q.lang, &t, &u,
 	    now);

@@ -428,10 +428,18 @@ mfad_throttle_user_key(const struct mfad_keys *k, const char *user,
 }
 
 void
-mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES],
+mfad_token_new(uint64_t now, uint8_t token[MFAD_TOKEN_BYTES],
     char hex[2 * MFAD_TOKEN_BYTES + 1])
 {
+	uint32_t t = (uint32_t)now;
+
 	randombytes_buf(token, MFAD_TOKEN_BYTES);
+	/* The start second leads: mfad_token_key keeps it in front. The
+	 * other 28 bytes are random. */
+	token[0] = (uint8_t)(t >> 24);
+	token[1] = (uint8_t)(t >> 16);
+	token[2] = (uint8_t)(t >> 8);
+	token[3] = (uint8_t)t;
 	sodium_bin2hex(hex, 2 * MFAD_TOKEN_BYTES + 1, token,
 	    MFAD_TOKEN_BYTES);
 }
@@ -450,6 +458,17 @@ mfad_token_parse(const char *hex, uint8_t token[MFAD_TOKEN_BYTES])
 
 void
 mfad_token_key(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32])
+{
+	uint8_t h[32];
+
+	crypto_generichash(h, sizeof(h), token, MFAD_TOKEN_BYTES, NULL, 0);
+	memcpy(key, token, MFAD_TOKEN_TIME_BYTES);
+	memcpy(key + MFAD_TOKEN_TIME_BYTES, h, 32 - MFAD_TOKEN_TIME_BYTES);
+	sodium_memzero(h, sizeof(h));
+}
+
+void
+mfad_token_key_whole(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32])
 {
 	crypto_generichash(key, 32, token, MFAD_TOKEN_BYTES, NULL, 0);
 }

@@ -24,6 +24,7 @@
 #include "mss_err.h"
 
 #define MFAD_TOKEN_BYTES	32
+#define MFAD_TOKEN_TIME_BYTES	4	/* the start second leading a token */
 #define MFAD_CODE_MAX		10
 #define MFAD_CODE_NONCE_BYTES	16
 
@@ -124,14 +125,24 @@ void mfad_throttle_key(const struct mfad_keys *k, const char *user,
 void mfad_throttle_user_key(const struct mfad_keys *k, const char *user,
     uint8_t out[32]);
 
-/* A new random login token and its hex form for the client. */
-void mfad_token_new(uint8_t token[MFAD_TOKEN_BYTES], char hex[2 * MFAD_TOKEN_BYTES + 1]);
+/* A new login token started at now (seconds) and its hex form for the
+ * client: the start second, big-endian, then 28 random bytes. */
+void mfad_token_new(uint64_t now, uint8_t token[MFAD_TOKEN_BYTES],
+    char hex[2 * MFAD_TOKEN_BYTES + 1]);
 /* Parses the hex form; MSS_ERR_INVAL when it is not exactly 64 hex. */
 int mfad_token_parse(const char *hex, uint8_t token[MFAD_TOKEN_BYTES])
     MSS_WUR;
-/* The store key of a login: a hash of its token, so a read of the
- * store does not hand out live tokens. */
+/*
+ * The store key of a login: its token's start second, then the first 28
+ * bytes of a hash of the token, so a read of the store does not hand out
+ * live tokens. Logins begun together sit in the same few pages of the
+ * store, and a commit of their codes' checks writes those pages alone.
+ */
 void mfad_token_key(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32]);
+/* The key a login had when stored before the start second led it: the
+ * whole hash of its token (mfad_login_open looks there second). */
+void mfad_token_key_whole(const uint8_t token[MFAD_TOKEN_BYTES],
+    uint8_t key[32]);
 
 /* Seals msg into a new malloc'd nonce+box; unseal reverses it (the
  * result is NUL-terminated, the caller wipes and frees it). */

@@ -209,7 +209,13 @@ mfad_login_open(struct mfad_rq *rq, const char *hex,
 	if (mfad_token_parse(hex, token) != 0)
 		return MSS_ERR_NOTFOUND;
 	mfad_token_key(token, key);
-	if ((r = mfad_login_get(rq->txn, rq->ctx->store, key, l)) != 0)
+	r = mfad_login_get(rq->txn, rq->ctx->store, key, l);
+	if (r == MSS_ERR_NOTFOUND) {
+		/* Stored before the start second led the key. */
+		mfad_token_key_whole(token, key);
+		r = mfad_login_get(rq->txn, rq->ctx->store, key, l);
+	}
+	if (r != 0)
 		return r;
 	/* A login continues only from the caller that started it, or a
 	 * trusted PAM caller. */

@@ -1,16 +1,22 @@
 """A store of the previous record versions (accounts of version 4,
 devices of version 3, audit events of version 1: doc/STORE.md) opens as
 it is: the same accounts, devices and audit trail, the same logins; a
-record written again is of the newest version."""
+record written again is of the newest version. A login stored under the
+key logins had before (the whole hash of its token) goes on."""
 
 import base64
+import hashlib
 import os
 import shutil
 import subprocess
 import time
 
+import mss_harness as h
 from test_device import (_dump, _load, _var, _word, device_v4_to_v3,
                          remembered_login)
+
+REQ_AUTH_START, REQ_CODE = 2, 3
+REP_AUTH, REP_CODE = 101, 102
 
 
 def _u(v, n):
@@ -95,25 +101,33 @@ def _names(db):
         check=True).stdout.splitlines() if line.startswith("Status of ")]
 
 
-def _to_previous_records(db, tmp):
-    """Rewrites every account, device and audit event of the store in db
-    as the previous versions wrote them."""
+def _rebuild(db, tmp, change):
+    """Writes the store in db again through mdb_load, each sub-database's
+    (key, value) pairs as change(name, pairs) gives them."""
     tmp.mkdir()
     for name in _names(db):
         if name == "Main DB":
             continue
-        pairs = _dump(db, name)
-        if name == "accounts":
-            pairs = [(k, account_v5_to_v4(k, v)) for k, v in pairs]
-        elif name == "userdevices":
-            pairs = [(k, device_v4_to_v3(v)) for k, v in pairs]
-        elif name == "audit":
-            pairs = [(k, audit_v2_to_v1(k, v)) for k, v in pairs]
+        pairs = change(name, _dump(db, name))
         _load(tmp, name, pairs, dupsort=name == "userdevices")
     for f in ("data.mdb", "lock.mdb"):
         (db / f).unlink(missing_ok=True)
     shutil.move(str(tmp / "data.mdb"), str(db / "data.mdb"))
     os.chmod(db / "data.mdb", 0o600)
+
+
+def _to_previous_records(db, tmp):
+    """Rewrites every account, device and audit event of the store in db
+    as the previous versions wrote them."""
+    def change(name, pairs):
+        if name == "accounts":
+            return [(k, account_v5_to_v4(k, v)) for k, v in pairs]
+        if name == "userdevices":
+            return [(k, device_v4_to_v3(v)) for k, v in pairs]
+        if name == "audit":
+            return [(k, audit_v2_to_v1(k, v)) for k, v in pairs]
+        return pairs
+    _rebuild(db, tmp, change)
 
 
 def _versions(db, name):
@@ -173,3 +187,53 @@ def test_previous_records_open_and_log_in(env, tmp_path):
     assert env.ctl_json("user", "show", "bob") == before[1]
     assert env.ctl_json("device", "list", "alice")[0]["id"] == \
         before[2][0]["id"]
+
+
+def _raw_start(env, user, addr):
+    """AUTH_START as pam_mss frames it (as root: a trusted PAM caller);
+    the login token of the code sent."""
+    payload = b"".join(h.pstr(s) for s in (
+        "mss-test", user, addr, h.PASSWORD, "", "", "", "en")) + \
+        (0).to_bytes(4, "big")
+    rep = h.raw_request(env.sock, REQ_AUTH_START, payload)
+    assert rep is not None and rep[0] == REP_AUTH, rep
+    assert rep[1][0] == 2, "AUTH result %d" % rep[1][0]
+    n = int.from_bytes(rep[1][1:5], "big")
+    return rep[1][5:5 + n].decode()
+
+
+def test_login_keyed_as_before_goes_on(env, tmp_path):
+    addr = env.add_user("carol")
+    first = int(time.time())
+    token = _raw_start(env, "carol", addr)
+    last = int(time.time())
+    code = env.smtp.wait_for_code(addr)
+    env.mfad.stop()
+    # The key now: the token's start second, then 28 bytes of its hash.
+    tok = bytes.fromhex(token)
+    assert first <= int.from_bytes(tok[:4], "big") <= last
+    whole = hashlib.blake2b(tok, digest_size=32).digest()
+    key = tok[:4] + whole[:28]
+    logins = _dump(env.db, "logins")
+    assert key in [k for k, _ in logins]
+    # Stored as before: under the whole hash, which the account names as
+    # its newest sign-in too.
+    def change(name, pairs):
+        if name == "logins":
+            return [(whole if k == key else k, v) for k, v in pairs]
+        if name == "accounts":
+            assert sum(key in v for _, v in pairs) == 1
+            return [(k, v.replace(key, whole)) for k, v in pairs]
+        return pairs
+    _rebuild(env.db, tmp_path / "before", change)
+    assert whole in [k for k, _ in _dump(env.db, "logins")]
+    assert key not in [k for k, _ in _dump(env.db, "logins")]
+    env.mfad.start()
+    rep = h.raw_request(env.sock, REQ_CODE, h.pstr(token) + h.pstr(code))
+    assert rep is not None and rep[0] == REP_CODE, rep
+    assert rep[1][0] == 0, "CODE result %d" % rep[1][0]
+    assert [e["event"] for e in env.ctl_json("audit", "--limit", "1")] == \
+        ["login_ok"]
+    # Used, as it was stored: the same code again is a replay.
+    rep = h.raw_request(env.sock, REQ_CODE, h.pstr(token) + h.pstr(code))
+    assert rep is not None and rep[0] == REP_CODE and rep[1][0] != 0, rep

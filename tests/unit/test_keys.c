@@ -676,7 +676,7 @@ test_token_new_hex_round_trip(void **state)
 	size_t i;
 
 	(void)state;
-	mfad_token_new(tok, hex);
+	mfad_token_new(1764921600, tok, hex);
 	assert_int_equal(strlen(hex), 2 * MFAD_TOKEN_BYTES);
 	for (i = 0; i < 2 * MFAD_TOKEN_BYTES; i++)
 		assert_non_null(strchr("0123456789abcdef", hex[i]));
@@ -685,7 +685,7 @@ test_token_new_hex_round_trip(void **state)
 	assert_memory_equal(tok, back, sizeof(tok));
 
 	/* Two tokens are not the same. */
-	mfad_token_new(tok2, hex2);
+	mfad_token_new(1764921600, tok2, hex2);
 	assert_memory_not_equal(tok, tok2, sizeof(tok));
 	assert_string_not_equal(hex, hex2);
 }
@@ -700,7 +700,7 @@ test_token_parse_exactly_64_hex(void **state)
 	size_t i, j;
 
 	(void)state;
-	mfad_token_new(tok, hex);
+	mfad_token_new(1764921600, tok, hex);
 
 	assert_int_equal(mfad_token_parse("", back), MSS_ERR_INVAL);
 	/* 63 and 65 characters. */
@@ -755,20 +755,58 @@ static void
 test_token_key_is_a_hash_of_the_token(void **state)
 {
 	uint8_t tok[MFAD_TOKEN_BYTES], tok2[MFAD_TOKEN_BYTES];
-	uint8_t k1[32], k2[32];
+	uint8_t k1[32], k2[32], h[32];
 	char hex[2 * MFAD_TOKEN_BYTES + 1];
 
 	(void)state;
-	mfad_token_new(tok, hex);
+	mfad_token_new(1764921600, tok, hex);
 	mfad_token_key(tok, k1);
 	mfad_token_key(tok, k2);
 	assert_memory_equal(k1, k2, sizeof(k1));
 	/* The store key does not hand out the token. */
 	assert_memory_not_equal(k1, tok, sizeof(k1));
 	memcpy(tok2, tok, sizeof(tok2));
-	tok2[0] ^= 0x80;
+	tok2[MFAD_TOKEN_BYTES - 1] ^= 0x80;
 	mfad_token_key(tok2, k2);
 	assert_memory_not_equal(k1, k2, sizeof(k1));
+	/* Its form: the start second, then the hash's first 28 bytes; the
+	 * key of before was the whole hash. */
+	crypto_generichash(h, sizeof(h), tok, sizeof(tok), NULL, 0);
+	assert_memory_equal(k1, tok, MFAD_TOKEN_TIME_BYTES);
+	assert_memory_equal(k1 + MFAD_TOKEN_TIME_BYTES, h,
+	    32 - MFAD_TOKEN_TIME_BYTES);
+	mfad_token_key_whole(tok, k2);
+	assert_memory_equal(k2, h, sizeof(h));
+}
+
+/*
+ * A token leads with its start second, big-endian, and so does its key:
+ * logins begun together are neighbours in the store. The rest is random.
+ */
+static void
+test_token_leads_with_its_start_second(void **state)
+{
+	static const uint8_t when[MFAD_TOKEN_TIME_BYTES] = {
+		0x69, 0x32, 0x9e, 0x80 };	/* 1764925056 */
+	uint8_t tok[MFAD_TOKEN_BYTES], tok2[MFAD_TOKEN_BYTES];
+	uint8_t k1[32], k2[32];
+	char hex[2 * MFAD_TOKEN_BYTES + 1], hex2[2 * MFAD_TOKEN_BYTES + 1];
+
+	(void)state;
+	mfad_token_new(1764925056, tok, hex);
+	mfad_token_new(1764925056, tok2, hex2);
+	assert_memory_equal(tok, when, sizeof(when));
+	assert_memory_equal(tok2, when, sizeof(when));
+	assert_memory_equal(hex, "69329e80", 8);
+	assert_memory_not_equal(tok + MFAD_TOKEN_TIME_BYTES,
+	    tok2 + MFAD_TOKEN_TIME_BYTES,
+	    MFAD_TOKEN_BYTES - MFAD_TOKEN_TIME_BYTES);
+	/* A second later sorts after both. */
+	mfad_token_key(tok, k1);
+	mfad_token_new(1764925057, tok2, hex2);
+	mfad_token_key(tok2, k2);
+	assert_true(memcmp(k1, k2, sizeof(k1)) < 0);
+	assert_int_equal(k2[3], 0x81);
 }
 
 /* Sealing */
@@ -1165,6 +1203,7 @@ main(void)
 		cmocka_unit_test(test_token_new_hex_round_trip),
 		cmocka_unit_test(test_token_parse_exactly_64_hex),
 		cmocka_unit_test(test_token_key_is_a_hash_of_the_token),
+		cmocka_unit_test(test_token_leads_with_its_start_second),
 		cmocka_unit_test(test_recovery_new_form_and_alphabet),
 		cmocka_unit_test(test_recovery_norm_accepts_what_people_type),
 		cmocka_unit_test(test_recovery_hash_bound_to_user_and_apart),
