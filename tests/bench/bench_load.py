@@ -17,7 +17,11 @@ The same remembered-device load then goes, at 1, 16 and 64 clients, to
 the simplest server (sock_floor -S: one thread that answers each request
 at once with mfad's answer to a remembered device; no store, no password
 check, no log line): what the machine gives the load itself, in the same
-run, beside what mfad makes of it.
+run, beside what mfad makes of it. For the 64-client loads it counts the
+store's group commits, and last it times the disk under the stores: one
+fdatasync after one page written, after 40 pages apart (as a commit's
+pages lie, LMDB taking them from its free pages) and after 40 side by
+side.
 
   tests/bench/bench_load.py [--accounts N] [--seconds S] [--runs R]
                             [--quick]
@@ -110,6 +114,34 @@ def floor(args, tool):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def store_rows(what, mode, commits):
+    """The group commits of a 64-client load: how many a second, and how
+    many requests each carried; commits holds (commits, requests,
+    requests a second) of each run."""
+    commits = [c for c in commits if c[0] > 0]
+    if not commits:
+        return
+    b.row("mfad %s, 64 clients: commits of the store a second" % what,
+          "commits/s", [c[0] * c[2] / c[1] for c in commits],
+          key="%s64_commits" % mode)
+    b.row("mfad %s, 64 clients: requests a commit" % what, "requests",
+          [c[1] / c[0] for c in commits], key="%s64_per_commit" % mode)
+
+
+def disk_rows(args, directory):
+    """The disk under the stores: one sync after a commit's worth of
+    pages, apart as LMDB's free pages lie or side by side."""
+    syncs = 20 if args.quick else 100
+    for pages, apart, how in ((1, False, "one 4 KiB page"),
+                              (40, True, "40 pages 4 KiB apart"),
+                              (40, False, "40 pages side by side")):
+        b.row("the disk under the stores: one fdatasync after %s "
+              "written" % how, "ms",
+              [b.disk_sync_ms(directory, pages, apart, syncs)
+               for _ in range(args.runs)],
+              key="disk_sync_%d%s" % (pages, "a" if apart else ""))
+
+
 def main():
     args = b.load_args()
     tool = b.mfad_load()
@@ -124,14 +156,16 @@ def main():
         b.drain_outbox(tool, env, smtp.port, args.accounts)
         idle, idle_out = b.vmrss_kib(pid), b.rss_outside_map_kib(pid)
         shares = b.CpuShares(pid)
+        commits_of = b.StoreCommits(env)
         sampler = RssSampler(pid)
         sampler.start()
         for mode, what, unit in MODES:
             for c in (1, 16, 64):
                 rates, p50s, p99s, errs, runs = [], [], [], 0, []
-                cpu, split = {}, {}
+                cpu, split, commits = {}, {}, []
                 for _ in range(args.runs):
                     before = b.thread_cpu_s(pid)
+                    commits_of.start()
                     shares.start()
                     r = b.load(tool, env, smtp.port, mode, clients=c,
                                accounts=args.accounts,
@@ -140,6 +174,7 @@ def main():
                         split.setdefault(name, []).append(
                             secs * 1e6 / max(r["ops"], 1))
                     after = b.thread_cpu_s(pid)
+                    commits.append((commits_of.stop(), r["ops"], r["rate"]))
                     for name in after:
                         cpu.setdefault(name, []).append(
                             (after[name] - before.get(name, 0)) * 1e6 /
@@ -157,6 +192,7 @@ def main():
                       key="%s%d_lat" % (mode, c))
                 if c == 64 and mode != "full":
                     b.stop_rows(what, "64 clients", "%s64" % mode, runs)
+                    store_rows(what, mode, commits)
                     paced(args, tool, env, smtp, mode, what, unit)
                     # Where mfad's CPU goes, per request, by thread.
                     for name in sorted(cpu):
@@ -185,6 +221,7 @@ def main():
         b.row("mfad resident memory outside the LMDB map, peak under load",
               "KiB", [sampler.peak_out], key="rss_load_out")
         floor(args, tool)
+        disk_rows(args, env.dir)
     finally:
         env.close()
 

@@ -126,6 +126,58 @@ def rss_anon_kib(pid):
     return 0
 
 
+class StoreCommits:
+    """The group commits mfad made during a load: LMDB's last
+    transaction id, read with mdb_stat, before and after."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def _now(self):
+        out = subprocess.run(["mdb_stat", "-e", str(self.env.db)],
+                             capture_output=True, text=True,
+                             check=True).stdout
+        return [int(line.split(":")[1]) for line in out.splitlines()
+                if line.strip().startswith("Last transaction ID:")][0]
+
+    def start(self):
+        self.before = self._now()
+
+    def stop(self):
+        return self._now() - self.before
+
+
+def disk_sync_ms(directory, pages, apart, syncs=100):
+    """The mean time of one fdatasync of a file in directory after pages
+    4 KiB pages were written into it, each apart from the others or all
+    side by side: what the disk under the store makes a commit wait."""
+    size = 16 << 20
+    fd, path = tempfile.mkstemp(prefix="disk-", dir=directory)
+    try:
+        os.pwrite(fd, b"\0" * size, 0)
+        os.fsync(fd)
+        page = os.urandom(4096)
+        run = page * pages
+        span = size // 4096 - pages
+        total = 0.0
+        for i in range(syncs):
+            # A different place each time, as commits write.
+            first = (i * 7919) % span
+            if apart:
+                for k in range(pages):
+                    os.pwrite(fd, page,
+                              ((first + k * 97) % (size // 4096)) * 4096)
+            else:
+                os.pwrite(fd, run, first * 4096)
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            total += time.perf_counter() - t
+        return total / syncs * 1000
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 def du_bytes(path):
     total = 0
     for root, _, files in os.walk(path):
