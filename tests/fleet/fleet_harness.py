@@ -196,20 +196,30 @@ def slapd_conf(dirs, urls, ca, cert, key, acl=True):
     return "\n".join(lines) + "\n"
 
 
+def node_url(port, scheme="ldap"):
+    """The URL of a provider of this host's fleet on port."""
+    return "%s://127.0.0.1:%d/" % (scheme, port)
+
+
 class Slapd:
     """One provider: start(), stop(), url, ldaps_url."""
 
     def __init__(self, directory, port, sport, conf_text):
         self.dir = Path(directory)
-        self.port, self.sport = port, sport
-        self.url = "ldap://127.0.0.1:%d/" % port
-        self.ldaps_url = "ldaps://127.0.0.1:%d/" % sport
         self.conf = self.dir / "slapd.conf"
         self.log = self.dir / "slapd.log"
         for sub in ("main", "accesslog"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(conf_text)
+        self.listen(port, sport, conf_text)
         self.proc = None
+
+    def listen(self, port, sport, conf_text):
+        """Its two ports (LDAP and LDAPS), and the configuration that
+        names them, written for its next start."""
+        self.port, self.sport = port, sport
+        self.url = node_url(port)
+        self.ldaps_url = node_url(sport, "ldaps")
+        self.conf.write_text(conf_text)
 
     def start(self, timeout=10):
         assert self.proc is None
@@ -271,13 +281,10 @@ class Fleet:
     def place(self, ports):
         """The four ports of the two nodes, and the configuration that
         names them: each node's listeners, and its peer's URL."""
-        urls = ["ldap://127.0.0.1:%d/" % p for p in ports[:2]]
+        urls = [node_url(p) for p in ports[:2]]
         for i, n in enumerate(self.nodes):
-            n.port, n.sport = ports[i], ports[2 + i]
-            n.url = urls[i]
-            n.ldaps_url = "ldaps://127.0.0.1:%d/" % n.sport
-            n.conf.write_text(slapd_conf(n.dir, urls, self.ca, self.cert,
-                                         self.key))
+            n.listen(ports[i], ports[2 + i],
+                     slapd_conf(n.dir, urls, self.ca, self.cert, self.key))
 
     def start(self):
         """Both nodes, then the test entries. A first start that finds a
