@@ -457,20 +457,20 @@ mfad_token_parse(const char *hex, uint8_t token[MFAD_TOKEN_BYTES])
 }
 
 void
+mfad_token_key_whole(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32])
+{
+	crypto_generichash(key, 32, token, MFAD_TOKEN_BYTES, NULL, 0);
+}
+
+void
 mfad_token_key(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32])
 {
 	uint8_t h[32];
 
-	crypto_generichash(h, sizeof(h), token, MFAD_TOKEN_BYTES, NULL, 0);
+	mfad_token_key_whole(token, h);
 	memcpy(key, token, MFAD_TOKEN_TIME_BYTES);
 	memcpy(key + MFAD_TOKEN_TIME_BYTES, h, 32 - MFAD_TOKEN_TIME_BYTES);
 	sodium_memzero(h, sizeof(h));
-}
-
-void
-mfad_token_key_whole(const uint8_t token[MFAD_TOKEN_BYTES], uint8_t key[32])
-{
-	crypto_generichash(key, 32, token, MFAD_TOKEN_BYTES, NULL, 0);
 }
 
 int
