@@ -426,7 +426,7 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 	int r, found = c->found, ok = c->ok, has_dev = 0, locked_now = 0;
 	int failed = 0;
 	uint32_t cwait;
-	int full, queued, quiet = 0;
+	int full, queued, quiet = 0, keep;
 
 	/* Answered on the worker already: only its record is left. */
 	if (c->early) {
@@ -519,7 +519,13 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 			    qp->service, qp->rhost, "success",
 			    "method=device" };
 
-			a->last_login = now;
+			/* The device keeps the login's time where it can
+			 * (mfad_device_keeps_last_login): then a quiet login
+			 * with the hash as it was leaves the account as it
+			 * is: one write fewer, in fleet mode one modify. */
+			keep = mfad_device_keeps_last_login(ctx->store);
+			if (!keep)
+				a->last_login = now;
 			d.last_used = now;
 			/* Quiet: nothing to clear (a failure or lock that
 			 * came since is after this success: it stays), and
@@ -528,8 +534,9 @@ mfad_auth_start_finish(struct mfad_rq *rq, struct mfad_auth_cont *c)
 				r = MSS_ERR_MAPFULL;
 			else if ((quiet || (r = mfad_acct_login_clear(rq->txn,
 			    ctx->store, a->user, now, a)) == 0) &&
+			    ((keep && quiet && c->nh[0] == '\0') ||
 			    (r = mfad_acct_put(rq->txn, ctx->store, a,
-			    a->email)) == 0 &&
+			    a->email)) == 0) &&
 			    (r = mfad_device_put(rq->txn, ctx->store, devhash,
 			    &d)) == 0 &&
 			    (r = mfad_audit(ctx, rq->txn, &ev)) == 0)

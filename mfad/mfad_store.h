@@ -341,12 +341,16 @@ int mfad_device_list_after(struct mfad_txn *txn, struct mfad_store *st,
 int mfad_device_revoke_all(struct mfad_txn *txn, struct mfad_store *st,
     const char *user, unsigned *n) MSS_WUR;
 /*
- * 1 when a remembered-device login's time is kept by its device alone
- * (the local store): its record then writes one page, not two. An
+ * 1 when a remembered-device login's time is kept by its device alone:
+ * the account and its devices are in one store (the local one, or the
+ * directory with [device] scope = fleet). Its record then writes one
+ * page, not two, or in the directory one modify, not two. An
  * account's last login is the later of its own and its devices' last
  * use (mfad_device_last_used); a device that goes (revoked, expired)
- * leaves its last use in the account's. 0 in fleet mode, where the
- * account's last login is the directory's, shared by every host.
+ * leaves its last use in the account's. 0
+ * in fleet mode with [device] scope = host, where the account's last
+ * login is the directory's, shared by every host, and the device this
+ * host's.
  */
 int mfad_device_keeps_last_login(const struct mfad_store *st);
 /* Raises *t to d's last use: a mfad_device_list callback. */

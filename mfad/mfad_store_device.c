@@ -170,7 +170,7 @@ mfad_device_put(struct mfad_txn *txn, struct mfad_store *st,
 int
 mfad_device_keeps_last_login(const struct mfad_store *st)
 {
-	return st->dir == NULL;
+	return st->dir == NULL || MFAD_STORE_DEV_DIR(st);
 }
 
 int

@@ -865,7 +865,7 @@ mfad_sdir_acct_del(struct mfad_sdir *sd, const struct mfad_acct *a)
 	free(cur);
 	mfad_sdir_raw_free(&raw);
 	/* The devices first: their rules want the class on the parent. */
-	if (r != 0 || (r = mfad_sdir_children_del(sd, d, dn, &n)) != 0)
+	if (r != 0 || (r = mfad_sdir_children_del(sd, d, dn, 0, &n)) != 0)
 		goto out;
 	for (i = 0; i < sizeof(sdir_acct_owned) / sizeof(*sdir_acct_owned);
 	    i++)

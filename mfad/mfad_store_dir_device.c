@@ -202,21 +202,87 @@ mfad_sdir_device_put(struct mfad_sdir *sd, const uint8_t key[MFAD_KEY_LEN],
 	return r;
 }
 
+/*
+ * Keeps t, the last use of a device that goes, in the account entry
+ * acct: under [device] scope = fleet a remembered-device login writes
+ * its device alone (mfad_device_keeps_last_login), so the account's
+ * mfadLastLogin may be older. Only a later time is written; an account
+ * gone meanwhile has nothing to keep. Two hosts keeping at once may
+ * leave the earlier of their times: last login is shown, never
+ * enforced.
+ */
+static int MSS_WUR
+sdir_last_login_keep(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *acct, uint64_t t)
+{
+	char *attrs[] = { "mfadLastLogin", NULL };
+	struct mfad_sdir_mods ms;
+	LDAPMessage *res = NULL, *e;
+	uint64_t stored = 0;
+	int r, ldrc, found = 0;
+
+	if (t == 0)
+		return 0;
+	if ((r = mfad_sdir_search(sd, d, acct, LDAP_SCOPE_BASE,
+	    "(objectClass=mfadAccount)", attrs, &res, &ldrc)) != 0)
+		return r;
+	if (ldrc == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(d->ld, res)) != NULL) {
+		found = 1;
+		r = mfad_sdir_time(d->ld, e, "mfadLastLogin", &stored);
+	} else if (ldrc != LDAP_SUCCESS && ldrc != LDAP_NO_SUCH_OBJECT)
+		r = mfad_sdir_refused(sd, "last login read", acct, ldrc);
+	ldap_msgfree(res);
+	if (r != 0 || !found || t <= stored)
+		return r;
+	mfad_sdir_mods_init(&ms);
+	if ((r = mfad_sdir_mod_time(&ms, LDAP_MOD_REPLACE, "mfadLastLogin",
+	    t)) == 0 && (r = mfad_sdir_modify(sd, d, acct, ms.p, &ldrc)) == 0 &&
+	    ldrc != LDAP_SUCCESS && ldrc != LDAP_NO_SUCH_OBJECT)
+		r = mfad_sdir_refused(sd, "last login", acct, ldrc);
+	mfad_sdir_mods_free(&ms);
+	return r;
+}
+
+/* The account entry above a device's: mfadDeviceId=HEX never holds a
+ * comma. */
+static const char *
+sdir_device_parent(const char *dn)
+{
+	const char *c = strchr(dn, ',');
+
+	return c != NULL ? c + 1 : NULL;
+}
+
 int
 mfad_sdir_device_del(struct mfad_sdir *sd, const char *user,
     const uint8_t key[MFAD_KEY_LEN])
 {
-	char dn[MFAD_SDIR_DN_MAX];
+	char dn[MFAD_SDIR_DN_MAX], *attrs[] = { "mfadLastUsed", NULL };
+	LDAPMessage *res = NULL, *e;
 	struct mfad_dir *d;
+	uint64_t last = 0;
+	const char *acct;
 	int r, ldrc;
 
 	if ((r = sdir_device_dn(sd, user, key, dn, sizeof(dn))) != 0)
 		return r;
 	d = mfad_sdir_take(sd);
+	/* Its last use first, kept in the account once it is gone. */
+	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_BASE,
+	    "(objectClass=mfadDevice)", attrs, &res, &ldrc)) != 0)
+		goto out;
+	if (ldrc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) !=
+	    NULL && mfad_sdir_time(d->ld, e, "mfadLastUsed", &last) != 0)
+		last = 0;
+	ldap_msgfree(res);
 	if ((r = mfad_sdir_delete(sd, d, dn, &ldrc)) == 0 &&
 	    ldrc != LDAP_SUCCESS)
 		r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
 		    mfad_sdir_refused(sd, "device delete", dn, ldrc);
+	if (r == 0 && (acct = sdir_device_parent(dn)) != NULL)
+		r = sdir_last_login_keep(sd, d, acct, last);
+ out:
 	mfad_sdir_give(sd, d);
 	return r;
 }
@@ -289,11 +355,15 @@ mfad_sdir_device_list_after(struct mfad_sdir *sd, const char *user,
 }
 
 /* The names of res's entries, copied: the deletes reuse the
- * connection. On failure *dns holds the *cnt copied so far. */
+ * connection; with lasts, each one's last use too (0 when it has none or
+ * it does not read: nothing to keep). On failure *dns holds the *cnt
+ * copied so far. */
 static int MSS_WUR
-sdir_dns(struct mfad_dir *d, LDAPMessage *res, char ***dns, size_t *cnt)
+sdir_dns(struct mfad_dir *d, LDAPMessage *res, char ***dns, uint64_t **lasts,
+    size_t *cnt)
 {
 	char *cdn, **nv;
+	uint64_t *nl;
 	LDAPMessage *e;
 	size_t cap = 0;
 
@@ -305,6 +375,12 @@ sdir_dns(struct mfad_dir *d, LDAPMessage *res, char ***dns, size_t *cnt)
 			    NULL)
 				return MSS_ERR_NOMEM;
 			*dns = nv;
+			if (lasts != NULL) {
+				if ((nl = reallocarray(*lasts, cap,
+				    sizeof(**lasts))) == NULL)
+					return MSS_ERR_NOMEM;
+				*lasts = nl;
+			}
 		}
 		if ((cdn = ldap_get_dn(d->ld, e)) == NULL)
 			return MSS_ERR_NOMEM;
@@ -312,63 +388,84 @@ sdir_dns(struct mfad_dir *d, LDAPMessage *res, char ***dns, size_t *cnt)
 		ldap_memfree(cdn);
 		if ((*dns)[*cnt] == NULL)
 			return MSS_ERR_NOMEM;
+		if (lasts != NULL && mfad_sdir_time(d->ld, e, "mfadLastUsed",
+		    &(*lasts)[*cnt]) != 0)
+			(*lasts)[*cnt] = 0;
 		(*cnt)++;
 	}
 	return 0;
 }
 
 /* Deletes the entries named; one gone already (deleted meanwhile
- * elsewhere) is not counted in *n. Frees dns. */
+ * elsewhere) is not counted in *n. With lasts, each deleted one's last
+ * use is kept in its account (sdir_last_login_keep). Frees dns and
+ * lasts. */
 static int MSS_WUR
 sdir_dns_del(struct mfad_sdir *sd, struct mfad_dir *d, char **dns,
-    size_t cnt, int r, unsigned *n)
+    uint64_t *lasts, size_t cnt, int r, unsigned *n)
 {
+	const char *acct;
 	size_t i;
 	int ldrc;
 
 	for (i = 0; r == 0 && i < cnt; i++) {
 		if ((r = mfad_sdir_delete(sd, d, dns[i], &ldrc)) != 0)
 			break;
-		if (ldrc == LDAP_SUCCESS)
+		if (ldrc == LDAP_SUCCESS) {
 			(*n)++;
-		else if (ldrc != LDAP_NO_SUCH_OBJECT)
+			if (lasts != NULL && (acct = sdir_device_parent(
+			    dns[i])) != NULL)
+				r = sdir_last_login_keep(sd, d, acct,
+				    lasts[i]);
+		} else if (ldrc != LDAP_NO_SUCH_OBJECT)
 			r = mfad_sdir_refused(sd, "device delete", dns[i],
 			    ldrc);
 	}
 	for (i = 0; i < cnt; i++)
 		free(dns[i]);
 	free(dns);
+	free(lasts);
 	return r;
 }
 
 /* The children of dn, deleted one by one; *n counts those this call
- * deleted (one deleted meanwhile elsewhere is not counted). */
+ * deleted (one deleted meanwhile elsewhere is not counted). With keep,
+ * their last use stays in the account dn (sdir_last_login_keep). */
 int
 mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
-    const char *dn, unsigned *n)
+    const char *dn, int keep, unsigned *n)
 {
-	char *attrs[] = { LDAP_NO_ATTRS, NULL }, **dns = NULL;
+	char *none[] = { LDAP_NO_ATTRS, NULL }, *used[] = { "mfadLastUsed",
+	    NULL }, **dns = NULL;
 	LDAPMessage *res = NULL;
+	uint64_t *lasts = NULL;
 	size_t cnt = 0;
 	int r, ldrc;
 
 	*n = 0;
 	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_ONELEVEL,
-	    "(objectClass=mfadDevice)", attrs, &res, &ldrc)) != 0)
+	    "(objectClass=mfadDevice)", keep ? used : none, &res,
+	    &ldrc)) != 0)
 		return r;
-	if (ldrc == LDAP_NO_SUCH_OBJECT)
+	if (ldrc == LDAP_NO_SUCH_OBJECT) {
+		ldap_msgfree(res);
 		return 0;
-	if (ldrc != LDAP_SUCCESS)
+	}
+	if (ldrc != LDAP_SUCCESS) {
+		ldap_msgfree(res);
 		return mfad_sdir_refused(sd, "device search", dn, ldrc);
-	r = sdir_dns(d, res, &dns, &cnt);
+	}
+	r = sdir_dns(d, res, &dns, keep ? &lasts : NULL, &cnt);
 	ldap_msgfree(res);
-	return sdir_dns_del(sd, d, dns, cnt, r, n);
+	return sdir_dns_del(sd, d, dns, lasts, cnt, r, n);
 }
 
 /*
  * One step of the directory's sweep: one search for at most budget
  * devices past their expiry (mfadExpires, ordered and indexed,
- * conf/ldap/README), deleted one by one. Every host sweeps: one that
+ * conf/ldap/README), deleted one by one, each one's last use kept in
+ * its account (whatever this host's scope: under scope fleet that is
+ * where the account's last login is). Every host sweeps: one that
  * finds an entry gone swept after another, which is fine. More than
  * the budget (LDAP_SIZELIMIT_EXCEEDED) waits for the next step.
  */
@@ -376,8 +473,9 @@ int
 mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now, unsigned budget,
     unsigned *n, int *more)
 {
-	char *attrs[] = { LDAP_NO_ATTRS, NULL }, **dns = NULL, filter[96];
+	char *attrs[] = { "mfadLastUsed", NULL }, **dns = NULL, filter[96];
 	LDAPMessage *res = NULL;
+	uint64_t *lasts = NULL;
 	struct mfad_dir *d;
 	size_t cnt = 0;
 	int r, ldrc;
@@ -397,9 +495,9 @@ mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now, unsigned budget,
 	else if (r == 0 && ldrc != LDAP_SUCCESS)
 		r = mfad_sdir_refused(sd, "device sweep", sd->base, ldrc);
 	if (r == 0)
-		r = sdir_dns(d, res, &dns, &cnt);
+		r = sdir_dns(d, res, &dns, &lasts, &cnt);
 	ldap_msgfree(res);
-	r = sdir_dns_del(sd, d, dns, cnt, r, n);
+	r = sdir_dns_del(sd, d, dns, lasts, cnt, r, n);
 	mfad_sdir_give(sd, d);
 	return r;
 }
@@ -416,7 +514,7 @@ mfad_sdir_device_revoke_all(struct mfad_sdir *sd, const char *user,
 	if (mfad_sdir_acct_dn(sd, user, dn, sizeof(dn)) != 0)
 		return 0;
 	d = mfad_sdir_take(sd);
-	r = mfad_sdir_children_del(sd, d, dn, n);
+	r = mfad_sdir_children_del(sd, d, dn, 1, n);
 	mfad_sdir_give(sd, d);
 	return r;
 }

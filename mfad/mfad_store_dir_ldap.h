@@ -85,9 +85,10 @@ int mfad_sdir_refused(struct mfad_sdir *sd, const char *what,
     const char *dn, int ldrc) MSS_WUR;
 
 /* Deletes the device children of dn (mfad_store_dir_device.c); *n
- * counts those this call deleted. */
+ * counts those this call deleted. With keep, their last use stays in
+ * the account dn's last login. */
 int mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
-    const char *dn, unsigned *n) MSS_WUR;
+    const char *dn, int keep, unsigned *n) MSS_WUR;
 
 /* uid=USER,<base> (with the value escaped, RFC 4514) into buf;
  * MSS_ERR_NOTFOUND when user cannot name an account. */

@@ -521,6 +521,112 @@ def test_expired_fleet_device_swept_from_both_providers(hosts):
     assert hosts.a.smtp.count(addr, mh.has_code) == n + 1
 
 
+
+def iso(t):
+    """A time as mfadctl --json shows it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t)))
+
+
+def set_attrs(hosts, dn, **attrs):
+    """Replaces attributes of dn on A's provider, as its administrator."""
+    c = hosts.fleet.conn(hosts.fleet.a)
+    try:
+        assert c.modify(dn, {k: [(ldap3.MODIFY_REPLACE, [str(v)])]
+                             for k, v in attrs.items()}), c.result
+    finally:
+        c.unbind()
+
+
+@pytest.mark.hosts(device={"scope": "fleet"})
+def test_fleet_device_login_writes_its_device_alone(hosts):
+    """[device] scope = fleet: a remembered-device login writes its
+    device's mfadLastUsed and leaves the account entry alone; each host
+    shows the later of mfadLastLogin and the devices' last use as the
+    last login, and a device that goes (revoked on A, or expired and
+    swept by B) leaves its last use in mfadLastLogin."""
+    enrolled(hosts, "ivo")
+    hosts.a.full_login("ivo", rhost="192.0.2.7", remember="y")
+    hosts.a.full_login("ivo", rhost="192.0.2.8", remember="y")
+    devs = hosts.children(hosts.fleet.a, "ivo")
+    assert len(devs) == 2, devs
+    # Every time a day old, each one its own: what the logins below must
+    # leave alone, and what the account must keep.
+    old = int(time.time()) - 86400
+    set_attrs(hosts, hh.dn_of("ivo"), mfadLastLogin=old)
+    for i, dn in enumerate(devs):
+        set_attrs(hosts, dn, mfadLastUsed=old + 100 * (i + 1))
+    for node in hosts.fleet.nodes:
+        fh.wait_until(lambda: [hosts.read(node, "ivo", "mfadLastLogin")] +
+                      [read_dn(hosts, node, dn, "mfadLastUsed")
+                       for dn in devs] == [[str(old)]] + [
+                           [str(old + 100 * (i + 1))]
+                           for i in range(len(devs))], 10,
+                      "the old times on %s" % node.url)
+
+    begun = int(time.time())
+    remembered_login(hosts.b, "ivo", rhost="192.0.2.7")
+    used = {dn: int(read_dn(hosts, hosts.fleet.b, dn, "mfadLastUsed")[0])
+            for dn in devs}
+    now_used = [dn for dn in devs if used[dn] >= begun]
+    assert len(now_used) == 1, used
+    dev = now_used[0]
+    other = [dn for dn in devs if dn != dev][0]
+    # The account entry was not written: its last login is still a day
+    # old on both providers, and both hosts show the device's use.
+    for node in hosts.fleet.nodes:
+        fh.wait_until(lambda: read_dn(hosts, node, dev, "mfadLastUsed") ==
+                      [str(used[dev])], 10, "the use on %s" % node.url)
+        assert hosts.read(node, "ivo", "mfadLastLogin") == [str(old)]
+    for env in hosts.hosts:
+        wait_shown(env, "ivo", lambda u: u.get("last_login") ==
+                   iso(used[dev]), "the last login")
+
+    # Revoked on A: its last use stays in the account.
+    ids = [d["id"] for d in hosts.a.ctl_json("device", "list", "ivo")
+           if d["last_used"] == iso(used[dev])]
+    assert len(ids) == 1, ids
+    hosts.a.ctl_ok("device", "revoke", "ivo", ids[0])
+    hosts.wait_both("ivo", "mfadLastLogin",
+                    lambda v: v == [str(used[dev])])
+    for env in hosts.hosts:
+        wait_shown(env, "ivo", lambda u: u.get("last_login") ==
+                   iso(used[dev]) and u.get("devices") == 1,
+                   "the last login after the revoke")
+
+    # The other, used later still (as a host would have) and expired:
+    # B's sweep keeps its last use in the account.
+    later = used[dev] + 500
+    set_attrs(hosts, other, mfadLastUsed=later,
+              mfadExpires=int(time.time()) - 60)
+    for node in hosts.fleet.nodes:
+        fh.wait_until(lambda: read_dn(hosts, node, other, "mfadLastUsed") ==
+                      [str(later)], 10, "the expired device on %s" %
+                      node.url)
+    hosts.b.mfad.restart()
+    hosts.b.mfad.wait_log("expired devices from the directory")
+    hosts.wait_both("ivo", "mfadLastLogin", lambda v: v == [str(later)])
+    for node in hosts.fleet.nodes:
+        fh.wait_until(lambda: hosts.children(node, "ivo") == [], 10,
+                      "the swept device gone from %s" % node.url)
+    for env in hosts.hosts:
+        wait_shown(env, "ivo", lambda u: u.get("last_login") ==
+                   iso(later) and u.get("devices") == 0,
+                   "the last login after the sweep")
+
+
+def read_dn(hosts, node, dn, attr):
+    """The values of attr of the entry dn on node ([] when none)."""
+    c = hosts.fleet.conn(node)
+    try:
+        if not c.search(dn, "(objectClass=*)", ldap3.BASE,
+                        attributes=[attr]):
+            return []
+        return [x.decode() if isinstance(x, bytes) else str(x) for x in
+                c.entries[0].entry_attributes_as_dict.get(attr, [])]
+    finally:
+        c.unbind()
+
+
 # Providers down ------------------------------------------------------------
 
 
