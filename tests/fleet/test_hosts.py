@@ -537,6 +537,27 @@ def set_attrs(hosts, dn, **attrs):
         c.unbind()
 
 
+def two_devices_used(hosts, uid, last_login, last_used):
+    """uid enrolled, with two devices remembered on A; its mfadLastLogin
+    and its devices' mfadLastUsed (in DN order) then set, and read back
+    from both providers. Returns the devices' DNs."""
+    enrolled(hosts, uid)
+    hosts.a.full_login(uid, rhost="192.0.2.7", remember="y")
+    hosts.a.full_login(uid, rhost="192.0.2.8", remember="y")
+    devs = hosts.children(hosts.fleet.a, uid)
+    assert len(devs) == 2, devs
+    set_attrs(hosts, hh.dn_of(uid), mfadLastLogin=last_login)
+    for dn, t in zip(devs, last_used):
+        set_attrs(hosts, dn, mfadLastUsed=t)
+    want = [[str(last_login)]] + [[str(t)] for t in last_used]
+    for node in hosts.fleet.nodes:
+        fh.wait_until(lambda: [hosts.read(node, uid, "mfadLastLogin")] +
+                      [read_dn(hosts, node, dn, "mfadLastUsed")
+                       for dn in devs] == want, 10,
+                      "the old times on %s" % node.url)
+    return devs
+
+
 @pytest.mark.hosts(device={"scope": "fleet"})
 def test_fleet_device_login_writes_its_device_alone(hosts):
     """[device] scope = fleet: a remembered-device login writes its
@@ -544,24 +565,10 @@ def test_fleet_device_login_writes_its_device_alone(hosts):
     shows the later of mfadLastLogin and the devices' last use as the
     last login, and a device that goes (revoked on A, or expired and
     swept by B) leaves its last use in mfadLastLogin."""
-    enrolled(hosts, "ivo")
-    hosts.a.full_login("ivo", rhost="192.0.2.7", remember="y")
-    hosts.a.full_login("ivo", rhost="192.0.2.8", remember="y")
-    devs = hosts.children(hosts.fleet.a, "ivo")
-    assert len(devs) == 2, devs
     # Every time a day old, each one its own: what the logins below must
     # leave alone, and what the account must keep.
     old = int(time.time()) - 86400
-    set_attrs(hosts, hh.dn_of("ivo"), mfadLastLogin=old)
-    for i, dn in enumerate(devs):
-        set_attrs(hosts, dn, mfadLastUsed=old + 100 * (i + 1))
-    for node in hosts.fleet.nodes:
-        fh.wait_until(lambda: [hosts.read(node, "ivo", "mfadLastLogin")] +
-                      [read_dn(hosts, node, dn, "mfadLastUsed")
-                       for dn in devs] == [[str(old)]] + [
-                           [str(old + 100 * (i + 1))]
-                           for i in range(len(devs))], 10,
-                      "the old times on %s" % node.url)
+    devs = two_devices_used(hosts, "ivo", old, [old + 100, old + 200])
 
     begun = int(time.time())
     remembered_login(hosts.b, "ivo", rhost="192.0.2.7")
@@ -613,6 +620,20 @@ def test_fleet_device_login_writes_its_device_alone(hosts):
                    iso(later) and u.get("devices") == 0,
                    "the last login after the sweep")
 
+
+
+@pytest.mark.hosts(device={"scope": "fleet"})
+def test_fleet_devices_revoked_together_leave_the_latest_use(hosts):
+    """`device revoke USER --all` with [device] scope = fleet: the
+    latest last use of the devices revoked stays in mfadLastLogin."""
+    old = int(time.time()) - 86400
+    two_devices_used(hosts, "jup", old, [old + 300, old + 200])
+    hosts.b.ctl_ok("device", "revoke", "jup", "--all")
+    hosts.wait_both("jup", "mfadLastLogin", lambda v: v == [str(old + 300)])
+    for env in hosts.hosts:
+        wait_shown(env, "jup", lambda u: u.get("last_login") ==
+                   iso(old + 300) and u.get("devices") == 0,
+                   "the last login after the revoke")
 
 def read_dn(hosts, node, dn, attr):
     """The values of attr of the entry dn on node ([] when none)."""
