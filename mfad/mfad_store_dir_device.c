@@ -254,39 +254,6 @@ sdir_device_parent(const char *dn)
 	return c != NULL ? c + 1 : NULL;
 }
 
-int
-mfad_sdir_device_del(struct mfad_sdir *sd, const char *user,
-    const uint8_t key[MFAD_KEY_LEN])
-{
-	char dn[MFAD_SDIR_DN_MAX], *attrs[] = { "mfadLastUsed", NULL };
-	LDAPMessage *res = NULL, *e;
-	struct mfad_dir *d;
-	uint64_t last = 0;
-	const char *acct;
-	int r, ldrc;
-
-	if ((r = sdir_device_dn(sd, user, key, dn, sizeof(dn))) != 0)
-		return r;
-	d = mfad_sdir_take(sd);
-	/* Its last use first, kept in the account once it is gone. */
-	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_BASE,
-	    "(objectClass=mfadDevice)", attrs, &res, &ldrc)) != 0)
-		goto out;
-	if (ldrc == LDAP_SUCCESS && (e = ldap_first_entry(d->ld, res)) !=
-	    NULL && mfad_sdir_time(d->ld, e, "mfadLastUsed", &last) != 0)
-		last = 0;
-	ldap_msgfree(res);
-	if ((r = mfad_sdir_delete(sd, d, dn, &ldrc)) == 0 &&
-	    ldrc != LDAP_SUCCESS)
-		r = ldrc == LDAP_NO_SUCH_OBJECT ? MSS_ERR_NOTFOUND :
-		    mfad_sdir_refused(sd, "device delete", dn, ldrc);
-	if (r == 0 && (acct = sdir_device_parent(dn)) != NULL)
-		r = sdir_last_login_keep(sd, d, acct, last);
- out:
-	mfad_sdir_give(sd, d);
-	return r;
-}
-
 struct sdir_dev {
 	uint8_t			key[MFAD_KEY_LEN];
 	struct mfad_device	dev;
@@ -428,12 +395,18 @@ sdir_dns_del(struct mfad_sdir *sd, struct mfad_dir *d, char **dns,
 	return r;
 }
 
-/* The children of dn, deleted one by one; *n counts those this call
- * deleted (one deleted meanwhile elsewhere is not counted). With keep,
- * their last use stays in the account dn (sdir_last_login_keep). */
-int
-mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
-    const char *dn, int keep, unsigned *n)
+/*
+ * Deletes, one by one, the devices a search of base finds (scope,
+ * filter, at most limit of them, 0 for all); *n counts those this call
+ * deleted (one deleted meanwhile elsewhere is not counted), *more says
+ * the limit held some back. With keep, each one's last use is fetched
+ * and stays in its account (sdir_last_login_keep). A base that is not
+ * there holds nothing; what names the step in a refusal.
+ */
+static int MSS_WUR
+sdir_res_del(struct mfad_sdir *sd, struct mfad_dir *d, const char *base,
+    int scope, const char *filter, int limit, int keep, const char *what,
+    unsigned *n, int *more)
 {
 	char *none[] = { LDAP_NO_ATTRS, NULL }, *used[] = { "mfadLastUsed",
 	    NULL }, **dns = NULL;
@@ -443,21 +416,52 @@ mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
 	int r, ldrc;
 
 	*n = 0;
-	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_ONELEVEL,
-	    "(objectClass=mfadDevice)", keep ? used : none, &res,
-	    &ldrc)) != 0)
+	*more = 0;
+	if ((r = mfad_sdir_search_limit(sd, d, base, scope, filter,
+	    keep ? used : none, limit, &res, &ldrc)) != 0)
 		return r;
-	if (ldrc == LDAP_NO_SUCH_OBJECT) {
+	if (ldrc == LDAP_SIZELIMIT_EXCEEDED)
+		*more = 1;
+	else if (ldrc != LDAP_SUCCESS) {
 		ldap_msgfree(res);
-		return 0;
-	}
-	if (ldrc != LDAP_SUCCESS) {
-		ldap_msgfree(res);
-		return mfad_sdir_refused(sd, "device search", dn, ldrc);
+		return ldrc == LDAP_NO_SUCH_OBJECT ? 0 :
+		    mfad_sdir_refused(sd, what, base, ldrc);
 	}
 	r = sdir_dns(d, res, &dns, keep ? &lasts : NULL, &cnt);
 	ldap_msgfree(res);
 	return sdir_dns_del(sd, d, dns, lasts, cnt, r, n);
+}
+
+/* Its last use is read first, kept in the account once it is gone. */
+int
+mfad_sdir_device_del(struct mfad_sdir *sd, const char *user,
+    const uint8_t key[MFAD_KEY_LEN])
+{
+	char dn[MFAD_SDIR_DN_MAX];
+	struct mfad_dir *d;
+	unsigned n;
+	int r, more;
+
+	if ((r = sdir_device_dn(sd, user, key, dn, sizeof(dn))) != 0)
+		return r;
+	d = mfad_sdir_take(sd);
+	r = sdir_res_del(sd, d, dn, LDAP_SCOPE_BASE,
+	    "(objectClass=mfadDevice)", 0, 1, "device delete", &n, &more);
+	mfad_sdir_give(sd, d);
+	return r == 0 && n == 0 ? MSS_ERR_NOTFOUND : r;
+}
+
+/* The children of dn, deleted one by one; *n counts those this call
+ * deleted (one deleted meanwhile elsewhere is not counted). With keep,
+ * their last use stays in the account dn (sdir_last_login_keep). */
+int
+mfad_sdir_children_del(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *dn, int keep, unsigned *n)
+{
+	int more;
+
+	return sdir_res_del(sd, d, dn, LDAP_SCOPE_ONELEVEL,
+	    "(objectClass=mfadDevice)", 0, keep, "device search", n, &more);
 }
 
 /*
@@ -473,12 +477,9 @@ int
 mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now, unsigned budget,
     unsigned *n, int *more)
 {
-	char *attrs[] = { "mfadLastUsed", NULL }, **dns = NULL, filter[96];
-	LDAPMessage *res = NULL;
-	uint64_t *lasts = NULL;
+	char filter[96];
 	struct mfad_dir *d;
-	size_t cnt = 0;
-	int r, ldrc;
+	int r;
 
 	*n = 0;
 	*more = 0;
@@ -488,16 +489,8 @@ mfad_sdir_device_sweep(struct mfad_sdir *sd, uint64_t now, unsigned budget,
 	    "(&(objectClass=mfadDevice)(mfadExpires<=%llu))",
 	    (unsigned long long)now);
 	d = mfad_sdir_take(sd);
-	r = mfad_sdir_search_limit(sd, d, sd->base, LDAP_SCOPE_SUBTREE,
-	    filter, attrs, (int)budget, &res, &ldrc);
-	if (r == 0 && ldrc == LDAP_SIZELIMIT_EXCEEDED)
-		*more = 1;
-	else if (r == 0 && ldrc != LDAP_SUCCESS)
-		r = mfad_sdir_refused(sd, "device sweep", sd->base, ldrc);
-	if (r == 0)
-		r = sdir_dns(d, res, &dns, &lasts, &cnt);
-	ldap_msgfree(res);
-	r = sdir_dns_del(sd, d, dns, lasts, cnt, r, n);
+	r = sdir_res_del(sd, d, sd->base, LDAP_SCOPE_SUBTREE, filter,
+	    (int)budget, 1, "device sweep", n, more);
 	mfad_sdir_give(sd, d);
 	return r;
 }
