@@ -96,9 +96,13 @@ class Hosts:
     def read(self, node, uid, attr):
         """The values of attr of uid's entry on node, read as the
         directory's administrator ([] when none)."""
+        return self.read_dn(node, dn_of(uid), attr)
+
+    def read_dn(self, node, dn, attr):
+        """The values of attr of the entry dn on node ([] when none)."""
         c = self.fleet.conn(node)
         try:
-            if not c.search(dn_of(uid), "(objectClass=*)", ldap3.BASE,
+            if not c.search(dn, "(objectClass=*)", ldap3.BASE,
                             attributes=[attr]):
                 return []
             v = c.entries[0].entry_attributes_as_dict.get(attr, [])

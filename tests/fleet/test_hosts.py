@@ -552,7 +552,7 @@ def two_devices_used(hosts, uid, last_login, last_used):
     want = [[str(last_login)]] + [[str(t)] for t in last_used]
     for node in hosts.fleet.nodes:
         fh.wait_until(lambda: [hosts.read(node, uid, "mfadLastLogin")] +
-                      [read_dn(hosts, node, dn, "mfadLastUsed")
+                      [hosts.read_dn(node, dn, "mfadLastUsed")
                        for dn in devs] == want, 10,
                       "the old times on %s" % node.url)
     return devs
@@ -572,7 +572,7 @@ def test_fleet_device_login_writes_its_device_alone(hosts):
 
     begun = int(time.time())
     remembered_login(hosts.b, "ivo", rhost="192.0.2.7")
-    used = {dn: int(read_dn(hosts, hosts.fleet.b, dn, "mfadLastUsed")[0])
+    used = {dn: int(hosts.read_dn(hosts.fleet.b, dn, "mfadLastUsed")[0])
             for dn in devs}
     now_used = [dn for dn in devs if used[dn] >= begun]
     assert len(now_used) == 1, used
@@ -581,7 +581,7 @@ def test_fleet_device_login_writes_its_device_alone(hosts):
     # The account entry was not written: its last login is still a day
     # old on both providers, and both hosts show the device's use.
     for node in hosts.fleet.nodes:
-        fh.wait_until(lambda: read_dn(hosts, node, dev, "mfadLastUsed") ==
+        fh.wait_until(lambda: hosts.read_dn(node, dev, "mfadLastUsed") ==
                       [str(used[dev])], 10, "the use on %s" % node.url)
         assert hosts.read(node, "ivo", "mfadLastLogin") == [str(old)]
     for env in hosts.hosts:
@@ -606,7 +606,7 @@ def test_fleet_device_login_writes_its_device_alone(hosts):
     set_attrs(hosts, other, mfadLastUsed=later,
               mfadExpires=int(time.time()) - 60)
     for node in hosts.fleet.nodes:
-        fh.wait_until(lambda: read_dn(hosts, node, other, "mfadLastUsed") ==
+        fh.wait_until(lambda: hosts.read_dn(node, other, "mfadLastUsed") ==
                       [str(later)], 10, "the expired device on %s" %
                       node.url)
     hosts.b.mfad.restart()
@@ -634,19 +634,6 @@ def test_fleet_devices_revoked_together_leave_the_latest_use(hosts):
         wait_shown(env, "jup", lambda u: u.get("last_login") ==
                    iso(old + 300) and u.get("devices") == 0,
                    "the last login after the revoke")
-
-def read_dn(hosts, node, dn, attr):
-    """The values of attr of the entry dn on node ([] when none)."""
-    c = hosts.fleet.conn(node)
-    try:
-        if not c.search(dn, "(objectClass=*)", ldap3.BASE,
-                        attributes=[attr]):
-            return []
-        return [x.decode() if isinstance(x, bytes) else str(x) for x in
-                c.entries[0].entry_attributes_as_dict.get(attr, [])]
-    finally:
-        c.unbind()
-
 
 # Providers down ------------------------------------------------------------
 
