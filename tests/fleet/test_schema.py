@@ -4,7 +4,6 @@ load into slapd and say the same thing."""
 
 import re
 import subprocess
-from pathlib import Path
 
 import fleet_harness as h
 
