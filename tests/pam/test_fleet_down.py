@@ -80,7 +80,7 @@ def test_login_refused_unavailable_failmode_secure(denv):
     assert UNAVAIL_EN in _errors(login), login.dump()
     # Refused before anything was decided: no code was mailed.
     denv.smtp.assert_no_mail(wait=0.5)
-    log = denv.mfad.wait_log("auth from uid 0 refused: " + DIR_DOWN)
+    denv.mfad.wait_log("auth from uid 0 refused: " + DIR_DOWN)
     assert denv.mfad.running
 
 
