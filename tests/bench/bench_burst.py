@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -337,6 +338,8 @@ def scenario(tool, rtt, n, seconds, wait, connections=None,
             child.wait(timeout=20)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main():
