@@ -84,6 +84,9 @@ def make_hosts(request, fleet):
     yield make
     rep = getattr(request.node, "rep_call", None)
     failed = rep is not None and rep.failed
+    if failed and made:
+        for n in fleet.nodes:
+            print(n.report())
     for hs in made:
         hs.ensure_running()
         hs.close(keep=failed)

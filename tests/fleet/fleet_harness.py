@@ -265,6 +265,25 @@ class Slapd:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def report(self, lines=40):
+        """Its state (running, stopped by the harness, or exited with a
+        status; below zero, the signal's) and the last lines of its
+        log, for a failed test's output."""
+        if self.proc is None:
+            state = "stopped"
+        elif self.proc.poll() is None:
+            state = "running"
+        else:
+            state = "exited, status %d" % self.proc.returncode
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except OSError as e:
+            text = ["(no log: %s)" % e]
+        # Deferred operations are slapd's flow control, one line each.
+        text = [t for t in text if "deferring operation" not in t]
+        return "---- slapd %s: %s ----\n%s" % (
+            self.url, state, "\n".join(text[-lines:]))
+
 
 class Fleet:
     """Two providers, A and B, with the test entries added on A."""
