@@ -360,6 +360,31 @@ class Fleet:
         finally:
             c.unbind()
 
+    def wait_in_sync(self, node, timeout=15):
+        """After node's start: a change made on each provider read on
+        the other, so that the replication runs both ways again (the
+        other's consumer reconnects to node at its next retry)."""
+        import ldap3
+        other = self.b if node is self.a else self.a
+        dn = "ou=services," + BASE
+        for src, dst in ((node, other), (other, node)):
+            mark = "in sync %d" % time.time_ns()
+            w = self.conn(src)
+            try:
+                if not w.modify(dn, {"description": [
+                        (ldap3.MODIFY_REPLACE, [mark])]}):
+                    raise AssertionError("mark %s: %s" % (dn, w.result))
+            finally:
+                w.unbind()
+            r = self.conn(dst)
+            try:
+                wait_until(lambda: r.search(
+                    dn, "(description=%s)" % mark, ldap3.BASE,
+                    attributes=[]) and len(r.entries) == 1, timeout,
+                    "%s's change on %s" % (src.url, dst.url))
+            finally:
+                r.unbind()
+
     @staticmethod
     def exists(c, dn):
         import ldap3

@@ -13,7 +13,8 @@ from test_import_dir import (accounts_on, add_many, import_rows,
 def test_only_provider_stopped_mid_import_fails_closed(make_hosts, fleet):
     """A host with one provider, stopped while an import writes: mfadctl
     fails as for an unreachable directory (exit 3) and reports no row;
-    once the provider is back the same file imports every row."""
+    once the provider is back and replicating, the same file imports
+    every row."""
     hs = make_hosts({"directory": {"uri": hh.uri_list((fleet.a,))}})
     uids = ["gone%04d" % i for i in range(450)]
     add_many(hs.fleet, uids)
@@ -27,6 +28,7 @@ def test_only_provider_stopped_mid_import_fails_closed(make_hosts, fleet):
     assert "the directory is unreachable" in err, err
     assert hs.a.mfad.running
     hs.fleet.a.start()
+    hs.fleet.wait_in_sync(hs.fleet.a)
     rc, rows, err = import_rows(hs.a, text)
     assert rc == mh.CTL_OK, (rc, str(rows)[:300], err)
     assert {r.get("result") for r in rows} <= {"added", "unchanged"}
