@@ -196,10 +196,11 @@ static const struct mfad_handler mfad_handlers[] = {
 	{ MSS_REQ_DEVICE_REVOKE, MFAD_ROLE_ADMIN | MFAD_ROLE_SELF,
 	    "device revoke", mfad_h_device_revoke, MFAD_H_COMMIT },
 	{ MSS_REQ_MAIL_TEST, MFAD_ROLE_ADMIN, "mail test",
-	    mfad_admin_mail_test, 0 },
+	    mfad_admin_mail_test, MFAD_H_SLOW },
 	{ MSS_REQ_AUDIT, MFAD_ROLE_ADMIN, "audit", mfad_admin_audit,
 	    MFAD_H_READ },
-	{ MSS_REQ_BACKUP, MFAD_ROLE_ADMIN, "backup", mfad_admin_backup, 0 },
+	{ MSS_REQ_BACKUP, MFAD_ROLE_ADMIN, "backup", mfad_admin_backup,
+	    MFAD_H_SLOW },
 };
 
 const struct mfad_handler *

@@ -18,12 +18,15 @@ struct mfad_auth_cont;
  * thread inside a group commit. MFAD_H_SPLIT: AUTH_START, whose password
  * check runs on a worker and whose changes join a group commit.
  * MFAD_H_READ: it only reads, on the reader thread with a read-only
- * transaction of its own, after the carried batch is on disk. None: on a worker with
- * transactions of its own (hashing, the relay, a backup).
+ * transaction of its own, after the carried batch is on disk.
+ * MFAD_H_SLOW: it waits on something outside (the relay, a backup's
+ * copy), on a thread of its own, in turn. None: on a worker with
+ * transactions of its own (hashing).
  */
 #define MFAD_H_COMMIT	0x01
 #define MFAD_H_SPLIT	0x02
 #define MFAD_H_READ	0x04
+#define MFAD_H_SLOW	0x08
 
 struct mfad_handler {
 	uint8_t		 type;

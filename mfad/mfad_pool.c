@@ -352,25 +352,28 @@ mfad_committer(void *arg)
 }
 
 /*
- * The reader: requests that only read (MFAD_H_READ), in turn, each with
- * a read-only transaction of its own once the carried batch is on disk
- * (mfad_pool_sync), so that it sees what every earlier reply said. At
- * the stop it answers what is queued, then ends.
+ * A lane's thread: its requests in turn, each with transactions of its
+ * own once the carried batch is on disk (mfad_pool_sync), so that it
+ * sees what every earlier reply said. The reader's (MFAD_H_READ) are
+ * read-only; the slow lane's (MFAD_H_SLOW) wait on the relay or on a
+ * backup's copy, out of the workers' way. At the stop a lane answers
+ * what is queued, then ends.
  */
 static void *
-mfad_reader(void *arg)
+mfad_lane_run(void *arg)
 {
-	struct mfad_pool *p = arg;
+	struct mfad_lane *l = arg;
+	struct mfad_pool *p = l->pool;
 	struct mfad_job *j;
 
-	pthread_setname_np(pthread_self(), "mfad-reader");
+	pthread_setname_np(pthread_self(), l->name);
 	mfad_pw_priority(1);
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		while ((j = p->rtodo) == NULL && !p->stop)
-			pthread_cond_wait(&p->rcond, &p->lock);
-		if (j != NULL && (p->rtodo = j->next) == NULL)
-			p->rtodo_tail = NULL;
+		while ((j = l->todo) == NULL && !p->stop)
+			pthread_cond_wait(&l->cond, &p->lock);
+		if (j != NULL && (l->todo = j->next) == NULL)
+			l->todo_tail = NULL;
 		pthread_mutex_unlock(&p->lock);
 		if (j == NULL)
 			break;
@@ -382,19 +385,56 @@ mfad_reader(void *arg)
 	return NULL;
 }
 
-/* Queues a job for the reader. */
+/* Queues a job for a lane. */
 static void
-mfad_reader_push(struct mfad_pool *p, struct mfad_job *j)
+mfad_lane_push(struct mfad_lane *l, struct mfad_job *j)
 {
+	struct mfad_pool *p = l->pool;
+
 	pthread_mutex_lock(&p->lock);
 	j->next = NULL;
-	if (p->rtodo_tail != NULL)
-		p->rtodo_tail->next = j;
+	if (l->todo_tail != NULL)
+		l->todo_tail->next = j;
 	else
-		p->rtodo = j;
-	p->rtodo_tail = j;
+		l->todo = j;
+	l->todo_tail = j;
 	pthread_mutex_unlock(&p->lock);
-	pthread_cond_signal(&p->rcond);
+	pthread_cond_signal(&l->cond);
+}
+
+static int MSS_WUR
+mfad_lane_start(struct mfad_pool *p, struct mfad_lane *l, const char *name)
+{
+	if (pthread_cond_init(&l->cond, NULL) != 0)
+		return MSS_ERR_SYSTEM;
+	l->pool = p;	/* from here on, mfad_lane_stop releases it */
+	l->name = name;
+	if (pthread_create(&l->thread, NULL, mfad_lane_run, l) != 0)
+		return MSS_ERR_SYSTEM;
+	l->started = 1;
+	return 0;
+}
+
+/* After p->stop is set: the lane's last requests answered, its thread
+ * ended, what is left freed. */
+static void
+mfad_lane_stop(struct mfad_lane *l)
+{
+	struct mfad_job *j;
+
+	if (l->pool == NULL)
+		return;
+	if (l->started) {
+		pthread_mutex_lock(&l->pool->lock);
+		pthread_cond_signal(&l->cond);
+		pthread_mutex_unlock(&l->pool->lock);
+		pthread_join(l->thread, NULL);
+	}
+	while ((j = l->todo) != NULL) {
+		l->todo = j->next;
+		mfad_job_free(j);
+	}
+	pthread_cond_destroy(&l->cond);
 }
 
 /*
@@ -561,7 +601,8 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_condattr_t ca;
-	size_t i;
+	size_t i, cores;
+	int r;
 
 	memset(p, 0, sizeof(*p));
 	p->ctx = ctx;
@@ -576,20 +617,21 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 		return MSS_ERR_SYSTEM;
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&p->cflushed, NULL);
-	pthread_cond_init(&p->rcond, NULL);
 	if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		return MSS_ERR_SYSTEM;
 	if (pthread_create(&p->committer, NULL, mfad_committer, p) != 0)
 		return MSS_ERR_SYSTEM;
 	p->has_committer = 1;
-	if (pthread_create(&p->reader, NULL, mfad_reader, p) != 0)
-		return MSS_ERR_SYSTEM;
-	p->has_reader = 1;
-	/* Workers hash passwords (at most one per core at a time, see
-	 * mfad_pw.c) and wait on relays or backups: one per core, and two
-	 * more so that a slow relay does not hold up password checks. */
-	p->nthreads = (n > 0 ? (size_t)n : 2) + 2;
-	p->urun_max = p->nthreads - 2;
+	if ((r = mfad_lane_start(p, &p->reader, "mfad-reader")) != 0 ||
+	    (r = mfad_lane_start(p, &p->slow, "mfad-slow")) != 0)
+		return r;
+	/* Workers check and hash passwords, at most one per core at a time
+	 * (mfad_pw.c): one per core, two at least. More threads ready to
+	 * run than cores only lengthen the tail of the answers. In fleet
+	 * mode two more, for the requests' round trips to the directory. */
+	cores = n > 1 ? (size_t)n : 2;
+	p->nthreads = cores + (ctx->conf->dir_nuris > 0 ? 2 : 0);
+	p->urun_max = p->nthreads - 1;
 	if ((p->threads = calloc(p->nthreads, sizeof(*p->threads))) == NULL)
 		return MSS_ERR_NOMEM;
 	for (i = 0; i < p->nthreads; i++)
@@ -610,15 +652,14 @@ mfad_pool_stop(struct mfad_pool *p)
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cond);
-	pthread_cond_signal(&p->rcond);
 	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	free(p->threads);
-	/* The reader's last requests may wait for a carried batch: before
+	/* The lanes' last requests may wait for a carried batch: before
 	 * the committer stops. */
-	if (p->has_reader)
-		pthread_join(p->reader, NULL);
+	mfad_lane_stop(&p->reader);
+	mfad_lane_stop(&p->slow);
 	/* The workers are gone: what they passed on is queued by now. */
 	if (p->has_committer) {
 		pthread_mutex_lock(&p->lock);
@@ -635,10 +676,6 @@ mfad_pool_stop(struct mfad_pool *p)
 		p->todo = j->next;
 		mfad_job_free(j);
 	}
-	while ((j = p->rtodo) != NULL) {
-		p->rtodo = j->next;
-		mfad_job_free(j);
-	}
 	while ((f = p->flows) != NULL) {
 		p->flows = f->next;
 		while ((j = f->head) != NULL) {
@@ -651,7 +688,6 @@ mfad_pool_stop(struct mfad_pool *p)
 	close(p->wake[1]);
 	pthread_cond_destroy(&p->ccond);
 	pthread_cond_destroy(&p->cflushed);
-	pthread_cond_destroy(&p->rcond);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 }
@@ -668,7 +704,11 @@ mfad_pool_submit(struct mfad_pool *p, struct mfad_job *j)
 		return 0;
 	}
 	if (h != NULL && (h->flags & MFAD_H_READ)) {
-		mfad_reader_push(p, j);
+		mfad_lane_push(&p->reader, j);
+		return 0;
+	}
+	if (h != NULL && (h->flags & MFAD_H_SLOW)) {
+		mfad_lane_push(&p->slow, j);
 		return 0;
 	}
 	return mfad_pool_push(p, j);

@@ -3,7 +3,9 @@
  * go first; the others wait in one queue per uid, served in turn. Quick
  * changes run on one committing thread, many in one write transaction
  * and one disk sync; reads on a reader thread with read-only
- * transactions; the rest (hashing, the relay, backups) on workers. Finished jobs go back to the loop through a pipe.
+ * transactions; the relay's test and backups on a thread of their own;
+ * the rest (password checks and hashing) on workers. Finished jobs go
+ * back to the loop through a pipe.
  *
  * The committer passes its batch transaction to mfad_dispatch_run, which
  * gives it to the request (struct mfad_rq, mfad_ctx.h): mfad_rq_begin
@@ -44,12 +46,23 @@ struct mfad_flow {
 	struct mfad_job		*head, *tail;
 };
 
+/* A thread of its own for one kind of request, served in turn, each
+ * once the carried batch is on disk. */
+struct mfad_lane {
+	struct mfad_pool	*pool;
+	const char		*name;	/* the thread's, for top -H */
+	pthread_t		 thread;
+	int			 started;
+	pthread_cond_t		 cond;
+	struct mfad_job		*todo, *todo_tail;
+};
+
 /*
  * Jobs of trusted callers (and housekeeping) wait in todo and go first;
  * those of other callers wait in one queue per uid, served in turn, and
- * at most urun_max of them run at once (one per core, so that two
- * workers stay free for trusted callers). A flood from one uid thus
- * delays others by about one hash, never by the length of its queue.
+ * at most urun_max of them run at once (all workers but one, which
+ * stays free for trusted callers). A flood from one uid thus delays
+ * others by about one hash, never by the length of its queue.
  */
 struct mfad_pool {
 	struct mfad_ctx		*ctx;
@@ -63,13 +76,12 @@ struct mfad_pool {
 	int			 wake[2];	/* workers -> loop */
 	pthread_t		*threads;
 	size_t			 nthreads;
-	/* Requests that only read: one thread of their own, which never
-	 * hashes, so that they wait neither for the group commit nor for
-	 * the password checks on the workers. */
-	pthread_t		 reader;
-	int			 has_reader;
-	pthread_cond_t		 rcond;
-	struct mfad_job		*rtodo, *rtodo_tail;
+	/* Requests that only read (MFAD_H_READ): one thread of their own,
+	 * which never hashes, so that they wait neither for the group
+	 * commit nor for the password checks on the workers. Requests that
+	 * wait on something outside (MFAD_H_SLOW: the relay, a backup's
+	 * copy): another, so that the workers are for password checks. */
+	struct mfad_lane	 reader, slow;
 	/* Group commit: jobs for the committing thread. */
 	pthread_t		 committer;
 	int			 has_committer;
