@@ -352,9 +352,9 @@ mfad_committer(void *arg)
 }
 
 /*
- * A lane's thread: its requests in turn, each with transactions of its
- * own once the carried batch is on disk (mfad_pool_sync), so that it
- * sees what every earlier reply said. The reader's (MFAD_H_READ) are
+ * A lane's thread: the lane's requests in turn, each with transactions
+ * of its own once the carried batch is on disk (mfad_pool_sync), so that
+ * it sees what every earlier reply said. The reader's (MFAD_H_READ) are
  * read-only; the slow lane's (MFAD_H_SLOW) wait on the relay or on a
  * backup's copy, out of the workers' way. At the stop a lane answers
  * what is queued, then ends.
@@ -402,16 +402,19 @@ mfad_lane_push(struct mfad_lane *l, struct mfad_job *j)
 	pthread_cond_signal(&l->cond);
 }
 
+/* A lane of n threads (at most MFAD_LANE_MAX). */
 static int MSS_WUR
-mfad_lane_start(struct mfad_pool *p, struct mfad_lane *l, const char *name)
+mfad_lane_start(struct mfad_pool *p, struct mfad_lane *l, const char *name,
+    size_t n)
 {
 	if (pthread_cond_init(&l->cond, NULL) != 0)
 		return MSS_ERR_SYSTEM;
 	l->pool = p;	/* from here on, mfad_lane_stop releases it */
 	l->name = name;
-	if (pthread_create(&l->thread, NULL, mfad_lane_run, l) != 0)
-		return MSS_ERR_SYSTEM;
-	l->started = 1;
+	for (; l->started < n && l->started < MFAD_LANE_MAX; l->started++)
+		if (pthread_create(&l->threads[l->started], NULL,
+		    mfad_lane_run, l) != 0)
+			return MSS_ERR_SYSTEM;
 	return 0;
 }
 
@@ -421,15 +424,15 @@ static void
 mfad_lane_stop(struct mfad_lane *l)
 {
 	struct mfad_job *j;
+	size_t i;
 
 	if (l->pool == NULL)
 		return;
-	if (l->started) {
-		pthread_mutex_lock(&l->pool->lock);
-		pthread_cond_signal(&l->cond);
-		pthread_mutex_unlock(&l->pool->lock);
-		pthread_join(l->thread, NULL);
-	}
+	pthread_mutex_lock(&l->pool->lock);
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->pool->lock);
+	for (i = 0; i < l->started; i++)
+		pthread_join(l->threads[i], NULL);
 	while ((j = l->todo) != NULL) {
 		l->todo = j->next;
 		mfad_job_free(j);
@@ -622,8 +625,8 @@ mfad_pool_start(struct mfad_pool *p, struct mfad_ctx *ctx)
 	if (pthread_create(&p->committer, NULL, mfad_committer, p) != 0)
 		return MSS_ERR_SYSTEM;
 	p->has_committer = 1;
-	if ((r = mfad_lane_start(p, &p->reader, "mfad-reader")) != 0 ||
-	    (r = mfad_lane_start(p, &p->slow, "mfad-slow")) != 0)
+	if ((r = mfad_lane_start(p, &p->reader, "mfad-reader", 1)) != 0 ||
+	    (r = mfad_lane_start(p, &p->slow, "mfad-slow", 2)) != 0)
 		return r;
 	/* Workers check and hash passwords, at most one per core at a time
 	 * (mfad_pw.c): one per core, two at least. More threads ready to

@@ -46,13 +46,14 @@ struct mfad_flow {
 	struct mfad_job		*head, *tail;
 };
 
-/* A thread of its own for one kind of request, served in turn, each
+/* Threads of their own for one kind of request, served in turn, each
  * once the carried batch is on disk. */
+#define MFAD_LANE_MAX	2
 struct mfad_lane {
 	struct mfad_pool	*pool;
-	const char		*name;	/* the thread's, for top -H */
-	pthread_t		 thread;
-	int			 started;
+	const char		*name;	/* the threads', for top -H */
+	pthread_t		 threads[MFAD_LANE_MAX];
+	size_t			 started;
 	pthread_cond_t		 cond;
 	struct mfad_job		*todo, *todo_tail;
 };
@@ -80,7 +81,8 @@ struct mfad_pool {
 	 * which never hashes, so that they wait neither for the group
 	 * commit nor for the password checks on the workers. Requests that
 	 * wait on something outside (MFAD_H_SLOW: the relay, a backup's
-	 * copy): another, so that the workers are for password checks. */
+	 * copy): two more, so that the workers are for password checks and
+	 * a long backup holds up no relay test. */
 	struct mfad_lane	 reader, slow;
 	/* Group commit: jobs for the committing thread. */
 	pthread_t		 committer;

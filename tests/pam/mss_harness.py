@@ -893,7 +893,14 @@ class _SlowHandler(_Handler):
 
     async def handle_DATA(self, server, session, envelope):
         import asyncio
-        await asyncio.sleep(self.delay)
+        with self.sink._cond:
+            self.sink.in_data += 1
+            self.sink._cond.notify_all()
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            with self.sink._cond:
+                self.sink.in_data -= 1
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -913,6 +920,15 @@ class RelayServer(SmtpServer):
         self.delay = delay
         self.raw = []
         self.auth_attempts = []
+        self.in_data = 0    # messages held by the delay now
+
+    def wait_in_data(self, n, timeout=30):
+        """Waits until n messages are held by the delay at once."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.in_data >= n, timeout):
+                raise AssertionError("%d of %d messages held by the "
+                                     "relay within %ss" %
+                                     (self.in_data, n, timeout))
 
     def _authenticate(self, server, session, envelope, mechanism, data):
         from aiosmtpd.smtp import AuthResult, LoginPassword

@@ -330,6 +330,32 @@ def test_mail_test_reports_relay_answer(world):
     assert re.search(r"relay|refused|connect", out + err, re.I), (out, err)
 
 
+def test_relay_tests_leave_the_workers_to_logins(world):
+    """`mfadctl mail test` waits on the relay on a thread of its own, not
+    on a worker (mfad starts one worker a core): with two tests held by a
+    relay that answers DATA after 5 s, a login gets past its password
+    check to the code prompt before either test is answered, and both
+    tests then succeed. On two cores the tests would hold every worker."""
+    relay = h.RelayServer(delay=5)
+    env = world(relay)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        tests = [pool.submit(env.ctl, "mail", "test", "ops%d@example.org" % i)
+                 for i in range(2)]
+        relay.wait_in_data(2)
+        lg = env.login(rhost="198.51.100.1")
+        lg.expect("ECHO_ON", PROMPT_EMAIL, timeout=60)
+        lg.answer("alice@example.org")
+        lg.expect("ECHO_OFF", PROMPT_PASSWORD, timeout=60)
+        lg.answer(h.PASSWORD)
+        lg.expect("INFO", h.mask_email("alice@example.org"), timeout=60)
+        lg.expect("ECHO_ON", PROMPT_CODE, timeout=60)
+        answered = [f.done() for f in tests]
+        lg.close()
+        results = [f.result() for f in tests]
+    assert answered == [False, False], "a relay test was answered first"
+    assert [r[0] for r in results] == [h.CTL_OK] * 2, results
+
+
 # --------------------------------------------------------------------------
 # Header safety
 
