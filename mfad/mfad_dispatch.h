@@ -20,7 +20,7 @@ struct mfad_auth_cont;
  * MFAD_H_READ: it only reads, on the reader thread with a read-only
  * transaction of its own, after the carried batch is on disk.
  * MFAD_H_SLOW: it waits on something outside (the relay, a backup's
- * copy), on a thread of its own, in turn. None: on a worker with
+ * copy), on one of two threads of their own. None: on a worker with
  * transactions of its own (hashing).
  */
 #define MFAD_H_COMMIT	0x01

@@ -3,9 +3,9 @@
  * go first; the others wait in one queue per uid, served in turn. Quick
  * changes run on one committing thread, many in one write transaction
  * and one disk sync; reads on a reader thread with read-only
- * transactions; the relay's test and backups on a thread of their own;
- * the rest (password checks and hashing) on workers. Finished jobs go
- * back to the loop through a pipe.
+ * transactions; the relay's test and backups on two threads of their
+ * own; the rest (password checks and hashing) on workers. Finished jobs
+ * go back to the loop through a pipe.
  *
  * The committer passes its batch transaction to mfad_dispatch_run, which
  * gives it to the request (struct mfad_rq, mfad_ctx.h): mfad_rq_begin
