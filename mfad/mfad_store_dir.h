@@ -123,10 +123,10 @@ void mfad_sdir_uris(struct mfad_sdir *sd, char *last, size_t lastlen,
 
 /*
  * The empty-password path's throttle records (mfad_throttle_* of
- * mfad_store.h): entries mfadThrottleId=HEX,ou=mfad-throttle,<base>, a
- * send one added value. There is no put: a record changes by its sends
- * only. sweep deletes the records with no send in the window and the
- * old values of the others; *n gets how many records went.
+ * mfad_store.h): under ou=mfad-throttle,<base>, an entry a send,
+ * mfadThrottleId=HEX+mfadThrottleSend=SEND; a record is the entries of
+ * its key. There is no put: a record changes by its sends only. sweep
+ * deletes the sends past the window; *n gets how many entries went.
  */
 int mfad_sdir_throttle_get(struct mfad_sdir *sd,
     const uint8_t key[MFAD_KEY_LEN], struct mfad_throttle_rec *t) MSS_WUR;

@@ -1,14 +1,18 @@
 /*
  * The empty-password path's throttle records in the directory (fleet
- * mode, doc/STORE.md): one entry mfadThrottleId=HEX,ou=mfad-throttle,
- * <base> of class mfadThrottle per record, HEX its key, a keyed hash by
- * the fleet key's throttle subkey (the same on every host; neither the
- * user nor the address shows). A send adds one mfadThrottleSend value
- * TIME_US:HOST:NONCE, never a value read and replaced, so that sends on
- * two providers at once all count (conf/ldap/README, "Concurrent
- * writes"). The entry is added by its first send, the container by the
- * first send of the fleet. Values past the window are deleted by value
- * when a send reads them; entries with none left, by the sweep.
+ * mode, doc/STORE.md), under ou=mfad-throttle,<base>: one entry of class
+ * mfadThrottle per send, named by its key and its value,
+ * mfadThrottleId=HEX+mfadThrottleSend=TIME_US:HOST:NONCE. HEX is a keyed
+ * hash by the fleet key's throttle subkey (the same on every host;
+ * neither the user nor the address shows). A record is every entry of
+ * its key. Each send adds an entry of its own, never a value to an entry
+ * another host may be adding at the same moment on the other provider:
+ * two adds of one name on two providers conflict, and replication drops
+ * writes made around them (conf/ldap/README, "Concurrent writes"). The
+ * container is added by the first send of the fleet. Sends past the
+ * window are deleted when a send of their key reads them, or by the
+ * sweep. An entry of the earlier layout (mfadThrottleId=HEX alone, one
+ * value a send) still counts, and loses its old values by value.
  */
 #include "config.h"
 
@@ -20,8 +24,7 @@
 #include "mfad_store_dir_ldap.h"
 
 #define SDIR_THROTTLE_OU	"mfad-throttle"
-#define SDIR_THROTTLE_TRIES	6	/* the value, the entry, the
-					   container; one swept meanwhile */
+#define SDIR_THROTTLE_TRIES	3	/* the entry, the container */
 
 static char *sdir_throttle_attrs[] = { "mfadThrottleSend", NULL };
 
@@ -51,15 +54,16 @@ sdir_throttle_ou(struct mfad_sdir *sd, char *dn, size_t len)
 	return 0;
 }
 
+/* The entry of one send: its value needs no escaping in a DN (digits,
+ * a host name of letters, digits, '-', '.' and '_', hex; ':'). */
 static int MSS_WUR
-sdir_throttle_dn(struct mfad_sdir *sd, const uint8_t key[MFAD_KEY_LEN],
-    char hex[2 * MFAD_KEY_LEN + 1], char *dn, size_t len)
+sdir_throttle_dn(struct mfad_sdir *sd, const char *hex, const char *val,
+    char *dn, size_t len)
 {
 	int n;
 
-	mfad_sdir_hex(key, MFAD_KEY_LEN, hex);
-	n = snprintf(dn, len, "mfadThrottleId=%s,ou=%s,%s", hex,
-	    SDIR_THROTTLE_OU, sd->base);
+	n = snprintf(dn, len, "mfadThrottleId=%s+mfadThrottleSend=%s,ou=%s,%s",
+	    hex, val, SDIR_THROTTLE_OU, sd->base);
 	if (n < 0 || (size_t)n >= len)
 		return MSS_ERR_TOOBIG;
 	return 0;
@@ -107,30 +111,103 @@ sdir_tsends_parse(LDAP *ld, LDAPMessage *e, const char *dn,
 	return r;
 }
 
-/* The record at dn, its values into *ts: MSS_ERR_NOTFOUND when there
- * is none (nor, before the first send, a container). */
-static int MSS_WUR
-sdir_throttle_read(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
-    struct sdir_tsends *ts)
+/* An entry as read: its name and its send values. */
+struct sdir_tent {
+	char		 *dn;
+	struct sdir_tsends ts;
+};
+
+static void
+sdir_tents_free(struct sdir_tent *w, size_t n)
 {
-	LDAPMessage *res = NULL, *e;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(w[i].dn);
+		sdir_tsends_free(&w[i].ts);
+	}
+	free(w);
+}
+
+/* The entries read so far by a paged search. */
+struct sdir_tlist {
+	struct sdir_tent	*w;
+	size_t			 n, cap;
+};
+
+/* One entry of a page into the list; a malformed one is left alone
+ * (logged). fn(NULL, NULL): the search starts again, drop the list. */
+static int
+sdir_tlist_add(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	struct sdir_tlist *l = arg;
+	struct sdir_tent *nw;
+	char *edn;
+	int r;
+
+	if (e == NULL) {
+		sdir_tents_free(l->w, l->n);
+		memset(l, 0, sizeof(*l));
+		return 0;
+	}
+	if (l->n == l->cap) {
+		if ((nw = reallocarray(l->w, l->cap ? l->cap * 2 : 64,
+		    sizeof(*nw))) == NULL)
+			return MSS_ERR_NOMEM;
+		l->w = nw;
+		l->cap = l->cap ? l->cap * 2 : 64;
+	}
+	if ((edn = ldap_get_dn(ld, e)) == NULL)
+		return 0;
+	r = sdir_tsends_parse(ld, e, edn, &l->w[l->n].ts);
+	if (r == 0 && (l->w[l->n].dn = strdup(edn)) == NULL) {
+		sdir_tsends_free(&l->w[l->n].ts);
+		r = MSS_ERR_NOMEM;
+	}
+	ldap_memfree(edn);
+	if (r == 0)
+		l->n++;
+	return r == MSS_ERR_NOMEM ? r : 0;
+}
+
+/*
+ * The entries of the record of key hex, or of every record when hex is
+ * NULL, into *out (*n of them), read before anything is written (a
+ * write may replace d's connection), in pages: past slapd's size limit
+ * as the account list is (the hosts' size.prtotal of
+ * conf/ldap/mfad-acl.conf).
+ */
+static int MSS_WUR
+sdir_throttle_list(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *hex, struct sdir_tent **out, size_t *n)
+{
+	char ou[MFAD_SDIR_DN_MAX], filter[2 * MFAD_KEY_LEN + 64];
+	struct sdir_tlist l = { NULL, 0, 0 };
 	int r, ldrc;
 
-	memset(ts, 0, sizeof(*ts));
-	if ((r = mfad_sdir_search(sd, d, dn, LDAP_SCOPE_BASE,
-	    "(objectClass=mfadThrottle)", sdir_throttle_attrs, &res,
-	    &ldrc)) != 0)
+	*out = NULL;
+	*n = 0;
+	if ((r = sdir_throttle_ou(sd, ou, sizeof(ou))) != 0)
 		return r;
-	if (ldrc == LDAP_NO_SUCH_OBJECT)
-		r = MSS_ERR_NOTFOUND;
-	else if (ldrc != LDAP_SUCCESS)
-		r = mfad_sdir_refused(sd, "throttle read", dn, ldrc);
-	else if ((e = ldap_first_entry(d->ld, res)) == NULL)
-		r = MSS_ERR_NOTFOUND;
+	/* hex is lowercase hex digits: nothing to escape. */
+	if (hex != NULL)
+		snprintf(filter, sizeof(filter),
+		    "(&(objectClass=mfadThrottle)(mfadThrottleId=%s))", hex);
 	else
-		r = sdir_tsends_parse(d->ld, e, dn, ts);
-	ldap_msgfree(res);
-	return r;
+		snprintf(filter, sizeof(filter), "(objectClass=mfadThrottle)");
+	r = mfad_sdir_search_paged(sd, d, ou, LDAP_SCOPE_ONELEVEL, filter,
+	    sdir_throttle_attrs, sdir_tlist_add, &l, &ldrc);
+	/* No container: no send yet in the fleet. */
+	if (r == 0 && ldrc != LDAP_SUCCESS && ldrc != LDAP_NO_SUCH_OBJECT)
+		r = mfad_sdir_refused(sd, hex != NULL ? "throttle read" :
+		    "throttle sweep", ou, ldrc);
+	if (r != 0 || ldrc != LDAP_SUCCESS) {
+		sdir_tents_free(l.w, l.n);
+		return r;
+	}
+	*out = l.w;
+	*n = l.n;
+	return 0;
 }
 
 static int
@@ -141,24 +218,28 @@ sdir_u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The sends of the last MFAD_SENDS_WINDOW before now (0: all), in
- * order, the newest MFAD_SENDS_MAX of them, as mfad_throttle_send_add
- * keeps them. */
+/* The sends of the entries w of a record within MFAD_SENDS_WINDOW
+ * before now (0: all), in order, the newest MFAD_SENDS_MAX of them, as
+ * mfad_throttle_send_add keeps them. */
 static int MSS_WUR
-sdir_throttle_rec(const struct sdir_tsends *ts, uint64_t now,
+sdir_throttle_rec(const struct sdir_tent *w, size_t nw, uint64_t now,
     struct mfad_throttle_rec *t)
 {
 	uint64_t *s;
-	size_t i, n = 0, from;
+	size_t i, j, all = 0, n = 0, from;
 
 	memset(t, 0, sizeof(*t));
-	if (ts->n == 0)
+	for (i = 0; i < nw; i++)
+		all += w[i].ts.n;
+	if (all == 0)
 		return 0;
-	if ((s = calloc(ts->n, sizeof(*s))) == NULL)
+	if ((s = calloc(all, sizeof(*s))) == NULL)
 		return MSS_ERR_NOMEM;
-	for (i = 0; i < ts->n; i++)
-		if (now == 0 || ts->s[i] + MFAD_SENDS_WINDOW > now)
-			s[n++] = ts->s[i];
+	for (i = 0; i < nw; i++)
+		for (j = 0; j < w[i].ts.n; j++)
+			if (now == 0 ||
+			    w[i].ts.s[j] + MFAD_SENDS_WINDOW > now)
+				s[n++] = w[i].ts.s[j];
 	qsort(s, n, sizeof(*s), sdir_u64_cmp);
 	from = n > MFAD_SENDS_MAX ? n - MFAD_SENDS_MAX : 0;
 	for (i = from; i < n; i++)
@@ -167,42 +248,31 @@ sdir_throttle_rec(const struct sdir_tsends *ts, uint64_t now,
 	return 0;
 }
 
-/* Of ts, the values past the window at now (pointers into ts). */
-static size_t
-sdir_tsends_old(const struct sdir_tsends *ts, uint64_t now, const char **old)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < ts->n; i++)
-		if (ts->s[i] + MFAD_SENDS_WINDOW <= now)
-			old[n++] = ts->v[i];
-	return n;
-}
-
 int
 mfad_sdir_throttle_get(struct mfad_sdir *sd, const uint8_t key[MFAD_KEY_LEN],
     struct mfad_throttle_rec *t)
 {
-	char dn[MFAD_SDIR_DN_MAX], hex[2 * MFAD_KEY_LEN + 1];
-	struct sdir_tsends ts;
+	char hex[2 * MFAD_KEY_LEN + 1];
+	struct sdir_tent *w = NULL;
 	struct mfad_dir *d;
+	size_t nw = 0;
 	int r;
 
 	memset(t, 0, sizeof(*t));
-	if ((r = sdir_throttle_dn(sd, key, hex, dn, sizeof(dn))) != 0)
-		return r;
+	mfad_sdir_hex(key, MFAD_KEY_LEN, hex);
 	d = mfad_sdir_take(sd);
-	if ((r = sdir_throttle_read(sd, d, dn, &ts)) == 0) {
+	if ((r = sdir_throttle_list(sd, d, hex, &w, &nw)) == 0) {
 		/* All of them, as LMDB keeps them: the rules count from
 		 * their now. */
-		r = sdir_throttle_rec(&ts, 0, t);
-		sdir_tsends_free(&ts);
+		r = nw == 0 ? MSS_ERR_NOTFOUND :
+		    sdir_throttle_rec(w, nw, 0, t);
 	}
 	mfad_sdir_give(sd, d);
+	sdir_tents_free(w, nw);
 	return r;
 }
 
-/* The container, added when a first record found none; one added
+/* The container, added when a first send found none; one added
  * meanwhile elsewhere is as good. */
 static int MSS_WUR
 sdir_throttle_ou_add(struct mfad_sdir *sd, struct mfad_dir *d)
@@ -230,69 +300,98 @@ sdir_throttle_ou_add(struct mfad_sdir *sd, struct mfad_dir *d)
 	return r;
 }
 
-/*
- * Adds val to the record at dn, a value added to the entry. A missing
- * entry is added (its container too, the first time), then the value:
- * never the entry with its value, because the two providers may both
- * add it, and replication turns the add that lost into a replace of the
- * attributes it carries, which would take the other host's values.
- */
+/* Adds the entry of one send (the container too, the first time). An
+ * entry already there is a try whose answer was lost: its name holds a
+ * nonce. */
 static int MSS_WUR
-sdir_throttle_add_val(struct mfad_sdir *sd, struct mfad_dir *d,
-    const char *dn, const char *hex, const char *val)
+sdir_throttle_add_send(struct mfad_sdir *sd, struct mfad_dir *d,
+    const char *hex, const char *val)
 {
 	static const char *const oc[] = { "mfadThrottle" };
-	struct mfad_sdir_mods mv, me;
+	char dn[MFAD_SDIR_DN_MAX];
+	struct mfad_sdir_mods me;
 	int r, ldrc = LDAP_OTHER, tries;
 
-	mfad_sdir_mods_init(&mv);
+	if ((r = sdir_throttle_dn(sd, hex, val, dn, sizeof(dn))) != 0)
+		return r;
 	mfad_sdir_mods_init(&me);
-	if ((r = mfad_sdir_mod1(&mv, LDAP_MOD_ADD, "mfadThrottleSend",
-	    val)) != 0 ||
-	    (r = mfad_sdir_mod(&me, LDAP_MOD_ADD, "objectClass", oc, 1)) != 0 ||
+	if ((r = mfad_sdir_mod(&me, LDAP_MOD_ADD, "objectClass", oc, 1)) != 0 ||
 	    (r = mfad_sdir_mod1(&me, LDAP_MOD_ADD, "mfadThrottleId",
-	    hex)) != 0)
+	    hex)) != 0 ||
+	    (r = mfad_sdir_mod1(&me, LDAP_MOD_ADD, "mfadThrottleSend",
+	    val)) != 0)
 		goto out;
 	for (tries = 0; tries < SDIR_THROTTLE_TRIES; tries++) {
-		if ((r = mfad_sdir_modify(sd, d, dn, mv.p, &ldrc)) != 0)
+		if ((r = mfad_sdir_add(sd, d, dn, me.p, &ldrc)) != 0)
 			goto out;
-		/* An existing value: a try whose answer was lost. */
-		if (ldrc == LDAP_SUCCESS || ldrc == LDAP_TYPE_OR_VALUE_EXISTS)
+		if (ldrc == LDAP_SUCCESS || ldrc == LDAP_ALREADY_EXISTS)
 			goto out;
 		if (ldrc != LDAP_NO_SUCH_OBJECT)
 			break;
-		if ((r = mfad_sdir_add(sd, d, dn, me.p, &ldrc)) != 0)
+		if ((r = sdir_throttle_ou_add(sd, d)) != 0)
 			goto out;
-		if (ldrc == LDAP_NO_SUCH_OBJECT) {
-			if ((r = sdir_throttle_ou_add(sd, d)) != 0)
-				goto out;
-		} else if (ldrc != LDAP_SUCCESS &&
-		    ldrc != LDAP_ALREADY_EXISTS)
-			break;
 	}
 	r = mfad_sdir_refused(sd, "throttle send", dn, ldrc);
  out:
-	mfad_sdir_mods_free(&mv);
 	mfad_sdir_mods_free(&me);
 	return r;
 }
 
-/* Deletes the values old of the entry at dn, by value: one another
- * host deleted first leaves them to a later send or the sweep. */
+/* Of ts, the values past the window at now (pointers into ts). */
+static size_t
+sdir_tsends_old(const struct sdir_tsends *ts, uint64_t now, const char **old)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ts->n; i++)
+		if (ts->s[i] + MFAD_SENDS_WINDOW <= now)
+			old[n++] = ts->v[i];
+	return n;
+}
+
+/*
+ * The sends of entry w past the window at now: the entry deleted when it
+ * holds nothing else, or nothing (*gone set), else (an entry of the
+ * earlier layout) its old values deleted by value. An entry or a value another host
+ * deleted first is as good.
+ */
 static int MSS_WUR
-sdir_throttle_prune(struct mfad_sdir *sd, struct mfad_dir *d, const char *dn,
-    const char *const *old, size_t nold)
+sdir_throttle_tidy(struct mfad_sdir *sd, struct mfad_dir *d,
+    const struct sdir_tent *w, uint64_t now, int *gone)
 {
 	struct mfad_sdir_mods ms;
-	int r, ldrc;
+	const char **old;
+	size_t nold;
+	int r = 0, ldrc;
 
+	*gone = 0;
+	if ((old = calloc(w->ts.n + 1, sizeof(*old))) == NULL)
+		return MSS_ERR_NOMEM;
+	nold = sdir_tsends_old(&w->ts, now, old);
+	if (nold == 0 && w->ts.n > 0)
+		goto out;
+	if (nold == w->ts.n) {
+		/* A send added at this moment on the other provider to an
+		 * entry of the earlier layout may go with it: one send
+		 * uncounted, at worst. */
+		if ((r = mfad_sdir_delete(sd, d, w->dn, &ldrc)) != 0)
+			goto out;
+		if (ldrc == LDAP_SUCCESS)
+			*gone = 1;
+		else if (ldrc != LDAP_NO_SUCH_OBJECT)
+			r = mfad_sdir_refused(sd, "throttle delete", w->dn,
+			    ldrc);
+		goto out;
+	}
 	mfad_sdir_mods_init(&ms);
 	if ((r = mfad_sdir_mod(&ms, LDAP_MOD_DELETE, "mfadThrottleSend", old,
-	    nold)) == 0 && (r = mfad_sdir_modify(sd, d, dn, ms.p,
+	    nold)) == 0 && (r = mfad_sdir_modify(sd, d, w->dn, ms.p,
 	    &ldrc)) == 0 && ldrc != LDAP_SUCCESS &&
 	    ldrc != LDAP_NO_SUCH_ATTRIBUTE && ldrc != LDAP_NO_SUCH_OBJECT)
-		r = mfad_sdir_refused(sd, "throttle prune", dn, ldrc);
+		r = mfad_sdir_refused(sd, "throttle prune", w->dn, ldrc);
 	mfad_sdir_mods_free(&ms);
+ out:
+	free(old);
 	return r;
 }
 
@@ -300,176 +399,50 @@ int
 mfad_sdir_throttle_send_add(struct mfad_sdir *sd,
     const uint8_t key[MFAD_KEY_LEN], uint64_t now, struct mfad_throttle_rec *t)
 {
-	char dn[MFAD_SDIR_DN_MAX], hex[2 * MFAD_KEY_LEN + 1];
-	char val[MFAD_SDIR_EVENT_MAX + 1];
-	const char **old = NULL;
+	char hex[2 * MFAD_KEY_LEN + 1], val[MFAD_SDIR_EVENT_MAX + 1];
 	struct mfad_throttle_rec cur;
-	struct sdir_tsends ts;
+	struct sdir_tent *w = NULL;
 	struct mfad_dir *d;
-	size_t nold;
-	int r;
+	size_t nw = 0, i;
+	int r, gone;
 
-	memset(&ts, 0, sizeof(ts));
-	if ((r = sdir_throttle_dn(sd, key, hex, dn, sizeof(dn))) != 0)
-		return r;
+	mfad_sdir_hex(key, MFAD_KEY_LEN, hex);
 	mfad_sdir_event_new(sd, now, val, sizeof(val));
 	d = mfad_sdir_take(sd);
-	/* The send first (the guard), then the old ones pruned. */
-	if ((r = sdir_throttle_add_val(sd, d, dn, hex, val)) != 0 ||
-	    (r = sdir_throttle_read(sd, d, dn, &ts)) != 0)
+	/* The send first (the guard), then the old ones deleted. */
+	if ((r = sdir_throttle_add_send(sd, d, hex, val)) != 0 ||
+	    (r = sdir_throttle_list(sd, d, hex, &w, &nw)) != 0)
 		goto out;
-	if (ts.n > 0 && (old = calloc(ts.n, sizeof(*old))) == NULL) {
-		r = MSS_ERR_NOMEM;
-		goto out;
-	}
-	if ((nold = sdir_tsends_old(&ts, now, old)) > 0 &&
-	    (r = sdir_throttle_prune(sd, d, dn, old, nold)) != 0)
-		goto out;
-	if ((r = sdir_throttle_rec(&ts, now, &cur)) == 0 && t != NULL)
+	for (i = 0; i < nw; i++)
+		if ((r = sdir_throttle_tidy(sd, d, &w[i], now, &gone)) != 0)
+			goto out;
+	if ((r = sdir_throttle_rec(w, nw, now, &cur)) == 0 && t != NULL)
 		*t = cur;
  out:
 	mfad_sdir_give(sd, d);
-	sdir_tsends_free(&ts);
-	free(old);
+	sdir_tents_free(w, nw);
 	return r;
-}
-
-/* An entry the sweep looked at: gone whole, or its old values only. */
-struct sdir_tsweep {
-	char		 *dn;
-	struct sdir_tsends ts;
-};
-
-static void
-sdir_tsweep_free(struct sdir_tsweep *w, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(w[i].dn);
-		sdir_tsends_free(&w[i].ts);
-	}
-	free(w);
-}
-
-/* The records read so far by a paged search. */
-struct sdir_tlist {
-	struct sdir_tsweep	*w;
-	size_t			 n, cap;
-};
-
-/* One record of a page into the list; a malformed one is left alone
- * (logged). fn(NULL, NULL): the search starts again, drop the list. */
-static int
-sdir_throttle_add(LDAP *ld, LDAPMessage *e, void *arg)
-{
-	struct sdir_tlist *l = arg;
-	struct sdir_tsweep *nw;
-	char *edn;
-	int r;
-
-	if (e == NULL) {
-		sdir_tsweep_free(l->w, l->n);
-		memset(l, 0, sizeof(*l));
-		return 0;
-	}
-	if (l->n == l->cap) {
-		if ((nw = reallocarray(l->w, l->cap ? l->cap * 2 : 64,
-		    sizeof(*nw))) == NULL)
-			return MSS_ERR_NOMEM;
-		l->w = nw;
-		l->cap = l->cap ? l->cap * 2 : 64;
-	}
-	if ((edn = ldap_get_dn(ld, e)) == NULL)
-		return 0;
-	r = sdir_tsends_parse(ld, e, edn, &l->w[l->n].ts);
-	if (r == 0 && (l->w[l->n].dn = strdup(edn)) == NULL) {
-		sdir_tsends_free(&l->w[l->n].ts);
-		r = MSS_ERR_NOMEM;
-	}
-	ldap_memfree(edn);
-	if (r == 0)
-		l->n++;
-	return r == MSS_ERR_NOMEM ? r : 0;
-}
-
-/*
- * The records under the container into *out (*n of them), read before
- * anything is written (a write may replace d's connection), in pages:
- * past slapd's size limit as the account list is (the hosts'
- * size.prtotal of conf/ldap/mfad-acl.conf).
- */
-static int MSS_WUR
-sdir_throttle_list(struct mfad_sdir *sd, struct mfad_dir *d,
-    struct sdir_tsweep **out, size_t *n)
-{
-	char ou[MFAD_SDIR_DN_MAX];
-	struct sdir_tlist l = { NULL, 0, 0 };
-	int r, ldrc;
-
-	*out = NULL;
-	*n = 0;
-	if ((r = sdir_throttle_ou(sd, ou, sizeof(ou))) != 0)
-		return r;
-	r = mfad_sdir_search_paged(sd, d, ou, LDAP_SCOPE_ONELEVEL,
-	    "(objectClass=mfadThrottle)", sdir_throttle_attrs,
-	    sdir_throttle_add, &l, &ldrc);
-	/* No container: no send yet in the fleet. */
-	if (r == 0 && ldrc != LDAP_SUCCESS && ldrc != LDAP_NO_SUCH_OBJECT)
-		r = mfad_sdir_refused(sd, "throttle sweep", ou, ldrc);
-	if (r != 0 || ldrc != LDAP_SUCCESS) {
-		sdir_tsweep_free(l.w, l.n);
-		return r;
-	}
-	*out = l.w;
-	*n = l.n;
-	return 0;
 }
 
 int
 mfad_sdir_throttle_sweep(struct mfad_sdir *sd, uint64_t now, unsigned *n)
 {
-	struct sdir_tsweep *w = NULL;
+	struct sdir_tent *w = NULL;
 	struct mfad_dir *d;
-	const char **old = NULL;
-	size_t nw = 0, i, nold;
-	int r, ldrc;
+	size_t nw = 0, i;
+	int r, gone;
 
 	*n = 0;
 	d = mfad_sdir_take(sd);
-	if ((r = sdir_throttle_list(sd, d, &w, &nw)) != 0)
+	if ((r = sdir_throttle_list(sd, d, NULL, &w, &nw)) != 0)
 		goto out;
 	for (i = 0; i < nw; i++) {
-		free(old);
-		if ((old = calloc(w[i].ts.n + 1, sizeof(*old))) == NULL) {
-			r = MSS_ERR_NOMEM;
+		if ((r = sdir_throttle_tidy(sd, d, &w[i], now, &gone)) != 0)
 			break;
-		}
-		nold = sdir_tsends_old(&w[i].ts, now, old);
-		if (nold < w[i].ts.n) {
-			if (nold > 0 && (r = sdir_throttle_prune(sd, d,
-			    w[i].dn, old, nold)) != 0)
-				break;
-			continue;
-		}
-		/*
-		 * Nothing within the window: the record limits nothing. A
-		 * send added at this moment on the other provider may go
-		 * with it: one send uncounted, at worst.
-		 */
-		if ((r = mfad_sdir_delete(sd, d, w[i].dn, &ldrc)) != 0)
-			break;
-		if (ldrc == LDAP_SUCCESS)
-			(*n)++;
-		else if (ldrc != LDAP_NO_SUCH_OBJECT) {
-			r = mfad_sdir_refused(sd, "throttle sweep", w[i].dn,
-			    ldrc);
-			break;
-		}
+		*n += gone;
 	}
  out:
 	mfad_sdir_give(sd, d);
-	sdir_tsweep_free(w, nw);
-	free(old);
+	sdir_tents_free(w, nw);
 	return r;
 }

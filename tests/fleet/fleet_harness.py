@@ -166,7 +166,8 @@ def slapd_conf(dirs, urls, ca, cert, key, acl=True):
         "rootpw %s" % ADMIN_PW,
         "directory %s" % (d / "main"),
         "maxsize 67108864",
-        "index objectClass,entryCSN,entryUUID,uid,mail,mfadExpires eq",
+        "index objectClass,entryCSN,entryUUID,uid,mail,mfadExpires,"
+        "mfadThrottleId eq",
     ]
     for i, u in enumerate(urls):
         lines.append(

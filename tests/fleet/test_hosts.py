@@ -823,21 +823,25 @@ def test_empty_password_mail_allowance_is_the_fleets(hosts):
     mh.wait_until(lambda: hosts.a.smtp.count(real, mh.has_code) == sent,
                   what="the codes mailed on A")
     # In the directory, one record per (user, address) and per user, for
-    # the unknown user too; the values are host A's; no name shows.
-    recs = [(dn, attrs) for dn, attrs in
-            throttle_entries(hosts.fleet, hosts.fleet.a) if dn not in before]
-    assert len(recs) == 4, recs
-    for dn, attrs in recs:
+    # the unknown user too, an entry a send named by the record's key and
+    # the send; the sends are host A's; no name shows.
+    recs = {}
+    for dn, attrs in throttle_entries(hosts.fleet, hosts.fleet.a):
+        if dn in before:
+            continue
         rdn = dn.split(",", 1)[0]
-        assert re.fullmatch(r"mfadThrottleId=[0-9a-f]{64}", rdn), dn
-        assert attrs["mfadThrottleId"] == [rdn.split("=")[1]]
-        assert len(attrs["mfadThrottleSend"]) == sent, (dn, attrs)
-        assert all(":host-a:" in v for v in attrs["mfadThrottleSend"])
+        m = re.fullmatch(r"mfadThrottleId=([0-9a-f]{64})"
+                         r"\+mfadThrottleSend=(\d+:host-a:[0-9a-f]{8})", rdn)
+        assert m, dn
+        assert attrs["mfadThrottleId"] == [m.group(1)]
+        assert attrs["mfadThrottleSend"] == [m.group(2)]
+        recs.setdefault(m.group(1), []).append(dn)
+    assert len(recs) == 4, recs
+    assert all(len(dns) == sent for dns in recs.values()), recs
     # On B, through its own provider, the allowance is spent.
     def on_b():
         got_b = dict(throttle_entries(hosts.fleet, hosts.fleet.b))
-        return all(len(got_b.get(dn, {}).get("mfadThrottleSend", [])) ==
-                   sent for dn, _ in recs)
+        return all(dn in got_b for dns in recs.values() for dn in dns)
     fh.wait_until(on_b, 10, "the records on B's provider")
     got_b = [reset_conversation(hosts.b, u, a) for u, a in cases]
     assert got_b[0] == got_b[1], "\n\n".join("\n".join(t) for t in got_b)

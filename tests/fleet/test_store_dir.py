@@ -643,6 +643,24 @@ def test_sweep_takes_expired_devices_from_the_directory(both, stores):
 THROTTLE_OU = "ou=mfad-throttle," + h.PEOPLE
 
 
+def throttle_entries(fleet, key, node=None):
+    """The entries of key's record on node, as the administrator reads
+    them: {dn: attributes}."""
+    c = fleet.conn(node or fleet.a)
+    try:
+        c.search(THROTTLE_OU, "(mfadThrottleId=%s)" % key, ldap3.LEVEL,
+                 attributes=["*"])
+        return {e.entry_dn: e.entry_attributes_as_dict for e in c.entries}
+    finally:
+        c.unbind()
+
+
+def throttle_values(fleet, key, node=None):
+    """The send values of key's record on node, every entry's."""
+    return sorted(v for attrs in throttle_entries(fleet, key, node).values()
+                  for v in attrs.get("mfadThrottleSend", []))
+
+
 def throttle(s, cmd):
     """The record a thr_ command answered: (count, [times])."""
     n, sends = s.ok(cmd)
@@ -652,30 +670,35 @@ def throttle(s, cmd):
 
 
 def test_throttle_records_across_providers(fleet, stores):
-    """A record of the empty-password path: added by its first send (the
-    container too, the first time), one value per send, the same record
-    for both hosts through either provider; old values deleted by value;
-    no put, which would replace what the other host added."""
+    """A record of the empty-password path: an entry per send, named by
+    the key and the send (the container added by the first, the first
+    time), the same record for both hosts through either provider; old
+    sends deleted; no put, which would replace what the other host
+    added."""
     a = stores([fleet.a.url])
     b = stores([fleet.b.url], host="host-b", bind=h.HOST_B_DN)
     key, now = hexkey(), int(time.time())
     assert a.ask("thr_get %s" % key) == (False, NOTFOUND)
     assert throttle(a, "thr_add %s %d" % (key, now - 4000)) == \
         (1, [now - 4000])
-    dn = "mfadThrottleId=%s,%s" % (key, THROTTLE_OU)
-    e = entry(fleet, dn)
+    [(dn, e)] = throttle_entries(fleet, key).items()
     assert e["mfadThrottleId"] == [key]
     assert e["objectClass"] == ["mfadThrottle"]
+    [val] = e["mfadThrottleSend"]
+    assert dn == "mfadThrottleId=%s+mfadThrottleSend=%s,%s" % (
+        key, val, THROTTLE_OU)
     fleet.wait_replicated(dn)
     h.wait_until(lambda: b.ask("thr_get %s" % key)[0], 10, "record on B")
-    # B's send goes into the same entry; the one past the hour goes.
+    # B's send counts in the same record; the one past the hour goes.
     assert throttle(b, "thr_add %s %d" % (key, now - 10)) == \
         (1, [now - 10])
     h.wait_until(lambda: throttle(a, "thr_get %s" % key) == (1, [now - 10]),
                  10, "B's send and prune on A")
     assert throttle(a, "thr_add %s %d" % (key, now)) == (2, [now - 10, now])
-    vals = entry(fleet, dn)["mfadThrottleSend"]
-    assert len(vals) == 2
+    ents = throttle_entries(fleet, key)
+    assert len(ents) == 2
+    assert all(len(e["mfadThrottleSend"]) == 1 for e in ents.values())
+    vals = throttle_values(fleet, key)
     assert sorted(v.split(":")[1] for v in vals) == ["host-a", "host-b"]
     # The values are events: TIME_US:HOST:NONCE.
     assert all(int(v.split(":")[0]) // 1000000 in (now - 10, now)
@@ -700,13 +723,13 @@ def test_concurrent_throttle_sends_all_counted(fleet, stores):
     h.wait_until(lambda: throttle(a, "thr_get %s" % key) == want and
                  throttle(b, "thr_get %s" % key) == want, 15,
                  "%d sends on both" % (2 * n))
-    vals = entry(fleet, "mfadThrottleId=%s,%s" % (key, THROTTLE_OU))
-    assert len(set(vals["mfadThrottleSend"])) == 2 * n
+    for node in fleet.nodes:
+        assert len(set(throttle_values(fleet, key, node))) == 2 * n
 
 
 def test_throttle_sweep(fleet, stores):
-    """The sweep deletes the records with no send in the window and the
-    old values of the others."""
+    """The sweep deletes the sends past the window, and with them the
+    records that have no other."""
     a = stores([fleet.a.url])
     old, live, now = hexkey(), hexkey(), int(time.time())
     a.ok("thr_add %s %d" % (old, now - 7200))
@@ -716,8 +739,35 @@ def test_throttle_sweep(fleet, stores):
     assert got >= 1
     assert a.ask("thr_get %s" % old) == (False, NOTFOUND)
     assert throttle(a, "thr_get %s" % live) == (1, [now - 5])
-    assert len(entry(fleet, "mfadThrottleId=%s,%s" %
-                     (live, THROTTLE_OU))["mfadThrottleSend"]) == 1
+    assert len(throttle_values(fleet, live)) == 1
+
+
+def test_throttle_record_of_the_earlier_layout(fleet, stores):
+    """An entry mfadThrottleId=HEX holding one value a send, as a fleet
+    made them before each send had an entry, still counts; its old
+    values go by value, then the entry with the last."""
+    a = stores([fleet.a.url])
+    key, now = hexkey(), int(time.time())
+    a.ok("thr_add %s %d" % (hexkey(), now))     # the container
+    dn = "mfadThrottleId=%s,%s" % (key, THROTTLE_OU)
+    c = fleet.conn(fleet.a)
+    try:
+        assert c.add(dn, ["mfadThrottle"], {
+            "mfadThrottleId": key,
+            "mfadThrottleSend": ["%d:host-b:0000000a" % ((now - 4000) * 10**6),
+                                 "%d:host-b:0000000b" % ((now - 20) * 10**6)],
+        }), c.result
+    finally:
+        c.unbind()
+    assert throttle(a, "thr_get %s" % key) == (2, [now - 4000, now - 20])
+    assert throttle(a, "thr_add %s %d" % (key, now)) == (2, [now - 20, now])
+    ents = throttle_entries(fleet, key)
+    assert ents[dn]["mfadThrottleSend"] == [
+        "%d:host-b:0000000b" % ((now - 20) * 10**6)]
+    assert len(ents) == 2
+    assert int(a.ok("sweep %d" % (now + 7200))[0]) >= 2
+    assert a.ask("thr_get %s" % key) == (False, NOTFOUND)
+    assert throttle_entries(fleet, key) == {}
 
 
 def test_throttle_fails_closed_when_down(both, stores):
