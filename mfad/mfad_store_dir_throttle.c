@@ -129,14 +129,16 @@ sdir_tents_free(struct sdir_tent *w, size_t n)
 	free(w);
 }
 
-/* The entries read so far by a paged search. */
+/* The entries read so far by a paged search; strict: a malformed one
+ * fails the search (a record read), else it is left alone (the sweep). */
 struct sdir_tlist {
 	struct sdir_tent	*w;
 	size_t			 n, cap;
+	int			 strict;
 };
 
-/* One entry of a page into the list; a malformed one is left alone
- * (logged). fn(NULL, NULL): the search starts again, drop the list. */
+/* One entry of a page into the list; a malformed one is logged.
+ * fn(NULL, NULL): the search starts again, drop the list. */
 static int
 sdir_tlist_add(LDAP *ld, LDAPMessage *e, void *arg)
 {
@@ -147,7 +149,8 @@ sdir_tlist_add(LDAP *ld, LDAPMessage *e, void *arg)
 
 	if (e == NULL) {
 		sdir_tents_free(l->w, l->n);
-		memset(l, 0, sizeof(*l));
+		l->w = NULL;
+		l->n = l->cap = 0;
 		return 0;
 	}
 	if (l->n == l->cap) {
@@ -158,7 +161,7 @@ sdir_tlist_add(LDAP *ld, LDAPMessage *e, void *arg)
 		l->cap = l->cap ? l->cap * 2 : 64;
 	}
 	if ((edn = ldap_get_dn(ld, e)) == NULL)
-		return 0;
+		return l->strict ? MSS_ERR_STORE : 0;
 	r = sdir_tsends_parse(ld, e, edn, &l->w[l->n].ts);
 	if (r == 0 && (l->w[l->n].dn = strdup(edn)) == NULL) {
 		sdir_tsends_free(&l->w[l->n].ts);
@@ -167,7 +170,7 @@ sdir_tlist_add(LDAP *ld, LDAPMessage *e, void *arg)
 	ldap_memfree(edn);
 	if (r == 0)
 		l->n++;
-	return r == MSS_ERR_NOMEM ? r : 0;
+	return r == MSS_ERR_NOMEM || l->strict ? r : 0;
 }
 
 /*
@@ -182,7 +185,7 @@ sdir_throttle_list(struct mfad_sdir *sd, struct mfad_dir *d,
     const char *hex, struct sdir_tent **out, size_t *n)
 {
 	char ou[MFAD_SDIR_DN_MAX], filter[2 * MFAD_KEY_LEN + 64];
-	struct sdir_tlist l = { NULL, 0, 0 };
+	struct sdir_tlist l = { NULL, 0, 0, hex != NULL };
 	int r, ldrc;
 
 	*out = NULL;

@@ -770,6 +770,28 @@ def test_throttle_record_of_the_earlier_layout(fleet, stores):
     assert throttle_entries(fleet, key) == {}
 
 
+def test_throttle_malformed_send_is_a_store_error(fleet, stores):
+    """A record with a send mfad cannot read is refused, not counted
+    short; the sweep leaves that entry alone and goes on."""
+    a = stores([fleet.a.url])
+    key, now = hexkey(), int(time.time())
+    a.ok("thr_add %s %d" % (key, now))
+    dn = "mfadThrottleId=%s+mfadThrottleSend=soon,%s" % (key, THROTTLE_OU)
+    c = fleet.conn(fleet.a)
+    try:
+        assert c.add(dn, ["mfadThrottle"], {"mfadThrottleId": key,
+                                            "mfadThrottleSend": "soon"}), \
+            c.result
+        assert a.ask("thr_get %s" % key) == (False, STORE)
+        assert a.ask("thr_add %s %d" % (key, now)) == (False, STORE)
+        assert "%s: malformed mfadThrottleSend" % dn in a.log()
+        a.ok("sweep %d" % (now + 7200))
+        assert list(throttle_entries(fleet, key)) == [dn]
+    finally:
+        c.delete(dn)
+        c.unbind()
+
+
 def test_throttle_fails_closed_when_down(both, stores):
     fleet = both
     a = stores()
