@@ -355,8 +355,8 @@ sdir_tsends_old(const struct sdir_tsends *ts, uint64_t now, const char **old)
 /*
  * The sends of entry w past the window at now: the entry deleted when it
  * holds nothing else, or nothing (*gone set), else (an entry of the
- * earlier layout) its old values deleted by value. An entry or a value another host
- * deleted first is as good.
+ * earlier layout) its old values deleted by value. An entry or a value
+ * another host deleted first is as good.
  */
 static int MSS_WUR
 sdir_throttle_tidy(struct mfad_sdir *sd, struct mfad_dir *d,
